@@ -1,0 +1,277 @@
+"""Settings read from the environment only (see README "Configuration" and .env.example).
+
+Every variable is read here through :func:`env_*` helpers so that a bad or missing value fails
+at start-up with a message that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+_env_file = os.environ.get("QUOTIENT_ENV_FILE", str(BASE_DIR / ".env"))
+if os.path.exists(_env_file):
+    environ.Env.read_env(_env_file)
+
+
+def _bad(name: str, why: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"Configuration error in environment variable {name}: {why}")
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Return a boolean variable; anything but true/false/1/0/yes/no/on/off is an error."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise _bad(name, f"expected true/false, got {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    """Return an integer variable."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise _bad(name, f"expected an integer, got {raw!r}") from None
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    """Return a string variable, or ``default`` when unset or empty."""
+    raw = os.environ.get(name)
+    return default if raw is None or raw == "" else raw
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Return a comma-separated list variable."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def env_db(name: str, default: str | None) -> dict[str, object] | None:
+    """Return a DATABASES entry parsed from a URL variable (postgres:// or sqlite:///)."""
+    raw = env_str(name, default)
+    if raw is None:
+        return None
+    scheme = urlsplit(raw).scheme
+    if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
+        raise _bad(name, f"unsupported database scheme {scheme!r} (use postgres:// or sqlite:///)")
+    try:
+        config: dict[str, object] = env.db_url_config(raw)
+    except Exception as exc:  # django-environ raises several types for malformed URLs
+        raise _bad(name, f"cannot parse database URL ({exc})") from None
+    if config["ENGINE"] == "django.db.backends.postgresql" and not config.get("NAME"):
+        raise _bad(name, "the URL names no database")
+    return config
+
+
+# --- core -------------------------------------------------------------------------------------
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise _bad("SECRET_KEY", "is required when DEBUG is off")
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105 (DEBUG only)
+elif len(SECRET_KEY) < 32 and not DEBUG:
+    raise _bad("SECRET_KEY", "must be at least 32 characters")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise _bad("ALLOWED_HOSTS", "is required when DEBUG is off (comma-separated host names)")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "hierarchy",  # its `migrate` replaces Django's: it runs as the owner role
+    "plans",
+    "incentives",
+    "payouts",
+    "dashboards",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "hierarchy.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "hierarchy.middleware.TenantMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "hierarchy.context_processors.tenancy",
+            ],
+        },
+    },
+]
+
+# --- database -----------------------------------------------------------------------------------
+# DATABASE_URL is the application role: no superuser, no table ownership, no BYPASSRLS.
+# DATABASE_OWNER_URL is the role that owns the schema; `manage.py migrate` and test-database
+# creation switch to it. With SQLite (the demo) both are the same file.
+
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
+_default_db = env_db("DATABASE_URL", f"sqlite:///{VAR_DIR / 'quotient.sqlite3'}")
+assert _default_db is not None
+DATABASE_OWNER = env_db("DATABASE_OWNER_URL", None)
+if DATABASE_OWNER is not None and DATABASE_OWNER["ENGINE"] != _default_db["ENGINE"]:
+    raise _bad("DATABASE_OWNER_URL", "must use the same database engine as DATABASE_URL")
+_default_db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+_default_db["CONN_HEALTH_CHECKS"] = True
+if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+    Path(str(_default_db["NAME"])).parent.mkdir(parents=True, exist_ok=True)
+    _default_db["OPTIONS"] = {"timeout": 20}
+    _default_db["CONN_MAX_AGE"] = 0
+DATABASES = {"default": _default_db}
+# The application role's credentials, kept so code that switched to the owner can switch back.
+DATABASE_APP = {k: _default_db.get(k, "") for k in ("USER", "PASSWORD", "HOST", "PORT")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- money --------------------------------------------------------------------------------------
+DEFAULT_MAX_DIGITS = 20
+DEFAULT_DECIMAL_PLACES = 4
+RATE_MAX_DIGITS = 12
+RATE_DECIMAL_PLACES = 8
+
+# --- auth ---------------------------------------------------------------------------------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = ["hierarchy.auth.EmailBackend"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool(
+    "BEHIND_TLS_PROXY", False) else None
+
+# --- email --------------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Quotient <quotient@localhost>")
+
+# --- i18n / time --------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- static -------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- cache & celery -----------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL is not None and urlsplit(REDIS_URL).scheme not in {"redis", "rediss"}:
+    raise _bad("REDIS_URL", "must start with redis:// or rediss://")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+# No broker configured: run tasks eagerly, in-process (the demo).
+CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "quotient")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "worker-heartbeat": {"task": "hierarchy.tasks.worker_heartbeat_task", "schedule": 30.0},
+}
+WORKER_HEARTBEAT_STALE_SECONDS = 120
+
+# --- API ----------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "hierarchy.api.auth.ApiClientAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["hierarchy.api.permissions.RolePermission"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "hierarchy.api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Quotient API",
+    "DESCRIPTION": "Incentive compensation: people, plans, credits, payouts. "
+    "Authenticate with `Authorization: Bearer <api client token>` or a browser session.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- logging ------------------------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}

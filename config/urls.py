@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from rest_framework.permissions import AllowAny
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from hierarchy.views import healthz
+
+api_v1 = [
+    path("", include("hierarchy.api.urls")),
+]
+
+urlpatterns = [
+    path("", include("hierarchy.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(api_v1)),
+    # The schema describes the open-source API, not tenant data: readable without signing in.
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]),
+         name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema",
+                                                     permission_classes=[AllowAny]),
+         name="api-docs"),
+    path("django-admin/", admin.site.urls),
+]

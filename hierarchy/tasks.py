@@ -1,0 +1,44 @@
+"""Foundation tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.db import connection
+
+from config.celery import GlobalTask
+from hierarchy.health import record_heartbeat
+from hierarchy.models import AuditEvent
+from hierarchy.tenancy import get_current_tenant
+
+
+@shared_task(base=GlobalTask)
+def worker_heartbeat_task() -> None:
+    """Record that a worker is alive (run every 30 s by beat)."""
+    record_heartbeat()
+
+
+@worker_ready.connect
+def _heartbeat_on_start(**kwargs: Any) -> None:
+    try:
+        record_heartbeat()
+    except Exception:  # noqa: BLE001,S110 (no broker: nothing to record)
+        pass
+
+
+@shared_task
+def tenant_probe_task() -> dict[str, Any]:
+    """Report the tenant this task runs under, as the ORM and the database see it."""
+    tenant = get_current_tenant()
+    visible = AuditEvent.objects.count()
+    db_setting = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('app.tenant_id', true), "
+                           "(SELECT count(*) FROM hierarchy_auditevent)")
+            db_setting, raw_visible = cursor.fetchone()
+            visible = raw_visible
+    return {"tenant_id": tenant.pk, "tenant_slug": tenant.slug, "db_setting": db_setting,
+            "visible_audit_events": visible}
