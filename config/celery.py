@@ -24,11 +24,16 @@ class TenantTask(Task):  # type: ignore[misc]
     """Run the task body inside the scope of the tenant that enqueued it."""
 
     abstract = True
+    # Celery's own signature check would reject the injected tenant_id; we check first instead.
+    typing = False
 
     def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         from hierarchy.tenancy import get_current_tenant_id
 
         kwargs = dict(kwargs or {})
+        header = getattr(self, "__header__", None)
+        if header is not None:
+            header(*(args or ()), **{k: v for k, v in kwargs.items() if k != "tenant_id"})
         if "tenant_id" not in kwargs:
             tenant_id = get_current_tenant_id()
             if tenant_id is not None:

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -67,7 +66,7 @@ def _get_or_create_user(email: str, full_name: str) -> tuple[AbstractBaseUser, b
 
 @transaction.atomic
 def membership_invite(*, email: str, full_name: str, roles: list[str],
-                      send_email: bool = True, request: Any = None) -> Membership:
+                      send_email: bool = True) -> Membership:
     """Add a person to the current tenant; a new user gets a set-your-password email."""
     tenant = get_current_tenant()
     roles = _check_roles(roles)
@@ -88,17 +87,27 @@ def membership_invite(*, email: str, full_name: str, roles: list[str],
     membership.save()
     audit_record(action="membership.invite", obj=membership, after=model_snapshot(membership))
     if send_email and created:
-        form = PasswordResetForm({"email": user.email})
-        if form.is_valid():
-            transaction.on_commit(lambda: form.save(
-                request=request,
-                domain_override=None if request is not None else settings.SITE_URL.split("//")[-1],
-                use_https=settings.SITE_URL.startswith("https"),
-                subject_template_name="registration/invite_subject.txt",
-                email_template_name="registration/invite_email.txt",
-                extra_email_context={"tenant": tenant},
-            ))
+        transaction.on_commit(lambda: send_invitation(user=user, tenant=tenant))
     return membership
+
+
+def send_invitation(*, user: AbstractBaseUser, tenant: Tenant) -> None:
+    """E-mail a new member a link to choose their password (a password-reset token)."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    site = settings.SITE_URL.rstrip("/")
+    context = {
+        "tenant": tenant, "email": user.email, "protocol": site.split("://")[0],
+        "domain": site.split("://", 1)[-1], "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user),
+    }
+    subject = render_to_string("registration/invite_subject.txt", context).strip()
+    body = render_to_string("registration/invite_email.txt", context)
+    send_mail(subject, body, None, [user.email])
 
 
 def _membership_for_update(membership_id: int) -> Membership:

@@ -10,7 +10,7 @@ from django.db import connection
 
 from config.celery import GlobalTask
 from hierarchy.health import record_heartbeat
-from hierarchy.models import AuditEvent
+from hierarchy.models import IdempotencyRecord
 from hierarchy.tenancy import get_current_tenant
 
 
@@ -32,13 +32,13 @@ def _heartbeat_on_start(**kwargs: Any) -> None:
 def tenant_probe_task() -> dict[str, Any]:
     """Report the tenant this task runs under, as the ORM and the database see it."""
     tenant = get_current_tenant()
-    visible = AuditEvent.objects.count()
-    db_setting = None
+    orm_visible = IdempotencyRecord.objects.count()
+    db_setting, raw_visible = None, None
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            # Raw SQL, no ORM filter: what row-level security alone lets this task see.
             cursor.execute("SELECT current_setting('app.tenant_id', true), "
-                           "(SELECT count(*) FROM hierarchy_auditevent)")
+                           "(SELECT count(*) FROM hierarchy_idempotencyrecord)")
             db_setting, raw_visible = cursor.fetchone()
-            visible = raw_visible
     return {"tenant_id": tenant.pk, "tenant_slug": tenant.slug, "db_setting": db_setting,
-            "visible_audit_events": visible}
+            "orm_visible": orm_visible, "raw_visible": raw_visible}

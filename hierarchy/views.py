@@ -99,7 +99,7 @@ def members(request: HttpRequest) -> HttpResponse:
         try:
             membership = services.membership_invite(
                 email=form.cleaned_data["email"], full_name=form.cleaned_data["full_name"],
-                roles=form.cleaned_data["roles"], request=request,
+                roles=form.cleaned_data["roles"],
             )
         except ApplicationError as exc:
             form.add_error("email", exc.message)

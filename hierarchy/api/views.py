@@ -85,7 +85,7 @@ class MemberListView(TenantAPIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = services.membership_invite(**serializer.validated_data, request=request)
+        membership = services.membership_invite(**serializer.validated_data)
         return Response(MemberOutputSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
