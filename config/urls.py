@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from rest_framework.permissions import AllowAny
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
 
 from hierarchy.views import healthz
 
@@ -16,10 +16,13 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     # The schema describes the open-source API, not tenant data: readable without signing in.
-    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]),
-         name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema",
-                                                     permission_classes=[AllowAny]),
-         name="api-docs"),
+    path(
+        "api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api-schema"
+    ),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[AllowAny]),
+        name="api-docs",
+    ),
     path("django-admin/", admin.site.urls),
 ]

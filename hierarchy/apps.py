@@ -21,7 +21,7 @@ class HierarchyConfig(AppConfig):
     def ready(self) -> None:
         from hierarchy.tenancy import install_connection_guard
 
-        connection_created.connect(install_connection_guard,
-                                   dispatch_uid="quotient_tenant_guard")
-        post_migrate.connect(_grant_after_migrate, sender=self,
-                             dispatch_uid="quotient_grant_app_role")
+        connection_created.connect(install_connection_guard, dispatch_uid="quotient_tenant_guard")
+        post_migrate.connect(
+            _grant_after_migrate, sender=self, dispatch_uid="quotient_grant_app_role"
+        )

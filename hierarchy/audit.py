@@ -27,7 +27,8 @@ class Actor:
     request_id: str = ""
 
 
-_actor: ContextVar[Actor] = ContextVar("quotient_actor", default=Actor(label="system"))
+SYSTEM = Actor(label="system")
+_actor: ContextVar[Actor | None] = ContextVar("quotient_actor", default=None)
 
 
 @contextmanager
@@ -42,18 +43,24 @@ def acting_as(actor: Actor) -> Iterator[Actor]:
 
 def current_actor() -> Actor:
     """Return who is acting now."""
-    return _actor.get()
+    return _actor.get() or SYSTEM
 
 
-def audit_record(*, action: str, obj: models.Model | None = None, object_type: str = "",
-                 object_id: str = "", before: dict[str, Any] | None = None,
-                 after: dict[str, Any] | None = None) -> AuditEvent:
+def audit_record(
+    *,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
     """Write one audit event for ``action`` on ``obj`` in the current tenant."""
-    actor = _actor.get()
+    actor = current_actor()
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
-    return AuditEvent.objects.create(
+    event: AuditEvent = AuditEvent.objects.create(
         created_at=timezone.now(),
         actor_user_id=actor.user_id,
         actor_api_client_id=actor.api_client_id,
@@ -66,3 +73,4 @@ def audit_record(*, action: str, obj: models.Model | None = None, object_type: s
         after=after,
         request_id=actor.request_id,
     )
+    return event

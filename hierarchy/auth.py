@@ -13,19 +13,26 @@ from django.utils import timezone
 
 from hierarchy.models import LoginAttempt
 
-RATE_LIMITED_MESSAGE = ("Too many failed sign-in attempts. Try again in {minutes} minutes.")
+RATE_LIMITED_MESSAGE = "Too many failed sign-in attempts. Try again in {minutes} minutes."
 
 
 class EmailBackend(ModelBackend):
     """Authenticate with e-mail (case-insensitive) or username and password."""
 
-    def authenticate(self, request: HttpRequest | None, username: str | None = None,
-                     password: str | None = None, **kwargs: Any) -> Any:
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         if not username or password is None:
             return None
         user_model = get_user_model()
-        user = (user_model.objects.filter(email__iexact=username.strip()).first()
-                or user_model.objects.filter(username=username.strip()).first())
+        user = (
+            user_model.objects.filter(email__iexact=username.strip()).first()
+            or user_model.objects.filter(username=username.strip()).first()
+        )
         if user is None:
             user_model().set_password(password)  # same work either way (timing)
             return None
@@ -47,14 +54,20 @@ def login_blocked_for(request: HttpRequest, username: str) -> int:
     username = username.strip().lower()
     recent = LoginAttempt.objects.filter(created_at__gte=since)
     blocking = []
-    by_user = list(recent.filter(username=username).order_by("-created_at")
-                   .values_list("created_at", flat=True)[:limit])
+    by_user = list(
+        recent.filter(username=username)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
     if len(by_user) >= limit:
         blocking.append(by_user[-1])
     ip = client_ip(request)
     if ip:
-        by_ip = list(recent.filter(ip_address=ip).order_by("-created_at")
-                     .values_list("created_at", flat=True)[:limit])
+        by_ip = list(
+            recent.filter(ip_address=ip)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)[:limit]
+        )
         if len(by_ip) >= limit:
             blocking.append(by_ip[-1])
     if not blocking:
@@ -66,8 +79,9 @@ def login_blocked_for(request: HttpRequest, username: str) -> int:
 
 def login_failed(request: HttpRequest, username: str) -> None:
     """Record a failed login."""
-    LoginAttempt.objects.create(username=username.strip().lower()[:254],
-                                ip_address=client_ip(request), created_at=timezone.now())
-    LoginAttempt.objects.filter(
-        created_at__lt=timezone.now() - timedelta(days=1)
-    ).delete()
+    LoginAttempt.objects.create(
+        username=username.strip().lower()[:254],
+        ip_address=client_ip(request),
+        created_at=timezone.now(),
+    )
+    LoginAttempt.objects.filter(created_at__lt=timezone.now() - timedelta(days=1)).delete()

@@ -14,6 +14,7 @@ def tenancy(request: HttpRequest) -> dict[str, Any]:
         "current_tenant": getattr(request, "tenant", None),
         "current_membership": membership,
         "memberships": getattr(request, "memberships", []),
-        "perms_granted": permissions_for_roles(list(membership.roles)) if membership else
-        frozenset(),
+        "perms_granted": permissions_for_roles(list(membership.roles))
+        if membership
+        else frozenset(),
     }

@@ -36,19 +36,22 @@ class EnableTenantRLS(migrations.operations.base.Operation):
     def state_forwards(self, app_label: str, state: Any) -> None:
         pass
 
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any,
-                          to_state: Any) -> None:
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
         for sql in _rls_sql(self.table):
             schema_editor.execute(sql)
 
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any,
-                           to_state: Any) -> None:
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
-        schema_editor.execute(f'DROP POLICY IF EXISTS "{self.table}_tenant_isolation" '
-                              f'ON "{self.table}"')
+        schema_editor.execute(
+            f'DROP POLICY IF EXISTS "{self.table}_tenant_isolation" ON "{self.table}"'
+        )
         schema_editor.execute(f'ALTER TABLE "{self.table}" NO FORCE ROW LEVEL SECURITY')
         schema_editor.execute(f'ALTER TABLE "{self.table}" DISABLE ROW LEVEL SECURITY')
 
@@ -71,8 +74,9 @@ class MakeAppendOnly(migrations.operations.base.Operation):
     def state_forwards(self, app_label: str, state: Any) -> None:
         pass
 
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any,
-                          to_state: Any) -> None:
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         t = self.table
         if schema_editor.connection.vendor == "postgresql":
             schema_editor.execute(
@@ -97,8 +101,9 @@ class MakeAppendOnly(migrations.operations.base.Operation):
                     f"BEGIN SELECT RAISE(ABORT, '{t} is append-only: {op} refused'); END"
                 )
 
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any,
-                           to_state: Any) -> None:
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         t = self.table
         if schema_editor.connection.vendor == "postgresql":
             schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_append_only" ON "{t}"')
@@ -132,7 +137,7 @@ def grant_app_role(using: str = "default") -> None:
         (owner,) = cursor.fetchone()
         if not app_user or app_user == owner:
             return
-        quoted = connection.ops.quote_name(app_user)
+        quoted = connection.ops.quote_name(str(app_user))
         cursor.execute(f"GRANT USAGE ON SCHEMA public TO {quoted}")
         cursor.execute(
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}"

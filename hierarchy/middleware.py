@@ -35,9 +35,11 @@ class RequestIdMiddleware:
 
 def active_memberships(user: Any) -> list[Membership]:
     """Return the user's active memberships in active tenants."""
-    return list(Membership.objects.select_related("tenant")
-                .filter(user=user, is_active=True, tenant__is_active=True)
-                .order_by("tenant__name"))
+    return list(
+        Membership.objects.select_related("tenant")
+        .filter(user=user, is_active=True, tenant__is_active=True)
+        .order_by("tenant__name")
+    )
 
 
 class TenantMiddleware:
@@ -63,13 +65,17 @@ class TenantMiddleware:
             return self.get_response(request)
         request.tenant = membership.tenant  # type: ignore[attr-defined]
         request.membership = membership  # type: ignore[attr-defined]
-        actor = Actor(user_id=request.user.pk, label=request.user.get_username(),
-                      request_id=request.META.get("QUOTIENT_REQUEST_ID", ""))
+        actor = Actor(
+            user_id=request.user.pk,
+            label=request.user.get_username(),
+            request_id=request.META.get("QUOTIENT_REQUEST_ID", ""),
+        )
         with tenant_scope(membership.tenant), acting_as(actor):
             response = self.get_response(request)
         if isinstance(response, StreamingHttpResponse):
-            response.streaming_content = _in_scope(response.streaming_content,
-                                                   membership.tenant, actor)
+            response.streaming_content = _in_scope(
+                response.streaming_content, membership.tenant, actor
+            )
         return response
 
 

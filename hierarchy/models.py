@@ -18,8 +18,9 @@ from django.db import models
 from hierarchy.tenancy import TenantModel
 
 ISO_4217 = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. USD.")
-SLUG = RegexValidator(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$",
-                      "3-50 lowercase letters, digits and dashes.")
+SLUG = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", "3-50 lowercase letters, digits and dashes."
+)
 
 
 class RoundingMode(models.TextChoices):
@@ -73,8 +74,9 @@ class Role(models.TextChoices):
 class Membership(models.Model):
     """A user's access to one tenant, with one or more roles. Platform table."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     roles = models.JSONField(default=list)
     is_active = models.BooleanField(default=True)
@@ -126,8 +128,9 @@ class ApiClient(models.Model):
     key_id = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -158,6 +161,9 @@ class LoginAttempt(models.Model):
     ip_address = models.GenericIPAddressField(null=True, db_index=True)
     created_at = models.DateTimeField(db_index=True)
 
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip_address}"
+
 
 class AuditEvent(TenantModel):
     """One mutating action. Append-only: the database refuses UPDATE and DELETE."""
@@ -165,12 +171,22 @@ class AuditEvent(TenantModel):
     created_at = models.DateTimeField()
     # DO_NOTHING without a database constraint: audit rows are never rewritten, so deleting a
     # user or client must not cascade into them (the label keeps who it was).
-    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.DO_NOTHING, related_name="+",
-                                   db_constraint=False)
-    actor_api_client = models.ForeignKey(ApiClient, null=True, blank=True,
-                                         on_delete=models.DO_NOTHING, related_name="+",
-                                         db_constraint=False)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+    )
+    actor_api_client = models.ForeignKey(
+        ApiClient,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+    )
     actor_label = models.CharField(max_length=200, blank=True)
     action = models.CharField(max_length=100)
     object_type = models.CharField(max_length=100)
@@ -205,8 +221,9 @@ class IdempotencyRecord(TenantModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "principal", "key"],
-                                    name="idempotency_unique_key"),
+            models.UniqueConstraint(
+                fields=["tenant", "principal", "key"], name="idempotency_unique_key"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -222,6 +239,7 @@ def model_snapshot(instance: models.Model, fields: list[str] | None = None) -> d
         value = field.value_from_object(instance)
         if field.name in {"password", "secret_hash"}:
             continue
-        out[field.attname] = value if isinstance(value, (int, bool, list, dict, type(None))) \
-            else str(value)
+        out[field.attname] = (
+            value if isinstance(value, (int, bool, list, dict, type(None))) else str(value)
+        )
     return out

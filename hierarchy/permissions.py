@@ -5,18 +5,43 @@ from __future__ import annotations
 from hierarchy.models import Membership, Role
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.TENANT_ADMIN: frozenset({
-        "members.view", "members.change", "api_clients.view", "api_clients.change",
-        "audit.view", "people.view", "plans.view", "transactions.view", "payouts.view",
-    }),
-    Role.COMP_ADMIN: frozenset({
-        "people.view", "people.change", "plans.view", "plans.change", "transactions.view",
-        "transactions.change", "payouts.view", "payouts.calculate", "audit.view",
-    }),
-    Role.FINANCE: frozenset({
-        "people.view", "plans.view", "transactions.view", "payouts.view", "payouts.approve",
-        "payouts.export", "audit.view",
-    }),
+    Role.TENANT_ADMIN: frozenset(
+        {
+            "members.view",
+            "members.change",
+            "api_clients.view",
+            "api_clients.change",
+            "audit.view",
+            "people.view",
+            "plans.view",
+            "transactions.view",
+            "payouts.view",
+        }
+    ),
+    Role.COMP_ADMIN: frozenset(
+        {
+            "people.view",
+            "people.change",
+            "plans.view",
+            "plans.change",
+            "transactions.view",
+            "transactions.change",
+            "payouts.view",
+            "payouts.calculate",
+            "audit.view",
+        }
+    ),
+    Role.FINANCE: frozenset(
+        {
+            "people.view",
+            "plans.view",
+            "transactions.view",
+            "payouts.view",
+            "payouts.approve",
+            "payouts.export",
+            "audit.view",
+        }
+    ),
     Role.EXECUTIVE: frozenset({"people.view", "plans.view", "payouts.view", "dashboards.exec"}),
     Role.MANAGER: frozenset({"people.view.team", "payouts.view.team", "dashboards.team"}),
     Role.EMPLOYEE: frozenset({"people.view.self", "payouts.view.self", "dashboards.self"}),

@@ -11,8 +11,11 @@ from hierarchy.tenancy import get_current_tenant
 
 def membership_list() -> QuerySet[Membership]:
     """Return the current tenant's memberships with their users."""
-    return (Membership.objects.filter(tenant=get_current_tenant())
-            .select_related("user").order_by("-is_active", "user__email"))
+    return (
+        Membership.objects.filter(tenant=get_current_tenant())
+        .select_related("user")
+        .order_by("-is_active", "user__email")
+    )
 
 
 def membership_get(*, membership_id: int) -> Membership:
@@ -36,8 +39,9 @@ def api_client_get(*, client_id: int) -> ApiClient:
     return client
 
 
-def audit_event_list(*, object_type: str | None = None, action: str | None = None
-                     ) -> QuerySet[AuditEvent]:
+def audit_event_list(
+    *, object_type: str | None = None, action: str | None = None
+) -> QuerySet[AuditEvent]:
     """Return the current tenant's audit events, newest first."""
     events = AuditEvent.objects.all().order_by("-created_at", "-id")
     if object_type:

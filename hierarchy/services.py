@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,19 +29,31 @@ def _check_roles(roles: list[str]) -> list[str]:
         raise ValidationFailedError("Choose at least one role.", code="roles_required")
     unknown = [r for r in cleaned if r not in Role.values]
     if unknown:
-        raise ValidationFailedError(UNKNOWN_ROLE_MESSAGE.format(roles=", ".join(unknown)),
-                                    code="unknown_role")
+        raise ValidationFailedError(
+            UNKNOWN_ROLE_MESSAGE.format(roles=", ".join(unknown)), code="unknown_role"
+        )
     return cleaned
 
 
 @transaction.atomic
-def tenant_create(*, slug: str, name: str, default_currency: str = "USD",
-                  time_zone: str = "UTC", fiscal_year_start_month: int = 1,
-                  rounding_mode: str = "half_up") -> Tenant:
+def tenant_create(
+    *,
+    slug: str,
+    name: str,
+    default_currency: str = "USD",
+    time_zone: str = "UTC",
+    fiscal_year_start_month: int = 1,
+    rounding_mode: str = "half_up",
+) -> Tenant:
     """Create a tenant (platform operation)."""
-    tenant = Tenant(slug=slug, name=name, default_currency=default_currency,
-                    time_zone=time_zone, fiscal_year_start_month=fiscal_year_start_month,
-                    rounding_mode=rounding_mode)
+    tenant = Tenant(
+        slug=slug,
+        name=name,
+        default_currency=default_currency,
+        time_zone=time_zone,
+        fiscal_year_start_month=fiscal_year_start_month,
+        rounding_mode=rounding_mode,
+    )
     tenant.full_clean()
     tenant.save()
     with tenant_scope(tenant):
@@ -50,8 +61,8 @@ def tenant_create(*, slug: str, name: str, default_currency: str = "USD",
     return tenant
 
 
-def _get_or_create_user(email: str, full_name: str) -> tuple[AbstractBaseUser, bool]:
-    user_model = get_user_model()
+def _get_or_create_user(email: str, full_name: str) -> tuple[User, bool]:
+    user_model: type[User] = get_user_model()
     email = user_model.objects.normalize_email(email).lower()
     user = user_model.objects.filter(email__iexact=email).first()
     if user is not None:
@@ -65,8 +76,9 @@ def _get_or_create_user(email: str, full_name: str) -> tuple[AbstractBaseUser, b
 
 
 @transaction.atomic
-def membership_invite(*, email: str, full_name: str, roles: list[str],
-                      send_email: bool = True) -> Membership:
+def membership_invite(
+    *, email: str, full_name: str, roles: list[str], send_email: bool = True
+) -> Membership:
     """Add a person to the current tenant; a new user gets a set-your-password email."""
     tenant = get_current_tenant()
     roles = _check_roles(roles)
@@ -79,8 +91,12 @@ def membership_invite(*, email: str, full_name: str, roles: list[str],
         existing.roles, existing.is_active = roles, True
         existing.full_clean()
         existing.save()
-        audit_record(action="membership.reactivate", obj=existing, before=before,
-                     after=model_snapshot(existing))
+        audit_record(
+            action="membership.reactivate",
+            obj=existing,
+            before=before,
+            after=model_snapshot(existing),
+        )
         return existing
     membership = Membership(tenant=tenant, user=user, roles=roles)
     membership.full_clean()
@@ -91,7 +107,7 @@ def membership_invite(*, email: str, full_name: str, roles: list[str],
     return membership
 
 
-def send_invitation(*, user: AbstractBaseUser, tenant: Tenant) -> None:
+def send_invitation(*, user: User, tenant: Tenant) -> None:
     """E-mail a new member a link to choose their password (a password-reset token)."""
     from django.contrib.auth.tokens import default_token_generator
     from django.core.mail import send_mail
@@ -99,10 +115,13 @@ def send_invitation(*, user: AbstractBaseUser, tenant: Tenant) -> None:
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
-    site = settings.SITE_URL.rstrip("/")
+    site = str(settings.SITE_URL).rstrip("/")
     context = {
-        "tenant": tenant, "email": user.email, "protocol": site.split("://")[0],
-        "domain": site.split("://", 1)[-1], "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "tenant": tenant,
+        "email": user.email,
+        "protocol": site.split("://")[0],
+        "domain": site.split("://", 1)[-1],
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
         "token": default_token_generator.make_token(user),
     }
     subject = render_to_string("registration/invite_subject.txt", context).strip()
@@ -112,8 +131,12 @@ def send_invitation(*, user: AbstractBaseUser, tenant: Tenant) -> None:
 
 def _membership_for_update(membership_id: int) -> Membership:
     tenant = get_current_tenant()
-    membership = (Membership.objects.select_for_update().select_related("user")
-                  .filter(tenant=tenant, pk=membership_id).first())
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(tenant=tenant, pk=membership_id)
+        .first()
+    )
     if membership is None:
         raise NotFoundError("Member not found.")
     return membership
@@ -136,8 +159,12 @@ def membership_update_roles(*, membership_id: int, roles: list[str]) -> Membersh
     membership.roles = roles
     membership.full_clean()
     membership.save(update_fields=["roles"])
-    audit_record(action="membership.update_roles", obj=membership, before=before,
-                 after=model_snapshot(membership))
+    audit_record(
+        action="membership.update_roles",
+        obj=membership,
+        before=before,
+        after=model_snapshot(membership),
+    )
     return membership
 
 
@@ -152,8 +179,12 @@ def membership_set_active(*, membership_id: int, active: bool) -> Membership:
     before = model_snapshot(membership)
     membership.is_active = active
     membership.save(update_fields=["is_active"])
-    audit_record(action="membership.activate" if active else "membership.deactivate",
-                 obj=membership, before=before, after=model_snapshot(membership))
+    audit_record(
+        action="membership.activate" if active else "membership.deactivate",
+        obj=membership,
+        before=before,
+        after=model_snapshot(membership),
+    )
     return membership
 
 
@@ -164,7 +195,9 @@ class IssuedApiClient:
 
 
 @transaction.atomic
-def api_client_create(*, name: str, scopes: list[str], created_by_id: int | None) -> IssuedApiClient:
+def api_client_create(
+    *, name: str, scopes: list[str], created_by_id: int | None
+) -> IssuedApiClient:
     """Create an API client for the current tenant and return its one-time token."""
     tenant = get_current_tenant()
     from hierarchy.models import API_SCOPES
@@ -172,16 +205,23 @@ def api_client_create(*, name: str, scopes: list[str], created_by_id: int | None
     scopes = sorted(set(scopes))
     unknown = [s for s in scopes if s not in API_SCOPES]
     if unknown:
-        raise ValidationFailedError(UNKNOWN_SCOPE_MESSAGE.format(scopes=", ".join(unknown)),
-                                    code="unknown_scope")
+        raise ValidationFailedError(
+            UNKNOWN_SCOPE_MESSAGE.format(scopes=", ".join(unknown)), code="unknown_scope"
+        )
     if not scopes:
         raise ValidationFailedError("Choose at least one scope.", code="scopes_required")
     if ApiClient.objects.filter(tenant=tenant, name=name).exists():
         raise ConflictError("An API client with this name exists.", code="duplicate_name")
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    client = ApiClient(tenant=tenant, name=name, key_id=key_id, secret_hash=hash_secret(secret),
-                       scopes=scopes, created_by_id=created_by_id)
+    client = ApiClient(
+        tenant=tenant,
+        name=name,
+        key_id=key_id,
+        secret_hash=hash_secret(secret),
+        scopes=scopes,
+        created_by_id=created_by_id,
+    )
     client.full_clean()
     client.save()
     audit_record(action="api_client.create", obj=client, after=model_snapshot(client))
@@ -199,6 +239,7 @@ def api_client_revoke(*, client_id: int) -> ApiClient:
         before = model_snapshot(client)
         client.revoked_at = timezone.now()
         client.save(update_fields=["revoked_at"])
-        audit_record(action="api_client.revoke", obj=client, before=before,
-                     after=model_snapshot(client))
+        audit_record(
+            action="api_client.revoke", obj=client, before=before, after=model_snapshot(client)
+        )
     return client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from celery import shared_task
@@ -14,21 +15,19 @@ from hierarchy.models import IdempotencyRecord
 from hierarchy.tenancy import get_current_tenant
 
 
-@shared_task(base=GlobalTask)
+@shared_task(base=GlobalTask)  # type: ignore[untyped-decorator]
 def worker_heartbeat_task() -> None:
     """Record that a worker is alive (run every 30 s by beat)."""
     record_heartbeat()
 
 
-@worker_ready.connect
+@worker_ready.connect  # type: ignore[untyped-decorator]
 def _heartbeat_on_start(**kwargs: Any) -> None:
-    try:
+    with contextlib.suppress(Exception):  # no broker reachable: nothing to record
         record_heartbeat()
-    except Exception:  # noqa: BLE001,S110 (no broker: nothing to record)
-        pass
 
 
-@shared_task
+@shared_task  # type: ignore[untyped-decorator]
 def tenant_probe_task() -> dict[str, Any]:
     """Report the tenant this task runs under, as the ORM and the database see it."""
     tenant = get_current_tenant()
@@ -37,8 +36,15 @@ def tenant_probe_task() -> dict[str, Any]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             # Raw SQL, no ORM filter: what row-level security alone lets this task see.
-            cursor.execute("SELECT current_setting('app.tenant_id', true), "
-                           "(SELECT count(*) FROM hierarchy_idempotencyrecord)")
+            cursor.execute(
+                "SELECT current_setting('app.tenant_id', true), "
+                "(SELECT count(*) FROM hierarchy_idempotencyrecord)"
+            )
             db_setting, raw_visible = cursor.fetchone()
-    return {"tenant_id": tenant.pk, "tenant_slug": tenant.slug, "db_setting": db_setting,
-            "orm_visible": orm_visible, "raw_visible": raw_visible}
+    return {
+        "tenant_id": tenant.pk,
+        "tenant_slug": tenant.slug,
+        "db_setting": db_setting,
+        "orm_visible": orm_visible,
+        "raw_visible": raw_visible,
+    }

@@ -120,14 +120,12 @@ class TenantManager(models.Manager):  # type: ignore[type-arg]
     _queryset_class = TenantQuerySet
 
     def get_queryset(self) -> TenantQuerySet:
-        queryset: TenantQuerySet = super().get_queryset()
+        queryset = TenantQuerySet(self.model, using=self._db)
         if _unscoped.get():
             return queryset
         tenant = _current_tenant.get()
         if tenant is None:
-            raise NoTenantError(
-                f"{self.model.__name__} is tenant-scoped and no tenant is active"
-            )
+            raise NoTenantError(f"{self.model.__name__} is tenant-scoped and no tenant is active")
         return queryset.filter(tenant_id=tenant.pk)
 
 
@@ -162,10 +160,7 @@ def tenant_models() -> list[type[models.Model]]:
     """Return every concrete tenant-owned model."""
     from django.apps import apps
 
-    return [
-        m for m in apps.get_models()
-        if issubclass(m, TenantModel) and not m._meta.abstract
-    ]
+    return [m for m in apps.get_models() if issubclass(m, TenantModel) and not m._meta.abstract]
 
 
 # --- database guard ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -23,19 +24,20 @@ from hierarchy.errors import ApplicationError
 from hierarchy.forms import ApiClientForm, InviteForm, RolesForm
 from hierarchy.permissions import membership_has
 
+ViewFunc = Callable[..., HttpResponse]
 
-def require_permission(permission: str) -> Any:
+
+def require_permission(permission: str) -> Callable[[ViewFunc], ViewFunc]:
     """Allow a view only to members whose roles grant ``permission``; others get a 404."""
 
-    def decorator(view: Any) -> Any:
-        @login_required
+    def decorator(view: ViewFunc) -> ViewFunc:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not membership_has(getattr(request, "membership", None), permission):
                 raise Http404("Not found")
-            return view(request, *args, **kwargs)  # type: ignore[no-any-return]
+            return view(request, *args, **kwargs)
 
-        return wrapped
+        return login_required(wrapped)
 
     return decorator
 
@@ -61,10 +63,15 @@ class LoginView(auth_views.LoginView):
 
     def _limited(self, request: HttpRequest, wait: int) -> HttpResponse:
         minutes = max(1, (wait + 59) // 60)
-        response = render(request, "registration/login.html", {
-            "form": self.get_form_class()(request),
-            "rate_limited": RATE_LIMITED_MESSAGE.format(minutes=minutes),
-        }, status=429)
+        response = render(
+            request,
+            "registration/login.html",
+            {
+                "form": self.get_form_class()(request),
+                "rate_limited": RATE_LIMITED_MESSAGE.format(minutes=minutes),
+            },
+            status=429,
+        )
         response["Retry-After"] = str(wait)
         return response
 
@@ -82,8 +89,9 @@ def home(request: HttpRequest) -> HttpResponse:
 def tenant_switch(request: HttpRequest) -> HttpResponse:
     """Make another of the user's tenants current; an unknown one is a 404."""
     slug = request.POST.get("tenant", "")
-    membership = next((m for m in getattr(request, "memberships", [])
-                       if m.tenant.slug == slug), None)
+    membership = next(
+        (m for m in getattr(request, "memberships", []) if m.tenant.slug == slug), None
+    )
     if membership is None:
         raise Http404("Not found")
     request.session["tenant_id"] = membership.tenant_id
@@ -98,19 +106,26 @@ def members(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             membership = services.membership_invite(
-                email=form.cleaned_data["email"], full_name=form.cleaned_data["full_name"],
+                email=form.cleaned_data["email"],
+                full_name=form.cleaned_data["full_name"],
                 roles=form.cleaned_data["roles"],
             )
         except ApplicationError as exc:
             form.add_error("email", exc.message)
         else:
-            messages.success(request, f"Invited {membership.user.email}; they will receive an "
-                                      "e-mail to set their password.")
+            messages.success(
+                request,
+                f"Invited {membership.user.email}; they will receive an "
+                "e-mail to set their password.",
+            )
             return redirect("members")
-    rows = [(m, RolesForm(initial={"roles": m.roles}, prefix=f"m{m.pk}"))
-            for m in selectors.membership_list()]
-    return render(request, "hierarchy/members.html",
-                  {"rows": rows, "form": form, "active_nav": "members"})
+    rows = [
+        (m, RolesForm(initial={"roles": m.roles}, prefix=f"m{m.pk}"))
+        for m in selectors.membership_list()
+    ]
+    return render(
+        request, "hierarchy/members.html", {"rows": rows, "form": form, "active_nav": "members"}
+    )
 
 
 @require_permission("members.change")
@@ -124,12 +139,12 @@ def member_update(request: HttpRequest, membership_id: int) -> HttpResponse:
             form = RolesForm(request.POST, prefix=f"m{membership_id}")
             if not form.is_valid():
                 raise ApplicationError("Choose at least one valid role.")
-            services.membership_update_roles(membership_id=membership_id,
-                                             roles=form.cleaned_data["roles"])
+            services.membership_update_roles(
+                membership_id=membership_id, roles=form.cleaned_data["roles"]
+            )
             messages.success(request, f"Roles of {membership.user.email} updated.")
         elif action in {"deactivate", "activate"}:
-            services.membership_set_active(membership_id=membership_id,
-                                           active=action == "activate")
+            services.membership_set_active(membership_id=membership_id, active=action == "activate")
             messages.success(request, f"{membership.user.email} {action}d.")
         else:
             raise ApplicationError("Unknown action.")
@@ -147,17 +162,25 @@ def api_clients(request: HttpRequest) -> HttpResponse:
     issued = None
     if request.method == "POST" and form.is_valid():
         try:
-            issued = services.api_client_create(name=form.cleaned_data["name"],
-                                                scopes=form.cleaned_data["scopes"],
-                                                created_by_id=request.user.pk)
+            issued = services.api_client_create(
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+                created_by_id=request.user.pk,
+            )
         except ApplicationError as exc:
             form.add_error("name", exc.message)
         else:
             form = ApiClientForm()
-    response = render(request, "hierarchy/api_clients.html", {
-        "clients": selectors.api_client_list(), "form": form, "issued": issued,
-        "active_nav": "api_clients",
-    })
+    response = render(
+        request,
+        "hierarchy/api_clients.html",
+        {
+            "clients": selectors.api_client_list(),
+            "form": form,
+            "issued": issued,
+            "active_nav": "api_clients",
+        },
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -176,8 +199,9 @@ def api_client_revoke(request: HttpRequest, client_id: int) -> HttpResponse:
 @require_permission("audit.view")
 def audit_log(request: HttpRequest) -> HttpResponse:
     """Everyone with audit rights: the append-only audit log, filterable."""
-    events = selectors.audit_event_list(object_type=request.GET.get("type") or None,
-                                        action=request.GET.get("action") or None)
+    events = selectors.audit_event_list(
+        object_type=request.GET.get("type") or None, action=request.GET.get("action") or None
+    )
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "hierarchy/audit.html", {"page": page, "active_nav": "audit"})
 
@@ -191,7 +215,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         report["database"] = {"status": "ok", "vendor": connection.vendor}
-    except Exception as exc:  # noqa: BLE001 (a health check reports every failure)
+    except Exception as exc:
         healthy = False
         report["database"] = {"status": "error", "error": exc.__class__.__name__}
     if settings.REDIS_URL is None:

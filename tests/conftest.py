@@ -90,8 +90,9 @@ def tenant_b(db: None) -> Tenant:
 @pytest.fixture
 def alice(tenant_a: Tenant) -> Any:
     user = UserFactory(email="alice@acme.test", first_name="Alice")
-    MembershipFactory(user=user, tenant=tenant_a, roles=[Role.TENANT_ADMIN, Role.COMP_ADMIN,
-                                                         Role.FINANCE])
+    MembershipFactory(
+        user=user, tenant=tenant_a, roles=[Role.TENANT_ADMIN, Role.COMP_ADMIN, Role.FINANCE]
+    )
     return user
 
 
@@ -105,8 +106,9 @@ def bob(tenant_a: Tenant) -> Any:
 @pytest.fixture
 def charlie(tenant_b: Tenant) -> Any:
     user = UserFactory(email="charlie@globex.test", first_name="Charlie")
-    MembershipFactory(user=user, tenant=tenant_b, roles=[Role.TENANT_ADMIN, Role.COMP_ADMIN,
-                                                         Role.FINANCE])
+    MembershipFactory(
+        user=user, tenant=tenant_b, roles=[Role.TENANT_ADMIN, Role.COMP_ADMIN, Role.FINANCE]
+    )
     return user
 
 

@@ -22,8 +22,13 @@ def assert_not_found(response: Any) -> None:
         assert body["error"]["code"] == "not_found"
 
 
-def assert_cross_tenant_detail(client: Any, url: str, *, update_body: dict[str, Any] | None = None,
-                               methods: tuple[str, ...] = ("get", "patch", "delete")) -> None:
+def assert_cross_tenant_detail(
+    client: Any,
+    url: str,
+    *,
+    update_body: dict[str, Any] | None = None,
+    methods: tuple[str, ...] = ("get", "patch", "delete"),
+) -> None:
     """Assert that another tenant's principal gets 404 on detail, update and delete."""
     for method in methods:
         kwargs: dict[str, Any] = {}
@@ -42,18 +47,29 @@ def assert_list_omits(client: Any, url: str, object_id: int) -> None:
     assert object_id not in {row.get("id") for row in rows}
 
 
-def assert_foreign_id_like_missing(client: Any, url: str, *, field: str, foreign_id: int,
-                                   missing_id: int, body: dict[str, Any],
-                                   method: str = "post") -> None:
+def assert_foreign_id_like_missing(
+    client: Any,
+    url: str,
+    *,
+    field: str,
+    foreign_id: int,
+    missing_id: int,
+    body: dict[str, Any],
+    method: str = "post",
+) -> None:
     """Assert that a foreign id in the body is answered exactly like a nonexistent id."""
     responses = []
     for value in (foreign_id, missing_id):
         payload = dict(body, **{field: value})
-        response = getattr(client, method)(url, data=json.dumps(payload),
-                                           content_type="application/json")
+        response = getattr(client, method)(
+            url, data=json.dumps(payload), content_type="application/json"
+        )
         responses.append(response)
     foreign, missing = responses
     assert foreign.status_code == missing.status_code == 400, (foreign.content, missing.content)
-    normalise = lambda r: json.dumps(r.json()).replace(str(foreign_id), "ID").replace(  # noqa: E731
-        str(missing_id), "ID")
+
+    def normalise(response: Any) -> str:
+        text = json.dumps(response.json())
+        return text.replace(str(foreign_id), "ID").replace(str(missing_id), "ID")
+
     assert normalise(foreign) == normalise(missing)

@@ -10,12 +10,15 @@ from django.urls import URLPattern, URLResolver, get_resolver
 # Pages that never show tenant data, and why.
 NO_TENANT_DATA = {
     "django-admin": "platform tables only, staff users only (see hierarchy/admin.py)",
-    "login": "before any tenant is known", "logout": "ends the session only",
+    "login": "before any tenant is known",
+    "logout": "ends the session only",
     "password_reset": "platform users table; reveals nothing about membership",
-    "password_reset_done": "static page", "password_reset_confirm": "token-bound to one user",
+    "password_reset_done": "static page",
+    "password_reset_confirm": "token-bound to one user",
     "password_reset_complete": "static page",
     "healthz": "reports infrastructure, no tenant data",
-    "api-schema": "describes the open-source API, no tenant data", "api-docs": "same as schema",
+    "api-schema": "describes the open-source API, no tenant data",
+    "api-docs": "same as schema",
 }
 
 
@@ -38,8 +41,11 @@ def _covered() -> set[str]:
     covered: set[str] = set()
     for path in Path(__file__).parent.rglob("test_*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "covers_url"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "covers_url"
+            ):
                 covered |= {a.value for a in node.args if isinstance(a, ast.Constant)}
     return covered
 

@@ -7,8 +7,8 @@ import os
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-checks-0123456789")
 
-from config.settings.base import *  # noqa: E402,F403
-from config.settings.base import DATABASES, REDIS_URL  # noqa: E402
+from config.settings.base import *  # noqa: F403
+from config.settings.base import DATABASES, REDIS_URL
 
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]

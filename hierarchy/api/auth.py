@@ -13,7 +13,7 @@ from rest_framework.request import Request
 
 from hierarchy.models import ApiClient
 
-TOKEN_PREFIX = "qtk_"
+TOKEN_PREFIX = "qtk_"  # noqa: S105 (a public prefix, not a secret)
 
 
 def hash_secret(secret: str) -> str:
@@ -50,11 +50,14 @@ class ApiClientAuthentication(authentication.BaseAuthentication):
         if len(parts) != 2 or not parts[1].startswith(TOKEN_PREFIX):
             raise exceptions.AuthenticationFailed("Malformed bearer token.")
         try:
-            key_id, secret = parts[1][len(TOKEN_PREFIX):].split("_", 1)
+            key_id, secret = parts[1][len(TOKEN_PREFIX) :].split("_", 1)
         except ValueError:
             raise exceptions.AuthenticationFailed("Malformed bearer token.") from None
-        client = (ApiClient.objects.select_related("tenant")
-                  .filter(key_id=key_id, revoked_at__isnull=True, tenant__is_active=True).first())
+        client = (
+            ApiClient.objects.select_related("tenant")
+            .filter(key_id=key_id, revoked_at__isnull=True, tenant__is_active=True)
+            .first()
+        )
         if client is None or not hmac.compare_digest(client.secret_hash, hash_secret(secret)):
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
         now = timezone.now()

@@ -78,16 +78,20 @@ class TenantViewMixin:
 
     def perform_authentication(self, request: Request) -> None:
         request.user  # noqa: B018 (forces DRF authentication now, before the tenant)
-        stack: ExitStack = self._quotient_stack  # type: ignore[attr-defined]
+        stack: ExitStack = self._quotient_stack
         request_id = request._request.META.get("QUOTIENT_REQUEST_ID", "") or uuid.uuid4().hex
         client = request_api_client(request)
         if client is not None:
             stack.enter_context(tenant_scope(client.tenant))
             request.tenant = client.tenant  # type: ignore[attr-defined]
             request.membership = None  # type: ignore[attr-defined]
-            stack.enter_context(acting_as(Actor(api_client_id=client.pk,
-                                                label=f"api:{client.name}",
-                                                request_id=request_id)))
+            stack.enter_context(
+                acting_as(
+                    Actor(
+                        api_client_id=client.pk, label=f"api:{client.name}", request_id=request_id
+                    )
+                )
+            )
             return
         if not request.user or not request.user.is_authenticated:
             return
@@ -98,9 +102,15 @@ class TenantViewMixin:
         stack.enter_context(tenant_scope(membership.tenant))
         request.tenant = membership.tenant  # type: ignore[attr-defined]
         request.membership = membership  # type: ignore[attr-defined]
-        stack.enter_context(acting_as(Actor(user_id=request.user.pk,
-                                            label=request.user.get_username(),
-                                            request_id=request_id)))
+        stack.enter_context(
+            acting_as(
+                Actor(
+                    user_id=request.user.pk,
+                    label=request.user.get_username(),
+                    request_id=request_id,
+                )
+            )
+        )
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         with ExitStack() as stack:
@@ -120,17 +130,23 @@ class TenantViewMixin:
             if len(key) > 255:
                 from hierarchy.errors import ValidationFailedError
 
-                raise ValidationFailedError("Idempotency-Key must be at most 255 characters.",
-                                            code="idempotency_key_invalid")
+                raise ValidationFailedError(
+                    "Idempotency-Key must be at most 255 characters.",
+                    code="idempotency_key_invalid",
+                )
             body = request._request.body
             digest = hashlib.sha256(
-                request.method.encode() + b"\0" + request._request.get_full_path().encode()
-                + b"\0" + body
+                request.method.encode()
+                + b"\0"
+                + request._request.get_full_path().encode()
+                + b"\0"
+                + body
             ).hexdigest()
             self._idempotency_key = (key, digest)
             method = request.method.lower()
             original = getattr(self, method, None)
             if original is not None:
+
                 def guarded(req: Request, *a: Any, **kw: Any) -> Response:
                     return self.handle_with_idempotency(original, req, *a, **kw)
 
@@ -138,28 +154,38 @@ class TenantViewMixin:
                 setattr(self, method, guarded)
 
     def _principal(self) -> str:
-        client = request_api_client(self.request)
-        return f"client:{client.pk}" if client else f"user:{self.request.user.pk}"
+        request: Request = self.request  # type: ignore[attr-defined]
+        client = request_api_client(request)
+        return f"client:{client.pk}" if client else f"user:{request.user.pk}"
 
-    def handle_with_idempotency(self, handler: Any, request: Request, *args: Any,
-                                **kwargs: Any) -> Response:
+    def handle_with_idempotency(
+        self, handler: Any, request: Request, *args: Any, **kwargs: Any
+    ) -> Response:
         key, digest = self._idempotency_key  # type: ignore[misc]
         principal = self._principal()
         with transaction.atomic():
             try:
                 with transaction.atomic():
                     record = IdempotencyRecord.objects.create(
-                        principal=principal, key=key, method=request.method,
-                        path=request._request.path[:500], request_hash=digest,
-                        response_status=0, response_body=None, created_at=timezone.now(),
+                        principal=principal,
+                        key=key,
+                        method=request.method,
+                        path=request._request.path[:500],
+                        request_hash=digest,
+                        response_status=0,
+                        response_body=None,
+                        created_at=timezone.now(),
                     )
             except IntegrityError:
                 record = IdempotencyRecord.objects.get(principal=principal, key=key)
                 if record.request_hash != digest:
-                    return Response(error_body(
-                        "idempotency_key_reused",
-                        "This Idempotency-Key was used with a different request.",
-                    ), status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+                    return Response(
+                        error_body(
+                            "idempotency_key_reused",
+                            "This Idempotency-Key was used with a different request.",
+                        ),
+                        status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+                    )
                 replay = Response(record.response_body, status=record.response_status)
                 replay["Idempotent-Replayed"] = "true"
                 return replay
@@ -170,7 +196,8 @@ class TenantViewMixin:
             record.response_status = response.status_code
             record.response_body = (
                 json.loads(DjangoJSONEncoder().encode(response.data))
-                if getattr(response, "data", None) is not None else None
+                if getattr(response, "data", None) is not None
+                else None
             )
             record.save(update_fields=["response_status", "response_body"])
             return response  # type: ignore[no-any-return]

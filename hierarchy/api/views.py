@@ -18,8 +18,8 @@ from hierarchy.permissions import permissions_for_roles, permissions_for_scopes
 def _paginate(view: TenantAPIView, request: Request, queryset: Any, serializer: Any) -> Response:
     from rest_framework.pagination import LimitOffsetPagination
 
-    paginator = LimitOffsetPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
+    paginator: LimitOffsetPagination = LimitOffsetPagination()
+    page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer(page, many=True).data)
 
 
@@ -46,12 +46,17 @@ class MeView(TenantAPIView):
         perms = permissions_for_scopes(scopes) if client else permissions_for_roles(roles)
         data = {
             "principal": f"api-client:{client.name}" if client else request.user.get_username(),
-            "tenant": {"slug": tenant.slug, "name": tenant.name,
-                       "default_currency": tenant.default_currency,
-                       "time_zone": tenant.time_zone,
-                       "fiscal_year_start_month": tenant.fiscal_year_start_month,
-                       "rounding_mode": tenant.rounding_mode},
-            "roles": roles, "scopes": scopes, "permissions": sorted(perms),
+            "tenant": {
+                "slug": tenant.slug,
+                "name": tenant.name,
+                "default_currency": tenant.default_currency,
+                "time_zone": tenant.time_zone,
+                "fiscal_year_start_month": tenant.fiscal_year_start_month,
+                "rounding_mode": tenant.rounding_mode,
+            },
+            "roles": roles,
+            "scopes": scopes,
+            "permissions": sorted(perms),
         }
         return Response(self.OutputSerializer(data).data)
 
@@ -74,8 +79,9 @@ class MemberListView(TenantAPIView):
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         email = serializers.EmailField()
         full_name = serializers.CharField(max_length=200)
-        roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices),
-                                      allow_empty=False)
+        roles = serializers.ListField(
+            child=serializers.ChoiceField(choices=Role.choices), allow_empty=False
+        )
 
     @extend_schema(responses=MemberOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -96,14 +102,16 @@ class MemberDetailView(TenantAPIView):
     write_permission = "members.change"
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
-        roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices),
-                                      allow_empty=False, required=False)
+        roles = serializers.ListField(
+            child=serializers.ChoiceField(choices=Role.choices), allow_empty=False, required=False
+        )
         is_active = serializers.BooleanField(required=False)
 
     @extend_schema(responses=MemberOutputSerializer)
     def get(self, request: Request, membership_id: int) -> Response:
-        return Response(MemberOutputSerializer(
-            selectors.membership_get(membership_id=membership_id)).data)
+        return Response(
+            MemberOutputSerializer(selectors.membership_get(membership_id=membership_id)).data
+        )
 
     @extend_schema(request=InputSerializer, responses=MemberOutputSerializer)
     def patch(self, request: Request, membership_id: int) -> Response:
@@ -113,11 +121,13 @@ class MemberDetailView(TenantAPIView):
         data = serializer.validated_data
         membership = None
         if "roles" in data:
-            membership = services.membership_update_roles(membership_id=membership_id,
-                                                          roles=data["roles"])
+            membership = services.membership_update_roles(
+                membership_id=membership_id, roles=data["roles"]
+            )
         if "is_active" in data:
-            membership = services.membership_set_active(membership_id=membership_id,
-                                                        active=data["is_active"])
+            membership = services.membership_set_active(
+                membership_id=membership_id, active=data["is_active"]
+            )
         membership = membership or selectors.membership_get(membership_id=membership_id)
         return Response(MemberOutputSerializer(membership).data)
 
@@ -142,15 +152,22 @@ class ApiClientListView(TenantAPIView):
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         name = serializers.CharField(max_length=100)
         scopes = serializers.ListField(
-            child=serializers.ChoiceField(choices=list(API_SCOPES.items())), allow_empty=False)
+            child=serializers.ChoiceField(choices=list(API_SCOPES.items())), allow_empty=False
+        )
 
     @extend_schema(responses=ApiClientOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         return _paginate(self, request, selectors.api_client_list(), ApiClientOutputSerializer)
 
-    @extend_schema(request=InputSerializer, responses={201: inline_serializer(
-        "IssuedApiClient", {"client": ApiClientOutputSerializer(), "token": serializers.CharField()}
-    )})
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: inline_serializer(
+                "IssuedApiClient",
+                {"client": ApiClientOutputSerializer(), "token": serializers.CharField()},
+            )
+        },
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -158,8 +175,10 @@ class ApiClientListView(TenantAPIView):
             **serializer.validated_data,
             created_by_id=request.user.pk if request.membership else None,  # type: ignore
         )
-        return Response({"client": ApiClientOutputSerializer(issued.client).data,
-                         "token": issued.token}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"client": ApiClientOutputSerializer(issued.client).data, "token": issued.token},
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class ApiClientDetailView(TenantAPIView):
@@ -171,8 +190,9 @@ class ApiClientDetailView(TenantAPIView):
 
     @extend_schema(responses=ApiClientOutputSerializer)
     def get(self, request: Request, client_id: int) -> Response:
-        return Response(ApiClientOutputSerializer(
-            selectors.api_client_get(client_id=client_id)).data)
+        return Response(
+            ApiClientOutputSerializer(selectors.api_client_get(client_id=client_id)).data
+        )
 
     @extend_schema(responses=ApiClientOutputSerializer)
     def delete(self, request: Request, client_id: int) -> Response:
@@ -183,8 +203,18 @@ class ApiClientDetailView(TenantAPIView):
 class AuditEventOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = AuditEvent
-        fields = ["id", "created_at", "actor_label", "action", "object_type", "object_id",
-                  "object_repr", "before", "after", "request_id"]
+        fields = [
+            "id",
+            "created_at",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+            "request_id",
+        ]
 
 
 class AuditEventListView(TenantAPIView):
@@ -194,8 +224,10 @@ class AuditEventListView(TenantAPIView):
 
     @extend_schema(responses=AuditEventOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        events = selectors.audit_event_list(object_type=request.query_params.get("object_type"),
-                                            action=request.query_params.get("action"))
+        events = selectors.audit_event_list(
+            object_type=request.query_params.get("object_type"),
+            action=request.query_params.get("action"),
+        )
         return _paginate(self, request, events, AuditEventOutputSerializer)
 
 

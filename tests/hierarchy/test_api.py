@@ -82,8 +82,9 @@ def test_unauthenticated_calls_get_401_json(client, db):
 @pytest.mark.covers_url("api-client-list", "api-client-detail")
 def test_tenant_admin_creates_lists_and_revokes_api_clients(client_alice, client_charlie):
     # when
-    created = _post(client_alice, "/api/v1/api-clients/",
-                    {"name": "Payroll", "scopes": ["read:payouts"]})
+    created = _post(
+        client_alice, "/api/v1/api-clients/", {"name": "Payroll", "scopes": ["read:payouts"]}
+    )
     # then
     assert created.status_code == 201, created.content
     token = created.json()["token"]
@@ -94,8 +95,9 @@ def test_tenant_admin_creates_lists_and_revokes_api_clients(client_alice, client
     assert "token" not in listed[0] and "secret_hash" not in listed[0]
     # and another tenant cannot see, read or revoke it
     assert_list_omits(client_charlie, "/api/v1/api-clients/", client_id)
-    assert_cross_tenant_detail(client_charlie, f"/api/v1/api-clients/{client_id}/",
-                               methods=("get", "delete"))
+    assert_cross_tenant_detail(
+        client_charlie, f"/api/v1/api-clients/{client_id}/", methods=("get", "delete")
+    )
     assert client_alice.get(f"/api/v1/api-clients/{client_id}/").json()["revoked_at"] is None
     # revoke
     revoked = client_alice.delete(f"/api/v1/api-clients/{client_id}/")
@@ -113,29 +115,34 @@ def test_creating_an_api_client_with_an_unknown_scope_is_a_400(client_alice):
 
 
 @pytest.mark.covers_url("api-member-list", "api-member-detail")
-def test_members_api_invites_changes_roles_and_deactivates(client_alice, client_charlie,
-                                                          tenant_a, mailoutbox,
-                                                          django_capture_on_commit_callbacks):
+def test_members_api_invites_changes_roles_and_deactivates(
+    client_alice, client_charlie, tenant_a, mailoutbox, django_capture_on_commit_callbacks
+):
     # when
     with django_capture_on_commit_callbacks(execute=True):
-        invited = _post(client_alice, "/api/v1/members/",
-                        {"email": "dora@acme.test", "full_name": "Dora Diaz",
-                         "roles": ["manager"]})
+        invited = _post(
+            client_alice,
+            "/api/v1/members/",
+            {"email": "dora@acme.test", "full_name": "Dora Diaz", "roles": ["manager"]},
+        )
     # then
     assert invited.status_code == 201, invited.content
     member_id = invited.json()["id"]
     assert len(mailoutbox) == 1 and "dora@acme.test" in mailoutbox[0].to
     assert "/reset/" in mailoutbox[0].body and "Acme Corp" in mailoutbox[0].subject
-    changed = client_alice.patch(f"/api/v1/members/{member_id}/",
-                                 data=json.dumps({"roles": ["manager", "employee"]}),
-                                 content_type="application/json")
+    changed = client_alice.patch(
+        f"/api/v1/members/{member_id}/",
+        data=json.dumps({"roles": ["manager", "employee"]}),
+        content_type="application/json",
+    )
     assert changed.json()["roles"] == ["employee", "manager"]
     assert client_alice.delete(f"/api/v1/members/{member_id}/").status_code == 204
     assert Membership.objects.get(pk=member_id).is_active is False
     # another tenant sees nothing
     assert_list_omits(client_charlie, "/api/v1/members/", member_id)
-    assert_cross_tenant_detail(client_charlie, f"/api/v1/members/{member_id}/",
-                               update_body={"roles": ["tenant_admin"]})
+    assert_cross_tenant_detail(
+        client_charlie, f"/api/v1/members/{member_id}/", update_body={"roles": ["tenant_admin"]}
+    )
     assert Membership.objects.get(pk=member_id).roles == ["employee", "manager"]
     # and each change was audited
     with tenant_scope(tenant_a):
@@ -147,9 +154,11 @@ def test_members_api_invites_changes_roles_and_deactivates(client_alice, client_
 
 def test_the_last_tenant_admin_cannot_be_removed(client_alice, alice, tenant_a):
     own = Membership.objects.get(user=alice, tenant=tenant_a)
-    response = client_alice.patch(f"/api/v1/members/{own.pk}/",
-                                  data=json.dumps({"roles": ["employee"]}),
-                                  content_type="application/json")
+    response = client_alice.patch(
+        f"/api/v1/members/{own.pk}/",
+        data=json.dumps({"roles": ["employee"]}),
+        content_type="application/json",
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "last_tenant_admin"
 
@@ -183,8 +192,9 @@ def test_audit_events_api_lists_only_own_tenant(client_alice, client_charlie, te
     assert [e["action"] for e in body["results"]] == ["api_client.create"]
     assert client_alice.get(f"/api/v1/audit-events/{event.pk}/").status_code == 200
     assert_list_omits(client_charlie, "/api/v1/audit-events/", event.pk)
-    assert_cross_tenant_detail(client_charlie, f"/api/v1/audit-events/{event.pk}/",
-                               methods=("get",))
+    assert_cross_tenant_detail(
+        client_charlie, f"/api/v1/audit-events/{event.pk}/", methods=("get",)
+    )
     # the audit log is read-only through the API
     assert client_alice.delete(f"/api/v1/audit-events/{event.pk}/").status_code == 405
 
@@ -193,7 +203,8 @@ def test_audit_events_api_lists_only_own_tenant(client_alice, client_charlie, te
 
 
 def test_a_replayed_idempotency_key_returns_the_first_response_without_a_second_effect(
-        client_alice, tenant_a):
+    client_alice, tenant_a
+):
     body = {"name": "Payroll", "scopes": ["read:payouts"]}
     first = _post(client_alice, "/api/v1/api-clients/", body, HTTP_IDEMPOTENCY_KEY="k-1")
     second = _post(client_alice, "/api/v1/api-clients/", body, HTTP_IDEMPOTENCY_KEY="k-1")
@@ -204,10 +215,18 @@ def test_a_replayed_idempotency_key_returns_the_first_response_without_a_second_
 
 
 def test_the_same_idempotency_key_with_a_different_body_is_a_422(client_alice):
-    _post(client_alice, "/api/v1/api-clients/", {"name": "A", "scopes": ["read:payouts"]},
-          HTTP_IDEMPOTENCY_KEY="k-2")
-    response = _post(client_alice, "/api/v1/api-clients/",
-                     {"name": "B", "scopes": ["read:payouts"]}, HTTP_IDEMPOTENCY_KEY="k-2")
+    _post(
+        client_alice,
+        "/api/v1/api-clients/",
+        {"name": "A", "scopes": ["read:payouts"]},
+        HTTP_IDEMPOTENCY_KEY="k-2",
+    )
+    response = _post(
+        client_alice,
+        "/api/v1/api-clients/",
+        {"name": "B", "scopes": ["read:payouts"]},
+        HTTP_IDEMPOTENCY_KEY="k-2",
+    )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "idempotency_key_reused"
 
@@ -222,17 +241,26 @@ def test_idempotency_keys_are_per_tenant_and_principal(client_alice, client_char
 
 
 def test_a_failed_request_is_not_stored_and_may_be_retried(client_alice):
-    bad = _post(client_alice, "/api/v1/api-clients/", {"name": "A", "scopes": []},
-                HTTP_IDEMPOTENCY_KEY="k-3")
+    bad = _post(
+        client_alice,
+        "/api/v1/api-clients/",
+        {"name": "A", "scopes": []},
+        HTTP_IDEMPOTENCY_KEY="k-3",
+    )
     assert bad.status_code == 400
-    good = _post(client_alice, "/api/v1/api-clients/", {"name": "A", "scopes": []},
-                 HTTP_IDEMPOTENCY_KEY="k-3")
+    good = _post(
+        client_alice,
+        "/api/v1/api-clients/",
+        {"name": "A", "scopes": []},
+        HTTP_IDEMPOTENCY_KEY="k-3",
+    )
     assert good.status_code == 400  # same request, same answer, nothing stored either time
 
 
 def test_malformed_json_is_a_400_with_a_stable_code(client_alice):
-    response = client_alice.post("/api/v1/api-clients/", data="{nope",
-                                 content_type="application/json")
+    response = client_alice.post(
+        "/api/v1/api-clients/", data="{nope", content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_request"
 
@@ -249,5 +277,11 @@ def test_api_clients_last_used_is_throttled_to_one_write_a_minute(client, tenant
 
 
 def test_roles_constant_covers_every_role():
-    assert set(Role.values) == {"tenant_admin", "comp_admin", "finance", "executive", "manager",
-                                "employee"}
+    assert set(Role.values) == {
+        "tenant_admin",
+        "comp_admin",
+        "finance",
+        "executive",
+        "manager",
+        "employee",
+    }

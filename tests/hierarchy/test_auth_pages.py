@@ -36,11 +36,12 @@ def test_a_wrong_password_shows_a_clear_error(client, alice):
     assert b"didn&#x27;t match" in response.content or b"didn't match" in response.content
 
 
-def test_five_failures_for_one_user_block_sign_in_with_429_until_the_window_passes(client,
-                                                                                   alice):
+def test_five_failures_for_one_user_block_sign_in_with_429_until_the_window_passes(client, alice):
     with time_machine.travel(NOW, tick=False) as traveller:
-        statuses = [_login(client, "alice@acme.test", "wrong", ip=f"10.0.0.{i}").status_code
-                    for i in range(5)]
+        statuses = [
+            _login(client, "alice@acme.test", "wrong", ip=f"10.0.0.{i}").status_code
+            for i in range(5)
+        ]
         assert statuses == [200, 200, 200, 200, 429]
         # even the right password is refused while blocked
         blocked = _login(client, "alice@acme.test", ip="10.9.9.9")
@@ -73,8 +74,10 @@ def test_password_reset_by_email_sets_a_new_password(client, alice, mailoutbox):
     link = re.search(r"http://[^/]+(/reset/\S+)", mailoutbox[0].body).group(1)
     form = client.get(link, follow=True)
     assert form.status_code == 200
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": "a-New-pass-2026",
-                                                    "new_password2": "a-New-pass-2026"})
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "a-New-pass-2026", "new_password2": "a-New-pass-2026"},
+    )
     assert done.status_code == 302
     assert client.get(done["Location"]).status_code == 200
     assert get_user_model().objects.get(email="alice@acme.test").check_password("a-New-pass-2026")
@@ -87,7 +90,8 @@ def test_password_reset_for_an_unknown_email_reveals_nothing(client, db, mailout
 
 @pytest.mark.covers_url("tenant_switch", "home")
 def test_a_user_of_two_tenants_switches_and_cannot_switch_into_a_foreign_one(
-        client_alice, alice, tenant_b):
+    client_alice, alice, tenant_b
+):
     MembershipFactory(user=alice, tenant=TenantFactoryOther(), roles=[Role.EMPLOYEE])
     response = client_alice.post("/tenant/switch/", {"tenant": "initech"})
     assert response.status_code == 302
@@ -111,19 +115,23 @@ def test_a_user_without_an_active_membership_sees_a_clear_page(client, bob):
 
 
 @pytest.mark.covers_url("members", "member_update")
-def test_tenant_admin_invites_and_deactivates_members_in_pages(client_alice, client_charlie,
-                                                               tenant_a, mailoutbox,
-                                                               django_capture_on_commit_callbacks):
+def test_tenant_admin_invites_and_deactivates_members_in_pages(
+    client_alice, client_charlie, tenant_a, mailoutbox, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_alice.post("/admin/members/", {
-            "email": "erin@acme.test", "full_name": "Erin Ek", "roles": ["employee"]})
+        response = client_alice.post(
+            "/admin/members/",
+            {"email": "erin@acme.test", "full_name": "Erin Ek", "roles": ["employee"]},
+        )
     assert response.status_code == 302
     assert len(mailoutbox) == 1
     membership = Membership.objects.get(user__email="erin@acme.test")
     page = client_alice.get("/admin/members/")
     assert b"erin@acme.test" in page.content
-    client_alice.post(f"/admin/members/{membership.pk}/", {
-        "action": "roles", f"m{membership.pk}-roles": ["manager"]})
+    client_alice.post(
+        f"/admin/members/{membership.pk}/",
+        {"action": "roles", f"m{membership.pk}-roles": ["manager"]},
+    )
     membership.refresh_from_db()
     assert membership.roles == ["manager"]
     client_alice.post(f"/admin/members/{membership.pk}/", {"action": "deactivate"})
@@ -131,8 +139,9 @@ def test_tenant_admin_invites_and_deactivates_members_in_pages(client_alice, cli
     assert membership.is_active is False
     # another tenant's admin: not found, nothing changed
     assert b"erin@acme.test" not in client_charlie.get("/admin/members/").content
-    assert_not_found(client_charlie.post(f"/admin/members/{membership.pk}/",
-                                         {"action": "activate"}))
+    assert_not_found(
+        client_charlie.post(f"/admin/members/{membership.pk}/", {"action": "activate"})
+    )
     membership.refresh_from_db()
     assert membership.is_active is False
 
@@ -144,10 +153,12 @@ def test_employees_do_not_see_admin_pages(client, bob):
 
 
 @pytest.mark.covers_url("api_clients", "api_client_revoke")
-def test_api_client_token_is_shown_once_and_revocable_in_pages(client_alice, client_charlie,
-                                                              tenant_a):
-    response = client_alice.post("/admin/api-clients/", {"name": "AcmeBridge",
-                                                         "scopes": ["read:payouts"]})
+def test_api_client_token_is_shown_once_and_revocable_in_pages(
+    client_alice, client_charlie, tenant_a
+):
+    response = client_alice.post(
+        "/admin/api-clients/", {"name": "AcmeBridge", "scopes": ["read:payouts"]}
+    )
     assert response.status_code == 200
     token = re.search(rb"qtk_[0-9a-f]+_[A-Za-z0-9_-]+", response.content).group(0).decode()
     assert response["Cache-Control"] == "no-store"
@@ -164,8 +175,7 @@ def test_api_client_token_is_shown_once_and_revocable_in_pages(client_alice, cli
 @pytest.mark.covers_url("audit_log")
 def test_audit_log_page_shows_own_tenant_events_only(client_alice, client_charlie, tenant_a):
     with tenant_scope(tenant_a):
-        services.api_client_create(name="Ledger sync", scopes=["read:payouts"],
-                                   created_by_id=None)
+        services.api_client_create(name="Ledger sync", scopes=["read:payouts"], created_by_id=None)
     assert b"Ledger sync" in client_alice.get("/admin/audit/").content
     assert b"Ledger sync" not in client_charlie.get("/admin/audit/").content
     assert client_charlie.get("/admin/audit/?action=api_client").status_code == 200

@@ -44,14 +44,21 @@ def test_a_task_with_no_tenant_is_refused_before_its_first_query(db):
 def _records(tenant: Tenant, n: int) -> None:
     with tenant_scope(tenant):
         for i in range(n):
-            IdempotencyRecord.objects.create(principal="probe", key=f"k{i}", method="POST",
-                                             path="/", request_hash="h", response_status=201,
-                                             created_at=timezone.now())
+            IdempotencyRecord.objects.create(
+                principal="probe",
+                key=f"k{i}",
+                method="POST",
+                path="/",
+                request_hash="h",
+                response_status=201,
+                created_at=timezone.now(),
+            )
 
 
 @pytest.fixture(scope="module")
-def committed_tenants(django_db_setup: None, django_db_blocker: Any) -> Iterator[tuple[Tenant,
-                                                                                      Tenant]]:
+def committed_tenants(
+    django_db_setup: None, django_db_blocker: Any
+) -> Iterator[tuple[Tenant, Tenant]]:
     """Two tenants with 2 and 3 tenant rows, committed so another process can read them."""
     suffix = uuid.uuid4().hex[:8]
     with django_db_blocker.unblock():
@@ -73,16 +80,44 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iter
     with django_db_blocker.unblock():
         db = dict(connection.settings_dict)
     queue = f"quotient-test-{uuid.uuid4().hex[:8]}"
-    url = (f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db.get('HOST') or '127.0.0.1'}"
-           f":{db.get('PORT') or 5432}/{db['NAME']}")
-    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "true", "CELERY_QUEUE": queue,
-           "DJANGO_SETTINGS_MODULE": "config.settings.base", "REDIS_URL": settings.REDIS_URL}
+    url = (
+        f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db.get('HOST') or '127.0.0.1'}"
+        f":{db.get('PORT') or 5432}/{db['NAME']}"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DEBUG": "true",
+        "CELERY_QUEUE": queue,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "REDIS_URL": settings.REDIS_URL,
+    }
     env.pop("DATABASE_OWNER_URL", None)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
-         "--concurrency", "1", "-Q", queue, "--loglevel", "WARNING", "-n", f"{queue}@%h",
-         "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--concurrency",
+            "1",
+            "-Q",
+            queue,
+            "--loglevel",
+            "WARNING",
+            "-n",
+            f"{queue}@%h",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
     celery_app.conf.task_always_eager = False
@@ -100,8 +135,9 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iter
 
 @pytest.mark.needs_pg
 @pytest.mark.needs_worker
-def test_a_real_worker_runs_each_task_under_its_enqueuers_tenant(celery_worker_process,
-                                                                 committed_tenants):
+def test_a_real_worker_runs_each_task_under_its_enqueuers_tenant(
+    celery_worker_process, committed_tenants
+):
     first, second = committed_tenants
     with tenant_scope(first):
         from_first = tenant_probe_task.delay()
@@ -109,16 +145,27 @@ def test_a_real_worker_runs_each_task_under_its_enqueuers_tenant(celery_worker_p
         from_second = tenant_probe_task.delay()
     a = from_first.get(timeout=90)
     b = from_second.get(timeout=90)
-    assert a == {"tenant_id": first.pk, "tenant_slug": first.slug,
-                 "db_setting": str(first.pk), "orm_visible": 2, "raw_visible": 2}
-    assert b == {"tenant_id": second.pk, "tenant_slug": second.slug,
-                 "db_setting": str(second.pk), "orm_visible": 3, "raw_visible": 3}
+    assert a == {
+        "tenant_id": first.pk,
+        "tenant_slug": first.slug,
+        "db_setting": str(first.pk),
+        "orm_visible": 2,
+        "raw_visible": 2,
+    }
+    assert b == {
+        "tenant_id": second.pk,
+        "tenant_slug": second.slug,
+        "db_setting": str(second.pk),
+        "orm_visible": 3,
+        "raw_visible": 3,
+    }
 
 
 @pytest.mark.needs_pg
 @pytest.mark.needs_worker
-def test_a_real_worker_refuses_a_task_sent_without_a_tenant(celery_worker_process,
-                                                            committed_tenants):
+def test_a_real_worker_refuses_a_task_sent_without_a_tenant(
+    celery_worker_process, committed_tenants
+):
     result = tenant_probe_task.apply_async()
     with pytest.raises(Exception) as caught:
         result.get(timeout=90)

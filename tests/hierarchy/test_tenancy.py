@@ -45,9 +45,15 @@ def test_the_orm_returns_only_the_current_tenants_rows(tenant_a, tenant_b):
 
 def test_saving_another_tenants_object_inside_a_scope_is_refused(tenant_a, tenant_b):
     with tenant_scope(tenant_b):
-        record = IdempotencyRecord(principal="p", key="k", method="POST", path="/",
-                                   request_hash="h", response_status=201,
-                                   created_at="2026-01-01T00:00:00Z")
+        record = IdempotencyRecord(
+            principal="p",
+            key="k",
+            method="POST",
+            path="/",
+            request_hash="h",
+            response_status=201,
+            created_at="2026-01-01T00:00:00Z",
+        )
         record.save()
     with tenant_scope(tenant_a), pytest.raises(NoTenantError):
         record.save()
@@ -62,8 +68,9 @@ def test_every_tenant_models_unique_constraints_and_indexes_start_with_tenant():
         for index in model._meta.indexes:
             assert index.fields[0] == "tenant", f"{model.__name__}.{index.name}"
         for field in model._meta.fields:
-            assert not (field.unique and field.name not in {"id"}), \
+            assert not (field.unique and field.name not in {"id"}), (
                 f"{model.__name__}.{field.name} is unique across tenants"
+            )
 
 
 def test_audit_events_are_append_only_in_the_database(tenant_a):
@@ -91,8 +98,10 @@ def test_every_tenant_table_has_forced_row_level_security(db):
             "ON col.table_name = c.relname AND col.column_name = 'tenant_id' "
             "WHERE c.relkind = 'r' AND col.table_schema = 'public'"
         )
-        rows = {name: (enabled, forced, policies) for name, enabled, forced, policies
-                in cursor.fetchall()}
+        rows = {
+            name: (enabled, forced, policies)
+            for name, enabled, forced, policies in cursor.fetchall()
+        }
     platform = {"hierarchy_membership", "hierarchy_apiclient"}
     for table in tables | (set(rows) - platform):
         assert rows[table] == (True, True, 1), f"{table}: RLS {rows.get(table)}"
@@ -109,8 +118,9 @@ def test_with_orm_scoping_off_rls_alone_returns_no_rows_of_another_tenant(tenant
         with connection.cursor() as cursor:
             cursor.execute("SELECT tenant_id FROM hierarchy_auditevent")
             raw_rows = [r[0] for r in cursor.fetchall()]
-            cursor.execute("SELECT count(*) FROM hierarchy_auditevent WHERE tenant_id = %s",
-                           [tenant_b.pk])
+            cursor.execute(
+                "SELECT count(*) FROM hierarchy_auditevent WHERE tenant_id = %s", [tenant_b.pk]
+            )
             (foreign,) = cursor.fetchone()
     # then
     assert orm_rows == [tenant_a.pk] * 3
@@ -128,17 +138,25 @@ def test_with_no_tenant_raw_sql_sees_no_tenant_rows_and_cannot_write_any(tenant_
             cursor.execute(
                 "INSERT INTO hierarchy_auditevent (tenant_id, created_at, actor_label, action, "
                 "object_type, object_id, object_repr, request_id) "
-                "VALUES (%s, now(), '', 'forged', 'x', '', '', '')", [tenant_a.pk])
+                "VALUES (%s, now(), '', 'forged', 'x', '', '', '')",
+                [tenant_a.pk],
+            )
 
 
 @pytest.mark.needs_pg
 def test_rls_refuses_writing_a_row_for_another_tenant(tenant_a, tenant_b):
-    with tenant_scope(tenant_a), connection.cursor() as cursor:
-        with pytest.raises(DatabaseError), transaction.atomic():
-            cursor.execute(
-                "INSERT INTO hierarchy_auditevent (tenant_id, created_at, actor_label, action, "
-                "object_type, object_id, object_repr, request_id) "
-                "VALUES (%s, now(), '', 'forged', 'x', '', '', '')", [tenant_b.pk])
+    with (
+        tenant_scope(tenant_a),
+        connection.cursor() as cursor,
+        pytest.raises(DatabaseError),
+        transaction.atomic(),
+    ):
+        cursor.execute(
+            "INSERT INTO hierarchy_auditevent (tenant_id, created_at, actor_label, action, "
+            "object_type, object_id, object_repr, request_id) "
+            "VALUES (%s, now(), '', 'forged', 'x', '', '', '')",
+            [tenant_b.pk],
+        )
 
 
 @pytest.mark.needs_pg
@@ -146,16 +164,20 @@ def test_the_app_role_is_not_superuser_owns_no_table_and_has_no_bypassrls(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_user")
         (role,) = cursor.fetchone()
-        cursor.execute("SELECT rolsuper, rolbypassrls, rolcreatedb, rolcreaterole "
-                       "FROM pg_roles WHERE rolname = current_user")
+        cursor.execute(
+            "SELECT rolsuper, rolbypassrls, rolcreatedb, rolcreaterole "
+            "FROM pg_roles WHERE rolname = current_user"
+        )
         assert cursor.fetchone() == (False, False, False, False)
         cursor.execute("SELECT count(*) FROM pg_tables WHERE tableowner = current_user")
         assert cursor.fetchone() == (0,)
         cursor.execute("SELECT has_schema_privilege(current_user, 'public', 'CREATE')")
         assert cursor.fetchone() == (False,)
-        cursor.execute("SELECT has_table_privilege(current_user, 'hierarchy_auditevent', "
-                       "'UPDATE'), has_table_privilege(current_user, 'hierarchy_auditevent', "
-                       "'DELETE')")
+        cursor.execute(
+            "SELECT has_table_privilege(current_user, 'hierarchy_auditevent', "
+            "'UPDATE'), has_table_privilege(current_user, 'hierarchy_auditevent', "
+            "'DELETE')"
+        )
         assert cursor.fetchone() == (False, False)
     from django.conf import settings
 
@@ -163,8 +185,9 @@ def test_the_app_role_is_not_superuser_owns_no_table_and_has_no_bypassrls(db):
 
 
 @pytest.mark.needs_pg
-def test_the_tenant_setting_does_not_survive_into_the_next_request(client, alice, charlie,
-                                                                   tenant_a, tenant_b):
+def test_the_tenant_setting_does_not_survive_into_the_next_request(
+    client, alice, charlie, tenant_a, tenant_b
+):
     # given: a request in tenant A that queries tenant tables, on the same connection
     _events(tenant_a, 2)
     client.force_login(alice)
@@ -172,8 +195,10 @@ def test_the_tenant_setting_does_not_survive_into_the_next_request(client, alice
     # when: the next use of the connection has no tenant (an anonymous request, then raw SQL)
     assert client.get("/healthz").status_code == 200
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('app.tenant_id', true), "
-                       "(SELECT count(*) FROM hierarchy_auditevent)")
+        cursor.execute(
+            "SELECT current_setting('app.tenant_id', true), "
+            "(SELECT count(*) FROM hierarchy_auditevent)"
+        )
         # then
         assert cursor.fetchone() == ("", 0)
     # and a request by tenant B's admin sees only tenant B on the same connection

@@ -32,19 +32,25 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = Tenant.objects.filter(slug="demo").first() or services.tenant_create(
-            slug="demo", name="Northwind Analytics (demo)", default_currency="USD",
-            time_zone="America/New_York", fiscal_year_start_month=2,
+            slug="demo",
+            name="Northwind Analytics (demo)",
+            default_currency="USD",
+            time_zone="America/New_York",
+            fiscal_year_start_month=2,
         )
         other = Tenant.objects.filter(slug="globex").first() or services.tenant_create(
-            slug="globex", name="Globex (second demo tenant)", default_currency="EUR",
+            slug="globex",
+            name="Globex (second demo tenant)",
+            default_currency="EUR",
             time_zone="Europe/Berlin",
         )
         user_model = get_user_model()
         with tenant_scope(tenant):
             for email, name, roles in PERSONAS:
                 if not Membership.objects.filter(tenant=tenant, user__email=email).exists():
-                    services.membership_invite(email=email, full_name=name, roles=list(roles),
-                                               send_email=False)
+                    services.membership_invite(
+                        email=email, full_name=name, roles=list(roles), send_email=False
+                    )
                 user = user_model.objects.get(email=email)
                 if not user.has_usable_password():
                     user.set_password(DEMO_PASSWORD)
@@ -53,12 +59,15 @@ class Command(BaseCommand):
         with tenant_scope(other):
             admin_email = PERSONAS[0][0]
             if not Membership.objects.filter(tenant=other, user__email=admin_email).exists():
-                services.membership_invite(email=admin_email, full_name=PERSONAS[0][1],
-                                           roles=[Role.TENANT_ADMIN], send_email=False)
+                services.membership_invite(
+                    email=admin_email,
+                    full_name=PERSONAS[0][1],
+                    roles=[Role.TENANT_ADMIN],
+                    send_email=False,
+                )
         if options["quiet"]:
             return
-        self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: "
-                                             f"{DEMO_PASSWORD})"))
+        self.stdout.write(self.style.SUCCESS(f"\nDemo logins (password for all: {DEMO_PASSWORD})"))
         for email, _name, roles in PERSONAS:
             self.stdout.write(f"  {', '.join(roles):<22} {email}")
         self.stdout.write("")

@@ -28,19 +28,26 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             tenant = services.tenant_create(
-                slug=options["slug"], name=options["name"], default_currency=options["currency"],
+                slug=options["slug"],
+                name=options["name"],
+                default_currency=options["currency"],
                 time_zone=options["time_zone"],
                 fiscal_year_start_month=options["fiscal_year_start_month"],
                 rounding_mode=options["rounding_mode"],
             )
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}"
-                                         for k, v in exc.message_dict.items())) from None
+            raise CommandError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            ) from None
         self.stdout.write(self.style.SUCCESS(f"created tenant {tenant.slug} (id {tenant.pk})"))
         if options["admin_email"]:
             with tenant_scope(tenant):
-                services.membership_invite(email=options["admin_email"],
-                                           full_name=options["admin_name"] or options["admin_email"],
-                                           roles=[Role.TENANT_ADMIN])
-            self.stdout.write(f"invited {options['admin_email']} as tenant admin "
-                              "(a set-your-password e-mail was sent)")
+                services.membership_invite(
+                    email=options["admin_email"],
+                    full_name=options["admin_name"] or options["admin_email"],
+                    roles=[Role.TENANT_ADMIN],
+                )
+            self.stdout.write(
+                f"invited {options['admin_email']} as tenant admin "
+                "(a set-your-password e-mail was sent)"
+            )
