@@ -40,8 +40,9 @@ def main(argv: list[str]) -> int:
         names = argv
         unknown = [n for n in names if n not in modules]
         if unknown:
-            sys.stderr.write(f"unknown benchmark(s): {', '.join(unknown)}; "
-                             f"known: {', '.join(sorted(modules))}\n")
+            sys.stderr.write(
+                f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(sorted(modules))}\n"
+            )
             return 2
     else:
         names = sorted(n for n, m in modules.items() if getattr(m, "IN_ALL", True))
