@@ -38,7 +38,7 @@ def active_memberships(user: Any) -> list[Membership]:
     return list(
         Membership.objects.select_related("tenant")
         .filter(user=user, is_active=True, tenant__is_active=True)
-        .order_by("tenant__name")
+        .order_by("created_at", "pk")
     )
 
 

@@ -55,7 +55,7 @@ def resolve_session_membership(request: Any) -> Membership | None:
         chosen = memberships.filter(tenant_id=session_tenant).first()
         if chosen is not None:
             return chosen
-    return memberships.order_by("tenant__name").first()
+    return memberships.order_by("created_at", "pk").first()
 
 
 class TenantViewMixin:

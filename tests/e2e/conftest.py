@@ -1,0 +1,111 @@
+"""Browser tests: a real server on a fresh demo database, driven by Playwright in Chromium.
+
+The server runs in a subprocess exactly as `make demo` runs it (migrate, demo_seed, runserver)
+on a throwaway SQLite file, so these tests see what a new user sees.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-results" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Chromium: apt-get install chromium")
+    var = tmp_path_factory.mktemp("e2e-var")
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}}
+    env.update({"DEBUG": "true", "VAR_DIR": str(var), "DJANGO_SETTINGS_MODULE":
+                "config.settings.base", "QUOTIENT_ENV_FILE": "/dev/null"})
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    for command in (["migrate", "--no-input", "-v", "0"], ["demo_seed", "--quiet"]):
+        subprocess.run(manage + command, cwd=ROOT, env=env, check=True, timeout=600)
+    port = _free_port()
+    log = (var / "server.log").open("w")
+    server = subprocess.Popen(manage + ["runserver", "--noreload", f"127.0.0.1:{port}"],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=2)  # noqa: S310 (loopback)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        server.kill()
+        raise RuntimeError((var / "server.log").read_text()[-2000:])
+    try:
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, demo_server: str) -> Iterator[Any]:
+    context = browser.new_context(base_url=demo_server, viewport={"width": 1280, "height": 860})
+    blocked: list[str] = []
+
+    def guard(route: Any) -> None:
+        # No network beyond this server: any other host is a defect (CDN, fonts, analytics).
+        if route.request.url.startswith(demo_server):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    yield page
+    context.close()
+    assert blocked == [], f"the page tried to reach other hosts: {blocked}"
+
+
+def shot(page: Any, name: str) -> None:
+    """Save a screenshot for people to look at (test-results/screenshots/)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, email: str, password: str = "quotient-demo") -> None:  # noqa: S107
+    page.goto("/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
