@@ -80,7 +80,8 @@ class LoginView(auth_views.LoginView):
 def home(request: HttpRequest) -> HttpResponse:
     """Landing page after sign-in: who you are here and where to go."""
     if getattr(request, "membership", None) is None:
-        return render(request, "hierarchy/no_tenant.html", status=403)
+        # Not a member anywhere (or only of inactive tenants): reveal nothing, explain kindly.
+        return render(request, "hierarchy/no_tenant.html", status=404)
     return render(request, "hierarchy/home.html", {"active_nav": "home"})
 
 

@@ -110,7 +110,7 @@ def test_a_user_without_an_active_membership_sees_a_clear_page(client, bob):
     Membership.objects.filter(user=bob).update(is_active=False)
     client.force_login(bob)
     response = client.get("/")
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert b"not an active member" in response.content
 
 
