@@ -1,0 +1,301 @@
+"""Build :class:`~engine.types.Inputs` from plain mappings (YAML/JSON), for cases and what-ifs.
+
+Contract: :func:`inputs_from_mapping` reads a readable, hand-written description of a
+calculation's inputs - amounts in currency units as numbers or strings, dates as
+``YYYY-MM-DD`` - and returns the same :class:`Inputs` the apps build from the database.
+A ``people`` shortcut row makes both the assignment and the timeline segment of one person.
+The format is documented in docs/engine.md ("How to add a golden case").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import pandas as pd
+
+from engine import crediting
+from engine.money import to_decimal, to_e4
+from engine.spec import Plan, parse_plan
+from engine.types import (
+    ASSIGNMENT_COLUMNS,
+    CREDIT_COLUMNS,
+    HOLD_COLUMNS,
+    KPI_COLUMNS,
+    NODE_COLUMNS,
+    PRIOR_PAYOUT_COLUMNS,
+    QUOTA_COLUMNS,
+    REVERSAL_COLUMNS,
+    TIMELINE_COLUMNS,
+    Inputs,
+    Period,
+    empty_frame,
+)
+
+
+def _num(value: object) -> Decimal:
+    if isinstance(value, float):
+        value = repr(value)
+    return to_decimal(value)
+
+
+def _e4(value: object) -> int:
+    return to_e4(_num(value))
+
+
+def _date(value: object) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def _frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    if not rows:
+        return empty_frame(tuple(columns))
+    return pd.DataFrame(list(rows))
+
+
+def plans_from_mapping(data: Mapping[str, Any]) -> dict[str, Plan]:
+    """Return the plans of a case: ``plan`` (one) or ``plans`` (a list)."""
+    raw = [data["plan"]] if "plan" in data else list(data.get("plans", []))
+    plans = [parse_plan(p) for p in raw]
+    return {p.id: p for p in plans}
+
+
+def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> Inputs:
+    """Return engine inputs from a readable mapping (see docs/engine.md)."""
+    p = data["period"]
+    period = Period(str(p["id"]), _date(p["start"]), _date(p["end"]))
+    default_plan = next(iter(plans)) if len(plans) == 1 else None
+    assignments: list[dict[str, Any]] = []
+    timeline: list[dict[str, Any]] = []
+    for row in data.get("people", []):
+        start = _date(row.get("start", period.start))
+        end = _date(row.get("end", period.end))
+        assignments.append(
+            {
+                "person_id": str(row["person"]),
+                "plan_id": str(row.get("plan", default_plan)),
+                "start": start,
+                "end": end,
+                "target_incentive_e4": _e4(row.get("target_incentive", 0)),
+                "role": row.get("assignment_role"),
+                "hire_date": _date(row["hire_date"]) if "hire_date" in row else None,
+            }
+        )
+        if not row.get("no_timeline", False):
+            timeline.append(
+                {
+                    "person_id": str(row["person"]),
+                    "start": start,
+                    "end": end,
+                    "node_id": str(row.get("node", "root")),
+                    "role": str(row.get("role", "member")),
+                    "allocation": _num(row.get("allocation", 1)),
+                }
+            )
+    assignments.extend(
+        {
+            "person_id": str(row["person"]),
+            "plan_id": str(row.get("plan", default_plan)),
+            "start": _date(row.get("start", period.start)),
+            "end": _date(row.get("end", period.end)),
+            "target_incentive_e4": _e4(row.get("target_incentive", 0)),
+            "role": row.get("role"),
+            "hire_date": _date(row["hire_date"]) if "hire_date" in row else None,
+        }
+        for row in data.get("assignments", [])
+    )
+    timeline.extend(
+        {
+            "person_id": str(row["person"]),
+            "start": _date(row.get("start", period.start)),
+            "end": _date(row.get("end", period.end)),
+            "node_id": str(row.get("node", "root")),
+            "role": str(row.get("role", "member")),
+            "allocation": _num(row.get("allocation", 1)),
+        }
+        for row in data.get("timeline", [])
+    )
+    credits = []
+    for i, row in enumerate(data.get("credits", [])):
+        rec: dict[str, Any] = {
+            "credit_id": str(row.get("id", f"c{i + 1}")),
+            "transaction_id": str(row.get("transaction", row.get("id", f"t{i + 1}"))),
+            "person_id": str(row["person"]),
+            "date": _date(row["date"]),
+            "amount_e4": _e4(row.get("amount", 0)),
+            "transaction_type": str(row.get("type", "sale")),
+            "kind": str(row.get("kind", "direct")),
+            "share_ppm": int(_num(row.get("share", 1)) * 1_000_000),
+            "collected": bool(row.get("collected", True)),
+        }
+        for key, value in (row.get("attributes") or {}).items():
+            rec[str(key)] = str(value)
+        credits.append(rec)
+    if data.get("transactions"):
+        credits += credits_from_rules(data["transactions"], data.get("crediting", []))
+    quotas = [
+        {
+            "holder_kind": str(q.get("holder_kind", "person")),
+            "holder_id": str(q["holder"]),
+            "quota_id": str(q["quota"]),
+            "amount_e4": _e4(q["amount"]),
+        }
+        for q in data.get("quotas", [])
+    ]
+    kpis = [
+        {
+            "holder_kind": str(k.get("holder_kind", "person")),
+            "holder_id": str(k["holder"]),
+            "kpi": str(k["kpi"]),
+            "value": _num(k["value"]),
+        }
+        for k in data.get("kpis", [])
+    ]
+    nodes = [{"node_id": str(n["id"]), "parent_id": n.get("parent")} for n in data.get("nodes", [])]
+    prior = [
+        {
+            "person_id": str(r["person"]),
+            "plan_id": str(r.get("plan", default_plan)),
+            "component_id": str(r["component"]),
+            "amount_e4": _e4(r["amount"]),
+        }
+        for r in data.get("prior_payouts", [])
+    ]
+    reversals = [
+        {
+            "transaction_id": str(r["transaction"]),
+            "person_id": str(r["person"]),
+            "plan_id": str(r.get("plan", default_plan)),
+            "component_id": str(r["component"]),
+            "amount_e4": _e4(r["amount"]),
+            "rate": _num(r["rate"]),
+            "credited_date": _date(r["credited_date"]),
+            "reversed_date": _date(r["reversed_date"]),
+        }
+        for r in data.get("reversals", [])
+    ]
+    holds = [
+        {
+            "transaction_id": str(r["transaction"]),
+            "person_id": str(r["person"]),
+            "plan_id": str(r.get("plan", default_plan)),
+            "component_id": str(r["component"]),
+            "amount_e4": _e4(r["amount"]),
+        }
+        for r in data.get("holds", [])
+    ]
+    return Inputs(
+        period=period,
+        plans=dict(plans),
+        assignments=_frame(assignments, ASSIGNMENT_COLUMNS),
+        timeline=_frame(timeline, TIMELINE_COLUMNS),
+        credits=_frame(credits, CREDIT_COLUMNS),
+        quotas=_frame(quotas, QUOTA_COLUMNS),
+        kpi_values=_frame(kpis, KPI_COLUMNS),
+        nodes=_frame(nodes, NODE_COLUMNS),
+        prior_payouts=_frame(prior, PRIOR_PAYOUT_COLUMNS),
+        draw_balances={str(k): _num(v) for k, v in (data.get("draw_balances") or {}).items()},
+        reversals=_frame(reversals, REVERSAL_COLUMNS),
+        holds=_frame(holds, HOLD_COLUMNS),
+        collected_transactions=frozenset(str(t) for t in data.get("collected", [])),
+    )
+
+
+def credits_from_rules(
+    transactions: Sequence[Mapping[str, Any]], rules: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Return credit records made by running crediting ``rules`` over ``transactions``."""
+    tx = pd.DataFrame(
+        [
+            {
+                "transaction_id": str(t["id"]),
+                "owner_id": str(t.get("owner", "")),
+                "date": _date(t["date"]),
+                "amount_e4": _e4(t["amount"]),
+                "transaction_type": str(t.get("type", "sale")),
+                **{str(k): str(v) for k, v in (t.get("attributes") or {}).items()},
+            }
+            for t in transactions
+        ]
+    )
+    frames: list[pd.DataFrame] = []
+    for rule in rules:
+        kind = rule["rule"]
+        rule_id = str(rule.get("id", kind))
+        if kind == "direct":
+            frames.append(crediting.credit_direct(tx, rule_id=rule_id))
+        elif kind == "split":
+            splits = pd.DataFrame(
+                [
+                    {
+                        "transaction_id": str(s["transaction"]),
+                        "person_id": str(s["person"]),
+                        "share_ppm": int(_num(s["share"]) * 1_000_000),
+                    }
+                    for s in rule["splits"]
+                ]
+            )
+            frames.append(crediting.credit_splits(tx, splits, rule_id=rule_id))
+        elif kind == "territory":
+            terr = pd.DataFrame(
+                [
+                    {"value": str(k), **{f"{t}_id": str(v[t]) for t in v}}
+                    if isinstance(v, Mapping)
+                    else {"value": str(k), "person_id": str(v)}
+                    for k, v in rule["map"].items()
+                ]
+            )
+            members = pd.DataFrame(rule.get("memberships", []), columns=["person_id", "node_id"])
+            frames.append(
+                crediting.credit_territories(
+                    tx, terr, members, attribute=str(rule["attribute"]), rule_id=rule_id
+                )
+            )
+        elif kind == "attribution":
+            touches = pd.DataFrame(
+                [
+                    {
+                        "transaction_id": str(t["transaction"]),
+                        "person_id": str(t["person"]),
+                        "touched_at": str(t["at"]),
+                    }
+                    for t in rule["touches"]
+                ]
+            )
+            custom = {k: Fraction(str(v)) for k, v in (rule.get("weights") or {}).items()}
+            frames.append(
+                crediting.credit_attribution(
+                    tx, touches, model=str(rule["model"]), custom=custom, rule_id=rule_id
+                )
+            )
+        elif kind == "rollup":
+            base = pd.concat(frames, ignore_index=True)
+            nodes = pd.DataFrame(
+                [
+                    {
+                        "node_id": str(n["id"]),
+                        "parent_id": n.get("parent"),
+                        "manager_id": n.get("manager"),
+                    }
+                    for n in rule["nodes"]
+                ]
+            )
+            members = pd.DataFrame(
+                [
+                    {"person_id": str(m["person"]), "node_id": str(m["node"])}
+                    for m in rule["memberships"]
+                ]
+            )
+            frames.append(crediting.credit_rollups(base, members, nodes, rule_id=rule_id))
+        else:
+            raise ValueError(f"unknown crediting rule {kind!r}")
+    if not frames:
+        return []
+    credits = pd.concat(frames, ignore_index=True)
+    crediting.check_direct_shares(credits)
+    return [{str(k): v for k, v in rec.items()} for rec in credits.to_dict("records")]

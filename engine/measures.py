@@ -1,0 +1,207 @@
+"""Measures: credits and KPI values -> one figure per (person, plan, segment, measure).
+
+Contract:
+
+* Credits are filtered by a :class:`~engine.spec.Filter` (transaction types, attribute values,
+  credit kinds) with :func:`filter_mask`, vectorized over the whole credits frame.
+* ``sum`` and ``count`` are exact int64 group sums (:func:`group_sum`), money in ten-thousandths;
+  ``average``, ``ratio`` and ``kpi`` are exact Decimals worked out per segment
+  (:func:`finish_measures`). A ratio with a zero denominator, or a KPI with no value, is ``None``.
+* Team (node) totals never include ``rollup`` credits, so a manager's roll-up is never counted
+  twice in a team total (:func:`node_totals`).
+* Nothing here rounds money; that is :mod:`engine.money`'s job, once, on the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from engine.money import div, from_e4, mul, to_decimal
+from engine.spec import Filter, Measure, Plan
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+
+def filter_mask(credits: pd.DataFrame, flt: Filter) -> BoolArray:
+    """Return a boolean array: which rows of ``credits`` pass the filter."""
+    mask = np.ones(len(credits), dtype=bool)
+    if flt.transaction_types:
+        mask &= credits["transaction_type"].isin(flt.transaction_types).to_numpy()
+    if flt.credit_kinds:
+        mask &= credits["kind"].isin(flt.credit_kinds).to_numpy()
+    for key, values in flt.attributes:
+        if key not in credits.columns:
+            return np.zeros(len(credits), dtype=bool)
+        mask &= credits[key].astype(str).isin(values).to_numpy()
+    return mask
+
+
+def group_sum(codes: IntArray, values: IntArray, size: int) -> IntArray:
+    """Return exact int64 sums of ``values`` grouped by ``codes`` in ``range(size)``."""
+    out = np.zeros(size, dtype=np.int64)
+    np.add.at(out, codes, values)
+    return out
+
+
+def group_count(codes: IntArray, size: int) -> IntArray:
+    """Return the number of rows per code in ``range(size)``."""
+    return np.bincount(codes, minlength=size).astype(np.int64)
+
+
+def measure_value(
+    measure: Measure,
+    sums: Mapping[str, int],
+    counts: Mapping[str, int],
+    done: Mapping[str, Decimal | None],
+    kpi: Decimal | None,
+) -> Decimal | None:
+    """Return one segment's value of ``measure`` from its raw sums, counts and finished values."""
+    if measure.aggregate == "sum":
+        return from_e4(sums[measure.id])
+    if measure.aggregate == "count":
+        return Decimal(counts[measure.id])
+    if measure.aggregate == "average":
+        n = counts[measure.id]
+        return div(from_e4(sums[measure.id]), Decimal(n)) if n else None
+    if measure.aggregate == "ratio":
+        num = done.get(measure.numerator or "")
+        den = done.get(measure.denominator or "")
+        if num is None or den is None or den == 0:
+            return None
+        return div(num, den)
+    return kpi
+
+
+def ordered_measures(plan: Plan) -> list[Measure]:
+    """Return the plan's measures so that a ratio comes after its numerator and denominator."""
+    done: list[Measure] = []
+    seen: set[str] = set()
+    pending = list(plan.measures)
+    while pending:
+        progressed = False
+        for m in list(pending):
+            deps = [d for d in (m.numerator, m.denominator) if d is not None]
+            if all(d in seen for d in deps):
+                done.append(m)
+                seen.add(m.id)
+                pending.remove(m)
+                progressed = True
+        if not progressed:
+            raise ValueError(f"plan {plan.id}: ratio measures refer to each other in a cycle")
+    return done
+
+
+def finish_measures(
+    plan: Plan,
+    sums: Mapping[str, int],
+    counts: Mapping[str, int],
+    kpis: Mapping[str, Decimal | None],
+    pace: Decimal | None = None,
+) -> dict[str, Decimal | None]:
+    """Return every measure of ``plan`` for one segment; ``pace`` scales sums and counts."""
+    done: dict[str, Decimal | None] = {}
+    for m in ordered_measures(plan):
+        value = measure_value(m, sums, counts, done, kpis.get(m.id))
+        if pace is not None and value is not None and m.aggregate in ("sum", "count"):
+            value = mul(value, pace)
+        done[m.id] = value
+    return done
+
+
+class KpiTable:
+    """Exact KPI values by (holder kind, holder id, kpi name)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        """Index the KPI values frame; a repeated key is an error."""
+        self._values: dict[tuple[str, str, str], Decimal] = {}
+        if len(frame) == 0:
+            return
+        kinds = frame["holder_kind"].astype(str).tolist()
+        holders = frame["holder_id"].astype(str).tolist()
+        names = frame["kpi"].astype(str).tolist()
+        for kind, holder, name, value in zip(
+            kinds, holders, names, frame["value"].tolist(), strict=True
+        ):
+            key = (kind, holder, name)
+            if key in self._values:
+                raise ValueError(f"kpi_values: {kind} {holder} has two values for {name!r}")
+            self._values[key] = to_decimal(value)
+
+    def get(self, kind: str, holder: str, name: str) -> Decimal | None:
+        """Return a KPI value or None."""
+        return self._values.get((kind, str(holder), name))
+
+    def for_person(self, person: str) -> dict[str, Decimal]:
+        """Return every KPI value of one person by name."""
+        return {n: v for (k, h, n), v in self._values.items() if k == "person" and h == person}
+
+
+def descendants(nodes: pd.DataFrame, root: str) -> set[str]:
+    """Return ``root`` and every node below it in the ``nodes`` (node_id, parent_id) frame."""
+    children: dict[str, list[str]] = {}
+    for node, parent in zip(
+        nodes["node_id"].astype(str).tolist(), nodes["parent_id"].tolist(), strict=True
+    ):
+        if parent is not None and not (isinstance(parent, float) and np.isnan(parent)):
+            children.setdefault(str(parent), []).append(node)
+    out = {root}
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in out:
+                out.add(child)
+                stack.append(child)
+    return out
+
+
+def node_totals(
+    credits: pd.DataFrame,
+    credit_days: IntArray,
+    timeline: pd.DataFrame,
+    nodes: pd.DataFrame,
+    requests: Sequence[tuple[str, Filter]],
+) -> dict[tuple[str, Filter], tuple[int, int]]:
+    """Return (sum in e4, count) of credits per requested (node, filter), roll-ups excluded.
+
+    A credit belongs to the node its person sat at on the credit's date (from the timeline),
+    and counts for that node and every node above it.
+    """
+    out: dict[tuple[str, Filter], tuple[int, int]] = {}
+    if not requests:
+        return out
+    base = credits.assign(_day=credit_days, _row=np.arange(len(credits)))
+    base = base[base["kind"] != "rollup"]
+    tl = timeline.assign(
+        _person=timeline["person_id"].astype(str),
+        _start=_days(timeline["start"]),
+        _end=_days(timeline["end"]),
+        _node=timeline["node_id"].astype(str),
+    )[["_person", "_start", "_end", "_node"]]
+    joined = base.assign(_person=base["person_id"].astype(str)).merge(tl, on="_person")
+    joined = joined[(joined["_day"] >= joined["_start"]) & (joined["_day"] < joined["_end"])]
+    for node, flt in requests:
+        under = descendants(nodes, node) if len(nodes) else {node}
+        sel = joined[joined["_node"].isin(under)].drop_duplicates("_row")
+        mask = filter_mask(sel, flt)
+        picked = sel["amount_e4"].to_numpy(dtype=np.int64)[mask]
+        out[(node, flt)] = (int(picked.sum()), int(mask.sum()))
+    return out
+
+
+def _days(column: pd.Series) -> IntArray:
+    """Return a date column as int64 days since 1970-01-01."""
+    values = pd.to_datetime(column).to_numpy().astype("datetime64[D]")
+    return values.astype(np.int64)
+
+
+def to_days(column: pd.Series) -> IntArray:
+    """Return a date column (dates, strings or datetime64) as int64 days since 1970-01-01."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.to_numpy().astype("datetime64[D]").astype(np.int64)
+    return _days(column)

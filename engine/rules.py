@@ -1,0 +1,812 @@
+"""Reward rules: one pure function per component type, plus the settlement rules.
+
+Contract:
+
+* Every rule takes the parsed :class:`~engine.spec.Component`, the :class:`Facts` of one
+  (person, plan, segment) and the :class:`Shared` figures of the cross-person reduce phase,
+  and returns an :class:`Outcome`: the exact earned amount (a Decimal, *not yet rounded* —
+  :mod:`engine.money` rounds it once, on the line), the attainment and tier reached, every
+  intermediate figure as a :class:`~engine.types.Step`, the ids of the inputs used, and a
+  plain-language sentence.
+* Rules never read anything but their arguments; the same arguments give the same outcome.
+* Tier conventions (``rate_table.convention``), on tiers ``[from, to)``:
+
+  - ``marginal``: each slice of the measure pays its own tier's rate.
+  - ``retroactive``: the whole measure pays the rate of the highest tier reached.
+  - ``top_multiplier_on_overage``: the measure up to the end of the first tier pays the
+    first tier's rate; everything above it (the overage) pays the rate of the highest tier
+    reached. On 0-10k 5 %, 10k-20k 7 %, 20k+ 10 % a measure of 30,000 pays
+    10,000 x 5 % + 20,000 x 10 % = 2,500 (marginal 2,200, retroactive 3,000).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Final
+
+from engine.money import ONE, ZERO, div, exponent, mul
+from engine.spec import Component, Curve, Filter, Gate, Limit, Plan, RateTable, Tier
+from engine.types import Period, Step
+
+
+class RuleError(ValueError):
+    """Raised when a rule lacks an input it needs (a quota, a KPI value...)."""
+
+
+# --------------------------------------------------------------------------- inputs / outputs
+
+
+@dataclass(frozen=True, slots=True)
+class CreditRow:
+    """One credit of the segment, as a rule that works per transaction sees it."""
+
+    credit_id: str
+    transaction_id: str
+    date: dt.date
+    amount: Decimal
+    transaction_type: str
+    kind: str
+    share: Decimal = ONE
+    collected: bool = True
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What one (person, plan, segment) brings to the reward phase."""
+
+    person_id: str
+    plan: Plan
+    segment: int
+    start: dt.date
+    end: dt.date
+    node_id: str
+    period: Period
+    factor: Decimal
+    target_incentive: Decimal
+    measures: Mapping[str, Decimal | None]
+    quotas: Mapping[str, Decimal]
+    kpis: Mapping[str, Decimal]
+    credit_rows: Callable[[str | None], Sequence[CreditRow]]
+    measure_credit_count: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def currency(self) -> str:
+        """Return the currency lines of this plan are paid in."""
+        return self.plan.rounding.currency
+
+
+@dataclass(frozen=True, slots=True)
+class PoolShare:
+    """A participant's part of a pool worked out in the reduce phase."""
+
+    amount: Decimal
+    steps: tuple[Step, ...]
+    text: str
+    inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """Cross-person figures from the reduce phase: other holders' measures, pool shares."""
+
+    holder_measures: Mapping[tuple[str, str, str], tuple[Decimal | None, Decimal | None]] = field(
+        default_factory=dict
+    )
+    """(scope, holder id, measure id) -> (value, quota)."""
+    pool_shares: Mapping[tuple[str, str, str, int], PoolShare] = field(default_factory=dict)
+    """(plan id, component id, person id, segment) -> share."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a rule decided for one (person, plan, component, segment)."""
+
+    earned: Decimal
+    steps: tuple[Step, ...]
+    text: str
+    inputs: tuple[str, ...] = ()
+    attainment: Decimal | None = None
+    tier: int | None = None
+    held: Decimal = ZERO
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def fmt_amount(value: Decimal, currency: str = "USD") -> str:
+    """Return ``value`` for reading: thousands separators, the currency's decimals."""
+    return f"{value:,.{exponent(currency)}f}"
+
+
+def fmt_number(value: Decimal) -> str:
+    """Return ``value`` with thousands separators and no needless trailing zeros."""
+    return f"{value.normalize():,f}"
+
+
+def fmt_pct(value: Decimal) -> str:
+    """Return a fraction as a percentage: ``Decimal('1.12')`` -> ``112 %``."""
+    pct = (value * 100).quantize(Decimal("0.01")).normalize()
+    return f"{pct:f} %"
+
+
+def _s(value: Decimal | int | str | None) -> str:
+    """Return the canonical text of a step value."""
+    if value is None:
+        return ""
+    return str(value)
+
+
+def step(name: str, value: Decimal | int | str | None, note: str = "") -> Step:
+    """Return one trace step with a canonical value text."""
+    return Step(name, _s(value), note)
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+@dataclass(frozen=True, slots=True)
+class TierSlice:
+    """The part of a measure paid at one tier's rate."""
+
+    tier: int
+    portion: Decimal
+    rate: Decimal
+    pay: Decimal
+
+
+def tier_reached(value: Decimal, bounds: Sequence[Decimal]) -> int:
+    """Return the 1-based tier whose ``[from, to)`` band holds ``value`` (1 below zero)."""
+    reached = 1
+    for i, start in enumerate(bounds):
+        if value >= start:
+            reached = i + 1
+    return reached
+
+
+def tiered_amount(
+    value: Decimal, table: RateTable, scale: Decimal = ONE
+) -> tuple[Decimal, list[TierSlice], int]:
+    """Return (amount, slices, tier reached) of ``value`` on ``table`` (bounds x ``scale``)."""
+    tiers: tuple[Tier, ...] = table.tiers
+    starts = [mul(t.start, scale) for t in tiers]
+    ends = [mul(t.end, scale) if t.end is not None else None for t in tiers]
+    reached = tier_reached(value, starts)
+    top = tiers[reached - 1]
+    slices: list[TierSlice] = []
+    if value <= 0:
+        slices.append(TierSlice(1, value, tiers[0].rate, mul(value, tiers[0].rate)))
+    elif table.convention == "marginal":
+        for i, t in enumerate(tiers):
+            lo = starts[i]
+            hi = ends[i]
+            if value <= lo:
+                break
+            portion = (min(value, hi) if hi is not None else value) - lo
+            if portion > 0:
+                slices.append(TierSlice(i + 1, portion, t.rate, mul(portion, t.rate)))
+    elif table.convention == "retroactive":
+        slices.append(TierSlice(reached, value, top.rate, mul(value, top.rate)))
+    else:  # top_multiplier_on_overage
+        first_end = ends[0]
+        if reached == 1 or first_end is None:
+            slices.append(TierSlice(1, value, tiers[0].rate, mul(value, tiers[0].rate)))
+        else:
+            slices.append(TierSlice(1, first_end, tiers[0].rate, mul(first_end, tiers[0].rate)))
+            over = value - first_end
+            slices.append(TierSlice(reached, over, top.rate, mul(over, top.rate)))
+    return sum((s.pay for s in slices), ZERO), slices, reached
+
+
+def curve_value(curve: Curve, attainment: Decimal) -> Decimal:
+    """Return the payout fraction at ``attainment``: 0 below the first point, linear, flat above."""
+    points = curve.points
+    if not points or attainment < points[0].attainment:
+        return ZERO
+    if attainment >= points[-1].attainment:
+        return points[-1].payout
+    for lo, hi in itertools.pairwise(points):
+        if lo.attainment <= attainment < hi.attainment:
+            frac = div(attainment - lo.attainment, hi.attainment - lo.attainment)
+            return lo.payout + mul(frac, hi.payout - lo.payout)
+    return points[-1].payout  # pragma: no cover - the loop always returns
+
+
+def attainment_of(value: Decimal | None, quota: Decimal | None) -> Decimal | None:
+    """Return ``value / quota`` exactly, or None when either is missing or the quota is 0."""
+    if value is None or quota is None or quota == 0:
+        return None
+    return div(value, quota)
+
+
+def limit_amount(limit: Limit, target_incentive: Decimal, factor: Decimal) -> Decimal:
+    """Return a cap/floor in money: an amount pro-rated by ``factor`` or a multiple of TI."""
+    if limit.amount is not None:
+        return mul(limit.amount, factor)
+    return mul(limit.target_multiple or ZERO, target_incentive)
+
+
+def _quota(f: Facts, quota_id: str | None, measure_id: str, component_id: str) -> Decimal:
+    key = quota_id or measure_id
+    if key not in f.quotas:
+        raise RuleError(
+            f"person {f.person_id} plan {f.plan.id} component {component_id}: no quota {key!r}"
+        )
+    return f.quotas[key]
+
+
+def _measure(f: Facts, measure_id: str) -> Decimal:
+    value = f.measures.get(measure_id)
+    return value if value is not None else ZERO
+
+
+def check_gate(gate: Gate, f: Facts, shared: Shared) -> tuple[bool, list[Step], str, list[str]]:
+    """Return whether ``gate`` holds, its steps, a sentence and the inputs it read."""
+    if gate.scope == "self":
+        value = f.measures.get(gate.measure)
+        quota = f.quotas.get(gate.quota or gate.measure)
+        who = "your"
+        ref = f"measure:{f.person_id}/{gate.measure}"
+    else:
+        holder = gate.holder or ""
+        value, quota = shared.holder_measures.get((gate.scope, holder, gate.measure), (None, None))
+        who = f"{gate.scope} {holder}'s"
+        ref = f"measure:{gate.scope}:{holder}/{gate.measure}"
+    steps = [step("gate_value", value, f"{who} {gate.measure}")]
+    if gate.min_attainment is not None:
+        att = attainment_of(value, quota)
+        steps += [step("gate_quota", quota), step("gate_attainment", att)]
+        ok = att is not None and att >= gate.min_attainment
+        need = f"{fmt_pct(gate.min_attainment)} of quota"
+        got = fmt_pct(att) if att is not None else "no attainment"
+    else:
+        ok = value is not None and value >= (gate.min_value or ZERO)
+        need = fmt_number(gate.min_value or ZERO)
+        got = fmt_number(value) if value is not None else "no value"
+    steps.append(step("gate_passed", "yes" if ok else "no"))
+    verdict = "is met" if ok else "is not met, so this component pays nothing"
+    text = f"The gate on {who} {gate.measure} (needs {need}, reached {got}) {verdict}."
+    return ok, steps, text, [ref]
+
+
+def _finish(
+    c: Component,
+    f: Facts,
+    shared: Shared,
+    earned: Decimal,
+    steps: list[Step],
+    text: str,
+    inputs: list[str],
+    *,
+    attainment: Decimal | None = None,
+    tier: int | None = None,
+    held: Decimal = ZERO,
+) -> Outcome:
+    """Apply the gate, period cap and floor common to every component; build the outcome."""
+    cur = f.currency
+    if c.cap is not None:
+        cap = limit_amount(c.cap, f.target_incentive, f.factor)
+        steps.append(step("cap", cap))
+        if earned > cap:
+            text += f" Capped at {fmt_amount(cap, cur)}."
+            if earned:
+                held = mul(held, div(cap, earned))
+            earned = cap
+    if c.floor is not None:
+        floor = limit_amount(c.floor, f.target_incentive, f.factor)
+        steps.append(step("floor", floor))
+        if earned < floor:
+            text += f" Raised to the floor of {fmt_amount(floor, cur)}."
+            earned = floor
+    if c.gate is not None:
+        ok, gsteps, gtext, grefs = check_gate(c.gate, f, shared)
+        steps += gsteps
+        inputs += grefs
+        text += " " + gtext
+        if not ok:
+            earned = ZERO
+            held = ZERO
+    steps.append(step("earned", earned))
+    return Outcome(
+        earned=earned,
+        steps=tuple(steps),
+        text=text.strip(),
+        inputs=tuple(inputs),
+        attainment=attainment,
+        tier=tier,
+        held=held,
+    )
+
+
+def _credit_ref(f: Facts, measure_id: str) -> str:
+    n = f.measure_credit_count.get(measure_id, 0)
+    return f"credits:{f.person_id}/{f.plan.id}/{f.segment}/{measure_id} ({n} rows)"
+
+
+# --------------------------------------------------------------------------- component rules
+
+
+def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return the commission: a rate, rates by type, a flat amount per unit, or a rate table."""
+    assert c.measure is not None
+    cur = f.currency
+    value = _measure(f, c.measure)
+    steps = [step("measure", value, c.measure)]
+    inputs = [_credit_ref(f, c.measure)]
+    attainment: Decimal | None = None
+    tier: int | None = None
+    needs_quota = (
+        (c.rate_table is not None and c.rate_table.basis == "attainment")
+        or c.accelerator is not None
+        or c.decelerator is not None
+    )
+    quota: Decimal | None = None
+    if needs_quota or (c.quota or c.measure) in f.quotas:
+        quota = (
+            _quota(f, c.quota, c.measure, c.id) if needs_quota else f.quotas[c.quota or c.measure]
+        )
+        attainment = attainment_of(value, quota)
+        steps += [step("quota", quota), step("attainment", attainment)]
+        inputs.append(f"quota:{f.person_id}/{c.quota or c.measure}")
+    held = ZERO
+    per_credit = (
+        c.per_transaction_cap is not None
+        or c.per_transaction_floor is not None
+        or c.rate_by_type
+        or c.per_unit is not None
+        or c.hold_until_collected
+    )
+    if c.rate_table is not None:
+        scale = quota if c.rate_table.basis == "attainment" and quota is not None else ONE
+        base, slices, tier = tiered_amount(value, c.rate_table, scale)
+        for s in slices:
+            steps.append(step(f"tier_{s.tier}", s.pay, f"{fmt_number(s.portion)} at {s.rate}"))
+        parts = " + ".join(f"{fmt_amount(s.portion, cur)} at {fmt_pct(s.rate)}" for s in slices)
+        head = (
+            f"You reached {fmt_pct(attainment)} of a {fmt_amount(quota, cur)} quota: "
+            if attainment is not None and quota is not None
+            else f"Your {c.measure} is {fmt_amount(value, cur)}: "
+        )
+        text = f"{head}{parts} = {fmt_amount(base, cur)} ({c.rate_table.convention} tiers)."
+        if c.hold_until_collected:
+            rows = [r for r in f.credit_rows(c.measure) if not r.collected]
+            uncollected = sum((r.amount for r in rows), ZERO)
+            if value:
+                held = mul(base, div(uncollected, value))
+    elif per_credit:
+        rows = list(f.credit_rows(c.measure))
+        rates = dict(c.rate_by_type)
+        base = ZERO
+        capped = 0
+        for r in rows:
+            if c.per_unit is not None:
+                pay = mul(c.per_unit, r.share)
+            else:
+                rate = c.rate if c.rate is not None else rates.get(r.transaction_type, ZERO)
+                pay = mul(r.amount, rate)
+            if c.per_transaction_cap is not None and pay > c.per_transaction_cap:
+                pay = c.per_transaction_cap
+                capped += 1
+            if c.per_transaction_floor is not None and pay < c.per_transaction_floor:
+                pay = c.per_transaction_floor
+            base += pay
+            if not r.collected:
+                held += pay
+        if not c.hold_until_collected:
+            held = ZERO
+        if c.per_unit is not None:
+            units = sum((r.share for r in rows), ZERO)
+            steps.append(step("units", units))
+            text = (
+                f"{fmt_number(units)} units at {fmt_amount(c.per_unit, cur)} each = "
+                f"{fmt_amount(base, cur)}."
+            )
+        elif c.rate_by_type:
+            by_type: dict[str, Decimal] = {}
+            for r in rows:
+                by_type[r.transaction_type] = by_type.get(r.transaction_type, ZERO) + r.amount
+            pieces = []
+            for ttype in sorted(by_type):
+                rate = rates.get(ttype, ZERO)
+                steps.append(step(f"type_{ttype}", by_type[ttype], f"at {rate}"))
+                pieces.append(f"{fmt_amount(by_type[ttype], cur)} {ttype} at {fmt_pct(rate)}")
+            text = " + ".join(pieces) + f" = {fmt_amount(base, cur)}"
+            text += "." if not capped else f" ({capped} transaction(s) capped)."
+        else:
+            rate = c.rate or ZERO
+            text = f"{fmt_amount(value, cur)} at {fmt_pct(rate)} = {fmt_amount(base, cur)}"
+            text += "." if not capped else f" ({capped} transaction(s) capped)."
+        if c.per_transaction_cap is not None:
+            steps.append(step("per_transaction_cap", c.per_transaction_cap, f"{capped} capped"))
+        if c.per_transaction_floor is not None:
+            steps.append(step("per_transaction_floor", c.per_transaction_floor))
+    else:
+        rate = c.rate or ZERO
+        base = mul(value, rate)
+        steps.append(step("rate", rate))
+        text = f"{fmt_amount(value, cur)} {c.measure} at {fmt_pct(rate)} = {fmt_amount(base, cur)}."
+    steps.append(step("base", base))
+    earned = base
+    if value > 0 and quota is not None and (c.accelerator or c.decelerator):
+        eff_rate = div(base, value)
+        steps.append(step("effective_rate", eff_rate))
+        if c.accelerator is not None:
+            threshold = mul(c.accelerator.attainment, quota)
+            over = max(ZERO, value - threshold)
+            extra = mul(mul(over, eff_rate), c.accelerator.multiplier - ONE)
+            steps.append(step("accelerator", extra, f"{fmt_number(over)} above {threshold}"))
+            if over > 0:
+                text += (
+                    f" The {fmt_amount(over, cur)} above {fmt_pct(c.accelerator.attainment)} "
+                    f"of quota pays x{fmt_number(c.accelerator.multiplier)}: "
+                    f"+{fmt_amount(extra, cur)}."
+                )
+            earned += extra
+        if c.decelerator is not None:
+            threshold = mul(c.decelerator.attainment, quota)
+            under = min(value, threshold)
+            less = mul(mul(under, eff_rate), c.decelerator.multiplier - ONE)
+            steps.append(step("decelerator", less, f"{fmt_number(under)} below {threshold}"))
+            if under > 0 and less:
+                text += (
+                    f" The {fmt_amount(under, cur)} below {fmt_pct(c.decelerator.attainment)} "
+                    f"of quota pays x{fmt_number(c.decelerator.multiplier)}: "
+                    f"{fmt_amount(less, cur)}."
+                )
+            earned += less
+    if held:
+        steps.append(step("held", held, "on transactions not yet collected"))
+        text += f" {fmt_amount(held, cur)} is held until the cash is collected."
+    return _finish(
+        c, f, shared, earned, steps, text, inputs, attainment=attainment, tier=tier, held=held
+    )
+
+
+def attainment_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return target incentive x curve(attainment): nothing below threshold, capped at stretch."""
+    assert c.measure is not None
+    assert c.curve is not None
+    cur = f.currency
+    value = _measure(f, c.measure)
+    quota = _quota(f, c.quota, c.measure, c.id)
+    att = attainment_of(value, quota) or ZERO
+    payout = curve_value(c.curve, att)
+    earned = mul(payout, f.target_incentive)
+    steps = [
+        step("measure", value, c.measure),
+        step("quota", quota),
+        step("attainment", att),
+        step("curve_payout", payout),
+        step("target_incentive", f.target_incentive),
+    ]
+    text = (
+        f"You reached {fmt_pct(att)} of a {fmt_amount(quota, cur)} quota, which pays "
+        f"{fmt_pct(payout)} of your {fmt_amount(f.target_incentive, cur)} target incentive = "
+        f"{fmt_amount(earned, cur)}."
+    )
+    if att < c.curve.points[0].attainment:
+        text += f" Below the {fmt_pct(c.curve.points[0].attainment)} threshold nothing is paid."
+    inputs = [_credit_ref(f, c.measure), f"quota:{f.person_id}/{c.quota or c.measure}"]
+    return _finish(c, f, shared, earned, steps, text, inputs, attainment=att)
+
+
+def _kpi_attainment(value: Decimal, target: Decimal, direction: str) -> Decimal:
+    if direction == "lower_is_better":
+        return div(target, value) if value else ZERO
+    return div(value, target)
+
+
+def kpi_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return target incentive x sum(weight x curve(KPI attainment)), subject to a KPI gate."""
+    cur = f.currency
+    steps: list[Step] = []
+    pieces = []
+    inputs = []
+    score = ZERO
+    atts: dict[str, Decimal] = {}
+    for k in c.kpis:
+        value = f.measures.get(k.measure)
+        if value is None:
+            raise RuleError(f"person {f.person_id} component {c.id}: no value for {k.measure!r}")
+        target = k.target if k.target is not None else _quota(f, None, k.measure, c.id)
+        att = _kpi_attainment(value, target, k.direction)
+        atts[k.measure] = att
+        payout = curve_value(k.curve, att)
+        score += mul(k.weight, payout)
+        steps += [
+            step(f"{k.measure}_value", value),
+            step(f"{k.measure}_target", target),
+            step(f"{k.measure}_attainment", att),
+            step(f"{k.measure}_payout", payout, f"weight {k.weight}"),
+        ]
+        inputs.append(f"measure:{f.person_id}/{k.measure}")
+        pieces.append(f"{k.measure} {fmt_pct(att)} -> {fmt_pct(payout)} x {fmt_pct(k.weight)}")
+    steps.append(step("weighted_score", score))
+    earned = mul(score, f.target_incentive)
+    text = (
+        f"{'; '.join(pieces)}: weighted score {fmt_pct(score)} of "
+        f"{fmt_amount(f.target_incentive, cur)} = {fmt_amount(earned, cur)}."
+    )
+    if c.kpi_gate is not None:
+        got = score if c.kpi_gate.on == "weighted_total" else atts[c.kpi_gate.on]
+        ok = got >= c.kpi_gate.min
+        steps.append(step("kpi_gate_passed", "yes" if ok else "no", c.kpi_gate.on))
+        label = "weighted score" if c.kpi_gate.on == "weighted_total" else c.kpi_gate.on
+        text += (
+            f" The gate needs {label} of at least {fmt_pct(c.kpi_gate.min)} "
+            f"({fmt_pct(got)}): {'met' if ok else 'not met, nothing is paid'}."
+        )
+        if not ok:
+            earned = ZERO
+    return _finish(c, f, shared, earned, steps, text, inputs, attainment=score)
+
+
+def mbo(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return target incentive x sum(weight x min(completion, max_completion)) of objectives."""
+    cur = f.currency
+    steps: list[Step] = []
+    score = ZERO
+    pieces = []
+    for o in c.objectives:
+        completion = f.kpis.get(o.id)
+        if completion is None:
+            raise RuleError(f"person {f.person_id} component {c.id}: no completion for {o.id!r}")
+        used = min(completion, c.max_completion)
+        score += mul(o.weight, used)
+        steps.append(step(f"{o.id}_completion", completion, f"weight {o.weight}, used {used}"))
+        pieces.append(f"{o.id} {fmt_pct(used)} x {fmt_pct(o.weight)}")
+    earned = mul(score, f.target_incentive)
+    steps.append(step("score", score))
+    text = (
+        f"Objectives {'; '.join(pieces)} = {fmt_pct(score)} of "
+        f"{fmt_amount(f.target_incentive, cur)} = {fmt_amount(earned, cur)}."
+    )
+    inputs = [f"kpi:{f.person_id}/{o.id}" for o in c.objectives]
+    return _finish(c, f, shared, earned, steps, text, inputs, attainment=score)
+
+
+def hybrid(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return target incentive x sum(weight x curve(attainment of each part))."""
+    assert c.curve is not None
+    cur = f.currency
+    steps: list[Step] = []
+    pieces = []
+    inputs = []
+    score = ZERO
+    for i, p in enumerate(c.parts):
+        if p.scope == "self":
+            value: Decimal | None = _measure(f, p.measure)
+            quota: Decimal | None = _quota(f, p.quota, p.measure, c.id)
+            who = "your"
+            inputs.append(f"measure:{f.person_id}/{p.measure}")
+        else:
+            node = f.node_id if p.node in (None, "own") else p.node or ""
+            value, quota = shared.holder_measures.get(("node", node, p.measure), (None, None))
+            who = f"node {node}"
+            inputs.append(f"measure:node:{node}/{p.measure}")
+        att = attainment_of(value, quota) or ZERO
+        payout = curve_value(c.curve, att)
+        score += mul(p.weight, payout)
+        steps += [
+            step(f"part_{i + 1}_value", value, f"{who} {p.measure}"),
+            step(f"part_{i + 1}_quota", quota),
+            step(f"part_{i + 1}_attainment", att),
+            step(f"part_{i + 1}_payout", payout, f"weight {p.weight}"),
+        ]
+        pieces.append(
+            f"{fmt_pct(p.weight)} on {who} attainment {fmt_pct(att)} -> {fmt_pct(payout)}"
+        )
+    earned = mul(score, f.target_incentive)
+    steps.append(step("score", score))
+    text = (
+        f"{'; '.join(pieces)}: {fmt_pct(score)} of {fmt_amount(f.target_incentive, cur)} = "
+        f"{fmt_amount(earned, cur)}."
+    )
+    return _finish(c, f, shared, earned, steps, text, inputs, attainment=score)
+
+
+def _pool_rule(c: Component, f: Facts, shared: Shared) -> Outcome:
+    share = shared.pool_shares.get((f.plan.id, c.id, f.person_id, f.segment))
+    if share is None:
+        return _finish(
+            c,
+            f,
+            shared,
+            ZERO,
+            [step("pool_share", ZERO)],
+            "You are not a participant of this pool.",
+            [],
+        )
+    return _finish(c, f, shared, share.amount, list(share.steps), share.text, list(share.inputs))
+
+
+def team_pool(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return this person's share of a team pool that pays only when every team hits its goal."""
+    return _pool_rule(c, f, shared)
+
+
+def profit_share(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return this person's share of a pool funded by a share of profit."""
+    return _pool_rule(c, f, shared)
+
+
+def gainshare(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return this person's share of a pool funded by a share of savings against a baseline."""
+    return _pool_rule(c, f, shared)
+
+
+def credit_matches(row: CreditRow, flt: Filter) -> bool:
+    """Return whether one credit passes a filter (types, attributes, kinds)."""
+    if flt.transaction_types and row.transaction_type not in flt.transaction_types:
+        return False
+    if flt.credit_kinds and row.kind not in flt.credit_kinds:
+        return False
+    return all(row.attributes.get(key) in values for key, values in flt.attributes)
+
+
+def spif(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return a flat amount per qualifying event in the window, every time or once per period."""
+    assert c.window is not None
+    assert c.amount is not None
+    cur = f.currency
+    rows = [
+        r
+        for r in f.credit_rows(None)
+        if credit_matches(r, c.filter)
+        and c.window.start <= r.date < c.window.end
+        and r.kind != "rollup"
+    ]
+    events = len({r.transaction_id for r in rows})
+    paid = min(events, 1) if c.frequency == "once_per_period" else events
+    earned = mul(c.amount, Decimal(paid))
+    steps = [
+        step("qualifying_events", events),
+        step("paid_events", paid, c.frequency),
+        step("amount_per_event", c.amount),
+    ]
+    text = (
+        f"{events} qualifying event(s) between {c.window.start} and {c.window.end}"
+        f"{' (paid once per period)' if c.frequency == 'once_per_period' else ''}: "
+        f"{paid} x {fmt_amount(c.amount, cur)} = {fmt_amount(earned, cur)}."
+    )
+    inputs = [f"transaction:{r.transaction_id}" for r in sorted(rows, key=lambda r: r.credit_id)]
+    return _finish(c, f, shared, earned, steps, text, inputs)
+
+
+def retention_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return a flat amount per account that reached exactly ``months`` of retention this period."""
+    assert c.months is not None
+    assert c.amount is not None
+    cur = f.currency
+    rows = [
+        r
+        for r in f.credit_rows(None)
+        if credit_matches(r, c.filter)
+        and r.kind != "rollup"
+        and r.attributes.get(c.months_attribute) == str(c.months)
+    ]
+    accounts = len({r.transaction_id for r in rows})
+    earned = mul(c.amount, Decimal(accounts))
+    steps = [
+        step("accounts_retained", accounts, f"{c.months} months"),
+        step("amount_per_account", c.amount),
+    ]
+    text = (
+        f"{accounts} account(s) reached {c.months} months retained: {accounts} x "
+        f"{fmt_amount(c.amount, cur)} = {fmt_amount(earned, cur)}."
+    )
+    inputs = [f"transaction:{r.transaction_id}" for r in sorted(rows, key=lambda r: r.credit_id)]
+    return _finish(c, f, shared, earned, steps, text, inputs)
+
+
+RULES: Final[dict[str, Callable[[Component, Facts, Shared], Outcome]]] = {
+    "commission": commission,
+    "attainment_bonus": attainment_bonus,
+    "kpi_bonus": kpi_bonus,
+    "mbo": mbo,
+    "hybrid": hybrid,
+    "team_pool": team_pool,
+    "spif": spif,
+    "profit_share": profit_share,
+    "gainshare": gainshare,
+    "retention_bonus": retention_bonus,
+}
+
+
+def evaluate(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return the outcome of component ``c`` for one segment, dispatching on its type."""
+    return RULES[c.type](c, f, shared)
+
+
+# --------------------------------------------------------------------------- settlement rules
+
+
+@dataclass(frozen=True, slots=True)
+class DrawOutcome:
+    """Draw or guarantee top-up (>= 0), recovery (>= 0) and the balance carried forward."""
+
+    top_up: Decimal
+    recovery: Decimal
+    balance: Decimal
+    steps: tuple[Step, ...]
+    text: str
+
+
+def settle_draw(
+    payable: Decimal,
+    draw_amount: Decimal,
+    recoverable: bool,
+    balance: Decimal,
+    max_recovery: Decimal | None,
+    currency: str,
+) -> DrawOutcome:
+    """Return the draw top-up or recovery for a period's payable and the new balance.
+
+    Below the draw the payee is topped up to it; a recoverable top-up is added to the balance.
+    Above it, a recoverable balance is recovered from the excess over the draw, at most
+    ``max_recovery`` per period.
+    """
+    steps = [
+        step("payable_before_draw", payable),
+        step("draw", draw_amount),
+        step("balance_before", balance),
+    ]
+    top_up = recovery = ZERO
+    if payable < draw_amount:
+        top_up = draw_amount - payable
+        if recoverable:
+            balance += top_up
+        text = (
+            f"You earned {fmt_amount(payable, currency)}, below your "
+            f"{'recoverable' if recoverable else 'non-recoverable'} draw of "
+            f"{fmt_amount(draw_amount, currency)}: it is topped up by "
+            f"{fmt_amount(top_up, currency)}"
+        )
+        text += (
+            f", carried forward as a balance of {fmt_amount(balance, currency)}."
+            if recoverable
+            else "."
+        )
+    elif recoverable and balance > 0:
+        recovery = min(balance, payable - draw_amount)
+        if max_recovery is not None:
+            recovery = min(recovery, max_recovery)
+        balance -= recovery
+        text = (
+            f"You earned {fmt_amount(payable, currency)}, above your draw of "
+            f"{fmt_amount(draw_amount, currency)}: {fmt_amount(recovery, currency)} of the "
+            f"draw balance is recovered, leaving {fmt_amount(balance, currency)}."
+        )
+    else:
+        text = (
+            f"You earned {fmt_amount(payable, currency)}, at or above your draw of "
+            f"{fmt_amount(draw_amount, currency)}: no top-up."
+        )
+    steps += [step("top_up", top_up), step("recovery", recovery), step("balance_after", balance)]
+    return DrawOutcome(top_up, recovery, balance, tuple(steps), text)
+
+
+def clawback_amount(amount: Decimal, rate: Decimal) -> Decimal:
+    """Return the (negative) clawback of a reversed credit at its original rate."""
+    return -mul(amount, rate)
+
+
+def proration_factor(
+    policy: str, days: int, period_days: int, allocation: Decimal
+) -> tuple[Decimal, Decimal]:
+    """Return the pro-ration factor of a segment under ``policy`` as (numerator, denominator).
+
+    Kept as a fraction so that ``amount x numerator / denominator`` is exact whenever the
+    result is a whole number of ten-thousandths (17/31 is not a finite decimal).
+    """
+    if policy == "none":
+        return ONE, ONE
+    if policy == "allocation":
+        return allocation, ONE
+    if policy == "days":
+        return Decimal(days), Decimal(period_days)
+    return mul(Decimal(days), allocation), Decimal(period_days)

@@ -1,0 +1,1047 @@
+"""The plan language: frozen spec types, parsing and validation (format version 1).
+
+Contract:
+
+* :func:`parse_plan` turns a mapping (from JSON or YAML, see :func:`load_plan`) into a frozen
+  :class:`Plan`, or raises :class:`PlanValidationError` carrying *every* problem found, each
+  naming its exact path, e.g. ``components[2].rate_table.tiers[1].rate: must be >= 0``.
+* :func:`validate_plan` returns that list of messages instead of raising.
+* Numbers are exact: write rates and amounts as strings (``"0.05"``) or numbers; numbers are
+  read through their shortest text form, so ``0.05`` means exactly ``Decimal("0.05")``.
+* Rates, attainments, weights and shares are fractions (``0.05`` is 5 %, ``1.0`` is 100 %).
+* The enumerations below are shared with :mod:`engine.schema`, which publishes the JSON Schema
+  of the same format; a test keeps the two in step.
+
+docs/plan-language.md documents every field with a worked example.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final, Literal, TypeVar, cast
+
+import yaml
+
+from engine.money import ROUNDING_MODES, RoundingMode, is_currency_code, to_decimal
+
+FORMAT_VERSION: Final[int] = 1
+
+AGGREGATES: Final = ("sum", "count", "average", "ratio", "kpi")
+CREDIT_KINDS: Final = ("direct", "split", "rollup", "attribution")
+KPI_SCOPES: Final = ("person", "node")
+CONVENTIONS: Final = ("marginal", "retroactive", "top_multiplier_on_overage")
+TIER_BASES: Final = ("amount", "attainment")
+DIRECTIONS: Final = ("higher_is_better", "lower_is_better")
+GATE_SCOPES: Final = ("self", "person", "node")
+PART_SCOPES: Final = ("self", "node")
+SPLIT_METHODS: Final = ("target_incentive", "allocation", "equal")
+SPIF_FREQUENCIES: Final = ("every", "once_per_period")
+DRAW_TYPES: Final = ("recoverable", "non_recoverable")
+PRORATION_POLICIES: Final = ("days_x_allocation", "days", "allocation", "none")
+PAYOUT_FREQUENCIES: Final = ("monthly", "quarterly", "semiannual", "annual")
+COMPONENT_TYPES: Final = (
+    "commission",
+    "attainment_bonus",
+    "kpi_bonus",
+    "mbo",
+    "hybrid",
+    "team_pool",
+    "spif",
+    "profit_share",
+    "gainshare",
+    "retention_bonus",
+)
+
+Aggregate = Literal["sum", "count", "average", "ratio", "kpi"]
+Convention = Literal["marginal", "retroactive", "top_multiplier_on_overage"]
+
+
+# --------------------------------------------------------------------------- spec types
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Which credits count: transaction types, attribute values and credit kinds."""
+
+    transaction_types: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    credit_kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """A named figure per person and segment: a sum, count, average, ratio or KPI value."""
+
+    id: str
+    aggregate: Aggregate
+    filter: Filter = Filter()
+    numerator: str | None = None
+    denominator: str | None = None
+    kpi: str | None = None
+    scope: str = "person"
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One half-open band ``[start, end)`` of a rate table with its rate."""
+
+    start: Decimal
+    end: Decimal | None
+    rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RateTable:
+    """Tiers plus the named convention that says how they combine."""
+
+    convention: Convention
+    basis: str
+    tiers: tuple[Tier, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CurvePoint:
+    """An attainment and the payout (fraction of target incentive) it earns."""
+
+    attainment: Decimal
+    payout: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """Threshold, target, stretch... points; linear between them, nothing below, flat above."""
+
+    points: tuple[CurvePoint, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Multiplier:
+    """A rate multiplier on the part of the measure above (or below) an attainment."""
+
+    attainment: Decimal
+    multiplier: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A cap or floor: an absolute amount or a multiple of the target incentive."""
+
+    amount: Decimal | None = None
+    target_multiple: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """A condition on a measure (own, another person's or a node's) that must hold to pay."""
+
+    measure: str
+    scope: str = "self"
+    holder: str | None = None
+    quota: str | None = None
+    min_attainment: Decimal | None = None
+    min_value: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Kpi:
+    """One weighted KPI of a KPI bonus, with its target, direction and curve."""
+
+    measure: str
+    weight: Decimal
+    curve: Curve
+    target: Decimal | None = None
+    direction: str = "higher_is_better"
+
+
+@dataclass(frozen=True, slots=True)
+class KpiGate:
+    """Pay the KPI bonus only if the weighted score, or one KPI's attainment, reaches ``min``.
+
+    In the plan text the field is ``measure`` (``weighted_total`` or a KPI's measure id); it is
+    not called ``on`` because YAML 1.1 reads a bare ``on`` as ``true``.
+    """
+
+    on: str
+    min: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Objective:
+    """One MBO objective and its weight; completion comes from KPI values by objective id."""
+
+    id: str
+    weight: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One weighted part of a hybrid component (own quota or a node's attainment)."""
+
+    weight: Decimal
+    measure: str
+    scope: str = "self"
+    node: str | None = None
+    quota: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open date window ``[start, end)``."""
+
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One pay component of a plan; ``type`` says which fields apply (see the docs)."""
+
+    id: str
+    type: str
+    name: str = ""
+    measure: str | None = None
+    quota: str | None = None
+    # commission
+    rate: Decimal | None = None
+    rate_by_type: tuple[tuple[str, Decimal], ...] = ()
+    per_unit: Decimal | None = None
+    rate_table: RateTable | None = None
+    accelerator: Multiplier | None = None
+    decelerator: Multiplier | None = None
+    per_transaction_cap: Decimal | None = None
+    per_transaction_floor: Decimal | None = None
+    clawback_window_days: int | None = None
+    hold_until_collected: bool = False
+    # curves, KPIs, MBO, hybrid
+    curve: Curve | None = None
+    kpis: tuple[Kpi, ...] = ()
+    kpi_gate: KpiGate | None = None
+    objectives: tuple[Objective, ...] = ()
+    max_completion: Decimal = Decimal(1)
+    parts: tuple[Part, ...] = ()
+    # pools
+    teams: tuple[str, ...] = ()
+    milestone_min_attainment: Decimal | None = None
+    pool_amount: Decimal | None = None
+    split: str = "target_incentive"
+    kpi: str | None = None
+    source_node: str | None = None
+    share: Decimal | None = None
+    baseline: Decimal | None = None
+    # events
+    filter: Filter = Filter()
+    window: Window | None = None
+    amount: Decimal | None = None
+    frequency: str = "every"
+    months: int | None = None
+    months_attribute: str = "months_retained"
+    # common
+    gate: Gate | None = None
+    cap: Limit | None = None
+    floor: Limit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rounding:
+    """How a line is quantized: mode and currency."""
+
+    mode: RoundingMode
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """A per-period draw: recoverable (balance carried forward) or not."""
+
+    type: str
+    amount: Decimal
+    max_recovery_per_period: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RampStep:
+    """A new hire's n-th payout period: reduced quota and/or a guaranteed payout."""
+
+    period: int
+    quota_factor: Decimal = Decimal(1)
+    guarantee: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A parsed, validated plan (format version 1)."""
+
+    id: str
+    currency: str
+    measures: tuple[Measure, ...]
+    components: tuple[Component, ...]
+    name: str = ""
+    version: int = FORMAT_VERSION
+    payout_frequency: str = "monthly"
+    rounding: Rounding = Rounding("half_up", "USD")
+    proration: str = "days_x_allocation"
+    draw: Draw | None = None
+    ramp: tuple[RampStep, ...] = ()
+    measures_by_id: Mapping[str, Measure] = field(default_factory=dict, compare=False)
+
+    def measure(self, measure_id: str) -> Measure:
+        """Return the measure called ``measure_id``."""
+        return self.measures_by_id[measure_id]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class PlanValidationError(ValueError):
+    """Raised by :func:`parse_plan` with every problem found, each prefixed by its path."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        self.errors: tuple[str, ...] = tuple(errors)
+        super().__init__("invalid plan:\n" + "\n".join(f"  {e}" for e in self.errors))
+
+
+_MISSING: Final = object()
+T = TypeVar("T")
+
+
+class _Reader:
+    """Walk a mapping by path, converting values and collecting errors instead of raising."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append(f"{path}: {message}")
+
+    def mapping(self, value: object, path: str) -> Mapping[str, Any] | None:
+        if not isinstance(value, Mapping):
+            self.error(path, "must be an object")
+            return None
+        return cast(Mapping[str, Any], value)
+
+    def known(self, data: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
+        for key in data:
+            if key not in allowed:
+                self.error(_join(path, str(key)), "unknown field")
+
+    def get(
+        self,
+        data: Mapping[str, Any],
+        path: str,
+        key: str,
+        convert: Callable[[object, str], T | None],
+        *,
+        required: bool = False,
+        default: T | None = None,
+    ) -> T | None:
+        value = data.get(key, _MISSING)
+        sub = _join(path, key)
+        if value is _MISSING or value is None:
+            if required:
+                self.error(sub, "is required")
+            return default
+        return convert(value, sub)
+
+    def text(self, value: object, path: str) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            self.error(path, "must be a string")
+            return None
+        text = str(value)
+        if not text:
+            self.error(path, "must not be empty")
+            return None
+        return text
+
+    def integer(self, value: object, path: str) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(path, "must be an integer")
+            return None
+        return value
+
+    def boolean(self, value: object, path: str) -> bool | None:
+        if not isinstance(value, bool):
+            self.error(path, "must be true or false")
+            return None
+        return value
+
+    def number(self, value: object, path: str) -> Decimal | None:
+        if isinstance(value, float):
+            value = repr(value)
+        try:
+            return to_decimal(value)
+        except ValueError:
+            self.error(path, "must be a number")
+            return None
+
+    def non_negative(self, value: object, path: str) -> Decimal | None:
+        number = self.number(value, path)
+        if number is not None and number < 0:
+            self.error(path, "must be >= 0")
+            return None
+        return number
+
+    def positive(self, value: object, path: str) -> Decimal | None:
+        number = self.number(value, path)
+        if number is not None and number <= 0:
+            self.error(path, "must be > 0")
+            return None
+        return number
+
+    def date(self, value: object, path: str) -> dt.date | None:
+        if isinstance(value, dt.datetime):
+            self.error(path, "must be a date (YYYY-MM-DD), not a date-time")
+            return None
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        self.error(path, "must be a date (YYYY-MM-DD)")
+        return None
+
+    def choice(self, options: Sequence[str]) -> Callable[[object, str], str | None]:
+        def convert(value: object, path: str) -> str | None:
+            if value not in options:
+                self.error(path, f"must be one of {', '.join(options)}")
+                return None
+            return cast(str, value)
+
+        return convert
+
+    def strings(self, value: object, path: str) -> tuple[str, ...] | None:
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list):
+            self.error(path, "must be a list of strings")
+            return None
+        out = [self.text(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(v for v in out if v is not None)
+
+    def items(self, value: object, path: str) -> list[tuple[str, Mapping[str, Any]]]:
+        if not isinstance(value, list):
+            self.error(path, "must be a list")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            sub = f"{path}[{i}]"
+            data = self.mapping(item, sub)
+            if data is not None:
+                out.append((sub, data))
+        return out
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def load_plan(text: str) -> Plan:
+    """Parse a plan from JSON or YAML text."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise PlanValidationError([f"$: not valid JSON or YAML ({exc})"]) from exc
+    return parse_plan(data)
+
+
+def validate_plan(data: object) -> list[str]:
+    """Return every validation error of the plan ``data`` (empty when it is valid)."""
+    try:
+        parse_plan(data)
+    except PlanValidationError as exc:
+        return list(exc.errors)
+    return []
+
+
+def parse_plan(data: object) -> Plan:
+    """Parse and validate a plan mapping; raise PlanValidationError listing every problem."""
+    r = _Reader()
+    root = r.mapping(data, "$")
+    if root is None:
+        raise PlanValidationError(r.errors)
+    r.known(root, "", PLAN_FIELDS)
+    version = r.get(root, "", "version", r.integer, required=True)
+    if version is not None and version != FORMAT_VERSION:
+        r.error("version", f"must be {FORMAT_VERSION}")
+    plan_id = r.get(root, "", "id", r.text, required=True) or ""
+    name = r.get(root, "", "name", r.text, default="") or ""
+    currency = r.get(root, "", "currency", _currency(r), required=True) or "USD"
+    frequency = r.get(root, "", "payout_frequency", r.choice(PAYOUT_FREQUENCIES), default="monthly")
+    rounding = _rounding(r, root.get("rounding"), currency)
+    proration = "days_x_allocation"
+    if root.get("proration") is not None:
+        pr = r.mapping(root["proration"], "proration")
+        if pr is not None:
+            r.known(pr, "proration", ("policy",))
+            proration = (
+                r.get(pr, "proration", "policy", r.choice(PRORATION_POLICIES), required=True)
+                or proration
+            )
+    measures = tuple(
+        m
+        for path, item in r.items(root.get("measures", []), "measures")
+        if (m := _measure(r, item, path)) is not None
+    )
+    measure_ids = [m.id for m in measures]
+    _unique(r, measure_ids, "measures")
+    components = tuple(
+        c
+        for path, item in r.items(root.get("components"), "components")
+        if (c := _component(r, item, path)) is not None
+    )
+    if "components" in root and not components and isinstance(root["components"], list):
+        r.error("components", "must have at least one component")
+    _unique(r, [c.id for c in components], "components")
+    draw = _draw(r, root.get("draw"))
+    ramp = tuple(
+        s
+        for path, item in r.items(root.get("ramp", []), "ramp")
+        if (s := _ramp_step(r, item, path)) is not None
+    )
+    plan = Plan(
+        id=plan_id,
+        name=name,
+        version=FORMAT_VERSION,
+        currency=currency,
+        payout_frequency=frequency or "monthly",
+        rounding=rounding,
+        proration=proration,
+        measures=measures,
+        components=components,
+        draw=draw,
+        ramp=ramp,
+        measures_by_id={m.id: m for m in measures},
+    )
+    _cross_check(r, plan, root)
+    if r.errors:
+        raise PlanValidationError(r.errors)
+    return plan
+
+
+PLAN_FIELDS: Final = (
+    "version",
+    "id",
+    "name",
+    "currency",
+    "payout_frequency",
+    "rounding",
+    "proration",
+    "measures",
+    "components",
+    "draw",
+    "ramp",
+    "description",
+)
+
+
+def _currency(r: _Reader) -> Callable[[object, str], str | None]:
+    def convert(value: object, path: str) -> str | None:
+        if not isinstance(value, str) or not is_currency_code(value):
+            r.error(path, "must be an ISO 4217 code such as USD")
+            return None
+        return value
+
+    return convert
+
+
+def _unique(r: _Reader, ids: Sequence[str], path: str) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(ids):
+        if item in seen:
+            r.error(f"{path}[{i}].id", f"duplicate id {item!r}")
+        seen.add(item)
+
+
+def _rounding(r: _Reader, value: object, currency: str) -> Rounding:
+    if value is None:
+        return Rounding("half_up", currency)
+    data = r.mapping(value, "rounding")
+    if data is None:
+        return Rounding("half_up", currency)
+    r.known(data, "rounding", ("mode", "currency"))
+    mode = r.get(data, "rounding", "mode", r.choice(ROUNDING_MODES), default="half_up")
+    cur = r.get(data, "rounding", "currency", _currency(r), default=currency)
+    return Rounding(cast(RoundingMode, mode or "half_up"), cur or currency)
+
+
+def _filter(r: _Reader, value: object, path: str) -> Filter:
+    if value is None:
+        return Filter()
+    data = r.mapping(value, path)
+    if data is None:
+        return Filter()
+    r.known(data, path, ("transaction_types", "attributes", "credit_kinds"))
+    types: tuple[str, ...] = r.get(data, path, "transaction_types", r.strings) or ()
+    kinds: tuple[str, ...] = r.get(data, path, "credit_kinds", r.strings) or ()
+    for i, kind in enumerate(kinds):
+        if kind not in CREDIT_KINDS:
+            r.error(f"{path}.credit_kinds[{i}]", f"must be one of {', '.join(CREDIT_KINDS)}")
+    attrs: list[tuple[str, tuple[str, ...]]] = []
+    if data.get("attributes") is not None:
+        amap = r.mapping(data["attributes"], f"{path}.attributes")
+        for key, val in (amap or {}).items():
+            values = r.strings(val, f"{path}.attributes.{key}")
+            if values is not None:
+                attrs.append((str(key), values))
+    return Filter(tuple(types), tuple(sorted(attrs)), tuple(kinds))
+
+
+MEASURE_FIELDS: Final = (
+    "id",
+    "aggregate",
+    "filter",
+    "numerator",
+    "denominator",
+    "kpi",
+    "scope",
+    "description",
+)
+
+
+def _measure(r: _Reader, data: Mapping[str, Any], path: str) -> Measure | None:
+    r.known(data, path, MEASURE_FIELDS)
+    mid = r.get(data, path, "id", r.text, required=True)
+    agg = r.get(data, path, "aggregate", r.choice(AGGREGATES), required=True)
+    flt = _filter(r, data.get("filter"), f"{path}.filter")
+    num = r.get(data, path, "numerator", r.text)
+    den = r.get(data, path, "denominator", r.text)
+    kpi = r.get(data, path, "kpi", r.text)
+    scope = r.get(data, path, "scope", r.choice(KPI_SCOPES), default="person") or "person"
+    if agg == "ratio" and (num is None or den is None):
+        for key, val in (("numerator", num), ("denominator", den)):
+            if val is None and key not in data:
+                r.error(f"{path}.{key}", "is required for a ratio")
+    if agg == "kpi" and kpi is None and "kpi" not in data:
+        r.error(f"{path}.kpi", "is required for a kpi measure")
+    if mid is None or agg is None:
+        return None
+    return Measure(mid, cast(Aggregate, agg), flt, num, den, kpi, scope)
+
+
+def _tiers(r: _Reader, value: object, path: str) -> tuple[Tier, ...]:
+    tiers: list[Tier] = []
+    items = r.items(value, path)
+    if isinstance(value, list) and not value:
+        r.error(path, "must have at least one tier")
+    for i, (sub, data) in enumerate(items):
+        r.known(data, sub, ("from", "to", "rate"))
+        start = r.get(data, sub, "from", r.non_negative, required=True)
+        end = r.get(data, sub, "to", r.non_negative)
+        rate = r.get(data, sub, "rate", r.non_negative, required=True)
+        if start is not None and end is not None and end <= start:
+            r.error(f"{sub}.to", "must be greater than from")
+        if tiers and start is not None and tiers[-1].end != start:
+            r.error(f"{sub}.from", "must equal the previous tier's to (tiers must be contiguous)")
+        if i == 0 and start is not None and start != 0:
+            r.error(f"{sub}.from", "the first tier must start at 0")
+        if i < len(items) - 1 and end is None and "to" not in data:
+            r.error(f"{sub}.to", "is required on every tier but the last")
+        if start is not None and rate is not None:
+            tiers.append(Tier(start, end, rate))
+    return tuple(tiers)
+
+
+def _rate_table(r: _Reader, value: object, path: str) -> RateTable | None:
+    data = r.mapping(value, path)
+    if data is None:
+        return None
+    r.known(data, path, ("convention", "basis", "tiers"))
+    convention = r.get(data, path, "convention", r.choice(CONVENTIONS), required=True)
+    basis = r.get(data, path, "basis", r.choice(TIER_BASES), default="amount") or "amount"
+    tiers = _tiers(r, data.get("tiers"), f"{path}.tiers")
+    if "tiers" not in data:
+        r.error(f"{path}.tiers", "is required")
+    if convention is None:
+        return None
+    return RateTable(cast(Convention, convention), basis, tiers)
+
+
+def _curve(r: _Reader, value: object, path: str) -> Curve | None:
+    data = r.mapping(value, path)
+    if data is None:
+        return None
+    r.known(data, path, ("points",))
+    points: list[CurvePoint] = []
+    items = r.items(data.get("points"), f"{path}.points")
+    if not items and "points" not in data:
+        r.error(f"{path}.points", "is required")
+    for sub, item in items:
+        r.known(item, sub, ("attainment", "payout"))
+        att = r.get(item, sub, "attainment", r.non_negative, required=True)
+        pay = r.get(item, sub, "payout", r.non_negative, required=True)
+        if att is not None and points and att <= points[-1].attainment:
+            r.error(f"{sub}.attainment", "must be greater than the previous point's")
+        if att is not None and pay is not None:
+            if points and pay < points[-1].payout:
+                r.error(f"{sub}.payout", "must not be less than the previous point's")
+            points.append(CurvePoint(att, pay))
+    return Curve(tuple(points))
+
+
+def _multiplier(r: _Reader, value: object, path: str, key: str) -> Multiplier | None:
+    data = r.mapping(value, path)
+    if data is None:
+        return None
+    r.known(data, path, (key, "multiplier"))
+    att = r.get(data, path, key, r.non_negative, required=True)
+    mult = r.get(data, path, "multiplier", r.non_negative, required=True)
+    if att is None or mult is None:
+        return None
+    return Multiplier(att, mult)
+
+
+def _limit(r: _Reader, value: object, path: str) -> Limit | None:
+    data = r.mapping(value, path)
+    if data is None:
+        return None
+    r.known(data, path, ("amount", "target_multiple"))
+    amount = r.get(data, path, "amount", r.non_negative)
+    multiple = r.get(data, path, "target_multiple", r.non_negative)
+    if ("amount" in data) == ("target_multiple" in data):
+        r.error(path, "needs exactly one of amount, target_multiple")
+    return Limit(amount, multiple)
+
+
+def _gate(r: _Reader, value: object, path: str) -> Gate | None:
+    data = r.mapping(value, path)
+    if data is None:
+        return None
+    r.known(data, path, ("measure", "scope", "holder", "quota", "min_attainment", "min_value"))
+    measure = r.get(data, path, "measure", r.text, required=True)
+    scope = r.get(data, path, "scope", r.choice(GATE_SCOPES), default="self") or "self"
+    holder = r.get(data, path, "holder", r.text)
+    quota = r.get(data, path, "quota", r.text)
+    min_att = r.get(data, path, "min_attainment", r.non_negative)
+    min_val = r.get(data, path, "min_value", r.number)
+    if ("min_attainment" in data) == ("min_value" in data):
+        r.error(path, "needs exactly one of min_attainment, min_value")
+    if scope != "self" and holder is None and "holder" not in data:
+        r.error(f"{path}.holder", f"is required when scope is {scope}")
+    if measure is None:
+        return None
+    return Gate(measure, scope, holder, quota, min_att, min_val)
+
+
+COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    "commission": (
+        "measure",
+        "quota",
+        "rate",
+        "rate_by_type",
+        "per_unit",
+        "rate_table",
+        "accelerator",
+        "decelerator",
+        "per_transaction",
+        "clawback",
+        "hold_until_collected",
+    ),
+    "attainment_bonus": ("measure", "quota", "curve"),
+    "kpi_bonus": ("kpis", "kpi_gate"),
+    "mbo": ("objectives", "max_completion"),
+    "hybrid": ("parts", "curve"),
+    "team_pool": ("teams", "milestone", "pool", "split"),
+    "spif": ("filter", "window", "amount", "frequency"),
+    "profit_share": ("kpi", "source_node", "share", "split"),
+    "gainshare": ("kpi", "source_node", "share", "baseline", "split"),
+    "retention_bonus": ("filter", "months", "months_attribute", "amount"),
+}
+COMMON_COMPONENT_FIELDS: Final = ("id", "type", "name", "description", "gate", "cap", "floor")
+
+
+def _component(r: _Reader, data: Mapping[str, Any], path: str) -> Component | None:
+    ctype = r.get(data, path, "type", r.choice(COMPONENT_TYPES), required=True)
+    cid = r.get(data, path, "id", r.text, required=True)
+    if ctype is None:
+        return None
+    r.known(data, path, COMMON_COMPONENT_FIELDS + COMPONENT_FIELDS[ctype])
+    kw: dict[str, Any] = {
+        "name": r.get(data, path, "name", r.text, default="") or "",
+        "gate": _gate(r, data["gate"], f"{path}.gate") if data.get("gate") else None,
+        "cap": _limit(r, data["cap"], f"{path}.cap") if data.get("cap") else None,
+        "floor": _limit(r, data["floor"], f"{path}.floor") if data.get("floor") else None,
+    }
+    handler = _COMPONENT_PARSERS[ctype]
+    handler(r, data, path, kw)
+    if cid is None:
+        return None
+    return Component(id=cid, type=ctype, **kw)
+
+
+def _parse_commission(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    kw["measure"] = r.get(data, path, "measure", r.text, required=True)
+    kw["quota"] = r.get(data, path, "quota", r.text)
+    kw["rate"] = r.get(data, path, "rate", r.non_negative)
+    kw["per_unit"] = r.get(data, path, "per_unit", r.non_negative)
+    if data.get("rate_by_type") is not None:
+        rbt = r.mapping(data["rate_by_type"], f"{path}.rate_by_type")
+        pairs = []
+        for key, val in (rbt or {}).items():
+            rate = r.non_negative(val, f"{path}.rate_by_type.{key}")
+            if rate is not None:
+                pairs.append((str(key), rate))
+        kw["rate_by_type"] = tuple(sorted(pairs))
+    if data.get("rate_table") is not None:
+        kw["rate_table"] = _rate_table(r, data["rate_table"], f"{path}.rate_table")
+    present = [k for k in ("rate", "rate_by_type", "per_unit", "rate_table") if k in data]
+    if len(present) != 1:
+        r.error(path, "needs exactly one of rate, rate_by_type, per_unit, rate_table")
+    if data.get("accelerator") is not None:
+        kw["accelerator"] = _multiplier(r, data["accelerator"], f"{path}.accelerator", "above")
+    if data.get("decelerator") is not None:
+        kw["decelerator"] = _multiplier(r, data["decelerator"], f"{path}.decelerator", "below")
+    if data.get("per_transaction") is not None:
+        sub = f"{path}.per_transaction"
+        pt = r.mapping(data["per_transaction"], sub)
+        if pt is not None:
+            r.known(pt, sub, ("cap", "floor"))
+            kw["per_transaction_cap"] = r.get(pt, sub, "cap", r.non_negative)
+            kw["per_transaction_floor"] = r.get(pt, sub, "floor", r.non_negative)
+    if data.get("clawback") is not None:
+        sub = f"{path}.clawback"
+        cb = r.mapping(data["clawback"], sub)
+        if cb is not None:
+            r.known(cb, sub, ("window_days",))
+            days = r.get(cb, sub, "window_days", r.integer, required=True)
+            if days is not None and days < 0:
+                r.error(f"{sub}.window_days", "must be >= 0")
+            kw["clawback_window_days"] = days
+    kw["hold_until_collected"] = bool(
+        r.get(data, path, "hold_until_collected", r.boolean, default=False)
+    )
+
+
+def _parse_attainment_bonus(
+    r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]
+) -> None:
+    kw["measure"] = r.get(data, path, "measure", r.text, required=True)
+    kw["quota"] = r.get(data, path, "quota", r.text)
+    kw["curve"] = r.get(data, path, "curve", lambda v, p: _curve(r, v, p), required=True)
+
+
+def _parse_kpi_bonus(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    kpis = []
+    items = r.items(data.get("kpis"), f"{path}.kpis")
+    if "kpis" not in data:
+        r.error(f"{path}.kpis", "is required")
+    elif not 1 <= len(items) <= 6:
+        r.error(f"{path}.kpis", "must have between 1 and 6 KPIs")
+    for sub, item in items:
+        r.known(item, sub, ("measure", "weight", "curve", "target", "direction"))
+        measure = r.get(item, sub, "measure", r.text, required=True)
+        weight = r.get(item, sub, "weight", r.non_negative, required=True)
+        curve = r.get(item, sub, "curve", lambda v, p: _curve(r, v, p), required=True)
+        target = r.get(item, sub, "target", r.positive)
+        direction = r.get(item, sub, "direction", r.choice(DIRECTIONS), default="higher_is_better")
+        if measure is not None and weight is not None and curve is not None:
+            kpis.append(Kpi(measure, weight, curve, target, direction or "higher_is_better"))
+    _weights_sum_to_one(r, [k.weight for k in kpis], f"{path}.kpis", len(items))
+    kw["kpis"] = tuple(kpis)
+    if data.get("kpi_gate") is not None:
+        sub = f"{path}.kpi_gate"
+        g = r.mapping(data["kpi_gate"], sub)
+        if g is not None:
+            r.known(g, sub, ("measure", "min"))
+            on = r.get(g, sub, "measure", r.text, required=True)
+            low = r.get(g, sub, "min", r.non_negative, required=True)
+            if on is not None and low is not None:
+                if on != "weighted_total" and on not in {k.measure for k in kpis}:
+                    r.error(
+                        f"{sub}.measure", "must be weighted_total or the measure of one of the kpis"
+                    )
+                kw["kpi_gate"] = KpiGate(on, low)
+
+
+def _weights_sum_to_one(r: _Reader, weights: Sequence[Decimal], path: str, expected: int) -> None:
+    if weights and len(weights) == expected and sum(weights) != 1:
+        r.error(path, f"weights must sum to 1 (they sum to {sum(weights)})")
+
+
+def _parse_mbo(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    objectives = []
+    items = r.items(data.get("objectives"), f"{path}.objectives")
+    if "objectives" not in data:
+        r.error(f"{path}.objectives", "is required")
+    for sub, item in items:
+        r.known(item, sub, ("id", "weight"))
+        oid = r.get(item, sub, "id", r.text, required=True)
+        weight = r.get(item, sub, "weight", r.non_negative, required=True)
+        if oid is not None and weight is not None:
+            objectives.append(Objective(oid, weight))
+    _weights_sum_to_one(r, [o.weight for o in objectives], f"{path}.objectives", len(items))
+    kw["objectives"] = tuple(objectives)
+    kw["max_completion"] = r.get(data, path, "max_completion", r.positive, default=Decimal(1))
+
+
+def _parse_hybrid(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    parts = []
+    items = r.items(data.get("parts"), f"{path}.parts")
+    if "parts" not in data:
+        r.error(f"{path}.parts", "is required")
+    for sub, item in items:
+        r.known(item, sub, ("weight", "measure", "scope", "node", "quota"))
+        weight = r.get(item, sub, "weight", r.non_negative, required=True)
+        measure = r.get(item, sub, "measure", r.text, required=True)
+        scope = r.get(item, sub, "scope", r.choice(PART_SCOPES), default="self") or "self"
+        node = r.get(item, sub, "node", r.text)
+        quota = r.get(item, sub, "quota", r.text)
+        if scope == "node" and node is None and "node" not in item:
+            r.error(f"{sub}.node", "is required when scope is node (a node id or 'own')")
+        if weight is not None and measure is not None:
+            parts.append(Part(weight, measure, scope, node, quota))
+    _weights_sum_to_one(r, [p.weight for p in parts], f"{path}.parts", len(items))
+    kw["parts"] = tuple(parts)
+    kw["curve"] = r.get(data, path, "curve", lambda v, p: _curve(r, v, p), required=True)
+
+
+def _parse_team_pool(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    kw["teams"] = r.get(data, path, "teams", r.strings, required=True) or ()
+    if "teams" in data and not kw["teams"]:
+        r.error(f"{path}.teams", "must name at least one team (node id)")
+    sub = f"{path}.milestone"
+    ms = r.get(data, path, "milestone", r.mapping, required=True)
+    if ms is not None:
+        r.known(ms, sub, ("measure", "quota", "min_attainment"))
+        kw["measure"] = r.get(ms, sub, "measure", r.text, required=True)
+        kw["quota"] = r.get(ms, sub, "quota", r.text)
+        kw["milestone_min_attainment"] = r.get(
+            ms, sub, "min_attainment", r.non_negative, required=True
+        )
+    sub = f"{path}.pool"
+    pool = r.get(data, path, "pool", r.mapping, required=True)
+    if pool is not None:
+        r.known(pool, sub, ("amount",))
+        kw["pool_amount"] = r.get(pool, sub, "amount", r.non_negative, required=True)
+    kw["split"] = r.get(data, path, "split", r.choice(SPLIT_METHODS), default="target_incentive")
+
+
+def _parse_spif(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    kw["filter"] = _filter(r, data.get("filter"), f"{path}.filter")
+    sub = f"{path}.window"
+    win = r.get(data, path, "window", r.mapping, required=True)
+    if win is not None:
+        r.known(win, sub, ("start", "end"))
+        start = r.get(win, sub, "start", r.date, required=True)
+        end = r.get(win, sub, "end", r.date, required=True)
+        if start is not None and end is not None:
+            if end <= start:
+                r.error(f"{sub}.end", "must be after start")
+            kw["window"] = Window(start, end)
+    kw["amount"] = r.get(data, path, "amount", r.non_negative, required=True)
+    kw["frequency"] = r.get(data, path, "frequency", r.choice(SPIF_FREQUENCIES), default="every")
+
+
+def _parse_profit_share(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    kw["kpi"] = r.get(data, path, "kpi", r.text, required=True)
+    kw["source_node"] = r.get(data, path, "source_node", r.text, required=True)
+    kw["share"] = r.get(data, path, "share", r.non_negative, required=True)
+    kw["split"] = r.get(data, path, "split", r.choice(SPLIT_METHODS), default="target_incentive")
+
+
+def _parse_gainshare(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    _parse_profit_share(r, data, path, kw)
+    kw["baseline"] = r.get(data, path, "baseline", r.number, required=True)
+
+
+def _parse_retention(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    kw["filter"] = _filter(r, data.get("filter"), f"{path}.filter")
+    months = r.get(data, path, "months", r.integer, required=True)
+    if months is not None and months < 1:
+        r.error(f"{path}.months", "must be >= 1")
+    kw["months"] = months
+    kw["months_attribute"] = (
+        r.get(data, path, "months_attribute", r.text, default="months_retained")
+        or "months_retained"
+    )
+    kw["amount"] = r.get(data, path, "amount", r.non_negative, required=True)
+
+
+_COMPONENT_PARSERS: Final[
+    dict[str, Callable[[_Reader, Mapping[str, Any], str, dict[str, Any]], None]]
+] = {
+    "commission": _parse_commission,
+    "attainment_bonus": _parse_attainment_bonus,
+    "kpi_bonus": _parse_kpi_bonus,
+    "mbo": _parse_mbo,
+    "hybrid": _parse_hybrid,
+    "team_pool": _parse_team_pool,
+    "spif": _parse_spif,
+    "profit_share": _parse_profit_share,
+    "gainshare": _parse_gainshare,
+    "retention_bonus": _parse_retention,
+}
+
+
+def _draw(r: _Reader, value: object) -> Draw | None:
+    if value is None:
+        return None
+    data = r.mapping(value, "draw")
+    if data is None:
+        return None
+    r.known(data, "draw", ("type", "amount", "max_recovery_per_period"))
+    dtype = r.get(data, "draw", "type", r.choice(DRAW_TYPES), required=True)
+    amount = r.get(data, "draw", "amount", r.non_negative, required=True)
+    max_rec = r.get(data, "draw", "max_recovery_per_period", r.non_negative)
+    if max_rec is not None and dtype == "non_recoverable":
+        r.error("draw.max_recovery_per_period", "only applies to a recoverable draw")
+    if dtype is None or amount is None:
+        return None
+    return Draw(dtype, amount, max_rec)
+
+
+def _ramp_step(r: _Reader, data: Mapping[str, Any], path: str) -> RampStep | None:
+    r.known(data, path, ("period", "quota_factor", "guarantee"))
+    period = r.get(data, path, "period", r.integer, required=True)
+    if period is not None and period < 1:
+        r.error(f"{path}.period", "must be >= 1 (1 is the hire's first period)")
+    factor = r.get(data, path, "quota_factor", r.non_negative, default=Decimal(1))
+    guarantee = r.get(data, path, "guarantee", r.non_negative)
+    if period is None:
+        return None
+    return RampStep(period, factor if factor is not None else Decimal(1), guarantee)
+
+
+def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
+    """Check references between parts of the plan (measure ids, quota needs)."""
+    ids = set(plan.measures_by_id)
+    for i, m in enumerate(plan.measures):
+        for key in ("numerator", "denominator"):
+            ref = getattr(m, key)
+            if ref is not None and ref not in ids:
+                r.error(f"measures[{i}].{key}", f"unknown measure {ref!r}")
+            if ref is not None and ref == m.id:
+                r.error(f"measures[{i}].{key}", "a ratio cannot refer to itself")
+    raw_components = root.get("components")
+    if not isinstance(raw_components, list):
+        return
+    index = {str(c.get("id")): i for i, c in enumerate(raw_components) if isinstance(c, Mapping)}
+    for c in plan.components:
+        path = f"components[{index.get(c.id, 0)}]"
+
+        def ref(measure_id: str | None, where: str, *, sum_only: bool = False) -> None:
+            if measure_id is None:
+                return
+            if measure_id not in ids:
+                r.error(where, f"unknown measure {measure_id!r}")
+            elif sum_only and plan.measure(measure_id).aggregate not in ("sum", "count"):
+                r.error(where, "must be a sum or count measure")
+
+        key = "milestone.measure" if c.type == "team_pool" else "measure"
+        ref(c.measure, f"{path}.{key}", sum_only=c.type == "commission")
+        if c.gate is not None:
+            ref(c.gate.measure, f"{path}.gate.measure")
+        for j, k in enumerate(c.kpis):
+            ref(k.measure, f"{path}.kpis[{j}].measure")
+        for j, p in enumerate(c.parts):
+            ref(p.measure, f"{path}.parts[{j}].measure")

@@ -1,0 +1,66 @@
+"""Golden cases: hand-computed examples in tests/engine/golden/*.yaml, one parametrized test."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from engine import compute
+from engine.loader import inputs_from_mapping, plans_from_mapping
+
+GOLDEN = Path(__file__).parent / "golden"
+CASES = sorted(GOLDEN.glob("*.yaml"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def test_there_are_at_least_forty_golden_cases() -> None:
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_golden_case(path: Path) -> None:
+    # given
+    case = load(path)
+    assert case.get("description") and case.get("arithmetic"), "describe the case and its sums"
+    plans = plans_from_mapping(case)
+    inputs = inputs_from_mapping(case["inputs"], plans)
+    expected = case["expected"]
+    # when
+    result = compute(inputs)
+    # then
+    got = {(ln.person_id, ln.component_id, ln.kind, ln.segment): ln for ln in result.lines}
+    want_keys = set()
+    for exp in expected["lines"]:
+        key = (
+            str(exp["person"]),
+            str(exp["component"]),
+            exp.get("kind", "earned"),
+            int(exp.get("segment", 0)),
+        )
+        want_keys.add(key)
+        assert key in got, f"no line {key}; lines: {sorted(got)}"
+        line = got[key]
+        assert line.amount == Decimal(str(exp["amount"])), f"{key}: {line.amount}"
+        assert str(line.amount) == str(exp["amount"]), f"{key}: quantized as {line.amount}"
+        if "tier" in exp:
+            assert line.tier == exp["tier"], f"{key}: tier {line.tier}"
+        if "attainment" in exp:
+            assert line.attainment == Decimal(str(exp["attainment"])), f"{key}: {line.attainment}"
+        if "minor" in exp:
+            assert line.amount_minor == exp["minor"]
+    unexpected = [k for k, ln in got.items() if k not in want_keys and ln.amount != 0]
+    assert not unexpected, f"lines not in the case: {unexpected}"
+    for person, balance in (expected.get("draw_balances") or {}).items():
+        assert result.draw_balances[str(person)] == Decimal(str(balance))
+    for check in expected.get("trace_contains", []):
+        trace = result.trace(
+            str(check["person"]), str(check["component"]), int(check.get("segment", 0))
+        )
+        assert check["text"] in trace.text, trace.text
