@@ -26,6 +26,7 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from engine import measures as ms
+from engine.fastpath import SegmentFigures, TierBlock, plain_plan, tier_block
 from engine.money import (
     ONE,
     ZERO,
@@ -72,6 +74,7 @@ from engine.types import (
     Result,
     Step,
     Trace,
+    TraceBody,
 )
 
 IntArray = npt.NDArray[np.int64]
@@ -114,6 +117,8 @@ class Segment:
     target_incentive: Decimal
     quota_factor: Decimal
     ramp_period: int | None
+    ti_e4: int = 0
+    """The full (not pro-rated) target incentive in ten-thousandths."""
 
     @property
     def start(self) -> dt.date:
@@ -186,6 +191,8 @@ def build_segments(inputs: Inputs) -> list[Segment]:
             "hire",
         )
     ]
+    allocations: dict[tuple[type, str], Decimal] = {}
+    prorations: dict[tuple[str, int, str], tuple[Decimal, Decimal, Decimal]] = {}
     for person, key, plan_id, start, end, node, role, alloc, ti, hire in zip(*cols, strict=True):
         if prev is not None and prev[0] == key and prev[1] == plan_id:
             if start < prev[2]:
@@ -198,10 +205,18 @@ def build_segments(inputs: Inputs) -> list[Segment]:
             index = 0
         prev = (key, plan_id, end)
         plan = inputs.plans[plan_id]
-        allocation = to_decimal(alloc)
+        alloc_key = (type(alloc), str(alloc))  # the text: 0.5 and 0.50 render differently
+        allocation = allocations.get(alloc_key)
+        if allocation is None:
+            allocation = allocations[alloc_key] = to_decimal(alloc)
         if not ZERO <= allocation <= ONE:
             raise InputError(f"timeline: person {key} allocation {allocation} not in [0, 1]")
-        num, den = proration_factor(plan.proration, end - start, period_days, allocation)
+        pr_key = (plan.proration, end - start, str(allocation))
+        pr = prorations.get(pr_key)
+        if pr is None:
+            n, d = proration_factor(plan.proration, end - start, period_days, allocation)
+            pr = prorations[pr_key] = (n, d, div(n, d))
+        num, den, factor = pr
         ti_full = from_e4(int(ti))
         quota_factor = ONE
         ramp_period = None
@@ -223,13 +238,14 @@ def build_segments(inputs: Inputs) -> list[Segment]:
                 node_id=node,
                 role=role,
                 allocation=allocation,
-                factor=div(num, den),
+                factor=factor,
                 factor_num=num,
                 factor_den=den,
                 target_incentive_full=ti_full,
                 target_incentive=div(mul(ti_full, num), den),
                 quota_factor=quota_factor,
                 ramp_period=ramp_period,
+                ti_e4=int(ti),
             )
         )
     return segments
@@ -250,6 +266,10 @@ class MeasureState:
     counts: list[dict[str, int]]
     contributions: pd.DataFrame
     masks: dict[Filter, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    sum_arrays: dict[tuple[str, str], IntArray] = field(default_factory=dict)
+    """(plan, measure) -> int64 sum per segment id (ten-thousandths)."""
+    count_arrays: dict[tuple[str, str], IntArray] = field(default_factory=dict)
+    """(plan, measure) -> number of credits counted per segment id."""
 
 
 def _credits_frame(credits: pd.DataFrame, period: Period) -> tuple[pd.DataFrame, IntArray]:
@@ -270,10 +290,28 @@ def _assign(
     pcode: IntArray,
 ) -> tuple[IntArray, IntArray]:
     """Return (credit row, segment id) pairs for segments that never overlap per person."""
-    shift = np.int64(1 << 22)
     starts = np.array([segments[i].start_day for i in seg_ids], dtype=np.int64)
     ends = np.array([segments[i].end_day for i in seg_ids], dtype=np.int64)
     pc = pcode[seg_ids]
+    if len(seg_ids) and len(cday):
+        # A (person x day) table of segment ids: one gather per credit, no binary search.
+        d0 = int(starts.min())
+        width = int(ends.max()) - d0
+        npersons = int(pc.max()) + 1
+        if width > 0 and npersons * width <= max(4 * len(cday), 1 << 20):
+            table = np.full(npersons * width, -1, dtype=np.int64)
+            lengths = ends - starts
+            cells = np.repeat(pc * width + (starts - d0), lengths) + (
+                np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            )
+            table[cells] = np.repeat(seg_ids, lengths)
+            rel = cday - d0
+            ok = (ccode >= 0) & (ccode < npersons) & (rel >= 0) & (rel < width)
+            found = np.full(len(cday), -1, dtype=np.int64)
+            found[ok] = table[ccode[ok] * width + rel[ok]]
+            rows = np.flatnonzero(found >= 0).astype(np.int64)
+            return rows, found[rows]
+    shift = np.int64(1 << 22)
     order = np.lexsort((starts, pc))
     seg_sorted = seg_ids[order]
     keys = pc[order] * shift + starts[order]
@@ -295,8 +333,9 @@ def measure_phase(
     """Return every segment's measures, and the per-credit contributions, from the credits."""
     credits, cday = _credits_frame(inputs.credits, inputs.period)
     kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
-    persons = pd.Index(pd.unique(np.array([s.person for s in segments], dtype=object)))
-    pcode = np.array([persons.get_loc(s.person) for s in segments], dtype=np.int64)
+    seg_codes, uniques = pd.factorize(np.array([s.person for s in segments], dtype=object))
+    persons = pd.Index(list(uniques))  # int64 when every id is an int: faster look-ups
+    pcode = seg_codes.astype(np.int64)
     ccode = (
         persons.get_indexer(credits["person_id"]).astype(np.int64)
         if len(credits)
@@ -311,7 +350,7 @@ def measure_phase(
     plan_segs: dict[str, list[int]] = {}
     for s in segments:
         plan_segs.setdefault(s.plan_id, []).append(s.id)
-    # One searchsorted pass when no person's segments overlap across plans, else one per plan.
+    # One pass when no person's segments overlap across plans, else one per plan.
     all_ids = np.arange(nseg, dtype=np.int64)
     by_person = sorted(segments, key=lambda s: (s.person_key, s.start_day))
     overlap = any(
@@ -319,17 +358,27 @@ def measure_phase(
         for a, b in itertools.pairwise(by_person)
     )
     pairs: dict[str, tuple[IntArray, IntArray]] = {}
-    seg_plan = np.array([s.plan_id for s in segments], dtype=object)
+    plan_names = list(plan_segs)
+    seg_plan = np.zeros(nseg, dtype=np.int64)
+    for k, plan_id in enumerate(plan_names):
+        seg_plan[np.array(plan_segs[plan_id], dtype=np.int64)] = k
     if not overlap and nseg:
         rows, segs = _assign(segments, all_ids, ccode, cday, pcode)
-        plan_of = seg_plan[segs]
-        for plan_id in plan_segs:
-            sel = plan_of == plan_id
-            pairs[plan_id] = (rows[sel], segs[sel])
+        if len(plan_names) == 1:
+            pairs[plan_names[0]] = (rows, segs)
+        else:
+            plan_of = seg_plan[segs]
+            order = _stable_order(plan_of)
+            bounds = np.searchsorted(plan_of[order], np.arange(len(plan_names) + 1))
+            for k, plan_id in enumerate(plan_names):
+                pick = order[bounds[k] : bounds[k + 1]]  # stable: rows stay ascending
+                pairs[plan_id] = (rows[pick], segs[pick])
     else:
         for plan_id, ids in plan_segs.items():
             pairs[plan_id] = _assign(segments, np.array(ids, dtype=np.int64), ccode, cday, pcode)
     masks: dict[Filter, npt.NDArray[np.bool_]] = {}
+    sum_arrays: dict[tuple[str, str], IntArray] = {}
+    count_arrays: dict[tuple[str, str], IntArray] = {}
     sums: dict[tuple[str, str], list[int]] = {}
     counts: dict[tuple[str, str], list[int]] = {}
     contrib_parts: list[tuple[IntArray, IntArray, str]] = []
@@ -340,34 +389,69 @@ def measure_phase(
                 continue
             if m.filter not in masks:
                 masks[m.filter] = ms.filter_mask(credits, m.filter)
-            sel = masks[m.filter][rows]
-            r, sg = rows[sel], segs[sel]
-            sums[(plan_id, m.id)] = ms.group_sum(sg, amounts[r], nseg).tolist()
-            counts[(plan_id, m.id)] = ms.group_count(sg, nseg).tolist()
+            keep = masks[m.filter]
+            if keep.all():
+                r, sg = rows, segs
+            else:
+                sel = keep[rows]
+                r, sg = rows[sel], segs[sel]
+            sum_arrays[(plan_id, m.id)] = ms.group_sum(sg, amounts[r], nseg)
+            sums[(plan_id, m.id)] = sum_arrays[(plan_id, m.id)].tolist()
+            count_arrays[(plan_id, m.id)] = ms.group_count(sg, nseg)
+            counts[(plan_id, m.id)] = count_arrays[(plan_id, m.id)].tolist()
             contrib_parts.append((r, sg, m.id))
     values: list[dict[str, Decimal | None]] = []
     seg_counts: list[dict[str, int]] = []
+    simple: dict[str, bool] = {
+        pid: pace is None and all(m.aggregate in ("sum", "count") for m in p.measures)
+        for pid, p in inputs.plans.items()
+    }
     for seg in segments:
         plan = inputs.plans[seg.plan_id]
-        raw_sums = {
-            m.id: sums[(seg.plan_id, m.id)][seg.id]
-            for m in plan.measures
-            if (seg.plan_id, m.id) in sums
-        }
+        pid, sid = seg.plan_id, seg.id
         raw_counts = {
-            m.id: counts[(seg.plan_id, m.id)][seg.id]
-            for m in plan.measures
-            if (seg.plan_id, m.id) in counts
+            m.id: counts[(pid, m.id)][sid] for m in plan.measures if (pid, m.id) in counts
         }
+        seg_counts.append(raw_counts)
+        if simple[pid]:
+            values.append(
+                {
+                    m.id: from_e4(sums[(pid, m.id)][sid])
+                    if m.aggregate == "sum"
+                    else Decimal(raw_counts[m.id])
+                    for m in plan.measures
+                }
+            )
+            continue
+        raw_sums = {m.id: sums[(pid, m.id)][sid] for m in plan.measures if (pid, m.id) in sums}
         kpi_values: dict[str, Decimal | None] = {}
         for m in plan.measures:
             if m.aggregate == "kpi":
                 holder = seg.node_id if m.scope == "node" else seg.person_key
                 kpi_values[m.id] = kpis.get(m.scope, holder, m.kpi or "")
         values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace))
-        seg_counts.append(raw_counts)
     contributions = _contributions(contrib_parts, segments, credits, amounts)
-    return MeasureState(segments, credits, cday, pairs, values, seg_counts, contributions, masks)
+    return MeasureState(
+        segments,
+        credits,
+        cday,
+        pairs,
+        values,
+        seg_counts,
+        contributions,
+        masks,
+        sum_arrays,
+        count_arrays,
+    )
+
+
+def _stable_order(keys: IntArray) -> IntArray:
+    """Return the stable argsort of non-negative int keys < 2**32 (radix passes of 16 bits)."""
+    low = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
+    if int(keys.max(initial=0)) < 1 << 16:
+        return low.astype(np.int64)
+    high = np.argsort((keys[low] >> 16).astype(np.uint16), kind="stable")
+    return low[high].astype(np.int64)
 
 
 def _contributions(
@@ -397,18 +481,33 @@ def _contributions(
     mcode = np.concatenate(
         [np.full(len(r), measure_names.index(m), dtype=np.int64) for r, _, m in parts]
     )
-    credit = credits["credit_id"].to_numpy()[rows]
+    all_credits = credits["credit_id"].to_numpy()
     group = seg * len(measure_names) + mcode
     if (
-        np.issubdtype(credit.dtype, np.integer)
-        and (len(credit) == 0 or (credit.min() >= 0 and credit.max() < 2**31))
-        and int(group.max(initial=0)) < 2**31
+        np.issubdtype(all_credits.dtype, np.integer)
+        and bool((all_credits[1:] >= all_credits[:-1]).all())
+        and int(group.max(initial=0)) < 2**32
     ):
-        order = np.argsort((group << 31) | credit.astype(np.int64), kind="stable")
+        # Credits come sorted by id and each group's rows ascend: a stable sort by group
+        # alone gives (group, credit id) order - two 16-bit radix passes, no comparison sort.
+        order = _stable_order(group)
     else:
-        credit_key = pd.factorize(credit.astype(str), sort=True)[0]
-        order = np.lexsort((credit_key, group))
-    rows, seg, mcode = rows[order], seg[order], mcode[order]
+        credit = all_credits[rows]
+        if (
+            np.issubdtype(credit.dtype, np.integer)
+            and (len(credit) == 0 or (credit.min() >= 0 and credit.max() < 2**31))
+            and int(group.max(initial=0)) < 2**31
+        ):
+            order = np.argsort((group << 31) | credit.astype(np.int64), kind="stable")
+        else:
+            credit_key = pd.factorize(credit.astype(str), sort=True)[0]
+            order = np.lexsort((credit_key, group))
+    rows = rows[order]
+    # Sorted by group, the groups are each group id repeated as often as it occurs.
+    nm = len(measure_names)
+    sizes = np.bincount(group, minlength=int(group.max(initial=0)) + 1)
+    group = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    seg, mcode = (group, np.zeros(len(group), dtype=np.int64)) if nm == 1 else divmod(group, nm)
     people = pd.Index([s.person for s in segments]).unique()
     seg_person = people.get_indexer([s.person for s in segments])
     plans = sorted({s.plan_id for s in segments})
@@ -421,10 +520,11 @@ def _contributions(
             "plan_id": categorical.from_codes(seg_plan[seg], categories=plans),
             "segment": seg_index[seg],
             "measure_id": categorical.from_codes(mcode, categories=measure_names),
-            "credit_id": credit[order],
+            "credit_id": all_credits[rows],
             "transaction_id": credits["transaction_id"].to_numpy()[rows],
             "amount_e4": amounts[rows],
-        }
+        },
+        copy=False,
     )
 
 
@@ -488,8 +588,8 @@ def reduce_phase(
 ) -> Shared:
     """Return the cross-person figures: other holders' measures and every pool's split."""
     kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
-    person_quotas, node_quotas = _quota_tables(inputs.quotas)
     requests = sorted(_holder_requests(inputs.plans, state.segments))
+    person_quotas, node_quotas = _quota_tables(inputs.quotas) if requests else ({}, {})
     holder_measures: dict[tuple[str, str, str], tuple[Decimal | None, Decimal | None]] = {}
     credits = state.credits
     node_requests: list[tuple[str, Filter]] = []
@@ -689,35 +789,63 @@ def _row_builder(
     return rows
 
 
+def _facts(
+    inputs: Inputs,
+    seg: Segment,
+    measure_values: Sequence[Mapping[str, Decimal | None]],
+    counts: Sequence[Mapping[str, int]],
+    person_quotas: Mapping[str, Mapping[str, Decimal]],
+    kpis: ms.KpiTable,
+    credit_rows: Callable[[str | None], Sequence[CreditRow]],
+) -> Facts:
+    plan = inputs.plans[seg.plan_id]
+    num = mul(seg.factor_num, seg.quota_factor)
+    quotas = {
+        q: div(mul(v, num), seg.factor_den)
+        for q, v in person_quotas.get(seg.person_key, {}).items()
+    }
+    return Facts(
+        person_id=seg.person_key,
+        plan=plan,
+        segment=seg.index,
+        start=seg.start,
+        end=seg.end,
+        node_id=seg.node_id,
+        period=inputs.period,
+        factor=seg.factor,
+        target_incentive=seg.target_incentive,
+        measures=measure_values[seg.id],
+        quotas=quotas,
+        kpis=kpis.for_person(seg.person_key) if _needs_kpis(plan) else {},
+        credit_rows=credit_rows,
+        measure_credit_count=counts[seg.id],
+    )
+
+
 def reward_phase(
-    inputs: Inputs, state: MeasureState, shared: Shared, kpi_table: ms.KpiTable | None = None
+    inputs: Inputs,
+    state: MeasureState,
+    shared: Shared,
+    kpi_table: ms.KpiTable | None = None,
+    segments: Sequence[Segment] | None = None,
 ) -> list[Reward]:
-    """Return every (segment, component) outcome, in segment then plan-component order."""
+    """Return every (segment, component) outcome, in segment then plan-component order.
+
+    ``segments`` limits the work to some of ``state.segments`` (all of them by default).
+    """
     kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
     person_quotas, _ = _quota_tables(inputs.quotas)
     rewards: list[Reward] = []
-    for seg in state.segments:
+    for seg in state.segments if segments is None else segments:
         plan = inputs.plans[seg.plan_id]
-        num = mul(seg.factor_num, seg.quota_factor)
-        quotas = {
-            q: div(mul(v, num), seg.factor_den)
-            for q, v in person_quotas.get(seg.person_key, {}).items()
-        }
-        facts = Facts(
-            person_id=seg.person_key,
-            plan=plan,
-            segment=seg.index,
-            start=seg.start,
-            end=seg.end,
-            node_id=seg.node_id,
-            period=inputs.period,
-            factor=seg.factor,
-            target_incentive=seg.target_incentive,
-            measures=state.measure_values[seg.id],
-            quotas=quotas,
-            kpis=kpis.for_person(seg.person_key) if _needs_kpis(plan) else {},
-            credit_rows=_row_builder(state, plan, seg),
-            measure_credit_count=state.counts[seg.id],
+        facts = _facts(
+            inputs,
+            seg,
+            state.measure_values,
+            state.counts,
+            person_quotas,
+            kpis,
+            _row_builder(state, plan, seg),
         )
         rewards.extend(Reward(seg, c, evaluate(c, facts, shared)) for c in plan.components)
     return rewards
@@ -779,16 +907,7 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[_Book, dict[str, 
             payable += _add(
                 book, seg, c.id, "earned", earned, paid, period, cur, o.attainment, o.tier
             )
-            steps = list(o.steps)
-            text = o.text
-            if paid:
-                steps += [step("paid_before", paid), step("payable", earned - paid)]
-                text += (
-                    f" Already paid {fmt_amount(paid, cur)}, so {fmt_amount(earned - paid, cur)} "
-                    "is payable now."
-                )
-            steps.append(step("rounded", earned, f"{mode} to {cur}"))
-            book.traces.append(_trace(seg, c.id, c.type, steps, o.inputs, text, period))
+            book.traces.append(_earned_trace(seg, c, o, earned, paid, cur, mode, period))
             if o.held:
                 held = quantize(o.held, cur, mode)
                 payable += _add(book, seg, c.id, "hold", -held, ZERO, period, cur)
@@ -893,6 +1012,29 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[_Book, dict[str, 
                 )
             )
     return book, dict(sorted(balances.items()))
+
+
+def _earned_trace(
+    seg: Segment,
+    c: Component,
+    o: Outcome,
+    earned: Decimal,
+    paid: Decimal,
+    cur: str,
+    mode: str,
+    period: Period,
+) -> Trace:
+    """Return the trace of an earned line: the rule's steps, prior payments, rounding."""
+    steps = list(o.steps)
+    text = o.text
+    if paid:
+        steps += [step("paid_before", paid), step("payable", earned - paid)]
+        text += (
+            f" Already paid {fmt_amount(paid, cur)}, so {fmt_amount(earned - paid, cur)} "
+            "is payable now."
+        )
+    steps.append(step("rounded", earned, f"{mode} to {cur}"))
+    return _trace(seg, c.id, c.type, steps, o.inputs, text, period)
 
 
 def _group_rows(frame: pd.DataFrame) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
@@ -1015,6 +1157,334 @@ def _trace(
     )
 
 
+# --------------------------------------------------------------------------- fast path
+
+
+def _no_credit_rows(measure_id: str | None) -> Sequence[CreditRow]:
+    raise AssertionError("a plain tier table reads no credit rows")  # pragma: no cover
+
+
+@dataclass
+class _RenderContext:
+    """What rendering a fast-path trace needs: the general rule is run for that one row."""
+
+    inputs: Inputs
+    measure_values: list[dict[str, Decimal | None]]
+    counts: list[dict[str, int]]
+    kpis: ms.KpiTable
+    shared: Shared
+    prior: dict[tuple[str, str, str], Decimal]
+    person_quotas: dict[str, dict[str, Decimal]] | None = None
+
+    def render(self, seg: Segment, c: Component) -> TraceBody:
+        plan = self.inputs.plans[seg.plan_id]
+        if self.person_quotas is None:
+            self.person_quotas = _quota_tables(self.inputs.quotas)[0]
+        facts = _facts(
+            self.inputs,
+            seg,
+            self.measure_values,
+            self.counts,
+            self.person_quotas,
+            self.kpis,
+            _no_credit_rows,
+        )
+        o = evaluate(c, facts, self.shared)
+        cur, mode = plan.rounding.currency, plan.rounding.mode
+        earned = quantize(o.earned, cur, mode)
+        paid = ZERO
+        if seg.index == 0:
+            paid = quantize(self.prior.get((seg.person_key, seg.plan_id, c.id), ZERO), cur, mode)
+        t = _earned_trace(seg, c, o, earned, paid, cur, mode, self.inputs.period)
+        return t.steps, t.inputs, t.text
+
+
+@dataclass
+class _FastBlock:
+    """One plain tier component of one plan over many segments, computed column-wise."""
+
+    plan: Plan
+    component: Component
+    segments: list[Segment]
+    fig: SegmentFigures
+    counts: IntArray
+    minor: list[int]
+    paid_minor: list[int]
+    ctx: _RenderContext
+
+    def canonical(self, rows: IntArray) -> bytes:
+        """Return the canonical bytes of the traces of ``rows``: every figure they render from."""
+        f = self.fig
+        segs = [self.segments[i] for i in rows.tolist()]
+        text = "\x1f".join(
+            [
+                repr(self.component),
+                repr(self.plan.rounding),
+                self.plan.proration,
+                *(s.person_key for s in segs),
+                *(s.node_id for s in segs),
+                *(s.role for s in segs),
+                *(str(s.allocation) for s in segs),
+                *(str(self.minor[i]) for i in rows.tolist()),
+                *(str(self.paid_minor[i]) for i in rows.tolist()),
+            ]
+        )
+        ints = np.stack(
+            [
+                np.array([s.index for s in segs], dtype=np.int64),
+                np.array([s.start_day for s in segs], dtype=np.int64),
+                np.array([s.end_day for s in segs], dtype=np.int64),
+                f.value_e4[rows],
+                self.counts[rows],
+                np.where(f.quota_present[rows], f.quota_e4[rows], -1).astype(np.int64),
+                f.ti_e4[rows],
+                f.factor_num[rows],
+                f.factor_den[rows],
+            ]
+        )
+        return text.encode() + b"\x1e" + np.ascontiguousarray(ints).tobytes()
+
+
+class _LazyTrace:
+    """Renders one fast-path trace on demand (the trace's ``source``)."""
+
+    __slots__ = ("block", "row")
+
+    def __init__(self, block: _FastBlock, row: int) -> None:
+        self.block = block
+        self.row = row
+
+    def __call__(self) -> TraceBody:
+        b = self.block
+        return b.ctx.render(b.segments[self.row], b.component)
+
+
+def _busy_keys(inputs: Inputs) -> set[tuple[str, str]]:
+    """Return the (person, plan) pairs with holds or reversals: those settle the general way."""
+    out: set[tuple[str, str]] = set()
+    for frame in (inputs.holds, inputs.reversals):
+        if len(frame):
+            out.update(
+                zip(
+                    frame["person_id"].astype(str).tolist(),
+                    frame["plan_id"].astype(str).tolist(),
+                    strict=True,
+                )
+            )
+    return out
+
+
+def _quota_e4(quotas: pd.DataFrame) -> dict[tuple[str, str], int]:
+    """Return person quotas in ten-thousandths by (person, quota id); refuse repeated keys."""
+    if len(quotas) == 0:
+        return {}
+    kinds = (
+        quotas["holder_kind"].astype(str).tolist()
+        if "holder_kind" in quotas.columns
+        else ["person"] * len(quotas)
+    )
+    holders = quotas["holder_id"].astype(str).tolist()
+    qids = quotas["quota_id"].astype(str).tolist()
+    if len(set(zip(kinds, holders, qids, strict=True))) < len(quotas):
+        _quota_tables(quotas)  # raises the InputError naming the repeated quota
+    return {
+        (holder, qid): int(amount)
+        for kind, holder, qid, amount in zip(
+            kinds, holders, qids, quotas["amount_e4"].tolist(), strict=True
+        )
+        if kind != "node"
+    }
+
+
+def _times_fraction(
+    values: IntArray, num: IntArray, den: IntArray
+) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """Return (values x num / den, rows where that is a whole number) exactly (int64)."""
+    big = max(int(np.abs(values).max(initial=0)), 1) * max(int(np.abs(num).max(initial=0)), 1)
+    if big >= 2**62:  # rare: exact Python integers, row by row
+        out = np.zeros(len(values), dtype=np.int64)
+        ok = np.zeros(len(values), dtype=bool)
+        for i, (v, n, d) in enumerate(
+            zip(values.tolist(), num.tolist(), den.tolist(), strict=True)
+        ):
+            whole, rest = divmod(v * n, d)
+            if rest == 0 and abs(whole) < 2**62:
+                out[i], ok[i] = whole, True
+        return out, ok
+    top = values * num
+    ok = top % den == 0
+    return top // den, ok
+
+
+def _attainment(
+    value_e4: int, quota_e4: int | None, seg: Segment, nums: dict[tuple[int, int], Decimal]
+) -> Decimal:
+    """Return value / pro-rated quota exactly as the general path's Decimals give it."""
+    key = (id(seg.factor_num), id(seg.quota_factor))
+    num = nums.get(key)
+    if num is None:
+        num = nums[key] = mul(seg.factor_num, seg.quota_factor)
+    quota = div(mul(from_e4(quota_e4 or 0), num), seg.factor_den)
+    return div(from_e4(value_e4), quota)
+
+
+def _fast_path(
+    inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiTable
+) -> tuple[list[PayoutLine], list[Trace], set[int]]:
+    """Return the lines and (lazy) traces of every plain-tier (person, plan), and their segments.
+
+    A (person, plan) goes this way when its plan is made of plain tier tables only
+    (:func:`engine.fastpath.plain_plan`), it has no holds or reversals, and every figure of
+    every segment is exact in integers (:func:`engine.fastpath.tier_block`); the rest goes
+    the general way. Lines are identical to the general path's; a trace keeps the figures it
+    is made of and renders its steps and sentence with the general rule when first read.
+    """
+    plans = [pid for pid in sorted(inputs.plans) if plain_plan(inputs.plans[pid])]
+    if not plans or not state.segments:
+        return [], [], set()
+    busy = _busy_keys(inputs)
+    quota_e4 = _quota_e4(inputs.quotas)
+    prior = _prior_table(inputs.prior_payouts)
+    ctx = _RenderContext(inputs, state.measure_values, state.counts, kpis, shared, prior)
+    period = inputs.period
+    fractions: dict[tuple[int, int, int, int], tuple[int, int, int, int, bool]] = {}
+    dates: dict[int, dt.date] = {}
+    lines: list[PayoutLine] = []
+    traces: list[Trace] = []
+    done: set[int] = set()
+    for pid in plans:
+        plan = inputs.plans[pid]
+        cur, mode = plan.rounding.currency, plan.rounding.mode
+        digits = exponent(cur)
+        segs = [s for s in state.segments if s.plan_id == pid and (s.person_key, pid) not in busy]
+        if not segs:
+            continue
+        ids = np.array([s.id for s in segs], dtype=np.int64)
+        rows_f = []
+        for s in segs:
+            # build_segments shares these Decimals between segments: key on identity.
+            key = (id(s.factor_num), id(s.factor_den), id(s.quota_factor), id(s.factor))
+            got = fractions.get(key)
+            if got is None:
+                fq = Fraction(mul(s.factor_num, s.quota_factor)) / Fraction(s.factor_den)
+                ff = Fraction(s.factor_num) / Fraction(s.factor_den)
+                got = (
+                    fq.numerator,
+                    fq.denominator,
+                    ff.numerator,
+                    ff.denominator,
+                    Fraction(s.factor) == ff,
+                )
+                fractions[key] = got
+            rows_f.append(got)
+        qn, qd, fn, fd, fx = (np.array(col) for col in zip(*rows_f, strict=True))
+        qn, qd, fn, fd = (a.astype(np.int64) for a in (qn, qd, fn, fd))
+        ti_e4, ti_ok = _times_fraction(np.array([s.ti_e4 for s in segs], dtype=np.int64), fn, fd)
+        keys = [s.person_key for s in segs]
+        blocks: list[tuple[Component, SegmentFigures, TierBlock, list[int | None]]] = []
+        eligible = np.ones(len(segs), dtype=bool)
+        for c in plan.components:
+            assert c.measure is not None
+            qid = c.quota or c.measure
+            raw = [quota_e4.get((k, qid)) for k in keys]
+            present = np.array([x is not None for x in raw], dtype=bool)
+            q_e4, q_ok = _times_fraction(np.array([x or 0 for x in raw], dtype=np.int64), qn, qd)
+            fig = SegmentFigures(
+                value_e4=state.sum_arrays[(pid, c.measure)][ids],
+                quota_e4=q_e4,
+                quota_present=present,
+                quota_ok=q_ok,
+                ti_e4=ti_e4,
+                ti_ok=ti_ok,
+                factor_num=fn,
+                factor_den=fd,
+                factor_exact=fx.astype(bool),
+            )
+            tb = tier_block(c, fig, digits, mode)
+            eligible &= tb.eligible
+            blocks.append((c, fig, tb, raw))
+        if not eligible.all():
+            bad = {keys[i] for i in np.flatnonzero(~eligible).tolist()}
+            eligible &= np.array([k not in bad for k in keys], dtype=bool)
+        kept = np.flatnonzero(eligible).tolist()
+        if not kept:
+            continue
+        done.update(int(i) for i in ids[eligible].tolist())
+        quota_nums: dict[tuple[int, int], Decimal] = {}
+        unit_neg_zero = Decimal((1, (0,), -digits))
+        zero_paid = quantize(ZERO, cur, mode)
+        for c, fig, tb, raw in blocks:
+            assert c.measure is not None
+            minor = tb.minor.tolist()
+            negative = (tb.earned < 0).tolist()
+            values = fig.value_e4.tolist()
+            present_l = fig.quota_present.tolist()
+            tiers = tb.tier.tolist()
+            paid_minor = [0] * len(segs)
+            block = _FastBlock(
+                plan,
+                c,
+                segs,
+                fig,
+                state.count_arrays[(pid, c.measure)][ids],
+                minor,
+                paid_minor,
+                ctx,
+            )
+            for k in kept:
+                s = segs[k]
+                m = minor[k]
+                earned = Decimal(m).scaleb(-digits) if m or not negative[k] else unit_neg_zero
+                paid = ZERO
+                if s.index == 0:
+                    before = prior.get((s.person_key, pid, c.id))
+                    if before is None:
+                        paid = zero_paid
+                    else:
+                        paid = quantize(before, cur, mode)
+                        paid_minor[k] = int(paid.scaleb(digits))
+                amount = earned - paid
+                start = dates.get(s.start_day)
+                if start is None:
+                    start = dates[s.start_day] = s.start
+                end = dates.get(s.end_day)
+                if end is None:
+                    end = dates[s.end_day] = s.end
+                lines.append(
+                    PayoutLine(
+                        person_id=s.person_key,
+                        plan_id=pid,
+                        component_id=c.id,
+                        period_id=period.id,
+                        segment=s.index,
+                        segment_start=start,
+                        segment_end=end,
+                        kind="earned",
+                        earned=earned,
+                        paid_before=paid,
+                        amount=amount,
+                        amount_minor=int(amount.scaleb(digits)),
+                        currency=cur,
+                        attainment=(
+                            _attainment(values[k], raw[k], s, quota_nums) if present_l[k] else None
+                        ),
+                        tier=tiers[k],
+                    )
+                )
+                traces.append(
+                    Trace(
+                        s.person_key,
+                        pid,
+                        c.id,
+                        period.id,
+                        s.index,
+                        c.type,
+                        render=_LazyTrace(block, k),
+                    )
+                )
+    return lines, traces, done
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -1044,12 +1514,21 @@ def result_hash(
             f"{ln.amount}|{ln.amount_minor}|{ln.currency}|{_canon(ln.attainment)}|"
             f"{_canon(ln.tier)}\n".encode()
         )
+    lazy: dict[int, tuple[_FastBlock, list[int]]] = {}
     for t in traces:
+        src = t.source
+        if isinstance(src, _LazyTrace):
+            # A fast-path trace is hashed by the figures it renders from (below), unrendered.
+            lazy.setdefault(id(src.block), (src.block, []))[1].append(src.row)
+            continue
         steps = ";".join(f"{s.name}={s.value}#{s.note}" for s in t.steps)
         h.update(
             f"{t.person_id}|{t.plan_id}|{t.component_id}|{t.segment}|{t.rule}|{steps}|"
             f"{','.join(t.inputs)}|{t.text}\n".encode()
         )
+    for block, rows in lazy.values():
+        h.update(block.canonical(np.array(rows, dtype=np.int64)))
+        h.update(b"\n")
     for row in measures.itertuples(index=False):
         h.update("|".join(_canon(v) for v in row).encode())
         h.update(b"\n")
@@ -1077,14 +1556,27 @@ _KIND_ORDER = {
 }
 
 
-def compute(inputs: Inputs, *, pace: Decimal | None = None) -> Result:
-    """Return the payout lines, traces and hash for ``inputs``; ``pace`` scales sums (forecast)."""
+def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -> Result:
+    """Return the payout lines, traces and hash for ``inputs``; ``pace`` scales sums (forecast).
+
+    ``fast=False`` turns the column-wise fast path for plain tier tables off (every segment
+    then goes through the general Decimal rules); lines, measures, balances and every trace's
+    steps and sentence are the same either way.
+    """
     kpis = ms.KpiTable(inputs.kpi_values)
     segments = build_segments(inputs)
     state = measure_phase(inputs, segments, pace, kpis)
     shared = reduce_phase(inputs, state, kpis)
-    rewards = reward_phase(inputs, state, shared, kpis)
+    fast_lines: list[PayoutLine] = []
+    fast_traces: list[Trace] = []
+    done: set[int] = set()
+    if fast and pace is None:
+        fast_lines, fast_traces, done = _fast_path(inputs, state, shared, kpis)
+    rest = [s for s in state.segments if s.id not in done] if done else None
+    rewards = reward_phase(inputs, state, shared, kpis, rest) if rest is None or rest else []
     book, balances = settle(inputs, rewards)
+    book.lines += fast_lines
+    book.traces += fast_traces
     comp_order = {
         (pid, c.id): i for pid, p in inputs.plans.items() for i, c in enumerate(p.components)
     }
@@ -1113,8 +1605,8 @@ def compute(inputs: Inputs, *, pace: Decimal | None = None) -> Result:
             order(t.component_id, t.plan_id),
             t.component_id,
             t.rule,
-            t.inputs,
-            t.text,
+            () if t.source is not None else t.inputs,
+            "" if t.source is not None else t.text,
         ),
     )
     measures = _measure_frame(state)

@@ -16,7 +16,7 @@ Contract:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
@@ -129,9 +129,30 @@ class Step:
     note: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+TraceBody = tuple[tuple[Step, ...], tuple[str, ...], str]
+"""What a trace renders to: (steps, inputs, sentence)."""
+
+
 class Trace:
-    """Why one (person, plan, component, segment) earned what it did."""
+    """Why one (person, plan, component, segment) earned what it did.
+
+    ``steps``, ``inputs`` and ``text`` (the plain-language sentence, also ``sentence``) are
+    either given when the trace is built or rendered on first use by ``render`` - the fast
+    path keeps the figures a trace is made of and renders the Decimal steps and the sentence
+    only when someone reads them (the product shows them one payee at a time). A rendered
+    trace is cached; a trace is immutable and compares by its full content.
+    """
+
+    __slots__ = (
+        "_body",
+        "_render",
+        "component_id",
+        "period_id",
+        "person_id",
+        "plan_id",
+        "rule",
+        "segment",
+    )
 
     person_id: str
     plan_id: str
@@ -139,9 +160,106 @@ class Trace:
     period_id: str
     segment: int
     rule: str
-    steps: tuple[Step, ...]
-    inputs: tuple[str, ...]
-    text: str
+    _body: TraceBody | None
+    _render: Callable[[], TraceBody] | None
+
+    def __init__(
+        self,
+        person_id: str,
+        plan_id: str,
+        component_id: str,
+        period_id: str,
+        segment: int,
+        rule: str,
+        steps: tuple[Step, ...] = (),
+        inputs: tuple[str, ...] = (),
+        text: str = "",
+        *,
+        render: Callable[[], TraceBody] | None = None,
+    ) -> None:
+        """Build a trace from its steps, inputs and text, or from a ``render`` callable."""
+        init = object.__setattr__
+        init(self, "person_id", person_id)
+        init(self, "plan_id", plan_id)
+        init(self, "component_id", component_id)
+        init(self, "period_id", period_id)
+        init(self, "segment", segment)
+        init(self, "rule", rule)
+        init(self, "_body", None if render is not None else (tuple(steps), tuple(inputs), text))
+        init(self, "_render", render)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Trace is immutable: cannot set {name!r}")
+
+    def _full(self) -> TraceBody:
+        body = self._body
+        if body is None:
+            assert self._render is not None
+            body = self._render()
+            object.__setattr__(self, "_body", body)
+        return body
+
+    @property
+    def rendered(self) -> bool:
+        """Return whether the steps and sentence have been worked out already."""
+        return self._body is not None
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """Return every intermediate figure (rendered on first use)."""
+        return self._full()[0]
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Return the ids of the inputs used (rendered on first use)."""
+        return self._full()[1]
+
+    @property
+    def text(self) -> str:
+        """Return the plain-language sentence (rendered on first use)."""
+        return self._full()[2]
+
+    @property
+    def sentence(self) -> str:
+        """Return the plain-language sentence; the same as ``text``."""
+        return self.text
+
+    @property
+    def source(self) -> Callable[[], TraceBody] | None:
+        """Return what renders this trace on demand (None when it was built rendered)."""
+        return self._render
+
+    def render(self) -> Trace:
+        """Work out the steps and sentence now (if not done yet) and return this trace."""
+        self._full()
+        return self
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.person_id,
+            self.plan_id,
+            self.component_id,
+            self.period_id,
+            self.segment,
+            self.rule,
+            *self._full(),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Trace(person_id={self.person_id!r}, plan_id={self.plan_id!r}, "
+            f"component_id={self.component_id!r}, period_id={self.period_id!r}, "
+            f"segment={self.segment!r}, rule={self.rule!r}, steps={self.steps!r}, "
+            f"inputs={self.inputs!r}, text={self.text!r})"
+        )
 
     def step(self, name: str) -> str:
         """Return the value of the step called ``name``."""

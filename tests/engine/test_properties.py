@@ -129,7 +129,7 @@ def test_attribution_shares_sum_to_exactly_one_hundred_percent(
 
 
 @FAST
-@given(st.lists(st.integers(0, 400_000), min_size=1, max_size=3), st.integers(0, 10**9))
+@given(st.lists(st.integers(0, 333_333), min_size=1, max_size=3), st.integers(0, 10**9))
 def test_split_credits_never_exceed_the_transaction(shares: list[int], amount: int) -> None:
     tx = pd.DataFrame(
         {
