@@ -113,6 +113,19 @@ def get_current_tenant_id() -> int | None:
 class TenantQuerySet(models.QuerySet):  # type: ignore[type-arg]
     """QuerySet of a tenant model; tenancy is applied by the manager."""
 
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        """Fill each object's tenant from the scope; refuse objects of another tenant."""
+        objs = list(objs)
+        current = _current_tenant.get()
+        for obj in objs:
+            if obj.tenant_id is None:
+                if current is None:
+                    raise NoTenantError(f"cannot create {self.model.__name__} with no tenant")
+                obj.tenant = current
+            elif current is not None and obj.tenant_id != current.pk and not _unscoped.get():
+                raise NoTenantError(f"cannot create {self.model.__name__} of another tenant")
+        return super().bulk_create(objs, *args, **kwargs)
+
 
 class TenantManager(models.Manager):  # type: ignore[type-arg]
     """Default and base manager of every tenant model: filter by tenant or raise."""
@@ -155,6 +168,11 @@ class TenantModel(models.Model):
             raise NoTenantError(f"cannot save {type(self).__name__} of another tenant")
         super().save(*args, **kwargs)
 
+    def full_clean(self, *args: Any, **kwargs: Any) -> None:
+        if self.tenant_id is None and (current := _current_tenant.get()) is not None:
+            self.tenant = current
+        super().full_clean(*args, **kwargs)
+
 
 def tenant_models() -> list[type[models.Model]]:
     """Return every concrete tenant-owned model."""
@@ -187,11 +205,13 @@ def _guard(execute: Any, sql: str, params: Any, many: bool, context: dict[str, A
     if getattr(connection, "_quotient_tenant_setting", None) != wanted and not (
         isinstance(sql, str) and sql.lstrip()[:9].upper().startswith(_TRANSACTION_CONTROL)
     ):
-        raw_cursor = context["cursor"].cursor
-        if raw_cursor.connection.get_transaction_status() == _IN_ERROR:
+        raw_connection = connection.connection
+        if raw_connection.get_transaction_status() == _IN_ERROR:
             # The statement will fail anyway; nothing can run until the rollback.
             return execute(sql, params, many, context)
-        raw_cursor.execute("SELECT set_config(%s, %s, false)", [SETTING_NAME, wanted])
+        # A cursor of its own: the statement's cursor may be a named (server-side) one.
+        with raw_connection.cursor() as raw_cursor:
+            raw_cursor.execute("SELECT set_config(%s, %s, false)", [SETTING_NAME, wanted])
         in_transaction = connection.in_atomic_block or not connection.get_autocommit()
         connection._quotient_tenant_setting = None if in_transaction else wanted
     return execute(sql, params, many, context)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from hierarchy import views
+from hierarchy import org_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -35,4 +35,15 @@ urlpatterns = [
         name="api_client_revoke",
     ),
     path("admin/audit/", views.audit_log, name="audit_log"),
+]
+
+# --- people, org structure, periods, HR import (issue #3) ---------------------------------------
+
+urlpatterns += [
+    path("org/", org_views.org_chart, name="org_chart"),
+    path("people/", org_views.people_list, name="people_list"),
+    path("people/<int:person_id>/", org_views.person_detail, name="person_detail"),
+    path("periods/", org_views.periods_page, name="periods"),
+    path("imports/", org_views.hr_imports, name="hr_imports"),
+    path("imports/<int:batch_id>/", org_views.hr_import_detail, name="hr_import_detail"),
 ]

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from hierarchy import selectors, services
 from hierarchy.auth import RATE_LIMITED_MESSAGE, login_blocked_for, login_failed
-from hierarchy.errors import ApplicationError
+from hierarchy.errors import ApplicationError, NotFoundError
 from hierarchy.forms import ApiClientForm, InviteForm, RolesForm
 from hierarchy.permissions import membership_has
 
@@ -35,7 +35,11 @@ def require_permission(permission: str) -> Callable[[ViewFunc], ViewFunc]:
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not membership_has(getattr(request, "membership", None), permission):
                 raise Http404("Not found")
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except NotFoundError:
+                # Not found and not yours look the same in pages too.
+                raise Http404("Not found") from None
 
         return login_required(wrapped)
 

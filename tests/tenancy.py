@@ -52,8 +52,8 @@ def assert_foreign_id_like_missing(
     url: str,
     *,
     field: str,
-    foreign_id: int,
-    missing_id: int,
+    foreign_id: Any,
+    missing_id: Any,
     body: dict[str, Any],
     method: str = "post",
 ) -> None:
@@ -70,6 +70,13 @@ def assert_foreign_id_like_missing(
 
     def normalise(response: Any) -> str:
         text = json.dumps(response.json())
-        return text.replace(str(foreign_id), "ID").replace(str(missing_id), "ID")
+        ids = [
+            v
+            for value in (foreign_id, missing_id)
+            for v in (value if isinstance(value, list) else [value])
+        ]
+        for one in sorted((str(i) for i in ids), key=len, reverse=True):
+            text = text.replace(one, "ID")
+        return text
 
     assert normalise(foreign) == normalise(missing)

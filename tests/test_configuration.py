@@ -19,18 +19,34 @@ BASE = ROOT / "config" / "settings" / "base.py"
 
 
 def _start(**overrides: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DATABASE_OWNER_URL",
-                                                            "REDIS_URL", "SECRET_KEY", "DEBUG"}}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.base", "QUOTIENT_ENV_FILE": "/dev/null",
-                "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com",
-                "VAR_DIR": str(ROOT / "var")})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "QUOTIENT_ENV_FILE": "/dev/null",
+            "SECRET_KEY": "x" * 50,
+            "ALLOWED_HOSTS": "example.com",
+            "VAR_DIR": str(ROOT / "var"),
+        }
+    )
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)
         else:
             env[key] = value
-    return subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_a_valid_production_configuration_starts():
@@ -46,8 +62,10 @@ def test_a_valid_production_configuration_starts():
         ({"DEBUG": "perhaps"}, "DEBUG"),
         ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
         ({"DATABASE_URL": "postgres://u@h:5432/"}, "DATABASE_URL"),
-        ({"DATABASE_OWNER_URL": "sqlite:///x.db", "DATABASE_URL": "postgres://u@h/db"},
-         "DATABASE_OWNER_URL"),
+        (
+            {"DATABASE_OWNER_URL": "sqlite:///x.db", "DATABASE_URL": "postgres://u@h/db"},
+            "DATABASE_OWNER_URL",
+        ),
         ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL"),
         ({"EMAIL_PORT": "twenty-five"}, "EMAIL_PORT"),
         ({"LOGIN_FAILURE_LIMIT": "5x"}, "LOGIN_FAILURE_LIMIT"),

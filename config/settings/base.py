@@ -257,6 +257,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 WORKER_HEARTBEAT_STALE_SECONDS = 120
 
+# --- imports ------------------------------------------------------------------------------------
+# An uploaded file larger than this is refused with 413; JSON/CSV request bodies are capped by
+# DATA_UPLOAD_MAX_MEMORY_SIZE (larger files go as multipart uploads, streamed to disk).
+INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 200 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)
+INGEST_JSON_MAX_ROWS = env_int("INGEST_JSON_MAX_ROWS", 50_000)
+
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

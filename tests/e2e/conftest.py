@@ -34,17 +34,31 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         pytest.skip("needs Chromium: apt-get install chromium")
     var = tmp_path_factory.mktemp("e2e-var")
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}}
-    env.update({"DEBUG": "true", "VAR_DIR": str(var), "DJANGO_SETTINGS_MODULE":
-                "config.settings.base", "QUOTIENT_ENV_FILE": "/dev/null"})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}
+    }
+    env.update(
+        {
+            "DEBUG": "true",
+            "VAR_DIR": str(var),
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "QUOTIENT_ENV_FILE": "/dev/null",
+        }
+    )
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (["migrate", "--no-input", "-v", "0"], ["demo_seed", "--quiet"]):
         subprocess.run(manage + command, cwd=ROOT, env=env, check=True, timeout=600)
     port = _free_port()
     log = (var / "server.log").open("w")
-    server = subprocess.Popen(manage + ["runserver", "--noreload", f"127.0.0.1:{port}"],
-                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -70,9 +84,15 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as p:
         chromium = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield chromium
         chromium.close()
@@ -104,7 +124,7 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def sign_in(page: Any, email: str, password: str = "quotient-demo") -> None:  # noqa: S107
+def sign_in(page: Any, email: str, password: str = "quotient-demo") -> None:
     page.goto("/login/")
     page.fill("#id_username", email)
     page.fill("#id_password", password)

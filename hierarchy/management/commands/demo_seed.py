@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
-from hierarchy import services
-from hierarchy.models import Membership, Role, Tenant
+from hierarchy import periods, services
+from hierarchy.generator import generate_company
+from hierarchy.models import Membership, Person, Role, Tenant
 from hierarchy.tenancy import tenant_scope
+
+DEMO_PEOPLE = 320
 
 DEMO_PASSWORD = "quotient-demo"  # noqa: S105 (printed for the local demo on purpose)
 PERSONAS = [
@@ -55,6 +60,7 @@ class Command(BaseCommand):
                 if not user.has_usable_password():
                     user.set_password(DEMO_PASSWORD)
                     user.save(update_fields=["password"])
+            people_note = seed_people(tenant)
         # The tenant admin also belongs to a second tenant, to show the tenant switcher.
         with tenant_scope(other):
             admin_email = PERSONAS[0][0]
@@ -67,7 +73,41 @@ class Command(BaseCommand):
                 )
         if options["quiet"]:
             return
+        self.stdout.write(people_note)
         self.stdout.write(self.style.SUCCESS(f"\nDemo logins (password for all: {DEMO_PASSWORD})"))
         for email, _name, roles in PERSONAS:
             self.stdout.write(f"  {', '.join(roles):<22} {email}")
         self.stdout.write("")
+
+
+def seed_people(tenant: Tenant) -> str:
+    """Seed the org (once): ~320 people in three hierarchies, last, this and next fiscal year.
+
+    The manager persona becomes the manager of a Sales team and the employee persona one of
+    its members, so their people pages show a real team; the executive is the CEO.
+    """
+    if Person.objects.exists():
+        return "People already seeded."
+    user_model = get_user_model()
+    today = timezone.now().astimezone(ZoneInfo(tenant.time_zone)).date()
+    this_year = periods.fiscal_year_of(tenant, today)
+    for year in (this_year - 1, this_year, this_year + 1):
+        periods.period_generate_fiscal_year(fiscal_year=year)
+    start, _end = periods.fiscal_year_bounds(tenant, this_year - 1)
+    company = generate_company(
+        people=DEMO_PEOPLE, start=start, seed=2026, email_domain="people.northwind.test"
+    )
+    links = [
+        (company.sales_team_manager_id, "manager@demo.quotient.dev", "Marcus Manager"),
+        (company.sales_team_member_id, "employee@demo.quotient.dev", "Emma Employee"),
+        (company.ceo_id, "exec@demo.quotient.dev", "Evelyn Exec"),
+    ]
+    for person_id, email, name in links:
+        user = user_model.objects.filter(email=email).first()
+        if person_id is not None and user is not None:
+            Person.objects.filter(pk=person_id).update(user=user, email=email, full_name=name)
+    return (
+        f"Seeded {company.people} people, {company.nodes} nodes in 3 hierarchies, "
+        f"{company.transfers} mid-quarter transfers, {company.dual_roles} dual roles, "
+        f"periods FY{this_year - 1}-FY{this_year + 1}."
+    )

@@ -1,0 +1,888 @@
+"""People, hierarchies, nodes, job roles, assignments, periods and HR imports. Thin views: each
+method calls one service or selector; another tenant's object is a 404 because every lookup
+goes through the tenant-scoped managers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from hierarchy import org_selectors as sel
+from hierarchy import people, periods
+from hierarchy.api.base import TenantAPIView
+from hierarchy.api.errors import error_body
+from hierarchy.api.views import _paginate
+from hierarchy.errors import ValidationFailedError
+from hierarchy.imports import hr_import
+from hierarchy.models import (
+    Assignment,
+    Hierarchy,
+    HierarchyKind,
+    ImportBatch,
+    ImportKind,
+    JobFunction,
+    JobRole,
+    Node,
+    Period,
+    PeriodKind,
+    PeriodStatus,
+    Person,
+    Tenant,
+)
+
+PEOPLE_READ = ("people.view", "people.view.team", "people.view.self")
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+AS_OF = OpenApiParameter("as_of", OpenApiTypes.DATE, description="Day asked about (default today)")
+PERIOD = OpenApiParameter("period", OpenApiTypes.INT, description="A period id: its [start, end)")
+START = OpenApiParameter("start", OpenApiTypes.DATE, description="Window start (inclusive)")
+END = OpenApiParameter("end", OpenApiTypes.DATE, description="Window end (exclusive)")
+KNOWN_AT = OpenApiParameter(
+    "known_at", OpenApiTypes.DATETIME, description="Replay the org as Quotient knew it then"
+)
+
+
+def tenant_today(tenant: Tenant) -> date:
+    """Return today's date in the tenant's time zone."""
+    return timezone.now().astimezone(ZoneInfo(tenant.time_zone)).date()
+
+
+def _date_param(request: Request, name: str, default: date | None = None) -> date | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        message = f"{name} must be a date (YYYY-MM-DD)."
+        raise ValidationFailedError(message, details={name: [message]}) from None
+
+
+def _known_at(request: Request) -> datetime | None:
+    raw = request.query_params.get("known_at")
+    if not raw:
+        return None
+    value = parse_datetime(raw)
+    if value is None:
+        message = "known_at must be an ISO 8601 date-time."
+        raise ValidationFailedError(message, details={"known_at": [message]})
+    return value if timezone.is_aware(value) else timezone.make_aware(value, ZoneInfo("UTC"))
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    if not raw.isdigit():
+        message = f"{name} must be an id."
+        raise ValidationFailedError(message, details={name: [message]})
+    return int(raw)
+
+
+def _window(request: Request) -> tuple[date, date]:
+    """Return the window asked about: ?period=, or ?start=&end=, or ?as_of= (default today)."""
+    period_id = _int_param(request, "period")
+    if period_id is not None:
+        period = periods.period_list().filter(pk=period_id).first()
+        if period is None:
+            message = "Unknown period."
+            raise ValidationFailedError(message, details={"period": [message]})
+        return period.start, period.end
+    start, end = _date_param(request, "start"), _date_param(request, "end")
+    if start and end:
+        if end <= start:
+            raise ValidationFailedError("end must be after start.", details={"end": ["after"]})
+        return start, end
+    as_of = _date_param(request, "as_of", tenant_today(request.tenant))  # type: ignore[attr-defined]
+    assert as_of is not None
+    return sel.window_of(as_of=as_of)
+
+
+def visible_people(request: Request, start: date, end: date) -> QuerySet[Person]:
+    """Return the people the principal may see in the window (API clients: their scopes)."""
+    membership = getattr(request, "membership", None)
+    if membership is None:  # an API client: RolePermission already required people.view
+        return sel.person_list()
+    return sel.people_visible_to(membership=membership, start=start, end=end)
+
+
+# --- people ------------------------------------------------------------------------------------
+
+
+class PersonOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Person
+        fields = [
+            "id",
+            "employee_id",
+            "full_name",
+            "email",
+            "user_id",
+            "manager_id",
+            "hire_date",
+            "termination_date",
+            "home_currency",
+            "base_salary",
+            "attributes",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class PersonInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    employee_id = serializers.CharField(max_length=64)
+    full_name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    user_id = serializers.IntegerField(required=False, allow_null=True)
+    manager_id = serializers.IntegerField(required=False, allow_null=True)
+    hire_date = serializers.DateField()
+    termination_date = serializers.DateField(required=False, allow_null=True)
+    home_currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
+    base_salary = serializers.DecimalField(
+        max_digits=20, decimal_places=4, required=False, allow_null=True, min_value=0
+    )
+    attributes = serializers.DictField(required=False)
+
+
+class PersonListView(TenantAPIView):
+    """People the caller may see (``?q=`` searches), or create one."""
+
+    permission = PEOPLE_READ
+    write_permission = "people.change"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, description="Name, e-mail or employee id"),
+            AS_OF,
+            PERIOD,
+            START,
+            END,
+        ],
+        responses=PersonOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        start, end = _window(request)
+        people_qs = visible_people(request, start, end)
+        search = request.query_params.get("q")
+        if search:
+            people_qs = people_qs & sel.person_list(search=search)
+        return _paginate(
+            self, request, people_qs.order_by("full_name", "employee_id"), PersonOutputSerializer
+        )
+
+    @extend_schema(request=PersonInputSerializer, responses={201: PersonOutputSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = PersonInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        person = people.person_create(**serializer.validated_data)
+        return Response(PersonOutputSerializer(person).data, status=status.HTTP_201_CREATED)
+
+
+class PersonDetailView(TenantAPIView):
+    """One person: read, change, or delete (only if never assigned)."""
+
+    permission = PEOPLE_READ
+    write_permission = "people.change"
+
+    def _get(self, request: Request, person_id: int) -> Person:
+        start, end = _window(request)
+        return sel.person_get(person_id=person_id, within=visible_people(request, start, end))
+
+    @extend_schema(responses=PersonOutputSerializer)
+    def get(self, request: Request, person_id: int) -> Response:
+        return Response(PersonOutputSerializer(self._get(request, person_id)).data)
+
+    @extend_schema(request=PersonInputSerializer(partial=True), responses=PersonOutputSerializer)
+    def patch(self, request: Request, person_id: int) -> Response:
+        sel.person_get(person_id=person_id)
+        serializer = PersonInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        person = people.person_update(person_id=person_id, **serializer.validated_data)
+        return Response(PersonOutputSerializer(person).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, person_id: int) -> Response:
+        people.person_delete(person_id=person_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PersonTerminateView(TenantAPIView):
+    """Record a termination: assignments running past it end on that date."""
+
+    permission = "people.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        termination_date = serializers.DateField()
+
+    @extend_schema(request=InputSerializer, responses=PersonOutputSerializer)
+    def post(self, request: Request, person_id: int) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        person = people.person_terminate(person_id=person_id, **serializer.validated_data)
+        return Response(PersonOutputSerializer(person).data)
+
+
+SEGMENT_FIELDS: dict[str, serializers.Field] = (  # type: ignore[type-arg]
+    {
+        "assignment_id": serializers.IntegerField(),
+        "node_id": serializers.IntegerField(),
+        "node_name": serializers.CharField(),
+        "hierarchy_id": serializers.IntegerField(),
+        "hierarchy_name": serializers.CharField(),
+        "role_id": serializers.IntegerField(),
+        "role_name": serializers.CharField(),
+        "function": serializers.CharField(),
+        "title": serializers.CharField(),
+        "allocation_pct": serializers.DecimalField(max_digits=5, decimal_places=2),
+        "is_manager": serializers.BooleanField(),
+        "start": serializers.DateField(),
+        "end": serializers.DateField(),
+        "days": serializers.IntegerField(),
+        "weighted_days": serializers.DecimalField(max_digits=12, decimal_places=4),
+        "share": serializers.DecimalField(max_digits=12, decimal_places=8),
+    }
+)
+
+
+def segment_data(s: sel.Segment) -> dict[str, Any]:
+    return {
+        "assignment_id": s.assignment_id,
+        "node_id": s.node_id,
+        "node_name": s.node_name,
+        "hierarchy_id": s.hierarchy_id,
+        "hierarchy_name": s.hierarchy_name,
+        "role_id": s.role_id,
+        "role_name": s.role_name,
+        "function": s.function,
+        "title": s.title,
+        "allocation_pct": str(s.allocation_pct),
+        "is_manager": s.is_manager,
+        "start": s.start.isoformat(),
+        "end": s.end.isoformat(),
+        "days": s.days,
+        "weighted_days": str(s.weighted_days.quantize(_Q4)),
+        "share": str(s.share.quantize(_Q8)),
+    }
+
+
+_Q4 = Decimal("0.0001")
+_Q8 = Decimal("0.00000001")
+
+
+class PersonTimelineView(TenantAPIView):
+    """A person's assignments over a window as day-counted segments (the pro-ration input)."""
+
+    permission = PEOPLE_READ
+
+    @extend_schema(
+        parameters=[PERIOD, START, END, AS_OF, KNOWN_AT],
+        responses=inline_serializer(
+            "Timeline",
+            {
+                "person_id": serializers.IntegerField(),
+                "start": serializers.DateField(),
+                "end": serializers.DateField(),
+                "days": serializers.IntegerField(),
+                "segments": inline_serializer("TimelineSegment", SEGMENT_FIELDS, many=True),
+            },
+        ),
+    )
+    def get(self, request: Request, person_id: int) -> Response:
+        start, end = _window(request)
+        person = sel.person_get(person_id=person_id, within=visible_people(request, start, end))
+        segments = sel.person_timeline(
+            person=person, start=start, end=end, known_at=_known_at(request)
+        )
+        return Response(
+            {
+                "person_id": person.pk,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "days": (end - start).days,
+                "segments": [segment_data(s) for s in segments],
+            }
+        )
+
+
+class PersonManagersView(TenantAPIView):
+    """A person's manager chain on ``as_of``, nearest first."""
+
+    permission = PEOPLE_READ
+
+    @extend_schema(
+        parameters=[AS_OF, KNOWN_AT, OpenApiParameter("hierarchy", OpenApiTypes.INT)],
+        responses=inline_serializer(
+            "ManagerChainLink",
+            {
+                "person": PersonOutputSerializer(),
+                "node_id": serializers.IntegerField(),
+                "node_name": serializers.CharField(),
+                "levels_up": serializers.IntegerField(),
+            },
+            many=True,
+        ),
+    )
+    def get(self, request: Request, person_id: int) -> Response:
+        start, end = _window(request)
+        person = sel.person_get(person_id=person_id, within=visible_people(request, start, end))
+        chain = sel.manager_chain(
+            person=person,
+            as_of=start,
+            hierarchy_id=_int_param(request, "hierarchy"),
+            known_at=_known_at(request),
+        )
+        return Response(
+            [
+                {
+                    "person": PersonOutputSerializer(c.person).data,
+                    "node_id": c.node.pk,
+                    "node_name": c.node.name,
+                    "levels_up": c.levels_up,
+                }
+                for c in chain
+            ]
+        )
+
+
+# --- job roles ---------------------------------------------------------------------------------
+
+
+class JobRoleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = JobRole
+        fields = ["id", "name", "function"]
+
+
+class JobRoleInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(max_length=120)
+    function = serializers.ChoiceField(choices=JobFunction.choices)
+
+
+class JobRoleListView(TenantAPIView):
+    permission = "people.view"
+    write_permission = "people.change"
+
+    @extend_schema(responses=JobRoleSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return _paginate(self, request, sel.job_role_list(), JobRoleSerializer)
+
+    @extend_schema(request=JobRoleInputSerializer, responses={201: JobRoleSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = JobRoleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        role = people.job_role_create(**serializer.validated_data)
+        return Response(JobRoleSerializer(role).data, status=status.HTTP_201_CREATED)
+
+
+class JobRoleDetailView(TenantAPIView):
+    permission = "people.view"
+    write_permission = "people.change"
+
+    @extend_schema(responses=JobRoleSerializer)
+    def get(self, request: Request, role_id: int) -> Response:
+        return Response(JobRoleSerializer(sel.job_role_get(role_id=role_id)).data)
+
+    @extend_schema(request=JobRoleInputSerializer(partial=True), responses=JobRoleSerializer)
+    def patch(self, request: Request, role_id: int) -> Response:
+        sel.job_role_get(role_id=role_id)
+        serializer = JobRoleInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        role = people.job_role_update(role_id=role_id, **serializer.validated_data)
+        return Response(JobRoleSerializer(role).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, role_id: int) -> Response:
+        people.job_role_delete(role_id=role_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- hierarchies and nodes ---------------------------------------------------------------------
+
+
+class HierarchySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Hierarchy
+        fields = ["id", "code", "name", "kind"]
+
+
+class HierarchyInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.SlugField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=HierarchyKind.choices)
+
+
+class HierarchyListView(TenantAPIView):
+    permission = "people.view"
+    write_permission = "people.change"
+
+    @extend_schema(responses=HierarchySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return _paginate(self, request, sel.hierarchy_list(), HierarchySerializer)
+
+    @extend_schema(request=HierarchyInputSerializer, responses={201: HierarchySerializer})
+    def post(self, request: Request) -> Response:
+        serializer = HierarchyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        hierarchy = people.hierarchy_create(**serializer.validated_data)
+        return Response(HierarchySerializer(hierarchy).data, status=status.HTTP_201_CREATED)
+
+
+class HierarchyDetailView(TenantAPIView):
+    permission = "people.view"
+    write_permission = "people.change"
+
+    @extend_schema(responses=HierarchySerializer)
+    def get(self, request: Request, hierarchy_id: int) -> Response:
+        return Response(HierarchySerializer(sel.hierarchy_get(hierarchy_id=hierarchy_id)).data)
+
+    @extend_schema(
+        request=inline_serializer(
+            "HierarchyPatch",
+            {"name": serializers.CharField(required=False), "kind": serializers.CharField()},
+        ),
+        responses=HierarchySerializer,
+    )
+    def patch(self, request: Request, hierarchy_id: int) -> Response:
+        sel.hierarchy_get(hierarchy_id=hierarchy_id)
+        serializer = HierarchyInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = {k: v for k, v in serializer.validated_data.items() if k in {"name", "kind"}}
+        hierarchy = people.hierarchy_update(hierarchy_id=hierarchy_id, **data)
+        return Response(HierarchySerializer(hierarchy).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, hierarchy_id: int) -> Response:
+        people.hierarchy_delete(hierarchy_id=hierarchy_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def tree_data(item: sel.TreeNode) -> dict[str, Any]:
+    return {
+        "id": item.node.pk,
+        "code": item.node.code,
+        "name": item.node.name,
+        "direct": item.direct,
+        "total": item.total,
+        "managers": item.managers,
+        "children": [tree_data(c) for c in item.children],
+    }
+
+
+class HierarchyTreeView(TenantAPIView):
+    """The hierarchy as it stood on ``as_of``: nested nodes with headcounts and managers."""
+
+    permission = "people.view"
+
+    @extend_schema(parameters=[AS_OF], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, hierarchy_id: int) -> Response:
+        hierarchy = sel.hierarchy_get(hierarchy_id=hierarchy_id)
+        as_of = _date_param(request, "as_of", tenant_today(request.tenant))  # type: ignore[attr-defined]
+        assert as_of is not None
+        roots = sel.org_tree(hierarchy=hierarchy, as_of=as_of)
+        return Response(
+            {
+                "hierarchy": HierarchySerializer(hierarchy).data,
+                "as_of": as_of.isoformat(),
+                "roots": [tree_data(r) for r in roots],
+            }
+        )
+
+
+class NodeSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    hierarchy_id = serializers.IntegerField()
+
+    class Meta:
+        model = Node
+        fields = ["id", "hierarchy_id", "code", "name"]
+
+
+class NodeDetailSerializer(NodeSerializer):
+    parents = serializers.SerializerMethodField()
+
+    class Meta(NodeSerializer.Meta):
+        fields = [*NodeSerializer.Meta.fields, "parents"]
+
+    def get_parents(self, node: Node) -> list[dict[str, Any]]:
+        return [
+            {
+                "parent_id": link.parent_id,
+                "valid_from": link.valid_from.isoformat(),
+                "valid_to": link.valid_to.isoformat() if link.valid_to else None,
+            }
+            for link in sel.node_parent_history(node_id=node.pk)
+        ]
+
+
+class NodeListView(TenantAPIView):
+    """Nodes (``?hierarchy=``, ``?q=``), or create one under a parent from a date."""
+
+    permission = "people.view"
+    write_permission = "people.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        hierarchy_id = serializers.IntegerField()
+        code = serializers.SlugField(max_length=64)
+        name = serializers.CharField(max_length=200)
+        parent_id = serializers.IntegerField(required=False, allow_null=True)
+        valid_from = serializers.DateField()
+        valid_to = serializers.DateField(required=False, allow_null=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("hierarchy", OpenApiTypes.INT), OpenApiParameter("q", str)],
+        responses=NodeSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        nodes = sel.node_list(
+            hierarchy_id=_int_param(request, "hierarchy"), search=request.query_params.get("q")
+        )
+        return _paginate(self, request, nodes, NodeSerializer)
+
+    @extend_schema(request=InputSerializer, responses={201: NodeDetailSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        node = people.node_create(**serializer.validated_data)
+        return Response(NodeDetailSerializer(node).data, status=status.HTTP_201_CREATED)
+
+
+class NodeDetailView(TenantAPIView):
+    """One node with its effective-dated parents: read, rename, or delete (if unused)."""
+
+    permission = "people.view"
+    write_permission = "people.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        code = serializers.SlugField(max_length=64, required=False)
+        name = serializers.CharField(max_length=200, required=False)
+
+    @extend_schema(responses=NodeDetailSerializer)
+    def get(self, request: Request, node_id: int) -> Response:
+        return Response(NodeDetailSerializer(sel.node_get(node_id=node_id)).data)
+
+    @extend_schema(request=InputSerializer, responses=NodeDetailSerializer)
+    def patch(self, request: Request, node_id: int) -> Response:
+        sel.node_get(node_id=node_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        node = people.node_update(node_id=node_id, **serializer.validated_data)
+        return Response(NodeDetailSerializer(node).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, node_id: int) -> Response:
+        people.node_delete(node_id=node_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NodeMoveView(TenantAPIView):
+    """Put a node under another parent (``parent_id`` null: a root) from ``valid_from``."""
+
+    permission = "people.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        parent_id = serializers.IntegerField(allow_null=True)
+        valid_from = serializers.DateField()
+        valid_to = serializers.DateField(required=False, allow_null=True)
+
+    @extend_schema(request=InputSerializer, responses=NodeDetailSerializer)
+    def post(self, request: Request, node_id: int) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        node = people.node_move(node_id=node_id, **serializer.validated_data)
+        return Response(NodeDetailSerializer(node).data)
+
+
+class NodeMembersView(TenantAPIView):
+    """People assigned to a node (and by default its subtree) on ``as_of``."""
+
+    permission = "people.view"
+
+    @extend_schema(
+        parameters=[
+            AS_OF,
+            KNOWN_AT,
+            OpenApiParameter("include_descendants", OpenApiTypes.BOOL, default=True),
+        ],
+        responses=PersonOutputSerializer(many=True),
+    )
+    def get(self, request: Request, node_id: int) -> Response:
+        node = sel.node_get(node_id=node_id)
+        as_of = _date_param(request, "as_of", tenant_today(request.tenant))  # type: ignore[attr-defined]
+        assert as_of is not None
+        flag = request.query_params.get("include_descendants", "true").lower()
+        members = sel.node_members(
+            node=node,
+            as_of=as_of,
+            include_descendants=flag not in {"0", "false", "no"},
+            known_at=_known_at(request),
+        )
+        return _paginate(self, request, members, PersonOutputSerializer)
+
+
+# --- assignments -------------------------------------------------------------------------------
+
+
+class AssignmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    person_id = serializers.IntegerField()
+    node_id = serializers.IntegerField()
+    role_id = serializers.IntegerField()
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id",
+            "person_id",
+            "node_id",
+            "role_id",
+            "title",
+            "allocation_pct",
+            "is_manager",
+            "valid_from",
+            "valid_to",
+            "recorded_at",
+        ]
+
+
+class AssignmentInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    person_id = serializers.IntegerField()
+    node_id = serializers.IntegerField()
+    role_id = serializers.IntegerField()
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    allocation_pct = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    is_manager = serializers.BooleanField(required=False)
+    valid_from = serializers.DateField()
+    valid_to = serializers.DateField(required=False, allow_null=True)
+
+
+class AssignmentListView(TenantAPIView):
+    """Assignments (``?person=``, ``?node=``, ``?as_of=``, ``?known_at=``), or create one."""
+
+    permission = "people.view"
+    write_permission = "people.change"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("person", OpenApiTypes.INT),
+            OpenApiParameter("node", OpenApiTypes.INT),
+            AS_OF,
+            KNOWN_AT,
+        ],
+        responses=AssignmentSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        rows = sel.assignment_list(
+            person_id=_int_param(request, "person"),
+            node_id=_int_param(request, "node"),
+            as_of=_date_param(request, "as_of"),
+            known_at=_known_at(request),
+        )
+        return _paginate(self, request, rows, AssignmentSerializer)
+
+    @extend_schema(request=AssignmentInputSerializer, responses={201: AssignmentSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = AssignmentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assignment = people.assignment_create(**serializer.validated_data)
+        return Response(AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
+
+
+class AssignmentDetailView(TenantAPIView):
+    """One assignment. PATCH supersedes it with a new version (new id, returned); DELETE
+    withdraws it (kept for replays with ``known_at``)."""
+
+    permission = "people.view"
+    write_permission = "people.change"
+
+    @extend_schema(responses=AssignmentSerializer)
+    def get(self, request: Request, assignment_id: int) -> Response:
+        return Response(AssignmentSerializer(sel.assignment_get(assignment_id=assignment_id)).data)
+
+    @extend_schema(request=AssignmentInputSerializer(partial=True), responses=AssignmentSerializer)
+    def patch(self, request: Request, assignment_id: int) -> Response:
+        sel.assignment_get(assignment_id=assignment_id)
+        serializer = AssignmentInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        if "person_id" in changes:
+            message = "An assignment cannot move to another person; create a new one."
+            raise ValidationFailedError(message, details={"person_id": [message]})
+        assignment = people.assignment_update(assignment_id=assignment_id, **changes)
+        return Response(AssignmentSerializer(assignment).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, assignment_id: int) -> Response:
+        people.assignment_delete(assignment_id=assignment_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- periods -----------------------------------------------------------------------------------
+
+
+class PeriodSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Period
+        fields = [
+            "id",
+            "kind",
+            "fiscal_year",
+            "label",
+            "start",
+            "end",
+            "status",
+            "data_lock_date",
+        ]
+
+
+class PeriodListView(TenantAPIView):
+    """The period calendar (``?kind=``, ``?fiscal_year=``); POST generates a fiscal year."""
+
+    permission = PEOPLE_READ
+    write_permission = ("people.change", "payouts.approve")
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        fiscal_year = serializers.IntegerField(min_value=1900, max_value=2999)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=PeriodKind.values),
+            OpenApiParameter("fiscal_year", OpenApiTypes.INT),
+        ],
+        responses=PeriodSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        rows = periods.period_list(
+            kind=request.query_params.get("kind"), fiscal_year=_int_param(request, "fiscal_year")
+        )
+        return _paginate(self, request, rows, PeriodSerializer)
+
+    @extend_schema(request=InputSerializer, responses={201: PeriodSerializer(many=True)})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rows = periods.period_generate_fiscal_year(**serializer.validated_data)
+        return Response(PeriodSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class PeriodDetailView(TenantAPIView):
+    permission = PEOPLE_READ
+    write_permission = ("people.change", "payouts.approve")
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        status = serializers.ChoiceField(choices=PeriodStatus.choices, required=False)
+        data_lock_date = serializers.DateField(required=False, allow_null=True)
+        label = serializers.CharField(max_length=40, required=False)  # type: ignore[assignment]
+
+    @extend_schema(responses=PeriodSerializer)
+    def get(self, request: Request, period_id: int) -> Response:
+        return Response(PeriodSerializer(periods.period_get(period_id=period_id)).data)
+
+    @extend_schema(request=InputSerializer, responses=PeriodSerializer)
+    def patch(self, request: Request, period_id: int) -> Response:
+        periods.period_get(period_id=period_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        period = periods.period_update(period_id=period_id, **serializer.validated_data)
+        return Response(PeriodSerializer(period).data)
+
+
+# --- HR imports --------------------------------------------------------------------------------
+
+
+class ImportBatchSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = ImportBatch
+        fields = [
+            "id",
+            "kind",
+            "source",
+            "filename",
+            "dry_run",
+            "status",
+            "row_count",
+            "counts",
+            "errors",
+            "diffs",
+            "created_at",
+        ]
+
+
+class ImportListView(TenantAPIView):
+    """HR imports. POST a CSV (multipart ``file``) or JSON ``rows``; ``dry_run`` previews.
+
+    All-or-nothing: with any row error nothing is written and the answer is a 400 whose
+    ``details`` carry the batch id and every row error ``{line, column, code, message}``.
+    """
+
+    permission = "people.change"
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        kind = serializers.ChoiceField(choices=ImportKind.choices)
+        dry_run = serializers.BooleanField(required=False, default=False)
+        file = serializers.FileField(required=False)
+        rows = serializers.ListField(child=serializers.DictField(), required=False)
+
+    @extend_schema(responses=ImportBatchSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return _paginate(self, request, sel.import_batch_list(), ImportBatchSerializer)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": InputSerializer,
+            "application/json": InputSerializer,
+        },
+        responses={201: ImportBatchSerializer, 400: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        upload = data.get("file")
+        if (upload is None) == ("rows" not in data):
+            message = "Send either a CSV file or a list of rows."
+            raise ValidationFailedError(message, details={"file": [message]})
+        content = None
+        if upload is not None:
+            if upload.size > MAX_UPLOAD_BYTES:
+                message = "The file is larger than 50 MB; split it."
+                raise ValidationFailedError(message, details={"file": [message]})
+            content = upload.read()
+        batch = hr_import(
+            kind=data["kind"],
+            content=content,
+            rows=data.get("rows"),
+            filename=getattr(upload, "name", "") or "",
+            dry_run=data["dry_run"],
+            created_by_id=request.user.pk if getattr(request, "membership", None) else None,
+        )
+        if batch.status == "failed":
+            # A response, not an exception: the failed batch stays recorded (and replayable
+            # under an Idempotency-Key) although none of its rows were written.
+            return Response(
+                error_body(
+                    "import_failed",
+                    f"{batch.counts['errors']} problem(s) found; nothing was imported.",
+                    {"batch_id": batch.pk, "counts": batch.counts, "errors": batch.errors},
+                ),
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(ImportBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+class ImportDetailView(TenantAPIView):
+    permission = "people.change"
+
+    @extend_schema(responses=ImportBatchSerializer)
+    def get(self, request: Request, batch_id: int) -> Response:
+        return Response(ImportBatchSerializer(sel.import_batch_get(batch_id=batch_id)).data)

@@ -1,0 +1,470 @@
+"""HTML pages for people and org structure: org chart with a date picker, people list, person
+page with timeline, period calendar, HR import with dry-run preview. Thin: forms → services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from hierarchy import org_selectors as sel
+from hierarchy import people, periods
+from hierarchy.api.people_views import tenant_today
+from hierarchy.errors import ApplicationError
+from hierarchy.imports import COLUMNS, hr_import
+from hierarchy.models import (
+    HierarchyKind,
+    ImportKind,
+    JobFunction,
+    PeriodKind,
+    Person,
+)
+from hierarchy.permissions import permissions_for_roles
+
+ViewFunc = Callable[..., HttpResponse]
+PEOPLE_READ = ("people.view", "people.view.team", "people.view.self")
+
+
+def require_any(*wanted: str) -> Callable[[ViewFunc], ViewFunc]:
+    """Allow members holding any of ``wanted``; others get a 404 (like require_permission)."""
+
+    def decorator(view: ViewFunc) -> ViewFunc:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not set(wanted) & _perms(request):
+                raise Http404("Not found")
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapped)
+
+    return decorator
+
+
+def _perms(request: HttpRequest) -> frozenset[str]:
+    membership = getattr(request, "membership", None)
+    if membership is None or not membership.is_active:
+        return frozenset()
+    return permissions_for_roles(list(membership.roles))
+
+
+def _as_of(request: HttpRequest) -> date:
+    raw = request.GET.get("as_of")
+    if raw:
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            messages.error(request, f"“{raw}” is not a date; showing today.")
+    return tenant_today(request.tenant)  # type: ignore[attr-defined]
+
+
+# --- forms -------------------------------------------------------------------------------------
+
+
+class PersonForm(forms.Form):
+    employee_id = forms.CharField(max_length=64)
+    full_name = forms.CharField(max_length=200)
+    email = forms.EmailField(required=False)
+    hire_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class AssignmentForm(forms.Form):
+    node_id = forms.TypedChoiceField(label="Node", coerce=int)
+    role_id = forms.TypedChoiceField(label="Job role", coerce=int)
+    title = forms.CharField(max_length=200, required=False)
+    allocation_pct = forms.DecimalField(
+        label="Allocation %", max_digits=5, decimal_places=2, initial=100
+    )
+    is_manager = forms.BooleanField(label="Manages this node", required=False)
+    valid_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    valid_to = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Exclusive; leave empty for open-ended.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["node_id"].choices = [  # type: ignore[attr-defined]
+            (n.pk, f"{n.hierarchy.name} / {n.name}") for n in sel.node_list()
+        ]
+        self.fields["role_id"].choices = [  # type: ignore[attr-defined]
+            (r.pk, r.name) for r in sel.job_role_list()
+        ]
+
+
+class TerminateForm(forms.Form):
+    termination_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class NodeForm(forms.Form):
+    code = forms.SlugField(max_length=64)
+    name = forms.CharField(max_length=200)
+    parent_id = forms.TypedChoiceField(label="Parent", coerce=int, required=False, empty_value=None)
+    valid_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, hierarchy_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["parent_id"].choices = [("", "— none (a root) —")] + [  # type: ignore[attr-defined]
+            (n.pk, n.name) for n in sel.node_list(hierarchy_id=hierarchy_id)
+        ]
+
+
+class MoveForm(NodeForm):
+    def __init__(self, *args: Any, hierarchy_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, hierarchy_id=hierarchy_id, **kwargs)
+        del self.fields["code"], self.fields["name"]
+        self.fields["node_id"] = forms.TypedChoiceField(label="Node", coerce=int)
+        self.fields["node_id"].choices = [  # type: ignore[attr-defined]
+            (n.pk, n.name) for n in sel.node_list(hierarchy_id=hierarchy_id)
+        ]
+        self.order_fields(["node_id", "parent_id", "valid_from"])
+
+
+class HierarchyForm(forms.Form):
+    code = forms.SlugField(max_length=64)
+    name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(choices=HierarchyKind.choices)
+
+
+class JobRoleForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    function = forms.ChoiceField(choices=JobFunction.choices)
+
+
+class ImportForm(forms.Form):
+    kind = forms.ChoiceField(choices=ImportKind.choices)
+    file = forms.FileField(help_text="UTF-8 CSV; the first line names the columns.")
+    dry_run = forms.BooleanField(
+        label="Dry run: preview only, write nothing", required=False, initial=True
+    )
+
+
+class GenerateForm(forms.Form):
+    fiscal_year = forms.IntegerField(min_value=1900, max_value=2999)
+
+
+def _apply(request: HttpRequest, form: forms.Form, action: Callable[[], Any], ok: str) -> bool:
+    """Run a service for a valid form; show domain errors on the form. Return success."""
+    if not form.is_valid():
+        return False
+    try:
+        action()
+    except ApplicationError as exc:
+        if exc.code == "not_found":
+            raise Http404("Not found") from None
+        form.add_error(None, exc.message)
+        return False
+    messages.success(request, ok)
+    return True
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+@require_any("people.view")
+def org_chart(request: HttpRequest) -> HttpResponse:
+    """The org as of a date, one hierarchy at a time; admins add hierarchies, nodes and moves."""
+    as_of = _as_of(request)
+    hierarchies = list(sel.hierarchy_list())
+    chosen = None
+    wanted = request.GET.get("hierarchy")
+    if wanted:
+        if not wanted.isdigit():
+            raise Http404("Not found")
+        chosen = next((h for h in hierarchies if h.pk == int(wanted)), None)
+        if chosen is None:
+            raise Http404("Not found")
+    elif hierarchies:
+        chosen = next((h for h in hierarchies if h.kind == HierarchyKind.REPORTING), hierarchies[0])
+    can_change = "people.change" in _perms(request)
+    post = request.POST if request.method == "POST" else None
+    action = request.POST.get("action")
+    hierarchy_form = HierarchyForm(post if action == "hierarchy" else None, prefix="h")
+    role_form = JobRoleForm(post if action == "role" else None, prefix="r")
+    node_form = move_form = None
+    if chosen is not None:
+        node_form = NodeForm(post if action == "node" else None, hierarchy_id=chosen.pk, prefix="n")
+        move_form = MoveForm(post if action == "move" else None, hierarchy_id=chosen.pk, prefix="m")
+    if post is not None:
+        if not can_change:
+            raise Http404("Not found")
+        done = False
+        if action == "hierarchy":
+            done = _apply(
+                request,
+                hierarchy_form,
+                lambda: people.hierarchy_create(**hierarchy_form.cleaned_data),
+                "Hierarchy created.",
+            )
+        elif action == "role":
+            done = _apply(
+                request,
+                role_form,
+                lambda: people.job_role_create(**role_form.cleaned_data),
+                "Job role created.",
+            )
+        elif action == "node" and node_form is not None and chosen is not None:
+            hid = chosen.pk
+            done = _apply(
+                request,
+                node_form,
+                lambda: people.node_create(hierarchy_id=hid, **node_form.cleaned_data),
+                "Node created.",
+            )
+        elif action == "move" and move_form is not None:
+            done = _apply(
+                request,
+                move_form,
+                lambda: people.node_move(**move_form.cleaned_data),
+                "Node moved.",
+            )
+        if done:
+            query = f"?hierarchy={chosen.pk}&as_of={as_of}" if chosen else ""
+            return redirect(reverse("org_chart") + query)
+    rows = sel.flatten_tree(sel.org_tree(hierarchy=chosen, as_of=as_of)) if chosen else []
+    return render(
+        request,
+        "hierarchy/org_chart.html",
+        {
+            "active_nav": "org_chart",
+            "hierarchies": hierarchies,
+            "chosen": chosen,
+            "as_of": as_of,
+            "rows": rows,
+            "can_change": can_change,
+            "hierarchy_form": hierarchy_form,
+            "role_form": role_form,
+            "node_form": node_form,
+            "move_form": move_form,
+            "roles": sel.job_role_list(),
+        },
+    )
+
+
+@require_any(*PEOPLE_READ)
+def people_list(request: HttpRequest) -> HttpResponse:
+    """The people the member may see as of a date, with search; admins add people."""
+    as_of = _as_of(request)
+    membership = request.membership  # type: ignore[attr-defined]
+    start, end = sel.window_of(as_of=as_of)
+    visible = sel.people_visible_to(membership=membership, start=start, end=end)
+    query = request.GET.get("q", "").strip()
+    if query:
+        visible = visible & sel.person_list(search=query)
+    can_change = "people.change" in _perms(request)
+    form = PersonForm(request.POST or None)
+    if request.method == "POST":
+        if not can_change:
+            raise Http404("Not found")
+        created: list[Person] = []
+
+        def create() -> None:
+            created.append(people.person_create(**form.cleaned_data))
+
+        if _apply(request, form, create, "Person added."):
+            return redirect("person_detail", person_id=created[0].pk)
+    page = Paginator(visible.order_by("full_name", "employee_id"), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "hierarchy/people_list.html",
+        {
+            "active_nav": "people",
+            "page": page,
+            "query": query,
+            "as_of": as_of,
+            "form": form,
+            "can_change": can_change,
+        },
+    )
+
+
+def _timeline_window(request: HttpRequest) -> tuple[date, date, Any, list[Any]]:
+    """Return the window for the timeline: ?period=, else the current quarter."""
+    today = tenant_today(request.tenant)  # type: ignore[attr-defined]
+    quarters = list(periods.period_list(kind=PeriodKind.QUARTERLY))
+    wanted = request.GET.get("period")
+    chosen = None
+    if wanted and wanted.isdigit():
+        chosen = next((p for p in quarters if p.pk == int(wanted)), None) or (
+            periods.period_list().filter(pk=int(wanted)).first()
+        )
+    if chosen is None:
+        chosen = next((p for p in quarters if p.start <= today < p.end), None)
+    if chosen is not None:
+        return chosen.start, chosen.end, chosen, quarters
+    q_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    return q_start, periods._add_months(q_start, 3), None, quarters
+
+
+@require_any(*PEOPLE_READ)
+def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
+    """A person: details, manager chain, timeline over a period, assignments; admin forms."""
+    start, end, period, quarters = _timeline_window(request)
+    membership = request.membership  # type: ignore[attr-defined]
+    visible = sel.people_visible_to(membership=membership, start=start, end=end)
+    try:
+        person = sel.person_get(person_id=person_id, within=visible)
+    except ApplicationError:
+        raise Http404("Not found") from None
+    can_change = "people.change" in _perms(request)
+    post = request.POST if request.method == "POST" else None
+    action = request.POST.get("action")
+    assign_form = AssignmentForm(post if action == "assign" else None, prefix="a")
+    terminate_form = TerminateForm(post if action == "terminate" else None, prefix="t")
+    if post is not None:
+        if not can_change:
+            raise Http404("Not found")
+        done = False
+        if action == "assign":
+            done = _apply(
+                request,
+                assign_form,
+                lambda: people.assignment_create(person_id=person.pk, **assign_form.cleaned_data),
+                "Assignment added.",
+            )
+        elif action == "terminate":
+            done = _apply(
+                request,
+                terminate_form,
+                lambda: people.person_terminate(person_id=person.pk, **terminate_form.cleaned_data),
+                "Termination recorded; open assignments end on that date.",
+            )
+        elif action == "withdraw":
+            raw = request.POST.get("assignment_id", "")
+            if not raw.isdigit() or not sel.assignment_list(person_id=person.pk).filter(
+                pk=int(raw)
+            ):
+                raise Http404("Not found")
+            people.assignment_delete(assignment_id=int(raw))
+            messages.success(request, "Assignment withdrawn.")
+            done = True
+        if done:
+            return redirect(request.get_full_path())
+    segments = sel.person_timeline(person=person, start=start, end=end)
+    window_days = (end - start).days
+    return render(
+        request,
+        "hierarchy/person_detail.html",
+        {
+            "active_nav": "people",
+            "person": person,
+            "manager": sel.person_list().filter(pk=person.manager_id).first()
+            if person.manager_id
+            else None,
+            "chain": sel.manager_chain(person=person, as_of=max(start, min(end, _today(request)))),
+            "segments": [
+                {
+                    "s": s,
+                    "left": round(100 * (s.start - start).days / window_days, 2),
+                    "width": round(100 * s.days / window_days, 2),
+                    "weighted": s.weighted_days.quantize(_TWO),
+                    "share_pct": (100 * s.share).quantize(_TWO),
+                }
+                for s in segments
+            ],
+            "window": (start, end, window_days),
+            "period": period,
+            "quarters": quarters,
+            "assignments": sel.assignment_list(person_id=person.pk),
+            "can_change": can_change,
+            "assign_form": assign_form,
+            "terminate_form": terminate_form,
+        },
+    )
+
+
+_TWO = Decimal("0.01")
+
+
+def _today(request: HttpRequest) -> date:
+    return tenant_today(request.tenant)  # type: ignore[attr-defined]
+
+
+@require_any(*PEOPLE_READ)
+def periods_page(request: HttpRequest) -> HttpResponse:
+    """The period calendar; admins and finance generate a fiscal year."""
+    can_change = bool({"people.change", "payouts.approve"} & _perms(request))
+    form = GenerateForm(request.POST or None)
+    if request.method == "POST":
+        if not can_change:
+            raise Http404("Not found")
+        if _apply(
+            request,
+            form,
+            lambda: periods.period_generate_fiscal_year(**form.cleaned_data),
+            "Periods generated.",
+        ):
+            return redirect("periods")
+    rows = list(periods.period_list())
+    years: dict[int, dict[str, list[Any]]] = {}
+    for p in rows:
+        years.setdefault(p.fiscal_year, {"annual": [], "quarterly": [], "monthly": []})[
+            p.kind
+        ].append(p)
+    today = _today(request)
+    tenant = request.tenant  # type: ignore[attr-defined]
+    return render(
+        request,
+        "hierarchy/periods.html",
+        {
+            "active_nav": "periods",
+            "years": sorted(years.items(), reverse=True),
+            "form": form,
+            "can_change": can_change,
+            "today": today,
+            "suggested_year": periods.fiscal_year_of(tenant, today),
+        },
+    )
+
+
+@require_any("people.change")
+def hr_imports(request: HttpRequest) -> HttpResponse:
+    """Upload a CSV of people, assignments or nodes; a dry run previews, errors list rows."""
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        batch = hr_import(
+            kind=form.cleaned_data["kind"],
+            content=upload.read(),
+            filename=upload.name or "",
+            dry_run=form.cleaned_data["dry_run"],
+            created_by_id=request.user.pk,
+        )
+        return redirect("hr_import_detail", batch_id=batch.pk)
+    return render(
+        request,
+        "hierarchy/hr_imports.html",
+        {
+            "active_nav": "hr_imports",
+            "form": form,
+            "batches": sel.import_batch_list()[:20],
+            "columns": [
+                (ImportKind(k).label, required, optional)
+                for k, (required, optional) in COLUMNS.items()
+            ],
+        },
+    )
+
+
+@require_any("people.change")
+def hr_import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """One import: outcome, counts, row errors and (for a dry run) the preview of changes."""
+    try:
+        batch = sel.import_batch_get(batch_id=batch_id)
+    except ApplicationError:
+        raise Http404("Not found") from None
+    return render(
+        request, "hierarchy/hr_import_detail.html", {"active_nav": "hr_imports", "batch": batch}
+    )

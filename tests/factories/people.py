@@ -1,0 +1,41 @@
+"""Factories for people, job roles, hierarchies and nodes (use inside a tenant scope)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import factory
+
+from hierarchy.models import Hierarchy, HierarchyKind, JobFunction, JobRole, Person
+from hierarchy.tenancy import get_current_tenant
+
+
+class PersonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Person
+
+    tenant = factory.LazyFunction(get_current_tenant)
+    employee_id = factory.Sequence(lambda n: f"E{n:05d}")
+    full_name = factory.Sequence(lambda n: f"Person {n}")
+    email = factory.LazyAttribute(lambda o: f"{o.employee_id.lower()}@example.com")
+    hire_date = date(2020, 1, 1)
+    home_currency = "USD"
+
+
+class JobRoleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = JobRole
+
+    tenant = factory.LazyFunction(get_current_tenant)
+    name = factory.Sequence(lambda n: f"Role {n}")
+    function = JobFunction.SALES
+
+
+class HierarchyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Hierarchy
+
+    tenant = factory.LazyFunction(get_current_tenant)
+    code = factory.Sequence(lambda n: f"h{n}")
+    name = factory.LazyAttribute(lambda o: o.code.upper())
+    kind = HierarchyKind.REPORTING
