@@ -117,11 +117,16 @@ def period_generate_fiscal_year(*, fiscal_year: int) -> list[Period]:
 
 @transaction.atomic
 def period_update(*, period_id: int, **changes: Any) -> Period:
-    """Change a period's status (one step along the lifecycle, or back to open) or lock date."""
+    """Change a period's status (one step along the lifecycle, or back to open) or lock date.
+
+    ``data_lock_date``: from that day on, incoming rows dated inside this (closed) period are
+    refused; before it they become corrections in the open period (see docs/incentives.md).
+    """
     period: Period | None = Period.objects.select_for_update().filter(pk=period_id).first()
     if period is None:
         raise NotFoundError("Period not found.")
-    if period.status == PeriodStatus.CLOSED:
+    if period.status == PeriodStatus.CLOSED and set(changes) - {"data_lock_date"}:
+        # A closed period is final; only its data lock may still be set or moved.
         raise ConflictError(CLOSED_IS_FINAL, code="period_closed")
     before = model_snapshot(period)
     new_status = changes.get("status", period.status)
@@ -140,8 +145,8 @@ def period_update(*, period_id: int, **changes: Any) -> Period:
         period.status = new_status
     if "data_lock_date" in changes:
         period.data_lock_date = changes["data_lock_date"]
-    if period.status == PeriodStatus.CLOSED and period.data_lock_date is None:
-        period.data_lock_date = period.end
+    # No default lock: data dated in a closed period keeps arriving as corrections in the open
+    # period until a lock date is set; from that date on such rows are refused.
     if "label" in changes:
         period.label = changes["label"]
     period.save()
