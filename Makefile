@@ -26,6 +26,7 @@ install: $(STAMP)  ## create .venv and install Quotient with its dev tools
 demo: install  ## migrate the embedded SQLite database, seed the demo tenant, serve on :8000
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --no-input
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py demo_seed
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py incentives_demo_seed --tenant demo
 	@echo "Quotient is at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 

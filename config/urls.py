@@ -9,10 +9,12 @@ from hierarchy.views import healthz
 
 api_v1 = [
     path("", include("hierarchy.api.urls")),
+    path("", include("incentives.api.urls")),
 ]
 
 urlpatterns = [
     path("", include("hierarchy.urls")),
+    path("data/", include("incentives.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     # The schema describes the open-source API, not tenant data: readable without signing in.

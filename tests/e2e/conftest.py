@@ -48,7 +48,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         }
     )
     manage = [sys.executable, str(ROOT / "manage.py")]
-    for command in (["migrate", "--no-input", "-v", "0"], ["demo_seed", "--quiet"]):
+    for command in (
+        ["migrate", "--no-input", "-v", "0"],
+        ["demo_seed", "--quiet"],
+        ["incentives_demo_seed", "--tenant", "demo"],
+    ):
         subprocess.run(manage + command, cwd=ROOT, env=env, check=True, timeout=600)
     port = _free_port()
     log = (var / "server.log").open("w")

@@ -1,0 +1,594 @@
+"""Incentive-data API: imports, transactions, credits, crediting rules, FX rates, KPI values."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import parsers, serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from hierarchy.api.base import TenantAPIView
+from hierarchy.errors import ApplicationError, NotFoundError, ValidationFailedError
+from incentives import selectors, services
+from incentives.mappings import KPI_FIELDS, PRESETS, TRANSACTION_FIELDS
+from incentives.models import (
+    Credit,
+    CreditingRule,
+    FxRate,
+    IngestBatch,
+    IngestError,
+    IngestKind,
+    IngestMode,
+    KpiValue,
+    RuleKind,
+    Transaction,
+    TransactionKind,
+)
+
+KIND_SLUGS = {"transactions": IngestKind.TRANSACTIONS, "kpi-values": IngestKind.KPI_VALUES}
+
+
+class PayloadTooLargeError(ApplicationError):
+    code = "payload_too_large"
+    status = 413
+
+
+def _paginate(view: TenantAPIView, request: Request, queryset: Any, serializer: Any) -> Response:
+    paginator: LimitOffsetPagination = LimitOffsetPagination()
+    page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer(page, many=True).data)
+
+
+def _person_user_id(request: Request) -> int | None:
+    """Return the signed-in person's user id (None for an API client)."""
+    return request.user.pk if getattr(request, "membership", None) else None
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in {"1", "true", "yes", "on"}
+
+
+def _kind(slug: str) -> str:
+    if slug not in KIND_SLUGS:
+        raise NotFoundError("Not found.")
+    return KIND_SLUGS[slug]
+
+
+# --- imports ------------------------------------------------------------------------------------
+
+
+class IngestBatchSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    progress_pct = serializers.IntegerField(read_only=True)
+    errors_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IngestBatch
+        fields = [
+            "id",
+            "kind",
+            "source_format",
+            "filename",
+            "mapping",
+            "mode",
+            "dry_run",
+            "status",
+            "message",
+            "rows_total",
+            "rows_processed",
+            "progress_pct",
+            "counts",
+            "error_count",
+            "content_sha256",
+            "size_bytes",
+            "created_at",
+            "finished_at",
+            "errors_url",
+        ]
+
+    def get_errors_url(self, obj: IngestBatch) -> str:
+        return f"/api/v1/imports/{obj.pk}/errors.csv"
+
+
+class IngestErrorSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = IngestError
+        fields = ["line", "column", "code", "message", "value"]
+
+
+def _batch_response(batch: IngestBatch) -> Response:
+    code = status.HTTP_202_ACCEPTED if batch.finished_at is None else status.HTTP_201_CREATED
+    return Response(IngestBatchSerializer(batch).data, status=code)
+
+
+class IngestRowsView(TenantAPIView):
+    """JSON bulk import: ``{"rows": [...], "mode", "dry_run", "mapping"}``."""
+
+    permission = "transactions.view"
+    write_permission = "transactions.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        rows = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+        mode = serializers.ChoiceField(
+            choices=IngestMode.choices, default=IngestMode.ALL_OR_NOTHING
+        )
+        dry_run = serializers.BooleanField(default=False)
+        mapping = serializers.CharField(default="", allow_blank=True)
+
+    @extend_schema(request=InputSerializer, responses={201: IngestBatchSerializer})
+    def post(self, request: Request, kind: str) -> Response:
+        batch_kind = _kind(kind)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if len(data["rows"]) > settings.INGEST_JSON_MAX_ROWS:
+            raise PayloadTooLargeError(
+                f"At most {settings.INGEST_JSON_MAX_ROWS} rows per request; upload a CSV file "
+                "for more.",
+                details={"max_rows": settings.INGEST_JSON_MAX_ROWS},
+            )
+        batch = services.ingest_rows(
+            request=services.IngestRequest(
+                kind=batch_kind,
+                source_format="json",
+                mode=data["mode"],
+                dry_run=data["dry_run"],
+                mapping=data["mapping"],
+            ),
+            rows=data["rows"],
+            created_by_id=_person_user_id(request),
+        )
+        return _batch_response(batch)
+
+
+class IngestCsvView(TenantAPIView):
+    """CSV import: a multipart ``file`` or a ``text/csv`` body; options in the query string."""
+
+    permission = "transactions.view"
+    write_permission = "transactions.change"
+    parser_classes = [parsers.MultiPartParser, parsers.FileUploadParser]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("mode", str, enum=IngestMode.values),
+            OpenApiParameter("dry_run", bool),
+            OpenApiParameter("mapping", str),
+        ],
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            },
+            "text/csv": {"type": "string"},
+        },
+        responses={201: IngestBatchSerializer, 202: IngestBatchSerializer},
+    )
+    def post(self, request: Request, kind: str) -> Response:
+        batch_kind = _kind(kind)
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.INGEST_MAX_BYTES:
+            raise PayloadTooLargeError(
+                f"Files are limited to {settings.INGEST_MAX_BYTES} bytes.",
+                details={"max_bytes": settings.INGEST_MAX_BYTES},
+            )
+        if request.content_type.startswith("multipart/"):
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise ValidationFailedError(
+                    "Send the CSV as the multipart field 'file'.", code="file_required"
+                )
+            if upload.size and upload.size > settings.INGEST_MAX_BYTES:
+                raise PayloadTooLargeError(
+                    f"Files are limited to {settings.INGEST_MAX_BYTES} bytes."
+                )
+            data, filename = upload.read(), upload.name or "upload.csv"
+        else:
+            data, filename = request._request.read(), request.query_params.get("filename", "")
+        mode = request.query_params.get("mode", IngestMode.ALL_OR_NOTHING)
+        batch = services.ingest_upload(
+            request=services.IngestRequest(
+                kind=batch_kind,
+                source_format="csv",
+                mode=mode,
+                dry_run=_flag(request.query_params.get("dry_run", "")),
+                mapping=request.query_params.get("mapping", ""),
+                filename=filename,
+            ),
+            data=data,
+            created_by_id=_person_user_id(request),
+        )
+        return _batch_response(batch)
+
+
+class IngestBatchListView(TenantAPIView):
+    permission = "transactions.view"
+
+    @extend_schema(responses=IngestBatchSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return _paginate(self, request, selectors.ingest_batch_list(), IngestBatchSerializer)
+
+
+class IngestBatchDetailView(TenantAPIView):
+    """One import with its status and progress (poll it while a worker runs it)."""
+
+    permission = "transactions.view"
+
+    @extend_schema(responses=IngestBatchSerializer)
+    def get(self, request: Request, batch_id: int) -> Response:
+        return Response(IngestBatchSerializer(selectors.ingest_batch_get(batch_id=batch_id)).data)
+
+
+class IngestErrorListView(TenantAPIView):
+    """An import's row-level errors as JSON (paginated)."""
+
+    permission = "transactions.view"
+
+    @extend_schema(responses=IngestErrorSerializer(many=True))
+    def get(self, request: Request, batch_id: int) -> Response:
+        batch = selectors.ingest_batch_get(batch_id=batch_id)
+        return _paginate(
+            self, request, selectors.ingest_error_list(batch=batch), IngestErrorSerializer
+        )
+
+
+class IngestErrorCsvView(TenantAPIView):
+    """An import's row-level report as a CSV download (line, column, code, message, value)."""
+
+    permission = "transactions.view"
+
+    @extend_schema(responses={(200, "text/csv"): str})
+    def get(self, request: Request, batch_id: int) -> HttpResponse:
+        batch = selectors.ingest_batch_get(batch_id=batch_id)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["line", "column", "code", "message", "value"])
+        for e in selectors.ingest_error_list(batch=batch).iterator():
+            writer.writerow([e.line, e.column, e.code, e.message, e.value])
+        response = HttpResponse(out.getvalue(), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-errors.csv"'
+        return response
+
+
+class ColumnMappingView(TenantAPIView):
+    """Fields Quotient reads, the built-in presets and the tenant's saved mappings."""
+
+    permission = "transactions.view"
+
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "fields": {"transactions": TRANSACTION_FIELDS, "kpi_values": KPI_FIELDS},
+                "presets": {
+                    k: {"label": v["label"], "kind": v["kind"], "columns": v["columns"]}
+                    for k, v in PRESETS.items()
+                },
+                "saved": [
+                    {"id": m.pk, "name": m.name, "kind": m.kind, "columns": m.columns}
+                    for m in selectors.column_mapping_list()
+                ],
+            }
+        )
+
+
+# --- transactions and credits -------------------------------------------------------------------
+
+
+class TransactionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    owner_employee_id = serializers.CharField(source="owner.employee_id", default=None)
+    is_current = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Transaction
+        fields = [
+            "id",
+            "source",
+            "external_id",
+            "version",
+            "is_current",
+            "kind",
+            "amount",
+            "currency",
+            "quantity",
+            "booked_on",
+            "closed_on",
+            "collected_on",
+            "owner_employee_id",
+            "account",
+            "product",
+            "region",
+            "attributes",
+            "touches",
+            "is_cancelled",
+            "recorded_at",
+            "superseded_at",
+            "batch",
+        ]
+
+
+class CreditSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    person_employee_id = serializers.CharField(source="person.employee_id")
+    person_name = serializers.CharField(source="person.full_name")
+    rule_name = serializers.CharField(source="rule.name")
+    transaction_external_id = serializers.CharField(source="transaction.external_id")
+    period_label = serializers.CharField(source="period.label", default=None)
+    belongs_to_period_label = serializers.CharField(source="belongs_to_period.label", default=None)
+    share_pct = serializers.DecimalField(max_digits=9, decimal_places=4, read_only=True)
+
+    class Meta:
+        model = Credit
+        fields = [
+            "id",
+            "transaction",
+            "transaction_external_id",
+            "person_employee_id",
+            "person_name",
+            "rule",
+            "rule_name",
+            "rule_version",
+            "kind",
+            "share_pct",
+            "amount",
+            "currency",
+            "credit_date",
+            "period_label",
+            "is_correction",
+            "belongs_to_period_label",
+            "computed_at",
+            "superseded_at",
+        ]
+
+
+TX_FILTERS = ("kind", "source", "external_id", "owner", "account", "date_from", "date_to", "q")
+
+
+class TransactionListView(TenantAPIView):
+    """Current transactions; ``?history=true`` includes superseded versions."""
+
+    permission = "transactions.view"
+
+    @extend_schema(
+        parameters=[OpenApiParameter(n, str) for n in (*TX_FILTERS, "history")],
+        responses=TransactionSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        filters = {k: request.query_params.get(k) for k in TX_FILTERS}
+        qs = selectors.transaction_list(
+            filters=filters, history=_flag(request.query_params.get("history"))
+        )
+        return _paginate(self, request, qs, TransactionSerializer)
+
+
+class TransactionDetailView(TenantAPIView):
+    """One transaction version, all versions of it, and who got credit for it and why."""
+
+    permission = "transactions.view"
+
+    def get(self, request: Request, transaction_id: int) -> Response:
+        tx = selectors.transaction_get(transaction_id=transaction_id)
+        return Response(
+            {
+                "transaction": TransactionSerializer(tx).data,
+                "versions": TransactionSerializer(
+                    selectors.transaction_versions(tx=tx), many=True
+                ).data,
+                "credits": CreditSerializer(
+                    selectors.credit_list(filters={"transaction_id": tx.pk}, history=True),
+                    many=True,
+                ).data,
+            }
+        )
+
+
+CREDIT_FILTERS = ("transaction", "person", "kind", "period", "corrections")
+
+
+class CreditListView(TenantAPIView):
+    """Credits: who got credit, for which deal, by which rule; filter by person, period…"""
+
+    permission = "transactions.view"
+
+    @extend_schema(
+        parameters=[OpenApiParameter(n, str) for n in (*CREDIT_FILTERS, "history")],
+        responses=CreditSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        filters = {k: request.query_params.get(k) for k in CREDIT_FILTERS}
+        qs = selectors.credit_list(
+            filters=filters, history=_flag(request.query_params.get("history"))
+        )
+        return _paginate(self, request, qs, CreditSerializer)
+
+
+class CreditRecalculateView(TenantAPIView):
+    """Recompute credits for some transactions (ids) or all; returns counts and conflicts."""
+
+    permission = "transactions.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # Built inside the request's tenant scope: another tenant's id "does not exist",
+            # exactly like an id nobody has.
+            self.fields["transaction_ids"] = serializers.PrimaryKeyRelatedField(
+                queryset=Transaction.objects.all(), many=True, required=False
+            )
+
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = serializer.validated_data.get("transaction_ids")
+        summary = services.credits_recalculate(
+            transaction_ids=[t.pk for t in ids] if ids is not None else None
+        )
+        return Response(
+            {
+                "transactions": summary.transactions,
+                "credits_written": summary.credits_written,
+                "corrections_written": summary.corrections_written,
+                "superseded": summary.superseded,
+                "conflicts": [c.__dict__ for c in summary.conflicts[:1000]],
+                "conflict_count": len(summary.conflicts),
+            }
+        )
+
+
+# --- crediting rules ----------------------------------------------------------------------------
+
+
+class CreditingRuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = CreditingRule
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "priority",
+            "transaction_kinds",
+            "config",
+            "valid_from",
+            "valid_to",
+            "version",
+            "is_active",
+        ]
+        read_only_fields = ["id", "version"]
+
+
+class CreditingRuleListView(TenantAPIView):
+    permission = "transactions.view"
+    write_permission = "transactions.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        name = serializers.CharField(max_length=100)
+        kind = serializers.ChoiceField(choices=RuleKind.choices)
+        priority = serializers.IntegerField(min_value=0, default=100)
+        transaction_kinds = serializers.ListField(
+            child=serializers.ChoiceField(choices=TransactionKind.choices), default=list
+        )
+        config = serializers.DictField(default=dict)
+        valid_from = serializers.DateField()
+        valid_to = serializers.DateField(required=False, allow_null=True)
+
+    @extend_schema(responses=CreditingRuleSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return _paginate(self, request, selectors.crediting_rule_list(), CreditingRuleSerializer)
+
+    @extend_schema(request=InputSerializer, responses={201: CreditingRuleSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rule = services.crediting_rule_create(**serializer.validated_data)
+        return Response(CreditingRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+
+class CreditingRuleDetailView(TenantAPIView):
+    permission = "transactions.view"
+    write_permission = "transactions.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        priority = serializers.IntegerField(min_value=0, required=False)
+        transaction_kinds = serializers.ListField(
+            child=serializers.ChoiceField(choices=TransactionKind.choices), required=False
+        )
+        config = serializers.DictField(required=False)
+        valid_from = serializers.DateField(required=False)
+        valid_to = serializers.DateField(required=False, allow_null=True)
+        is_active = serializers.BooleanField(required=False)
+
+    @extend_schema(responses=CreditingRuleSerializer)
+    def get(self, request: Request, rule_id: int) -> Response:
+        return Response(CreditingRuleSerializer(selectors.crediting_rule_get(rule_id=rule_id)).data)
+
+    @extend_schema(request=InputSerializer, responses=CreditingRuleSerializer)
+    def patch(self, request: Request, rule_id: int) -> Response:
+        selectors.crediting_rule_get(rule_id=rule_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rule = services.crediting_rule_update(rule_id=rule_id, **serializer.validated_data)
+        return Response(CreditingRuleSerializer(rule).data)
+
+
+# --- FX rates and KPI values --------------------------------------------------------------------
+
+
+class FxRateSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = FxRate
+        fields = ["id", "currency", "quote_currency", "valid_on", "rate"]
+
+
+class FxRateListView(TenantAPIView):
+    """FX rates by date; POST sets (or corrects) one day's rate."""
+
+    permission = "transactions.view"
+    write_permission = "transactions.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        currency = serializers.CharField(min_length=3, max_length=3)
+        quote_currency = serializers.CharField(min_length=3, max_length=3)
+        valid_on = serializers.DateField()
+        rate = serializers.DecimalField(max_digits=12, decimal_places=8, min_value=0)
+
+    @extend_schema(responses=FxRateSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return _paginate(self, request, selectors.fx_rate_list(), FxRateSerializer)
+
+    @extend_schema(request=InputSerializer, responses={201: FxRateSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fx = services.fx_rate_set(**serializer.validated_data)
+        return Response(FxRateSerializer(fx).data, status=status.HTTP_201_CREATED)
+
+
+class KpiValueSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    period_label = serializers.CharField(source="period.label")
+    subject = serializers.CharField(source="subject_label")
+
+    class Meta:
+        model = KpiValue
+        fields = [
+            "id",
+            "metric",
+            "subject_type",
+            "subject",
+            "period_label",
+            "value",
+            "source",
+            "status",
+            "signed_off_at",
+            "recorded_at",
+        ]
+
+
+class KpiValueListView(TenantAPIView):
+    permission = "transactions.view"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("metric", str), OpenApiParameter("period", str)],
+        responses=KpiValueSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.kpi_value_list(
+            metric=request.query_params.get("metric"), period=request.query_params.get("period")
+        )
+        return _paginate(self, request, qs, KpiValueSerializer)
+
+
+class KpiValueSignOffView(TenantAPIView):
+    permission = "transactions.change"
+
+    @extend_schema(request=None, responses=KpiValueSerializer)
+    def post(self, request: Request, kpi_value_id: int) -> Response:
+        user_id = _person_user_id(request)
+        if user_id is None:
+            raise ValidationFailedError(
+                "A person signs off, not an API client.", code="person_required"
+            )
+        kpi = services.kpi_value_sign_off(kpi_value_id=kpi_value_id, user_id=user_id)
+        return Response(KpiValueSerializer(kpi).data)

@@ -1,0 +1,653 @@
+"""Credits from transactions: fetch set-based, compute with ``engine.crediting``, persist.
+
+Rules compete within a family (revenue: direct, split, territory; attribution; roll-up): for
+each transaction the first rule by priority that matches it claims it, and any other rule of
+the same family that also matches is reported as a conflict instead of crediting twice.
+Roll-ups credit the managers above every revenue credit, as indirect credit (kind
+``rollup``), using the org of the chosen hierarchy as of the first day of the credit's month.
+
+Closed periods never change: for a transaction whose credits lie in a closed period, the
+difference between what is now due and what that period holds is written as a correction
+credit in the open period, with ``belongs_to_period`` naming the closed one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, cast
+
+import pandas as pd
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from engine import crediting as engine_crediting
+from engine.money import from_e4, to_e4
+from hierarchy.models import Assignment, Hierarchy, NodeParent, Period, PeriodKind, PeriodStatus
+from incentives.models import (
+    Credit,
+    CreditingRule,
+    RuleKind,
+    Transaction,
+)
+
+ATTRIBUTE_COLUMNS = ("region", "account", "product")
+
+
+@dataclass
+class Conflict:
+    transaction_id: int
+    claimed_by: str
+    also_matched: str
+
+
+@dataclass
+class CreditSummary:
+    transactions: int = 0
+    credits_written: int = 0
+    corrections_written: int = 0
+    superseded: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+# --- fetch --------------------------------------------------------------------------------------
+
+
+_TX_FIELDS = [
+    "id",
+    "owner_id",
+    "booked_on",
+    "amount",
+    "kind",
+    "region",
+    "account",
+    "product",
+    "touches",
+    "currency",
+    "source",
+    "external_id",
+]
+
+
+def _transactions_frame(qs: Any) -> pd.DataFrame:
+    """Return the transactions of ``qs`` as the engine's frame (money in int64 e4)."""
+    rows = list(qs.values_list(*_TX_FIELDS))
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "transaction_id",
+            "owner_id",
+            "date",
+            "amount",
+            "transaction_type",
+            "region",
+            "account",
+            "product",
+            "touches",
+            "currency",
+            "source",
+            "external_id",
+        ],
+    )
+    frame["amount_e4"] = pd.Series([to_e4(a) for a in frame["amount"]], dtype="int64")
+    return frame.drop(columns=["amount"])
+
+
+def _rule_applies(rule: CreditingRule, frame: pd.DataFrame) -> pd.Series:
+    mask = frame["date"] >= rule.valid_from
+    if rule.valid_to is not None:
+        mask &= frame["date"] < rule.valid_to
+    if rule.transaction_kinds:
+        mask &= frame["transaction_type"].isin(rule.transaction_kinds)
+    return mask
+
+
+def _engine_input(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[
+        ["transaction_id", "owner_id", "date", "amount_e4", "transaction_type", *ATTRIBUTE_COLUMNS]
+    ]
+
+
+def _touch_rows(frame: pd.DataFrame, roles: list[str] | None, *, shares: bool) -> pd.DataFrame:
+    rows: list[tuple[Any, ...]] = []
+    for tx_id, touches in zip(frame["transaction_id"], frame["touches"], strict=True):
+        for touch in touches or []:
+            if roles and touch.get("role") not in roles:
+                continue
+            if shares and "share_pct" in touch:
+                ppm = int(Decimal(touch["share_pct"]) * 10_000)
+                rows.append((tx_id, touch["person_id"], ppm, None))
+            elif not shares and "at" in touch:
+                rows.append((tx_id, touch["person_id"], 0, str(touch["at"])))
+    return pd.DataFrame(rows, columns=["transaction_id", "person_id", "share_ppm", "touched_at"])
+
+
+def _node_members(node_ids: Iterable[int], day: dt.date) -> pd.DataFrame:
+    rows = (
+        Assignment.objects.filter(
+            node_id__in=list(node_ids), valid_from__lte=day, superseded_at__isnull=True
+        )
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=day))
+        .values_list("person_id", "node_id")
+    )
+    return pd.DataFrame(list(rows), columns=["person_id", "node_id"])
+
+
+def _territory_credits(rule: CreditingRule, frame: pd.DataFrame) -> pd.DataFrame:
+    from hierarchy.models import Node, Person
+
+    attribute = rule.config.get("attribute", "region")
+    mapping: dict[str, dict[str, str]] = rule.config.get("map", {})
+    people = dict(
+        Person.objects.filter(
+            employee_id__in=[m["employee_id"] for m in mapping.values() if "employee_id" in m]
+        ).values_list("employee_id", "id")
+    )
+    nodes = dict(
+        Node.objects.filter(
+            code__in=[m["node"] for m in mapping.values() if "node" in m]
+        ).values_list("code", "id")
+    )
+    territories = pd.DataFrame(
+        [
+            (value, people.get(m.get("employee_id", "")), nodes.get(m.get("node", "")))
+            for value, m in mapping.items()
+        ],
+        columns=["value", "person_id", "node_id"],
+    )
+    if territories.empty:
+        return pd.DataFrame()
+    frame = frame[frame[attribute].astype(str).isin(territories["value"])]
+    parts = []
+    # Node members are taken as of each transaction's month, like roll-ups.
+    for month, group in frame.groupby(frame["date"].map(lambda d: d.replace(day=1))):
+        members = _node_members(territories["node_id"].dropna().astype(int), month)
+        members = members.astype({"person_id": str, "node_id": str})
+        t = territories.assign(
+            person_id=territories["person_id"].map(lambda v: None if pd.isna(v) else str(int(v))),
+            node_id=territories["node_id"].map(lambda v: None if pd.isna(v) else str(int(v))),
+        )
+        parts.append(
+            engine_crediting.credit_territories(
+                _engine_input(group).astype({"owner_id": "object"}),
+                t,
+                members,
+                attribute=attribute,
+                rule_id=str(rule.pk),
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _org_as_of(hierarchy_id: int, day: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (memberships person→node, nodes node/parent/manager) of a hierarchy on ``day``."""
+    live = Q(valid_from__lte=day, superseded_at__isnull=True) & (
+        Q(valid_to__isnull=True) | Q(valid_to__gt=day)
+    )
+    assignments = list(
+        Assignment.objects.filter(live, node__hierarchy_id=hierarchy_id).values_list(
+            "person_id", "node_id", "is_manager"
+        )
+    )
+    parents = dict(
+        NodeParent.objects.filter(live, node__hierarchy_id=hierarchy_id).values_list(
+            "node_id", "parent_id"
+        )
+    )
+    from hierarchy.models import Node
+
+    node_ids = list(Node.objects.filter(hierarchy_id=hierarchy_id).values_list("id", flat=True))
+    managers: dict[int, int] = {}
+    for person, node, is_manager in sorted(assignments):
+        if is_manager:
+            managers.setdefault(node, person)
+    memberships = pd.DataFrame(
+        [(str(p), str(n)) for p, n, _ in assignments], columns=["person_id", "node_id"]
+    )
+    nodes = pd.DataFrame(
+        [
+            (
+                str(n),
+                None if parents.get(n) is None else str(parents[n]),
+                None if n not in managers else str(managers[n]),
+            )
+            for n in node_ids
+        ],
+        columns=["node_id", "parent_id", "manager_id"],
+    )
+    return memberships, nodes
+
+
+def compute_credits(
+    frame: pd.DataFrame,
+    rules: list[CreditingRule],
+    cache: dict[tuple[Any, ...], Any] | None = None,
+) -> tuple[pd.DataFrame, list[Conflict]]:
+    """Return the credits the rules give ``frame``'s transactions, and the conflicts.
+
+    ``cache`` keeps hierarchies and orgs as of a month between calls on chunks of one import
+    (they cannot change while it runs).
+    """
+    cache = {} if cache is None else cache
+    credits: list[pd.DataFrame] = []
+    conflicts: list[Conflict] = []
+    claimed: dict[str, dict[int, str]] = defaultdict(dict)
+    for rule in rules:
+        if rule.kind == RuleKind.ROLLUP:
+            continue
+        family = rule.family
+        applies = _rule_applies(rule, frame)
+        candidates = frame[applies]
+        if rule.kind == RuleKind.DIRECT:
+            candidates = candidates[candidates["owner_id"].notna()]
+        elif rule.kind in (RuleKind.SPLIT, RuleKind.ATTRIBUTION):
+            touches = _touch_rows(
+                candidates,
+                rule.config.get("roles") or (["split"] if rule.kind == RuleKind.SPLIT else None),
+                shares=rule.kind == RuleKind.SPLIT,
+            )
+            candidates = candidates[candidates["transaction_id"].isin(touches["transaction_id"])]
+        elif rule.kind == RuleKind.TERRITORY:
+            attribute = rule.config.get("attribute", "region")
+            values = set(rule.config.get("map", {}))
+            candidates = candidates[candidates[attribute].astype(str).isin(values)]
+        taken = claimed[family]
+        fresh = candidates[~candidates["transaction_id"].isin(taken.keys())]
+        conflicts.extend(
+            Conflict(int(t), taken[int(t)], rule.name)
+            for t in candidates["transaction_id"]
+            if int(t) in taken
+        )
+        if fresh.empty:
+            continue
+        for t in fresh["transaction_id"]:
+            taken[int(t)] = rule.name
+        rule_id = str(rule.pk)
+        if rule.kind == RuleKind.DIRECT:
+            part = engine_crediting.credit_direct(_engine_input(fresh), rule_id=rule_id)
+        elif rule.kind == RuleKind.SPLIT:
+            splits = touches[touches["transaction_id"].isin(fresh["transaction_id"])]
+            part = engine_crediting.credit_splits(_engine_input(fresh), splits, rule_id=rule_id)
+        elif rule.kind == RuleKind.ATTRIBUTION:
+            t = touches[touches["transaction_id"].isin(fresh["transaction_id"])]
+            weights = {k: Fraction(str(v)) for k, v in rule.config.get("weights", {}).items()}
+            part = engine_crediting.credit_attribution(
+                _engine_input(fresh),
+                t[["transaction_id", "person_id", "touched_at"]],
+                model=rule.config.get("model", "linear"),
+                custom=weights or None,
+                rule_id=rule_id,
+            )
+        else:
+            part = _territory_credits(rule, fresh)
+        if not part.empty:
+            credits.append(part)
+    base = pd.concat(credits, ignore_index=True) if credits else pd.DataFrame()
+    if not base.empty:
+        engine_crediting.check_direct_shares(base[base["kind"].isin(("direct", "split"))])
+        revenue = base[base["rule_id"].isin([str(r.pk) for r in rules if r.family == "revenue"])]
+        for rule in rules:
+            if rule.kind != RuleKind.ROLLUP or revenue.empty:
+                continue
+            code = rule.config.get("hierarchy")
+            if ("hierarchy", code) not in cache:
+                cache[("hierarchy", code)] = Hierarchy.objects.filter(code=code).first()
+            hierarchy = cache[("hierarchy", code)]
+            if hierarchy is None:
+                continue
+            scoped = revenue[
+                _rule_applies(
+                    rule, revenue.rename(columns={"transaction_type": "transaction_type"})
+                )
+            ]
+            for month, group in scoped.groupby(scoped["date"].map(lambda d: d.replace(day=1))):
+                if ("org", hierarchy.pk, month) not in cache:
+                    cache[("org", hierarchy.pk, month)] = _org_as_of(hierarchy.pk, month)
+                memberships, nodes = cache[("org", hierarchy.pk, month)]
+                if memberships.empty:
+                    continue
+                part = engine_crediting.credit_rollups(
+                    group, memberships, nodes, rule_id=str(rule.pk)
+                )
+                if not part.empty:
+                    credits.append(part)
+    out = pd.concat(credits, ignore_index=True) if credits else pd.DataFrame()
+    return out, conflicts
+
+
+# --- persist ------------------------------------------------------------------------------------
+
+
+def _periods() -> tuple[list[Period], str | None]:
+    kinds = set(Period.objects.values_list("kind", flat=True).distinct())
+    for kind in (PeriodKind.MONTHLY, PeriodKind.QUARTERLY, PeriodKind.ANNUAL):
+        if kind in kinds:
+            return list(Period.objects.filter(kind=kind).order_by("start")), kind
+    return [], None
+
+
+def _period_of(periods: list[Period], day: dt.date) -> Period | None:
+    for period in periods:
+        if period.start <= day < period.end:
+            return period
+    return None
+
+
+def _open_period(periods: list[Period], today: dt.date) -> Period | None:
+    open_ones = [p for p in periods if p.status != PeriodStatus.CLOSED]
+    current = [p for p in open_ones if p.start <= today < p.end]
+    if current:
+        return current[0]
+    later = [p for p in open_ones if p.start > today]
+    return later[0] if later else (open_ones[-1] if open_ones else None)
+
+
+def _scope(
+    batch_id: int | None, transaction_ids: Iterable[int] | None, *, only_new_versions: bool
+) -> tuple[Any, Any]:
+    """Return (current transactions in scope, filter for their business keys' credits)."""
+    current = Transaction.objects.filter(superseded_at__isnull=True)
+    if batch_id is not None:
+        keys = Transaction.objects.filter(batch_id=batch_id)
+        if only_new_versions:
+            keys = keys.filter(version__gt=1)
+    elif transaction_ids is not None:
+        keys = Transaction.objects.filter(pk__in=list(transaction_ids))
+    else:
+        return current, None
+    in_scope = current.filter(
+        Exists(keys.filter(source=OuterRef("source"), external_id=OuterRef("external_id")))
+    )
+    credit_filter = Exists(
+        keys.filter(
+            source=OuterRef("transaction__source"), external_id=OuterRef("transaction__external_id")
+        )
+    )
+    return in_scope, credit_filter
+
+
+def _e4_text(values: Any) -> list[str]:
+    """Format int64 ten-thousandths as exact decimal strings."""
+    out = []
+    for v in values:
+        sign = "-" if v < 0 else ""
+        whole, frac = divmod(abs(int(v)), 10_000)
+        out.append(f"{sign}{whole}.{frac:04d}")
+    return out
+
+
+@dataclass
+class CreditContext:
+    """What crediting reads once per run: rules, periods, the open period, the clock."""
+
+    rules: list[CreditingRule]
+    periods: list[Period]
+    open_period: Period | None
+    today: dt.date
+    now: dt.datetime
+    cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    @property
+    def rule_versions(self) -> dict[int, int]:
+        return {r.pk: r.version for r in self.rules}
+
+    @classmethod
+    def load(cls) -> CreditContext:
+        now = timezone.now()
+        today = timezone.localdate()
+        rules = list(CreditingRule.objects.filter(is_active=True).order_by("priority", "id"))
+        periods, _ = _periods()
+        return cls(rules, periods, _open_period(periods, today), today, now)
+
+
+Wanted = dict[tuple[Any, ...], Decimal]
+
+
+def credit_frame(
+    frame: pd.DataFrame, ctx: CreditContext, summary: CreditSummary, wanted: Wanted
+) -> pd.DataFrame:
+    """Compute the credits of ``frame`` (current, not cancelled transactions).
+
+    Returns the credits to write (dated in no closed period), with ``period_id`` and
+    ``currency``; the amounts due in closed periods are added to ``wanted`` by business key
+    (they become corrections, see :func:`write_corrections`).
+    """
+    if not len(frame):
+        return pd.DataFrame()
+    credits, conflicts = compute_credits(frame, ctx.rules, ctx.cache)
+    summary.conflicts.extend(conflicts)
+    if credits.empty:
+        return credits
+    tx = frame.set_index("transaction_id")
+    credits = credits.assign(
+        person_id=credits["person_id"].astype("int64"),
+        rule_id=credits["rule_id"].astype("int64"),
+        transaction_id=credits["transaction_id"].astype("int64"),
+    )
+    credits["currency"] = tx["currency"].reindex(credits["transaction_id"]).to_numpy()
+    period_ids, closed = _assign_periods(ctx.periods, credits["date"])
+    credits["period_id"] = period_ids
+    closed_rows = credits[closed]
+    if len(closed_rows):
+        src = tx["source"].reindex(closed_rows["transaction_id"]).to_numpy()
+        ext = tx["external_id"].reindex(closed_rows["transaction_id"]).to_numpy()
+        for s_, e_, row in zip(src, ext, closed_rows.itertuples(index=False), strict=True):
+            key = (s_, e_, int(row.person_id), int(row.rule_id), row.kind, int(row.period_id))
+            wanted[key] = wanted.get(key, Decimal(0)) + from_e4(int(row.amount_e4))
+    open_credits: pd.DataFrame = credits[~closed]
+    return open_credits
+
+
+def write_corrections(
+    locked: Wanted,
+    wanted: Wanted,
+    latest: dict[tuple[str, str], int],
+    ctx: CreditContext,
+) -> int:
+    """Write what closed periods should now hold minus what they hold, in the open period."""
+    keys = [k for k in sorted(set(locked) | set(wanted), key=str) if k[:2] not in latest]
+    if keys:
+        wanted_keys = {k[:2] for k in keys}
+        for pk, source, ext in Transaction.objects.filter(
+            external_id__in={k[1] for k in wanted_keys}, superseded_at__isnull=True
+        ).values_list("pk", "source", "external_id"):
+            if (source, ext) in wanted_keys:
+                latest[(source, ext)] = pk
+    corrections: list[Credit] = []
+    for key6 in sorted(set(locked) | set(wanted), key=str):
+        delta = wanted.get(key6, Decimal(0)) - locked.get(key6, Decimal(0))
+        if delta == 0:
+            continue
+        source, ext, person, rule_id, kind, period_id = key6
+        latest_tx = latest.get((source, ext))
+        currency = (
+            Transaction.objects.filter(pk=latest_tx).values_list("currency", flat=True).first()
+        )
+        corrections.append(
+            Credit(
+                transaction_id=cast(int, latest_tx),
+                person_id=person,
+                rule_id=rule_id,
+                rule_version=ctx.rule_versions.get(rule_id, 1),
+                kind=kind,
+                share_ppm=0,
+                amount=delta,
+                currency=currency or "",
+                credit_date=ctx.today,
+                period=ctx.open_period,
+                is_correction=True,
+                belongs_to_period_id=period_id,
+                computed_at=ctx.now,
+            )
+        )
+    Credit.objects.bulk_create(corrections)
+    return len(corrections)
+
+
+@transaction.atomic
+def credits_recompute(
+    *,
+    batch_id: int | None = None,
+    transaction_ids: Iterable[int] | None = None,
+    only_new_versions: bool = False,
+) -> CreditSummary:
+    """Recompute the credits of an import's (or some transactions') business keys, or all.
+
+    ``only_new_versions`` limits an import's keys to those it gave a new version (its new
+    keys were credited while it ran).
+    """
+    summary = CreditSummary()
+    ctx = CreditContext.load()
+    current, credit_filter = _scope(batch_id, transaction_ids, only_new_versions=only_new_versions)
+    frame = _transactions_frame(current.filter(is_cancelled=False))
+    summary.transactions = current.count()
+
+    # What these business keys hold now: closed periods stay, the rest is replaced.
+    existing = Credit.objects.filter(superseded_at__isnull=True)
+    if credit_filter is not None:
+        existing = existing.filter(credit_filter)
+    locked: Wanted = defaultdict(Decimal)
+    to_supersede: list[int] = []
+    for (
+        pk,
+        source,
+        ext,
+        person,
+        rule_id,
+        kind,
+        amount,
+        period_id,
+        status,
+        belongs,
+    ) in existing.values_list(
+        "id",
+        "transaction__source",
+        "transaction__external_id",
+        "person_id",
+        "rule_id",
+        "kind",
+        "amount",
+        "period_id",
+        "period__status",
+        "belongs_to_period_id",
+    ):
+        if period_id is not None and status == PeriodStatus.CLOSED:
+            locked[(source, ext, person, rule_id, kind, belongs or period_id)] += amount
+        else:
+            to_supersede.append(pk)
+    if to_supersede:
+        summary.superseded = Credit.objects.filter(pk__in=to_supersede).update(
+            superseded_at=ctx.now
+        )
+
+    wanted: Wanted = {}
+    credits = credit_frame(frame, ctx, summary, wanted)
+    summary.credits_written = _write_credits(credits, ctx.rule_versions, ctx.now)
+
+    # Corrections: what a closed period should now hold minus what it holds.
+    latest = dict(
+        zip(
+            zip(frame["source"], frame["external_id"], strict=True),
+            frame["transaction_id"],
+            strict=True,
+        )
+    )
+    summary.corrections_written = write_corrections(locked, wanted, latest, ctx)
+    return summary
+
+
+def _assign_periods(periods: list[Period], dates: pd.Series) -> tuple[Any, Any]:
+    """Return (period id or None, in-a-closed-period mask) for each date, vectorized."""
+    import numpy as np
+
+    if not periods:
+        return [None] * len(dates), np.zeros(len(dates), dtype=bool)
+    starts = np.array([p.start.toordinal() for p in periods])
+    ends = np.array([p.end.toordinal() for p in periods])
+    ids = np.array([p.pk for p in periods], dtype=object)
+    closed_flags = np.array([p.status == PeriodStatus.CLOSED for p in periods])
+    days = np.array([d.toordinal() for d in dates])
+    idx = np.searchsorted(starts, days, side="right") - 1
+    inside = (idx >= 0) & (days < ends[np.clip(idx, 0, None)])
+    safe = np.clip(idx, 0, None)
+    period_ids = np.where(inside, ids[safe], np.array(None, dtype=object))
+    closed = inside & closed_flags[safe]
+    return period_ids, closed
+
+
+_CREDIT_COLUMNS = [
+    "tenant_id",
+    "transaction_id",
+    "person_id",
+    "rule_id",
+    "rule_version",
+    "kind",
+    "share_ppm",
+    "amount",
+    "currency",
+    "credit_date",
+    "period_id",
+    "is_correction",
+    "computed_at",
+]
+
+
+def credit_columns(credits: pd.DataFrame, rule_versions: dict[int, int]) -> list[Any]:
+    """Return the columns of ``_CREDIT_COLUMNS`` after tenant_id, up to computed_at (lists)."""
+    versions = [rule_versions[r] for r in credits["rule_id"].tolist()]
+    return [
+        credits["transaction_id"].tolist(),
+        credits["person_id"].tolist(),
+        credits["rule_id"].tolist(),
+        versions,
+        credits["kind"].tolist(),
+        credits["share_ppm"].tolist(),
+        _e4_text(credits["amount_e4"].tolist()),
+        credits["currency"].tolist(),
+        credits["date"].tolist(),
+        credits["period_id"].tolist(),
+    ]
+
+
+def _write_credits(credits: pd.DataFrame, rule_versions: dict[int, int], now: dt.datetime) -> int:
+    """Persist computed credits: COPY on PostgreSQL, bulk_create elsewhere."""
+    if credits.empty:
+        return 0
+    from django.db import connection
+
+    from hierarchy.db import bulk_insert
+    from hierarchy.tenancy import get_current_tenant
+
+    tenant_id = get_current_tenant().pk
+    columns = credit_columns(credits, rule_versions)
+    if connection.vendor == "postgresql":
+        n = len(credits)
+        return bulk_insert(
+            Credit,
+            _CREDIT_COLUMNS,
+            None,
+            column_values=[[tenant_id] * n, *columns, [False] * n, [now] * n],
+        )
+    objs = [
+        Credit(
+            transaction_id=t,
+            person_id=p,
+            rule_id=r,
+            rule_version=v,
+            kind=k,
+            share_ppm=s,
+            amount=Decimal(a),
+            currency=c,
+            credit_date=d,
+            period_id=per,
+            computed_at=now,
+        )
+        for t, p, r, v, k, s, a, c, d, per in zip(*columns, strict=True)
+    ]
+    Credit.objects.bulk_create(objs, batch_size=2_000)
+    return len(objs)

@@ -1,0 +1,260 @@
+"""Demo data for incentives: a quarter of realistic cross-functional activity.
+
+Sales closes new business and expansion (some split, with Marketing/SDR/AE/CSM touches),
+Marketing sources MQLs and SQLs, Customer Success renews and expands (and loses some accounts),
+Support closes tickets, Product sees feature adoption; KPI values (CSAT per account, NRR per
+CSM, adoption and OTIF for the company). Everything goes through the real import path, so the
+demo also exercises validation, versioning and crediting. ``rows_for`` is the pure generator,
+reused by benchmarks at any scale.
+"""
+
+# ruff: noqa: S311 (demo data is pseudo-random on purpose, with fixed seeds)
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from hierarchy.models import Assignment, Hierarchy, Period, PeriodKind
+from incentives import services
+from incentives.models import CreditingRule, RuleKind
+
+ACCOUNTS = [
+    "Initech",
+    "Globex",
+    "Hooli",
+    "Umbrella",
+    "Stark Industries",
+    "Wayne Enterprises",
+    "Acme Corp",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Wonka",
+    "Oscorp",
+    "Aperture",
+    "Massive Dynamic",
+    "Vandelay",
+    "Dunder Mifflin",
+    "Pied Piper",
+    "Prestige Worldwide",
+]
+PRODUCTS = ["Analytics Cloud", "Insights Pro", "Data Connectors", "Forecasting"]
+REGIONS = ["NA", "EMEA", "APAC", "LATAM"]
+
+
+def _people_by_function() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    rows = (
+        Assignment.objects.filter(superseded_at__isnull=True)
+        .values_list("role__function", "person__employee_id")
+        .distinct()
+    )
+    for function, employee_id in rows:
+        out.setdefault(function, []).append(employee_id)
+    for ids in out.values():
+        ids.sort()
+    return out
+
+
+def rows_for(
+    *,
+    start: dt.date,
+    days: int,
+    sales: list[str],
+    marketing: list[str],
+    sdrs: list[str],
+    csms: list[str],
+    support: list[str],
+    product: list[str],
+    deals: int,
+    seed: int = 2026,
+) -> Iterator[dict[str, Any]]:
+    """Yield transaction rows (Quotient columns) for ``days`` from ``start``."""
+    rng = random.Random(seed)
+
+    def day() -> dt.date:
+        return start + dt.timedelta(days=rng.randrange(days))
+
+    for i in range(deals):
+        kind = rng.choices(
+            ["new_business", "expansion", "renewal", "churn"], weights=[50, 25, 20, 5]
+        )[0]
+        booked = day()
+        owner = rng.choice(csms if kind in {"renewal", "churn"} and csms else sales)
+        amount = Decimal(rng.randrange(5_000, 250_000)) + Decimal(rng.randrange(100)) / 100
+        if kind == "churn":
+            amount = -amount / 4
+        row: dict[str, Any] = {
+            "source": "crm",
+            "external_id": f"OPP-{i:06d}",
+            "kind": kind,
+            "amount": str(amount.quantize(Decimal("0.01"))),
+            "currency": "USD",
+            "booked_on": booked.isoformat(),
+            "owner_employee_id": owner,
+            "account": rng.choice(ACCOUNTS),
+            "product": rng.choice(PRODUCTS),
+            "region": rng.choice(REGIONS),
+        }
+        if kind == "new_business" and len(sales) > 1 and rng.random() < 0.2:
+            partner = rng.choice([s for s in sales if s != owner])
+            share = rng.choice([50, 60, 70])
+            row["splits"] = f"{owner}:{share};{partner}:{100 - share}"
+        if kind in {"new_business", "expansion"} and marketing and sdrs:
+            touches = [
+                (rng.choice(marketing), "marketing", booked - dt.timedelta(days=40)),
+                (rng.choice(sdrs), "sdr", booked - dt.timedelta(days=30)),
+                (owner, "ae", booked - dt.timedelta(days=10)),
+            ]
+            if csms and rng.random() < 0.5:
+                touches.append((rng.choice(csms), "csm", booked - dt.timedelta(days=2)))
+            row["touches"] = ";".join(f"{p}:{r}:{d.isoformat()}" for p, r, d in touches)
+        yield row
+    for i in range(deals // 2 if marketing else 0):
+        yield {
+            "source": "marketing",
+            "external_id": f"MQL-{i:06d}",
+            "kind": "mql",
+            "amount": "0",
+            "currency": "USD",
+            "booked_on": day().isoformat(),
+            "owner_employee_id": rng.choice(marketing),
+        }
+        if rng.random() < 0.35 and sdrs:
+            yield {
+                "source": "marketing",
+                "external_id": f"SQL-{i:06d}",
+                "kind": "sql",
+                "amount": "0",
+                "currency": "USD",
+                "booked_on": day().isoformat(),
+                "owner_employee_id": rng.choice(sdrs),
+            }
+    for i in range(deals if support else 0):
+        yield {
+            "source": "helpdesk",
+            "external_id": f"TCK-{i:06d}",
+            "kind": "support_ticket",
+            "amount": "0",
+            "currency": "USD",
+            "booked_on": day().isoformat(),
+            "owner_employee_id": rng.choice(support),
+            "account": rng.choice(ACCOUNTS),
+        }
+    for i in range(deals // 3 if product else 0):
+        yield {
+            "source": "product",
+            "external_id": f"ADOPT-{i:06d}",
+            "kind": "feature_adoption",
+            "amount": "0",
+            "currency": "USD",
+            "booked_on": day().isoformat(),
+            "owner_employee_id": rng.choice(product),
+            "product": rng.choice(PRODUCTS),
+        }
+
+
+def seed_demo(*, deals: int = 600) -> dict[str, Any]:
+    """Seed crediting rules, one quarter of transactions and KPI values; idempotent."""
+    quarters = list(Period.objects.filter(kind=PeriodKind.QUARTERLY).order_by("start"))
+    today = timezone.localdate()
+    done = [q for q in quarters if q.end <= today]
+    quarter = done[-1] if done else (quarters[0] if quarters else None)
+    if quarter is None:
+        return {"skipped": "no periods"}
+    people = _people_by_function()
+    sales = people.get("sales", [])
+    if not sales:
+        return {"skipped": "no sales people"}
+    start = dt.date(2020, 1, 1)
+    if not CreditingRule.objects.exists():
+        services.crediting_rule_create(
+            name="Deal splits", kind=RuleKind.SPLIT, priority=10, valid_from=start
+        )
+        services.crediting_rule_create(
+            name="Deal owner", kind=RuleKind.DIRECT, priority=20, valid_from=start
+        )
+        services.crediting_rule_create(
+            name="Pipeline attribution (W-shaped)",
+            kind=RuleKind.ATTRIBUTION,
+            priority=30,
+            valid_from=start,
+            transaction_kinds=["new_business", "expansion"],
+            config={"model": "w_shaped", "roles": ["marketing", "sdr", "ae", "csm"]},
+        )
+        reporting = Hierarchy.objects.filter(kind="reporting").order_by("id").first()
+        if reporting is not None:
+            services.crediting_rule_create(
+                name="Manager roll-up",
+                kind=RuleKind.ROLLUP,
+                priority=90,
+                valid_from=start,
+                config={"hierarchy": reporting.code},
+            )
+    rows = list(
+        rows_for(
+            start=quarter.start,
+            days=(quarter.end - quarter.start).days,
+            sales=sales,
+            marketing=people.get("marketing", []),
+            sdrs=people.get("marketing", [])[:3] or sales,
+            csms=people.get("customer_success", []),
+            support=people.get("support", []),
+            product=people.get("product", []),
+            deals=deals,
+        )
+    )
+    batch = services.ingest_rows(
+        request=services.IngestRequest(kind="transactions", source_format="json", mode="partial"),
+        rows=rows,
+        created_by_id=None,
+    )
+    rng = random.Random(7)
+    kpis: list[dict[str, Any]] = [
+        {
+            "metric": "csat",
+            "subject_type": "account",
+            "subject": account,
+            "period": quarter.label,
+            "value": f"{rng.uniform(3.6, 4.9):.2f}",
+            "source": "survey",
+        }
+        for account in ACCOUNTS
+    ]
+    kpis.extend(
+        {
+            "metric": "nrr",
+            "subject_type": "person",
+            "subject": csm,
+            "period": quarter.label,
+            "value": f"{rng.uniform(0.92, 1.25):.4f}",
+            "source": "billing",
+        }
+        for csm in people.get("customer_success", [])
+    )
+    for metric, value in (
+        ("adoption_rate", "0.6320"),
+        ("otif", "0.9510"),
+        ("first_pass_yield", "0.9740"),
+        ("pipeline_velocity", "18250.00"),
+    ):
+        kpis.append(
+            {
+                "metric": metric,
+                "subject_type": "tenant",
+                "period": quarter.label,
+                "value": value,
+                "source": "warehouse",
+            }
+        )
+    kpi_batch = services.ingest_rows(
+        request=services.IngestRequest(kind="kpi_values", source_format="json", mode="partial"),
+        rows=kpis,
+        created_by_id=None,
+    )
+    return {"quarter": quarter.label, "transactions": batch.counts, "kpi_values": kpi_batch.counts}

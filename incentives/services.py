@@ -1,0 +1,338 @@
+"""Every write of incentive data: ingest batches, FX rates, crediting rules, KPI sign-off."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from hierarchy.audit import audit_record
+from hierarchy.errors import ConflictError, NotFoundError, ValidationFailedError
+from hierarchy.models import model_snapshot
+from hierarchy.tenancy import get_current_tenant
+from incentives import ingest
+from incentives.crediting import CreditSummary, credits_recompute
+from incentives.currencies import ISO_4217_CODES
+from incentives.models import (
+    CreditingRule,
+    FxRate,
+    IngestBatch,
+    IngestKind,
+    IngestMode,
+    IngestStatus,
+    KpiStatus,
+    KpiValue,
+    RuleKind,
+)
+
+# Files up to this size are processed inside the request (fast feedback); larger ones by a
+# worker, with progress. Measured: ~5 MB of transactions validate + commit in about 3 s here.
+INLINE_MAX_BYTES = 5 * 1024 * 1024
+UNKNOWN_MAPPING = "Unknown column mapping {name!r}."
+
+
+def upload_dir() -> Path:
+    """Return where uploaded files wait for a worker."""
+    path = Path(settings.VAR_DIR) / "uploads" / str(get_current_tenant().pk)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    kind: str
+    source_format: str
+    mode: str = IngestMode.ALL_OR_NOTHING
+    dry_run: bool = False
+    mapping: str = ""
+    filename: str = ""
+
+
+def _new_batch(request: IngestRequest, *, created_by_id: int | None, data: bytes) -> IngestBatch:
+    if request.kind not in IngestKind.values:
+        raise ValidationFailedError(f"Unknown kind {request.kind!r}.", code="unknown_kind")
+    if request.mode not in IngestMode.values:
+        raise ValidationFailedError(f"Unknown mode {request.mode!r}.", code="unknown_mode")
+    try:
+        ingest.resolve_mapping(request.mapping, request.kind)
+    except ingest.MappingError:
+        raise ValidationFailedError(
+            UNKNOWN_MAPPING.format(name=request.mapping), code="unknown_mapping"
+        ) from None
+    batch = IngestBatch(
+        kind=request.kind,
+        source_format=request.source_format,
+        filename=request.filename[:255],
+        mapping=request.mapping,
+        mode=request.mode,
+        dry_run=request.dry_run,
+        status=IngestStatus.PENDING,
+        content_sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        created_by_id=created_by_id,
+        created_at=timezone.now(),
+    )
+    batch.full_clean()
+    batch.save()
+    audit_record(action="ingest.create", obj=batch, after=model_snapshot(batch))
+    return batch
+
+
+def ingest_upload(*, request: IngestRequest, data: bytes, created_by_id: int | None) -> IngestBatch:
+    """Accept a CSV file; process it now when small, else hand it to a worker."""
+    with transaction.atomic():
+        batch = _new_batch(request, created_by_id=created_by_id, data=data)
+        path = upload_dir() / f"{batch.pk}.csv"
+        path.write_bytes(data)
+    if len(data) <= INLINE_MAX_BYTES:
+        return ingest_execute(batch_id=batch.pk)
+    from incentives.tasks import ingest_execute_task
+
+    ingest_execute_task.delay(batch_id=batch.pk)
+    batch.refresh_from_db()
+    return batch
+
+
+def ingest_rows(
+    *, request: IngestRequest, rows: list[dict[str, Any]], created_by_id: int | None
+) -> IngestBatch:
+    """Ingest a JSON bulk request (already size-capped by the API) right away."""
+    import json
+
+    with transaction.atomic():
+        batch = _new_batch(
+            request,
+            created_by_id=created_by_id,
+            data=json.dumps(rows, sort_keys=True, default=str).encode(),
+        )
+    return _run(batch, header=None, records=ingest.json_records(rows))
+
+
+def ingest_execute(*, batch_id: int, progress: Any = None) -> IngestBatch:
+    """Process a stored CSV upload (in the request, or in a worker)."""
+    batch: IngestBatch = IngestBatch.objects.get(pk=batch_id)
+    if batch.status not in (IngestStatus.PENDING, IngestStatus.RUNNING):
+        return batch  # already done: a redelivered task has nothing left to do
+    path = upload_dir() / f"{batch.pk}.csv"
+    with path.open("rb") as stream:
+        header, records = ingest.csv_records(stream)
+        batch = _run(batch, header=header, records=records, progress=progress)
+    path.unlink(missing_ok=True)
+    return batch
+
+
+def _run(
+    batch: IngestBatch, *, header: list[str] | None, records: Any, progress: Any = None
+) -> IngestBatch:
+    IngestBatch.objects.filter(pk=batch.pk).update(status=IngestStatus.RUNNING)
+    mapping = ingest.resolve_mapping(batch.mapping, batch.kind)
+    started = time.perf_counter()
+    outcome = ingest.run_ingest(
+        batch=batch, header=header, records=records, mapping=mapping, progress=progress
+    )
+    with transaction.atomic():
+        batch.status = ingest.final_status(batch, outcome)
+        committed = batch.status in (IngestStatus.SUCCEEDED, IngestStatus.PARTIAL)
+        batch.counts = {**outcome.counts, "committed": committed}
+        batch.rows_total = batch.rows_processed = outcome.counts["rows"]
+        batch.error_count = outcome.error_rows
+        batch.finished_at = timezone.now()
+        batch.message = _message(batch, outcome)
+        batch.save()
+        ingest.store_errors(batch, outcome.errors)
+        imported = time.perf_counter()
+        if committed and outcome.changed:
+            # New keys were credited during the import; keys that got a new version (or an
+            # import that credited nothing itself) are recomputed here.
+            inline: CreditSummary | None = outcome.credits
+            written = inline.credits_written if inline else 0
+            corrections = inline.corrections_written if inline else 0
+            if inline is None or outcome.recredit:
+                more = credits_recompute(batch_id=batch.pk, only_new_versions=inline is not None)
+                written += more.credits_written
+                corrections += more.corrections_written
+            batch.counts["credits_written"] = written
+            batch.counts["corrections"] = corrections
+        batch.counts["timings"] = {
+            "import_s": round(imported - started - outcome.credit_s, 3),
+            "credit_s": round(time.perf_counter() - imported + outcome.credit_s, 3),
+        }
+        batch.save(update_fields=["counts"])
+        audit_record(
+            action="ingest.finish",
+            obj=batch,
+            after={"status": batch.status, "counts": batch.counts},
+        )
+    return batch
+
+
+def _message(batch: IngestBatch, outcome: ingest.Outcome) -> str:
+    c = outcome.counts
+    good = f"{c['created']} new, {c['new_version']} changed, {c['unchanged']} unchanged"
+    if batch.dry_run:
+        return f"Dry run: {good}; {outcome.error_rows} rows with errors. Nothing was written."
+    if batch.status == IngestStatus.FAILED:
+        return (
+            f"{outcome.error_rows} of {c['rows']} rows have errors; nothing was committed "
+            "(all-or-nothing). Fix them, or import in partial mode."
+        )
+    if batch.status == IngestStatus.PARTIAL:
+        return f"Committed the good rows ({good}); {outcome.error_rows} rows were skipped."
+    return f"Committed: {good}."
+
+
+@transaction.atomic
+def fx_rate_set(*, currency: str, quote_currency: str, valid_on: Any, rate: Any) -> FxRate:
+    """Record (or correct) one FX rate for a day."""
+    for code in (currency, quote_currency):
+        if code not in ISO_4217_CODES:
+            raise ValidationFailedError(
+                f"{code!r} is not an ISO 4217 currency.", code="unknown_currency"
+            )
+    if currency == quote_currency:
+        raise ValidationFailedError("A rate needs two different currencies.", code="same_currency")
+    existing = FxRate.objects.filter(
+        currency=currency, quote_currency=quote_currency, valid_on=valid_on
+    ).first()
+    before = model_snapshot(existing) if existing else None
+    fx = existing or FxRate(
+        currency=currency, quote_currency=quote_currency, valid_on=valid_on, rate=rate
+    )
+    fx.rate = rate
+    fx.full_clean()
+    fx.save()
+    audit_record(action="fx_rate.set", obj=fx, before=before, after=model_snapshot(fx))
+    return fx
+
+
+RULE_CONFIG_KEYS = {
+    RuleKind.DIRECT: set(),
+    RuleKind.SPLIT: {"roles"},
+    RuleKind.ROLLUP: {"hierarchy"},
+    RuleKind.TERRITORY: {"attribute", "map"},
+    RuleKind.ATTRIBUTION: {"model", "roles", "weights"},
+}
+
+
+def _check_rule(kind: str, config: dict[str, Any]) -> None:
+    if kind not in RuleKind.values:
+        raise ValidationFailedError(f"Unknown rule kind {kind!r}.", code="unknown_rule_kind")
+    unknown = set(config) - RULE_CONFIG_KEYS[RuleKind(kind)]
+    if unknown:
+        raise ValidationFailedError(
+            f"Unknown config key(s) for {kind}: {sorted(unknown)}.",
+            code="bad_rule_config",
+            details={"config": sorted(unknown)},
+        )
+    if kind == RuleKind.ATTRIBUTION:
+        from engine.crediting import MODELS
+
+        if config.get("model", "linear") not in MODELS:
+            raise ValidationFailedError(
+                f"Unknown attribution model; use one of {MODELS}.", code="bad_rule_config"
+            )
+    if kind == RuleKind.ROLLUP and not config.get("hierarchy"):
+        raise ValidationFailedError(
+            "A roll-up rule names a hierarchy code.", code="bad_rule_config"
+        )
+    if kind == RuleKind.TERRITORY and not config.get("map"):
+        raise ValidationFailedError(
+            "A territory rule maps attribute values to people or nodes.", code="bad_rule_config"
+        )
+
+
+@transaction.atomic
+def crediting_rule_create(
+    *,
+    name: str,
+    kind: str,
+    priority: int,
+    valid_from: Any,
+    valid_to: Any = None,
+    transaction_kinds: list[str] | None = None,
+    config: dict[str, Any] | None = None,
+) -> CreditingRule:
+    """Create a crediting rule."""
+    config = config or {}
+    _check_rule(kind, config)
+    if CreditingRule.objects.filter(name=name).exists():
+        raise ConflictError("A crediting rule with this name exists.", code="duplicate_name")
+    rule = CreditingRule(
+        name=name,
+        kind=kind,
+        priority=priority,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        transaction_kinds=transaction_kinds or [],
+        config=config,
+    )
+    rule.full_clean()
+    rule.save()
+    audit_record(action="crediting_rule.create", obj=rule, after=model_snapshot(rule))
+    return rule
+
+
+@transaction.atomic
+def crediting_rule_update(*, rule_id: int, **changes: Any) -> CreditingRule:
+    """Change a rule; its version goes up, so credits say which version made them."""
+    rule: CreditingRule | None = (
+        CreditingRule.objects.select_for_update().filter(pk=rule_id).first()
+    )
+    if rule is None:
+        raise NotFoundError("Crediting rule not found.")
+    before = model_snapshot(rule)
+    for name, value in changes.items():
+        setattr(rule, name, value)
+    _check_rule(rule.kind, rule.config)
+    rule.version += 1
+    rule.full_clean()
+    rule.save()
+    audit_record(
+        action="crediting_rule.update", obj=rule, before=before, after=model_snapshot(rule)
+    )
+    return rule
+
+
+@transaction.atomic
+def credits_recalculate(*, transaction_ids: list[int] | None = None) -> CreditSummary:
+    """Recompute credits (all current transactions, or some) after rules changed."""
+    summary = credits_recompute(transaction_ids=transaction_ids)
+    audit_record(
+        action="credits.recalculate",
+        object_type="incentives.credit",
+        after={
+            "transactions": summary.transactions,
+            "written": summary.credits_written,
+            "corrections": summary.corrections_written,
+            "superseded": summary.superseded,
+            "conflicts": len(summary.conflicts),
+        },
+    )
+    return summary
+
+
+@transaction.atomic
+def kpi_value_sign_off(*, kpi_value_id: int, user_id: int) -> KpiValue:
+    """Sign off a draft KPI value (its owner or a comp admin)."""
+    kpi: KpiValue | None = (
+        KpiValue.objects.select_for_update()
+        .filter(pk=kpi_value_id, superseded_at__isnull=True)
+        .first()
+    )
+    if kpi is None:
+        raise NotFoundError("KPI value not found.")
+    if kpi.status == KpiStatus.SIGNED_OFF:
+        return kpi
+    before = model_snapshot(kpi)
+    kpi.status = KpiStatus.SIGNED_OFF
+    kpi.signed_off_by_id = user_id
+    kpi.signed_off_at = timezone.now()
+    kpi.save(update_fields=["status", "signed_off_by", "signed_off_at"])
+    audit_record(action="kpi_value.sign_off", obj=kpi, before=before, after=model_snapshot(kpi))
+    return kpi

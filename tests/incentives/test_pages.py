@@ -1,0 +1,78 @@
+"""Incentive-data pages: upload with errors shown, transaction browser, credit explorer."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from hierarchy.tenancy import tenant_scope
+from incentives.models import IngestBatch, Transaction
+from tests.tenancy import assert_not_found
+
+GOOD = (
+    "external_id,kind,amount,currency,booked_on,owner_employee_id\n"
+    "W-1,new_business,1000,USD,2026-02-02,E1\n"
+    "W-2,expansion,abc,USD,2026-02-03,E2\n"
+)
+
+
+@pytest.mark.covers_url("imports", "import_detail")
+def test_uploading_a_file_shows_its_row_errors_and_another_tenant_cannot_see_it(
+    org, client_alice, client_charlie
+):
+    response = client_alice.post(
+        "/data/imports/",
+        {
+            "kind": "transactions",
+            "mapping": "",
+            "mode": "partial",
+            "file": SimpleUploadedFile("deals.csv", GOOD.encode(), "text/csv"),
+        },
+    )
+    assert response.status_code == 302
+    page = client_alice.get(response["Location"])
+    html = page.content.decode()
+    assert "Committed with errors" in html and "bad_number" in html and "Not a number." in html
+    assert client_alice.get("/data/imports/").status_code == 200
+    with tenant_scope(org.tenant):
+        batch = IngestBatch.objects.get()
+    assert_not_found(client_charlie.get(f"/data/imports/{batch.pk}/"))
+    assert "deals.csv" not in client_charlie.get("/data/imports/").content.decode()
+
+
+def test_a_form_error_is_shown_not_a_crash(org, client_alice):
+    response = client_alice.post("/data/imports/", {"kind": "transactions", "mode": "partial"})
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+
+
+@pytest.mark.covers_url("transactions", "transaction_detail", "credits_recalculate")
+def test_the_credit_explorer_explains_a_deal(org, client_alice, client_charlie):
+    client_alice.post(
+        "/data/imports/",
+        {
+            "kind": "transactions",
+            "mapping": "",
+            "mode": "partial",
+            "file": SimpleUploadedFile("deals.csv", GOOD.encode(), "text/csv"),
+        },
+    )
+    listing = client_alice.get("/data/transactions/?owner=E1").content.decode()
+    assert "W-1" in listing and "W-2" not in listing
+    with tenant_scope(org.tenant):
+        tx = Transaction.objects.get(external_id="W-1")
+    detail = client_alice.get(f"/data/transactions/{tx.pk}/").content.decode()
+    assert "Erin Seller" in detail and "Owner" in detail and "Roll-up (indirect)" in detail
+    assert "Mark Lead" in detail and "Maria Vice" in detail
+    assert_not_found(client_charlie.get(f"/data/transactions/{tx.pk}/"))
+    assert "W-1" not in client_charlie.get("/data/transactions/").content.decode()
+    assert client_alice.post("/data/credits/recalculate/").status_code == 302
+    assert client_charlie.post("/data/credits/recalculate/").status_code == 302
+    with tenant_scope(org.tenant):
+        assert Transaction.objects.count() == 1
+
+
+def test_employees_cannot_open_incentive_data_pages(org, client, bob):
+    client.force_login(bob)
+    for url in ("/data/imports/", "/data/transactions/"):
+        assert_not_found(client.get(url))
