@@ -9,6 +9,7 @@ from hierarchy.views import healthz
 
 api_v1 = [
     path("", include("hierarchy.api.urls")),
+    path("", include("plans.api.urls")),
     path("", include("incentives.api.urls")),
 ]
 

@@ -108,3 +108,14 @@ def test_the_compose_file_describes_the_production_shape():
         assert services[name]["env_file"] == ".env"
         assert set(services[name]["depends_on"]) == {"postgres", "redis"}
     assert (ROOT / "Dockerfile").exists()
+
+
+def test_production_hashes_passwords_with_argon2():
+    from config.settings import base
+
+    assert base.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    assert (
+        Argon2PasswordHasher().encode("secret", Argon2PasswordHasher().salt()).startswith("argon2$")
+    )

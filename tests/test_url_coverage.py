@@ -19,6 +19,7 @@ NO_TENANT_DATA = {
     "healthz": "reports infrastructure, no tenant data",
     "api-schema": "describes the open-source API, no tenant data",
     "api-docs": "same as schema",
+    "api-plan-schema": "the plan language's JSON Schema, no tenant data",
 }
 
 

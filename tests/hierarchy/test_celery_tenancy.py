@@ -170,3 +170,27 @@ def test_a_real_worker_refuses_a_task_sent_without_a_tenant(
     with pytest.raises(Exception) as caught:
         result.get(timeout=90)
     assert type(caught.value).__name__ == "TenantRequiredError"
+
+
+@pytest.mark.needs_pg
+@pytest.mark.needs_worker
+def test_healthz_reports_the_broker_and_a_fresh_worker_heartbeat(
+    celery_worker_process, client, committed_tenants
+):
+    import time
+
+    from hierarchy.health import HEARTBEAT_KEY, _redis
+    from hierarchy.tasks import worker_heartbeat_task
+
+    _redis().delete(HEARTBEAT_KEY)
+    assert client.get("/healthz").json()["worker"]["status"] == "no_heartbeat"
+    # beat sends this every 30 s in production; here we send it once and wait for the worker
+    worker_heartbeat_task.apply_async().get(timeout=90)
+    deadline = time.monotonic() + 30
+    body = client.get("/healthz").json()
+    while body["worker"]["status"] != "ok" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        body = client.get("/healthz").json()
+    assert body["broker"] == {"status": "ok"}
+    assert body["worker"]["status"] == "ok"
+    assert body["worker"]["last_heartbeat_age_s"] < 30
