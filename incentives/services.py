@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from incentives import ingest
 from incentives.crediting import CreditSummary, credits_recompute
 from incentives.currencies import ISO_4217_CODES
 from incentives.models import (
+    ColumnMapping,
     CreditingRule,
     FxRate,
     IngestBatch,
@@ -54,7 +57,14 @@ class IngestRequest:
     filename: str = ""
 
 
-def _new_batch(request: IngestRequest, *, created_by_id: int | None, data: bytes) -> IngestBatch:
+def _new_batch(
+    request: IngestRequest,
+    *,
+    created_by_id: int | None,
+    data: bytes = b"",
+    digest: str | None = None,
+    size: int | None = None,
+) -> IngestBatch:
     if request.kind not in IngestKind.values:
         raise ValidationFailedError(f"Unknown kind {request.kind!r}.", code="unknown_kind")
     if request.mode not in IngestMode.values:
@@ -73,8 +83,8 @@ def _new_batch(request: IngestRequest, *, created_by_id: int | None, data: bytes
         mode=request.mode,
         dry_run=request.dry_run,
         status=IngestStatus.PENDING,
-        content_sha256=hashlib.sha256(data).hexdigest(),
-        size_bytes=len(data),
+        content_sha256=digest if digest is not None else hashlib.sha256(data).hexdigest(),
+        size_bytes=size if size is not None else len(data),
         created_by_id=created_by_id,
         created_at=timezone.now(),
     )
@@ -84,13 +94,31 @@ def _new_batch(request: IngestRequest, *, created_by_id: int | None, data: bytes
     return batch
 
 
-def ingest_upload(*, request: IngestRequest, data: bytes, created_by_id: int | None) -> IngestBatch:
-    """Accept a CSV file; process it now when small, else hand it to a worker."""
-    with transaction.atomic():
-        batch = _new_batch(request, created_by_id=created_by_id, data=data)
-        path = upload_dir() / f"{batch.pk}.csv"
-        path.write_bytes(data)
-    if len(data) <= INLINE_MAX_BYTES:
+def ingest_upload(
+    *, request: IngestRequest, data: bytes | Iterable[bytes], created_by_id: int | None
+) -> IngestBatch:
+    """Accept a CSV file (bytes or a stream of chunks, written to disk as it arrives); process
+    it now when small, else hand it to a worker that reports progress."""
+    chunks = [data] if isinstance(data, bytes) else data
+    digest, size, lines = hashlib.sha256(), 0, 0
+    staging = upload_dir() / f"incoming-{uuid.uuid4().hex}.csv"
+    with staging.open("wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+    try:
+        with transaction.atomic():
+            batch = _new_batch(
+                request, created_by_id=created_by_id, digest=digest.hexdigest(), size=size
+            )
+            batch.rows_total = max(0, lines - 1)
+            batch.save(update_fields=["rows_total"])
+            staging.rename(upload_dir() / f"{batch.pk}.csv")
+    finally:
+        staging.unlink(missing_ok=True)
+    if size <= INLINE_MAX_BYTES:
         return ingest_execute(batch_id=batch.pk)
     from incentives.tasks import ingest_execute_task
 
@@ -209,6 +237,41 @@ def fx_rate_set(*, currency: str, quote_currency: str, valid_on: Any, rate: Any)
     fx.save()
     audit_record(action="fx_rate.set", obj=fx, before=before, after=model_snapshot(fx))
     return fx
+
+
+@transaction.atomic
+def column_mapping_save(
+    *, name: str, kind: str, columns: dict[str, str], defaults: dict[str, str] | None = None
+) -> ColumnMapping:
+    """Save (or replace) a named mapping of a file's columns to Quotient's fields."""
+    from incentives.mappings import KPI_FIELDS, TRANSACTION_FIELDS
+
+    if kind not in IngestKind.values:
+        raise ValidationFailedError(f"Unknown kind {kind!r}.", code="unknown_kind")
+    known = KPI_FIELDS if kind == IngestKind.KPI_VALUES else TRANSACTION_FIELDS
+    unknown = sorted(
+        {
+            f
+            for f in [*columns.values(), *(defaults or {})]
+            if f not in known and not f.startswith("attr_")
+        }
+    )
+    if unknown:
+        raise ValidationFailedError(
+            f"Unknown field(s): {', '.join(unknown)}.",
+            code="unknown_field",
+            details={"fields": unknown, "known": sorted(known)},
+        )
+    mapping = ColumnMapping.objects.filter(name=name).first()
+    before = model_snapshot(mapping) if mapping else None
+    mapping = mapping or ColumnMapping(name=name)
+    mapping.kind, mapping.columns, mapping.defaults = kind, columns, defaults or {}
+    mapping.full_clean()
+    mapping.save()
+    audit_record(
+        action="column_mapping.save", obj=mapping, before=before, after=model_snapshot(mapping)
+    )
+    return mapping
 
 
 RULE_CONFIG_KEYS = {

@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
+from incentives import progress as ingest_progress
 from incentives import services
 
 
@@ -15,5 +16,6 @@ def ingest_execute_task(self: Any, *, batch_id: int) -> int:
 
     def progress(rows: int) -> None:
         self.update_state(state="PROGRESS", meta={"rows_processed": rows})
+        ingest_progress.report(batch_id, rows)
 
     return services.ingest_execute(batch_id=batch_id, progress=progress).pk

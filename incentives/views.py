@@ -59,7 +59,7 @@ def imports(request: HttpRequest) -> HttpResponse:
                         mapping=form.cleaned_data["mapping"],
                         filename=upload.name or "",
                     ),
-                    data=upload.read(),
+                    data=upload.chunks(),
                     created_by_id=request.user.pk,
                 )
             except ApplicationError as exc:

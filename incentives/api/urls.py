@@ -39,6 +39,7 @@ urlpatterns = [
         name="api-rule-detail",
     ),
     path("fx-rates/", views.FxRateListView.as_view(), name="api-fx-rate-list"),
+    path("fx-rates/convert/", views.FxConvertView.as_view(), name="api-fx-convert"),
     path("kpi-values/", views.KpiValueListView.as_view(), name="api-kpi-list"),
     path(
         "kpi-values/<int:kpi_value_id>/sign-off/",

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from hierarchy.api.base import TenantAPIView
 from hierarchy.errors import ApplicationError, NotFoundError, ValidationFailedError
+from incentives import progress as ingest_progress
 from incentives import selectors, services
 from incentives.mappings import KPI_FIELDS, PRESETS, TRANSACTION_FIELDS
 from incentives.models import (
@@ -91,6 +92,16 @@ class IngestBatchSerializer(serializers.ModelSerializer):  # type: ignore[type-a
             "finished_at",
             "errors_url",
         ]
+
+    def to_representation(self, instance: IngestBatch) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        if instance.finished_at is None:
+            live = ingest_progress.read(instance.pk)
+            if live is not None:
+                data["rows_processed"] = live
+                if instance.rows_total:
+                    data["progress_pct"] = min(99, round(100 * live / instance.rows_total))
+        return data
 
     def get_errors_url(self, obj: IngestBatch) -> str:
         return f"/api/v1/imports/{obj.pk}/errors.csv"
@@ -187,9 +198,11 @@ class IngestCsvView(TenantAPIView):
                 raise PayloadTooLargeError(
                     f"Files are limited to {settings.INGEST_MAX_BYTES} bytes."
                 )
-            data, filename = upload.read(), upload.name or "upload.csv"
+            data, filename = upload.chunks(), upload.name or "upload.csv"
         else:
-            data, filename = request._request.read(), request.query_params.get("filename", "")
+            raw = request._request
+            data = iter(lambda: raw.read(1 << 20), b"")  # streamed to disk, 1 MB at a time
+            filename = request.query_params.get("filename", "")
         mode = request.query_params.get("mode", IngestMode.ALL_OR_NOTHING)
         batch = services.ingest_upload(
             request=services.IngestRequest(
@@ -256,9 +269,17 @@ class IngestErrorCsvView(TenantAPIView):
 
 
 class ColumnMappingView(TenantAPIView):
-    """Fields Quotient reads, the built-in presets and the tenant's saved mappings."""
+    """Fields Quotient reads, the built-in presets and the tenant's saved mappings; POST saves
+    (or replaces) a mapping by name."""
 
     permission = "transactions.view"
+    write_permission = "transactions.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        name = serializers.CharField(max_length=100)
+        kind = serializers.ChoiceField(choices=IngestKind.choices, default=IngestKind.TRANSACTIONS)
+        columns = serializers.DictField(child=serializers.CharField(), allow_empty=False)
+        defaults = serializers.DictField(child=serializers.CharField(), default=dict)
 
     def get(self, request: Request) -> Response:
         return Response(
@@ -269,9 +290,69 @@ class ColumnMappingView(TenantAPIView):
                     for k, v in PRESETS.items()
                 },
                 "saved": [
-                    {"id": m.pk, "name": m.name, "kind": m.kind, "columns": m.columns}
+                    {
+                        "id": m.pk,
+                        "name": m.name,
+                        "kind": m.kind,
+                        "columns": m.columns,
+                        "defaults": m.defaults,
+                    }
                     for m in selectors.column_mapping_list()
                 ],
+            }
+        )
+
+    @extend_schema(request=InputSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        mapping = services.column_mapping_save(**serializer.validated_data)
+        return Response(
+            {
+                "id": mapping.pk,
+                "name": mapping.name,
+                "kind": mapping.kind,
+                "columns": mapping.columns,
+                "defaults": mapping.defaults,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class FxConvertView(TenantAPIView):
+    """Convert an amount with the tenant's rate in force on a day."""
+
+    permission = "transactions.view"
+
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("amount", "from", "to", "on")])
+    def get(self, request: Request) -> Response:
+        import datetime as dt
+        from decimal import Decimal, InvalidOperation
+
+        from incentives.fx import convert, rate_on
+
+        params = request.query_params
+        try:
+            amount = Decimal(params.get("amount", ""))
+            day = dt.date.fromisoformat(params.get("on", ""))
+        except (InvalidOperation, ValueError):
+            raise ValidationFailedError(
+                "Give amount (a number) and on (YYYY-MM-DD).", code="bad_query"
+            ) from None
+        if not amount.is_finite():
+            raise ValidationFailedError("amount must be a finite number.", code="bad_query")
+        currency, to = params.get("from", "").upper(), params.get("to", "").upper()
+        rate = rate_on(currency=currency, quote_currency=to, day=day)
+        return Response(
+            {
+                "amount": str(amount),
+                "from": currency,
+                "to": to,
+                "on": str(day),
+                "rate": str(rate),
+                "converted": str(
+                    convert(amount=amount, currency=currency, to_currency=to, day=day)
+                ),
             }
         )
 

@@ -267,3 +267,68 @@ def test_an_employee_cannot_import(org, client, bob):
     assert response.status_code == 403
     with tenant_scope(org.tenant):
         assert Credit.objects.count() == 0
+
+
+@pytest.mark.covers_url("api-fx-convert")
+def test_fx_conversion_uses_the_rate_in_force_and_inverts_when_needed(
+    org, client_alice, client_charlie
+):
+    for day, rate in (("2026-01-01", "1.05000000"), ("2026-03-01", "1.10000000")):
+        _post(
+            client_alice,
+            "/api/v1/fx-rates/",
+            {"currency": "EUR", "quote_currency": "USD", "valid_on": day, "rate": rate},
+        )
+    feb = client_alice.get("/api/v1/fx-rates/convert/?amount=1000&from=EUR&to=USD&on=2026-02-15")
+    assert feb.json()["converted"] == "1050.0000"
+    march = client_alice.get("/api/v1/fx-rates/convert/?amount=1000&from=EUR&to=USD&on=2026-03-01")
+    assert march.json()["converted"] == "1100.0000"
+    inverse = client_alice.get(
+        "/api/v1/fx-rates/convert/?amount=1100&from=USD&to=EUR&on=2026-03-02"
+    )
+    assert inverse.json()["converted"] == "1000.0000"
+    before = client_alice.get("/api/v1/fx-rates/convert/?amount=1&from=EUR&to=USD&on=2025-12-31")
+    assert before.status_code == 400 and before.json()["error"]["code"] == "fx_rate_missing"
+    # another tenant has no such rate: the same answer as a missing one
+    other = client_charlie.get("/api/v1/fx-rates/convert/?amount=1&from=EUR&to=USD&on=2026-03-02")
+    assert other.json()["error"]["code"] == "fx_rate_missing"
+
+
+def test_a_saved_column_mapping_imports_a_custom_export(org, client_alice, client_charlie):
+    saved = _post(
+        client_alice,
+        "/api/v1/column-mappings/",
+        {
+            "name": "Pipedrive",
+            "columns": {
+                "Deal": "external_id",
+                "Value": "amount",
+                "Cur": "currency",
+                "Won": "booked_on",
+                "Rep": "owner_employee_id",
+            },
+            "defaults": {"kind": "new_business", "source": "pipedrive"},
+        },
+    )
+    assert saved.status_code == 201, saved.content
+    bad = _post(
+        client_alice, "/api/v1/column-mappings/", {"name": "X", "columns": {"A": "nonsense"}}
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "unknown_field"
+    csv_text = "Deal,Value,Cur,Won,Rep\nPD-1,300,USD,2026-04-01,E2\n"
+    done = client_alice.post(
+        "/api/v1/imports/transactions/csv/?mapping=Pipedrive",
+        data=csv_text,
+        content_type="text/csv",
+    )
+    assert done.json()["status"] == "succeeded", done.content
+    with tenant_scope(org.tenant):
+        tx = Transaction.objects.get(external_id="PD-1")
+        assert (tx.source, tx.kind, tx.owner.employee_id) == ("pipedrive", "new_business", "E2")
+    assert client_charlie.get("/api/v1/column-mappings/").json()["saved"] == []
+    foreign = client_charlie.post(
+        "/api/v1/imports/transactions/csv/?mapping=Pipedrive",
+        data=csv_text,
+        content_type="text/csv",
+    )
+    assert foreign.status_code == 400 and foreign.json()["error"]["code"] == "unknown_mapping"

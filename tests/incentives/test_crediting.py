@@ -156,3 +156,51 @@ def test_bad_splits_are_a_row_error(in_org, share, code):
     batch = _rows([tx_row("D-1", splits=f"E1:{share}")])
     assert batch.status == "failed"
     assert code in {e.code for e in batch.errors.all()}
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    deals=st.lists(
+        st.tuples(
+            st.sampled_from(["E1", "E2", "E3"]),
+            st.integers(min_value=1, max_value=10**9),
+            st.one_of(
+                st.none(),
+                st.tuples(
+                    st.sampled_from(["E1", "E2", "E3"]), st.integers(min_value=0, max_value=100)
+                ),
+            ),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_roll_up_credit_never_double_counts_in_a_team_total(in_org, deals):
+    Credit.objects.all().delete()
+    from incentives.models import Transaction
+
+    Transaction.objects.all().delete()
+    rows = []
+    for i, (owner, cents, split) in enumerate(deals):
+        extra = {}
+        if split is not None and split[0] != owner:
+            extra["splits"] = f"{owner}:{100 - split[1]};{split[0]}:{split[1]}"
+        rows.append(tx_row(f"R-{i}", str(Decimal(cents) / 100), owner_employee_id=owner, **extra))
+    batch = _rows(rows)
+    assert batch.status == "succeeded", batch.message
+    current = Credit.objects.filter(superseded_at__isnull=True)
+    team = sum(c.amount for c in current if c.kind in ("direct", "split"))
+    booked = sum(Decimal(cents) / 100 for _, cents, _ in deals)
+    # the team's total counts every deal exactly once, roll-ups excluded
+    assert team == booked
+    # each manager's indirect credit equals the team's total, once, never more
+    for manager in ("M2", "M1"):
+        assert (
+            sum(c.amount for c in current if c.kind == "rollup" and c.person.employee_id == manager)
+            == booked
+        )
+    assert not any(
+        c.kind == "rollup" and c.person.employee_id in {"E1", "E2", "E3"} for c in current
+    )

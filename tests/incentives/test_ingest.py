@@ -365,3 +365,43 @@ def test_json_helper_rows_round_trip_decimals(in_org):
     batch = _rows([tx_row("D-9", amount=json.loads("12.5"))])
     assert Transaction.objects.get(external_id="D-9").amount == Decimal("12.50")
     assert batch.status == IngestStatus.SUCCEEDED
+
+
+def test_a_large_upload_goes_to_a_worker_streamed_from_disk(
+    in_org, monkeypatch, settings, tmp_path
+):
+    # given files above the inline limit go to the worker task (eager in tests)
+    monkeypatch.setattr(services, "INLINE_MAX_BYTES", 10)
+    settings.VAR_DIR = tmp_path
+    chunks = [
+        b"external_id,kind,amount,currency,booked_on,owner_employee_id\n",
+        b"L-1,new_business,10,USD,2026-02-02,E1\n",
+        b"L-2,renewal,20,USD,2026-02-03,E2\n",
+    ]
+    # when the upload arrives as a stream of chunks
+    batch = services.ingest_upload(
+        request=services.IngestRequest(
+            kind="transactions", source_format="csv", filename="big.csv"
+        ),
+        data=iter(chunks),
+        created_by_id=None,
+    )
+    # then it was counted while streaming, processed, and the stored file removed
+    batch.refresh_from_db()
+    assert batch.status == IngestStatus.SUCCEEDED
+    assert batch.size_bytes == sum(len(c) for c in chunks)
+    assert (batch.rows_total, batch.counts["created"]) == (2, 2)
+    assert not list(services.upload_dir().iterdir())
+
+
+@pytest.mark.needs_worker
+def test_a_running_imports_progress_is_readable_while_its_transaction_is_open(in_org):
+    from incentives import progress
+    from incentives.api.views import IngestBatchSerializer
+
+    batch = _rows([tx_row("P-1")])
+    type(batch).objects.filter(pk=batch.pk).update(finished_at=None, rows_total=400)
+    batch.refresh_from_db()
+    progress.report(batch.pk, 100)
+    data = IngestBatchSerializer(batch).data
+    assert (data["rows_processed"], data["progress_pct"]) == (100, 25)
