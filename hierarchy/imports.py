@@ -107,6 +107,7 @@ class Outcome:
     errors: list[RowError] = field(default_factory=list)
     diffs: list[dict[str, Any]] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    rows_applied: int = 0  # partial imports: rows without errors
 
     def error(self, line: int, column: str, code: str, message: str) -> None:
         self.errors.append(RowError(line, column, code, message))
@@ -130,6 +131,32 @@ class Outcome:
             "unchanged": self.unchanged,
             "errors": len(self.errors),
         }
+
+
+def _without_bad_rows(parsed: list[Row], out: Outcome, apply: Any) -> tuple[list[Row], Outcome]:
+    """Drop rows with errors, and rows that only fail because of them, until a trial is clean.
+
+    Each trial runs the import without keeping anything; a few rounds settle chains such as a
+    person whose manager's row was bad.
+    """
+    bad = {e.line for e in out.errors}
+    good = [row for row in parsed if row[0] not in bad]
+    for _ in range(5):
+        trial = Outcome(rows=len(good))
+        try:
+            with transaction.atomic():
+                apply(good, trial, write=False)
+                raise _AbortError
+        except _AbortError:
+            pass
+        if not trial.errors:
+            break
+        out.errors.extend(trial.errors)
+        failing = {e.line for e in trial.errors}
+        good = [row for row in good if row[0] not in failing]
+    clean = Outcome(rows=out.rows, errors=out.errors, ignored_columns=out.ignored_columns)
+    clean.rows_applied = len(good)
+    return good, clean
 
 
 class _AbortError(Exception):
@@ -274,10 +301,13 @@ def hr_import(
     filename: str = "",
     dry_run: bool = False,
     created_by_id: int | None = None,
+    partial: bool = False,
 ) -> ImportBatch:
     """Import a CSV file (``content``) or JSON rows (``rows``) of ``kind``; return the batch.
 
-    All-or-nothing: with any row error nothing is written but the failed batch itself.
+    All-or-nothing by default: with any row error nothing is written but the failed batch
+    itself. With ``partial`` the rows without errors are applied and the others reported; a row
+    that only fails because it leans on a bad row (a manager, a parent node) is reported too.
     """
     if kind not in ImportKind.values:
         raise ValidationFailedError(f"Unknown import kind {kind!r}.", code="unknown_kind")
@@ -297,7 +327,15 @@ def hr_import(
         ImportKind.NODES: _import_nodes,
     }[ImportKind(kind)]
     status = ImportStatus.PREVIEW if dry_run else ImportStatus.APPLIED
-    if not out.errors:
+    if partial and parsed and not any(e.line == 1 for e in out.errors):
+        # File-level problems (line 1) fail the file whatever the mode.
+        parsed, out = _without_bad_rows(parsed, out, apply)
+    if not out.errors or (partial and parsed):
+        skipped = out.errors  # partial mode: the rows already set aside, with their reasons
+        if partial:
+            out = Outcome(
+                rows=out.rows, ignored_columns=out.ignored_columns, rows_applied=out.rows_applied
+            )
         try:
             with transaction.atomic():
                 apply(parsed, out, write=not dry_run)
@@ -312,7 +350,12 @@ def hr_import(
                 )
         except _AbortError:
             pass
-    if out.errors:
+        if partial:
+            kept_clean = not out.errors
+            out.errors = skipped + out.errors
+            if not kept_clean:
+                out.rows_applied = out.created = out.updated = out.unchanged = 0
+    if out.errors and not (partial and status == ImportStatus.APPLIED and out.rows_applied):
         status = ImportStatus.FAILED
     out.errors.sort(key=lambda e: (e.line, e.column))
     batch = ImportBatch(

@@ -147,6 +147,9 @@ class ImportForm(forms.Form):
     dry_run = forms.BooleanField(
         label="Dry run: preview only, write nothing", required=False, initial=True
     )
+    partial = forms.BooleanField(
+        label="Partial: apply the rows without errors (default: all or nothing)", required=False
+    )
 
 
 class GenerateForm(forms.Form):
@@ -440,6 +443,7 @@ def hr_imports(request: HttpRequest) -> HttpResponse:
             content=upload.read(),
             filename=upload.name or "",
             dry_run=form.cleaned_data["dry_run"],
+            partial=form.cleaned_data["partial"],
             created_by_id=request.user.pk,
         )
         return redirect("hr_import_detail", batch_id=batch.pk)

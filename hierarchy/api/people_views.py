@@ -830,6 +830,9 @@ class ImportListView(TenantAPIView):
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         kind = serializers.ChoiceField(choices=ImportKind.choices)
         dry_run = serializers.BooleanField(required=False, default=False)
+        mode = serializers.ChoiceField(
+            choices=["all_or_nothing", "partial"], required=False, default="all_or_nothing"
+        )
         file = serializers.FileField(required=False)
         rows = serializers.ListField(child=serializers.DictField(), required=False)
 
@@ -864,6 +867,7 @@ class ImportListView(TenantAPIView):
             rows=data.get("rows"),
             filename=getattr(upload, "name", "") or "",
             dry_run=data["dry_run"],
+            partial=data["mode"] == "partial",
             created_by_id=request.user.pk if getattr(request, "membership", None) else None,
         )
         if batch.status == "failed":

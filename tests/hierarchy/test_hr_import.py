@@ -292,3 +292,37 @@ def test_managers_later_in_the_file_are_linked_in_one_pass(tenant_a):
     # moving E3 under E1 is an update of one row
     moved = _import(tenant_a, "people", _csv("E3,Cy,2024-01-15,,E1,,"))
     assert (moved.counts["updated"], moved.diffs[0]["key"]) == (1, "E3")
+
+
+# --- partial mode -------------------------------------------------------------------------------
+
+
+def test_partial_mode_applies_the_good_rows_and_reports_the_rest(tenant_a):
+    content = _csv(
+        "E1,Ada Lovelace,2024-01-15,ada@acme.test,,L5,150000",
+        "E2,Bo Brown,not-a-date,bo@acme.test,,L3,1",
+        "E3,Cy Chen,2024-02-01,cy@acme.test,E2,L2,1",  # leans on the bad row E2
+        "E4,Di Diaz,2024-02-01,di@acme.test,E1,L2,1",
+    )
+    with tenant_scope(tenant_a):
+        batch = hr_import(kind="people", content=content, partial=True)
+        kept = sorted(Person.objects.values_list("employee_id", flat=True))
+    assert batch.status == "applied"
+    assert kept == ["E1", "E4"]
+    assert {line for line, _, _ in _errors(batch)} == {3, 4}
+    assert batch.counts["created"] == 2
+
+
+def test_partial_mode_with_nothing_valid_fails_and_writes_nothing(tenant_a):
+    with tenant_scope(tenant_a):
+        batch = hr_import(kind="people", content=_csv("E1,Ada,never,,,,"), partial=True)
+        assert Person.objects.count() == 0
+    assert batch.status == "failed"
+
+
+def test_all_or_nothing_stays_the_default(tenant_a):
+    content = _csv("E1,Ada Lovelace,2024-01-15,ada@acme.test,,L5,1", "E2,Bo,bad,,,,")
+    batch = _import(tenant_a, "people", content)
+    assert batch.status == "failed"
+    with tenant_scope(tenant_a):
+        assert Person.objects.count() == 0

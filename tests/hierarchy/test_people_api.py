@@ -423,3 +423,19 @@ def test_the_new_endpoints_are_in_the_openapi_schema(client, db):
         "/api/v1/hr-imports/",
     ):
         assert path in schema["paths"], path
+
+
+def test_import_api_partial_mode_applies_the_good_rows(client_alice, tenant_a):
+    rows = [
+        {"employee_id": "P1", "full_name": "Pat One", "hire_date": "2024-01-01"},
+        {"employee_id": "P2", "full_name": "Pat Two", "hire_date": "someday"},
+    ]
+    response = client_alice.post(
+        "/api/v1/hr-imports/",
+        data=json.dumps({"kind": "people", "rows": rows, "mode": "partial"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "applied" and body["counts"]["created"] == 1
+    assert [(e["line"], e["code"]) for e in body["errors"]] == [(2, "bad_date")]
