@@ -62,3 +62,13 @@ def test_every_url_pattern_has_a_cross_tenant_test():
 def test_covers_url_names_only_real_patterns():
     unknown = _covered() - _names(get_resolver())
     assert not unknown, f"covers_url names no URL pattern: {sorted(unknown)}"
+
+
+def test_the_openapi_schema_is_valid_with_no_warnings(tmp_path, db):
+    from django.core.management import call_command
+
+    # --fail-on-warn: duplicate component names or unresolvable views fail the build
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml")
+    )
+    assert "/api/v1/imports/{batch_id}/" in (tmp_path / "schema.yml").read_text()

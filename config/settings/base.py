@@ -271,7 +271,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["hierarchy.api.permissions.RolePermission"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "hierarchy.api.schema.QuotientAutoSchema",
     "EXCEPTION_HANDLER": "hierarchy.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -287,6 +287,25 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One named enum per choice set (several models have a "kind", "status" or "mode").
+    "ENUM_NAME_OVERRIDES": {
+        "TransactionKindEnum": "incentives.models.TransactionKind",
+        "IngestKindEnum": "incentives.models.IngestKind",
+        "IngestModeEnum": "incentives.models.IngestMode",
+        "IngestStatusEnum": "incentives.models.IngestStatus",
+        "RuleKindEnum": "incentives.models.RuleKind",
+        "CreditKindEnum": "incentives.models.CreditKind",
+        "KpiStatusEnum": "incentives.models.KpiStatus",
+        "KpiSubjectEnum": "incentives.models.KpiSubject",
+        "HierarchyKindEnum": "hierarchy.models.HierarchyKind",
+        "PeriodKindEnum": "hierarchy.models.PeriodKind",
+        "PeriodStatusEnum": "hierarchy.models.PeriodStatus",
+        "ImportKindEnum": "hierarchy.models.ImportKind",
+        "ImportStatusEnum": "hierarchy.models.ImportStatus",
+        "JobFunctionEnum": "hierarchy.models.JobFunction",
+        "AccessRoleEnum": "hierarchy.models.Role",
+        "HrImportModeEnum": [("all_or_nothing", "all_or_nothing"), ("partial", "partial")],
+    },
 }
 
 # --- logging ------------------------------------------------------------------------------------

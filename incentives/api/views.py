@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import parsers, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -281,6 +281,7 @@ class ColumnMappingView(TenantAPIView):
         columns = serializers.DictField(child=serializers.CharField(), allow_empty=False)
         defaults = serializers.DictField(child=serializers.CharField(), default=dict)
 
+    @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
         return Response(
             {
@@ -302,7 +303,7 @@ class ColumnMappingView(TenantAPIView):
             }
         )
 
-    @extend_schema(request=InputSerializer)
+    @extend_schema(request=InputSerializer, responses={201: dict})
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -324,7 +325,10 @@ class FxConvertView(TenantAPIView):
 
     permission = "transactions.view"
 
-    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("amount", "from", "to", "on")])
+    @extend_schema(
+        parameters=[OpenApiParameter(n, str) for n in ("amount", "from", "to", "on")],
+        responses={200: dict},
+    )
     def get(self, request: Request) -> Response:
         import datetime as dt
         from decimal import Decimal, InvalidOperation
@@ -450,6 +454,18 @@ class TransactionDetailView(TenantAPIView):
 
     permission = "transactions.view"
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "TransactionDetail",
+                {
+                    "transaction": TransactionSerializer(),
+                    "versions": TransactionSerializer(many=True),
+                    "credits": CreditSerializer(many=True),
+                },
+            )
+        }
+    )
     def get(self, request: Request, transaction_id: int) -> Response:
         tx = selectors.transaction_get(transaction_id=transaction_id)
         return Response(
@@ -500,6 +516,17 @@ class CreditRecalculateView(TenantAPIView):
                 queryset=Transaction.objects.all(), many=True, required=False
             )
 
+    @extend_schema(
+        request=inline_serializer(
+            "CreditRecalculateRequest",
+            {
+                "transaction_ids": serializers.ListField(
+                    child=serializers.IntegerField(), required=False
+                )
+            },
+        ),
+        responses={200: dict},
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
