@@ -179,13 +179,14 @@ def run() -> dict[str, Any]:
         copy_s = _copy_reference(path, owner_url)
         with tenant_scope(tenant):
             start = time.perf_counter()
-            batch = services.ingest_upload(
-                request=services.IngestRequest(
-                    kind="transactions", source_format="csv", filename="deals.csv"
-                ),
-                data=path.read_bytes(),
-                created_by_id=None,
-            )
+            with path.open("rb") as stream:  # streamed in 1 MB chunks, as the upload views do
+                batch = services.ingest_upload(
+                    request=services.IngestRequest(
+                        kind="transactions", source_format="csv", filename="deals.csv"
+                    ),
+                    data=iter(lambda: stream.read(1 << 20), b""),
+                    created_by_id=None,
+                )
             total_s = time.perf_counter() - start
             credits = Credit.objects.count()
     assert batch.status == "succeeded", batch.message
