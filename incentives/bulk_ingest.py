@@ -177,6 +177,8 @@ class ChunkParser:
                 return None
             if not pct.is_finite() or not Decimal(0) <= pct <= Decimal(100):
                 return None
+            if -pct.as_tuple().exponent > 4:  # type: ignore[operator]
+                return None  # the reference parser reports it
             total += pct
             out.append({"person_id": pk, "role": "split", "share_pct": str(pct)})
         return None if total > 100 else out
@@ -753,11 +755,14 @@ class TransactionSink:
                 {}, self.wanted, {}, self.ctx
             )
 
-    def abort(self) -> None:
-        """Stop the writer after a failure (the transaction is being rolled back)."""
+    def abort(self) -> BaseException | None:
+        """Stop the writer after a failure (the transaction is being rolled back); return the
+        writer's own error, which is usually the real cause of the failure."""
         if self.writer is not None:
             writer, self.writer = self.writer, None
             writer.close(ok=False)
+            return writer.error
+        return None
 
 
 def run_transactions(
@@ -822,5 +827,9 @@ def run_transactions(
         ok = True
     finally:
         if not ok:
-            sink.abort()
+            cause = sink.abort()
+            if cause is not None:
+                # The main thread's error is then only "current transaction is aborted":
+                # surface what the writer hit first.
+                raise cause
     return sink

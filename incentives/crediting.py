@@ -459,15 +459,20 @@ def write_corrections(
             if (source, ext) in wanted_keys:
                 latest[(source, ext)] = pk
     corrections: list[Credit] = []
-    for key6 in sorted(set(locked) | set(wanted), key=str):
-        delta = wanted.get(key6, Decimal(0)) - locked.get(key6, Decimal(0))
-        if delta == 0:
-            continue
+    deltas = {
+        key6: wanted.get(key6, Decimal(0)) - locked.get(key6, Decimal(0))
+        for key6 in sorted(set(locked) | set(wanted), key=str)
+    }
+    deltas = {k: v for k, v in deltas.items() if v != 0}
+    currencies = dict(
+        Transaction.objects.filter(pk__in={latest.get(k[:2]) for k in deltas}).values_list(
+            "pk", "currency"
+        )
+    )  # one query for all corrections
+    for key6, delta in deltas.items():
         source, ext, person, rule_id, kind, period_id = key6
         latest_tx = latest.get((source, ext))
-        currency = (
-            Transaction.objects.filter(pk=latest_tx).values_list("currency", flat=True).first()
-        )
+        currency = currencies.get(latest_tx)
         corrections.append(
             Credit(
                 transaction_id=cast(int, latest_tx),

@@ -404,6 +404,8 @@ def parse_transaction(row: _Row, lookups: Lookups) -> dict[str, Any] | None:
             row.error("splits", "unknown_person", "No person with this employee id.", employee_id)
         elif not Decimal(0) <= pct <= Decimal(100):
             row.error("splits", "bad_share", "Split share must be between 0 and 100.", share)
+        elif -pct.as_tuple().exponent > 4:  # type: ignore[operator]
+            row.error("splits", "bad_share", "Split shares have at most 4 decimal places.", share)
         else:
             touches.append({"person_id": pk, "role": "split", "share_pct": str(pct)})
     if sum(Decimal(t["share_pct"]) for t in touches) > 100:

@@ -122,7 +122,10 @@ def ingest_upload(
         return ingest_execute(batch_id=batch.pk)
     from incentives.tasks import ingest_execute_task
 
-    ingest_execute_task.delay(batch_id=batch.pk)
+    tenant_id, batch_id = batch.tenant_id, batch.pk
+    # After commit: a worker must find the batch row (the caller may hold a transaction open,
+    # e.g. the Idempotency-Key store), and a rolled-back request must enqueue nothing.
+    transaction.on_commit(lambda: ingest_execute_task.delay(batch_id=batch_id, tenant_id=tenant_id))
     batch.refresh_from_db()
     return batch
 

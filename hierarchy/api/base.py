@@ -58,6 +58,20 @@ def resolve_session_membership(request: Any) -> Membership | None:
     return memberships.order_by("created_at", "pk").first()
 
 
+# Uploads are not read into memory to be hashed: the stream belongs to the view (and a
+# multipart body may already have been consumed by the CSRF check). Their fingerprint is the
+# content type and length, so the same key with a different-sized file is still refused.
+UPLOAD_TYPES = frozenset({"multipart/form-data", "text/csv", "application/octet-stream"})
+
+
+def _body_fingerprint(request: Request) -> bytes:
+    content_type = (request.content_type or "").split(";")[0].strip().lower()
+    if content_type in UPLOAD_TYPES:
+        length = request._request.META.get("CONTENT_LENGTH", "")
+        return f"{content_type}:{length}".encode()
+    return bytes(request._request.body)
+
+
 class TenantViewMixin:
     """Tenant resolution, scope, actor, idempotency and guarded querysets for API views."""
 
@@ -134,13 +148,12 @@ class TenantViewMixin:
                     "Idempotency-Key must be at most 255 characters.",
                     code="idempotency_key_invalid",
                 )
-            body = request._request.body
             digest = hashlib.sha256(
                 request.method.encode()
                 + b"\0"
                 + request._request.get_full_path().encode()
                 + b"\0"
-                + body
+                + _body_fingerprint(request)
             ).hexdigest()
             self._idempotency_key = (key, digest)
             method = request.method.lower()
@@ -152,6 +165,11 @@ class TenantViewMixin:
 
                 # dispatch() looks the handler up after initial(): route it through the store.
                 setattr(self, method, guarded)
+
+    def idempotency_redact(self, data: Any) -> Any:
+        """Return the form of a response body that may be stored for replays (override to
+        leave out secrets shown once)."""
+        return data
 
     def _principal(self) -> str:
         request: Request = self.request  # type: ignore[attr-defined]
@@ -195,7 +213,7 @@ class TenantViewMixin:
                 return response  # type: ignore[no-any-return]
             record.response_status = response.status_code
             record.response_body = (
-                json.loads(DjangoJSONEncoder().encode(response.data))
+                json.loads(DjangoJSONEncoder().encode(self.idempotency_redact(response.data)))
                 if getattr(response, "data", None) is not None
                 else None
             )

@@ -4,7 +4,7 @@ goes through the tenant-scoped managers."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from hierarchy import people, periods
 from hierarchy.api.base import TenantAPIView
 from hierarchy.api.errors import error_body
 from hierarchy.api.views import _paginate
-from hierarchy.errors import ValidationFailedError
+from hierarchy.errors import NotFoundError, ValidationFailedError
 from hierarchy.imports import hr_import
 from hierarchy.models import (
     Assignment,
@@ -110,6 +110,22 @@ def _window(request: Request) -> tuple[date, date]:
     return sel.window_of(as_of=as_of)
 
 
+def require_visible(request: Request, person_id: int, *, missing_as_400: bool = False) -> None:
+    """Refuse to touch a person outside the caller's visible set (node-scoped admins)."""
+    start, end = _window(request)
+    if not visible_people(request, start, end).filter(pk=person_id).exists():
+        if missing_as_400:
+            message = "Unknown person."
+            raise ValidationFailedError(message, details={"person_id": [message]})
+        raise NotFoundError("Person not found.")
+
+
+def _visible_assignment(request: Request, assignment_id: int) -> Assignment:
+    assignment = sel.assignment_get(assignment_id=assignment_id)
+    require_visible(request, assignment.person_id)
+    return assignment
+
+
 def visible_people(request: Request, start: date, end: date) -> QuerySet[Person]:
     """Return the people the principal may see in the window (API clients: their scopes)."""
     membership = getattr(request, "membership", None)
@@ -121,7 +137,31 @@ def visible_people(request: Request, start: date, end: date) -> QuerySet[Person]
 # --- people ------------------------------------------------------------------------------------
 
 
+PAY_FIELDS = ("base_salary", "attributes", "user_id")
+
+
+def may_see_pay(request: Any, person: Person) -> bool:
+    """Return whether the caller may see a person's pay fields: full people access, or self."""
+    if request is None:
+        return False
+    from hierarchy.api.permissions import request_permissions
+
+    if "people.view" in request_permissions(request):
+        return True
+    return person.user_id is not None and person.user_id == getattr(request.user, "pk", None)
+
+
 class PersonOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """A person; salary, attributes and the linked user only for full people access or self
+    (managers and employees see their colleagues' names and dates, never their pay)."""
+
+    def to_representation(self, instance: Person) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        if not may_see_pay(self.context.get("request"), instance):
+            for name in PAY_FIELDS:
+                data.pop(name, None)
+        return data
+
     class Meta:
         model = Person
         fields = [
@@ -187,7 +227,10 @@ class PersonListView(TenantAPIView):
         serializer = PersonInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         person = people.person_create(**serializer.validated_data)
-        return Response(PersonOutputSerializer(person).data, status=status.HTTP_201_CREATED)
+        return Response(
+            PersonOutputSerializer(person, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class PersonDetailView(TenantAPIView):
@@ -202,18 +245,21 @@ class PersonDetailView(TenantAPIView):
 
     @extend_schema(responses=PersonOutputSerializer)
     def get(self, request: Request, person_id: int) -> Response:
-        return Response(PersonOutputSerializer(self._get(request, person_id)).data)
+        return Response(
+            PersonOutputSerializer(self._get(request, person_id), context={"request": request}).data
+        )
 
     @extend_schema(request=PersonInputSerializer(partial=True), responses=PersonOutputSerializer)
     def patch(self, request: Request, person_id: int) -> Response:
-        sel.person_get(person_id=person_id)
+        self._get(request, person_id)
         serializer = PersonInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         person = people.person_update(person_id=person_id, **serializer.validated_data)
-        return Response(PersonOutputSerializer(person).data)
+        return Response(PersonOutputSerializer(person, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, person_id: int) -> Response:
+        self._get(request, person_id)
         people.person_delete(person_id=person_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -228,10 +274,11 @@ class PersonTerminateView(TenantAPIView):
 
     @extend_schema(request=InputSerializer, responses=PersonOutputSerializer)
     def post(self, request: Request, person_id: int) -> Response:
+        require_visible(request, person_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         person = people.person_terminate(person_id=person_id, **serializer.validated_data)
-        return Response(PersonOutputSerializer(person).data)
+        return Response(PersonOutputSerializer(person, context={"request": request}).data)
 
 
 SEGMENT_FIELDS: dict[str, serializers.Field] = (  # type: ignore[type-arg]
@@ -346,7 +393,7 @@ class PersonManagersView(TenantAPIView):
         return Response(
             [
                 {
-                    "person": PersonOutputSerializer(c.person).data,
+                    "person": PersonOutputSerializer(c.person, context={"request": request}).data,
                     "node_id": c.node.pk,
                     "node_name": c.node.name,
                     "levels_up": c.levels_up,
@@ -627,6 +674,7 @@ class NodeMembersView(TenantAPIView):
             include_descendants=flag not in {"0", "false", "no"},
             known_at=_known_at(request),
         )
+        members = members.filter(pk__in=visible_people(request, as_of, as_of + timedelta(days=1)))
         return _paginate(self, request, members, PersonOutputSerializer)
 
 
@@ -687,12 +735,14 @@ class AssignmentListView(TenantAPIView):
             as_of=_date_param(request, "as_of"),
             known_at=_known_at(request),
         )
+        rows = rows.filter(person__in=visible_people(request, *_window(request)))
         return _paginate(self, request, rows, AssignmentSerializer)
 
     @extend_schema(request=AssignmentInputSerializer, responses={201: AssignmentSerializer})
     def post(self, request: Request) -> Response:
         serializer = AssignmentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        require_visible(request, serializer.validated_data["person_id"], missing_as_400=True)
         assignment = people.assignment_create(**serializer.validated_data)
         return Response(AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
 
@@ -706,11 +756,11 @@ class AssignmentDetailView(TenantAPIView):
 
     @extend_schema(responses=AssignmentSerializer)
     def get(self, request: Request, assignment_id: int) -> Response:
-        return Response(AssignmentSerializer(sel.assignment_get(assignment_id=assignment_id)).data)
+        return Response(AssignmentSerializer(_visible_assignment(request, assignment_id)).data)
 
     @extend_schema(request=AssignmentInputSerializer(partial=True), responses=AssignmentSerializer)
     def patch(self, request: Request, assignment_id: int) -> Response:
-        sel.assignment_get(assignment_id=assignment_id)
+        _visible_assignment(request, assignment_id)
         serializer = AssignmentInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
@@ -722,6 +772,7 @@ class AssignmentDetailView(TenantAPIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, assignment_id: int) -> Response:
+        _visible_assignment(request, assignment_id)
         people.assignment_delete(assignment_id=assignment_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -792,7 +843,19 @@ class PeriodDetailView(TenantAPIView):
         periods.period_get(period_id=period_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        period = periods.period_update(period_id=period_id, **serializer.validated_data)
+        data = serializer.validated_data
+        # Approving, closing and locking are finance's; comp admins move a period through
+        # calculation and review (DESIGN.md "Period lifecycle").
+        finance_only = data.get("status") in {PeriodStatus.APPROVED, PeriodStatus.CLOSED} or (
+            "data_lock_date" in data
+        )
+        from hierarchy.api.permissions import request_permissions
+
+        if finance_only and "payouts.approve" not in request_permissions(request):
+            from rest_framework.exceptions import PermissionDenied
+
+            raise PermissionDenied("Approving, closing and locking a period is finance's.")
+        period = periods.period_update(period_id=period_id, **data)
         return Response(PeriodSerializer(period).data)
 
 

@@ -20,7 +20,9 @@ def _paginate(view: TenantAPIView, request: Request, queryset: Any, serializer: 
 
     paginator: LimitOffsetPagination = LimitOffsetPagination()
     page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
+    return paginator.get_paginated_response(
+        serializer(page, many=True, context={"request": request}).data
+    )
 
 
 class MeView(TenantAPIView):
@@ -158,6 +160,12 @@ class ApiClientListView(TenantAPIView):
     @extend_schema(responses=ApiClientOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         return _paginate(self, request, selectors.api_client_list(), ApiClientOutputSerializer)
+
+    def idempotency_redact(self, data: Any) -> Any:
+        """The token is shown once: a replayed creation answers without it."""
+        if isinstance(data, dict) and "token" in data:
+            return {**data, "token": None, "token_note": "shown once, not replayed"}
+        return data
 
     @extend_schema(
         request=InputSerializer,

@@ -508,13 +508,20 @@ class CreditRecalculateView(TenantAPIView):
     permission = "transactions.change"
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            # Built inside the request's tenant scope: another tenant's id "does not exist",
-            # exactly like an id nobody has.
-            self.fields["transaction_ids"] = serializers.PrimaryKeyRelatedField(
-                queryset=Transaction.objects.all(), many=True, required=False
-            )
+        transaction_ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
+        )
+
+        def validate_transaction_ids(self, ids: list[int]) -> list[int]:
+            # One query, inside the request's tenant scope: another tenant's id "does not
+            # exist", exactly like an id nobody has.
+            found = set(Transaction.objects.filter(pk__in=ids).values_list("pk", flat=True))
+            missing = sorted(set(ids) - found)
+            if missing:
+                raise serializers.ValidationError(
+                    f'Invalid pk "{missing[0]}" - object does not exist.'
+                )
+            return ids
 
     @extend_schema(
         request=inline_serializer(
@@ -532,7 +539,7 @@ class CreditRecalculateView(TenantAPIView):
         serializer.is_valid(raise_exception=True)
         ids = serializer.validated_data.get("transaction_ids")
         summary = services.credits_recalculate(
-            transaction_ids=[t.pk for t in ids] if ids is not None else None
+            transaction_ids=list(ids) if ids is not None else None
         )
         return Response(
             {

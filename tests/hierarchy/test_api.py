@@ -209,9 +209,17 @@ def test_a_replayed_idempotency_key_returns_the_first_response_without_a_second_
     first = _post(client_alice, "/api/v1/api-clients/", body, HTTP_IDEMPOTENCY_KEY="k-1")
     second = _post(client_alice, "/api/v1/api-clients/", body, HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == second.status_code == 201
-    assert first.json() == second.json()
+    assert first.json()["client"] == second.json()["client"]
     assert second["Idempotent-Replayed"] == "true"
     assert ApiClient.objects.filter(tenant=tenant_a).count() == 1
+    # the token is shown once: never stored for replays
+    assert first.json()["token"].startswith("qtk_") and second.json()["token"] is None
+    from hierarchy.models import IdempotencyRecord
+    from hierarchy.tenancy import tenant_scope
+
+    with tenant_scope(tenant_a):
+        stored = IdempotencyRecord.objects.get(key="k-1").response_body
+    assert "qtk_" not in str(stored)
 
 
 def test_the_same_idempotency_key_with_a_different_body_is_a_422(client_alice):

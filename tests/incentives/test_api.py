@@ -332,3 +332,31 @@ def test_a_saved_column_mapping_imports_a_custom_export(org, client_alice, clien
         content_type="text/csv",
     )
     assert foreign.status_code == 400 and foreign.json()["error"]["code"] == "unknown_mapping"
+
+
+def test_a_browser_upload_with_csrf_and_an_idempotency_key_is_imported_once(org, alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    browser.get("/data/imports/")
+    token = browser.cookies["csrftoken"].value
+    csv_text = (
+        b"external_id,kind,amount,currency,booked_on,owner_employee_id\n"
+        b"K-1,renewal,5,USD,2026-03-03,E3\n"
+    )
+
+    def send():
+        return browser.post(
+            "/api/v1/imports/transactions/csv/",
+            {"file": SimpleUploadedFile("k.csv", csv_text, "text/csv")},
+            HTTP_X_CSRFTOKEN=token,
+            HTTP_IDEMPOTENCY_KEY="upload-1",
+        )
+
+    first, second = send(), send()
+    assert first.status_code == 201, first.content
+    assert second.status_code == 201 and second["Idempotent-Replayed"] == "true"
+    with tenant_scope(org.tenant):
+        assert IngestBatch.objects.count() == 1

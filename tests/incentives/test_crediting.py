@@ -204,3 +204,9 @@ def test_roll_up_credit_never_double_counts_in_a_team_total(in_org, deals):
     assert not any(
         c.kind == "rollup" and c.person.employee_id in {"E1", "E2", "E3"} for c in current
     )
+
+
+def test_split_shares_with_more_than_4_decimals_are_refused(in_org):
+    batch = _rows([tx_row("D-1", splits="E1:33.33333;E2:66.66667")])
+    assert batch.status == "failed"
+    assert {e.code for e in batch.errors.all()} == {"bad_share"}

@@ -368,7 +368,7 @@ def test_json_helper_rows_round_trip_decimals(in_org):
 
 
 def test_a_large_upload_goes_to_a_worker_streamed_from_disk(
-    in_org, monkeypatch, settings, tmp_path
+    in_org, monkeypatch, settings, tmp_path, django_capture_on_commit_callbacks
 ):
     # given files above the inline limit go to the worker task (eager in tests)
     monkeypatch.setattr(services, "INLINE_MAX_BYTES", 10)
@@ -379,13 +379,14 @@ def test_a_large_upload_goes_to_a_worker_streamed_from_disk(
         b"L-2,renewal,20,USD,2026-02-03,E2\n",
     ]
     # when the upload arrives as a stream of chunks
-    batch = services.ingest_upload(
-        request=services.IngestRequest(
-            kind="transactions", source_format="csv", filename="big.csv"
-        ),
-        data=iter(chunks),
-        created_by_id=None,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = services.ingest_upload(
+            request=services.IngestRequest(
+                kind="transactions", source_format="csv", filename="big.csv"
+            ),
+            data=iter(chunks),
+            created_by_id=None,
+        )
     # then it was counted while streaming, processed, and the stored file removed
     batch.refresh_from_db()
     assert batch.status == IngestStatus.SUCCEEDED
