@@ -475,10 +475,30 @@ class TreeNode:
     children: list[TreeNode] = field(default_factory=list)
 
 
-def org_tree(*, hierarchy: Hierarchy, as_of: date) -> list[TreeNode]:
-    """Return the hierarchy as it stood on ``as_of``: roots with nested children and counts."""
+def scope_node_ids(membership: Membership | None) -> set[int] | None:
+    """Return the nodes a membership is limited to, or None when it is not limited."""
+    if membership is None:
+        return None
+    nodes = set(
+        MembershipScope.objects.filter(membership_id=membership.pk).values_list(
+            "node_id", flat=True
+        )
+    )
+    return nodes or None
+
+
+def org_tree(
+    *, hierarchy: Hierarchy, as_of: date, within: set[int] | None = None
+) -> list[TreeNode]:
+    """Return the hierarchy as it stood on ``as_of``: roots with nested children and counts.
+
+    ``within`` limits it to those nodes' subtrees (a node-scoped admin's view).
+    """
     closure = effective_on(NodeClosure.objects.filter(hierarchy=hierarchy), as_of)
     pairs = list(closure.values_list("ancestor_id", "descendant_id", "depth"))
+    if within is not None:
+        allowed = {d for a, d, _ in pairs if a in within}
+        pairs = [(a, d, depth) for a, d, depth in pairs if a in allowed and d in allowed]
     active = {d for a, d, depth in pairs if depth == 0}
     parent_of = {d: a for a, d, depth in pairs if depth == 1}
     nodes = {n.pk: n for n in Node.objects.filter(pk__in=active).select_related("hierarchy")}

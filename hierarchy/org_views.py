@@ -189,7 +189,9 @@ def org_chart(request: HttpRequest) -> HttpResponse:
             raise Http404("Not found")
     elif hierarchies:
         chosen = next((h for h in hierarchies if h.kind == HierarchyKind.REPORTING), hierarchies[0])
-    can_change = "people.change" in _perms(request)
+    # Node-scoped admins see their part of the org but cannot restructure it.
+    within = sel.scope_node_ids(getattr(request, "membership", None))
+    can_change = "people.change" in _perms(request) and within is None
     post = request.POST if request.method == "POST" else None
     action = request.POST.get("action")
     hierarchy_form = HierarchyForm(post if action == "hierarchy" else None, prefix="h")
@@ -234,7 +236,11 @@ def org_chart(request: HttpRequest) -> HttpResponse:
         if done:
             query = f"?hierarchy={chosen.pk}&as_of={as_of}" if chosen else ""
             return redirect(reverse("org_chart") + query)
-    rows = sel.flatten_tree(sel.org_tree(hierarchy=chosen, as_of=as_of)) if chosen else []
+    rows = (
+        sel.flatten_tree(sel.org_tree(hierarchy=chosen, as_of=as_of, within=within))
+        if chosen
+        else []
+    )
     return render(
         request,
         "hierarchy/org_chart.html",
@@ -321,7 +327,9 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
         person = sel.person_get(person_id=person_id, within=visible)
     except ApplicationError:
         raise Http404("Not found") from None
-    can_change = "people.change" in _perms(request)
+    # Node-scoped admins see their part of the org but cannot restructure it.
+    within = sel.scope_node_ids(getattr(request, "membership", None))
+    can_change = "people.change" in _perms(request) and within is None
     post = request.POST if request.method == "POST" else None
     action = request.POST.get("action")
     assign_form = AssignmentForm(post if action == "assign" else None, prefix="a")

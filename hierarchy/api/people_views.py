@@ -110,6 +110,17 @@ def _window(request: Request) -> tuple[date, date]:
     return sel.window_of(as_of=as_of)
 
 
+def require_unscoped(request: Request) -> None:
+    """Refuse structure changes (hierarchies, nodes, job roles) to node-scoped admins."""
+    if sel.scope_node_ids(getattr(request, "membership", None)) is not None:
+        from rest_framework.exceptions import PermissionDenied
+
+        raise PermissionDenied(
+            "Your access is limited to part of the organisation; "
+            "changing its structure needs tenant-wide access."
+        )
+
+
 def require_visible(request: Request, person_id: int, *, missing_as_400: bool = False) -> None:
     """Refuse to touch a person outside the caller's visible set (node-scoped admins)."""
     start, end = _window(request)
@@ -427,6 +438,7 @@ class JobRoleListView(TenantAPIView):
 
     @extend_schema(request=JobRoleInputSerializer, responses={201: JobRoleSerializer})
     def post(self, request: Request) -> Response:
+        require_unscoped(request)
         serializer = JobRoleInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         role = people.job_role_create(**serializer.validated_data)
@@ -443,6 +455,7 @@ class JobRoleDetailView(TenantAPIView):
 
     @extend_schema(request=JobRoleInputSerializer(partial=True), responses=JobRoleSerializer)
     def patch(self, request: Request, role_id: int) -> Response:
+        require_unscoped(request)
         sel.job_role_get(role_id=role_id)
         serializer = JobRoleInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -451,6 +464,7 @@ class JobRoleDetailView(TenantAPIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, role_id: int) -> Response:
+        require_unscoped(request)
         people.job_role_delete(role_id=role_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -480,6 +494,7 @@ class HierarchyListView(TenantAPIView):
 
     @extend_schema(request=HierarchyInputSerializer, responses={201: HierarchySerializer})
     def post(self, request: Request) -> Response:
+        require_unscoped(request)
         serializer = HierarchyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         hierarchy = people.hierarchy_create(**serializer.validated_data)
@@ -502,6 +517,7 @@ class HierarchyDetailView(TenantAPIView):
         responses=HierarchySerializer,
     )
     def patch(self, request: Request, hierarchy_id: int) -> Response:
+        require_unscoped(request)
         sel.hierarchy_get(hierarchy_id=hierarchy_id)
         serializer = HierarchyInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -511,6 +527,7 @@ class HierarchyDetailView(TenantAPIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, hierarchy_id: int) -> Response:
+        require_unscoped(request)
         people.hierarchy_delete(hierarchy_id=hierarchy_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -537,7 +554,11 @@ class HierarchyTreeView(TenantAPIView):
         hierarchy = sel.hierarchy_get(hierarchy_id=hierarchy_id)
         as_of = _date_param(request, "as_of", tenant_today(request.tenant))  # type: ignore[attr-defined]
         assert as_of is not None
-        roots = sel.org_tree(hierarchy=hierarchy, as_of=as_of)
+        roots = sel.org_tree(
+            hierarchy=hierarchy,
+            as_of=as_of,
+            within=sel.scope_node_ids(getattr(request, "membership", None)),
+        )
         return Response(
             {
                 "hierarchy": HierarchySerializer(hierarchy).data,
@@ -598,6 +619,7 @@ class NodeListView(TenantAPIView):
 
     @extend_schema(request=InputSerializer, responses={201: NodeDetailSerializer})
     def post(self, request: Request) -> Response:
+        require_unscoped(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         node = people.node_create(**serializer.validated_data)
@@ -620,6 +642,7 @@ class NodeDetailView(TenantAPIView):
 
     @extend_schema(request=InputSerializer, responses=NodeDetailSerializer)
     def patch(self, request: Request, node_id: int) -> Response:
+        require_unscoped(request)
         sel.node_get(node_id=node_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -628,6 +651,7 @@ class NodeDetailView(TenantAPIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, node_id: int) -> Response:
+        require_unscoped(request)
         people.node_delete(node_id=node_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -644,6 +668,7 @@ class NodeMoveView(TenantAPIView):
 
     @extend_schema(request=InputSerializer, responses=NodeDetailSerializer)
     def post(self, request: Request, node_id: int) -> Response:
+        require_unscoped(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         node = people.node_move(node_id=node_id, **serializer.validated_data)

@@ -120,3 +120,21 @@ def test_approving_closing_and_locking_a_period_is_finances(client, org, tenant_
     with tenant_scope(tenant_a):
         period.refresh_from_db()
     assert (period.status, period.data_lock_date) == ("closed", dt.date(2026, 3, 1))
+
+
+def test_a_node_scoped_admin_sees_only_their_part_of_the_org_chart(east_admin, org):
+    tree = east_admin.get(f"/api/v1/hierarchies/{org.reporting.pk}/tree/").json()
+    text = json.dumps(tree)
+    assert "Sales East" in text
+    assert "Sales West" not in text and "Marketing" not in text and "Dana VP" not in text
+    page = east_admin.get(f"/org/?hierarchy={org.reporting.pk}").content.decode()
+    assert "Sales East" in page and "Sales West" not in page
+
+
+def test_a_node_scoped_admin_cannot_restructure_the_org(east_admin, org):
+    moved = east_admin.post(f"/api/v1/nodes/{org.west.pk}/move/", data=json.dumps(
+        {"parent_id": org.east.pk, "valid_from": "2026-01-01"}), content_type="application/json")
+    assert moved.status_code == 403
+    created = east_admin.post("/api/v1/hierarchies/", data=json.dumps(
+        {"code": "x", "name": "X", "kind": "custom"}), content_type="application/json")
+    assert created.status_code == 403
