@@ -132,9 +132,15 @@ def test_a_node_scoped_admin_sees_only_their_part_of_the_org_chart(east_admin, o
 
 
 def test_a_node_scoped_admin_cannot_restructure_the_org(east_admin, org):
-    moved = east_admin.post(f"/api/v1/nodes/{org.west.pk}/move/", data=json.dumps(
-        {"parent_id": org.east.pk, "valid_from": "2026-01-01"}), content_type="application/json")
+    moved = east_admin.post(
+        f"/api/v1/nodes/{org.west.pk}/move/",
+        data=json.dumps({"parent_id": org.east.pk, "valid_from": "2026-01-01"}),
+        content_type="application/json",
+    )
     assert moved.status_code == 403
-    created = east_admin.post("/api/v1/hierarchies/", data=json.dumps(
-        {"code": "x", "name": "X", "kind": "custom"}), content_type="application/json")
+    created = east_admin.post(
+        "/api/v1/hierarchies/",
+        data=json.dumps({"code": "x", "name": "X", "kind": "custom"}),
+        content_type="application/json",
+    )
     assert created.status_code == 403
