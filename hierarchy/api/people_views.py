@@ -23,7 +23,7 @@ from hierarchy import org_selectors as sel
 from hierarchy import people, periods
 from hierarchy.api.base import TenantAPIView
 from hierarchy.api.errors import error_body
-from hierarchy.api.views import _paginate
+from hierarchy.api.views import paginate
 from hierarchy.errors import NotFoundError, ValidationFailedError
 from hierarchy.imports import hr_import
 from hierarchy.models import (
@@ -229,7 +229,7 @@ class PersonListView(TenantAPIView):
         search = request.query_params.get("q")
         if search:
             people_qs = people_qs & sel.person_list(search=search)
-        return _paginate(
+        return paginate(
             self, request, people_qs.order_by("full_name", "employee_id"), PersonOutputSerializer
         )
 
@@ -434,7 +434,7 @@ class JobRoleListView(TenantAPIView):
 
     @extend_schema(responses=JobRoleSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return _paginate(self, request, sel.job_role_list(), JobRoleSerializer)
+        return paginate(self, request, sel.job_role_list(), JobRoleSerializer)
 
     @extend_schema(request=JobRoleInputSerializer, responses={201: JobRoleSerializer})
     def post(self, request: Request) -> Response:
@@ -490,7 +490,7 @@ class HierarchyListView(TenantAPIView):
 
     @extend_schema(responses=HierarchySerializer(many=True))
     def get(self, request: Request) -> Response:
-        return _paginate(self, request, sel.hierarchy_list(), HierarchySerializer)
+        return paginate(self, request, sel.hierarchy_list(), HierarchySerializer)
 
     @extend_schema(request=HierarchyInputSerializer, responses={201: HierarchySerializer})
     def post(self, request: Request) -> Response:
@@ -615,7 +615,7 @@ class NodeListView(TenantAPIView):
         nodes = sel.node_list(
             hierarchy_id=_int_param(request, "hierarchy"), search=request.query_params.get("q")
         )
-        return _paginate(self, request, nodes, NodeSerializer)
+        return paginate(self, request, nodes, NodeSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: NodeDetailSerializer})
     def post(self, request: Request) -> Response:
@@ -700,7 +700,7 @@ class NodeMembersView(TenantAPIView):
             known_at=_known_at(request),
         )
         members = members.filter(pk__in=visible_people(request, as_of, as_of + timedelta(days=1)))
-        return _paginate(self, request, members, PersonOutputSerializer)
+        return paginate(self, request, members, PersonOutputSerializer)
 
 
 # --- assignments -------------------------------------------------------------------------------
@@ -761,7 +761,7 @@ class AssignmentListView(TenantAPIView):
             known_at=_known_at(request),
         )
         rows = rows.filter(person__in=visible_people(request, *_window(request)))
-        return _paginate(self, request, rows, AssignmentSerializer)
+        return paginate(self, request, rows, AssignmentSerializer)
 
     @extend_schema(request=AssignmentInputSerializer, responses={201: AssignmentSerializer})
     def post(self, request: Request) -> Response:
@@ -840,7 +840,7 @@ class PeriodListView(TenantAPIView):
         rows = periods.period_list(
             kind=request.query_params.get("kind"), fiscal_year=_int_param(request, "fiscal_year")
         )
-        return _paginate(self, request, rows, PeriodSerializer)
+        return paginate(self, request, rows, PeriodSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: PeriodSerializer(many=True)})
     def post(self, request: Request) -> Response:
@@ -926,7 +926,7 @@ class ImportListView(TenantAPIView):
 
     @extend_schema(responses=ImportBatchSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return _paginate(self, request, sel.import_batch_list(), ImportBatchSerializer)
+        return paginate(self, request, sel.import_batch_list(), ImportBatchSerializer)
 
     @extend_schema(
         request={

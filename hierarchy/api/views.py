@@ -15,7 +15,7 @@ from hierarchy.models import API_SCOPES, ApiClient, AuditEvent, Membership, Role
 from hierarchy.permissions import permissions_for_roles, permissions_for_scopes
 
 
-def _paginate(view: TenantAPIView, request: Request, queryset: Any, serializer: Any) -> Response:
+def paginate(view: TenantAPIView, request: Request, queryset: Any, serializer: Any) -> Response:
     from rest_framework.pagination import LimitOffsetPagination
 
     paginator: LimitOffsetPagination = LimitOffsetPagination()
@@ -87,7 +87,7 @@ class MemberListView(TenantAPIView):
 
     @extend_schema(responses=MemberOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return _paginate(self, request, selectors.membership_list(), MemberOutputSerializer)
+        return paginate(self, request, selectors.membership_list(), MemberOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: MemberOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -159,7 +159,7 @@ class ApiClientListView(TenantAPIView):
 
     @extend_schema(responses=ApiClientOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return _paginate(self, request, selectors.api_client_list(), ApiClientOutputSerializer)
+        return paginate(self, request, selectors.api_client_list(), ApiClientOutputSerializer)
 
     def idempotency_redact(self, data: Any) -> Any:
         """The token is shown once: a replayed creation answers without it."""
@@ -236,7 +236,7 @@ class AuditEventListView(TenantAPIView):
             object_type=request.query_params.get("object_type"),
             action=request.query_params.get("action"),
         )
-        return _paginate(self, request, events, AuditEventOutputSerializer)
+        return paginate(self, request, events, AuditEventOutputSerializer)
 
 
 class AuditEventDetailView(TenantAPIView):

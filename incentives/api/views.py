@@ -10,11 +10,11 @@ from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import parsers, serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hierarchy.api.base import TenantAPIView
+from hierarchy.api.views import paginate
 from hierarchy.errors import ApplicationError, NotFoundError, ValidationFailedError
 from incentives import progress as ingest_progress
 from incentives import selectors, services
@@ -39,12 +39,6 @@ KIND_SLUGS = {"transactions": IngestKind.TRANSACTIONS, "kpi-values": IngestKind.
 class PayloadTooLargeError(ApplicationError):
     code = "payload_too_large"
     status = 413
-
-
-def _paginate(view: TenantAPIView, request: Request, queryset: Any, serializer: Any) -> Response:
-    paginator: LimitOffsetPagination = LimitOffsetPagination()
-    page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
 
 
 def _person_user_id(request: Request) -> int | None:
@@ -224,7 +218,7 @@ class IngestBatchListView(TenantAPIView):
 
     @extend_schema(responses=IngestBatchSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return _paginate(self, request, selectors.ingest_batch_list(), IngestBatchSerializer)
+        return paginate(self, request, selectors.ingest_batch_list(), IngestBatchSerializer)
 
 
 class IngestBatchDetailView(TenantAPIView):
@@ -245,7 +239,7 @@ class IngestErrorListView(TenantAPIView):
     @extend_schema(responses=IngestErrorSerializer(many=True))
     def get(self, request: Request, batch_id: int) -> Response:
         batch = selectors.ingest_batch_get(batch_id=batch_id)
-        return _paginate(
+        return paginate(
             self, request, selectors.ingest_error_list(batch=batch), IngestErrorSerializer
         )
 
@@ -446,7 +440,7 @@ class TransactionListView(TenantAPIView):
         qs = selectors.transaction_list(
             filters=filters, history=_flag(request.query_params.get("history"))
         )
-        return _paginate(self, request, qs, TransactionSerializer)
+        return paginate(self, request, qs, TransactionSerializer)
 
 
 class TransactionDetailView(TenantAPIView):
@@ -499,7 +493,7 @@ class CreditListView(TenantAPIView):
         qs = selectors.credit_list(
             filters=filters, history=_flag(request.query_params.get("history"))
         )
-        return _paginate(self, request, qs, CreditSerializer)
+        return paginate(self, request, qs, CreditSerializer)
 
 
 class CreditRecalculateView(TenantAPIView):
@@ -591,7 +585,7 @@ class CreditingRuleListView(TenantAPIView):
 
     @extend_schema(responses=CreditingRuleSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return _paginate(self, request, selectors.crediting_rule_list(), CreditingRuleSerializer)
+        return paginate(self, request, selectors.crediting_rule_list(), CreditingRuleSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: CreditingRuleSerializer})
     def post(self, request: Request) -> Response:
@@ -651,7 +645,7 @@ class FxRateListView(TenantAPIView):
 
     @extend_schema(responses=FxRateSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return _paginate(self, request, selectors.fx_rate_list(), FxRateSerializer)
+        return paginate(self, request, selectors.fx_rate_list(), FxRateSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: FxRateSerializer})
     def post(self, request: Request) -> Response:
@@ -692,7 +686,7 @@ class KpiValueListView(TenantAPIView):
         qs = selectors.kpi_value_list(
             metric=request.query_params.get("metric"), period=request.query_params.get("period")
         )
-        return _paginate(self, request, qs, KpiValueSerializer)
+        return paginate(self, request, qs, KpiValueSerializer)
 
 
 class KpiValueSignOffView(TenantAPIView):
