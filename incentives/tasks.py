@@ -19,3 +19,15 @@ def ingest_execute_task(self: Any, *, batch_id: int) -> int:
         ingest_progress.report(batch_id, rows)
 
     return services.ingest_execute(batch_id=batch_id, progress=progress).pk
+
+
+@shared_task(acks_late=True)  # type: ignore[untyped-decorator]
+def credits_recalculate_task() -> dict[str, int]:
+    """Recompute every credit of the tenant (after crediting rules changed)."""
+    summary = services.credits_recalculate()
+    return {
+        "transactions": summary.transactions,
+        "written": summary.credits_written,
+        "corrections": summary.corrections_written,
+        "conflicts": len(summary.conflicts),
+    }

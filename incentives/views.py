@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -159,6 +161,20 @@ def transaction_detail(request: HttpRequest, transaction_id: int) -> HttpRespons
 def recalculate(request: HttpRequest) -> HttpResponse:
     """Recompute every credit (after changing crediting rules)."""
     if request.method != "POST":
+        return redirect("transactions")
+    if settings.REDIS_URL:
+        # A whole tenant can hold millions of transactions: a worker does it.
+        from incentives.tasks import credits_recalculate_task
+
+        # The tenant travels with the task: on_commit may run after this scope has ended.
+        tenant_id = request.tenant.pk  # type: ignore[attr-defined]
+
+        transaction.on_commit(lambda: credits_recalculate_task.delay(tenant_id=tenant_id))
+        messages.success(
+            request,
+            "Recomputing every credit in the background; the explorer "
+            "shows the new credits when it is done (usually within a minute).",
+        )
         return redirect("transactions")
     summary = services.credits_recalculate()
     messages.success(

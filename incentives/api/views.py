@@ -532,6 +532,16 @@ class CreditRecalculateView(TenantAPIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ids = serializer.validated_data.get("transaction_ids")
+        if ids is None and settings.REDIS_URL:
+            # Everything: possibly millions of rows, so a worker does it.
+            from django.db import transaction as db_transaction
+
+            from incentives.tasks import credits_recalculate_task
+
+            # The tenant travels with the task: on_commit may run after this scope has ended.
+            tenant_id = request.tenant.pk  # type: ignore[attr-defined]
+            db_transaction.on_commit(lambda: credits_recalculate_task.delay(tenant_id=tenant_id))
+            return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
         summary = services.credits_recalculate(
             transaction_ids=list(ids) if ids is not None else None
         )

@@ -360,3 +360,15 @@ def test_a_browser_upload_with_csrf_and_an_idempotency_key_is_imported_once(org,
     assert second.status_code == 201 and second["Idempotent-Replayed"] == "true"
     with tenant_scope(org.tenant):
         assert IngestBatch.objects.count() == 1
+
+
+def test_recalculating_everything_goes_to_a_worker_when_a_broker_is_configured(
+    imported, org, client_alice, settings, django_capture_on_commit_callbacks
+):
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"  # tasks still run eagerly in tests
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = _post(client_alice, "/api/v1/credits/recalculate/", {})
+    assert response.status_code == 202 and response.json() == {"status": "queued"}
+    assert len(callbacks) == 1
+    with tenant_scope(org.tenant):
+        assert Credit.objects.filter(superseded_at__isnull=True).exists()
