@@ -153,7 +153,8 @@ def test_data_dated_in_a_closed_period_becomes_a_correction_in_the_open_period(i
     from hierarchy.models import Period
 
     feb = Period.objects.filter(kind="monthly", start=dt.date(2026, 2, 1)).get()
-    close_period(feb.label, lock=dt.date(2027, 1, 1))
+    # the lock lies in the future: until then late rows become corrections
+    close_period(feb.label, lock=dt.datetime.now(dt.UTC).date() + dt.timedelta(days=365))
     february_before = list(Credit.objects.filter(period=feb).values_list("id", "amount"))
     # when the deal grows after February closed
     _rows([tx_row("D-1", "1300.00", booked_on="2026-02-10")])
@@ -240,7 +241,9 @@ DEFECTS = {
     "negative_amount": lambda r: r.__setitem__(2, "-50.00"),
     "unknown_currency": lambda r: r.__setitem__(3, "XYZ"),
     "too_many_decimals": lambda r: r.__setitem__(2, "10.123"),
-    "future_date": lambda r: r.__setitem__(4, "2027-06-01"),
+    "future_date": lambda r: r.__setitem__(
+        4, (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=200)).isoformat()
+    ),
     "period_locked": lambda r: r.__setitem__(4, "2026-01-20"),
     "duplicate_in_file": None,  # made below: repeats an earlier external id
     "unknown_person": lambda r: r.__setitem__(5, "B1"),  # another tenant's employee id
