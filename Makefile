@@ -42,7 +42,7 @@ worker: install  ## a Celery worker with the beat scheduler embedded (needs REDI
 	$(BIN)/celery -A config worker --beat --loglevel INFO
 
 db: install  ## create the PostgreSQL roles and database from ADMIN_URL, then migrate
-	$(BIN)/python manage.py db_bootstrap --admin-url "$(ADMIN_URL)"
+	$(BIN)/python manage.py db_bootstrap --admin-url "$(ADMIN_URL)" --recreate-stale
 	$(BIN)/python manage.py migrate --no-input
 
 test: install  ## run the whole suite (SQLite by default; PostgreSQL + Redis when their URLs are set)
@@ -52,7 +52,7 @@ lint: install  ## ruff, import-linter (layers, pure engine), mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy engine config hierarchy plans incentives payouts dashboards
+	$(BIN)/mypy engine config core hierarchy plans incentives payouts dashboards
 
 format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

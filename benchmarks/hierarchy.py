@@ -138,13 +138,14 @@ def _measure(backend: str) -> dict[str, float | int | str]:
     from django.core.management import call_command
     from django.db import connection
 
+    from core import services
+    from core.management.base import use_app_role
+    from core.models import Membership
+    from core.tenancy import tenant_scope
     from hierarchy import org_selectors as sel
-    from hierarchy import services
     from hierarchy.generator import generate_company
     from hierarchy.imports import hr_import
-    from hierarchy.management.base import use_app_role
-    from hierarchy.models import Membership, Node
-    from hierarchy.tenancy import tenant_scope
+    from hierarchy.models import Node
 
     call_command("migrate", verbosity=0)  # as the owner role, then grants to the app role
     use_app_role()
@@ -233,7 +234,8 @@ def _manager_membership(company: Any, tenant: Any) -> int:
     """Make a director a manager member (linked to their person); return the membership id."""
     from django.contrib.auth import get_user_model
 
-    from hierarchy.models import Assignment, Membership, Person, Role
+    from core.models import Membership, Role
+    from hierarchy.models import Assignment, Person
 
     director = (
         Assignment.objects.filter(node__code__startswith="dir-sales", is_manager=True)

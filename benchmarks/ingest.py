@@ -149,9 +149,9 @@ def run() -> dict[str, Any]:
 
     from django.core.management import call_command
 
+    from core.models import Tenant
+    from core.tenancy import tenant_scope
     from hierarchy import people, periods
-    from hierarchy.models import Tenant
-    from hierarchy.tenancy import tenant_scope
     from incentives import services
     from incentives.models import Credit
 

@@ -5,15 +5,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
-from hierarchy.views import healthz
+from core.views import healthz
 
 api_v1 = [
+    path("", include("core.api.urls")),
     path("", include("hierarchy.api.urls")),
     path("", include("plans.api.urls")),
     path("", include("incentives.api.urls")),
 ]
 
 urlpatterns = [
+    path("", include("core.urls")),
     path("", include("hierarchy.urls")),
     path("data/", include("incentives.urls")),
     path("healthz", healthz, name="healthz"),

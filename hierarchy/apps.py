@@ -1,27 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.apps import AppConfig
-from django.db.backends.signals import connection_created
-from django.db.models.signals import post_migrate
-
-
-def _grant_after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
-    from hierarchy.db import grant_app_role
-
-    grant_app_role(using)
 
 
 class HierarchyConfig(AppConfig):
     name = "hierarchy"
-    verbose_name = "Tenants, people and hierarchies"
+    verbose_name = "People, hierarchies and periods"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from hierarchy.tenancy import install_connection_guard
-
-        connection_created.connect(install_connection_guard, dispatch_uid="quotient_tenant_guard")
-        post_migrate.connect(
-            _grant_after_migrate, sender=self, dispatch_uid="quotient_grant_app_role"
-        )

@@ -20,7 +20,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from hierarchy.audit import audit_record
+from core.audit import audit_record
+from core.tenancy import get_current_tenant
 from hierarchy.models import (
     Assignment,
     Hierarchy,
@@ -33,7 +34,6 @@ from hierarchy.models import (
 )
 from hierarchy.people import closure_rebuild
 from hierarchy.periods import _add_months
-from hierarchy.tenancy import get_current_tenant
 
 CHUNK = 5000
 TEAM_SIZE = 8

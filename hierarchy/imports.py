@@ -27,8 +27,9 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from hierarchy.audit import audit_record
-from hierarchy.errors import ValidationFailedError
+from core.audit import audit_record
+from core.errors import ValidationFailedError
+from core.tenancy import get_current_tenant
 from hierarchy.intervals import Span, end_or_max, live_on
 from hierarchy.models import (
     Assignment,
@@ -47,7 +48,6 @@ from hierarchy.people import (
     check_person_spans,
     closure_rebuild,
 )
-from hierarchy.tenancy import get_current_tenant
 
 MAX_STORED_ERRORS = 1000
 MAX_STORED_DIFFS = 500

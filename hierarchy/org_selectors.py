@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 from django.db.models import DateField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
-from hierarchy.errors import NotFoundError
+from core.errors import NotFoundError
+from core.models import Membership
+from core.permissions import permissions_for_roles
 from hierarchy.intervals import OPEN_END, ClosureRow, Link, build_closure, clip, live_on
 from hierarchy.models import (
     Assignment,
@@ -26,7 +28,6 @@ from hierarchy.models import (
     HierarchyKind,
     ImportBatch,
     JobRole,
-    Membership,
     MembershipScope,
     Node,
     NodeClosure,
@@ -34,7 +35,6 @@ from hierarchy.models import (
     Period,
     Person,
 )
-from hierarchy.permissions import permissions_for_roles
 
 M = TypeVar("M", Assignment, NodeParent, NodeClosure)
 B = TypeVar("B", Assignment, NodeParent)  # bitemporal rows

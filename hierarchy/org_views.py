@@ -17,19 +17,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from core.errors import ApplicationError
+from core.permissions import permissions_for_roles
 from hierarchy import org_selectors as sel
 from hierarchy import people, periods
 from hierarchy.api.people_views import tenant_today
-from hierarchy.errors import ApplicationError
 from hierarchy.imports import COLUMNS, hr_import
-from hierarchy.models import (
-    HierarchyKind,
-    ImportKind,
-    JobFunction,
-    PeriodKind,
-    Person,
-)
-from hierarchy.permissions import permissions_for_roles
+from hierarchy.models import HierarchyKind, ImportKind, JobFunction, PeriodKind, Person
 
 ViewFunc = Callable[..., HttpResponse]
 PEOPLE_READ = ("people.view", "people.view.team", "people.view.self")

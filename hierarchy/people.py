@@ -17,8 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from hierarchy.audit import audit_record
-from hierarchy.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.audit import audit_record
+from core.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.models import Membership, model_snapshot
+from core.tenancy import get_current_tenant
 from hierarchy.intervals import (
     CycleError,
     Link,
@@ -32,15 +34,12 @@ from hierarchy.models import (
     Assignment,
     Hierarchy,
     JobRole,
-    Membership,
     MembershipScope,
     Node,
     NodeClosure,
     NodeParent,
     Person,
-    model_snapshot,
 )
-from hierarchy.tenancy import get_current_tenant
 
 UNKNOWN_PERSON = "Unknown person."
 UNKNOWN_NODE = "Unknown node."

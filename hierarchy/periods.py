@@ -13,10 +13,11 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
-from hierarchy.audit import audit_record
-from hierarchy.errors import ConflictError, NotFoundError, ValidationFailedError
-from hierarchy.models import Period, PeriodKind, PeriodStatus, Tenant, model_snapshot
-from hierarchy.tenancy import get_current_tenant
+from core.audit import audit_record
+from core.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.models import Tenant, model_snapshot
+from core.tenancy import get_current_tenant
+from hierarchy.models import Period, PeriodKind, PeriodStatus
 
 LIFECYCLE: list[str] = [
     PeriodStatus.OPEN,

@@ -44,8 +44,8 @@ import pandas as pd
 from django.db import connection
 from django.utils import timezone
 
+from core.db import copy_text
 from engine.money import exponent, to_e4
-from hierarchy.db import copy_text
 from incentives.crediting import (
     CreditContext,
     CreditSummary,

@@ -625,8 +625,8 @@ def _write_credits(credits: pd.DataFrame, rule_versions: dict[int, int], now: dt
         return 0
     from django.db import connection
 
-    from hierarchy.db import bulk_insert
-    from hierarchy.tenancy import get_current_tenant
+    from core.db import bulk_insert
+    from core.tenancy import get_current_tenant
 
     tenant_id = get_current_tenant().pk
     columns = credit_columns(credits, rule_versions)

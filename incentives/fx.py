@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from core.errors import ValidationFailedError
 from engine.money import from_e4, to_e4
-from hierarchy.errors import ValidationFailedError
 from incentives.selectors import fx_rate_on
 
 FX_RATE_MISSING = "No {currency}/{quote} rate on or before {day}."

@@ -30,9 +30,9 @@ from typing import Any, BinaryIO
 from django.db import transaction
 from django.utils import timezone
 
+from core.tenancy import get_current_tenant
 from engine.money import exponent
 from hierarchy.models import Node, Period, PeriodStatus, Person
-from hierarchy.tenancy import get_current_tenant
 from incentives.currencies import ISO_4217_CODES
 from incentives.mappings import (
     ISO_DATES,

@@ -15,8 +15,9 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
-from hierarchy.models import ISO_4217, Node, Period, Person
-from hierarchy.tenancy import TenantModel
+from core.models import ISO_4217
+from core.tenancy import TenantModel
+from hierarchy.models import Node, Period, Person
 
 
 class TransactionKind(models.TextChoices):
@@ -167,7 +168,7 @@ class Transaction(TenantModel):
     """
 
     tenant = models.ForeignKey(
-        "hierarchy.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+        "core.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     source = models.CharField(max_length=50)
     external_id = models.CharField(max_length=100)
@@ -362,7 +363,7 @@ class Credit(TenantModel):
     """
 
     tenant = models.ForeignKey(
-        "hierarchy.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+        "core.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     transaction = models.ForeignKey(
         Transaction, on_delete=models.PROTECT, related_name="credits", db_index=False

@@ -20,7 +20,7 @@ def report(batch_id: int, rows: int) -> None:
     """Record that ``rows`` rows of the batch have been read."""
     if not settings.REDIS_URL:
         return
-    from hierarchy.health import _redis
+    from core.health import _redis
 
     _redis().set(_key(batch_id), rows, ex=TTL_SECONDS)
 
@@ -29,7 +29,7 @@ def read(batch_id: int) -> int | None:
     """Return the rows read so far by a running import, if known."""
     if not settings.REDIS_URL:
         return None
-    from hierarchy.health import _redis
+    from core.health import _redis
 
     try:
         raw = _redis().get(_key(batch_id))

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from hierarchy.errors import NotFoundError
+from core.errors import NotFoundError
 from incentives.models import (
     ColumnMapping,
     Credit,

@@ -14,10 +14,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from hierarchy.audit import audit_record
-from hierarchy.errors import ConflictError, NotFoundError, ValidationFailedError
-from hierarchy.models import model_snapshot
-from hierarchy.tenancy import get_current_tenant
+from core.audit import audit_record
+from core.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.models import model_snapshot
+from core.tenancy import get_current_tenant
 from incentives import ingest
 from incentives.crediting import CreditSummary, credits_recompute
 from incentives.currencies import ISO_4217_CODES

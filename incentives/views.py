@@ -12,8 +12,8 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from hierarchy.errors import ApplicationError, NotFoundError
-from hierarchy.views import require_permission
+from core.errors import ApplicationError, NotFoundError
+from core.views import require_permission
 from incentives import selectors, services
 from incentives.mappings import PRESETS
 from incentives.models import IngestKind, IngestMode, TransactionKind
@@ -82,7 +82,7 @@ def imports(request: HttpRequest) -> HttpResponse:
 
 
 def _can_change(request: HttpRequest) -> bool:
-    from hierarchy.permissions import membership_has
+    from core.permissions import membership_has
 
     return membership_has(getattr(request, "membership", None), "transactions.change")
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from hierarchy.management.base import use_app_role, use_owner_role
-from hierarchy.models import Role, Tenant
-from hierarchy.tenancy import tenant_scope
+from core.management.base import use_app_role, use_owner_role
+from core.models import Role, Tenant
+from core.tenancy import tenant_scope
 from tests.factories.hierarchy import MembershipFactory, TenantFactory, UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

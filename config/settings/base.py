@@ -108,7 +108,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "hierarchy",  # its `migrate` replaces Django's: it runs as the owner role
+    "core",  # first of ours: its `migrate` replaces Django's (it runs as the owner role)
+    "hierarchy",
     "plans",
     "incentives",
     "payouts",
@@ -118,14 +119,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "hierarchy.middleware.RequestIdMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "hierarchy.middleware.TenantMiddleware",
+    "core.middleware.TenantMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -142,7 +143,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "hierarchy.context_processors.tenancy",
+                "core.context_processors.tenancy",
             ],
         },
     },
@@ -187,7 +188,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["hierarchy.auth.EmailBackend"]
+AUTHENTICATION_BACKENDS = ["core.auth.EmailBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -253,7 +254,7 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "hierarchy.tasks.worker_heartbeat_task", "schedule": 30.0},
+    "worker-heartbeat": {"task": "core.tasks.worker_heartbeat_task", "schedule": 30.0},
 }
 WORKER_HEARTBEAT_STALE_SECONDS = 120
 
@@ -267,13 +268,13 @@ INGEST_JSON_MAX_ROWS = env_int("INGEST_JSON_MAX_ROWS", 50_000)
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "hierarchy.api.auth.ApiClientAuthentication",
+        "core.api.auth.ApiClientAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["hierarchy.api.permissions.RolePermission"],
-    "DEFAULT_SCHEMA_CLASS": "hierarchy.api.schema.QuotientAutoSchema",
-    "EXCEPTION_HANDLER": "hierarchy.api.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.RolePermission"],
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.QuotientAutoSchema",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.QuotientPagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

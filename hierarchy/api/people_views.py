@@ -19,12 +19,13 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.base import TenantAPIView
+from core.api.errors import error_body
+from core.api.pagination import paginate
+from core.errors import NotFoundError, ValidationFailedError
+from core.models import Tenant
 from hierarchy import org_selectors as sel
 from hierarchy import people, periods
-from hierarchy.api.base import TenantAPIView
-from hierarchy.api.errors import error_body
-from hierarchy.api.views import paginate
-from hierarchy.errors import NotFoundError, ValidationFailedError
 from hierarchy.imports import hr_import
 from hierarchy.models import (
     Assignment,
@@ -39,7 +40,6 @@ from hierarchy.models import (
     PeriodKind,
     PeriodStatus,
     Person,
-    Tenant,
 )
 
 PEOPLE_READ = ("people.view", "people.view.team", "people.view.self")
@@ -155,7 +155,7 @@ def may_see_pay(request: Any, person: Person) -> bool:
     """Return whether the caller may see a person's pay fields: full people access, or self."""
     if request is None:
         return False
-    from hierarchy.api.permissions import request_permissions
+    from core.api.permissions import request_permissions
 
     if "people.view" in request_permissions(request):
         return True
@@ -874,7 +874,7 @@ class PeriodDetailView(TenantAPIView):
         finance_only = data.get("status") in {PeriodStatus.APPROVED, PeriodStatus.CLOSED} or (
             "data_lock_date" in data
         )
-        from hierarchy.api.permissions import request_permissions
+        from core.api.permissions import request_permissions
 
         if finance_only and "payouts.approve" not in request_permissions(request):
             from rest_framework.exceptions import PermissionDenied

@@ -13,9 +13,9 @@ from rest_framework import parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from hierarchy.api.base import TenantAPIView
-from hierarchy.api.views import paginate
-from hierarchy.errors import ApplicationError, NotFoundError, ValidationFailedError
+from core.api.base import TenantAPIView
+from core.api.pagination import paginate
+from core.errors import ApplicationError, NotFoundError, ValidationFailedError
 from incentives import progress as ingest_progress
 from incentives import selectors, services
 from incentives.mappings import KPI_FIELDS, PRESETS, TRANSACTION_FIELDS

@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.base import TenantAPIView
 from engine import plan_json_schema, validate_plan
-from hierarchy.api.base import TenantAPIView
 
 
 class PlanSchemaView(APIView):

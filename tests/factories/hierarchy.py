@@ -3,7 +3,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
-from hierarchy.models import Membership, Role, Tenant
+from core.models import Membership, Role, Tenant
 
 
 class TenantFactory(factory.django.DjangoModelFactory):

@@ -6,8 +6,8 @@ from datetime import date
 
 import factory
 
+from core.tenancy import get_current_tenant
 from hierarchy.models import Hierarchy, HierarchyKind, JobFunction, JobRole, Person
-from hierarchy.tenancy import get_current_tenant
 
 
 class PersonFactory(factory.django.DjangoModelFactory):

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from core.models import Tenant
+from core.tenancy import tenant_scope
 from hierarchy import people
-from hierarchy.models import Hierarchy, JobFunction, JobRole, Node, Person, Tenant
-from hierarchy.tenancy import tenant_scope
+from hierarchy.models import Hierarchy, JobFunction, JobRole, Node, Person
 
 D = date
 

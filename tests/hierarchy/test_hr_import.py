@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from core.models import AuditEvent
+from core.tenancy import tenant_scope
 from hierarchy import org_selectors as sel
 from hierarchy.imports import hr_import, import_template
-from hierarchy.models import Assignment, AuditEvent, ImportBatch, NodeParent, Person
-from hierarchy.tenancy import tenant_scope
+from hierarchy.models import Assignment, ImportBatch, NodeParent, Person
 
 HEADER = "employee_id,full_name,hire_date,email,manager_employee_id,level,base_salary\n"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
+from core.tenancy import tenant_scope
 from hierarchy import org_selectors as sel
 from hierarchy.generator import generate_company
 from hierarchy.intervals import Span
 from hierarchy.models import Assignment, Hierarchy, JobRole, Node, NodeClosure, Person
 from hierarchy.people import check_person_spans
-from hierarchy.tenancy import tenant_scope
 
 START = date(2025, 1, 1)
 

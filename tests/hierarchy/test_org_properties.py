@@ -17,10 +17,11 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.models import Membership, Role
+from core.tenancy import tenant_scope
 from hierarchy import org_selectors as sel
 from hierarchy import people
-from hierarchy.models import Membership, Person, Role
-from hierarchy.tenancy import tenant_scope
+from hierarchy.models import Person
 from tests.factories.hierarchy import MembershipFactory, UserFactory
 
 START = date(2026, 1, 1)

@@ -7,8 +7,9 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from hierarchy.models import Assignment, ImportBatch, Person, Role
-from hierarchy.tenancy import tenant_scope
+from core.models import Role
+from core.tenancy import tenant_scope
+from hierarchy.models import Assignment, ImportBatch, Person
 from tests.factories.hierarchy import MembershipFactory, UserFactory
 from tests.tenancy import (
     assert_cross_tenant_detail,
@@ -396,7 +397,7 @@ def test_import_api_previews_applies_and_reports_row_errors(client_alice, client
 
 
 def test_an_api_client_with_read_people_sees_everyone_but_cannot_import(client, org):
-    from hierarchy import services
+    from core import services
 
     with tenant_scope(org.tenant):
         issued = services.api_client_create(name="hris", scopes=["read:people"], created_by_id=None)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from core.models import Role
+from core.tenancy import tenant_scope
 from hierarchy import periods
-from hierarchy.models import ImportBatch, Person, Role
-from hierarchy.tenancy import tenant_scope
+from hierarchy.models import ImportBatch, Person
 from tests.factories.hierarchy import MembershipFactory, UserFactory
 from tests.tenancy import assert_not_found
 

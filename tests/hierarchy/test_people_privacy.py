@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from hierarchy.models import Membership, MembershipScope, Person, Role
-from hierarchy.tenancy import tenant_scope
+from core.models import Membership, Role
+from core.tenancy import tenant_scope
+from hierarchy.models import MembershipScope, Person
 from tests.factories.hierarchy import MembershipFactory, UserFactory
 from tests.tenancy import assert_not_found
 

@@ -8,19 +8,12 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from core.errors import ConflictError, ValidationFailedError
+from core.models import AuditEvent, Membership, Role
+from core.tenancy import tenant_scope
 from hierarchy import org_selectors as sel
 from hierarchy import people
-from hierarchy.errors import ConflictError, ValidationFailedError
-from hierarchy.models import (
-    Assignment,
-    AuditEvent,
-    Membership,
-    NodeClosure,
-    NodeParent,
-    Person,
-    Role,
-)
-from hierarchy.tenancy import tenant_scope
+from hierarchy.models import Assignment, NodeClosure, NodeParent, Person
 from tests.factories.hierarchy import MembershipFactory, UserFactory
 
 D = date

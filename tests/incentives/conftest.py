@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from core.models import Tenant
+from core.tenancy import tenant_scope
 from hierarchy import people, periods
-from hierarchy.models import Period, Person, Tenant
-from hierarchy.tenancy import tenant_scope
+from hierarchy.models import Period, Person
 from incentives import services
 
 FY_START = dt.date(2026, 1, 1)

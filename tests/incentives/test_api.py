@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import override_settings
 
-from hierarchy.tenancy import tenant_scope
+from core.tenancy import tenant_scope
 from incentives.models import Credit, CreditingRule, IngestBatch, KpiValue, Transaction
 from tests.incentives.conftest import tx_row
 from tests.tenancy import (

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from hierarchy.tenancy import tenant_scope
+from core.tenancy import tenant_scope
 from incentives import services
 from incentives.models import Credit, IngestError, IngestStatus, Transaction
 from tests.incentives.conftest import close_period, tx_row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from hierarchy.tenancy import tenant_scope
+from core.tenancy import tenant_scope
 from incentives.models import IngestBatch, Transaction
 from tests.tenancy import assert_not_found
 

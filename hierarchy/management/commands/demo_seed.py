@@ -10,10 +10,12 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from hierarchy import periods, services
+from core import services
+from core.models import Membership, Role, Tenant
+from core.tenancy import tenant_scope
+from hierarchy import periods
 from hierarchy.generator import generate_company
-from hierarchy.models import Membership, Person, Role, Tenant
-from hierarchy.tenancy import tenant_scope
+from hierarchy.models import Person
 
 DEMO_PEOPLE = 320
 

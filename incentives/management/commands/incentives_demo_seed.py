@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from hierarchy.management.base import TenantCommand
+from core.management.base import TenantCommand
 from incentives.demo import seed_demo
 from incentives.models import Transaction
 

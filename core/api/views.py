@@ -1,0 +1,199 @@
+"""Foundation API: who am I, members, API clients. Thin: one service or selector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core import selectors, services
+from core.api.base import TenantAPIView
+from core.api.pagination import paginate
+from core.models import API_SCOPES, ApiClient, Membership, Role
+from core.permissions import permissions_for_roles, permissions_for_scopes
+
+
+class MeView(TenantAPIView):
+    """The authenticated principal, its tenant and what it may do."""
+
+    permission = None
+    tenant_optional = True
+
+    class OutputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        principal = serializers.CharField()
+        tenant = serializers.DictField()
+        roles = serializers.ListField(child=serializers.CharField())
+        scopes = serializers.ListField(child=serializers.CharField())
+        permissions = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        tenant = request.tenant  # type: ignore[attr-defined]
+        membership = request.membership  # type: ignore[attr-defined]
+        client = request.auth if isinstance(request.auth, ApiClient) else None
+        roles = list(membership.roles) if membership else []
+        scopes = list(client.scopes) if client else []
+        perms = permissions_for_scopes(scopes) if client else permissions_for_roles(roles)
+        data = {
+            "principal": f"api-client:{client.name}" if client else request.user.get_username(),
+            "tenant": {
+                "slug": tenant.slug,
+                "name": tenant.name,
+                "default_currency": tenant.default_currency,
+                "time_zone": tenant.time_zone,
+                "fiscal_year_start_month": tenant.fiscal_year_start_month,
+                "rounding_mode": tenant.rounding_mode,
+            },
+            "roles": roles,
+            "scopes": scopes,
+            "permissions": sorted(perms),
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class MemberOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    email = serializers.EmailField(source="user.email")
+    full_name = serializers.CharField(source="user.get_full_name")
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "full_name", "roles", "is_active", "created_at"]
+
+
+class MemberListView(TenantAPIView):
+    """List members of the tenant, or invite one."""
+
+    permission = "members.view"
+    write_permission = "members.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        email = serializers.EmailField()
+        full_name = serializers.CharField(max_length=200)
+        roles = serializers.ListField(
+            child=serializers.ChoiceField(choices=Role.choices), allow_empty=False
+        )
+
+    @extend_schema(responses=MemberOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return paginate(self, request, selectors.membership_list(), MemberOutputSerializer)
+
+    @extend_schema(request=InputSerializer, responses={201: MemberOutputSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.membership_invite(**serializer.validated_data)
+        return Response(MemberOutputSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailView(TenantAPIView):
+    """One member: read, change roles or active flag, or deactivate (DELETE)."""
+
+    permission = "members.view"
+    write_permission = "members.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        roles = serializers.ListField(
+            child=serializers.ChoiceField(choices=Role.choices), allow_empty=False, required=False
+        )
+        is_active = serializers.BooleanField(required=False)
+
+    @extend_schema(responses=MemberOutputSerializer)
+    def get(self, request: Request, membership_id: int) -> Response:
+        return Response(
+            MemberOutputSerializer(selectors.membership_get(membership_id=membership_id)).data
+        )
+
+    @extend_schema(request=InputSerializer, responses=MemberOutputSerializer)
+    def patch(self, request: Request, membership_id: int) -> Response:
+        selectors.membership_get(membership_id=membership_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        membership = None
+        if "roles" in data:
+            membership = services.membership_update_roles(
+                membership_id=membership_id, roles=data["roles"]
+            )
+        if "is_active" in data:
+            membership = services.membership_set_active(
+                membership_id=membership_id, active=data["is_active"]
+            )
+        membership = membership or selectors.membership_get(membership_id=membership_id)
+        return Response(MemberOutputSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, membership_id: int) -> Response:
+        services.membership_set_active(membership_id=membership_id, active=False)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiClientOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = ApiClient
+        fields = ["id", "name", "key_id", "scopes", "created_at", "last_used_at", "revoked_at"]
+
+
+class ApiClientListView(TenantAPIView):
+    """List API clients, or create one (its token is in the response, once)."""
+
+    permission = "api_clients.view"
+    write_permission = "api_clients.change"
+
+    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+        name = serializers.CharField(max_length=100)
+        scopes = serializers.ListField(
+            child=serializers.ChoiceField(choices=list(API_SCOPES.items())), allow_empty=False
+        )
+
+    @extend_schema(responses=ApiClientOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return paginate(self, request, selectors.api_client_list(), ApiClientOutputSerializer)
+
+    def idempotency_redact(self, data: Any) -> Any:
+        """The token is shown once: a replayed creation answers without it."""
+        if isinstance(data, dict) and "token" in data:
+            return {**data, "token": None, "token_note": "shown once, not replayed"}
+        return data
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: inline_serializer(
+                "IssuedApiClient",
+                {"client": ApiClientOutputSerializer(), "token": serializers.CharField()},
+            )
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = services.api_client_create(
+            **serializer.validated_data,
+            created_by_id=request.user.pk if request.membership else None,  # type: ignore
+        )
+        return Response(
+            {"client": ApiClientOutputSerializer(issued.client).data, "token": issued.token},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ApiClientDetailView(TenantAPIView):
+    """One API client: read, or revoke (DELETE)."""
+
+    permission = "api_clients.view"
+    write_permission = "api_clients.change"
+    idempotent = True
+
+    @extend_schema(responses=ApiClientOutputSerializer)
+    def get(self, request: Request, client_id: int) -> Response:
+        return Response(
+            ApiClientOutputSerializer(selectors.api_client_get(client_id=client_id)).data
+        )
+
+    @extend_schema(responses=ApiClientOutputSerializer)
+    def delete(self, request: Request, client_id: int) -> Response:
+        client = services.api_client_revoke(client_id=client_id)
+        return Response(ApiClientOutputSerializer(client).data)

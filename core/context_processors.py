@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from core.permissions import permissions_for_roles
+
+
+def tenancy(request: HttpRequest) -> dict[str, Any]:
+    """Expose the current tenant, membership and permissions to templates."""
+    membership = getattr(request, "membership", None)
+    return {
+        "current_tenant": getattr(request, "tenant", None),
+        "current_membership": membership,
+        "memberships": getattr(request, "memberships", []),
+        "perms_granted": permissions_for_roles(list(membership.roles))
+        if membership
+        else frozenset(),
+    }

@@ -1,0 +1,248 @@
+"""Database-level guarantees that migrations install: row-level security and append-only tables.
+
+Both are PostgreSQL features; on SQLite (the demo) the ORM layer alone enforces tenancy, and
+append-only tables get SQLite triggers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import migrations
+
+from core.tenancy import SETTING_NAME
+
+
+def _rls_sql(table: str) -> list[str]:
+    policy = f"{table}_tenant_isolation"
+    predicate = f"tenant_id = NULLIF(current_setting('{SETTING_NAME}', true), '')::bigint"
+    return [
+        f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
+        f'DROP POLICY IF EXISTS "{policy}" ON "{table}"',
+        f'CREATE POLICY "{policy}" ON "{table}" USING ({predicate}) WITH CHECK ({predicate})',
+    ]
+
+
+class EnableTenantRLS(migrations.operations.base.Operation):
+    """Turn on ENABLE + FORCE row-level security with the tenant policy for one table."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for sql in _rls_sql(self.table):
+            schema_editor.execute(sql)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(
+            f'DROP POLICY IF EXISTS "{self.table}_tenant_isolation" ON "{self.table}"'
+        )
+        schema_editor.execute(f'ALTER TABLE "{self.table}" NO FORCE ROW LEVEL SECURITY')
+        schema_editor.execute(f'ALTER TABLE "{self.table}" DISABLE ROW LEVEL SECURITY')
+
+    def describe(self) -> str:
+        return f"Enable tenant row-level security on {self.table}"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__name__, [], {"table": self.table})
+
+
+class MakeAppendOnly(migrations.operations.base.Operation):
+    """Refuse UPDATE and DELETE on a table with a trigger (PostgreSQL and SQLite)."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        t = self.table
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(
+                "CREATE OR REPLACE FUNCTION quotient_append_only() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                "'% is append-only: % refused', TG_TABLE_NAME, TG_OP "
+                "USING ERRCODE = 'insufficient_privilege'; END $$",
+                params=None,
+            )
+            schema_editor.execute(
+                f'CREATE TRIGGER "{t}_append_only" BEFORE UPDATE OR DELETE ON "{t}" '
+                f"FOR EACH ROW EXECUTE FUNCTION quotient_append_only()"
+            )
+            schema_editor.execute(
+                f'CREATE TRIGGER "{t}_no_truncate" BEFORE TRUNCATE ON "{t}" '
+                f"FOR EACH STATEMENT EXECUTE FUNCTION quotient_append_only()"
+            )
+        elif schema_editor.connection.vendor == "sqlite":
+            for op in ("UPDATE", "DELETE"):
+                schema_editor.execute(
+                    f'CREATE TRIGGER "{t}_no_{op.lower()}" BEFORE {op} ON "{t}" '
+                    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only: {op} refused'); END"
+                )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        t = self.table
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_append_only" ON "{t}"')
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_no_truncate" ON "{t}"')
+        elif schema_editor.connection.vendor == "sqlite":
+            for op in ("update", "delete"):
+                schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_no_{op}"')
+
+    def describe(self) -> str:
+        return f"Make {self.table} append-only"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__name__, [], {"table": self.table})
+
+
+def grant_app_role(using: str = "default") -> None:
+    """Grant the application role data rights (no DDL, no ownership) on every table.
+
+    Called after each ``migrate`` while connected as the owner. The application role is the
+    user of ``DATABASE_URL``; nothing happens when it is the owner itself or on SQLite.
+    """
+    from django.conf import settings
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    app_user = settings.DATABASES[using].get("APP_USER") or settings.DATABASES[using]["USER"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        (owner,) = cursor.fetchone()
+        if not app_user or app_user == owner:
+            return
+        quoted = connection.ops.quote_name(str(app_user))
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {quoted}")
+        cursor.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}"
+        )
+        cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
+        # Append-only tables: the app may read and insert, never change or remove.
+        cursor.execute(
+            "SELECT event_object_table FROM information_schema.triggers "
+            "WHERE trigger_name LIKE '%%_append_only' AND trigger_schema = 'public'"
+        )
+        for (table,) in cursor.fetchall():
+            cursor.execute(f'REVOKE UPDATE, DELETE, TRUNCATE ON "{table}" FROM {quoted}')
+
+
+_TEXT_SPECIALS = re.compile(r"[\\\t\n\r]")
+
+
+def _text_value(value: Any) -> str:
+    """Render one value for ``COPY … (FORMAT text)`` (``\\N`` is NULL)."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    text = value if isinstance(value, str) else str(value)
+    if _TEXT_SPECIALS.search(text):
+        return (
+            text.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return text
+
+
+def copy_text_column(column: Any) -> list[str]:
+    """Render a column of values for ``COPY … (FORMAT text)``, fast for uniform columns."""
+    values: list[Any] = column.tolist() if hasattr(column, "tolist") else list(column)
+    if not values:
+        return []
+    kinds = {type(v) for v in values}
+    if kinds <= {int}:
+        return list(map(str, values))
+    if kinds <= {str} and not _TEXT_SPECIALS.search("".join(values)):
+        return values
+    return [_text_value(v) for v in values]
+
+
+def copy_text(columns: list[Any]) -> str:
+    """Return the ``COPY … (FORMAT text)`` body of rows given column by column."""
+    rendered = [copy_text_column(c) for c in columns]
+    if not rendered or not rendered[0]:
+        return ""
+    return "\n".join(map("\t".join, zip(*rendered, strict=True))) + "\n"
+
+
+def bulk_insert(
+    model: Any,
+    columns: list[str],
+    rows: Any,
+    *,
+    using: str = "default",
+    column_values: list[Any] | None = None,
+) -> int:
+    """Insert many rows fast: COPY into a temporary table, then one INSERT … SELECT.
+
+    PostgreSQL refuses ``COPY FROM`` into a table with row-level security, so the rows go to an
+    unprotected temporary table first and reach the real table through ``INSERT``, where the
+    tenant policy's WITH CHECK still applies to every row. ``rows`` are tuples in ``columns``
+    order, or ``column_values`` gives the same data column by column (faster: each column is
+    rendered in one pass). ``None`` is NULL; JSON columns take already-serialised text.
+    PostgreSQL only: on SQLite callers use ``bulk_create``. Returns the number of rows written.
+    """
+    import io
+
+    from django.db import connections
+
+    connection = connections[using]
+    table = model._meta.db_table
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    if column_values is None:
+        materialized = list(rows)
+        column_values = (
+            [list(c) for c in zip(*materialized, strict=True)]
+            if materialized
+            else [[] for _ in columns]
+        )
+    count = len(column_values[0]) if column_values else 0
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            raise RuntimeError("bulk_insert() is PostgreSQL's fast path; use bulk_create")
+        if not connection.in_atomic_block:
+            raise RuntimeError("bulk_insert() runs inside transaction.atomic()")
+        if not count:
+            return 0
+        temp = f"_bulk_{table}"
+        # Through the wrapped cursor, so the tenant setting is in force for the INSERT below.
+        cursor.execute(f'DROP TABLE IF EXISTS "{temp}"')
+        cursor.execute(
+            f'CREATE TEMPORARY TABLE "{temp}" ON COMMIT DROP AS '  # noqa: S608 (identifiers from model metadata, no input)
+            f'SELECT {quoted} FROM "{table}" WITH NO DATA'
+        )
+        buffer = io.StringIO(copy_text(column_values))
+        cursor.cursor.copy_expert(f'COPY "{temp}" ({quoted}) FROM STDIN', buffer)
+        cursor.execute(f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM "{temp}"')  # noqa: S608 (identifiers from model metadata, no input)
+    return count

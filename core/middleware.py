@@ -1,0 +1,88 @@
+"""HTML-side tenancy: the browser's one place to enter a tenant scope."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from core.audit import Actor, acting_as
+from core.models import Membership
+from core.tenancy import get_current_tenant_or_none, tenant_scope
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The API enters its own scope after DRF authentication; these paths need no tenant.
+_SKIP_PREFIXES = ("/api/", "/static/", "/healthz", "/django-admin/")
+
+
+class RequestIdMiddleware:
+    """Give every request an id (or keep a well-formed ``X-Request-ID``) and echo it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.META["QUOTIENT_REQUEST_ID"] = request_id
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def active_memberships(user: Any) -> list[Membership]:
+    """Return the user's active memberships in active tenants."""
+    return list(
+        Membership.objects.select_related("tenant")
+        .filter(user=user, is_active=True, tenant__is_active=True)
+        .order_by("created_at", "pk")
+    )
+
+
+class TenantMiddleware:
+    """Enter the session user's chosen tenant for the whole request, streaming included."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.tenant = None  # type: ignore[attr-defined]
+        request.membership = None  # type: ignore[attr-defined]
+        request.memberships = []  # type: ignore[attr-defined]
+        if request.path.startswith(_SKIP_PREFIXES) or not request.user.is_authenticated:
+            return self.get_response(request)
+        memberships = active_memberships(request.user)
+        request.memberships = memberships  # type: ignore[attr-defined]
+        chosen_id = request.session.get("tenant_id")
+        membership = next((m for m in memberships if m.tenant_id == chosen_id), None)
+        if membership is None and memberships:
+            membership = memberships[0]
+            request.session["tenant_id"] = membership.tenant_id
+        if membership is None:
+            return self.get_response(request)
+        request.tenant = membership.tenant  # type: ignore[attr-defined]
+        request.membership = membership  # type: ignore[attr-defined]
+        actor = Actor(
+            user_id=request.user.pk,
+            label=request.user.get_username(),
+            request_id=request.META.get("QUOTIENT_REQUEST_ID", ""),
+        )
+        with tenant_scope(membership.tenant), acting_as(actor):
+            response = self.get_response(request)
+        if isinstance(response, StreamingHttpResponse):
+            response.streaming_content = _in_scope(
+                response.streaming_content, membership.tenant, actor
+            )
+        return response
+
+
+def _in_scope(content: Iterator[bytes], tenant: Any, actor: Actor) -> Iterator[bytes]:
+    """Re-enter the tenant while a streamed body is produced, after the view returned."""
+    if get_current_tenant_or_none() is not None:
+        yield from content
+        return
+    with tenant_scope(tenant), acting_as(actor):
+        yield from content

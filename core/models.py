@@ -1,0 +1,257 @@
+"""Platform tables (unscoped: read before a tenant is known) and foundation tenant tables.
+
+Unscoped, by design: :class:`Tenant`, :class:`Membership`, :class:`ApiClient`,
+:class:`LoginAttempt` (plus Django's users and sessions). Everything else is a
+:class:`~core.tenancy.TenantModel`.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+from core.tenancy import TenantModel
+
+ISO_4217 = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. USD.")
+SLUG = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", "3-50 lowercase letters, digits and dashes."
+)
+
+
+class RoundingMode(models.TextChoices):
+    HALF_UP = "half_up", "Half up"
+    HALF_EVEN = "half_even", "Half even (banker's)"
+    DOWN = "down", "Toward zero"
+    UP = "up", "Away from zero"
+    FLOOR = "floor", "Floor"
+    CEILING = "ceiling", "Ceiling"
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone.")
+
+
+class Tenant(models.Model):
+    """A company using Quotient. Platform table."""
+
+    slug = models.CharField(max_length=50, unique=True, validators=[SLUG])
+    name = models.CharField(max_length=200)
+    default_currency = models.CharField(max_length=3, default="USD", validators=[ISO_4217])
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    fiscal_year_start_month = models.PositiveSmallIntegerField(
+        default=1, choices=[(m, m) for m in range(1, 13)]
+    )
+    rounding_mode = models.CharField(
+        max_length=16, choices=RoundingMode.choices, default=RoundingMode.HALF_UP
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    """Roles of access inside a tenant (not job roles; those are people's roles)."""
+
+    TENANT_ADMIN = "tenant_admin", "Tenant admin"
+    COMP_ADMIN = "comp_admin", "Comp admin"
+    FINANCE = "finance", "Finance"
+    EXECUTIVE = "executive", "Executive"
+    MANAGER = "manager", "Manager"
+    EMPLOYEE = "employee", "Employee"
+
+
+class Membership(models.Model):
+    """A user's access to one tenant, with one or more roles. Platform table."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    roles = models.JSONField(default=list)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user"),
+        ]
+        ordering = ["tenant__name"]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant.slug}"
+
+    def clean(self) -> None:
+        valid = set(Role.values)
+        if not self.roles:
+            raise ValidationError({"roles": "Choose at least one role."})
+        unknown = [r for r in self.roles if r not in valid]
+        if unknown:
+            raise ValidationError({"roles": f"Unknown role(s): {', '.join(unknown)}."})
+
+    def role_labels(self) -> list[str]:
+        labels = dict(Role.choices)
+        return [str(labels.get(r, r)) for r in self.roles]
+
+
+API_SCOPES: dict[str, str] = {
+    "read:people": "Read people, hierarchies and assignments",
+    "write:people": "Import and change people and assignments",
+    "read:plans": "Read plans and quotas",
+    "write:transactions": "Import transactions and KPI values",
+    "read:transactions": "Read transactions and credits",
+    "read:payouts": "Read payout runs, lines and ledger",
+    "write:payouts": "Approve runs and record exports",
+    "read:audit": "Read the audit log",
+}
+
+
+class ApiClient(models.Model):
+    """Machine credentials for one tenant. Platform table: read to authenticate a request.
+
+    The token is ``qtk_<key_id>_<secret>``; only a SHA-256 of the secret is stored (the secret is
+    256 bits of randomness, so a slow hash adds nothing), and it is shown once at creation.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_clients")
+    name = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="apiclient_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def clean(self) -> None:
+        unknown = [s for s in self.scopes if s not in API_SCOPES]
+        if unknown:
+            raise ValidationError({"scopes": f"Unknown scope(s): {', '.join(unknown)}."})
+
+
+class LoginAttempt(models.Model):
+    """One failed browser login, for rate limiting. Platform table."""
+
+    username = models.CharField(max_length=254, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, db_index=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip_address}"
+
+
+class AuditEvent(TenantModel):
+    """One mutating action. Append-only: the database refuses UPDATE and DELETE."""
+
+    created_at = models.DateTimeField()
+    # DO_NOTHING without a database constraint: audit rows are never rewritten, so deleting a
+    # user or client must not cascade into them (the label keeps who it was).
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+    )
+    actor_api_client = models.ForeignKey(
+        ApiClient,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=100)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="audit_tenant_time"),
+            models.Index(fields=["tenant", "object_type", "object_id"], name="audit_tenant_obj"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id}"
+
+    _QUIET_FIELDS = frozenset({"id", "tenant_id", "created_at", "created_by_id"})
+
+    def changes(self) -> list[tuple[str, Any, Any]]:
+        """Return (field, before, after) for the fields this event changed, for people to read."""
+        before, after = self.before or {}, self.after or {}
+        rows = []
+        for key in sorted(set(before) | set(after)):
+            if key in self._QUIET_FIELDS or before.get(key) == after.get(key):
+                continue
+            rows.append((key, before.get(key), after.get(key)))
+        return rows
+
+
+class IdempotencyRecord(TenantModel):
+    """The first response to a mutating API call made with an ``Idempotency-Key`` header."""
+
+    principal = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "principal", "key"], name="idempotency_unique_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+def model_snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
+    """Return a JSON-able dict of ``instance``'s concrete fields (for audit before/after)."""
+    out: dict[str, Any] = {}
+    for field in instance._meta.concrete_fields:
+        if fields is not None and field.name not in fields:
+            continue
+        value = field.value_from_object(instance)
+        if field.name in {"password", "secret_hash"}:
+            continue
+        out[field.attname] = (
+            value if isinstance(value, (int, bool, list, dict, type(None))) else str(value)
+        )
+    return out

@@ -1,0 +1,56 @@
+"""The audit log over the API. Reads go through the access policy (pay fields redacted)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.base import TenantAPIView
+from core.api.pagination import paginate
+from core.errors import NotFoundError
+from core.models import AuditEvent
+from hierarchy import selectors
+
+
+class AuditEventOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created_at",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+            "request_id",
+        ]
+
+
+class AuditEventListView(TenantAPIView):
+    """The tenant's audit events, newest first; filter with ?object_type= and ?action=."""
+
+    permission = "audit.view"
+
+    @extend_schema(responses=AuditEventOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        events = selectors.audit_event_list(
+            object_type=request.query_params.get("object_type"),
+            action=request.query_params.get("action"),
+        )
+        return paginate(self, request, events, AuditEventOutputSerializer)
+
+
+class AuditEventDetailView(TenantAPIView):
+    permission = "audit.view"
+
+    @extend_schema(responses=AuditEventOutputSerializer)
+    def get(self, request: Request, event_id: int) -> Response:
+        event = selectors.audit_event_list().filter(pk=event_id).first()
+        if event is None:
+            raise NotFoundError("Audit event not found.")
+        return Response(AuditEventOutputSerializer(event).data)
