@@ -141,8 +141,10 @@ def _measure(backend: str) -> dict[str, float | int | str]:
     from core import services
     from core.management.base import use_app_role
     from core.models import Membership
+    from core.permissions import principal_for_membership
     from core.tenancy import tenant_scope
     from hierarchy import org_selectors as sel
+    from hierarchy.access import access_for
     from hierarchy.generator import generate_company
     from hierarchy.imports import hr_import
     from hierarchy.models import Node
@@ -212,9 +214,9 @@ def _measure(backend: str) -> dict[str, float | int | str]:
         visible = [
             _ms(
                 lambda: list(
-                    sel.people_visible_to(
-                        membership=membership, start=quarter[0], end=quarter[1]
-                    ).values_list("id", flat=True)
+                    access_for(principal_for_membership(membership))
+                    .people(start=quarter[0], end=quarter[1])
+                    .values_list("id", flat=True)
                 )
             )
             for _ in range(50)

@@ -28,6 +28,13 @@ class NotFoundError(ApplicationError):
     status = 404
 
 
+class PermissionDeniedError(ApplicationError):
+    """Yours to see, not yours to do (e.g. a node-scoped admin changing the whole tenant)."""
+
+    code = "permission_denied"
+    status = 403
+
+
 class ConflictError(ApplicationError):
     code = "conflict"
     status = 409

@@ -78,6 +78,9 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    # The name this tenant gave the person when inviting them. Users are shared by tenants;
+    # the user's own name may come from another tenant's invitation and is never shown here.
+    full_name = models.CharField(max_length=200, blank=True)
     roles = models.JSONField(default=list)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,8 +1,16 @@
-"""What each role of access may do. One table; views declare the permission they need."""
+"""What each role of access may do. One table; views declare the permission they need.
+
+A :class:`Principal` is who asks, whatever the door: a member (their user and roles) or an API
+client (its scopes). The access policy (``hierarchy/access.py``) answers on a principal, never
+on a request.
+"""
 
 from __future__ import annotations
 
-from core.models import Membership, Role
+from dataclasses import dataclass
+from typing import Any
+
+from core.models import ApiClient, Membership, Role
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.TENANT_ADMIN: frozenset(
@@ -81,3 +89,40 @@ def membership_has(membership: Membership | None, permission: str) -> bool:
     if membership is None or not membership.is_active:
         return False
     return permission in permissions_for_roles(membership.roles)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who asks, in the current tenant: a member or an API client, with what they may do."""
+
+    permissions: frozenset[str]
+    user_id: int | None = None
+    membership_id: int | None = None
+    api_client_id: int | None = None
+
+    def has(self, *wanted: str) -> bool:
+        """Return whether the principal holds any of ``wanted``."""
+        return any(p in self.permissions for p in wanted)
+
+
+def principal_for_membership(membership: Membership | None) -> Principal:
+    """Return the principal of a member (no permissions when inactive or absent)."""
+    if membership is None:
+        return Principal(permissions=frozenset())
+    granted = permissions_for_roles(list(membership.roles)) if membership.is_active else frozenset()
+    return Principal(permissions=granted, user_id=membership.user_id, membership_id=membership.pk)
+
+
+def principal_for_api_client(client: ApiClient) -> Principal:
+    """Return the principal of an API client: what its scopes grant."""
+    return Principal(
+        permissions=permissions_for_scopes(list(client.scopes)), api_client_id=client.pk
+    )
+
+
+def request_principal(request: Any) -> Principal:
+    """Return who made a page or API request: its API client, else the session's member."""
+    auth = getattr(request, "auth", None)
+    if isinstance(auth, ApiClient):
+        return principal_for_api_client(auth)
+    return principal_for_membership(getattr(request, "membership", None))

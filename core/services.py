@@ -79,7 +79,11 @@ def _get_or_create_user(email: str, full_name: str) -> tuple[User, bool]:
 def membership_invite(
     *, email: str, full_name: str, roles: list[str], send_email: bool = True
 ) -> Membership:
-    """Add a person to the current tenant; a new user gets a set-your-password email."""
+    """Add a person to the current tenant; a new user gets a set-your-password email.
+
+    The membership keeps the name typed here. A user may already exist through another
+    tenant: nothing that tenant gave them (their user name) is shown or returned here.
+    """
     tenant = get_current_tenant()
     roles = _check_roles(roles)
     user, created = _get_or_create_user(email, full_name)
@@ -89,6 +93,7 @@ def membership_invite(
     if existing is not None:
         before = model_snapshot(existing)
         existing.roles, existing.is_active = roles, True
+        existing.full_name = full_name.strip()
         existing.full_clean()
         existing.save()
         audit_record(
@@ -98,7 +103,7 @@ def membership_invite(
             after=model_snapshot(existing),
         )
         return existing
-    membership = Membership(tenant=tenant, user=user, roles=roles)
+    membership = Membership(tenant=tenant, user=user, roles=roles, full_name=full_name.strip())
     membership.full_clean()
     membership.save()
     audit_record(action="membership.invite", obj=membership, after=model_snapshot(membership))

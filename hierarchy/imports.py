@@ -8,6 +8,11 @@ the batch is still recorded (status ``failed``) with its errors, each
 row diffs it *would* write. Upserts are keyed by employee id (people), by
 (employee, hierarchy, node, role, valid_from) (assignments) and by (hierarchy, code) (nodes),
 so importing the same file twice changes nothing the second time.
+
+With an ``access`` policy (what pages and the API pass), a node-scoped admin imports only
+about the people inside their nodes (anyone else is ``out_of_scope``, like a new employee id:
+adding people needs tenant-wide access), names only those people as managers, places
+assignments only in nodes inside their scope, and cannot import org structure at all.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -48,6 +53,9 @@ from hierarchy.people import (
     check_person_spans,
     closure_rebuild,
 )
+
+if TYPE_CHECKING:
+    from hierarchy.access import Access
 
 MAX_STORED_ERRORS = 1000
 MAX_STORED_DIFFS = 500
@@ -302,15 +310,19 @@ def hr_import(
     dry_run: bool = False,
     created_by_id: int | None = None,
     partial: bool = False,
+    access: Access | None = None,
 ) -> ImportBatch:
     """Import a CSV file (``content``) or JSON rows (``rows``) of ``kind``; return the batch.
 
     All-or-nothing by default: with any row error nothing is written but the failed batch
     itself. With ``partial`` the rows without errors are applied and the others reported; a row
     that only fails because it leans on a bad row (a manager, a parent node) is reported too.
+    ``access`` confines a node-scoped admin (None: a command or the platform, no limit).
     """
     if kind not in ImportKind.values:
         raise ValidationFailedError(f"Unknown import kind {kind!r}.", code="unknown_kind")
+    if access is not None and kind == ImportKind.NODES:
+        access.require_tenant_wide("importing org structure")
     tenant = get_current_tenant()
     out = Outcome()
     if content is not None:
@@ -321,11 +333,15 @@ def hr_import(
         digest = hashlib.sha256(repr(rows).encode()).hexdigest()
         parsed = parse_json(rows, kind, out)
     out.rows = len(parsed)
-    apply = {
+    importer = {
         ImportKind.PEOPLE: _import_people,
         ImportKind.ASSIGNMENTS: _import_assignments,
         ImportKind.NODES: _import_nodes,
     }[ImportKind(kind)]
+
+    def apply(rows: list[Row], outcome: Outcome, *, write: bool) -> None:
+        importer(rows, outcome, write=write, access=access)
+
     status = ImportStatus.PREVIEW if dry_run else ImportStatus.APPLIED
     if partial and parsed and not any(e.line == 1 for e in out.errors):
         # File-level problems (line 1) fail the file whatever the mode.
@@ -389,8 +405,25 @@ PERSON_IMPORT_FIELDS = (
 )
 
 
-def _import_people(parsed: list[Row], out: Outcome, *, write: bool) -> None:
+OUT_OF_SCOPE_PERSON = (
+    "No one with employee id “{emp}” is in the part of the organisation you manage "
+    "(adding people needs tenant-wide access)."
+)
+OUT_OF_SCOPE_NODE = "Node “{node}” is outside the part of the organisation you manage."
+
+
+def _mine(access: Access | None) -> set[str] | None:
+    """Return the employee ids a node-scoped admin answers for (None: no limit)."""
+    if access is None or not access.node_limited:
+        return None
+    return set(access.current_people().values_list("employee_id", flat=True))
+
+
+def _import_people(
+    parsed: list[Row], out: Outcome, *, write: bool, access: Access | None = None
+) -> None:
     tenant = get_current_tenant()
+    mine = _mine(access)
     columns = set().union(*(row.keys() for _l, row in parsed)) if parsed else set()
     seen: dict[str, int] = {}
     records: list[tuple[int, str, dict[str, Any], str | None]] = []
@@ -407,6 +440,9 @@ def _import_people(parsed: list[Row], out: Outcome, *, write: bool) -> None:
             )
             continue
         seen[emp] = line
+        if mine is not None and emp not in mine:
+            out.error(line, "employee_id", "out_of_scope", OUT_OF_SCOPE_PERSON.format(emp=emp))
+            continue
         before = len(out.errors)
         values: dict[str, Any] = {}
         name = _required(out, line, row, "full_name")
@@ -474,7 +510,9 @@ def _import_people(parsed: list[Row], out: Outcome, *, write: bool) -> None:
     for line, emp, _values, manager in records:
         if manager is None:
             continue
-        if manager and manager not in existing and manager not in seen:
+        # A node-scoped admin names only their own people as managers; another is unknown.
+        foreign = mine is not None and manager not in mine and manager != manager_of.get(emp)
+        if manager and (foreign or (manager not in existing and manager not in seen)):
             out.error(
                 line,
                 "manager_employee_id",
@@ -646,9 +684,15 @@ def _jsonable(value: Any) -> Any:
 # --- assignments -------------------------------------------------------------------------------
 
 
-def _import_assignments(parsed: list[Row], out: Outcome, *, write: bool) -> None:
+def _import_assignments(
+    parsed: list[Row], out: Outcome, *, write: bool, access: Access | None = None
+) -> None:
     tenant = get_current_tenant()
-    people = {p.employee_id: p for p in Person.objects.all()}
+    mine = _mine(access)
+    # A node-scoped admin's file may name only their own people; anyone else is unknown.
+    people = {
+        p.employee_id: p for p in Person.objects.all() if mine is None or p.employee_id in mine
+    }
     hierarchies = dict(Hierarchy.objects.values_list("code", "id"))
     nodes: dict[tuple[int | None, str], int] = {}
     hierarchy_of: dict[int, int] = {}
@@ -698,6 +742,11 @@ def _import_assignments(parsed: list[Row], out: Outcome, *, write: bool) -> None
         if len(out.errors) != before or person is None or node_id is None or role_id is None:
             continue
         if not isinstance(start, date):
+            continue
+        if access is not None and not access.node_writable(
+            node_id, start, end if isinstance(end, date) else None
+        ):
+            out.error(line, "node", "out_of_scope", OUT_OF_SCOPE_NODE.format(node=n_code))
             continue
         key = (person.pk, node_id, role_id, start)
         if key in keys:
@@ -805,7 +854,9 @@ def _blame(key: Any, spans: dict[Any, Span], file_lines: list[int]) -> int:
 # --- nodes -------------------------------------------------------------------------------------
 
 
-def _import_nodes(parsed: list[Row], out: Outcome, *, write: bool) -> None:
+def _import_nodes(
+    parsed: list[Row], out: Outcome, *, write: bool, access: Access | None = None
+) -> None:
     """Create or rename nodes and set their parents; cycles are found by building the closure.
 
     Org files are small (hundreds of rows), so this applies row by row inside the transaction

@@ -38,6 +38,16 @@ def live_on(start: date, end: date | None, day: date) -> bool:
     return start <= day < end_or_max(end)
 
 
+def covers(spans: Iterable[tuple[date, date | None]], start: date, end: date | None) -> bool:
+    """Return whether the union of ``spans`` contains every day of ``[start, end)``."""
+    reach, goal = start, end_or_max(end)
+    for span_start, span_end in sorted(spans, key=lambda s: s[0]):
+        if span_start > reach:
+            break
+        reach = max(reach, end_or_max(span_end))
+    return reach >= goal
+
+
 # --- assignments -------------------------------------------------------------------------------
 
 

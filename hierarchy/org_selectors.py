@@ -5,11 +5,14 @@ selector also takes ``known_at`` where the org's history matters: ``None`` reads
 knows now (the closure table, one indexed query); a moment reads the org as it was known then
 (parent links and assignments recorded by that moment and not yet superseded), which is how a
 closed period is replayed exactly.
+
+Who may see which of these is not decided here: that is the access policy, ``hierarchy/access.py``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -19,8 +22,6 @@ from django.db.models import DateField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from core.errors import NotFoundError
-from core.models import Membership
-from core.permissions import permissions_for_roles
 from hierarchy.intervals import OPEN_END, ClosureRow, Link, build_closure, clip, live_on
 from hierarchy.models import (
     Assignment,
@@ -28,7 +29,6 @@ from hierarchy.models import (
     HierarchyKind,
     ImportBatch,
     JobRole,
-    MembershipScope,
     Node,
     NodeClosure,
     NodeParent,
@@ -180,8 +180,10 @@ def import_batch_list() -> QuerySet[ImportBatch]:
     return ImportBatch.objects.all().order_by("-created_at", "-id")
 
 
-def import_batch_get(*, batch_id: int) -> ImportBatch:
-    batch: ImportBatch | None = ImportBatch.objects.filter(pk=batch_id).first()
+def import_batch_get(*, batch_id: int, within: QuerySet[ImportBatch] | None = None) -> ImportBatch:
+    """Return one HR import (optionally only from ``within``), or raise NotFoundError."""
+    base = within if within is not None else ImportBatch.objects.all()
+    batch: ImportBatch | None = base.filter(pk=batch_id).first()
     if batch is None:
         raise NotFoundError("Import not found.")
     return batch
@@ -273,7 +275,7 @@ def people_in_subtrees(
     return Person.objects.filter(pk__in=assignments.values("person_id"))
 
 
-# --- who sees whom -----------------------------------------------------------------------------
+# --- windows (who sees whom is hierarchy/access.py) --------------------------------------------
 
 
 def window_of(*, period: Period | None = None, as_of: date | None = None) -> tuple[date, date]:
@@ -283,50 +285,6 @@ def window_of(*, period: Period | None = None, as_of: date | None = None) -> tup
     if as_of is None:
         raise ValueError("pass a period or an as_of date")
     return as_of, as_of + timedelta(days=1)
-
-
-def people_visible_to(
-    *,
-    membership: Membership,
-    start: date,
-    end: date,
-    known_at: datetime | None = None,
-) -> QuerySet[Person]:
-    """Return the people a member may see for the window ``[start, end)``.
-
-    Tenant-wide roles (comp admin, finance, executive, tenant admin) see everyone, unless the
-    membership has scope rows: then only the people in those nodes' subtrees during the window.
-    A manager sees, for every node they manage in any hierarchy during the window, the people
-    in its subtree — using the structure in force on the days they managed it. Everyone sees
-    themselves (through the person linked to their user).
-    """
-    if not membership.is_active:
-        return Person.objects.none()
-    perms = permissions_for_roles(list(membership.roles))
-    if "people.view" in perms:
-        scopes = list(
-            MembershipScope.objects.filter(membership_id=membership.pk).values_list(
-                "node_id", flat=True
-            )
-        )
-        if not scopes:
-            return Person.objects.all()
-        return people_in_subtrees(node_ids=scopes, start=start, end=end, known_at=known_at)
-    visible = Q(pk__in=[])
-    if perms & {"people.view.self", "people.view.team"}:
-        visible |= Q(user_id=membership.user_id)
-    me = person_for_user(user_id=membership.user_id)
-    if "people.view.team" in perms and me is not None:
-        managed = overlapping(
-            known(Assignment.objects.filter(person=me, is_manager=True), known_at), start, end
-        )
-        for node_id, a_start, a_end in managed.values_list("node_id", "valid_from", "valid_to"):
-            window = clip(a_start, a_end, start, end)
-            if window is None:
-                continue
-            rows = _subtree_assignments_during([node_id], window[0], window[1], known_at)
-            visible |= Q(pk__in=rows.values("person_id"))
-    return Person.objects.filter(visible).order_by("full_name", "employee_id")
 
 
 # --- manager chain -----------------------------------------------------------------------------
@@ -475,20 +433,8 @@ class TreeNode:
     children: list[TreeNode] = field(default_factory=list)
 
 
-def scope_node_ids(membership: Membership | None) -> set[int] | None:
-    """Return the nodes a membership is limited to, or None when it is not limited."""
-    if membership is None:
-        return None
-    nodes = set(
-        MembershipScope.objects.filter(membership_id=membership.pk).values_list(
-            "node_id", flat=True
-        )
-    )
-    return nodes or None
-
-
 def org_tree(
-    *, hierarchy: Hierarchy, as_of: date, within: set[int] | None = None
+    *, hierarchy: Hierarchy, as_of: date, within: AbstractSet[int] | None = None
 ) -> list[TreeNode]:
     """Return the hierarchy as it stood on ``as_of``: roots with nested children and counts.
 

@@ -1,10 +1,12 @@
 """HTML pages for people and org structure: org chart with a date picker, people list, person
-page with timeline, period calendar, HR import with dry-run preview. Thin: forms → services."""
+page with timeline, period calendar, HR import with dry-run preview. Thin: forms → services.
+Who may see or change whom, and which fields, is the access policy's (``hierarchy/access.py``),
+the same one the API asks: the person page and ``/api/v1/people/{id}/`` show the same fields."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import wraps
 from typing import Any
@@ -18,15 +20,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from core.errors import ApplicationError
-from core.permissions import permissions_for_roles
+from core.permissions import request_principal
 from hierarchy import org_selectors as sel
 from hierarchy import people, periods
-from hierarchy.api.people_views import tenant_today
+from hierarchy.access import PEOPLE_READ, request_access
 from hierarchy.imports import COLUMNS, hr_import
 from hierarchy.models import HierarchyKind, ImportKind, JobFunction, PeriodKind, Person
+from hierarchy.periods import tenant_today
 
 ViewFunc = Callable[..., HttpResponse]
-PEOPLE_READ = ("people.view", "people.view.team", "people.view.self")
 
 
 def require_any(*wanted: str) -> Callable[[ViewFunc], ViewFunc]:
@@ -45,10 +47,7 @@ def require_any(*wanted: str) -> Callable[[ViewFunc], ViewFunc]:
 
 
 def _perms(request: HttpRequest) -> frozenset[str]:
-    membership = getattr(request, "membership", None)
-    if membership is None or not membership.is_active:
-        return frozenset()
-    return permissions_for_roles(list(membership.roles))
+    return request_principal(request).permissions
 
 
 def _as_of(request: HttpRequest) -> date:
@@ -86,10 +85,10 @@ class AssignmentForm(forms.Form):
         help_text="Exclusive; leave empty for open-ended.",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, nodes: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["node_id"].choices = [  # type: ignore[attr-defined]
-            (n.pk, f"{n.hierarchy.name} / {n.name}") for n in sel.node_list()
+            (n.pk, f"{n.hierarchy.name} / {n.name}") for n in nodes
         ]
         self.fields["role_id"].choices = [  # type: ignore[attr-defined]
             (r.pk, r.name) for r in sel.job_role_list()
@@ -184,8 +183,9 @@ def org_chart(request: HttpRequest) -> HttpResponse:
     elif hierarchies:
         chosen = next((h for h in hierarchies if h.kind == HierarchyKind.REPORTING), hierarchies[0])
     # Node-scoped admins see their part of the org but cannot restructure it.
-    within = sel.scope_node_ids(getattr(request, "membership", None))
-    can_change = "people.change" in _perms(request) and within is None
+    access = request_access(request)
+    within = access.scope
+    can_change = "people.change" in _perms(request) and not access.node_limited
     post = request.POST if request.method == "POST" else None
     action = request.POST.get("action")
     hierarchy_form = HierarchyForm(post if action == "hierarchy" else None, prefix="h")
@@ -258,13 +258,14 @@ def org_chart(request: HttpRequest) -> HttpResponse:
 def people_list(request: HttpRequest) -> HttpResponse:
     """The people the member may see as of a date, with search; admins add people."""
     as_of = _as_of(request)
-    membership = request.membership  # type: ignore[attr-defined]
+    access = request_access(request)
     start, end = sel.window_of(as_of=as_of)
-    visible = sel.people_visible_to(membership=membership, start=start, end=end)
+    visible = access.people(start=start, end=end)
     query = request.GET.get("q", "").strip()
     if query:
         visible = visible & sel.person_list(search=query)
-    can_change = "people.change" in _perms(request)
+    # Someone new belongs to no node yet: adding people needs tenant-wide access.
+    can_change = "people.change" in _perms(request) and not access.node_limited
     form = PersonForm(request.POST or None)
     if request.method == "POST":
         if not can_change:
@@ -315,30 +316,35 @@ def _timeline_window(request: HttpRequest) -> tuple[date, date, Any, list[Any]]:
 def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
     """A person: details, manager chain, timeline over a period, assignments; admin forms."""
     start, end, period, quarters = _timeline_window(request)
-    membership = request.membership  # type: ignore[attr-defined]
-    visible = sel.people_visible_to(membership=membership, start=start, end=end)
+    access = request_access(request)
     try:
-        person = sel.person_get(person_id=person_id, within=visible)
+        person = access.person_get(person_id=person_id, start=start, end=end)
     except ApplicationError:
         raise Http404("Not found") from None
-    # Node-scoped admins see their part of the org but cannot restructure it.
-    within = sel.scope_node_ids(getattr(request, "membership", None))
-    can_change = "people.change" in _perms(request) and within is None
+    # Node-scoped admins change the people inside their nodes, and place them only there.
+    can_change = (
+        "people.change" in _perms(request) and access.current_people().filter(pk=person.pk).exists()
+    )
+    today = _today(request)
+    nodes = [
+        n for n in sel.node_list() if access.node_writable(n.pk, today, today + timedelta(days=1))
+    ]
     post = request.POST if request.method == "POST" else None
     action = request.POST.get("action")
-    assign_form = AssignmentForm(post if action == "assign" else None, prefix="a")
+    assign_form = AssignmentForm(post if action == "assign" else None, prefix="a", nodes=nodes)
     terminate_form = TerminateForm(post if action == "terminate" else None, prefix="t")
+
+    def assign() -> None:
+        data = assign_form.cleaned_data
+        access.check_node_writable(data["node_id"], data["valid_from"], data.get("valid_to"))
+        people.assignment_create(person_id=person.pk, **data)
+
     if post is not None:
         if not can_change:
             raise Http404("Not found")
         done = False
         if action == "assign":
-            done = _apply(
-                request,
-                assign_form,
-                lambda: people.assignment_create(person_id=person.pk, **assign_form.cleaned_data),
-                "Assignment added.",
-            )
+            done = _apply(request, assign_form, assign, "Assignment added.")
         elif action == "terminate":
             done = _apply(
                 request,
@@ -348,8 +354,13 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
             )
         elif action == "withdraw":
             raw = request.POST.get("assignment_id", "")
-            if not raw.isdigit() or not sel.assignment_list(person_id=person.pk).filter(
-                pk=int(raw)
+            withdrawn = (
+                sel.assignment_list(person_id=person.pk).filter(pk=int(raw)).first()
+                if raw.isdigit()
+                else None
+            )
+            if withdrawn is None or not access.node_writable(
+                withdrawn.node_id, withdrawn.valid_from, withdrawn.valid_to
             ):
                 raise Http404("Not found")
             people.assignment_delete(assignment_id=int(raw))
@@ -380,6 +391,7 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
                 for s in segments
             ],
             "window": (start, end, window_days),
+            "fields": access.person_fields(person),
             "period": period,
             "quarters": quarters,
             "assignments": sel.assignment_list(person_id=person.pk),
@@ -400,7 +412,9 @@ def _today(request: HttpRequest) -> date:
 @require_any(*PEOPLE_READ)
 def periods_page(request: HttpRequest) -> HttpResponse:
     """The period calendar; admins and finance generate a fiscal year."""
-    can_change = bool({"people.change", "payouts.approve"} & _perms(request))
+    can_change = bool({"people.change", "payouts.approve"} & _perms(request)) and (
+        not request_access(request).node_limited
+    )
     form = GenerateForm(request.POST or None)
     if request.method == "POST":
         if not can_change:
@@ -438,24 +452,30 @@ def periods_page(request: HttpRequest) -> HttpResponse:
 def hr_imports(request: HttpRequest) -> HttpResponse:
     """Upload a CSV of people, assignments or nodes; a dry run previews, errors list rows."""
     form = ImportForm(request.POST or None, request.FILES or None)
+    access = request_access(request)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        batch = hr_import(
-            kind=form.cleaned_data["kind"],
-            content=upload.read(),
-            filename=upload.name or "",
-            dry_run=form.cleaned_data["dry_run"],
-            partial=form.cleaned_data["partial"],
-            created_by_id=request.user.pk,
-        )
-        return redirect("hr_import_detail", batch_id=batch.pk)
+        try:
+            batch = hr_import(
+                kind=form.cleaned_data["kind"],
+                content=upload.read(),
+                filename=upload.name or "",
+                dry_run=form.cleaned_data["dry_run"],
+                partial=form.cleaned_data["partial"],
+                created_by_id=request.user.pk,
+                access=access,
+            )
+        except ApplicationError as exc:
+            form.add_error("kind", exc.message)
+        else:
+            return redirect("hr_import_detail", batch_id=batch.pk)
     return render(
         request,
         "hierarchy/hr_imports.html",
         {
             "active_nav": "hr_imports",
             "form": form,
-            "batches": sel.import_batch_list()[:20],
+            "batches": access.import_batches(sel.import_batch_list())[:20],
             "columns": [
                 (ImportKind(k).label, required, optional)
                 for k, (required, optional) in COLUMNS.items()
@@ -468,7 +488,8 @@ def hr_imports(request: HttpRequest) -> HttpResponse:
 def hr_import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     """One import: outcome, counts, row errors and (for a dry run) the preview of changes."""
     try:
-        batch = sel.import_batch_get(batch_id=batch_id)
+        within = request_access(request).import_batches(sel.import_batch_list())
+        batch = sel.import_batch_get(batch_id=batch_id, within=within)
     except ApplicationError:
         raise Http404("Not found") from None
     return render(

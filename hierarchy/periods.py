@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from core.audit import audit_record
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
@@ -30,6 +32,11 @@ BAD_TRANSITION = "A period moves {allowed}; it cannot go from {old} to {new}."
 CLOSED_IS_FINAL = "A closed period is locked; corrections go into an open period."
 FISCAL_YEAR_RANGE = "Choose a fiscal year between 1900 and 2999."
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def tenant_today(tenant: Tenant) -> date:
+    """Return today's date in the tenant's time zone."""
+    return timezone.now().astimezone(ZoneInfo(tenant.time_zone)).date()
 
 
 def _add_months(day: date, months: int) -> date:

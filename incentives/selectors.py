@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from core.errors import NotFoundError
+from hierarchy.access import Access
 from incentives.models import (
     ColumnMapping,
     Credit,
@@ -86,13 +87,15 @@ def transaction_versions(*, tx: Transaction) -> QuerySet[Transaction]:
 
 
 def credit_list(
-    *, filters: dict[str, Any] | None = None, history: bool = False
+    *, access: Access, filters: dict[str, Any] | None = None, history: bool = False
 ) -> QuerySet[Credit]:
-    """Return credits (current unless ``history``), with who, which rule and which deal."""
+    """Return the credits ``access`` may read (a node-scoped admin: of people inside their
+    nodes on the credit date), current unless ``history``, with who, which rule, which deal."""
     filters = filters or {}
     qs = Credit.objects.select_related(
         "person", "rule", "transaction", "period", "belongs_to_period"
     )
+    qs = access.rows_about_visible_people(qs, day="credit_date")
     if not history:
         qs = qs.filter(superseded_at__isnull=True)
     if filters.get("transaction"):

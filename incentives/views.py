@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 
 from core.errors import ApplicationError, NotFoundError
 from core.views import require_permission
+from hierarchy.access import request_access
 from incentives import selectors, services
 from incentives.mappings import PRESETS
 from incentives.models import IngestKind, IngestMode, TransactionKind
@@ -138,11 +139,12 @@ def transactions(request: HttpRequest) -> HttpResponse:
 def transaction_detail(request: HttpRequest, transaction_id: int) -> HttpResponse:
     """The credit explorer: who got credit for this deal, by which rule, and every version."""
     tx = selectors.transaction_get(transaction_id=transaction_id)
-    credits = list(selectors.credit_list(filters={"transaction_id": tx.pk}))
+    access = request_access(request)
+    credits = list(selectors.credit_list(access=access, filters={"transaction_id": tx.pk}))
     history = list(
-        selectors.credit_list(filters={"transaction_id": tx.pk}, history=True).filter(
-            superseded_at__isnull=False
-        )
+        selectors.credit_list(
+            access=access, filters={"transaction_id": tx.pk}, history=True
+        ).filter(superseded_at__isnull=False)
     )
     return render(
         request,
@@ -161,6 +163,11 @@ def transaction_detail(request: HttpRequest, transaction_id: int) -> HttpRespons
 def recalculate(request: HttpRequest) -> HttpResponse:
     """Recompute every credit (after changing crediting rules)."""
     if request.method != "POST":
+        return redirect("transactions")
+    try:
+        request_access(request).require_tenant_wide("recomputing every credit")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
         return redirect("transactions")
     if settings.REDIS_URL:
         # A whole tenant can hold millions of transactions: a worker does it.

@@ -7,21 +7,14 @@ from typing import Any
 from rest_framework import permissions
 from rest_framework.request import Request
 
-from core.api.auth import request_api_client
-from core.permissions import permissions_for_roles, permissions_for_scopes
+from core.permissions import request_principal
 
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def request_permissions(request: Request) -> frozenset[str]:
     """Return what the authenticated principal may do in the request's tenant."""
-    client = request_api_client(request)
-    if client is not None:
-        return permissions_for_scopes(list(client.scopes))
-    membership = getattr(request, "membership", None)
-    if membership is None:
-        return frozenset()
-    return permissions_for_roles(list(membership.roles))
+    return request_principal(request).permissions
 
 
 class RolePermission(permissions.BasePermission):

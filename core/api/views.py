@@ -56,7 +56,7 @@ class MeView(TenantAPIView):
 
 class MemberOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     email = serializers.EmailField(source="user.email")
-    full_name = serializers.CharField(source="user.get_full_name")
+    full_name = serializers.CharField()  # the name this tenant gave, never another's
 
     class Meta:
         model = Membership

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import TenantAPIView
 from core.api.pagination import paginate
-from core.errors import NotFoundError
 from core.models import AuditEvent
 from hierarchy import selectors
+from hierarchy.access import request_access
 
 
 class AuditEventOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """An audit event; ``redacted_fields`` names the pay fields taken out of its snapshots."""
+
+    redacted_fields = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_redacted_fields(self, event: AuditEvent) -> list[str]:
+        return list(getattr(event, "redacted_fields", []))
+
     class Meta:
         model = AuditEvent
         fields = [
@@ -28,6 +36,7 @@ class AuditEventOutputSerializer(serializers.ModelSerializer):  # type: ignore[t
             "before",
             "after",
             "request_id",
+            "redacted_fields",
         ]
 
 
@@ -39,6 +48,7 @@ class AuditEventListView(TenantAPIView):
     @extend_schema(responses=AuditEventOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         events = selectors.audit_event_list(
+            access=request_access(request),
             object_type=request.query_params.get("object_type"),
             action=request.query_params.get("action"),
         )
@@ -50,7 +60,5 @@ class AuditEventDetailView(TenantAPIView):
 
     @extend_schema(responses=AuditEventOutputSerializer)
     def get(self, request: Request, event_id: int) -> Response:
-        event = selectors.audit_event_list().filter(pk=event_id).first()
-        if event is None:
-            raise NotFoundError("Audit event not found.")
+        event = selectors.audit_event_list(access=request_access(request)).get(event_id=event_id)
         return Response(AuditEventOutputSerializer(event).data)

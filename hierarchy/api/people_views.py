@@ -1,6 +1,7 @@
 """People, hierarchies, nodes, job roles, assignments, periods and HR imports. Thin views: each
 method calls one service or selector; another tenant's object is a 404 because every lookup
-goes through the tenant-scoped managers."""
+goes through the tenant-scoped managers. Who may see or change whom, and which fields, is the
+access policy's (``hierarchy/access.py``)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ from core.api.base import TenantAPIView
 from core.api.errors import error_body
 from core.api.pagination import paginate
 from core.errors import NotFoundError, ValidationFailedError
-from core.models import Tenant
 from hierarchy import org_selectors as sel
 from hierarchy import people, periods
+from hierarchy.access import PERSON_FIELDS, request_access
 from hierarchy.imports import hr_import
 from hierarchy.models import (
     Assignment,
@@ -41,6 +42,7 @@ from hierarchy.models import (
     PeriodStatus,
     Person,
 )
+from hierarchy.periods import tenant_today
 
 PEOPLE_READ = ("people.view", "people.view.team", "people.view.self")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -52,11 +54,6 @@ END = OpenApiParameter("end", OpenApiTypes.DATE, description="Window end (exclus
 KNOWN_AT = OpenApiParameter(
     "known_at", OpenApiTypes.DATETIME, description="Replay the org as Quotient knew it then"
 )
-
-
-def tenant_today(tenant: Tenant) -> date:
-    """Return today's date in the tenant's time zone."""
-    return timezone.now().astimezone(ZoneInfo(tenant.time_zone)).date()
 
 
 def _date_param(request: Request, name: str, default: date | None = None) -> date | None:
@@ -110,86 +107,59 @@ def _window(request: Request) -> tuple[date, date]:
     return sel.window_of(as_of=as_of)
 
 
-def require_unscoped(request: Request) -> None:
-    """Refuse structure changes (hierarchies, nodes, job roles) to node-scoped admins."""
-    if sel.scope_node_ids(getattr(request, "membership", None)) is not None:
-        from rest_framework.exceptions import PermissionDenied
-
-        raise PermissionDenied(
-            "Your access is limited to part of the organisation; "
-            "changing its structure needs tenant-wide access."
-        )
+STRUCTURE = "changing its structure"
 
 
-def require_visible(request: Request, person_id: int, *, missing_as_400: bool = False) -> None:
-    """Refuse to touch a person outside the caller's visible set (node-scoped admins)."""
-    start, end = _window(request)
-    if not visible_people(request, start, end).filter(pk=person_id).exists():
-        if missing_as_400:
-            message = "Unknown person."
-            raise ValidationFailedError(message, details={"person_id": [message]})
-        raise NotFoundError("Person not found.")
+def visible_people(request: Request, start: date, end: date) -> QuerySet[Person]:
+    """Return the people the caller may see in the window (the access policy)."""
+    return request_access(request).people(start=start, end=end)
 
 
 def _visible_assignment(request: Request, assignment_id: int) -> Assignment:
     assignment = sel.assignment_get(assignment_id=assignment_id)
-    require_visible(request, assignment.person_id)
+    if not visible_people(request, *_window(request)).filter(pk=assignment.person_id).exists():
+        raise NotFoundError("Assignment not found.")
     return assignment
 
 
-def visible_people(request: Request, start: date, end: date) -> QuerySet[Person]:
-    """Return the people the principal may see in the window (API clients: their scopes)."""
-    membership = getattr(request, "membership", None)
-    if membership is None:  # an API client: RolePermission already required people.view
-        return sel.person_list()
-    return sel.people_visible_to(membership=membership, start=start, end=end)
+def _writable_assignment(request: Request, assignment_id: int) -> Assignment:
+    """Return an assignment the caller may change: its person and its node are theirs."""
+    assignment = sel.assignment_get(assignment_id=assignment_id)
+    access = request_access(request)
+    access.check_person_writable(assignment.person_id)
+    if not access.node_writable(assignment.node_id, assignment.valid_from, assignment.valid_to):
+        raise NotFoundError("Assignment not found.")
+    return assignment
 
 
 # --- people ------------------------------------------------------------------------------------
 
 
-PAY_FIELDS = ("base_salary", "attributes", "user_id")
+class PersonListSerializer(serializers.ListSerializer):  # type: ignore[type-arg]
+    """Asks the access policy about the whole page at once (one query, not one per person)."""
 
-
-def may_see_pay(request: Any, person: Person) -> bool:
-    """Return whether the caller may see a person's pay fields: full people access, or self."""
-    if request is None:
-        return False
-    from core.api.permissions import request_permissions
-
-    if "people.view" in request_permissions(request):
-        return True
-    return person.user_id is not None and person.user_id == getattr(request.user, "pk", None)
+    def to_representation(self, data: Any) -> list[Any]:
+        items = list(data.all() if isinstance(data, QuerySet) else data)
+        request = self.context.get("request")
+        if request is not None:
+            request_access(request).pay_visible_ids(p.pk for p in items)
+        return super().to_representation(items)
 
 
 class PersonOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    """A person; salary, attributes and the linked user only for full people access or self
-    (managers and employees see their colleagues' names and dates, never their pay)."""
+    """A person, with the fields the access policy lets the caller see: salary, attributes and
+    the linked user only for whoever answers for that person's pay, or the person themselves."""
 
     def to_representation(self, instance: Person) -> dict[str, Any]:
         data: dict[str, Any] = super().to_representation(instance)
-        if not may_see_pay(self.context.get("request"), instance):
-            for name in PAY_FIELDS:
-                data.pop(name, None)
-        return data
+        request = self.context.get("request")
+        shown = set(request_access(request).person_fields(instance)) if request else set()
+        return {k: v for k, v in data.items() if k in shown}
 
     class Meta:
         model = Person
-        fields = [
-            "id",
-            "employee_id",
-            "full_name",
-            "email",
-            "user_id",
-            "manager_id",
-            "hire_date",
-            "termination_date",
-            "home_currency",
-            "base_salary",
-            "attributes",
-            "created_at",
-            "updated_at",
-        ]
+        fields = list(PERSON_FIELDS)
+        list_serializer_class = PersonListSerializer
 
 
 class PersonInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -235,6 +205,8 @@ class PersonListView(TenantAPIView):
 
     @extend_schema(request=PersonInputSerializer, responses={201: PersonOutputSerializer})
     def post(self, request: Request) -> Response:
+        # Someone new belongs to no node yet: outside every node scope.
+        request_access(request).require_tenant_wide("adding a person")
         serializer = PersonInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         person = people.person_create(**serializer.validated_data)
@@ -252,7 +224,12 @@ class PersonDetailView(TenantAPIView):
 
     def _get(self, request: Request, person_id: int) -> Person:
         start, end = _window(request)
-        return sel.person_get(person_id=person_id, within=visible_people(request, start, end))
+        return request_access(request).person_get(person_id=person_id, start=start, end=end)
+
+    def _get_writable(self, request: Request, person_id: int) -> Person:
+        person = self._get(request, person_id)
+        request_access(request).check_person_writable(person.pk)
+        return person
 
     @extend_schema(responses=PersonOutputSerializer)
     def get(self, request: Request, person_id: int) -> Response:
@@ -262,15 +239,19 @@ class PersonDetailView(TenantAPIView):
 
     @extend_schema(request=PersonInputSerializer(partial=True), responses=PersonOutputSerializer)
     def patch(self, request: Request, person_id: int) -> Response:
-        self._get(request, person_id)
+        current = self._get_writable(request, person_id)
         serializer = PersonInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
+        if "manager_id" in serializer.validated_data:
+            request_access(request).check_manager(
+                serializer.validated_data["manager_id"], current=current.manager_id
+            )
         person = people.person_update(person_id=person_id, **serializer.validated_data)
         return Response(PersonOutputSerializer(person, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, person_id: int) -> Response:
-        self._get(request, person_id)
+        self._get_writable(request, person_id)
         people.person_delete(person_id=person_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -285,7 +266,7 @@ class PersonTerminateView(TenantAPIView):
 
     @extend_schema(request=InputSerializer, responses=PersonOutputSerializer)
     def post(self, request: Request, person_id: int) -> Response:
-        require_visible(request, person_id)
+        request_access(request).check_person_writable(person_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         person = people.person_terminate(person_id=person_id, **serializer.validated_data)
@@ -359,7 +340,7 @@ class PersonTimelineView(TenantAPIView):
     )
     def get(self, request: Request, person_id: int) -> Response:
         start, end = _window(request)
-        person = sel.person_get(person_id=person_id, within=visible_people(request, start, end))
+        person = request_access(request).person_get(person_id=person_id, start=start, end=end)
         segments = sel.person_timeline(
             person=person, start=start, end=end, known_at=_known_at(request)
         )
@@ -394,7 +375,7 @@ class PersonManagersView(TenantAPIView):
     )
     def get(self, request: Request, person_id: int) -> Response:
         start, end = _window(request)
-        person = sel.person_get(person_id=person_id, within=visible_people(request, start, end))
+        person = request_access(request).person_get(person_id=person_id, start=start, end=end)
         chain = sel.manager_chain(
             person=person,
             as_of=start,
@@ -438,7 +419,7 @@ class JobRoleListView(TenantAPIView):
 
     @extend_schema(request=JobRoleInputSerializer, responses={201: JobRoleSerializer})
     def post(self, request: Request) -> Response:
-        require_unscoped(request)
+        request_access(request).require_tenant_wide(STRUCTURE)
         serializer = JobRoleInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         role = people.job_role_create(**serializer.validated_data)
@@ -455,7 +436,7 @@ class JobRoleDetailView(TenantAPIView):
 
     @extend_schema(request=JobRoleInputSerializer(partial=True), responses=JobRoleSerializer)
     def patch(self, request: Request, role_id: int) -> Response:
-        require_unscoped(request)
+        request_access(request).require_tenant_wide(STRUCTURE)
         sel.job_role_get(role_id=role_id)
         serializer = JobRoleInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -464,7 +445,7 @@ class JobRoleDetailView(TenantAPIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, role_id: int) -> Response:
-        require_unscoped(request)
+        request_access(request).require_tenant_wide(STRUCTURE)
         people.job_role_delete(role_id=role_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -494,7 +475,7 @@ class HierarchyListView(TenantAPIView):
 
     @extend_schema(request=HierarchyInputSerializer, responses={201: HierarchySerializer})
     def post(self, request: Request) -> Response:
-        require_unscoped(request)
+        request_access(request).require_tenant_wide(STRUCTURE)
         serializer = HierarchyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         hierarchy = people.hierarchy_create(**serializer.validated_data)
@@ -517,7 +498,7 @@ class HierarchyDetailView(TenantAPIView):
         responses=HierarchySerializer,
     )
     def patch(self, request: Request, hierarchy_id: int) -> Response:
-        require_unscoped(request)
+        request_access(request).require_tenant_wide(STRUCTURE)
         sel.hierarchy_get(hierarchy_id=hierarchy_id)
         serializer = HierarchyInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -527,7 +508,7 @@ class HierarchyDetailView(TenantAPIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, hierarchy_id: int) -> Response:
-        require_unscoped(request)
+        request_access(request).require_tenant_wide(STRUCTURE)
         people.hierarchy_delete(hierarchy_id=hierarchy_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -557,7 +538,7 @@ class HierarchyTreeView(TenantAPIView):
         roots = sel.org_tree(
             hierarchy=hierarchy,
             as_of=as_of,
-            within=sel.scope_node_ids(getattr(request, "membership", None)),
+            within=request_access(request).scope,
         )
         return Response(
             {
@@ -619,7 +600,7 @@ class NodeListView(TenantAPIView):
 
     @extend_schema(request=InputSerializer, responses={201: NodeDetailSerializer})
     def post(self, request: Request) -> Response:
-        require_unscoped(request)
+        request_access(request).require_tenant_wide(STRUCTURE)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         node = people.node_create(**serializer.validated_data)
@@ -642,7 +623,7 @@ class NodeDetailView(TenantAPIView):
 
     @extend_schema(request=InputSerializer, responses=NodeDetailSerializer)
     def patch(self, request: Request, node_id: int) -> Response:
-        require_unscoped(request)
+        request_access(request).require_tenant_wide(STRUCTURE)
         sel.node_get(node_id=node_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -651,7 +632,7 @@ class NodeDetailView(TenantAPIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, node_id: int) -> Response:
-        require_unscoped(request)
+        request_access(request).require_tenant_wide(STRUCTURE)
         people.node_delete(node_id=node_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -668,7 +649,7 @@ class NodeMoveView(TenantAPIView):
 
     @extend_schema(request=InputSerializer, responses=NodeDetailSerializer)
     def post(self, request: Request, node_id: int) -> Response:
-        require_unscoped(request)
+        request_access(request).require_tenant_wide(STRUCTURE)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         node = people.node_move(node_id=node_id, **serializer.validated_data)
@@ -767,8 +748,11 @@ class AssignmentListView(TenantAPIView):
     def post(self, request: Request) -> Response:
         serializer = AssignmentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        require_visible(request, serializer.validated_data["person_id"], missing_as_400=True)
-        assignment = people.assignment_create(**serializer.validated_data)
+        data = serializer.validated_data
+        access = request_access(request)
+        access.check_person_writable(data["person_id"], missing_as_400=True)
+        access.check_node_writable(data["node_id"], data["valid_from"], data.get("valid_to"))
+        assignment = people.assignment_create(**data)
         return Response(AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
 
 
@@ -785,24 +769,32 @@ class AssignmentDetailView(TenantAPIView):
 
     @extend_schema(request=AssignmentInputSerializer(partial=True), responses=AssignmentSerializer)
     def patch(self, request: Request, assignment_id: int) -> Response:
-        _visible_assignment(request, assignment_id)
+        old = _writable_assignment(request, assignment_id)
         serializer = AssignmentInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         if "person_id" in changes:
             message = "An assignment cannot move to another person; create a new one."
             raise ValidationFailedError(message, details={"person_id": [message]})
+        request_access(request).check_node_writable(
+            changes.get("node_id", old.node_id),
+            changes.get("valid_from", old.valid_from),
+            changes.get("valid_to", old.valid_to),
+        )
         assignment = people.assignment_update(assignment_id=assignment_id, **changes)
         return Response(AssignmentSerializer(assignment).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, assignment_id: int) -> Response:
-        _visible_assignment(request, assignment_id)
+        _writable_assignment(request, assignment_id)
         people.assignment_delete(assignment_id=assignment_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- periods -----------------------------------------------------------------------------------
+
+
+PERIODS = "changing the period calendar"
 
 
 class PeriodSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -844,6 +836,7 @@ class PeriodListView(TenantAPIView):
 
     @extend_schema(request=InputSerializer, responses={201: PeriodSerializer(many=True)})
     def post(self, request: Request) -> Response:
+        request_access(request).require_tenant_wide(PERIODS)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rows = periods.period_generate_fiscal_year(**serializer.validated_data)
@@ -866,6 +859,8 @@ class PeriodDetailView(TenantAPIView):
     @extend_schema(request=InputSerializer, responses=PeriodSerializer)
     def patch(self, request: Request, period_id: int) -> Response:
         periods.period_get(period_id=period_id)
+        access = request_access(request)
+        access.require_tenant_wide(PERIODS)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -874,9 +869,7 @@ class PeriodDetailView(TenantAPIView):
         finance_only = data.get("status") in {PeriodStatus.APPROVED, PeriodStatus.CLOSED} or (
             "data_lock_date" in data
         )
-        from core.api.permissions import request_permissions
-
-        if finance_only and "payouts.approve" not in request_permissions(request):
+        if finance_only and not access.principal.has("payouts.approve"):
             from rest_framework.exceptions import PermissionDenied
 
             raise PermissionDenied("Approving, closing and locking a period is finance's.")
@@ -926,7 +919,8 @@ class ImportListView(TenantAPIView):
 
     @extend_schema(responses=ImportBatchSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return paginate(self, request, sel.import_batch_list(), ImportBatchSerializer)
+        batches = request_access(request).import_batches(sel.import_batch_list())
+        return paginate(self, request, batches, ImportBatchSerializer)
 
     @extend_schema(
         request={
@@ -957,6 +951,7 @@ class ImportListView(TenantAPIView):
             dry_run=data["dry_run"],
             partial=data["mode"] == "partial",
             created_by_id=request.user.pk if getattr(request, "membership", None) else None,
+            access=request_access(request),
         )
         if batch.status == "failed":
             # A response, not an exception: the failed batch stays recorded (and replayable
@@ -977,4 +972,6 @@ class ImportDetailView(TenantAPIView):
 
     @extend_schema(responses=ImportBatchSerializer)
     def get(self, request: Request, batch_id: int) -> Response:
-        return Response(ImportBatchSerializer(sel.import_batch_get(batch_id=batch_id)).data)
+        within = request_access(request).import_batches(sel.import_batch_list())
+        batch = sel.import_batch_get(batch_id=batch_id, within=within)
+        return Response(ImportBatchSerializer(batch).data)

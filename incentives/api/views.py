@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from core.api.base import TenantAPIView
 from core.api.pagination import paginate
 from core.errors import ApplicationError, NotFoundError, ValidationFailedError
+from hierarchy.access import request_access
 from incentives import progress as ingest_progress
 from incentives import selectors, services
 from incentives.mappings import KPI_FIELDS, PRESETS, TRANSACTION_FIELDS
@@ -469,7 +470,11 @@ class TransactionDetailView(TenantAPIView):
                     selectors.transaction_versions(tx=tx), many=True
                 ).data,
                 "credits": CreditSerializer(
-                    selectors.credit_list(filters={"transaction_id": tx.pk}, history=True),
+                    selectors.credit_list(
+                        access=request_access(request),
+                        filters={"transaction_id": tx.pk},
+                        history=True,
+                    ),
                     many=True,
                 ).data,
             }
@@ -491,7 +496,9 @@ class CreditListView(TenantAPIView):
     def get(self, request: Request) -> Response:
         filters = {k: request.query_params.get(k) for k in CREDIT_FILTERS}
         qs = selectors.credit_list(
-            filters=filters, history=_flag(request.query_params.get("history"))
+            access=request_access(request),
+            filters=filters,
+            history=_flag(request.query_params.get("history")),
         )
         return paginate(self, request, qs, CreditSerializer)
 
@@ -529,6 +536,7 @@ class CreditRecalculateView(TenantAPIView):
         responses={200: dict},
     )
     def post(self, request: Request) -> Response:
+        request_access(request).require_tenant_wide("recomputing credits")
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ids = serializer.validated_data.get("transaction_ids")
@@ -558,6 +566,9 @@ class CreditRecalculateView(TenantAPIView):
 
 
 # --- crediting rules ----------------------------------------------------------------------------
+
+
+RULES = "changing crediting rules"  # they credit everyone in the tenant
 
 
 class CreditingRuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -599,6 +610,7 @@ class CreditingRuleListView(TenantAPIView):
 
     @extend_schema(request=InputSerializer, responses={201: CreditingRuleSerializer})
     def post(self, request: Request) -> Response:
+        request_access(request).require_tenant_wide(RULES)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rule = services.crediting_rule_create(**serializer.validated_data)
@@ -626,6 +638,7 @@ class CreditingRuleDetailView(TenantAPIView):
     @extend_schema(request=InputSerializer, responses=CreditingRuleSerializer)
     def patch(self, request: Request, rule_id: int) -> Response:
         selectors.crediting_rule_get(rule_id=rule_id)
+        request_access(request).require_tenant_wide(RULES)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rule = services.crediting_rule_update(rule_id=rule_id, **serializer.validated_data)
@@ -659,6 +672,9 @@ class FxRateListView(TenantAPIView):
 
     @extend_schema(request=InputSerializer, responses={201: FxRateSerializer})
     def post(self, request: Request) -> Response:
+        request_access(request).require_tenant_wide(
+            "setting FX rates"
+        )  # they convert everyone's pay
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fx = services.fx_rate_set(**serializer.validated_data)

@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from core.errors import ConflictError, ValidationFailedError
 from core.models import AuditEvent, Membership, Role
+from core.permissions import principal_for_membership
 from core.tenancy import tenant_scope
 from hierarchy import org_selectors as sel
 from hierarchy import people
+from hierarchy.access import access_for
 from hierarchy.models import Assignment, NodeClosure, NodeParent, Person
 from tests.factories.hierarchy import MembershipFactory, UserFactory
 
@@ -286,24 +288,30 @@ def test_people_visible_to_each_role(org, bob):
         bob_membership = Membership.objects.get(user=bob)
         window = {"start": Q1[0], "end": Q1[1]}
         # then
-        assert _names(sel.people_visible_to(membership=sam, **window)) == [
+        assert _names(access_for(principal_for_membership(sam)).people(**window)) == [
             "Erin East",
             "Sam Sales",
             "Wes West",
         ]
-        assert _names(sel.people_visible_to(membership=erin, **window)) == ["Erin East"]
-        assert _names(sel.people_visible_to(membership=comp, **window)) == ["Mia Marketing"]
-        assert len(sel.people_visible_to(membership=finance, **window)) == 5
+        assert _names(access_for(principal_for_membership(erin)).people(**window)) == ["Erin East"]
+        assert _names(access_for(principal_for_membership(comp)).people(**window)) == [
+            "Mia Marketing"
+        ]
+        assert len(access_for(principal_for_membership(finance)).people(**window)) == 5
         # an employee with no linked person sees nobody
-        assert _names(sel.people_visible_to(membership=bob_membership, **window)) == []
+        assert _names(access_for(principal_for_membership(bob_membership)).people(**window)) == []
 
 
 def test_a_manager_sees_a_team_only_for_the_period_it_was_under_them(org):
     with tenant_scope(org.tenant):
         sam = _member(org.tenant, "sam@acme.test", [Role.MANAGER], org.sam)
         people.node_move(node_id=org.west.pk, parent_id=org.marketing.pk, valid_from=D(2026, 4, 1))
-        q1 = sel.people_visible_to(membership=sam, start=D(2026, 1, 1), end=D(2026, 4, 1))
-        q2 = sel.people_visible_to(membership=sam, start=D(2026, 4, 1), end=D(2026, 7, 1))
+        q1 = access_for(principal_for_membership(sam)).people(
+            start=D(2026, 1, 1), end=D(2026, 4, 1)
+        )
+        q2 = access_for(principal_for_membership(sam)).people(
+            start=D(2026, 4, 1), end=D(2026, 7, 1)
+        )
         assert "Wes West" in _names(q1)
         assert "Wes West" not in _names(q2)
 
