@@ -42,27 +42,15 @@ from hierarchy.models import (
     NodeClosure,
     Person,
 )
+from hierarchy.people import PERSON_FIELDS
 from hierarchy.periods import tenant_today
 
 R = TypeVar("R", bound=Model)
 
 PEOPLE_READ = ("people.view", "people.view.team", "people.view.self")
-# Every field of a person as the API and the person page show it, in display order.
-PERSON_FIELDS: tuple[str, ...] = (
-    "id",
-    "employee_id",
-    "full_name",
-    "email",
-    "user_id",
-    "manager_id",
-    "hire_date",
-    "termination_date",
-    "home_currency",
-    "base_salary",
-    "attributes",
-    "created_at",
-    "updated_at",
-)
+# Every field of a person as the API and the person page show it, in display order: what
+# services may write, framed by the record's id and times.
+PERSON_OUTPUT_FIELDS: tuple[str, ...] = ("id", *PERSON_FIELDS, "created_at", "updated_at")
 PAY_FIELDS: tuple[str, ...] = ("base_salary", "attributes", "user_id")
 # Audit snapshots of people carry pay under these keys (``linked``: bulk user links).
 PAY_AUDIT_KEYS: frozenset[str] = frozenset({*PAY_FIELDS, "linked"})
@@ -197,8 +185,8 @@ class Access:
     def person_fields(self, person: Person) -> tuple[str, ...]:
         """Return the fields of ``person`` the principal may see, in display order."""
         if self.may_see_pay(person):
-            return PERSON_FIELDS
-        return tuple(f for f in PERSON_FIELDS if f not in PAY_FIELDS)
+            return PERSON_OUTPUT_FIELDS
+        return tuple(f for f in PERSON_OUTPUT_FIELDS if f not in PAY_FIELDS)
 
     def audit_events(self, events: Iterable[AuditEvent]) -> list[AuditEvent]:
         """Return ``events`` with pay keys taken out of the before/after snapshots of people

@@ -26,7 +26,7 @@ from core.api.pagination import paginate
 from core.errors import NotFoundError, ValidationFailedError
 from hierarchy import org_selectors as sel
 from hierarchy import people, periods
-from hierarchy.access import PERSON_FIELDS, request_access
+from hierarchy.access import PERSON_OUTPUT_FIELDS, request_access
 from hierarchy.imports import hr_import
 from hierarchy.models import (
     Assignment,
@@ -158,7 +158,7 @@ class PersonOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-
 
     class Meta:
         model = Person
-        fields = list(PERSON_FIELDS)
+        fields = list(PERSON_OUTPUT_FIELDS)
         list_serializer_class = PersonListSerializer
 
 

@@ -1,4 +1,4 @@
-"""The privacy matrix: for each role × each person field, the person page and the API (detail
+"""The privacy matrix: for each role and each person field, the person page and the API (detail
 and list) show the same thing, and it is what the policy table below says.
 
 The table is written out by hand, independently of ``hierarchy/access.py``: if the policy
