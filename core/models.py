@@ -15,9 +15,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from core.currencies import validate_currency
 from core.tenancy import TenantModel
 
-ISO_4217 = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. USD.")
 SLUG = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", "3-50 lowercase letters, digits and dashes."
 )
@@ -42,7 +42,7 @@ class Tenant(models.Model):
 
     slug = models.CharField(max_length=50, unique=True, validators=[SLUG])
     name = models.CharField(max_length=200)
-    default_currency = models.CharField(max_length=3, default="USD", validators=[ISO_4217])
+    default_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     fiscal_year_start_month = models.PositiveSmallIntegerField(
         default=1, choices=[(m, m) for m in range(1, 13)]

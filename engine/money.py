@@ -7,7 +7,9 @@ Contract:
   (``SCALE = 10_000``, the same precision as the ``NUMERIC(20, 4)`` columns); columns holding
   such values end in ``_e4``. :func:`to_e4` / :func:`from_e4` convert exactly.
 * A payable figure is quantized once, per line, by :func:`quantize` with an explicit rounding
-  mode and the currency's ISO 4217 exponent (JPY 0, USD 2, BHD 3, ...).
+  mode and the currency's ISO 4217 exponent (JPY 0, USD 2, BHD 3, ...). The currencies are
+  :data:`CURRENCY_EXPONENTS`, read from the ``iso4217`` package (the ISO table); a code not in
+  it (``XYZ``, or a withdrawn one) is a :class:`MoneyError`.
 * Splits use largest-remainder allocation (:func:`allocate`, :func:`allocate_groups`): the
   parts always sum exactly to the whole; ties go to the earlier part (lower index / lower
   order key), so the result is deterministic.
@@ -16,14 +18,16 @@ Contract:
 from __future__ import annotations
 
 import decimal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
+from iso4217 import Currency
 
 RoundingMode = Literal["half_up", "half_even", "down", "up", "ceiling", "floor"]
 
@@ -48,35 +52,12 @@ _DECIMAL_ROUNDING: Final[dict[str, str]] = {
 SCALE: Final[int] = 10_000
 """Money in DataFrames is int64 in units of 1 / SCALE of the currency unit."""
 
-# ISO 4217 minor-unit exponents. Anything not listed has exponent 2.
-CURRENCY_EXPONENTS: Final[dict[str, int]] = {
-    "BHD": 3,
-    "BIF": 0,
-    "CLF": 4,
-    "CLP": 0,
-    "DJF": 0,
-    "GNF": 0,
-    "IQD": 3,
-    "ISK": 0,
-    "JOD": 3,
-    "JPY": 0,
-    "KMF": 0,
-    "KRW": 0,
-    "KWD": 3,
-    "LYD": 3,
-    "OMR": 3,
-    "PYG": 0,
-    "RWF": 0,
-    "TND": 3,
-    "UGX": 0,
-    "UYI": 0,
-    "UYW": 4,
-    "VND": 0,
-    "VUV": 0,
-    "XAF": 0,
-    "XOF": 0,
-    "XPF": 0,
-}
+# ISO 4217 minor-unit exponents of every current code that has a minor unit (the SIX table
+# shipped by the ``iso4217`` package; funds, gold, SDR and testing codes without one are left
+# out). This is the one currency list: ``core.currencies`` validates against the same table.
+CURRENCY_EXPONENTS: Final[Mapping[str, int]] = MappingProxyType(
+    {c.code: c.exponent for c in Currency if c.exponent is not None}
+)
 
 # Enough precision for NUMERIC(20, 4) times NUMERIC(12, 8) and ratios of them.
 _CONTEXT: Final[decimal.Context] = decimal.Context(prec=50, rounding=decimal.ROUND_HALF_EVEN)
@@ -89,9 +70,9 @@ class MoneyError(ValueError):
     """Raised for an unknown currency, a float amount or an impossible allocation."""
 
 
-def is_currency_code(code: str) -> bool:
-    """Return whether ``code`` looks like an ISO 4217 code (three upper-case letters)."""
-    return len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()
+def is_currency_code(code: object) -> bool:
+    """Return whether ``code`` is a current ISO 4217 code with a minor unit (USD, JPY, BHD)."""
+    return isinstance(code, str) and code in CURRENCY_EXPONENTS
 
 
 @lru_cache(maxsize=512)
@@ -99,7 +80,7 @@ def exponent(currency: str) -> int:
     """Return the number of minor-unit digits of ``currency`` (JPY 0, USD 2, BHD 3)."""
     if not is_currency_code(currency):
         raise MoneyError(f"not an ISO 4217 currency code: {currency!r}")
-    return CURRENCY_EXPONENTS.get(currency, 2)
+    return CURRENCY_EXPONENTS[currency]
 
 
 def to_decimal(value: object) -> Decimal:

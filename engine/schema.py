@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from engine import spec
-from engine.money import ROUNDING_MODES
+from engine.money import CURRENCY_EXPONENTS, ROUNDING_MODES
 
 Schema = dict[str, Any]
 
@@ -30,6 +30,11 @@ _NON_NEGATIVE: Schema = {
 }
 _TEXT: Schema = {"type": "string", "minLength": 1}
 _DATE: Schema = {"type": "string", "format": "date"}
+_CURRENCY: Schema = {
+    "description": "A current ISO 4217 currency code.",
+    "type": "string",
+    "enum": sorted(CURRENCY_EXPONENTS),
+}
 
 
 def _enum(values: tuple[str, ...]) -> Schema:
@@ -218,16 +223,15 @@ def plan_json_schema() -> dict[str, Any]:
     }
     for ctype in spec.COMPONENT_TYPES:
         defs[f"component_{ctype}"] = _component(ctype)
+    defs["currency"] = _CURRENCY
     top: dict[str, Schema] = {
         "version": {"const": spec.FORMAT_VERSION},
         "id": _TEXT,
         "name": {"type": "string"},
         "description": {"type": "string"},
-        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "currency": _ref("currency"),
         "payout_frequency": _enum(spec.PAYOUT_FREQUENCIES),
-        "rounding": _obj(
-            {"mode": _enum(ROUNDING_MODES), "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}}
-        ),
+        "rounding": _obj({"mode": _enum(ROUNDING_MODES), "currency": _ref("currency")}),
         "proration": _obj({"policy": _enum(spec.PRORATION_POLICIES)}, ("policy",)),
         "measures": {"type": "array", "items": _ref("measure")},
         "components": {

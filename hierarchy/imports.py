@@ -33,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.currencies import UNKNOWN_CURRENCY, is_currency_code
 from core.errors import ValidationFailedError
 from core.tenancy import get_current_tenant
 from hierarchy.intervals import Span, end_or_max, live_on
@@ -83,7 +84,6 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ImportKind.NODES: (("hierarchy", "code", "name"), ("parent_code", "valid_from", "valid_to")),
 }
 ATTRIBUTE_COLUMNS = ("level", "location", "cost_centre")
-CURRENCY = re.compile(r"^[A-Z]{3}$")
 TRUE = {"1", "true", "yes", "y", "t"}
 FALSE = {"0", "false", "no", "n", "f", ""}
 
@@ -471,10 +471,8 @@ def _import_people(
             values["email"] = email.lower()
         if "home_currency" in columns:
             currency = row.get("home_currency", "").upper() or tenant.default_currency
-            if not CURRENCY.match(currency):
-                out.error(
-                    line, "home_currency", "bad_currency", "Use a three-letter ISO 4217 code."
-                )
+            if not is_currency_code(currency):
+                out.error(line, "home_currency", "bad_currency", UNKNOWN_CURRENCY)
             values["home_currency"] = currency
         if "base_salary" in columns:
             salary = _decimal(out, line, "base_salary", row.get("base_salary", ""), 20, 4)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from core.models import ISO_4217, Membership
+from core.currencies import validate_currency
+from core.models import Membership
 from core.tenancy import TenantModel
 
 # --- people, period calendar, hierarchies (issue #3) -------------------------------------------
@@ -88,7 +89,7 @@ class Person(TenantModel):
     termination_date = models.DateField(
         null=True, blank=True, help_text="First day no longer employed (exclusive end)."
     )
-    home_currency = models.CharField(max_length=3, default="USD", validators=[ISO_4217])
+    home_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
     base_salary = models.DecimalField(
         max_digits=settings.DEFAULT_MAX_DIGITS,
         decimal_places=settings.DEFAULT_DECIMAL_PLACES,

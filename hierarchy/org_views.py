@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from core.errors import ApplicationError
+from core.params import parse_date, parse_id
 from core.permissions import request_principal
 from hierarchy import org_selectors as sel
 from hierarchy import people, periods
@@ -54,10 +55,18 @@ def _as_of(request: HttpRequest) -> date:
     raw = request.GET.get("as_of")
     if raw:
         try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            messages.error(request, f"“{raw}” is not a date; showing today.")
+            return parse_date(raw)
+        except ValueError as exc:
+            messages.error(request, f"“{raw}” {exc} Showing today.")
     return tenant_today(request.tenant)  # type: ignore[attr-defined]
+
+
+def _page_id(raw: str) -> int:
+    """Return an id from a page's query or form, or 404 (a page has no 400 of its own)."""
+    try:
+        return parse_id(raw)
+    except ValueError:
+        raise Http404("Not found") from None
 
 
 # --- forms -------------------------------------------------------------------------------------
@@ -175,9 +184,8 @@ def org_chart(request: HttpRequest) -> HttpResponse:
     chosen = None
     wanted = request.GET.get("hierarchy")
     if wanted:
-        if not wanted.isdigit():
-            raise Http404("Not found")
-        chosen = next((h for h in hierarchies if h.pk == int(wanted)), None)
+        wanted_id = _page_id(wanted)
+        chosen = next((h for h in hierarchies if h.pk == wanted_id), None)
         if chosen is None:
             raise Http404("Not found")
     elif hierarchies:
@@ -300,9 +308,10 @@ def _timeline_window(request: HttpRequest) -> tuple[date, date, Any, list[Any]]:
     quarters = list(periods.period_list(kind=PeriodKind.QUARTERLY))
     wanted = request.GET.get("period")
     chosen = None
-    if wanted and wanted.isdigit():
-        chosen = next((p for p in quarters if p.pk == int(wanted)), None) or (
-            periods.period_list().filter(pk=int(wanted)).first()
+    wanted_id = _page_id(wanted) if wanted and wanted.isascii() and wanted.isdigit() else None
+    if wanted_id is not None:
+        chosen = next((p for p in quarters if p.pk == wanted_id), None) or (
+            periods.period_list().filter(pk=wanted_id).first()
         )
     if chosen is None:
         chosen = next((p for p in quarters if p.start <= today < p.end), None)
@@ -353,17 +362,13 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
                 "Termination recorded; open assignments end on that date.",
             )
         elif action == "withdraw":
-            raw = request.POST.get("assignment_id", "")
-            withdrawn = (
-                sel.assignment_list(person_id=person.pk).filter(pk=int(raw)).first()
-                if raw.isdigit()
-                else None
-            )
+            assignment_id = _page_id(request.POST.get("assignment_id", ""))
+            withdrawn = sel.assignment_list(person_id=person.pk).filter(pk=assignment_id).first()
             if withdrawn is None or not access.node_writable(
                 withdrawn.node_id, withdrawn.valid_from, withdrawn.valid_to
             ):
                 raise Http404("Not found")
-            people.assignment_delete(assignment_id=int(raw))
+            people.assignment_delete(assignment_id=assignment_id)
             messages.success(request, "Assignment withdrawn.")
             done = True
         if done:

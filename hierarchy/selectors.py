@@ -49,13 +49,20 @@ class AuditEvents:
         return self._access.audit_events([event])[0]
 
 
-def audit_event_list(
-    *, access: Access, object_type: str | None = None, action: str | None = None
-) -> AuditEvents:
-    """Return the current tenant's audit events, newest first, as ``access`` may read them."""
+def audit_event_queryset(
+    *, object_type: str | None = None, action: str | None = None
+) -> QuerySet[AuditEvent]:
+    """Return the current tenant's audit events, newest first, unredacted (filter rules only)."""
     events = AuditEvent.objects.all().order_by("-created_at", "-id")
     if object_type:
         events = events.filter(object_type=object_type)
     if action:
         events = events.filter(action__startswith=action)
-    return AuditEvents(events, access)
+    return events
+
+
+def audit_event_list(
+    *, access: Access, object_type: str | None = None, action: str | None = None
+) -> AuditEvents:
+    """Return the current tenant's audit events, newest first, as ``access`` may read them."""
+    return AuditEvents(audit_event_queryset(object_type=object_type, action=action), access)

@@ -44,8 +44,9 @@ import pandas as pd
 from django.db import connection
 from django.utils import timezone
 
+from core.currencies import CURRENCY_EXPONENTS
 from core.db import copy_text
-from engine.money import exponent, to_e4
+from engine.money import to_e4
 from incentives.crediting import (
     CreditContext,
     CreditSummary,
@@ -54,7 +55,6 @@ from incentives.crediting import (
     credit_frame,
     write_corrections,
 )
-from incentives.currencies import ISO_4217_CODES
 from incentives.ingest import (
     KINDS,
     Lookups,
@@ -127,7 +127,7 @@ class ChunkParser:
         self.attr_columns = None if header is None else [h for h in header if h.startswith("attr_")]
         self.days: dict[str, dt.date | None] = {}
         self.booked: dict[str, dt.date | None] = {}
-        self.exponents = {c: exponent(c) for c in ISO_4217_CODES}
+        self.exponents = dict(CURRENCY_EXPONENTS)
 
     def _column(self, raws: list[dict[str, str]], name: str) -> list[str]:
         """The values of one field, like ``_Row.get`` (stripped, defaulted, mapped)."""

@@ -30,10 +30,9 @@ from typing import Any, BinaryIO
 from django.db import transaction
 from django.utils import timezone
 
+from core.currencies import exponent, is_currency_code
 from core.tenancy import get_current_tenant
-from engine.money import exponent
 from hierarchy.models import Node, Period, PeriodStatus, Person
-from incentives.currencies import ISO_4217_CODES
 from incentives.mappings import (
     ISO_DATES,
     KPI_REQUIRED,
@@ -349,7 +348,7 @@ def parse_transaction(row: _Row, lookups: Lookups) -> dict[str, Any] | None:
     if kind and kind not in KINDS:
         row.error("kind", "unknown_kind", f"Unknown kind; use one of {KIND_LIST}.", kind)
     currency = row.required("currency").upper()
-    if currency and currency not in ISO_4217_CODES:
+    if currency and not is_currency_code(currency):
         row.error("currency", "unknown_currency", "Not an ISO 4217 currency code.", currency)
         currency = ""
     amount = row.decimal("amount", required=True)

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
-from core.models import ISO_4217
+from core.currencies import validate_currency
 from core.tenancy import TenantModel
 from hierarchy.models import Node, Period, Person
 
@@ -139,8 +139,8 @@ class ColumnMapping(TenantModel):
 class FxRate(TenantModel):
     """One unit of ``currency`` is worth ``rate`` units of ``quote_currency`` from ``valid_on``."""
 
-    currency = models.CharField(max_length=3, validators=[ISO_4217])
-    quote_currency = models.CharField(max_length=3, validators=[ISO_4217])
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    quote_currency = models.CharField(max_length=3, validators=[validate_currency])
     valid_on = models.DateField()
     rate = models.DecimalField(
         max_digits=settings.RATE_MAX_DIGITS, decimal_places=settings.RATE_DECIMAL_PLACES
@@ -175,7 +175,7 @@ class Transaction(TenantModel):
     version = models.PositiveIntegerField(default=1)
     kind = models.CharField(max_length=20, choices=TransactionKind.choices)
     amount = models.DecimalField(max_digits=20, decimal_places=4)
-    currency = models.CharField(max_length=3, validators=[ISO_4217])
+    currency = models.CharField(max_length=3, validators=[validate_currency])
     quantity = models.DecimalField(max_digits=20, decimal_places=4, default=1)
     booked_on = models.DateField()
     closed_on = models.DateField(null=True, blank=True)

@@ -91,11 +91,20 @@ def credit_list(
 ) -> QuerySet[Credit]:
     """Return the credits ``access`` may read (a node-scoped admin: of people inside their
     nodes on the credit date), current unless ``history``, with who, which rule, which deal."""
+    return access.rows_about_visible_people(
+        credit_matching(filters=filters, history=history), day="credit_date"
+    )
+
+
+def credit_matching(
+    *, filters: dict[str, Any] | None = None, history: bool = False
+) -> QuerySet[Credit]:
+    """Return the tenant's credits matching ``filters`` (the filter rules only: callers narrow
+    it to what a principal may read, as :func:`credit_list` does)."""
     filters = filters or {}
     qs = Credit.objects.select_related(
         "person", "rule", "transaction", "period", "belongs_to_period"
     )
-    qs = access.rows_about_visible_people(qs, day="credit_date")
     if not history:
         qs = qs.filter(superseded_at__isnull=True)
     if filters.get("transaction"):

@@ -15,12 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.currencies import is_currency_code
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
 from core.models import model_snapshot
 from core.tenancy import get_current_tenant
 from incentives import ingest
 from incentives.crediting import CreditSummary, credits_recompute
-from incentives.currencies import ISO_4217_CODES
 from incentives.models import (
     ColumnMapping,
     CreditingRule,
@@ -222,7 +222,7 @@ def _message(batch: IngestBatch, outcome: ingest.Outcome) -> str:
 def fx_rate_set(*, currency: str, quote_currency: str, valid_on: Any, rate: Any) -> FxRate:
     """Record (or correct) one FX rate for a day."""
     for code in (currency, quote_currency):
-        if code not in ISO_4217_CODES:
+        if not is_currency_code(code):
             raise ValidationFailedError(
                 f"{code!r} is not an ISO 4217 currency.", code="unknown_currency"
             )

@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from core.api.auth import request_api_client
 from core.api.errors import error_body
+from core.api.params import reject_nul
 from core.audit import Actor, acting_as
 from core.models import IdempotencyRecord, Membership
 from core.tenancy import tenant_scope
@@ -138,14 +139,15 @@ class TenantViewMixin:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        reject_nul(request)
         self._idempotency_key = None
         key = request._request.META.get(IDEMPOTENCY_HEADER)
         if key and request.method in UNSAFE_METHODS and self.idempotent:
-            if len(key) > 255:
+            if len(key) > 255 or not key.isprintable():
                 from core.errors import ValidationFailedError
 
                 raise ValidationFailedError(
-                    "Idempotency-Key must be at most 255 characters.",
+                    "Idempotency-Key must be at most 255 printable characters.",
                     code="idempotency_key_invalid",
                 )
             digest = hashlib.sha256(

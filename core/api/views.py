@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from core import selectors, services
 from core.api.base import TenantAPIView
+from core.api.filters import ApiClientFilter, MemberFilter, list_parameters
 from core.api.pagination import paginate
 from core.models import API_SCOPES, ApiClient, Membership, Role
 from core.permissions import permissions_for_roles, permissions_for_scopes
@@ -76,9 +77,17 @@ class MemberListView(TenantAPIView):
             child=serializers.ChoiceField(choices=Role.choices), allow_empty=False
         )
 
-    @extend_schema(responses=MemberOutputSerializer(many=True))
+    @extend_schema(
+        parameters=list_parameters(MemberFilter), responses=MemberOutputSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
-        return paginate(self, request, selectors.membership_list(), MemberOutputSerializer)
+        return paginate(
+            self,
+            request,
+            selectors.membership_list(),
+            MemberOutputSerializer,
+            filterset=MemberFilter,
+        )
 
     @extend_schema(request=InputSerializer, responses={201: MemberOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -148,9 +157,18 @@ class ApiClientListView(TenantAPIView):
             child=serializers.ChoiceField(choices=list(API_SCOPES.items())), allow_empty=False
         )
 
-    @extend_schema(responses=ApiClientOutputSerializer(many=True))
+    @extend_schema(
+        parameters=list_parameters(ApiClientFilter),
+        responses=ApiClientOutputSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
-        return paginate(self, request, selectors.api_client_list(), ApiClientOutputSerializer)
+        return paginate(
+            self,
+            request,
+            selectors.api_client_list(),
+            ApiClientOutputSerializer,
+            filterset=ApiClientFilter,
+        )
 
     def idempotency_redact(self, data: Any) -> Any:
         """The token is shown once: a replayed creation answers without it."""

@@ -4,6 +4,7 @@ import core.models
 import django.core.validators
 import django.db.models.deletion
 from django.conf import settings
+import core.currencies
 from django.db import migrations, models
 
 from core.db import EnableTenantRLS, MakeAppendOnly
@@ -33,7 +34,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('slug', models.CharField(max_length=50, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$', '3-50 lowercase letters, digits and dashes.')])),
                 ('name', models.CharField(max_length=200)),
-                ('default_currency', models.CharField(default='USD', max_length=3, validators=[django.core.validators.RegexValidator('^[A-Z]{3}$', 'Use a three-letter ISO 4217 code, e.g. USD.')])),
+                ('default_currency', models.CharField(default='USD', max_length=3, validators=[core.currencies.validate_currency])),
                 ('time_zone', models.CharField(default='UTC', max_length=64, validators=[core.models.validate_time_zone])),
                 ('fiscal_year_start_month', models.PositiveSmallIntegerField(choices=[(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6), (7, 7), (8, 8), (9, 9), (10, 10), (11, 11), (12, 12)], default=1)),
                 ('rounding_mode', models.CharField(choices=[('half_up', 'Half up'), ('half_even', "Half even (banker's)"), ('down', 'Toward zero'), ('up', 'Away from zero'), ('floor', 'Floor'), ('ceiling', 'Ceiling')], default='half_up', max_length=16)),

@@ -8,10 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import TenantAPIView
+from core.api.filters import list_parameters
 from core.api.pagination import paginate
 from core.models import AuditEvent
 from hierarchy import selectors
 from hierarchy.access import request_access
+from hierarchy.api.filters import AuditEventFilter
 
 
 class AuditEventOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -45,14 +47,20 @@ class AuditEventListView(TenantAPIView):
 
     permission = "audit.view"
 
-    @extend_schema(responses=AuditEventOutputSerializer(many=True))
+    @extend_schema(
+        parameters=list_parameters(AuditEventFilter),
+        responses=AuditEventOutputSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
-        events = selectors.audit_event_list(
-            access=request_access(request),
-            object_type=request.query_params.get("object_type"),
-            action=request.query_params.get("action"),
+        access = request_access(request)
+        return paginate(
+            self,
+            request,
+            selectors.audit_event_queryset(),
+            AuditEventOutputSerializer,
+            filterset=AuditEventFilter,
+            present=lambda rows: selectors.AuditEvents(rows, access),
         )
-        return paginate(self, request, events, AuditEventOutputSerializer)
 
 
 class AuditEventDetailView(TenantAPIView):

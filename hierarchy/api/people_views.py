@@ -5,28 +5,32 @@ access policy's (``hierarchy/access.py``)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import params
 from core.api.base import TenantAPIView
 from core.api.errors import error_body
+from core.api.filters import list_parameters
 from core.api.pagination import paginate
+from core.api.parsers import SafeJSONParser
+from core.currencies import CurrencyField
 from core.errors import NotFoundError, ValidationFailedError
 from hierarchy import org_selectors as sel
 from hierarchy import people, periods
 from hierarchy.access import PERSON_OUTPUT_FIELDS, request_access
+from hierarchy.api import filters
 from hierarchy.imports import hr_import
 from hierarchy.models import (
     Assignment,
@@ -38,7 +42,6 @@ from hierarchy.models import (
     JobRole,
     Node,
     Period,
-    PeriodKind,
     PeriodStatus,
     Person,
 )
@@ -56,55 +59,27 @@ KNOWN_AT = OpenApiParameter(
 )
 
 
-def _date_param(request: Request, name: str, default: date | None = None) -> date | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        message = f"{name} must be a date (YYYY-MM-DD)."
-        raise ValidationFailedError(message, details={name: [message]}) from None
-
-
-def _known_at(request: Request) -> datetime | None:
-    raw = request.query_params.get("known_at")
-    if not raw:
-        return None
-    value = parse_datetime(raw)
-    if value is None:
-        message = "known_at must be an ISO 8601 date-time."
-        raise ValidationFailedError(message, details={"known_at": [message]})
-    return value if timezone.is_aware(value) else timezone.make_aware(value, ZoneInfo("UTC"))
-
-
-def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    if not raw.isdigit():
-        message = f"{name} must be an id."
-        raise ValidationFailedError(message, details={name: [message]})
-    return int(raw)
+def _as_of(request: Request) -> date:
+    """Return ``?as_of=`` (default: today in the tenant's time zone)."""
+    today = tenant_today(request.tenant)  # type: ignore[attr-defined]
+    return params.day(request, "as_of", default=today) or today
 
 
 def _window(request: Request) -> tuple[date, date]:
     """Return the window asked about: ?period=, or ?start=&end=, or ?as_of= (default today)."""
-    period_id = _int_param(request, "period")
+    period_id = params.identifier(request, "period")
     if period_id is not None:
         period = periods.period_list().filter(pk=period_id).first()
         if period is None:
             message = "Unknown period."
             raise ValidationFailedError(message, details={"period": [message]})
         return period.start, period.end
-    start, end = _date_param(request, "start"), _date_param(request, "end")
+    start, end = params.day(request, "start"), params.day(request, "end")
     if start and end:
         if end <= start:
             raise ValidationFailedError("end must be after start.", details={"end": ["after"]})
         return start, end
-    as_of = _date_param(request, "as_of", tenant_today(request.tenant))  # type: ignore[attr-defined]
-    assert as_of is not None
-    return sel.window_of(as_of=as_of)
+    return sel.window_of(as_of=_as_of(request))
 
 
 STRUCTURE = "changing its structure"
@@ -170,7 +145,7 @@ class PersonInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     manager_id = serializers.IntegerField(required=False, allow_null=True)
     hire_date = serializers.DateField()
     termination_date = serializers.DateField(required=False, allow_null=True)
-    home_currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
+    home_currency = CurrencyField(required=False)
     base_salary = serializers.DecimalField(
         max_digits=20, decimal_places=4, required=False, allow_null=True, min_value=0
     )
@@ -184,23 +159,14 @@ class PersonListView(TenantAPIView):
     write_permission = "people.change"
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("q", OpenApiTypes.STR, description="Name, e-mail or employee id"),
-            AS_OF,
-            PERIOD,
-            START,
-            END,
-        ],
+        parameters=list_parameters(filters.PersonFilter),
         responses=PersonOutputSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
         start, end = _window(request)
-        people_qs = visible_people(request, start, end)
-        search = request.query_params.get("q")
-        if search:
-            people_qs = people_qs & sel.person_list(search=search)
+        people_qs = visible_people(request, start, end).order_by("full_name", "employee_id")
         return paginate(
-            self, request, people_qs.order_by("full_name", "employee_id"), PersonOutputSerializer
+            self, request, people_qs, PersonOutputSerializer, filterset=filters.PersonFilter
         )
 
     @extend_schema(request=PersonInputSerializer, responses={201: PersonOutputSerializer})
@@ -342,7 +308,7 @@ class PersonTimelineView(TenantAPIView):
         start, end = _window(request)
         person = request_access(request).person_get(person_id=person_id, start=start, end=end)
         segments = sel.person_timeline(
-            person=person, start=start, end=end, known_at=_known_at(request)
+            person=person, start=start, end=end, known_at=params.moment(request, "known_at")
         )
         return Response(
             {
@@ -379,8 +345,8 @@ class PersonManagersView(TenantAPIView):
         chain = sel.manager_chain(
             person=person,
             as_of=start,
-            hierarchy_id=_int_param(request, "hierarchy"),
-            known_at=_known_at(request),
+            hierarchy_id=params.identifier(request, "hierarchy"),
+            known_at=params.moment(request, "known_at"),
         )
         return Response(
             [
@@ -413,9 +379,13 @@ class JobRoleListView(TenantAPIView):
     permission = "people.view"
     write_permission = "people.change"
 
-    @extend_schema(responses=JobRoleSerializer(many=True))
+    @extend_schema(
+        parameters=list_parameters(filters.JobRoleFilter), responses=JobRoleSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
-        return paginate(self, request, sel.job_role_list(), JobRoleSerializer)
+        return paginate(
+            self, request, sel.job_role_list(), JobRoleSerializer, filterset=filters.JobRoleFilter
+        )
 
     @extend_schema(request=JobRoleInputSerializer, responses={201: JobRoleSerializer})
     def post(self, request: Request) -> Response:
@@ -469,9 +439,18 @@ class HierarchyListView(TenantAPIView):
     permission = "people.view"
     write_permission = "people.change"
 
-    @extend_schema(responses=HierarchySerializer(many=True))
+    @extend_schema(
+        parameters=list_parameters(filters.HierarchyFilter),
+        responses=HierarchySerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
-        return paginate(self, request, sel.hierarchy_list(), HierarchySerializer)
+        return paginate(
+            self,
+            request,
+            sel.hierarchy_list(),
+            HierarchySerializer,
+            filterset=filters.HierarchyFilter,
+        )
 
     @extend_schema(request=HierarchyInputSerializer, responses={201: HierarchySerializer})
     def post(self, request: Request) -> Response:
@@ -533,8 +512,7 @@ class HierarchyTreeView(TenantAPIView):
     @extend_schema(parameters=[AS_OF], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, hierarchy_id: int) -> Response:
         hierarchy = sel.hierarchy_get(hierarchy_id=hierarchy_id)
-        as_of = _date_param(request, "as_of", tenant_today(request.tenant))  # type: ignore[attr-defined]
-        assert as_of is not None
+        as_of = _as_of(request)
         roots = sel.org_tree(
             hierarchy=hierarchy,
             as_of=as_of,
@@ -589,14 +567,12 @@ class NodeListView(TenantAPIView):
         valid_to = serializers.DateField(required=False, allow_null=True)
 
     @extend_schema(
-        parameters=[OpenApiParameter("hierarchy", OpenApiTypes.INT), OpenApiParameter("q", str)],
-        responses=NodeSerializer(many=True),
+        parameters=list_parameters(filters.NodeFilter), responses=NodeSerializer(many=True)
     )
     def get(self, request: Request) -> Response:
-        nodes = sel.node_list(
-            hierarchy_id=_int_param(request, "hierarchy"), search=request.query_params.get("q")
+        return paginate(
+            self, request, sel.node_list(), NodeSerializer, filterset=filters.NodeFilter
         )
-        return paginate(self, request, nodes, NodeSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: NodeDetailSerializer})
     def post(self, request: Request) -> Response:
@@ -662,26 +638,22 @@ class NodeMembersView(TenantAPIView):
     permission = "people.view"
 
     @extend_schema(
-        parameters=[
-            AS_OF,
-            KNOWN_AT,
-            OpenApiParameter("include_descendants", OpenApiTypes.BOOL, default=True),
-        ],
+        parameters=list_parameters(filters.NodeMemberFilter),
         responses=PersonOutputSerializer(many=True),
     )
     def get(self, request: Request, node_id: int) -> Response:
         node = sel.node_get(node_id=node_id)
-        as_of = _date_param(request, "as_of", tenant_today(request.tenant))  # type: ignore[attr-defined]
-        assert as_of is not None
-        flag = request.query_params.get("include_descendants", "true").lower()
+        as_of = _as_of(request)
         members = sel.node_members(
             node=node,
             as_of=as_of,
-            include_descendants=flag not in {"0", "false", "no"},
-            known_at=_known_at(request),
+            include_descendants=params.boolean(request, "include_descendants", default=True),
+            known_at=params.moment(request, "known_at"),
         )
         members = members.filter(pk__in=visible_people(request, as_of, as_of + timedelta(days=1)))
-        return paginate(self, request, members, PersonOutputSerializer)
+        return paginate(
+            self, request, members, PersonOutputSerializer, filterset=filters.NodeMemberFilter
+        )
 
 
 # --- assignments -------------------------------------------------------------------------------
@@ -726,23 +698,17 @@ class AssignmentListView(TenantAPIView):
     write_permission = "people.change"
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("person", OpenApiTypes.INT),
-            OpenApiParameter("node", OpenApiTypes.INT),
-            AS_OF,
-            KNOWN_AT,
-        ],
+        parameters=list_parameters(filters.AssignmentFilter),
         responses=AssignmentSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
         rows = sel.assignment_list(
-            person_id=_int_param(request, "person"),
-            node_id=_int_param(request, "node"),
-            as_of=_date_param(request, "as_of"),
-            known_at=_known_at(request),
+            as_of=params.day(request, "as_of"), known_at=params.moment(request, "known_at")
         )
         rows = rows.filter(person__in=visible_people(request, *_window(request)))
-        return paginate(self, request, rows, AssignmentSerializer)
+        return paginate(
+            self, request, rows, AssignmentSerializer, filterset=filters.AssignmentFilter
+        )
 
     @extend_schema(request=AssignmentInputSerializer, responses={201: AssignmentSerializer})
     def post(self, request: Request) -> Response:
@@ -822,17 +788,12 @@ class PeriodListView(TenantAPIView):
         fiscal_year = serializers.IntegerField(min_value=1900, max_value=2999)
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("kind", OpenApiTypes.STR, enum=PeriodKind.values),
-            OpenApiParameter("fiscal_year", OpenApiTypes.INT),
-        ],
-        responses=PeriodSerializer(many=True),
+        parameters=list_parameters(filters.PeriodFilter), responses=PeriodSerializer(many=True)
     )
     def get(self, request: Request) -> Response:
-        rows = periods.period_list(
-            kind=request.query_params.get("kind"), fiscal_year=_int_param(request, "fiscal_year")
+        return paginate(
+            self, request, periods.period_list(), PeriodSerializer, filterset=filters.PeriodFilter
         )
-        return paginate(self, request, rows, PeriodSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: PeriodSerializer(many=True)})
     def post(self, request: Request) -> Response:
@@ -906,7 +867,7 @@ class ImportListView(TenantAPIView):
     """
 
     permission = "people.change"
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [SafeJSONParser, MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         kind = serializers.ChoiceField(choices=ImportKind.choices)
@@ -917,10 +878,18 @@ class ImportListView(TenantAPIView):
         file = serializers.FileField(required=False)
         rows = serializers.ListField(child=serializers.DictField(), required=False)
 
-    @extend_schema(responses=ImportBatchSerializer(many=True))
+    @extend_schema(
+        parameters=list_parameters(filters.ImportBatchFilter),
+        responses=ImportBatchSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
-        batches = request_access(request).import_batches(sel.import_batch_list())
-        return paginate(self, request, batches, ImportBatchSerializer)
+        return paginate(
+            self,
+            request,
+            request_access(request).import_batches(sel.import_batch_list()),
+            ImportBatchSerializer,
+            filterset=filters.ImportBatchFilter,
+        )
 
     @extend_schema(
         request={

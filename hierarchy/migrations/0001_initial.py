@@ -3,6 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 from django.conf import settings
+import core.currencies
 from django.db import migrations, models
 
 from core.db import EnableTenantRLS
@@ -143,7 +144,7 @@ class Migration(migrations.Migration):
                 ('email', models.EmailField(blank=True, max_length=254)),
                 ('hire_date', models.DateField()),
                 ('termination_date', models.DateField(blank=True, help_text='First day no longer employed (exclusive end).', null=True)),
-                ('home_currency', models.CharField(default='USD', max_length=3, validators=[django.core.validators.RegexValidator('^[A-Z]{3}$', 'Use a three-letter ISO 4217 code, e.g. USD.')])),
+                ('home_currency', models.CharField(default='USD', max_length=3, validators=[core.currencies.validate_currency])),
                 ('base_salary', models.DecimalField(blank=True, decimal_places=4, max_digits=20, null=True)),
                 ('attributes', models.JSONField(blank=True, default=dict)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import params
 from core.api.base import TenantAPIView
+from core.api.filters import list_parameters
 from core.api.pagination import paginate
+from core.currencies import CurrencyField
 from core.errors import ApplicationError, NotFoundError, ValidationFailedError
 from hierarchy.access import request_access
 from incentives import progress as ingest_progress
 from incentives import selectors, services
+from incentives.api import filters
 from incentives.mappings import KPI_FIELDS, PRESETS, TRANSACTION_FIELDS
 from incentives.models import (
     Credit,
@@ -45,10 +51,6 @@ class PayloadTooLargeError(ApplicationError):
 def _person_user_id(request: Request) -> int | None:
     """Return the signed-in person's user id (None for an API client)."""
     return request.user.pk if getattr(request, "membership", None) else None
-
-
-def _flag(value: Any) -> bool:
-    return str(value).lower() in {"1", "true", "yes", "on"}
 
 
 def _kind(slug: str) -> str:
@@ -165,6 +167,7 @@ class IngestCsvView(TenantAPIView):
             OpenApiParameter("mode", str, enum=IngestMode.values),
             OpenApiParameter("dry_run", bool),
             OpenApiParameter("mapping", str),
+            OpenApiParameter("filename", str, description="For a text/csv body"),
         ],
         request={
             "multipart/form-data": {
@@ -197,15 +200,15 @@ class IngestCsvView(TenantAPIView):
         else:
             raw = request._request
             data = iter(lambda: raw.read(1 << 20), b"")  # streamed to disk, 1 MB at a time
-            filename = request.query_params.get("filename", "")
-        mode = request.query_params.get("mode", IngestMode.ALL_OR_NOTHING)
+            filename = params.text(request, "filename", max_length=255)
+        mode = params.choice(request, "mode", IngestMode.values, default=IngestMode.ALL_OR_NOTHING)
         batch = services.ingest_upload(
             request=services.IngestRequest(
                 kind=batch_kind,
                 source_format="csv",
-                mode=mode,
-                dry_run=_flag(request.query_params.get("dry_run", "")),
-                mapping=request.query_params.get("mapping", ""),
+                mode=mode or IngestMode.ALL_OR_NOTHING,
+                dry_run=params.boolean(request, "dry_run"),
+                mapping=params.text(request, "mapping", max_length=100),
                 filename=filename,
             ),
             data=data,
@@ -217,9 +220,18 @@ class IngestCsvView(TenantAPIView):
 class IngestBatchListView(TenantAPIView):
     permission = "transactions.view"
 
-    @extend_schema(responses=IngestBatchSerializer(many=True))
+    @extend_schema(
+        parameters=list_parameters(filters.IngestBatchFilter),
+        responses=IngestBatchSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
-        return paginate(self, request, selectors.ingest_batch_list(), IngestBatchSerializer)
+        return paginate(
+            self,
+            request,
+            selectors.ingest_batch_list(),
+            IngestBatchSerializer,
+            filterset=filters.IngestBatchFilter,
+        )
 
 
 class IngestBatchDetailView(TenantAPIView):
@@ -237,11 +249,18 @@ class IngestErrorListView(TenantAPIView):
 
     permission = "transactions.view"
 
-    @extend_schema(responses=IngestErrorSerializer(many=True))
+    @extend_schema(
+        parameters=list_parameters(filters.IngestErrorFilter),
+        responses=IngestErrorSerializer(many=True),
+    )
     def get(self, request: Request, batch_id: int) -> Response:
         batch = selectors.ingest_batch_get(batch_id=batch_id)
         return paginate(
-            self, request, selectors.ingest_error_list(batch=batch), IngestErrorSerializer
+            self,
+            request,
+            selectors.ingest_error_list(batch=batch),
+            IngestErrorSerializer,
+            filterset=filters.IngestErrorFilter,
         )
 
 
@@ -321,26 +340,22 @@ class FxConvertView(TenantAPIView):
     permission = "transactions.view"
 
     @extend_schema(
-        parameters=[OpenApiParameter(n, str) for n in ("amount", "from", "to", "on")],
+        parameters=[
+            OpenApiParameter("amount", str, required=True, description="e.g. 1234.50"),
+            OpenApiParameter("from", str, required=True, description="ISO 4217 code"),
+            OpenApiParameter("to", str, required=True, description="ISO 4217 code"),
+            OpenApiParameter("on", OpenApiTypes.DATE, required=True),
+        ],
         responses={200: dict},
     )
     def get(self, request: Request) -> Response:
-        import datetime as dt
-        from decimal import Decimal, InvalidOperation
-
         from incentives.fx import convert, rate_on
 
-        params = request.query_params
-        try:
-            amount = Decimal(params.get("amount", ""))
-            day = dt.date.fromisoformat(params.get("on", ""))
-        except (InvalidOperation, ValueError):
-            raise ValidationFailedError(
-                "Give amount (a number) and on (YYYY-MM-DD).", code="bad_query"
-            ) from None
-        if not amount.is_finite():
-            raise ValidationFailedError("amount must be a finite number.", code="bad_query")
-        currency, to = params.get("from", "").upper(), params.get("to", "").upper()
+        amount = params.amount(request, "amount")
+        day = params.day(request, "on")
+        if day is None:
+            raise params.invalid("on", "is required (YYYY-MM-DD).")
+        currency, to = params.currency(request, "from"), params.currency(request, "to")
         rate = rate_on(currency=currency, quote_currency=to, day=day)
         return Response(
             {
@@ -424,24 +439,20 @@ class CreditSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         ]
 
 
-TX_FILTERS = ("kind", "source", "external_id", "owner", "account", "date_from", "date_to", "q")
-
-
 class TransactionListView(TenantAPIView):
     """Current transactions; ``?history=true`` includes superseded versions."""
 
     permission = "transactions.view"
 
     @extend_schema(
-        parameters=[OpenApiParameter(n, str) for n in (*TX_FILTERS, "history")],
+        parameters=list_parameters(filters.TransactionFilter),
         responses=TransactionSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        filters = {k: request.query_params.get(k) for k in TX_FILTERS}
-        qs = selectors.transaction_list(
-            filters=filters, history=_flag(request.query_params.get("history"))
+        qs = selectors.transaction_list(history=params.boolean(request, "history"))
+        return paginate(
+            self, request, qs, TransactionSerializer, filterset=filters.TransactionFilter
         )
-        return paginate(self, request, qs, TransactionSerializer)
 
 
 class TransactionDetailView(TenantAPIView):
@@ -481,26 +492,19 @@ class TransactionDetailView(TenantAPIView):
         )
 
 
-CREDIT_FILTERS = ("transaction", "person", "kind", "period", "corrections")
-
-
 class CreditListView(TenantAPIView):
     """Credits: who got credit, for which deal, by which rule; filter by person, period…"""
 
     permission = "transactions.view"
 
     @extend_schema(
-        parameters=[OpenApiParameter(n, str) for n in (*CREDIT_FILTERS, "history")],
-        responses=CreditSerializer(many=True),
+        parameters=list_parameters(filters.CreditFilter), responses=CreditSerializer(many=True)
     )
     def get(self, request: Request) -> Response:
-        filters = {k: request.query_params.get(k) for k in CREDIT_FILTERS}
         qs = selectors.credit_list(
-            access=request_access(request),
-            filters=filters,
-            history=_flag(request.query_params.get("history")),
+            access=request_access(request), history=params.boolean(request, "history")
         )
-        return paginate(self, request, qs, CreditSerializer)
+        return paginate(self, request, qs, CreditSerializer, filterset=filters.CreditFilter)
 
 
 class CreditRecalculateView(TenantAPIView):
@@ -604,9 +608,18 @@ class CreditingRuleListView(TenantAPIView):
         valid_from = serializers.DateField()
         valid_to = serializers.DateField(required=False, allow_null=True)
 
-    @extend_schema(responses=CreditingRuleSerializer(many=True))
+    @extend_schema(
+        parameters=list_parameters(filters.CreditingRuleFilter),
+        responses=CreditingRuleSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
-        return paginate(self, request, selectors.crediting_rule_list(), CreditingRuleSerializer)
+        return paginate(
+            self,
+            request,
+            selectors.crediting_rule_list(),
+            CreditingRuleSerializer,
+            filterset=filters.CreditingRuleFilter,
+        )
 
     @extend_schema(request=InputSerializer, responses={201: CreditingRuleSerializer})
     def post(self, request: Request) -> Response:
@@ -661,14 +674,26 @@ class FxRateListView(TenantAPIView):
     write_permission = "transactions.change"
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
-        currency = serializers.CharField(min_length=3, max_length=3)
-        quote_currency = serializers.CharField(min_length=3, max_length=3)
+        currency = CurrencyField()
+        quote_currency = CurrencyField()
         valid_on = serializers.DateField()
-        rate = serializers.DecimalField(max_digits=12, decimal_places=8, min_value=0)
+        # A zero rate converts everything to nothing and cannot be inverted: the smallest
+        # positive NUMERIC(12, 8) is the floor.
+        rate = serializers.DecimalField(
+            max_digits=12, decimal_places=8, min_value=Decimal("0.00000001")
+        )
 
-    @extend_schema(responses=FxRateSerializer(many=True))
+    @extend_schema(
+        parameters=list_parameters(filters.FxRateFilter), responses=FxRateSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
-        return paginate(self, request, selectors.fx_rate_list(), FxRateSerializer)
+        return paginate(
+            self,
+            request,
+            selectors.fx_rate_list(),
+            FxRateSerializer,
+            filterset=filters.FxRateFilter,
+        )
 
     @extend_schema(request=InputSerializer, responses={201: FxRateSerializer})
     def post(self, request: Request) -> Response:
@@ -705,14 +730,17 @@ class KpiValueListView(TenantAPIView):
     permission = "transactions.view"
 
     @extend_schema(
-        parameters=[OpenApiParameter("metric", str), OpenApiParameter("period", str)],
+        parameters=list_parameters(filters.KpiValueFilter),
         responses=KpiValueSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        qs = selectors.kpi_value_list(
-            metric=request.query_params.get("metric"), period=request.query_params.get("period")
+        return paginate(
+            self,
+            request,
+            selectors.kpi_value_list(),
+            KpiValueSerializer,
+            filterset=filters.KpiValueFilter,
         )
-        return paginate(self, request, qs, KpiValueSerializer)
 
 
 class KpiValueSignOffView(TenantAPIView):

@@ -3,6 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 from django.conf import settings
+import core.currencies
 from django.db import migrations, models
 
 from core.db import EnableTenantRLS
@@ -42,8 +43,8 @@ class Migration(migrations.Migration):
             name='FxRate',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('currency', models.CharField(max_length=3, validators=[django.core.validators.RegexValidator('^[A-Z]{3}$', 'Use a three-letter ISO 4217 code, e.g. USD.')])),
-                ('quote_currency', models.CharField(max_length=3, validators=[django.core.validators.RegexValidator('^[A-Z]{3}$', 'Use a three-letter ISO 4217 code, e.g. USD.')])),
+                ('currency', models.CharField(max_length=3, validators=[core.currencies.validate_currency])),
+                ('quote_currency', models.CharField(max_length=3, validators=[core.currencies.validate_currency])),
                 ('valid_on', models.DateField()),
                 ('rate', models.DecimalField(decimal_places=8, max_digits=12)),
                 ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.tenant')),
@@ -130,7 +131,7 @@ class Migration(migrations.Migration):
                 ('version', models.PositiveIntegerField(default=1)),
                 ('kind', models.CharField(choices=[('new_business', 'New business'), ('expansion', 'Expansion'), ('renewal', 'Renewal'), ('churn', 'Churn / downgrade'), ('mql', 'Marketing-qualified lead'), ('sql', 'Sales-qualified lead'), ('opportunity', 'Opportunity'), ('meeting', 'Meeting'), ('pql', 'Product-qualified lead'), ('feature_adoption', 'Feature adoption'), ('support_ticket', 'Support ticket'), ('custom', 'Custom')], max_length=20)),
                 ('amount', models.DecimalField(decimal_places=4, max_digits=20)),
-                ('currency', models.CharField(max_length=3, validators=[django.core.validators.RegexValidator('^[A-Z]{3}$', 'Use a three-letter ISO 4217 code, e.g. USD.')])),
+                ('currency', models.CharField(max_length=3, validators=[core.currencies.validate_currency])),
                 ('quantity', models.DecimalField(decimal_places=4, default=1, max_digits=20)),
                 ('booked_on', models.DateField()),
                 ('closed_on', models.DateField(blank=True, null=True)),
