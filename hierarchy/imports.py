@@ -190,6 +190,16 @@ def parse_csv(content: bytes, kind: str, out: Outcome) -> list[Row]:
             "Save the file as UTF-8 (CSV UTF-8 in Excel) and upload it again.",
         )
         return []
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        out.error(
+            line,
+            "",
+            "nul_character",
+            f"Line {line} contains a NUL character (a binary file?); save the file as CSV "
+            "UTF-8 text and upload it again.",
+        )
+        return []
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)

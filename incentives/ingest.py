@@ -118,15 +118,26 @@ def resolve_mapping(name: str, kind: str) -> dict[str, Any]:
     return {"columns": saved.columns, "defaults": saved.defaults, "kind": saved.kind}
 
 
-def _decoded_lines(stream: BinaryIO, bad: list[int]) -> Iterator[str]:
-    """Yield text lines; a line that is not UTF-8 is recorded in ``bad`` and yielded empty."""
+BAD_LINES = {
+    "bad_encoding": "The line is not valid UTF-8 text.",
+    "nul_character": "The line contains a NUL character (a binary file?); it cannot be stored.",
+}
+
+
+def _decoded_lines(stream: BinaryIO, bad: list[tuple[int, str]]) -> Iterator[str]:
+    """Yield text lines; a line that is not UTF-8 or holds a NUL is recorded in ``bad`` (line,
+    code) and yielded empty."""
     for number, raw in enumerate(stream, start=1):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
+        if b"\x00" in raw:
+            bad.append((number, "nul_character"))
+            yield "\n"
+            continue
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError:
-            bad.append(number)
+            bad.append((number, "bad_encoding"))
             yield "\n"
 
 
@@ -134,7 +145,7 @@ def csv_records(
     stream: BinaryIO,
 ) -> tuple[list[str], Iterator[tuple[int, dict[str, str] | None, RowError | None]]]:
     """Return the header and an iterator of (line, {column: value} or None, error or None)."""
-    bad: list[int] = []
+    bad: list[tuple[int, str]] = []
     reader = csv.reader(_decoded_lines(stream, bad))
     try:
         header = [h.strip() for h in next(reader)]
@@ -156,11 +167,8 @@ def csv_records(
                 continue
             if len(bad) > seen_bad:
                 seen_bad = len(bad)
-                yield (
-                    bad[-1],
-                    None,
-                    RowError(bad[-1], "", "bad_encoding", "The line is not valid UTF-8 text."),
-                )
+                line, code = bad[-1]
+                yield line, None, RowError(line, "", code, BAD_LINES[code])
                 continue
             if not values or all(not v.strip() for v in values):
                 continue
