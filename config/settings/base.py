@@ -310,7 +310,7 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "hierarchy.models.ImportKind",
         "ImportStatusEnum": "hierarchy.models.ImportStatus",
         "JobFunctionEnum": "hierarchy.models.JobFunction",
-        "AccessRoleEnum": "hierarchy.models.Role",
+        "AccessRoleEnum": "core.models.Role",
         "HrImportModeEnum": [("all_or_nothing", "all_or_nothing"), ("partial", "partial")],
     },
 }

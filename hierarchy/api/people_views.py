@@ -54,6 +54,7 @@ AS_OF = OpenApiParameter("as_of", OpenApiTypes.DATE, description="Day asked abou
 PERIOD = OpenApiParameter("period", OpenApiTypes.INT, description="A period id: its [start, end)")
 START = OpenApiParameter("start", OpenApiTypes.DATE, description="Window start (inclusive)")
 END = OpenApiParameter("end", OpenApiTypes.DATE, description="Window end (exclusive)")
+WINDOW = [AS_OF, PERIOD, START, END]
 KNOWN_AT = OpenApiParameter(
     "known_at", OpenApiTypes.DATETIME, description="Replay the org as Quotient knew it then"
 )
@@ -197,7 +198,7 @@ class PersonDetailView(TenantAPIView):
         request_access(request).check_person_writable(person.pk)
         return person
 
-    @extend_schema(responses=PersonOutputSerializer)
+    @extend_schema(parameters=WINDOW, responses=PersonOutputSerializer)
     def get(self, request: Request, person_id: int) -> Response:
         return Response(
             PersonOutputSerializer(self._get(request, person_id), context={"request": request}).data
@@ -729,7 +730,7 @@ class AssignmentDetailView(TenantAPIView):
     permission = "people.view"
     write_permission = "people.change"
 
-    @extend_schema(responses=AssignmentSerializer)
+    @extend_schema(parameters=WINDOW, responses=AssignmentSerializer)
     def get(self, request: Request, assignment_id: int) -> Response:
         return Response(AssignmentSerializer(_visible_assignment(request, assignment_id)).data)
 
