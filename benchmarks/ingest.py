@@ -180,7 +180,7 @@ def run() -> dict[str, Any]:
         with tenant_scope(tenant):
             start = time.perf_counter()
             with path.open("rb") as stream:  # streamed in 1 MB chunks, as the upload views do
-                batch = services.ingest_upload(
+                batch = services.ingest_start(
                     request=services.IngestRequest(
                         kind="transactions", source_format="csv", filename="deals.csv"
                     ),

@@ -21,6 +21,9 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Tasks are started by registered name (core.tasks.start): register them in every
+        # process, web and worker alike.
+        import core.tasks  # noqa: F401
         from core.tenancy import install_connection_guard
 
         connection_created.connect(install_connection_guard, dispatch_uid="quotient_tenant_guard")

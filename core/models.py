@@ -7,57 +7,37 @@ Unscoped, by design: :class:`Tenant`, :class:`Membership`, :class:`ApiClient`,
 
 from __future__ import annotations
 
-import zoneinfo
+import hashlib
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.db import models
 
-from core.currencies import validate_currency
 from core.tenancy import TenantModel
 
-SLUG = RegexValidator(
-    r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", "3-50 lowercase letters, digits and dashes."
-)
+# The tenant table lives beneath core.tenancy (which holds the current one); these names are
+# imported from here by everyone else.
+from core.tenant import SLUG, RoundingMode, Tenant, validate_time_zone
 
-
-class RoundingMode(models.TextChoices):
-    HALF_UP = "half_up", "Half up"
-    HALF_EVEN = "half_even", "Half even (banker's)"
-    DOWN = "down", "Toward zero"
-    UP = "up", "Away from zero"
-    FLOOR = "floor", "Floor"
-    CEILING = "ceiling", "Ceiling"
-
-
-def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not an IANA time zone.")
-
-
-class Tenant(models.Model):
-    """A company using Quotient. Platform table."""
-
-    slug = models.CharField(max_length=50, unique=True, validators=[SLUG])
-    name = models.CharField(max_length=200)
-    default_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
-    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
-    fiscal_year_start_month = models.PositiveSmallIntegerField(
-        default=1, choices=[(m, m) for m in range(1, 13)]
-    )
-    rounding_mode = models.CharField(
-        max_length=16, choices=RoundingMode.choices, default=RoundingMode.HALF_UP
-    )
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
+__all__ = [
+    "API_SCOPES",
+    "SLUG",
+    "TOKEN_PREFIX",
+    "ApiClient",
+    "AuditEvent",
+    "Change",
+    "ChangeKind",
+    "IdempotencyRecord",
+    "LoginAttempt",
+    "Membership",
+    "Role",
+    "RoundingMode",
+    "Tenant",
+    "hash_secret",
+    "model_snapshot",
+    "validate_time_zone",
+]
 
 
 class Role(models.TextChoices):
@@ -117,6 +97,14 @@ API_SCOPES: dict[str, str] = {
     "write:payouts": "Approve runs and record exports",
     "read:audit": "Read the audit log",
 }
+
+
+TOKEN_PREFIX = "qtk_"  # noqa: S105 (a public prefix, not a secret)
+
+
+def hash_secret(secret: str) -> str:
+    """Return the stored form of an API client secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class ApiClient(models.Model):
@@ -243,6 +231,60 @@ class IdempotencyRecord(TenantModel):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ChangeKind(models.TextChoices):
+    """What kind of write moved pay inputs (the change feed's vocabulary; see core.changes)."""
+
+    CREDIT = "credit", "Credits (from transactions or crediting rules)"
+    KPI_VALUE = "kpi_value", "KPI value"
+    ASSIGNMENT = "assignment", "Assignment"
+    NODE_PARENT = "node_parent", "Place of a node in its hierarchy"
+    FX_RATE = "fx_rate", "FX rate"
+
+
+class Change(TenantModel):
+    """One key of the change feed: a person or node (or, with neither, the whole tenant)
+    whose pay inputs changed on the days ``[valid_from, valid_to)`` (``valid_to`` NULL: open).
+
+    Written by :mod:`core.changes` in the transaction of the write it describes; pending until
+    a consumer claims it. Many rows are written per import, so the table has only the index
+    its reader uses.
+    """
+
+    tenant = models.ForeignKey(
+        "core.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=32)
+    person_id = models.BigIntegerField(null=True, blank=True)
+    node_id = models.BigIntegerField(null=True, blank=True)
+    valid_from = models.DateField()
+    valid_to = models.DateField(null=True, blank=True)
+    recorded_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_to__isnull=True)
+                | models.Q(valid_to__gt=models.F("valid_from")),
+                name="change_dates_ordered",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "id"],
+                condition=models.Q(claimed_at__isnull=True),
+                name="change_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = f"person {self.person_id}" if self.person_id else ""
+        if self.node_id:
+            who = f"{who} node {self.node_id}".strip()
+        return f"{self.kind}: {who or 'tenant'} [{self.valid_from}, {self.valid_to})"
 
 
 def model_snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[str, Any]:

@@ -5,16 +5,23 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from core.api.auth import TOKEN_PREFIX, hash_secret
 from core.audit import audit_record
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
-from core.models import ApiClient, Membership, Role, Tenant, model_snapshot
+from core.models import (
+    TOKEN_PREFIX,
+    ApiClient,
+    Membership,
+    Role,
+    Tenant,
+    hash_secret,
+    model_snapshot,
+)
+from core.tasks import send_on_commit
 from core.tenancy import get_current_tenant, tenant_scope
 
 LAST_ADMIN_MESSAGE = "A tenant needs at least one active tenant admin."
@@ -108,30 +115,9 @@ def membership_invite(
     membership.save()
     audit_record(action="membership.invite", obj=membership, after=model_snapshot(membership))
     if send_email and created:
-        transaction.on_commit(lambda: send_invitation(user=user, tenant=tenant))
+        # After commit, by a worker when there is one: a rolled-back invite sends nothing.
+        send_on_commit("core.tasks.invitation_send_task", user_id=user.pk)
     return membership
-
-
-def send_invitation(*, user: User, tenant: Tenant) -> None:
-    """E-mail a new member a link to choose their password (a password-reset token)."""
-    from django.contrib.auth.tokens import default_token_generator
-    from django.core.mail import send_mail
-    from django.template.loader import render_to_string
-    from django.utils.encoding import force_bytes
-    from django.utils.http import urlsafe_base64_encode
-
-    site = str(settings.SITE_URL).rstrip("/")
-    context = {
-        "tenant": tenant,
-        "email": user.email,
-        "protocol": site.split("://")[0],
-        "domain": site.split("://", 1)[-1],
-        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
-        "token": default_token_generator.make_token(user),
-    }
-    subject = render_to_string("registration/invite_subject.txt", context).strip()
-    body = render_to_string("registration/invite_email.txt", context)
-    send_mail(subject, body, None, [user.email])
 
 
 def _membership_for_update(membership_id: int) -> Membership:

@@ -6,29 +6,65 @@ Every task is a :class:`TenantTask` unless it opts out with ``base=GlobalTask``
 ``tenant_id`` keyword, captured from the enqueuer's scope; ``__call__`` enters that tenant's
 scope before the body runs and refuses (before any query) a task that arrives without one.
 
-Starting work: services call :meth:`TenantTask.delay_on_commit` (the task is sent only once the
-caller's transaction commits, so a worker always finds the rows it is given and a rolled-back
-request sends nothing), or :func:`start` when the work may also run inline. Nobody writes
-``transaction.on_commit(lambda: task.delay(...))`` by hand.
+Starting work, in one place:
+
+* :func:`start` runs a piece of work inline now, or sends its task to a worker once the
+  caller's transaction commits. Whether a worker is used is decided here and nowhere else
+  (:func:`workers_configured`); ``*_start()`` services call it.
+* :func:`send_on_commit` always goes through the task (a worker when a broker is configured,
+  else the task runs eagerly in this process), after commit: for work that must not happen
+  if the caller's transaction rolls back, such as an e-mail.
+
+Both name the task by its registered name, so a service never imports its app's ``tasks``
+module (which imports the service: a circle). Each app's ``AppConfig.ready()`` imports its
+``tasks`` module, so the registry is complete in web and worker processes alike. Sending after
+commit means a worker always finds the rows it is given and a rolled-back request sends
+nothing; nobody writes ``transaction.on_commit(lambda: task.delay(...))`` by hand.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from celery import Task, shared_task
+from celery import Task, current_app, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 from django.db import connection, transaction
 
-from core.tenancy import get_current_tenant, get_current_tenant_id, tenant_scope_by_id
+from core.models import IdempotencyRecord, Tenant
+from core.tenancy import NoTenantError, get_current_tenant, get_current_tenant_id, tenant_scope
 
 
 class TenantRequiredError(RuntimeError):
     """A tenant task was called with no tenant."""
+
+
+class UnknownTaskError(LookupError):
+    """No task is registered under the name a service started."""
+
+
+@contextlib.contextmanager
+def tenant_scope_by_id(tenant_id: int) -> Iterator[Tenant]:
+    """Load an active tenant by id (a platform table) and make it current."""
+    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+    if tenant is None:
+        raise NoTenantError(f"no active tenant with id {tenant_id}")
+    with tenant_scope(tenant):
+        yield tenant
+
+
+def _with_tenant(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Return ``kwargs`` with the current tenant's id, unless it names one already."""
+    kwargs = dict(kwargs)
+    if "tenant_id" not in kwargs:
+        tenant_id = get_current_tenant_id()
+        if tenant_id is not None:
+            kwargs["tenant_id"] = tenant_id
+    return kwargs
 
 
 class TenantTask(Task):  # type: ignore[misc]
@@ -43,22 +79,19 @@ class TenantTask(Task):  # type: ignore[misc]
         header = getattr(self, "__header__", None)
         if header is not None:
             header(*(args or ()), **{k: v for k, v in kwargs.items() if k != "tenant_id"})
-        if "tenant_id" not in kwargs:
-            tenant_id = get_current_tenant_id()
-            if tenant_id is not None:
-                kwargs["tenant_id"] = tenant_id
-        return super().apply_async(args=args, kwargs=kwargs, **options)
+        return super().apply_async(args=args, kwargs=_with_tenant(kwargs), **options)
 
     def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
         """Send the task once the current transaction commits (at once outside one).
 
         The tenant is captured now: the commit may happen after the caller's scope has ended.
+        A transaction that rolls back sends nothing. Without a tenant it refuses at once, not
+        later in the worker.
         """
+        kwargs = _with_tenant(kwargs)
         if "tenant_id" not in kwargs:
-            tenant_id = get_current_tenant_id()
-            if tenant_id is not None:
-                kwargs["tenant_id"] = tenant_id
-        transaction.on_commit(lambda: self.apply_async(args=args, kwargs=kwargs))
+            raise TenantRequiredError(f"task {self.name} was started outside a tenant scope")
+        transaction.on_commit(functools.partial(self.apply_async, args=args, kwargs=kwargs))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tenant_id = kwargs.pop("tenant_id", None)
@@ -76,34 +109,58 @@ class GlobalTask(Task):  # type: ignore[misc]
     abstract = True
 
 
+# --- starting work -------------------------------------------------------------------------------
+
+
 def workers_configured() -> bool:
-    """Return whether tasks go to real workers (a broker is configured and not eager)."""
-    return bool(settings.REDIS_URL) and not settings.CELERY_TASK_ALWAYS_EAGER
+    """Return whether work may go to a worker: a broker is configured.
+
+    Without one (the demo) Celery runs tasks eagerly, so :func:`start` runs the work inline.
+    The test settings keep tasks eager even with a broker, so the queued path runs in-process
+    on commit there; tests marked ``needs_worker`` point the app at a real worker.
+    """
+    return bool(settings.REDIS_URL)
+
+
+def task_named(name: str) -> TenantTask:
+    """Return the registered task called ``name``."""
+    try:
+        return current_app.tasks[name]  # type: ignore[no-any-return]
+    except KeyError:
+        app = name.split(".", 1)[0]
+        raise UnknownTaskError(
+            f"no task named {name!r} is registered; does {app}'s AppConfig.ready() import "
+            f"{app}.tasks?"
+        ) from None
 
 
 @dataclass(frozen=True)
 class Started:
-    """How a piece of work was started: ``queued`` in a worker, or ``done`` inline."""
+    """How a piece of work was started: ``queued`` for a worker, or done inline (``result``)."""
 
     queued: bool
     result: Any = None
 
 
 def start(
-    task: Any, *, inline: Callable[[], Any], background: bool | None = None, **task_kwargs: Any
+    name: str, *, inline: Callable[[], Any], background: bool = True, **task_kwargs: Any
 ) -> Started:
-    """Run ``inline()`` now, or send ``task(**task_kwargs)`` to a worker after commit.
+    """Run ``inline()`` now, or send task ``name(**task_kwargs)`` to a worker after commit.
 
-    ``background`` None means "in a worker when workers are configured". This is the one
-    decision point between the request and a worker; ``*_start()`` services call it.
+    ``background`` says the work is big enough to be worth a worker; it goes to one only when
+    workers are configured. ``inline`` must do what the task does (usually: call the same
+    service), in the caller's tenant and transaction.
     """
-    use_worker = (
-        workers_configured() if background is None else background and bool(settings.REDIS_URL)
-    )
-    if use_worker:
+    task = task_named(name)
+    if background and workers_configured():
         task.delay_on_commit(**task_kwargs)
         return Started(queued=True)
     return Started(queued=False, result=inline())
+
+
+def send_on_commit(name: str, **task_kwargs: Any) -> None:
+    """Send task ``name`` once the current transaction commits (eagerly without a broker)."""
+    task_named(name).delay_on_commit(**task_kwargs)
 
 
 # --- the foundation's own tasks ------------------------------------------------------------------
@@ -126,10 +183,16 @@ def _heartbeat_on_start(**kwargs: Any) -> None:
 
 
 @shared_task  # type: ignore[untyped-decorator]
+def invitation_send_task(*, user_id: int) -> None:
+    """E-mail a new member of the current tenant a link to choose their password."""
+    from core.mail import invitation_send
+
+    invitation_send(user_id=user_id)
+
+
+@shared_task  # type: ignore[untyped-decorator]
 def tenant_probe_task() -> dict[str, Any]:
     """Report the tenant this task runs under, as the ORM and the database see it."""
-    from core.models import IdempotencyRecord
-
     tenant = get_current_tenant()
     orm_visible = IdempotencyRecord.objects.count()
     db_setting, raw_visible = None, None

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 
 if TYPE_CHECKING:
-    from core.models import Tenant
+    from core.tenant import Tenant
 
 _current_tenant: ContextVar[Tenant | None] = ContextVar("quotient_tenant", default=None)
 _unscoped: ContextVar[bool] = ContextVar("quotient_unscoped", default=False)
@@ -58,18 +58,6 @@ def tenant_scope(tenant: Tenant) -> Iterator[Tenant]:
         yield tenant
     finally:
         _current_tenant.reset(token)
-
-
-@contextmanager
-def tenant_scope_by_id(tenant_id: int) -> Iterator[Tenant]:
-    """Load an active tenant by id (a platform table) and make it current."""
-    from core.models import Tenant
-
-    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
-    if tenant is None:
-        raise NoTenantError(f"no active tenant with id {tenant_id}")
-    with tenant_scope(tenant):
-        yield tenant
 
 
 @contextmanager

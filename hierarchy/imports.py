@@ -51,6 +51,7 @@ from hierarchy.models import (
 from hierarchy.people import (
     _set_parent,
     _terminate,
+    assignments_changed,
     check_person_spans,
     closure_rebuild,
 )
@@ -794,6 +795,7 @@ def _import_assignments(
     now = timezone.now()
     inserts: list[Assignment] = []
     superseded: list[int] = []
+    superseded_rows: list[Assignment] = []
     person_by_pk = {p.pk: p for p in people.values()}
     for person_id, items in rows_by_person.items():
         current = {(a.node_id, a.role_id, a.valid_from): a for a in existing[person_id]}
@@ -814,6 +816,7 @@ def _import_assignments(
                     continue
                 replaced.add(old.pk)
                 superseded.append(old.pk)
+                superseded_rows.append(old)
             else:
                 out.diff(
                     line,
@@ -839,6 +842,7 @@ def _import_assignments(
     for i in range(0, len(superseded), CHUNK):
         Assignment.objects.filter(pk__in=superseded[i : i + CHUNK]).update(superseded_at=now)
     Assignment.objects.bulk_create(inserts, batch_size=CHUNK)
+    assignments_changed([*superseded_rows, *inserts])
 
 
 def _span(a: Assignment, key: Any, hierarchy_id: int) -> Span:

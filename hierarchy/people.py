@@ -3,6 +3,8 @@
 Effective-dated rows (parent links, assignments) are never edited in place: a change marks the
 old row ``superseded_at`` and inserts its replacement(s) with a new ``recorded_at``, so readers
 can ask for the org as it was known at any moment. Each service writes one audit event.
+Writes that move pay (assignments, a node's place in its hierarchy) record their keys in the
+change feed (:mod:`core.changes`) in the same transaction.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.changes import ChangeKey, changes_record
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
-from core.models import Membership, model_snapshot
+from core.models import ChangeKind, Membership, model_snapshot
 from core.tenancy import get_current_tenant
 from hierarchy.intervals import (
     CycleError,
@@ -212,15 +215,16 @@ def _terminate(person: Person, termination_date: date | None) -> None:
         return
     now = timezone.now()
     replaced: list[Assignment] = []
-    superseded: list[int] = []
+    superseded: list[Assignment] = []
     for a in Assignment.objects.filter(person=person, superseded_at__isnull=True):
         if end_or_max(a.valid_to) <= termination_date:
             continue
-        superseded.append(a.pk)
+        superseded.append(a)
         if a.valid_from < termination_date:
             replaced.append(_copy_assignment(a, now, valid_to=termination_date))
-    Assignment.objects.filter(pk__in=superseded).update(superseded_at=now)
+    Assignment.objects.filter(pk__in=[a.pk for a in superseded]).update(superseded_at=now)
     Assignment.objects.bulk_create(replaced)
+    assignments_changed([*superseded, *replaced])
 
 
 @transaction.atomic
@@ -431,6 +435,11 @@ def _set_parent(
     )
     NodeParent.objects.filter(pk__in=superseded).update(superseded_at=now)
     NodeParent.objects.bulk_create(inserts)
+    # Who sits above the node's subtree changed on these days (roll-ups follow it).
+    changes_record(
+        kind=ChangeKind.NODE_PARENT,
+        keys=[ChangeKey(valid_from=valid_from, valid_to=valid_to, node_id=node.pk)],
+    )
 
 
 def _copy_link(link: NodeParent, now: datetime, **changes: Any) -> NodeParent:
@@ -621,6 +630,23 @@ def _raise_first(problems: list[tuple[Any, str, str, str]]) -> None:
         raise _invalid(message, code, field)
 
 
+def assignments_changed(rows: Iterable[Assignment]) -> None:
+    """Record in the change feed the assignments a write superseded or created: each one's
+    person and node over its own dates."""
+    changes_record(
+        kind=ChangeKind.ASSIGNMENT,
+        keys=[
+            ChangeKey(
+                valid_from=a.valid_from,
+                valid_to=a.valid_to,
+                person_id=a.person_id,
+                node_id=a.node_id,
+            )
+            for a in rows
+        ],
+    )
+
+
 def _copy_assignment(a: Assignment, now: datetime, **changes: Any) -> Assignment:
     copy = Assignment(
         tenant_id=a.tenant_id,
@@ -681,6 +707,7 @@ def assignment_create(
     spans.append(span_of(new, _hierarchy_of(node_id), key="new"))
     _raise_first(check_person_spans(person, spans, ["new"]))
     new.save()
+    assignments_changed([new])
     audit_record(action="assignment.create", obj=new, after=model_snapshot(new))
     return new
 
@@ -708,6 +735,7 @@ def assignment_update(*, assignment_id: int, **changes: Any) -> Assignment:
     _raise_first(check_person_spans(person, spans, ["new"]))
     Assignment.objects.filter(pk=old.pk).update(superseded_at=now)
     new.save()
+    assignments_changed([old, new])
     audit_record(
         action="assignment.update",
         obj=new,
@@ -722,6 +750,7 @@ def assignment_delete(*, assignment_id: int) -> None:
     """Withdraw an assignment entered by mistake (superseded, kept for replays)."""
     old, _person = _assignment_for_update(assignment_id)
     Assignment.objects.filter(pk=old.pk).update(superseded_at=timezone.now())
+    assignments_changed([old])
     audit_record(action="assignment.delete", obj=old, before=model_snapshot(old))
 
 

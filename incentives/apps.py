@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class IncentivesConfig(AppConfig):
     name = "incentives"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Services start these tasks by registered name (core.tasks.start): register them in
+        # every process, web and worker alike.
+        import incentives.tasks  # noqa: F401

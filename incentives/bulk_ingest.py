@@ -1,6 +1,7 @@
 """The fast path of transaction imports: chunked validation, set-based writes, inline credits.
 
-``ingest.run_ingest`` hands transaction imports here. The contract is the one of
+The import service hands transaction imports here (:func:`import_transactions`; KPI values
+take :func:`incentives.ingest.import_kpi_values`). The contract is the one of
 :mod:`incentives.ingest` (same errors, counts, versions, modes); what differs is how the work
 is done, so that a million rows import in well under a minute:
 
@@ -22,6 +23,10 @@ is done, so that a million rows import in well under a minute:
   import's foreign keys checked at each statement (``SET CONSTRAINTS … IMMEDIATE``; the same
   checks, earlier), so PostgreSQL inserts, maintains indexes and checks keys while Python
   validates the next chunk. Everything stays one database transaction.
+* **The change feed, set-based.** The people and months of each chunk's credits go into a
+  temporary table (one ``INSERT … SELECT DISTINCT`` per chunk), and one ``INSERT … SELECT``
+  records them in the change feed when the import ends: one row per person and month, in the
+  import's transaction (:mod:`core.changes`).
 """
 
 from __future__ import annotations
@@ -34,18 +39,26 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from core.changes import (
+    ChangeKey,
+    changes_record,
+    changes_record_select,
+    month_bounds_sql,
+    month_keys,
+)
 from core.currencies import CURRENCY_EXPONENTS
 from core.db import copy_text
+from core.models import ChangeKind
 from engine.money import to_e4
 from incentives.crediting import (
     CreditContext,
@@ -59,13 +72,14 @@ from incentives.ingest import (
     KINDS,
     Lookups,
     Outcome,
+    RollbackError,
     RowError,
     _Row,
     parse_day,
     parse_transaction,
 )
 from incentives.mappings import ISO_DATES
-from incentives.models import NEGATIVE_KINDS, IngestBatch, Transaction
+from incentives.models import NEGATIVE_KINDS, IngestBatch, IngestMode, Transaction
 
 CHUNK_ROWS = 20_000  # ~0.2 s of validation and one COPY + INSERT per chunk
 
@@ -464,6 +478,8 @@ _CREDIT_COPY = [
 ]
 _TX_TABLE = Transaction._meta.db_table
 _CREDIT_TABLE = "incentives_credit"
+# The people and months whose credits the import wrote (the change feed's keys).
+_CHANGE_TEMP = "_ingest_change"
 
 
 class _PgWriter:
@@ -491,7 +507,7 @@ class _PgWriter:
                 [_TX_TABLE, _CREDIT_TABLE],
             )
             self.deferred = ", ".join(connection.ops.quote_name(n) for (n,) in cursor.fetchall())
-            cursor.execute('DROP TABLE IF EXISTS "_ingest_tx", "_ingest_credit"')
+            cursor.execute(f'DROP TABLE IF EXISTS "_ingest_tx", "_ingest_credit", "{_CHANGE_TEMP}"')
             cursor.execute(
                 f'CREATE TEMPORARY TABLE "_ingest_tx" ON COMMIT DROP AS '  # noqa: S608 (identifiers from model metadata, no input)
                 f'SELECT {tx_cols} FROM "{_TX_TABLE}" WITH NO DATA'
@@ -506,6 +522,10 @@ class _PgWriter:
                 f'SELECT {credit_cols} FROM "{_CREDIT_TABLE}" WITH NO DATA'
             )
             cursor.execute('ALTER TABLE "_ingest_credit" ADD COLUMN ord bigint')
+            cursor.execute(
+                f'CREATE TEMPORARY TABLE "{_CHANGE_TEMP}" (person_id bigint, valid_from date, '
+                "valid_to date, PRIMARY KEY (person_id, valid_from)) ON COMMIT DROP"
+            )
             if self.deferred:
                 # Check the import's foreign keys as each INSERT ends (on this thread, while
                 # Python validates the next chunk) instead of all at COMMIT. Same checks.
@@ -519,6 +539,11 @@ class _PgWriter:
             f"computed_at, {credit_cols}) "
             f"SELECT t.id, %s, false, %s, {', '.join('c.' + c for c in _CREDIT_COPY)} "
             f'FROM "_ingest_credit" c JOIN "_ingest_tx" t ON t.ord = c.ord ORDER BY t.id'
+        )
+        month_start, month_end = month_bounds_sql("credit_date")
+        self.record_months = (
+            f'INSERT INTO "{_CHANGE_TEMP}" SELECT DISTINCT person_id, {month_start}, '  # noqa: S608 (no input)
+            f'{month_end} FROM "_ingest_credit" ON CONFLICT DO NOTHING'
         )
         self.copy_tx = f'COPY "_ingest_tx" (ord, {tx_cols}) FROM STDIN'
         self.copy_credit = f'COPY "_ingest_credit" (ord, {credit_cols}) FROM STDIN'
@@ -543,6 +568,7 @@ class _PgWriter:
                             self.copy_credit, io.BytesIO(credit_text), size=len(credit_text) + 1
                         )
                         cursor.execute(self.insert_credit, [self.params[0], self.params[2]])
+                        cursor.execute(self.record_months)
             except BaseException as exc:  # re-raised on the caller's thread
                 self.error = exc
 
@@ -564,6 +590,13 @@ class _PgWriter:
             if self.deferred:
                 with connection.cursor() as cursor:
                     cursor.execute(f"SET CONSTRAINTS {self.deferred} DEFERRED")
+            changes_record_select(
+                kind=ChangeKind.CREDIT,
+                select=(
+                    "SELECT person_id, NULL::bigint AS node_id, valid_from, valid_to "  # noqa: S608 (no input)
+                    f'FROM "{_CHANGE_TEMP}"'
+                ),
+            )
 
 
 @dataclass
@@ -583,6 +616,7 @@ class TransactionSink:
     def __post_init__(self) -> None:
         self.has_existing = Transaction.objects.exists()
         self.wanted: Wanted = {}
+        self.changed: set[ChangeKey] = set()  # the ORM path's credited (person, month) keys
         self.now = timezone.now()
         self.pg = connection.vendor == "postgresql"
 
@@ -744,12 +778,16 @@ class TransactionSink:
         )
         credits = self._credits(rows, versions, [t.pk for t in created])
         _write_credits(credits, self.ctx.rule_versions, self.now)
+        if not credits.empty:
+            self.changed |= month_keys(credits["person_id"], credits["date"])
 
     def finish(self) -> None:
-        """Wait for the writes, then write the corrections of closed periods."""
+        """Wait for the writes, record the credited keys, write closed periods' corrections."""
         if self.writer is not None:
             writer, self.writer = self.writer, None
-            writer.close(ok=True)
+            writer.close(ok=True)  # records the PostgreSQL path's keys, set-based
+        if self.changed:
+            changes_record(kind=ChangeKind.CREDIT, keys=self.changed)
         if self.wanted and self.ctx is not None:
             self.credit_summary.corrections_written += write_corrections(
                 {}, self.wanted, {}, self.ctx
@@ -765,23 +803,18 @@ class TransactionSink:
         return None
 
 
-def run_transactions(
-    *,
-    batch: IngestBatch,
-    header: list[str] | None,
+def _commit_chunks(
+    sink: TransactionSink,
+    parser: ChunkParser,
     records: Iterator[tuple[int, dict[str, str] | None, RowError | None]],
-    mapping: dict[str, Any],
-    reverse: dict[str, str],
-    outcome: Outcome,
+    *,
     strict: bool,
-    progress: Any = None,
-) -> TransactionSink:
-    """Validate and commit transaction records in chunks (inside the caller's transaction)."""
-    lookups = Lookups.load()
-    parser = ChunkParser(mapping, reverse, lookups, header)
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Validate and write records chunk by chunk into the sink (inside its transaction)."""
+    outcome, reverse = sink.outcome, parser.reverse
     seen: dict[str, dict[str, int]] = {}
-    write = not batch.dry_run
-    sink = TransactionSink(batch, outcome, CreditSummary())
+    write = not sink.batch.dry_run
     ok = False
     try:
         for chunk in chunks(records, CHUNK_ROWS):
@@ -832,4 +865,32 @@ def run_transactions(
                 # The main thread's error is then only "current transaction is aborted":
                 # surface what the writer hit first.
                 raise cause
-    return sink
+
+
+def import_transactions(
+    *,
+    batch: IngestBatch,
+    header: list[str] | None,
+    records: Iterator[tuple[int, dict[str, str] | None, RowError | None]],
+    mapping: dict[str, Any],
+    reverse: dict[str, str],
+    outcome: Outcome,
+    progress: Callable[[int], None] | None = None,
+) -> Outcome:
+    """Validate and commit transaction ``records`` into ``batch``'s tenant in chunks, in one
+    transaction (rolled back whole in all-or-nothing mode when a row is bad)."""
+    strict = batch.mode == IngestMode.ALL_OR_NOTHING
+    parser = ChunkParser(mapping, reverse, Lookups.load(), header)
+    try:
+        with transaction.atomic():
+            sink = TransactionSink(batch, outcome, CreditSummary())
+            _commit_chunks(sink, parser, records, strict=strict, progress=progress)
+            if outcome.error_rows and strict:
+                raise RollbackError
+    except RollbackError:
+        outcome.changed = 0
+    else:
+        outcome.credits = sink.credit_summary
+        outcome.recredit = sink.recredit
+        outcome.credit_s = sink.credit_s
+    return outcome

@@ -9,6 +9,10 @@ Roll-ups credit the managers above every revenue credit, as indirect credit (kin
 Closed periods never change: for a transaction whose credits lie in a closed period, the
 difference between what is now due and what that period holds is written as a correction
 credit in the open period, with ``belongs_to_period`` naming the closed one.
+
+Every credit written or superseded (corrections too) records its person and month in the
+change feed (:mod:`core.changes`), in the same transaction: credits are how a transaction
+or a crediting rule moves pay.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from core.changes import changes_record, month_keys
+from core.models import ChangeKind
 from engine import crediting as engine_crediting
 from engine.money import from_e4, to_e4
 from hierarchy.models import Assignment, Hierarchy, NodeParent, Period, PeriodKind, PeriodStatus
@@ -491,6 +497,10 @@ def write_corrections(
             )
         )
     Credit.objects.bulk_create(corrections)
+    changes_record(
+        kind=ChangeKind.CREDIT,
+        keys=month_keys([c.person_id for c in corrections], [c.credit_date for c in corrections]),
+    )
     return len(corrections)
 
 
@@ -518,6 +528,8 @@ def credits_recompute(
         existing = existing.filter(credit_filter)
     locked: Wanted = defaultdict(Decimal)
     to_supersede: list[int] = []
+    superseded_people: list[int] = []
+    superseded_days: list[dt.date] = []
     for (
         pk,
         source,
@@ -529,6 +541,7 @@ def credits_recompute(
         period_id,
         status,
         belongs,
+        credit_date,
     ) in existing.values_list(
         "id",
         "transaction__source",
@@ -540,11 +553,14 @@ def credits_recompute(
         "period_id",
         "period__status",
         "belongs_to_period_id",
+        "credit_date",
     ):
         if period_id is not None and status == PeriodStatus.CLOSED:
             locked[(source, ext, person, rule_id, kind, belongs or period_id)] += amount
         else:
             to_supersede.append(pk)
+            superseded_people.append(person)
+            superseded_days.append(credit_date)
     if to_supersede:
         summary.superseded = Credit.objects.filter(pk__in=to_supersede).update(
             superseded_at=ctx.now
@@ -553,6 +569,11 @@ def credits_recompute(
     wanted: Wanted = {}
     credits = credit_frame(frame, ctx, summary, wanted)
     summary.credits_written = _write_credits(credits, ctx.rule_versions, ctx.now)
+    # The people and months whose credits this run superseded or wrote: one key each.
+    changed = month_keys(superseded_people, superseded_days)
+    if not credits.empty:
+        changed |= month_keys(credits["person_id"], credits["date"])
+    changes_record(kind=ChangeKind.CREDIT, keys=changed)
 
     # Corrections: what a closed period should now hold minus what it holds.
     latest = dict(

@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO
@@ -30,7 +30,9 @@ from typing import Any, BinaryIO
 from django.db import transaction
 from django.utils import timezone
 
+from core.changes import ChangeKey, changes_record
 from core.currencies import exponent, is_currency_code
+from core.models import ChangeKind
 from core.tenancy import get_current_tenant
 from hierarchy.models import Node, Period, PeriodStatus, Person
 from incentives.mappings import (
@@ -537,7 +539,12 @@ def parse_kpi(
 
 
 def _commit_kpis(
-    chunk: list[dict[str, Any]], batch: IngestBatch, outcome: Outcome, *, write: bool
+    chunk: list[dict[str, Any]],
+    batch: IngestBatch,
+    outcome: Outcome,
+    bounds: dict[int, tuple[dt.date, dt.date]],
+    *,
+    write: bool,
 ) -> None:
     now = timezone.now()
     keys = {(r["metric"], r["subject_key"], r["period_id"]) for r in chunk}
@@ -565,69 +572,81 @@ def _commit_kpis(
         if supersede:
             KpiValue.objects.filter(pk__in=supersede).update(superseded_at=now)
         KpiValue.objects.bulk_create(new_rows, batch_size=2_000)
+        # A new version keeps its predecessor's subject and period: one key covers both.
+        changes_record(
+            kind=ChangeKind.KPI_VALUE,
+            keys=[kpi_change_key(k, *bounds[k.period_id]) for k in new_rows],
+        )
 
 
-class _RollbackError(Exception):
+def kpi_change_key(kpi: KpiValue, start: dt.date, end: dt.date) -> ChangeKey:
+    """Return the change-feed key of a KPI value of period ``[start, end)``: its person or
+    node, else the whole tenant (account and company KPIs)."""
+    return ChangeKey(valid_from=start, valid_to=end, person_id=kpi.person_id, node_id=kpi.node_id)
+
+
+class RollbackError(Exception):
     """Raised inside the commit transaction to undo it (all-or-nothing with errors, dry runs)."""
 
 
-def run_ingest(
+def columns_for(
+    *, kind: str, header: list[str] | None, mapping: dict[str, Any], outcome: Outcome
+) -> dict[str, str] | None:
+    """Return our field → the file's column, or None (with the errors in ``outcome``) when
+    the header is unusable: empty, not UTF-8, or missing a required column."""
+    required = KPI_REQUIRED if kind == IngestKind.KPI_VALUES else TRANSACTION_REQUIRED
+    columns: dict[str, str] = mapping.get("columns", {})
+    if header is None:  # JSON rows: our own field names, or the mapping's
+        return {v: k for k, v in columns.items()} | {f: f for f in required}
+    if not header:
+        outcome.add_errors(
+            [
+                RowError(
+                    1,
+                    "",
+                    "bad_encoding" if header == [] else "empty_file",
+                    "The file is empty or its header is not UTF-8 text.",
+                )
+            ]
+        )
+        return None
+    present = {columns[h]: h for h in header if h in columns}
+    missing = [f for f in required if f not in present and not mapping.get("defaults", {}).get(f)]
+    if missing:
+        wanted = {v: k for k, v in columns.items()}
+        outcome.add_errors(
+            [
+                RowError(
+                    1,
+                    wanted.get(f, f),
+                    "missing_column",
+                    f"Required column {wanted.get(f, f)!r} is missing.",
+                )
+                for f in missing
+            ]
+        )
+        return None
+    return present
+
+
+def import_kpi_values(
     *,
     batch: IngestBatch,
-    header: list[str] | None,
     records: Iterator[tuple[int, dict[str, str] | None, RowError | None]],
     mapping: dict[str, Any],
-    progress: Any = None,
+    reverse: dict[str, str],
+    outcome: Outcome,
+    progress: Callable[[int], None] | None = None,
 ) -> Outcome:
-    """Validate and commit ``records`` into ``batch``'s tenant; return what happened."""
-    outcome = Outcome()
-    kpi = batch.kind == IngestKind.KPI_VALUES
-    required = KPI_REQUIRED if kpi else TRANSACTION_REQUIRED
-    columns: dict[str, str] = mapping.get("columns", {})
-    if header is not None:
-        present = {columns[h]: h for h in header if h in columns}
-        missing = [
-            f for f in required if f not in present and not mapping.get("defaults", {}).get(f)
-        ]
-        if not header:
-            outcome.add_errors(
-                [
-                    RowError(
-                        1,
-                        "",
-                        "bad_encoding" if header == [] else "empty_file",
-                        "The file is empty or its header is not UTF-8 text.",
-                    )
-                ]
-            )
-            return outcome
-        if missing:
-            wanted = {v: k for k, v in columns.items()}
-            outcome.add_errors(
-                [
-                    RowError(
-                        1,
-                        wanted.get(f, f),
-                        "missing_column",
-                        f"Required column {wanted.get(f, f)!r} is missing.",
-                    )
-                    for f in missing
-                ]
-            )
-            return outcome
-        reverse = present
-    else:
-        reverse = {v: k for k, v in columns.items()} | {f: f for f in required}
-    if not kpi:
-        return _run_transactions(batch, header, records, mapping, reverse, outcome, progress)
+    """Validate and commit KPI value ``records`` into ``batch``'s tenant, in chunks."""
     lookups = Lookups.load()
     periods: dict[str, int] = {}
-    nodes: dict[str, int] = {}
-    if kpi:
-        for pk, label, start in Period.objects.values_list("id", "label", "start"):
-            periods[label] = pk
-            periods.setdefault(start.isoformat(), pk)
-        nodes = dict(Node.objects.values_list("code", "id"))
+    bounds: dict[int, tuple[dt.date, dt.date]] = {}
+    for pk, label, start, end in Period.objects.values_list("id", "label", "start", "end"):
+        periods[label] = pk
+        periods.setdefault(start.isoformat(), pk)
+        bounds[pk] = (start, end)
+    nodes = dict(Node.objects.values_list("code", "id"))
     seen: dict[tuple[str, str], int] = {}
     write = not batch.dry_run
     try:
@@ -639,21 +658,13 @@ def run_ingest(
                     outcome.add_errors([error] if error else [])
                     continue
                 row = _Row(line, raw, mapping, reverse)
-                if kpi:
-                    parsed = parse_kpi(row, lookups, periods, nodes)
-                    dup_key = (
-                        (parsed["metric"], f"{parsed['subject_key']}@{parsed['period_id']}")
-                        if parsed
-                        else None
-                    )
-                else:
-                    parsed = parse_transaction(row, lookups)
-                    dup_key = (parsed["source"], parsed["external_id"]) if parsed else None
-                if parsed is not None and dup_key is not None:
+                parsed = parse_kpi(row, lookups, periods, nodes)
+                if parsed is not None:
+                    dup_key = (parsed["metric"], f"{parsed['subject_key']}@{parsed['period_id']}")
                     first = seen.get(dup_key)
                     if first is not None:
                         row.error(
-                            "subject" if kpi else "external_id",
+                            "subject",
                             "duplicate_in_file",
                             f"Duplicate of line {first} in this file.",
                             dup_key[1],
@@ -666,61 +677,16 @@ def run_ingest(
                     continue
                 chunk.append(parsed)
                 if len(chunk) >= CHUNK_ROWS:
-                    _flush(chunk, batch, outcome, kpi=kpi, write=write)
+                    _commit_kpis(chunk, batch, outcome, bounds, write=write)
                     chunk = []
                     if progress is not None:
                         progress(outcome.counts["rows"])
-            _flush(chunk, batch, outcome, kpi=kpi, write=write)
+            _commit_kpis(chunk, batch, outcome, bounds, write=write)
             if outcome.error_rows and batch.mode == IngestMode.ALL_OR_NOTHING:
-                raise _RollbackError
-    except _RollbackError:
+                raise RollbackError
+    except RollbackError:
         outcome.changed = 0
     return outcome
-
-
-def _run_transactions(
-    batch: IngestBatch,
-    header: list[str] | None,
-    records: Iterator[tuple[int, dict[str, str] | None, RowError | None]],
-    mapping: dict[str, Any],
-    reverse: dict[str, str],
-    outcome: Outcome,
-    progress: Any,
-) -> Outcome:
-    """Transactions take the chunked fast path of :mod:`incentives.bulk_ingest`."""
-    from incentives.bulk_ingest import run_transactions
-
-    strict = batch.mode == IngestMode.ALL_OR_NOTHING
-    try:
-        with transaction.atomic():
-            sink = run_transactions(
-                batch=batch,
-                header=header,
-                records=records,
-                mapping=mapping,
-                reverse=reverse,
-                outcome=outcome,
-                strict=strict,
-                progress=progress,
-            )
-            if outcome.error_rows and strict:
-                raise _RollbackError
-    except _RollbackError:
-        outcome.changed = 0
-    else:
-        outcome.credits = sink.credit_summary
-        outcome.recredit = sink.recredit
-        outcome.credit_s = sink.credit_s
-    return outcome
-
-
-def _flush(
-    chunk: list[dict[str, Any]], batch: IngestBatch, outcome: Outcome, *, kpi: bool, write: bool
-) -> None:
-    if not chunk:
-        return
-    # Transactions never come here: they take incentives.bulk_ingest.
-    _commit_kpis(chunk, batch, outcome, write=write)
 
 
 def store_errors(batch: IngestBatch, errors: list[RowError]) -> None:

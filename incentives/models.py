@@ -92,12 +92,6 @@ class IngestBatch(TenantModel):
     def __str__(self) -> str:
         return f"{self.kind} {self.filename or self.source_format} #{self.pk}"
 
-    @property
-    def progress_pct(self) -> int:
-        if not self.rows_total:
-            return 100 if self.finished_at else 0
-        return min(100, round(100 * self.rows_processed / self.rows_total))
-
 
 class IngestError(TenantModel):
     """One problem with one row (line 1 is the header) of an ingest batch."""

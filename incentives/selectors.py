@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
 from core.errors import NotFoundError
+from core.progress import progress_get
 from hierarchy.access import Access
 from incentives.models import (
     ColumnMapping,
@@ -32,6 +34,26 @@ def ingest_batch_get(*, batch_id: int) -> IngestBatch:
     if batch is None:
         raise NotFoundError("Import not found.")
     return batch
+
+
+INGEST_PROGRESS = "ingest"  # the progress channel's kind for imports: rows read of rows_total
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    rows_processed: int
+    pct: int
+
+
+def ingest_batch_progress(*, batch: IngestBatch) -> IngestProgress:
+    """Return how far an import has got: while it runs, what it last reported on the progress
+    channel (below 100 % until it has finished); once finished, its own count."""
+    if batch.finished_at is not None:
+        return IngestProgress(rows_processed=batch.rows_processed, pct=100)
+    live = progress_get(kind=INGEST_PROGRESS, object_id=batch.pk)
+    if live is None:
+        return IngestProgress(rows_processed=batch.rows_processed, pct=0)
+    return IngestProgress(rows_processed=live.done, pct=min(99, live.pct or 0))
 
 
 def ingest_error_list(*, batch: IngestBatch) -> QuerySet[IngestError]:

@@ -1,11 +1,18 @@
-"""Every write of incentive data: ingest batches, FX rates, crediting rules, KPI sign-off."""
+"""Every write of incentive data: ingest batches, FX rates, crediting rules, KPI sign-off.
+
+Long work starts through ``*_start()`` services (:func:`ingest_start`,
+:func:`credits_recalculate_start`), which let :func:`core.tasks.start` decide between inline
+and a worker. Writes that move pay record their keys in the change feed (:mod:`core.changes`).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +22,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.changes import ChangeKey, changes_record
 from core.currencies import is_currency_code
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
-from core.models import model_snapshot
+from core.models import ChangeKind, model_snapshot
+from core.progress import progress_report
+from core.tasks import Started, start
 from core.tenancy import get_current_tenant
-from incentives import ingest
+from incentives import bulk_ingest, ingest
 from incentives.crediting import CreditSummary, credits_recompute
 from incentives.models import (
     ColumnMapping,
@@ -33,6 +43,7 @@ from incentives.models import (
     KpiValue,
     RuleKind,
 )
+from incentives.selectors import INGEST_PROGRESS
 
 # Files up to this size are processed inside the request (fast feedback); larger ones by a
 # worker, with progress. Measured: ~5 MB of transactions validate + commit in about 3 s here.
@@ -94,10 +105,10 @@ def _new_batch(
     return batch
 
 
-def ingest_upload(
+def ingest_start(
     *, request: IngestRequest, data: bytes | Iterable[bytes], created_by_id: int | None
 ) -> IngestBatch:
-    """Accept a CSV file (bytes or a stream of chunks, written to disk as it arrives); process
+    """Accept a CSV file (bytes or a stream of chunks, written to disk as it arrives); import
     it now when small, else hand it to a worker that reports progress."""
     chunks = [data] if isinstance(data, bytes) else data
     digest, size, lines = hashlib.sha256(), 0, 0
@@ -118,16 +129,17 @@ def ingest_upload(
             staging.rename(upload_dir() / f"{batch.pk}.csv")
     finally:
         staging.unlink(missing_ok=True)
-    if size <= INLINE_MAX_BYTES:
-        return ingest_execute(batch_id=batch.pk)
-    from incentives.tasks import ingest_execute_task
-
-    tenant_id, batch_id = batch.tenant_id, batch.pk
-    # After commit: a worker must find the batch row (the caller may hold a transaction open,
-    # e.g. the Idempotency-Key store), and a rolled-back request must enqueue nothing.
-    transaction.on_commit(lambda: ingest_execute_task.delay(batch_id=batch_id, tenant_id=tenant_id))
-    batch.refresh_from_db()
-    return batch
+    started = start(
+        "incentives.tasks.ingest_execute_task",
+        inline=lambda: ingest_execute(batch_id=batch.pk),
+        background=size > INLINE_MAX_BYTES,
+        batch_id=batch.pk,
+    )
+    if started.queued:
+        batch.refresh_from_db()
+        return batch
+    done: IngestBatch = started.result
+    return done
 
 
 def ingest_rows(
@@ -145,28 +157,52 @@ def ingest_rows(
     return _run(batch, header=None, records=ingest.json_records(rows))
 
 
-def ingest_execute(*, batch_id: int, progress: Any = None) -> IngestBatch:
-    """Process a stored CSV upload (in the request, or in a worker)."""
+def ingest_execute(*, batch_id: int) -> IngestBatch:
+    """Import a stored CSV upload (in the request, or in a worker), reporting progress."""
     batch: IngestBatch = IngestBatch.objects.get(pk=batch_id)
     if batch.status not in (IngestStatus.PENDING, IngestStatus.RUNNING):
         return batch  # already done: a redelivered task has nothing left to do
     path = upload_dir() / f"{batch.pk}.csv"
     with path.open("rb") as stream:
         header, records = ingest.csv_records(stream)
-        batch = _run(batch, header=header, records=records, progress=progress)
+        batch = _run(batch, header=header, records=records)
     path.unlink(missing_ok=True)
     return batch
 
 
-def _run(
-    batch: IngestBatch, *, header: list[str] | None, records: Any, progress: Any = None
-) -> IngestBatch:
-    IngestBatch.objects.filter(pk=batch.pk).update(status=IngestStatus.RUNNING)
+def _report(batch: IngestBatch) -> Callable[[int], None]:
+    """Return the import's progress callback: rows read so far, on the progress channel."""
+
+    def report(rows: int) -> None:
+        progress_report(kind=INGEST_PROGRESS, object_id=batch.pk, done=rows, total=batch.rows_total)
+
+    return report
+
+
+def _import(batch: IngestBatch, *, header: list[str] | None, records: Any) -> ingest.Outcome:
+    """Validate and commit ``records``: transactions by the fast path, KPI values by theirs."""
+    outcome = ingest.Outcome()
     mapping = ingest.resolve_mapping(batch.mapping, batch.kind)
-    started = time.perf_counter()
-    outcome = ingest.run_ingest(
-        batch=batch, header=header, records=records, mapping=mapping, progress=progress
+    reverse = ingest.columns_for(kind=batch.kind, header=header, mapping=mapping, outcome=outcome)
+    if reverse is None:
+        return outcome
+    run: Callable[..., ingest.Outcome] = ingest.import_kpi_values
+    if batch.kind != IngestKind.KPI_VALUES:
+        run = functools.partial(bulk_ingest.import_transactions, header=header)
+    return run(
+        batch=batch,
+        records=records,
+        mapping=mapping,
+        reverse=reverse,
+        outcome=outcome,
+        progress=_report(batch),
     )
+
+
+def _run(batch: IngestBatch, *, header: list[str] | None, records: Any) -> IngestBatch:
+    IngestBatch.objects.filter(pk=batch.pk).update(status=IngestStatus.RUNNING)
+    started = time.perf_counter()
+    outcome = _import(batch, header=header, records=records)
     with transaction.atomic():
         batch.status = ingest.final_status(batch, outcome)
         committed = batch.status in (IngestStatus.SUCCEEDED, IngestStatus.PARTIAL)
@@ -238,8 +274,26 @@ def fx_rate_set(*, currency: str, quote_currency: str, valid_on: Any, rate: Any)
     fx.rate = rate
     fx.full_clean()
     fx.save()
+    changes_record(kind=ChangeKind.FX_RATE, keys=[_fx_change_key(fx)])
     audit_record(action="fx_rate.set", obj=fx, before=before, after=model_snapshot(fx))
     return fx
+
+
+def _fx_change_key(fx: FxRate) -> ChangeKey:
+    """Return the whole tenant over the days the rate is in force: from its day until the
+    next rate of the pair, in either direction (``incentives.fx.rate_on`` reads both)."""
+    pair = [(fx.currency, fx.quote_currency), (fx.quote_currency, fx.currency)]
+    later: dt.date | None = None
+    for currency, quote in pair:
+        day = (
+            FxRate.objects.filter(currency=currency, quote_currency=quote, valid_on__gt=fx.valid_on)
+            .order_by("valid_on")
+            .values_list("valid_on", flat=True)
+            .first()
+        )
+        if day is not None and (later is None or day < later):
+            later = day
+    return ChangeKey(valid_from=fx.valid_on, valid_to=later)
 
 
 @transaction.atomic
@@ -383,6 +437,16 @@ def credits_recalculate(*, transaction_ids: list[int] | None = None) -> CreditSu
     return summary
 
 
+def credits_recalculate_start(*, transaction_ids: list[int] | None = None) -> Started:
+    """Recompute some transactions' credits now, or every credit of the tenant in a worker
+    (when one is configured: a tenant can hold millions of transactions)."""
+    return start(
+        "incentives.tasks.credits_recalculate_task",
+        inline=lambda: credits_recalculate(transaction_ids=transaction_ids),
+        background=transaction_ids is None,
+    )
+
+
 @transaction.atomic
 def kpi_value_sign_off(*, kpi_value_id: int, user_id: int) -> KpiValue:
     """Sign off a draft KPI value (its owner or a comp admin)."""
@@ -400,5 +464,9 @@ def kpi_value_sign_off(*, kpi_value_id: int, user_id: int) -> KpiValue:
     kpi.signed_off_by_id = user_id
     kpi.signed_off_at = timezone.now()
     kpi.save(update_fields=["status", "signed_off_by", "signed_off_at"])
+    period = kpi.period
+    changes_record(
+        kind=ChangeKind.KPI_VALUE, keys=[ingest.kpi_change_key(kpi, period.start, period.end)]
+    )
     audit_record(action="kpi_value.sign_off", obj=kpi, before=before, after=model_snapshot(kpi))
     return kpi

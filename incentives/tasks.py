@@ -1,24 +1,20 @@
-"""Incentive-data tasks: thin wrappers that load by id and call one service."""
+"""Incentive-data tasks: thin wrappers that load by id and call one service.
+
+Services start them by name through :func:`core.tasks.start` (never by importing this module,
+which imports them); ``IncentivesConfig.ready()`` registers them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from celery import shared_task
 
-from incentives import progress as ingest_progress
 from incentives import services
 
 
-@shared_task(bind=True, acks_late=True)  # type: ignore[untyped-decorator]
-def ingest_execute_task(self: Any, *, batch_id: int) -> int:
-    """Process a large stored upload, reporting progress as rows are read."""
-
-    def progress(rows: int) -> None:
-        self.update_state(state="PROGRESS", meta={"rows_processed": rows})
-        ingest_progress.report(batch_id, rows)
-
-    return services.ingest_execute(batch_id=batch_id, progress=progress).pk
+@shared_task(acks_late=True)  # type: ignore[untyped-decorator]
+def ingest_execute_task(*, batch_id: int) -> int:
+    """Import a large stored upload (its progress goes to the progress channel)."""
+    return services.ingest_execute(batch_id=batch_id).pk
 
 
 @shared_task(acks_late=True)  # type: ignore[untyped-decorator]

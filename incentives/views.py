@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -53,7 +51,7 @@ def imports(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                batch = services.ingest_upload(
+                batch = services.ingest_start(
                     request=services.IngestRequest(
                         kind=form.cleaned_data["kind"],
                         source_format="csv",
@@ -101,6 +99,7 @@ def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
             "errors": errors,
             "active_nav": "imports",
             "running": batch.finished_at is None,
+            "progress": selectors.ingest_batch_progress(batch=batch),
         },
     )
 
@@ -169,21 +168,15 @@ def recalculate(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("transactions")
-    if settings.REDIS_URL:
-        # A whole tenant can hold millions of transactions: a worker does it.
-        from incentives.tasks import credits_recalculate_task
-
-        # The tenant travels with the task: on_commit may run after this scope has ended.
-        tenant_id = request.tenant.pk  # type: ignore[attr-defined]
-
-        transaction.on_commit(lambda: credits_recalculate_task.delay(tenant_id=tenant_id))
+    started = services.credits_recalculate_start()
+    if started.queued:
         messages.success(
             request,
             "Recomputing every credit in the background; the explorer "
             "shows the new credits when it is done (usually within a minute).",
         )
         return redirect("transactions")
-    summary = services.credits_recalculate()
+    summary = started.result
     messages.success(
         request,
         f"Recomputed credits of {summary.transactions} transactions: "

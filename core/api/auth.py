@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Any
 
@@ -11,14 +10,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from core.models import ApiClient
-
-TOKEN_PREFIX = "qtk_"  # noqa: S105 (a public prefix, not a secret)
-
-
-def hash_secret(secret: str) -> str:
-    """Return the stored form of an API client secret."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+from core.models import TOKEN_PREFIX, ApiClient, hash_secret
 
 
 class ApiClientUser(AnonymousUser):

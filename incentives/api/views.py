@@ -22,7 +22,6 @@ from core.api.pagination import paginate
 from core.currencies import CurrencyField
 from core.errors import ApplicationError, NotFoundError, ValidationFailedError
 from hierarchy.access import request_access
-from incentives import progress as ingest_progress
 from incentives import selectors, services
 from incentives.api import filters
 from incentives.mappings import KPI_FIELDS, PRESETS, TRANSACTION_FIELDS
@@ -92,12 +91,9 @@ class IngestBatchSerializer(serializers.ModelSerializer):  # type: ignore[type-a
 
     def to_representation(self, instance: IngestBatch) -> dict[str, Any]:
         data: dict[str, Any] = super().to_representation(instance)
-        if instance.finished_at is None:
-            live = ingest_progress.read(instance.pk)
-            if live is not None:
-                data["rows_processed"] = live
-                if instance.rows_total:
-                    data["progress_pct"] = min(99, round(100 * live / instance.rows_total))
+        # While a worker imports, its rows are invisible: the progress channel knows more.
+        progress = selectors.ingest_batch_progress(batch=instance)
+        data["rows_processed"], data["progress_pct"] = progress.rows_processed, progress.pct
         return data
 
     def get_errors_url(self, obj: IngestBatch) -> str:
@@ -202,7 +198,7 @@ class IngestCsvView(TenantAPIView):
             data = iter(lambda: raw.read(1 << 20), b"")  # streamed to disk, 1 MB at a time
             filename = params.text(request, "filename", max_length=255)
         mode = params.choice(request, "mode", IngestMode.values, default=IngestMode.ALL_OR_NOTHING)
-        batch = services.ingest_upload(
+        batch = services.ingest_start(
             request=services.IngestRequest(
                 kind=batch_kind,
                 source_format="csv",
@@ -544,19 +540,12 @@ class CreditRecalculateView(TenantAPIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ids = serializer.validated_data.get("transaction_ids")
-        if ids is None and settings.REDIS_URL:
-            # Everything: possibly millions of rows, so a worker does it.
-            from django.db import transaction as db_transaction
-
-            from incentives.tasks import credits_recalculate_task
-
-            # The tenant travels with the task: on_commit may run after this scope has ended.
-            tenant_id = request.tenant.pk  # type: ignore[attr-defined]
-            db_transaction.on_commit(lambda: credits_recalculate_task.delay(tenant_id=tenant_id))
-            return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
-        summary = services.credits_recalculate(
+        started = services.credits_recalculate_start(
             transaction_ids=list(ids) if ids is not None else None
         )
+        if started.queued:
+            return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
+        summary = started.result
         return Response(
             {
                 "transactions": summary.transactions,

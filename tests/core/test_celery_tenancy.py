@@ -1,31 +1,25 @@
 """Tasks run under their enqueuer's tenant; a task with no tenant is refused before any query.
 
-The `needs_worker` tests start a real Celery worker process on Redis against the test database,
-so the data they use is committed (outside the per-test transaction) and removed afterwards.
+The `needs_worker` tests use a real Celery worker process on Redis against the test database
+(tests/worker.py), so the data they use is committed (outside the per-test transaction) and
+removed afterwards.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from config.celery import app as celery_app
 from core.models import IdempotencyRecord, Tenant
 from core.tasks import TenantRequiredError, tenant_probe_task
 from core.tenancy import tenant_scope
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.worker import celery_worker_process  # noqa: F401 (a fixture)
 
 
 def test_an_eager_task_runs_in_the_enqueuers_tenant(tenant_a):
@@ -73,70 +67,10 @@ def committed_tenants(
                 tenant.delete()
 
 
-@pytest.fixture(scope="module")
-def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
-    """Start a real worker on its own queue, pointed at the test database as the app role."""
-    with django_db_blocker.unblock():
-        db = dict(connection.settings_dict)
-    queue = f"quotient-test-{uuid.uuid4().hex[:8]}"
-    url = (
-        f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db.get('HOST') or '127.0.0.1'}"
-        f":{db.get('PORT') or 5432}/{db['NAME']}"
-    )
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "true",
-        "CELERY_QUEUE": queue,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "REDIS_URL": settings.REDIS_URL,
-    }
-    env.pop("DATABASE_OWNER_URL", None)
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--concurrency",
-            "1",
-            "-Q",
-            queue,
-            "--loglevel",
-            "WARNING",
-            "-n",
-            f"{queue}@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_default_queue = queue
-    try:
-        yield queue
-    finally:
-        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-
-
 @pytest.mark.needs_pg
 @pytest.mark.needs_worker
-def test_a_real_worker_runs_each_task_under_its_enqueuers_tenant(
-    celery_worker_process, committed_tenants
-):
+@pytest.mark.usefixtures("celery_worker_process")
+def test_a_real_worker_runs_each_task_under_its_enqueuers_tenant(committed_tenants):
     first, second = committed_tenants
     with tenant_scope(first):
         from_first = tenant_probe_task.delay()
@@ -162,9 +96,8 @@ def test_a_real_worker_runs_each_task_under_its_enqueuers_tenant(
 
 @pytest.mark.needs_pg
 @pytest.mark.needs_worker
-def test_a_real_worker_refuses_a_task_sent_without_a_tenant(
-    celery_worker_process, committed_tenants
-):
+@pytest.mark.usefixtures("celery_worker_process", "committed_tenants")
+def test_a_real_worker_refuses_a_task_sent_without_a_tenant():
     result = tenant_probe_task.apply_async()
     with pytest.raises(Exception) as caught:
         result.get(timeout=90)
@@ -173,9 +106,8 @@ def test_a_real_worker_refuses_a_task_sent_without_a_tenant(
 
 @pytest.mark.needs_pg
 @pytest.mark.needs_worker
-def test_healthz_reports_the_broker_and_a_fresh_worker_heartbeat(
-    celery_worker_process, client, committed_tenants
-):
+@pytest.mark.usefixtures("celery_worker_process", "committed_tenants")
+def test_healthz_reports_the_broker_and_a_fresh_worker_heartbeat(client):
     import time
 
     from core.health import HEARTBEAT_KEY, _redis

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from core.tenancy import tenant_scope
-from incentives import services
+from incentives import bulk_ingest, services
 from incentives.models import Credit, IngestError, IngestStatus, Transaction
 from tests.incentives.conftest import close_period, tx_row
 
@@ -46,7 +46,7 @@ def _upload(
     mapping: str = "",
     kind: str = "transactions",
 ):
-    return services.ingest_upload(
+    return services.ingest_start(
         request=services.IngestRequest(
             kind=kind,
             source_format="csv",
@@ -383,7 +383,7 @@ def test_a_large_upload_goes_to_a_worker_streamed_from_disk(
     ]
     # when the upload arrives as a stream of chunks
     with django_capture_on_commit_callbacks(execute=True):
-        batch = services.ingest_upload(
+        batch = services.ingest_start(
             request=services.IngestRequest(
                 kind="transactions", source_format="csv", filename="big.csv"
             ),
@@ -398,14 +398,17 @@ def test_a_large_upload_goes_to_a_worker_streamed_from_disk(
     assert not list(services.upload_dir().iterdir())
 
 
-@pytest.mark.needs_worker
-def test_a_running_imports_progress_is_readable_while_its_transaction_is_open(in_org):
-    from incentives import progress
-    from incentives.api.views import IngestBatchSerializer
-
-    batch = _rows([tx_row("P-1")])
-    type(batch).objects.filter(pk=batch.pk).update(finished_at=None, rows_total=400)
-    batch.refresh_from_db()
-    progress.report(batch.pk, 100)
-    data = IngestBatchSerializer(batch).data
-    assert (data["rows_processed"], data["progress_pct"]) == (100, 25)
+def test_an_import_reports_its_progress_chunk_by_chunk(in_org, monkeypatch):
+    # given chunks of two rows
+    monkeypatch.setattr(bulk_ingest, "CHUNK_ROWS", 2)
+    reported = []
+    monkeypatch.setattr(
+        services, "progress_report", lambda **kw: reported.append((kw["done"], kw["total"]))
+    )
+    rows = [[f"P-{i}", "renewal", "5", "USD", "2026-02-02", "E1", "", "", ""] for i in range(5)]
+    data = _csv(rows)
+    # when
+    batch = _upload(data)
+    # then the rows read so far went to the progress channel after each chunk
+    assert batch.status == IngestStatus.SUCCEEDED
+    assert reported == [(2, 5), (4, 5), (5, 5)]

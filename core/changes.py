@@ -1,0 +1,158 @@
+"""The change feed: which keys' pay inputs changed, recorded in the transaction that changed them.
+
+A write that can move pay records the keys it touched: ``(tenant, person or node, period)``.
+A higher layer (payout runs) claims the pending keys and recalculates exactly those, without
+the lower apps importing it and without signals. Rows are written by the same transaction as
+the write they describe, so both commit or roll back together.
+
+**Key.** A person (``person_id``), a node (``node_id``, e.g. a team that moved in its
+hierarchy), both (a person's assignment to a node), or neither: the whole tenant (an FX rate,
+a company-wide KPI). Ids are the domain apps' primary keys; core knows no domain model.
+
+**Period.** A half-open range of days ``[valid_from, valid_to)`` (``valid_to`` None: open-ended)
+on which the inputs changed; a consumer recalculates every calendar period overlapping it.
+Day-dated inputs (credits) are recorded by calendar month, ``[first of the month, first of
+the next)``: every period of the calendar is made of whole months (monthly, quarterly,
+annual), so the month is exact for each of them, and a million-row import records at most one
+row per person and month. See docs/architecture.md, "Change feed", for what each write records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from core.models import Change, ChangeKind
+from core.tenancy import get_current_tenant
+
+CLAIM_LIMIT = 10_000  # changes handed to a consumer at once
+NOT_IN_TRANSACTION = "Record changes inside the transaction of the write they describe."
+
+
+@dataclass(frozen=True, order=True)
+class ChangeKey:
+    """A person and/or node (neither: the whole tenant) over ``[valid_from, valid_to)``."""
+
+    valid_from: dt.date
+    valid_to: dt.date | None = None
+    person_id: int | None = None
+    node_id: int | None = None
+
+
+def month_of(day: dt.date) -> tuple[dt.date, dt.date]:
+    """Return ``[first of day's month, first of the next month)``."""
+    first = day.replace(day=1)
+    return first, (first + dt.timedelta(days=32)).replace(day=1)
+
+
+def _check(kind: str) -> None:
+    if kind not in ChangeKind.values:
+        raise ValueError(f"unknown change kind {kind!r}; add it to core.models.ChangeKind")
+    if not connection.in_atomic_block:
+        raise RuntimeError(NOT_IN_TRANSACTION)
+
+
+def changes_record(*, kind: str, keys: Iterable[ChangeKey]) -> int:
+    """Record the keys a write touched (duplicates once); return how many rows were written."""
+    _check(kind)
+    now = timezone.now()
+    tenant = get_current_tenant()
+    rows = [
+        Change(
+            tenant=tenant,
+            kind=kind,
+            person_id=k.person_id,
+            node_id=k.node_id,
+            valid_from=k.valid_from,
+            valid_to=k.valid_to,
+            recorded_at=now,
+        )
+        for k in sorted(set(keys), key=_sort_key)
+    ]
+    Change.objects.bulk_create(rows, batch_size=2_000)
+    return len(rows)
+
+
+def _sort_key(key: ChangeKey) -> tuple[Any, ...]:
+    return (key.person_id or 0, key.node_id or 0, key.valid_from, key.valid_to or dt.date.max)
+
+
+def month_keys(person_ids: Iterable[Any], days: Iterable[Any]) -> set[ChangeKey]:
+    """Return the (person, calendar month) keys of day-dated changes, e.g. credits.
+
+    Set-based: the days are bucketed and deduplicated column-wise (pandas), not row by row.
+    """
+    import pandas as pd
+
+    people = pd.Series(person_ids).to_numpy()
+    if not len(people):
+        return set()
+    months = pd.to_datetime(pd.Series(days).to_numpy()).to_period("M")
+    frame = pd.DataFrame({"person_id": people, "month": months}).drop_duplicates()
+    keys = set()
+    for person_id, month in zip(frame["person_id"], frame["month"], strict=True):
+        start, end = month_of(month.start_time.date())
+        keys.add(ChangeKey(valid_from=start, valid_to=end, person_id=int(person_id)))
+    return keys
+
+
+def month_bounds_sql(column: str) -> tuple[str, str]:
+    """Return SQL for ``[first of the month of column, first of the next month)``."""
+    if connection.vendor == "postgresql":
+        start = f"date_trunc('month', {column})::date"
+        return start, f"(date_trunc('month', {column}) + interval '1 month')::date"
+    return f"date({column}, 'start of month')", f"date({column}, 'start of month', '+1 month')"
+
+
+def changes_record_select(*, kind: str, select: str, params: Sequence[Any] = ()) -> int:
+    """Record the keys a SELECT returns, set-based (for bulk writes: one INSERT … SELECT).
+
+    ``select`` yields the columns ``person_id, node_id, valid_from, valid_to``; duplicates are
+    written once. Returns how many rows were written.
+    """
+    _check(kind)
+    table = Change._meta.db_table
+    with connection.cursor() as cursor:  # Django's cursor: the tenant setting is in force
+        cursor.execute(
+            f'INSERT INTO "{table}" '  # noqa: S608 (identifiers from model metadata, no input)
+            "(tenant_id, kind, person_id, node_id, valid_from, valid_to, recorded_at) "
+            "SELECT DISTINCT %s, %s, k.person_id, k.node_id, k.valid_from, k.valid_to, %s "
+            f"FROM ({select}) AS k",
+            [get_current_tenant().pk, kind, timezone.now(), *params],
+        )
+        return int(cursor.rowcount)
+
+
+def changes_pending(*, kinds: Iterable[str] | None = None) -> QuerySet[Change]:
+    """Return the changes no consumer has claimed yet, oldest first."""
+    queryset = Change.objects.filter(claimed_at__isnull=True).order_by("id")
+    if kinds is not None:
+        queryset = queryset.filter(kind__in=list(kinds))
+    return queryset
+
+
+def changes_claim(*, limit: int = CLAIM_LIMIT) -> list[Change]:
+    """Claim the oldest pending changes for the caller's transaction and return them.
+
+    Claim inside the transaction that acts on the changes: when it commits they are consumed,
+    when it rolls back they are pending again. Concurrent claimers get disjoint rows
+    (PostgreSQL skips the rows another claimer holds). A row written by a transaction that
+    commits later than a claim is simply claimed next time, whatever its id.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("Claim changes inside the transaction that acts on them.")
+    queryset = changes_pending()
+    if connection.features.has_select_for_update_skip_locked:
+        queryset = queryset.select_for_update(skip_locked=True)
+    claimed = list(queryset[:limit])
+    now = timezone.now()
+    Change.objects.filter(pk__in=[c.pk for c in claimed]).update(claimed_at=now)
+    for change in claimed:
+        change.claimed_at = now
+    return claimed
