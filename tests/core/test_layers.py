@@ -1,4 +1,4 @@
-"""The layer contracts catch what they promise to catch.
+"""The layer and import-circle contracts catch what they promise to catch.
 
 `make lint` runs import-linter on the real tree; these tests run it on a scratch copy of the
 tree, once untouched (the contracts hold) and once with a deliberate violation added (they
@@ -87,3 +87,43 @@ def test_an_upward_import_is_caught(
     assert "BROKEN" in result.stdout
     assert contract in result.stdout
     assert relative.replace("/", ".").removesuffix(".py") in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("relative", "planted", "package", "pair"),
+    [
+        # incentives.tasks imports incentives.services; a function-level import back is a circle
+        (
+            "incentives/services.py",
+            "\n\ndef _scratch() -> None:\n    from incentives import tasks  # noqa: F401\n",
+            "incentives",
+            ".tasks -> .services",
+        ),
+        # core.tenancy imports core.tenant for type checking; an import back is a circle too
+        (
+            "core/tenant.py",
+            "\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
+            "    from core.tenancy import TenantModel  # noqa: F401\n",
+            "core",
+            ".tenant -> .tenancy",
+        ),
+    ],
+    ids=["lazy-import", "type-checking-import"],
+)
+def test_a_two_file_circle_inside_an_app_is_caught(
+    scratch_tree: Path, relative: str, planted: str, package: str, pair: str
+) -> None:
+    # given
+    target = scratch_tree / relative
+    original = target.read_text()
+    target.write_text(original + planted)
+    try:
+        # when
+        result = _lint(scratch_tree)
+    finally:
+        target.write_text(original)
+    # then
+    assert result.returncode != 0
+    assert "no import circles inside an app BROKEN" in result.stdout
+    assert f"No cycles are allowed in {package}." in result.stdout
+    assert pair in result.stdout
