@@ -19,7 +19,7 @@ Both name the task by its registered name, so a service never imports its app's 
 module (which imports the service: a circle). Each app's ``AppConfig.ready()`` imports its
 ``tasks`` module, so the registry is complete in web and worker processes alike. Sending after
 commit means a worker always finds the rows it is given and a rolled-back request sends
-nothing; nobody writes ``transaction.on_commit(lambda: task.delay(...))`` by hand.
+nothing; nobody hand-writes an on-commit callback that calls ``delay()``.
 """
 
 from __future__ import annotations
