@@ -81,8 +81,12 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait(timeout=20)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
+    # Per test, not per session: Playwright's sync API keeps an asyncio loop running in this
+    # thread while it is open, and Django then refuses every database call made outside a
+    # test's own connection handling (SynchronousOnlyOperation) — in whichever test xdist
+    # happens to run next on this worker.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
