@@ -145,12 +145,28 @@ class ApiClient(models.Model):
             raise ValidationError({"scopes": f"Unknown scope(s): {', '.join(unknown)}."})
 
 
-class LoginAttempt(models.Model):
-    """One failed browser login, for rate limiting. Platform table."""
+class AttemptKind(models.TextChoices):
+    LOGIN_FAILURE = "login", "Failed sign-in"
+    PASSWORD_RESET = "password_reset", "Password reset request"
 
-    username = models.CharField(max_length=254, db_index=True)
-    ip_address = models.GenericIPAddressField(null=True, db_index=True)
+
+class LoginAttempt(models.Model):
+    """One failed sign-in or one password-reset request, for throttling. Platform table.
+
+    ``username`` is the account key of :func:`core.auth.account_key`: the account's normalised
+    e-mail when the typed name belongs to one, else the typed name normalised.
+    """
+
+    kind = models.CharField(max_length=20, choices=AttemptKind.choices, default="login")
+    username = models.CharField(max_length=254)
+    ip_address = models.GenericIPAddressField(null=True)
     created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "username", "created_at"], name="login_attempt_account"),
+            models.Index(fields=["kind", "ip_address", "created_at"], name="login_attempt_ip"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.username} from {self.ip_address}"

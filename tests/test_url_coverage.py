@@ -10,6 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 # Pages that never show tenant data, and why.
 NO_TENANT_DATA = {
     "django-admin": "platform tables only, staff users only (see hierarchy/admin.py)",
+    "django-admin-login": "the platform admin's sign-in, before any tenant is known",
     "login": "before any tenant is known",
     "logout": "ends the session only",
     "password_reset": "platform users table; reveals nothing about membership",
