@@ -33,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.csvsafe import csv_writer
 from core.currencies import UNKNOWN_CURRENCY, is_currency_code
 from core.errors import ValidationFailedError
 from core.tenancy import get_current_tenant
@@ -1038,7 +1039,7 @@ def import_template(kind: str) -> str:
     }
     required, optional = COLUMNS[kind]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow([*required, *optional])
     writer.writerow(examples[kind])
     return buffer.getvalue()

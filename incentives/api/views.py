@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from decimal import Decimal
 from typing import Any
@@ -19,6 +18,7 @@ from core.api import params
 from core.api.base import TenantAPIView
 from core.api.filters import list_parameters
 from core.api.pagination import paginate
+from core.csvsafe import csv_writer
 from core.currencies import CurrencyField
 from core.errors import ApplicationError, NotFoundError, ValidationFailedError
 from hierarchy.access import request_access
@@ -269,7 +269,7 @@ class IngestErrorCsvView(TenantAPIView):
     def get(self, request: Request, batch_id: int) -> HttpResponse:
         batch = selectors.ingest_batch_get(batch_id=batch_id)
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = csv_writer(out)
         writer.writerow(["line", "column", "code", "message", "value"])
         for e in selectors.ingest_error_list(batch=batch).iterator():
             writer.writerow([e.line, e.column, e.code, e.message, e.value])
