@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """Return the error envelope of the API: ``{"error": {"code", "message", "details"}}``."""
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
 class ApplicationError(Exception):
     """Base of domain errors: a message for people, a code and details for machines."""
 

@@ -1,13 +1,15 @@
-"""HTML-side tenancy: the browser's one place to enter a tenant scope."""
+"""HTML-side tenancy (the browser's one place to enter a tenant scope), security headers and
+the branded not-found page."""
 
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 
 from core.audit import Actor, acting_as
 from core.models import Membership
@@ -16,6 +18,69 @@ from core.tenancy import get_current_tenant_or_none, tenant_scope
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # The API enters its own scope after DRF authentication; these paths need no tenant.
 _SKIP_PREFIXES = ("/api/", "/static/", "/healthz", "/django-admin/")
+
+
+# No CDN, ever: everything is served by the app itself. Scripts run only from our static files
+# or inline with this response's nonce (no inline event handlers). Inline style attributes stay
+# allowed: templates set computed widths (progress bars), and styles cannot run code.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class SecurityHeadersMiddleware:
+    """Send a Content-Security-Policy (with a per-response script nonce) and
+    ``Cache-Control: no-store`` on every response the app renders (static files excepted).
+
+    Pages and API responses carry pay and tokens: no browser or proxy may keep a copy. It sits
+    after WhiteNoise, whose static files keep their long-lived caching.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        nonce = secrets.token_urlsafe(16)
+        request.csp_nonce = nonce  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY.format(nonce=nonce))
+        if "no-store" not in response.get("Cache-Control", ""):
+            response["Cache-Control"] = "no-store"
+        return response
+
+
+class NotFoundMiddleware:
+    """Answer every 404 with the branded page (JSON envelope under /api/), in DEBUG too.
+
+    Without it DEBUG shows Django's technical 404, listing every URL pattern. A view's
+    ``Http404`` arrives in ``process_exception``; an unknown URL never reaches a view, so a 404
+    whose request matched no pattern is replaced. 404 pages a view renders itself stay as they
+    are. Innermost, so the tenant (and the layout's navigation) is still known.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and request.resolver_match is None
+            and not getattr(response, "quotient_not_found", False)
+        ):
+            from core.views import page_not_found
+
+            return page_not_found(request)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Http404):
+            from core.views import page_not_found
+
+            return page_not_found(request, exception)
+        return None
 
 
 class RequestIdMiddleware:

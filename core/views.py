@@ -14,12 +14,20 @@ from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from core import selectors, services
-from core.auth import RATE_LIMITED_MESSAGE, login_blocked_for, login_failed
-from core.errors import ApplicationError, NotFoundError
+from core.auth import (
+    RESET_LIMITED_MESSAGE,
+    client_ip,
+    password_reset_blocked_for,
+    password_reset_requested,
+    rate_limited_response,
+    throttled_login,
+)
+from core.errors import ApplicationError, NotFoundError, error_body
 from core.forms import ApiClientForm, InviteForm, RolesForm
 from core.permissions import membership_has
 
@@ -45,38 +53,31 @@ def require_permission(permission: str) -> Callable[[ViewFunc], ViewFunc]:
     return decorator
 
 
+@method_decorator(throttled_login, name="dispatch")
 class LoginView(auth_views.LoginView):
-    """Sign-in with 5 failures per user or per IP in 15 minutes, then 429 until the window ends."""
+    """Sign-in, throttled per account and (at a higher threshold) per address: 429 when locked."""
 
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        username = request.POST.get("username", "")
-        wait = login_blocked_for(request, username)
-        if wait:
-            return self._limited(request, wait)
-        response = super().post(request, *args, **kwargs)
-        if not request.user.is_authenticated:
-            login_failed(request, username)
-            wait = login_blocked_for(request, username)
-            if wait:
-                return self._limited(request, wait)
-        return response
 
-    def _limited(self, request: HttpRequest, wait: int) -> HttpResponse:
-        minutes = max(1, (wait + 59) // 60)
-        response = render(
-            request,
-            "registration/login.html",
-            {
-                "form": self.get_form_class()(request),
-                "rate_limited": RATE_LIMITED_MESSAGE.format(minutes=minutes),
-            },
-            status=429,
-        )
-        response["Retry-After"] = str(wait)
-        return response
+class PasswordResetView(auth_views.PasswordResetView):
+    """Password reset, throttled per address and per client address; links use SITE_URL."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        email, ip = form.cleaned_data["email"], client_ip(self.request)
+        wait = password_reset_blocked_for(email=email, ip=ip)
+        if wait:
+            return rate_limited_response(
+                self.request,
+                wait,
+                template=str(self.template_name),
+                context=self.get_context_data(form=form),
+                message=RESET_LIMITED_MESSAGE,
+            )
+        password_reset_requested(email=email, ip=ip)
+        self.extra_email_context = services.email_link_context()
+        return super().form_valid(form)
 
 
 @login_required
@@ -223,3 +224,69 @@ def healthz(request: HttpRequest) -> JsonResponse:
         healthy = healthy and report["broker"]["status"] == "ok"
     report["status"] = "ok" if healthy else "error"
     return JsonResponse(report, status=200 if healthy else 503)
+
+
+# --- error pages ----------------------------------------------------------------------------------
+# Branded pages (templates/404.html, 403.html, 500.html) in the product layout; under /api/ the
+# JSON error envelope instead. NotFoundMiddleware makes the 404 page show in DEBUG (the demo) too.
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error_page(
+    request: HttpRequest, *, status: int, template: str, code: str, message: str
+) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse(error_body(code, message), status=status)
+    user = getattr(request, "user", None)
+    layout = "base.html" if user is not None and user.is_authenticated else "auth_base.html"
+    return render(request, template, {"layout": layout}, status=status)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Not found, or not available to you: the same page, with a way home."""
+    response = _error_page(
+        request, status=404, template="404.html", code="not_found", message="Not found."
+    )
+    response.quotient_not_found = True  # type: ignore[attr-defined]
+    return response
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A request refused by Django's permission checks."""
+    return _error_page(
+        request,
+        status=403,
+        template="403.html",
+        code="permission_denied",
+        message="You do not have permission to perform this action.",
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent without a valid CSRF token (usually: the page was open too long)."""
+    return _error_page(
+        request,
+        status=403,
+        template="403.html",
+        code="csrf_failed",
+        message="The form expired. Reload the page and try again.",
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Our fault: say so plainly, with the request id to quote."""
+    if _wants_json(request):
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side. Try again later."),
+            status=500,
+        )
+    from django.template import loader
+
+    # Rendered without context processors: the database may be what failed.
+    body = loader.get_template("500.html").render(
+        {"request_id": request.META.get("QUOTIENT_REQUEST_ID", "")}
+    )
+    return HttpResponse(body, status=500)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import ApplicationError
+from core.errors import error_body as error_body  # re-exported: API modules import it here
 from core.tenancy import NoTenantError
 
 _DRF_CODES: dict[type[exceptions.APIException], str] = {
@@ -27,11 +28,6 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "rate_limited",
 }
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    """Return the API's error envelope."""
-    return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -121,9 +121,16 @@ def page(browser: Any, demo_server: str) -> Iterator[Any]:
 
     context.route("**/*", guard)
     page = context.new_page()
+    # The Content-Security-Policy must never block anything our own pages do.
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     yield page
     context.close()
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"
+    assert refused == [], f"the Content-Security-Policy refused: {refused}"
 
 
 def shot(page: Any, name: str) -> None:
