@@ -5,8 +5,10 @@ No Docker engine runs here, so the compose file is checked by parsing it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "config" / "settings" / "base.py"
+GOOD_KEY = "k7Qw9-Zr2Xv8Lm4Np6Tb1Yc3Hd5Fg0Js_Ua7We9Ri2Oo4Pp6Aa8Ss"
+PLACEHOLDER = re.search(r"^SECRET_KEY=(.*)$", (ROOT / ".env.example").read_text(), re.M).group(1)
 
 
 def _start(**overrides: str | None) -> subprocess.CompletedProcess[str]:
@@ -28,7 +32,7 @@ def _start(**overrides: str | None) -> subprocess.CompletedProcess[str]:
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
             "QUOTIENT_ENV_FILE": "/dev/null",
-            "SECRET_KEY": "x" * 50,
+            "SECRET_KEY": GOOD_KEY,
             "ALLOWED_HOSTS": "example.com",
             "VAR_DIR": str(ROOT / "var"),
         }
@@ -53,11 +57,125 @@ def test_a_valid_production_configuration_starts():
     assert _start().returncode == 0
 
 
+def test_the_placeholder_secret_key_is_refused_with_a_clear_message():
+    result = _start(SECRET_KEY=PLACEHOLDER)
+    assert result.returncode != 0
+    assert "environment variable SECRET_KEY: is still the placeholder of .env.example" in (
+        result.stderr
+    )
+    assert "secrets.token_urlsafe" in result.stderr
+
+
+# --- .env.example, copied to .env -----------------------------------------------------------------
+
+
+def _from_env_file(path: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """Run with only ``path`` as configuration: none of its variables in the environment."""
+    names = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    env = {k: v for k, v in os.environ.items() if k not in names | {"DJANGO_SETTINGS_MODULE"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.base", "QUOTIENT_ENV_FILE": str(path)})
+    args = list(command) or ["-c", "import django; django.setup()"]
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_env_example_copied_to_env_parses_and_stops_only_at_the_placeholder_key(tmp_path):
+    env_file = tmp_path / ".env"
+    shutil.copy(ROOT / ".env.example", env_file)
+    result = _from_env_file(env_file)
+    assert result.returncode != 0
+    assert "environment variable SECRET_KEY: is still the placeholder" in result.stderr, (
+        result.stderr[-600:]
+    )
+
+
+def _env_with_a_real_key(tmp_path: Path) -> Path:
+    env_file = tmp_path / ".env"
+    text = (ROOT / ".env.example").read_text().replace(PLACEHOLDER, GOOD_KEY)
+    env_file.write_text(text.replace("VAR_DIR=\n", f"VAR_DIR={tmp_path / 'var'}\n"))
+    return env_file
+
+
+def test_env_example_with_a_real_key_loads_every_value(tmp_path):
+    env_file = _env_with_a_real_key(tmp_path)
+    probe = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps([s.DEBUG, s.ALLOWED_HOSTS, s.SITE_URL, s.DEFAULT_FROM_EMAIL, "
+        "s.LOGIN_FAILURE_LIMIT, s.LOGIN_IP_FAILURE_LIMIT, s.SECURE_HSTS_SECONDS, "
+        "s.DATABASES['default']['OPTIONS']]))"
+    )
+    result = _from_env_file(env_file, "-c", probe)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert json.loads(result.stdout) == [
+        False,
+        ["quotient.example.com"],
+        "https://quotient.example.com",
+        "Quotient <quotient@example.com>",
+        5,
+        50,
+        31536000,
+        {"options": "-c statement_timeout=30000"},
+    ]
+
+
+def test_check_deploy_is_clean_with_the_env_example_values(tmp_path):
+    env_file = _env_with_a_real_key(tmp_path)
+    result = _from_env_file(env_file, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr[-1500:]
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_is_clean_with_the_production_defaults():
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "DATABASE", "REDIS"))
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "QUOTIENT_ENV_FILE": "/dev/null",
+            "SECRET_KEY": GOOD_KEY,
+            "ALLOWED_HOSTS": "quotient.example.com",
+            "DEBUG": "false",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-1500:]
+
+
+def test_the_demo_and_the_tests_serve_plain_http(settings):
+    from config.settings import base
+
+    assert base.DEBUG is True  # the test run imports base with DEBUG=true, as make demo does
+    assert (base.SECURE_SSL_REDIRECT, base.SECURE_HSTS_SECONDS) == (False, 0)
+    assert (settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS) == (False, 0)
+
+
 @pytest.mark.parametrize(
     ("overrides", "variable"),
     [
         ({"SECRET_KEY": None}, "SECRET_KEY"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"SECRET_KEY": "x" * 60}, "SECRET_KEY"),
+        ({"SECRET_KEY": GOOD_KEY[:40]}, "SECRET_KEY"),
+        ({"SECRET_KEY": PLACEHOLDER}, "SECRET_KEY"),
+        ({"SECRET_KEY": PLACEHOLDER, "DEBUG": "true"}, "SECRET_KEY"),
+        ({"DATABASE_STATEMENT_TIMEOUT": "30s"}, "DATABASE_STATEMENT_TIMEOUT"),
+        ({"SECURE_SSL_REDIRECT": "sometimes"}, "SECURE_SSL_REDIRECT"),
         ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS"),
         ({"DEBUG": "perhaps"}, "DEBUG"),
         ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),

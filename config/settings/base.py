@@ -85,12 +85,16 @@ def env_db(name: str, default: str | None) -> dict[str, object] | None:
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
+_NEW_KEY = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
 if not SECRET_KEY:
     if not DEBUG:
         raise _bad("SECRET_KEY", "is required when DEBUG is off")
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105 (DEBUG only)
-elif len(SECRET_KEY) < 32 and not DEBUG:
-    raise _bad("SECRET_KEY", "must be at least 32 characters")
+elif "change-me" in SECRET_KEY.lower():
+    raise _bad("SECRET_KEY", f"is still the placeholder of .env.example; {_NEW_KEY}")
+elif (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5) and not DEBUG:
+    # Django's own deploy check (security.W009) asks the same.
+    raise _bad("SECRET_KEY", f"must be at least 50 characters, not one repeated; {_NEW_KEY}")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
@@ -120,6 +124,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.SecurityHeadersMiddleware",
     "core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -128,6 +133,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.TenantMiddleware",
+    "core.middleware.NotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -167,9 +173,31 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     Path(str(_default_db["NAME"])).parent.mkdir(parents=True, exist_ok=True)
     _default_db["OPTIONS"] = {"timeout": 20}
     _default_db["CONN_MAX_AGE"] = 0
+# A statement may not outlive the request that started it (gunicorn kills a request at 30 s,
+# PostgreSQL would run on); Celery workers raise it to CELERY_TASK_TIME_LIMIT (config/celery.py).
+# The schema owner (migrations) has none. db_bootstrap also sets it as the app role's default.
+DATABASE_STATEMENT_TIMEOUT = env_int("DATABASE_STATEMENT_TIMEOUT", 30)
+
+
+def pg_session_options(*, statement_timeout_s: int) -> dict[str, str]:
+    """Return PostgreSQL connection OPTIONS that set the session's statement_timeout."""
+    return {"options": f"-c statement_timeout={max(0, statement_timeout_s) * 1000}"}
+
+
+if _default_db["ENGINE"] == "django.db.backends.postgresql":
+    _default_db["OPTIONS"] = {
+        **dict(_default_db.get("OPTIONS") or {}),  # type: ignore[call-overload]
+        **pg_session_options(statement_timeout_s=DATABASE_STATEMENT_TIMEOUT),
+    }
+    if DATABASE_OWNER is not None:
+        DATABASE_OWNER["OPTIONS"] = {
+            **dict(DATABASE_OWNER.get("OPTIONS") or {}),  # type: ignore[call-overload]
+            **pg_session_options(statement_timeout_s=0),
+        }
 DATABASES = {"default": _default_db}
 # The application role's credentials, kept so code that switched to the owner can switch back.
 DATABASE_APP = {k: _default_db.get(k, "") for k in ("USER", "PASSWORD", "HOST", "PORT")}
+DATABASE_APP["OPTIONS"] = _default_db.get("OPTIONS") or {}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- money --------------------------------------------------------------------------------------
@@ -202,6 +230,21 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 )
+
+# --- security: sign-in throttling, HTTPS, headers (core/auth.py, core/middleware.py) ---------
+# Per account LOGIN_FAILURE_LIMIT (above); per client address only at this higher threshold.
+LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 50)
+PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 3)
+PASSWORD_RESET_IP_LIMIT = env_int("PASSWORD_RESET_IP_LIMIT", 20)
+PASSWORD_RESET_WINDOW_SECONDS = env_int("PASSWORD_RESET_WINDOW_SECONDS", 3600)
+# Production defaults; DEBUG (the demo) and the tests serve plain http.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container's own health check speaks plain http
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# The preload directive alone changes nothing until the domain is submitted to hstspreload.org.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 
 # --- email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

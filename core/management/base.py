@@ -8,6 +8,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.tenancy import tenant_scope
 
+# What differs between the owner's and the app's connection (OPTIONS: the statement timeout).
+_ROLE_KEYS = ("USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
+
 
 class TenantCommand(BaseCommand):
     """A command that works inside one tenant, named with ``--tenant <slug>``."""
@@ -40,11 +43,11 @@ def use_owner_role(alias: str = "default") -> None:
         return
     target = settings.DATABASES[alias]
     target.setdefault("APP_USER", target.get("USER"))
-    for key in ("USER", "PASSWORD", "HOST", "PORT"):
-        target[key] = owner.get(key, "")
+    for key in _ROLE_KEYS:
+        target[key] = owner.get(key, {} if key == "OPTIONS" else "")
     connection = connections[alias]
     connection.close()
-    connection.settings_dict.update({k: target[k] for k in ("USER", "PASSWORD", "HOST", "PORT")})
+    connection.settings_dict.update({k: target[k] for k in _ROLE_KEYS})
     connection.settings_dict["APP_USER"] = target["APP_USER"]
 
 
@@ -57,8 +60,8 @@ def use_app_role(alias: str = "default") -> None:
     if not app:
         return
     target = settings.DATABASES[alias]
-    for key in ("USER", "PASSWORD", "HOST", "PORT"):
-        target[key] = app.get(key, "")
+    for key in _ROLE_KEYS:
+        target[key] = app.get(key, {} if key == "OPTIONS" else "")
     connection = connections[alias]
     connection.close()
-    connection.settings_dict.update({k: target[k] for k in ("USER", "PASSWORD", "HOST", "PORT")})
+    connection.settings_dict.update({k: target[k] for k in _ROLE_KEYS})

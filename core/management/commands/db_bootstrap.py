@@ -4,7 +4,8 @@
 
 Reads the two roles from DATABASE_OWNER_URL (owns the schema, runs migrations, may create test
 databases) and DATABASE_URL (the application: LOGIN only; NOSUPERUSER, NOBYPASSRLS, owns
-nothing). Safe to run again: existing roles get their password and attributes re-set.
+nothing, ``statement_timeout`` = DATABASE_STATEMENT_TIMEOUT by default). Safe to run again:
+existing roles get their password and attributes re-set.
 
 ``--recreate-stale`` (``make db`` passes it) drops and recreates the database when its migration
 history no longer matches the migration files: a migration recorded as applied that no longer
@@ -59,6 +60,15 @@ class Command(BaseCommand):
                 str(app.get("PASSWORD") or ""),
                 "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS",
             )
+            # The app role's default, for sessions that pass no options (psql, a shell); the
+            # app's own connections set DATABASE_STATEMENT_TIMEOUT themselves.
+            timeout_ms = max(0, settings.DATABASE_STATEMENT_TIMEOUT) * 1000
+            cur.execute(
+                sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
+                    sql.Identifier(str(app["USER"])), sql.Literal(timeout_ms)
+                )
+            )
+            self.stdout.write(f"statement_timeout of role {app['USER']}: {timeout_ms} ms")
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [app["NAME"]])
             exists = cur.fetchone() is not None
             if exists and options["recreate_stale"]:
