@@ -9,7 +9,7 @@ NAME   ?=
 PYTEST_ARGS ?=
 ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: help install demo serve worker test lint format bench db migrate clean
+.PHONY: help install demo demo-env serve worker test lint format bench db migrate clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | expand -t 12
@@ -23,12 +23,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install Quotient with its dev tools
 
-demo: install  ## migrate the embedded SQLite database, seed the demo tenant, serve on :8000
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --no-input
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py demo_seed
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py incentives_demo_seed --tenant demo
-	@echo "Quotient is at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+DEMO_ENV ?= .env
+DEMO_ENV_MARK := \# Written by make demo
+DEMO_RUN = DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py
+
+demo-env:  ## write the demo's .env (DEBUG, SITE_URL from HOST/PORT) unless one of your own exists
+	@if [ ! -e $(DEMO_ENV) ] || head -n 1 $(DEMO_ENV) | grep -q '^$(DEMO_ENV_MARK)'; then \
+	  printf '%s\n' '$(DEMO_ENV_MARK) (the demo settings of this checkout). For production,' \
+	    '# replace it with a copy of .env.example.' 'DEBUG=true' \
+	    'SITE_URL=http://$(HOST):$(PORT)' > $(DEMO_ENV); fi
+
+demo: install demo-env  ## migrate the embedded SQLite database, seed the demo tenant, serve on :8000
+	$(DEMO_RUN) migrate --no-input
+	$(DEMO_RUN) demo_seed
+	$(DEMO_RUN) incentives_demo_seed --tenant demo
+	@echo "Quotient is at http://$(HOST):$(PORT)/login/  (Ctrl-C to stop)"
+	$(DEMO_RUN) runserver $(HOST):$(PORT)
 
 migrate: install  ## apply migrations (as DATABASE_OWNER_URL's role when set)
 	$(BIN)/python manage.py migrate --no-input

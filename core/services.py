@@ -28,6 +28,13 @@ LAST_ADMIN_MESSAGE = "A tenant needs at least one active tenant admin."
 ALREADY_MEMBER_MESSAGE = "This person is already a member of the tenant."
 UNKNOWN_ROLE_MESSAGE = "Unknown role(s): {roles}."
 UNKNOWN_SCOPE_MESSAGE = "Unknown scope(s): {scopes}."
+FULL_NAME_MAX_LENGTH = 200
+# Stored as Django's first_name (before the first space) and last_name, 150 characters each.
+FULL_NAME_PART_MAX_LENGTH = 150
+FULL_NAME_TOO_LONG_MESSAGE = "Enter at most 200 characters (this name has {length})."
+FULL_NAME_PART_TOO_LONG_MESSAGE = (
+    "Enter at most 150 characters before the first space and 150 after it."
+)
 
 
 def _check_roles(roles: list[str]) -> list[str]:
@@ -68,14 +75,28 @@ def tenant_create(
     return tenant
 
 
+def full_name_split(full_name: str) -> tuple[str, str]:
+    """Return (first name, last name) of a full name; too long is an error, never a cut."""
+    name = full_name.strip()
+    if len(name) > FULL_NAME_MAX_LENGTH:
+        raise ValidationFailedError(
+            FULL_NAME_TOO_LONG_MESSAGE.format(length=len(name)), code="full_name_too_long"
+        )
+    first, _, last = name.partition(" ")
+    last = last.strip()
+    if max(len(first), len(last)) > FULL_NAME_PART_MAX_LENGTH:
+        raise ValidationFailedError(FULL_NAME_PART_TOO_LONG_MESSAGE, code="full_name_too_long")
+    return first, last
+
+
 def _get_or_create_user(email: str, full_name: str) -> tuple[User, bool]:
     user_model: type[User] = get_user_model()
     email = user_model.objects.normalize_email(email).lower()
+    first, last = full_name_split(full_name)
     user = user_model.objects.filter(email__iexact=email).first()
     if user is not None:
         return user, False
-    first, _, last = full_name.strip().partition(" ")
-    user = user_model(username=email, email=email, first_name=first[:150], last_name=last[:150])
+    user = user_model(username=email, email=email, first_name=first, last_name=last)
     user.set_unusable_password()
     user.full_clean()
     user.save()

@@ -18,7 +18,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from core import selectors, services
+from core import mail, selectors, services
 from core.auth import (
     RESET_LIMITED_MESSAGE,
     client_ip,
@@ -76,7 +76,7 @@ class PasswordResetView(auth_views.PasswordResetView):
                 message=RESET_LIMITED_MESSAGE,
             )
         password_reset_requested(email=email, ip=ip)
-        self.extra_email_context = services.email_link_context()
+        self.extra_email_context = mail.email_link_context()
         return super().form_valid(form)
 
 

@@ -54,10 +54,12 @@ def _people_by_function() -> dict[str, list[str]]:
         .values_list("role__function", "person__employee_id")
         .distinct()
     )
+    # A set: the model's ordering joins the DISTINCT, so a person with several assignments
+    # (a move mid-quarter, a dual role) came back once per assignment, and their KPI rows twice.
+    unique: dict[str, set[str]] = {}
     for function, employee_id in rows:
-        out.setdefault(function, []).append(employee_id)
-    for ids in out.values():
-        ids.sort()
+        unique.setdefault(function, set()).add(employee_id)
+    out.update({function: sorted(ids) for function, ids in unique.items()})
     return out
 
 
