@@ -6,15 +6,15 @@ No Docker engine runs here, so the compose file is checked by parsing it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.processes import fresh_env, run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "config" / "settings" / "base.py"
@@ -23,34 +23,13 @@ PLACEHOLDER = re.search(r"^SECRET_KEY=(.*)$", (ROOT / ".env.example").read_text(
 
 
 def _start(**overrides: str | None) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}
+    base = {
+        "QUOTIENT_ENV_FILE": "/dev/null",
+        "SECRET_KEY": GOOD_KEY,
+        "ALLOWED_HOSTS": "example.com",
+        "VAR_DIR": str(ROOT / "var"),
     }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "QUOTIENT_ENV_FILE": "/dev/null",
-            "SECRET_KEY": GOOD_KEY,
-            "ALLOWED_HOSTS": "example.com",
-            "VAR_DIR": str(ROOT / "var"),
-        }
-    )
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_python(fresh_env(**{**base, **overrides}), timeout=60)
 
 
 def test_a_valid_production_configuration_starts():
@@ -71,19 +50,7 @@ def test_the_placeholder_secret_key_is_refused_with_a_clear_message():
 
 def _from_env_file(path: Path, *command: str) -> subprocess.CompletedProcess[str]:
     """Run with only ``path`` as configuration: none of its variables in the environment."""
-    names = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
-    env = {k: v for k, v in os.environ.items() if k not in names | {"DJANGO_SETTINGS_MODULE"}}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.base", "QUOTIENT_ENV_FILE": str(path)})
-    args = list(command) or ["-c", "import django; django.setup()"]
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_python(fresh_env(QUOTIENT_ENV_FILE=str(path)), *command)
 
 
 def test_env_example_copied_to_env_parses_and_stops_only_at_the_placeholder_key(tmp_path):
@@ -133,35 +100,20 @@ def test_check_deploy_is_clean_with_the_env_example_values(tmp_path):
 
 
 def test_check_deploy_is_clean_with_the_production_defaults():
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "DATABASE", "REDIS"))
-    }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "QUOTIENT_ENV_FILE": "/dev/null",
-            "SECRET_KEY": GOOD_KEY,
-            "ALLOWED_HOSTS": "quotient.example.com",
-            "DEBUG": "false",
-        }
+    env = fresh_env(
+        QUOTIENT_ENV_FILE="/dev/null", SECRET_KEY=GOOD_KEY, ALLOWED_HOSTS="quotient.example.com"
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python(env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr[-1500:]
 
 
 def test_the_demo_and_the_tests_serve_plain_http(settings):
-    from config.settings import base
-
-    assert base.DEBUG is True  # the test run imports base with DEBUG=true, as make demo does
-    assert (base.SECURE_SSL_REDIRECT, base.SECURE_HSTS_SECONDS) == (False, 0)
+    probe = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS)"
+    )
+    env = fresh_env(QUOTIENT_ENV_FILE="/dev/null", DEBUG="true")
+    assert run_python(env, "-c", probe).stdout.split() == ["False", "0"]
     assert (settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS) == (False, 0)
 
 

@@ -3,17 +3,15 @@ links at the address the demo really runs on."""
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from django.core.management import call_command
 
 from core.models import Tenant
 from core.tenancy import tenant_scope
+from tests.processes import fresh_env, run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKE = shutil.which("make") or "/usr/bin/make"
@@ -42,31 +40,16 @@ def test_a_fresh_demo_commits_every_import_cleanly(db):
         assert [b.errors for b in ImportBatch.objects.all() if b.errors] == []
 
 
-def _fresh_shell_env(**extra: str) -> dict[str, str]:
-    """A newcomer's shell: none of Quotient's variables set."""
-    names = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
-    env = {k: v for k, v in os.environ.items() if k not in names | {"DJANGO_SETTINGS_MODULE"}}
-    env.update(extra)
-    return env
-
-
 def test_the_readmes_manage_py_commands_work_as_written_after_make_demo(tmp_path):
     # given the .env `make demo` writes (here for PORT=9123)
     env_file = tmp_path / ".env"
     _make("-s", "demo-env", f"DEMO_ENV={env_file}", "HOST=127.0.0.1", "PORT=9123")
     assert "DEBUG=true" in env_file.read_text()
-    env = _fresh_shell_env(QUOTIENT_ENV_FILE=str(env_file), VAR_DIR=str(tmp_path / "var"))
+    # a newcomer's shell: none of Quotient's variables set
+    env = fresh_env(QUOTIENT_ENV_FILE=str(env_file), VAR_DIR=str(tmp_path / "var"))
 
     def manage(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        return run_python(env, "manage.py", *args, timeout=300)
 
     assert manage("migrate", "--no-input", "-v", "0").returncode == 0
     created = manage("tenant_create", "demo", "Demo", "--admin-email", "new@demo.test")
