@@ -144,3 +144,4 @@ def sign_in(page: Any, email: str, password: str = "quotient-demo") -> None:
     page.fill("#id_username", email)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
+    page.wait_for_load_state()  # the next page, its scripts included

@@ -34,6 +34,7 @@ def test_comp_admin_browses_the_org_as_of_a_date_and_a_persons_timeline(page):
 def test_an_employee_sees_only_themselves(page):
     sign_in(page, "employee@demo.quotient.dev")
     page.click("nav a:text-is('People')")
+    page.wait_for_selector("table.data tbody tr")
     rows = page.locator("table.data tbody tr")
     assert rows.count() == 1
 
