@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0002_membership_full_name'),
+        ('core', '0003_change_feed'),
     ]
 
     operations = [
