@@ -203,6 +203,7 @@ def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> I
         reversals=_frame(reversals, REVERSAL_COLUMNS),
         holds=_frame(holds, HOLD_COLUMNS),
         collected_transactions=frozenset(str(t) for t in data.get("collected", [])),
+        fiscal_year_start_month=int(data.get("fiscal_year_start_month", 1)),
     )
 
 

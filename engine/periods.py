@@ -42,19 +42,37 @@ def month_boundaries(year: int, month: int) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def period_boundaries(frequency: str, anchor: dt.date) -> tuple[dt.date, dt.date]:
-    """Return the ``[start, end)`` of the period of ``frequency`` containing ``anchor``."""
+def _period_index(day: dt.date, size: int, fiscal_start_month: int) -> int:
+    """Return the number of ``size``-month fiscal periods from year 0 to the one holding ``day``."""
+    if not 1 <= fiscal_start_month <= 12:
+        raise ValueError(f"fiscal year start month must be 1..12, not {fiscal_start_month}")
+    return (day.year * 12 + day.month - fiscal_start_month) // size
+
+
+def period_boundaries(
+    frequency: str, anchor: dt.date, fiscal_start_month: int = 1
+) -> tuple[dt.date, dt.date]:
+    """Return the ``[start, end)`` of the fiscal period of ``frequency`` containing ``anchor``.
+
+    Quarters, halves and years start on the tenant's fiscal year start month (January by
+    default): with a February start, the quarters are Feb-Apr, May-Jul, Aug-Oct, Nov-Jan.
+    """
     size = MONTHS_PER_PERIOD[frequency]
-    first_month = (anchor.month - 1) // size * size + 1
-    start = dt.date(anchor.year, first_month, 1)
-    months = start.month - 1 + size
-    end = dt.date(start.year + months // 12, months % 12 + 1, 1)
+    first = _period_index(anchor, size, fiscal_start_month) * size + fiscal_start_month - 1
+    start = dt.date(first // 12, first % 12 + 1, 1)
+    end = dt.date((first + size) // 12, (first + size) % 12 + 1, 1)
     return start, end
 
 
-def periods_since_hire(hire: dt.date, period_start: dt.date, frequency: str) -> int:
-    """Return which payout period since hire ``period_start`` is (1 = the hire's first)."""
+def periods_since_hire(
+    hire: dt.date, period_start: dt.date, frequency: str, fiscal_start_month: int = 1
+) -> int:
+    """Return which payout period since hire ``period_start`` is (1 = the hire's first).
+
+    Periods are counted on the fiscal calendar: with a February fiscal year start, a hire on
+    15 January is in the November-January quarter, so 1 February starts their second quarter.
+    """
     size = MONTHS_PER_PERIOD[frequency]
-    hire_period = (hire.year * 12 + hire.month - 1) // size
-    this_period = (period_start.year * 12 + period_start.month - 1) // size
+    hire_period = _period_index(hire, size, fiscal_start_month)
+    this_period = _period_index(period_start, size, fiscal_start_month)
     return this_period - hire_period + 1

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from engine.fastpath import SegmentFigures, TierBlock, plain_plan, tier_block
 from engine.money import (
     ONE,
     ZERO,
+    RoundingMode,
     allocate,
     div,
     exponent,
@@ -63,7 +65,7 @@ from engine.rules import (
     settle_draw,
     step,
 )
-from engine.spec import Component, Filter, Plan
+from engine.spec import Component, Filter, Plan, Rounding
 from engine.types import (
     ASSIGNMENT_COLUMNS,
     CREDIT_COLUMNS,
@@ -134,6 +136,13 @@ class Segment:
 def build_segments(inputs: Inputs) -> list[Segment]:
     """Return the sorted (person, plan) segments of the period with pro-ration figures."""
     period = inputs.period
+    fiscal_start = inputs.fiscal_year_start_month
+    if (
+        isinstance(fiscal_start, bool)
+        or not isinstance(fiscal_start, int)
+        or not 1 <= fiscal_start <= 12
+    ):
+        raise InputError(f"fiscal_year_start_month: must be 1..12, not {fiscal_start!r}")
     _require(inputs.assignments, ASSIGNMENT_COLUMNS, "assignments")
     _require(inputs.timeline, TIMELINE_COLUMNS, "timeline")
     a = inputs.assignments
@@ -222,7 +231,9 @@ def build_segments(inputs: Inputs) -> list[Segment]:
         ramp_period = None
         if plan.ramp and hire is not None and not pd.isna(hire):
             hire_date = pd.Timestamp(hire).date()
-            ramp_period = periods_since_hire(hire_date, period.start, plan.payout_frequency)
+            ramp_period = periods_since_hire(
+                hire_date, period.start, plan.payout_frequency, fiscal_start
+            )
             for ramp in plan.ramp:
                 if ramp.period == ramp_period:
                     quota_factor = ramp.quota_factor
@@ -270,6 +281,8 @@ class MeasureState:
     """(plan, measure) -> int64 sum per segment id (ten-thousandths)."""
     count_arrays: dict[tuple[str, str], IntArray] = field(default_factory=dict)
     """(plan, measure) -> number of credits counted per segment id."""
+    pace: Decimal | None = None
+    """The forecast pace the sums were scaled by (None for an actual calculation)."""
 
 
 def _credits_frame(credits: pd.DataFrame, period: Period) -> tuple[pd.DataFrame, IntArray]:
@@ -442,6 +455,7 @@ def measure_phase(
         masks,
         sum_arrays,
         count_arrays,
+        pace,
     )
 
 
@@ -645,7 +659,7 @@ def _split_pool(
     plan: Plan, c: Component, members: Sequence[Segment], shared: Shared, kpis: ms.KpiTable
 ) -> dict[tuple[str, str, str, int], PoolShare]:
     """Return each participant's largest-remainder share of one pool."""
-    cur = plan.rounding.currency
+    cur, mode = plan.rounding.currency, plan.rounding.mode
     steps: list[Step] = []
     inputs: list[str] = []
     if c.type == "team_pool":
@@ -664,7 +678,7 @@ def _split_pool(
         pool = (c.pool_amount or ZERO) if qualified else ZERO
         head = (
             f"Every team reached {fmt_pct(c.milestone_min_attainment)} "
-            f"({', '.join(pieces)}), so the {fmt_amount(pool, cur)} pool pays"
+            f"({', '.join(pieces)}), so the {fmt_amount(pool, cur, mode)} pool pays"
             if qualified
             else f"Not every team reached {fmt_pct(c.milestone_min_attainment)} "
             f"({', '.join(pieces)}), so the pool pays nothing"
@@ -678,7 +692,7 @@ def _split_pool(
         if c.type == "profit_share":
             basis = max(ZERO, value)
             steps += [step("profit", value), step("share", share)]
-            head = f"{fmt_pct(share)} of a profit of {fmt_amount(value, cur)}"
+            head = f"{fmt_pct(share)} of a profit of {fmt_amount(value, cur, mode)}"
         else:
             baseline = c.baseline or ZERO
             basis = max(ZERO, baseline - value)
@@ -689,11 +703,12 @@ def _split_pool(
                 step("share", share),
             ]
             head = (
-                f"{fmt_pct(share)} of savings of {fmt_amount(basis, cur)} "
-                f"(baseline {fmt_amount(baseline, cur)} - actual {fmt_amount(value, cur)})"
+                f"{fmt_pct(share)} of savings of {fmt_amount(basis, cur, mode)} "
+                f"(baseline {fmt_amount(baseline, cur, mode)} - "
+                f"actual {fmt_amount(value, cur, mode)})"
             )
         pool = mul(basis, share)
-        head += f" makes a pool of {fmt_amount(quantize(pool, cur, plan.rounding.mode), cur)}"
+        head += f" makes a pool of {fmt_amount(pool, cur, mode)}"
     pool_minor = to_minor(pool, cur, plan.rounding.mode)
     steps.append(step("pool", from_minor(pool_minor, cur)))
     if not members:
@@ -715,7 +730,7 @@ def _split_pool(
         pct = div(w, total_weight) if total_weight else ZERO
         text = (
             f"{head}, split by {basis_name} among {len(members)} participant(s): your share "
-            f"{fmt_pct(pct)} = {fmt_amount(amount, cur)}."
+            f"{fmt_pct(pct)} = {fmt_amount(amount, cur, mode)}."
         )
         out[(plan.id, c.id, s.person_key, s.index)] = PoolShare(
             amount,
@@ -736,6 +751,8 @@ class Reward:
     segment: Segment
     component: Component
     outcome: Outcome
+    figures: str | None = None
+    """The canonical figures of a plain tier table's trace (see :func:`plain_figures`)."""
 
 
 def _row_builder(
@@ -847,8 +864,66 @@ def reward_phase(
             kpis,
             _row_builder(state, plan, seg),
         )
-        rewards.extend(Reward(seg, c, evaluate(c, facts, shared)) for c in plan.components)
+        plain = state.pace is None and plain_plan(plan)
+        for c in plan.components:
+            figures = None
+            if plain:
+                assert c.measure is not None
+                quota = facts.quotas.get(c.quota or c.measure)
+                figures = plain_figures(
+                    plan,
+                    c,
+                    seg,
+                    int(state.sum_arrays[(plan.id, c.measure)][seg.id]),
+                    int(state.count_arrays[(plan.id, c.measure)][seg.id]),
+                    None if quota is None else _raw_quota_e4(person_quotas, seg, c),
+                )
+            rewards.append(Reward(seg, c, evaluate(c, facts, shared), figures))
     return rewards
+
+
+def _raw_quota_e4(
+    person_quotas: Mapping[str, Mapping[str, Decimal]], seg: Segment, c: Component
+) -> int | None:
+    """Return the person's quota of component ``c`` before pro-ration, in ten-thousandths."""
+    quota = person_quotas.get(seg.person_key, {}).get(c.quota or c.measure or "")
+    return None if quota is None else int(quota.scaleb(4))
+
+
+@lru_cache(maxsize=1024)
+def _component_key(plan_id: str, rounding: Rounding, proration: str, c: Component) -> str:
+    text = repr((plan_id, rounding, proration, c))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def plain_figures(
+    plan: Plan,
+    c: Component,
+    seg: Segment,
+    value_e4: int,
+    count: int,
+    quota_e4: int | None,
+) -> str:
+    """Return the canonical text of every figure a plain tier table's trace is rendered from.
+
+    Both paths build it the same way - the fast path from its integer columns, the general
+    path from the segment and measure phase - so :func:`result_hash` does not depend on the
+    path taken, and needs no trace rendered. The earned and paid minor units are appended
+    when the line is settled.
+    """
+    key = _component_key(plan.id, plan.rounding, plan.proration, c)
+    return (
+        f"{key}|{seg.person_key}|{seg.node_id}|{seg.role}|{seg.allocation}|{seg.index}|"
+        f"{seg.start_day}|{seg.end_day}|{seg.factor_num}|{seg.factor_den}|{seg.quota_factor}|"
+        f"{seg.ti_e4}|{value_e4}|{count}|{'' if quota_e4 is None else quota_e4}"
+    )
+
+
+def _settled_figures(figures: str | None, earned: Decimal, paid: Decimal, cur: str) -> str | None:
+    if figures is None:
+        return None
+    digits = exponent(cur)
+    return f"{figures}|{int(earned.scaleb(digits))}|{int(paid.scaleb(digits))}"
 
 
 def _needs_kpis(plan: Plan) -> bool:
@@ -907,7 +982,19 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[_Book, dict[str, 
             payable += _add(
                 book, seg, c.id, "earned", earned, paid, period, cur, o.attainment, o.tier
             )
-            book.traces.append(_earned_trace(seg, c, o, earned, paid, cur, mode, period))
+            book.traces.append(
+                _earned_trace(
+                    seg,
+                    c,
+                    o,
+                    earned,
+                    paid,
+                    cur,
+                    mode,
+                    period,
+                    _settled_figures(r.figures, earned, paid, cur),
+                )
+            )
             if o.held:
                 held = quantize(o.held, cur, mode)
                 payable += _add(book, seg, c.id, "hold", -held, ZERO, period, cur)
@@ -923,7 +1010,7 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[_Book, dict[str, 
                             "release",
                             [step("released", amount), step("transaction", row["transaction_id"])],
                             (f"transaction:{row['transaction_id']}",),
-                            f"{fmt_amount(amount, cur)} held on transaction "
+                            f"{fmt_amount(amount, cur, mode)} held on transaction "
                             f"{row['transaction_id']} is released: the cash was collected.",
                             period,
                         )
@@ -956,8 +1043,9 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[_Book, dict[str, 
                     ],
                     (f"assignment:{person}/{plan_id}",),
                     f"In ramp period {first.ramp_period} you are guaranteed "
-                    f"{fmt_amount(guarantee, cur)}; you earned {fmt_amount(payable - top, cur)}, "
-                    f"so the guarantee adds {fmt_amount(top, cur)}.",
+                    f"{fmt_amount(guarantee, cur, mode)}; "
+                    f"you earned {fmt_amount(payable - top, cur, mode)}, "
+                    f"so the guarantee adds {fmt_amount(top, cur, mode)}.",
                     period,
                 )
             )
@@ -975,6 +1063,7 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[_Book, dict[str, 
                 balances.get(person, ZERO),
                 d.max_recovery_per_period,
                 cur,
+                mode,
             )
             if outcome.top_up:
                 _add(
@@ -1021,8 +1110,9 @@ def _earned_trace(
     earned: Decimal,
     paid: Decimal,
     cur: str,
-    mode: str,
+    mode: RoundingMode,
     period: Period,
+    figures: str | None = None,
 ) -> Trace:
     """Return the trace of an earned line: the rule's steps, prior payments, rounding."""
     steps = list(o.steps)
@@ -1030,11 +1120,12 @@ def _earned_trace(
     if paid:
         steps += [step("paid_before", paid), step("payable", earned - paid)]
         text += (
-            f" Already paid {fmt_amount(paid, cur)}, so {fmt_amount(earned - paid, cur)} "
+            f" Already paid {fmt_amount(paid, cur, mode)}, "
+            f"so {fmt_amount(earned - paid, cur, mode)} "
             "is payable now."
         )
     steps.append(step("rounded", earned, f"{mode} to {cur}"))
-    return _trace(seg, c.id, c.type, steps, o.inputs, text, period)
+    return _trace(seg, c.id, c.type, steps, o.inputs, text, period, figures)
 
 
 def _group_rows(frame: pd.DataFrame) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
@@ -1055,7 +1146,7 @@ def _clawback(
     c: Component,
     row: Mapping[str, Any],
     cur: str,
-    mode: Any,
+    mode: RoundingMode,
     period: Period,
 ) -> Decimal:
     credited = pd.Timestamp(row["credited_date"]).date()
@@ -1076,9 +1167,9 @@ def _clawback(
     ]
     if inside:
         text = (
-            f"Transaction {tid} ({fmt_amount(amount, cur)}) was reversed {days} days after "
+            f"Transaction {tid} ({fmt_amount(amount, cur, mode)}) was reversed {days} days after "
             f"it was credited, inside the {window}-day window: {fmt_pct(rate)} is clawed "
-            f"back = {fmt_amount(claw, cur)}."
+            f"back = {fmt_amount(claw, cur, mode)}."
         )
         _add(book, seg, c.id, "clawback", claw, ZERO, period, cur)
     else:
@@ -1134,6 +1225,7 @@ def _trace(
     inputs: Iterable[str],
     text: str,
     period: Period,
+    figures: str | None = None,
 ) -> Trace:
     used = (
         f"assignment:{seg.person_key}/{seg.plan_id}",
@@ -1154,6 +1246,7 @@ def _trace(
         steps=(*segment_steps, *steps),
         inputs=used,
         text=text,
+        figures=figures,
     )
 
 
@@ -1211,38 +1304,17 @@ class _FastBlock:
     minor: list[int]
     paid_minor: list[int]
     ctx: _RenderContext
+    quota_raw: list[int | None]
 
-    def canonical(self, rows: IntArray) -> bytes:
-        """Return the canonical bytes of the traces of ``rows``: every figure they render from."""
-        f = self.fig
-        segs = [self.segments[i] for i in rows.tolist()]
-        text = "\x1f".join(
-            [
-                repr(self.component),
-                repr(self.plan.rounding),
-                self.plan.proration,
-                *(s.person_key for s in segs),
-                *(s.node_id for s in segs),
-                *(s.role for s in segs),
-                *(str(s.allocation) for s in segs),
-                *(str(self.minor[i]) for i in rows.tolist()),
-                *(str(self.paid_minor[i]) for i in rows.tolist()),
-            ]
-        )
-        ints = np.stack(
-            [
-                np.array([s.index for s in segs], dtype=np.int64),
-                np.array([s.start_day for s in segs], dtype=np.int64),
-                np.array([s.end_day for s in segs], dtype=np.int64),
-                f.value_e4[rows],
-                self.counts[rows],
-                np.where(f.quota_present[rows], f.quota_e4[rows], -1).astype(np.int64),
-                f.ti_e4[rows],
-                f.factor_num[rows],
-                f.factor_den[rows],
-            ]
-        )
-        return text.encode() + b"\x1e" + np.ascontiguousarray(ints).tobytes()
+    def figures(self, rows: Sequence[int]) -> list[str]:
+        """Return the canonical figures of the traces of ``rows`` (as :func:`plain_figures`)."""
+        values = self.fig.value_e4
+        plan, c, segs = self.plan, self.component, self.segments
+        return [
+            plain_figures(plan, c, segs[i], int(values[i]), int(self.counts[i]), self.quota_raw[i])
+            + f"|{self.minor[i]}|{self.paid_minor[i]}"
+            for i in rows
+        ]
 
 
 class _LazyTrace:
@@ -1430,6 +1502,7 @@ def _fast_path(
                 minor,
                 paid_minor,
                 ctx,
+                raw,
             )
             for k in kept:
                 s = segs[k]
@@ -1514,20 +1587,27 @@ def result_hash(
             f"{ln.amount}|{ln.amount_minor}|{ln.currency}|{_canon(ln.attainment)}|"
             f"{_canon(ln.tier)}\n".encode()
         )
-    lazy: dict[int, tuple[_FastBlock, list[int]]] = {}
+    parts: list[str] = []
+    lazy: dict[int, tuple[_FastBlock, list[int], list[int]]] = {}
     for t in traces:
+        head = f"{t.person_id}|{t.plan_id}|{t.component_id}|{t.segment}|{t.rule}|"
         src = t.source
         if isinstance(src, _LazyTrace):
-            # A fast-path trace is hashed by the figures it renders from (below), unrendered.
-            lazy.setdefault(id(src.block), (src.block, []))[1].append(src.row)
-            continue
-        steps = ";".join(f"{s.name}={s.value}#{s.note}" for s in t.steps)
-        h.update(
-            f"{t.person_id}|{t.plan_id}|{t.component_id}|{t.segment}|{t.rule}|{steps}|"
-            f"{','.join(t.inputs)}|{t.text}\n".encode()
-        )
-    for block, rows in lazy.values():
-        h.update(block.canonical(np.array(rows, dtype=np.int64)))
+            # A fast-path trace is hashed by the figures it renders from, unrendered.
+            got = lazy.setdefault(id(src.block), (src.block, [], []))
+            got[1].append(src.row)
+            got[2].append(len(parts))
+            parts.append(head)
+        elif t.figures is not None:  # the same figures, from the general path
+            parts.append(head + t.figures)
+        else:
+            steps = ";".join(f"{s.name}={s.value}#{s.note}" for s in t.steps)
+            parts.append(f"{head}{steps}|{','.join(t.inputs)}|{t.text}")
+    for block, rows, slots in lazy.values():
+        for slot, text in zip(slots, block.figures(rows), strict=True):
+            parts[slot] += text
+    for part in parts:
+        h.update(part.encode())
         h.update(b"\n")
     for row in measures.itertuples(index=False):
         h.update("|".join(_canon(v) for v in row).encode())

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from engine.money import ONE, ZERO, div, exponent, mul
+from engine.money import ONE, ZERO, RoundingMode, div, mul, quantize
 from engine.spec import Component, Curve, Filter, Gate, Limit, Plan, RateTable, Tier
 from engine.types import Period, Step
 
@@ -118,9 +118,9 @@ class Outcome:
 # --------------------------------------------------------------------------- formatting
 
 
-def fmt_amount(value: Decimal, currency: str = "USD") -> str:
-    """Return ``value`` for reading: thousands separators, the currency's decimals."""
-    return f"{value:,.{exponent(currency)}f}"
+def fmt_amount(value: Decimal, currency: str, mode: RoundingMode) -> str:
+    """Return ``value`` for reading, rounded like its line (the plan's mode), with separators."""
+    return f"{quantize(value, currency, mode):,f}"
 
 
 def fmt_number(value: Decimal) -> str:
@@ -287,12 +287,12 @@ def _finish(
     held: Decimal = ZERO,
 ) -> Outcome:
     """Apply the gate, period cap and floor common to every component; build the outcome."""
-    cur = f.currency
+    cur, mode = f.currency, f.plan.rounding.mode
     if c.cap is not None:
         cap = limit_amount(c.cap, f.target_incentive, f.factor)
         steps.append(step("cap", cap))
         if earned > cap:
-            text += f" Capped at {fmt_amount(cap, cur)}."
+            text += f" Capped at {fmt_amount(cap, cur, mode)}."
             if earned:
                 held = mul(held, div(cap, earned))
             earned = cap
@@ -300,7 +300,7 @@ def _finish(
         floor = limit_amount(c.floor, f.target_incentive, f.factor)
         steps.append(step("floor", floor))
         if earned < floor:
-            text += f" Raised to the floor of {fmt_amount(floor, cur)}."
+            text += f" Raised to the floor of {fmt_amount(floor, cur, mode)}."
             earned = floor
     if c.gate is not None:
         ok, gsteps, gtext, grefs = check_gate(c.gate, f, shared)
@@ -333,7 +333,7 @@ def _credit_ref(f: Facts, measure_id: str) -> str:
 def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
     """Return the commission: a rate, rates by type, a flat amount per unit, or a rate table."""
     assert c.measure is not None
-    cur = f.currency
+    cur, mode = f.currency, f.plan.rounding.mode
     value = _measure(f, c.measure)
     steps = [step("measure", value, c.measure)]
     inputs = [_credit_ref(f, c.measure)]
@@ -365,13 +365,15 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
         base, slices, tier = tiered_amount(value, c.rate_table, scale)
         for s in slices:
             steps.append(step(f"tier_{s.tier}", s.pay, f"{fmt_number(s.portion)} at {s.rate}"))
-        parts = " + ".join(f"{fmt_amount(s.portion, cur)} at {fmt_pct(s.rate)}" for s in slices)
-        head = (
-            f"You reached {fmt_pct(attainment)} of a {fmt_amount(quota, cur)} quota: "
-            if attainment is not None and quota is not None
-            else f"Your {c.measure} is {fmt_amount(value, cur)}: "
+        parts = " + ".join(
+            f"{fmt_amount(s.portion, cur, mode)} at {fmt_pct(s.rate)}" for s in slices
         )
-        text = f"{head}{parts} = {fmt_amount(base, cur)} ({c.rate_table.convention} tiers)."
+        head = (
+            f"You reached {fmt_pct(attainment)} of a {fmt_amount(quota, cur, mode)} quota: "
+            if attainment is not None and quota is not None
+            else f"Your {c.measure} is {fmt_amount(value, cur, mode)}: "
+        )
+        text = f"{head}{parts} = {fmt_amount(base, cur, mode)} ({c.rate_table.convention} tiers)."
         if c.hold_until_collected:
             rows = [r for r in f.credit_rows(c.measure) if not r.collected]
             uncollected = sum((r.amount for r in rows), ZERO)
@@ -380,19 +382,23 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
     elif per_credit:
         rows = list(f.credit_rows(c.measure))
         rates = dict(c.rate_by_type)
-        base = ZERO
-        capped = 0
+        base = gross = cut = lift = ZERO
+        capped = floored = 0
         for r in rows:
             if c.per_unit is not None:
                 pay = mul(c.per_unit, r.share)
             else:
                 rate = c.rate if c.rate is not None else rates.get(r.transaction_type, ZERO)
                 pay = mul(r.amount, rate)
+            gross += pay
             if c.per_transaction_cap is not None and pay > c.per_transaction_cap:
+                cut += pay - c.per_transaction_cap
                 pay = c.per_transaction_cap
                 capped += 1
             if c.per_transaction_floor is not None and pay < c.per_transaction_floor:
+                lift += c.per_transaction_floor - pay
                 pay = c.per_transaction_floor
+                floored += 1
             base += pay
             if not r.collected:
                 held += pay
@@ -401,10 +407,7 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
         if c.per_unit is not None:
             units = sum((r.share for r in rows), ZERO)
             steps.append(step("units", units))
-            text = (
-                f"{fmt_number(units)} units at {fmt_amount(c.per_unit, cur)} each = "
-                f"{fmt_amount(base, cur)}."
-            )
+            text = f"{fmt_number(units)} units at {fmt_amount(c.per_unit, cur, mode)} each"
         elif c.rate_by_type:
             by_type: dict[str, Decimal] = {}
             for r in rows:
@@ -413,22 +416,38 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
             for ttype in sorted(by_type):
                 rate = rates.get(ttype, ZERO)
                 steps.append(step(f"type_{ttype}", by_type[ttype], f"at {rate}"))
-                pieces.append(f"{fmt_amount(by_type[ttype], cur)} {ttype} at {fmt_pct(rate)}")
-            text = " + ".join(pieces) + f" = {fmt_amount(base, cur)}"
-            text += "." if not capped else f" ({capped} transaction(s) capped)."
+                pieces.append(f"{fmt_amount(by_type[ttype], cur, mode)} {ttype} at {fmt_pct(rate)}")
+            text = " + ".join(pieces) or f"{fmt_amount(ZERO, cur, mode)}"
         else:
-            rate = c.rate or ZERO
-            text = f"{fmt_amount(value, cur)} at {fmt_pct(rate)} = {fmt_amount(base, cur)}"
-            text += "." if not capped else f" ({capped} transaction(s) capped)."
+            text = f"{fmt_amount(value, cur, mode)} at {fmt_pct(c.rate or ZERO)}"
+        limits = []
         if c.per_transaction_cap is not None:
             steps.append(step("per_transaction_cap", c.per_transaction_cap, f"{capped} capped"))
+            limits.append(
+                f"at most {fmt_amount(c.per_transaction_cap, cur, mode)} per transaction: "
+                f"{capped} of {len(rows)} capped"
+                + (f" (-{fmt_amount(cut, cur, mode)})" if capped else "")
+            )
         if c.per_transaction_floor is not None:
-            steps.append(step("per_transaction_floor", c.per_transaction_floor))
+            steps.append(
+                step("per_transaction_floor", c.per_transaction_floor, f"{floored} raised")
+            )
+            limits.append(
+                f"at least {fmt_amount(c.per_transaction_floor, cur, mode)} per transaction: "
+                f"{floored} of {len(rows)} raised"
+                + (f" (+{fmt_amount(lift, cur, mode)})" if floored else "")
+            )
+        if limits:
+            text += f" = {fmt_amount(gross, cur, mode)}; {'; '.join(limits)}"
+        text += f" = {fmt_amount(base, cur, mode)}."
     else:
         rate = c.rate or ZERO
         base = mul(value, rate)
         steps.append(step("rate", rate))
-        text = f"{fmt_amount(value, cur)} {c.measure} at {fmt_pct(rate)} = {fmt_amount(base, cur)}."
+        text = (
+            f"{fmt_amount(value, cur, mode)} {c.measure} at {fmt_pct(rate)} = "
+            f"{fmt_amount(base, cur, mode)}."
+        )
     steps.append(step("base", base))
     earned = base
     if value > 0 and quota is not None and (c.accelerator or c.decelerator):
@@ -441,9 +460,9 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
             steps.append(step("accelerator", extra, f"{fmt_number(over)} above {threshold}"))
             if over > 0:
                 text += (
-                    f" The {fmt_amount(over, cur)} above {fmt_pct(c.accelerator.attainment)} "
+                    f" The {fmt_amount(over, cur, mode)} above {fmt_pct(c.accelerator.attainment)} "
                     f"of quota pays x{fmt_number(c.accelerator.multiplier)}: "
-                    f"+{fmt_amount(extra, cur)}."
+                    f"+{fmt_amount(extra, cur, mode)}."
                 )
             earned += extra
         if c.decelerator is not None:
@@ -453,14 +472,15 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
             steps.append(step("decelerator", less, f"{fmt_number(under)} below {threshold}"))
             if under > 0 and less:
                 text += (
-                    f" The {fmt_amount(under, cur)} below {fmt_pct(c.decelerator.attainment)} "
+                    f" The {fmt_amount(under, cur, mode)} below "
+                    f"{fmt_pct(c.decelerator.attainment)} "
                     f"of quota pays x{fmt_number(c.decelerator.multiplier)}: "
-                    f"{fmt_amount(less, cur)}."
+                    f"{fmt_amount(less, cur, mode)}."
                 )
             earned += less
     if held:
         steps.append(step("held", held, "on transactions not yet collected"))
-        text += f" {fmt_amount(held, cur)} is held until the cash is collected."
+        text += f" {fmt_amount(held, cur, mode)} is held until the cash is collected."
     return _finish(
         c, f, shared, earned, steps, text, inputs, attainment=attainment, tier=tier, held=held
     )
@@ -470,7 +490,7 @@ def attainment_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
     """Return target incentive x curve(attainment): nothing below threshold, capped at stretch."""
     assert c.measure is not None
     assert c.curve is not None
-    cur = f.currency
+    cur, mode = f.currency, f.plan.rounding.mode
     value = _measure(f, c.measure)
     quota = _quota(f, c.quota, c.measure, c.id)
     att = attainment_of(value, quota) or ZERO
@@ -484,9 +504,9 @@ def attainment_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
         step("target_incentive", f.target_incentive),
     ]
     text = (
-        f"You reached {fmt_pct(att)} of a {fmt_amount(quota, cur)} quota, which pays "
-        f"{fmt_pct(payout)} of your {fmt_amount(f.target_incentive, cur)} target incentive = "
-        f"{fmt_amount(earned, cur)}."
+        f"You reached {fmt_pct(att)} of a {fmt_amount(quota, cur, mode)} quota, which pays "
+        f"{fmt_pct(payout)} of your {fmt_amount(f.target_incentive, cur, mode)} target incentive = "
+        f"{fmt_amount(earned, cur, mode)}."
     )
     if att < c.curve.points[0].attainment:
         text += f" Below the {fmt_pct(c.curve.points[0].attainment)} threshold nothing is paid."
@@ -502,7 +522,7 @@ def _kpi_attainment(value: Decimal, target: Decimal, direction: str) -> Decimal:
 
 def kpi_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
     """Return target incentive x sum(weight x curve(KPI attainment)), subject to a KPI gate."""
-    cur = f.currency
+    cur, mode = f.currency, f.plan.rounding.mode
     steps: list[Step] = []
     pieces = []
     inputs = []
@@ -529,7 +549,7 @@ def kpi_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
     earned = mul(score, f.target_incentive)
     text = (
         f"{'; '.join(pieces)}: weighted score {fmt_pct(score)} of "
-        f"{fmt_amount(f.target_incentive, cur)} = {fmt_amount(earned, cur)}."
+        f"{fmt_amount(f.target_incentive, cur, mode)} = {fmt_amount(earned, cur, mode)}."
     )
     if c.kpi_gate is not None:
         got = score if c.kpi_gate.on == "weighted_total" else atts[c.kpi_gate.on]
@@ -547,7 +567,7 @@ def kpi_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
 
 def mbo(c: Component, f: Facts, shared: Shared) -> Outcome:
     """Return target incentive x sum(weight x min(completion, max_completion)) of objectives."""
-    cur = f.currency
+    cur, mode = f.currency, f.plan.rounding.mode
     steps: list[Step] = []
     score = ZERO
     pieces = []
@@ -563,7 +583,7 @@ def mbo(c: Component, f: Facts, shared: Shared) -> Outcome:
     steps.append(step("score", score))
     text = (
         f"Objectives {'; '.join(pieces)} = {fmt_pct(score)} of "
-        f"{fmt_amount(f.target_incentive, cur)} = {fmt_amount(earned, cur)}."
+        f"{fmt_amount(f.target_incentive, cur, mode)} = {fmt_amount(earned, cur, mode)}."
     )
     inputs = [f"kpi:{f.person_id}/{o.id}" for o in c.objectives]
     return _finish(c, f, shared, earned, steps, text, inputs, attainment=score)
@@ -572,7 +592,7 @@ def mbo(c: Component, f: Facts, shared: Shared) -> Outcome:
 def hybrid(c: Component, f: Facts, shared: Shared) -> Outcome:
     """Return target incentive x sum(weight x curve(attainment of each part))."""
     assert c.curve is not None
-    cur = f.currency
+    cur, mode = f.currency, f.plan.rounding.mode
     steps: list[Step] = []
     pieces = []
     inputs = []
@@ -603,8 +623,8 @@ def hybrid(c: Component, f: Facts, shared: Shared) -> Outcome:
     earned = mul(score, f.target_incentive)
     steps.append(step("score", score))
     text = (
-        f"{'; '.join(pieces)}: {fmt_pct(score)} of {fmt_amount(f.target_incentive, cur)} = "
-        f"{fmt_amount(earned, cur)}."
+        f"{'; '.join(pieces)}: {fmt_pct(score)} of {fmt_amount(f.target_incentive, cur, mode)} = "
+        f"{fmt_amount(earned, cur, mode)}."
     )
     return _finish(c, f, shared, earned, steps, text, inputs, attainment=score)
 
@@ -652,7 +672,7 @@ def spif(c: Component, f: Facts, shared: Shared) -> Outcome:
     """Return a flat amount per qualifying event in the window, every time or once per period."""
     assert c.window is not None
     assert c.amount is not None
-    cur = f.currency
+    cur, mode = f.currency, f.plan.rounding.mode
     rows = [
         r
         for r in f.credit_rows(None)
@@ -671,7 +691,7 @@ def spif(c: Component, f: Facts, shared: Shared) -> Outcome:
     text = (
         f"{events} qualifying event(s) between {c.window.start} and {c.window.end}"
         f"{' (paid once per period)' if c.frequency == 'once_per_period' else ''}: "
-        f"{paid} x {fmt_amount(c.amount, cur)} = {fmt_amount(earned, cur)}."
+        f"{paid} x {fmt_amount(c.amount, cur, mode)} = {fmt_amount(earned, cur, mode)}."
     )
     inputs = [f"transaction:{r.transaction_id}" for r in sorted(rows, key=lambda r: r.credit_id)]
     return _finish(c, f, shared, earned, steps, text, inputs)
@@ -681,7 +701,7 @@ def retention_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
     """Return a flat amount per account that reached exactly ``months`` of retention this period."""
     assert c.months is not None
     assert c.amount is not None
-    cur = f.currency
+    cur, mode = f.currency, f.plan.rounding.mode
     rows = [
         r
         for r in f.credit_rows(None)
@@ -697,7 +717,7 @@ def retention_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
     ]
     text = (
         f"{accounts} account(s) reached {c.months} months retained: {accounts} x "
-        f"{fmt_amount(c.amount, cur)} = {fmt_amount(earned, cur)}."
+        f"{fmt_amount(c.amount, cur, mode)} = {fmt_amount(earned, cur, mode)}."
     )
     inputs = [f"transaction:{r.transaction_id}" for r in sorted(rows, key=lambda r: r.credit_id)]
     return _finish(c, f, shared, earned, steps, text, inputs)
@@ -743,6 +763,7 @@ def settle_draw(
     balance: Decimal,
     max_recovery: Decimal | None,
     currency: str,
+    mode: RoundingMode,
 ) -> DrawOutcome:
     """Return the draw top-up or recovery for a period's payable and the new balance.
 
@@ -761,13 +782,13 @@ def settle_draw(
         if recoverable:
             balance += top_up
         text = (
-            f"You earned {fmt_amount(payable, currency)}, below your "
+            f"You earned {fmt_amount(payable, currency, mode)}, below your "
             f"{'recoverable' if recoverable else 'non-recoverable'} draw of "
-            f"{fmt_amount(draw_amount, currency)}: it is topped up by "
-            f"{fmt_amount(top_up, currency)}"
+            f"{fmt_amount(draw_amount, currency, mode)}: it is topped up by "
+            f"{fmt_amount(top_up, currency, mode)}"
         )
         text += (
-            f", carried forward as a balance of {fmt_amount(balance, currency)}."
+            f", carried forward as a balance of {fmt_amount(balance, currency, mode)}."
             if recoverable
             else "."
         )
@@ -777,14 +798,15 @@ def settle_draw(
             recovery = min(recovery, max_recovery)
         balance -= recovery
         text = (
-            f"You earned {fmt_amount(payable, currency)}, above your draw of "
-            f"{fmt_amount(draw_amount, currency)}: {fmt_amount(recovery, currency)} of the "
-            f"draw balance is recovered, leaving {fmt_amount(balance, currency)}."
+            f"You earned {fmt_amount(payable, currency, mode)}, above your draw of "
+            f"{fmt_amount(draw_amount, currency, mode)}: "
+            f"{fmt_amount(recovery, currency, mode)} of the "
+            f"draw balance is recovered, leaving {fmt_amount(balance, currency, mode)}."
         )
     else:
         text = (
-            f"You earned {fmt_amount(payable, currency)}, at or above your draw of "
-            f"{fmt_amount(draw_amount, currency)}: no top-up."
+            f"You earned {fmt_amount(payable, currency, mode)}, at or above your draw of "
+            f"{fmt_amount(draw_amount, currency, mode)}: no top-up."
         )
     steps += [step("top_up", top_up), step("recovery", recovery), step("balance_after", balance)]
     return DrawOutcome(top_up, recovery, balance, tuple(steps), text)

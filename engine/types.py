@@ -97,6 +97,8 @@ class Inputs:
     """Commission held in earlier periods; released when its transaction is collected."""
     collected_transactions: frozenset[str] = frozenset()
     """Transaction ids whose cash was collected in this period (releases holds)."""
+    fiscal_year_start_month: int = 1
+    """The tenant's fiscal year start month (1-12): ramp periods are counted on that calendar."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,7 @@ class Trace:
 
     __slots__ = (
         "_body",
+        "_figures",
         "_render",
         "component_id",
         "period_id",
@@ -161,6 +164,7 @@ class Trace:
     segment: int
     rule: str
     _body: TraceBody | None
+    _figures: str | None
     _render: Callable[[], TraceBody] | None
 
     def __init__(
@@ -176,8 +180,14 @@ class Trace:
         text: str = "",
         *,
         render: Callable[[], TraceBody] | None = None,
+        figures: str | None = None,
     ) -> None:
-        """Build a trace from its steps, inputs and text, or from a ``render`` callable."""
+        """Build a trace from its steps, inputs and text, or from a ``render`` callable.
+
+        ``figures`` is the canonical text of every figure the trace is made of, when the
+        engine knows it (plain tier tables, on either path): ``result_hash`` hashes it
+        instead of the rendered steps and sentence, so the hash needs no rendering.
+        """
         init = object.__setattr__
         init(self, "person_id", person_id)
         init(self, "plan_id", plan_id)
@@ -187,6 +197,7 @@ class Trace:
         init(self, "rule", rule)
         init(self, "_body", None if render is not None else (tuple(steps), tuple(inputs), text))
         init(self, "_render", render)
+        init(self, "_figures", figures)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Trace is immutable: cannot set {name!r}")
@@ -228,6 +239,11 @@ class Trace:
     def source(self) -> Callable[[], TraceBody] | None:
         """Return what renders this trace on demand (None when it was built rendered)."""
         return self._render
+
+    @property
+    def figures(self) -> str | None:
+        """Return the canonical figures the trace is rendered from, when the engine keeps them."""
+        return self._figures
 
     def render(self) -> Trace:
         """Work out the steps and sentence now (if not done yet) and return this trace."""

@@ -207,6 +207,7 @@ def assert_same(a: Result | str, b: Result | str) -> None:
     assert a.measures.equals(b.measures)
     assert a.contributions.equals(b.contributions)
     assert dict(a.draw_balances) == dict(b.draw_balances)
+    assert a.result_hash == b.result_hash, "the hash depends on the result, not on the path"
 
 
 @settings(max_examples=60, deadline=None)
@@ -249,6 +250,49 @@ def test_result_hash_is_stable_and_independent_of_rendering() -> None:
     for t in first.traces:
         t.render()
     assert compute(inputs).result_hash == first.result_hash
+
+
+def test_fast_and_general_paths_give_the_same_result_hash() -> None:
+    # A plain plan, with prior payments and a mid-period transfer: both paths, one hash.
+    inputs = random_inputs(random.Random(22), people=8, deals=60, plan_ids=["p", "q"])
+    fast, slow = compute(inputs), compute(inputs, fast=False)
+    assert any(t.source is not None for t in fast.traces), "the fast path was taken"
+    assert all(t.source is None for t in slow.traces), "the general path was taken"
+    assert fast.result_hash == slow.result_hash
+
+
+def test_the_hash_still_changes_when_a_trace_figure_changes() -> None:
+    # The same lines can come from different figures (a zero measure pays zero at any
+    # rate): the hash covers what the trace shows, on both paths.
+    data = {
+        "period": {"id": "2025-04", "start": "2025-04-01", "end": "2025-05-01"},
+        "assignments": [{"person": "p0", "plan": "p"}],
+        "timeline": [{"person": "p0"}],
+    }
+    hashes = set()
+    for rate in ("0.05", "0.07"):
+        plan = {
+            "version": 1,
+            "id": "p",
+            "currency": "USD",
+            "measures": [{"id": "bookings", "aggregate": "sum"}],
+            "components": [
+                {
+                    "id": "c0",
+                    "type": "commission",
+                    "measure": "bookings",
+                    "rate_table": {"convention": "marginal", "tiers": [{"from": 0, "rate": rate}]},
+                }
+            ],
+        }
+        plans = {"p": parse_plan(plan)}
+        for fast in (True, False):
+            result = outcome(inputs_from_mapping(data, plans), fast=fast)
+            assert not isinstance(result, str), result
+            assert result.total() == 0
+            hashes.add((rate, result.result_hash))
+    assert len({h for _, h in hashes}) == 2
+    assert len(hashes) == 2
 
 
 def test_plans_with_anything_but_plain_tier_tables_take_the_general_path() -> None:

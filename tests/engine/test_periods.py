@@ -1,0 +1,51 @@
+"""Period arithmetic on the tenant's fiscal calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from engine.periods import period_boundaries, periods_since_hire
+
+D = dt.date
+
+
+def test_a_january_hire_is_in_the_second_fiscal_quarter_on_1_february() -> None:
+    assert periods_since_hire(D(2026, 1, 15), D(2026, 2, 1), "quarterly", 2) == 2
+    assert periods_since_hire(D(2026, 1, 15), D(2026, 2, 1), "quarterly") == 1  # calendar year
+    assert periods_since_hire(D(2026, 1, 15), D(2025, 11, 1), "quarterly", 2) == 1
+
+
+@pytest.mark.parametrize(
+    ("frequency", "anchor", "start_month", "expected"),
+    [
+        ("quarterly", D(2026, 1, 15), 2, (D(2025, 11, 1), D(2026, 2, 1))),
+        ("quarterly", D(2026, 2, 1), 2, (D(2026, 2, 1), D(2026, 5, 1))),
+        ("annual", D(2026, 1, 31), 2, (D(2025, 2, 1), D(2026, 2, 1))),
+        ("semiannual", D(2026, 12, 1), 7, (D(2026, 7, 1), D(2027, 1, 1))),
+        ("quarterly", D(2026, 12, 31), 1, (D(2026, 10, 1), D(2027, 1, 1))),
+        ("monthly", D(2026, 12, 31), 4, (D(2026, 12, 1), D(2027, 1, 1))),
+    ],
+)
+def test_period_boundaries_follow_the_fiscal_year(
+    frequency: str, anchor: dt.date, start_month: int, expected: tuple[dt.date, dt.date]
+) -> None:
+    assert period_boundaries(frequency, anchor, start_month) == expected
+
+
+def test_every_month_starts_a_period_of_the_same_length_for_every_fiscal_start() -> None:
+    for start_month in range(1, 13):
+        for frequency, months in (("quarterly", 3), ("semiannual", 6), ("annual", 12)):
+            day = D(2025, 1, 1)
+            while day < D(2027, 1, 1):
+                start, end = period_boundaries(frequency, day, start_month)
+                assert start <= day < end
+                assert (end.year * 12 + end.month) - (start.year * 12 + start.month) == months
+                assert (start.month - start_month) % months == 0
+                day += dt.timedelta(days=17)
+
+
+def test_a_fiscal_start_outside_1_to_12_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"1\.\.12"):
+        periods_since_hire(D(2026, 1, 1), D(2026, 2, 1), "quarterly", 13)
