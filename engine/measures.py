@@ -14,15 +14,19 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from engine import formula as fx
 from engine.money import div, from_e4, mul, to_decimal
+from engine.rules import fmt_amount, fmt_number
 from engine.spec import Filter, Measure, Plan
+from engine.types import Step
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -52,6 +56,44 @@ def group_sum(codes: IntArray, values: IntArray, size: int) -> IntArray:
 def group_count(codes: IntArray, size: int) -> IntArray:
     """Return the number of rows per code in ``range(size)``."""
     return np.bincount(codes, minlength=size).astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class FormulaContext:
+    """What formula measures read besides other measures: quotas, KPI values, TI."""
+
+    quota: Callable[[str], Decimal | None] = lambda _: None
+    kpi: Callable[[str], Decimal | None] = lambda _: None
+    target_incentive: Decimal | None = None
+    steps: dict[str, tuple[Step, ...]] = field(default_factory=dict)
+    """Filled in: each formula measure's sub-results, in plain words."""
+    sentences: dict[str, str] = field(default_factory=dict)
+    """Filled in: each formula measure's sentence."""
+
+
+def formula_value(
+    plan: Plan, m: Measure, done: Mapping[str, Decimal | None], ctx: FormulaContext
+) -> Decimal | None:
+    """Return a formula measure's value (None: no value) and record its steps in ``ctx``."""
+    assert m.formula is not None
+    cur, mode = plan.rounding.currency, plan.rounding.mode
+
+    def show(value: Decimal, unit: fx.Unit) -> str:
+        if unit == "money":
+            return fmt_amount(value, cur, mode)
+        return fmt_number(value)
+
+    env = fx.Env(done, ctx.quota, ctx.kpi, ctx.target_incentive)
+    got = fx.evaluate(m.formula, env, label=m.id, fmt=show)
+    ctx.steps[m.id] = tuple(Step(*s) for s in got.steps)
+    words = "; ".join(s[2] for s in got.steps[:-1])
+    if got.value is None:
+        ctx.sentences[m.id] = f"{m.id} ({m.formula.source}) has no value: {got.reason}."
+    else:
+        ctx.sentences[m.id] = (
+            f"{m.id} = {m.formula.source}: {words}." if words else f"{m.id} = {got.steps[-1][2]}."
+        )
+    return got.value
 
 
 def measure_value(
@@ -87,13 +129,16 @@ def ordered_measures(plan: Plan) -> list[Measure]:
         progressed = False
         for m in list(pending):
             deps = [d for d in (m.numerator, m.denominator) if d is not None]
+            if m.formula is not None:
+                deps += list(m.formula.measures)
+            deps = [d for d in deps if d in plan.measures_by_id]
             if all(d in seen for d in deps):
                 done.append(m)
                 seen.add(m.id)
                 pending.remove(m)
                 progressed = True
         if not progressed:
-            raise ValueError(f"plan {plan.id}: ratio measures refer to each other in a cycle")
+            raise ValueError(f"plan {plan.id}: measures refer to each other in a cycle")
     return done
 
 
@@ -103,10 +148,18 @@ def finish_measures(
     counts: Mapping[str, int],
     kpis: Mapping[str, Decimal | None],
     pace: Decimal | None = None,
+    formulas: FormulaContext | None = None,
 ) -> dict[str, Decimal | None]:
-    """Return every measure of ``plan`` for one segment; ``pace`` scales sums and counts."""
+    """Return every measure of ``plan`` for one segment; ``pace`` scales sums and counts.
+
+    Formula measures read ``formulas`` (quotas, KPI values, target incentive) and record their
+    steps and sentences in it; without it they see no quota, KPI or target incentive.
+    """
     done: dict[str, Decimal | None] = {}
     for m in ordered_measures(plan):
+        if m.formula is not None:
+            done[m.id] = formula_value(plan, m, done, formulas or FormulaContext())
+            continue
         value = measure_value(m, sums, counts, done, kpis.get(m.id))
         if pace is not None and value is not None and m.aggregate in ("sum", "count"):
             value = mul(value, pace)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -283,6 +283,10 @@ class MeasureState:
     """(plan, measure) -> number of credits counted per segment id."""
     pace: Decimal | None = None
     """The forecast pace the sums were scaled by (None for an actual calculation)."""
+    formula_steps: dict[int, dict[str, tuple[Step, ...]]] = field(default_factory=dict)
+    """segment id -> formula measure -> its sub-results (segments of plans with formulas)."""
+    formula_sentences: dict[int, dict[str, str]] = field(default_factory=dict)
+    """segment id -> formula measure -> its sentence."""
 
 
 def _credits_frame(credits: pd.DataFrame, period: Period) -> tuple[pd.DataFrame, IntArray]:
@@ -415,6 +419,10 @@ def measure_phase(
             contrib_parts.append((r, sg, m.id))
     values: list[dict[str, Decimal | None]] = []
     seg_counts: list[dict[str, int]] = []
+    formula_steps: dict[int, dict[str, tuple[Step, ...]]] = {}
+    formula_sentences: dict[int, dict[str, str]] = {}
+    with_formulas = {pid for pid, p in inputs.plans.items() if any(m.formula for m in p.measures)}
+    person_quotas = _quota_tables(inputs.quotas)[0] if with_formulas else {}
     simple: dict[str, bool] = {
         pid: pace is None and all(m.aggregate in ("sum", "count") for m in p.measures)
         for pid, p in inputs.plans.items()
@@ -442,7 +450,11 @@ def measure_phase(
             if m.aggregate == "kpi":
                 holder = seg.node_id if m.scope == "node" else seg.person_key
                 kpi_values[m.id] = kpis.get(m.scope, holder, m.kpi or "")
-        values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace))
+        ctx = None
+        if pid in with_formulas:
+            ctx = _formula_context(seg, person_quotas, kpis)
+            formula_steps[sid], formula_sentences[sid] = ctx.steps, ctx.sentences
+        values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace, ctx))
     contributions = _contributions(contrib_parts, segments, credits, amounts)
     return MeasureState(
         segments,
@@ -456,7 +468,31 @@ def measure_phase(
         sum_arrays,
         count_arrays,
         pace,
+        formula_steps,
+        formula_sentences,
     )
+
+
+def _formula_context(
+    seg: Segment, person_quotas: Mapping[str, Mapping[str, Decimal]], kpis: ms.KpiTable
+) -> ms.FormulaContext:
+    """Return what one segment's formula measures read: its quotas, KPI values and TI."""
+    own = person_quotas.get(seg.person_key, {})
+
+    def quota(quota_id: str) -> Decimal | None:
+        value = own.get(quota_id)
+        return None if value is None else _prorated_quota(seg, value)
+
+    return ms.FormulaContext(
+        quota=quota,
+        kpi=lambda name: kpis.get("person", seg.person_key, name),
+        target_incentive=seg.target_incentive,
+    )
+
+
+def _prorated_quota(seg: Segment, quota: Decimal) -> Decimal:
+    """Return a quota pro-rated to the segment (pro-ration factor x ramp quota factor)."""
+    return div(mul(quota, mul(seg.factor_num, seg.quota_factor)), seg.factor_den)
 
 
 def _stable_order(keys: IntArray) -> IntArray:
@@ -609,7 +645,11 @@ def reduce_phase(
     node_requests: list[tuple[str, Filter]] = []
     for scope, holder, plan_id, _ in requests:
         if scope == "node":
-            node_requests += [(holder, m.filter) for m in inputs.plans[plan_id].measures]
+            node_requests += [
+                (holder, m.filter)
+                for m in inputs.plans[plan_id].measures
+                if m.aggregate in ("sum", "count", "average")
+            ]
     totals = ms.node_totals(
         credits,
         state.credit_days,
@@ -633,6 +673,8 @@ def reduce_phase(
             if m.aggregate == "kpi":
                 kpi_vals[m.id] = kpis.get(scope, holder, m.kpi or "")
                 continue
+            if m.aggregate == "formula":
+                continue
             if scope == "node":
                 sums[m.id], counts[m.id] = totals[(holder, m.filter)]
             else:
@@ -640,8 +682,15 @@ def reduce_phase(
                     state.masks[m.filter] = ms.filter_mask(credits, m.filter)
                 mask = state.masks[m.filter] & (person_ids == holder)
                 sums[m.id], counts[m.id] = int(amounts[mask].sum()), int(mask.sum())
-        values = ms.finish_measures(plan, sums, counts, kpi_vals)
         quota_table = node_quotas if scope == "node" else person_quotas
+        own = quota_table.get(holder, {})
+        values = ms.finish_measures(
+            plan,
+            sums,
+            counts,
+            kpi_vals,
+            formulas=ms.FormulaContext(quota=own.get, kpi=partial(kpis.get, scope, holder)),
+        )
         quota = quota_table.get(holder, {}).get(measure_id)
         holder_measures[(scope, holder, measure_id)] = (values.get(measure_id), quota)
     shared = Shared(holder_measures=holder_measures)
@@ -814,13 +863,11 @@ def _facts(
     person_quotas: Mapping[str, Mapping[str, Decimal]],
     kpis: ms.KpiTable,
     credit_rows: Callable[[str | None], Sequence[CreditRow]],
+    formula_steps: Mapping[int, Mapping[str, tuple[Step, ...]]] | None = None,
+    formula_sentences: Mapping[int, Mapping[str, str]] | None = None,
 ) -> Facts:
     plan = inputs.plans[seg.plan_id]
-    num = mul(seg.factor_num, seg.quota_factor)
-    quotas = {
-        q: div(mul(v, num), seg.factor_den)
-        for q, v in person_quotas.get(seg.person_key, {}).items()
-    }
+    quotas = {q: _prorated_quota(seg, v) for q, v in person_quotas.get(seg.person_key, {}).items()}
     return Facts(
         person_id=seg.person_key,
         plan=plan,
@@ -836,6 +883,8 @@ def _facts(
         kpis=kpis.for_person(seg.person_key) if _needs_kpis(plan) else {},
         credit_rows=credit_rows,
         measure_credit_count=counts[seg.id],
+        formula_steps=formula_steps.get(seg.id, {}) if formula_steps else {},
+        formula_sentences=formula_sentences.get(seg.id, {}) if formula_sentences else {},
     )
 
 
@@ -863,6 +912,8 @@ def reward_phase(
             person_quotas,
             kpis,
             _row_builder(state, plan, seg),
+            state.formula_steps,
+            state.formula_sentences,
         )
         plain = state.pace is None and plain_plan(plan)
         for c in plan.components:

@@ -73,6 +73,9 @@ class Facts:
     kpis: Mapping[str, Decimal]
     credit_rows: Callable[[str | None], Sequence[CreditRow]]
     measure_credit_count: Mapping[str, int] = field(default_factory=dict)
+    formula_steps: Mapping[str, tuple[Step, ...]] = field(default_factory=dict)
+    """Each formula measure's sub-results in plain words (engine.formula)."""
+    formula_sentences: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def currency(self) -> str:
@@ -288,6 +291,10 @@ def _finish(
 ) -> Outcome:
     """Apply the gate, period cap and floor common to every component; build the outcome."""
     cur, mode = f.currency, f.plan.rounding.mode
+    if f.formula_steps:
+        fsteps, ftext = _formula_trace(c, f)
+        steps[:0] = fsteps
+        text = f"{ftext} {text}" if ftext else text
     if c.cap is not None:
         cap = limit_amount(c.cap, f.target_incentive, f.factor)
         steps.append(step("cap", cap))
@@ -320,6 +327,31 @@ def _finish(
         tier=tier,
         held=held,
     )
+
+
+def _formula_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
+    """Return the sub-results and sentences of the formula measures ``c`` reads, in order."""
+    wanted: list[str] = []
+
+    def add(measure_id: str | None) -> None:
+        if measure_id is None or measure_id in wanted or measure_id not in f.formula_steps:
+            return
+        m = f.plan.measures_by_id[measure_id]
+        assert m.formula is not None
+        for dep in m.formula.measures:
+            add(dep)
+        wanted.append(measure_id)
+
+    add(c.measure)
+    if c.gate is not None and c.gate.scope == "self":
+        add(c.gate.measure)
+    for k in c.kpis:
+        add(k.measure)
+    for p in c.parts:
+        if p.scope == "self":
+            add(p.measure)
+    steps = [s for mid in wanted for s in f.formula_steps[mid]]
+    return steps, " ".join(f.formula_sentences[mid] for mid in wanted)
 
 
 def _credit_ref(f: Facts, measure_id: str) -> str:

@@ -14,7 +14,8 @@ import json
 from typing import Any
 
 from engine import spec
-from engine.money import CURRENCY_EXPONENTS, ROUNDING_MODES
+from engine.formula import UNITS
+from engine.money import ROUNDING_MODES
 
 Schema = dict[str, Any]
 
@@ -162,6 +163,14 @@ def plan_json_schema() -> dict[str, Any]:
                 "denominator": _TEXT,
                 "kpi": _TEXT,
                 "scope": _enum(spec.KPI_SCOPES),
+                "formula": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "For aggregate formula: arithmetic over measures, "
+                    "quota(id), kpi(name), target_incentive and numbers with + - * / min "
+                    "max abs clamp if (docs/plan-language.md).",
+                },
+                "unit": _enum(UNITS),
                 "description": {"type": "string"},
             },
             ("id", "aggregate"),

@@ -26,11 +26,12 @@ from typing import Any, Final, Literal, TypeVar, cast
 
 import yaml
 
+from engine.formula import UNITS, Formula, FormulaError, Unit, check, names, parse, settle
 from engine.money import ROUNDING_MODES, RoundingMode, is_currency_code, to_decimal
 
 FORMAT_VERSION: Final[int] = 1
 
-AGGREGATES: Final = ("sum", "count", "average", "ratio", "kpi")
+AGGREGATES: Final = ("sum", "count", "average", "ratio", "kpi", "formula")
 CREDIT_KINDS: Final = ("direct", "split", "rollup", "attribution")
 KPI_SCOPES: Final = ("person", "node")
 CONVENTIONS: Final = ("marginal", "retroactive", "top_multiplier_on_overage")
@@ -56,7 +57,14 @@ COMPONENT_TYPES: Final = (
     "retention_bonus",
 )
 
-Aggregate = Literal["sum", "count", "average", "ratio", "kpi"]
+Aggregate = Literal["sum", "count", "average", "ratio", "kpi", "formula"]
+FIXED_UNITS: Final[dict[str, Unit]] = {
+    "sum": "money",
+    "count": "count",
+    "average": "money",
+    "ratio": "ratio",
+}
+"""The unit of each aggregate that cannot declare one (kpi: ratio unless declared)."""
 Convention = Literal["marginal", "retroactive", "top_multiplier_on_overage"]
 
 
@@ -83,6 +91,10 @@ class Measure:
     denominator: str | None = None
     kpi: str | None = None
     scope: str = "person"
+    formula: Formula | None = None
+    """For ``aggregate: formula``: the parsed, type-checked formula (engine.formula)."""
+    unit: Unit = "money"
+    """money, ratio or count: fixed for sum/count/average/ratio, declared or inferred else."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,11 +500,12 @@ def parse_plan(data: object) -> Plan:
                 r.get(pr, "proration", "policy", r.choice(PRORATION_POLICIES), required=True)
                 or proration
             )
-    measures = tuple(
-        m
+    parsed = [
+        (path, m)
         for path, item in r.items(root.get("measures", []), "measures")
         if (m := _measure(r, item, path)) is not None
-    )
+    ]
+    measures = _check_formulas(r, parsed)
     measure_ids = [m.id for m in measures]
     _unique(r, measure_ids, "measures")
     components = tuple(
@@ -605,6 +618,8 @@ MEASURE_FIELDS: Final = (
     "denominator",
     "kpi",
     "scope",
+    "formula",
+    "unit",
     "description",
 )
 
@@ -624,9 +639,81 @@ def _measure(r: _Reader, data: Mapping[str, Any], path: str) -> Measure | None:
                 r.error(f"{path}.{key}", "is required for a ratio")
     if agg == "kpi" and kpi is None and "kpi" not in data:
         r.error(f"{path}.kpi", "is required for a kpi measure")
+    formula = None
+    text = r.get(data, path, "formula", r.text)
+    if agg == "formula":
+        if text is None and "formula" not in data:
+            r.error(f"{path}.formula", "is required for a formula measure")
+        elif text is not None:
+            formula = _formula(r, text, f"{path}.formula")
+    elif "formula" in data:
+        r.error(f"{path}.formula", "only a measure with aggregate: formula has a formula")
+    unit = r.get(data, path, "unit", r.choice(UNITS))
+    if unit is not None and agg in FIXED_UNITS and unit != FIXED_UNITS[agg]:
+        r.error(f"{path}.unit", f"a {agg} measure is always {FIXED_UNITS[agg]}")
     if mid is None or agg is None:
         return None
-    return Measure(mid, cast(Aggregate, agg), flt, num, den, kpi, scope)
+    declared = cast(Unit, unit or FIXED_UNITS.get(agg, "ratio" if agg == "kpi" else "number"))
+    return Measure(mid, cast(Aggregate, agg), flt, num, den, kpi, scope, formula, declared)
+
+
+def _check_formulas(r: _Reader, parsed: Sequence[tuple[str, Measure]]) -> tuple[Measure, ...]:
+    """Resolve every formula's names and units, in dependency order; refuse cycles."""
+    by_id = {m.id: (path, m) for path, m in parsed}
+    units: dict[str, Unit] = {"target_incentive": "money"}
+    units.update({m.id: m.unit for _, m in parsed if m.formula is None})
+    done: dict[str, Measure] = {}
+    state: dict[str, str] = {}
+
+    def visit(mid: str, chain: tuple[str, ...]) -> None:
+        path, m = by_id[mid]
+        if state.get(mid) == "done":
+            return
+        if state.get(mid) == "busy":
+            cycle = " -> ".join((*chain[chain.index(mid) :], mid))
+            r.error(f"{path}.formula", f"formulas refer to each other in a cycle: {cycle}")
+            return
+        state[mid] = "busy"
+        assert m.formula is not None
+        refs = [ref for ref in names(m.formula.tree) if ref in by_id and ref != "target_incentive"]
+        for ref in refs:
+            if by_id[ref][1].formula is not None:
+                visit(ref, (*chain, mid))
+        state[mid] = "done"
+        if any(ref not in units for ref in refs):
+            return  # a formula it reads is broken (or in a cycle): that one is reported
+        try:
+            checked = check(m.formula, units)
+        except FormulaError as exc:
+            r.error(f"{path}.formula", str(exc))
+            return
+        declared = m.unit
+        unit = checked.unit
+        if declared != "number" and unit not in ("number", declared):
+            r.error(f"{path}.unit", f"is {declared}, but the formula gives {unit}")
+            return
+        final: Unit = declared if declared != "number" else unit
+        if final == "number":
+            final = "ratio"
+        units[mid] = final
+        settled = settle(checked, final)
+        done[mid] = Measure(
+            m.id, m.aggregate, m.filter, m.numerator, m.denominator, m.kpi, m.scope, settled, final
+        )
+
+    for _, m in parsed:
+        if m.formula is not None:
+            visit(m.id, ())
+    return tuple(done.get(m.id, m) for _, m in parsed)
+
+
+def _formula(r: _Reader, text: str, path: str) -> Formula | None:
+    """Return the parsed formula, or record its syntax error with the character position."""
+    try:
+        return parse(text)
+    except FormulaError as exc:
+        r.error(path, str(exc))
+        return None
 
 
 def _tiers(r: _Reader, value: object, path: str) -> tuple[Tier, ...]:
@@ -1028,17 +1115,36 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
     index = {str(c.get("id")): i for i, c in enumerate(raw_components) if isinstance(c, Mapping)}
     for c in plan.components:
         path = f"components[{index.get(c.id, 0)}]"
+        per_credit = (
+            c.per_unit is not None
+            or bool(c.rate_by_type)
+            or c.per_transaction_cap is not None
+            or c.per_transaction_floor is not None
+            or c.hold_until_collected
+        )
 
-        def ref(measure_id: str | None, where: str, *, sum_only: bool = False) -> None:
+        def ref(
+            measure_id: str | None, where: str, *, sum_only: bool = False, per_credit: bool = False
+        ) -> None:
             if measure_id is None:
                 return
             if measure_id not in ids:
                 r.error(where, f"unknown measure {measure_id!r}")
-            elif sum_only and plan.measure(measure_id).aggregate not in ("sum", "count"):
-                r.error(where, "must be a sum or count measure")
+            elif sum_only:
+                m = plan.measure(measure_id)
+                if m.aggregate == "formula" and per_credit:
+                    r.error(
+                        where,
+                        "a formula measure has no credits of its own: per_unit, rate_by_type, "
+                        "per_transaction and hold_until_collected need a sum or count measure",
+                    )
+                elif m.aggregate == "formula" and m.unit == "ratio":
+                    r.error(where, "must be money or a count (this formula gives a ratio)")
+                elif m.aggregate not in ("sum", "count", "formula"):
+                    r.error(where, "must be a sum, count or formula measure")
 
         key = "milestone.measure" if c.type == "team_pool" else "measure"
-        ref(c.measure, f"{path}.{key}", sum_only=c.type == "commission")
+        ref(c.measure, f"{path}.{key}", sum_only=c.type == "commission", per_credit=per_credit)
         if c.gate is not None:
             ref(c.gate.measure, f"{path}.gate.measure")
         for j, k in enumerate(c.kpis):
