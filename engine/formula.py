@@ -404,20 +404,27 @@ def _call_type(node: Call, units: Callable[[Name], Unit], measures: dict[int, Un
     return unit
 
 
-def check(formula: Formula, units: Mapping[str, Unit]) -> Formula:
+def check(
+    formula: Formula,
+    units: Mapping[str, Unit],
+    *,
+    known: str = "not a measure of this plan, nor target_incentive",
+    functions: tuple[str, ...] = FUNCTIONS,
+) -> Formula:
     """Return ``formula`` with its unit and the measures it reads; ``units`` names every name.
 
     ``units`` maps each measure of the plan (and ``target_incentive``) to its unit; a name
-    not in it is an unknown name.
+    not in it is an unknown name (``known`` says what may be named instead). ``functions``
+    limits the functions allowed (a pool formula has no quota).
     """
     used: list[str] = []
+    for call in _calls(formula.tree):
+        if call.fn in FUNCTIONS and call.fn not in functions:
+            raise FormulaError(f"{call.fn}() cannot be used here ({known})", call.pos)
 
     def unit_of(name: Name) -> Unit:
         if name.id not in units:
-            raise FormulaError(
-                f"unknown name {name.id!r} (not a measure of this plan, nor target_incentive)",
-                name.pos,
-            )
+            raise FormulaError(f"unknown name {name.id!r} ({known})", name.pos)
         if name.id not in used:
             used.append(name.id)
         return units[name.id]
@@ -466,6 +473,16 @@ def settle(formula: Formula, unit: Unit) -> Formula:
 
     push(formula.tree, unit)
     return Formula(formula.source, formula.tree, unit, formula.measures, seen)
+
+
+def _calls(node: Node) -> list[Call]:
+    if isinstance(node, Call):
+        return [node, *(c for a in node.args for c in _calls(a))]
+    if isinstance(node, Unary):
+        return _calls(node.arg)
+    if isinstance(node, Binary):
+        return _calls(node.left) + _calls(node.right)
+    return []
 
 
 def names(node: Node) -> list[str]:

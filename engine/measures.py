@@ -76,6 +76,17 @@ def formula_value(
 ) -> Decimal | None:
     """Return a formula measure's value (None: no value) and record its steps in ``ctx``."""
     assert m.formula is not None
+    env = fx.Env(done, ctx.quota, ctx.kpi, ctx.target_incentive)
+    value, steps, sentence = run_formula(plan, m.id, m.formula, env)
+    ctx.steps[m.id] = steps
+    ctx.sentences[m.id] = sentence
+    return value
+
+
+def run_formula(
+    plan: Plan, label: str, formula: fx.Formula, env: fx.Env
+) -> tuple[Decimal | None, tuple[Step, ...], str]:
+    """Return a formula's value (None: no value), its steps and its sentence, in plan money."""
     cur, mode = plan.rounding.currency, plan.rounding.mode
 
     def show(value: Decimal, unit: fx.Unit) -> str:
@@ -83,17 +94,15 @@ def formula_value(
             return fmt_amount(value, cur, mode)
         return fmt_number(value)
 
-    env = fx.Env(done, ctx.quota, ctx.kpi, ctx.target_incentive)
-    got = fx.evaluate(m.formula, env, label=m.id, fmt=show)
-    ctx.steps[m.id] = tuple(Step(*s) for s in got.steps)
+    got = fx.evaluate(formula, env, label=label, fmt=show)
     words = "; ".join(s[2] for s in got.steps[:-1])
     if got.value is None:
-        ctx.sentences[m.id] = f"{m.id} ({m.formula.source}) has no value: {got.reason}."
+        sentence = f"{label} ({formula.source}) has no value: {got.reason}."
+    elif words:
+        sentence = f"{label} = {formula.source}: {words}."
     else:
-        ctx.sentences[m.id] = (
-            f"{m.id} = {m.formula.source}: {words}." if words else f"{m.id} = {got.steps[-1][2]}."
-        )
-    return got.value
+        sentence = f"{label} = {got.steps[-1][2]}."
+    return got.value, tuple(Step(*s) for s in got.steps), sentence
 
 
 def measure_value(

@@ -36,6 +36,7 @@ import pandas as pd
 
 from engine import measures as ms
 from engine.fastpath import SegmentFigures, TierBlock, plain_plan, tier_block
+from engine.formula import Env, Formula
 from engine.money import (
     ONE,
     ZERO,
@@ -733,17 +734,37 @@ def _split_pool(
             f"({', '.join(pieces)}), so the pool pays nothing"
         )
     else:
-        value = kpis.get("node", c.source_node or "", c.kpi or "")
-        inputs.append(f"kpi:node:{c.source_node}/{c.kpi}")
-        if value is None:
-            raise InputError(f"kpi_values: no {c.kpi!r} for node {c.source_node}")
+        node = c.source_node or ""
+        env = Env({}, kpi=partial(kpis.get, "node", node))
+        said: list[str] = []
+        missing: list[str] = []
+
+        def figure(label: str, formula: Formula | None, fixed: Decimal | None) -> Decimal:
+            if formula is None:
+                return fixed if fixed is not None else ZERO
+            got, fsteps, sentence = ms.run_formula(plan, label, formula, env)
+            steps.extend(fsteps)
+            said.append(sentence)
+            inputs.append(f"kpi:node:{node} ({label} = {formula.source})")
+            if got is None:
+                missing.append(label)
+            return got if got is not None else ZERO
+
+        kpi_value = None
+        if c.value_formula is None:
+            kpi_value = kpis.get("node", node, c.kpi or "")
+            inputs.append(f"kpi:node:{c.source_node}/{c.kpi}")
+            if kpi_value is None:
+                raise InputError(f"kpi_values: no {c.kpi!r} for node {c.source_node}")
+        label = "profit" if c.type == "profit_share" else "actual"
+        value = figure(label, c.value_formula, kpi_value)
         share = c.share or ZERO
         if c.type == "profit_share":
             basis = max(ZERO, value)
             steps += [step("profit", value), step("share", share)]
             head = f"{fmt_pct(share)} of a profit of {fmt_amount(value, cur, mode)}"
         else:
-            baseline = c.baseline or ZERO
+            baseline = figure("baseline", c.baseline_formula, c.baseline)
             basis = max(ZERO, baseline - value)
             steps += [
                 step("baseline", baseline),
@@ -756,8 +777,14 @@ def _split_pool(
                 f"(baseline {fmt_amount(baseline, cur, mode)} - "
                 f"actual {fmt_amount(value, cur, mode)})"
             )
+        if missing:
+            basis = ZERO
         pool = mul(basis, share)
         head += f" makes a pool of {fmt_amount(pool, cur, mode)}"
+        if missing:
+            head += f" ({' and '.join(missing)} has no value)"
+        if said:
+            head = f"{' '.join(said)} {head}"
     pool_minor = to_minor(pool, cur, plan.rounding.mode)
     steps.append(step("pool", from_minor(pool_minor, cur)))
     if not members:

@@ -30,6 +30,12 @@ _NON_NEGATIVE: Schema = {
     ]
 }
 _TEXT: Schema = {"type": "string", "minLength": 1}
+_FORMULA: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "description": "A formula: numbers, names and + - * / min max abs clamp if "
+    "(docs/plan-language.md, Formula measures).",
+}
 _DATE: Schema = {"type": "string", "format": "date"}
 _CURRENCY: Schema = {
     "description": "A current ISO 4217 currency code.",
@@ -93,7 +99,8 @@ def _component(ctype: str) -> Schema:
         "kpi": _TEXT,
         "source_node": _TEXT,
         "share": _NON_NEGATIVE,
-        "baseline": _NUMBER,
+        "baseline": {"anyOf": [_NUMBER, _FORMULA]},
+        "value": _FORMULA,
         "filter": _ref("filter"),
         "window": _obj({"start": _DATE, "end": _DATE}, ("start", "end")),
         "amount": _NON_NEGATIVE,
@@ -119,8 +126,8 @@ def _component(ctype: str) -> Schema:
         "hybrid": ("parts", "curve"),
         "team_pool": ("teams", "milestone", "pool"),
         "spif": ("window", "amount"),
-        "profit_share": ("kpi", "source_node", "share"),
-        "gainshare": ("kpi", "source_node", "share", "baseline"),
+        "profit_share": ("source_node", "share"),
+        "gainshare": ("source_node", "share", "baseline"),
         "retention_bonus": ("months", "amount"),
     }
     out = _obj(props, ("id", "type", *required[ctype]))
@@ -128,6 +135,8 @@ def _component(ctype: str) -> Schema:
         out["oneOf"] = [
             {"required": [k]} for k in ("rate", "rate_by_type", "per_unit", "rate_table")
         ]
+    if ctype in ("profit_share", "gainshare"):
+        out["oneOf"] = [{"required": ["kpi"]}, {"required": ["value"]}]
     return out
 
 
@@ -163,13 +172,7 @@ def plan_json_schema() -> dict[str, Any]:
                 "denominator": _TEXT,
                 "kpi": _TEXT,
                 "scope": _enum(spec.KPI_SCOPES),
-                "formula": {
-                    "type": "string",
-                    "minLength": 1,
-                    "description": "For aggregate formula: arithmetic over measures, "
-                    "quota(id), kpi(name), target_incentive and numbers with + - * / min "
-                    "max abs clamp if (docs/plan-language.md).",
-                },
+                "formula": _FORMULA,
                 "unit": _enum(UNITS),
                 "description": {"type": "string"},
             },

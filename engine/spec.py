@@ -26,10 +26,21 @@ from typing import Any, Final, Literal, TypeVar, cast
 
 import yaml
 
-from engine.formula import UNITS, Formula, FormulaError, Unit, check, names, parse, settle
+from engine.formula import (
+    FUNCTIONS,
+    UNITS,
+    Formula,
+    FormulaError,
+    Unit,
+    check,
+    names,
+    parse,
+    settle,
+)
 from engine.money import ROUNDING_MODES, RoundingMode, is_currency_code, to_decimal
 
 FORMAT_VERSION: Final[int] = 1
+POOL_FUNCTIONS: Final = tuple(f for f in FUNCTIONS if f != "quota")
 
 AGGREGATES: Final = ("sum", "count", "average", "ratio", "kpi", "formula")
 CREDIT_KINDS: Final = ("direct", "split", "rollup", "attribution")
@@ -244,6 +255,10 @@ class Component:
     source_node: str | None = None
     share: Decimal | None = None
     baseline: Decimal | None = None
+    baseline_formula: Formula | None = None
+    """A gainshare baseline written as a formula over the source node's KPIs."""
+    value_formula: Formula | None = None
+    """profit_share / gainshare: the figure shared, as a formula over the source node's KPIs."""
     # events
     filter: Filter = Filter()
     window: Window | None = None
@@ -840,8 +855,8 @@ COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "hybrid": ("parts", "curve"),
     "team_pool": ("teams", "milestone", "pool", "split"),
     "spif": ("filter", "window", "amount", "frequency"),
-    "profit_share": ("kpi", "source_node", "share", "split"),
-    "gainshare": ("kpi", "source_node", "share", "baseline", "split"),
+    "profit_share": ("kpi", "value", "source_node", "share", "split"),
+    "gainshare": ("kpi", "value", "source_node", "share", "baseline", "split"),
     "retention_bonus": ("filter", "months", "months_attribute", "amount"),
 }
 COMMON_COMPONENT_FIELDS: Final = ("id", "type", "name", "description", "gate", "cap", "floor")
@@ -1029,8 +1044,31 @@ def _parse_spif(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, An
     kw["frequency"] = r.get(data, path, "frequency", r.choice(SPIF_FREQUENCIES), default="every")
 
 
+POOL_FORMULA_HINT: Final = "a pool formula reads kpi(name) of the source node and numbers"
+
+
+def _pool_formula(r: _Reader, value: object, path: str) -> Formula | None:
+    """Return a pool figure written as a formula over the source node's KPIs (checked)."""
+    text = r.text(value, path)
+    if text is None:
+        return None
+    formula = _formula(r, text, path)
+    if formula is None:
+        return None
+    try:
+        checked = check(formula, {}, known=POOL_FORMULA_HINT, functions=POOL_FUNCTIONS)
+    except FormulaError as exc:
+        r.error(path, str(exc))
+        return None
+    return settle(checked, "money")
+
+
 def _parse_profit_share(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
-    kw["kpi"] = r.get(data, path, "kpi", r.text, required=True)
+    kw["kpi"] = r.get(data, path, "kpi", r.text)
+    if data.get("value") is not None:
+        kw["value_formula"] = _pool_formula(r, data["value"], f"{path}.value")
+    if ("kpi" in data) == ("value" in data):
+        r.error(path, "needs exactly one of kpi, value (a formula over the source node's KPIs)")
     kw["source_node"] = r.get(data, path, "source_node", r.text, required=True)
     kw["share"] = r.get(data, path, "share", r.non_negative, required=True)
     kw["split"] = r.get(data, path, "split", r.choice(SPLIT_METHODS), default="target_incentive")
@@ -1038,7 +1076,19 @@ def _parse_profit_share(r: _Reader, data: Mapping[str, Any], path: str, kw: dict
 
 def _parse_gainshare(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
     _parse_profit_share(r, data, path, kw)
-    kw["baseline"] = r.get(data, path, "baseline", r.number, required=True)
+    raw = data.get("baseline")
+    if isinstance(raw, str) and not _is_number(raw):
+        kw["baseline_formula"] = _pool_formula(r, raw, f"{path}.baseline")
+    else:
+        kw["baseline"] = r.get(data, path, "baseline", r.number, required=True)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        to_decimal(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_retention(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:

@@ -252,3 +252,42 @@ def test_a_formula_measure_pays_through_the_engine() -> None:
     assert Decimal(steps["f"].value) == 50
     assert "bookings (1,000.00) times 0.1 = 100.00" in steps["f.1"].note
     assert set(result.measures["measure_id"]) == {"bookings", "deals", "f"}
+
+
+def _pool_plan(**fields: Any) -> dict[str, Any]:
+    component = {"id": "g", "type": "gainshare", "source_node": "plant", "share": "0.1"}
+    return {
+        "version": 1,
+        "id": "p",
+        "currency": "USD",
+        "components": [{**component, **fields}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"kpi": "cost", "baseline": "kpi(unit_cost) * units"},
+            "components[0].baseline: unknown name 'units' (a pool formula reads kpi(name) of "
+            "the source node and numbers) at character 18",
+        ),
+        (
+            {"kpi": "cost", "baseline": "quota(cost) * 2"},
+            "components[0].baseline: quota() cannot be used here",
+        ),
+        ({"kpi": "cost", "baseline": "kpi(a) *"}, "components[0].baseline: unexpected end"),
+        (
+            {"kpi": "cost", "value": "kpi(cost)", "baseline": 10},
+            "components[0]: needs exactly one of kpi, value",
+        ),
+        ({"baseline": 10}, "components[0]: needs exactly one of kpi, value"),
+    ],
+)
+def test_a_bad_pool_formula_names_its_path(fields: dict[str, Any], message: str) -> None:
+    errors = validate_plan(_pool_plan(**fields))
+    assert any(e.startswith(message) for e in errors), errors
+
+
+def test_a_number_written_as_text_is_still_a_number_baseline() -> None:
+    assert validate_plan(_pool_plan(kpi="cost", baseline="500000.50")) == []
