@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from engine import conditions
 from engine import formula as fx
 from engine.money import div, from_e4, mul, to_decimal
 from engine.rules import fmt_amount, fmt_number
@@ -43,6 +44,9 @@ def filter_mask(credits: pd.DataFrame, flt: Filter) -> BoolArray:
         if key not in credits.columns:
             return np.zeros(len(credits), dtype=bool)
         mask &= credits[key].astype(str).isin(values).to_numpy()
+    for cond in flt.conditions:
+        if mask.any():
+            mask &= conditions.mask(credits, cond)
     return mask
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
+from engine.conditions import row_holds
 from engine.money import ONE, ZERO, RoundingMode, div, mul, quantize
 from engine.spec import Component, Curve, Filter, Gate, Limit, Plan, RateTable, Tier
 from engine.types import Period, Step
@@ -692,12 +693,14 @@ def gainshare(c: Component, f: Facts, shared: Shared) -> Outcome:
 
 
 def credit_matches(row: CreditRow, flt: Filter) -> bool:
-    """Return whether one credit passes a filter (types, attributes, kinds)."""
+    """Return whether one credit passes a filter (types, attributes, kinds, conditions)."""
     if flt.transaction_types and row.transaction_type not in flt.transaction_types:
         return False
     if flt.credit_kinds and row.kind not in flt.credit_kinds:
         return False
-    return all(row.attributes.get(key) in values for key, values in flt.attributes)
+    return all(row.attributes.get(key) in values for key, values in flt.attributes) and all(
+        row_holds(cond, row.amount, row.date, row.attributes) for cond in flt.conditions
+    )
 
 
 def spif(c: Component, f: Facts, shared: Shared) -> Outcome:

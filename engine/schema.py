@@ -161,8 +161,30 @@ def plan_json_schema() -> dict[str, Any]:
                 "transaction_types": _strings(),
                 "attributes": {"type": "object", "additionalProperties": _strings()},
                 "credit_kinds": {"type": "array", "items": _enum(spec.CREDIT_KINDS)},
+                "where": {"type": "array", "items": _ref("condition")},
             }
         ),
+        "condition": {
+            **_obj(
+                {
+                    "field": _TEXT,
+                    "days": _obj({"from": _TEXT, "to": _TEXT}, ("from",)),
+                    "op": _enum(spec.CONDITION_OPS),
+                    "value": {
+                        "description": "A number, a date (YYYY-MM-DD) or, for in / not_in, "
+                        "text; a list for between ([low, high], both included), in, not_in.",
+                        "anyOf": [
+                            _NUMBER,
+                            _DATE,
+                            {"type": "string"},
+                            {"type": "array", "minItems": 1, "items": {}},
+                        ],
+                    },
+                },
+                ("op", "value"),
+            ),
+            "oneOf": [{"required": ["field"]}, {"required": ["days"]}],
+        },
         "measure": _obj(
             {
                 "id": _TEXT,

@@ -83,12 +83,29 @@ Convention = Literal["marginal", "retroactive", "top_multiplier_on_overage"]
 
 
 @dataclass(frozen=True, slots=True)
+class Condition:
+    """A comparison a credit must pass: its amount, date, an attribute, or days between dates.
+
+    ``kind`` says how the subject is read: ``number`` (exact Decimal), ``date`` or ``text``
+    (``in`` / ``not_in`` only). ``between`` includes both ends. See engine.conditions.
+    """
+
+    op: str
+    operands: tuple[Decimal, ...] | tuple[dt.date, ...] | tuple[str, ...]
+    kind: str
+    field: str | None = None
+    days_from: str | None = None
+    days_to: str = "date"
+
+
+@dataclass(frozen=True, slots=True)
 class Filter:
-    """Which credits count: transaction types, attribute values and credit kinds."""
+    """Which credits count: transaction types, attribute values, credit kinds, conditions."""
 
     transaction_types: tuple[str, ...] = ()
     attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     credit_kinds: tuple[str, ...] = ()
+    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -609,7 +626,7 @@ def _filter(r: _Reader, value: object, path: str) -> Filter:
     data = r.mapping(value, path)
     if data is None:
         return Filter()
-    r.known(data, path, ("transaction_types", "attributes", "credit_kinds"))
+    r.known(data, path, ("transaction_types", "attributes", "credit_kinds", "where"))
     types: tuple[str, ...] = r.get(data, path, "transaction_types", r.strings) or ()
     kinds: tuple[str, ...] = r.get(data, path, "credit_kinds", r.strings) or ()
     for i, kind in enumerate(kinds):
@@ -622,7 +639,109 @@ def _filter(r: _Reader, value: object, path: str) -> Filter:
             values = r.strings(val, f"{path}.attributes.{key}")
             if values is not None:
                 attrs.append((str(key), values))
-    return Filter(tuple(types), tuple(sorted(attrs)), tuple(kinds))
+    conditions = tuple(
+        cond
+        for sub, item in r.items(data.get("where", []), f"{path}.where")
+        if (cond := _condition(r, item, sub)) is not None
+    )
+    return Filter(tuple(types), tuple(sorted(attrs)), tuple(kinds), conditions)
+
+
+CONDITION_OPS: Final = (">=", ">", "<=", "<", "between", "in", "not_in")
+
+
+def _condition(r: _Reader, data: Mapping[str, Any], path: str) -> Condition | None:
+    """Parse one ``where`` condition: ``{field | days, op, value}``."""
+    r.known(data, path, ("field", "days", "op", "value"))
+    op = r.get(data, path, "op", r.choice(CONDITION_OPS), required=True)
+    field_name = r.get(data, path, "field", r.text)
+    days_from = days_to = None
+    if data.get("days") is not None:
+        sub = f"{path}.days"
+        span = r.mapping(data["days"], sub)
+        if span is not None:
+            r.known(span, sub, ("from", "to"))
+            days_from = r.get(span, sub, "from", r.text, required=True)
+            days_to = r.get(span, sub, "to", r.text, default="date") or "date"
+    if ("field" in data) == ("days" in data):
+        r.error(path, "needs exactly one of field (amount, date or an attribute), days")
+        return None
+    if "value" not in data:
+        r.error(f"{path}.value", "is required")
+        return None
+    if op is None or (field_name is None and days_from is None):
+        return None
+    raw = data["value"]
+    many = op in ("between", "in", "not_in")
+    items = raw if isinstance(raw, list) else [raw]
+    if many and not isinstance(raw, list):
+        r.error(f"{path}.value", f"must be a list for {op}")
+        return None
+    if not many and isinstance(raw, list):
+        r.error(f"{path}.value", f"must be one value for {op}")
+        return None
+    if op == "between" and len(items) != 2:
+        r.error(f"{path}.value", "must be [low, high] for between")
+        return None
+    if many and not items:
+        r.error(f"{path}.value", f"must list at least one value for {op}")
+        return None
+    kind = _condition_kind(items)
+    if (field_name == "amount" or days_from is not None) and kind != "number":
+        subject = "a number of days" if days_from is not None else "the credited amount"
+        r.error(f"{path}.value", f"{subject} compares with numbers")
+        return None
+    if field_name == "date" and kind != "date":
+        r.error(f"{path}.value", "the credit date compares with dates (YYYY-MM-DD)")
+        return None
+    if kind == "text" and op not in ("in", "not_in"):
+        r.error(f"{path}.value", f"{op} compares numbers or dates (YYYY-MM-DD), not text")
+        return None
+    if kind == "mixed":
+        r.error(f"{path}.value", "must be all numbers, all dates or all text")
+        return None
+    values: list[Any] = []
+    for i, item in enumerate(items):
+        where = f"{path}.value[{i}]" if many else f"{path}.value"
+        got = (
+            r.number(item, where)
+            if kind == "number"
+            else r.date(item, where)
+            if kind == "date"
+            else r.text(item, where)
+        )
+        if got is None:
+            return None
+        values.append(got)
+    if op == "between" and values[0] > values[1]:
+        r.error(f"{path}.value", "low must not be above high")
+        return None
+    return Condition(op, tuple(values), kind, field_name, days_from, days_to or "date")
+
+
+def _condition_kind(items: Sequence[object]) -> str:
+    """Return how a condition's values read: number, date, text (or mixed)."""
+    kinds = set()
+    for item in items:
+        if isinstance(item, bool):
+            kinds.add("text")
+        elif isinstance(item, int | float | Decimal):
+            kinds.add("number")
+        elif isinstance(item, dt.date) or (isinstance(item, str) and _is_date(item)):
+            kinds.add("date")
+        elif isinstance(item, str) and _is_number(item):
+            kinds.add("number")
+        else:
+            kinds.add("text")
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
 
 
 MEASURE_FIELDS: Final = (
