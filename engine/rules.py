@@ -28,9 +28,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from engine.conditions import row_holds
+from engine.conditions import holds, row_holds
 from engine.money import ONE, ZERO, RoundingMode, div, mul, quantize
-from engine.spec import Component, Curve, Filter, Gate, Limit, Plan, RateTable, Tier
+from engine.spec import (
+    Component,
+    Condition,
+    Curve,
+    Filter,
+    Gate,
+    Limit,
+    Plan,
+    RateTable,
+    Tier,
+)
 from engine.types import Period, Step
 
 
@@ -248,6 +258,26 @@ def _measure(f: Facts, measure_id: str) -> Decimal:
     return value if value is not None else ZERO
 
 
+_OP_WORDS: Final = {
+    ">=": "at least",
+    ">": "more than",
+    "<=": "at most",
+    "<": "less than",
+    "in": "one of",
+    "not_in": "none of",
+}
+
+
+def condition_words(cond: Condition, *, pct: bool = False) -> str:
+    """Return a numeric condition's test in words: ``at least 10``, ``between 5 and 20``."""
+    shown = [fmt_pct(v) if pct else fmt_number(v) for v in cond.operands if isinstance(v, Decimal)]
+    if cond.op == "between":
+        return f"between {shown[0]} and {shown[1]}"
+    if cond.op in ("in", "not_in"):
+        return f"{_OP_WORDS[cond.op]} {', '.join(shown)}"
+    return f"{_OP_WORDS[cond.op]} {shown[0]}"
+
+
 def check_gate(gate: Gate, f: Facts, shared: Shared) -> tuple[bool, list[Step], str, list[str]]:
     """Return whether ``gate`` holds, its steps, a sentence and the inputs it read."""
     if gate.scope == "self":
@@ -261,7 +291,21 @@ def check_gate(gate: Gate, f: Facts, shared: Shared) -> tuple[bool, list[Step], 
         who = f"{gate.scope} {holder}'s"
         ref = f"measure:{gate.scope}:{holder}/{gate.measure}"
     steps = [step("gate_value", value, f"{who} {gate.measure}")]
-    if gate.min_attainment is not None:
+    if gate.condition is not None:
+        subject = value
+        if gate.of == "attainment":
+            subject = attainment_of(value, quota)
+            steps += [step("gate_quota", quota), step("gate_attainment", subject)]
+        ok = holds(gate.condition, subject)
+        need = condition_words(gate.condition, pct=gate.of == "attainment")
+        got = (
+            "no value"
+            if subject is None
+            else fmt_pct(subject)
+            if gate.of == "attainment"
+            else fmt_number(subject)
+        )
+    elif gate.min_attainment is not None:
         att = attainment_of(value, quota)
         steps += [step("gate_quota", quota), step("gate_attainment", att)]
         ok = att is not None and att >= gate.min_attainment

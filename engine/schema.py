@@ -229,10 +229,17 @@ def plan_json_schema() -> dict[str, Any]:
                     "quota": _TEXT,
                     "min_attainment": _NON_NEGATIVE,
                     "min_value": _NUMBER,
+                    "op": _enum(spec.CONDITION_OPS),
+                    "value": {"anyOf": [_NUMBER, {"type": "array", "items": _NUMBER}]},
+                    "of": _enum(spec.GATE_OF),
                 },
                 ("measure",),
             ),
-            "oneOf": [{"required": ["min_attainment"]}, {"required": ["min_value"]}],
+            "oneOf": [
+                {"required": ["min_attainment"]},
+                {"required": ["min_value"]},
+                {"required": ["op", "value"]},
+            ],
         },
         "kpi": _obj(
             {

@@ -184,6 +184,10 @@ class Gate:
     quota: str | None = None
     min_attainment: Decimal | None = None
     min_value: Decimal | None = None
+    condition: Condition | None = None
+    """Instead of a minimum: ``op`` + ``value`` on the measure's value or attainment."""
+    of: str = "value"
+    """What ``condition`` reads: ``value`` (the measure) or ``attainment`` (measure / quota)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -938,20 +942,68 @@ def _gate(r: _Reader, value: object, path: str) -> Gate | None:
     data = r.mapping(value, path)
     if data is None:
         return None
-    r.known(data, path, ("measure", "scope", "holder", "quota", "min_attainment", "min_value"))
+    r.known(data, path, GATE_FIELDS)
     measure = r.get(data, path, "measure", r.text, required=True)
     scope = r.get(data, path, "scope", r.choice(GATE_SCOPES), default="self") or "self"
     holder = r.get(data, path, "holder", r.text)
     quota = r.get(data, path, "quota", r.text)
     min_att = r.get(data, path, "min_attainment", r.non_negative)
     min_val = r.get(data, path, "min_value", r.number)
-    if ("min_attainment" in data) == ("min_value" in data):
-        r.error(path, "needs exactly one of min_attainment, min_value")
+    of = r.get(data, path, "of", r.choice(GATE_OF), default="value") or "value"
+    condition = None
+    if "op" in data:
+        condition = _numeric_condition(r, data, path)
+    elif "value" in data or "of" in data:
+        r.error(f"{path}.op", "is required with value and of")
+    if sum(k in data for k in ("min_attainment", "min_value", "op")) != 1:
+        r.error(path, "needs exactly one of min_attainment, min_value, op (with value)")
     if scope != "self" and holder is None and "holder" not in data:
         r.error(f"{path}.holder", f"is required when scope is {scope}")
     if measure is None:
         return None
-    return Gate(measure, scope, holder, quota, min_att, min_val)
+    return Gate(measure, scope, holder, quota, min_att, min_val, condition, of)
+
+
+GATE_FIELDS: Final = (
+    "measure",
+    "scope",
+    "holder",
+    "quota",
+    "min_attainment",
+    "min_value",
+    "op",
+    "value",
+    "of",
+)
+GATE_OF: Final = ("value", "attainment")
+
+
+def _numeric_condition(r: _Reader, data: Mapping[str, Any], path: str) -> Condition | None:
+    """Parse ``op`` + ``value`` (a number, or a list for between / in / not_in)."""
+    op = r.get(data, path, "op", r.choice(CONDITION_OPS), required=True)
+    if "value" not in data:
+        r.error(f"{path}.value", "is required with op")
+        return None
+    raw = data["value"]
+    many = op in ("between", "in", "not_in")
+    if op is None:
+        return None
+    if many != isinstance(raw, list):
+        r.error(f"{path}.value", f"must be {'a list' if many else 'one number'} for {op}")
+        return None
+    items = raw if isinstance(raw, list) else [raw]
+    values = [
+        r.number(v, f"{path}.value[{i}]" if many else f"{path}.value") for i, v in enumerate(items)
+    ]
+    if any(v is None for v in values) or (many and not values):
+        if many and not values:
+            r.error(f"{path}.value", f"must list at least one number for {op}")
+        return None
+    numbers = [v for v in values if v is not None]
+    if op == "between" and (len(numbers) != 2 or numbers[0] > numbers[1]):
+        r.error(f"{path}.value", "must be [low, high] with low <= high for between")
+        return None
+    return Condition(op, tuple(numbers), "number")
 
 
 COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {

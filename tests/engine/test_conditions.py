@@ -186,3 +186,25 @@ def test_column_wise_and_row_by_row_agree_with_the_plain_meaning(
         for r in rows
     ]
     assert by_row == want
+
+
+@pytest.mark.parametrize(
+    ("gate", "message"),
+    [
+        ({"measure": "m", "op": ">=", "value": [1, 2]}, "gate.value: must be one number for >="),
+        ({"measure": "m", "op": "between", "value": 3}, "gate.value: must be a list for between"),
+        (
+            {"measure": "m", "op": "between", "value": [3, 1]},
+            "must be [low, high] with low <= high",
+        ),
+        ({"measure": "m", "op": ">="}, "gate.value: is required with op"),
+        ({"measure": "m", "value": 3}, "gate.op: is required with value and of"),
+        ({"measure": "m", "op": ">=", "value": 3, "min_value": 1}, "gate: needs exactly one of"),
+        ({"measure": "m", "of": "share", "op": ">=", "value": 3}, "gate.of: must be one of"),
+    ],
+)
+def test_a_bad_gate_condition_names_its_path(gate: dict[str, Any], message: str) -> None:
+    plan = plan_where()
+    plan["components"][0]["gate"] = gate
+    errors = validate_plan(plan)
+    assert any(message in e for e in errors), errors
