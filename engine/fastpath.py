@@ -4,7 +4,7 @@ Contract:
 
 * :func:`plain_tier_component` says whether a component is a *plain tier table*: a
   ``commission`` with a ``rate_table`` (any convention, basis ``amount`` or ``attainment``)
-  on a ``sum`` measure, with an optional period cap and floor, and nothing else (no gate,
+  on a ``sum`` measure, with an optional period cap and floor, and nothing else (no gate, modifier,
   accelerator, decelerator, hold, per-transaction rule). :func:`plain_plan` says whether a
   whole plan is made of them and settles without draws or ramps.
 * :func:`tier_block` works out, for many segments at once, exactly what
@@ -49,6 +49,7 @@ def plain_tier_component(plan: Plan, c: Component) -> bool:
         measure is not None
         and measure.aggregate == "sum"
         and c.gate is None
+        and not c.modifiers
         and c.accelerator is None
         and c.decelerator is None
         and not c.hold_until_collected
@@ -68,6 +69,7 @@ def plain_plan(plan: Plan) -> bool:
         bool(plan.components)
         and plan.draw is None
         and not plan.ramp
+        and not plan.modifiers
         and all(plain_tier_component(plan, c) for c in plan.components)
     )
 

@@ -621,6 +621,9 @@ def _holder_requests(
         for c in plan.components:
             if c.gate is not None and c.gate.scope != "self":
                 requests.add((c.gate.scope, c.gate.holder or "", plan.id, c.gate.measure))
+            for mod in (*c.modifiers, *plan.modifiers):
+                if mod.scope != "self":
+                    requests.add((mod.scope, mod.holder or "", plan.id, mod.measure))
             for p in c.parts:
                 if p.scope == "node":
                     targets = (

@@ -37,6 +37,7 @@ from engine.spec import (
     Filter,
     Gate,
     Limit,
+    Modifier,
     Plan,
     RateTable,
     Tier,
@@ -278,18 +279,64 @@ def condition_words(cond: Condition, *, pct: bool = False) -> str:
     return f"{_OP_WORDS[cond.op]} {shown[0]}"
 
 
+def read_measure(
+    measure: str,
+    scope: str,
+    holder: str | None,
+    quota_id: str | None,
+    f: Facts,
+    shared: Shared,
+) -> tuple[Decimal | None, Decimal | None, str, str]:
+    """Return (value, quota, whose, input ref) of a measure: own, a person's or a node's."""
+    if scope == "self":
+        return (
+            f.measures.get(measure),
+            f.quotas.get(quota_id or measure),
+            "your",
+            f"measure:{f.person_id}/{measure}",
+        )
+    who = holder or ""
+    value, quota = shared.holder_measures.get((scope, who, measure), (None, None))
+    return value, quota, f"{scope} {who}'s", f"measure:{scope}:{who}/{measure}"
+
+
+def modifier_factor(
+    mod: Modifier, f: Facts, shared: Shared, index: int
+) -> tuple[Decimal, list[Step], str, str]:
+    """Return a modifier's factor, its steps, its words and the input it read."""
+    value, quota, who, ref = read_measure(mod.measure, mod.scope, mod.holder, mod.quota, f, shared)
+    subject = attainment_of(value, quota) if mod.of == "attainment" else value
+    if subject is None:
+        raise RuleError(
+            f"person {f.person_id} plan {f.plan.id}: modifier {index} has no "
+            f"{'attainment' if mod.of == 'attainment' else 'value'} for {who} {mod.measure}"
+        )
+    factor = curve_value(mod.curve, subject) if mod.curve is not None else subject
+    kept = factor
+    if mod.min is not None:
+        kept = max(kept, mod.min)
+    if mod.max is not None:
+        kept = min(kept, mod.max)
+    name = f"modifier_{index}"
+    shown = fmt_pct(subject) if mod.of == "attainment" else fmt_number(subject)
+    words = f"{who} {mod.measure} {'attainment ' if mod.of == 'attainment' else ''}{shown}"
+    if mod.curve is not None:
+        words += f" -> x{fmt_number(factor)} on the curve"
+    if kept != factor:
+        bound = "minimum" if mod.min is not None and kept == mod.min else "maximum"
+        words += f", kept at the {bound} x{fmt_number(kept)}"
+    steps = [
+        step(f"{name}_value", subject, f"{who} {mod.measure} ({mod.of})"),
+        step(f"{name}_factor", kept, mod.apply),
+    ]
+    return kept, steps, words, ref
+
+
 def check_gate(gate: Gate, f: Facts, shared: Shared) -> tuple[bool, list[Step], str, list[str]]:
     """Return whether ``gate`` holds, its steps, a sentence and the inputs it read."""
-    if gate.scope == "self":
-        value = f.measures.get(gate.measure)
-        quota = f.quotas.get(gate.quota or gate.measure)
-        who = "your"
-        ref = f"measure:{f.person_id}/{gate.measure}"
-    else:
-        holder = gate.holder or ""
-        value, quota = shared.holder_measures.get((gate.scope, holder, gate.measure), (None, None))
-        who = f"{gate.scope} {holder}'s"
-        ref = f"measure:{gate.scope}:{holder}/{gate.measure}"
+    value, quota, who, ref = read_measure(
+        gate.measure, gate.scope, gate.holder, gate.quota, f, shared
+    )
     steps = [step("gate_value", value, f"{who} {gate.measure}")]
     if gate.condition is not None:
         subject = value
@@ -334,12 +381,29 @@ def _finish(
     tier: int | None = None,
     held: Decimal = ZERO,
 ) -> Outcome:
-    """Apply the gate, period cap and floor common to every component; build the outcome."""
+    """Apply the modifiers, gate, period cap and floor common to every component."""
     cur, mode = f.currency, f.plan.rounding.mode
     if f.formula_steps:
         fsteps, ftext = _formula_trace(c, f)
         steps[:0] = fsteps
         text = f"{ftext} {text}" if ftext else text
+    mods = [*c.modifiers, *f.plan.modifiers]
+    after: list[tuple[Decimal, str]] = []
+    for i, mod in enumerate(mods, start=1):
+        factor, msteps, words, ref = modifier_factor(mod, f, shared, i)
+        steps += msteps
+        inputs.append(ref)
+        where = "component" if i <= len(c.modifiers) else "plan"
+        if mod.apply == "after_cap":
+            after.append((factor, f"{words} (a {where} modifier, after the cap)"))
+            continue
+        before = earned
+        earned = mul(earned, factor)
+        held = mul(held, factor)
+        text += (
+            f" {words} (a {where} modifier, before the cap): {fmt_amount(before, cur, mode)} x "
+            f"{fmt_number(factor)} = {fmt_amount(earned, cur, mode)}."
+        )
     if c.cap is not None:
         cap = limit_amount(c.cap, f.target_incentive, f.factor)
         steps.append(step("cap", cap))
@@ -354,6 +418,14 @@ def _finish(
         if earned < floor:
             text += f" Raised to the floor of {fmt_amount(floor, cur, mode)}."
             earned = floor
+    for factor, words in after:
+        before = earned
+        earned = mul(earned, factor)
+        held = mul(held, factor)
+        text += (
+            f" {words}: {fmt_amount(before, cur, mode)} x {fmt_number(factor)} = "
+            f"{fmt_amount(earned, cur, mode)}."
+        )
     if c.gate is not None:
         ok, gsteps, gtext, grefs = check_gate(c.gate, f, shared)
         steps += gsteps

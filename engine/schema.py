@@ -116,6 +116,7 @@ def _component(ctype: str) -> Schema:
         "gate": _ref("gate"),
         "cap": _ref("limit"),
         "floor": _ref("limit"),
+        "modifiers": {"type": "array", "items": _ref("modifier")},
     }
     props = common | {k: fields[k] for k in spec.COMPONENT_FIELDS[ctype]}
     required: dict[str, tuple[str, ...]] = {
@@ -241,6 +242,20 @@ def plan_json_schema() -> dict[str, Any]:
                 {"required": ["op", "value"]},
             ],
         },
+        "modifier": _obj(
+            {
+                "measure": _TEXT,
+                "scope": _enum(spec.GATE_SCOPES),
+                "holder": _TEXT,
+                "quota": _TEXT,
+                "of": _enum(spec.GATE_OF),
+                "curve": _ref("curve"),
+                "min": _NON_NEGATIVE,
+                "max": _NON_NEGATIVE,
+                "apply": _enum(spec.MODIFIER_ORDERS),
+            },
+            ("measure",),
+        ),
         "kpi": _obj(
             {
                 "measure": _TEXT,
@@ -288,6 +303,7 @@ def plan_json_schema() -> dict[str, Any]:
             },
             ("type", "amount"),
         ),
+        "modifiers": {"type": "array", "items": _ref("modifier")},
         "ramp": {
             "type": "array",
             "items": _obj(

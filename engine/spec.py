@@ -191,6 +191,26 @@ class Gate:
 
 
 @dataclass(frozen=True, slots=True)
+class Modifier:
+    """A multiplicative factor from a measure (own, another person's or a node's).
+
+    The factor is the measure's value (or attainment, ``of``), read through ``curve`` when
+    given, kept between ``min`` and ``max``; it multiplies the earned figure before the
+    period cap and floor (``apply: before_cap``, the default) or after them (``after_cap``).
+    """
+
+    measure: str
+    scope: str = "self"
+    holder: str | None = None
+    quota: str | None = None
+    of: str = "value"
+    curve: Curve | None = None
+    min: Decimal | None = None
+    max: Decimal | None = None
+    apply: str = "before_cap"
+
+
+@dataclass(frozen=True, slots=True)
 class Kpi:
     """One weighted KPI of a KPI bonus, with its target, direction and curve."""
 
@@ -291,6 +311,7 @@ class Component:
     gate: Gate | None = None
     cap: Limit | None = None
     floor: Limit | None = None
+    modifiers: tuple[Modifier, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +355,8 @@ class Plan:
     proration: str = "days_x_allocation"
     draw: Draw | None = None
     ramp: tuple[RampStep, ...] = ()
+    modifiers: tuple[Modifier, ...] = ()
+    """Factors on the plan total: they multiply every component's earned figure."""
     measures_by_id: Mapping[str, Measure] = field(default_factory=dict, compare=False)
 
     def measure(self, measure_id: str) -> Measure:
@@ -570,6 +593,7 @@ def parse_plan(data: object) -> Plan:
         components=components,
         draw=draw,
         ramp=ramp,
+        modifiers=_modifiers(r, root.get("modifiers"), "modifiers"),
         measures_by_id={m.id: m for m in measures},
     )
     _cross_check(r, plan, root)
@@ -590,6 +614,7 @@ PLAN_FIELDS: Final = (
     "components",
     "draw",
     "ramp",
+    "modifiers",
     "description",
 )
 
@@ -1030,7 +1055,54 @@ COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "gainshare": ("kpi", "value", "source_node", "share", "baseline", "split"),
     "retention_bonus": ("filter", "months", "months_attribute", "amount"),
 }
-COMMON_COMPONENT_FIELDS: Final = ("id", "type", "name", "description", "gate", "cap", "floor")
+COMMON_COMPONENT_FIELDS: Final = (
+    "id",
+    "type",
+    "name",
+    "description",
+    "gate",
+    "cap",
+    "floor",
+    "modifiers",
+)
+MODIFIER_FIELDS: Final = (
+    "measure",
+    "scope",
+    "holder",
+    "quota",
+    "of",
+    "curve",
+    "min",
+    "max",
+    "apply",
+)
+MODIFIER_ORDERS: Final = ("before_cap", "after_cap")
+
+
+def _modifiers(r: _Reader, value: object, path: str) -> tuple[Modifier, ...]:
+    if value is None:
+        return ()
+    out = []
+    for sub, data in r.items(value, path):
+        r.known(data, sub, MODIFIER_FIELDS)
+        measure = r.get(data, sub, "measure", r.text, required=True)
+        scope = r.get(data, sub, "scope", r.choice(GATE_SCOPES), default="self") or "self"
+        holder = r.get(data, sub, "holder", r.text)
+        if scope != "self" and holder is None and "holder" not in data:
+            r.error(f"{sub}.holder", f"is required when scope is {scope}")
+        of = r.get(data, sub, "of", r.choice(GATE_OF), default="value") or "value"
+        curve = r.get(data, sub, "curve", lambda v, p: _curve(r, v, p))
+        low = r.get(data, sub, "min", r.non_negative)
+        high = r.get(data, sub, "max", r.non_negative)
+        if low is not None and high is not None and low > high:
+            r.error(f"{sub}.max", "must not be below min")
+        order = r.get(data, sub, "apply", r.choice(MODIFIER_ORDERS), default="before_cap")
+        quota = r.get(data, sub, "quota", r.text)
+        if measure is not None:
+            out.append(
+                Modifier(measure, scope, holder, quota, of, curve, low, high, order or "before_cap")
+            )
+    return tuple(out)
 
 
 def _component(r: _Reader, data: Mapping[str, Any], path: str) -> Component | None:
@@ -1044,6 +1116,7 @@ def _component(r: _Reader, data: Mapping[str, Any], path: str) -> Component | No
         "gate": _gate(r, data["gate"], f"{path}.gate") if data.get("gate") else None,
         "cap": _limit(r, data["cap"], f"{path}.cap") if data.get("cap") else None,
         "floor": _limit(r, data["floor"], f"{path}.floor") if data.get("floor") else None,
+        "modifiers": _modifiers(r, data.get("modifiers"), f"{path}.modifiers"),
     }
     handler = _COMPONENT_PARSERS[ctype]
     handler(r, data, path, kw)
@@ -1330,6 +1403,9 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
                 r.error(f"measures[{i}].{key}", f"unknown measure {ref!r}")
             if ref is not None and ref == m.id:
                 r.error(f"measures[{i}].{key}", "a ratio cannot refer to itself")
+    for j, mod in enumerate(plan.modifiers):
+        if mod.measure not in ids:
+            r.error(f"modifiers[{j}].measure", f"unknown measure {mod.measure!r}")
     raw_components = root.get("components")
     if not isinstance(raw_components, list):
         return
@@ -1368,6 +1444,8 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
         ref(c.measure, f"{path}.{key}", sum_only=c.type == "commission", per_credit=per_credit)
         if c.gate is not None:
             ref(c.gate.measure, f"{path}.gate.measure")
+        for j, mod in enumerate(c.modifiers):
+            ref(mod.measure, f"{path}.modifiers[{j}].measure")
         for j, k in enumerate(c.kpis):
             ref(k.measure, f"{path}.kpis[{j}].measure")
         for j, p in enumerate(c.parts):

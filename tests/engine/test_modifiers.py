@@ -1,0 +1,154 @@
+"""Modifiers: validation with paths, a missing factor refused, monotone in the factor."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import compute, validate_plan
+from engine.fastpath import plain_plan
+from engine.loader import inputs_from_mapping, plans_from_mapping
+from engine.rules import RuleError
+from engine.spec import parse_plan
+
+
+def plan(modifier: dict[str, Any], *, where: str = "component", cap: Any = None) -> dict[str, Any]:
+    component: dict[str, Any] = {
+        "id": "c",
+        "type": "commission",
+        "measure": "bookings",
+        "rate": "0.1",
+    }
+    if cap is not None:
+        component["cap"] = {"amount": cap}
+    out: dict[str, Any] = {
+        "version": 1,
+        "id": "p",
+        "currency": "USD",
+        "measures": [
+            {"id": "bookings", "aggregate": "sum"},
+            {"id": "perf", "aggregate": "kpi", "kpi": "perf"},
+        ],
+        "components": [component],
+    }
+    if where == "plan":
+        out["modifiers"] = [modifier]
+    else:
+        component["modifiers"] = [modifier]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("modifier", "where", "message"),
+    [
+        ({"measure": "nope"}, "component", "components[0].modifiers[0].measure: unknown measure"),
+        ({"measure": "nope"}, "plan", "modifiers[0].measure: unknown measure 'nope'"),
+        (
+            {"measure": "perf", "min": 2, "max": 1},
+            "component",
+            "modifiers[0].max: must not be below",
+        ),
+        ({"measure": "perf", "apply": "later"}, "plan", "modifiers[0].apply: must be one of"),
+        ({"measure": "perf", "scope": "node"}, "plan", "modifiers[0].holder: is required"),
+        ({"measure": "perf", "factor": 2}, "component", "modifiers[0].factor: unknown field"),
+    ],
+)
+def test_a_bad_modifier_names_its_path(modifier: dict[str, Any], where: str, message: str) -> None:
+    errors = validate_plan(plan(modifier, where=where))
+    assert any(message in e for e in errors), errors
+
+
+def test_a_plan_with_modifiers_does_not_take_the_fast_path() -> None:
+    assert (
+        plain_plan(
+            parse_plan(
+                {
+                    **plan({"measure": "perf"}),
+                    "measures": [
+                        {"id": "bookings", "aggregate": "sum"},
+                        {"id": "perf", "aggregate": "sum"},
+                    ],
+                }
+            )
+        )
+        is False
+    )
+
+
+def _case(data: dict[str, Any], perf: list[Any]) -> dict[str, Any]:
+    people = [f"p{i}" for i in range(len(perf))]
+    return {
+        "plan": data,
+        "inputs": {
+            "period": {"id": "2025-01", "start": "2025-01-01", "end": "2025-02-01"},
+            "people": [{"person": p} for p in people],
+            "kpis": [
+                {"holder": p, "kpi": "perf", "value": v}
+                for p, v in zip(people, perf, strict=True)
+                if v is not None
+            ],
+            "credits": [
+                {"id": f"c{i}", "person": p, "date": "2025-01-05", "amount": 12345}
+                for i, p in enumerate(people)
+            ],
+        },
+    }
+
+
+def _run(case: dict[str, Any]) -> dict[str, Decimal]:
+    plans = plans_from_mapping(case)
+    result = compute(inputs_from_mapping(case["inputs"], plans))
+    return {ln.person_id: ln.amount for ln in result.lines}
+
+
+def test_a_missing_factor_is_refused_naming_the_person() -> None:
+    with pytest.raises(RuleError, match="person p1 plan p: modifier 1 has no value for your perf"):
+        _run(_case(plan({"measure": "perf"}), ["1", None]))
+
+
+factors = st.decimals(min_value=0, max_value=3, places=3, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(factors, min_size=2, max_size=6),
+    st.sampled_from(["before_cap", "after_cap"]),
+    st.sampled_from(["component", "plan"]),
+    st.one_of(st.none(), st.integers(0, 2000)),
+    st.one_of(st.none(), st.tuples(factors, factors).map(sorted)),
+    st.booleans(),
+)
+def test_modifiers_are_monotone_in_their_factor(
+    perf: list[Decimal],
+    order: str,
+    where: str,
+    cap: int | None,
+    bounds: list[Decimal] | None,
+    curve: bool,
+) -> None:
+    modifier: dict[str, Any] = {"measure": "perf", "apply": order}
+    if bounds is not None:
+        modifier["min"], modifier["max"] = str(bounds[0]), str(bounds[1])
+    if curve:
+        modifier["curve"] = {
+            "points": [{"attainment": "0.5", "payout": "0.5"}, {"attainment": 2, "payout": "1.5"}]
+        }
+    got = _run(_case(plan(modifier, where=where, cap=cap), [str(p) for p in perf]))
+    ranked = sorted(range(len(perf)), key=lambda i: perf[i])
+    amounts = [got[f"p{i}"] for i in ranked]
+    assert amounts == sorted(amounts), (perf, amounts)
+    if bounds is not None and not curve:
+        for i, p in enumerate(perf):  # the factor never leaves [min, max]
+            kept = min(max(p, bounds[0]), bounds[1])
+            base = Decimal("1234.50")
+            if cap is not None and order == "before_cap":
+                expect = min(base * kept, Decimal(cap))
+            elif cap is not None:
+                expect = min(base, Decimal(cap)) * kept
+            else:
+                expect = base * kept
+            assert got[f"p{i}"] == expect.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
