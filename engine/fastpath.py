@@ -4,9 +4,9 @@ Contract:
 
 * :func:`plain_tier_component` says whether a component is a *plain tier table*: a
   ``commission`` with a ``rate_table`` (any convention, basis ``amount`` or ``attainment``)
-  on a ``sum`` measure, with an optional period cap and floor, and nothing else (no gate, modifier,
-  accelerator, decelerator, hold, per-transaction rule). :func:`plain_plan` says whether a
-  whole plan is made of them and settles without draws or ramps.
+  on a ``sum`` measure, with an optional period cap and floor, and nothing else (no gate,
+  modifier, accelerator, decelerator, hold, per-transaction rule). :func:`plain_plan` says
+  whether a whole plan is made of them and settles without draws, ramps or plan modifiers.
 * :func:`tier_block` works out, for many segments at once, exactly what
   :func:`engine.rules.commission` (the general Decimal path) works out for each one: the
   earned amount as an exact integer at a power-of-ten scale, the tier reached, and the
