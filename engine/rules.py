@@ -387,23 +387,27 @@ def _finish(
         fsteps, ftext = _formula_trace(c, f)
         steps[:0] = fsteps
         text = f"{ftext} {text}" if ftext else text
-    mods = [*c.modifiers, *f.plan.modifiers]
-    after: list[tuple[Decimal, str]] = []
-    for i, mod in enumerate(mods, start=1):
+    factors: list[tuple[Decimal, str, str]] = []
+    for i, mod in enumerate([*c.modifiers, *f.plan.modifiers], start=1):
         factor, msteps, words, ref = modifier_factor(mod, f, shared, i)
         steps += msteps
         inputs.append(ref)
         where = "component" if i <= len(c.modifiers) else "plan"
-        if mod.apply == "after_cap":
-            after.append((factor, f"{words} (a {where} modifier, after the cap)"))
-            continue
-        before = earned
-        earned = mul(earned, factor)
-        held = mul(held, factor)
-        text += (
-            f" {words} (a {where} modifier, before the cap): {fmt_amount(before, cur, mode)} x "
-            f"{fmt_number(factor)} = {fmt_amount(earned, cur, mode)}."
-        )
+        order = "after" if mod.apply == "after_cap" else "before"
+        factors.append((factor, f"{words} (a {where} modifier, {order} the cap)", mod.apply))
+
+    def modify(apply: str) -> None:
+        nonlocal earned, held, text
+        for factor, words, when in factors:
+            if when == apply:
+                before = earned
+                earned, held = mul(earned, factor), mul(held, factor)
+                text += (
+                    f" {words}: {fmt_amount(before, cur, mode)} x {fmt_number(factor)} = "
+                    f"{fmt_amount(earned, cur, mode)}."
+                )
+
+    modify("before_cap")
     if c.cap is not None:
         cap = limit_amount(c.cap, f.target_incentive, f.factor)
         steps.append(step("cap", cap))
@@ -418,14 +422,7 @@ def _finish(
         if earned < floor:
             text += f" Raised to the floor of {fmt_amount(floor, cur, mode)}."
             earned = floor
-    for factor, words in after:
-        before = earned
-        earned = mul(earned, factor)
-        held = mul(held, factor)
-        text += (
-            f" {words}: {fmt_amount(before, cur, mode)} x {fmt_number(factor)} = "
-            f"{fmt_amount(earned, cur, mode)}."
-        )
+    modify("after_cap")
     if c.gate is not None:
         ok, gsteps, gtext, grefs = check_gate(c.gate, f, shared)
         steps += gsteps
