@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -66,7 +66,7 @@ from engine.rules import (
     settle_draw,
     step,
 )
-from engine.spec import Component, Filter, Plan, Rounding
+from engine.spec import Component, Filter, Plan
 from engine.types import (
     ASSIGNMENT_COLUMNS,
     CREDIT_COLUMNS,
@@ -932,6 +932,7 @@ def reward_phase(
     kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
     person_quotas, _ = _quota_tables(inputs.quotas)
     rewards: list[Reward] = []
+    keys: dict[tuple[str, str], str] = {}
     for seg in state.segments if segments is None else segments:
         plan = inputs.plans[seg.plan_id]
         facts = _facts(
@@ -951,9 +952,11 @@ def reward_phase(
             if plain:
                 assert c.measure is not None
                 quota = facts.quotas.get(c.quota or c.measure)
+                key = keys.get((plan.id, c.id))
+                if key is None:
+                    key = keys[(plan.id, c.id)] = component_key(plan, c)
                 figures = plain_figures(
-                    plan,
-                    c,
+                    key,
                     seg,
                     int(state.sum_arrays[(plan.id, c.measure)][seg.id]),
                     int(state.count_arrays[(plan.id, c.measure)][seg.id]),
@@ -971,15 +974,14 @@ def _raw_quota_e4(
     return None if quota is None else int(quota.scaleb(4))
 
 
-@lru_cache(maxsize=1024)
-def _component_key(plan_id: str, rounding: Rounding, proration: str, c: Component) -> str:
-    text = repr((plan_id, rounding, proration, c))
+def component_key(plan: Plan, c: Component) -> str:
+    """Return a digest of everything of the plan a plain tier table's trace depends on."""
+    text = repr((plan.id, plan.rounding, plan.proration, c))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def plain_figures(
-    plan: Plan,
-    c: Component,
+    key: str,
     seg: Segment,
     value_e4: int,
     count: int,
@@ -990,9 +992,8 @@ def plain_figures(
     Both paths build it the same way - the fast path from its integer columns, the general
     path from the segment and measure phase - so :func:`result_hash` does not depend on the
     path taken, and needs no trace rendered. The earned and paid minor units are appended
-    when the line is settled.
+    when the line is settled. ``key`` is :func:`component_key` of the plan and component.
     """
-    key = _component_key(plan.id, plan.rounding, plan.proration, c)
     return (
         f"{key}|{seg.person_key}|{seg.node_id}|{seg.role}|{seg.allocation}|{seg.index}|"
         f"{seg.start_day}|{seg.end_day}|{seg.factor_num}|{seg.factor_den}|{seg.quota_factor}|"
@@ -1389,10 +1390,10 @@ class _FastBlock:
 
     def figures(self, rows: Sequence[int]) -> list[str]:
         """Return the canonical figures of the traces of ``rows`` (as :func:`plain_figures`)."""
-        values = self.fig.value_e4
-        plan, c, segs = self.plan, self.component, self.segments
+        values, counts = self.fig.value_e4.tolist(), self.counts.tolist()
+        key, segs = component_key(self.plan, self.component), self.segments
         return [
-            plain_figures(plan, c, segs[i], int(values[i]), int(self.counts[i]), self.quota_raw[i])
+            plain_figures(key, segs[i], values[i], counts[i], self.quota_raw[i])
             + f"|{self.minor[i]}|{self.paid_minor[i]}"
             for i in rows
         ]

@@ -217,6 +217,31 @@ def tiered_amount(
     return sum((s.pay for s in slices), ZERO), slices, reached
 
 
+@dataclass(frozen=True, slots=True)
+class TierFill:
+    """How much of one tier's band ``[start, end)`` the measure fills (for progress bars)."""
+
+    tier: int
+    start: Decimal
+    end: Decimal | None
+    amount: Decimal
+    share: Decimal | None
+    """amount / band width, from 0 to 1; None for the open-ended last band."""
+
+
+def tier_fills(value: Decimal, table: RateTable, scale: Decimal = ONE) -> list[TierFill]:
+    """Return every tier's fill by ``value`` (bounds x ``scale``): bands fill in order."""
+    out = []
+    for i, t in enumerate(table.tiers):
+        lo = mul(t.start, scale)
+        hi = mul(t.end, scale) if t.end is not None else None
+        top = value if hi is None else min(value, hi)
+        amount = max(ZERO, top - lo)
+        share = div(amount, hi - lo) if hi is not None and hi > lo else None
+        out.append(TierFill(i + 1, lo, hi, amount, share))
+    return out
+
+
 def curve_value(curve: Curve, attainment: Decimal) -> Decimal:
     """Return the payout fraction at ``attainment``: 0 below the first point, linear, flat above."""
     points = curve.points
@@ -511,6 +536,13 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
         base, slices, tier = tiered_amount(value, c.rate_table, scale)
         for s in slices:
             steps.append(step(f"tier_{s.tier}", s.pay, f"{fmt_number(s.portion)} at {s.rate}"))
+        for band in tier_fills(value, c.rate_table, scale):
+            where = (
+                f"{fmt_pct(band.share)} of {fmt_number(band.start)}..{fmt_number(band.end)}"
+                if band.share is not None and band.end is not None
+                else f"from {fmt_number(band.start)}, open-ended"
+            )
+            steps.append(step(f"tier_{band.tier}_fill", band.amount, where))
         parts = " + ".join(
             f"{fmt_amount(s.portion, cur, mode)} at {fmt_pct(s.rate)}" for s in slices
         )

@@ -6,17 +6,19 @@ import datetime as dt
 import random
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import compute, parse_plan
 from engine.crediting import attribution_weights, credit_attribution, credit_splits
-from engine.loader import inputs_from_mapping
+from engine.loader import inputs_from_mapping, plans_from_mapping
 from engine.money import allocate, allocate_groups, from_e4
-from engine.rules import tiered_amount
+from engine.rules import tier_fills, tiered_amount
 from engine.spec import RateTable, Tier
 from engine.types import Inputs
 
@@ -277,3 +279,32 @@ def test_contributions_add_up_to_the_measures() -> None:
         if row.measure_id == "bookings":
             got = sums.get((row.person_id, row.segment), 0)
             assert from_e4(int(got)) == row.value
+
+
+@settings(max_examples=200, deadline=None)
+@given(tables(), st.decimals(min_value=-1000, max_value=200_000, places=2, allow_nan=False))
+def test_tier_fills_sum_to_the_measure_and_fill_in_order(table: RateTable, value: Decimal) -> None:
+    fills = tier_fills(value, table)
+    assert sum(f.amount for f in fills) == max(value, Decimal(0))
+    for f in fills:
+        assert f.share is None or Decimal(0) <= f.share <= 1
+    partly = [i for i, f in enumerate(fills) if f.share is not None and 0 < f.share < 1]
+    for i in partly:  # a band is partly filled only when every band before it is full
+        assert all(g.share == 1 for g in fills[:i])
+        assert all(g.amount == 0 for g in fills[i + 1 :])
+
+
+def test_a_commission_trace_reports_each_tier_fill() -> None:
+    case = yaml.safe_load(
+        (Path(__file__).parent / "golden" / "commission_marginal.yaml").read_text()
+    )
+    plans = plans_from_mapping(case)
+    result = compute(inputs_from_mapping(case["inputs"], plans))
+    trace = next(t for t in result.traces if t.component_id == "commission")
+    fills = {s.name: (s.value, s.note) for s in trace.steps if s.name.endswith("_fill")}
+    assert fills, trace.steps
+    assert fills == {
+        "tier_1_fill": ("10000", "100 % of 0..10,000"),
+        "tier_2_fill": ("10000", "100 % of 10,000..20,000"),
+        "tier_3_fill": ("10000.0000", "from 20,000, open-ended"),
+    }
