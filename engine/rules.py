@@ -903,6 +903,24 @@ def retention_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
     return _finish(c, f, shared, earned, steps, text, inputs)
 
 
+def fixed_pay(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return a fixed amount per period (salary, stipend), pro-rated like the target incentive."""
+    assert c.amount is not None
+    cur, mode = f.currency, f.plan.rounding.mode
+    earned = mul(c.amount, f.factor)
+    steps = [step("amount_per_period", c.amount), step("proration", f.factor)]
+    text = (
+        f"Fixed pay of {fmt_amount(c.amount, cur, mode)} a period"
+        + (
+            f" x {fmt_pct(f.factor)} (the part of the period on the plan)"
+            if f.factor != ONE
+            else ""
+        )
+        + f" = {fmt_amount(earned, cur, mode)}."
+    )
+    return _finish(c, f, shared, earned, steps, text, [])
+
+
 RULES: Final[dict[str, Callable[[Component, Facts, Shared], Outcome]]] = {
     "commission": commission,
     "attainment_bonus": attainment_bonus,
@@ -914,6 +932,7 @@ RULES: Final[dict[str, Callable[[Component, Facts, Shared], Outcome]]] = {
     "profit_share": profit_share,
     "gainshare": gainshare,
     "retention_bonus": retention_bonus,
+    "fixed_pay": fixed_pay,
 }
 
 

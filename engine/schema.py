@@ -130,6 +130,7 @@ def _component(ctype: str) -> Schema:
         "profit_share": ("source_node", "share"),
         "gainshare": ("source_node", "share", "baseline"),
         "retention_bonus": ("months", "amount"),
+        "fixed_pay": ("amount",),
     }
     out = _obj(props, ("id", "type", *required[ctype]))
     if ctype == "commission":

@@ -66,6 +66,7 @@ COMPONENT_TYPES: Final = (
     "profit_share",
     "gainshare",
     "retention_bonus",
+    "fixed_pay",
 )
 
 Aggregate = Literal["sum", "count", "average", "ratio", "kpi", "formula"]
@@ -1054,6 +1055,7 @@ COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "profit_share": ("kpi", "value", "source_node", "share", "split"),
     "gainshare": ("kpi", "value", "source_node", "share", "baseline", "split"),
     "retention_bonus": ("filter", "months", "months_attribute", "amount"),
+    "fixed_pay": ("amount",),
 }
 COMMON_COMPONENT_FIELDS: Final = (
     "id",
@@ -1348,6 +1350,10 @@ def _parse_retention(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[st
     kw["amount"] = r.get(data, path, "amount", r.non_negative, required=True)
 
 
+def _parse_fixed_pay(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    kw["amount"] = r.get(data, path, "amount", r.non_negative, required=True)
+
+
 _COMPONENT_PARSERS: Final[
     dict[str, Callable[[_Reader, Mapping[str, Any], str, dict[str, Any]], None]]
 ] = {
@@ -1361,6 +1367,7 @@ _COMPONENT_PARSERS: Final[
     "profit_share": _parse_profit_share,
     "gainshare": _parse_gainshare,
     "retention_bonus": _parse_retention,
+    "fixed_pay": _parse_fixed_pay,
 }
 
 
