@@ -76,3 +76,19 @@ def periods_since_hire(
     hire_period = _period_index(hire, size, fiscal_start_month)
     this_period = _period_index(period_start, size, fiscal_start_month)
     return this_period - hire_period + 1
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Return ``day`` moved by whole calendar months, kept in the month (31 Jan + 1 = 28 Feb)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = (month_boundaries(year, month + 1)[1] - dt.timedelta(days=1)).day
+    return dt.date(year, month + 1, min(day.day, last))
+
+
+def months_between(start: dt.date, end: dt.date) -> int:
+    """Return the whole calendar months from ``start`` to ``end`` (15 Jan to 15 Apr is 3)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if add_months(start, months) > end:
+        months -= 1
+    return months

@@ -51,7 +51,7 @@ from engine.money import (
     to_decimal,
     to_minor,
 )
-from engine.periods import day_number, from_day_number, periods_since_hire
+from engine.periods import day_number, from_day_number, months_between, periods_since_hire
 from engine.rules import (
     CreditRow,
     Facts,
@@ -1231,35 +1231,59 @@ def _clawback(
     mode: RoundingMode,
     period: Period,
 ) -> Decimal:
+    """Claw back a reversed credit at its original rate: inside a window, or by a scale."""
     credited = pd.Timestamp(row["credited_date"]).date()
     reversed_on = pd.Timestamp(row["reversed_date"]).date()
     days = (reversed_on - credited).days
     amount = from_e4(int(row["amount_e4"]))
     rate = to_decimal(row["rate"])
-    window = c.clawback_window_days
-    inside = window is not None and 0 <= days <= window
-    claw = quantize(clawback_amount(amount, rate), cur, mode) if inside else ZERO
     tid = row["transaction_id"]
     steps = [
         step("reversed_amount", amount),
         step("original_rate", rate),
         step("days_after_credit", days),
-        step("window_days", window),
-        step("clawback", claw),
     ]
-    if inside:
-        text = (
-            f"Transaction {tid} ({fmt_amount(amount, cur, mode)}) was reversed {days} days after "
-            f"it was credited, inside the {window}-day window: {fmt_pct(rate)} is clawed "
-            f"back = {fmt_amount(claw, cur, mode)}."
+    if c.clawback_scale:
+        month = months_between(credited, reversed_on) + 1 if days >= 0 else None
+        share = next(
+            (s.share for s in c.clawback_scale if month is not None and month <= s.through_month),
+            ZERO,
         )
-        _add(book, seg, c.id, "clawback", claw, ZERO, period, cur)
+        inside = share > 0
+        steps += [step("months_after_credit", month), step("scale_share", share)]
+        when = f"in month {month} after it was credited ({credited} to {reversed_on})"
+        last = c.clawback_scale[-1].through_month
+        outside = f"past the clawback scale (its last step ends with month {last})"
+        if month is not None and share == 0 and month <= last:
+            outside = "where the clawback scale claws back 0 %"
     else:
+        window = c.clawback_window_days
+        share = c.clawback_share
+        inside = window is not None and 0 <= days <= window and share > 0
+        steps += [step("window_days", window), step("share", share)]
+        when = f"{days} days after it was credited"
+        outside = f"outside the clawback window{'' if window is None else f' of {window} days'}"
+        if window is not None and 0 <= days <= window:
+            outside = "inside the window, where the share clawed back is 0 %"
+    claw = quantize(clawback_amount(amount, rate, share), cur, mode) if inside else ZERO
+    steps.append(step("clawback", claw))
+    if inside and c.clawback_scale:
         text = (
-            f"Transaction {tid} was reversed {days} days after it was credited, outside the "
-            f"clawback window{'' if window is None else f' of {window} days'}: nothing is "
-            "clawed back."
+            f"Transaction {tid} ({fmt_amount(amount, cur, mode)}) was reversed {when}: the "
+            f"scale claws back {fmt_pct(share)} of the commission at its original rate of "
+            f"{fmt_pct(rate)} = {fmt_amount(claw, cur, mode)}."
         )
+    elif inside:
+        part = f"{fmt_pct(share)} of {fmt_pct(rate)}" if share != ONE else fmt_pct(rate)
+        text = (
+            f"Transaction {tid} ({fmt_amount(amount, cur, mode)}) was reversed {when}, inside "
+            f"the {c.clawback_window_days}-day window: {part} is clawed back = "
+            f"{fmt_amount(claw, cur, mode)}."
+        )
+    else:
+        text = f"Transaction {tid} was reversed {when}, {outside}: nothing is clawed back."
+    if inside:
+        _add(book, seg, c.id, "clawback", claw, ZERO, period, cur)
     book.traces.append(_trace(seg, c.id, "clawback", steps, (f"transaction:{tid}",), text, period))
     return claw
 

@@ -1011,9 +1011,9 @@ def settle_draw(
     return DrawOutcome(top_up, recovery, balance, tuple(steps), text)
 
 
-def clawback_amount(amount: Decimal, rate: Decimal) -> Decimal:
-    """Return the (negative) clawback of a reversed credit at its original rate."""
-    return -mul(amount, rate)
+def clawback_amount(amount: Decimal, rate: Decimal, share: Decimal = ONE) -> Decimal:
+    """Return the (negative) clawback of ``share`` of a reversed credit at its original rate."""
+    return -mul(mul(amount, rate), share)
 
 
 def proration_factor(

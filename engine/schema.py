@@ -78,7 +78,26 @@ def _component(ctype: str) -> Schema:
             {"below": _NON_NEGATIVE, "multiplier": _NON_NEGATIVE}, ("below", "multiplier")
         ),
         "per_transaction": _obj({"cap": _NON_NEGATIVE, "floor": _NON_NEGATIVE}),
-        "clawback": _obj({"window_days": {"type": "integer", "minimum": 0}}, ("window_days",)),
+        "clawback": {
+            **_obj(
+                {
+                    "window_days": {"type": "integer", "minimum": 0},
+                    "share": _NON_NEGATIVE,
+                    "scale": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": _obj(
+                            {
+                                "through_month": {"type": "integer", "minimum": 1},
+                                "share": _NON_NEGATIVE,
+                            },
+                            ("through_month", "share"),
+                        ),
+                    },
+                }
+            ),
+            "oneOf": [{"required": ["window_days"]}, {"required": ["scale"]}],
+        },
         "hold_until_collected": {"type": "boolean"},
         "curve": _ref("curve"),
         "kpis": {"type": "array", "minItems": 1, "maxItems": 6, "items": _ref("kpi")},

@@ -262,6 +262,14 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
+class ClawbackStep:
+    """Reversals in months ``1..through_month`` since the credit (after the previous step's)."""
+
+    through_month: int
+    share: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Component:
     """One pay component of a plan; ``type`` says which fields apply (see the docs)."""
 
@@ -280,6 +288,10 @@ class Component:
     per_transaction_cap: Decimal | None = None
     per_transaction_floor: Decimal | None = None
     clawback_window_days: int | None = None
+    clawback_share: Decimal = Decimal(1)
+    """The part of the original commission clawed back inside the window (1 = all of it)."""
+    clawback_scale: tuple[ClawbackStep, ...] = ()
+    """A sliding scale by months since the original credit, instead of a window."""
     hold_until_collected: bool = False
     # curves, KPIs, MBO, hybrid
     curve: Curve | None = None
@@ -1160,11 +1172,35 @@ def _parse_commission(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[s
         sub = f"{path}.clawback"
         cb = r.mapping(data["clawback"], sub)
         if cb is not None:
-            r.known(cb, sub, ("window_days",))
-            days = r.get(cb, sub, "window_days", r.integer, required=True)
+            r.known(cb, sub, ("window_days", "share", "scale"))
+            days = r.get(cb, sub, "window_days", r.integer)
             if days is not None and days < 0:
                 r.error(f"{sub}.window_days", "must be >= 0")
             kw["clawback_window_days"] = days
+            if ("window_days" in cb) == ("scale" in cb):
+                r.error(sub, "needs exactly one of window_days, scale")
+            if "share" in cb and "scale" in cb:
+                r.error(f"{sub}.share", "a scale gives each step its own share")
+            share = r.get(cb, sub, "share", r.non_negative, default=Decimal(1))
+            if share is not None and share > 1:
+                r.error(f"{sub}.share", "must be at most 1 (100 %)")
+            kw["clawback_share"] = share if share is not None else Decimal(1)
+            scale: list[ClawbackStep] = []
+            for item_path, item in r.items(cb.get("scale", []), f"{sub}.scale"):
+                r.known(item, item_path, ("through_month", "share"))
+                month = r.get(item, item_path, "through_month", r.integer, required=True)
+                part = r.get(item, item_path, "share", r.non_negative, required=True)
+                if month is not None and month < 1:
+                    r.error(f"{item_path}.through_month", "must be >= 1 (month 1 is the first)")
+                elif month is not None and scale and month <= scale[-1].through_month:
+                    r.error(f"{item_path}.through_month", "must be after the previous step's")
+                if part is not None and part > 1:
+                    r.error(f"{item_path}.share", "must be at most 1 (100 %)")
+                if month is not None and part is not None:
+                    scale.append(ClawbackStep(month, part))
+            if "scale" in cb and not scale and isinstance(cb.get("scale"), list):
+                r.error(f"{sub}.scale", "must have at least one step")
+            kw["clawback_scale"] = tuple(scale)
     kw["hold_until_collected"] = bool(
         r.get(data, path, "hold_until_collected", r.boolean, default=False)
     )

@@ -152,3 +152,25 @@ def test_modifiers_are_monotone_in_their_factor(
             else:
                 expect = base * kept
             assert got[f"p{i}"] == expect.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+
+
+@pytest.mark.parametrize(
+    ("clawback", "message"),
+    [
+        ({}, "components[0].clawback: needs exactly one of window_days, scale"),
+        ({"window_days": 9, "scale": [{"through_month": 1, "share": 1}]}, "needs exactly one of"),
+        ({"window_days": 9, "share": "1.5"}, "clawback.share: must be at most 1"),
+        ({"scale": []}, "clawback.scale: must have at least one step"),
+        (
+            {"scale": [{"through_month": 3, "share": 1}, {"through_month": 3, "share": 0}]},
+            "clawback.scale[1].through_month: must be after the previous step's",
+        ),
+        ({"scale": [{"through_month": 0, "share": 1}]}, "scale[0].through_month: must be >= 1"),
+        ({"scale": [{"through_month": 2, "share": 1}], "share": 1}, "a scale gives each step"),
+    ],
+)
+def test_a_bad_clawback_policy_names_its_path(clawback: dict[str, Any], message: str) -> None:
+    data = plan({"measure": "perf"})
+    data["components"][0]["clawback"] = clawback
+    errors = validate_plan(data)
+    assert any(message in e for e in errors), errors

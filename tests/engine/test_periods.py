@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from engine.periods import period_boundaries, periods_since_hire
+from engine.periods import add_months, months_between, period_boundaries, periods_since_hire
 
 D = dt.date
 
@@ -49,3 +49,28 @@ def test_every_month_starts_a_period_of_the_same_length_for_every_fiscal_start()
 def test_a_fiscal_start_outside_1_to_12_is_refused() -> None:
     with pytest.raises(ValueError, match=r"1\.\.12"):
         periods_since_hire(D(2026, 1, 1), D(2026, 2, 1), "quarterly", 13)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "months"),
+    [
+        (D(2024, 10, 15), D(2025, 1, 14), 2),
+        (D(2024, 10, 15), D(2025, 1, 15), 3),
+        (D(2024, 1, 31), D(2024, 2, 28), 0),
+        (D(2024, 1, 31), D(2024, 2, 29), 1),  # 31 Jan + 1 month = 29 Feb in a leap year
+        (D(2025, 1, 31), D(2025, 2, 28), 1),
+        (D(2024, 7, 31), D(2025, 1, 30), 5),
+        (D(2025, 3, 1), D(2025, 3, 1), 0),
+    ],
+)
+def test_months_between_counts_whole_calendar_months(
+    start: dt.date, end: dt.date, months: int
+) -> None:
+    assert months_between(start, end) == months
+    assert add_months(start, months) <= end
+
+
+def test_add_months_keeps_to_the_end_of_a_short_month() -> None:
+    assert add_months(D(2025, 1, 31), 1) == D(2025, 2, 28)
+    assert add_months(D(2025, 1, 31), 13) == D(2026, 2, 28)
+    assert add_months(D(2025, 3, 31), -1) == D(2025, 2, 28)
