@@ -5,7 +5,8 @@ Contract:
 * :func:`plain_tier_component` says whether a component is a *plain tier table*: a
   ``commission`` with a ``rate_table`` (any convention, basis ``amount`` or ``attainment``)
   on a ``sum`` measure, with an optional period cap and floor, and nothing else (no gate,
-  modifier, accelerator, decelerator, hold, per-transaction rule). :func:`plain_plan` says
+  modifier, accelerator, decelerator, hold, per-transaction rule, tier picked by another
+  measure). :func:`plain_plan` says
   whether a whole plan is made of them and settles without draws, ramps or plan modifiers.
 * :func:`tier_block` works out, for many segments at once, exactly what
   :func:`engine.rules.commission` (the general Decimal path) works out for each one: the
@@ -58,6 +59,7 @@ def plain_tier_component(plan: Plan, c: Component) -> bool:
         and not c.rate_by_type
         and c.per_unit is None
         and bool(c.rate_table.tiers)
+        and c.rate_table.tier_by is None
         and c.rate_table.basis in ("amount", "attainment")
         and c.rate_table.convention in ("marginal", "retroactive", "top_multiplier_on_overage")
     )

@@ -624,6 +624,12 @@ def _holder_requests(
             for mod in (*c.modifiers, *plan.modifiers):
                 if mod.scope != "self":
                     requests.add((mod.scope, mod.holder or "", plan.id, mod.measure))
+            by = c.rate_table.tier_by if c.rate_table is not None else None
+            if by is not None and by.scope == "node" and by.holder == "own":
+                nodes = nodes_by_plan.get(plan.id, set())
+                requests.update(("node", n, plan.id, by.measure) for n in nodes)
+            elif by is not None and by.scope != "self":
+                requests.add((by.scope, by.holder or "", plan.id, by.measure))
             for p in c.parts:
                 if p.scope == "node":
                     targets = (

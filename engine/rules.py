@@ -242,6 +242,64 @@ def tier_fills(value: Decimal, table: RateTable, scale: Decimal = ONE) -> list[T
     return out
 
 
+def prospective_amount(
+    rows: Sequence[CreditRow], table: RateTable, scale: Decimal = ONE
+) -> tuple[Decimal, list[TierSlice], int, list[tuple[int, dt.date]]]:
+    """Return (amount, slices, tier reached, crossings) paying each credit prospectively.
+
+    Credits are taken in date order; a credit earns the rate of the tier the running total
+    had reached at the end of the previous day, so a tier's rate applies only to credits
+    dated *after* the day the total crossed into it (credits of the crossing day itself earn
+    the rate before). ``crossings`` lists (tier, day) for every tier first reached.
+    """
+    starts = [mul(t.start, scale) for t in table.tiers]
+    by_day: dict[dt.date, Decimal] = {}
+    for r in rows:
+        by_day[r.date] = by_day.get(r.date, ZERO) + r.amount
+    total = ZERO
+    reached = 1
+    portions: dict[int, Decimal] = {}
+    crossings: list[tuple[int, dt.date]] = []
+    for day in sorted(by_day):
+        tier = tier_reached(total, starts)
+        portions[tier] = portions.get(tier, ZERO) + by_day[day]
+        total += by_day[day]
+        now = tier_reached(total, starts)
+        if now > reached:
+            crossings += [(t, day) for t in range(reached + 1, now + 1)]
+            reached = now
+    slices = [
+        TierSlice(
+            t, portions[t], table.tiers[t - 1].rate, mul(portions[t], table.tiers[t - 1].rate)
+        )
+        for t in sorted(portions)
+    ]
+    return sum((s.pay for s in slices), ZERO), slices, tier_reached(total, starts), crossings
+
+
+def _tier_picker(
+    table: RateTable, f: Facts, shared: Shared, steps: list[Step], inputs: list[str]
+) -> tuple[Decimal, Decimal, str]:
+    """Return the value that picks the tier, the bound scale and whose measure it is."""
+    by = table.tier_by
+    assert by is not None
+    holder = f.node_id if by.scope == "node" and by.holder == "own" else by.holder
+    value, quota, who, ref = read_measure(by.measure, by.scope, holder, by.quota, f, shared)
+    inputs.append(ref)
+    steps.append(step("tier_by", value, f"{who} {by.measure}"))
+    if value is None:
+        raise RuleError(f"person {f.person_id} plan {f.plan.id}: no value for {who} {by.measure}")
+    scale = ONE
+    if table.basis == "attainment":
+        if not quota:
+            raise RuleError(
+                f"person {f.person_id} plan {f.plan.id}: no quota for {who} {by.measure}"
+            )
+        scale = quota
+        steps.append(step("tier_by_quota", quota))
+    return value, scale, f"{who} {by.measure}"
+
+
 def curve_value(curve: Curve, attainment: Decimal) -> Decimal:
     """Return the payout fraction at ``attainment``: 0 below the first point, linear, flat above."""
     points = curve.points
@@ -511,7 +569,11 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
     attainment: Decimal | None = None
     tier: int | None = None
     needs_quota = (
-        (c.rate_table is not None and c.rate_table.basis == "attainment")
+        (
+            c.rate_table is not None
+            and c.rate_table.basis == "attainment"
+            and c.rate_table.tier_by is None
+        )
         or c.accelerator is not None
         or c.decelerator is not None
     )
@@ -533,10 +595,35 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
     )
     if c.rate_table is not None:
         scale = quota if c.rate_table.basis == "attainment" and quota is not None else ONE
-        base, slices, tier = tiered_amount(value, c.rate_table, scale)
+        picker = value
+        crossed = ""
+        if c.rate_table.tier_by is not None:
+            picker, scale, who = _tier_picker(c.rate_table, f, shared, steps, inputs)
+            tier = tier_reached(picker, [mul(t.start, scale) for t in c.rate_table.tiers])
+            rate = c.rate_table.tiers[tier - 1].rate
+            base = mul(value, rate)
+            slices = [TierSlice(tier, value, rate, base)]
+            crossed = (
+                f"{who} of {fmt_number(picker)} reaches tier {tier} "
+                f"(from {fmt_number(mul(c.rate_table.tiers[tier - 1].start, scale))}), "
+                f"so your {c.measure} pays {fmt_pct(rate)}. "
+            )
+        elif c.rate_table.convention == "prospective":
+            base, slices, tier, crossings = prospective_amount(
+                f.credit_rows(c.measure), c.rate_table, scale
+            )
+            for t, day in crossings:
+                steps.append(step(f"crossed_tier_{t}", day.isoformat()))
+            crossed = "".join(
+                f"You crossed into tier {t} on {day}: credits dated after it earn "
+                f"{fmt_pct(c.rate_table.tiers[t - 1].rate)}. "
+                for t, day in crossings
+            )
+        else:
+            base, slices, tier = tiered_amount(value, c.rate_table, scale)
         for s in slices:
             steps.append(step(f"tier_{s.tier}", s.pay, f"{fmt_number(s.portion)} at {s.rate}"))
-        for band in tier_fills(value, c.rate_table, scale):
+        for band in tier_fills(picker, c.rate_table, scale):
             where = (
                 f"{fmt_pct(band.share)} of {fmt_number(band.start)}..{fmt_number(band.end)}"
                 if band.share is not None and band.end is not None
@@ -551,7 +638,10 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
             if attainment is not None and quota is not None
             else f"Your {c.measure} is {fmt_amount(value, cur, mode)}: "
         )
-        text = f"{head}{parts} = {fmt_amount(base, cur, mode)} ({c.rate_table.convention} tiers)."
+        text = (
+            f"{crossed}{head}{parts} = {fmt_amount(base, cur, mode)} "
+            f"({c.rate_table.convention} tiers)."
+        )
         if c.hold_until_collected:
             rows = [r for r in f.credit_rows(c.measure) if not r.collected]
             uncollected = sum((r.amount for r in rows), ZERO)

@@ -233,6 +233,15 @@ def plan_json_schema() -> dict[str, Any]:
                         ("from", "rate"),
                     ),
                 },
+                "tier_by": _obj(
+                    {
+                        "measure": _TEXT,
+                        "scope": _enum(spec.GATE_SCOPES),
+                        "holder": _TEXT,
+                        "quota": _TEXT,
+                    },
+                    ("measure",),
+                ),
             },
             ("convention", "tiers"),
         ),

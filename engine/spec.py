@@ -45,7 +45,7 @@ POOL_FUNCTIONS: Final = tuple(f for f in FUNCTIONS if f != "quota")
 AGGREGATES: Final = ("sum", "count", "average", "ratio", "kpi", "formula")
 CREDIT_KINDS: Final = ("direct", "split", "rollup", "attribution")
 KPI_SCOPES: Final = ("person", "node")
-CONVENTIONS: Final = ("marginal", "retroactive", "top_multiplier_on_overage")
+CONVENTIONS: Final = ("marginal", "retroactive", "top_multiplier_on_overage", "prospective")
 TIER_BASES: Final = ("amount", "attainment")
 DIRECTIONS: Final = ("higher_is_better", "lower_is_better")
 GATE_SCOPES: Final = ("self", "person", "node")
@@ -77,7 +77,7 @@ FIXED_UNITS: Final[dict[str, Unit]] = {
     "ratio": "ratio",
 }
 """The unit of each aggregate that cannot declare one (kpi: ratio unless declared)."""
-Convention = Literal["marginal", "retroactive", "top_multiplier_on_overage"]
+Convention = Literal["marginal", "retroactive", "top_multiplier_on_overage", "prospective"]
 
 
 # --------------------------------------------------------------------------- spec types
@@ -136,12 +136,24 @@ class Tier:
 
 
 @dataclass(frozen=True, slots=True)
+class TierBy:
+    """The measure (own, a person's or a node's) whose value picks the tier of a rate table."""
+
+    measure: str
+    scope: str = "self"
+    holder: str | None = None
+    quota: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RateTable:
     """Tiers plus the named convention that says how they combine."""
 
     convention: Convention
     basis: str
     tiers: tuple[Tier, ...]
+    tier_by: TierBy | None = None
+    """When set, this measure picks the tier; the component's measure is paid at its rate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -919,15 +931,34 @@ def _rate_table(r: _Reader, value: object, path: str) -> RateTable | None:
     data = r.mapping(value, path)
     if data is None:
         return None
-    r.known(data, path, ("convention", "basis", "tiers"))
+    r.known(data, path, ("convention", "basis", "tiers", "tier_by"))
     convention = r.get(data, path, "convention", r.choice(CONVENTIONS), required=True)
     basis = r.get(data, path, "basis", r.choice(TIER_BASES), default="amount") or "amount"
     tiers = _tiers(r, data.get("tiers"), f"{path}.tiers")
     if "tiers" not in data:
         r.error(f"{path}.tiers", "is required")
+    tier_by = None
+    if data.get("tier_by") is not None:
+        sub = f"{path}.tier_by"
+        tb = r.mapping(data["tier_by"], sub)
+        if tb is not None:
+            r.known(tb, sub, ("measure", "scope", "holder", "quota"))
+            measure = r.get(tb, sub, "measure", r.text, required=True)
+            scope = r.get(tb, sub, "scope", r.choice(GATE_SCOPES), default="self") or "self"
+            holder = r.get(tb, sub, "holder", r.text)
+            if scope != "self" and holder is None and "holder" not in tb:
+                r.error(f"{sub}.holder", f"is required when scope is {scope}")
+            if convention not in (None, "retroactive"):
+                r.error(
+                    f"{path}.convention",
+                    "must be retroactive with tier_by (the other measure picks one tier, "
+                    "whose rate pays the whole measure)",
+                )
+            if measure is not None:
+                tier_by = TierBy(measure, scope, holder, r.get(tb, sub, "quota", r.text))
     if convention is None:
         return None
-    return RateTable(cast(Convention, convention), basis, tiers)
+    return RateTable(cast(Convention, convention), basis, tiers, tier_by)
 
 
 def _curve(r: _Reader, value: object, path: str) -> Curve | None:
@@ -1483,6 +1514,18 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
                 elif m.aggregate not in ("sum", "count", "formula"):
                     r.error(where, "must be a sum, count or formula measure")
 
+        if c.rate_table is not None and c.rate_table.tier_by is not None:
+            ref(c.rate_table.tier_by.measure, f"{path}.rate_table.tier_by.measure")
+        if (
+            c.rate_table is not None
+            and c.rate_table.convention == "prospective"
+            and c.measure in ids
+            and plan.measure(c.measure).aggregate != "sum"
+        ):
+            r.error(
+                f"{path}.measure",
+                "a prospective rate table pays credit by credit: it needs a sum measure",
+            )
         key = "milestone.measure" if c.type == "team_pool" else "measure"
         ref(c.measure, f"{path}.{key}", sum_only=c.type == "commission", per_credit=per_credit)
         if c.gate is not None:

@@ -174,3 +174,41 @@ def test_a_bad_clawback_policy_names_its_path(clawback: dict[str, Any], message:
     data["components"][0]["clawback"] = clawback
     errors = validate_plan(data)
     assert any(message in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            {"convention": "marginal", "tier_by": {"measure": "perf"}},
+            "components[0].rate_table.convention: must be retroactive with tier_by",
+        ),
+        (
+            {"convention": "retroactive", "tier_by": {"measure": "nope"}},
+            "components[0].rate_table.tier_by.measure: unknown measure 'nope'",
+        ),
+        (
+            {"convention": "retroactive", "tier_by": {"measure": "perf", "scope": "node"}},
+            "rate_table.tier_by.holder: is required when scope is node",
+        ),
+    ],
+)
+def test_a_bad_tier_picker_names_its_path(table: dict[str, Any], message: str) -> None:
+    data = plan({"measure": "perf"})
+    component = data["components"][0]
+    del component["rate"], component["modifiers"]
+    component["rate_table"] = {**table, "tiers": [{"from": 0, "rate": "0.1"}]}
+    errors = validate_plan(data)
+    assert any(message in e for e in errors), errors
+
+
+def test_a_prospective_table_needs_a_sum_measure() -> None:
+    data = plan({"measure": "perf"})
+    data["measures"].append({"id": "deals", "aggregate": "count"})
+    component = data["components"][0]
+    del component["rate"], component["modifiers"]
+    component["measure"] = "deals"
+    component["rate_table"] = {"convention": "prospective", "tiers": [{"from": 0, "rate": 1}]}
+    assert "components[0].measure: a prospective rate table pays credit by credit" in " ".join(
+        validate_plan(data)
+    )

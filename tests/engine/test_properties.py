@@ -18,7 +18,7 @@ from engine import compute, parse_plan
 from engine.crediting import attribution_weights, credit_attribution, credit_splits
 from engine.loader import inputs_from_mapping, plans_from_mapping
 from engine.money import allocate, allocate_groups, from_e4
-from engine.rules import tier_fills, tiered_amount
+from engine.rules import CreditRow, prospective_amount, tier_fills, tier_reached, tiered_amount
 from engine.spec import RateTable, Tier
 from engine.types import Inputs
 
@@ -308,3 +308,36 @@ def test_a_commission_trace_reports_each_tier_fill() -> None:
         "tier_2_fill": ("10000", "100 % of 10,000..20,000"),
         "tier_3_fill": ("10000.0000", "from 20,000, open-ended"),
     }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    tables(),
+    st.lists(
+        st.tuples(st.integers(1, 28), st.decimals(min_value=0, max_value=50_000, places=2)),
+        max_size=15,
+    ),
+)
+def test_prospective_tiers_pay_each_day_at_the_tier_reached_before_it(
+    table: RateTable, credits: list[tuple[int, Decimal]]
+) -> None:
+    rows = [
+        CreditRow(str(i), str(i), dt.date(2025, 1, day), amount, "sale", "direct")
+        for i, (day, amount) in enumerate(credits)
+    ]
+    paid, slices, reached, crossings = prospective_amount(rows, table)
+    starts = [t.start for t in table.tiers]
+    want = Decimal(0)
+    total = Decimal(0)
+    for day in sorted({d for d, _ in credits}):
+        rate = table.tiers[tier_reached(total, starts) - 1].rate
+        today = sum((a for d, a in credits if d == day), Decimal(0))
+        want += today * rate
+        total += today
+    assert paid == want
+    assert sum((s.portion for s in slices), Decimal(0)) == total
+    assert reached == tier_reached(total, starts)
+    assert [t for t, _ in crossings] == list(range(2, reached + 1))
+    rates = [t.rate for t in table.tiers]
+    if rates == sorted(rates):  # a credit never earns more than its marginal slice would
+        assert paid <= tiered_amount(total, table)[0]
