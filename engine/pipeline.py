@@ -796,6 +796,20 @@ def _split_pool(
             head = f"{' '.join(said)} {head}"
     pool_minor = to_minor(pool, cur, plan.rounding.mode)
     steps.append(step("pool", from_minor(pool_minor, cur)))
+    if c.retained_share:
+        kept_minor = pool_minor - to_minor(
+            mul(from_minor(pool_minor, cur), ONE - c.retained_share), cur, mode
+        )
+        pool_minor -= kept_minor
+        kept = from_minor(kept_minor, cur)
+        steps += [
+            step("retained", kept, f"{fmt_pct(c.retained_share)} kept by the company"),
+            step("pool_to_split", from_minor(pool_minor, cur)),
+        ]
+        head += (
+            f"; the company retains {fmt_pct(c.retained_share)} ({fmt_amount(kept, cur, mode)})"
+            f", leaving {fmt_amount(from_minor(pool_minor, cur), cur, mode)}"
+        )
     if not members:
         return {}
     if c.split == "target_incentive":
@@ -804,6 +818,18 @@ def _split_pool(
     elif c.split == "allocation":
         weights = [s.factor for s in members]
         basis_name = "allocation"
+    elif c.split == "kpi":
+        weights = []
+        for s in members:
+            got = kpis.get("person", s.person_key, c.split_kpi or "")
+            if got is None or got < 0:
+                raise InputError(
+                    f"kpi_values: person {s.person_key} has no {c.split_kpi!r} (>= 0) to "
+                    f"split pool {plan.id}/{c.id} by"
+                )
+            weights.append(got)
+            inputs.append(f"kpi:{s.person_key}/{c.split_kpi}")
+        basis_name = f"{c.split_kpi}"
     else:
         weights = [ONE for _ in members]
         basis_name = "equal shares"

@@ -115,6 +115,8 @@ def _component(ctype: str) -> Schema:
         ),
         "pool": _obj({"amount": _NON_NEGATIVE}, ("amount",)),
         "split": _enum(spec.SPLIT_METHODS),
+        "split_kpi": _TEXT,
+        "retained_share": _NON_NEGATIVE,
         "kpi": _TEXT,
         "source_node": _TEXT,
         "share": _NON_NEGATIVE,

@@ -50,7 +50,7 @@ TIER_BASES: Final = ("amount", "attainment")
 DIRECTIONS: Final = ("higher_is_better", "lower_is_better")
 GATE_SCOPES: Final = ("self", "person", "node")
 PART_SCOPES: Final = ("self", "node")
-SPLIT_METHODS: Final = ("target_incentive", "allocation", "equal")
+SPLIT_METHODS: Final = ("target_incentive", "allocation", "equal", "kpi")
 SPIF_FREQUENCIES: Final = ("every", "once_per_period")
 DRAW_TYPES: Final = ("recoverable", "non_recoverable")
 PRORATION_POLICIES: Final = ("days_x_allocation", "days", "allocation", "none")
@@ -317,6 +317,10 @@ class Component:
     milestone_min_attainment: Decimal | None = None
     pool_amount: Decimal | None = None
     split: str = "target_incentive"
+    split_kpi: str | None = None
+    """With ``split: kpi``: the person KPI (points, hours...) whose values are the weights."""
+    retained_share: Decimal = Decimal(0)
+    """The part of a pool the company keeps before the split (0.2 = 20 %)."""
     kpi: str | None = None
     source_node: str | None = None
     share: Decimal | None = None
@@ -1093,10 +1097,27 @@ COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "kpi_bonus": ("kpis", "kpi_gate"),
     "mbo": ("objectives", "max_completion"),
     "hybrid": ("parts", "curve"),
-    "team_pool": ("teams", "milestone", "pool", "split"),
+    "team_pool": ("teams", "milestone", "pool", "split", "split_kpi", "retained_share"),
     "spif": ("filter", "window", "amount", "frequency"),
-    "profit_share": ("kpi", "value", "source_node", "share", "split"),
-    "gainshare": ("kpi", "value", "source_node", "share", "baseline", "split"),
+    "profit_share": (
+        "kpi",
+        "value",
+        "source_node",
+        "share",
+        "split",
+        "split_kpi",
+        "retained_share",
+    ),
+    "gainshare": (
+        "kpi",
+        "value",
+        "source_node",
+        "share",
+        "baseline",
+        "split",
+        "split_kpi",
+        "retained_share",
+    ),
     "retention_bonus": ("filter", "months", "months_attribute", "amount"),
     "fixed_pay": ("amount",),
 }
@@ -1338,7 +1359,21 @@ def _parse_team_pool(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[st
     if pool is not None:
         r.known(pool, sub, ("amount",))
         kw["pool_amount"] = r.get(pool, sub, "amount", r.non_negative, required=True)
+    _pool_split(r, data, path, kw)
+
+
+def _pool_split(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    """Parse how a pool is split: the method, its KPI weights, the company-retained share."""
     kw["split"] = r.get(data, path, "split", r.choice(SPLIT_METHODS), default="target_incentive")
+    kw["split_kpi"] = r.get(data, path, "split_kpi", r.text)
+    if kw["split"] == "kpi" and kw["split_kpi"] is None and "split_kpi" not in data:
+        r.error(f"{path}.split_kpi", "is required when split is kpi (the KPI holding weights)")
+    if kw["split"] != "kpi" and "split_kpi" in data:
+        r.error(f"{path}.split_kpi", "only applies when split is kpi")
+    retained = r.get(data, path, "retained_share", r.non_negative, default=Decimal(0))
+    if retained is not None and retained >= 1:
+        r.error(f"{path}.retained_share", "must be below 1 (100 %)")
+    kw["retained_share"] = retained if retained is not None else Decimal(0)
 
 
 def _parse_spif(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
@@ -1384,7 +1419,7 @@ def _parse_profit_share(r: _Reader, data: Mapping[str, Any], path: str, kw: dict
         r.error(path, "needs exactly one of kpi, value (a formula over the source node's KPIs)")
     kw["source_node"] = r.get(data, path, "source_node", r.text, required=True)
     kw["share"] = r.get(data, path, "share", r.non_negative, required=True)
-    kw["split"] = r.get(data, path, "split", r.choice(SPLIT_METHODS), default="target_incentive")
+    _pool_split(r, data, path, kw)
 
 
 def _parse_gainshare(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:

@@ -212,3 +212,24 @@ def test_a_prospective_table_needs_a_sum_measure() -> None:
     assert "components[0].measure: a prospective rate table pays credit by credit" in " ".join(
         validate_plan(data)
     )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"split": "kpi"}, "components[0].split_kpi: is required when split is kpi"),
+        ({"split": "equal", "split_kpi": "hours"}, "split_kpi: only applies when split is kpi"),
+        ({"retained_share": 1}, "components[0].retained_share: must be below 1"),
+    ],
+)
+def test_a_bad_pool_split_names_its_path(fields: dict[str, Any], message: str) -> None:
+    data = {
+        "version": 1,
+        "id": "p",
+        "currency": "USD",
+        "components": [
+            {"id": "s", "type": "profit_share", "kpi": "profit", "source_node": "n", "share": 1}
+            | fields
+        ],
+    }
+    assert any(message in e for e in validate_plan(data)), validate_plan(data)
