@@ -62,6 +62,7 @@ from engine.rules import (
     evaluate,
     fmt_amount,
     fmt_pct,
+    months_counted,
     proration_factor,
     settle_draw,
     step,
@@ -202,7 +203,7 @@ def build_segments(inputs: Inputs) -> list[Segment]:
         )
     ]
     allocations: dict[tuple[type, str], Decimal] = {}
-    prorations: dict[tuple[str, int, str], tuple[Decimal, Decimal, Decimal]] = {}
+    prorations: dict[tuple[str, int, str, tuple[int, int]], tuple[Decimal, Decimal, Decimal]] = {}
     for person, key, plan_id, start, end, node, role, alloc, ti, hire in zip(*cols, strict=True):
         if prev is not None and prev[0] == key and prev[1] == plan_id:
             if start < prev[2]:
@@ -221,10 +222,16 @@ def build_segments(inputs: Inputs) -> list[Segment]:
             allocation = allocations[alloc_key] = to_decimal(alloc)
         if not ZERO <= allocation <= ONE:
             raise InputError(f"timeline: person {key} allocation {allocation} not in [0, 1]")
-        pr_key = (plan.proration, end - start, str(allocation))
+        months = (0, 0)
+        if plan.proration.startswith("months"):
+            months = (
+                months_counted(from_day_number(start), from_day_number(end), plan.mid_month_day),
+                months_counted(period.start, period.end, plan.mid_month_day),
+            )
+        pr_key = (plan.proration, end - start, str(allocation), months)
         pr = prorations.get(pr_key)
         if pr is None:
-            n, d = proration_factor(plan.proration, end - start, period_days, allocation)
+            n, d = proration_factor(plan.proration, end - start, period_days, allocation, months)
             pr = prorations[pr_key] = (n, d, div(n, d))
         num, den, factor = pr
         ti_full = from_e4(int(ti))

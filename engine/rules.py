@@ -1106,14 +1106,34 @@ def clawback_amount(amount: Decimal, rate: Decimal, share: Decimal = ONE) -> Dec
     return -mul(mul(amount, rate), share)
 
 
+def months_counted(start: dt.date, end: dt.date, mid_month_day: int) -> int:
+    """Return the calendar months whose day ``mid_month_day`` falls in ``[start, end)``."""
+    count = 0
+    year, month = start.year, start.month
+    while dt.date(year, month, 1) < end:
+        if start <= dt.date(year, month, mid_month_day) < end:
+            count += 1
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return count
+
+
 def proration_factor(
-    policy: str, days: int, period_days: int, allocation: Decimal
+    policy: str,
+    days: int,
+    period_days: int,
+    allocation: Decimal,
+    months: tuple[int, int] = (0, 0),
 ) -> tuple[Decimal, Decimal]:
     """Return the pro-ration factor of a segment under ``policy`` as (numerator, denominator).
 
     Kept as a fraction so that ``amount x numerator / denominator`` is exact whenever the
-    result is a whole number of ten-thousandths (17/31 is not a finite decimal).
+    result is a whole number of ten-thousandths (17/31 is not a finite decimal). ``months``
+    is (months the segment counts, months of the period) for the months policies.
     """
+    if policy in ("months", "months_x_allocation"):
+        counted, total = months
+        num = Decimal(counted) if policy == "months" else mul(Decimal(counted), allocation)
+        return num, Decimal(max(total, 1))
     if policy == "none":
         return ONE, ONE
     if policy == "allocation":

@@ -318,8 +318,16 @@ def plan_json_schema() -> dict[str, Any]:
         "description": {"type": "string"},
         "currency": _ref("currency"),
         "payout_frequency": _enum(spec.PAYOUT_FREQUENCIES),
-        "rounding": _obj({"mode": _enum(ROUNDING_MODES), "currency": _ref("currency")}),
-        "proration": _obj({"policy": _enum(spec.PRORATION_POLICIES)}, ("policy",)),
+        "rounding": _obj(
+            {"mode": _enum(ROUNDING_MODES), "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}}
+        ),
+        "proration": _obj(
+            {
+                "policy": _enum(spec.PRORATION_POLICIES),
+                "mid_month_day": {"type": "integer", "minimum": 1, "maximum": 28},
+            },
+            ("policy",),
+        ),
         "measures": {"type": "array", "items": _ref("measure")},
         "components": {
             "type": "array",

@@ -53,7 +53,14 @@ PART_SCOPES: Final = ("self", "node")
 SPLIT_METHODS: Final = ("target_incentive", "allocation", "equal", "kpi")
 SPIF_FREQUENCIES: Final = ("every", "once_per_period")
 DRAW_TYPES: Final = ("recoverable", "non_recoverable")
-PRORATION_POLICIES: Final = ("days_x_allocation", "days", "allocation", "none")
+PRORATION_POLICIES: Final = (
+    "days_x_allocation",
+    "days",
+    "allocation",
+    "none",
+    "months",
+    "months_x_allocation",
+)
 PAYOUT_FREQUENCIES: Final = ("monthly", "quarterly", "semiannual", "annual")
 COMPONENT_TYPES: Final = (
     "commission",
@@ -382,6 +389,8 @@ class Plan:
     payout_frequency: str = "monthly"
     rounding: Rounding = Rounding("half_up", "USD")
     proration: str = "days_x_allocation"
+    mid_month_day: int = 15
+    """months policies: a calendar month counts when the segment covers this day of it."""
     draw: Draw | None = None
     ramp: tuple[RampStep, ...] = ()
     modifiers: tuple[Modifier, ...] = ()
@@ -580,14 +589,22 @@ def parse_plan(data: object) -> Plan:
     frequency = r.get(root, "", "payout_frequency", r.choice(PAYOUT_FREQUENCIES), default="monthly")
     rounding = _rounding(r, root.get("rounding"), currency)
     proration = "days_x_allocation"
+    mid_month_day = 15
     if root.get("proration") is not None:
         pr = r.mapping(root["proration"], "proration")
         if pr is not None:
-            r.known(pr, "proration", ("policy",))
+            r.known(pr, "proration", ("policy", "mid_month_day"))
             proration = (
                 r.get(pr, "proration", "policy", r.choice(PRORATION_POLICIES), required=True)
                 or proration
             )
+            day = r.get(pr, "proration", "mid_month_day", r.integer)
+            if day is not None and not proration.startswith("months"):
+                r.error("proration.mid_month_day", "only applies to the months policies")
+            elif day is not None and not 1 <= day <= 28:
+                r.error("proration.mid_month_day", "must be a day from 1 to 28")
+            elif day is not None:
+                mid_month_day = day
     parsed = [
         (path, m)
         for path, item in r.items(root.get("measures", []), "measures")
@@ -618,6 +635,7 @@ def parse_plan(data: object) -> Plan:
         payout_frequency=frequency or "monthly",
         rounding=rounding,
         proration=proration,
+        mid_month_day=mid_month_day,
         measures=measures,
         components=components,
         draw=draw,

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from engine import validate_plan
 from engine.periods import add_months, months_between, period_boundaries, periods_since_hire
+from engine.rules import months_counted
 
 D = dt.date
 
@@ -74,3 +80,40 @@ def test_add_months_keeps_to_the_end_of_a_short_month() -> None:
     assert add_months(D(2025, 1, 31), 1) == D(2025, 2, 28)
     assert add_months(D(2025, 1, 31), 13) == D(2026, 2, 28)
     assert add_months(D(2025, 3, 31), -1) == D(2025, 2, 28)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(1, 89), max_size=5, unique=True).map(sorted),
+    st.integers(1, 28),
+)
+def test_months_counted_over_a_partition_of_the_period_add_up(cuts: list[int], mid: int) -> None:
+    start, end = D(2025, 1, 1), D(2025, 4, 1)
+    bounds = [start, *(start + dt.timedelta(days=c) for c in cuts), end]
+    parts = [months_counted(a, b, mid) for a, b in itertools.pairwise(bounds)]
+    assert sum(parts) == months_counted(start, end, mid) == 3
+
+
+def test_months_counted_follows_the_mid_month_rule() -> None:
+    assert months_counted(D(2025, 2, 15), D(2025, 4, 1), 15) == 2
+    assert months_counted(D(2025, 2, 16), D(2025, 4, 1), 15) == 1
+    assert months_counted(D(2025, 2, 1), D(2025, 2, 15), 15) == 0  # the 15th is not covered
+
+
+@pytest.mark.parametrize(
+    ("proration", "message"),
+    [
+        ({"policy": "days", "mid_month_day": 10}, "only applies to the months policies"),
+        ({"policy": "months", "mid_month_day": 31}, "must be a day from 1 to 28"),
+    ],
+)
+def test_a_bad_mid_month_rule_names_its_path(proration: dict[str, Any], message: str) -> None:
+    plan = {
+        "version": 1,
+        "id": "p",
+        "currency": "USD",
+        "proration": proration,
+        "measures": [{"id": "b", "aggregate": "sum"}],
+        "components": [{"id": "c", "type": "commission", "measure": "b", "rate": 1}],
+    }
+    assert validate_plan(plan) == [f"proration.mid_month_day: {message}"]
