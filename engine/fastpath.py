@@ -72,6 +72,7 @@ def plain_plan(plan: Plan) -> bool:
         and plan.draw is None
         and not plan.ramp
         and not plan.modifiers
+        and not plan.seasonality
         and all(plain_tier_component(plan, c) for c in plan.components)
     )
 

@@ -78,6 +78,21 @@ def periods_since_hire(
     return this_period - hire_period + 1
 
 
+def fiscal_months(start: dt.date, end: dt.date, fiscal_start_month: int = 1) -> list[int]:
+    """Return the fiscal month numbers (1 = the fiscal year's first) of the months in a period.
+
+    A month belongs to the period when its first day is in ``[start, end)``.
+    """
+    out = []
+    year, month = start.year, start.month
+    if start.day > 1:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    while dt.date(year, month, 1) < end:
+        out.append((month - fiscal_start_month) % 12 + 1)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     """Return ``day`` moved by whole calendar months, kept in the month (31 Jan + 1 = 28 Feb)."""
     index = day.year * 12 + day.month - 1 + months

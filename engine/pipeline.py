@@ -51,7 +51,13 @@ from engine.money import (
     to_decimal,
     to_minor,
 )
-from engine.periods import day_number, from_day_number, months_between, periods_since_hire
+from engine.periods import (
+    day_number,
+    fiscal_months,
+    from_day_number,
+    months_between,
+    periods_since_hire,
+)
 from engine.rules import (
     CreditRow,
     Facts,
@@ -431,6 +437,7 @@ def measure_phase(
     formula_sentences: dict[int, dict[str, str]] = {}
     with_formulas = {pid for pid, p in inputs.plans.items() if any(m.formula for m in p.measures)}
     person_quotas = _quota_tables(inputs.quotas)[0] if with_formulas else {}
+    season = seasons(inputs) if with_formulas else {}
     simple: dict[str, bool] = {
         pid: pace is None and all(m.aggregate in ("sum", "count") for m in p.measures)
         for pid, p in inputs.plans.items()
@@ -460,7 +467,7 @@ def measure_phase(
                 kpi_values[m.id] = kpis.get(m.scope, holder, m.kpi or "")
         ctx = None
         if pid in with_formulas:
-            ctx = _formula_context(seg, person_quotas, kpis)
+            ctx = _formula_context(seg, person_quotas, kpis, season)
             formula_steps[sid], formula_sentences[sid] = ctx.steps, ctx.sentences
         values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace, ctx))
     contributions = _contributions(contrib_parts, segments, credits, amounts)
@@ -482,14 +489,19 @@ def measure_phase(
 
 
 def _formula_context(
-    seg: Segment, person_quotas: Mapping[str, Mapping[str, Decimal]], kpis: ms.KpiTable
+    seg: Segment,
+    person_quotas: Mapping[str, Mapping[str, Decimal]],
+    kpis: ms.KpiTable,
+    season: Mapping[tuple[str, str], Decimal],
 ) -> ms.FormulaContext:
     """Return what one segment's formula measures read: its quotas, KPI values and TI."""
     own = person_quotas.get(seg.person_key, {})
 
     def quota(quota_id: str) -> Decimal | None:
         value = own.get(quota_id)
-        return None if value is None else _prorated_quota(seg, value)
+        if value is None:
+            return None
+        return _prorated_quota(seg, value, season.get((seg.plan_id, quota_id), ONE))
 
     return ms.FormulaContext(
         quota=quota,
@@ -498,9 +510,26 @@ def _formula_context(
     )
 
 
-def _prorated_quota(seg: Segment, quota: Decimal) -> Decimal:
-    """Return a quota pro-rated to the segment (pro-ration factor x ramp quota factor)."""
+def _prorated_quota(seg: Segment, quota: Decimal, season: Decimal = ONE) -> Decimal:
+    """Return a quota pro-rated to the segment (season x pro-ration x ramp quota factor)."""
+    if season != ONE:
+        quota = mul(quota, season)
     return div(mul(quota, mul(seg.factor_num, seg.quota_factor)), seg.factor_den)
+
+
+def seasons(inputs: Inputs) -> dict[tuple[str, str], Decimal]:
+    """Return each (plan, quota id)'s share of an annual quota that falls in this period.
+
+    The share is the sum of the plan's seasonality weights of the fiscal months the period
+    covers; the weights of a fiscal year sum to 1, so its periods' quotas sum to the annual one.
+    """
+    p = inputs.period
+    months = fiscal_months(p.start, p.end, inputs.fiscal_year_start_month)
+    return {
+        (plan.id, qid): sum((weights[m - 1] for m in months), ZERO)
+        for plan in inputs.plans.values()
+        for qid, weights in plan.seasonality
+    }
 
 
 def _stable_order(keys: IntArray) -> IntArray:
@@ -656,6 +685,7 @@ def reduce_phase(
     """Return the cross-person figures: other holders' measures and every pool's split."""
     kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
     requests = sorted(_holder_requests(inputs.plans, state.segments))
+    season = seasons(inputs)
     person_quotas, node_quotas = _quota_tables(inputs.quotas) if requests else ({}, {})
     holder_measures: dict[tuple[str, str, str], tuple[Decimal | None, Decimal | None]] = {}
     credits = state.credits
@@ -700,7 +730,10 @@ def reduce_phase(
                 mask = state.masks[m.filter] & (person_ids == holder)
                 sums[m.id], counts[m.id] = int(amounts[mask].sum()), int(mask.sum())
         quota_table = node_quotas if scope == "node" else person_quotas
-        own = quota_table.get(holder, {})
+        own = {
+            q: mul(v, season.get((plan_id, q), ONE)) if season else v
+            for q, v in quota_table.get(holder, {}).items()
+        }
         values = ms.finish_measures(
             plan,
             sums,
@@ -708,7 +741,7 @@ def reduce_phase(
             kpi_vals,
             formulas=ms.FormulaContext(quota=own.get, kpi=partial(kpis.get, scope, holder)),
         )
-        quota = quota_table.get(holder, {}).get(measure_id)
+        quota = own.get(measure_id)
         holder_measures[(scope, holder, measure_id)] = (values.get(measure_id), quota)
     shared = Shared(holder_measures=holder_measures)
     pool_shares: dict[tuple[str, str, str, int], PoolShare] = {}
@@ -934,9 +967,13 @@ def _facts(
     credit_rows: Callable[[str | None], Sequence[CreditRow]],
     formula_steps: Mapping[int, Mapping[str, tuple[Step, ...]]] | None = None,
     formula_sentences: Mapping[int, Mapping[str, str]] | None = None,
+    season: Mapping[tuple[str, str], Decimal] | None = None,
 ) -> Facts:
     plan = inputs.plans[seg.plan_id]
-    quotas = {q: _prorated_quota(seg, v) for q, v in person_quotas.get(seg.person_key, {}).items()}
+    quotas = {
+        q: _prorated_quota(seg, v, season.get((seg.plan_id, q), ONE) if season else ONE)
+        for q, v in person_quotas.get(seg.person_key, {}).items()
+    }
     return Facts(
         person_id=seg.person_key,
         plan=plan,
@@ -972,6 +1009,7 @@ def reward_phase(
     person_quotas, _ = _quota_tables(inputs.quotas)
     rewards: list[Reward] = []
     keys: dict[tuple[str, str], str] = {}
+    season = seasons(inputs)
     for seg in state.segments if segments is None else segments:
         plan = inputs.plans[seg.plan_id]
         facts = _facts(
@@ -984,6 +1022,7 @@ def reward_phase(
             _row_builder(state, plan, seg),
             state.formula_steps,
             state.formula_sentences,
+            season,
         )
         plain = state.pace is None and plain_plan(plan)
         for c in plan.components:

@@ -343,6 +343,15 @@ def plan_json_schema() -> dict[str, Any]:
             ("type", "amount"),
         ),
         "modifiers": {"type": "array", "items": _ref("modifier")},
+        "seasonality": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "array",
+                "minItems": 12,
+                "maxItems": 12,
+                "items": _NON_NEGATIVE,
+            },
+        },
         "ramp": {
             "type": "array",
             "items": _obj(

@@ -395,6 +395,8 @@ class Plan:
     ramp: tuple[RampStep, ...] = ()
     modifiers: tuple[Modifier, ...] = ()
     """Factors on the plan total: they multiply every component's earned figure."""
+    seasonality: tuple[tuple[str, tuple[Decimal, ...]], ...] = ()
+    """quota id -> 12 weights by fiscal month (summing to 1): an annual quota's periods."""
     measures_by_id: Mapping[str, Measure] = field(default_factory=dict, compare=False)
 
     def measure(self, measure_id: str) -> Measure:
@@ -641,6 +643,7 @@ def parse_plan(data: object) -> Plan:
         draw=draw,
         ramp=ramp,
         modifiers=_modifiers(r, root.get("modifiers"), "modifiers"),
+        seasonality=_seasonality(r, root.get("seasonality")),
         measures_by_id={m.id: m for m in measures},
     )
     _cross_check(r, plan, root)
@@ -662,8 +665,31 @@ PLAN_FIELDS: Final = (
     "draw",
     "ramp",
     "modifiers",
+    "seasonality",
     "description",
 )
+
+
+def _seasonality(r: _Reader, value: object) -> tuple[tuple[str, tuple[Decimal, ...]], ...]:
+    """Parse ``{quota id: [12 weights by fiscal month]}``; the weights must sum to 1."""
+    if value is None:
+        return ()
+    data = r.mapping(value, "seasonality")
+    out = []
+    for key, raw in (data or {}).items():
+        path = f"seasonality.{key}"
+        if not isinstance(raw, list) or len(raw) != 12:
+            r.error(path, "must list 12 weights, one per fiscal month (month 1 first)")
+            continue
+        weights = [r.non_negative(w, f"{path}[{i}]") for i, w in enumerate(raw)]
+        if any(w is None for w in weights):
+            continue
+        exact = tuple(w for w in weights if w is not None)
+        if sum(exact) != 1:
+            r.error(path, f"weights must sum to 1 (they sum to {sum(exact)})")
+            continue
+        out.append((str(key), exact))
+    return tuple(sorted(out))
 
 
 def _currency(r: _Reader) -> Callable[[object, str], str | None]:

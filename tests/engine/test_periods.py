@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import validate_plan
-from engine.periods import add_months, months_between, period_boundaries, periods_since_hire
+from engine.periods import (
+    add_months,
+    fiscal_months,
+    months_between,
+    period_boundaries,
+    periods_since_hire,
+)
 from engine.rules import months_counted
 
 D = dt.date
@@ -117,3 +124,41 @@ def test_a_bad_mid_month_rule_names_its_path(proration: dict[str, Any], message:
         "components": [{"id": "c", "type": "commission", "measure": "b", "rate": 1}],
     }
     assert validate_plan(plan) == [f"proration.mid_month_day: {message}"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.lists(st.integers(0, 1000), min_size=11, max_size=11).map(sorted),
+    st.sampled_from([1, 3, 6, 12]),
+)
+def test_a_fiscal_years_periods_share_the_annual_quota_exactly(
+    start_month: int, cuts: list[int], size: int
+) -> None:
+    # Twelve weights in thousandths summing to exactly 1, as a plan writes them.
+    bounds = [0, *cuts, 1000]
+    weights = [Decimal(b - a) / 1000 for a, b in itertools.pairwise(bounds)]
+    first = D(2025, start_month, 1)
+    months = []
+    for k in range(0, 12, size):
+        a, b = add_months(first, k), add_months(first, k + size)
+        months.append(fiscal_months(a, b, start_month))
+    assert sorted(m for ms in months for m in ms) == list(range(1, 13))
+    shares = [sum((weights[m - 1] for m in ms), Decimal(0)) for ms in months]
+    assert sum(shares) == 1
+
+
+def test_seasonality_weights_must_sum_to_one_and_number_twelve() -> None:
+    base = {
+        "version": 1,
+        "id": "p",
+        "currency": "USD",
+        "measures": [{"id": "b", "aggregate": "sum"}],
+        "components": [{"id": "c", "type": "commission", "measure": "b", "rate": 1}],
+    }
+    assert validate_plan({**base, "seasonality": {"b": [1] * 11}}) == [
+        "seasonality.b: must list 12 weights, one per fiscal month (month 1 first)"
+    ]
+    assert validate_plan({**base, "seasonality": {"b": ["0.1"] * 12}}) == [
+        "seasonality.b: weights must sum to 1 (they sum to 1.2)"
+    ]
