@@ -51,6 +51,7 @@ def plain_tier_component(plan: Plan, c: Component) -> bool:
         and measure.aggregate == "sum"
         and c.gate is None
         and not c.modifiers
+        and c.instalments is None
         and c.accelerator is None
         and c.decelerator is None
         and not c.hold_until_collected

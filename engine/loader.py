@@ -18,12 +18,13 @@ from typing import Any
 import pandas as pd
 
 from engine import crediting
-from engine.money import to_decimal, to_e4
+from engine.money import to_decimal, to_e4, to_minor
 from engine.spec import Plan, parse_plan
 from engine.types import (
     ASSIGNMENT_COLUMNS,
     CREDIT_COLUMNS,
     HOLD_COLUMNS,
+    INSTALMENT_COLUMNS,
     KPI_COLUMNS,
     NODE_COLUMNS,
     PRIOR_PAYOUT_COLUMNS,
@@ -189,6 +190,20 @@ def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> I
         }
         for r in data.get("holds", [])
     ]
+    instalments = [
+        {
+            "person_id": str(r["person"]),
+            "plan_id": str(r.get("plan", default_plan)),
+            "component_id": str(r["component"]),
+            "earned_period_id": str(r["earned_period"]),
+            "total_minor": to_minor(
+                _num(r["total"]), plans[str(r.get("plan", default_plan))].rounding.currency
+            ),
+            "periods": int(r["periods"]),
+            "number": int(r["number"]),
+        }
+        for r in data.get("instalments", [])
+    ]
     return Inputs(
         period=period,
         plans=dict(plans),
@@ -203,6 +218,7 @@ def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> I
         reversals=_frame(reversals, REVERSAL_COLUMNS),
         holds=_frame(holds, HOLD_COLUMNS),
         collected_transactions=frozenset(str(t) for t in data.get("collected", [])),
+        instalments=_frame(instalments, INSTALMENT_COLUMNS),
         fiscal_year_start_month=int(data.get("fiscal_year_start_month", 1)),
     )
 

@@ -156,6 +156,21 @@ def _as_fraction(weight: int | Decimal | Fraction) -> Fraction:
     return result
 
 
+def instalment(total_minor: int, periods: int, number: int) -> int:
+    """Return instalment ``number`` (1-based) of ``total_minor`` paid over ``periods``.
+
+    Every instalment but the last is the total divided by ``periods``, truncated toward zero
+    to a whole minor unit; the last takes the remainder, so the parts sum to the whole exactly.
+    """
+    if periods < 1 or not 1 <= number <= periods:
+        raise MoneyError(f"instalment {number} of {periods} does not exist")
+    sign = -1 if total_minor < 0 else 1
+    part = abs(int(total_minor)) // periods
+    if number < periods:
+        return sign * part
+    return int(total_minor) - sign * part * (periods - 1)
+
+
 def allocate(total_minor: int, weights: Sequence[int | Decimal | Fraction]) -> list[int]:
     """Split ``total_minor`` in proportion to ``weights`` by largest remainder; parts sum exactly.
 

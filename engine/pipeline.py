@@ -40,12 +40,14 @@ from engine.formula import Env, Formula
 from engine.money import (
     ONE,
     ZERO,
+    MoneyError,
     RoundingMode,
     allocate,
     div,
     exponent,
     from_e4,
     from_minor,
+    instalment,
     mul,
     quantize,
     to_decimal,
@@ -1127,6 +1129,7 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[_Book, dict[str, 
     reversals = _group_rows(inputs.reversals)
     holds = _group_rows(inputs.holds)
     collected = {str(t) for t in inputs.collected_transactions}
+    due = _group_instalments(inputs.instalments)
     draw_owner: dict[str, str] = {}
     for (person, plan_id), group in by_person_plan.items():
         plan = inputs.plans[plan_id]
@@ -1155,10 +1158,14 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[_Book, dict[str, 
                     _settled_figures(r.figures, earned, paid, cur),
                 )
             )
+            if c.instalments is not None:
+                payable += _defer(book, seg, c, earned - paid, cur, mode, period)
             if o.held:
                 held = quantize(o.held, cur, mode)
                 payable += _add(book, seg, c.id, "hold", -held, ZERO, period, cur)
         for c in plan.components:
+            for row in due.pop((person, plan_id, c.id), []):
+                payable += _instalment(book, first, c, row, cur, mode, period)
             for row in holds.get((person, plan_id, c.id), []):
                 if str(row["transaction_id"]) in collected:
                     amount = quantize(from_e4(int(row["amount_e4"])), cur, mode)
@@ -1260,7 +1267,101 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[_Book, dict[str, 
                     period,
                 )
             )
+    if due:
+        left = ", ".join(sorted(f"{p}/{pl}/{c}" for p, pl, c in due))
+        raise InputError(
+            f"instalments: nothing to pay them with in this run ({left}): the person has no "
+            "segment on the plan this period, or the plan no such component"
+        )
     return book, dict(sorted(balances.items()))
+
+
+def _group_instalments(frame: pd.DataFrame) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    out: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    if len(frame) == 0:
+        return out
+    records = [{str(k): v for k, v in rec.items()} for rec in frame.to_dict("records")]
+    records.sort(key=lambda r: (str(r["earned_period_id"]), int(r["number"])))
+    for rec in records:
+        key = (str(rec["person_id"]), str(rec["plan_id"]), str(rec["component_id"]))
+        out.setdefault(key, []).append(rec)
+    return out
+
+
+def _defer(
+    book: _Book,
+    seg: Segment,
+    c: Component,
+    amount: Decimal,
+    cur: str,
+    mode: RoundingMode,
+    period: Period,
+) -> Decimal:
+    """Defer all but the first instalment of a line's amount; return the (negative) deferral."""
+    n = c.instalments or 1
+    digits = exponent(cur)
+    total = int(amount.scaleb(digits))
+    parts = [instalment(total, n, k) for k in range(1, n + 1)]
+    now = from_minor(parts[0], cur)
+    deferred = now - amount
+    shown = ", ".join(fmt_amount(from_minor(p, cur), cur, mode) for p in parts[1:])
+    _add(book, seg, c.id, "deferred", deferred, ZERO, period, cur)
+    book.traces.append(
+        _trace(
+            seg,
+            c.id,
+            "instalments",
+            [
+                step("total", amount),
+                step("instalments", n),
+                *(step(f"instalment_{k}", from_minor(p, cur)) for k, p in enumerate(parts, 1)),
+                step("deferred", deferred),
+            ],
+            (),
+            f"{fmt_amount(amount, cur, mode)} is paid in {n} instalments: "
+            f"{fmt_amount(now, cur, mode)} now, then {shown} (the last takes the remainder); "
+            f"{fmt_amount(-deferred, cur, mode)} is deferred.",
+            period,
+        )
+    )
+    return deferred
+
+
+def _instalment(
+    book: _Book,
+    seg: Segment,
+    c: Component,
+    row: Mapping[str, Any],
+    cur: str,
+    mode: RoundingMode,
+    period: Period,
+) -> Decimal:
+    """Pay one instalment due this period of an amount earned earlier."""
+    total, n, k = int(row["total_minor"]), int(row["periods"]), int(row["number"])
+    try:
+        amount = from_minor(instalment(total, n, k), cur)
+    except MoneyError as exc:
+        raise InputError(f"instalments: {seg.person_key}/{seg.plan_id}/{c.id}: {exc}") from exc
+    earned_in = row["earned_period_id"]
+    _add(book, seg, c.id, "instalment", amount, ZERO, period, cur)
+    last = " (the last, with the remainder)" if k == n else ""
+    book.traces.append(
+        _trace(
+            seg,
+            c.id,
+            "instalment",
+            [
+                step("total", from_minor(total, cur)),
+                step("number", k, f"of {n}"),
+                step("instalment", amount),
+            ],
+            (f"instalment:{seg.person_key}/{seg.plan_id}/{c.id}/{earned_in}",),
+            f"Instalment {k} of {n}{last} of {fmt_amount(from_minor(total, cur), cur, mode)} "
+            f"earned in {earned_in}: {fmt_amount(amount, cur, mode)}.",
+            period,
+        )
+    )
+    return amount
 
 
 def _earned_trace(
@@ -1516,9 +1617,9 @@ class _LazyTrace:
 
 
 def _busy_keys(inputs: Inputs) -> set[tuple[str, str]]:
-    """Return the (person, plan) pairs with holds or reversals: those settle the general way."""
+    """Return the (person, plan) pairs with holds, reversals or instalments: settled generally."""
     out: set[tuple[str, str]] = set()
-    for frame in (inputs.holds, inputs.reversals):
+    for frame in (inputs.holds, inputs.reversals, inputs.instalments):
         if len(frame):
             out.update(
                 zip(
@@ -1811,12 +1912,14 @@ def _canon(value: object) -> str:
 
 _KIND_ORDER = {
     "earned": 0,
-    "hold": 1,
-    "release": 2,
-    "clawback": 3,
-    "guarantee": 4,
-    "draw": 5,
-    "draw_recovery": 6,
+    "deferred": 1,
+    "hold": 2,
+    "release": 3,
+    "instalment": 4,
+    "clawback": 5,
+    "guarantee": 6,
+    "draw": 7,
+    "draw_recovery": 8,
 }
 
 

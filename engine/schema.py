@@ -138,6 +138,7 @@ def _component(ctype: str) -> Schema:
         "cap": _ref("limit"),
         "floor": _ref("limit"),
         "modifiers": {"type": "array", "items": _ref("modifier")},
+        "instalments": _obj({"periods": {"type": "integer", "minimum": 2}}, ("periods",)),
     }
     props = common | {k: fields[k] for k in spec.COMPONENT_FIELDS[ctype]}
     required: dict[str, tuple[str, ...]] = {

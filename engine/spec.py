@@ -348,6 +348,8 @@ class Component:
     cap: Limit | None = None
     floor: Limit | None = None
     modifiers: tuple[Modifier, ...] = ()
+    instalments: int | None = None
+    """Pay what is earned in this many periods (the last instalment takes the remainder)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1174,6 +1176,7 @@ COMMON_COMPONENT_FIELDS: Final = (
     "cap",
     "floor",
     "modifiers",
+    "instalments",
 )
 MODIFIER_FIELDS: Final = (
     "measure",
@@ -1187,6 +1190,20 @@ MODIFIER_FIELDS: Final = (
     "apply",
 )
 MODIFIER_ORDERS: Final = ("before_cap", "after_cap")
+
+
+def _instalments(r: _Reader, value: object, path: str) -> int | None:
+    if value is None:
+        return None
+    data = r.mapping(value, path)
+    if data is None:
+        return None
+    r.known(data, path, ("periods",))
+    periods = r.get(data, path, "periods", r.integer, required=True)
+    if periods is not None and periods < 2:
+        r.error(f"{path}.periods", "must be >= 2 (1 is paying it all now)")
+        return None
+    return periods
 
 
 def _modifiers(r: _Reader, value: object, path: str) -> tuple[Modifier, ...]:
@@ -1227,6 +1244,7 @@ def _component(r: _Reader, data: Mapping[str, Any], path: str) -> Component | No
         "cap": _limit(r, data["cap"], f"{path}.cap") if data.get("cap") else None,
         "floor": _limit(r, data["floor"], f"{path}.floor") if data.get("floor") else None,
         "modifiers": _modifiers(r, data.get("modifiers"), f"{path}.modifiers"),
+        "instalments": _instalments(r, data.get("instalments"), f"{path}.instalments"),
     }
     handler = _COMPONENT_PARSERS[ctype]
     handler(r, data, path, kw)

@@ -56,6 +56,16 @@ REVERSAL_COLUMNS: Final = (
     "reversed_date",
 )
 HOLD_COLUMNS: Final = ("transaction_id", "person_id", "plan_id", "component_id", "amount_e4")
+INSTALMENT_COLUMNS: Final = (
+    "person_id",
+    "plan_id",
+    "component_id",
+    "earned_period_id",
+    "total_minor",
+    "periods",
+    "number",
+)
+"""Instalments due this period of amounts earned earlier: ``number`` of ``periods``."""
 
 
 def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -97,6 +107,9 @@ class Inputs:
     """Commission held in earlier periods; released when its transaction is collected."""
     collected_transactions: frozenset[str] = frozenset()
     """Transaction ids whose cash was collected in this period (releases holds)."""
+    instalments: pd.DataFrame = field(default_factory=lambda: empty_frame(INSTALMENT_COLUMNS))
+    """Instalments due this period of amounts earned in earlier periods (the payout run keeps
+    each deferred total and its instalment count)."""
     fiscal_year_start_month: int = 1
     """The tenant's fiscal year start month (1-12): ramp periods are counted on that calendar."""
 

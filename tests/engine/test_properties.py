@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from engine import compute, parse_plan
 from engine.crediting import attribution_weights, credit_attribution, credit_splits
 from engine.loader import inputs_from_mapping, plans_from_mapping
-from engine.money import allocate, allocate_groups, from_e4
+from engine.money import allocate, allocate_groups, from_e4, instalment
 from engine.rules import CreditRow, prospective_amount, tier_fills, tier_reached, tiered_amount
 from engine.spec import RateTable, Tier
 from engine.types import Inputs
@@ -341,3 +341,40 @@ def test_prospective_tiers_pay_each_day_at_the_tier_reached_before_it(
     rates = [t.rate for t in table.tiers]
     if rates == sorted(rates):  # a credit never earns more than its marginal slice would
         assert paid <= tiered_amount(total, table)[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-(10**12), 10**12), st.integers(2, 36))
+def test_instalments_sum_to_the_whole(total: int, periods: int) -> None:
+    parts = [instalment(total, periods, k) for k in range(1, periods + 1)]
+    assert sum(parts) == total
+    assert len(set(parts[:-1])) == 1  # every instalment but the last is the same
+    assert 0 <= abs(parts[-1]) - abs(parts[0]) < periods  # the last takes the remainder
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.decimals(min_value=-5000, max_value=90000, places=2), st.integers(2, 12))
+def test_what_is_paid_now_and_later_adds_up_to_what_was_earned(
+    amount: Decimal, periods: int
+) -> None:
+    plan = {
+        "version": 1,
+        "id": "p",
+        "currency": "USD",
+        "measures": [{"id": "b", "aggregate": "sum"}],
+        "components": [
+            {"id": "c", "type": "commission", "measure": "b", "rate": "0.1"}
+            | {"instalments": {"periods": periods}}
+        ],
+    }
+    plans = {"p": parse_plan(plan)}
+    data = {
+        "period": {"id": "2025-01", "start": "2025-01-01", "end": "2025-02-01"},
+        "people": [{"person": "x"}],
+        "credits": [{"id": "1", "person": "x", "date": "2025-01-02", "amount": str(amount)}],
+    }
+    result = compute(inputs_from_mapping(data, plans))
+    earned = next(ln for ln in result.lines if ln.kind == "earned")
+    now = result.total("x")
+    later = [instalment(earned.amount_minor, periods, k) for k in range(2, periods + 1)]
+    assert now * 100 + sum(later) == earned.amount_minor
