@@ -137,6 +137,11 @@ def from_e4(value: int) -> Decimal:
     return Decimal(int(value)).scaleb(-4)
 
 
+def add(a: Decimal, b: Decimal) -> Decimal:
+    """Return ``a + b`` computed in the engine's high-precision context."""
+    return _CONTEXT.add(a, b)
+
+
 def mul(a: Decimal, b: Decimal) -> Decimal:
     """Return ``a * b`` computed in the engine's high-precision context."""
     return _CONTEXT.multiply(a, b)

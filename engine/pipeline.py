@@ -42,6 +42,7 @@ from engine.money import (
     ZERO,
     MoneyError,
     RoundingMode,
+    add,
     allocate,
     div,
     exponent,
@@ -51,6 +52,7 @@ from engine.money import (
     mul,
     quantize,
     to_decimal,
+    to_e4,
     to_minor,
 )
 from engine.periods import (
@@ -744,6 +746,10 @@ def reduce_phase(
             formulas=ms.FormulaContext(quota=own.get, kpi=partial(kpis.get, scope, holder)),
         )
         quota = own.get(measure_id)
+        if scope == "node" and plan.team_quota != "given":
+            quota = _team_quota(
+                inputs, plan, holder, measure_id, state, person_quotas, season, quota
+            )
         holder_measures[(scope, holder, measure_id)] = (values.get(measure_id), quota)
     shared = Shared(holder_measures=holder_measures)
     pool_shares: dict[tuple[str, str, str, int], PoolShare] = {}
@@ -754,6 +760,39 @@ def reduce_phase(
             if c.type in ("team_pool", "profit_share", "gainshare"):
                 pool_shares.update(_split_pool(plan, c, members, shared, kpis))
     return Shared(holder_measures=holder_measures, pool_shares=pool_shares)
+
+
+def _team_quota(
+    inputs: Inputs,
+    plan: Plan,
+    node: str,
+    quota_id: str,
+    state: MeasureState,
+    person_quotas: Mapping[str, Mapping[str, Decimal]],
+    season: Mapping[tuple[str, str], Decimal],
+    given: Decimal | None,
+) -> Decimal | None:
+    """Return a node's quota as its members' pro-rated, ramped quotas add up (or check it).
+
+    The members are the plan's segments at the node or below it in the period.
+    """
+    under = ms.descendants(inputs.nodes, node) if len(inputs.nodes) else {node}
+    total: Decimal | None = None
+    for s in state.segments:
+        if s.plan_id != plan.id or s.node_id not in under:
+            continue
+        own = person_quotas.get(s.person_key, {}).get(quota_id)
+        if own is not None:
+            share = _prorated_quota(s, own, season.get((plan.id, quota_id), ONE))
+            total = share if total is None else add(total, share)
+    if plan.team_quota == "checked" and (
+        given is None or total is None or to_e4(given) != to_e4(total)
+    ):
+        raise InputError(
+            f"quotas: node {node} quota {quota_id!r} is {given} but its members' quotas on "
+            f"plan {plan.id} add up to {total} (team_quota: checked)"
+        )
+    return total if plan.team_quota == "derived" else given
 
 
 def _split_pool(

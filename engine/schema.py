@@ -344,6 +344,7 @@ def plan_json_schema() -> dict[str, Any]:
             ("type", "amount"),
         ),
         "modifiers": {"type": "array", "items": _ref("modifier")},
+        "team_quota": _enum(spec.TEAM_QUOTAS),
         "seasonality": {
             "type": "object",
             "additionalProperties": {

@@ -62,6 +62,7 @@ PRORATION_POLICIES: Final = (
     "months_x_allocation",
 )
 PAYOUT_FREQUENCIES: Final = ("monthly", "quarterly", "semiannual", "annual")
+TEAM_QUOTAS: Final = ("given", "derived", "checked")
 COMPONENT_TYPES: Final = (
     "commission",
     "attainment_bonus",
@@ -397,6 +398,9 @@ class Plan:
     ramp: tuple[RampStep, ...] = ()
     modifiers: tuple[Modifier, ...] = ()
     """Factors on the plan total: they multiply every component's earned figure."""
+    team_quota: str = "given"
+    """A node's quota: ``given`` (an input), ``derived`` from its members' pro-rated, ramped
+    quotas, or ``checked``: given, and refused unless it equals the members' sum."""
     seasonality: tuple[tuple[str, tuple[Decimal, ...]], ...] = ()
     """quota id -> 12 weights by fiscal month (summing to 1): an annual quota's periods."""
     measures_by_id: Mapping[str, Measure] = field(default_factory=dict, compare=False)
@@ -646,6 +650,7 @@ def parse_plan(data: object) -> Plan:
         ramp=ramp,
         modifiers=_modifiers(r, root.get("modifiers"), "modifiers"),
         seasonality=_seasonality(r, root.get("seasonality")),
+        team_quota=r.get(root, "", "team_quota", r.choice(TEAM_QUOTAS), default="given") or "given",
         measures_by_id={m.id: m for m in measures},
     )
     _cross_check(r, plan, root)
@@ -668,6 +673,7 @@ PLAN_FIELDS: Final = (
     "ramp",
     "modifiers",
     "seasonality",
+    "team_quota",
     "description",
 )
 

@@ -233,3 +233,51 @@ def test_a_bad_pool_split_names_its_path(fields: dict[str, Any], message: str) -
         ],
     }
     assert any(message in e for e in validate_plan(data)), validate_plan(data)
+
+
+def _team_case(mode: str, node_quota: int | None) -> dict[str, Any]:
+    quotas = [
+        {"holder": "a", "quota": "b", "amount": 1000},
+        {"holder": "c", "quota": "b", "amount": 3000},
+    ]
+    if node_quota is not None:
+        quotas.append({"holder_kind": "node", "holder": "t", "quota": "b", "amount": node_quota})
+    return {
+        "plan": {
+            "version": 1,
+            "id": "p",
+            "currency": "USD",
+            "team_quota": mode,
+            "measures": [{"id": "b", "aggregate": "sum"}],
+            "components": [
+                {
+                    "id": "c",
+                    "type": "commission",
+                    "measure": "b",
+                    "rate": "0.1",
+                    "gate": {"measure": "b", "scope": "node", "holder": "t", "min_attainment": 1},
+                }
+            ],
+        },
+        "inputs": {
+            "period": {"id": "2025-01", "start": "2025-01-01", "end": "2025-02-01"},
+            "people": [{"person": "a", "node": "t"}, {"person": "c", "node": "t"}],
+            "quotas": quotas,
+            "credits": [{"id": "1", "person": "a", "date": "2025-01-02", "amount": 4000}],
+        },
+    }
+
+
+def test_a_checked_team_quota_must_equal_its_members_sum() -> None:
+    assert _run(_team_case("checked", 4000)) == {"a": Decimal("400.00"), "c": Decimal("0.00")}
+    with pytest.raises(ValueError, match=r"node t quota 'b' is 5000.0000 but its members'"):
+        _run(_team_case("checked", 5000))
+    with pytest.raises(ValueError, match="quota 'b' is None"):
+        _run(_team_case("checked", None))
+
+
+def test_a_derived_team_quota_ignores_a_given_one() -> None:
+    # members add up to 4,000 = the team's 4,000 bookings: the gate passes at 100 %
+    assert _run(_team_case("derived", 999999))["a"] == Decimal("400.00")
+    # given: the node quota of 5,000 is read as it is -> 80 %, the gate fails
+    assert _run(_team_case("given", 5000))["a"] == Decimal("0.00")
