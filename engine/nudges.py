@@ -42,6 +42,11 @@ def next_tier(component: Component, measure: Decimal, quota: Decimal | None = No
     table = component.rate_table
     if table is None:
         raise ValueError(f"component {component.id} has no rate table")
+    if table.convention == "prospective" or table.tier_by is not None:
+        raise ValueError(
+            f"component {component.id}: its tier depends on credit dates or on another "
+            "measure, so one figure cannot say what the next tier pays"
+        )
     scale = quota if table.basis == "attainment" and quota is not None else ONE
     starts = [mul(t.start, scale) for t in table.tiers]
     now, _, tier = tiered_amount(measure, table, scale)

@@ -186,7 +186,12 @@ def tier_reached(value: Decimal, bounds: Sequence[Decimal]) -> int:
 def tiered_amount(
     value: Decimal, table: RateTable, scale: Decimal = ONE
 ) -> tuple[Decimal, list[TierSlice], int]:
-    """Return (amount, slices, tier reached) of ``value`` on ``table`` (bounds x ``scale``)."""
+    """Return (amount, slices, tier reached) of ``value`` on ``table`` (bounds x ``scale``).
+
+    A ``prospective`` table depends on the credits' dates: see :func:`prospective_amount`.
+    """
+    if table.convention == "prospective":
+        raise ValueError("a prospective rate table pays credit by credit: use prospective_amount")
     tiers: tuple[Tier, ...] = table.tiers
     starts = [mul(t.start, scale) for t in tiers]
     ends = [mul(t.end, scale) if t.end is not None else None for t in tiers]

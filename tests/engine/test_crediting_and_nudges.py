@@ -112,3 +112,33 @@ def test_every_line_has_a_trace_with_inputs_and_steps() -> None:
     assert "credits:alice/ae/0/bookings (1 rows)" in trace.inputs
     assert list(result.contributions["credit_id"]) == ["c1"]
     assert len(result.result_hash) == 64
+
+
+def test_a_nudge_refuses_tables_one_figure_cannot_price() -> None:
+    base = {
+        "version": 1,
+        "id": "p",
+        "currency": "USD",
+        "measures": [{"id": "b", "aggregate": "sum"}],
+    }
+    for table in (
+        {
+            "convention": "prospective",
+            "tiers": [{"from": 0, "to": 10, "rate": 1}, {"from": 10, "rate": 2}],
+        },
+        {
+            "convention": "retroactive",
+            "tier_by": {"measure": "b"},
+            "tiers": [{"from": 0, "rate": 1}],
+        },
+    ):
+        plan = parse_plan(
+            base
+            | {
+                "components": [
+                    {"id": "c", "type": "commission", "measure": "b", "rate_table": table}
+                ]
+            }
+        )
+        with pytest.raises(ValueError, match="one figure cannot say"):
+            next_tier(plan.components[0], Decimal(5))
