@@ -1168,7 +1168,9 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[_Book, dict[str, 
     reversals = _group_rows(inputs.reversals)
     holds = _group_rows(inputs.holds)
     collected = {str(t) for t in inputs.collected_transactions}
-    due = _group_instalments(inputs.instalments)
+    due = _group_rows(
+        inputs.instalments, order=lambda r: (str(r["earned_period_id"]), int(r["number"]))
+    )
     draw_owner: dict[str, str] = {}
     for (person, plan_id), group in by_person_plan.items():
         plan = inputs.plans[plan_id]
@@ -1315,18 +1317,6 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[_Book, dict[str, 
     return book, dict(sorted(balances.items()))
 
 
-def _group_instalments(frame: pd.DataFrame) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
-    out: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    if len(frame) == 0:
-        return out
-    records = [{str(k): v for k, v in rec.items()} for rec in frame.to_dict("records")]
-    records.sort(key=lambda r: (str(r["earned_period_id"]), int(r["number"])))
-    for rec in records:
-        key = (str(rec["person_id"]), str(rec["plan_id"]), str(rec["component_id"]))
-        out.setdefault(key, []).append(rec)
-    return out
-
-
 def _defer(
     book: _Book,
     seg: Segment,
@@ -1428,12 +1418,16 @@ def _earned_trace(
     return _trace(seg, c.id, c.type, steps, o.inputs, text, period, figures)
 
 
-def _group_rows(frame: pd.DataFrame) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+def _group_rows(
+    frame: pd.DataFrame,
+    order: Callable[[dict[str, Any]], Any] = lambda r: str(r["transaction_id"]),
+) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """Return a frame's rows by (person, plan, component), each group sorted by ``order``."""
     out: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     if len(frame) == 0:
         return out
     records = [{str(k): v for k, v in rec.items()} for rec in frame.to_dict("records")]
-    records.sort(key=lambda r: str(r["transaction_id"]))
+    records.sort(key=order)
     for rec in records:
         key = (str(rec["person_id"]), str(rec["plan_id"]), str(rec["component_id"]))
         out.setdefault(key, []).append(rec)
