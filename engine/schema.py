@@ -15,7 +15,7 @@ from typing import Any
 
 from engine import spec
 from engine.formula import UNITS
-from engine.money import ROUNDING_MODES
+from engine.money import CURRENCY_EXPONENTS, ROUNDING_MODES
 
 Schema = dict[str, Any]
 
@@ -319,9 +319,7 @@ def plan_json_schema() -> dict[str, Any]:
         "description": {"type": "string"},
         "currency": _ref("currency"),
         "payout_frequency": _enum(spec.PAYOUT_FREQUENCIES),
-        "rounding": _obj(
-            {"mode": _enum(ROUNDING_MODES), "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}}
-        ),
+        "rounding": _obj({"mode": _enum(ROUNDING_MODES), "currency": _ref("currency")}),
         "proration": _obj(
             {
                 "policy": _enum(spec.PRORATION_POLICIES),
