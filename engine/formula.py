@@ -37,13 +37,12 @@ Contract:
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final, Literal
 
-from engine.money import div, mul
+from engine.money import add, div, mul, sub
 
 Unit = Literal["money", "ratio", "count", "number", "bool"]
 UNITS: Final = ("money", "ratio", "count")
@@ -60,7 +59,6 @@ _CMP_WORDS: Final = {
     "==": "equals",
     "!=": "differs from",
 }
-_ADD: Final = decimal.Context(prec=50, rounding=decimal.ROUND_HALF_EVEN)
 
 
 class FormulaError(ValueError):
@@ -609,9 +607,9 @@ class _Evaluator:
             )
             return ok
         if node.op == "+":
-            out = _ADD.add(a, b)
+            out = add(a, b)
         elif node.op == "-":
-            out = _ADD.subtract(a, b)
+            out = sub(a, b)
         elif node.op == "*":
             out = mul(a, b)
         else:

@@ -142,6 +142,11 @@ def add(a: Decimal, b: Decimal) -> Decimal:
     return _CONTEXT.add(a, b)
 
 
+def sub(a: Decimal, b: Decimal) -> Decimal:
+    """Return ``a - b`` computed in the engine's high-precision context."""
+    return _CONTEXT.subtract(a, b)
+
+
 def mul(a: Decimal, b: Decimal) -> Decimal:
     """Return ``a * b`` computed in the engine's high-precision context."""
     return _CONTEXT.multiply(a, b)
