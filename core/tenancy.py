@@ -122,7 +122,9 @@ class TenantManager(models.Manager):  # type: ignore[type-arg]
     _queryset_class = TenantQuerySet
 
     def get_queryset(self) -> TenantQuerySet:
-        queryset = TenantQuerySet(self.model, using=self._db)
+        # The manager's own queryset class, so querysets built on TenantQuerySet (the temporal
+        # ones in core/temporal.py) keep this filter and its refusal without a tenant.
+        queryset = self._queryset_class(self.model, using=self._db)
         if _unscoped.get():
             return queryset
         tenant = _current_tenant.get()

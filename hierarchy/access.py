@@ -106,10 +106,10 @@ class Access:
         visible = Q(user_id=principal.user_id)
         me = sel.person_for_user(user_id=principal.user_id)
         if principal.has("people.view.team") and me is not None:
-            managed = sel.overlapping(
-                sel.known(Assignment.objects.filter(person=me, is_manager=True), known_at),
-                start,
-                end,
+            managed = (
+                Assignment.objects.filter(person=me, is_manager=True)
+                .known_at(known_at)
+                .overlapping(start, end)
             )
             for node_id, a_start, a_end in managed.values_list("node_id", "valid_from", "valid_to"):
                 window = clip(a_start, a_end, start, end)
@@ -143,15 +143,16 @@ class Access:
         row's own ``day`` (credits on their credit date); others read them unchanged."""
         if self.scope is None:
             return rows
-        inside: Any = NodeClosure.objects.filter(
-            ancestor_id__in=sorted(self.scope), descendant_id=OuterRef("node_id")
-        )
         # Both rows must be in force on the outer row's own day (an expression, not a date).
-        outer_day: Any = OuterRef(OuterRef(day))
-        inside = sel.effective_on(inside, outer_day)
-        placed: Any = sel.known(Assignment.objects.filter(person_id=OuterRef(person)), None)
-        row_day: Any = OuterRef(day)
-        placed = sel.effective_on(placed, row_day).filter(Exists(inside))
+        inside = NodeClosure.objects.filter(
+            ancestor_id__in=sorted(self.scope), descendant_id=OuterRef("node_id")
+        ).as_of(OuterRef(OuterRef(day)))
+        placed = (
+            Assignment.objects.filter(person_id=OuterRef(person))
+            .known_now()
+            .as_of(OuterRef(day))
+            .filter(Exists(inside))
+        )
         return rows.filter(Exists(placed))
 
     # --- whose pay -------------------------------------------------------------------------

@@ -459,7 +459,7 @@ def generate_company(
     if len(bu_nodes) > 1 and len(sales_teams) > 1:
         b, moving = sales_teams[-1]
         target = directors[(JobFunction.SALES, (b + 1) % len(bu_nodes))]
-        link = NodeParent.objects.get(node=moving, superseded_at__isnull=True)
+        link = NodeParent.objects.known_now().get(node=moving)
         NodeParent.objects.filter(pk=link.pk).update(superseded_at=now)
         NodeParent.objects.bulk_create(
             [

@@ -789,9 +789,7 @@ def _import_assignments(
     existing: dict[int, list[Assignment]] = defaultdict(list)
     person_ids = list(rows_by_person)
     for i in range(0, len(person_ids), 500):
-        for a in Assignment.objects.filter(
-            person_id__in=person_ids[i : i + 500], superseded_at__isnull=True
-        ):
+        for a in Assignment.objects.filter(person_id__in=person_ids[i : i + 500]).known_now():
             existing[a.person_id].append(a)
     now = timezone.now()
     inserts: list[Assignment] = []
@@ -960,13 +958,11 @@ def _import_nodes(
             continue
         node = nodes[(hierarchy.pk, code)]
         parent = nodes[(hierarchy.pk, parent_code)] if parent_code else None
-        same = NodeParent.objects.filter(
-            node=node,
-            parent=parent,
-            valid_from=start,
-            valid_to=end,
-            superseded_at__isnull=True,
-        ).exists()
+        same = (
+            NodeParent.objects.filter(node=node, parent=parent, valid_from=start, valid_to=end)
+            .known_now()
+            .exists()
+        )
         if same:
             continue
         _set_parent(node, parent, start, end, now)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 
 from core.currencies import validate_currency
 from core.models import Membership
-from core.tenancy import TenantModel
+from core.temporal import Bitemporal, EffectiveDated, EffectiveDatedQuerySet, dates_ordered
+from core.tenancy import TenantManager, TenantModel
 
 # --- people, period calendar, hierarchies (issue #3) -------------------------------------------
 #
 # Dates are half-open ``[valid_from, valid_to)``; ``valid_to`` NULL means open-ended. Rows that
-# describe the org (parent links, assignments) are bitemporal: ``recorded_at`` is when Quotient
-# learned the row and ``superseded_at`` when a later change replaced it. A change never edits an
-# effective-dated row in place: it supersedes it and inserts the replacement, so a closed period
-# can be replayed with the org exactly as it was known (``known_at``).
+# describe the org (parent links, assignments) are bitemporal (core/temporal.py): ``recorded_at``
+# is when Quotient learned the row and ``superseded_at`` when a later change replaced it. A change
+# never edits an effective-dated row in place: it supersedes it and inserts the replacement, so a
+# closed period can be replayed with the org exactly as it was known (``known_at``).
 
 
 class PeriodKind(models.TextChoices):
@@ -67,6 +70,16 @@ class Period(TenantModel):
         return (self.end - self.start).days
 
 
+class PersonQuerySet(EffectiveDatedQuerySet):
+    """People; ``.as_of(day)`` keeps those employed that day, ``[hire_date, termination_date)``."""
+
+    valid_from_field = "hire_date"
+    valid_to_field = "termination_date"
+
+
+PersonManager = TenantManager.from_queryset(PersonQuerySet)
+
+
 class Person(TenantModel):
     """A payee. ``employee_id`` is the HR system's key, unique within the tenant."""
 
@@ -100,6 +113,8 @@ class Person(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects: ClassVar[PersonManager] = PersonManager()
+
     class Meta:
         ordering = ["full_name", "employee_id"]
         constraints = [
@@ -109,11 +124,7 @@ class Person(TenantModel):
                 condition=models.Q(user__isnull=False),
                 name="person_unique_user",
             ),
-            models.CheckConstraint(
-                condition=models.Q(termination_date__isnull=True)
-                | models.Q(termination_date__gt=models.F("hire_date")),
-                name="person_dates_ordered",
-            ),
+            dates_ordered(name="person_dates_ordered", start="hire_date", end="termination_date"),
         ]
         indexes = [models.Index(fields=["tenant", "full_name"], name="person_tenant_name")]
 
@@ -166,27 +177,17 @@ class Node(TenantModel):
         return self.name
 
 
-class NodeParent(TenantModel):
+class NodeParent(Bitemporal):
     """``node`` sits under ``parent`` (NULL: a root) during ``[valid_from, valid_to)``."""
 
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="parent_links")
     parent = models.ForeignKey(
         Node, null=True, blank=True, on_delete=models.CASCADE, related_name="child_links"
     )
-    valid_from = models.DateField()
-    valid_to = models.DateField(null=True, blank=True)
-    recorded_at = models.DateTimeField()
-    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["node_id", "valid_from"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(valid_to__isnull=True)
-                | models.Q(valid_to__gt=models.F("valid_from")),
-                name="nodeparent_dates_ordered",
-            ),
-        ]
+        constraints = [dates_ordered(name="nodeparent_dates_ordered")]
         indexes = [
             models.Index(fields=["tenant", "node", "valid_from"], name="nodeparent_node"),
             models.Index(fields=["tenant", "parent", "valid_from"], name="nodeparent_parent"),
@@ -196,7 +197,7 @@ class NodeParent(TenantModel):
         return f"{self.node_id} -> {self.parent_id} [{self.valid_from}, {self.valid_to})"
 
 
-class NodeClosure(TenantModel):
+class NodeClosure(EffectiveDated):
     """Derived: ``ancestor`` is ``depth`` levels above ``descendant`` during the interval.
 
     Rebuilt from the current (not superseded) parent links by the service that changes them, so
@@ -207,8 +208,6 @@ class NodeClosure(TenantModel):
     ancestor = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
     descendant = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
     depth = models.PositiveSmallIntegerField()
-    valid_from = models.DateField()
-    valid_to = models.DateField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -254,7 +253,7 @@ class JobRole(TenantModel):
         return self.name
 
 
-class Assignment(TenantModel):
+class Assignment(Bitemporal):
     """``person`` works in ``node`` as ``role`` at ``allocation_pct`` during the interval."""
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="assignments")
@@ -263,19 +262,11 @@ class Assignment(TenantModel):
     title = models.CharField(max_length=200, blank=True)
     allocation_pct = models.DecimalField(max_digits=5, decimal_places=2, default=100)
     is_manager = models.BooleanField(default=False)
-    valid_from = models.DateField()
-    valid_to = models.DateField(null=True, blank=True)
-    recorded_at = models.DateTimeField()
-    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["valid_from", "id"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(valid_to__isnull=True)
-                | models.Q(valid_to__gt=models.F("valid_from")),
-                name="assignment_dates_ordered",
-            ),
+            dates_ordered(name="assignment_dates_ordered"),
             models.CheckConstraint(
                 condition=models.Q(allocation_pct__gt=0) & models.Q(allocation_pct__lte=100),
                 name="assignment_allocation_range",

@@ -4,7 +4,7 @@ There is no "current" shortcut: callers pass the day (or the period) they ask ab
 selector also takes ``known_at`` where the org's history matters: ``None`` reads what Quotient
 knows now (the closure table, one indexed query); a moment reads the org as it was known then
 (parent links and assignments recorded by that moment and not yet superseded), which is how a
-closed period is replayed exactly.
+closed period is replayed exactly. The predicates themselves are core/temporal.py's.
 
 Who may see which of these is not decided here: that is the access policy, ``hierarchy/access.py``.
 """
@@ -16,12 +16,13 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db.models import DateField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from core.errors import NotFoundError
+from core.temporal import overlapping_q
 from hierarchy.intervals import OPEN_END, ClosureRow, Link, build_closure, clip, live_on
 from hierarchy.models import (
     Assignment,
@@ -36,38 +37,11 @@ from hierarchy.models import (
     Person,
 )
 
-M = TypeVar("M", Assignment, NodeParent, NodeClosure)
-B = TypeVar("B", Assignment, NodeParent)  # bitemporal rows
-
-
 # --- building blocks ---------------------------------------------------------------------------
 
 
-def known(queryset: QuerySet[B], known_at: datetime | None) -> QuerySet[B]:
-    """Keep the rows Quotient knew at ``known_at`` (None: knows now)."""
-    if known_at is None:
-        return queryset.filter(superseded_at__isnull=True)
-    return queryset.filter(recorded_at__lte=known_at).filter(
-        Q(superseded_at__isnull=True) | Q(superseded_at__gt=known_at)
-    )
-
-
-def effective_on(queryset: QuerySet[M], day: date) -> QuerySet[M]:
-    """Keep effective-dated rows in force on ``day``."""
-    return queryset.filter(valid_from__lte=day).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=day)
-    )
-
-
-def overlapping(queryset: QuerySet[M], start: date, end: date) -> QuerySet[M]:
-    """Keep effective-dated rows sharing at least one day with ``[start, end)``."""
-    return queryset.filter(valid_from__lt=end).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=start)
-    )
-
-
 def _closure_known_at(hierarchy_id: int, known_at: datetime) -> list[ClosureRow]:
-    links = known(NodeParent.objects.filter(node__hierarchy_id=hierarchy_id), known_at)
+    links = NodeParent.objects.filter(node__hierarchy_id=hierarchy_id).known_at(known_at)
     return build_closure(
         Link(n, p, s, e)
         for n, p, s, e in links.values_list("node_id", "parent_id", "valid_from", "valid_to")
@@ -132,9 +106,7 @@ def node_get(*, node_id: int) -> Node:
 
 def node_parent_history(*, node_id: int) -> QuerySet[NodeParent]:
     """Return a node's current parent links, oldest first."""
-    return NodeParent.objects.filter(node_id=node_id, superseded_at__isnull=True).order_by(
-        "valid_from"
-    )
+    return NodeParent.objects.filter(node_id=node_id).known_now().order_by("valid_from")
 
 
 def job_role_list() -> QuerySet[JobRole]:
@@ -156,7 +128,7 @@ def assignment_list(
     known_at: datetime | None = None,
 ) -> QuerySet[Assignment]:
     """Return assignments as known at ``known_at``, optionally in force on ``as_of``."""
-    rows = known(Assignment.objects.all(), known_at).select_related(
+    rows = Assignment.objects.known_at(known_at).select_related(
         "node", "node__hierarchy", "role", "person"
     )
     if person_id is not None:
@@ -164,7 +136,7 @@ def assignment_list(
     if node_id is not None:
         rows = rows.filter(node_id=node_id)
     if as_of is not None:
-        rows = effective_on(rows, as_of)
+        rows = rows.as_of(as_of)
     return rows.order_by("valid_from", "id")
 
 
@@ -195,7 +167,7 @@ def import_batch_get(*, batch_id: int, within: QuerySet[ImportBatch] | None = No
 def subtree_node_ids(*, node: Node, as_of: date, known_at: datetime | None = None) -> list[int]:
     """Return the ids of ``node`` and every node under it on ``as_of``."""
     if known_at is None:
-        rows = effective_on(NodeClosure.objects.filter(ancestor_id=node.pk), as_of)
+        rows = NodeClosure.objects.filter(ancestor_id=node.pk).as_of(as_of)
         return list(rows.values_list("descendant_id", flat=True))
     return [
         r.descendant
@@ -218,12 +190,10 @@ def node_members(
     if not include_descendants:
         nodes: Any = [node.pk]
     elif known_at is None:
-        nodes = effective_on(NodeClosure.objects.filter(ancestor_id=node.pk), as_of).values(
-            "descendant_id"
-        )
+        nodes = NodeClosure.objects.filter(ancestor_id=node.pk).as_of(as_of).values("descendant_id")
     else:
         nodes = subtree_node_ids(node=node, as_of=as_of, known_at=known_at)
-    assignments = effective_on(known(Assignment.objects.filter(node_id__in=nodes), known_at), as_of)
+    assignments = Assignment.objects.filter(node_id__in=nodes).known_at(known_at).as_of(as_of)
     return Person.objects.filter(pk__in=assignments.values("person_id")).order_by(
         "full_name", "employee_id"
     )
@@ -245,26 +215,19 @@ def _subtree_assignments_during(
             for r in _closure_known_at(hierarchy_id, known_at):
                 window = clip(r.start, r.end, start, end) if r.ancestor in wanted else None
                 if window is not None:
-                    closure_q |= Q(node_id=r.descendant) & Q(
-                        Q(valid_to__isnull=True) | Q(valid_to__gt=window[0]),
-                        valid_from__lt=window[1],
-                    )
-        return known(Assignment.objects.filter(closure_q), known_at)
+                    closure_q |= Q(node_id=r.descendant) & overlapping_q(*window)
+        return Assignment.objects.filter(closure_q).known_at(known_at)
     outer_end = Coalesce(OuterRef("valid_to"), Value(OPEN_END), output_field=DateField())
-    link = NodeClosure.objects.filter(
-        ancestor_id__in=ancestor_ids,
-        descendant_id=OuterRef("node_id"),
-        valid_from__lt=end,
-    ).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=start),
-        Q(valid_to__isnull=True) | Q(valid_to__gt=OuterRef("valid_from")),
-        valid_from__lt=outer_end,
+    link = (
+        NodeClosure.objects.filter(ancestor_id__in=ancestor_ids, descendant_id=OuterRef("node_id"))
+        .overlapping(start, end)
+        .overlapping(OuterRef("valid_from"), outer_end)
     )
     # The IN narrows to the subtree's nodes through the closure index first; the EXISTS then
     # demands that the assignment and the tree link share a day inside the window.
-    in_subtree = overlapping(NodeClosure.objects.filter(ancestor_id__in=ancestor_ids), start, end)
+    in_subtree = NodeClosure.objects.filter(ancestor_id__in=ancestor_ids).overlapping(start, end)
     candidates = Assignment.objects.filter(node_id__in=in_subtree.values("descendant_id"))
-    return overlapping(known(candidates, None), start, end).filter(Exists(link))
+    return candidates.known_now().overlapping(start, end).filter(Exists(link))
 
 
 def people_in_subtrees(
@@ -309,7 +272,7 @@ def manager_chain(
     Looks at the person's nodes in ``hierarchy_id`` (default: every reporting hierarchy) and
     walks up their ancestors; at each level, whoever holds a manager assignment there.
     """
-    own = effective_on(known(Assignment.objects.filter(person=person), known_at), as_of)
+    own = Assignment.objects.filter(person=person).known_at(known_at).as_of(as_of)
     if hierarchy_id is not None:
         own = own.filter(node__hierarchy_id=hierarchy_id)
     else:
@@ -317,9 +280,11 @@ def manager_chain(
     own_nodes = list(own.values_list("node_id", "node__hierarchy_id").distinct())
     depth_of: dict[int, int] = {}
     if known_at is None:
-        rows = effective_on(
-            NodeClosure.objects.filter(descendant_id__in=[n for n, _h in own_nodes]), as_of
-        ).values_list("ancestor_id", "depth")
+        rows = (
+            NodeClosure.objects.filter(descendant_id__in=[n for n, _h in own_nodes])
+            .as_of(as_of)
+            .values_list("ancestor_id", "depth")
+        )
         for ancestor, depth in rows:
             depth_of[ancestor] = min(depth, depth_of.get(ancestor, depth))
     else:
@@ -329,10 +294,9 @@ def manager_chain(
                 if r.descendant in wanted and live_on(r.start, r.end, as_of):
                     depth_of[r.ancestor] = min(r.depth, depth_of.get(r.ancestor, r.depth))
     managers = (
-        effective_on(
-            known(Assignment.objects.filter(node_id__in=list(depth_of), is_manager=True), known_at),
-            as_of,
-        )
+        Assignment.objects.filter(node_id__in=list(depth_of), is_manager=True)
+        .known_at(known_at)
+        .as_of(as_of)
         .exclude(person=person)
         .select_related("person", "node")
     )
@@ -388,7 +352,7 @@ def person_timeline(
     known_at: datetime | None = None,
 ) -> list[Segment]:
     """Return the person's assignments clipped to ``[start, end)`` as day-counted segments."""
-    rows = overlapping(known(Assignment.objects.filter(person=person), known_at), start, end)
+    rows = Assignment.objects.filter(person=person).known_at(known_at).overlapping(start, end)
     if hierarchy_id is not None:
         rows = rows.filter(node__hierarchy_id=hierarchy_id)
     window_days = (end - start).days
@@ -440,7 +404,7 @@ def org_tree(
 
     ``within`` limits it to those nodes' subtrees (a node-scoped admin's view).
     """
-    closure = effective_on(NodeClosure.objects.filter(hierarchy=hierarchy), as_of)
+    closure = NodeClosure.objects.filter(hierarchy=hierarchy).as_of(as_of)
     pairs = list(closure.values_list("ancestor_id", "descendant_id", "depth"))
     if within is not None:
         allowed = {d for a, d, _ in pairs if a in within}
@@ -450,9 +414,12 @@ def org_tree(
     nodes = {n.pk: n for n in Node.objects.filter(pk__in=active).select_related("hierarchy")}
     members: dict[int, set[int]] = defaultdict(set)
     managers: dict[int, list[str]] = defaultdict(list)
-    live = effective_on(
-        known(Assignment.objects.filter(node__hierarchy=hierarchy), None), as_of
-    ).values_list("node_id", "person_id", "is_manager", "person__full_name")
+    live = (
+        Assignment.objects.filter(node__hierarchy=hierarchy)
+        .known_now()
+        .as_of(as_of)
+        .values_list("node_id", "person_id", "is_manager", "person__full_name")
+    )
     for node_id, person_id, is_manager, name in live:
         members[node_id].add(person_id)
         if is_manager:

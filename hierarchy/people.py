@@ -216,7 +216,7 @@ def _terminate(person: Person, termination_date: date | None) -> None:
     now = timezone.now()
     replaced: list[Assignment] = []
     superseded: list[Assignment] = []
-    for a in Assignment.objects.filter(person=person, superseded_at__isnull=True):
+    for a in Assignment.objects.filter(person=person).known_now():
         if end_or_max(a.valid_to) <= termination_date:
             continue
         superseded.append(a)
@@ -351,9 +351,9 @@ def closure_rebuild(*, hierarchy_id: int) -> int:
     tenant = get_current_tenant()
     links = [
         Link(node, parent, start, end)
-        for node, parent, start, end in NodeParent.objects.filter(
-            node__hierarchy_id=hierarchy_id, superseded_at__isnull=True
-        ).values_list("node_id", "parent_id", "valid_from", "valid_to")
+        for node, parent, start, end in NodeParent.objects.filter(node__hierarchy_id=hierarchy_id)
+        .known_now()
+        .values_list("node_id", "parent_id", "valid_from", "valid_to")
     ]
     try:
         rows = build_closure(links)
@@ -412,12 +412,9 @@ def _set_parent(
             raise _invalid(PARENT_SELF, "cycle", "parent_id")
         if parent.hierarchy_id != node.hierarchy_id:
             raise _invalid(PARENT_OTHER_HIERARCHY, "parent_other_hierarchy", "parent_id")
-    end = end_or_max(valid_to)
     inserts: list[NodeParent] = []
     superseded: list[int] = []
-    for link in NodeParent.objects.filter(node=node, superseded_at__isnull=True):
-        if not (link.valid_from < end and valid_from < end_or_max(link.valid_to)):
-            continue
+    for link in NodeParent.objects.filter(node=node).known_now().overlapping(valid_from, valid_to):
         superseded.append(link.pk)
         if link.valid_from < valid_from:
             inserts.append(_copy_link(link, now, valid_to=valid_from))
@@ -702,7 +699,7 @@ def assignment_create(
         valid_to=valid_to,
         recorded_at=timezone.now(),
     )
-    current = Assignment.objects.filter(person=person, superseded_at__isnull=True)
+    current = Assignment.objects.filter(person=person).known_now()
     spans = [span_of(a, a.node.hierarchy_id) for a in current.select_related("node")]
     spans.append(span_of(new, _hierarchy_of(node_id), key="new"))
     _raise_first(check_person_spans(person, spans, ["new"]))
@@ -713,7 +710,7 @@ def assignment_create(
 
 
 def _assignment_for_update(assignment_id: int) -> tuple[Assignment, Person]:
-    a = Assignment.objects.filter(pk=assignment_id, superseded_at__isnull=True).first()
+    a = Assignment.objects.filter(pk=assignment_id).known_now().first()
     if a is None:
         raise NotFoundError("Assignment not found.")
     return a, _person_for_update(a.person_id)
@@ -729,7 +726,7 @@ def assignment_update(*, assignment_id: int, **changes: Any) -> Assignment:
     _resolve_refs(None, changes.get("node_id"), changes.get("role_id"))
     now = timezone.now()
     new = _copy_assignment(old, now, **changes)
-    others = Assignment.objects.filter(person=person, superseded_at__isnull=True).exclude(pk=old.pk)
+    others = Assignment.objects.filter(person=person).known_now().exclude(pk=old.pk)
     spans = [span_of(a, a.node.hierarchy_id) for a in others.select_related("node")]
     spans.append(span_of(new, _hierarchy_of(new.node_id), key="new"))
     _raise_first(check_person_spans(person, spans, ["new"]))

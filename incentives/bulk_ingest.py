@@ -632,9 +632,11 @@ class TransactionSink:
             by_source.setdefault(row[G_SOURCE], []).append(row[G_EXT])
         for source, ids in by_source.items():
             for start in range(0, len(ids), 5_000):
-                for pk, ext, version, digest in Transaction.objects.filter(
-                    source=source, external_id__in=ids[start : start + 5_000], superseded_at=None
-                ).values_list("id", "external_id", "version", "content_hash"):
+                for pk, ext, version, digest in (
+                    Transaction.objects.known_now()
+                    .filter(source=source, external_id__in=ids[start : start + 5_000])
+                    .values_list("id", "external_id", "version", "content_hash")
+                ):
                     current[(source, ext)] = (pk, version, digest)
         return current
 

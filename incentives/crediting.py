@@ -6,6 +6,11 @@ the same family that also matches is reported as a conflict instead of crediting
 Roll-ups credit the managers above every revenue credit, as indirect credit (kind
 ``rollup``), using the org of the chosen hierarchy as of the first day of the credit's month.
 
+The org is read as Quotient knew it at one moment (``known_at``): a computation that writes
+credits reads it at its own clock and stamps that moment on every credit as ``computed_at``, so
+:func:`credits_replay` with ``known_at=computed_at`` recomputes exactly those credits even after
+the org was changed retroactively (a late-learned transfer), and shows what changed and why.
+
 Closed periods never change: for a transaction whose credits lie in a closed period, the
 difference between what is now due and what that period holds is written as a correction
 credit in the open period, with ``belongs_to_period`` naming the closed one.
@@ -27,7 +32,7 @@ from typing import Any, cast
 
 import pandas as pd
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core.changes import changes_record, month_keys
@@ -133,18 +138,19 @@ def _touch_rows(frame: pd.DataFrame, roles: list[str] | None, *, shares: bool) -
     return pd.DataFrame(rows, columns=["transaction_id", "person_id", "share_ppm", "touched_at"])
 
 
-def _node_members(node_ids: Iterable[int], day: dt.date) -> pd.DataFrame:
+def _node_members(node_ids: Iterable[int], day: dt.date, known_at: dt.datetime) -> pd.DataFrame:
     rows = (
-        Assignment.objects.filter(
-            node_id__in=list(node_ids), valid_from__lte=day, superseded_at__isnull=True
-        )
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=day))
+        Assignment.objects.filter(node_id__in=list(node_ids))
+        .as_of(day)
+        .known_at(known_at)
         .values_list("person_id", "node_id")
     )
     return pd.DataFrame(list(rows), columns=["person_id", "node_id"])
 
 
-def _territory_credits(rule: CreditingRule, frame: pd.DataFrame) -> pd.DataFrame:
+def _territory_credits(
+    rule: CreditingRule, frame: pd.DataFrame, known_at: dt.datetime
+) -> pd.DataFrame:
     from hierarchy.models import Node, Person
 
     attribute = rule.config.get("attribute", "region")
@@ -172,7 +178,7 @@ def _territory_credits(rule: CreditingRule, frame: pd.DataFrame) -> pd.DataFrame
     parts = []
     # Node members are taken as of each transaction's month, like roll-ups.
     for month, group in frame.groupby(frame["date"].map(lambda d: d.replace(day=1))):
-        members = _node_members(territories["node_id"].dropna().astype(int), month)
+        members = _node_members(territories["node_id"].dropna().astype(int), month, known_at)
         members = members.astype({"person_id": str, "node_id": str})
         t = territories.assign(
             person_id=territories["person_id"].map(lambda v: None if pd.isna(v) else str(int(v))),
@@ -190,20 +196,22 @@ def _territory_credits(rule: CreditingRule, frame: pd.DataFrame) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def _org_as_of(hierarchy_id: int, day: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (memberships person→node, nodes node/parent/manager) of a hierarchy on ``day``."""
-    live = Q(valid_from__lte=day, superseded_at__isnull=True) & (
-        Q(valid_to__isnull=True) | Q(valid_to__gt=day)
-    )
+def _org_as_of(
+    hierarchy_id: int, day: dt.date, known_at: dt.datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (memberships person→node, nodes node/parent/manager) of a hierarchy on ``day``,
+    as Quotient knew them at ``known_at``."""
     assignments = list(
-        Assignment.objects.filter(live, node__hierarchy_id=hierarchy_id).values_list(
-            "person_id", "node_id", "is_manager"
-        )
+        Assignment.objects.filter(node__hierarchy_id=hierarchy_id)
+        .as_of(day)
+        .known_at(known_at)
+        .values_list("person_id", "node_id", "is_manager")
     )
     parents = dict(
-        NodeParent.objects.filter(live, node__hierarchy_id=hierarchy_id).values_list(
-            "node_id", "parent_id"
-        )
+        NodeParent.objects.filter(node__hierarchy_id=hierarchy_id)
+        .as_of(day)
+        .known_at(known_at)
+        .values_list("node_id", "parent_id")
     )
     from hierarchy.models import Node
 
@@ -233,11 +241,13 @@ def compute_credits(
     frame: pd.DataFrame,
     rules: list[CreditingRule],
     cache: dict[tuple[Any, ...], Any] | None = None,
+    *,
+    known_at: dt.datetime,
 ) -> tuple[pd.DataFrame, list[Conflict]]:
     """Return the credits the rules give ``frame``'s transactions, and the conflicts.
 
-    ``cache`` keeps hierarchies and orgs as of a month between calls on chunks of one import
-    (they cannot change while it runs).
+    Territories and roll-ups read the org as known at ``known_at``. ``cache`` keeps hierarchies
+    and orgs as of a month between calls on chunks of one import (same ``known_at``).
     """
     cache = {} if cache is None else cache
     credits: list[pd.DataFrame] = []
@@ -290,7 +300,7 @@ def compute_credits(
                 rule_id=rule_id,
             )
         else:
-            part = _territory_credits(rule, fresh)
+            part = _territory_credits(rule, fresh, known_at)
         if not part.empty:
             credits.append(part)
     base = pd.concat(credits, ignore_index=True) if credits else pd.DataFrame()
@@ -313,7 +323,7 @@ def compute_credits(
             ]
             for month, group in scoped.groupby(scoped["date"].map(lambda d: d.replace(day=1))):
                 if ("org", hierarchy.pk, month) not in cache:
-                    cache[("org", hierarchy.pk, month)] = _org_as_of(hierarchy.pk, month)
+                    cache[("org", hierarchy.pk, month)] = _org_as_of(hierarchy.pk, month, known_at)
                 memberships, nodes = cache[("org", hierarchy.pk, month)]
                 if memberships.empty:
                     continue
@@ -354,10 +364,15 @@ def _open_period(periods: list[Period], today: dt.date) -> Period | None:
 
 
 def _scope(
-    batch_id: int | None, transaction_ids: Iterable[int] | None, *, only_new_versions: bool
+    batch_id: int | None,
+    transaction_ids: Iterable[int] | None,
+    *,
+    only_new_versions: bool,
+    known_at: dt.datetime | None = None,
 ) -> tuple[Any, Any]:
-    """Return (current transactions in scope, filter for their business keys' credits)."""
-    current = Transaction.objects.filter(superseded_at__isnull=True)
+    """Return (transactions in scope as known at ``known_at`` (None: now), filter for their
+    business keys' credits)."""
+    current = Transaction.objects.known_at(known_at)
     if batch_id is not None:
         keys = Transaction.objects.filter(batch_id=batch_id)
         if only_new_versions:
@@ -387,9 +402,17 @@ def _e4_text(values: Any) -> list[str]:
     return out
 
 
+def _active_rules() -> list[CreditingRule]:
+    return list(CreditingRule.objects.filter(is_active=True).order_by("priority", "id"))
+
+
 @dataclass
 class CreditContext:
-    """What crediting reads once per run: rules, periods, the open period, the clock."""
+    """What crediting reads once per run: rules, periods, the open period, the clock.
+
+    ``now`` is both the ``computed_at`` of the credits the run writes and the moment whose
+    knowledge of the org it reads, which is what makes a run replayable.
+    """
 
     rules: list[CreditingRule]
     periods: list[Period]
@@ -406,9 +429,8 @@ class CreditContext:
     def load(cls) -> CreditContext:
         now = timezone.now()
         today = timezone.localdate()
-        rules = list(CreditingRule.objects.filter(is_active=True).order_by("priority", "id"))
         periods, _ = _periods()
-        return cls(rules, periods, _open_period(periods, today), today, now)
+        return cls(_active_rules(), periods, _open_period(periods, today), today, now)
 
 
 Wanted = dict[tuple[Any, ...], Decimal]
@@ -425,7 +447,7 @@ def credit_frame(
     """
     if not len(frame):
         return pd.DataFrame()
-    credits, conflicts = compute_credits(frame, ctx.rules, ctx.cache)
+    credits, conflicts = compute_credits(frame, ctx.rules, ctx.cache, known_at=ctx.now)
     summary.conflicts.extend(conflicts)
     if credits.empty:
         return credits
@@ -459,9 +481,11 @@ def write_corrections(
     keys = [k for k in sorted(set(locked) | set(wanted), key=str) if k[:2] not in latest]
     if keys:
         wanted_keys = {k[:2] for k in keys}
-        for pk, source, ext in Transaction.objects.filter(
-            external_id__in={k[1] for k in wanted_keys}, superseded_at__isnull=True
-        ).values_list("pk", "source", "external_id"):
+        for pk, source, ext in (
+            Transaction.objects.known_now()
+            .filter(external_id__in={k[1] for k in wanted_keys})
+            .values_list("pk", "source", "external_id")
+        ):
             if (source, ext) in wanted_keys:
                 latest[(source, ext)] = pk
     corrections: list[Credit] = []
@@ -523,7 +547,7 @@ def credits_recompute(
     summary.transactions = current.count()
 
     # What these business keys hold now: closed periods stay, the rest is replaced.
-    existing = Credit.objects.filter(superseded_at__isnull=True)
+    existing = Credit.objects.known_now()
     if credit_filter is not None:
         existing = existing.filter(credit_filter)
     locked: Wanted = defaultdict(Decimal)
@@ -585,6 +609,65 @@ def credits_recompute(
     )
     summary.corrections_written = write_corrections(locked, wanted, latest, ctx)
     return summary
+
+
+@dataclass(frozen=True)
+class ReplayedCredit:
+    """One credit as a computation at a given moment of knowledge gives it."""
+
+    transaction_id: int
+    person_id: int
+    rule_id: int
+    rule_version: int
+    kind: str
+    share_ppm: int
+    amount: Decimal
+    credit_date: dt.date
+
+
+@dataclass
+class CreditReplay:
+    known_at: dt.datetime
+    credits: list[ReplayedCredit]
+    conflicts: list[Conflict]
+
+
+def credits_replay(
+    *, known_at: dt.datetime, transaction_ids: Iterable[int] | None = None
+) -> CreditReplay:
+    """Recompute credits from the transactions and the org as known at ``known_at``; write nothing.
+
+    With ``known_at`` a credit's ``computed_at`` this reproduces that computation's credits
+    (of those business keys when ``transaction_ids`` is given), whatever was learned since.
+    The crediting rules are today's (each credit names the rule version it came from), and
+    closed-period corrections are not re-derived: this is the computation, before persisting.
+    """
+    rules = _active_rules()
+    current, _ = _scope(None, transaction_ids, only_new_versions=False, known_at=known_at)
+    frame = _transactions_frame(current.filter(is_cancelled=False))
+    if not len(frame):
+        return CreditReplay(known_at, [], [])
+    credits, conflicts = compute_credits(frame, rules, known_at=known_at)
+    if credits.empty:
+        return CreditReplay(known_at, [], conflicts)
+    versions = {r.pk: r.version for r in rules}
+    columns = ["transaction_id", "person_id", "rule_id", "kind", "share_ppm", "amount_e4", "date"]
+    out = [
+        ReplayedCredit(
+            transaction_id=int(tx),
+            person_id=int(person),
+            rule_id=int(rule),
+            rule_version=versions[int(rule)],
+            kind=str(kind),
+            share_ppm=int(share),
+            amount=from_e4(int(e4)),
+            credit_date=day,
+        )
+        for tx, person, rule, kind, share, e4, day in credits[columns].itertuples(
+            index=False, name=None
+        )
+    ]
+    return CreditReplay(known_at, out, conflicts)
 
 
 def _assign_periods(periods: list[Period], dates: pd.Series) -> tuple[Any, Any]:

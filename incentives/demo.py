@@ -50,7 +50,7 @@ REGIONS = ["NA", "EMEA", "APAC", "LATAM"]
 def _people_by_function() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     rows = (
-        Assignment.objects.filter(superseded_at__isnull=True)
+        Assignment.objects.known_now()
         .values_list("role__function", "person__employee_id")
         .distinct()
     )

@@ -550,11 +550,9 @@ def _commit_kpis(
     keys = {(r["metric"], r["subject_key"], r["period_id"]) for r in chunk}
     current = {
         (m, k, p): (pk, v, s)
-        for pk, m, k, p, v, s in KpiValue.objects.filter(
-            metric__in={k[0] for k in keys},
-            period_id__in={k[2] for k in keys},
-            superseded_at__isnull=True,
-        ).values_list("id", "metric", "subject_key", "period_id", "value", "status")
+        for pk, m, k, p, v, s in KpiValue.objects.known_now()
+        .filter(metric__in={k[0] for k in keys}, period_id__in={k[2] for k in keys})
+        .values_list("id", "metric", "subject_key", "period_id", "value", "status")
     }
     new_rows, supersede = [], []
     for row in chunk:

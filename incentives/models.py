@@ -1,22 +1,29 @@
 """What earns: ingested transactions and KPI values, FX rates, crediting rules and credits.
 
-Transactions are versioned and bitemporal: a row is unique per tenant by (source, external id,
-version); ``recorded_at`` says when Quotient learned a version and ``superseded_at`` when a
-newer one replaced it, so the data of a closed period can be replayed as it was known.
-Credits are computed by ``engine.crediting`` from the current transactions and the crediting
-rules in force; a credit dated in a closed period never changes that period: it is written as
-a correction credited to the open period, with ``belongs_to_period`` naming the closed one.
+Transactions are versioned and bitemporal (core/temporal.py): a row is unique per tenant by
+(source, external id, version); ``recorded_at`` says when Quotient learned a version and
+``superseded_at`` when a newer one replaced it, so the data of a closed period can be replayed
+as it was known. Credits are computed by ``engine.crediting`` from the current transactions and
+the crediting rules in force, against the org as known at their ``computed_at``; a credit dated
+in a closed period never changes that period: it is written as a correction credited to the
+open period, with ``belongs_to_period`` naming the closed one.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
 
 from core.currencies import validate_currency
-from core.tenancy import TenantModel
+from core.temporal import (
+    EffectiveDated,
+    Versioned,
+    VersionedQuerySet,
+    known_now_q,
+)
+from core.tenancy import TenantManager, TenantModel
 from hierarchy.models import Node, Period, Person
 
 
@@ -154,7 +161,7 @@ class FxRate(TenantModel):
         return f"{self.currency}/{self.quote_currency} {self.rate} from {self.valid_on}"
 
 
-class Transaction(TenantModel):
+class Transaction(Versioned):
     """One version of a deal, lead, ticket or other event that earns.
 
     Indexes are few on purpose (imports write millions of rows): every lookup is by tenant
@@ -193,8 +200,6 @@ class Transaction(TenantModel):
     batch = models.ForeignKey(
         IngestBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions"
     )
-    recorded_at = models.DateTimeField()
-    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-booked_on", "-id"]
@@ -205,7 +210,7 @@ class Transaction(TenantModel):
             ),
             models.UniqueConstraint(
                 fields=["tenant", "source", "external_id"],
-                condition=models.Q(superseded_at__isnull=True),
+                condition=known_now_q(),
                 name="transaction_one_current",
             ),
         ]
@@ -234,7 +239,7 @@ class KpiStatus(models.TextChoices):
     SIGNED_OFF = "signed_off", "Signed off"
 
 
-class KpiValue(TenantModel):
+class KpiValue(Versioned):
     """A non-sales metric's value for a subject and period (NRR, CSAT, adoption, OTIF, …)."""
 
     metric = models.CharField(max_length=64)
@@ -262,15 +267,13 @@ class KpiValue(TenantModel):
     batch = models.ForeignKey(
         IngestBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="kpi_values"
     )
-    recorded_at = models.DateTimeField()
-    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["metric", "period__start"]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "metric", "subject_key", "period"],
-                condition=models.Q(superseded_at__isnull=True),
+                condition=known_now_q(),
                 name="kpi_one_current",
             ),
         ]
@@ -309,7 +312,7 @@ RULE_FAMILY = {
 }
 
 
-class CreditingRule(TenantModel):
+class CreditingRule(EffectiveDated):
     """An ordered, effective-dated crediting rule; its parameters live in ``config``.
 
     config by kind: direct ``{}``; split ``{"roles": ["split"]}`` (touches with a share_pct);
@@ -323,8 +326,6 @@ class CreditingRule(TenantModel):
     priority = models.PositiveIntegerField(default=100)
     transaction_kinds = models.JSONField(default=list, blank=True)  # empty = all kinds
     config = models.JSONField(default=dict, blank=True)
-    valid_from = models.DateField()
-    valid_to = models.DateField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     is_active = models.BooleanField(default=True)
 
@@ -349,11 +350,22 @@ class CreditKind(models.TextChoices):
     ATTRIBUTION = "attribution", "Attribution"
 
 
+class CreditQuerySet(VersionedQuerySet):
+    """Credits by knowledge time: a credit was recorded when it was computed."""
+
+    recorded_field = "computed_at"
+
+
+CreditManager = TenantManager.from_queryset(CreditQuerySet)
+
+
 class Credit(TenantModel):
     """Who got credit for a transaction, how much, by which rule (and which version of it).
 
-    Like transactions, credits are written by the million, so only the indexes their reads
-    use exist: (tenant, person, period), (tenant, transaction) and the period.
+    ``computed_at`` is also the moment whose knowledge the computation read (transactions and
+    org as known then), so ``incentives.crediting.credits_replay(known_at=computed_at)``
+    reproduces it. Like transactions, credits are written by the million, so only the indexes
+    their reads use exist: (tenant, person, period), (tenant, transaction) and the period.
     """
 
     tenant = models.ForeignKey(
@@ -388,6 +400,8 @@ class Credit(TenantModel):
     )
     computed_at = models.DateTimeField()
     superseded_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[CreditManager] = CreditManager()
 
     class Meta:
         ordering = ["-credit_date", "id"]

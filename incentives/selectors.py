@@ -68,7 +68,7 @@ def transaction_list(
     filters = filters or {}
     qs = Transaction.objects.select_related("owner")
     if not history:
-        qs = qs.filter(superseded_at__isnull=True)
+        qs = qs.known_now()
     if filters.get("kind"):
         qs = qs.filter(kind=filters["kind"])
     if filters.get("source"):
@@ -128,7 +128,7 @@ def credit_matching(
         "person", "rule", "transaction", "period", "belongs_to_period"
     )
     if not history:
-        qs = qs.filter(superseded_at__isnull=True)
+        qs = qs.known_now()
     if filters.get("transaction"):
         qs = qs.filter(transaction__external_id=filters["transaction"])
     if filters.get("transaction_id"):
@@ -174,9 +174,7 @@ def fx_rate_on(*, currency: str, quote_currency: str, day: dt.date) -> FxRate | 
 
 
 def kpi_value_list(*, metric: str | None = None, period: str | None = None) -> QuerySet[KpiValue]:
-    qs = KpiValue.objects.filter(superseded_at__isnull=True).select_related(
-        "person", "node", "period", "owner"
-    )
+    qs = KpiValue.objects.known_now().select_related("person", "node", "period", "owner")
     if metric:
         qs = qs.filter(metric=metric)
     if period:

@@ -451,9 +451,7 @@ def credits_recalculate_start(*, transaction_ids: list[int] | None = None) -> St
 def kpi_value_sign_off(*, kpi_value_id: int, user_id: int) -> KpiValue:
     """Sign off a draft KPI value (its owner or a comp admin)."""
     kpi: KpiValue | None = (
-        KpiValue.objects.select_for_update()
-        .filter(pk=kpi_value_id, superseded_at__isnull=True)
-        .first()
+        KpiValue.objects.select_for_update().known_now().filter(pk=kpi_value_id).first()
     )
     if kpi is None:
         raise NotFoundError("KPI value not found.")
