@@ -174,11 +174,24 @@ BitemporalManager = TenantManager.from_queryset(BitemporalQuerySet)
 # --- model bases --------------------------------------------------------------------------------
 
 
-class EffectiveDated(TenantModel):
-    """A tenant row in force during ``[valid_from, valid_to)`` (``valid_to`` NULL: open)."""
-
+class _EffectiveInterval(models.Model):
     valid_from = models.DateField()
     valid_to = models.DateField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class _KnowledgeInterval(models.Model):
+    recorded_at = models.DateTimeField()
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class EffectiveDated(_EffectiveInterval, TenantModel):
+    """A tenant row in force during ``[valid_from, valid_to)`` (``valid_to`` NULL: open)."""
 
     objects: ClassVar[EffectiveDatedManager] = EffectiveDatedManager()
 
@@ -186,11 +199,8 @@ class EffectiveDated(TenantModel):
         abstract = True
 
 
-class Versioned(TenantModel):
+class Versioned(_KnowledgeInterval, TenantModel):
     """A tenant row Quotient learned at ``recorded_at`` and replaced at ``superseded_at``."""
-
-    recorded_at = models.DateTimeField()
-    superseded_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[VersionedManager] = VersionedManager()
 
@@ -198,13 +208,8 @@ class Versioned(TenantModel):
         abstract = True
 
 
-class Bitemporal(TenantModel):
+class Bitemporal(_EffectiveInterval, _KnowledgeInterval, TenantModel):
     """Effective-dated and versioned: what held when, as Quotient knew it when."""
-
-    valid_from = models.DateField()
-    valid_to = models.DateField(null=True, blank=True)
-    recorded_at = models.DateTimeField()
-    superseded_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[BitemporalManager] = BitemporalManager()
 

@@ -97,7 +97,11 @@ def _fixture() -> Fixture:
 
 
 def _write(model: type, fx: Fixture, history: list[Row]) -> dict[int, Row]:
-    """Insert one row per spec (no services: any shape may occur); return them by pk."""
+    """Insert one row per spec (no services: any shape may occur); return them by pk.
+
+    Each example runs in a transaction that is rolled back; the node's own parent link (from
+    ``node_create``) is removed first so the history is exactly ``history``.
+    """
     model.objects.filter(node=fx.node).delete()
     objs = []
     for r in history:
