@@ -86,9 +86,9 @@ def overlapping_q(
 ) -> Q:
     """Return the condition "shares a day with ``[start, end)``" (``end`` None: open-ended)."""
     q = Q(**{f"{prefix}{end_field}__isnull": True}) | Q(**{f"{prefix}{end_field}__gt": start})
-    if end is not None:
-        q &= Q(**{f"{prefix}{start_field}__lt": end})
-    return q
+    if end is None:
+        return q
+    return Q(**{f"{prefix}{start_field}__lt": end}) & q
 
 
 def known_now_q(*, prefix: str = "", superseded: str = SUPERSEDED_AT) -> Q:

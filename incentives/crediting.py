@@ -322,9 +322,10 @@ def compute_credits(
                 )
             ]
             for month, group in scoped.groupby(scoped["date"].map(lambda d: d.replace(day=1))):
-                if ("org", hierarchy.pk, month) not in cache:
-                    cache[("org", hierarchy.pk, month)] = _org_as_of(hierarchy.pk, month, known_at)
-                memberships, nodes = cache[("org", hierarchy.pk, month)]
+                key = ("org", hierarchy.pk, month, known_at)
+                if key not in cache:
+                    cache[key] = _org_as_of(hierarchy.pk, month, known_at)
+                memberships, nodes = cache[key]
                 if memberships.empty:
                     continue
                 part = engine_crediting.credit_rollups(
