@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from core.temporal import EffectiveDated, dates_ordered
 from core.tenancy import TenantModel
 
 # The tenant table lives beneath core.tenancy (which holds the current one); these names are
@@ -259,7 +260,7 @@ class ChangeKind(models.TextChoices):
     FX_RATE = "fx_rate", "FX rate"
 
 
-class Change(TenantModel):
+class Change(EffectiveDated):
     """One key of the change feed: a person or node (or, with neither, the whole tenant)
     whose pay inputs changed on the days ``[valid_from, valid_to)`` (``valid_to`` NULL: open).
 
@@ -274,20 +275,12 @@ class Change(TenantModel):
     kind = models.CharField(max_length=32)
     person_id = models.BigIntegerField(null=True, blank=True)
     node_id = models.BigIntegerField(null=True, blank=True)
-    valid_from = models.DateField()
-    valid_to = models.DateField(null=True, blank=True)
     recorded_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(valid_to__isnull=True)
-                | models.Q(valid_to__gt=models.F("valid_from")),
-                name="change_dates_ordered",
-            ),
-        ]
+        constraints = [dates_ordered(name="change_dates_ordered")]
         indexes = [
             models.Index(
                 fields=["tenant", "id"],

@@ -16,7 +16,7 @@ Two clocks
 Model bases (abstract, all :class:`~core.tenancy.TenantModel`)
 --------------------------------------------------------------
 * :class:`EffectiveDated` — ``valid_from``, ``valid_to``; ``objects.as_of()``,
-  ``objects.overlapping()``. Crediting rules, the derived node closure.
+  ``objects.overlapping()``. Crediting rules, the derived node closure, the change feed.
 * :class:`Versioned` — ``recorded_at``, ``superseded_at``; ``objects.known_at()``,
   ``objects.known_now()``. Transaction versions and KPI values (their validity is a booking
   date or a period, not an interval).
