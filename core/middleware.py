@@ -83,6 +83,41 @@ class NotFoundMiddleware:
         return None
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded",)
+
+
+class MalformedPageInputMiddleware:
+    """Answer a page request carrying a NUL character (query string or a plain form body) with
+    the branded 400, before any view passes it to the database (PostgreSQL refuses NUL in
+    text, which would be a 500). The API refuses the same in its base view
+    (``core.api.params.reject_nul``); multipart uploads are the import kernel's to judge.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/api/") and self._has_nul(request):
+            from core.views import bad_request
+
+            return bad_request(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request: HttpRequest) -> bool:
+        if "\x00" in request.path or any(
+            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
+        ):
+            return True
+        content_type = request.content_type or ""
+        if request.method == "POST" and content_type in _FORM_TYPES:
+            return any(
+                "\x00" in key or any("\x00" in v for v in values)
+                for key, values in request.POST.lists()
+            )
+        return False
+
+
 class RequestIdMiddleware:
     """Give every request an id (or keep a well-formed ``X-Request-ID``) and echo it."""
 

@@ -242,7 +242,20 @@ def _error_page(
         return JsonResponse(error_body(code, message), status=status)
     user = getattr(request, "user", None)
     layout = "base.html" if user is not None and user.is_authenticated else "auth_base.html"
-    return render(request, template, {"layout": layout}, status=status)
+    return render(request, template, {"layout": layout, "message": message}, status=status)
+
+
+NUL_IN_PAGE_REQUEST = (
+    "The address or form contained a NUL character, which no field can hold. "
+    "Go back, correct it and try again."
+)
+
+
+def bad_request(request: HttpRequest, message: str = NUL_IN_PAGE_REQUEST) -> HttpResponse:
+    """A page request that cannot be read (e.g. a NUL in its query): the branded 400."""
+    return _error_page(
+        request, status=400, template="400.html", code="malformed_request", message=message
+    )
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -134,6 +134,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.TenantMiddleware",
     "core.middleware.NotFoundMiddleware",
+    "core.middleware.MalformedPageInputMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
