@@ -51,7 +51,7 @@ class Progress:
 
 
 def _key(kind: str, object_id: int | str) -> str:
-    return f"quotient:progress:{get_current_tenant().pk}:{kind}:{object_id}"
+    return f"{settings.PROGRESS_KEY_PREFIX}:{get_current_tenant().pk}:{kind}:{object_id}"
 
 
 @functools.cache

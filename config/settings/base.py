@@ -290,6 +290,9 @@ CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "quotient")
+# Keys of the progress channel (core/progress.py) in Redis; several deployments or test runs
+# sharing one Redis keep apart by giving each its own prefix.
+PROGRESS_KEY_PREFIX = env_str("PROGRESS_KEY_PREFIX", "quotient:progress")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 os.environ.setdefault("DEBUG", "true")
+# Progress keys live in a Redis shared by every xdist worker and every run, while tenant and
+# batch ids repeat across the workers' databases and between runs: one prefix per worker and
+# run (in the environment, so the real worker a test starts uses the same one).
+os.environ["PROGRESS_KEY_PREFIX"] = (
+    f"quotient-test:{uuid.uuid4().hex[:12]}:"
+    f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}:progress"
+)
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-checks-0123456789")
 
 from config.settings.base import *  # noqa: F403
