@@ -38,6 +38,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
@@ -183,6 +184,19 @@ def password_reset_requested(*, email: str, ip: str | None) -> None:
     _record(kind=AttemptKind.PASSWORD_RESET, key=normalise_login(email)[:254], ip=ip)
 
 
+def _serialise_account(key: str) -> None:
+    """Make concurrent sign-ins to one account take turns until the transaction ends.
+
+    Without it a burst of parallel wrong passwords could all pass the check before any failure
+    is recorded (the limit would be 5 plus the number of web workers). PostgreSQL: a
+    transaction-scoped advisory lock on the account key; SQLite serialises writers itself.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ["quotient-login:" + key])
+
+
 class EmailBackend(ModelBackend):
     """Authenticate with e-mail (compared normalised) or username and password, throttled."""
 
@@ -197,6 +211,13 @@ class EmailBackend(ModelBackend):
             return None
         user = find_user(username)
         key, ip = account_key(username, user), client_ip(request)
+        with transaction.atomic():
+            _serialise_account(key)
+            return self._check(request, user, key, ip, password)
+
+    def _check(
+        self, request: HttpRequest | None, user: Any, key: str, ip: str | None, password: str
+    ) -> Any:
         wait = login_blocked_for(key=key, ip=ip)
         if wait:
             # Refused before the password is checked: no hashing work, nothing recorded.

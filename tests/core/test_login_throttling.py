@@ -221,3 +221,59 @@ def test_an_unknown_address_is_throttled_like_a_known_one(client, db, mailoutbox
 def test_password_reset_links_use_site_url_not_the_request_host(client, alice, mailoutbox):
     _reset(client, "alice@acme.test")
     assert re.search(r"http://127\.0\.0\.1:9123/reset/\S+", mailoutbox[0].body)
+
+
+@pytest.fixture
+def committed_user(django_db_setup, django_db_blocker):
+    """A user committed for real, so threads with their own connections see it."""
+    with django_db_blocker.unblock():
+        user = UserFactory(email="burst@acme.test")
+        user.set_password("right-password")
+        user.save()
+        try:
+            yield user
+        finally:
+            from core.tenancy import dangerously_unscoped
+
+            LoginAttempt.objects.filter(username=account_key("burst@acme.test", user)).delete()
+            with dangerously_unscoped():
+                user.delete()
+
+
+@pytest.mark.needs_pg
+def test_a_burst_of_parallel_wrong_passwords_records_no_more_than_the_limit(
+    committed_user, django_db_blocker, settings
+):
+    import threading
+
+    from django.core.exceptions import PermissionDenied
+    from django.db import connection
+
+    from core.auth import EmailBackend
+
+    # given
+    attempts, barrier, outcomes = 12, threading.Barrier(12), []
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(EmailBackend().authenticate(None, "burst@acme.test", "wrong"))
+        except PermissionDenied:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    # when
+    with django_db_blocker.unblock():
+        threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        recorded = LoginAttempt.objects.filter(
+            kind=AttemptKind.LOGIN_FAILURE,
+            username=account_key("burst@acme.test", committed_user),
+        ).count()
+    # then: the checks took turns, so exactly the limit was recorded and the rest refused
+    assert recorded == settings.LOGIN_FAILURE_LIMIT
+    assert outcomes.count("refused") == attempts - settings.LOGIN_FAILURE_LIMIT
