@@ -489,9 +489,18 @@ class _PgWriter:
     of the GIL while PostgreSQL works); the tenant setting was made by the Django statements
     that created the temporary tables in this transaction, and row-level security checks every
     inserted row. At most one chunk waits, so memory stays bounded.
+
+    psycopg2 serialises single calls, not a COPY's several protocol steps: a statement from the
+    importing thread in the middle of one ends it ("no COPY in progress"). So a chunk's writes
+    hold :attr:`lock`, and while the writer lives every statement of the importing thread's
+    connection takes the same lock first (:meth:`statement_guard`, installed outermost, before
+    the tenant guard's own ``set_config``). Python's validation of the next chunk still overlaps
+    the writes; only the two threads' SQL takes turns.
     """
 
     def __init__(self, tenant_id: int, batch_id: int, now: dt.datetime) -> None:
+        self.lock = threading.Lock()
+        connection.execute_wrappers.insert(0, self.statement_guard)
         self.raw = connection.connection
         self.params = [tenant_id, batch_id, now]
         self.jobs: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(maxsize=1)
@@ -562,7 +571,7 @@ class _PgWriter:
                 continue
             try:
                 tx_text, credit_text = job
-                with self.raw.cursor() as cursor:
+                with self.lock, self.raw.cursor() as cursor:
                     cursor.execute('TRUNCATE "_ingest_tx", "_ingest_credit"')
                     cursor.copy_expert(self.copy_tx, io.BytesIO(tx_text), size=len(tx_text) + 1)
                     cursor.execute(self.insert_tx, self.params)
@@ -574,6 +583,13 @@ class _PgWriter:
                         cursor.execute(self.record_months)
             except BaseException as exc:  # re-raised on the caller's thread
                 self.error = exc
+
+    def statement_guard(
+        self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
+    ) -> Any:
+        """Run one statement of the importing thread while the writer is not writing."""
+        with self.lock:
+            return execute(sql, params, many, context)
 
     def submit(self, tx_text: str, credit_text: str) -> None:
         self._raise()
@@ -588,6 +604,8 @@ class _PgWriter:
         """Wait for the writes; raise what failed. With ``ok``, restore deferred checks."""
         self.jobs.put(None)
         self.thread.join()
+        if self.statement_guard in connection.execute_wrappers:
+            connection.execute_wrappers.remove(self.statement_guard)
         if ok:
             self._raise()
             if self.deferred:
