@@ -171,7 +171,7 @@ def password_reset_blocked_for(*, email: str, ip: str | None) -> int:
     """Return the seconds until a reset may be requested for this address/from here, or 0."""
     return _blocked_for(
         kind=AttemptKind.PASSWORD_RESET,
-        key=normalise_login(email)[:254],
+        key=account_key(email),
         ip=ip,
         limit=settings.PASSWORD_RESET_LIMIT,
         ip_limit=settings.PASSWORD_RESET_IP_LIMIT,
@@ -181,7 +181,7 @@ def password_reset_blocked_for(*, email: str, ip: str | None) -> int:
 
 def password_reset_requested(*, email: str, ip: str | None) -> None:
     """Record a password-reset request (whether or not the address has an account)."""
-    _record(kind=AttemptKind.PASSWORD_RESET, key=normalise_login(email)[:254], ip=ip)
+    _record(kind=AttemptKind.PASSWORD_RESET, key=account_key(email), ip=ip)
 
 
 def _serialise_account(key: str) -> None:

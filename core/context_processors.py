@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from core.permissions import permissions_for_roles
+from core.permissions import request_principal
 
 
 def tenancy(request: HttpRequest) -> dict[str, Any]:
@@ -14,7 +14,5 @@ def tenancy(request: HttpRequest) -> dict[str, Any]:
         "current_tenant": getattr(request, "tenant", None),
         "current_membership": membership,
         "memberships": getattr(request, "memberships", []),
-        "perms_granted": permissions_for_roles(list(membership.roles))
-        if membership
-        else frozenset(),
+        "perms_granted": request_principal(request).permissions if membership else frozenset(),
     }

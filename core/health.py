@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -10,10 +11,17 @@ from django.conf import settings
 HEARTBEAT_KEY = "quotient:worker:heartbeat"
 
 
-def _redis() -> Any:
+@functools.cache
+def redis_client(url: str) -> Any:
+    """Return this process's client of the Redis at ``url`` (one pool; 1 s timeouts, so a
+    slow Redis never slows the work or the health check down)."""
     import redis
 
-    return redis.Redis.from_url(str(settings.REDIS_URL), socket_connect_timeout=1, socket_timeout=1)
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+
+def _redis() -> Any:
+    return redis_client(str(settings.REDIS_URL))
 
 
 def broker_status() -> dict[str, Any]:

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 
 from core.audit import Actor, acting_as
 from core.models import Membership
+from core.params import nul_name
 from core.tenancy import get_current_tenant_or_none, tenant_scope
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -105,17 +106,14 @@ class MalformedPageInputMiddleware:
 
     @staticmethod
     def _has_nul(request: HttpRequest) -> bool:
-        if "\x00" in request.path or any(
-            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
-        ):
+        if "\x00" in request.path or nul_name(request.GET.lists()) is not None:
             return True
         content_type = request.content_type or ""
-        if request.method == "POST" and content_type in _FORM_TYPES:
-            return any(
-                "\x00" in key or any("\x00" in v for v in values)
-                for key, values in request.POST.lists()
-            )
-        return False
+        return (
+            request.method == "POST"
+            and content_type in _FORM_TYPES
+            and nul_name(request.POST.lists()) is not None
+        )
 
 
 class RequestIdMiddleware:

@@ -120,3 +120,12 @@ def parse_currency(raw: str) -> str:
     if not is_currency_code(code):
         raise ValueError(UNKNOWN_CURRENCY)
     return code
+
+
+def nul_name(items: Iterable[tuple[str, list[str]]]) -> str | None:
+    """Return the first name whose name or values hold a NUL character (of a QueryDict's
+    ``lists()``), or None: PostgreSQL refuses NUL in text."""
+    for name, values in items:
+        if "\x00" in name or any("\x00" in v for v in values):
+            return name
+    return None

@@ -17,7 +17,6 @@ tenant, taken from the scope, so one tenant can never read another's progress.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import threading
@@ -27,6 +26,7 @@ from typing import Any
 
 from django.conf import settings
 
+from core.health import redis_client
 from core.tenancy import get_current_tenant
 
 TTL_SECONDS = 24 * 3600
@@ -54,12 +54,8 @@ def _key(kind: str, object_id: int | str) -> str:
     return f"{settings.PROGRESS_KEY_PREFIX}:{get_current_tenant().pk}:{kind}:{object_id}"
 
 
-@functools.cache
 def _redis(url: str) -> Any:
-    import redis
-
-    # One pool per process; short timeouts: a slow Redis must not slow the work down.
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    return redis_client(url)
 
 
 class _LocalStore:

@@ -176,7 +176,7 @@ def api_clients(request: HttpRequest) -> HttpResponse:
             form.add_error("name", exc.message)
         else:
             form = ApiClientForm()
-    response = render(
+    return render(
         request,
         "core/api_clients.html",
         {
@@ -186,8 +186,6 @@ def api_clients(request: HttpRequest) -> HttpResponse:
             "active_nav": "api_clients",
         },
     )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @require_permission("api_clients.change")

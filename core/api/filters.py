@@ -166,10 +166,6 @@ class FilterSet(django_filters.FilterSet):
     """A list's declared query parameters. Subclasses declare filters and an ``ordering``."""
 
 
-class NoFilters(FilterSet):
-    """A list with nothing to filter: only the page parameters."""
-
-
 def accepted_params(filterset_class: type[FilterSet] | None) -> frozenset[str]:
     """Return every query parameter a list with ``filterset_class`` accepts."""
     names = set(filterset_class.base_filters) if filterset_class is not None else set()

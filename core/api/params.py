@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from core.errors import ValidationFailedError
 from core.params import (
+    nul_name,
     parse_amount,
     parse_boolean,
     parse_choice,
@@ -124,7 +125,6 @@ def text(request: Any, name: str, *, default: str = "", max_length: int = 500) -
 
 def reject_nul(request: Any) -> None:
     """Refuse a query string with a NUL character in any name or value."""
-    for name, values in request.query_params.lists():
-        if "\x00" in name or any("\x00" in v for v in values):
-            label = name.replace("\x00", "\\0")
-            raise invalid(label, "must not contain a NUL character.")
+    name = nul_name(request.query_params.lists())
+    if name is not None:
+        raise invalid(name.replace("\x00", "\\0"), "must not contain a NUL character.")
