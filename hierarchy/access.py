@@ -104,8 +104,12 @@ class Access:
         if principal.user_id is None:
             return Person.objects.none()
         visible = Q(user_id=principal.user_id)
-        me = sel.person_for_user(user_id=principal.user_id)
-        if principal.has("people.view.team") and me is not None:
+        me = (
+            sel.person_for_user(user_id=principal.user_id)
+            if principal.has("people.view.team")
+            else None
+        )
+        if me is not None:
             managed = (
                 Assignment.objects.filter(person=me, is_manager=True)
                 .known_at(known_at)
@@ -115,8 +119,10 @@ class Access:
                 window = clip(a_start, a_end, start, end)
                 if window is None:
                     continue
-                rows = sel._subtree_assignments_during([node_id], window[0], window[1], known_at)
-                visible |= Q(pk__in=rows.values("person_id"))
+                team = sel.people_in_subtrees(
+                    node_ids=[node_id], start=window[0], end=window[1], known_at=known_at
+                )
+                visible |= Q(pk__in=team.values("pk"))
         return Person.objects.filter(visible).order_by("full_name", "employee_id")
 
     def person_get(

@@ -35,6 +35,7 @@ from core.currencies import exponent, is_currency_code
 from core.models import ChangeKind
 from core.tenancy import get_current_tenant
 from hierarchy.models import Node, Period, PeriodStatus, Person
+from hierarchy.periods import tenant_today
 from incentives.mappings import (
     ISO_DATES,
     KPI_REQUIRED,
@@ -302,11 +303,7 @@ class Lookups:
             (p.start, p.end, p.data_lock_date, p.label)
             for p in Period.objects.filter(status=PeriodStatus.CLOSED)
         ]
-        tenant = get_current_tenant()
-        import zoneinfo
-
-        today = timezone.now().astimezone(zoneinfo.ZoneInfo(tenant.time_zone)).date()
-        return cls(by_id, by_email, closed, today)
+        return cls(by_id, by_email, closed, tenant_today(get_current_tenant()))
 
     def locked_period(self, day: dt.date) -> str | None:
         """Return the label of a closed period whose data lock is in force for ``day``."""

@@ -139,12 +139,11 @@ def transaction_detail(request: HttpRequest, transaction_id: int) -> HttpRespons
     """The credit explorer: who got credit for this deal, by which rule, and every version."""
     tx = selectors.transaction_get(transaction_id=transaction_id)
     access = request_access(request)
-    credits = list(selectors.credit_list(access=access, filters={"transaction_id": tx.pk}))
-    history = list(
-        selectors.credit_list(
-            access=access, filters={"transaction_id": tx.pk}, history=True
-        ).filter(superseded_at__isnull=False)
+    every = list(
+        selectors.credit_list(access=access, filters={"transaction_id": tx.pk}, history=True)
     )
+    credits = [c for c in every if c.superseded_at is None]
+    history = [c for c in every if c.superseded_at is not None]
     return render(
         request,
         "incentives/transaction_detail.html",

@@ -27,7 +27,7 @@ from core.currencies import CurrencyField
 from core.errors import NotFoundError, ValidationFailedError
 from hierarchy import org_selectors as sel
 from hierarchy import people, periods
-from hierarchy.access import PERSON_OUTPUT_FIELDS, request_access
+from hierarchy.access import PEOPLE_READ, PERSON_OUTPUT_FIELDS, request_access
 from hierarchy.api import filters
 from hierarchy.imports import hr_import
 from hierarchy.models import (
@@ -45,7 +45,6 @@ from hierarchy.models import (
 )
 from hierarchy.periods import tenant_today
 
-PEOPLE_READ = ("people.view", "people.view.team", "people.view.self")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 AS_OF = OpenApiParameter("as_of", OpenApiTypes.DATE, description="Day asked about (default today)")
@@ -347,6 +346,8 @@ class PersonManagersView(TenantAPIView):
             hierarchy_id=params.identifier(request, "hierarchy"),
             known_at=params.moment(request, "known_at"),
         )
+        # One pay-visibility query for the whole chain (each link's serializer then reads it).
+        request_access(request).pay_visible_ids(c.person.pk for c in chain)
         return Response(
             [
                 {
