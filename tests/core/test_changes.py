@@ -104,6 +104,9 @@ def test_a_claim_hands_out_the_oldest_pending_changes_and_a_rollback_returns_the
 def test_row_level_security_hides_other_tenants_changes_from_raw_sql(tenant_a, tenant_b):
     with tenant_scope(tenant_a):
         changes_record(kind=ChangeKind.FX_RATE, keys=[ChangeKey(valid_from=D(2026, 1, 1))])
+    with tenant_scope(tenant_a), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM core_change")
+        assert cursor.fetchone() == (1,)
     with tenant_scope(tenant_b), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM core_change")
         assert cursor.fetchone() == (0,)

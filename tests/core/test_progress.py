@@ -43,6 +43,8 @@ def test_progress_is_readable_while_the_works_transaction_is_open(tenant_a, sett
 def test_another_tenant_never_reads_it(tenant_a, tenant_b, settings):
     with tenant_scope(tenant_a):
         progress_report(kind="probe", object_id=8, done=1, total=2)
+    with tenant_scope(tenant_a):
+        assert progress_get(kind="probe", object_id=8) == Progress(done=1, total=2)
     with tenant_scope(tenant_b):
         assert progress_get(kind="probe", object_id=8) is None
     with pytest.raises(NoTenantError):

@@ -47,7 +47,7 @@ def test_a_form_error_is_shown_not_a_crash(org, client_alice):
 
 
 @pytest.mark.covers_url("transactions", "transaction_detail", "credits_recalculate")
-def test_the_credit_explorer_explains_a_deal(org, client_alice, client_charlie):
+def test_the_credit_explorer_explains_a_deal(org, client_alice, client_charlie, monkeypatch):
     client_alice.post(
         "/data/imports/",
         {
@@ -68,6 +68,13 @@ def test_the_credit_explorer_explains_a_deal(org, client_alice, client_charlie):
     assert "W-1" not in client_charlie.get("/data/transactions/").content.decode()
     assert client_alice.post("/data/credits/recalculate/").status_code == 302
     assert client_charlie.post("/data/credits/recalculate/").status_code == 302
+    # each tenant's recalculation touches only its own transactions (run inline to read its
+    # summary; with a broker it would be queued until the test's transaction commits)
+    monkeypatch.setattr("core.tasks.workers_configured", lambda: False)
+    mine = client_alice.post("/data/credits/recalculate/", follow=True).content.decode()
+    theirs = client_charlie.post("/data/credits/recalculate/", follow=True).content.decode()
+    assert "Recomputed credits of 1 transactions" in mine
+    assert "Recomputed credits of 0 transactions" in theirs
     with tenant_scope(org.tenant):
         assert Transaction.objects.count() == 1
 
