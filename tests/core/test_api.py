@@ -41,6 +41,10 @@ def test_an_api_client_authenticates_into_its_own_tenant_only(client, tenant_a, 
     assert response.json()["scopes"] == ["read:audit"]
     issued.client.refresh_from_db()
     assert issued.client.last_used_at is not None
+    # a token cannot pick another tenant by header: it stays in its own
+    other = client.get("/api/v1/me/", **_bearer(issued.token), HTTP_X_QUOTIENT_TENANT="globex")
+    assert other.status_code == 200
+    assert other.json()["tenant"]["slug"] == "acme"
 
 
 def test_only_a_hash_of_the_secret_is_stored(tenant_a):

@@ -58,6 +58,34 @@ def test_an_address_is_blocked_only_at_a_much_higher_threshold(client, settings,
         assert _login(client, "bob@acme.test", ip="198.51.100.10").status_code == 302
 
 
+def test_a_forged_forwarded_for_header_does_not_reset_the_address_count(client, settings, db):
+    # given: one client that claims a new X-Forwarded-For on every request
+    with time_machine.travel(NOW, tick=False):
+        for i in range(settings.LOGIN_IP_FAILURE_LIMIT):
+            client.post(
+                "/login/",
+                {"username": f"guess{i}@acme.test", "password": "wrong"},
+                REMOTE_ADDR="192.0.2.50",
+                HTTP_X_FORWARDED_FOR=f"203.0.113.{i % 250}",
+            )
+        # when
+        response = client.post(
+            "/login/",
+            {"username": "another@acme.test", "password": "wrong"},
+            REMOTE_ADDR="192.0.2.50",
+            HTTP_X_FORWARDED_FOR="203.0.113.251",
+        )
+    # then: the address that counts is the connection's, whatever the header says
+    assert response.status_code == 429
+
+
+def test_login_unlock_needs_an_account_or_an_address(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("login_unlock")
+
+
 def test_a_refused_attempt_is_not_recorded_and_checks_no_password(client, alice):
     with time_machine.travel(NOW, tick=False):
         for _ in range(5):
