@@ -395,7 +395,7 @@ def hr_import(
         dry_run=dry_run,
         status=status,
         row_count=out.rows,
-        counts={**out.counts(), "ignored_columns": out.ignored_columns},
+        counts={**out.counts(), "ignored_columns": out.ignored_columns, "partial": partial},
         errors=[e.as_dict() for e in out.errors[:MAX_STORED_ERRORS]],
         diffs=out.diffs,
         created_by_id=created_by_id,

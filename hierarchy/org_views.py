@@ -1,5 +1,6 @@
 """HTML pages for people and org structure: org chart with a date picker, people list, person
-page with timeline, period calendar, HR import with dry-run preview. Thin: forms → services.
+page with timeline, period calendar (the HR import pages are ``import_views.py``). Thin: forms →
+services.
 Who may see or change whom, and which fields, is the access policy's (``hierarchy/access.py``),
 the same one the API asks: the person page and ``/api/v1/people/{id}/`` show the same fields."""
 
@@ -25,8 +26,7 @@ from core.permissions import request_principal
 from hierarchy import org_selectors as sel
 from hierarchy import people, periods
 from hierarchy.access import PEOPLE_READ, request_access
-from hierarchy.imports import COLUMNS, hr_import
-from hierarchy.models import HierarchyKind, ImportKind, JobFunction, PeriodKind, Person
+from hierarchy.models import HierarchyKind, JobFunction, PeriodKind, Person
 from hierarchy.periods import tenant_today
 
 ViewFunc = Callable[..., HttpResponse]
@@ -141,17 +141,6 @@ class HierarchyForm(forms.Form):
 class JobRoleForm(forms.Form):
     name = forms.CharField(max_length=120)
     function = forms.ChoiceField(choices=JobFunction.choices)
-
-
-class ImportForm(forms.Form):
-    kind = forms.ChoiceField(choices=ImportKind.choices)
-    file = forms.FileField(help_text="UTF-8 CSV; the first line names the columns.")
-    dry_run = forms.BooleanField(
-        label="Dry run: preview only, write nothing", required=False, initial=True
-    )
-    partial = forms.BooleanField(
-        label="Partial: apply the rows without errors (default: all or nothing)", required=False
-    )
 
 
 class GenerateForm(forms.Form):
@@ -450,53 +439,4 @@ def periods_page(request: HttpRequest) -> HttpResponse:
             "today": today,
             "suggested_year": periods.fiscal_year_of(tenant, today),
         },
-    )
-
-
-@require_any("people.change")
-def hr_imports(request: HttpRequest) -> HttpResponse:
-    """Upload a CSV of people, assignments or nodes; a dry run previews, errors list rows."""
-    form = ImportForm(request.POST or None, request.FILES or None)
-    access = request_access(request)
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            batch = hr_import(
-                kind=form.cleaned_data["kind"],
-                content=upload.read(),
-                filename=upload.name or "",
-                dry_run=form.cleaned_data["dry_run"],
-                partial=form.cleaned_data["partial"],
-                created_by_id=request.user.pk,
-                access=access,
-            )
-        except ApplicationError as exc:
-            form.add_error("kind", exc.message)
-        else:
-            return redirect("hr_import_detail", batch_id=batch.pk)
-    return render(
-        request,
-        "hierarchy/hr_imports.html",
-        {
-            "active_nav": "hr_imports",
-            "form": form,
-            "batches": access.import_batches(sel.import_batch_list())[:20],
-            "columns": [
-                (ImportKind(k).label, required, optional)
-                for k, (required, optional) in COLUMNS.items()
-            ],
-        },
-    )
-
-
-@require_any("people.change")
-def hr_import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
-    """One import: outcome, counts, row errors and (for a dry run) the preview of changes."""
-    try:
-        within = request_access(request).import_batches(sel.import_batch_list())
-        batch = sel.import_batch_get(batch_id=batch_id, within=within)
-    except ApplicationError:
-        raise Http404("Not found") from None
-    return render(
-        request, "hierarchy/hr_import_detail.html", {"active_nav": "hr_imports", "batch": batch}
     )

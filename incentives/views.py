@@ -9,17 +9,25 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from core.errors import ApplicationError, NotFoundError
+from core.import_pages import ImportSummary, ImportUploadForm, count
 from core.views import require_permission
 from hierarchy.access import request_access
 from incentives import selectors, services
-from incentives.mappings import PRESETS
-from incentives.models import IngestKind, IngestMode, TransactionKind
+from incentives.mappings import (
+    KPI_FIELDS,
+    KPI_REQUIRED,
+    PRESETS,
+    TRANSACTION_FIELDS,
+    TRANSACTION_REQUIRED,
+)
+from incentives.models import IngestBatch, IngestKind, IngestMode, IngestStatus, TransactionKind
 
 
 def _mapping_choices() -> list[tuple[str, str]]:
-    choices = [("", "Quotient columns (field names as headers)")]
+    choices = [("", "Quotient column names")]
     choices += [
         (k, v["label"]) for k, v in PRESETS.items() if k not in {"quotient", "quotient_kpi"}
     ]
@@ -27,18 +35,64 @@ def _mapping_choices() -> list[tuple[str, str]]:
     return choices
 
 
-class UploadForm(forms.Form):
-    kind = forms.ChoiceField(choices=IngestKind.choices, initial=IngestKind.TRANSACTIONS)
-    mapping = forms.ChoiceField(choices=[], required=False, label="Column mapping")
-    mode = forms.ChoiceField(
-        choices=IngestMode.choices, initial=IngestMode.ALL_OR_NOTHING, widget=forms.RadioSelect
+class UploadForm(ImportUploadForm):
+    kind = forms.ChoiceField(
+        label="What the file holds", choices=IngestKind.choices, initial=IngestKind.TRANSACTIONS
     )
-    dry_run = forms.BooleanField(required=False, label="Dry run (check only, write nothing)")
-    file = forms.FileField(label="CSV file (UTF-8)")
+    mapping = forms.ChoiceField(choices=[], required=False, label="Column mapping")
+    setup_fields = ("kind", "mapping")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["mapping"].choices = _mapping_choices()  # type: ignore[attr-defined]
+
+
+# Which field of the upload form a service's refusal is about (the rest are about the file).
+ERROR_FIELDS = {"unknown_kind": "kind", "unknown_mapping": "mapping", "unknown_mode": "mode"}
+COMMITTED = {IngestStatus.SUCCEEDED, IngestStatus.PARTIAL}
+COLUMNS = [
+    {
+        "label": IngestKind.TRANSACTIONS.label,
+        "required": TRANSACTION_REQUIRED,
+        "optional": tuple(f for f in TRANSACTION_FIELDS if f not in TRANSACTION_REQUIRED),
+    },
+    {
+        "label": IngestKind.KPI_VALUES.label,
+        "required": KPI_REQUIRED,
+        "optional": tuple(f for f in KPI_FIELDS if f not in KPI_REQUIRED),
+    },
+]
+COLUMNS_NOTE = (
+    "With a column mapping, your system's own headers are read instead (Salesforce and HubSpot "
+    "presets, or mappings saved through the API). Rows are matched by source + external id, so "
+    "uploading the same file again changes nothing."
+)
+
+
+def summary(batch: IngestBatch, *, first_error: str = "") -> ImportSummary:
+    """Return an incentive-data import as every import page shows it."""
+    counts = batch.counts or {}
+    running = batch.finished_at is None
+    progress = selectors.ingest_batch_progress(batch=batch) if running else None
+    return ImportSummary(
+        pk=batch.pk,
+        url=reverse("import_detail", args=[batch.pk]),
+        when=batch.created_at,
+        what=batch.get_kind_display(),
+        filename=batch.filename or batch.source_format.upper(),
+        rows=count(counts, "rows"),
+        created=count(counts, "created"),
+        changed=count(counts, "new_version"),
+        unchanged=count(counts, "unchanged"),
+        error_rows=batch.error_count,
+        dry_run=batch.dry_run,
+        partial=batch.mode == IngestMode.PARTIAL,
+        committed=batch.status in COMMITTED and not batch.dry_run,
+        running=running,
+        rows_done=progress.rows_processed if progress else 0,
+        progress_pct=progress.pct if progress else 0,
+        first_error=first_error,
+    )
 
 
 @require_permission("transactions.view")
@@ -64,7 +118,7 @@ def imports(request: HttpRequest) -> HttpResponse:
                     created_by_id=request.user.pk,
                 )
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
+                form.add_error(ERROR_FIELDS.get(exc.code, "file"), exc.message)
             else:
                 return redirect("import_detail", batch_id=batch.pk)
     page = Paginator(selectors.ingest_batch_list(), 25).get_page(request.GET.get("page"))
@@ -74,8 +128,11 @@ def imports(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            "imports": [summary(b) for b in page.object_list],
             "active_nav": "imports",
             "can_change": _can_change(request),
+            "columns": COLUMNS,
+            "columns_note": COLUMNS_NOTE,
         },
     )
 
@@ -90,16 +147,22 @@ def _can_change(request: HttpRequest) -> bool:
 def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     """One import: status, progress while a worker runs it, counts and row-level errors."""
     batch = selectors.ingest_batch_get(batch_id=batch_id)
-    errors = selectors.ingest_error_list(batch=batch)[:200]
+    errors = list(selectors.ingest_error_list(batch=batch)[:200])
+    s = summary(batch, first_error=errors[0].message if errors else "")
+    downloads = [
+        ("Download the error report (CSV)", reverse("api-import-errors-csv", args=[batch.pk]))
+    ]
     return render(
         request,
         "incentives/import_detail.html",
         {
             "batch": batch,
+            "s": s,
             "errors": errors,
+            "error_total": batch.error_count,
+            "downloads": downloads,
+            "poll_url": reverse("api-import-detail", args=[batch.pk]),
             "active_nav": "imports",
-            "running": batch.finished_at is None,
-            "progress": selectors.ingest_batch_progress(batch=batch),
         },
     )
 

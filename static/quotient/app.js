@@ -3,6 +3,10 @@
 //   <select data-autosubmit>    sends its form when the choice changes
 //   <form data-confirm="…">     asks before sending
 //   <form data-busy="…">        shows an indeterminate progress bar and cannot be sent twice
+//   <form data-upload>          an import upload (templates/imports/_upload.html): a progress bar
+//                               while the file is sent and while its rows are checked; a form
+//                               the server sends back (an error beside a field) replaces the page
+//   [data-poll="url"]           a running import: polls its JSON, moves the bar, reloads when done
 (function () {
   "use strict";
   document.addEventListener("change", function (event) {
@@ -30,4 +34,127 @@
     note.append(bar, label);
     form.appendChild(note);
   });
+
+  // --- imports --------------------------------------------------------------------------------
+  function chosen(input) {
+    const zone = input.closest(".dropzone");
+    if (!zone) return;
+    const name = zone.querySelector("[data-file-name]");
+    const hint = zone.querySelector("[data-file-hint]");
+    const file = input.files && input.files[0];
+    zone.classList.toggle("chosen", !!file);
+    if (name) name.textContent = file ? file.name : "Choose a CSV file";
+    if (hint) hint.textContent = file ? sizeOf(file.size) + " · choose another" : "or drop it here";
+  }
+  function sizeOf(bytes) {
+    if (bytes < 1024) return bytes + " bytes";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
+  document.addEventListener("change", function (event) {
+    const field = event.target;
+    if (!field.matches) return;
+    if (field.matches(".dropzone input[type=file]")) chosen(field);
+    if (field.matches("input[data-dry-run]") && field.form) {
+      const button = field.form.querySelector("button[data-dry-label]");
+      if (button) button.textContent = field.checked ? button.dataset.dryLabel : button.dataset.liveLabel;
+    }
+  });
+  ["dragenter", "dragover"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      const zone = event.target.closest && event.target.closest(".dropzone");
+      if (zone) zone.classList.add("dragging");
+    });
+  });
+  ["dragleave", "drop"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      const zone = event.target.closest && event.target.closest(".dropzone");
+      if (zone) zone.classList.remove("dragging");
+    });
+  });
+
+  function replaceMain(html) {
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    const fresh = doc.querySelector("main.content");
+    const main = document.querySelector("main.content");
+    if (!fresh || !main) return false;
+    main.innerHTML = fresh.innerHTML;
+    if (doc.title) document.title = doc.title;
+    const problem = main.querySelector("[aria-invalid=true], .errorlist, .alert.error");
+    if (problem) {
+      problem.scrollIntoView({ block: "center" });
+      if (problem.focus) problem.focus();
+    }
+    return true;
+  }
+
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (!form.matches || !form.matches("form[data-upload]") || !window.XMLHttpRequest) return;
+    if (!form.checkValidity()) return;
+    event.preventDefault();
+    const box = form.querySelector(".upload-progress");
+    const bar = box.querySelector(".progress");
+    const fill = bar.querySelector("span");
+    const text = box.querySelector("[data-upload-text]");
+    const button = form.querySelector("button[type=submit]");
+    box.hidden = false;
+    bar.classList.remove("indeterminate");
+    fill.style.width = "0%";
+    text.textContent = "Uploading…";
+    button.disabled = true;
+    const xhr = new XMLHttpRequest();
+    const target = form.action || window.location.href;
+    xhr.open("POST", target);
+    xhr.upload.addEventListener("progress", function (e) {
+      if (!e.lengthComputable) return;
+      const pct = Math.round((100 * e.loaded) / e.total);
+      fill.style.width = pct + "%";
+      text.textContent = "Uploading… " + pct + " %";
+      if (e.loaded === e.total) {
+        bar.classList.add("indeterminate");
+        fill.style.width = "";
+        text.textContent = form.dataset.busyText || "Checking rows…";
+      }
+    });
+    xhr.addEventListener("load", function () {
+      const moved = xhr.responseURL && xhr.responseURL.split("#")[0] !== new URL(target, window.location.href).href;
+      if (moved) {
+        window.location.href = xhr.responseURL;
+        return;
+      }
+      // The same page again: the form with the server's errors beside its fields.
+      if (!replaceMain(xhr.responseText)) {
+        box.hidden = false;
+        bar.classList.remove("indeterminate");
+        text.textContent = "The server could not take the file (" + xhr.status + "). Try again.";
+        button.disabled = false;
+      }
+    });
+    xhr.addEventListener("error", function () {
+      bar.classList.remove("indeterminate");
+      fill.style.width = "0%";
+      text.textContent = "The upload failed; check your connection and try again.";
+      button.disabled = false;
+    });
+    xhr.send(new FormData(form));
+  });
+
+  function poll(box) {
+    fetch(box.dataset.poll, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (b) {
+        if (b.finished_at) { window.location.reload(); return; }
+        const fill = box.querySelector("[data-poll-bar]");
+        const text = box.querySelector("[data-poll-text]");
+        if (fill && b.progress_pct) {
+          fill.parentElement.classList.remove("indeterminate");
+          fill.style.width = b.progress_pct + "%";
+        }
+        if (text && b.rows_processed) text.textContent = b.rows_processed.toLocaleString() + " rows read";
+        window.setTimeout(function () { poll(box); }, 1000);
+      })
+      .catch(function () { window.setTimeout(function () { poll(box); }, 3000); });
+  }
+  document.querySelectorAll("[data-poll]").forEach(poll);
 })();

@@ -45,11 +45,11 @@ def test_a_bad_import_shows_every_row_error_and_the_credit_explorer_explains_a_d
     path = tmp_path / "deals.csv"
     path.write_text(BAD_FILE)
     page.set_input_files("#id_file", str(path))
-    page.click("#upload-button")
-    page.wait_for_selector("text=Row-level errors")
+    page.click("form[data-upload] button[type=submit]")
+    page.wait_for_selector("#row-errors")
     errors = page.inner_text("table.data")
     assert "unknown_person" in errors and "too_many_decimals" in errors
-    assert "Nothing from this file was written" in page.content()
+    assert "Nothing was written" in page.inner_text(".headline")
     shot(page, "import-errors")
 
     page.click("nav >> text=Transactions & credits")

@@ -137,7 +137,8 @@ def test_the_import_page_previews_then_shows_row_errors(client_alice, client_cha
     )
     assert response.status_code == 302
     preview = client_alice.get(response["Location"]).content.decode()
-    assert "This was a dry run" in preview and "Would create" in preview and "E1" in preview
+    assert "Dry run: the row is valid. Nothing was written yet" in preview
+    assert "Would create" in preview and "E1" in preview
     bad = b"employee_id,full_name,hire_date\nE1,Ada,2024-01-01\nE1,Ada,2024-01-01\n"
     response = client_alice.post(
         "/imports/", {"kind": "people", "file": SimpleUploadedFile("people.csv", bad)}
