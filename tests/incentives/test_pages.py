@@ -43,7 +43,7 @@ def test_uploading_a_file_shows_its_row_errors_and_another_tenant_cannot_see_it(
 def test_a_form_error_is_shown_not_a_crash(org, client_alice):
     response = client_alice.post("/data/imports/", {"kind": "transactions", "mode": "partial"})
     assert response.status_code == 200
-    assert "This field is required." in response.content.decode()
+    assert "Choose a file to import." in response.content.decode()
 
 
 @pytest.mark.covers_url("transactions", "transaction_detail", "credits_recalculate")
