@@ -5,12 +5,10 @@ take :func:`incentives.ingest.import_kpi_values`). The contract is the one of
 :mod:`incentives.ingest` (same errors, counts, versions, modes); what differs is how the work
 is done, so that a million rows import in well under a minute:
 
-* **Validation per chunk.** A row is first checked by a fast path that accepts only the plain,
-  common shapes (an ISO date, an amount like ``-1234.50``, a known employee id, …) and
-  computes its fields directly (amounts as exact int64 ten-thousandths from the text, never
-  through float). Any row the fast path does not accept is parsed again by
-  :func:`incentives.ingest.parse_transaction`, the reference, which reports its errors; so
-  the errors (line, column, code, order) are exactly the reference's.
+* **Validation per chunk.** The import kernel (:mod:`core.imports`) reads the file as chunks
+  of column arrays; :class:`TransactionValidator` cleans each column in one pass with the
+  kernel's typed cleaners (amounts exact, as Decimal and int64 ten-thousandths, never float)
+  and builds the chunk's valid rows; every problem is a kernel :class:`RowError`.
 * **Inline credits.** A key that has no current version yet (every key of a first import) has
   no credits either, so its credits are computed from the chunk in hand by
   :func:`incentives.crediting.credit_frame` and written with it, instead of re-reading the
@@ -36,10 +34,9 @@ import hashlib
 import io
 import json
 import queue
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -56,10 +53,20 @@ from core.changes import (
     month_bounds_sql,
     month_keys,
 )
-from core.currencies import CURRENCY_EXPONENTS
 from core.db import copy_text
+from core.imports import (
+    BoundMap,
+    Chunk,
+    ImportMode,
+    Issues,
+    JsonTable,
+    Outcome,
+    RollbackError,
+    RowError,
+    Table,
+    columns,
+)
 from core.models import ChangeKind
-from engine.money import to_e4
 from incentives.crediting import (
     CreditContext,
     CreditSummary,
@@ -68,27 +75,23 @@ from incentives.crediting import (
     credit_frame,
     write_corrections,
 )
-from incentives.ingest import (
-    KINDS,
-    Lookups,
-    Outcome,
-    RollbackError,
-    RowError,
-    _Row,
-    parse_day,
-    parse_transaction,
-)
-from incentives.mappings import ISO_DATES
-from incentives.models import NEGATIVE_KINDS, IngestBatch, IngestMode, Transaction
+from incentives.ingest import Lookups
+from incentives.models import NEGATIVE_KINDS, IngestBatch, Transaction, TransactionKind
 
 CHUNK_ROWS = 20_000  # ~0.2 s of validation and one COPY + INSERT per chunk
 
-# A plain decimal: no sign but '-', no leading zero, no exponent, no separators, at most four
-# decimals. For such text str(Decimal(text)) == text, so it is stored and hashed as is.
-_PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]{0,15})(?:\.([0-9]{1,4}))?")
+KINDS = frozenset(TransactionKind.values)
+UNKNOWN_KIND = f"Unknown kind; use one of {', '.join(TransactionKind.values)}."
+CURRENCY_DECIMALS = "The currency has {scale} decimal places."
+NEGATIVE_AMOUNT = "Negative amounts are allowed only for churn."
+PERIOD_LOCKED = "{label} is closed and its data lock is in force."
+UNKNOWN_EMPLOYEE = "No person with this employee id."
+UNKNOWN_EMAIL = "No person with this e-mail."
+UNKNOWN_STATUS = "Use 'cancelled' or leave empty."
+PARTS = "Each entry needs {parts} parts separated by ':'."
+DUPLICATE = "Duplicate of line {first} in this file."
 _STATUSES = frozenset({"", "active", "won", "cancelled", "canceled"})
 _CANCELLED = frozenset({"cancelled", "canceled"})
-_DAY_CACHE_MAX = 100_000
 
 # One valid row: the fields of parse_transaction plus what writing and crediting need.
 # (line, source, external_id, kind, amount text, amount e4, currency, quantity text, booked_on,
@@ -122,324 +125,251 @@ def _hash(parts: tuple[str, ...]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-class ChunkParser:
-    """Validate the records of a chunk: the fast path, or the reference parser per row."""
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True) if value else ""
 
-    def __init__(
-        self,
-        mapping: dict[str, Any],
-        reverse: dict[str, str],
-        lookups: Lookups,
-        header: list[str] | None,
-    ) -> None:
-        self.mapping = mapping
-        self.reverse = reverse
+
+class TransactionValidator:
+    """Validate transaction chunks column by column with the kernel's cleaners."""
+
+    def __init__(self, bound: BoundMap, lookups: Lookups) -> None:
+        self.bound = bound
         self.lookups = lookups
-        self.defaults = mapping.get("defaults", {})
-        self.values = mapping.get("values", {})
-        self.formats = mapping.get("date_formats", ISO_DATES)
-        self.attr_columns = None if header is None else [h for h in header if h.startswith("attr_")]
-        self.days: dict[str, dt.date | None] = {}
-        self.booked: dict[str, dt.date | None] = {}
-        self.exponents = dict(CURRENCY_EXPONENTS)
+        self.formats = bound.mapping.date_formats
+        self.attr_columns = bound.prefixed("attr_")
+        self.locked: dict[dt.date, str | None] = {}
 
-    def _column(self, raws: list[dict[str, str]], name: str) -> list[str]:
-        """The values of one field, like ``_Row.get`` (stripped, defaulted, mapped)."""
-        column = self.reverse.get(name)
-        default = str(self.defaults.get(name, ""))
-        values = [r.get(column, "").strip() for r in raws] if column else [""] * len(raws)
-        if default:
-            values = [v or default for v in values]
-        mapped = self.values.get(name)
-        if mapped:
-            values = [mapped.get(v, v) for v in values]
-        return values
+    def _locked(self, day: dt.date) -> str | None:
+        if day not in self.locked:
+            self.locked[day] = self.lookups.locked_period(day)
+        return self.locked[day]
 
-    def _day(self, text: str) -> dt.date | None:
-        """A valid optional date that is not in the future, else None (the slow path)."""
-        if text not in self.days:
-            if len(self.days) > _DAY_CACHE_MAX:
-                self.days.clear()
-            day = parse_day(text, self.formats)
-            self.days[text] = day if day is not None and day <= self.lookups.today else None
-        return self.days[text]
+    def validate(self, chunk: Chunk, issues: Issues) -> list[Good]:
+        """Return the chunk's valid rows (errors of the others go to ``issues``)."""
+        bound, lookups = self.bound, self.lookups
+        name = bound.name
 
-    def _booked(self, text: str) -> dt.date | None:
-        """A valid booking date, not in the future, in no locked period; else None."""
-        if text not in self.booked:
-            if len(self.booked) > _DAY_CACHE_MAX:
-                self.booked.clear()
-            day = self._day(text)
-            ok = day is not None and self.lookups.locked_period(day) is None
-            self.booked[text] = day if ok else None
-        return self.booked[text]
+        def values(field_: str) -> list[str]:
+            return bound.values(chunk, field_)
 
-    def _splits(self, text: str) -> list[dict[str, Any]] | None:
+        people = lookups.people_by_employee_id
+        ext = columns.text(
+            values("external_id"),
+            column=name("external_id"),
+            issues=issues,
+            max_length=100,
+            required=True,
+        )
+        kinds = columns.choice(
+            values("kind"),
+            column=name("kind"),
+            issues=issues,
+            choices=KINDS,
+            code="unknown_kind",
+            message=UNKNOWN_KIND,
+            required=True,
+        )
+        currencies = columns.currency(
+            values("currency"), column=name("currency"), issues=issues, required=True
+        )
+        amounts = columns.decimal(
+            values("amount"),
+            column=name("amount"),
+            issues=issues,
+            scale=columns.exponents(currencies),
+            scale_message=CURRENCY_DECIMALS,
+            required=True,
+        )
+        for i, amount in enumerate(amounts):
+            if amount is not None and amount < 0 and kinds[i] not in NEGATIVE_KINDS:
+                issues.add(i, name("amount"), "negative_amount", NEGATIVE_AMOUNT, str(amount))
+        quantities = columns.decimal(values("quantity"), column=name("quantity"), issues=issues)
+        today = lookups.today
+        booked = columns.date(
+            values("booked_on"),
+            column=name("booked_on"),
+            issues=issues,
+            formats=self.formats,
+            required=True,
+            not_after=today,
+        )
+        if lookups.closed_periods:
+            for i, day in enumerate(booked):
+                if day is not None:
+                    label = self._locked(day)
+                    if label:
+                        issues.add(
+                            i,
+                            name("booked_on"),
+                            "period_locked",
+                            PERIOD_LOCKED.format(label=label),
+                            day.isoformat(),
+                        )
+        closed = columns.date(
+            values("closed_on"),
+            column=name("closed_on"),
+            issues=issues,
+            formats=self.formats,
+            not_after=today,
+        )
+        collected = columns.date(
+            values("collected_on"),
+            column=name("collected_on"),
+            issues=issues,
+            formats=self.formats,
+            not_after=today,
+        )
+        employee_ids = values("owner_employee_id")
+        owners = columns.reference(
+            employee_ids,
+            column=name("owner_employee_id"),
+            issues=issues,
+            lookup=people,
+            message=UNKNOWN_EMPLOYEE,
+        )
+        if bound.has("owner_email"):
+            by_email = lookups.people_by_email
+            for i, email in enumerate(values("owner_email")):
+                if email and not employee_ids[i]:
+                    pk = by_email.get(email.lower())
+                    if pk is None:
+                        issues.add(
+                            i, name("owner_email"), "unknown_person", UNKNOWN_EMAIL, email.lower()
+                        )
+                    owners[i] = pk
+        statuses = columns.choice(
+            [v.lower() for v in values("status")],
+            column=name("status"),
+            issues=issues,
+            choices=_STATUSES,
+            code="unknown_status",
+            message=UNKNOWN_STATUS,
+        )
+        accounts = columns.text(
+            values("account"), column=name("account"), issues=issues, max_length=200
+        )
+        products = columns.text(
+            values("product"), column=name("product"), issues=issues, max_length=200
+        )
+        regions = columns.text(
+            values("region"), column=name("region"), issues=issues, max_length=100
+        )
+        sources = columns.text(
+            values("source"), column=name("source"), issues=issues, max_length=50
+        )
+        touches: list[list[dict[str, Any]]] = [[] for _ in range(len(chunk))]
+        if bound.has("splits"):
+            for i, text_ in enumerate(values("splits")):
+                if text_:
+                    touches[i] = self._splits(i, text_, issues)
+        if bound.has("touches"):
+            for i, text_ in enumerate(values("touches")):
+                if text_:
+                    touches[i] = touches[i] + self._touches(i, text_, issues)
+        attributes: list[dict[str, str]] = [{}] * len(chunk)
+        if self.attr_columns:
+            attr = [(h[5:], chunk.columns[j]) for h, j in self.attr_columns]
+            attributes = [{key: col[i] for key, col in attr if col[i]} for i in range(len(chunk))]
+        good = issues.good()
+        out: list[Good] = []
+        for i in good:
+            amount = amounts[i]
+            assert amount is not None
+            quantity = quantities[i]
+            amount_text = str(amount)
+            quantity_text = "1" if quantity is None else str(quantity)
+            cancelled = statuses[i] in _CANCELLED
+            row_touches, attrs = touches[i], attributes[i]
+            digest = _hash(
+                (
+                    kinds[i],
+                    amount_text,
+                    currencies[i],
+                    quantity_text,
+                    str(booked[i]),
+                    str(closed[i]),
+                    str(collected[i]),
+                    str(owners[i]),
+                    accounts[i],
+                    products[i],
+                    regions[i],
+                    str(cancelled),
+                    _json(row_touches),
+                    _json(attrs),
+                )
+            )
+            out.append(
+                (
+                    chunk.lines[i],
+                    sources[i] or "upload",
+                    ext[i],
+                    kinds[i],
+                    amount_text,
+                    int(amount.scaleb(4)),
+                    currencies[i],
+                    quantity_text,
+                    booked[i],
+                    closed[i],
+                    collected[i],
+                    owners[i],
+                    accounts[i],
+                    products[i],
+                    regions[i],
+                    row_touches,
+                    cancelled,
+                    attrs,
+                    digest,
+                )
+            )
+        return out
+
+    def _splits(self, i: int, text_: str, issues: Issues) -> list[dict[str, Any]]:
+        column = self.bound.name("splits")
         people = self.lookups.people_by_employee_id
         out: list[dict[str, Any]] = []
-        total = Decimal(0)
-        for item in text.split(";"):
+        for item in text_.split(";"):
             bits = [b.strip() for b in item.split(":")]
             if len(bits) != 2:
-                return None
-            pk = people.get(bits[0])
-            if pk is None:
-                return None
+                issues.add(i, column, "bad_format", PARTS.format(parts=2), text_)
+                return []
+            employee_id, share = bits
             try:
-                pct = Decimal(bits[1])
+                pct = Decimal(share)
             except InvalidOperation:
-                return None
-            if not pct.is_finite() or not Decimal(0) <= pct <= Decimal(100):
-                return None
-            if -pct.as_tuple().exponent > 4:  # type: ignore[operator]
-                return None  # the reference parser reports it
-            total += pct
-            out.append({"person_id": pk, "role": "split", "share_pct": str(pct)})
-        return None if total > 100 else out
+                pct = Decimal("NaN")
+            if not pct.is_finite():
+                issues.add(i, column, "bad_number", "Split share is not a number.", share)
+                continue
+            pk = people.get(employee_id)
+            if pk is None:
+                issues.add(i, column, "unknown_person", UNKNOWN_EMPLOYEE, employee_id)
+            elif not Decimal(0) <= pct <= Decimal(100):
+                issues.add(i, column, "bad_share", "Split share must be between 0 and 100.", share)
+            elif -pct.as_tuple().exponent > 4:  # type: ignore[operator]
+                issues.add(
+                    i, column, "bad_share", "Split shares have at most 4 decimal places.", share
+                )
+            else:
+                out.append({"person_id": pk, "role": "split", "share_pct": str(pct)})
+        if sum(Decimal(t["share_pct"]) for t in out) > 100:
+            issues.add(i, column, "over_credited", "Split shares add up to more than 100 %.")
+        return out
 
-    def _touches(self, text: str) -> list[dict[str, Any]] | None:
+    def _touches(self, i: int, text_: str, issues: Issues) -> list[dict[str, Any]]:
+        column = self.bound.name("touches")
         people = self.lookups.people_by_employee_id
         out: list[dict[str, Any]] = []
-        for item in text.split(";"):
+        for item in text_.split(";"):
             bits = [b.strip() for b in item.split(":")]
             if len(bits) != 3:
-                return None
+                issues.add(i, column, "bad_format", PARTS.format(parts=3), text_)
+                return []
             pk = people.get(bits[0])
             if pk is None:
-                return None
+                issues.add(i, column, "unknown_person", UNKNOWN_EMPLOYEE, bits[0])
+                continue
             out.append({"person_id": pk, "role": bits[1], "at": bits[2]})
         return out
-
-    def parse(self, lines: list[int], raws: list[dict[str, str]]) -> list[Good | list[RowError]]:
-        """Return, for each record, its valid row or its errors."""
-        col = self._column
-        sources = col(raws, "source")
-        externals = col(raws, "external_id")
-        kinds = col(raws, "kind")
-        currencies = [c.upper() for c in col(raws, "currency")]
-        amounts = col(raws, "amount")
-        quantities = col(raws, "quantity")
-        booked = col(raws, "booked_on")
-        closed = col(raws, "closed_on")
-        collected = col(raws, "collected_on")
-        owners = col(raws, "owner_employee_id")
-        emails = col(raws, "owner_email")
-        accounts = col(raws, "account")
-        products = col(raws, "product")
-        regions = col(raws, "region")
-        statuses = col(raws, "status")
-        splits = col(raws, "splits")
-        touches = col(raws, "touches")
-        people = self.lookups.people_by_employee_id
-        by_email = self.lookups.people_by_email
-        exponents = self.exponents
-        attr_columns = self.attr_columns
-        out: list[Good | list[RowError]] = []
-        for i, raw in enumerate(raws):
-            row = self._fast(
-                i,
-                raw,
-                lines,
-                sources,
-                externals,
-                kinds,
-                currencies,
-                amounts,
-                quantities,
-                booked,
-                closed,
-                collected,
-                owners,
-                emails,
-                accounts,
-                products,
-                regions,
-                statuses,
-                splits,
-                touches,
-                people,
-                by_email,
-                exponents,
-                attr_columns,
-            )
-            out.append(row if row is not None else self._slow(lines[i], raw))
-        return out
-
-    def _fast(  # one row, inlined for speed
-        self,
-        i: int,
-        raw: dict[str, str],
-        lines: list[int],
-        sources: list[str],
-        externals: list[str],
-        kinds: list[str],
-        currencies: list[str],
-        amounts: list[str],
-        quantities: list[str],
-        booked: list[str],
-        closed: list[str],
-        collected: list[str],
-        owners: list[str],
-        emails: list[str],
-        accounts: list[str],
-        products: list[str],
-        regions: list[str],
-        statuses: list[str],
-        splits: list[str],
-        touches: list[str],
-        people: dict[str, int],
-        by_email: dict[str, int],
-        exponents: dict[str, int],
-        attr_columns: list[str] | None,
-    ) -> Good | None:
-        """The row's fields when it has a plain, valid shape; None sends it to the reference."""
-        ext = externals[i]
-        kind = kinds[i]
-        currency = currencies[i]
-        if not ext or kind not in KINDS or currency not in exponents:
-            return None
-        amount = amounts[i]
-        match = _PLAIN_NUMBER.fullmatch(amount)
-        if match is None:
-            return None
-        decimals = match.group(1)
-        if decimals and len(decimals) > exponents[currency]:
-            return None
-        negative = amount[0] == "-"
-        if negative and kind not in NEGATIVE_KINDS:
-            return None
-        whole, _, frac = amount.partition(".")
-        e4 = abs(int(whole)) * 10_000 + (int((frac + "000")[:4]) if frac else 0)
-        if negative:
-            e4 = -e4
-        quantity = quantities[i] or "1"
-        if quantity != "1" and _PLAIN_NUMBER.fullmatch(quantity) is None:
-            return None
-        booked_text = booked[i]
-        if not booked_text:
-            return None
-        booked_on = self._booked(booked_text)
-        if booked_on is None:
-            return None
-        closed_on = collected_on = None
-        if closed[i]:
-            closed_on = self._day(closed[i])
-            if closed_on is None:
-                return None
-        if collected[i]:
-            collected_on = self._day(collected[i])
-            if collected_on is None:
-                return None
-        employee_id = owners[i]
-        owner: int | None = None
-        if employee_id:
-            owner = people.get(employee_id)
-            if owner is None:
-                return None
-        else:
-            email = emails[i].lower()
-            if email:
-                owner = by_email.get(email)
-                if owner is None:
-                    return None
-        status = statuses[i].lower()
-        if status not in _STATUSES:
-            return None
-        row_touches: list[dict[str, Any]] = []
-        if splits[i]:
-            parsed = self._splits(splits[i])
-            if parsed is None:
-                return None
-            row_touches = parsed
-        if touches[i]:
-            more = self._touches(touches[i])
-            if more is None:
-                return None
-            row_touches = row_touches + more
-        if attr_columns is None:
-            attributes = {k[5:]: v for k, v in raw.items() if k.startswith("attr_") and v}
-        else:
-            attributes = {k[5:]: raw[k] for k in attr_columns if raw.get(k)}
-        cancelled = status in _CANCELLED
-        account, product, region = accounts[i][:200], products[i][:200], regions[i][:100]
-        digest = _hash(
-            (
-                kind,
-                amount,
-                currency,
-                quantity,
-                str(booked_on),
-                str(closed_on),
-                str(collected_on),
-                str(owner),
-                account,
-                product,
-                region,
-                str(cancelled),
-                json.dumps(row_touches, sort_keys=True) if row_touches else "",
-                json.dumps(attributes, sort_keys=True) if attributes else "",
-            )
-        )
-        return (
-            lines[i],
-            sources[i] or "upload",
-            ext,
-            kind,
-            amount,
-            e4,
-            currency,
-            quantity,
-            booked_on,
-            closed_on,
-            collected_on,
-            owner,
-            account,
-            product,
-            region,
-            row_touches,
-            cancelled,
-            attributes,
-            digest,
-        )
-
-    def _slow(self, line: int, raw: dict[str, str]) -> Good | list[RowError]:
-        row = _Row(line, raw, self.mapping, self.reverse)
-        fields = parse_transaction(row, self.lookups)
-        if fields is None:
-            return row.errors
-        return (
-            line,
-            fields["source"],
-            fields["external_id"],
-            fields["kind"],
-            str(fields["amount"]),
-            to_e4(fields["amount"]),
-            fields["currency"],
-            str(fields["quantity"]),
-            fields["booked_on"],
-            fields["closed_on"],
-            fields["collected_on"],
-            fields["owner_id"],
-            fields["account"],
-            fields["product"],
-            fields["region"],
-            fields["touches"],
-            fields["is_cancelled"],
-            fields["attributes"],
-            fields["content_hash"],
-        )
-
-
-def chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    """Group ``records`` in lists of ``size``."""
-    chunk: list[Any] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -828,53 +758,37 @@ class TransactionSink:
 
 def _commit_chunks(
     sink: TransactionSink,
-    parser: ChunkParser,
-    records: Iterator[tuple[int, dict[str, str] | None, RowError | None]],
+    validator: TransactionValidator,
+    table: Table | JsonTable,
     *,
     strict: bool,
     progress: Callable[[int], None] | None,
 ) -> None:
-    """Validate and write records chunk by chunk into the sink (inside its transaction)."""
-    outcome, reverse = sink.outcome, parser.reverse
+    """Validate and write the table chunk by chunk into the sink (inside its transaction)."""
+    outcome = sink.outcome
+    column = validator.bound.name("external_id")
     seen: dict[str, dict[str, int]] = {}
     write = not sink.batch.dry_run
     ok = False
     try:
-        for chunk in chunks(records, CHUNK_ROWS):
-            lines: list[int] = []
-            raws: list[dict[str, str]] = []
-            for line, raw, error in chunk:
-                if error is None and raw is not None:
-                    lines.append(line)
-                    raws.append(raw)
-            parsed = iter(parser.parse(lines, raws))
+        for chunk in table.chunks(CHUNK_ROWS):
+            outcome.counts["rows"] += chunk.rows
+            outcome.add_row_errors(chunk.errors)
+            issues = Issues(chunk.lines)
+            valid = validator.validate(chunk, issues)
+            outcome.add_row_errors(issues.rows())
             good: list[Good] = []
-            for line, raw, error in chunk:
-                outcome.counts["rows"] += 1
-                if error is not None or raw is None:
-                    outcome.add_errors([error] if error else [])
-                    continue
-                result = next(parsed)
-                if isinstance(result, list):
-                    outcome.add_errors(result)
-                    continue
-                by_source = seen.setdefault(result[G_SOURCE], {})
-                first = by_source.get(result[G_EXT])
+            for row in valid:
+                by_source = seen.setdefault(row[G_SOURCE], {})
+                first = by_source.get(row[G_EXT])
                 if first is not None:
+                    message = DUPLICATE.format(first=first)
                     outcome.add_errors(
-                        [
-                            RowError(
-                                line,
-                                reverse.get("external_id", "external_id"),
-                                "duplicate_in_file",
-                                f"Duplicate of line {first} in this file.",
-                                result[G_EXT][:200],
-                            )
-                        ]
+                        [RowError(row[G_LINE], column, "duplicate_in_file", message, row[G_EXT])]
                     )
                     continue
-                by_source[result[G_EXT]] = line
-                good.append(result)
+                by_source[row[G_EXT]] = row[G_LINE]
+                good.append(row)
             # all-or-nothing: once a row is bad nothing will be kept, so stop writing
             sink.add(good, write=write and not (strict and outcome.error_rows))
             if progress is not None:
@@ -893,27 +807,27 @@ def _commit_chunks(
 def import_transactions(
     *,
     batch: IngestBatch,
-    header: list[str] | None,
-    records: Iterator[tuple[int, dict[str, str] | None, RowError | None]],
-    mapping: dict[str, Any],
-    reverse: dict[str, str],
+    table: Table | JsonTable,
+    bound: BoundMap,
     outcome: Outcome,
     progress: Callable[[int], None] | None = None,
 ) -> Outcome:
-    """Validate and commit transaction ``records`` into ``batch``'s tenant in chunks, in one
-    transaction (rolled back whole in all-or-nothing mode when a row is bad)."""
-    strict = batch.mode == IngestMode.ALL_OR_NOTHING
-    parser = ChunkParser(mapping, reverse, Lookups.load(), header)
+    """Validate and commit the transactions of ``table`` into ``batch``'s tenant in chunks,
+    in one transaction (rolled back whole in all-or-nothing mode when a row is bad)."""
+    strict = batch.mode == ImportMode.ALL_OR_NOTHING
+    validator = TransactionValidator(bound, Lookups.load())
+    for key in ("created", "new_version", "unchanged", "cancelled"):
+        outcome.counts.setdefault(key, 0)
     try:
         with transaction.atomic():
             sink = TransactionSink(batch, outcome, CreditSummary())
-            _commit_chunks(sink, parser, records, strict=strict, progress=progress)
+            _commit_chunks(sink, validator, table, strict=strict, progress=progress)
             if outcome.error_rows and strict:
                 raise RollbackError
     except RollbackError:
         outcome.changed = 0
     else:
-        outcome.credits = sink.credit_summary
-        outcome.recredit = sink.recredit
-        outcome.credit_s = sink.credit_s
+        outcome.extra.update(
+            credits=sink.credit_summary, recredit=sink.recredit, credit_s=sink.credit_s
+        )
     return outcome

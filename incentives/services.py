@@ -8,10 +8,9 @@ and a worker. Writes that move pay record their keys in the change feed (:mod:`c
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
+import json
+import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core import imports
 from core.audit import audit_record
 from core.changes import ChangeKey, changes_record
 from core.currencies import is_currency_code
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.imports import COMMITTED, FINISHED, Reason
 from core.models import ChangeKind, model_snapshot
 from core.progress import progress_report
 from core.tasks import Started, start
@@ -49,6 +50,11 @@ from incentives.selectors import INGEST_PROGRESS
 # worker, with progress. Measured: ~5 MB of transactions validate + commit in about 3 s here.
 INLINE_MAX_BYTES = 5 * 1024 * 1024
 UNKNOWN_MAPPING = "Unknown column mapping {name!r}."
+FAILED_ERROR = (
+    "The import stopped on an unexpected error ({error}); nothing was committed. "
+    "Retry it: the same file commits exactly once."
+)
+logger = logging.getLogger(__name__)
 
 
 def upload_dir() -> Path:
@@ -72,9 +78,8 @@ def _new_batch(
     request: IngestRequest,
     *,
     created_by_id: int | None,
-    data: bytes = b"",
-    digest: str | None = None,
-    size: int | None = None,
+    digest: str,
+    size: int,
 ) -> IngestBatch:
     if request.kind not in IngestKind.values:
         raise ValidationFailedError(f"Unknown kind {request.kind!r}.", code="unknown_kind")
@@ -94,8 +99,8 @@ def _new_batch(
         mode=request.mode,
         dry_run=request.dry_run,
         status=IngestStatus.PENDING,
-        content_sha256=digest if digest is not None else hashlib.sha256(data).hexdigest(),
-        size_bytes=size if size is not None else len(data),
+        content_sha256=digest,
+        size_bytes=size,
         created_by_id=created_by_id,
         created_at=timezone.now(),
     )
@@ -108,31 +113,32 @@ def _new_batch(
 def ingest_start(
     *, request: IngestRequest, data: bytes | Iterable[bytes], created_by_id: int | None
 ) -> IngestBatch:
-    """Accept a CSV file (bytes or a stream of chunks, written to disk as it arrives); import
-    it now when small, else hand it to a worker that reports progress."""
-    chunks = [data] if isinstance(data, bytes) else data
-    digest, size, lines = hashlib.sha256(), 0, 0
-    staging = upload_dir() / f"incoming-{uuid.uuid4().hex}.csv"
-    with staging.open("wb") as out:
-        for chunk in chunks:
-            out.write(chunk)
-            digest.update(chunk)
-            size += len(chunk)
-            lines += chunk.count(b"\n")
+    """Accept a CSV file (bytes or a stream of chunks, written to disk as it arrives and
+    fingerprinted by its bytes); import it now when small, else hand it to a worker."""
+    spooled = imports.spool([data] if isinstance(data, bytes) else data, upload_dir())
     try:
         with transaction.atomic():
             batch = _new_batch(
-                request, created_by_id=created_by_id, digest=digest.hexdigest(), size=size
+                request, created_by_id=created_by_id, digest=spooled.sha256, size=spooled.size
             )
-            batch.rows_total = max(0, lines - 1)
+            batch.rows_total = max(0, spooled.lines - 1)
             batch.save(update_fields=["rows_total"])
-            staging.rename(upload_dir() / f"{batch.pk}.csv")
+            spooled.path.rename(_upload_path(batch))
     finally:
-        staging.unlink(missing_ok=True)
+        spooled.path.unlink(missing_ok=True)
+    return _dispatch(batch)
+
+
+def _upload_path(batch: IngestBatch) -> Path:
+    """Where a batch's file waits (kept after a failure, for a retry)."""
+    return upload_dir() / f"{batch.pk}-{batch.content_sha256[:16]}.csv"
+
+
+def _dispatch(batch: IngestBatch) -> IngestBatch:
     started = start(
         "incentives.tasks.ingest_execute_task",
         inline=lambda: ingest_execute(batch_id=batch.pk),
-        background=size > INLINE_MAX_BYTES,
+        background=batch.size_bytes > INLINE_MAX_BYTES,
         batch_id=batch.pk,
     )
     if started.queued:
@@ -146,28 +152,77 @@ def ingest_rows(
     *, request: IngestRequest, rows: list[dict[str, Any]], created_by_id: int | None
 ) -> IngestBatch:
     """Ingest a JSON bulk request (already size-capped by the API) right away."""
-    import json
-
+    body = json.dumps(rows, sort_keys=True, default=str).encode()
     with transaction.atomic():
         batch = _new_batch(
             request,
             created_by_id=created_by_id,
-            data=json.dumps(rows, sort_keys=True, default=str).encode(),
+            digest=imports.fingerprint(body),
+            size=len(body),
         )
-    return _run(batch, header=None, records=ingest.json_records(rows))
+    return _guarded(batch, lambda: _run(batch, imports.JsonTable(rows)))
 
 
 def ingest_execute(*, batch_id: int) -> IngestBatch:
-    """Import a stored CSV upload (in the request, or in a worker), reporting progress."""
+    """Import a stored CSV upload (in the request, or in a worker), reporting progress.
+
+    Runs once per attempt: a batch that is already finished is returned as it is (a task
+    delivered twice), and any exception marks the batch ``failed`` (reason ``error``) in a
+    transaction of its own, keeping the file for :func:`ingest_retry`."""
     batch: IngestBatch = IngestBatch.objects.get(pk=batch_id)
-    if batch.status not in (IngestStatus.PENDING, IngestStatus.RUNNING):
-        return batch  # already done: a redelivered task has nothing left to do
-    path = upload_dir() / f"{batch.pk}.csv"
-    with path.open("rb") as stream:
-        header, records = ingest.csv_records(stream)
-        batch = _run(batch, header=header, records=records)
-    path.unlink(missing_ok=True)
-    return batch
+    if batch.status in FINISHED:
+        return batch
+    path = _upload_path(batch)
+
+    def work() -> IngestBatch:
+        with path.open("rb") as stream:
+            try:
+                table = imports.read_csv(stream)
+            except imports.FileError as exc:
+                return _finish_file_error(batch, exc)
+            return _run(batch, table)
+
+    done = _guarded(batch, work)
+    if done.status != IngestStatus.FAILED or done.reason not in RETRYABLE:
+        path.unlink(missing_ok=True)
+    return done
+
+
+RETRYABLE = frozenset({Reason.ERROR, Reason.WORKER_LOST})
+
+
+def _guarded(batch: IngestBatch, work: Callable[[], IngestBatch]) -> IngestBatch:
+    """Run ``work``; on any exception mark the batch failed apart from the rolled-back work."""
+    try:
+        return work()
+    except Exception as exc:
+        logger.exception("import %s failed", batch.pk)
+        failed = ingest_batch_fail(
+            batch_id=batch.pk,
+            reason=Reason.ERROR,
+            message=FAILED_ERROR.format(error=type(exc).__name__),
+        )
+        return failed or batch
+
+
+def ingest_batch_fail(*, batch_id: int, reason: str, message: str) -> IngestBatch | None:
+    """Mark an unfinished batch ``failed`` with ``reason``, in a transaction of its own (so
+    it survives the rollback of the work that failed). Returns the batch, or None."""
+
+    def mark() -> IngestBatch | None:
+        batch: IngestBatch | None = (
+            IngestBatch.objects.select_for_update().filter(pk=batch_id).first()
+        )
+        if batch is None or batch.status in FINISHED:
+            return batch
+        batch.status, batch.reason = IngestStatus.FAILED, reason
+        batch.message = message[:500]
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["status", "reason", "message", "finished_at"])
+        audit_record(action="ingest.fail", obj=batch, after={"reason": reason})
+        return batch
+
+    return imports.run_apart(mark)
 
 
 def _report(batch: IngestBatch) -> Callable[[int], None]:
@@ -179,77 +234,106 @@ def _report(batch: IngestBatch) -> Callable[[int], None]:
     return report
 
 
-def _import(batch: IngestBatch, *, header: list[str] | None, records: Any) -> ingest.Outcome:
-    """Validate and commit ``records``: transactions by the fast path, KPI values by theirs."""
-    outcome = ingest.Outcome()
-    mapping = ingest.resolve_mapping(batch.mapping, batch.kind)
-    reverse = ingest.columns_for(kind=batch.kind, header=header, mapping=mapping, outcome=outcome)
-    if reverse is None:
-        return outcome
-    run: Callable[..., ingest.Outcome] = ingest.import_kpi_values
-    if batch.kind != IngestKind.KPI_VALUES:
-        run = functools.partial(bulk_ingest.import_transactions, header=header)
-    return run(
-        batch=batch,
-        records=records,
-        mapping=mapping,
-        reverse=reverse,
-        outcome=outcome,
-        progress=_report(batch),
+IMPORTERS: dict[str, Callable[..., imports.Outcome]] = {
+    IngestKind.TRANSACTIONS: bulk_ingest.import_transactions,
+    IngestKind.KPI_VALUES: ingest.import_kpi_values,
+}
+
+
+def _begin(batch: IngestBatch) -> None:
+    now = timezone.now()
+    batch.status, batch.started_at, batch.heartbeat_at = IngestStatus.VALIDATING, now, now
+    batch.attempts += 1
+    IngestBatch.objects.filter(pk=batch.pk).update(
+        status=batch.status, started_at=now, heartbeat_at=now, attempts=batch.attempts
     )
 
 
-def _run(batch: IngestBatch, *, header: list[str] | None, records: Any) -> IngestBatch:
-    IngestBatch.objects.filter(pk=batch.pk).update(status=IngestStatus.RUNNING)
+def _finish_file_error(batch: IngestBatch, exc: imports.FileError) -> IngestBatch:
+    outcome = imports.Outcome()
+    outcome.fail_file(exc.errors)
+    _begin(batch)
+    return _record(batch, outcome, started=time.perf_counter())
+
+
+def _run(batch: IngestBatch, table: imports.Table | imports.JsonTable) -> IngestBatch:
+    _begin(batch)
     started = time.perf_counter()
-    outcome = _import(batch, header=header, records=records)
+    outcome = imports.Outcome()
+    try:
+        bound = ingest.bind_mapping(
+            name=batch.mapping,
+            kind=batch.kind,
+            header=table.header,
+            json_rows=isinstance(table, imports.JsonTable),
+        )
+    except imports.FileError as exc:
+        outcome.fail_file(exc.errors)
+    else:
+        IMPORTERS[batch.kind](
+            batch=batch, table=table, bound=bound, outcome=outcome, progress=_report(batch)
+        )
+    return _record(batch, outcome, started=started)
+
+
+def _record(batch: IngestBatch, outcome: imports.Outcome, *, started: float) -> IngestBatch:
+    """Write the outcome on the batch (and recompute new versions' credits)."""
     with transaction.atomic():
-        batch.status = ingest.final_status(batch, outcome)
-        committed = batch.status in (IngestStatus.SUCCEEDED, IngestStatus.PARTIAL)
+        batch.status, batch.reason = outcome.status(mode=batch.mode, dry_run=batch.dry_run)
+        committed = batch.status in COMMITTED
         batch.counts = {**outcome.counts, "committed": committed}
-        batch.rows_total = batch.rows_processed = outcome.counts["rows"]
+        batch.rows_total = batch.rows_processed = outcome.rows
         batch.error_count = outcome.error_rows
         batch.finished_at = timezone.now()
         batch.message = _message(batch, outcome)
         batch.save()
         ingest.store_errors(batch, outcome.errors)
         imported = time.perf_counter()
-        if committed and outcome.changed:
+        credit_s = outcome.extra.get("credit_s", 0.0)
+        if committed and outcome.changed and batch.kind == IngestKind.TRANSACTIONS:
             # New keys were credited during the import; keys that got a new version (or an
             # import that credited nothing itself) are recomputed here.
-            inline: CreditSummary | None = outcome.credits
+            inline: CreditSummary | None = outcome.extra.get("credits")
             written = inline.credits_written if inline else 0
             corrections = inline.corrections_written if inline else 0
-            if inline is None or outcome.recredit:
+            if inline is None or outcome.extra.get("recredit"):
                 more = credits_recompute(batch_id=batch.pk, only_new_versions=inline is not None)
                 written += more.credits_written
                 corrections += more.corrections_written
             batch.counts["credits_written"] = written
             batch.counts["corrections"] = corrections
         batch.counts["timings"] = {
-            "import_s": round(imported - started - outcome.credit_s, 3),
-            "credit_s": round(time.perf_counter() - imported + outcome.credit_s, 3),
+            "import_s": round(imported - started - credit_s, 3),
+            "credit_s": round(time.perf_counter() - imported + credit_s, 3),
         }
         batch.save(update_fields=["counts"])
         audit_record(
             action="ingest.finish",
             obj=batch,
-            after={"status": batch.status, "counts": batch.counts},
+            after={"status": batch.status, "reason": batch.reason, "counts": batch.counts},
         )
     return batch
 
 
-def _message(batch: IngestBatch, outcome: ingest.Outcome) -> str:
+def _message(batch: IngestBatch, outcome: imports.Outcome) -> str:
     c = outcome.counts
-    good = f"{c['created']} new, {c['new_version']} changed, {c['unchanged']} unchanged"
+    if outcome.file_error:
+        first = outcome.errors[0].message if outcome.errors else "The file cannot be read."
+        return f"The file cannot be imported: {first}"[:500]
+    good = (
+        f"{c.get('created', 0)} new, {c.get('new_version', 0)} changed, "
+        f"{c.get('unchanged', 0)} unchanged"
+    )
     if batch.dry_run:
         return f"Dry run: {good}; {outcome.error_rows} rows with errors. Nothing was written."
     if batch.status == IngestStatus.FAILED:
         return (
             f"{outcome.error_rows} of {c['rows']} rows have errors; nothing was committed "
             "(all-or-nothing). Fix them, or import in partial mode."
+            if batch.reason == Reason.ROW_ERRORS
+            else f"None of the {c['rows']} rows could be committed; see the errors."
         )
-    if batch.status == IngestStatus.PARTIAL:
+    if batch.status == IngestStatus.COMMITTED_WITH_ERRORS:
         return f"Committed the good rows ({good}); {outcome.error_rows} rows were skipped."
     return f"Committed: {good}."
 

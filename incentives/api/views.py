@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +17,10 @@ from core.api import params
 from core.api.base import TenantAPIView
 from core.api.filters import list_parameters
 from core.api.pagination import paginate
-from core.csvsafe import csv_writer
 from core.currencies import CurrencyField
 from core.errors import ApplicationError, NotFoundError, ValidationFailedError
+from core.imports.report import FORMATS as REPORT_FORMATS
+from core.imports.report import report_response
 from hierarchy.access import request_access
 from incentives import selectors, services
 from incentives.api import filters
@@ -76,6 +76,7 @@ class IngestBatchSerializer(serializers.ModelSerializer):  # type: ignore[type-a
             "mode",
             "dry_run",
             "status",
+            "reason",
             "message",
             "rows_total",
             "rows_processed",
@@ -261,21 +262,23 @@ class IngestErrorListView(TenantAPIView):
 
 
 class IngestErrorCsvView(TenantAPIView):
-    """An import's row-level report as a CSV download (line, column, code, message, value)."""
+    """An import's row-level report as a download (line, column, code, message, value): CSV,
+    or JSON with ``?fmt=json``; formula cells neutralised either way."""
 
     permission = "transactions.view"
 
-    @extend_schema(responses={(200, "text/csv"): str})
+    @extend_schema(
+        parameters=[OpenApiParameter("fmt", str, enum=list(REPORT_FORMATS))],
+        responses={(200, "text/csv"): str, (200, "application/json"): dict},
+    )
     def get(self, request: Request, batch_id: int) -> HttpResponse:
         batch = selectors.ingest_batch_get(batch_id=batch_id)
-        out = io.StringIO()
-        writer = csv_writer(out)
-        writer.writerow(["line", "column", "code", "message", "value"])
-        for e in selectors.ingest_error_list(batch=batch).iterator():
-            writer.writerow([e.line, e.column, e.code, e.message, e.value])
-        response = HttpResponse(out.getvalue(), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-errors.csv"'
-        return response
+        fmt = params.choice(request, "fmt", list(REPORT_FORMATS), default="csv") or "csv"
+        return report_response(
+            selectors.ingest_error_list(batch=batch).iterator(),
+            filename=f"import-{batch.pk}-errors",
+            fmt=fmt,
+        )
 
 
 class ColumnMappingView(TenantAPIView):
