@@ -13,10 +13,11 @@ from django.urls import reverse
 
 from core.errors import ApplicationError
 from core.import_pages import PARTIAL, ImportSummary, ImportUploadForm, count
+from core.imports import COMMITTED, ImportMode
 from hierarchy import org_selectors as sel
 from hierarchy.access import request_access
 from hierarchy.imports import COLUMNS, hr_import
-from hierarchy.models import ImportBatch, ImportKind, ImportStatus
+from hierarchy.models import ImportBatch, ImportKind
 from hierarchy.org_views import require_any
 
 COLUMNS_NOTE = (
@@ -27,6 +28,9 @@ COLUMNS_NOTE = (
 )
 
 
+PAGE_ERRORS = 200  # the page lists the first ones; the report has them all
+
+
 class ImportForm(ImportUploadForm):
     kind = forms.ChoiceField(label="What the file holds", choices=ImportKind.choices)
     setup_fields = ("kind",)
@@ -35,10 +39,6 @@ class ImportForm(ImportUploadForm):
 def summary(batch: ImportBatch) -> ImportSummary:
     """Return an HR import as every import page shows it."""
     counts = batch.counts or {}
-    problems = count(counts, "errors")
-    lines = {e.get("line") for e in batch.errors}
-    # Errors are counted one per problem; a page counts rows. All stored: count their lines.
-    error_rows = len(lines) if len(batch.errors) >= problems else problems
     return ImportSummary(
         pk=batch.pk,
         url=reverse("hr_import_detail", args=[batch.pk]),
@@ -49,17 +49,17 @@ def summary(batch: ImportBatch) -> ImportSummary:
         created=count(counts, "created"),
         changed=count(counts, "updated"),
         unchanged=count(counts, "unchanged"),
-        error_rows=error_rows,
+        error_rows=count(counts, "errors"),
         dry_run=batch.dry_run,
-        partial=bool(counts.get("partial")),
-        committed=batch.status == ImportStatus.APPLIED and not batch.dry_run,
+        partial=batch.mode == ImportMode.PARTIAL,
+        committed=batch.status in COMMITTED,
         first_error=batch.errors[0]["message"] if batch.errors else "",
     )
 
 
 def _columns() -> list[dict[str, object]]:
     return [
-        {"label": ImportKind(k).label, "required": required, "optional": optional}
+        {"kind": k, "label": ImportKind(k).label, "required": required, "optional": optional}
         for k, (required, optional) in COLUMNS.items()
     ]
 
@@ -74,7 +74,7 @@ def hr_imports(request: HttpRequest) -> HttpResponse:
         try:
             batch = hr_import(
                 kind=form.cleaned_data["kind"],
-                content=upload.read(),
+                content=upload,
                 filename=upload.name or "",
                 dry_run=form.cleaned_data["dry_run"],
                 partial=form.cleaned_data["mode"] == PARTIAL,
@@ -106,6 +106,7 @@ def hr_import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         batch = sel.import_batch_get(batch_id=batch_id, within=within)
     except ApplicationError:
         raise Http404("Not found") from None
+    pk = batch.pk
     return render(
         request,
         "hierarchy/hr_import_detail.html",
@@ -113,7 +114,10 @@ def hr_import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
             "active_nav": "hr_imports",
             "batch": batch,
             "s": summary(batch),
-            "errors": batch.errors,
-            "error_total": count(batch.counts or {}, "errors"),
+            "errors": batch.errors[:PAGE_ERRORS],
+            "error_total": len(batch.errors),
+            "downloads": [
+                ("Download the error report (CSV)", reverse("api-hr-import-errors", args=[pk]))
+            ],
         },
     )

@@ -1,13 +1,23 @@
-"""HR import: people, assignments and org structure from CSV or JSON, all-or-nothing.
+"""HR import: people, assignments and org structure from CSV or JSON, through the import kernel.
 
-One entry point, :func:`hr_import`. It parses every row, checks every rule against the file
-*and* what the tenant already has, and only then writes — set-based (``bulk_create`` /
-``bulk_update`` in chunks), inside one transaction. Any row error means nothing is written;
-the batch is still recorded (status ``failed``) with its errors, each
-``{line, column, code, message}``. A dry run does the same checks and returns the counts and
-row diffs it *would* write. Upserts are keyed by employee id (people), by
-(employee, hierarchy, node, role, valid_from) (assignments) and by (hierarchy, code) (nodes),
-so importing the same file twice changes nothing the second time.
+One entry point, :func:`hr_import`. The file is read streamed by the kernel (``core/imports``:
+encoding and delimiter detection, a clear message for a binary or mis-encoded file, the header
+checked, chunks of column arrays), each column is cleaned by the kernel's typed cleaners (an
+over-long value is ``too_long``, never cut), and the rows that survive are checked against
+the whole file *and* what the tenant already has: unknown managers, cyclic moves (a manager
+chain or a node that would become its own ancestor), allocations over 100 %, duplicate
+employee ids. Every problem is one kernel :class:`~core.imports.RowError` (line, column, code,
+message, value) on one kernel :class:`~core.imports.Outcome`, so a batch ends in the kernel's
+status vocabulary (``committed``, ``committed_with_errors``, ``failed`` with its reason, or
+``validated`` for a dry run).
+
+All-or-nothing by default: with any row error nothing is written but the batch itself. With
+``partial`` the good rows are written and the bad ones reported; a row that only fails because
+it leans on a bad row (its manager's, its parent node's) is reported too. Writes are
+set-based (``bulk_create`` / ``bulk_update`` in chunks) inside one transaction; a dry run does
+every check and keeps nothing. Upserts are keyed by employee id (people), by (employee,
+hierarchy, node, role, valid_from) (assignments) and by (hierarchy, code) (nodes), so
+importing the same file twice changes nothing the second time.
 
 With an ``access`` policy (what pages and the API pass), a node-scoped admin imports only
 about the people inside their nodes (anyone else is ``out_of_scope``, like a new employee id:
@@ -17,15 +27,14 @@ assignments only in nodes inside their scope, and cannot import org structure at
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
-import re
+import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -34,8 +43,22 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.csvsafe import csv_writer
-from core.currencies import UNKNOWN_CURRENCY, is_currency_code
 from core.errors import ValidationFailedError
+from core.imports import (
+    MAX_ERRORS_STORED,
+    FieldMap,
+    FileError,
+    ImportMode,
+    ImportStatus,
+    Issues,
+    JsonTable,
+    Outcome,
+    RollbackError,
+    RowError,
+    Table,
+    columns,
+    read_csv,
+)
 from core.tenancy import get_current_tenant
 from hierarchy.intervals import Span, end_or_max, live_on
 from hierarchy.models import (
@@ -43,7 +66,6 @@ from hierarchy.models import (
     Hierarchy,
     ImportBatch,
     ImportKind,
-    ImportStatus,
     JobRole,
     Node,
     NodeParent,
@@ -60,7 +82,6 @@ from hierarchy.people import (
 if TYPE_CHECKING:
     from hierarchy.access import Access
 
-MAX_STORED_ERRORS = 1000
 MAX_STORED_DIFFS = 500
 CHUNK = 2000  # rows per INSERT/UPDATE statement; 100k people import in ~50 statements
 
@@ -88,226 +109,209 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 ATTRIBUTE_COLUMNS = ("level", "location", "cost_centre")
 TRUE = {"1", "true", "yes", "y", "t"}
 FALSE = {"0", "false", "no", "n", "f", ""}
+BOOLEAN = "Use true or false."
+
+# How each column is cleaned: ("text", max length) | ("date",) | ("currency",) |
+# ("decimal", places, limit, negatives allowed) | ("boolean",). The lengths are the model fields'.
+TEXT_64, TEXT_200 = ("text", 64), ("text", 200)
+CLEANING: dict[str, tuple[Any, ...]] = {
+    "employee_id": TEXT_64,
+    "full_name": TEXT_200,
+    "hire_date": ("date",),
+    "email": ("text", 254),
+    "termination_date": ("date",),
+    "home_currency": ("currency",),
+    "base_salary": ("decimal", 4, Decimal("1e16"), False),
+    "manager_employee_id": TEXT_64,
+    "level": TEXT_200,
+    "location": TEXT_200,
+    "cost_centre": TEXT_200,
+    "hierarchy": TEXT_64,
+    "node": TEXT_64,
+    "role": ("text", 120),
+    "valid_from": ("date",),
+    "valid_to": ("date",),
+    "allocation_pct": ("decimal", 2, Decimal(1000), True),
+    "title": TEXT_200,
+    "is_manager": ("boolean",),
+    "code": TEXT_64,
+    "name": TEXT_200,
+    "parent_code": TEXT_64,
+}
+VALID_TO_AFTER = "valid_to must be after valid_from."
+DUPLICATE_COLUMN = "The column “{name}” appears twice (as “{first}” and “{second}”)."
 
 
-@dataclass
-class RowError:
-    line: int
-    column: str
-    code: str
-    message: str
+class _Found(dict[int, list[RowError]]):
+    """Row errors by line, so a line with several problems counts as one bad row."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "line": self.line,
-            "column": self.column,
-            "code": self.code,
-            "message": self.message,
-        }
+    def add(self, line: int, column: str, code: str, message: str, value: Any = "") -> None:
+        text = "" if value is None else str(value)
+        self.setdefault(line, []).append(RowError(line, column, code, message, text[:200]))
 
 
-@dataclass
-class Outcome:
-    """What an import found or did: counts, errors and per-row diffs."""
-
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    diffs: list[dict[str, Any]] = field(default_factory=list)
-    ignored_columns: list[str] = field(default_factory=list)
-    rows_applied: int = 0  # partial imports: rows without errors
-
-    def error(self, line: int, column: str, code: str, message: str) -> None:
-        self.errors.append(RowError(line, column, code, message))
-
-    def diff(self, line: int, key: str, action: str, changes: dict[str, Any]) -> None:
-        if action == "unchanged":
-            self.unchanged += 1
-            return
-        if action == "created":
-            self.created += 1
-        else:
-            self.updated += 1
-        if len(self.diffs) < MAX_STORED_DIFFS:
-            self.diffs.append({"line": line, "key": key, "action": action, "changes": changes})
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "errors": len(self.errors),
-        }
+def _diff(out: Outcome, line: int, key: str, action: str, changes: dict[str, Any]) -> None:
+    """Count one row's effect; keep the first rows' changes for the preview."""
+    out.counts[action] = out.counts.get(action, 0) + 1
+    diffs: list[dict[str, Any]] = out.extra.setdefault("diffs", [])
+    if action != "unchanged" and len(diffs) < MAX_STORED_DIFFS:
+        diffs.append({"line": line, "key": key, "action": action, "changes": changes})
 
 
-def _without_bad_rows(parsed: list[Row], out: Outcome, apply: Any) -> tuple[list[Row], Outcome]:
-    """Drop rows with errors, and rows that only fail because of them, until a trial is clean.
-
-    Each trial runs the import without keeping anything; a few rounds settle chains such as a
-    person whose manager's row was bad.
-    """
-    bad = {e.line for e in out.errors}
-    good = [row for row in parsed if row[0] not in bad]
-    for _ in range(5):
-        trial = Outcome(rows=len(good))
-        try:
-            with transaction.atomic():
-                apply(good, trial, write=False)
-                raise _AbortError
-        except _AbortError:
-            pass
-        if not trial.errors:
-            break
-        out.errors.extend(trial.errors)
-        failing = {e.line for e in trial.errors}
-        good = [row for row in good if row[0] not in failing]
-    clean = Outcome(rows=out.rows, errors=out.errors, ignored_columns=out.ignored_columns)
-    clean.rows_applied = len(good)
-    return good, clean
+def _fresh() -> Outcome:
+    return Outcome(counts={"rows": 0, "errors": 0, "created": 0, "updated": 0, "unchanged": 0})
 
 
-class _AbortError(Exception):
-    """Row errors found while writing: roll the transaction back."""
+# --- reading -----------------------------------------------------------------------------------
+
+Row = tuple[int, dict[str, Any]]
 
 
-# --- parsing -----------------------------------------------------------------------------------
+def _normal_name(name: str) -> str:
+    return name.strip().lower().replace(" ", "_")
 
-Row = tuple[int, dict[str, str]]
+
+class _Read:
+    """A file's rows after the kernel read and cleaned them: the clean rows (line, values), the
+    columns the file has, the ones it has that nothing reads, and every key in the file."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.present: set[str] = set()
+        self.ignored: list[str] = []
+        self.count = 0
+        self.keys: set[str] = set()  # employee ids on every row, bad ones too
 
 
-def parse_csv(content: bytes, kind: str, out: Outcome) -> list[Row]:
-    """Decode and split a CSV file into (line number, row); file-level problems go to ``out``."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = content[: exc.start].count(b"\n") + 1
-        out.error(
-            line,
-            "",
-            "bad_encoding",
-            f"Line {line} is not valid UTF-8 (byte 0x{content[exc.start]:02x}). "
-            "Save the file as UTF-8 (CSV UTF-8 in Excel) and upload it again.",
-        )
-        return []
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        out.error(
-            line,
-            "",
-            "nul_character",
-            f"Line {line} contains a NUL character (a binary file?); save the file as CSV "
-            "UTF-8 text and upload it again.",
-        )
-        return []
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        out.error(1, "", "malformed_csv", f"The header line cannot be read: {exc}.")
-        return []
-    if not header or not any(h.strip() for h in header):
-        out.error(1, "", "empty_file", "The file is empty: the first line must name the columns.")
-        return []
-    names = [h.strip().lower().replace(" ", "_") for h in header]
+def _read(kind: str, table: Table | JsonTable, found: _Found) -> _Read:
+    """Read and clean every row of ``table``; row errors go to ``found``, file errors raise."""
     required, optional = COLUMNS[kind]
-    for column in required:
-        if column not in names:
-            out.error(1, column, "missing_column", f"The required column “{column}” is missing.")
-    dupes = sorted({n for n in names if n and names.count(n) > 1})
-    for column in dupes:
-        out.error(1, column, "duplicate_column", f"The column “{column}” appears twice.")
-    out.ignored_columns = [n for n in names if n and n not in required and n not in optional]
-    if out.errors:
-        return []
-    rows: list[Row] = []
-    try:
-        for values in reader:
-            line = reader.line_num
-            if not any(v.strip() for v in values):
-                continue
-            if len(values) != len(names):
-                out.error(
-                    line,
-                    "",
-                    "wrong_field_count",
-                    f"Line {line} has {len(values)} fields; the header has {len(names)}.",
-                )
-                continue
-            rows.append((line, {n: v.strip() for n, v in zip(names, values, strict=True) if n}))
-    except csv.Error as exc:
-        out.error(reader.line_num, "", "malformed_csv", f"Line {reader.line_num}: {exc}.")
-    return rows
-
-
-def parse_json(items: Any, kind: str, out: Outcome) -> list[Row]:
-    """Validate a JSON list of objects; row numbers start at 1 and are reported as ``line``."""
-    if not isinstance(items, list):
-        out.error(0, "", "malformed_json", "Send a list of objects under “rows”.")
-        return []
-    required, optional = COLUMNS[kind]
-    rows: list[Row] = []
-    for index, item in enumerate(items, start=1):
-        if not isinstance(item, dict):
-            out.error(index, "", "malformed_json", f"Row {index} is not an object.")
+    known = {*required, *optional}
+    mapping: dict[str, str] = {}
+    problems: list[RowError] = []
+    for name in table.header:
+        field = _normal_name(name)
+        if field not in known:
             continue
-        row: dict[str, str] = {}
-        for key, value in item.items():
-            if key not in required and key not in optional:
-                continue
-            if isinstance(value, bool):
-                row[key] = "true" if value else "false"
-            else:
-                row[key] = "" if value is None else str(value).strip()
-        for key in required:
-            if key not in row:
-                row[key] = ""
-        rows.append((index, row))
-    return rows
+        first = next((t for t, f in mapping.items() if f == field), None)
+        if first is not None:
+            message = DUPLICATE_COLUMN.format(name=field, first=first, second=name)
+            problems.append(RowError(1, name, "duplicate_column", message))
+            continue
+        mapping[name] = field
+    if problems:
+        raise FileError(problems)
+    bound = FieldMap(columns=mapping).bind(table.header, required=required)
+    read = _Read()
+    read.present = set(mapping.values())
+    read.ignored = [n for n in table.header if n and n not in mapping]
+    for chunk in table.chunks():
+        read.count += chunk.rows
+        for errors in chunk.errors:
+            found.setdefault(errors[0].line, []).extend(errors)
+        if kind == ImportKind.PEOPLE:
+            read.keys.update(bound.values(chunk, "employee_id"))
+        issues = Issues(chunk.lines)
+        clean = {
+            field: _clean(bound.values(chunk, field), field, bound.name(field), issues, required)
+            for field in read.present
+        }
+        ROW_CHECKS[kind](clean, issues)
+        for errors in issues.rows():
+            found.setdefault(errors[0].line, []).extend(errors)
+        for i in issues.good():
+            read.rows.append((chunk.lines[i], {f: values[i] for f, values in clean.items()}))
+    return read
 
 
-def _required(out: Outcome, line: int, row: dict[str, str], column: str) -> str | None:
-    value = row.get(column, "")
-    if value == "":
-        out.error(line, column, "missing_value", f"“{column}” is required.")
-        return None
-    return value
+def _clean(
+    values: list[str], field: str, column: str, issues: Issues, required: Iterable[str]
+) -> list[Any]:
+    """Return one column cleaned by the kernel's cleaner for its type."""
+    how, *args = CLEANING[field]
+    must = field in required
+    if how == "text":
+        return columns.text(values, column=column, issues=issues, max_length=args[0], required=must)
+    if how == "date":
+        return columns.date(values, column=column, issues=issues, required=must)
+    if how == "currency":
+        return columns.currency(values, column=column, issues=issues, required=must)
+    if how == "decimal":
+        return columns.decimal(
+            values,
+            column=column,
+            issues=issues,
+            scale=args[0],
+            limit=args[1],
+            negative=args[2],
+            required=must,
+        )
+    flags = [v.lower() for v in values]
+    columns.choice(flags, column=column, issues=issues, choices=TRUE | FALSE, message=BOOLEAN)
+    return [v in TRUE for v in flags]
 
 
-def _date(out: Outcome, line: int, row: dict[str, str], column: str) -> date | bool | None:
-    """Return a date, None for an empty cell, or False after recording an error."""
-    value = row.get(column, "")
-    if value == "":
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        out.error(line, column, "bad_date", f"“{value}” is not a date; use YYYY-MM-DD.")
-        return False
+def _out_of_order(
+    clean: dict[str, list[Any]], issues: Issues, *, start: str, end: str, message: str
+) -> None:
+    if start not in clean or end not in clean:
+        return
+    for i, (first, last) in enumerate(zip(clean[start], clean[end], strict=True)):
+        if first is not None and last is not None and last <= first:
+            issues.add(i, end, "dates_out_of_order", message, last)
 
 
-def _decimal(
-    out: Outcome, line: int, column: str, value: str, max_digits: int, places: int
-) -> Decimal | bool | None:
-    if value == "":
-        return None
-    try:
-        number = Decimal(value.replace(",", "")) if re.fullmatch(r"[\d,.\-]+", value) else None
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite():
-        out.error(line, column, "bad_number", f"“{value}” is not a number.")
-        return False
-    exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
-        out.error(line, column, "bad_number", f"“{value}” has more than {places} decimals.")
-        return False
-    if abs(number) >= Decimal(10) ** (max_digits - places):
-        out.error(line, column, "bad_number", f"“{value}” is too large.")
-        return False
-    return number
+def _people_checks(clean: dict[str, list[Any]], issues: Issues) -> None:
+    """The checks one people row makes on its own cells (several cells, or more than a type)."""
+    for i, email in enumerate(clean.get("email", ())):
+        if email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                message = f"“{email}” is not an e-mail address."
+                issues.add(i, "email", "bad_email", message, email)
+    _out_of_order(
+        clean,
+        issues,
+        start="hire_date",
+        end="termination_date",
+        message="The termination date must be after the hire date.",
+    )
+    if "manager_employee_id" in clean:
+        managers = zip(clean["employee_id"], clean["manager_employee_id"], strict=True)
+        for i, (emp, manager) in enumerate(managers):
+            if emp and manager == emp:
+                message = "A person cannot be their own manager."
+                issues.add(i, "manager_employee_id", "cyclic_move", message, manager)
+
+
+def _assignment_checks(clean: dict[str, list[Any]], issues: Issues) -> None:
+    _out_of_order(clean, issues, start="valid_from", end="valid_to", message=VALID_TO_AFTER)
+    for i, allocation in enumerate(clean.get("allocation_pct", ())):
+        if allocation is not None and not Decimal(0) < allocation <= Decimal(100):
+            message = "allocation_pct must be more than 0 and at most 100."
+            issues.add(i, "allocation_pct", "allocation_range", message, allocation)
+
+
+def _node_checks(clean: dict[str, list[Any]], issues: Issues) -> None:
+    _out_of_order(clean, issues, start="valid_from", end="valid_to", message=VALID_TO_AFTER)
+    if "parent_code" not in clean:
+        return
+    starts = clean.get("valid_from") or [None] * len(clean["code"])
+    for i, (code, parent) in enumerate(zip(clean["code"], clean["parent_code"], strict=True)):
+        if parent and parent == code:
+            message = "A node cannot be its own parent."
+            issues.add(i, "parent_code", "cyclic_move", message, parent)
+        if starts[i] is None:
+            message = "“valid_from” is required to place a node."
+            issues.add(i, "valid_from", "required", message)
+
+
+ROW_CHECKS: dict[str, Callable[[dict[str, list[Any]], Issues], None]] = {
+    ImportKind.PEOPLE: _people_checks,
+    ImportKind.ASSIGNMENTS: _assignment_checks,
+    ImportKind.NODES: _node_checks,
+}
 
 
 # --- the entry point ---------------------------------------------------------------------------
@@ -316,7 +320,7 @@ def _decimal(
 def hr_import(
     *,
     kind: str,
-    content: bytes | None = None,
+    content: bytes | BinaryIO | None = None,
     rows: Any = None,
     filename: str = "",
     dry_run: bool = False,
@@ -324,7 +328,8 @@ def hr_import(
     partial: bool = False,
     access: Access | None = None,
 ) -> ImportBatch:
-    """Import a CSV file (``content``) or JSON rows (``rows``) of ``kind``; return the batch.
+    """Import a CSV file (``content``: bytes or a binary stream, read streamed) or JSON rows
+    (``rows``) of ``kind``; return the batch.
 
     All-or-nothing by default: with any row error nothing is written but the failed batch
     itself. With ``partial`` the rows without errors are applied and the others reported; a row
@@ -336,56 +341,43 @@ def hr_import(
     if access is not None and kind == ImportKind.NODES:
         access.require_tenant_wide("importing org structure")
     tenant = get_current_tenant()
-    out = Outcome()
+    mode = ImportMode.PARTIAL if partial else ImportMode.ALL_OR_NOTHING
+    out = _fresh()
+    found = _Found()
+    read = _Read()
     if content is not None:
-        source, digest = "csv", hashlib.sha256(content).hexdigest()
-        parsed = parse_csv(content, kind, out)
+        source = "csv"
+        stream, digest = _hashed(content)
     else:
         source = "json"
-        digest = hashlib.sha256(repr(rows).encode()).hexdigest()
-        parsed = parse_json(rows, kind, out)
-    out.rows = len(parsed)
-    importer = {
-        ImportKind.PEOPLE: _import_people,
-        ImportKind.ASSIGNMENTS: _import_assignments,
-        ImportKind.NODES: _import_nodes,
-    }[ImportKind(kind)]
-
-    def apply(rows: list[Row], outcome: Outcome, *, write: bool) -> None:
-        importer(rows, outcome, write=write, access=access)
-
-    status = ImportStatus.PREVIEW if dry_run else ImportStatus.APPLIED
-    if partial and parsed and not any(e.line == 1 for e in out.errors):
-        # File-level problems (line 1) fail the file whatever the mode.
-        parsed, out = _without_bad_rows(parsed, out, apply)
-    if not out.errors or (partial and parsed):
-        skipped = out.errors  # partial mode: the rows already set aside, with their reasons
-        if partial:
-            out = Outcome(
-                rows=out.rows, ignored_columns=out.ignored_columns, rows_applied=out.rows_applied
+        data = json.dumps(rows, sort_keys=True, default=str).encode()
+        digest = hashlib.sha256(data).hexdigest()
+    try:
+        if content is not None:
+            table: Table | JsonTable = read_csv(stream)
+        elif not isinstance(rows, list):
+            raise FileError.of("not_an_object", "Send a list of objects under “rows”.")
+        else:
+            table = JsonTable(rows, fields=COLUMNS[kind][0])
+        read = _read(kind, table, found)
+    except FileError as exc:
+        out.fail_file(exc.errors)
+    out.counts["rows"] = read.count
+    if not out.file_error:
+        _apply(kind, read, found, out, mode=mode, dry_run=dry_run, access=access)
+        audit = {**out.counts, "filename": filename, "sha256": digest}
+        for line in sorted(found):
+            out.add_errors(sorted(found[line], key=lambda e: e.column))
+        committed = not dry_run and (not found or (partial and read.rows))
+        if committed and out.counts.get("applied", 0):
+            audit_record(
+                action=f"hr_import.{kind}", object_type="hierarchy.importbatch", after=audit
             )
-        try:
-            with transaction.atomic():
-                apply(parsed, out, write=not dry_run)
-                if out.errors:
-                    raise _AbortError
-                if dry_run:
-                    raise _AbortError  # nodes imports write to find cycles: never keep a dry run
-                audit_record(
-                    action=f"hr_import.{kind}",
-                    object_type="hierarchy.importbatch",
-                    after={**out.counts(), "filename": filename, "sha256": digest},
-                )
-        except _AbortError:
-            pass
-        if partial:
-            kept_clean = not out.errors
-            out.errors = skipped + out.errors
-            if not kept_clean:
-                out.rows_applied = out.created = out.updated = out.unchanged = 0
-    if out.errors and not (partial and status == ImportStatus.APPLIED and out.rows_applied):
-        status = ImportStatus.FAILED
-    out.errors.sort(key=lambda e: (e.line, e.column))
+    status, reason = out.status(mode=mode, dry_run=dry_run)
+    if status == ImportStatus.FAILED:
+        for key in ("created", "updated", "unchanged"):
+            out.counts[key] = 0
+    out.counts.pop("applied", None)
     batch = ImportBatch(
         tenant=tenant,
         kind=kind,
@@ -393,16 +385,98 @@ def hr_import(
         filename=filename[:255],
         content_sha256=digest,
         dry_run=dry_run,
+        mode=mode,
         status=status,
+        reason=reason,
         row_count=out.rows,
-        counts={**out.counts(), "ignored_columns": out.ignored_columns, "partial": partial},
-        errors=[e.as_dict() for e in out.errors[:MAX_STORED_ERRORS]],
-        diffs=out.diffs,
+        counts={**out.counts, "ignored_columns": read.ignored},
+        errors=[e.as_dict() for e in out.errors[:MAX_ERRORS_STORED]],
+        diffs=out.extra.get("diffs", []) if status != ImportStatus.FAILED else [],
         created_by_id=created_by_id,
         created_at=timezone.now(),
     )
     batch.save()
     return batch
+
+
+def _hashed(content: bytes | BinaryIO) -> tuple[BinaryIO, str]:
+    """Return a stream over ``content`` and the SHA-256 of its bytes (a stream is read once
+    to hash it, then rewound: the kernel reads it again, streamed)."""
+    if isinstance(content, bytes):
+        return io.BytesIO(content), hashlib.sha256(content).hexdigest()
+    digest = hashlib.sha256()
+    for block in iter(lambda: content.read(1 << 20), b""):
+        digest.update(block)
+    content.seek(0)
+    return content, digest.hexdigest()
+
+
+Importer = Callable[..., None]
+
+
+def _apply(
+    kind: str,
+    read: _Read,
+    found: _Found,
+    out: Outcome,
+    *,
+    mode: str,
+    dry_run: bool,
+    access: Access | None,
+) -> None:
+    """Check the clean rows against the file and the tenant, and write them unless told not to.
+
+    All-or-nothing: every row is checked (references to a row with errors count as found, so
+    only the bad row itself is reported) and anything wrong rolls everything back. Partial: the
+    rows that fail, and those that lean on them, are set aside in trial rounds first.
+    """
+    importer: Importer = {
+        ImportKind.PEOPLE: _import_people,
+        ImportKind.ASSIGNMENTS: _import_assignments,
+        ImportKind.NODES: _import_nodes,
+    }[ImportKind(kind)]
+    partial = mode == ImportMode.PARTIAL
+    rows = read.rows
+    context = {"present": read.present, "access": access}
+    if partial:
+        rows = _without_bad_rows(rows, found, importer, context)
+    else:
+        context["in_file"] = read.keys
+    run = _Found()
+    try:
+        with transaction.atomic():
+            importer(rows, run, out, write=not dry_run, **context)
+            if run or (found and not partial) or dry_run:
+                raise RollbackError  # nodes imports write to find cycles: never keep a dry run
+            out.counts["applied"] = len(rows)
+    except RollbackError:
+        pass
+    found.update({line: found.get(line, []) + errors for line, errors in run.items()})
+
+
+def _without_bad_rows(
+    rows: list[Row], found: _Found, importer: Importer, context: dict[str, Any]
+) -> list[Row]:
+    """Drop rows with errors, and rows that only fail because of them, until a trial is clean.
+
+    Each trial runs the import without keeping anything; a few rounds settle chains such as a
+    person whose manager's row was bad.
+    """
+    good = [row for row in rows if row[0] not in found]
+    for _ in range(5):
+        trial = _Found()
+        try:
+            with transaction.atomic():
+                importer(good, trial, _fresh(), write=False, **context)
+                raise RollbackError
+        except RollbackError:
+            pass
+        if not trial:
+            break
+        for line, errors in trial.items():
+            found.setdefault(line, []).extend(errors)
+        good = [row for row in good if row[0] not in trial]
+    return good
 
 
 # --- people ------------------------------------------------------------------------------------
@@ -432,77 +506,47 @@ def _mine(access: Access | None) -> set[str] | None:
 
 
 def _import_people(
-    parsed: list[Row], out: Outcome, *, write: bool, access: Access | None = None
+    parsed: list[Row],
+    found: _Found,
+    out: Outcome,
+    *,
+    write: bool,
+    present: set[str],
+    access: Access | None = None,
+    in_file: set[str] | None = None,
 ) -> None:
     tenant = get_current_tenant()
     mine = _mine(access)
-    columns = set().union(*(row.keys() for _l, row in parsed)) if parsed else set()
+    columns = present
     seen: dict[str, int] = {}
     records: list[tuple[int, str, dict[str, Any], str | None]] = []
     for line, row in parsed:
-        emp = _required(out, line, row, "employee_id")
-        if emp is None:
-            continue
+        emp = row["employee_id"]
         if emp in seen:
-            out.error(
+            found.add(
                 line,
                 "employee_id",
                 "duplicate_employee_id",
                 f"Employee id “{emp}” is also on line {seen[emp]}.",
+                emp,
             )
             continue
         seen[emp] = line
         if mine is not None and emp not in mine:
-            out.error(line, "employee_id", "out_of_scope", OUT_OF_SCOPE_PERSON.format(emp=emp))
+            found.add(line, "employee_id", "out_of_scope", OUT_OF_SCOPE_PERSON.format(emp=emp), emp)
             continue
-        before = len(out.errors)
-        values: dict[str, Any] = {}
-        name = _required(out, line, row, "full_name")
-        values["full_name"] = (name or "")[:200]
-        hire = _date(out, line, row, "hire_date")
-        if hire is None:
-            out.error(line, "hire_date", "missing_value", "“hire_date” is required.")
-        values["hire_date"] = hire
-        if "termination_date" in columns:
-            end = _date(out, line, row, "termination_date")
-            if isinstance(end, date) and isinstance(hire, date) and end <= hire:
-                out.error(
-                    line,
-                    "termination_date",
-                    "dates_out_of_order",
-                    "The termination date must be after the hire date.",
-                )
-            values["termination_date"] = end
+        values: dict[str, Any] = {"full_name": row["full_name"], "hire_date": row["hire_date"]}
+        for name in ("termination_date", "home_currency", "base_salary"):
+            if name in columns:
+                values[name] = row[name]
         if "email" in columns:
-            email = row.get("email", "")
-            if email:
-                try:
-                    validate_email(email)
-                except ValidationError:
-                    out.error(line, "email", "bad_email", f"“{email}” is not an e-mail address.")
-            values["email"] = email.lower()
+            values["email"] = row["email"].lower()
         if "home_currency" in columns:
-            currency = row.get("home_currency", "").upper() or tenant.default_currency
-            if not is_currency_code(currency):
-                out.error(line, "home_currency", "bad_currency", UNKNOWN_CURRENCY)
-            values["home_currency"] = currency
-        if "base_salary" in columns:
-            salary = _decimal(out, line, "base_salary", row.get("base_salary", ""), 20, 4)
-            if isinstance(salary, Decimal) and salary < 0:
-                out.error(line, "base_salary", "bad_number", "The base salary cannot be negative.")
-            values["base_salary"] = salary
-        attributes = {c: row[c] for c in ATTRIBUTE_COLUMNS if c in columns and row.get(c)}
-        manager = row.get("manager_employee_id", "") if "manager_employee_id" in columns else None
-        if manager == emp:
-            out.error(
-                line,
-                "manager_employee_id",
-                "self_manager",
-                "A person cannot be their own manager.",
-            )
-        if len(out.errors) == before:
-            values["_attributes"] = attributes
-            records.append((line, emp, values, manager))
+            values["home_currency"] = row["home_currency"] or tenant.default_currency
+        values["_attributes"] = {c: row[c] for c in ATTRIBUTE_COLUMNS if c in columns and row[c]}
+        manager = row["manager_employee_id"] if "manager_employee_id" in columns else None
+        records.append((line, emp, values, manager))
+    known_in_file = seen.keys() | (in_file or set())
 
     existing: dict[str, dict[str, Any]] = {
         p["employee_id"]: p
@@ -522,23 +566,25 @@ def _import_people(
             continue
         # A node-scoped admin names only their own people as managers; another is unknown.
         foreign = mine is not None and manager not in mine and manager != manager_of.get(emp)
-        if manager and (foreign or (manager not in existing and manager not in seen)):
-            out.error(
+        if manager and (foreign or (manager not in existing and manager not in known_in_file)):
+            found.add(
                 line,
                 "manager_employee_id",
                 "unknown_manager",
                 f"No person has employee id “{manager}” in this tenant or this file.",
+                manager,
             )
         manager_of[emp] = manager or None
     line_of = {emp: line for line, emp, _v, _m in records}
     for emp in _in_manager_cycles(manager_of, set(line_of)):
-        out.error(
+        found.add(
             line_of[emp],
             "manager_employee_id",
-            "manager_cycle",
+            "cyclic_move",
             f"The managers of “{emp}” lead back to them.",
+            manager_of.get(emp),
         )
-    if out.errors:
+    if found:
         return
 
     creates: list[Person] = []
@@ -554,7 +600,7 @@ def _import_people(
         current = existing.get(emp)
         if current is None:
             values.setdefault("home_currency", tenant.default_currency)
-            out.diff(line, emp, "created", {k: _jsonable(v) for k, v in values.items()})
+            _diff(out, line, emp, "created", {k: _jsonable(v) for k, v in values.items()})
             if write:
                 creates.append(
                     Person(tenant=tenant, employee_id=emp, attributes=attributes, **values)
@@ -568,7 +614,7 @@ def _import_people(
         merged = {**(current["attributes"] or {}), **attributes}
         if merged != (current["attributes"] or {}):
             changes["attributes"] = [current["attributes"], merged]
-        out.diff(line, emp, "updated" if changes else "unchanged", changes)
+        _diff(out, line, emp, "updated" if changes else "unchanged", changes)
         if not changes or not write:
             continue
         if "termination_date" in changes:
@@ -634,12 +680,12 @@ def _note_manager_change(
     out: Outcome, line: int, emp: str, old_pk: int | None, manager: str
 ) -> None:
     """Count a manager-only change of an otherwise unchanged person as an update."""
-    for diff in out.diffs:
+    for diff in out.extra.get("diffs", []):
         if diff["line"] == line:
             diff["changes"]["manager_employee_id"] = [old_pk, manager or None]
             return
-    out.unchanged -= 1
-    out.diff(line, emp, "updated", {"manager_employee_id": [old_pk, manager or None]})
+    out.counts["unchanged"] -= 1
+    _diff(out, line, emp, "updated", {"manager_employee_id": [old_pk, manager or None]})
 
 
 def _count_manager_changes(
@@ -695,7 +741,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def _import_assignments(
-    parsed: list[Row], out: Outcome, *, write: bool, access: Access | None = None
+    parsed: list[Row],
+    found: _Found,
+    out: Outcome,
+    *,
+    write: bool,
+    present: set[str],
+    access: Access | None = None,
+    in_file: set[str] | None = None,
 ) -> None:
     tenant = get_current_tenant()
     mine = _mine(access)
@@ -713,58 +766,43 @@ def _import_assignments(
     keys: dict[tuple[Any, ...], int] = {}
     rows_by_person: dict[int, list[tuple[int, Assignment]]] = defaultdict(list)
     for line, row in parsed:
-        before = len(out.errors)
-        emp = _required(out, line, row, "employee_id")
-        person = people.get(emp) if emp else None
-        if emp and person is None:
-            out.error(line, "employee_id", "unknown_person", f"No person has employee id “{emp}”.")
-        h_code = _required(out, line, row, "hierarchy")
-        hierarchy_id = hierarchies.get(h_code) if h_code else None
-        if h_code and hierarchy_id is None:
-            out.error(line, "hierarchy", "unknown_hierarchy", f"No hierarchy has code “{h_code}”.")
-        n_code = _required(out, line, row, "node")
-        node_id = nodes.get((hierarchy_id, n_code)) if n_code else None
-        if n_code and hierarchy_id and node_id is None:
-            out.error(line, "node", "unknown_node", f"No node “{n_code}” in hierarchy “{h_code}”.")
-        role_name = _required(out, line, row, "role")
-        role_id = roles.get(role_name) if role_name else None
-        if role_name and role_id is None:
-            out.error(line, "role", "unknown_role", f"No job role is named “{role_name}”.")
-        start = _date(out, line, row, "valid_from")
-        if start is None:
-            out.error(line, "valid_from", "missing_value", "“valid_from” is required.")
-        end = _date(out, line, row, "valid_to")
-        if isinstance(start, date) and isinstance(end, date) and end <= start:
-            out.error(line, "valid_to", "dates_out_of_order", "valid_to must be after valid_from.")
-        allocation = _decimal(out, line, "allocation_pct", row.get("allocation_pct", ""), 5, 2)
+        emp, h_code, n_code = row["employee_id"], row["hierarchy"], row["node"]
+        role_name = row["role"]
+        person = people.get(emp)
+        if person is None:
+            found.add(
+                line, "employee_id", "unknown_person", f"No person has employee id “{emp}”.", emp
+            )
+        hierarchy_id = hierarchies.get(h_code)
+        if hierarchy_id is None:
+            message = f"No hierarchy has code “{h_code}”."
+            found.add(line, "hierarchy", "unknown_hierarchy", message, h_code)
+        node_id = nodes.get((hierarchy_id, n_code))
+        if hierarchy_id and node_id is None:
+            message = f"No node “{n_code}” in hierarchy “{h_code}”."
+            found.add(line, "node", "unknown_node", message, n_code)
+        role_id = roles.get(role_name)
+        if role_id is None:
+            message = f"No job role is named “{role_name}”."
+            found.add(line, "role", "unknown_role", message, role_name)
+        start, end = row["valid_from"], row.get("valid_to")
+        allocation = row.get("allocation_pct")
         if allocation is None:
             allocation = Decimal(100)
-        if isinstance(allocation, Decimal) and not Decimal(0) < allocation <= Decimal(100):
-            out.error(
-                line,
-                "allocation_pct",
-                "allocation_range",
-                "allocation_pct must be more than 0 and at most 100.",
-            )
-        flag = row.get("is_manager", "").lower()
-        if flag not in TRUE | FALSE:
-            out.error(line, "is_manager", "bad_boolean", f"“{flag}” is not true or false.")
-        if len(out.errors) != before or person is None or node_id is None or role_id is None:
+        if line in found or person is None or node_id is None or role_id is None:
             continue
-        if not isinstance(start, date):
-            continue
-        if access is not None and not access.node_writable(
-            node_id, start, end if isinstance(end, date) else None
-        ):
-            out.error(line, "node", "out_of_scope", OUT_OF_SCOPE_NODE.format(node=n_code))
+        if access is not None and not access.node_writable(node_id, start, end):
+            message = OUT_OF_SCOPE_NODE.format(node=n_code)
+            found.add(line, "node", "out_of_scope", message, n_code)
             continue
         key = (person.pk, node_id, role_id, start)
         if key in keys:
-            out.error(
+            found.add(
                 line,
                 "valid_from",
-                "duplicate_row",
+                "duplicate_in_file",
                 f"The same assignment (employee, node, role, valid_from) is on line {keys[key]}.",
+                start,
             )
             continue
         keys[key] = line
@@ -776,11 +814,11 @@ def _import_assignments(
                     person=person,
                     node_id=node_id,
                     role_id=role_id,
-                    title=row.get("title", "")[:200],
+                    title=row.get("title", ""),
                     allocation_pct=allocation,
-                    is_manager=flag in TRUE,
+                    is_manager=bool(row.get("is_manager", False)),
                     valid_from=start,
-                    valid_to=end if isinstance(end, date) else None,
+                    valid_to=end,
                 ),
             )
         )
@@ -810,14 +848,15 @@ def _import_assignments(
                     for f in ("valid_to", "allocation_pct", "title", "is_manager")
                     if _normal(getattr(old, f)) != _normal(getattr(new, f))
                 }
-                out.diff(line, label, "updated" if changes else "unchanged", changes)
+                _diff(out, line, label, "updated" if changes else "unchanged", changes)
                 if not changes:
                     continue
                 replaced.add(old.pk)
                 superseded.append(old.pk)
                 superseded_rows.append(old)
             else:
-                out.diff(
+                _diff(
+                    out,
                     line,
                     label,
                     "created",
@@ -835,8 +874,10 @@ def _import_assignments(
         file_lines = [line for line, _a in items if line in spans]
         problems = check_person_spans(person_by_pk[person_id], list(spans.values()), file_lines)
         for key, column, code, message in problems:
-            out.error(_blame(key, spans, file_lines), column, code, message)
-    if out.errors or not write:
+            blamed = _blame(key, spans, file_lines)
+            value = spans[blamed].allocation if code == "allocation_over_100" else ""
+            found.add(blamed, column, code, message, value)
+    if found or not write:
         return
     for i in range(0, len(superseded), CHUNK):
         Assignment.objects.filter(pk__in=superseded[i : i + CHUNK]).update(superseded_at=now)
@@ -866,7 +907,14 @@ def _blame(key: Any, spans: dict[Any, Span], file_lines: list[int]) -> int:
 
 
 def _import_nodes(
-    parsed: list[Row], out: Outcome, *, write: bool, access: Access | None = None
+    parsed: list[Row],
+    found: _Found,
+    out: Outcome,
+    *,
+    write: bool,
+    present: set[str],
+    access: Access | None = None,
+    in_file: set[str] | None = None,
 ) -> None:
     """Create or rename nodes and set their parents; cycles are found by building the closure.
 
@@ -874,53 +922,39 @@ def _import_nodes(
     and lets :func:`closure_rebuild` find cycles; a dry run is rolled back by the caller.
     """
     tenant = get_current_tenant()
-    columns = set().union(*(row.keys() for _l, row in parsed)) if parsed else set()
     hierarchies = {h.code: h for h in Hierarchy.objects.all()}
     nodes = {(n.hierarchy_id, n.code): n for n in Node.objects.all()}
-    in_file = {
+    defined = {
         (hierarchies[row["hierarchy"]].pk, row["code"])
         for _l, row in parsed
-        if row.get("hierarchy") in hierarchies and row.get("code")
+        if row["hierarchy"] in hierarchies
     }
     checked: list[tuple[int, Hierarchy, str, str, str | None, date | None, date | None]] = []
     seen: dict[tuple[Any, ...], int] = {}
     for line, row in parsed:
-        before = len(out.errors)
-        h_code = _required(out, line, row, "hierarchy")
-        hierarchy = hierarchies.get(h_code) if h_code else None
-        if h_code and hierarchy is None:
-            out.error(line, "hierarchy", "unknown_hierarchy", f"No hierarchy has code “{h_code}”.")
-        code = _required(out, line, row, "code")
-        name = _required(out, line, row, "name")
-        parent_code = row.get("parent_code") if "parent_code" in columns else None
-        start = _date(out, line, row, "valid_from")
-        end = _date(out, line, row, "valid_to")
-        if parent_code is not None and start is None:
-            out.error(
-                line, "valid_from", "missing_value", "“valid_from” is required to place a node."
-            )
-        if isinstance(start, date) and isinstance(end, date) and end <= start:
-            out.error(line, "valid_to", "dates_out_of_order", "valid_to must be after valid_from.")
+        h_code, code, name = row["hierarchy"], row["code"], row["name"]
+        hierarchy = hierarchies.get(h_code)
+        if hierarchy is None:
+            message = f"No hierarchy has code “{h_code}”."
+            found.add(line, "hierarchy", "unknown_hierarchy", message, h_code)
+        parent_code = row["parent_code"] if "parent_code" in present else None
+        start, end = row.get("valid_from"), row.get("valid_to")
         if hierarchy is not None and parent_code:
-            if parent_code == code:
-                out.error(line, "parent_code", "cycle", "A node cannot be its own parent.")
-            elif (hierarchy.pk, parent_code) not in nodes and (
-                hierarchy.pk,
-                parent_code,
-            ) not in in_file:
-                out.error(
+            place = (hierarchy.pk, parent_code)
+            if place not in nodes and place not in defined:
+                found.add(
                     line,
                     "parent_code",
                     "unknown_node",
                     f"No node “{parent_code}” in hierarchy “{h_code}” or in this file.",
+                    parent_code,
                 )
-        if len(out.errors) != before or hierarchy is None or not code or not name:
+        if line in found or hierarchy is None:
             continue
         key = (hierarchy.pk, code, start)
         if key in seen:
-            out.error(
-                line, "code", "duplicate_row", f"The same node and date is on line {seen[key]}."
-            )
+            message = f"The same node and date is on line {seen[key]}."
+            found.add(line, "code", "duplicate_in_file", message, code)
             continue
         seen[key] = line
         checked.append(
@@ -930,11 +964,11 @@ def _import_nodes(
                 code,
                 name,
                 parent_code,
-                start if isinstance(start, date) else None,
-                end if isinstance(end, date) else None,
+                start,
+                end,
             )
         )
-    if out.errors:
+    if found:
         return
     now = timezone.now()
     lines_of: dict[int, list[tuple[int, date | None, date | None]]] = defaultdict(list)
@@ -945,13 +979,13 @@ def _import_nodes(
         if node is None:
             node = Node.objects.create(tenant=tenant, hierarchy=hierarchy, code=code, name=name)
             nodes[(hierarchy.pk, code)] = node
-            out.diff(line, f"{hierarchy.code}/{code}", "created", {"name": name})
+            _diff(out, line, f"{hierarchy.code}/{code}", "created", {"name": name})
         elif node.name != name:
-            out.diff(line, f"{hierarchy.code}/{code}", "updated", {"name": [node.name, name]})
+            _diff(out, line, f"{hierarchy.code}/{code}", "updated", {"name": [node.name, name]})
             node.name = name
             node.save(update_fields=["name"])
         else:
-            out.diff(line, f"{hierarchy.code}/{code}", "unchanged", {})
+            _diff(out, line, f"{hierarchy.code}/{code}", "unchanged", {})
         lines_of[node.pk].append((line, start, end))
     for line, hierarchy, code, _name, parent_code, start, end in checked:
         if parent_code is None or start is None:
@@ -977,12 +1011,12 @@ def _import_nodes(
             node_id = int(exc.details["node_id"])
             day = date.fromisoformat(exc.details["date"])
             line = _line_for(lines_of, node_id, day)
-            out.error(line, "parent_code", "cycle", exc.message)
+            found.add(line, "parent_code", "cyclic_move", exc.message)
 
 
 def _mark_moved(out: Outcome, line: int, key: str, parent_code: str, start: date) -> None:
     change = {"parent_code": parent_code or None, "from": start.isoformat()}
-    for diff in out.diffs:
+    for diff in out.extra.get("diffs", []):
         if diff["line"] == line:
             if diff["action"] == "created":
                 diff["changes"].update(change)
@@ -990,8 +1024,8 @@ def _mark_moved(out: Outcome, line: int, key: str, parent_code: str, start: date
                 diff["changes"].update(change)
                 diff["action"] = "updated"
             return
-    out.unchanged -= 1
-    out.diff(line, key, "updated", change)
+    out.counts["unchanged"] -= 1
+    _diff(out, line, key, "updated", change)
 
 
 def _line_for(

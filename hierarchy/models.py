@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 
 from core.currencies import validate_currency
+from core.imports import ImportMode, Reason
+from core.imports import ImportStatus as KernelStatus
 from core.models import Membership
 from core.temporal import Bitemporal, EffectiveDated, EffectiveDatedQuerySet, dates_ordered
 from core.tenancy import TenantManager, TenantModel
@@ -308,10 +310,8 @@ class ImportKind(models.TextChoices):
     NODES = "nodes", "Org structure (nodes)"
 
 
-class ImportStatus(models.TextChoices):
-    PREVIEW = "preview", "Dry run"
-    APPLIED = "applied", "Applied"
-    FAILED = "failed", "Failed"
+# The import kernel's vocabulary (core/imports): one for every import in the tree.
+ImportStatus = KernelStatus
 
 
 class ImportBatch(TenantModel):
@@ -322,10 +322,14 @@ class ImportBatch(TenantModel):
     filename = models.CharField(max_length=255, blank=True)
     content_sha256 = models.CharField(max_length=64)
     dry_run = models.BooleanField(default=False)
-    status = models.CharField(max_length=8, choices=ImportStatus.choices)
+    mode = models.CharField(
+        max_length=16, choices=ImportMode.choices, default=ImportMode.ALL_OR_NOTHING
+    )
+    status = models.CharField(max_length=24, choices=ImportStatus.choices)
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
     row_count = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict)  # created / updated / unchanged / errors
-    errors = models.JSONField(default=list)  # [{line, column, code, message}], first 1000
+    errors = models.JSONField(default=list)  # [{line, column, code, message, value}], first 10k
     diffs = models.JSONField(default=list)  # first rows' changes, for the preview
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -13,24 +13,17 @@ from django.urls import reverse
 
 from core.errors import ApplicationError, NotFoundError
 from core.import_pages import ImportSummary, ImportUploadForm, count
+from core.imports import COMMITTED
 from core.views import require_permission
 from hierarchy.access import request_access
 from incentives import selectors, services
-from incentives.mappings import (
-    KPI_FIELDS,
-    KPI_REQUIRED,
-    PRESETS,
-    TRANSACTION_FIELDS,
-    TRANSACTION_REQUIRED,
-)
-from incentives.models import IngestBatch, IngestKind, IngestMode, IngestStatus, TransactionKind
+from incentives.mappings import FIELDS, PRESETS, REQUIRED
+from incentives.models import IngestBatch, IngestKind, IngestMode, TransactionKind
 
 
 def _mapping_choices() -> list[tuple[str, str]]:
     choices = [("", "Quotient column names")]
-    choices += [
-        (k, v["label"]) for k, v in PRESETS.items() if k not in {"quotient", "quotient_kpi"}
-    ]
+    choices += [(k, v["label"]) for k, v in PRESETS.items() if not k.startswith("quotient")]
     choices += [(m.name, f"Saved: {m.name}") for m in selectors.column_mapping_list()]
     return choices
 
@@ -49,18 +42,14 @@ class UploadForm(ImportUploadForm):
 
 # Which field of the upload form a service's refusal is about (the rest are about the file).
 ERROR_FIELDS = {"unknown_kind": "kind", "unknown_mapping": "mapping", "unknown_mode": "mode"}
-COMMITTED = {IngestStatus.SUCCEEDED, IngestStatus.PARTIAL}
 COLUMNS = [
     {
-        "label": IngestKind.TRANSACTIONS.label,
-        "required": TRANSACTION_REQUIRED,
-        "optional": tuple(f for f in TRANSACTION_FIELDS if f not in TRANSACTION_REQUIRED),
-    },
-    {
-        "label": IngestKind.KPI_VALUES.label,
-        "required": KPI_REQUIRED,
-        "optional": tuple(f for f in KPI_FIELDS if f not in KPI_REQUIRED),
-    },
+        "kind": kind,
+        "label": label,
+        "required": REQUIRED[kind],
+        "optional": tuple(f for f in FIELDS[kind] if f not in REQUIRED[kind]),
+    }
+    for kind, label in IngestKind.choices
 ]
 COLUMNS_NOTE = (
     "With a column mapping, your system's own headers are read instead (Salesforce and HubSpot "
@@ -87,7 +76,7 @@ def summary(batch: IngestBatch, *, first_error: str = "") -> ImportSummary:
         error_rows=batch.error_count,
         dry_run=batch.dry_run,
         partial=batch.mode == IngestMode.PARTIAL,
-        committed=batch.status in COMMITTED and not batch.dry_run,
+        committed=batch.status in COMMITTED,
         running=running,
         rows_done=progress.rows_processed if progress else 0,
         progress_pct=progress.pct if progress else 0,
@@ -98,7 +87,8 @@ def summary(batch: IngestBatch, *, first_error: str = "") -> ImportSummary:
 @require_permission("transactions.view")
 def imports(request: HttpRequest) -> HttpResponse:
     """Upload a file; list earlier imports."""
-    form = UploadForm(request.POST or None, request.FILES or None)
+    initial = {"kind": request.GET["kind"]} if request.GET.get("kind") in IngestKind.values else {}
+    form = UploadForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST":
         if not _can_change(request):
             raise NotFoundError("Not found.")

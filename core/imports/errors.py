@@ -62,6 +62,14 @@ CODES: dict[str, str] = {
     "cyclic_move": "The move would make a node or person its own ancestor.",
     "allocation_over_100": "Allocations in one hierarchy add up to more than 100 %.",
     "duplicate_employee_id": "The employee id appears twice.",
+    "bad_email": "Not an e-mail address.",
+    "dates_out_of_order": "The end date is not after the start date.",
+    "unknown_role": "No job role with this name.",
+    "allocation_range": "An allocation must be more than 0 % and at most 100 %.",
+    "before_hire": "The assignment starts before the person was hired.",
+    "after_termination": "The assignment starts after the person left.",
+    "overlapping_duplicate": "The same assignment overlaps another on some day.",
+    "out_of_scope": "Outside the part of the organisation the importer manages.",
 }
 
 

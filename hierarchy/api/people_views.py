@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -19,12 +21,13 @@ from rest_framework.response import Response
 
 from core.api import params
 from core.api.base import TenantAPIView
-from core.api.errors import error_body
 from core.api.filters import list_parameters
 from core.api.pagination import paginate
 from core.api.parsers import SafeJSONParser
 from core.currencies import CurrencyField
 from core.errors import NotFoundError, ValidationFailedError
+from core.imports import RowError, report_response
+from core.imports.report import FORMATS as REPORT_FORMATS
 from hierarchy import org_selectors as sel
 from hierarchy import people, periods
 from hierarchy.access import PEOPLE_READ, PERSON_OUTPUT_FIELDS, request_access
@@ -850,20 +853,38 @@ class ImportBatchSerializer(serializers.ModelSerializer):  # type: ignore[type-a
             "source",
             "filename",
             "dry_run",
+            "mode",
             "status",
+            "reason",
             "row_count",
             "counts",
+            "error_count",
+            "errors_url",
             "errors",
             "diffs",
             "created_at",
         ]
 
+    error_count = serializers.SerializerMethodField()
+    errors_url = serializers.SerializerMethodField()
+
+    def get_error_count(self, batch: ImportBatch) -> int:
+        """Rows with at least one error."""
+        return int((batch.counts or {}).get("errors", 0))
+
+    def get_errors_url(self, batch: ImportBatch) -> str:
+        """The error report (CSV; ``?fmt=json`` for JSON)."""
+        return reverse("api-hr-import-errors", args=[batch.pk])
+
 
 class ImportListView(TenantAPIView):
     """HR imports. POST a CSV (multipart ``file``) or JSON ``rows``; ``dry_run`` previews.
 
-    All-or-nothing: with any row error nothing is written and the answer is a 400 whose
-    ``details`` carry the batch id and every row error ``{line, column, code, message}``.
+    The import kernel's HTTP contract: a finished import answers 201 with its batch whatever
+    its outcome (``committed``, ``committed_with_errors``, ``failed`` with its ``reason``, or
+    ``validated`` for a dry run), its row errors ``{line, column, code, message, value}``
+    inline and in the report at ``errors_url``. A request that is not an import at all (no
+    file and no rows, a file too large) is the error envelope.
     """
 
     permission = "people.change"
@@ -906,15 +927,12 @@ class ImportListView(TenantAPIView):
         if (upload is None) == ("rows" not in data):
             message = "Send either a CSV file or a list of rows."
             raise ValidationFailedError(message, details={"file": [message]})
-        content = None
-        if upload is not None:
-            if upload.size > MAX_UPLOAD_BYTES:
-                message = "The file is larger than 50 MB; split it."
-                raise ValidationFailedError(message, details={"file": [message]})
-            content = upload.read()
+        if upload is not None and upload.size > MAX_UPLOAD_BYTES:
+            message = "The file is larger than 50 MB; split it."
+            raise ValidationFailedError(message, details={"file": [message]})
         batch = hr_import(
             kind=data["kind"],
-            content=content,
+            content=upload,
             rows=data.get("rows"),
             filename=getattr(upload, "name", "") or "",
             dry_run=data["dry_run"],
@@ -922,17 +940,6 @@ class ImportListView(TenantAPIView):
             created_by_id=request.user.pk if getattr(request, "membership", None) else None,
             access=request_access(request),
         )
-        if batch.status == "failed":
-            # A response, not an exception: the failed batch stays recorded (and replayable
-            # under an Idempotency-Key) although none of its rows were written.
-            return Response(
-                error_body(
-                    "import_failed",
-                    f"{batch.counts['errors']} problem(s) found; nothing was imported.",
-                    {"batch_id": batch.pk, "counts": batch.counts, "errors": batch.errors},
-                ),
-                status=status.HTTP_400_BAD_REQUEST,
-            )
         return Response(ImportBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
@@ -944,3 +951,21 @@ class ImportDetailView(TenantAPIView):
         within = request_access(request).import_batches(sel.import_batch_list())
         batch = sel.import_batch_get(batch_id=batch_id, within=within)
         return Response(ImportBatchSerializer(batch).data)
+
+
+class ImportErrorsView(TenantAPIView):
+    """One HR import's error report: CSV (``?fmt=json`` for JSON), formula cells neutralised."""
+
+    permission = "people.change"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("fmt", str, enum=list(REPORT_FORMATS))],
+        responses={(200, "text/csv"): str, (200, "application/json"): dict},
+    )
+    def get(self, request: Request, batch_id: int) -> HttpResponse:
+        within = request_access(request).import_batches(sel.import_batch_list())
+        batch = sel.import_batch_get(batch_id=batch_id, within=within)
+        fmt = params.choice(request, "fmt", list(REPORT_FORMATS), default="csv") or "csv"
+        # Stored errors become RowErrors again (read-only attributes: the report only reads).
+        errors: list[Any] = [RowError(**e) for e in batch.errors]
+        return report_response(errors, filename=f"hr-import-{batch.pk}-errors", fmt=fmt)

@@ -58,4 +58,9 @@ urlpatterns = [
     path("periods/<int:period_id>/", pv.PeriodDetailView.as_view(), name="api-period-detail"),
     path("hr-imports/", pv.ImportListView.as_view(), name="api-hr-import-list"),
     path("hr-imports/<int:batch_id>/", pv.ImportDetailView.as_view(), name="api-hr-import-detail"),
+    path(
+        "hr-imports/<int:batch_id>/errors.csv",
+        pv.ImportErrorsView.as_view(),
+        name="api-hr-import-errors",
+    ),
 ]

@@ -51,9 +51,17 @@
     if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
     return (bytes / 1024 / 1024).toFixed(1) + " MB";
   }
+  function showColumns(select) {
+    const kinds = document.querySelectorAll(".column-kind[data-kind]");
+    if (kinds.length < 2) return;
+    const known = Array.prototype.some.call(kinds, function (k) { return k.dataset.kind === select.value; });
+    kinds.forEach(function (k) { k.hidden = known && k.dataset.kind !== select.value; });
+  }
+  document.querySelectorAll("form[data-upload] select[name=kind]").forEach(showColumns);
   document.addEventListener("change", function (event) {
     const field = event.target;
     if (!field.matches) return;
+    if (field.matches("form[data-upload] select[name=kind]")) showColumns(field);
     if (field.matches(".dropzone input[type=file]")) chosen(field);
     if (field.matches("input[data-dry-run]") && field.form) {
       const button = field.form.querySelector("button[data-dry-label]");
@@ -80,6 +88,7 @@
     if (!fresh || !main) return false;
     main.innerHTML = fresh.innerHTML;
     if (doc.title) document.title = doc.title;
+    main.querySelectorAll("form[data-upload] select[name=kind]").forEach(showColumns);
     const problem = main.querySelector("[aria-invalid=true], .errorlist, .alert.error");
     if (problem) {
       problem.scrollIntoView({ block: "center" });

@@ -77,7 +77,7 @@ def test_an_assignment_file_records_what_it_supersedes_and_creates(in_org):
     )
     mark = feed_mark()
     batch = hr_import(kind="assignments", content=content)
-    assert batch.status == "applied", batch.errors
+    assert batch.status == "committed", batch.errors
     assert feed_since(mark) == {
         ("assignment", org.erin.pk, org.east.pk, START, None),
         ("assignment", org.erin.pk, org.east.pk, START, D(2026, 2, 15)),

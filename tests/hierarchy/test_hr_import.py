@@ -50,7 +50,7 @@ def test_a_people_file_creates_then_updates_then_changes_nothing(tenant_a):
         ),
     )
     # then
-    assert created.status == "applied" and created.counts["created"] == 2
+    assert created.status == "committed" and created.counts["created"] == 2
     assert again.counts == {**again.counts, "created": 0, "updated": 0, "unchanged": 2}
     assert changed.counts["updated"] == 1 and changed.counts["unchanged"] == 1
     assert changed.diffs[0]["changes"]["attributes"] == [{"level": "L5"}, {"level": "L6"}]
@@ -66,7 +66,7 @@ def test_a_dry_run_previews_counts_and_diffs_and_writes_nothing(tenant_a):
     batch = _import(
         tenant_a, "people", _csv("E1,Ada Lovelace,2024-01-15,ada@acme.test,,L5,1"), dry_run=True
     )
-    assert batch.status == "preview" and batch.dry_run
+    assert batch.status == "validated" and batch.dry_run
     assert batch.counts["created"] == 1
     assert batch.diffs[0]["key"] == "E1" and batch.diffs[0]["action"] == "created"
     with tenant_scope(tenant_a):
@@ -111,8 +111,8 @@ def test_every_bad_row_is_reported_and_nothing_is_half_written(tenant_a):
         (4, "employee_id", "duplicate_employee_id"),
         (5, "base_salary", "bad_number"),
         (5, "email", "bad_email"),
-        (6, "manager_employee_id", "self_manager"),
-        (7, "employee_id", "missing_value"),
+        (6, "manager_employee_id", "cyclic_move"),
+        (7, "employee_id", "required"),
     ]
     assert batch.errors[1]["message"] == "Employee id “E1” is also on line 2."
     with tenant_scope(tenant_a):
@@ -127,7 +127,7 @@ def test_unknown_managers_and_manager_cycles_are_row_errors(tenant_a):
         _csv("E1,Ada,2024-01-15,,E2,,", "E3,Cy,2024-01-15,,E999,,"),
     )
     assert _errors(batch) == [
-        (2, "manager_employee_id", "manager_cycle"),
+        (2, "manager_employee_id", "cyclic_move"),
         (3, "manager_employee_id", "unknown_manager"),
     ]
     with tenant_scope(tenant_a):
@@ -149,13 +149,13 @@ def test_the_json_bulk_form_reports_row_numbers(tenant_a):
             {"employee_id": "E2", "full_name": "Bo"},
         ],
     )
-    assert _errors(batch) == [(2, "hire_date", "missing_value")]
+    assert _errors(batch) == [(2, "hire_date", "required")]
 
 
 def test_a_termination_in_a_people_file_ends_open_assignments(org):
     header = "employee_id,full_name,hire_date,termination_date\n"
     batch = _import(org.tenant, "people", _csv("E3,Erin East,2020-01-01,2026-03-01", header=header))
-    assert batch.status == "applied", batch.errors
+    assert batch.status == "committed", batch.errors
     with tenant_scope(org.tenant):
         rows = list(sel.assignment_list(person_id=org.erin.pk))
         assert [(a.valid_from, a.valid_to) for a in rows] == [(date(2025, 1, 1), date(2026, 3, 1))]
@@ -174,7 +174,7 @@ def test_an_assignment_file_moves_people_mid_quarter_and_is_idempotent(org):
     )
     first = _import(org.tenant, "assignments", content)
     second = _import(org.tenant, "assignments", content)
-    assert first.status == "applied", first.errors
+    assert first.status == "committed", first.errors
     assert (first.counts["created"], first.counts["updated"], first.counts["unchanged"]) == (
         1,
         1,
@@ -210,7 +210,7 @@ def test_assignment_rows_with_bad_references_and_rules_are_each_reported(org, or
         (5, "allocation_pct", "allocation_over_100"),
         (5, "valid_from", "overlapping_duplicate"),
         (6, "employee_id", "unknown_person"),
-        (7, "is_manager", "bad_boolean"),
+        (7, "is_manager", "unknown_value"),
     ]
     assert batch.errors[2]["message"] == (
         "Allocation would be 130% on 2026-01-01; at most 100% is allowed."
@@ -245,7 +245,7 @@ def test_a_nodes_file_creates_and_moves_teams(org):
         header=N_HEADER,
     )
     batch = _import(org.tenant, "nodes", content)
-    assert batch.status == "applied", batch.errors
+    assert batch.status == "committed", batch.errors
     assert (batch.counts["created"], batch.counts["updated"]) == (1, 1)
     again = _import(org.tenant, "nodes", content)
     assert again.counts["unchanged"] == 2, again.diffs
@@ -262,7 +262,7 @@ def test_a_cyclic_move_in_a_nodes_file_is_a_row_error_and_nothing_moves(org):
         header=N_HEADER,
     )
     batch = _import(org.tenant, "nodes", content)
-    assert _errors(batch) == [(2, "parent_code", "cycle")]
+    assert _errors(batch) == [(2, "parent_code", "cyclic_move")]
     assert batch.errors[0]["message"].endswith("its own ancestor on 2026-06-01.")
     with tenant_scope(org.tenant):
         assert NodeParent.objects.count() == links
@@ -286,7 +286,7 @@ def test_managers_later_in_the_file_are_linked_in_one_pass(tenant_a):
         "people",
         _csv("E3,Cy,2024-01-15,,E2,,", "E2,Bo,2024-01-15,,E1,,", "E1,Ada,2024-01-15,,,,"),
     )
-    assert batch.status == "applied", batch.errors
+    assert batch.status == "committed", batch.errors
     with tenant_scope(tenant_a):
         chain = {p.employee_id: p.manager and p.manager.employee_id for p in Person.objects.all()}
     assert chain == {"E1": None, "E2": "E1", "E3": "E2"}
@@ -308,7 +308,7 @@ def test_partial_mode_applies_the_good_rows_and_reports_the_rest(tenant_a):
     with tenant_scope(tenant_a):
         batch = hr_import(kind="people", content=content, partial=True)
         kept = sorted(Person.objects.values_list("employee_id", flat=True))
-    assert batch.status == "applied"
+    assert batch.status == "committed_with_errors"
     assert kept == ["E1", "E4"]
     assert {line for line, _, _ in _errors(batch)} == {3, 4}
     assert batch.counts["created"] == 2

@@ -85,12 +85,12 @@ def test_a_node_scoped_dry_run_does_not_read_salaries_outside_the_node(east, pai
     ]
     response = _rows_import(east, "people", rows, dry_run=True)
     # then: Wes's row is refused, and nothing anywhere carries his salary
-    assert response.status_code == 400
-    details = response.json()["error"]["details"]
+    assert response.status_code == 201
+    details = response.json()
     assert [(e["line"], e["code"]) for e in details["errors"]] == [(1, "out_of_scope")]
     assert "87654" not in response.content.decode()
     with tenant_scope(paid.tenant):
-        batch = ImportBatch.objects.get(pk=details["batch_id"])
+        batch = ImportBatch.objects.get(pk=details["id"])
     assert "87654" not in json.dumps(batch.diffs) + json.dumps(batch.errors)
     # and the same dry run on Erin alone previews her change (inside the node)
     alone = _rows_import(east, "people", rows[1:], dry_run=True)
@@ -108,14 +108,15 @@ def test_a_node_scoped_admin_cannot_overwrite_a_salary_outside_the_node(east, pa
         }
     ]
     response = _rows_import(east, "people", rows)
-    assert response.status_code == 400
+    assert (response.status_code, response.json()["status"]) == (201, "failed")
     partial = _rows_import(east, "people", rows, mode="partial")
-    assert partial.status_code == 400
+    assert partial.json()["status"] == "failed"
+    assert partial.json()["reason"] == "no_good_rows"
     # a new employee id is refused the same way: someone new belongs to no node yet
     new = _rows_import(
         east, "people", [{"employee_id": "E99", "full_name": "New", "hire_date": "2026-01-01"}]
     )
-    assert new.json()["error"]["details"]["errors"][0]["code"] == "out_of_scope"
+    assert new.json()["errors"][0]["code"] == "out_of_scope"
     with tenant_scope(paid.tenant):
         assert Person.objects.get(pk=paid.wes.pk).base_salary == WES_SALARY
         assert not Person.objects.filter(employee_id="E99").exists()
@@ -131,8 +132,8 @@ def test_a_node_scoped_import_names_only_their_own_people_as_managers(east, paid
         }
     ]
     response = _rows_import(east, "people", rows)
-    assert response.status_code == 400
-    assert response.json()["error"]["details"]["errors"][0]["code"] == "unknown_manager"
+    assert (response.status_code, response.json()["status"]) == (201, "failed")
+    assert response.json()["errors"][0]["code"] == "unknown_manager"
     with tenant_scope(paid.tenant):
         assert Person.objects.get(pk=paid.erin.pk).manager_id is None
 
@@ -207,10 +208,8 @@ def test_a_node_scoped_assignment_import_stays_inside_the_node(east, paid):
             {**base, "employee_id": "E4", "node": "east", "allocation_pct": "20"},
         ],
     )
-    assert response.status_code == 400
-    codes = [
-        (e["line"], e["column"], e["code"]) for e in response.json()["error"]["details"]["errors"]
-    ]
+    assert (response.status_code, response.json()["status"]) == (201, "failed")
+    codes = [(e["line"], e["column"], e["code"]) for e in response.json()["errors"]]
     # Erin into West: a foreign node; Wes (outside) is like an unknown employee id
     assert codes == [(1, "node", "out_of_scope"), (2, "employee_id", "unknown_person")]
     with tenant_scope(paid.tenant):

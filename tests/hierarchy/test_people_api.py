@@ -358,7 +358,7 @@ def test_periods_api_generates_a_fiscal_year_and_moves_status(
 # --- imports -----------------------------------------------------------------------------------
 
 
-@pytest.mark.covers_url("api-hr-import-list", "api-hr-import-detail")
+@pytest.mark.covers_url("api-hr-import-list", "api-hr-import-detail", "api-hr-import-errors")
 def test_import_api_previews_applies_and_reports_row_errors(client_alice, client_charlie, tenant_a):
     csv_bytes = b"employee_id,full_name,hire_date\nE1,Ada,2024-01-01\nE2,Bo,2024-02-01\n"
     preview = client_alice.post(
@@ -366,34 +366,47 @@ def test_import_api_previews_applies_and_reports_row_errors(client_alice, client
         {"kind": "people", "dry_run": "true", "file": SimpleUploadedFile("p.csv", csv_bytes)},
     )
     assert preview.status_code == 201, preview.content
-    assert preview.json()["status"] == "preview" and preview.json()["counts"]["created"] == 2
+    assert preview.json()["status"] == "validated" and preview.json()["counts"]["created"] == 2
     applied = client_alice.post(
         "/api/v1/hr-imports/", {"kind": "people", "file": SimpleUploadedFile("p.csv", csv_bytes)}
     )
-    assert applied.json()["status"] == "applied"
+    assert applied.json()["status"] == "committed"
     bad = _post(
         client_alice,
         "/api/v1/hr-imports/",
         {"kind": "people", "rows": [{"employee_id": "E3", "full_name": "Cy", "hire_date": "x"}]},
     )
-    assert bad.status_code == 400
-    error = bad.json()["error"]
-    assert error["code"] == "import_failed"
-    assert error["details"]["errors"] == [
+    # a failed import answers like any finished one (the kernel's contract): 201, its batch
+    assert bad.status_code == 201
+    failed = bad.json()
+    outcome = (failed["status"], failed["reason"], failed["error_count"])
+    assert outcome == ("failed", "row_errors", 1)
+    assert failed["errors"] == [
         {
             "line": 1,
             "column": "hire_date",
             "code": "bad_date",
-            "message": "“x” is not a date; use YYYY-MM-DD.",
+            "message": "Not a date (expected YYYY-MM-DD).",
+            "value": "x",
         }
     ]
+    # and its report downloads as CSV (or JSON), formula cells neutralised
+    report = client_alice.get(failed["errors_url"])
+    assert report["Content-Type"] == "text/csv"
+    assert report.content.decode().splitlines() == [
+        "line,column,code,message,value",
+        "1,hire_date,bad_date,Not a date (expected YYYY-MM-DD).,x",
+    ]
+    as_json = client_alice.get(failed["errors_url"] + "?fmt=json").json()
+    assert as_json[0]["code"] == "bad_date"
     batch_id = applied.json()["id"]
     assert client_alice.get(f"/api/v1/hr-imports/{batch_id}/").json()["counts"]["created"] == 2
     with tenant_scope(tenant_a):
         assert ImportBatch.objects.filter(status="failed").count() == 1
-    for bid in (batch_id, error["details"]["batch_id"]):
+    for bid in (batch_id, failed["id"]):
         assert_list_omits(client_charlie, "/api/v1/hr-imports/", bid)
         assert_cross_tenant_detail(client_charlie, f"/api/v1/hr-imports/{bid}/", methods=("get",))
+        assert_not_found(client_charlie.get(f"/api/v1/hr-imports/{bid}/errors.csv"))
 
 
 def test_an_api_client_with_read_people_sees_everyone_but_cannot_import(client, org):
@@ -438,5 +451,5 @@ def test_import_api_partial_mode_applies_the_good_rows(client_alice, tenant_a):
     )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["status"] == "applied" and body["counts"]["created"] == 1
+    assert body["status"] == "committed_with_errors" and body["counts"]["created"] == 1
     assert [(e["line"], e["code"]) for e in body["errors"]] == [(2, "bad_date")]
