@@ -6,15 +6,21 @@ application role, so row-level security is on), else on a temporary SQLite file.
 
 Figures (goals from issue #3):
 
-* ``import_100k_s`` — a 100k-row people CSV into an empty tenant (goal ≤ 30 s), with the
-  process's peak RSS right after it (``import_peak_rss_mb``), and the same file again
-  (``reimport_100k_s``: idempotent, nothing changes).
+* ``hr_import_100k_s`` — a 100k-row people CSV into an empty tenant through the HR import on
+  the import kernel (issue #9: goal ≤ 30 s; read streamed, cleaned column-wise, every check,
+  managers linked), with the process's peak RSS right after it (``import_peak_rss_mb``), the
+  same file again (``reimport_100k_s``: idempotent, nothing changes), and the reference timed
+  in the same run: a plain ``bulk_create`` of the same 100k people, parsed by the stdlib
+  ``csv`` module with no checks and no managers (``bulk_create_100k_s``,
+  ``hr_import_ratio_vs_bulk_create``). ``import_100k_s`` is the same figure under its old
+  name (issue #3).
 * ``subtree_p95_ms`` — "who is under this manager's node on day D": the people assigned in
   the subtree of a random team or director node at a random date, fetched as ids
   (goal ≤ 20 ms). Also reported: the closure read alone at every level, VP-level subtrees
   (10k to 35k people each), and ``people_visible_to`` for a manager over a quarter.
 
-``HIERARCHY_BENCH_PEOPLE`` shrinks the company for a quick run.
+``HIERARCHY_BENCH_PEOPLE`` shrinks the company for a quick run; ``HIERARCHY_BENCH_PARTS=import``
+measures the import figures only.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ IN_ALL = True
 GOAL_SUBTREE_P95_MS = 20.0
 GOAL_IMPORT_S = 30.0
 PEOPLE = int(os.environ.get("HIERARCHY_BENCH_PEOPLE", "100000"))
+PARTS = os.environ.get("HIERARCHY_BENCH_PARTS", "import,org").split(",")
 QUERIES = 300
 START = date(2025, 2, 1)
 
@@ -116,6 +123,35 @@ def _people_csv(n: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _bulk_create(content: bytes) -> float:
+    """Time the reference: the same people parsed by ``csv`` and bulk-inserted, no checks."""
+    import csv
+    import io
+
+    from hierarchy.models import Person
+
+    start = time.perf_counter()
+    rows = csv.DictReader(io.StringIO(content.decode()))
+    batch: list[Person] = []
+    for row in rows:
+        batch.append(
+            Person(
+                employee_id=row["employee_id"],
+                full_name=row["full_name"],
+                hire_date=date.fromisoformat(row["hire_date"]),
+                email=row["email"],
+                home_currency=row["home_currency"],
+                base_salary=row["base_salary"],
+                attributes={k: row[k] for k in ("level", "location", "cost_centre")},
+            )
+        )
+        if len(batch) == 2000:
+            Person.objects.bulk_create(batch)
+            batch = []
+    Person.objects.bulk_create(batch)
+    return time.perf_counter() - start
+
+
 def _ms(fn: Any) -> float:
     start = time.perf_counter()
     fn()
@@ -159,14 +195,24 @@ def _measure(backend: str) -> dict[str, float | int | str]:
     with tenant_scope(importer):
         start = time.perf_counter()
         batch = hr_import(kind="people", content=content, filename="people.csv")
-        figures["import_100k_s"] = time.perf_counter() - start
-        assert batch.status == "applied", batch.errors[:5]
+        figures["hr_import_100k_s"] = figures["import_100k_s"] = time.perf_counter() - start
+        assert batch.status == "committed", batch.errors[:5]
         figures["import_peak_rss_mb"] = peak_rss_mb()
         start = time.perf_counter()
         again = hr_import(kind="people", content=content, filename="people.csv")
         figures["reimport_100k_s"] = time.perf_counter() - start
         assert again.counts["unchanged"] == PEOPLE, again.counts
+    reference = services.tenant_create(slug="bench-reference", name="Bench reference")
+    with tenant_scope(reference):
+        figures["bulk_create_100k_s"] = _bulk_create(content)
+    figures["hr_import_ratio_vs_bulk_create"] = float(figures["hr_import_100k_s"]) / float(
+        figures["bulk_create_100k_s"]
+    )
     del content
+    if "org" not in PARTS:
+        figures["import_ratio_vs_goal"] = float(figures["hr_import_100k_s"]) / GOAL_IMPORT_S
+        figures["peak_rss_mb"] = peak_rss_mb()
+        return figures
 
     # 2. A 100k-person company in three hierarchies.
     org = services.tenant_create(slug="bench-org", name="Bench org", fiscal_year_start_month=2)
@@ -227,7 +273,7 @@ def _measure(backend: str) -> dict[str, float | int | str]:
             plan = str(sel.node_members(node=node, as_of=date(2026, 3, 1)).explain())
             figures["subtree_uses_closure_index"] = int("closure_ancestor" in plan)
     figures["subtree_ratio_vs_goal"] = float(figures["subtree_p95_ms"]) / GOAL_SUBTREE_P95_MS
-    figures["import_ratio_vs_goal"] = float(figures["import_100k_s"]) / GOAL_IMPORT_S
+    figures["import_ratio_vs_goal"] = float(figures["hr_import_100k_s"]) / GOAL_IMPORT_S
     figures["peak_rss_mb"] = peak_rss_mb()
     return figures
 

@@ -9,9 +9,9 @@ table and the list of recent imports. The apps turn their own batch rows into
 everywhere, so the pages cannot drift apart.
 
 The upload form checks what a person can fix before anything is read: an empty file, or a
-file that is plainly not text (a spreadsheet workbook, a PDF, an archive). Its message is
-shown beside the file field. Everything inside the file is the import's business and comes
-back as row errors with their line and column.
+file that is plainly not text (a spreadsheet workbook, a PDF, an archive: the kernel's
+sniffing decides). Its message is shown beside the file field. Everything inside the file is
+the import's business and comes back as row errors with their line and column.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+
+from core.imports import FileError
+from core.imports.reading import SNIFF_BYTES, sniff
 
 ALL_OR_NOTHING = "all_or_nothing"
 PARTIAL = "partial"
@@ -35,47 +38,31 @@ MODE_HELP = {
 }
 
 EMPTY_FILE = "The file is empty. Choose a CSV file whose first line names the columns."
-NOT_TEXT = (
-    "This is {what}, not a CSV file. Save it as “CSV UTF-8 (comma delimited)” and upload that."
-)
 WRONG_EXTENSION = (
     "“{name}” is not a CSV file (the name ends in .{ext}). Upload a .csv file "
     "(UTF-8 text, the first line naming the columns)."
 )
 ACCEPTED_EXTENSIONS = ("csv", "txt", "tsv")
-# The first bytes of files people upload by mistake, and what to call them.
-SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"PK\x03\x04", "a spreadsheet workbook or ZIP archive (.xlsx, .zip)"),
-    (b"\xd0\xcf\x11\xe0", "an older Excel workbook (.xls)"),
-    (b"%PDF", "a PDF document"),
-    (b"\x1f\x8b", "a compressed (gzip) file"),
-    (b"\x89PNG", "an image"),
-    (b"\xff\xd8\xff", "an image"),
-    (b"GIF8", "an image"),
-)
-SNIFF_BYTES = 4096
-# Bytes no text file holds (tab, line feed, form feed and carriage return are text).
-CONTROL_BYTES = frozenset(range(0x09)) | frozenset(range(0x0E, 0x20))
 
 
 def upload_problem(upload: UploadedFile[bytes]) -> str | None:
-    """Return why ``upload`` cannot be an import file at all, or None."""
+    """Return why ``upload`` cannot be an import file at all, or None.
+
+    Empty, or not text at all (the import kernel's sniffing says so: a workbook, a PDF, an
+    archive, a file full of NUL bytes), or named as another kind of file. A file that is text
+    but mis-encoded is left to the import, which reports it with its line."""
     if not upload.size:
         return EMPTY_FILE
-    name = upload.name or ""
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     upload.seek(0)
     head = upload.read(SNIFF_BYTES)
     upload.seek(0)
-    for signature, what in SIGNATURES:
-        if head.startswith(signature):
-            return NOT_TEXT.format(what=what)
-    # A stray NUL in a text file is a row error with its line (the import reports it); a file
-    # that is mostly NULs is binary. UTF-16 text is full of NULs too: the reader decodes it.
-    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
-    control = sum(1 for byte in head if byte in CONTROL_BYTES)
-    if not utf16 and control > max(8, len(head) // 100):
-        return NOT_TEXT.format(what="a binary file")
+    try:
+        sniff(head)
+    except FileError as exc:
+        if exc.errors[0].code == "binary_file":
+            return exc.errors[0].message
+    name = upload.name or ""
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext and ext not in ACCEPTED_EXTENSIONS:
         return WRONG_EXTENSION.format(name=name, ext=ext)
     return None

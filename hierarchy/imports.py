@@ -45,6 +45,7 @@ from core.audit import audit_record
 from core.csvsafe import csv_writer
 from core.errors import ValidationFailedError
 from core.imports import (
+    COMMITTED,
     MAX_ERRORS_STORED,
     FieldMap,
     FileError,
@@ -53,6 +54,7 @@ from core.imports import (
     Issues,
     JsonTable,
     Outcome,
+    Reason,
     RollbackError,
     RowError,
     Table,
@@ -363,21 +365,26 @@ def hr_import(
     except FileError as exc:
         out.fail_file(exc.errors)
     out.counts["rows"] = read.count
+    kept = False
     if not out.file_error:
-        _apply(kind, read, found, out, mode=mode, dry_run=dry_run, access=access)
-        audit = {**out.counts, "filename": filename, "sha256": digest}
+
+        def record() -> None:
+            after = {**out.counts, "filename": filename, "sha256": digest}
+            action = f"hr_import.{kind}"
+            audit_record(action=action, object_type="hierarchy.importbatch", after=after)
+
+        kept = _apply(
+            kind, read, found, out, mode=mode, dry_run=dry_run, access=access, record=record
+        )
         for line in sorted(found):
             out.add_errors(sorted(found[line], key=lambda e: e.column))
-        committed = not dry_run and (not found or (partial and read.rows))
-        if committed and out.counts.get("applied", 0):
-            audit_record(
-                action=f"hr_import.{kind}", object_type="hierarchy.importbatch", after=audit
-            )
     status, reason = out.status(mode=mode, dry_run=dry_run)
+    if status in COMMITTED and not kept:
+        # partial mode whose last round still found errors: nothing was kept
+        status, reason = ImportStatus.FAILED, Reason.ROW_ERRORS
     if status == ImportStatus.FAILED:
         for key in ("created", "updated", "unchanged"):
             out.counts[key] = 0
-    out.counts.pop("applied", None)
     batch = ImportBatch(
         tenant=tenant,
         kind=kind,
@@ -423,8 +430,10 @@ def _apply(
     mode: str,
     dry_run: bool,
     access: Access | None,
-) -> None:
-    """Check the clean rows against the file and the tenant, and write them unless told not to.
+    record: Callable[[], None],
+) -> bool:
+    """Check the clean rows against the file and the tenant, write them unless told not to,
+    and ``record`` the audit event in the same transaction. Return whether rows were kept.
 
     All-or-nothing: every row is checked (references to a row with errors count as found, so
     only the bad row itself is reported) and anything wrong rolls everything back. Partial: the
@@ -437,21 +446,25 @@ def _apply(
     }[ImportKind(kind)]
     partial = mode == ImportMode.PARTIAL
     rows = read.rows
-    context = {"present": read.present, "access": access}
+    context: dict[str, Any] = {"present": read.present, "access": access}
     if partial:
         rows = _without_bad_rows(rows, found, importer, context)
     else:
         context["in_file"] = read.keys
     run = _Found()
+    kept = False
     try:
         with transaction.atomic():
             importer(rows, run, out, write=not dry_run, **context)
-            if run or (found and not partial) or dry_run:
+            if run or (found and not (partial and rows)) or dry_run:
                 raise RollbackError  # nodes imports write to find cycles: never keep a dry run
-            out.counts["applied"] = len(rows)
+            record()
+            kept = True
     except RollbackError:
         pass
-    found.update({line: found.get(line, []) + errors for line, errors in run.items()})
+    for line, errors in run.items():
+        found.setdefault(line, []).extend(errors)
+    return kept
 
 
 def _without_bad_rows(
