@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import imports
@@ -37,6 +37,7 @@ from incentives.models import (
     CreditingRule,
     FxRate,
     IngestBatch,
+    IngestError,
     IngestKind,
     IngestMode,
     IngestStatus,
@@ -225,11 +226,76 @@ def ingest_batch_fail(*, batch_id: int, reason: str, message: str) -> IngestBatc
     return imports.run_apart(mark)
 
 
+WORKER_LOST = (
+    "The import stopped: the process running it ({what}) went away; nothing was committed. "
+    "Retry it: the same file commits exactly once."
+)
+NOT_RETRYABLE = "Only an import that failed on an error or a lost worker can be retried."
+FILE_GONE = "The file of this import is no longer stored; upload it again."
+
+
+def ingest_sweep(*, stale_seconds: int | None = None) -> int:
+    """Mark the current tenant's imports whose process died as ``failed`` (``worker_lost``):
+    validating ones whose heartbeat stopped ``stale_seconds`` ago, and pending ones that no
+    worker picked up for ten times as long. Returns how many were marked."""
+    stale = settings.INGEST_STALE_SECONDS if stale_seconds is None else stale_seconds
+    now = timezone.now()
+    validating = IngestBatch.objects.filter(
+        status=IngestStatus.VALIDATING, heartbeat_at__lt=now - dt.timedelta(seconds=stale)
+    ).values_list("pk", flat=True)
+    pending = IngestBatch.objects.filter(
+        status=IngestStatus.PENDING, created_at__lt=now - dt.timedelta(seconds=10 * stale)
+    ).values_list("pk", flat=True)
+    marked = 0
+    for pk in list(validating):
+        if ingest_batch_fail(
+            batch_id=pk, reason=Reason.WORKER_LOST, message=WORKER_LOST.format(what="its worker")
+        ):
+            marked += 1
+    for pk in list(pending):
+        what = "no worker picked it up"
+        if ingest_batch_fail(
+            batch_id=pk, reason=Reason.WORKER_LOST, message=WORKER_LOST.format(what=what)
+        ):
+            marked += 1
+    return marked
+
+
+def ingest_retry(*, batch_id: int) -> IngestBatch:
+    """Run a failed import again with its stored file (``error`` or ``worker_lost`` only: the
+    failed attempt committed nothing, so the retry commits the file exactly once)."""
+    with transaction.atomic():
+        batch: IngestBatch | None = (
+            IngestBatch.objects.select_for_update().filter(pk=batch_id).first()
+        )
+        if batch is None:
+            raise NotFoundError("Import not found.")
+        if batch.status != IngestStatus.FAILED or batch.reason not in RETRYABLE:
+            raise ConflictError(NOT_RETRYABLE, code="not_retryable")
+        if batch.source_format != "csv" or not _upload_path(batch).exists():
+            raise ConflictError(FILE_GONE, code="file_gone")
+        batch.status, batch.reason, batch.finished_at = IngestStatus.PENDING, Reason.NONE, None
+        batch.message = ""
+        batch.save(update_fields=["status", "reason", "finished_at", "message"])
+        IngestError.objects.filter(batch=batch).delete()
+        audit_record(action="ingest.retry", obj=batch, after={"attempts": batch.attempts})
+    return _dispatch(batch)
+
+
+HEARTBEAT_SECONDS = 5.0
+
+
 def _report(batch: IngestBatch) -> Callable[[int], None]:
-    """Return the import's progress callback: rows read so far, on the progress channel."""
+    """Return the import's progress callback: rows read so far, on the progress channel, and
+    (outside a transaction: a request or a worker) the batch's heartbeat for the sweeper."""
+    last = [time.monotonic()]
 
     def report(rows: int) -> None:
         progress_report(kind=INGEST_PROGRESS, object_id=batch.pk, done=rows, total=batch.rows_total)
+        now = time.monotonic()
+        if now - last[0] >= HEARTBEAT_SECONDS and not connection.in_atomic_block:
+            last[0] = now
+            IngestBatch.objects.filter(pk=batch.pk).update(heartbeat_at=timezone.now())
 
     return report
 
@@ -270,15 +336,39 @@ def _run(batch: IngestBatch, table: imports.Table | imports.JsonTable) -> Ingest
     except imports.FileError as exc:
         outcome.fail_file(exc.errors)
     else:
+        recorded: list[IngestBatch] = []
+
+        def finish(done: imports.Outcome) -> None:  # in the import's own transaction
+            recorded.append(_record(batch, done, started=started))
+
         IMPORTERS[batch.kind](
-            batch=batch, table=table, bound=bound, outcome=outcome, progress=_report(batch)
+            batch=batch,
+            table=table,
+            bound=bound,
+            outcome=outcome,
+            progress=_report(batch),
+            finish=finish,
         )
+        if recorded:
+            return recorded[0]
     return _record(batch, outcome, started=started)
 
 
+class AbandonedImportError(RuntimeError):
+    """The batch was marked failed while this attempt ran (its worker was presumed dead)."""
+
+
 def _record(batch: IngestBatch, outcome: imports.Outcome, *, started: float) -> IngestBatch:
-    """Write the outcome on the batch (and recompute new versions' credits)."""
+    """Write the outcome on the batch (and recompute new versions' credits).
+
+    Runs in the import's own transaction when it committed rows (so the outcome and the data
+    commit together), else in one of its own. An attempt whose batch is no longer
+    ``validating`` (the sweeper failed it) raises, rolling its rows back: a batch commits once.
+    """
     with transaction.atomic():
+        current = IngestBatch.objects.select_for_update().filter(pk=batch.pk).first()
+        if current is None or current.status != IngestStatus.VALIDATING:
+            raise AbandonedImportError(f"import {batch.pk} is no longer validating")
         batch.status, batch.reason = outcome.status(mode=batch.mode, dry_run=batch.dry_run)
         committed = batch.status in COMMITTED
         batch.counts = {**outcome.counts, "committed": committed}

@@ -241,6 +241,19 @@ class IngestBatchDetailView(TenantAPIView):
         return Response(IngestBatchSerializer(selectors.ingest_batch_get(batch_id=batch_id)).data)
 
 
+class IngestRetryView(TenantAPIView):
+    """Run a failed import again with its stored file (failed on an error or a lost worker):
+    the same answer as the upload (201 finished, 202 queued)."""
+
+    permission = "transactions.view"
+    write_permission = "transactions.change"
+
+    @extend_schema(request=None, responses={201: IngestBatchSerializer, 202: IngestBatchSerializer})
+    def post(self, request: Request, batch_id: int) -> Response:
+        selectors.ingest_batch_get(batch_id=batch_id)  # 404 when not found or not yours
+        return _batch_response(services.ingest_retry(batch_id=batch_id))
+
+
 class IngestErrorListView(TenantAPIView):
     """An import's row-level errors as JSON (paginated)."""
 
