@@ -8,11 +8,13 @@ and a worker. Writes that move pay record their keys in the change feed (:mod:`c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -300,9 +302,206 @@ def _report(batch: IngestBatch) -> Callable[[int], None]:
     return report
 
 
+RATE_LIMIT = Decimal(10) ** (settings.RATE_MAX_DIGITS - settings.RATE_DECIMAL_PLACES)
+
+
+def _small_import(
+    rows: Callable[[imports.Chunk, imports.BoundMap, imports.Issues], list[Callable[[], str]]],
+) -> Callable[..., imports.Outcome]:
+    """An importer of small reference files (FX rates, crediting rules): the kernel reads and
+    cleans, each valid row is written by its own service (audit, change feed) and counted by
+    what it returns (``created``, ``new_version``, ``unchanged``), all in one transaction."""
+
+    def run(
+        *,
+        batch: IngestBatch,
+        table: imports.Table | imports.JsonTable,
+        bound: imports.BoundMap,
+        outcome: imports.Outcome,
+        progress: Callable[[int], None] | None = None,
+        finish: Callable[[imports.Outcome], None] | None = None,
+    ) -> imports.Outcome:
+        for key in ("created", "new_version", "unchanged"):
+            outcome.counts.setdefault(key, 0)
+        strict = batch.mode == IngestMode.ALL_OR_NOTHING
+        try:
+            with transaction.atomic():
+                for chunk in table.chunks(ingest.CHUNK_ROWS):
+                    outcome.counts["rows"] += chunk.rows
+                    outcome.add_row_errors(chunk.errors)
+                    issues = imports.Issues(chunk.lines)
+                    writes = rows(chunk, bound, issues)
+                    outcome.add_row_errors(issues.rows())
+                    if batch.dry_run or (strict and outcome.error_rows):
+                        continue
+                    for write in writes:
+                        outcome.counts[write()] += 1
+                        outcome.changed += 1
+                    if progress is not None:
+                        progress(outcome.counts["rows"])
+                if outcome.error_rows and strict:
+                    raise imports.RollbackError
+                if finish is not None:
+                    finish(outcome)
+        except imports.RollbackError:
+            outcome.changed = 0
+        return outcome
+
+    return run
+
+
+def _fx_rows(
+    chunk: imports.Chunk, bound: imports.BoundMap, issues: imports.Issues
+) -> list[Callable[[], str]]:
+    name = bound.name
+    col = imports.columns
+    base = col.currency(
+        bound.values(chunk, "currency"), column=name("currency"), issues=issues, required=True
+    )
+    quote = col.currency(
+        bound.values(chunk, "quote_currency"),
+        column=name("quote_currency"),
+        issues=issues,
+        required=True,
+    )
+    days = col.date(
+        bound.values(chunk, "valid_on"),
+        column=name("valid_on"),
+        issues=issues,
+        formats=bound.mapping.date_formats,
+        required=True,
+    )
+    rates = col.decimal(
+        bound.values(chunk, "rate"),
+        column=name("rate"),
+        issues=issues,
+        scale=settings.RATE_DECIMAL_PLACES,
+        limit=RATE_LIMIT,
+        required=True,
+        negative=False,
+    )
+    writes: list[Callable[[], str]] = []
+    for i in range(len(chunk)):
+        if base[i] and base[i] == quote[i]:
+            issues.add(i, name("quote_currency"), "same_currency", SAME_CURRENCY, quote[i])
+        rate = rates[i]
+        if rate is not None and rate == 0:
+            issues.add(i, name("rate"), "not_positive", NOT_POSITIVE, str(rate))
+        if i in issues:
+            continue
+        writes.append(functools.partial(_fx_write, base[i], quote[i], days[i], rate))
+    return writes
+
+
+SAME_CURRENCY = "A rate needs two different currencies."
+NOT_POSITIVE = "The rate must be greater than zero."
+BAD_RULE = "Not a valid crediting rule: {error}"
+BAD_JSON = "Not a JSON object."
+
+
+def _fx_write(currency: str, quote: str, day: Any, rate: Any) -> str:
+    existing = (
+        FxRate.objects.filter(currency=currency, quote_currency=quote, valid_on=day)
+        .values_list("rate", flat=True)
+        .first()
+    )
+    if existing == rate:
+        return "unchanged"
+    fx_rate_set(currency=currency, quote_currency=quote, valid_on=day, rate=rate)
+    return "created" if existing is None else "new_version"
+
+
+def _rule_rows(
+    chunk: imports.Chunk, bound: imports.BoundMap, issues: imports.Issues
+) -> list[Callable[[], str]]:
+    name = bound.name
+    col = imports.columns
+    names = col.text(
+        bound.values(chunk, "name"),
+        column=name("name"),
+        issues=issues,
+        max_length=100,
+        required=True,
+    )
+    kinds = col.choice(
+        bound.values(chunk, "kind"),
+        column=name("kind"),
+        issues=issues,
+        choices=RuleKind.values,
+        code="unknown_kind",
+        required=True,
+    )
+    priorities = col.decimal(
+        bound.values(chunk, "priority"),
+        column=name("priority"),
+        issues=issues,
+        scale=0,
+        limit=Decimal(2**31),
+        negative=False,
+    )
+    starts = col.date(
+        bound.values(chunk, "valid_from"),
+        column=name("valid_from"),
+        issues=issues,
+        formats=bound.mapping.date_formats,
+        required=True,
+    )
+    ends = col.date(
+        bound.values(chunk, "valid_to"),
+        column=name("valid_to"),
+        issues=issues,
+        formats=bound.mapping.date_formats,
+    )
+    tx_kinds = bound.values(chunk, "transaction_kinds")
+    configs = bound.values(chunk, "config")
+    writes: list[Callable[[], str]] = []
+    for i in range(len(chunk)):
+        config: Any = {}
+        if configs[i]:
+            try:
+                config = json.loads(configs[i])
+            except ValueError:
+                config = None
+            if not isinstance(config, dict):
+                issues.add(i, name("config"), "bad_format", BAD_JSON, configs[i])
+                continue
+        kinds_list = [k.strip() for k in tx_kinds[i].split(";") if k.strip()]
+        if kinds[i] and i not in issues:
+            try:
+                _check_rule(kinds[i], config)
+            except ValidationFailedError as exc:
+                issues.add(i, name("config"), "bad_rule", BAD_RULE.format(error=exc), configs[i])
+        if i in issues:
+            continue
+        priority = priorities[i]
+        fields = {
+            "kind": kinds[i],
+            "priority": 100 if priority is None else int(priority),
+            "valid_from": starts[i],
+            "valid_to": ends[i],
+            "transaction_kinds": kinds_list,
+            "config": config,
+        }
+        writes.append(functools.partial(_rule_write, names[i], fields))
+    return writes
+
+
+def _rule_write(name: str, fields: dict[str, Any]) -> str:
+    rule = CreditingRule.objects.filter(name=name).first()
+    if rule is None:
+        crediting_rule_create(name=name, **fields)
+        return "created"
+    if all(getattr(rule, k) == v for k, v in fields.items()):
+        return "unchanged"
+    crediting_rule_update(rule_id=rule.pk, **fields)
+    return "new_version"
+
+
 IMPORTERS: dict[str, Callable[..., imports.Outcome]] = {
     IngestKind.TRANSACTIONS: bulk_ingest.import_transactions,
     IngestKind.KPI_VALUES: ingest.import_kpi_values,
+    IngestKind.FX_RATES: _small_import(_fx_rows),
+    IngestKind.CREDITING_RULES: _small_import(_rule_rows),
 }
 
 
@@ -475,11 +674,11 @@ def column_mapping_save(
     *, name: str, kind: str, columns: dict[str, str], defaults: dict[str, str] | None = None
 ) -> ColumnMapping:
     """Save (or replace) a named mapping of a file's columns to Quotient's fields."""
-    from incentives.mappings import KPI_FIELDS, TRANSACTION_FIELDS
+    from incentives.mappings import FIELDS
 
     if kind not in IngestKind.values:
         raise ValidationFailedError(f"Unknown kind {kind!r}.", code="unknown_kind")
-    known = KPI_FIELDS if kind == IngestKind.KPI_VALUES else TRANSACTION_FIELDS
+    known = FIELDS[kind]
     unknown = sorted(
         {
             f

@@ -24,7 +24,7 @@ from core.imports.report import report_response
 from hierarchy.access import request_access
 from incentives import selectors, services
 from incentives.api import filters
-from incentives.mappings import KPI_FIELDS, PRESETS, TRANSACTION_FIELDS
+from incentives.mappings import FIELDS, PRESETS
 from incentives.models import (
     Credit,
     CreditingRule,
@@ -39,7 +39,12 @@ from incentives.models import (
     TransactionKind,
 )
 
-KIND_SLUGS = {"transactions": IngestKind.TRANSACTIONS, "kpi-values": IngestKind.KPI_VALUES}
+KIND_SLUGS = {
+    "transactions": IngestKind.TRANSACTIONS,
+    "kpi-values": IngestKind.KPI_VALUES,
+    "fx-rates": IngestKind.FX_RATES,
+    "crediting-rules": IngestKind.CREDITING_RULES,
+}
 
 
 class PayloadTooLargeError(ApplicationError):
@@ -311,7 +316,7 @@ class ColumnMappingView(TenantAPIView):
     def get(self, request: Request) -> Response:
         return Response(
             {
-                "fields": {"transactions": TRANSACTION_FIELDS, "kpi_values": KPI_FIELDS},
+                "fields": FIELDS,
                 "presets": {
                     k: {"label": v["label"], "kind": v["kind"], "columns": v["columns"]}
                     for k, v in PRESETS.items()
