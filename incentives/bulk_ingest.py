@@ -68,6 +68,7 @@ from core.imports import (
     RowError,
     Table,
     columns,
+    gc_paused,
 )
 from core.models import ChangeKind
 from incentives.crediting import (
@@ -121,7 +122,9 @@ Good = tuple[Any, ...]
     G_CANCELLED,
     G_ATTRIBUTES,
     G_HASH,
-) = range(19)
+    G_TOUCHES_JSON,  # the touches as JSON (sorted keys), "" when there are none
+) = range(20)
+_NO_TOUCHES: list[dict[str, Any]] = []  # shared by the rows without any (never mutated)
 
 
 def _hash(parts: tuple[str, ...]) -> str:
@@ -260,7 +263,7 @@ class TransactionValidator:
         sources = columns.text(
             values("source"), column=name("source"), issues=issues, max_length=50
         )
-        touches: list[list[dict[str, Any]]] = [[] for _ in range(len(chunk))]
+        touches: list[list[dict[str, Any]]] = [_NO_TOUCHES] * len(chunk)
         if bound.has("splits"):
             for i, text_ in enumerate(values("splits")):
                 if text_:
@@ -283,6 +286,7 @@ class TransactionValidator:
             quantity_text = "1" if quantity is None else str(quantity)
             cancelled = statuses[i] in _CANCELLED
             row_touches, attrs = touches[i], attributes[i]
+            touches_json = _json(row_touches)
             digest = _hash(
                 (
                     kinds[i],
@@ -297,7 +301,7 @@ class TransactionValidator:
                     products[i],
                     regions[i],
                     str(cancelled),
-                    _json(row_touches),
+                    touches_json,
                     _json(attrs),
                 )
             )
@@ -322,6 +326,7 @@ class TransactionValidator:
                     cancelled,
                     attrs,
                     digest,
+                    touches_json,
                 )
             )
         return out
@@ -707,7 +712,7 @@ class TransactionSink:
                 [r[G_PRODUCT] for r in rows],
                 [r[G_REGION] for r in rows],
                 [json.dumps(r[G_ATTRIBUTES]) if r[G_ATTRIBUTES] else "{}" for r in rows],
-                [json.dumps(r[G_TOUCHES]) if r[G_TOUCHES] else "[]" for r in rows],
+                [r[G_TOUCHES_JSON] or "[]" for r in rows],
                 [r[G_CANCELLED] for r in rows],
                 [r[G_HASH] for r in rows],
             ]
@@ -835,7 +840,7 @@ def import_transactions(
     writer = Writer(threaded=threaded)
     scope = contextlib.nullcontext() if threaded else transaction.atomic()
     try:
-        with scope:
+        with gc_paused(), scope:
             sink = TransactionSink(batch, outcome, CreditSummary(), writer)
             try:
                 _commit_chunks(sink, validator, table, strict=strict, progress=progress)
