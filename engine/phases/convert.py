@@ -152,8 +152,9 @@ def measures_table(state: MeasureState) -> pd.DataFrame:
 def contributions_table(state: MeasureState) -> pd.DataFrame:
     """Return the per-credit contributions as the ``contributions`` table."""
     c = state.contributions
-    columns = [c[n].tolist() for n in SCHEMAS["contributions"]] if len(c) else []
-    return _table("contributions", zip(*columns, strict=True))
+    return frame(
+        "contributions", {n: c[n].tolist() if len(c) else [] for n in SCHEMAS["contributions"]}
+    )
 
 
 def state_from(

@@ -9,15 +9,16 @@ Contract:
   (a person, credit or transaction id as given: int or str) and ``bool``. A ``?`` after the
   kind means the value may be None.
 * :func:`frame` builds a table from its columns; :func:`to_records` / :func:`from_records`
-  turn one into JSON-safe records and back, :func:`dumps` / :func:`loads` a mapping of
-  tables into one JSON text and back. Reading checks every column and value and refuses a
+  turn one into JSON-safe records and back, :func:`to_columns` / :func:`from_columns` into
+  JSON-safe columns and back, :func:`dumps` / :func:`loads` a mapping of tables into one
+  JSON text (columns) and back. Reading checks every column and value and refuses a
   bad one with the table, row and column in the message (:class:`TableError`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -186,7 +187,6 @@ def _plain(values: list[Any]) -> list[Any]:
 def from_records(name: str, records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """Return table ``name`` read back from its records, every value checked."""
     schema = SCHEMAS[name]
-    columns: dict[str, list[Any]] = {c: [] for c in schema}
     for i, rec in enumerate(records):
         missing = [c for c in schema if c not in rec]
         extra = [c for c in rec if c not in schema]
@@ -198,32 +198,41 @@ def from_records(name: str, records: Sequence[Mapping[str, Any]]) -> pd.DataFram
                     + ([f"unknown column(s) {', '.join(map(str, extra))}"] if extra else [])
                 )
             )
-        for column, kind in schema.items():
-            columns[column].append(_check(name, i, column, kind, rec[column]))
+    return from_columns(name, {c: [rec[c] for rec in records] for c in schema})
+
+
+def to_columns(name: str, table: pd.DataFrame) -> dict[str, list[Any]]:
+    """Return table ``name`` as JSON-safe columns: ``{column: [values...]}``."""
+    return {c: _plain(table[c].tolist()) for c in SCHEMAS[name]}
+
+
+def from_columns(name: str, columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """Return table ``name`` read back from its columns, every value checked."""
+    schema = SCHEMAS[name]
+    missing = [c for c in schema if c not in columns]
+    extra = [c for c in columns if c not in schema]
+    if missing or extra:
+        raise TableError(
+            f"{name}: "
+            + "; ".join(
+                ([f"missing column(s) {', '.join(missing)}"] if missing else [])
+                + ([f"unknown column(s) {', '.join(map(str, extra))}"] if extra else [])
+            )
+        )
+    sizes = {len(columns[c]) for c in schema}
+    if len(sizes) > 1:
+        raise TableError(f"{name}: columns of different lengths {sorted(sizes)}")
+    for column, kind in schema.items():
+        _check(name, column, kind, columns[column])
     return frame(name, columns)
 
 
-def _check(name: str, row: int, column: str, kind: str, value: Any) -> Any:
-    """Return ``value`` if it is of ``kind``, else raise naming table, row and column."""
-    base, optional = kind.rstrip("?"), kind.endswith("?")
-    if value is None and optional:
-        return None
-    ok: bool
-    if base == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif base == "bool":
-        ok = isinstance(value, bool)
-    elif base == "id":
-        ok = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-    elif base == "text":
-        ok = isinstance(value, str)
-    elif base == "decimal":
-        ok = isinstance(value, str) and _is_decimal(value)
-    else:  # json
-        ok = isinstance(value, str) and _is_json(value)
-    if not ok:
-        raise TableError(f"{name} row {row} column {column}: {value!r} is not {kind}")
-    return value
+def _check(name: str, column: str, kind: str, values: Sequence[Any]) -> None:
+    """Raise, naming table, row and column, unless every value is of ``kind``."""
+    ok, optional = _KINDS[kind.rstrip("?")], kind.endswith("?")
+    for row, value in enumerate(values):
+        if not (ok(value) or (optional and value is None)):
+            raise TableError(f"{name} row {row} column {column}: {value!r} is not {kind}")
 
 
 def _is_decimal(text: str) -> bool:
@@ -241,9 +250,19 @@ def _is_json(text: str) -> bool:
     return True
 
 
+_KINDS: Final[Mapping[str, Callable[[Any], bool]]] = {
+    "int": lambda v: type(v) is int,  # a bool is not an int here
+    "bool": lambda v: type(v) is bool,
+    "id": lambda v: type(v) in (int, str),
+    "text": lambda v: type(v) is str,
+    "decimal": lambda v: type(v) is str and _is_decimal(v),
+    "json": lambda v: type(v) is str and _is_json(v),
+}
+
+
 def dumps(tables: Mapping[str, pd.DataFrame]) -> str:
-    """Return named tables as one JSON text: ``{"<name>": [records...], ...}``."""
-    return json.dumps({name: to_records(name, t) for name, t in tables.items()}, sort_keys=True)
+    """Return named tables as one JSON text: ``{"<name>": {"<column>": [values...]}}``."""
+    return json.dumps({name: to_columns(name, t) for name, t in tables.items()}, sort_keys=True)
 
 
 def loads(text: str) -> dict[str, pd.DataFrame]:
@@ -255,7 +274,7 @@ def loads(text: str) -> dict[str, pd.DataFrame]:
     for name, records in data.items():
         if name not in SCHEMAS:
             raise TableError(f"tables: unknown table {name!r}")
-        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            raise TableError(f"{name}: not a list of records")
-        out[name] = from_records(name, records)
+        if not isinstance(records, dict) or not all(isinstance(v, list) for v in records.values()):
+            raise TableError(f"{name}: not an object of columns")
+        out[name] = from_columns(name, records)
     return out

@@ -31,7 +31,16 @@ from engine.phases import (
     split_inputs,
 )
 from engine.phases.chunks import people
-from engine.phases.tables import SCHEMAS, TableError, dumps, from_records, loads, to_records
+from engine.phases.tables import (
+    SCHEMAS,
+    TableError,
+    dumps,
+    from_columns,
+    from_records,
+    loads,
+    to_columns,
+    to_records,
+)
 from engine.pipeline import build_segments, measure_phase, reduce_phase, reward_phase, settle
 from engine.types import Inputs
 from tests.engine import test_fast_path as fp
@@ -183,7 +192,7 @@ def test_every_table_a_run_writes_is_plain_json_without_floats() -> None:
     back = loads(text)
     for name, table in back.items():
         assert list(table.columns) == list(SCHEMAS[name])
-        assert to_records(name, table) == data[name]
+        assert to_columns(name, table) == data[name]
 
 
 def test_reading_a_table_back_names_the_table_row_and_column_of_a_bad_value() -> None:
@@ -199,7 +208,11 @@ def test_reading_a_table_back_names_the_table_row_and_column_of_a_bad_value() ->
     with pytest.raises(TableError, match=r"lines row 0 column segment: '0' is not int"):
         from_records("lines", [row])
     with pytest.raises(TableError, match="unknown table 'ledger'"):
-        loads('{"ledger": []}')
+        loads('{"ledger": {}}')
+    with pytest.raises(TableError, match=r"balances: columns of different lengths \[1, 2\]"):
+        from_columns("balances", {"person_id": ["a", "b"], "balance": ["1"]})
+    with pytest.raises(TableError, match=r"balances row 1 column person_id: None is not text"):
+        loads('{"balances": {"person_id": ["a", null], "balance": ["1", "2"]}}')
 
 
 def test_decimals_keep_their_exact_text_through_a_table() -> None:
