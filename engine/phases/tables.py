@@ -188,16 +188,7 @@ def from_records(name: str, records: Sequence[Mapping[str, Any]]) -> pd.DataFram
     """Return table ``name`` read back from its records, every value checked."""
     schema = SCHEMAS[name]
     for i, rec in enumerate(records):
-        missing = [c for c in schema if c not in rec]
-        extra = [c for c in rec if c not in schema]
-        if missing or extra:
-            raise TableError(
-                f"{name} row {i}: "
-                + "; ".join(
-                    ([f"missing column(s) {', '.join(missing)}"] if missing else [])
-                    + ([f"unknown column(s) {', '.join(map(str, extra))}"] if extra else [])
-                )
-            )
+        _same_columns(f"{name} row {i}", schema, rec)
     return from_columns(name, {c: [rec[c] for rec in records] for c in schema})
 
 
@@ -209,22 +200,23 @@ def to_columns(name: str, table: pd.DataFrame) -> dict[str, list[Any]]:
 def from_columns(name: str, columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
     """Return table ``name`` read back from its columns, every value checked."""
     schema = SCHEMAS[name]
-    missing = [c for c in schema if c not in columns]
-    extra = [c for c in columns if c not in schema]
-    if missing or extra:
-        raise TableError(
-            f"{name}: "
-            + "; ".join(
-                ([f"missing column(s) {', '.join(missing)}"] if missing else [])
-                + ([f"unknown column(s) {', '.join(map(str, extra))}"] if extra else [])
-            )
-        )
+    _same_columns(name, schema, columns)
     sizes = {len(columns[c]) for c in schema}
     if len(sizes) > 1:
         raise TableError(f"{name}: columns of different lengths {sorted(sizes)}")
     for column, kind in schema.items():
         _check(name, column, kind, columns[column])
     return frame(name, columns)
+
+
+def _same_columns(where: str, schema: Schema, got: Mapping[str, Any]) -> None:
+    """Raise, naming ``where``, unless ``got`` has exactly the schema's columns."""
+    missing = [c for c in schema if c not in got]
+    extra = [str(c) for c in got if c not in schema]
+    problems = [f"missing column(s) {', '.join(missing)}"] if missing else []
+    problems += [f"unknown column(s) {', '.join(extra)}"] if extra else []
+    if problems:
+        raise TableError(f"{where}: {'; '.join(problems)}")
 
 
 def _check(name: str, column: str, kind: str, values: Sequence[Any]) -> None:
