@@ -29,7 +29,10 @@ is done, so that a million rows import in well under a minute:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -65,6 +68,7 @@ from core.imports import (
     RowError,
     Table,
     columns,
+    gc_paused,
 )
 from core.models import ChangeKind
 from incentives.crediting import (
@@ -118,7 +122,9 @@ Good = tuple[Any, ...]
     G_CANCELLED,
     G_ATTRIBUTES,
     G_HASH,
-) = range(19)
+    G_TOUCHES_JSON,  # the touches as JSON (sorted keys), "" when there are none
+) = range(20)
+_NO_TOUCHES: list[dict[str, Any]] = []  # shared by the rows without any (never mutated)
 
 
 def _hash(parts: tuple[str, ...]) -> str:
@@ -257,7 +263,7 @@ class TransactionValidator:
         sources = columns.text(
             values("source"), column=name("source"), issues=issues, max_length=50
         )
-        touches: list[list[dict[str, Any]]] = [[] for _ in range(len(chunk))]
+        touches: list[list[dict[str, Any]]] = [_NO_TOUCHES] * len(chunk)
         if bound.has("splits"):
             for i, text_ in enumerate(values("splits")):
                 if text_:
@@ -280,6 +286,7 @@ class TransactionValidator:
             quantity_text = "1" if quantity is None else str(quantity)
             cancelled = statuses[i] in _CANCELLED
             row_touches, attrs = touches[i], attributes[i]
+            touches_json = _json(row_touches)
             digest = _hash(
                 (
                     kinds[i],
@@ -294,7 +301,7 @@ class TransactionValidator:
                     products[i],
                     regions[i],
                     str(cancelled),
-                    _json(row_touches),
+                    touches_json,
                     _json(attrs),
                 )
             )
@@ -319,6 +326,7 @@ class TransactionValidator:
                     cancelled,
                     attrs,
                     digest,
+                    touches_json,
                 )
             )
         return out
@@ -412,29 +420,89 @@ _CREDIT_TABLE = "incentives_credit"
 _CHANGE_TEMP = "_ingest_change"
 
 
-class _PgWriter:
-    """Run the chunks' COPY + INSERT statements on a thread, in the import's transaction.
+class Writer:
+    """Where an import's writes run.
 
-    The thread uses the same database connection (psycopg2 serialises calls on it and lets go
-    of the GIL while PostgreSQL works); the tenant setting was made by the Django statements
-    that created the temporary tables in this transaction, and row-level security checks every
-    inserted row. At most one chunk waits, so memory stays bounded.
+    *Threaded* (PostgreSQL, the caller outside any transaction: a request, a worker): a thread
+    with a database connection of its own opens one transaction, runs the jobs it is handed in
+    order, and commits or rolls back when :meth:`close` says so. Nothing is shared between the
+    two threads' connections; the importing thread only reads (people, existing versions:
+    committed data, which is all an import must see) while the writer writes, so Python
+    validates chunk n + 1 while PostgreSQL inserts chunk n. The tenant context is copied into
+    the thread, and the connection guard sets ``app.tenant_id`` on its connection.
 
-    psycopg2 serialises single calls, not a COPY's several protocol steps: a statement from the
-    importing thread in the middle of one ends it ("no COPY in progress"). So a chunk's writes
-    hold :attr:`lock`, and while the writer lives every statement of the importing thread's
-    connection takes the same lock first (:meth:`statement_guard`, installed outermost, before
-    the tenant guard's own ``set_config``). Python's validation of the next chunk still overlaps
-    the writes; only the two threads' SQL takes turns.
+    *Inline* (SQLite, or a caller already inside a transaction, whose uncommitted rows another
+    connection could not see): each job runs at once on the caller's connection and thread.
+
+    At most two jobs wait, so memory stays bounded by a couple of chunks.
+    """
+
+    def __init__(self, *, threaded: bool) -> None:
+        self.threaded = threaded
+        self.error: BaseException | None = None
+        if threaded:
+            self.jobs: queue.Queue[Callable[[], None] | object | None] = queue.Queue(maxsize=2)
+            context = contextvars.copy_context()
+            self.thread = threading.Thread(
+                target=context.run, args=(self._work,), name="ingest-writer", daemon=True
+            )
+            self.thread.start()
+
+    def _work(self) -> None:
+        job: Any = None
+        try:
+            with transaction.atomic():
+                while True:
+                    job = self.jobs.get()
+                    if job is None or job is _ROLLBACK:
+                        break
+                    if self.error is None:
+                        try:
+                            job()
+                        except BaseException as exc:  # re-raised on the importing thread
+                            self.error = exc
+                if job is _ROLLBACK or self.error is not None:
+                    transaction.set_rollback(True)
+        except BaseException as exc:  # the COMMIT itself failed
+            if self.error is None:
+                self.error = exc
+        finally:
+            connection.close()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on the writer (in order with the others)."""
+        if not self.threaded:
+            job()
+            return
+        self._raise()
+        self.jobs.put(job)
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self, *, commit: bool) -> None:
+        """Commit (or roll back) the writes; with ``commit``, raise what failed."""
+        if self.threaded and self.thread.is_alive():
+            self.jobs.put(None if commit else _ROLLBACK)
+            self.thread.join()
+        if commit:
+            self._raise()
+
+
+_ROLLBACK = object()
+
+
+class _PgCopy:
+    """The COPY + INSERT … SELECT statements of a chunk, on the writer's connection.
+
+    Created by the writer's first job, so the temporary tables live on its connection and in
+    its transaction. The import's foreign keys are checked at each statement (``SET
+    CONSTRAINTS … IMMEDIATE``: the same checks, as each INSERT ends rather than all at COMMIT).
     """
 
     def __init__(self, tenant_id: int, batch_id: int, now: dt.datetime) -> None:
-        self.lock = threading.Lock()
-        connection.execute_wrappers.insert(0, self.statement_guard)
-        self.raw = connection.connection
-        self.params = [tenant_id, batch_id, now]
-        self.jobs: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(maxsize=1)
-        self.error: BaseException | None = None
+        self.params: list[Any] = [tenant_id, batch_id, now]
         tx_cols = ", ".join(_TX_COPY)
         credit_cols = ", ".join(_CREDIT_COPY)
         with connection.cursor() as cursor:  # Django's cursor: sets the tenant first
@@ -466,8 +534,6 @@ class _PgWriter:
                 "valid_to date, PRIMARY KEY (person_id, valid_from)) ON COMMIT DROP"
             )
             if self.deferred:
-                # Check the import's foreign keys as each INSERT ends (on this thread, while
-                # Python validates the next chunk) instead of all at COMMIT. Same checks.
                 cursor.execute(f"SET CONSTRAINTS {self.deferred} IMMEDIATE")
         self.insert_tx = (
             f'INSERT INTO "{_TX_TABLE}" (id, tenant_id, batch_id, recorded_at, {tx_cols}) '  # noqa: S608 (identifiers from model metadata, no input)
@@ -479,9 +545,7 @@ class _PgWriter:
             f"SELECT t.id, %s, false, %s, {', '.join('c.' + c for c in _CREDIT_COPY)} "
             f'FROM "_ingest_credit" c JOIN "_ingest_tx" t ON t.ord = c.ord ORDER BY t.id'
         )
-        # Measured on a busy machine: ~10 ms per chunk of 20k credits (500 people, 3 months),
-        # ~50 ms when every credit is a new person and month; on the writer thread, so it
-        # overlaps Python's validation of the next chunk.
+        # ~10-50 ms per chunk of 20k credits, on the writer thread (overlapping validation).
         month_start, month_end = month_bounds_sql("credit_date")
         self.record_months = (
             f'INSERT INTO "{_CHANGE_TEMP}" SELECT DISTINCT person_id, {month_start}, '  # noqa: S608 (no input)
@@ -489,65 +553,32 @@ class _PgWriter:
         )
         self.copy_tx = f'COPY "_ingest_tx" (ord, {tx_cols}) FROM STDIN'
         self.copy_credit = f'COPY "_ingest_credit" (ord, {credit_cols}) FROM STDIN'
-        self.thread = threading.Thread(target=self._work, name="ingest-writer", daemon=True)
-        self.thread.start()
 
-    def _work(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            if self.error is not None:
-                continue
-            try:
-                tx_text, credit_text = job
-                with self.lock, self.raw.cursor() as cursor:
-                    cursor.execute('TRUNCATE "_ingest_tx", "_ingest_credit"')
-                    cursor.copy_expert(self.copy_tx, io.BytesIO(tx_text), size=len(tx_text) + 1)
-                    cursor.execute(self.insert_tx, self.params)
-                    if credit_text:
-                        cursor.copy_expert(
-                            self.copy_credit, io.BytesIO(credit_text), size=len(credit_text) + 1
-                        )
-                        cursor.execute(self.insert_credit, [self.params[0], self.params[2]])
-                        cursor.execute(self.record_months)
-            except BaseException as exc:  # re-raised on the caller's thread
-                self.error = exc
+    def write(self, tx_text: bytes, credit_text: bytes) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute('TRUNCATE "_ingest_tx", "_ingest_credit"')
+            raw = cursor.cursor
+            raw.copy_expert(self.copy_tx, io.BytesIO(tx_text), size=len(tx_text) + 1)
+            cursor.execute(self.insert_tx, self.params)
+            if credit_text:
+                raw.copy_expert(
+                    self.copy_credit, io.BytesIO(credit_text), size=len(credit_text) + 1
+                )
+                cursor.execute(self.insert_credit, [self.params[0], self.params[2]])
+                cursor.execute(self.record_months)
 
-    def statement_guard(
-        self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
-    ) -> Any:
-        """Run one statement of the importing thread while the writer is not writing."""
-        with self.lock:
-            return execute(sql, params, many, context)
-
-    def submit(self, tx_text: str, credit_text: str) -> None:
-        self._raise()
-        # Whole buffers, read by psycopg2 in one call: the thread needs the GIL for each read.
-        self.jobs.put((tx_text.encode(), credit_text.encode()))
-
-    def _raise(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def close(self, *, ok: bool) -> None:
-        """Wait for the writes; raise what failed. With ``ok``, restore deferred checks."""
-        self.jobs.put(None)
-        self.thread.join()
-        if self.statement_guard in connection.execute_wrappers:
-            connection.execute_wrappers.remove(self.statement_guard)
-        if ok:
-            self._raise()
-            if self.deferred:
-                with connection.cursor() as cursor:
-                    cursor.execute(f"SET CONSTRAINTS {self.deferred} DEFERRED")
-            changes_record_select(
-                kind=ChangeKind.CREDIT,
-                select=(
-                    "SELECT person_id, NULL::bigint AS node_id, valid_from, valid_to "  # noqa: S608 (no input)
-                    f'FROM "{_CHANGE_TEMP}"'
-                ),
-            )
+    def finish(self) -> None:
+        """Restore the deferred checks; record the credited people and months, set-based."""
+        if self.deferred:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET CONSTRAINTS {self.deferred} DEFERRED")
+        changes_record_select(
+            kind=ChangeKind.CREDIT,
+            select=(
+                "SELECT person_id, NULL::bigint AS node_id, valid_from, valid_to "  # noqa: S608 (no input)
+                f'FROM "{_CHANGE_TEMP}"'
+            ),
+        )
 
 
 @dataclass
@@ -557,7 +588,7 @@ class TransactionSink:
     batch: IngestBatch
     outcome: Outcome
     credit_summary: CreditSummary
-    writer: _PgWriter | None = None
+    writer: Writer
     ctx: CreditContext | None = None
     has_existing: bool = True
     ordinal: int = 0
@@ -570,6 +601,7 @@ class TransactionSink:
         self.changed: set[ChangeKey] = set()  # the ORM path's credited (person, month) keys
         self.now = timezone.now()
         self.pg = connection.vendor == "postgresql"
+        self.copy: _PgCopy | None = None
 
     def _existing(self, rows: list[Good]) -> dict[tuple[str, str], tuple[int, int, str]]:
         current: dict[tuple[str, str], tuple[int, int, str]] = {}
@@ -617,10 +649,7 @@ class TransactionSink:
             return
         if supersede:
             self.recredit = True
-            for start in range(0, len(supersede), 5_000):
-                Transaction.objects.filter(pk__in=supersede[start : start + 5_000]).update(
-                    superseded_at=self.now
-                )
+            self.writer.submit(functools.partial(_supersede, supersede, self.now))
         self.outcome.changed += len(new_rows)
         if self.ctx is None:
             self.ctx = CreditContext.load()
@@ -664,8 +693,6 @@ class TransactionSink:
 
     def _write_pg(self, rows: list[Good], versions: list[int], ordinals: list[int]) -> None:
         assert self.ctx is not None
-        if self.writer is None:
-            self.writer = _PgWriter(self.batch.tenant_id, self.batch.pk, self.now)
         credits = self._credits(rows, versions, ordinals)
         tx_text = copy_text(
             [
@@ -685,16 +712,21 @@ class TransactionSink:
                 [r[G_PRODUCT] for r in rows],
                 [r[G_REGION] for r in rows],
                 [json.dumps(r[G_ATTRIBUTES]) if r[G_ATTRIBUTES] else "{}" for r in rows],
-                [json.dumps(r[G_TOUCHES]) if r[G_TOUCHES] else "[]" for r in rows],
+                [r[G_TOUCHES_JSON] or "[]" for r in rows],
                 [r[G_CANCELLED] for r in rows],
                 [r[G_HASH] for r in rows],
             ]
-        )
-        credit_text = ""
+        ).encode()
+        credit_text = b""
         if not credits.empty:
             # credit_columns starts with transaction_id (here the row's ordinal in the import)
-            credit_text = copy_text(credit_columns(credits, self.ctx.rule_versions))
-        self.writer.submit(tx_text, credit_text)
+            credit_text = copy_text(credit_columns(credits, self.ctx.rule_versions)).encode()
+        self.writer.submit(functools.partial(self._copy_chunk, tx_text, credit_text))
+
+    def _copy_chunk(self, tx_text: bytes, credit_text: bytes) -> None:  # on the writer
+        if self.copy is None:
+            self.copy = _PgCopy(self.batch.tenant_id, self.batch.pk, self.now)
+        self.copy.write(tx_text, credit_text)
 
     def _write_orm(self, rows: list[Good], versions: list[int]) -> None:
         from incentives.crediting import _write_credits
@@ -734,11 +766,10 @@ class TransactionSink:
         if not credits.empty:
             self.changed |= month_keys(credits["person_id"], credits["date"])
 
-    def finish(self) -> None:
-        """Wait for the writes, record the credited keys, write closed periods' corrections."""
-        if self.writer is not None:
-            writer, self.writer = self.writer, None
-            writer.close(ok=True)  # records the PostgreSQL path's keys, set-based
+    def finish(self) -> None:  # on the writer, after the last chunk
+        """Record the credited keys and write closed periods' corrections."""
+        if self.copy is not None:
+            self.copy.finish()  # records the PostgreSQL path's keys, set-based
         if self.changed:
             changes_record(kind=ChangeKind.CREDIT, keys=self.changed)
         if self.wanted and self.ctx is not None:
@@ -746,14 +777,10 @@ class TransactionSink:
                 {}, self.wanted, {}, self.ctx
             )
 
-    def abort(self) -> BaseException | None:
-        """Stop the writer after a failure (the transaction is being rolled back); return the
-        writer's own error, which is usually the real cause of the failure."""
-        if self.writer is not None:
-            writer, self.writer = self.writer, None
-            writer.close(ok=False)
-            return writer.error
-        return None
+
+def _supersede(ids: list[int], now: dt.datetime) -> None:  # on the writer
+    for start in range(0, len(ids), 5_000):
+        Transaction.objects.filter(pk__in=ids[start : start + 5_000]).update(superseded_at=now)
 
 
 def _commit_chunks(
@@ -764,44 +791,33 @@ def _commit_chunks(
     strict: bool,
     progress: Callable[[int], None] | None,
 ) -> None:
-    """Validate and write the table chunk by chunk into the sink (inside its transaction)."""
+    """Validate the table chunk by chunk and hand the valid rows to the sink."""
     outcome = sink.outcome
     column = validator.bound.name("external_id")
     seen: dict[str, dict[str, int]] = {}
     write = not sink.batch.dry_run
-    ok = False
-    try:
-        for chunk in table.chunks(CHUNK_ROWS):
-            outcome.counts["rows"] += chunk.rows
-            outcome.add_row_errors(chunk.errors)
-            issues = Issues(chunk.lines)
-            valid = validator.validate(chunk, issues)
-            outcome.add_row_errors(issues.rows())
-            good: list[Good] = []
-            for row in valid:
-                by_source = seen.setdefault(row[G_SOURCE], {})
-                first = by_source.get(row[G_EXT])
-                if first is not None:
-                    message = DUPLICATE.format(first=first)
-                    outcome.add_errors(
-                        [RowError(row[G_LINE], column, "duplicate_in_file", message, row[G_EXT])]
-                    )
-                    continue
-                by_source[row[G_EXT]] = row[G_LINE]
-                good.append(row)
-            # all-or-nothing: once a row is bad nothing will be kept, so stop writing
-            sink.add(good, write=write and not (strict and outcome.error_rows))
-            if progress is not None:
-                progress(outcome.counts["rows"])
-        sink.finish()
-        ok = True
-    finally:
-        if not ok:
-            cause = sink.abort()
-            if cause is not None:
-                # The main thread's error is then only "current transaction is aborted":
-                # surface what the writer hit first.
-                raise cause
+    for chunk in table.chunks(CHUNK_ROWS):
+        outcome.counts["rows"] += chunk.rows
+        outcome.add_row_errors(chunk.errors)
+        issues = Issues(chunk.lines)
+        valid = validator.validate(chunk, issues)
+        outcome.add_row_errors(issues.rows())
+        good: list[Good] = []
+        for row in valid:
+            by_source = seen.setdefault(row[G_SOURCE], {})
+            first = by_source.get(row[G_EXT])
+            if first is not None:
+                message = DUPLICATE.format(first=first)
+                outcome.add_errors(
+                    [RowError(row[G_LINE], column, "duplicate_in_file", message, row[G_EXT])]
+                )
+                continue
+            by_source[row[G_EXT]] = row[G_LINE]
+            good.append(row)
+        # all-or-nothing: once a row is bad nothing will be kept, so stop writing
+        sink.add(good, write=write and not (strict and outcome.error_rows))
+        if progress is not None:
+            progress(outcome.counts["rows"])
 
 
 def import_transactions(
@@ -811,23 +827,43 @@ def import_transactions(
     bound: BoundMap,
     outcome: Outcome,
     progress: Callable[[int], None] | None = None,
+    finish: Callable[[Outcome], None] | None = None,
 ) -> Outcome:
     """Validate and commit the transactions of ``table`` into ``batch``'s tenant in chunks,
-    in one transaction (rolled back whole in all-or-nothing mode when a row is bad)."""
+    in one transaction: rolled back whole in all-or-nothing mode when a row is bad; else
+    committed together with what ``finish(outcome)`` writes (the batch's outcome)."""
     strict = batch.mode == ImportMode.ALL_OR_NOTHING
     validator = TransactionValidator(bound, Lookups.load())
     for key in ("created", "new_version", "unchanged", "cancelled"):
         outcome.counts.setdefault(key, 0)
+    threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+    writer = Writer(threaded=threaded)
+    scope = contextlib.nullcontext() if threaded else transaction.atomic()
     try:
-        with transaction.atomic():
-            sink = TransactionSink(batch, outcome, CreditSummary())
-            _commit_chunks(sink, validator, table, strict=strict, progress=progress)
+        with gc_paused(), scope:
+            sink = TransactionSink(batch, outcome, CreditSummary(), writer)
+            try:
+                _commit_chunks(sink, validator, table, strict=strict, progress=progress)
+            except BaseException:
+                writer.close(commit=False)
+                if writer.error is not None:
+                    # the importing thread's error may only be a consequence: show the cause
+                    raise writer.error from None
+                raise
             if outcome.error_rows and strict:
+                writer.close(commit=False)
                 raise RollbackError
+            outcome.extra.update(
+                credits=sink.credit_summary, recredit=sink.recredit, credit_s=sink.credit_s
+            )
+
+            def last() -> None:
+                sink.finish()
+                if finish is not None:
+                    finish(outcome)
+
+            writer.submit(last)
+            writer.close(commit=True)
     except RollbackError:
         outcome.changed = 0
-    else:
-        outcome.extra.update(
-            credits=sink.credit_summary, recredit=sink.recredit, credit_s=sink.credit_s
-        )
     return outcome

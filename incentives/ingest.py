@@ -280,8 +280,11 @@ def import_kpi_values(
     bound: BoundMap,
     outcome: Outcome,
     progress: Callable[[int], None] | None = None,
+    finish: Callable[[Outcome], None] | None = None,
 ) -> Outcome:
-    """Validate and commit the KPI values of ``table`` into ``batch``'s tenant, in chunks."""
+    """Validate and commit the KPI values of ``table`` into ``batch``'s tenant, in chunks, in
+    one transaction with what ``finish(outcome)`` writes (rolled back whole in all-or-nothing
+    mode when a row is bad)."""
     lookups = Lookups.load()
     periods: dict[str, int] = {}
     bounds: dict[int, tuple[dt.date, dt.date]] = {}
@@ -330,6 +333,8 @@ def import_kpi_values(
                     progress(outcome.counts["rows"])
             if outcome.error_rows and strict:
                 raise RollbackError
+            if finish is not None:
+                finish(outcome)
     except RollbackError:
         outcome.changed = 0
     return outcome

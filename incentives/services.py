@@ -8,16 +8,18 @@ and a worker. Writes that move pay record their keys in the change feed (:mod:`c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import imports
@@ -37,6 +39,7 @@ from incentives.models import (
     CreditingRule,
     FxRate,
     IngestBatch,
+    IngestError,
     IngestKind,
     IngestMode,
     IngestStatus,
@@ -225,18 +228,280 @@ def ingest_batch_fail(*, batch_id: int, reason: str, message: str) -> IngestBatc
     return imports.run_apart(mark)
 
 
+WORKER_LOST = (
+    "The import stopped: the process running it ({what}) went away; nothing was committed. "
+    "Retry it: the same file commits exactly once."
+)
+NOT_RETRYABLE = "Only an import that failed on an error or a lost worker can be retried."
+FILE_GONE = "The file of this import is no longer stored; upload it again."
+
+
+def ingest_sweep(*, stale_seconds: int | None = None) -> int:
+    """Mark the current tenant's imports whose process died as ``failed`` (``worker_lost``):
+    validating ones whose heartbeat stopped ``stale_seconds`` ago, and pending ones that no
+    worker picked up for ten times as long. Returns how many were marked."""
+    stale = settings.INGEST_STALE_SECONDS if stale_seconds is None else stale_seconds
+    now = timezone.now()
+    validating = IngestBatch.objects.filter(
+        status=IngestStatus.VALIDATING, heartbeat_at__lt=now - dt.timedelta(seconds=stale)
+    ).values_list("pk", flat=True)
+    pending = IngestBatch.objects.filter(
+        status=IngestStatus.PENDING, created_at__lt=now - dt.timedelta(seconds=10 * stale)
+    ).values_list("pk", flat=True)
+    marked = 0
+    for pk in list(validating):
+        if ingest_batch_fail(
+            batch_id=pk, reason=Reason.WORKER_LOST, message=WORKER_LOST.format(what="its worker")
+        ):
+            marked += 1
+    for pk in list(pending):
+        what = "no worker picked it up"
+        if ingest_batch_fail(
+            batch_id=pk, reason=Reason.WORKER_LOST, message=WORKER_LOST.format(what=what)
+        ):
+            marked += 1
+    return marked
+
+
+def ingest_retry(*, batch_id: int) -> IngestBatch:
+    """Run a failed import again with its stored file (``error`` or ``worker_lost`` only: the
+    failed attempt committed nothing, so the retry commits the file exactly once)."""
+    with transaction.atomic():
+        batch: IngestBatch | None = (
+            IngestBatch.objects.select_for_update().filter(pk=batch_id).first()
+        )
+        if batch is None:
+            raise NotFoundError("Import not found.")
+        if batch.status != IngestStatus.FAILED or batch.reason not in RETRYABLE:
+            raise ConflictError(NOT_RETRYABLE, code="not_retryable")
+        if batch.source_format != "csv" or not _upload_path(batch).exists():
+            raise ConflictError(FILE_GONE, code="file_gone")
+        batch.status, batch.reason, batch.finished_at = IngestStatus.PENDING, Reason.NONE, None
+        batch.message = ""
+        batch.save(update_fields=["status", "reason", "finished_at", "message"])
+        IngestError.objects.filter(batch=batch).delete()
+        audit_record(action="ingest.retry", obj=batch, after={"attempts": batch.attempts})
+    return _dispatch(batch)
+
+
+HEARTBEAT_SECONDS = 5.0
+
+
 def _report(batch: IngestBatch) -> Callable[[int], None]:
-    """Return the import's progress callback: rows read so far, on the progress channel."""
+    """Return the import's progress callback: rows read so far, on the progress channel, and
+    (outside a transaction: a request or a worker) the batch's heartbeat for the sweeper."""
+    last = [time.monotonic()]
 
     def report(rows: int) -> None:
         progress_report(kind=INGEST_PROGRESS, object_id=batch.pk, done=rows, total=batch.rows_total)
+        now = time.monotonic()
+        if now - last[0] >= HEARTBEAT_SECONDS and not connection.in_atomic_block:
+            last[0] = now
+            IngestBatch.objects.filter(pk=batch.pk).update(heartbeat_at=timezone.now())
 
     return report
+
+
+RATE_LIMIT = Decimal(10) ** (settings.RATE_MAX_DIGITS - settings.RATE_DECIMAL_PLACES)
+
+
+def _small_import(
+    rows: Callable[[imports.Chunk, imports.BoundMap, imports.Issues], list[Callable[[], str]]],
+) -> Callable[..., imports.Outcome]:
+    """An importer of small reference files (FX rates, crediting rules): the kernel reads and
+    cleans, each valid row is written by its own service (audit, change feed) and counted by
+    what it returns (``created``, ``new_version``, ``unchanged``), all in one transaction."""
+
+    def run(
+        *,
+        batch: IngestBatch,
+        table: imports.Table | imports.JsonTable,
+        bound: imports.BoundMap,
+        outcome: imports.Outcome,
+        progress: Callable[[int], None] | None = None,
+        finish: Callable[[imports.Outcome], None] | None = None,
+    ) -> imports.Outcome:
+        for key in ("created", "new_version", "unchanged"):
+            outcome.counts.setdefault(key, 0)
+        strict = batch.mode == IngestMode.ALL_OR_NOTHING
+        try:
+            with transaction.atomic():
+                for chunk in table.chunks(ingest.CHUNK_ROWS):
+                    outcome.counts["rows"] += chunk.rows
+                    outcome.add_row_errors(chunk.errors)
+                    issues = imports.Issues(chunk.lines)
+                    writes = rows(chunk, bound, issues)
+                    outcome.add_row_errors(issues.rows())
+                    if batch.dry_run or (strict and outcome.error_rows):
+                        continue
+                    for write in writes:
+                        outcome.counts[write()] += 1
+                        outcome.changed += 1
+                    if progress is not None:
+                        progress(outcome.counts["rows"])
+                if outcome.error_rows and strict:
+                    raise imports.RollbackError
+                if finish is not None:
+                    finish(outcome)
+        except imports.RollbackError:
+            outcome.changed = 0
+        return outcome
+
+    return run
+
+
+def _fx_rows(
+    chunk: imports.Chunk, bound: imports.BoundMap, issues: imports.Issues
+) -> list[Callable[[], str]]:
+    name = bound.name
+    col = imports.columns
+    base = col.currency(
+        bound.values(chunk, "currency"), column=name("currency"), issues=issues, required=True
+    )
+    quote = col.currency(
+        bound.values(chunk, "quote_currency"),
+        column=name("quote_currency"),
+        issues=issues,
+        required=True,
+    )
+    days = col.date(
+        bound.values(chunk, "valid_on"),
+        column=name("valid_on"),
+        issues=issues,
+        formats=bound.mapping.date_formats,
+        required=True,
+    )
+    rates = col.decimal(
+        bound.values(chunk, "rate"),
+        column=name("rate"),
+        issues=issues,
+        scale=settings.RATE_DECIMAL_PLACES,
+        limit=RATE_LIMIT,
+        required=True,
+        negative=False,
+    )
+    writes: list[Callable[[], str]] = []
+    for i in range(len(chunk)):
+        if base[i] and base[i] == quote[i]:
+            issues.add(i, name("quote_currency"), "same_currency", SAME_CURRENCY, quote[i])
+        rate = rates[i]
+        if rate is not None and rate == 0:
+            issues.add(i, name("rate"), "not_positive", NOT_POSITIVE, str(rate))
+        if i in issues:
+            continue
+        writes.append(functools.partial(_fx_write, base[i], quote[i], days[i], rate))
+    return writes
+
+
+SAME_CURRENCY = "A rate needs two different currencies."
+NOT_POSITIVE = "The rate must be greater than zero."
+BAD_RULE = "Not a valid crediting rule: {error}"
+BAD_JSON = "Not a JSON object."
+
+
+def _fx_write(currency: str, quote: str, day: Any, rate: Any) -> str:
+    existing = (
+        FxRate.objects.filter(currency=currency, quote_currency=quote, valid_on=day)
+        .values_list("rate", flat=True)
+        .first()
+    )
+    if existing == rate:
+        return "unchanged"
+    fx_rate_set(currency=currency, quote_currency=quote, valid_on=day, rate=rate)
+    return "created" if existing is None else "new_version"
+
+
+def _rule_rows(
+    chunk: imports.Chunk, bound: imports.BoundMap, issues: imports.Issues
+) -> list[Callable[[], str]]:
+    name = bound.name
+    col = imports.columns
+    names = col.text(
+        bound.values(chunk, "name"),
+        column=name("name"),
+        issues=issues,
+        max_length=100,
+        required=True,
+    )
+    kinds = col.choice(
+        bound.values(chunk, "kind"),
+        column=name("kind"),
+        issues=issues,
+        choices=RuleKind.values,
+        code="unknown_kind",
+        required=True,
+    )
+    priorities = col.decimal(
+        bound.values(chunk, "priority"),
+        column=name("priority"),
+        issues=issues,
+        scale=0,
+        limit=Decimal(2**31),
+        negative=False,
+    )
+    starts = col.date(
+        bound.values(chunk, "valid_from"),
+        column=name("valid_from"),
+        issues=issues,
+        formats=bound.mapping.date_formats,
+        required=True,
+    )
+    ends = col.date(
+        bound.values(chunk, "valid_to"),
+        column=name("valid_to"),
+        issues=issues,
+        formats=bound.mapping.date_formats,
+    )
+    tx_kinds = bound.values(chunk, "transaction_kinds")
+    configs = bound.values(chunk, "config")
+    writes: list[Callable[[], str]] = []
+    for i in range(len(chunk)):
+        config: Any = {}
+        if configs[i]:
+            try:
+                config = json.loads(configs[i])
+            except ValueError:
+                config = None
+            if not isinstance(config, dict):
+                issues.add(i, name("config"), "bad_format", BAD_JSON, configs[i])
+                continue
+        kinds_list = [k.strip() for k in tx_kinds[i].split(";") if k.strip()]
+        if kinds[i] and i not in issues:
+            try:
+                _check_rule(kinds[i], config)
+            except ValidationFailedError as exc:
+                issues.add(i, name("config"), "bad_rule", BAD_RULE.format(error=exc), configs[i])
+        if i in issues:
+            continue
+        priority = priorities[i]
+        fields = {
+            "kind": kinds[i],
+            "priority": 100 if priority is None else int(priority),
+            "valid_from": starts[i],
+            "valid_to": ends[i],
+            "transaction_kinds": kinds_list,
+            "config": config,
+        }
+        writes.append(functools.partial(_rule_write, names[i], fields))
+    return writes
+
+
+def _rule_write(name: str, fields: dict[str, Any]) -> str:
+    rule = CreditingRule.objects.filter(name=name).first()
+    if rule is None:
+        crediting_rule_create(name=name, **fields)
+        return "created"
+    if all(getattr(rule, k) == v for k, v in fields.items()):
+        return "unchanged"
+    crediting_rule_update(rule_id=rule.pk, **fields)
+    return "new_version"
 
 
 IMPORTERS: dict[str, Callable[..., imports.Outcome]] = {
     IngestKind.TRANSACTIONS: bulk_ingest.import_transactions,
     IngestKind.KPI_VALUES: ingest.import_kpi_values,
+    IngestKind.FX_RATES: _small_import(_fx_rows),
+    IngestKind.CREDITING_RULES: _small_import(_rule_rows),
 }
 
 
@@ -270,15 +535,39 @@ def _run(batch: IngestBatch, table: imports.Table | imports.JsonTable) -> Ingest
     except imports.FileError as exc:
         outcome.fail_file(exc.errors)
     else:
+        recorded: list[IngestBatch] = []
+
+        def finish(done: imports.Outcome) -> None:  # in the import's own transaction
+            recorded.append(_record(batch, done, started=started))
+
         IMPORTERS[batch.kind](
-            batch=batch, table=table, bound=bound, outcome=outcome, progress=_report(batch)
+            batch=batch,
+            table=table,
+            bound=bound,
+            outcome=outcome,
+            progress=_report(batch),
+            finish=finish,
         )
+        if recorded:
+            return recorded[0]
     return _record(batch, outcome, started=started)
 
 
+class AbandonedImportError(RuntimeError):
+    """The batch was marked failed while this attempt ran (its worker was presumed dead)."""
+
+
 def _record(batch: IngestBatch, outcome: imports.Outcome, *, started: float) -> IngestBatch:
-    """Write the outcome on the batch (and recompute new versions' credits)."""
+    """Write the outcome on the batch (and recompute new versions' credits).
+
+    Runs in the import's own transaction when it committed rows (so the outcome and the data
+    commit together), else in one of its own. An attempt whose batch is no longer
+    ``validating`` (the sweeper failed it) raises, rolling its rows back: a batch commits once.
+    """
     with transaction.atomic():
+        current = IngestBatch.objects.select_for_update().filter(pk=batch.pk).first()
+        if current is None or current.status != IngestStatus.VALIDATING:
+            raise AbandonedImportError(f"import {batch.pk} is no longer validating")
         batch.status, batch.reason = outcome.status(mode=batch.mode, dry_run=batch.dry_run)
         committed = batch.status in COMMITTED
         batch.counts = {**outcome.counts, "committed": committed}
@@ -385,11 +674,11 @@ def column_mapping_save(
     *, name: str, kind: str, columns: dict[str, str], defaults: dict[str, str] | None = None
 ) -> ColumnMapping:
     """Save (or replace) a named mapping of a file's columns to Quotient's fields."""
-    from incentives.mappings import KPI_FIELDS, TRANSACTION_FIELDS
+    from incentives.mappings import FIELDS
 
     if kind not in IngestKind.values:
         raise ValidationFailedError(f"Unknown kind {kind!r}.", code="unknown_kind")
-    known = KPI_FIELDS if kind == IngestKind.KPI_VALUES else TRANSACTION_FIELDS
+    known = FIELDS[kind]
     unknown = sorted(
         {
             f

@@ -11,7 +11,7 @@ domain app: callers pass their lookups (employee id → person id, …) as plain
 from core.imports import columns
 from core.imports.columns import Issues, parse_day
 from core.imports.errors import CODES, FileError, RowError
-from core.imports.failsafe import run_apart
+from core.imports.failsafe import gc_paused, run_apart
 from core.imports.mapping import BoundMap, FieldMap
 from core.imports.outcome import (
     COMMITTED,
@@ -51,6 +51,7 @@ __all__ = [
     "TooLargeError",
     "columns",
     "fingerprint",
+    "gc_paused",
     "parse_day",
     "read_csv",
     "report_csv_lines",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import itertools
 import json
 import re
@@ -36,6 +37,10 @@ ENCODING_NAMES = {"utf-8": "UTF-8", "utf-16": "UTF-16", "cp1252": "Windows-1252"
 
 # Control characters other than tab, line feed and carriage return (C0, DEL and C1).
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# The same, found in UTF-8 bytes without decoding: deleting every other byte leaves the C0
+# controls and DEL (bytes.translate, in C); C1 controls are \xc2\x80-\xc2\x9f.
+_NOT_CONTROL = bytes(b for b in range(256) if not (b < 0x20 or b == 0x7F) or b in b"\t\n\r")
+_C1 = re.compile(b"\xc2[\x80-\x9f]")
 
 BINARY_SIGNATURES = {
     b"PK\x03\x04": "a ZIP archive or an Excel (.xlsx) workbook",
@@ -68,7 +73,7 @@ class Chunk:
     """Up to ``chunk_rows`` records of a file, column by column."""
 
     lines: list[int]
-    columns: list[list[str]]
+    columns: list[Sequence[str]]  # one sequence of cell texts per header column
     errors: list[list[RowError]] = field(default_factory=list)  # per rejected record
     rows: int = 0  # records read, good or rejected (blank lines not counted)
 
@@ -161,6 +166,7 @@ class Table:
         self.delimiter = delimiter or sniffed.delimiter
         self._head = head[sniffed.bom :]
         self._bad: dict[int, str] = {}  # line -> code, for lines blanked before csv reads them
+        self._controls = self.encoding != "utf-8"  # a control character seen in the bytes
         self._reader = csv.reader(self._text_lines(), delimiter=self.delimiter)
         try:
             header = next(self._reader)
@@ -243,23 +249,22 @@ class Table:
         while data := self.stream.read(BLOCK_BYTES):
             yield data
 
-    def _decoded_blocks(self) -> Iterator[list[str]]:
+    def _decoded_blocks(self) -> Iterator[Iterable[str]]:
         line = 0  # lines before the block
         encoding = self.encoding
         for block in self._blocks():
+            if not self._controls and (
+                block.translate(None, _NOT_CONTROL) or (b"\xc2" in block and _C1.search(block))
+            ):
+                self._controls = True  # from now on each chunk is checked cell by cell
             if b"\x00" not in block:
                 try:
                     text = block.decode(encoding)
                 except UnicodeDecodeError:
                     pass
                 else:
-                    lines = text.split("\n")
-                    if lines[-1] == "":
-                        lines.pop()
-                        yield [s + "\n" for s in lines]
-                    else:
-                        last = lines.pop()
-                        yield [*(s + "\n" for s in lines), last]
+                    # C-level line splitting on \n, \r\n (and a lone \r), as csv wants
+                    yield io.StringIO(text, newline="")
                     line += block.count(b"\n")
                     continue
             out = []
@@ -288,60 +293,75 @@ class Table:
         """Yield the records after the header in chunks of column arrays."""
         reader = self._reader
         width = len(self.header)
-        bad = self._bad
         done = False
         while not done:
             rows: list[list[str]] = []
             lines: list[int] = []
             errors: list[list[RowError]] = []
-            read = 0
-            last = reader.line_num
             while len(rows) < chunk_rows:
+                before, count = reader.line_num, len(rows)
                 try:
-                    values = next(reader)
-                except StopIteration:
+                    rows.extend(itertools.islice(reader, chunk_rows - count))  # in C
+                except csv.Error as exc:
+                    message = MESSAGES["malformed_csv"].format(error=exc)
+                    self._number(rows, count, before, lines)
+                    rows.append([])  # a placeholder, dropped below
+                    lines.append(reader.line_num)
+                    errors.append([RowError(reader.line_num, "", "malformed_csv", message)])
+                    continue
+                self._number(rows, count, before, lines)
+                if len(rows) - count < chunk_rows - count:
                     done = True
                     break
-                except csv.Error as exc:
-                    read += 1
-                    errors.append(
-                        [
-                            RowError(
-                                last + 1,
-                                "",
-                                "malformed_csv",
-                                MESSAGES["malformed_csv"].format(error=exc),
-                            )
-                        ]
-                    )
-                    last = reader.line_num
-                    continue
-                start, last = last + 1, reader.line_num
-                if len(values) != width:
-                    if not values or (len(values) == 1 and not values[0].strip()):
-                        if start in bad:
-                            read += 1
-                            code = bad.pop(start)
+            if not rows:
+                break
+            good = rows
+            if set(map(len, rows)) != {width}:
+                good, good_lines = [], []
+                failed = {e[0].line for e in errors}
+                for row, start in zip(rows, lines, strict=True):
+                    if len(row) == width:
+                        good.append(row)
+                        good_lines.append(start)
+                    elif start in failed:
+                        continue
+                    elif not row or (len(row) == 1 and not row[0].strip()):
+                        code = self._bad.pop(start, None)
+                        if code is not None:  # a line blanked before csv read it
                             message = MESSAGES[code].format(encoding=self.encoding_name)
                             errors.append([RowError(start, "", code, message)])
-                        continue  # a blank line
-                    read += 1
-                    message = MESSAGES["wrong_column_count"].format(
-                        expected=width, found=len(values)
-                    )
-                    errors.append([RowError(start, "", "wrong_column_count", message)])
-                    continue
-                rows.append(values)
-                lines.append(start)
-            read += len(rows)
+                    else:
+                        message = MESSAGES["wrong_column_count"].format(
+                            expected=width, found=len(row)
+                        )
+                        errors.append([RowError(start, "", "wrong_column_count", message)])
+                lines = good_lines
+            read = len(good) + len(errors)
             if not read:
-                break
-            columns = (
-                [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+                continue
+            columns: list[Sequence[str]] = (
+                list(zip(*good, strict=True)) if good else [() for _ in range(width)]
             )
             chunk = Chunk(lines, columns, errors, read)
-            _reject_control_characters(chunk, self.header)
+            if self._controls:
+                _reject_control_characters(chunk, self.header)
             yield chunk
+
+    def _number(self, rows: list[list[str]], count: int, before: int, lines: list[int]) -> None:
+        """Append the first line of each record ``rows[count:]`` read after line ``before``:
+        consecutive, unless a quoted cell holds line breaks (each adds a line)."""
+        added = len(rows) - count
+        if not added:
+            return
+        first = before + 1
+        if self._reader.line_num - before == added:  # one line per record
+            lines.extend(range(first, first + added))
+            return
+        line = first
+        for r in rows[count:]:
+            lines.append(line)
+            text = "".join(r)
+            line += 1 + text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
 def _reject_control_characters(chunk: Chunk, header: list[str]) -> None:
@@ -413,10 +433,8 @@ class JsonTable:
                     continue
                 lines.append(number)
                 records.append([json_cell(row.get(k)) for k in self.header])
-            columns = (
-                [list(c) for c in zip(*records, strict=True)]
-                if records
-                else [[] for _ in self.header]
+            columns: list[Sequence[str]] = (
+                list(zip(*records, strict=True)) if records else [() for _ in self.header]
             )
             chunk = Chunk(lines, columns, errors, len(part))
             _reject_control_characters(chunk, self.header)

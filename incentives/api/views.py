@@ -24,7 +24,7 @@ from core.imports.report import report_response
 from hierarchy.access import request_access
 from incentives import selectors, services
 from incentives.api import filters
-from incentives.mappings import KPI_FIELDS, PRESETS, TRANSACTION_FIELDS
+from incentives.mappings import FIELDS, PRESETS
 from incentives.models import (
     Credit,
     CreditingRule,
@@ -39,7 +39,12 @@ from incentives.models import (
     TransactionKind,
 )
 
-KIND_SLUGS = {"transactions": IngestKind.TRANSACTIONS, "kpi-values": IngestKind.KPI_VALUES}
+KIND_SLUGS = {
+    "transactions": IngestKind.TRANSACTIONS,
+    "kpi-values": IngestKind.KPI_VALUES,
+    "fx-rates": IngestKind.FX_RATES,
+    "crediting-rules": IngestKind.CREDITING_RULES,
+}
 
 
 class PayloadTooLargeError(ApplicationError):
@@ -241,6 +246,19 @@ class IngestBatchDetailView(TenantAPIView):
         return Response(IngestBatchSerializer(selectors.ingest_batch_get(batch_id=batch_id)).data)
 
 
+class IngestRetryView(TenantAPIView):
+    """Run a failed import again with its stored file (failed on an error or a lost worker):
+    the same answer as the upload (201 finished, 202 queued)."""
+
+    permission = "transactions.view"
+    write_permission = "transactions.change"
+
+    @extend_schema(request=None, responses={201: IngestBatchSerializer, 202: IngestBatchSerializer})
+    def post(self, request: Request, batch_id: int) -> Response:
+        selectors.ingest_batch_get(batch_id=batch_id)  # 404 when not found or not yours
+        return _batch_response(services.ingest_retry(batch_id=batch_id))
+
+
 class IngestErrorListView(TenantAPIView):
     """An import's row-level errors as JSON (paginated)."""
 
@@ -298,7 +316,7 @@ class ColumnMappingView(TenantAPIView):
     def get(self, request: Request) -> Response:
         return Response(
             {
-                "fields": {"transactions": TRANSACTION_FIELDS, "kpi_values": KPI_FIELDS},
+                "fields": FIELDS,
                 "presets": {
                     k: {"label": v["label"], "kind": v["kind"], "columns": v["columns"]}
                     for k, v in PRESETS.items()
