@@ -270,3 +270,29 @@ def test_a_running_import_reads_running_with_its_rows_so_far():
 def test_upload_problem_refuses_only_what_cannot_be_a_csv_file(content, name, refused):
     problem = upload_problem(SimpleUploadedFile(name, content))
     assert (problem is not None) is refused
+
+
+def test_fx_rates_import_through_the_same_page_and_the_page_opens_on_a_kind(client_alice, tenant_a):
+    # the page can be opened on a kind, and lists that kind's columns
+    html = client_alice.get(f"{DATA}?kind=fx_rates").content.decode()
+    assert '<option value="fx_rates" selected>' in html
+    assert 'data-kind="fx_rates"' in html
+    assert '<code class="col req">quote_currency</code>' in html
+    # given a rates file with one bad rate, partial mode
+    content = (
+        b"currency,quote_currency,valid_on,rate\n"
+        b"EUR,USD,2026-01-02,1.08500000\n"
+        b"GBP,USD,2026-01-02,-1\n"
+    )
+    response = client_alice.post(
+        DATA,
+        {"kind": "fx_rates", "mode": "partial", "file": SimpleUploadedFile("fx.csv", content)},
+    )
+    html = client_alice.get(response["Location"]).content.decode()
+    assert "FX rates import" in html and "Committed with errors" in html
+    assert "Imported 1 good row; 1 row with errors was skipped." in html
+    assert re.search(r'data-label="Line">3<.*?<code>rate</code>', html, re.S)
+    from incentives.models import FxRate
+
+    with tenant_scope(tenant_a):
+        assert list(FxRate.objects.values_list("currency", flat=True)) == ["EUR"]
