@@ -373,13 +373,19 @@ def test_a_csv_transaction_import_with_a_nul_reports_the_line(client_alice, org)
     assert batch["counts"]["created"] == 1
 
 
-def test_a_csv_hr_import_with_a_nul_is_refused_whole(client_alice, org):
+def test_a_csv_hr_import_with_a_nul_reports_its_line_and_writes_nothing(client_alice, org):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    content = b"employee_id,full_name,hire_date\nZ1,Zed\x00,2026-01-01\n"
+    from hierarchy.models import Person
+
+    content = b"employee_id,full_name,hire_date\nZ1,Zed\x00,2026-01-01\nZ2,Zoe,2026-01-01\n"
     response = client_alice.post(
         "/api/v1/hr-imports/",
         {"kind": "people", "file": SimpleUploadedFile("p.csv", content, "text/csv")},
     )
-    error = _error(response)
-    assert [(e["line"], e["code"]) for e in error["details"]["errors"]] == [(2, "nul_character")]
+    # a NUL is a row error on its line (the import kernel's rule); all or nothing writes nothing
+    body = response.json()
+    assert (response.status_code, body["status"]) == (201, "failed")
+    assert [(e["line"], e["code"]) for e in body["errors"]] == [(2, "nul_character")]
+    with tenant_scope(org.tenant):
+        assert not Person.objects.filter(employee_id__in=["Z1", "Z2"]).exists()
