@@ -15,6 +15,8 @@ Contract:
   3. :func:`reduce_phase` - cross-person figures: other people's and nodes' measures for gates
      and hybrid parts, team milestones, pool sizes and their largest-remainder split.
   4. :func:`reward_phase` - one rule per (segment, component), exact Decimals.
+  4b. :func:`dependency_phase` - pay on others' pay: the components that read other payees'
+     earned amounts, level by level after the components they read.
   5. :func:`settle` - rounding once per line, prior payments, holds and releases, clawbacks,
      ramp guarantees and draws.
 
@@ -23,6 +25,7 @@ Contract:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -31,6 +34,7 @@ import pandas as pd
 
 from engine import measures as ms
 from engine.phases.common import InputError
+from engine.phases.dependency import component_levels, deferred, dependency_phase
 from engine.phases.fast import FastBlock, LazyTrace, fast_path
 from engine.phases.measure import MeasureState, measure_phase
 from engine.phases.reduce import reduce_phase
@@ -52,6 +56,7 @@ __all__ = [
     "build_segments",
     "component_key",
     "compute",
+    "dependency_phase",
     "measure_phase",
     "plain_figures",
     "reduce_phase",
@@ -136,6 +141,8 @@ _KIND_ORDER = {
     "guarantee": 6,
     "draw": 7,
     "draw_recovery": 8,
+    "reserve": 9,
+    "reserve_release": 10,
 }
 
 
@@ -147,6 +154,7 @@ def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -
     steps and sentence are the same either way.
     """
     kpis = ms.KpiTable(inputs.kpi_values)
+    levels = component_levels(inputs)
     segments = build_segments(inputs)
     state = measure_phase(inputs, segments, pace, kpis)
     shared = reduce_phase(inputs, state, kpis)
@@ -156,7 +164,17 @@ def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -
     if fast and pace is None:
         fast_lines, fast_traces, done = fast_path(inputs, state, shared, kpis)
     rest = [s for s in state.segments if s.id not in done] if done else None
-    rewards = reward_phase(inputs, state, shared, kpis, rest) if rest is None or rest else []
+    later = deferred(levels)
+    rewards = reward_phase(inputs, state, shared, kpis, rest, later) if rest is None or rest else []
+    if later:
+        dep = dependency_phase(inputs, state, shared, kpis, levels, rewards, fast_lines)
+        rewards += dep.rewards
+        state = dataclasses.replace(
+            state,
+            measure_values=dep.measure_values,
+            formula_steps=dep.formula_steps,
+            formula_sentences=dep.formula_sentences,
+        )
     book, balances = settle(inputs, rewards)
     book.lines += fast_lines
     book.traces += fast_traces

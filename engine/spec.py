@@ -1818,7 +1818,9 @@ def _other_reads(plan: Plan, c: Component) -> list[tuple[str, str]]:
     if c.gate is not None and c.gate.scope != "self":
         out.append((c.gate.measure, "gate.measure"))
     out += [
-        (m.measure, f"modifiers[{j}].measure") for j, m in enumerate(c.modifiers) if m.scope != "self"
+        (m.measure, f"modifiers[{j}].measure")
+        for j, m in enumerate(c.modifiers)
+        if m.scope != "self"
     ]
     by = c.rate_table.tier_by if c.rate_table is not None else None
     if by is not None and by.scope != "self":
@@ -1853,9 +1855,9 @@ def _edges(plan: Plan) -> dict[ComponentKey, list[tuple[ComponentKey, str]]]:
     return out
 
 
-def _cycles(edges: Mapping[ComponentKey, Sequence[tuple[ComponentKey, str]]]) -> list[
-    tuple[list[ComponentKey], str]
-]:
+def _cycles(
+    edges: Mapping[ComponentKey, Sequence[tuple[ComponentKey, str]]],
+) -> list[tuple[list[ComponentKey], str]]:
     """Return each distinct cycle of the component graph and the path of its first edge."""
     state: dict[ComponentKey, str] = {}
     found: list[tuple[list[ComponentKey], str]] = []
@@ -1868,7 +1870,7 @@ def _cycles(edges: Mapping[ComponentKey, Sequence[tuple[ComponentKey, str]]]) ->
                 nodes = [n for n, _ in chain] + [node]
                 start = nodes.index(nxt)
                 loop = [*nodes[start:], nxt]
-                paths = [w for _, w in chain][start:] + [where]
+                paths = [*[w for _, w in chain][start:], where]
                 if frozenset(loop) not in seen:
                     seen.add(frozenset(loop))
                     found.append((loop, paths[0]))
@@ -1919,7 +1921,7 @@ def _check_earned(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
                     "by the payee's own components (scope self); its earned.scope says whose "
                     "lines count",
                 )
-        if c.type == "payout_pool" and c.measure in plan.measures_by_id:
+        if c.type == "payout_pool" and c.measure is not None and c.measure in plan.measures_by_id:
             src = plan.measure(c.measure).earned
             if src is None:
                 r.error(f"{path}.measure", "a payout pool needs an earned measure")
