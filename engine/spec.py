@@ -1721,17 +1721,17 @@ def _earned_source(
         if "earned" in data:
             r.error(sub, "only a measure with aggregate: earned has an earned source")
         return None
+    if "filter" in data:
+        r.error(f"{path}.filter", "an earned measure adds up earned amounts, not credits")
     if "earned" not in data:
         r.error(sub, "is required for an earned measure (of, scope, holder)")
         return None
-    if "filter" in data:
-        r.error(f"{path}.filter", "an earned measure adds up earned amounts, not credits")
     src = r.mapping(data["earned"], sub)
     if src is None:
         return None
     r.known(src, sub, EARNED_FIELDS)
     pairs: list[tuple[str, str]] = []
-    items = r.items(src.get("of"), f"{sub}.of")
+    items = r.items(src["of"], f"{sub}.of") if "of" in src else []
     if "of" not in src:
         r.error(f"{sub}.of", "is required: the components whose earned amounts count")
     elif isinstance(src.get("of"), list) and not src["of"]:
@@ -1836,7 +1836,7 @@ def earned_measures_read(plan: Plan, c: Component) -> list[str]:
     out: list[str] = []
     for mid in _own_reads(plan, c):
         for dep in measure_closure(plan, mid):
-            if plan.measures_by_id[dep].aggregate == "earned" and dep not in out:
+            if plan.measures_by_id[dep].earned is not None and dep not in out:
                 out.append(dep)
     return sorted(out)
 

@@ -169,21 +169,42 @@ def _overlaps(seg: Segment, ln: EarnedLine) -> bool:
     return seg.start_day < ln.end_day and ln.start_day < seg.end_day
 
 
+@dataclass
+class _Pool:
+    """The earned lines an earned measure reads, by node and by person (looked up per reader)."""
+
+    by_node: dict[str, list[EarnedLine]]
+    by_person: dict[str, list[EarnedLine]]
+
+    @classmethod
+    def of(cls, lines: Sequence[EarnedLine]) -> _Pool:
+        by_node: dict[str, list[EarnedLine]] = {}
+        by_person: dict[str, list[EarnedLine]] = {}
+        for ln in lines:
+            by_node.setdefault(ln.node, []).append(ln)
+            by_person.setdefault(ln.person, []).append(ln)
+        return cls(by_node, by_person)
+
+    def at(self, nodes: set[str]) -> list[EarnedLine]:
+        """Return the lines of payees at ``nodes``."""
+        return [ln for n in sorted(nodes & self.by_node.keys()) for ln in self.by_node[n]]
+
+
 def _reader_lines(
     src: EarnedSource,
     seg: Segment,
     readers: Sequence[Segment],
-    pool: Sequence[EarnedLine],
+    pool: _Pool,
     team: _Team,
 ) -> list[EarnedLine]:
     """Return the lines that count for reader segment ``seg`` (one of ``readers``, in order)."""
+    if src.scope == "person":
+        candidates = pool.by_person.get(src.holder or "", [])
+    else:
+        candidates = pool.at(team.under(seg.node_id if src.scope == "team" else src.holder or ""))
     out = []
-    for ln in pool:
+    for ln in candidates:
         if ln.person == seg.person_key:
-            continue
-        if src.scope == "person" and ln.person != src.holder:
-            continue
-        if src.scope == "node" and ln.node not in team.under(src.holder or ""):
             continue
         home = next(
             (
@@ -256,14 +277,18 @@ def dependency_phase(
                 continue
             labels = {m.id: _label(m.earned, plans) for m in now if m.earned is not None}
             after = _derived(plan, {m.id for m in now})
+            pools = {
+                m.id: _Pool.of([ln for k in m.earned.of for ln in by_component.get(k, [])])
+                for m in now
+                if m.earned is not None
+            }
             for seg in segs_by_plan.get(pid, []):
                 done = dict(values[seg.id])
                 got = figures.setdefault(seg.id, {})
                 for m in now:
                     assert m.earned is not None
-                    pool = [ln for k in m.earned.of for ln in by_component.get(k, [])]
                     own = readers[(seg.person_key, pid)]
-                    mine = _reader_lines(m.earned, seg, own, pool, team)
+                    mine = _reader_lines(m.earned, seg, own, pools[m.id], team)
                     got[m.id] = _figure(m, labels[m.id], mine, plan.rounding.currency)
                     done[m.id] = got[m.id].total
                 if after:
