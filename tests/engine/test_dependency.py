@@ -6,7 +6,6 @@ import random
 from decimal import Decimal
 from typing import Any
 
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +14,7 @@ from engine import InputError, PlanValidationError, compute, parse_plan, validat
 from engine.loader import inputs_from_mapping, plans_from_mapping
 from engine.spec import dependency_errors, dependency_levels
 from engine.types import Inputs
+from tests.engine.test_properties import shuffled
 
 NODES = [
     ("world", None),
@@ -176,23 +176,6 @@ def org_case(seed: int) -> dict[str, Any]:
         "timeline": timeline,
         "credits": credits,
     }
-
-
-def shuffled(inputs: Inputs, seed: int) -> Inputs:
-    def mix(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.sample(frac=1, random_state=seed).reset_index(drop=True)
-
-    return Inputs(
-        period=inputs.period,
-        plans=dict(reversed(list(inputs.plans.items()))),
-        assignments=mix(inputs.assignments),
-        timeline=mix(inputs.timeline),
-        credits=mix(inputs.credits),
-        quotas=mix(inputs.quotas),
-        kpi_values=mix(inputs.kpi_values),
-        nodes=mix(inputs.nodes),
-        reserves=mix(inputs.reserves),
-    )
 
 
 def org_inputs(seed: int) -> Inputs:
