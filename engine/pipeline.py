@@ -26,18 +26,15 @@ Contract:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections.abc import Mapping, Sequence
 from decimal import Decimal
-
-import pandas as pd
 
 from engine import measures as ms
 from engine.phases.common import InputError
 from engine.phases.dependency import component_levels, deferred, dependency_phase
-from engine.phases.fast import FastBlock, LazyTrace, fast_path
+from engine.phases.fast import fast_path
 from engine.phases.measure import MeasureState, measure_phase
 from engine.phases.reduce import reduce_phase
+from engine.phases.result import assemble, measure_frame, result_hash
 from engine.phases.reward import Reward, component_key, plain_figures, reward_phase
 from engine.phases.segments import Segment, build_segments, seasons
 from engine.phases.settle import settle
@@ -65,85 +62,6 @@ __all__ = [
     "seasons",
     "settle",
 ]
-
-
-def _measure_frame(state: MeasureState) -> pd.DataFrame:
-    rows = []
-    for seg in state.segments:
-        for mid in sorted(state.measure_values[seg.id]):
-            value = state.measure_values[seg.id][mid]
-            rows.append(
-                (seg.person_key, seg.plan_id, seg.index, mid, None if value is None else value)
-            )
-    return pd.DataFrame(rows, columns=["person_id", "plan_id", "segment", "measure_id", "value"])
-
-
-def result_hash(
-    lines: Sequence[PayoutLine],
-    traces: Sequence[Trace],
-    measures: pd.DataFrame,
-    balances: Mapping[str, Decimal],
-) -> str:
-    """Return the sha256 of the canonical serialization of a result."""
-    h = hashlib.sha256()
-    for ln in lines:
-        h.update(
-            f"{ln.person_id}|{ln.plan_id}|{ln.component_id}|{ln.period_id}|{ln.segment}|"
-            f"{ln.segment_start}|{ln.segment_end}|{ln.kind}|{ln.earned}|{ln.paid_before}|"
-            f"{ln.amount}|{ln.amount_minor}|{ln.currency}|{_canon(ln.attainment)}|"
-            f"{_canon(ln.tier)}\n".encode()
-        )
-    parts: list[str] = []
-    lazy: dict[int, tuple[FastBlock, list[int], list[int]]] = {}
-    for t in traces:
-        head = f"{t.person_id}|{t.plan_id}|{t.component_id}|{t.segment}|{t.rule}|"
-        src = t.source
-        if isinstance(src, LazyTrace):
-            # A fast-path trace is hashed by the figures it renders from, unrendered.
-            got = lazy.setdefault(id(src.block), (src.block, [], []))
-            got[1].append(src.row)
-            got[2].append(len(parts))
-            parts.append(head)
-        elif t.figures is not None:  # the same figures, from the general path
-            parts.append(head + t.figures)
-        else:
-            steps = ";".join(f"{s.name}={s.value}#{s.note}" for s in t.steps)
-            parts.append(f"{head}{steps}|{','.join(t.inputs)}|{t.text}")
-    for block, rows, slots in lazy.values():
-        for slot, text in zip(slots, block.figures(rows), strict=True):
-            parts[slot] += text
-    for part in parts:
-        h.update(part.encode())
-        h.update(b"\n")
-    for row in measures.itertuples(index=False):
-        h.update("|".join(_canon(v) for v in row).encode())
-        h.update(b"\n")
-    for person, balance in sorted(balances.items()):
-        h.update(f"{person}={_canon(balance)}\n".encode())
-    return h.hexdigest()
-
-
-def _canon(value: object) -> str:
-    if isinstance(value, Decimal):
-        return f"{value.normalize():f}"
-    if value is None:
-        return ""
-    return str(value)
-
-
-_KIND_ORDER = {
-    "earned": 0,
-    "deferred": 1,
-    "hold": 2,
-    "release": 3,
-    "instalment": 4,
-    "clawback": 5,
-    "guarantee": 6,
-    "draw": 7,
-    "draw_recovery": 8,
-    "reserve": 9,
-    "reserve_release": 10,
-}
 
 
 def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -> Result:
@@ -178,46 +96,5 @@ def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -
     book, balances = settle(inputs, rewards)
     book.lines += fast_lines
     book.traces += fast_traces
-    comp_order = {
-        (pid, c.id): i for pid, p in inputs.plans.items() for i, c in enumerate(p.components)
-    }
-
-    def order(component_id: str, plan_id: str) -> int:
-        return comp_order.get((plan_id, component_id), len(comp_order) + 1)
-
-    lines = sorted(
-        book.lines,
-        key=lambda ln: (
-            ln.person_id,
-            ln.plan_id,
-            ln.segment,
-            order(ln.component_id, ln.plan_id),
-            ln.component_id,
-            _KIND_ORDER[ln.kind],
-            ln.amount,
-        ),
-    )
-    traces = sorted(
-        book.traces,
-        key=lambda t: (
-            t.person_id,
-            t.plan_id,
-            t.segment,
-            order(t.component_id, t.plan_id),
-            t.component_id,
-            t.rule,
-            () if t.source is not None else t.inputs,
-            "" if t.source is not None else t.text,
-        ),
-    )
-    measures = _measure_frame(state)
-    digest = result_hash(lines, traces, measures, balances)
-    return Result(
-        period_id=inputs.period.id,
-        lines=tuple(lines),
-        traces=tuple(traces),
-        contributions=state.contributions,
-        measures=measures,
-        draw_balances=balances,
-        result_hash=digest,
-    )
+    measures = measure_frame(state)
+    return assemble(inputs, book.lines, book.traces, measures, state.contributions, balances)
