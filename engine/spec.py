@@ -1921,6 +1921,11 @@ def _check_earned(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
                     "by the payee's own components (scope self); its earned.scope says whose "
                     "lines count",
                 )
+        if c.reserve is not None and c.instalments is not None:
+            r.error(
+                f"{path}.reserve",
+                "a pool is paid in instalments or holds back a reserve, not both",
+            )
         if c.type == "payout_pool" and c.measure is not None and c.measure in plan.measures_by_id:
             src = plan.measure(c.measure).earned
             if src is None:

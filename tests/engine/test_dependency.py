@@ -463,6 +463,27 @@ def test_a_reserve_is_checked_with_its_path(reserve: dict[str, Any], message: st
     assert message in validate_plan(plan)
 
 
+def test_a_pool_holds_back_a_reserve_or_pays_in_instalments_not_both() -> None:
+    plan = plan_with(
+        [],
+        [
+            {
+                "id": "ps",
+                "type": "profit_share",
+                "kpi": "profit",
+                "source_node": "n",
+                "share": "0.05",
+                "reserve": {"share": "0.2"},
+                "instalments": {"periods": 3},
+            }
+        ],
+    )
+    assert (
+        "components[0].reserve: a pool is paid in instalments or holds back a reserve, not both"
+        in validate_plan(plan)
+    )
+
+
 def test_only_pools_hold_back_a_reserve() -> None:
     plan = plan_with(
         [{"id": "b", "aggregate": "sum"}],
