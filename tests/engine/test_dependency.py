@@ -428,6 +428,11 @@ def test_a_payout_pool_needs_an_earned_measure_of_a_node_or_person() -> None:
     assert "components[2].share: is required" in errors
 
 
+def profit_share_plan(**extra: Any) -> dict[str, Any]:
+    share = {"id": "ps", "type": "profit_share", "kpi": "profit", "source_node": "n"}
+    return plan_with([], [{**share, "share": "0.05", **extra}])
+
+
 @pytest.mark.parametrize(
     ("reserve", "message"),
     [
@@ -446,38 +451,13 @@ def test_a_payout_pool_needs_an_earned_measure_of_a_node_or_person() -> None:
 )
 def test_a_reserve_is_checked_with_its_path(reserve: dict[str, Any], message: str) -> None:
     # given
-    plan = plan_with(
-        [],
-        [
-            {
-                "id": "ps",
-                "type": "profit_share",
-                "kpi": "profit",
-                "source_node": "n",
-                "share": "0.05",
-                "reserve": reserve,
-            }
-        ],
-    )
+    plan = profit_share_plan(reserve=reserve)
     # when / then
     assert message in validate_plan(plan)
 
 
 def test_a_pool_holds_back_a_reserve_or_pays_in_instalments_not_both() -> None:
-    plan = plan_with(
-        [],
-        [
-            {
-                "id": "ps",
-                "type": "profit_share",
-                "kpi": "profit",
-                "source_node": "n",
-                "share": "0.05",
-                "reserve": {"share": "0.2"},
-                "instalments": {"periods": 3},
-            }
-        ],
-    )
+    plan = profit_share_plan(reserve={"share": "0.2"}, instalments={"periods": 3})
     assert (
         "components[0].reserve: a pool is paid in instalments or holds back a reserve, not both"
         in validate_plan(plan)
