@@ -14,13 +14,15 @@ Contract:
      plus the per-credit contributions frame. Chunkable by person.
   3. :func:`reduce_phase` - cross-person figures: other people's and nodes' measures for gates
      and hybrid parts, team milestones, pool sizes and their largest-remainder split.
-  4. :func:`reward_phase` - one rule per (segment, component), exact Decimals.
-  4b. :func:`dependency_phase` - pay on others' pay: the components that read other payees'
-     earned amounts, level by level after the components they read.
+  4. :func:`reward_phase` - one rule per (segment, component), exact Decimals; then the
+     dependency phase (``engine/phases/dependency.py``: pay on others' pay) rewards the
+     components that read other payees' earned amounts (``engine/phases/depend.py``'s
+     ``earned_table``), level by level after the components they read.
   5. :func:`settle` - rounding once per line, prior payments, holds and releases, clawbacks,
      ramp guarantees and draws.
 
   Plain tier tables take the column-wise fast path (``engine/phases/fast.py``) between 3 and 5.
+  ``engine.phases.chunks`` runs the same phases chunk by chunk, every output a plain table.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from decimal import Decimal
 
 from engine import measures as ms
 from engine.phases.common import InputError
+from engine.phases.depend import earned_table
 from engine.phases.dependency import component_levels, deferred, dependency_phase
 from engine.phases.fast import fast_path
 from engine.phases.measure import MeasureState, measure_phase
@@ -72,7 +75,7 @@ def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -
     steps and sentence are the same either way.
     """
     kpis = ms.KpiTable(inputs.kpi_values)
-    levels = component_levels(inputs)
+    levels = component_levels(inputs.plans)
     segments = build_segments(inputs)
     state = measure_phase(inputs, segments, pace, kpis)
     shared = reduce_phase(inputs, state, kpis)
@@ -84,8 +87,9 @@ def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -
     rest = [s for s in state.segments if s.id not in done] if done else None
     later = deferred(levels)
     rewards = reward_phase(inputs, state, shared, kpis, rest, later) if rest is None or rest else []
-    if later:
-        dep = dependency_phase(inputs, state, shared, kpis, levels, rewards, fast_lines)
+    if later:  # pay on others' pay: between reward and settle
+        earned = earned_table(inputs.plans, state.segments, rewards, fast_lines)
+        dep = dependency_phase(inputs, state, shared, kpis, levels, earned)
         rewards += dep.rewards
         state = dataclasses.replace(
             state,

@@ -27,8 +27,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import pandas as pd
+
 from engine import measures as ms
-from engine.money import ZERO, add, quantize
+from engine.money import ZERO, add, quantize, to_decimal
 from engine.phases.common import InputError
 from engine.phases.measure import MeasureState, formula_context
 from engine.phases.reduce import split_pool
@@ -44,7 +46,7 @@ from engine.spec import (
     dependency_levels,
     measure_closure,
 )
-from engine.types import Inputs, PayoutLine, Step
+from engine.types import Inputs, Step
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +63,10 @@ class EarnedLine:
     amount: Decimal
 
 
-def component_levels(inputs: Inputs) -> dict[ComponentKey, int]:
+def component_levels(plans: Mapping[str, Plan]) -> dict[ComponentKey, int]:
     """Return each component's dependency level; refuse a cycle or a dangling source."""
     try:
-        return dependency_levels(inputs.plans)
+        return dependency_levels(plans)
     except PlanValidationError as exc:
         raise InputError("plans: " + "; ".join(exc.errors)) from exc
 
@@ -74,24 +76,21 @@ def deferred(levels: Mapping[ComponentKey, int]) -> frozenset[ComponentKey]:
     return frozenset(k for k, level in levels.items() if level > 0)
 
 
-def earned_lines(
-    inputs: Inputs,
-    segments: Sequence[Segment],
-    rewards: Sequence[Reward],
-    fast_lines: Sequence[PayoutLine],
-) -> list[EarnedLine]:
-    """Return the earned lines of the rewards and fast-path lines, each rounded once."""
+def earned_lines(earned: pd.DataFrame, segments: Sequence[Segment]) -> list[EarnedLine]:
+    """Return the rows of an ``earned`` table (:func:`depend.earned_table`) with their days."""
+    if not len(earned):
+        return []
+    by_key = {(s.person_key, s.plan_id, s.index): s for s in segments}
     out = []
-    for r in rewards:
-        seg, plan = r.segment, inputs.plans[r.segment.plan_id]
-        amount = quantize(r.outcome.earned, plan.rounding.currency, plan.rounding.mode)
-        out.append(_line(seg, r.component.id, amount))
-    if fast_lines:
-        by_key = {(s.person_key, s.plan_id, s.index): s for s in segments}
-        for ln in fast_lines:
-            if ln.kind == "earned":
-                seg = by_key[(ln.person_id, ln.plan_id, ln.segment)]
-                out.append(_line(seg, ln.component_id, ln.earned))
+    for person, plan, component, index, amount in zip(
+        earned["person_id"].astype(str).tolist(),
+        earned["plan_id"].astype(str).tolist(),
+        earned["component_id"].astype(str).tolist(),
+        earned["segment"].tolist(),
+        earned["earned"].tolist(),
+        strict=True,
+    ):
+        out.append(_line(by_key[(person, plan, int(index))], component, to_decimal(amount)))
     return out
 
 
@@ -233,12 +232,12 @@ def dependency_phase(
     shared: Shared,
     kpis: ms.KpiTable,
     levels: Mapping[ComponentKey, int],
-    rewards: Sequence[Reward],
-    fast_lines: Sequence[PayoutLine] = (),
+    earned: pd.DataFrame,
 ) -> DependencyResult:
     """Return the rewards of the components that read others' earned amounts, level by level.
 
-    ``rewards`` and ``fast_lines`` are what the reward phase and the fast path made (level 0).
+    ``earned`` is what every payee earned at level 0 (:func:`depend.earned_table` of the
+    reward phase and the fast path); ``state`` and ``shared`` are the whole run's.
     """
     values = list(state.measure_values)
     fsteps = {k: dict(v) for k, v in state.formula_steps.items()}
@@ -253,7 +252,7 @@ def dependency_phase(
             if m.earned is not None:
                 ready[(plan.id, m.id)] = 1 + max(levels.get(k, 0) for k in m.earned.of)
     top = max([*levels.values(), *ready.values()])
-    lines = earned_lines(inputs, state.segments, rewards, fast_lines)
+    lines = earned_lines(earned, state.segments)
     by_component: dict[ComponentKey, list[EarnedLine]] = {}
     for ln in lines:
         by_component.setdefault((ln.plan, ln.component), []).append(ln)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from engine import InputError, PlanValidationError, compute, parse_plan, validate_plan
 from engine.loader import inputs_from_mapping, plans_from_mapping
+from engine.phases import run_in_chunks
 from engine.spec import dependency_errors, dependency_levels
 from engine.types import Inputs
 from tests.engine.test_properties import shuffled
@@ -206,6 +207,20 @@ def test_the_dependency_phase_gives_the_same_hash_on_either_path(seed: int) -> N
     # then
     assert fast.lines == general.lines
     assert fast.result_hash == general.result_hash
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 4))
+def test_the_dependency_phase_chunked_and_persisted_gives_one_calls_result(
+    seed: int, chunks: int
+) -> None:
+    # given: a team, a VP and a pool spread over several chunks of people
+    inputs = org_inputs(seed)
+    # when
+    chunked = run_in_chunks(inputs, chunks, persist=True)
+    # then
+    assert chunked.lines == compute(inputs).lines
+    assert chunked.result_hash == compute(inputs).result_hash
 
 
 def _descendants(node: str) -> set[str]:
