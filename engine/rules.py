@@ -88,6 +88,8 @@ class Facts:
     formula_steps: Mapping[str, tuple[Step, ...]] = field(default_factory=dict)
     """Each formula measure's sub-results in plain words (engine.formula)."""
     formula_sentences: Mapping[str, str] = field(default_factory=dict)
+    windows: Mapping[str, tuple[Step, str]] = field(default_factory=dict)
+    """Each windowed measure's step and sentence (engine.windows: which periods it counts)."""
 
     @property
     def currency(self) -> str:
@@ -475,6 +477,10 @@ def _finish(
         fsteps, ftext = _formula_trace(c, f)
         steps[:0] = fsteps
         text = f"{ftext} {text}" if ftext else text
+    if f.windows:
+        wsteps, wtext = _window_trace(c, f)
+        steps[:0] = wsteps
+        text = f"{wtext} {text}" if wtext else text
     factors: list[tuple[Decimal, str, str]] = []
     for i, mod in enumerate([*c.modifiers, *f.plan.modifiers], start=1):
         factor, msteps, words, ref = modifier_factor(mod, f, shared, i)
@@ -554,6 +560,26 @@ def _formula_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
             add(p.measure)
     steps = [s for mid in wanted for s in f.formula_steps[mid]]
     return steps, " ".join(f.formula_sentences[mid] for mid in wanted)
+
+
+def _window_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
+    """Return the steps and sentences of the windowed measures ``c`` reads (own scope)."""
+    read = [c.measure]
+    read += [c.gate.measure] if c.gate is not None and c.gate.scope == "self" else []
+    read += [m.measure for m in (*c.modifiers, *f.plan.modifiers) if m.scope == "self"]
+    read += [k.measure for k in c.kpis]
+    read += [p.measure for p in c.parts if p.scope == "self"]
+    i = 0
+    while i < len(read):  # formulas and ratios read the windows of what they are made of
+        mid, i = read[i], i + 1
+        m = f.plan.measures_by_id.get(mid or "")
+        if m is not None and m.formula is not None:
+            read += list(m.formula.measures)
+        if m is not None and m.aggregate == "ratio":
+            read += [m.numerator, m.denominator]
+    wanted = list(dict.fromkeys(mid for mid in read if mid in f.windows))
+    got = [f.windows[mid] for mid in wanted if mid is not None]
+    return [s for s, _ in got], " ".join(t for _, t in got)
 
 
 def _credit_ref(f: Facts, measure_id: str) -> str:
