@@ -1705,7 +1705,7 @@ def _measure_window(r: _Reader, value: object, path: str, aggregate: str | None)
     year = r.get(data, path, "year", r.choice(WINDOW_YEARS), default="fiscal") or "fiscal"
     if over == "trailing_n_periods":
         if periods is None and "periods" not in data:
-            r.error(f"{path}.periods", "is required for trailing_n_periods (N, this period included)")
+            r.error(f"{path}.periods", "is required for trailing_n_periods (N, with this period)")
         elif periods is not None and periods < 1:
             r.error(f"{path}.periods", "must be >= 1 (1 is this period alone)")
             periods = None
@@ -1727,12 +1727,11 @@ def _measure_window(r: _Reader, value: object, path: str, aggregate: str | None)
 def _check_windows(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
     """Check windowed measures and to-date settlement against the components that read them."""
     for i, m in enumerate(plan.measures):
-        if m.window.year == "plan" and m.window.over != "period":
-            if plan.plan_year_start_month is None:
-                r.error(
-                    f"measures[{i}].window.year",
-                    "year: plan needs plan_year_start_month at the top of the plan",
-                )
+        if m.window.year == "plan" and plan.plan_year_start_month is None:
+            r.error(
+                f"measures[{i}].window.year",
+                "year: plan needs plan_year_start_month at the top of the plan",
+            )
     raw = root.get("components")
     if not isinstance(raw, list):
         return
@@ -1744,7 +1743,7 @@ def _check_windows(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
 
     for c in plan.components:
         path = f"components[{index.get(c.id, 0)}]"
-        others = [
+        others: list[tuple[str, str | None, str] | None] = [
             (f"{path}.gate.measure", c.gate.measure, c.gate.scope) if c.gate else None,
             *(
                 (f"{path}.modifiers[{j}].measure", mod.measure, mod.scope)

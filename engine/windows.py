@@ -37,6 +37,7 @@ import pandas as pd
 from engine.measures import filter_mask
 from engine.money import ZERO, from_e4
 from engine.periods import MONTHS_PER_PERIOD, add_months, day_number, period_boundaries
+from engine.phases.common import InputError
 from engine.spec import Component, MeasureWindow, Plan
 from engine.types import HISTORY_PAYOUT_COLUMNS, Inputs, Period, Step
 
@@ -60,7 +61,7 @@ MONTH_NAMES: Final = (
 )
 
 
-class HistoryError(ValueError):
+class HistoryError(InputError):
     """Raised when the inputs lack an earlier period a window needs, or name an unknown one."""
 
 
@@ -213,9 +214,7 @@ def history_needed(
     return tuple(out)
 
 
-def _gaps(
-    start: dt.date, end: dt.date, have: Sequence[Period]
-) -> list[tuple[dt.date, dt.date]]:
+def _gaps(start: dt.date, end: dt.date, have: Sequence[Period]) -> list[tuple[dt.date, dt.date]]:
     """Return the parts of ``[start, end)`` that no period of ``have`` covers."""
     gaps = []
     cursor = start
@@ -442,7 +441,7 @@ def measure_windows(
         days = np.concatenate([credit_day, hdays.astype(np.int64)])
         money = np.concatenate([amounts, history["amount_e4"].to_numpy(dtype=np.int64)])
     who = (
-        persons.get_indexer(combined["person_id"]).astype(np.int64)
+        persons.get_indexer(pd.Index(combined["person_id"])).astype(np.int64)
         if len(combined)
         else np.zeros(0, dtype=np.int64)
     )

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from engine import measures as ms
+from engine import windows
 from engine.money import (
     ONE,
     from_e4,
@@ -119,6 +120,7 @@ def measure_phase(
     kpi_table: ms.KpiTable | None = None,
 ) -> MeasureState:
     """Return every segment's measures, and the per-credit contributions, from the credits."""
+    windows.check_history(inputs)  # a window needs periods the inputs lack: refuse, say which
     credits, cday = _credits_frame(inputs.credits, inputs.period)
     kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
     seg_codes, uniques = pd.factorize(np.array([s.person for s in segments], dtype=object))
@@ -173,8 +175,8 @@ def measure_phase(
     for plan_id, (rows, segs) in pairs.items():
         plan = inputs.plans[plan_id]
         for m in plan.measures:
-            if m.aggregate not in ("sum", "count", "average"):
-                continue
+            if m.aggregate not in ("sum", "count", "average") or m.window.over != "period":
+                continue  # windowed measures: below
             if m.filter not in masks:
                 masks[m.filter] = ms.filter_mask(credits, m.filter)
             keep = masks[m.filter]
@@ -188,6 +190,15 @@ def measure_phase(
             count_arrays[(plan_id, m.id)] = ms.group_count(sg, nseg)
             counts[(plan_id, m.id)] = count_arrays[(plan_id, m.id)].tolist()
             contrib_parts.append((r, sg, m.id))
+    seg_end = np.array([s.end_day for s in segments], dtype=np.int64)
+    win = windows.measure_windows(
+        inputs, [s.plan_id for s in segments], pcode, seg_end, persons, credits, cday, amounts
+    )
+    if win is not None:
+        for key, (sum_array, count_array) in win.arrays.items():
+            sum_arrays[key], count_arrays[key] = sum_array, count_array
+            sums[key], counts[key] = sum_array.tolist(), count_array.tolist()
+        contrib_parts += win.parts
     values: list[dict[str, Decimal | None]] = []
     seg_counts: list[dict[str, int]] = []
     formula_steps: dict[int, dict[str, tuple[Step, ...]]] = {}
@@ -227,7 +238,11 @@ def measure_phase(
             ctx = _formula_context(seg, person_quotas, kpis, season)
             formula_steps[sid], formula_sentences[sid] = ctx.steps, ctx.sentences
         values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace, ctx))
-    contributions = _contributions(contrib_parts, segments, credits, amounts)
+    contributions = (
+        _contributions(contrib_parts, segments, credits, amounts)
+        if win is None
+        else _contributions(contrib_parts, segments, win.credits, win.amounts)
+    )
     return MeasureState(
         segments,
         credits,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from engine import measures as ms
+from engine import windows
 from engine.fastpath import plain_plan
 from engine.money import (
     ONE,
@@ -118,6 +119,7 @@ def segment_facts(
     formula_steps: Mapping[int, Mapping[str, tuple[Step, ...]]] | None = None,
     formula_sentences: Mapping[int, Mapping[str, str]] | None = None,
     season: Mapping[tuple[str, str], Decimal] | None = None,
+    window_steps: Mapping[str, tuple[Step, str]] | None = None,
 ) -> Facts:
     plan = inputs.plans[seg.plan_id]
     quotas = {
@@ -141,6 +143,7 @@ def segment_facts(
         measure_credit_count=counts[seg.id],
         formula_steps=formula_steps.get(seg.id, {}) if formula_steps else {},
         formula_sentences=formula_sentences.get(seg.id, {}) if formula_sentences else {},
+        windows=window_steps or {},
     )
 
 
@@ -160,6 +163,7 @@ def reward_phase(
     rewards: list[Reward] = []
     keys: dict[tuple[str, str], str] = {}
     season = seasons(inputs)
+    window_steps = {pid: windows.plan_window_steps(inputs, p) for pid, p in inputs.plans.items()}
     for seg in state.segments if segments is None else segments:
         plan = inputs.plans[seg.plan_id]
         facts = segment_facts(
@@ -173,6 +177,7 @@ def reward_phase(
             state.formula_steps,
             state.formula_sentences,
             season,
+            window_steps[seg.plan_id],
         )
         plain = state.pace is None and plain_plan(plan)
         for c in plan.components:
