@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Final
 
@@ -465,14 +465,21 @@ def measure_windows(
     return Windowed(arrays, parts, combined, money)
 
 
-def plan_window_steps(inputs: Inputs, plan: Plan) -> dict[str, tuple[Step, str]]:
-    """Return each windowed measure of ``plan``: its trace step and sentence."""
+def plan_window_steps(
+    inputs: Inputs, plan: Plan, end: dt.date | None = None
+) -> dict[str, tuple[Step, str]]:
+    """Return each windowed measure of ``plan``: its trace step and sentence.
+
+    ``end`` is the end of the segment the measure was counted to (the period's by default).
+    """
     out = {}
     for m in plan.measures:
         if m.window.over != "period":
             span = window_span(
                 m.window, plan, inputs.period, inputs.fiscal_year_start_month, inputs.history_start
             )
+            if end is not None:
+                span = replace(span, end=end)
             out[m.id] = window_step(m.id, span)
     return out
 
@@ -495,9 +502,9 @@ class ToDate:
     ) -> tuple[Decimal, tuple[str, ...]]:
         """Return what was paid before this line, and the earlier periods it counts."""
         key = (person, plan_id, c.id)
-        if segment > 0 and key in self._last:
-            return self._last[key], ()
         total, periods = self._paid.get(key, (ZERO, ()))
+        if segment > 0 and key in self._last:
+            return self._last[key], (*periods, "earlier in this period")
         return total + prior, periods
 
     def record(self, person: str, plan_id: str, c: Component, earned: Decimal) -> None:

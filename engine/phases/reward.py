@@ -163,7 +163,7 @@ def reward_phase(
     rewards: list[Reward] = []
     keys: dict[tuple[str, str], str] = {}
     season = seasons(inputs)
-    window_steps = {pid: windows.plan_window_steps(inputs, p) for pid, p in inputs.plans.items()}
+    window_steps: dict[tuple[str, int], dict[str, tuple[Step, str]]] = {}
     for seg in state.segments if segments is None else segments:
         plan = inputs.plans[seg.plan_id]
         facts = segment_facts(
@@ -177,7 +177,7 @@ def reward_phase(
             state.formula_steps,
             state.formula_sentences,
             season,
-            window_steps[seg.plan_id],
+            _window_steps(window_steps, inputs, plan, seg),
         )
         plain = state.pace is None and plain_plan(plan)
         for c in plan.components:
@@ -197,6 +197,23 @@ def reward_phase(
                 )
             rewards.append(Reward(seg, c, evaluate(c, facts, shared), figures))
     return rewards
+
+
+def _window_steps(
+    cache: dict[tuple[str, int], dict[str, tuple[Step, str]]],
+    inputs: Inputs,
+    plan: Plan,
+    seg: Segment,
+) -> dict[str, tuple[Step, str]]:
+    """Return the trace steps of the plan's windowed measures counted to the segment's end."""
+    key = (plan.id, seg.end_day)
+    if key not in cache:
+        cache[key] = windows.plan_window_steps(inputs, plan, seg.end) if _windowed(plan) else {}
+    return cache[key]
+
+
+def _windowed(plan: Plan) -> bool:
+    return any(m.window.over != "period" for m in plan.measures)
 
 
 def _raw_quota_e4(
