@@ -7,6 +7,7 @@ Public API (everything else is an implementation detail):
 * :func:`plan_json_schema` - the JSON Schema of the plan language.
 * :mod:`engine.crediting` - transactions -> credits; :mod:`engine.nudges` - nudges, forecasts.
 * :mod:`engine.money` - the only rounding code.
+* :func:`history_needed` - which earlier periods and tables a calculation's windows need.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from engine.pipeline import InputError, compute
 from engine.schema import plan_json_schema
 from engine.spec import Plan, PlanValidationError, load_plan, parse_plan, validate_plan
 from engine.types import Inputs, PayoutLine, Period, Result, Trace
+from engine.windows import history_needed
 
 __all__ = [
     "InputError",
@@ -26,6 +28,7 @@ __all__ = [
     "Result",
     "Trace",
     "compute",
+    "history_needed",
     "load_plan",
     "parse_plan",
     "plan_json_schema",

@@ -37,7 +37,6 @@ import pandas as pd
 from engine.measures import filter_mask
 from engine.money import ZERO, from_e4
 from engine.periods import MONTHS_PER_PERIOD, add_months, day_number, period_boundaries
-from engine.phases.common import InputError
 from engine.spec import Component, MeasureWindow, Plan
 from engine.types import HISTORY_PAYOUT_COLUMNS, Inputs, Period, Step
 
@@ -61,7 +60,7 @@ MONTH_NAMES: Final = (
 )
 
 
-class HistoryError(InputError):
+class HistoryError(ValueError):
     """Raised when the inputs lack an earlier period a window needs, or name an unknown one."""
 
 

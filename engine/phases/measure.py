@@ -26,7 +26,7 @@ from engine.money import (
 from engine.periods import (
     day_number,
 )
-from engine.phases.common import IntArray, require
+from engine.phases.common import InputError, IntArray, require
 from engine.phases.segments import Segment, prorated_quota, quota_tables, seasons
 from engine.spec import Filter
 from engine.types import (
@@ -120,7 +120,10 @@ def measure_phase(
     kpi_table: ms.KpiTable | None = None,
 ) -> MeasureState:
     """Return every segment's measures, and the per-credit contributions, from the credits."""
-    windows.check_history(inputs)  # a window needs periods the inputs lack: refuse, say which
+    try:
+        windows.check_history(inputs)
+    except windows.HistoryError as exc:  # a window needs periods the inputs lack: say which
+        raise InputError(str(exc)) from exc
     credits, cday = _credits_frame(inputs.credits, inputs.period)
     kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
     seg_codes, uniques = pd.factorize(np.array([s.person for s in segments], dtype=object))
