@@ -271,19 +271,34 @@ def check_history(inputs: Inputs) -> None:
                 )
 
 
+@dataclass(frozen=True)
+class WindowSums:
+    """A windowed measure per segment: sum (e4) and count, the part of them dated before the
+    period (what a forecast's pace does not scale), and the (credit row, segment) pairs."""
+
+    sums: IntArray
+    counts: IntArray
+    earlier_sums: IntArray
+    earlier_counts: IntArray
+    rows: IntArray
+    segs: IntArray
+
+
 def window_sums(
     seg_person: IntArray,
     seg_end: IntArray,
     start_day: int,
+    period_day: int,
     credit_person: IntArray,
     credit_day: IntArray,
     amounts: IntArray,
     keep: BoolArray,
-) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+) -> WindowSums:
     """Return per segment the window's sum (e4) and count, and the (credit row, segment) pairs.
 
     A segment counts every kept credit of its person dated from ``start_day`` to the
-    segment's end (exclusive). Pairs are sorted by (segment, credit row).
+    segment's end (exclusive); the part before ``period_day`` is reported apart. Pairs are
+    sorted by (segment, credit row).
     """
     sel = np.flatnonzero(keep & (credit_day >= start_day) & (credit_person >= 0)).astype(np.int64)
     keys = credit_person[sel] * _SHIFT + credit_day[sel]
@@ -292,6 +307,8 @@ def window_sums(
     cum = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(amounts[sel], dtype=np.int64)])
     lo = np.searchsorted(keys, seg_person * _SHIFT + start_day, side="left")
     hi = np.searchsorted(keys, seg_person * _SHIFT + seg_end, side="left")
+    mid = np.minimum(np.searchsorted(keys, seg_person * _SHIFT + period_day, side="left"), hi)
+    mid = np.maximum(mid, lo)
     sums = (cum[hi] - cum[lo]).astype(np.int64)
     counts = (hi - lo).astype(np.int64)
     total = int(counts.sum())
@@ -299,7 +316,8 @@ def window_sums(
     offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     rows = sel[np.repeat(lo, counts) + offsets]
     pick = np.lexsort((rows, segs))
-    return sums, counts, rows[pick], segs[pick]
+    earlier = ((cum[mid] - cum[lo]).astype(np.int64), (mid - lo).astype(np.int64))
+    return WindowSums(sums, counts, *earlier, rows[pick], segs[pick])
 
 
 def paid_to_date(inputs: Inputs) -> dict[tuple[str, str, str], tuple[Decimal, tuple[str, ...]]]:
@@ -390,6 +408,8 @@ class Windowed:
 
     arrays: dict[tuple[str, str], tuple[IntArray, IntArray]]
     """(plan, measure) -> (sum e4, count) per segment id."""
+    earlier: dict[tuple[str, str], tuple[IntArray, IntArray]]
+    """(plan, measure) -> the part of (sum e4, count) dated before the period."""
     parts: list[tuple[IntArray, IntArray, str]]
     """(credit row, segment id, measure id) contributions, rows into ``credits``."""
     credits: pd.DataFrame
@@ -446,6 +466,7 @@ def measure_windows(
     )
     plans = np.asarray(seg_plan, dtype=object)
     arrays: dict[tuple[str, str], tuple[IntArray, IntArray]] = {}
+    earlier: dict[tuple[str, str], tuple[IntArray, IntArray]] = {}
     parts: list[tuple[IntArray, IntArray, str]] = []
     masks: dict[object, BoolArray] = {}
     for plan_id, m in wanted:
@@ -453,15 +474,27 @@ def measure_windows(
         if m.filter not in masks:
             masks[m.filter] = filter_mask(combined, m.filter)
         start = day_number(spans[(plan_id, m.id)].start)
-        s, n, rows, local = window_sums(
-            seg_person[ids], seg_end[ids], start, who, days, money, masks[m.filter]
+        got = window_sums(
+            seg_person[ids],
+            seg_end[ids],
+            start,
+            day_number(inputs.period.start),
+            who,
+            days,
+            money,
+            masks[m.filter],
         )
-        sums = np.zeros(len(seg_plan), dtype=np.int64)
-        counts = np.zeros(len(seg_plan), dtype=np.int64)
-        sums[ids], counts[ids] = s, n
-        arrays[(plan_id, m.id)] = (sums, counts)
-        parts.append((rows, ids[local], m.id))
-    return Windowed(arrays, parts, combined, money)
+        figures = [np.zeros(len(seg_plan), dtype=np.int64) for _ in range(4)]
+        for full, part in zip(
+            figures,
+            (got.sums, got.counts, got.earlier_sums, got.earlier_counts),
+            strict=True,
+        ):
+            full[ids] = part
+        arrays[(plan_id, m.id)] = (figures[0], figures[1])
+        earlier[(plan_id, m.id)] = (figures[2], figures[3])
+        parts.append((got.rows, ids[got.segs], m.id))
+    return Windowed(arrays, earlier, parts, combined, money)
 
 
 def plan_window_steps(

@@ -240,7 +240,14 @@ def measure_phase(
         if pid in with_formulas:
             ctx = _formula_context(seg, person_quotas, kpis, season)
             formula_steps[sid], formula_sentences[sid] = ctx.steps, ctx.sentences
-        values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace, ctx))
+        before = None
+        if pace is not None and win is not None:
+            before = {
+                mid: (int(s[sid]), int(n[sid]))
+                for (p_id, mid), (s, n) in win.earlier.items()
+                if p_id == pid
+            }
+        values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace, ctx, before))
     contributions = (
         _contributions(contrib_parts, segments, credits, amounts)
         if win is None

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from engine import InputError, Period, compute, history_needed, parse_plan, validate_plan
 from engine.loader import inputs_from_mapping, plans_from_mapping
-from engine.money import ROUNDING_MODES
+from engine.money import ROUNDING_MODES, div, mul
+from engine.nudges import forecast, run_rate
 from engine.periods import add_months
 from engine.windows import window_span
 
@@ -497,3 +498,17 @@ def test_a_years_year_to_date_settlements_sum_to_the_annual_earned_figure(
     # then
     assert total == year_line.amount
     assert str(total) == str(year_line.amount)  # the currency's decimals too
+
+
+def test_a_forecast_paces_only_this_periods_part_of_a_window() -> None:
+    # given: March on the year to date (January + February 50,000 are over), 15 days elapsed
+    data = case("window_ytd_annual_quota_paid_monthly")
+    inputs = inputs_from_mapping(data["inputs"], plans_from_mapping(data))
+    as_of = dt.date(2025, 3, 16)
+    pace = run_rate(inputs, as_of)
+    # when
+    result = forecast(inputs, as_of)
+    # then: 50,000 + 40,000 x 31/15, not 90,000 x 31/15
+    (value,) = result.measures["value"].tolist()
+    assert pace == div(Decimal(31), Decimal(15))
+    assert value == Decimal(50000) + mul(Decimal(40000), pace)
