@@ -89,7 +89,8 @@ class Facts:
     """Each formula measure's sub-results in plain words (engine.formula)."""
     formula_sentences: Mapping[str, str] = field(default_factory=dict)
     windows: Mapping[str, tuple[Step, str]] = field(default_factory=dict)
-    """Each windowed measure's step and sentence (engine.windows: which periods it counts)."""
+    """Each windowed measure's step and words (engine.windows: which periods it counts), to
+    the segment's end; under ``@<measure id>`` to the period's end (other holders' figures)."""
 
     @property
     def currency(self) -> str:
@@ -563,23 +564,48 @@ def _formula_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
 
 
 def _window_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
-    """Return the steps and sentences of the windowed measures ``c`` reads (own scope)."""
-    read = [c.measure]
-    read += [c.gate.measure] if c.gate is not None and c.gate.scope == "self" else []
-    read += [m.measure for m in (*c.modifiers, *f.plan.modifiers) if m.scope == "self"]
-    read += [k.measure for k in c.kpis]
-    read += [p.measure for p in c.parts if p.scope == "self"]
+    """Return the steps and sentences of the windowed measures ``c`` reads (own or others')."""
+
+    def whose(scope: str, holder: str | None) -> str | None:
+        if scope == "self":
+            return None
+        return f"{scope} {f.node_id if holder in (None, 'own') else holder}"
+
+    read: list[tuple[str | None, str | None]] = []
+    if c.type == "team_pool":
+        read += [(f"node {team}", c.measure) for team in c.teams]
+    else:
+        read.append((None, c.measure))
+    if c.gate is not None:
+        read.append((whose(c.gate.scope, c.gate.holder), c.gate.measure))
+    read += [(whose(m.scope, m.holder), m.measure) for m in (*c.modifiers, *f.plan.modifiers)]
+    read += [(None, k.measure) for k in c.kpis]
+    read += [(whose(p.scope, p.node), p.measure) for p in c.parts]
+    by = c.rate_table.tier_by if c.rate_table is not None else None
+    if by is not None:
+        read.append((whose(by.scope, by.holder), by.measure))
     i = 0
     while i < len(read):  # formulas and ratios read the windows of what they are made of
-        mid, i = read[i], i + 1
+        (who, mid), i = read[i], i + 1
         m = f.plan.measures_by_id.get(mid or "")
         if m is not None and m.formula is not None:
-            read += list(m.formula.measures)
+            read += [(who, dep) for dep in m.formula.measures]
         if m is not None and m.aggregate == "ratio":
-            read += [m.numerator, m.denominator]
-    wanted = list(dict.fromkeys(mid for mid in read if mid in f.windows))
-    got = [f.windows[mid] for mid in wanted if mid is not None]
-    return [s for s, _ in got], " ".join(t for _, t in got)
+            read += [(who, m.numerator), (who, m.denominator)]
+    steps: list[Step] = []
+    said: list[str] = []
+    for who, mid in dict.fromkeys(read):
+        if mid is None or mid not in f.windows:
+            continue
+        if who is None:
+            got, words = f.windows[mid]
+            steps.append(got)
+            said.append(f"Your {mid} counts {words}.")
+        else:  # another holder's figure counts to the end of the period
+            got, words = f.windows[f"@{mid}"]
+            steps.append(Step(f"{who.replace(' ', '_')}_{got.name}", got.value, got.note))
+            said.append(f"{who}'s {mid} counts {words}.")
+    return steps, " ".join(said)
 
 
 def _credit_ref(f: Facts, measure_id: str) -> str:

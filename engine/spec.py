@@ -67,7 +67,7 @@ TEAM_QUOTAS: Final = ("given", "derived", "checked")
 WINDOW_KINDS: Final = ("period", "quarter_to_date", "year_to_date", "trailing_n_periods")
 WINDOW_YEARS: Final = ("fiscal", "plan")
 SETTLE_BASES: Final = ("period", "quarter_to_date", "year_to_date")
-SETTLE_TYPES: Final = ("commission", "attainment_bonus", "fixed_pay")
+SETTLE_TYPES: Final = ("commission", "attainment_bonus", "fixed_pay", "team_pool")
 WINDOWED_AGGREGATES: Final = ("sum", "count", "average")
 COMPONENT_TYPES: Final = (
     "commission",
@@ -1743,26 +1743,6 @@ def _check_windows(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
 
     for c in plan.components:
         path = f"components[{index.get(c.id, 0)}]"
-        others: list[tuple[str, str | None, str] | None] = [
-            (f"{path}.gate.measure", c.gate.measure, c.gate.scope) if c.gate else None,
-            *(
-                (f"{path}.modifiers[{j}].measure", mod.measure, mod.scope)
-                for j, mod in enumerate(c.modifiers)
-            ),
-            *((f"{path}.parts[{j}].measure", p.measure, p.scope) for j, p in enumerate(c.parts)),
-        ]
-        by = c.rate_table.tier_by if c.rate_table is not None else None
-        if by is not None:
-            others.append((f"{path}.rate_table.tier_by.measure", by.measure, by.scope))
-        if c.type == "team_pool":
-            others.append((f"{path}.milestone.measure", c.measure, "node"))
-        for got in others:
-            if got is not None and got[2] != "self" and window_of(got[1]) != "period":
-                r.error(
-                    got[0],
-                    f"{got[1]} is over {window_of(got[1])}: a windowed measure is read for the "
-                    "payee only (scope self); other people's and nodes' figures cover the period",
-                )
         own = window_of(c.measure) if c.type in ("commission", "attainment_bonus") else "period"
         per_credit = (
             c.per_unit is not None
@@ -1793,13 +1773,15 @@ def _check_windows(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
             r.error(f"{path}.settle", "a component settled to date is not paid in instalments")
         if c.type == "fixed_pay":
             where, measure_id = f"{path}.gate.measure", c.gate.measure if c.gate else None
-            if c.gate is None or c.gate.scope != "self":
+            if c.gate is None:
                 r.error(
                     f"{path}.gate",
-                    f"fixed_pay settled {c.settle} needs a gate on the payee's own measure over "
-                    f"{c.settle} (a milestone paid once)",
+                    f"fixed_pay settled {c.settle} needs a gate on a measure over {c.settle} "
+                    "(a milestone paid once)",
                 )
                 continue
+        elif c.type == "team_pool":
+            where, measure_id = f"{path}.milestone.measure", c.measure
         else:
             where, measure_id = f"{path}.measure", c.measure
         if measure_id in plan.measures_by_id and window_of(measure_id) != c.settle:

@@ -11,8 +11,9 @@ Contract:
   shorter than its rule, and the trace says so).
 * :func:`history_needed` answers "which earlier periods, which tables" for a payout run
   before it fetches anything: per plan, the earlier periods (on the plan's payout frequency)
-  and whether it needs their credits (``history_credits``, for windowed measures) and their
-  payouts (``history_payouts``, for components settled to date).
+  and whether it needs their credits (``history_credits``, for windowed measures), their
+  payouts (``history_payouts``, for components settled to date) and the ``timeline`` over
+  them (a node's windowed figure counts the people who sat under it on each credit's date).
 * :func:`check_history` refuses inputs that lack a period a window needs, with one message
   naming the plan and the path of the window in it.
 * :func:`window_sums` works out windowed sums and counts per segment (exact int64, vectorized):
@@ -34,10 +35,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from engine.measures import filter_mask
+from engine.measures import filter_mask, node_totals
 from engine.money import ZERO, from_e4
 from engine.periods import MONTHS_PER_PERIOD, add_months, day_number, period_boundaries
-from engine.spec import Component, MeasureWindow, Plan
+from engine.spec import WINDOWED_AGGREGATES, Component, Filter, MeasureWindow, Plan
 from engine.types import HISTORY_PAYOUT_COLUMNS, Inputs, Period, Step
 
 IntArray = npt.NDArray[np.int64]
@@ -92,7 +93,8 @@ class HistoryNeed:
     periods: tuple[tuple[dt.date, dt.date], ...]
     """Each earlier payout period ``[start, end)`` on the plan's frequency, oldest first."""
     tables: tuple[str, ...]
-    """``history_credits`` (windowed measures) and / or ``history_payouts`` (settled to date)."""
+    """``history_credits`` (windowed measures), ``history_payouts`` (settled to date) and
+    ``timeline`` (a node's windowed figure: who sat under it on each credit's date)."""
     reasons: tuple[str, ...]
     """The paths in the plan that need them, e.g. ``measures[0].window (year_to_date)``."""
 
@@ -175,6 +177,22 @@ def plan_windows(plan: Plan) -> list[tuple[str, MeasureWindow, str]]:
     return out
 
 
+def _reads_nodes(plan: Plan) -> bool:
+    """Return whether a component reads a node's windowed measure (needs the timeline then)."""
+    windowed = {m.id for m in plan.measures if m.window.over != "period"}
+    for c in plan.components:
+        reads = [(c.gate.scope, c.gate.measure)] if c.gate is not None else []
+        reads += [(m.scope, m.measure) for m in (*c.modifiers, *plan.modifiers)]
+        reads += [(p.scope, p.measure) for p in c.parts]
+        if c.rate_table is not None and c.rate_table.tier_by is not None:
+            reads.append((c.rate_table.tier_by.scope, c.rate_table.tier_by.measure))
+        if c.type == "team_pool":
+            reads.append(("node", c.measure or ""))
+        if any(scope == "node" and mid in windowed for scope, mid in reads):
+            return True
+    return False
+
+
 def history_needed(
     plans: Mapping[str, Plan],
     period: Period,
@@ -206,7 +224,12 @@ def history_needed(
                 periods=_earlier_periods(
                     start, period.start, MONTHS_PER_PERIOD[plan.payout_frequency]
                 ),
-                tables=tuple(sorted({table for _, _, table in spans})),
+                tables=tuple(
+                    sorted(
+                        {table for _, _, table in spans}
+                        | ({"timeline"} if _reads_nodes(plan) else set())
+                    )
+                ),
                 reasons=tuple(f"{path} ({s.over})" for path, s, _ in spans),
             )
         )
@@ -383,10 +406,9 @@ def span_words(span: Span) -> str:
 
 
 def window_step(measure_id: str, span: Span) -> tuple[Step, str]:
-    """Return a windowed measure's trace step and its sentence."""
+    """Return a windowed measure's trace step and what it counts in words."""
     words = span_words(span)
-    value = f"{span.start}..{span.end}"
-    return Step(f"{measure_id}_window", value, words), f"Your {measure_id} counts {words}."
+    return Step(f"{measure_id}_window", f"{span.start}..{span.end}", words), words
 
 
 def history_credit_frame(inputs: Inputs, first_day: int) -> pd.DataFrame:
@@ -500,9 +522,10 @@ def measure_windows(
 def plan_window_steps(
     inputs: Inputs, plan: Plan, end: dt.date | None = None
 ) -> dict[str, tuple[Step, str]]:
-    """Return each windowed measure of ``plan``: its trace step and sentence.
+    """Return each windowed measure of ``plan``: its trace step and words.
 
-    ``end`` is the end of the segment the measure was counted to (the period's by default).
+    ``end`` is the end of the segment the payee's own measure was counted to (the period's by
+    default); ``@<measure id>`` has the same to the period's end (another holder's figure).
     """
     out = {}
     for m in plan.measures:
@@ -510,9 +533,8 @@ def plan_window_steps(
             span = window_span(
                 m.window, plan, inputs.period, inputs.fiscal_year_start_month, inputs.history_start
             )
-            if end is not None:
-                span = replace(span, end=end)
-            out[m.id] = window_step(m.id, span)
+            out[f"@{m.id}"] = window_step(m.id, span)
+            out[m.id] = window_step(m.id, replace(span, end=end) if end is not None else span)
     return out
 
 
@@ -554,3 +576,55 @@ def to_date_words(
         f" Earned this {over} to date {earned}; paid to date {paid}{where}, "
         f"so {payable} is payable now."
     )
+
+
+def holder_windows(
+    inputs: Inputs,
+    credits: pd.DataFrame,
+    credit_day: IntArray,
+    requests: Sequence[tuple[str, str, str, str]],
+) -> dict[tuple[str, str, str, str], tuple[int, int]]:
+    """Return (sum e4, count) of other holders' windowed measures, to the end of the period.
+
+    ``requests`` are the reduce phase's (scope, holder, plan, measure) reads; the answer is
+    keyed by (scope, holder, plan, windowed measure id). A node's figure counts the credits of
+    the people at or below it on each credit's date (the timeline must cover the window),
+    roll-ups excluded, as for the period.
+    """
+    wanted: dict[tuple[str, str, str, str], tuple[Filter, int]] = {}
+    for scope, holder, plan_id, _ in requests:
+        plan = inputs.plans[plan_id]
+        for m in plan.measures:
+            if m.window.over != "period" and m.aggregate in WINDOWED_AGGREGATES:
+                span = window_span(
+                    m.window,
+                    plan,
+                    inputs.period,
+                    inputs.fiscal_year_start_month,
+                    inputs.history_start,
+                )
+                wanted[(scope, holder, plan_id, m.id)] = (m.filter, day_number(span.start))
+    if not wanted:
+        return {}
+    history = history_credit_frame(inputs, min(start for _, start in wanted.values()))
+    combined, days = credits, credit_day
+    if len(history):
+        combined = pd.concat([credits, history], ignore_index=True)
+        hdays = pd.to_datetime(history["date"]).to_numpy().astype("datetime64[D]")
+        days = np.concatenate([credit_day, hdays.astype(np.int64)])
+    people = combined["person_id"].astype(str).to_numpy() if len(combined) else np.array([])
+    money = combined["amount_e4"].to_numpy(dtype=np.int64) if len(combined) else np.zeros(0)
+    out: dict[tuple[str, str, str, str], tuple[int, int]] = {}
+    for start in sorted({start for _, start in wanted.values()}):
+        keep = days >= start
+        sub, sub_days = combined[keep], days[keep]
+        items = [(k, flt) for k, (flt, s) in wanted.items() if s == start]
+        node_requests = sorted({(k[1], flt) for k, flt in items if k[0] == "node"}, key=repr)
+        totals = node_totals(sub, sub_days, inputs.timeline, inputs.nodes, node_requests)
+        for key, flt in items:
+            if key[0] == "node":
+                out[key] = totals[(key[1], flt)]
+            else:
+                mask = filter_mask(sub, flt) & (people[keep] == key[1])
+                out[key] = (int(money[keep][mask].sum()), int(mask.sum()))
+    return out

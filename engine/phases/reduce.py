@@ -14,6 +14,7 @@ from functools import partial
 import numpy as np
 
 from engine import measures as ms
+from engine import windows
 from engine.formula import Env, Formula
 from engine.money import (
     ONE,
@@ -109,6 +110,7 @@ def reduce_phase(
         else np.array([])
     )
     amounts = credits["amount_e4"].to_numpy(dtype=np.int64) if len(credits) else np.zeros(0)
+    windowed = windows.holder_windows(inputs, credits, state.credit_days, requests)
     for scope, holder, plan_id, measure_id in requests:
         plan = inputs.plans[plan_id]
         sums: dict[str, int] = {}
@@ -120,7 +122,9 @@ def reduce_phase(
                 continue
             if m.aggregate == "formula":
                 continue
-            if scope == "node":
+            if (scope, holder, plan_id, m.id) in windowed:  # over a window: engine.windows
+                sums[m.id], counts[m.id] = windowed[(scope, holder, plan_id, m.id)]
+            elif scope == "node":
                 sums[m.id], counts[m.id] = totals[(holder, m.filter)]
             else:
                 if m.filter not in state.masks:

@@ -142,14 +142,15 @@ RATE = {"id": "c", "type": "commission", "measure": "bookings", "rate": "0.1"}
                 }
             ],
             {},
-            "components[0].settle: only commission, attainment_bonus, fixed_pay settle to date",
+            "components[0].settle: only commission, attainment_bonus, fixed_pay, team_pool settle "
+            "to date",
         ),
         (
             [YTD],
             [{"id": "f", "type": "fixed_pay", "amount": 100, "settle": "year_to_date"}],
             {},
-            "components[0].gate: fixed_pay settled year_to_date needs a gate on the payee's own "
-            "measure over year_to_date (a milestone paid once)",
+            "components[0].gate: fixed_pay settled year_to_date needs a gate on a measure over "
+            "year_to_date (a milestone paid once)",
         ),
         (
             [YTD],
@@ -172,27 +173,6 @@ RATE = {"id": "c", "type": "commission", "measure": "bookings", "rate": "0.1"}
             "components[0].measure: bookings is over year_to_date: per_unit, rate_by_type, "
             "per_transaction, hold_until_collected and prospective tiers pay this period's "
             "credits one by one",
-        ),
-        (
-            [YTD, {"id": "period_bookings", "aggregate": "sum"}],
-            [
-                {
-                    "id": "c",
-                    "type": "commission",
-                    "measure": "period_bookings",
-                    "rate": "0.1",
-                    "gate": {
-                        "measure": "bookings",
-                        "scope": "node",
-                        "holder": "west",
-                        "min_value": 1,
-                    },
-                }
-            ],
-            {},
-            "components[0].gate.measure: bookings is over year_to_date: a windowed measure is "
-            "read for the payee only (scope self); other people's and nodes' figures cover the "
-            "period",
         ),
         (
             [YTD],
@@ -512,3 +492,31 @@ def test_a_forecast_paces_only_this_periods_part_of_a_window() -> None:
     (value,) = result.measures["value"].tolist()
     assert pace == div(Decimal(31), Decimal(15))
     assert value == Decimal(50000) + mul(Decimal(40000), pace)
+
+
+def test_another_persons_and_a_nodes_windows_count_their_earlier_periods() -> None:
+    # given: the team milestone case; its plan reads node west's year to date
+    data = case("window_ytd_team_milestone_pool")
+    plans = plans_from_mapping(data)
+    inputs = inputs_from_mapping(data["inputs"], plans)
+    # when
+    (need,) = history_needed(plans, inputs.period)
+    # then: the timeline is needed too (who sat in west on each credit's date)
+    assert need.tables == ("history_credits", "history_payouts", "timeline")
+    # and a gate on another person's year to date reads their earlier credits
+    gated = copy.deepcopy(data)
+    gated["plan"]["measures"].append({"id": "sold", "aggregate": "sum"})
+    gated["plan"]["components"] = [
+        {
+            "id": "c",
+            "type": "commission",
+            "measure": "sold",
+            "rate": "0.1",
+            "gate": {"measure": "bookings", "scope": "person", "holder": "bob", "min_value": 90000},
+        }
+    ]  # bob: 50,000 in Q1 + 40,000 in Q2 = 90,000, exactly the minimum
+    gated_plans = plans_from_mapping(gated)
+    result = compute(inputs_from_mapping(gated["inputs"], gated_plans))
+    lines = {ln.person_id: ln.amount for ln in result.lines}
+    assert lines == {"ann": Decimal("5000.00"), "bob": Decimal("4000.00")}
+    assert "person bob's bookings counts the year to date" in result.trace("ann", "c").text
