@@ -1602,6 +1602,17 @@ def _ramp_step(r: _Reader, data: Mapping[str, Any], path: str) -> RampStep | Non
     return RampStep(period, factor if factor is not None else Decimal(1), guarantee)
 
 
+def pays_credit_by_credit(c: Component) -> bool:
+    """Return whether a commission works credit by credit (per unit, type, limits, holds)."""
+    return (
+        c.per_unit is not None
+        or bool(c.rate_by_type)
+        or c.per_transaction_cap is not None
+        or c.per_transaction_floor is not None
+        or c.hold_until_collected
+    )
+
+
 def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
     """Check references between parts of the plan (measure ids, quota needs)."""
     ids = set(plan.measures_by_id)
@@ -1621,13 +1632,7 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
     index = {str(c.get("id")): i for i, c in enumerate(raw_components) if isinstance(c, Mapping)}
     for c in plan.components:
         path = f"components[{index.get(c.id, 0)}]"
-        per_credit = (
-            c.per_unit is not None
-            or bool(c.rate_by_type)
-            or c.per_transaction_cap is not None
-            or c.per_transaction_floor is not None
-            or c.hold_until_collected
-        )
+        per_credit = pays_credit_by_credit(c)
 
         def ref(
             measure_id: str | None, where: str, *, sum_only: bool = False, per_credit: bool = False
@@ -1744,15 +1749,8 @@ def _check_windows(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
     for c in plan.components:
         path = f"components[{index.get(c.id, 0)}]"
         own = window_of(c.measure) if c.type in ("commission", "attainment_bonus") else "period"
-        per_credit = (
-            c.per_unit is not None
-            or bool(c.rate_by_type)
-            or c.per_transaction_cap is not None
-            or c.per_transaction_floor is not None
-            or c.hold_until_collected
-            or (c.rate_table is not None and c.rate_table.convention == "prospective")
-        )
-        if own != "period" and per_credit:
+        prospective = c.rate_table is not None and c.rate_table.convention == "prospective"
+        if own != "period" and (pays_credit_by_credit(c) or prospective):
             r.error(
                 f"{path}.measure",
                 f"{c.measure} is over {own}: per_unit, rate_by_type, per_transaction, "
