@@ -442,17 +442,16 @@ class Windowed:
 def measure_windows(
     inputs: Inputs,
     seg_plan: Sequence[str],
-    seg_person: IntArray,
+    seg_people: Sequence[object],
     seg_end: IntArray,
-    persons: pd.Index,
     credits: pd.DataFrame,
     credit_day: IntArray,
     amounts: IntArray,
 ) -> Windowed | None:
     """Return the windowed measures' figures per segment, or None when no plan has a window.
 
-    ``seg_*`` describe the segments by id (plan, person code in ``persons``, end day);
-    ``credits`` are the period's credits with their days and amounts.
+    ``seg_*`` describe the segments by id (plan, person id, end day); ``credits`` are the
+    period's credits with their days and amounts.
     """
     wanted = [
         (plan_id, m)
@@ -481,6 +480,9 @@ def measure_windows(
         hdays = pd.to_datetime(history["date"]).to_numpy().astype("datetime64[D]")
         days = np.concatenate([credit_day, hdays.astype(np.int64)])
         money = np.concatenate([amounts, history["amount_e4"].to_numpy(dtype=np.int64)])
+    codes, uniques = pd.factorize(np.array(list(seg_people), dtype=object))
+    persons = pd.Index(list(uniques))
+    seg_person = codes.astype(np.int64)
     who = (
         persons.get_indexer(pd.Index(combined["person_id"])).astype(np.int64)
         if len(combined)

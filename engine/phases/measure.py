@@ -113,29 +113,19 @@ def _assign(
     return rows, seg_sorted[pos_c[rows]]
 
 
-def measure_phase(
-    inputs: Inputs,
-    segments: list[Segment],
-    pace: Decimal | None = None,
-    kpi_table: ms.KpiTable | None = None,
-) -> MeasureState:
-    """Return every segment's measures, and the per-credit contributions, from the credits."""
-    try:
-        windows.check_history(inputs)
-    except windows.HistoryError as exc:  # a window needs periods the inputs lack: say which
-        raise InputError(str(exc)) from exc
+def credit_pairs(
+    inputs: Inputs, segments: Sequence[Segment]
+) -> tuple[pd.DataFrame, IntArray, dict[str, tuple[IntArray, IntArray]]]:
+    """Return the period's credits, their day numbers and each plan's (credit row, segment id).
+
+    A credit counts in the segment of its person on its plan that holds its date.
+    """
     credits, cday = _credits_frame(inputs.credits, inputs.period)
-    kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
     seg_codes, uniques = pd.factorize(np.array([s.person for s in segments], dtype=object))
     persons = pd.Index(list(uniques))  # int64 when every id is an int: faster look-ups
     pcode = seg_codes.astype(np.int64)
     ccode = (
         persons.get_indexer(credits["person_id"]).astype(np.int64)
-        if len(credits)
-        else np.zeros(0, dtype=np.int64)
-    )
-    amounts = (
-        credits["amount_e4"].to_numpy(dtype=np.int64)
         if len(credits)
         else np.zeros(0, dtype=np.int64)
     )
@@ -169,6 +159,28 @@ def measure_phase(
     else:
         for plan_id, ids in plan_segs.items():
             pairs[plan_id] = _assign(segments, np.array(ids, dtype=np.int64), ccode, cday, pcode)
+    return credits, cday, pairs
+
+
+def measure_phase(
+    inputs: Inputs,
+    segments: list[Segment],
+    pace: Decimal | None = None,
+    kpi_table: ms.KpiTable | None = None,
+) -> MeasureState:
+    """Return every segment's measures, and the per-credit contributions, from the credits."""
+    try:
+        windows.check_history(inputs)
+    except windows.HistoryError as exc:  # a window needs periods the inputs lack: say which
+        raise InputError(str(exc)) from exc
+    credits, cday, pairs = credit_pairs(inputs, segments)
+    kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
+    amounts = (
+        credits["amount_e4"].to_numpy(dtype=np.int64)
+        if len(credits)
+        else np.zeros(0, dtype=np.int64)
+    )
+    nseg = len(segments)
     masks: dict[Filter, npt.NDArray[np.bool_]] = {}
     sum_arrays: dict[tuple[str, str], IntArray] = {}
     count_arrays: dict[tuple[str, str], IntArray] = {}
@@ -195,7 +207,13 @@ def measure_phase(
             contrib_parts.append((r, sg, m.id))
     seg_end = np.array([s.end_day for s in segments], dtype=np.int64)
     win = windows.measure_windows(
-        inputs, [s.plan_id for s in segments], pcode, seg_end, persons, credits, cday, amounts
+        inputs,
+        [s.plan_id for s in segments],
+        [s.person for s in segments],
+        seg_end,
+        credits,
+        cday,
+        amounts,
     )
     if win is not None:
         for key, (sum_array, count_array) in win.arrays.items():
