@@ -19,6 +19,7 @@ from engine.loader import inputs_from_mapping, plans_from_mapping
 from engine.money import ROUNDING_MODES, div, mul
 from engine.nudges import forecast, run_rate
 from engine.periods import add_months
+from engine.phases.chunks import run_in_chunks
 from engine.windows import window_span
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -515,8 +516,11 @@ def test_another_persons_and_a_nodes_windows_count_their_earlier_periods() -> No
             "gate": {"measure": "bookings", "scope": "person", "holder": "bob", "min_value": 90000},
         }
     ]  # bob: 50,000 in Q1 + 40,000 in Q2 = 90,000, exactly the minimum
-    gated_plans = plans_from_mapping(gated)
-    result = compute(inputs_from_mapping(gated["inputs"], gated_plans))
+    gated_inputs = inputs_from_mapping(gated["inputs"], plans_from_mapping(gated))
+    result = compute(gated_inputs)
     lines = {ln.person_id: ln.amount for ln in result.lines}
     assert lines == {"ann": Decimal("5000.00"), "bob": Decimal("4000.00")}
     assert "person bob's bookings counts the year to date" in result.trace("ann", "c").text
+    # and a run in person chunks sums each holder's history once
+    chunked = run_in_chunks(gated_inputs, [["ann"], ["bob"]])
+    assert chunked.result_hash == result.result_hash
