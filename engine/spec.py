@@ -1769,6 +1769,14 @@ def _check_windows(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
             continue
         if c.instalments is not None:
             r.error(f"{path}.settle", "a component settled to date is not paid in instalments")
+        quota_id = c.quota or c.measure
+        if quota_id in dict(plan.seasonality) and c.type != "fixed_pay":
+            r.error(
+                f"{path}.settle",
+                f"seasonality gives each period its share of quota {quota_id!r}; a component "
+                "settled to date reads the annual quota against the window (remove the "
+                "seasonality of that quota, or settle by period)",
+            )
         if c.type == "fixed_pay":
             where, measure_id = f"{path}.gate.measure", c.gate.measure if c.gate else None
             if c.gate is None:

@@ -177,6 +177,14 @@ RATE = {"id": "c", "type": "commission", "measure": "bookings", "rate": "0.1"}
         ),
         (
             [YTD],
+            [{**RATE, "settle": "year_to_date"}],
+            {"seasonality": {"bookings": ["0.5", "0.5", *["0"] * 10]}},
+            "components[0].settle: seasonality gives each period its share of quota 'bookings'; "
+            "a component settled to date reads the annual quota against the window (remove the "
+            "seasonality of that quota, or settle by period)",
+        ),
+        (
+            [YTD],
             [{**RATE, "settle": "month_to_date"}],
             {},
             "components[0].settle: must be one of period, quarter_to_date, year_to_date",
