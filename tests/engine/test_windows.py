@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -336,6 +337,39 @@ def test_a_payout_of_a_period_not_in_the_history_is_refused() -> None:
     # when / then
     with pytest.raises(InputError, match=r"^history_payouts: period\(s\) 2024-12 not in "):
         compute(inputs)
+
+
+WINDOW_CASES = sorted(GOLDEN.glob("window_*.yaml"))
+
+
+@pytest.mark.parametrize("path", WINDOW_CASES, ids=[p.stem for p in WINDOW_CASES])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_window_case_gives_the_same_result_whatever_the_row_order(
+    path: Path, seed: int
+) -> None:
+    # given
+    data = yaml.safe_load(path.read_text())
+    plans = plans_from_mapping(data)
+    inputs = inputs_from_mapping(data["inputs"], plans)
+
+    def mix(frame: Any) -> Any:
+        return frame.sample(frac=1, random_state=seed).reset_index(drop=True)
+
+    turned = replace(
+        inputs,
+        credits=mix(inputs.credits),
+        timeline=mix(inputs.timeline),
+        assignments=mix(inputs.assignments),
+        history_credits=mix(inputs.history_credits),
+        history_payouts=mix(inputs.history_payouts),
+        history_periods=tuple(reversed(inputs.history_periods)),
+    )
+    # when
+    one, two = compute(inputs), compute(turned)
+    # then
+    assert one.lines == two.lines
+    assert one.result_hash == two.result_hash
+    assert one.contributions.equals(two.contributions)
 
 
 def test_windowed_results_do_not_depend_on_the_order_of_history_rows() -> None:
