@@ -121,6 +121,9 @@ class Facts:
     formula_sentences: Mapping[str, str] = field(default_factory=dict)
     earned: Mapping[str, EarnedFigure] = field(default_factory=dict)
     """The earned measures' figures (pay on others' pay), from the dependency phase."""
+    windows: Mapping[str, tuple[Step, str]] = field(default_factory=dict)
+    """Each windowed measure's step and words (engine.windows: which periods it counts), to
+    the segment's end; under ``@<measure id>`` to the period's end (other holders' figures)."""
 
     @property
     def currency(self) -> str:
@@ -513,6 +516,10 @@ def _finish(
         steps[:0] = esteps
         inputs += erefs
         text = f"{etext} {text}" if etext else text
+    if f.windows:
+        wsteps, wtext = _window_trace(c, f)
+        steps[:0] = wsteps
+        text = f"{wtext} {text}" if wtext else text
     factors: list[tuple[Decimal, str, str]] = []
     for i, mod in enumerate([*c.modifiers, *f.plan.modifiers], start=1):
         factor, msteps, words, ref = modifier_factor(mod, f, shared, i)
@@ -623,6 +630,51 @@ def _says_earned(c: Component, f: Facts, measure_id: str) -> bool:
         and c.rate is not None
         and measure_id in f.earned
     )
+
+
+def _window_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
+    """Return the steps and sentences of the windowed measures ``c`` reads (own or others')."""
+
+    def whose(scope: str, holder: str | None) -> str | None:
+        if scope == "self":
+            return None
+        return f"{scope} {f.node_id if holder in (None, 'own') else holder}"
+
+    read: list[tuple[str | None, str | None]] = []
+    if c.type == "team_pool":
+        read += [(f"node {team}", c.measure) for team in c.teams]
+    else:
+        read.append((None, c.measure))
+    if c.gate is not None:
+        read.append((whose(c.gate.scope, c.gate.holder), c.gate.measure))
+    read += [(whose(m.scope, m.holder), m.measure) for m in (*c.modifiers, *f.plan.modifiers)]
+    read += [(None, k.measure) for k in c.kpis]
+    read += [(whose(p.scope, p.node), p.measure) for p in c.parts]
+    by = c.rate_table.tier_by if c.rate_table is not None else None
+    if by is not None:
+        read.append((whose(by.scope, by.holder), by.measure))
+    i = 0
+    while i < len(read):  # formulas and ratios read the windows of what they are made of
+        (who, mid), i = read[i], i + 1
+        m = f.plan.measures_by_id.get(mid or "")
+        if m is not None and m.formula is not None:
+            read += [(who, dep) for dep in m.formula.measures]
+        if m is not None and m.aggregate == "ratio":
+            read += [(who, m.numerator), (who, m.denominator)]
+    steps: list[Step] = []
+    said: list[str] = []
+    for who, mid in dict.fromkeys(read):
+        if mid is None or mid not in f.windows:
+            continue
+        if who is None:
+            got, words = f.windows[mid]
+            steps.append(got)
+            said.append(f"Your {mid} counts {words}.")
+        else:  # another holder's figure counts to the end of the period
+            got, words = f.windows[f"@{mid}"]
+            steps.append(Step(f"{who.replace(' ', '_')}_{got.name}", got.value, got.note))
+            said.append(f"{who}'s {mid} counts {words}.")
+    return steps, " ".join(said)
 
 
 def _credit_ref(f: Facts, measure_id: str) -> str:

@@ -48,6 +48,26 @@ def _enum(values: tuple[str, ...]) -> Schema:
     return {"type": "string", "enum": list(values)}
 
 
+# windows across periods: a name, or {over, periods, year}
+_WINDOW: Schema = {
+    "description": "The periods a sum, count or average counts (docs/plan-language.md, "
+    "Windows across periods).",
+    "anyOf": [
+        _enum(spec.WINDOW_KINDS),
+        {
+            "type": "object",
+            "properties": {
+                "over": _enum(spec.WINDOW_KINDS),
+                "periods": {"type": "integer", "minimum": 1},
+                "year": _enum(spec.WINDOW_YEARS),
+            },
+            "required": ["over"],
+            "additionalProperties": False,
+        },
+    ],
+}
+
+
 def _obj(properties: Schema, required: tuple[str, ...] = ()) -> Schema:
     out: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
@@ -143,6 +163,7 @@ def _component(ctype: str) -> Schema:
         "floor": _ref("limit"),
         "modifiers": {"type": "array", "items": _ref("modifier")},
         "instalments": _obj({"periods": {"type": "integer", "minimum": 2}}, ("periods",)),
+        "settle": _enum(spec.SETTLE_BASES),
     }
     props = common | {k: fields[k] for k in spec.COMPONENT_FIELDS[ctype]}
     required: dict[str, tuple[str, ...]] = {
@@ -226,6 +247,7 @@ def plan_json_schema() -> dict[str, Any]:
                 "formula": _FORMULA,
                 "unit": _enum(UNITS),
                 "earned": _ref("earned"),
+                "window": _WINDOW,
                 "description": {"type": "string"},
             },
             ("id", "aggregate"),
@@ -363,6 +385,7 @@ def plan_json_schema() -> dict[str, Any]:
         ),
         "modifiers": {"type": "array", "items": _ref("modifier")},
         "team_quota": _enum(spec.TEAM_QUOTAS),
+        "plan_year_start_month": {"type": "integer", "minimum": 1, "maximum": 12},
         "seasonality": {
             "type": "object",
             "additionalProperties": {

@@ -21,7 +21,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Final, Literal, TypeVar, cast
 
@@ -64,6 +64,12 @@ PRORATION_POLICIES: Final = (
 )
 PAYOUT_FREQUENCIES: Final = ("monthly", "quarterly", "semiannual", "annual")
 TEAM_QUOTAS: Final = ("given", "derived", "checked")
+# windows across periods (docs/plan-language.md, "Windows across periods")
+WINDOW_KINDS: Final = ("period", "quarter_to_date", "year_to_date", "trailing_n_periods")
+WINDOW_YEARS: Final = ("fiscal", "plan")
+SETTLE_BASES: Final = ("period", "quarter_to_date", "year_to_date")
+SETTLE_TYPES: Final = ("commission", "attainment_bonus", "fixed_pay", "team_pool")
+WINDOWED_AGGREGATES: Final = ("sum", "count", "average")
 COMPONENT_TYPES: Final = (
     "commission",
     "attainment_bonus",
@@ -145,6 +151,21 @@ class Reserve:
 
 
 @dataclass(frozen=True, slots=True)
+class MeasureWindow:
+    """Which periods a measure counts: this ``period`` (the default) or a window reaching back.
+
+    ``quarter_to_date`` and ``year_to_date`` start on the first day of the quarter or year that
+    holds the period - the tenant's fiscal year (``year: fiscal``, from the inputs) or the
+    plan's own (``year: plan``, ``Plan.plan_year_start_month``); ``trailing_n_periods`` counts
+    ``periods`` payout periods ending with this one. See engine.windows.
+    """
+
+    over: str = "period"
+    periods: int | None = None
+    year: str = "fiscal"
+
+
+@dataclass(frozen=True, slots=True)
 class Measure:
     """A named figure per person and segment: a sum, count, average, ratio or KPI value."""
 
@@ -161,6 +182,8 @@ class Measure:
     """money, ratio or count: fixed for sum/count/average/ratio, declared or inferred else."""
     earned: EarnedSource | None = None
     """For ``aggregate: earned``: whose earned amounts the measure adds up."""
+    window: MeasureWindow = MeasureWindow()
+    """The periods counted (sum, count and average measures): see :class:`MeasureWindow`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +405,8 @@ class Component:
     """Pay what is earned in this many periods (the last instalment takes the remainder)."""
     reserve: Reserve | None = None
     """Pools: the share of each payout held back until the release period."""
+    settle: str = "period"
+    """``quarter_to_date`` / ``year_to_date``: pay earned to date minus paid to date."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +459,8 @@ class Plan:
     quotas, or ``checked``: given, and refused unless it equals the members' sum."""
     seasonality: tuple[tuple[str, tuple[Decimal, ...]], ...] = ()
     """quota id -> 12 weights by fiscal month (summing to 1): an annual quota's periods."""
+    plan_year_start_month: int | None = None
+    """The plan's own year (1-12), for windows with ``year: plan``."""
     measures_by_id: Mapping[str, Measure] = field(default_factory=dict, compare=False)
 
     def measure(self, measure_id: str) -> Measure:
@@ -682,10 +709,12 @@ def parse_plan(data: object) -> Plan:
         modifiers=_modifiers(r, root.get("modifiers"), "modifiers"),
         seasonality=_seasonality(r, root.get("seasonality")),
         team_quota=r.get(root, "", "team_quota", r.choice(TEAM_QUOTAS), default="given") or "given",
+        plan_year_start_month=_plan_year(r, root),
         measures_by_id={m.id: m for m in measures},
     )
     _cross_check(r, plan, root)
     _check_earned(r, plan, root)
+    _check_windows(r, plan, root)
     if r.errors:
         raise PlanValidationError(r.errors)
     return plan
@@ -706,6 +735,7 @@ PLAN_FIELDS: Final = (
     "modifiers",
     "seasonality",
     "team_quota",
+    "plan_year_start_month",
     "description",
 )
 
@@ -897,6 +927,7 @@ MEASURE_FIELDS: Final = (
     "formula",
     "unit",
     "earned",
+    "window",
     "description",
 )
 
@@ -928,11 +959,14 @@ def _measure(r: _Reader, data: Mapping[str, Any], path: str) -> Measure | None:
     unit = r.get(data, path, "unit", r.choice(UNITS))
     if unit is not None and agg in FIXED_UNITS and unit != FIXED_UNITS[agg]:
         r.error(f"{path}.unit", f"a {agg} measure is always {FIXED_UNITS[agg]}")
+    window = _measure_window(r, data.get("window"), f"{path}.window", agg)
     if mid is None or agg is None:
         return None
     declared = cast(Unit, unit or FIXED_UNITS.get(agg, "ratio" if agg == "kpi" else "number"))
     earned = _earned_source(r, data, path, agg)
-    return Measure(mid, cast(Aggregate, agg), flt, num, den, kpi, scope, formula, declared, earned)
+    return Measure(
+        mid, cast(Aggregate, agg), flt, num, den, kpi, scope, formula, declared, earned, window
+    )
 
 
 def _check_formulas(r: _Reader, parsed: Sequence[tuple[str, Measure]]) -> tuple[Measure, ...]:
@@ -975,9 +1009,7 @@ def _check_formulas(r: _Reader, parsed: Sequence[tuple[str, Measure]]) -> tuple[
             final = "ratio"
         units[mid] = final
         settled = settle(checked, final)
-        done[mid] = Measure(
-            m.id, m.aggregate, m.filter, m.numerator, m.denominator, m.kpi, m.scope, settled, final
-        )
+        done[mid] = replace(m, formula=settled, unit=final)
 
     for _, m in parsed:
         if m.formula is not None:
@@ -1228,6 +1260,7 @@ COMMON_COMPONENT_FIELDS: Final = (
     "floor",
     "modifiers",
     "instalments",
+    "settle",
 )
 MODIFIER_FIELDS: Final = (
     "measure",
@@ -1296,6 +1329,7 @@ def _component(r: _Reader, data: Mapping[str, Any], path: str) -> Component | No
         "floor": _limit(r, data["floor"], f"{path}.floor") if data.get("floor") else None,
         "modifiers": _modifiers(r, data.get("modifiers"), f"{path}.modifiers"),
         "instalments": _instalments(r, data.get("instalments"), f"{path}.instalments"),
+        "settle": r.get(data, path, "settle", r.choice(SETTLE_BASES), default="period") or "period",
     }
     handler = _COMPONENT_PARSERS[ctype]
     handler(r, data, path, kw)
@@ -1623,6 +1657,17 @@ def _ramp_step(r: _Reader, data: Mapping[str, Any], path: str) -> RampStep | Non
     return RampStep(period, factor if factor is not None else Decimal(1), guarantee)
 
 
+def pays_credit_by_credit(c: Component) -> bool:
+    """Return whether a commission works credit by credit (per unit, type, limits, holds)."""
+    return (
+        c.per_unit is not None
+        or bool(c.rate_by_type)
+        or c.per_transaction_cap is not None
+        or c.per_transaction_floor is not None
+        or c.hold_until_collected
+    )
+
+
 def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
     """Check references between parts of the plan (measure ids, quota needs)."""
     ids = set(plan.measures_by_id)
@@ -1642,13 +1687,7 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
     index = {str(c.get("id")): i for i, c in enumerate(raw_components) if isinstance(c, Mapping)}
     for c in plan.components:
         path = f"components[{index.get(c.id, 0)}]"
-        per_credit = (
-            c.per_unit is not None
-            or bool(c.rate_by_type)
-            or c.per_transaction_cap is not None
-            or c.per_transaction_floor is not None
-            or c.hold_until_collected
-        )
+        per_credit = pays_credit_by_credit(c)
 
         def ref(
             measure_id: str | None, where: str, *, sum_only: bool = False, per_credit: bool = False
@@ -1996,3 +2035,123 @@ def dependency_levels(plans: Mapping[str, Plan]) -> dict[ComponentKey, int]:
     for node in sorted(edges):
         level(node)
     return levels
+
+
+# --------------------------------------------------------------------------- windows across periods
+
+
+def _plan_year(r: _Reader, root: Mapping[str, Any]) -> int | None:
+    """Parse ``plan_year_start_month``: the plan's own year, for windows with ``year: plan``."""
+    month = r.get(root, "", "plan_year_start_month", r.integer)
+    if month is not None and not 1 <= month <= 12:
+        r.error("plan_year_start_month", "must be a month from 1 to 12")
+        return None
+    return month
+
+
+def _measure_window(r: _Reader, value: object, path: str, aggregate: str | None) -> MeasureWindow:
+    """Parse a measure's ``window``: a name, or ``{over, periods, year}``."""
+    if value is None:
+        return MeasureWindow()
+    if isinstance(value, str):
+        if value not in WINDOW_KINDS:
+            r.error(path, f"must be one of {', '.join(WINDOW_KINDS)}")
+            return MeasureWindow()
+        data: Mapping[str, Any] = {"over": value}
+    else:
+        got = r.mapping(value, path)
+        if got is None:
+            return MeasureWindow()
+        data = got
+        r.known(data, path, ("over", "periods", "year"))
+    over = r.get(data, path, "over", r.choice(WINDOW_KINDS), required=True) or "period"
+    periods = r.get(data, path, "periods", r.integer)
+    year = r.get(data, path, "year", r.choice(WINDOW_YEARS), default="fiscal") or "fiscal"
+    if over == "trailing_n_periods":
+        if periods is None and "periods" not in data:
+            r.error(f"{path}.periods", "is required for trailing_n_periods (N, with this period)")
+        elif periods is not None and periods < 1:
+            r.error(f"{path}.periods", "must be >= 1 (1 is this period alone)")
+            periods = None
+    elif "periods" in data:
+        r.error(f"{path}.periods", "only applies to trailing_n_periods")
+        periods = None
+    if "year" in data and over not in ("quarter_to_date", "year_to_date"):
+        r.error(f"{path}.year", "only applies to quarter_to_date and year_to_date")
+    if over != "period" and aggregate is not None and aggregate not in WINDOWED_AGGREGATES:
+        r.error(
+            path,
+            "only sum, count and average measures have a window "
+            "(a ratio or a formula reads windowed measures)",
+        )
+        return MeasureWindow()
+    return MeasureWindow(over, periods, year)
+
+
+def _check_windows(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
+    """Check windowed measures and to-date settlement against the components that read them."""
+    for i, m in enumerate(plan.measures):
+        if m.window.year == "plan" and plan.plan_year_start_month is None:
+            r.error(
+                f"measures[{i}].window.year",
+                "year: plan needs plan_year_start_month at the top of the plan",
+            )
+    raw = root.get("components")
+    if not isinstance(raw, list):
+        return
+    index = {str(c.get("id")): i for i, c in enumerate(raw) if isinstance(c, Mapping)}
+
+    def window_of(measure_id: str | None) -> str:
+        m = plan.measures_by_id.get(measure_id or "")
+        return m.window.over if m is not None else "period"
+
+    for c in plan.components:
+        path = f"components[{index.get(c.id, 0)}]"
+        own = window_of(c.measure) if c.type in ("commission", "attainment_bonus") else "period"
+        prospective = c.rate_table is not None and c.rate_table.convention == "prospective"
+        if own != "period" and (pays_credit_by_credit(c) or prospective):
+            r.error(
+                f"{path}.measure",
+                f"{c.measure} is over {own}: per_unit, rate_by_type, per_transaction, "
+                "hold_until_collected and prospective tiers pay this period's credits one by one",
+            )
+        if c.settle == "period":
+            if own in ("quarter_to_date", "year_to_date"):
+                r.error(
+                    f"{path}.measure",
+                    f"{c.measure} is over {own}: a component paid on it must settle: {own} "
+                    "(earned to date minus paid to date), or it would pay earlier periods again",
+                )
+            continue
+        if c.type not in SETTLE_TYPES:
+            r.error(f"{path}.settle", f"only {', '.join(SETTLE_TYPES)} settle to date")
+            continue
+        if c.instalments is not None:
+            r.error(f"{path}.settle", "a component settled to date is not paid in instalments")
+        quota_id = c.quota or c.measure
+        if quota_id in dict(plan.seasonality) and c.type != "fixed_pay":
+            r.error(
+                f"{path}.settle",
+                f"seasonality gives each period its share of quota {quota_id!r}; a component "
+                "settled to date reads the annual quota against the window (remove the "
+                "seasonality of that quota, or settle by period)",
+            )
+        if c.type == "fixed_pay":
+            where, measure_id = f"{path}.gate.measure", c.gate.measure if c.gate else None
+            if c.gate is None:
+                r.error(
+                    f"{path}.gate",
+                    f"fixed_pay settled {c.settle} needs a gate on a measure over {c.settle} "
+                    "(a milestone paid once)",
+                )
+                continue
+        elif c.type == "team_pool":
+            where, measure_id = f"{path}.milestone.measure", c.measure
+        else:
+            where, measure_id = f"{path}.measure", c.measure
+        if measure_id in plan.measures_by_id and window_of(measure_id) != c.settle:
+            r.error(
+                where,
+                f"{measure_id} is over {window_of(measure_id)}, but the component settles "
+                f"{c.settle}: earned to date needs its measure over the same window",
+            )

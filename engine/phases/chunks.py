@@ -65,6 +65,8 @@ _PERSON_FRAMES = (
     "holds",
     "instalments",
     "reserves",
+    "history_credits",
+    "history_payouts",
 )
 
 

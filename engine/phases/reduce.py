@@ -14,6 +14,7 @@ from functools import partial
 import numpy as np
 
 from engine import measures as ms
+from engine import windows
 from engine.formula import Env, Formula
 from engine.money import (
     ONE,
@@ -121,12 +122,12 @@ def holder_partials(inputs: Inputs, state: MeasureState, requests: Sequence[Requ
         else np.array([])
     )
     amounts = credits["amount_e4"].to_numpy(dtype=np.int64) if len(credits) else np.zeros(0)
-    out: Partials = {}
+    out: Partials = dict(windows.holder_windows(inputs, credits, state.credit_days, requests))
     for scope, holder, plan_id, _ in requests:
         for m in inputs.plans[plan_id].measures:
             key = (scope, holder, plan_id, m.id)
             if m.aggregate in ("kpi", "formula") or key in out:
-                continue
+                continue  # (windowed measures: from engine.windows, above)
             if scope == "node":
                 out[key] = totals[(holder, m.filter)]
             else:

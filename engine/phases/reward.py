@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from engine import measures as ms
+from engine import windows
 from engine.fastpath import plain_plan
 from engine.money import (
     ONE,
@@ -118,6 +119,7 @@ def segment_facts(
     formula_steps: Mapping[int, Mapping[str, tuple[Step, ...]]] | None = None,
     formula_sentences: Mapping[int, Mapping[str, str]] | None = None,
     season: Mapping[tuple[str, str], Decimal] | None = None,
+    window_steps: Mapping[str, tuple[Step, str]] | None = None,
 ) -> Facts:
     plan = inputs.plans[seg.plan_id]
     quotas = {
@@ -141,6 +143,7 @@ def segment_facts(
         measure_credit_count=counts[seg.id],
         formula_steps=formula_steps.get(seg.id, {}) if formula_steps else {},
         formula_sentences=formula_sentences.get(seg.id, {}) if formula_sentences else {},
+        windows=window_steps or {},
     )
 
 
@@ -162,6 +165,7 @@ def reward_phase(
     rewards: list[Reward] = []
     keys: dict[tuple[str, str], str] = {}
     season = seasons(inputs)
+    window_steps: dict[tuple[str, int], dict[str, tuple[Step, str]]] = {}
     for seg in state.segments if segments is None else segments:
         plan = inputs.plans[seg.plan_id]
         facts = segment_facts(
@@ -175,6 +179,7 @@ def reward_phase(
             state.formula_steps,
             state.formula_sentences,
             season,
+            _window_steps(window_steps, inputs, plan, seg),
         )
         plain = state.pace is None and plain_plan(plan)
         for c in plan.components:
@@ -196,6 +201,23 @@ def reward_phase(
                 )
             rewards.append(Reward(seg, c, evaluate(c, facts, shared), figures))
     return rewards
+
+
+def _window_steps(
+    cache: dict[tuple[str, int], dict[str, tuple[Step, str]]],
+    inputs: Inputs,
+    plan: Plan,
+    seg: Segment,
+) -> dict[str, tuple[Step, str]]:
+    """Return the trace steps of the plan's windowed measures counted to the segment's end."""
+    key = (plan.id, seg.end_day)
+    if key not in cache:
+        cache[key] = windows.plan_window_steps(inputs, plan, seg.end) if _windowed(plan) else {}
+    return cache[key]
+
+
+def _windowed(plan: Plan) -> bool:
+    return any(m.window.over != "period" for m in plan.measures)
 
 
 def _raw_quota_e4(

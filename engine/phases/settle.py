@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from engine import windows
 from engine.money import (
     ONE,
     ZERO,
@@ -97,6 +98,7 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[Book, dict[str, D
     )
     reserves = _group_rows(inputs.reserves, order=lambda r: str(r["earned_period_id"]))
     draw_owner: dict[str, str] = {}
+    to_date = windows.ToDate(inputs)
     for (person, plan_id), group in by_person_plan.items():
         plan = inputs.plans[plan_id]
         cur, mode = plan.rounding.currency, plan.rounding.mode
@@ -108,6 +110,11 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[Book, dict[str, D
             paid = ZERO
             if seg.index == 0:
                 paid = quantize(prior.get((person, plan_id, c.id), ZERO), cur, mode)
+            periods_paid: tuple[str, ...] | None = None
+            if c.settle != "period":  # earned to date minus paid to date
+                paid, periods_paid = to_date.paid_before(person, plan_id, c, seg.index, paid)
+                paid = quantize(paid, cur, mode)
+                to_date.record(person, plan_id, c, earned)
             payable += _add(
                 book, seg, c.id, "earned", earned, paid, period, cur, o.attainment, o.tier
             )
@@ -122,6 +129,7 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[Book, dict[str, D
                     mode,
                     period,
                     _settled_figures(r.figures, earned, paid, cur),
+                    periods_paid,
                 )
             )
             if c.instalments is not None:
@@ -339,11 +347,29 @@ def earned_trace(
     mode: RoundingMode,
     period: Period,
     figures: str | None = None,
+    periods_paid: tuple[str, ...] | None = None,
 ) -> Trace:
-    """Return the trace of an earned line: the rule's steps, prior payments, rounding."""
+    """Return the trace of an earned line: the rule's steps, prior payments, rounding.
+
+    ``periods_paid`` is set for a component settled to date: ``paid`` is then what was paid
+    to date (in those earlier periods, and before in this one).
+    """
     steps = list(o.steps)
     text = o.text
-    if paid:
+    if periods_paid is not None:
+        steps += [
+            step("earned_to_date", earned),
+            step("paid_to_date", paid, ", ".join(periods_paid)),
+            step("payable", earned - paid),
+        ]
+        text += windows.to_date_words(
+            c,
+            fmt_amount(earned, cur, mode),
+            fmt_amount(paid, cur, mode),
+            fmt_amount(earned - paid, cur, mode),
+            periods_paid,
+        )
+    elif paid:
         steps += [step("paid_before", paid), step("payable", earned - paid)]
         text += (
             f" Already paid {fmt_amount(paid, cur, mode)}, "
