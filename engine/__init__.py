@@ -9,6 +9,7 @@ Public API (everything else is an implementation detail):
 * :mod:`engine.money` - the only rounding code.
 * :mod:`engine.phases` - the same calculation per person chunk, every phase's output a plain
   table that can be stored between steps (``run_in_chunks`` and its steps).
+* :func:`history_needed` - which earlier periods and tables a calculation's windows need.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from engine.pipeline import InputError, compute
 from engine.schema import plan_json_schema
 from engine.spec import Plan, PlanValidationError, load_plan, parse_plan, validate_plan
 from engine.types import Inputs, PayoutLine, Period, Result, Trace
+from engine.windows import history_needed
 
 __all__ = [
     "InputError",
@@ -28,6 +30,7 @@ __all__ = [
     "Result",
     "Trace",
     "compute",
+    "history_needed",
     "load_plan",
     "parse_plan",
     "plan_json_schema",

@@ -49,6 +49,8 @@ def plain_tier_component(plan: Plan, c: Component) -> bool:
     return (
         measure is not None
         and measure.aggregate == "sum"
+        and measure.window.over == "period"
+        and c.settle == "period"
         and c.gate is None
         and not c.modifiers
         and c.instalments is None

@@ -19,16 +19,18 @@ import pandas as pd
 
 from engine import crediting
 from engine.money import to_decimal, to_e4, to_minor
-from engine.spec import Plan, parse_plan
+from engine.spec import Plan, PlanValidationError, dependency_errors, parse_plan
 from engine.types import (
     ASSIGNMENT_COLUMNS,
     CREDIT_COLUMNS,
+    HISTORY_PAYOUT_COLUMNS,
     HOLD_COLUMNS,
     INSTALMENT_COLUMNS,
     KPI_COLUMNS,
     NODE_COLUMNS,
     PRIOR_PAYOUT_COLUMNS,
     QUOTA_COLUMNS,
+    RESERVE_COLUMNS,
     REVERSAL_COLUMNS,
     TIMELINE_COLUMNS,
     Inputs,
@@ -62,8 +64,11 @@ def _frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> pd.Data
 def plans_from_mapping(data: Mapping[str, Any]) -> dict[str, Plan]:
     """Return the plans of a case: ``plan`` (one) or ``plans`` (a list)."""
     raw = [data["plan"]] if "plan" in data else list(data.get("plans", []))
-    plans = [parse_plan(p) for p in raw]
-    return {p.id: p for p in plans}
+    plans = {p.id: p for p in (parse_plan(p) for p in raw)}
+    errors = dependency_errors(plans)
+    if errors:
+        raise PlanValidationError(errors)
+    return plans
 
 
 def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> Inputs:
@@ -121,22 +126,7 @@ def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> I
         }
         for row in data.get("timeline", [])
     )
-    credits = []
-    for i, row in enumerate(data.get("credits", [])):
-        rec: dict[str, Any] = {
-            "credit_id": str(row.get("id", f"c{i + 1}")),
-            "transaction_id": str(row.get("transaction", row.get("id", f"t{i + 1}"))),
-            "person_id": str(row["person"]),
-            "date": _date(row["date"]),
-            "amount_e4": _e4(row.get("amount", 0)),
-            "transaction_type": str(row.get("type", "sale")),
-            "kind": str(row.get("kind", "direct")),
-            "share_ppm": int(_num(row.get("share", 1)) * 1_000_000),
-            "collected": bool(row.get("collected", True)),
-        }
-        for key, value in (row.get("attributes") or {}).items():
-            rec[str(key)] = str(value)
-        credits.append(rec)
+    credits = _credit_records(data.get("credits", []))
     if data.get("transactions"):
         credits += credits_from_rules(data["transactions"], data.get("crediting", []))
     quotas = [
@@ -204,6 +194,18 @@ def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> I
         }
         for r in data.get("instalments", [])
     ]
+    reserves = [
+        {
+            "person_id": str(r["person"]),
+            "plan_id": str(r.get("plan", default_plan)),
+            "component_id": str(r["component"]),
+            "earned_period_id": str(r["earned_period"]),
+            "amount_minor": to_minor(
+                _num(r["amount"]), plans[str(r.get("plan", default_plan))].rounding.currency
+            ),
+        }
+        for r in data.get("reserves", [])
+    ]
     return Inputs(
         period=period,
         plans=dict(plans),
@@ -220,7 +222,57 @@ def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> I
         collected_transactions=frozenset(str(t) for t in data.get("collected", [])),
         instalments=_frame(instalments, INSTALMENT_COLUMNS),
         fiscal_year_start_month=int(data.get("fiscal_year_start_month", 1)),
+        reserves=_frame(reserves, RESERVE_COLUMNS),
+        **_history(data.get("history") or {}, default_plan),
     )
+
+
+def _credit_records(rows: Sequence[Mapping[str, Any]], prefix: str = "") -> list[dict[str, Any]]:
+    """Return credit records from readable rows (ids default to c1, c2... after ``prefix``)."""
+    out = []
+    for i, row in enumerate(rows):
+        rec: dict[str, Any] = {
+            "credit_id": str(row.get("id", f"{prefix}c{i + 1}")),
+            "transaction_id": str(row.get("transaction", row.get("id", f"{prefix}t{i + 1}"))),
+            "person_id": str(row["person"]),
+            "date": _date(row["date"]),
+            "amount_e4": _e4(row.get("amount", 0)),
+            "transaction_type": str(row.get("type", "sale")),
+            "kind": str(row.get("kind", "direct")),
+            "share_ppm": int(_num(row.get("share", 1)) * 1_000_000),
+            "collected": bool(row.get("collected", True)),
+        }
+        for key, value in (row.get("attributes") or {}).items():
+            rec[str(key)] = str(value)
+        out.append(rec)
+    return out
+
+
+def _history(data: Mapping[str, Any], default_plan: str | None) -> dict[str, Any]:
+    """Return the ``history_*`` inputs: earlier periods, their credits and what they paid.
+
+    ``history: {start, periods: [{id, start, end}], credits: [...], payouts: [{person,
+    component, period, amount}]}`` - credits as in ``credits``, payouts in currency units.
+    """
+    periods = tuple(
+        Period(str(p["id"]), _date(p["start"]), _date(p["end"])) for p in data.get("periods", [])
+    )
+    payouts = [
+        {
+            "person_id": str(r["person"]),
+            "plan_id": str(r.get("plan", default_plan)),
+            "component_id": str(r["component"]),
+            "period_id": str(r["period"]),
+            "amount_e4": _e4(r["amount"]),
+        }
+        for r in data.get("payouts", [])
+    ]
+    return {
+        "history_periods": periods,
+        "history_credits": _frame(_credit_records(data.get("credits", []), "h"), CREDIT_COLUMNS),
+        "history_payouts": _frame(payouts, HISTORY_PAYOUT_COLUMNS),
+        "history_start": _date(data["start"]) if data.get("start") else None,
+    }
 
 
 def credits_from_rules(

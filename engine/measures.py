@@ -162,11 +162,14 @@ def finish_measures(
     kpis: Mapping[str, Decimal | None],
     pace: Decimal | None = None,
     formulas: FormulaContext | None = None,
+    earlier: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Decimal | None]:
     """Return every measure of ``plan`` for one segment; ``pace`` scales sums and counts.
 
     Formula measures read ``formulas`` (quotas, KPI values, target incentive) and record their
     steps and sentences in it; without it they see no quota, KPI or target incentive.
+    ``earlier`` is the (sum e4, count) of windowed measures dated before the period: the pace
+    scales only the rest (the earlier periods are over).
     """
     done: dict[str, Decimal | None] = {}
     for m in ordered_measures(plan):
@@ -175,7 +178,12 @@ def finish_measures(
             continue
         value = measure_value(m, sums, counts, done, kpis.get(m.id))
         if pace is not None and value is not None and m.aggregate in ("sum", "count"):
-            value = mul(value, pace)
+            before = (earlier or {}).get(m.id)
+            if before is None:
+                value = mul(value, pace)
+            else:
+                over = from_e4(before[0]) if m.aggregate == "sum" else Decimal(before[1])
+                value = over + mul(value - over, pace)
         done[m.id] = value
     return done
 

@@ -48,6 +48,26 @@ def _enum(values: tuple[str, ...]) -> Schema:
     return {"type": "string", "enum": list(values)}
 
 
+# windows across periods: a name, or {over, periods, year}
+_WINDOW: Schema = {
+    "description": "The periods a sum, count or average counts (docs/plan-language.md, "
+    "Windows across periods).",
+    "anyOf": [
+        _enum(spec.WINDOW_KINDS),
+        {
+            "type": "object",
+            "properties": {
+                "over": _enum(spec.WINDOW_KINDS),
+                "periods": {"type": "integer", "minimum": 1},
+                "year": _enum(spec.WINDOW_YEARS),
+            },
+            "required": ["over"],
+            "additionalProperties": False,
+        },
+    ],
+}
+
+
 def _obj(properties: Schema, required: tuple[str, ...] = ()) -> Schema:
     out: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
@@ -128,6 +148,10 @@ def _component(ctype: str) -> Schema:
         "frequency": _enum(spec.SPIF_FREQUENCIES),
         "months": {"type": "integer", "minimum": 1},
         "months_attribute": _TEXT,
+        # pools: a reserve held back until a later period
+        "reserve": _obj(
+            {"share": _NON_NEGATIVE, "release": _enum(spec.RESERVE_RELEASES)}, ("share",)
+        ),
     }
     common: dict[str, Schema] = {
         "id": _TEXT,
@@ -139,6 +163,7 @@ def _component(ctype: str) -> Schema:
         "floor": _ref("limit"),
         "modifiers": {"type": "array", "items": _ref("modifier")},
         "instalments": _obj({"periods": {"type": "integer", "minimum": 2}}, ("periods",)),
+        "settle": _enum(spec.SETTLE_BASES),
     }
     props = common | {k: fields[k] for k in spec.COMPONENT_FIELDS[ctype]}
     required: dict[str, tuple[str, ...]] = {
@@ -153,6 +178,7 @@ def _component(ctype: str) -> Schema:
         "gainshare": ("source_node", "share", "baseline"),
         "retention_bonus": ("months", "amount"),
         "fixed_pay": ("amount",),
+        "payout_pool": ("measure", "share"),
     }
     out = _obj(props, ("id", "type", *required[ctype]))
     if ctype == "commission":
@@ -220,9 +246,25 @@ def plan_json_schema() -> dict[str, Any]:
                 "scope": _enum(spec.KPI_SCOPES),
                 "formula": _FORMULA,
                 "unit": _enum(UNITS),
+                "earned": _ref("earned"),
+                "window": _WINDOW,
                 "description": {"type": "string"},
             },
             ("id", "aggregate"),
+        ),
+        # pay on others' pay: whose earned amounts an aggregate: earned measure adds up
+        "earned": _obj(
+            {
+                "of": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": _obj({"plan": _TEXT, "component": _TEXT}, ("component",)),
+                },
+                "scope": _enum(spec.EARNED_SCOPES),
+                "holder": _TEXT,
+                "label": _TEXT,
+            },
+            ("of",),
         ),
         "rate_table": _obj(
             {
@@ -343,6 +385,7 @@ def plan_json_schema() -> dict[str, Any]:
         ),
         "modifiers": {"type": "array", "items": _ref("modifier")},
         "team_quota": _enum(spec.TEAM_QUOTAS),
+        "plan_year_start_month": {"type": "integer", "minimum": 1, "maximum": 12},
         "seasonality": {
             "type": "object",
             "additionalProperties": {

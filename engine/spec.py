@@ -17,10 +17,11 @@ docs/plan-language.md documents every field with a worked example.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Final, Literal, TypeVar, cast
 
@@ -42,7 +43,7 @@ from engine.money import ROUNDING_MODES, RoundingMode, is_currency_code, to_deci
 FORMAT_VERSION: Final[int] = 1
 POOL_FUNCTIONS: Final = tuple(f for f in FUNCTIONS if f != "quota")
 
-AGGREGATES: Final = ("sum", "count", "average", "ratio", "kpi", "formula")
+AGGREGATES: Final = ("sum", "count", "average", "ratio", "kpi", "formula", "earned")
 CREDIT_KINDS: Final = ("direct", "split", "rollup", "attribution")
 KPI_SCOPES: Final = ("person", "node")
 CONVENTIONS: Final = ("marginal", "retroactive", "top_multiplier_on_overage", "prospective")
@@ -63,6 +64,12 @@ PRORATION_POLICIES: Final = (
 )
 PAYOUT_FREQUENCIES: Final = ("monthly", "quarterly", "semiannual", "annual")
 TEAM_QUOTAS: Final = ("given", "derived", "checked")
+# windows across periods (docs/plan-language.md, "Windows across periods")
+WINDOW_KINDS: Final = ("period", "quarter_to_date", "year_to_date", "trailing_n_periods")
+WINDOW_YEARS: Final = ("fiscal", "plan")
+SETTLE_BASES: Final = ("period", "quarter_to_date", "year_to_date")
+SETTLE_TYPES: Final = ("commission", "attainment_bonus", "fixed_pay", "team_pool")
+WINDOWED_AGGREGATES: Final = ("sum", "count", "average")
 COMPONENT_TYPES: Final = (
     "commission",
     "attainment_bonus",
@@ -75,14 +82,16 @@ COMPONENT_TYPES: Final = (
     "gainshare",
     "retention_bonus",
     "fixed_pay",
+    "payout_pool",
 )
 
-Aggregate = Literal["sum", "count", "average", "ratio", "kpi", "formula"]
+Aggregate = Literal["sum", "count", "average", "ratio", "kpi", "formula", "earned"]
 FIXED_UNITS: Final[dict[str, Unit]] = {
     "sum": "money",
     "count": "count",
     "average": "money",
     "ratio": "ratio",
+    "earned": "money",
 }
 """The unit of each aggregate that cannot declare one (kpi: ratio unless declared)."""
 Convention = Literal["marginal", "retroactive", "top_multiplier_on_overage", "prospective"]
@@ -118,6 +127,45 @@ class Filter:
 
 
 @dataclass(frozen=True, slots=True)
+class EarnedSource:
+    """Whose earned amounts an ``aggregate: earned`` measure adds up (pay on others' pay).
+
+    ``of`` lists the (plan id, component id) pairs read; ``scope`` says whose lines count:
+    ``team`` (the payees at the reader's node or below it, the reader excluded), ``node``
+    (the payees at node ``holder`` or below) or ``person`` (payee ``holder``).
+    """
+
+    of: tuple[tuple[str, str], ...]
+    scope: str = "team"
+    holder: str | None = None
+    label: str = ""
+    """How the sentence names the figure ("the team's commissions"); a default is made."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """The share of a pool payout held back until a later period (``release``)."""
+
+    share: Decimal
+    release: str = "year_end"
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureWindow:
+    """Which periods a measure counts: this ``period`` (the default) or a window reaching back.
+
+    ``quarter_to_date`` and ``year_to_date`` start on the first day of the quarter or year that
+    holds the period - the tenant's fiscal year (``year: fiscal``, from the inputs) or the
+    plan's own (``year: plan``, ``Plan.plan_year_start_month``); ``trailing_n_periods`` counts
+    ``periods`` payout periods ending with this one. See engine.windows.
+    """
+
+    over: str = "period"
+    periods: int | None = None
+    year: str = "fiscal"
+
+
+@dataclass(frozen=True, slots=True)
 class Measure:
     """A named figure per person and segment: a sum, count, average, ratio or KPI value."""
 
@@ -132,6 +180,10 @@ class Measure:
     """For ``aggregate: formula``: the parsed, type-checked formula (engine.formula)."""
     unit: Unit = "money"
     """money, ratio or count: fixed for sum/count/average/ratio, declared or inferred else."""
+    earned: EarnedSource | None = None
+    """For ``aggregate: earned``: whose earned amounts the measure adds up."""
+    window: MeasureWindow = MeasureWindow()
+    """The periods counted (sum, count and average measures): see :class:`MeasureWindow`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +403,10 @@ class Component:
     modifiers: tuple[Modifier, ...] = ()
     instalments: int | None = None
     """Pay what is earned in this many periods (the last instalment takes the remainder)."""
+    reserve: Reserve | None = None
+    """Pools: the share of each payout held back until the release period."""
+    settle: str = "period"
+    """``quarter_to_date`` / ``year_to_date``: pay earned to date minus paid to date."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,6 +459,8 @@ class Plan:
     quotas, or ``checked``: given, and refused unless it equals the members' sum."""
     seasonality: tuple[tuple[str, tuple[Decimal, ...]], ...] = ()
     """quota id -> 12 weights by fiscal month (summing to 1): an annual quota's periods."""
+    plan_year_start_month: int | None = None
+    """The plan's own year (1-12), for windows with ``year: plan``."""
     measures_by_id: Mapping[str, Measure] = field(default_factory=dict, compare=False)
 
     def measure(self, measure_id: str) -> Measure:
@@ -618,7 +676,7 @@ def parse_plan(data: object) -> Plan:
         for path, item in r.items(root.get("measures", []), "measures")
         if (m := _measure(r, item, path)) is not None
     ]
-    measures = _check_formulas(r, parsed)
+    measures = _own_plan_sources(_check_formulas(r, parsed), plan_id)
     measure_ids = [m.id for m in measures]
     _unique(r, measure_ids, "measures")
     components = tuple(
@@ -651,9 +709,12 @@ def parse_plan(data: object) -> Plan:
         modifiers=_modifiers(r, root.get("modifiers"), "modifiers"),
         seasonality=_seasonality(r, root.get("seasonality")),
         team_quota=r.get(root, "", "team_quota", r.choice(TEAM_QUOTAS), default="given") or "given",
+        plan_year_start_month=_plan_year(r, root),
         measures_by_id={m.id: m for m in measures},
     )
     _cross_check(r, plan, root)
+    _check_earned(r, plan, root)
+    _check_windows(r, plan, root)
     if r.errors:
         raise PlanValidationError(r.errors)
     return plan
@@ -674,6 +735,7 @@ PLAN_FIELDS: Final = (
     "modifiers",
     "seasonality",
     "team_quota",
+    "plan_year_start_month",
     "description",
 )
 
@@ -864,6 +926,8 @@ MEASURE_FIELDS: Final = (
     "scope",
     "formula",
     "unit",
+    "earned",
+    "window",
     "description",
 )
 
@@ -895,10 +959,14 @@ def _measure(r: _Reader, data: Mapping[str, Any], path: str) -> Measure | None:
     unit = r.get(data, path, "unit", r.choice(UNITS))
     if unit is not None and agg in FIXED_UNITS and unit != FIXED_UNITS[agg]:
         r.error(f"{path}.unit", f"a {agg} measure is always {FIXED_UNITS[agg]}")
+    window = _measure_window(r, data.get("window"), f"{path}.window", agg)
     if mid is None or agg is None:
         return None
     declared = cast(Unit, unit or FIXED_UNITS.get(agg, "ratio" if agg == "kpi" else "number"))
-    return Measure(mid, cast(Aggregate, agg), flt, num, den, kpi, scope, formula, declared)
+    earned = _earned_source(r, data, path, agg)
+    return Measure(
+        mid, cast(Aggregate, agg), flt, num, den, kpi, scope, formula, declared, earned, window
+    )
 
 
 def _check_formulas(r: _Reader, parsed: Sequence[tuple[str, Measure]]) -> tuple[Measure, ...]:
@@ -941,9 +1009,7 @@ def _check_formulas(r: _Reader, parsed: Sequence[tuple[str, Measure]]) -> tuple[
             final = "ratio"
         units[mid] = final
         settled = settle(checked, final)
-        done[mid] = Measure(
-            m.id, m.aggregate, m.filter, m.numerator, m.denominator, m.kpi, m.scope, settled, final
-        )
+        done[mid] = replace(m, formula=settled, unit=final)
 
     for _, m in parsed:
         if m.formula is not None:
@@ -1149,7 +1215,15 @@ COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "kpi_bonus": ("kpis", "kpi_gate"),
     "mbo": ("objectives", "max_completion"),
     "hybrid": ("parts", "curve"),
-    "team_pool": ("teams", "milestone", "pool", "split", "split_kpi", "retained_share"),
+    "team_pool": (
+        "teams",
+        "milestone",
+        "pool",
+        "split",
+        "split_kpi",
+        "retained_share",
+        "reserve",
+    ),
     "spif": ("filter", "window", "amount", "frequency"),
     "profit_share": (
         "kpi",
@@ -1159,6 +1233,7 @@ COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
         "split",
         "split_kpi",
         "retained_share",
+        "reserve",
     ),
     "gainshare": (
         "kpi",
@@ -1169,9 +1244,11 @@ COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
         "split",
         "split_kpi",
         "retained_share",
+        "reserve",
     ),
     "retention_bonus": ("filter", "months", "months_attribute", "amount"),
     "fixed_pay": ("amount",),
+    "payout_pool": ("measure", "share", "split", "split_kpi", "retained_share", "reserve"),
 }
 COMMON_COMPONENT_FIELDS: Final = (
     "id",
@@ -1183,6 +1260,7 @@ COMMON_COMPONENT_FIELDS: Final = (
     "floor",
     "modifiers",
     "instalments",
+    "settle",
 )
 MODIFIER_FIELDS: Final = (
     "measure",
@@ -1251,6 +1329,7 @@ def _component(r: _Reader, data: Mapping[str, Any], path: str) -> Component | No
         "floor": _limit(r, data["floor"], f"{path}.floor") if data.get("floor") else None,
         "modifiers": _modifiers(r, data.get("modifiers"), f"{path}.modifiers"),
         "instalments": _instalments(r, data.get("instalments"), f"{path}.instalments"),
+        "settle": r.get(data, path, "settle", r.choice(SETTLE_BASES), default="period") or "period",
     }
     handler = _COMPONENT_PARSERS[ctype]
     handler(r, data, path, kw)
@@ -1442,6 +1521,7 @@ def _pool_split(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, An
     if retained is not None and retained >= 1:
         r.error(f"{path}.retained_share", "must be below 1 (100 %)")
     kw["retained_share"] = retained if retained is not None else Decimal(0)
+    kw["reserve"] = _reserve(r, data.get("reserve"), f"{path}.reserve")
 
 
 def _parse_spif(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
@@ -1524,6 +1604,12 @@ def _parse_fixed_pay(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[st
     kw["amount"] = r.get(data, path, "amount", r.non_negative, required=True)
 
 
+def _parse_payout_pool(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    kw["measure"] = r.get(data, path, "measure", r.text, required=True)
+    kw["share"] = r.get(data, path, "share", r.non_negative, required=True)
+    _pool_split(r, data, path, kw)
+
+
 _COMPONENT_PARSERS: Final[
     dict[str, Callable[[_Reader, Mapping[str, Any], str, dict[str, Any]], None]]
 ] = {
@@ -1538,6 +1624,7 @@ _COMPONENT_PARSERS: Final[
     "gainshare": _parse_gainshare,
     "retention_bonus": _parse_retention,
     "fixed_pay": _parse_fixed_pay,
+    "payout_pool": _parse_payout_pool,
 }
 
 
@@ -1570,6 +1657,17 @@ def _ramp_step(r: _Reader, data: Mapping[str, Any], path: str) -> RampStep | Non
     return RampStep(period, factor if factor is not None else Decimal(1), guarantee)
 
 
+def pays_credit_by_credit(c: Component) -> bool:
+    """Return whether a commission works credit by credit (per unit, type, limits, holds)."""
+    return (
+        c.per_unit is not None
+        or bool(c.rate_by_type)
+        or c.per_transaction_cap is not None
+        or c.per_transaction_floor is not None
+        or c.hold_until_collected
+    )
+
+
 def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
     """Check references between parts of the plan (measure ids, quota needs)."""
     ids = set(plan.measures_by_id)
@@ -1589,13 +1687,7 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
     index = {str(c.get("id")): i for i, c in enumerate(raw_components) if isinstance(c, Mapping)}
     for c in plan.components:
         path = f"components[{index.get(c.id, 0)}]"
-        per_credit = (
-            c.per_unit is not None
-            or bool(c.rate_by_type)
-            or c.per_transaction_cap is not None
-            or c.per_transaction_floor is not None
-            or c.hold_until_collected
-        )
+        per_credit = pays_credit_by_credit(c)
 
         def ref(
             measure_id: str | None, where: str, *, sum_only: bool = False, per_credit: bool = False
@@ -1606,16 +1698,17 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
                 r.error(where, f"unknown measure {measure_id!r}")
             elif sum_only:
                 m = plan.measure(measure_id)
-                if m.aggregate == "formula" and per_credit:
+                if m.aggregate in ("formula", "earned") and per_credit:
                     r.error(
                         where,
-                        "a formula measure has no credits of its own: per_unit, rate_by_type, "
+                        f"a{'n' if m.aggregate == 'earned' else ''} {m.aggregate} measure has no "
+                        "credits of its own: per_unit, rate_by_type, "
                         "per_transaction and hold_until_collected need a sum or count measure",
                     )
                 elif m.aggregate == "formula" and m.unit == "ratio":
                     r.error(where, "must be money or a count (this formula gives a ratio)")
-                elif m.aggregate not in ("sum", "count", "formula"):
-                    r.error(where, "must be a sum, count or formula measure")
+                elif m.aggregate not in ("sum", "count", "formula", "earned"):
+                    r.error(where, "must be a sum, count, formula or earned measure")
 
         if c.rate_table is not None and c.rate_table.tier_by is not None:
             ref(c.rate_table.tier_by.measure, f"{path}.rate_table.tier_by.measure")
@@ -1639,3 +1732,426 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
             ref(k.measure, f"{path}.kpis[{j}].measure")
         for j, p in enumerate(c.parts):
             ref(p.measure, f"{path}.parts[{j}].measure")
+
+
+# --------------------------------------------------------------------------- pay on others' pay
+#
+# An ``aggregate: earned`` measure adds up other payees' earned amounts of named components
+# (a manager override on the team's commissions, commission on commissions, a pool that is a
+# share of the team's payouts). The engine rewards the components it reads first: components
+# are put in dependency levels (level 0 reads no earned amounts; level n reads components of
+# levels below n), and a cycle - in one plan or across plans - is refused naming every plan
+# and component in it. Pools may hold back a reserve until a later period.
+
+EARNED_SCOPES: Final = ("team", "node", "person")
+RESERVE_RELEASES: Final = ("year_end", "quarter_end")
+POOL_TYPES: Final = ("team_pool", "profit_share", "gainshare", "payout_pool")
+EARNED_FIELDS: Final = ("of", "scope", "holder", "label")
+ComponentKey = tuple[str, str]
+"""(plan id, component id)."""
+
+
+def _earned_source(
+    r: _Reader, data: Mapping[str, Any], path: str, agg: str | None
+) -> EarnedSource | None:
+    """Parse the ``earned`` source of an ``aggregate: earned`` measure (plan ids may be '')."""
+    sub = f"{path}.earned"
+    if agg != "earned":
+        if "earned" in data:
+            r.error(sub, "only a measure with aggregate: earned has an earned source")
+        return None
+    if "filter" in data:
+        r.error(f"{path}.filter", "an earned measure adds up earned amounts, not credits")
+    if "earned" not in data:
+        r.error(sub, "is required for an earned measure (of, scope, holder)")
+        return None
+    src = r.mapping(data["earned"], sub)
+    if src is None:
+        return None
+    r.known(src, sub, EARNED_FIELDS)
+    pairs: list[tuple[str, str]] = []
+    items = r.items(src["of"], f"{sub}.of") if "of" in src else []
+    if "of" not in src:
+        r.error(f"{sub}.of", "is required: the components whose earned amounts count")
+    elif isinstance(src.get("of"), list) and not src["of"]:
+        r.error(f"{sub}.of", "must name at least one component")
+    for item_path, item in items:
+        r.known(item, item_path, ("plan", "component"))
+        plan = r.get(item, item_path, "plan", r.text, default="") or ""
+        component = r.get(item, item_path, "component", r.text, required=True)
+        if component is not None:
+            if (plan, component) in pairs:
+                r.error(item_path, f"{plan or 'this plan'}/{component} is listed twice")
+            pairs.append((plan, component))
+    scope = r.get(src, sub, "scope", r.choice(EARNED_SCOPES), default="team") or "team"
+    holder = r.get(src, sub, "holder", r.text)
+    if scope != "team" and holder is None and "holder" not in src:
+        r.error(f"{sub}.holder", f"is required when scope is {scope}")
+    if scope == "team" and "holder" in src:
+        r.error(f"{sub}.holder", "the team is the reader's own node and below: no holder")
+    label = r.get(src, sub, "label", r.text, default="") or ""
+    return EarnedSource(tuple(pairs), scope, holder, label)
+
+
+def _own_plan_sources(measures: tuple[Measure, ...], plan_id: str) -> tuple[Measure, ...]:
+    """Return the measures with an earned source's omitted plan set to ``plan_id``."""
+    out = []
+    for m in measures:
+        if m.earned is not None and any(not p for p, _ in m.earned.of):
+            of = tuple((p or plan_id, c) for p, c in m.earned.of)
+            m = dataclasses.replace(m, earned=dataclasses.replace(m.earned, of=of))
+        out.append(m)
+    return tuple(out)
+
+
+def _reserve(r: _Reader, value: object, path: str) -> Reserve | None:
+    """Parse a pool's ``reserve: {share, release}``: the held-back share, released later."""
+    if value is None:
+        return None
+    data = r.mapping(value, path)
+    if data is None:
+        return None
+    r.known(data, path, ("share", "release"))
+    share = r.get(data, path, "share", r.positive, required=True)
+    if share is not None and share >= 1:
+        r.error(f"{path}.share", "must be below 1 (100 %): a reserve holds back a part")
+    release = r.get(data, path, "release", r.choice(RESERVE_RELEASES), default="year_end")
+    if share is None or share >= 1:
+        return None
+    return Reserve(share, release or "year_end")
+
+
+def measure_closure(plan: Plan, measure_id: str) -> list[str]:
+    """Return ``measure_id`` and every measure it reads (formulas, ratios), each once."""
+    out: list[str] = []
+    stack = [measure_id]
+    while stack:
+        mid = stack.pop()
+        m = plan.measures_by_id.get(mid)
+        if m is None or mid in out:
+            continue
+        out.append(mid)
+        if m.formula is not None:
+            stack.extend(m.formula.measures)
+        stack.extend(x for x in (m.numerator, m.denominator) if x is not None)
+    return out
+
+
+def _own_reads(plan: Plan, c: Component) -> list[str]:
+    """Return the measures component ``c`` reads of its own payee (scope self)."""
+    reads = [c.measure] if c.measure is not None and c.type != "team_pool" else []
+    if c.gate is not None and c.gate.scope == "self":
+        reads.append(c.gate.measure)
+    reads += [m.measure for m in (*c.modifiers, *plan.modifiers) if m.scope == "self"]
+    by = c.rate_table.tier_by if c.rate_table is not None else None
+    if by is not None and by.scope == "self":
+        reads.append(by.measure)
+    reads += [k.measure for k in c.kpis]
+    reads += [p.measure for p in c.parts if p.scope == "self"]
+    return reads
+
+
+def _other_reads(plan: Plan, c: Component) -> list[tuple[str, str]]:
+    """Return (measure, where) that ``c`` reads of another person or a node."""
+    out = []
+    if c.gate is not None and c.gate.scope != "self":
+        out.append((c.gate.measure, "gate.measure"))
+    out += [
+        (m.measure, f"modifiers[{j}].measure")
+        for j, m in enumerate(c.modifiers)
+        if m.scope != "self"
+    ]
+    by = c.rate_table.tier_by if c.rate_table is not None else None
+    if by is not None and by.scope != "self":
+        out.append((by.measure, "rate_table.tier_by.measure"))
+    out += [(p.measure, f"parts[{j}].measure") for j, p in enumerate(c.parts) if p.scope != "self"]
+    if c.type == "team_pool" and c.measure is not None:
+        out.append((c.measure, "milestone.measure"))
+    return out
+
+
+def earned_measures_read(plan: Plan, c: Component) -> list[str]:
+    """Return the earned measures component ``c`` reads (directly or through formulas)."""
+    out: list[str] = []
+    for mid in _own_reads(plan, c):
+        for dep in measure_closure(plan, mid):
+            if plan.measures_by_id[dep].earned is not None and dep not in out:
+                out.append(dep)
+    return sorted(out)
+
+
+def _edges(plan: Plan) -> dict[ComponentKey, list[tuple[ComponentKey, str]]]:
+    """Return each component's (source component, path of the measure that reads it)."""
+    index = {m.id: i for i, m in enumerate(plan.measures)}
+    out: dict[ComponentKey, list[tuple[ComponentKey, str]]] = {}
+    for c in plan.components:
+        got = out.setdefault((plan.id, c.id), [])
+        for mid in earned_measures_read(plan, c):
+            src = plan.measure(mid).earned
+            assert src is not None
+            for j, pair in enumerate(src.of):
+                got.append((pair, f"measures[{index[mid]}].earned.of[{j}]"))
+    return out
+
+
+def _cycles(
+    edges: Mapping[ComponentKey, Sequence[tuple[ComponentKey, str]]],
+) -> list[tuple[list[ComponentKey], str]]:
+    """Return each distinct cycle of the component graph and the path of its first edge."""
+    state: dict[ComponentKey, str] = {}
+    found: list[tuple[list[ComponentKey], str]] = []
+    seen: set[frozenset[ComponentKey]] = set()
+
+    def visit(node: ComponentKey, chain: list[tuple[ComponentKey, str]]) -> None:
+        state[node] = "busy"
+        for nxt, where in edges.get(node, ()):
+            if state.get(nxt) == "busy":
+                nodes = [n for n, _ in chain] + [node]
+                start = nodes.index(nxt)
+                loop = [*nodes[start:], nxt]
+                paths = [*[w for _, w in chain][start:], where]
+                if frozenset(loop) not in seen:
+                    seen.add(frozenset(loop))
+                    found.append((loop, paths[0]))
+            elif state.get(nxt) is None and nxt in edges:
+                visit(nxt, [*chain, (node, where)])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if state.get(node) is None:
+            visit(node, [])
+    return found
+
+
+def cycle_message(loop: Sequence[ComponentKey]) -> str:
+    """Return the words of a dependency cycle: the plans and components in it, in order."""
+    chain = " -> ".join(f"plan {p} component {c}" for p, c in loop)
+    return f"pay on others' pay runs in a cycle: {chain} (each reads the next one's earned amounts)"
+
+
+def _check_earned(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
+    """Check earned measures in one plan: sources, who reads them, cycles inside the plan."""
+    index = {m.id: i for i, m in enumerate(plan.measures)}
+    own = {c.id for c in plan.components}
+    for m in plan.measures:
+        if m.earned is None:
+            continue
+        for j, (pid, cid) in enumerate(m.earned.of):
+            if pid == plan.id and cid not in own:
+                r.error(
+                    f"measures[{index[m.id]}].earned.of[{j}].component",
+                    f"plan {plan.id} has no component {cid!r}",
+                )
+    raw = root.get("components")
+    raw_index = (
+        {str(c.get("id")): i for i, c in enumerate(raw) if isinstance(c, Mapping)}
+        if isinstance(raw, list)
+        else {}
+    )
+    for c in plan.components:
+        path = f"components[{raw_index.get(c.id, 0)}]"
+        for mid, where in _other_reads(plan, c):
+            if any(
+                plan.measures_by_id[d].aggregate == "earned" for d in measure_closure(plan, mid)
+            ):
+                r.error(
+                    f"{path}.{where}",
+                    "reads earned amounts of another person or node: an earned measure is read "
+                    "by the payee's own components (scope self); its earned.scope says whose "
+                    "lines count",
+                )
+        if c.reserve is not None and c.instalments is not None:
+            r.error(
+                f"{path}.reserve",
+                "a pool is paid in instalments or holds back a reserve, not both",
+            )
+        if c.type == "payout_pool" and c.measure is not None and c.measure in plan.measures_by_id:
+            src = plan.measure(c.measure).earned
+            if src is None:
+                r.error(f"{path}.measure", "a payout pool needs an earned measure")
+            elif src.scope == "team":
+                r.error(
+                    f"{path}.measure",
+                    "a payout pool belongs to no one payee: its earned measure needs scope "
+                    "node or person, not team",
+                )
+    inside = {
+        node: [(n, w) for n, w in out if n[0] == plan.id] for node, out in _edges(plan).items()
+    }
+    for loop, where in _cycles(inside):
+        r.error(where, cycle_message(loop))
+
+
+def dependency_errors(plans: Mapping[str, Plan]) -> list[str]:
+    """Return what is wrong with pay on others' pay across ``plans`` (empty when nothing).
+
+    Every earned source must name a plan of the run and a component of it, in the reader's
+    currency, and no chain of components may come back to where it started.
+    """
+    errors: list[str] = []
+    edges: dict[ComponentKey, list[tuple[ComponentKey, str]]] = {}
+    for pid in sorted(plans):
+        plan = plans[pid]
+        for m_index, m in enumerate(plan.measures):
+            if m.earned is None:
+                continue
+            for j, (src_plan, cid) in enumerate(m.earned.of):
+                where = f"plans[{pid}].measures[{m_index}].earned.of[{j}]"
+                other = plans.get(src_plan)
+                if other is None:
+                    errors.append(f"{where}.plan: unknown plan {src_plan!r}")
+                elif cid not in {c.id for c in other.components}:
+                    errors.append(f"{where}.component: plan {src_plan} has no component {cid!r}")
+                elif other.rounding.currency != plan.rounding.currency:
+                    errors.append(
+                        f"{where}: plan {src_plan} pays {other.rounding.currency}, plan {pid} "
+                        f"pays {plan.rounding.currency}: earned amounts are read in one currency"
+                    )
+        for node, out in _edges(plan).items():
+            edges[node] = [(n, f"plans[{pid}].{w}") for n, w in out if n[0] in plans]
+    errors += [f"{where}: {cycle_message(loop)}" for loop, where in _cycles(edges)]
+    return errors
+
+
+def dependency_levels(plans: Mapping[str, Plan]) -> dict[ComponentKey, int]:
+    """Return each component's dependency level: 0 reads no earned amounts, n reads levels < n.
+
+    Raises :class:`PlanValidationError` with :func:`dependency_errors` when there are any.
+    """
+    errors = dependency_errors(plans)
+    if errors:
+        raise PlanValidationError(errors)
+    edges: dict[ComponentKey, list[ComponentKey]] = {}
+    for plan in plans.values():
+        for node, out in _edges(plan).items():
+            edges[node] = [n for n, _ in out]
+    levels: dict[ComponentKey, int] = {}
+
+    def level(node: ComponentKey) -> int:
+        if node not in levels:
+            levels[node] = 1 + max((level(n) for n in edges.get(node, ())), default=-1)
+        return levels[node]
+
+    for node in sorted(edges):
+        level(node)
+    return levels
+
+
+# --------------------------------------------------------------------------- windows across periods
+
+
+def _plan_year(r: _Reader, root: Mapping[str, Any]) -> int | None:
+    """Parse ``plan_year_start_month``: the plan's own year, for windows with ``year: plan``."""
+    month = r.get(root, "", "plan_year_start_month", r.integer)
+    if month is not None and not 1 <= month <= 12:
+        r.error("plan_year_start_month", "must be a month from 1 to 12")
+        return None
+    return month
+
+
+def _measure_window(r: _Reader, value: object, path: str, aggregate: str | None) -> MeasureWindow:
+    """Parse a measure's ``window``: a name, or ``{over, periods, year}``."""
+    if value is None:
+        return MeasureWindow()
+    if isinstance(value, str):
+        if value not in WINDOW_KINDS:
+            r.error(path, f"must be one of {', '.join(WINDOW_KINDS)}")
+            return MeasureWindow()
+        data: Mapping[str, Any] = {"over": value}
+    else:
+        got = r.mapping(value, path)
+        if got is None:
+            return MeasureWindow()
+        data = got
+        r.known(data, path, ("over", "periods", "year"))
+    over = r.get(data, path, "over", r.choice(WINDOW_KINDS), required=True) or "period"
+    periods = r.get(data, path, "periods", r.integer)
+    year = r.get(data, path, "year", r.choice(WINDOW_YEARS), default="fiscal") or "fiscal"
+    if over == "trailing_n_periods":
+        if periods is None and "periods" not in data:
+            r.error(f"{path}.periods", "is required for trailing_n_periods (N, with this period)")
+        elif periods is not None and periods < 1:
+            r.error(f"{path}.periods", "must be >= 1 (1 is this period alone)")
+            periods = None
+    elif "periods" in data:
+        r.error(f"{path}.periods", "only applies to trailing_n_periods")
+        periods = None
+    if "year" in data and over not in ("quarter_to_date", "year_to_date"):
+        r.error(f"{path}.year", "only applies to quarter_to_date and year_to_date")
+    if over != "period" and aggregate is not None and aggregate not in WINDOWED_AGGREGATES:
+        r.error(
+            path,
+            "only sum, count and average measures have a window "
+            "(a ratio or a formula reads windowed measures)",
+        )
+        return MeasureWindow()
+    return MeasureWindow(over, periods, year)
+
+
+def _check_windows(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
+    """Check windowed measures and to-date settlement against the components that read them."""
+    for i, m in enumerate(plan.measures):
+        if m.window.year == "plan" and plan.plan_year_start_month is None:
+            r.error(
+                f"measures[{i}].window.year",
+                "year: plan needs plan_year_start_month at the top of the plan",
+            )
+    raw = root.get("components")
+    if not isinstance(raw, list):
+        return
+    index = {str(c.get("id")): i for i, c in enumerate(raw) if isinstance(c, Mapping)}
+
+    def window_of(measure_id: str | None) -> str:
+        m = plan.measures_by_id.get(measure_id or "")
+        return m.window.over if m is not None else "period"
+
+    for c in plan.components:
+        path = f"components[{index.get(c.id, 0)}]"
+        own = window_of(c.measure) if c.type in ("commission", "attainment_bonus") else "period"
+        prospective = c.rate_table is not None and c.rate_table.convention == "prospective"
+        if own != "period" and (pays_credit_by_credit(c) or prospective):
+            r.error(
+                f"{path}.measure",
+                f"{c.measure} is over {own}: per_unit, rate_by_type, per_transaction, "
+                "hold_until_collected and prospective tiers pay this period's credits one by one",
+            )
+        if c.settle == "period":
+            if own in ("quarter_to_date", "year_to_date"):
+                r.error(
+                    f"{path}.measure",
+                    f"{c.measure} is over {own}: a component paid on it must settle: {own} "
+                    "(earned to date minus paid to date), or it would pay earlier periods again",
+                )
+            continue
+        if c.type not in SETTLE_TYPES:
+            r.error(f"{path}.settle", f"only {', '.join(SETTLE_TYPES)} settle to date")
+            continue
+        if c.instalments is not None:
+            r.error(f"{path}.settle", "a component settled to date is not paid in instalments")
+        quota_id = c.quota or c.measure
+        if quota_id in dict(plan.seasonality) and c.type != "fixed_pay":
+            r.error(
+                f"{path}.settle",
+                f"seasonality gives each period its share of quota {quota_id!r}; a component "
+                "settled to date reads the annual quota against the window (remove the "
+                "seasonality of that quota, or settle by period)",
+            )
+        if c.type == "fixed_pay":
+            where, measure_id = f"{path}.gate.measure", c.gate.measure if c.gate else None
+            if c.gate is None:
+                r.error(
+                    f"{path}.gate",
+                    f"fixed_pay settled {c.settle} needs a gate on a measure over {c.settle} "
+                    "(a milestone paid once)",
+                )
+                continue
+        elif c.type == "team_pool":
+            where, measure_id = f"{path}.milestone.measure", c.measure
+        else:
+            where, measure_id = f"{path}.measure", c.measure
+        if measure_id in plan.measures_by_id and window_of(measure_id) != c.settle:
+            r.error(
+                where,
+                f"{measure_id} is over {window_of(measure_id)}, but the component settles "
+                f"{c.settle}: earned to date needs its measure over the same window",
+            )

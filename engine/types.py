@@ -66,6 +66,16 @@ INSTALMENT_COLUMNS: Final = (
     "number",
 )
 """Instalments due this period of amounts earned earlier: ``number`` of ``periods``."""
+RESERVE_COLUMNS: Final = (
+    "person_id",
+    "plan_id",
+    "component_id",
+    "earned_period_id",
+    "amount_minor",
+)
+"""Pool reserves held back in earlier periods (minor units), released in the release period."""
+HISTORY_PAYOUT_COLUMNS: Final = ("person_id", "plan_id", "component_id", "period_id", "amount_e4")
+"""What each earlier period paid a (person, plan, component): its lines' amounts summed."""
 
 
 def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -112,6 +122,21 @@ class Inputs:
     each deferred total and its instalment count)."""
     fiscal_year_start_month: int = 1
     """The tenant's fiscal year start month (1-12): ramp periods are counted on that calendar."""
+    reserves: pd.DataFrame = field(default_factory=lambda: empty_frame(RESERVE_COLUMNS))
+    """Pool reserves held back in earlier periods, due for release in this one (the payout run
+    keeps each ``reserve`` line and supplies it in the release period)."""
+    # windows across periods (engine.windows): what earlier periods the inputs carry
+    history_periods: tuple[Period, ...] = ()
+    """The earlier periods whose credits and payouts are in ``history_credits`` and
+    ``history_payouts`` (``engine.windows.history_needed`` says which a calculation needs)."""
+    history_credits: pd.DataFrame = field(default_factory=lambda: empty_frame(CREDIT_COLUMNS))
+    """Credits dated in ``history_periods`` (same columns as ``credits``), for windowed measures."""
+    history_payouts: pd.DataFrame = field(
+        default_factory=lambda: empty_frame(HISTORY_PAYOUT_COLUMNS)
+    )
+    """What each of ``history_periods`` paid, for components settled to date."""
+    history_start: dt.date | None = None
+    """The tenant's first day of history: a window reaching further back starts here instead."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from engine import measures as ms
+from engine import windows
 from engine.money import (
     ONE,
     from_e4,
@@ -25,7 +26,7 @@ from engine.money import (
 from engine.periods import (
     day_number,
 )
-from engine.phases.common import IntArray, require
+from engine.phases.common import InputError, IntArray, require
 from engine.phases.segments import Segment, prorated_quota, quota_tables, seasons
 from engine.spec import Filter
 from engine.types import (
@@ -168,6 +169,10 @@ def measure_phase(
     kpi_table: ms.KpiTable | None = None,
 ) -> MeasureState:
     """Return every segment's measures, and the per-credit contributions, from the credits."""
+    try:
+        windows.check_history(inputs)
+    except windows.HistoryError as exc:  # a window needs periods the inputs lack: say which
+        raise InputError(str(exc)) from exc
     credits, cday, pairs = credit_pairs(inputs, segments)
     kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
     amounts = (
@@ -185,8 +190,8 @@ def measure_phase(
     for plan_id, (rows, segs) in pairs.items():
         plan = inputs.plans[plan_id]
         for m in plan.measures:
-            if m.aggregate not in ("sum", "count", "average"):
-                continue
+            if m.aggregate not in ("sum", "count", "average") or m.window.over != "period":
+                continue  # windowed measures: below
             if m.filter not in masks:
                 masks[m.filter] = ms.filter_mask(credits, m.filter)
             keep = masks[m.filter]
@@ -200,6 +205,21 @@ def measure_phase(
             count_arrays[(plan_id, m.id)] = ms.group_count(sg, nseg)
             counts[(plan_id, m.id)] = count_arrays[(plan_id, m.id)].tolist()
             contrib_parts.append((r, sg, m.id))
+    seg_end = np.array([s.end_day for s in segments], dtype=np.int64)
+    win = windows.measure_windows(
+        inputs,
+        [s.plan_id for s in segments],
+        [s.person for s in segments],
+        seg_end,
+        credits,
+        cday,
+        amounts,
+    )
+    if win is not None:
+        for key, (sum_array, count_array) in win.arrays.items():
+            sum_arrays[key], count_arrays[key] = sum_array, count_array
+            sums[key], counts[key] = sum_array.tolist(), count_array.tolist()
+        contrib_parts += win.parts
     values: list[dict[str, Decimal | None]] = []
     seg_counts: list[dict[str, int]] = []
     formula_steps: dict[int, dict[str, tuple[Step, ...]]] = {}
@@ -236,10 +256,21 @@ def measure_phase(
                 kpi_values[m.id] = kpis.get(m.scope, holder, m.kpi or "")
         ctx = None
         if pid in with_formulas:
-            ctx = _formula_context(seg, person_quotas, kpis, season)
+            ctx = formula_context(seg, person_quotas, kpis, season)
             formula_steps[sid], formula_sentences[sid] = ctx.steps, ctx.sentences
-        values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace, ctx))
-    contributions = _contributions(contrib_parts, segments, credits, amounts)
+        before = None
+        if pace is not None and win is not None:
+            before = {
+                mid: (int(s[sid]), int(n[sid]))
+                for (p_id, mid), (s, n) in win.earlier.items()
+                if p_id == pid
+            }
+        values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace, ctx, before))
+    contributions = (
+        _contributions(contrib_parts, segments, credits, amounts)
+        if win is None
+        else _contributions(contrib_parts, segments, win.credits, win.amounts)
+    )
     return MeasureState(
         segments,
         credits,
@@ -257,7 +288,7 @@ def measure_phase(
     )
 
 
-def _formula_context(
+def formula_context(
     seg: Segment,
     person_quotas: Mapping[str, Mapping[str, Decimal]],
     kpis: ms.KpiTable,

@@ -14,6 +14,7 @@ from functools import partial
 import numpy as np
 
 from engine import measures as ms
+from engine import windows
 from engine.formula import Env, Formula
 from engine.money import (
     ONE,
@@ -30,6 +31,7 @@ from engine.phases.common import InputError
 from engine.phases.measure import MeasureState
 from engine.phases.segments import Segment, prorated_quota, quota_tables, seasons
 from engine.rules import (
+    EarnedFigure,
     PoolShare,
     Shared,
     fmt_amount,
@@ -120,12 +122,12 @@ def holder_partials(inputs: Inputs, state: MeasureState, requests: Sequence[Requ
         else np.array([])
     )
     amounts = credits["amount_e4"].to_numpy(dtype=np.int64) if len(credits) else np.zeros(0)
-    out: Partials = {}
+    out: Partials = dict(windows.holder_windows(inputs, credits, state.credit_days, requests))
     for scope, holder, plan_id, _ in requests:
         for m in inputs.plans[plan_id].measures:
             key = (scope, holder, plan_id, m.id)
             if m.aggregate in ("kpi", "formula") or key in out:
-                continue
+                continue  # (windowed measures: from engine.windows, above)
             if scope == "node":
                 out[key] = totals[(holder, m.filter)]
             else:
@@ -204,7 +206,7 @@ def reduce_finish(
         members = [s for s in segments if s.plan_id == plan_id]
         for c in plan.components:
             if c.type in ("team_pool", "profit_share", "gainshare"):
-                pool_shares.update(_split_pool(plan, c, members, shared, kpis))
+                pool_shares.update(split_pool(plan, c, members, shared, kpis))
     return Shared(holder_measures=holder_measures, pool_shares=pool_shares)
 
 
@@ -241,10 +243,19 @@ def _team_quota(
     return total if plan.team_quota == "derived" else given
 
 
-def _split_pool(
-    plan: Plan, c: Component, members: Sequence[Segment], shared: Shared, kpis: ms.KpiTable
+def split_pool(
+    plan: Plan,
+    c: Component,
+    members: Sequence[Segment],
+    shared: Shared,
+    kpis: ms.KpiTable,
+    earned: EarnedFigure | None = None,
 ) -> dict[tuple[str, str, str, int], PoolShare]:
-    """Return each participant's largest-remainder share of one pool."""
+    """Return each participant's largest-remainder share of one pool.
+
+    A ``payout_pool`` is a share of ``earned`` (other payees' earned amounts), which the
+    dependency phase works out once the components it reads are rewarded.
+    """
     cur, mode = plan.rounding.currency, plan.rounding.mode
     steps: list[Step] = []
     inputs: list[str] = []
@@ -268,6 +279,16 @@ def _split_pool(
             if qualified
             else f"Not every team reached {fmt_pct(c.milestone_min_attainment)} "
             f"({', '.join(pieces)}), so the pool pays nothing"
+        )
+    elif c.type == "payout_pool":
+        assert earned is not None
+        share = c.share or ZERO
+        pool = mul(max(ZERO, earned.total), share)
+        steps += [*earned.steps(), step("share", share)]
+        inputs += earned.inputs
+        head = (
+            f"{fmt_pct(share)} of {earned.phrase(cur, mode)} makes a pool of "
+            f"{fmt_amount(pool, cur, mode)}"
         )
     else:
         node = c.source_node or ""

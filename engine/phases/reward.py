@@ -8,7 +8,7 @@ Decimals (nothing rounded) and returns :class:`Reward` rows in segment then comp
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from engine import measures as ms
+from engine import windows
 from engine.fastpath import plain_plan
 from engine.money import (
     ONE,
@@ -56,7 +57,7 @@ class Reward:
     """The canonical figures of a plain tier table's trace (see :func:`plain_figures`)."""
 
 
-def _row_builder(
+def row_builder(
     state: MeasureState, plan: Plan, seg: Segment
 ) -> Callable[[str | None], list[CreditRow]]:
     credits = state.credits
@@ -118,6 +119,7 @@ def segment_facts(
     formula_steps: Mapping[int, Mapping[str, tuple[Step, ...]]] | None = None,
     formula_sentences: Mapping[int, Mapping[str, str]] | None = None,
     season: Mapping[tuple[str, str], Decimal] | None = None,
+    window_steps: Mapping[str, tuple[Step, str]] | None = None,
 ) -> Facts:
     plan = inputs.plans[seg.plan_id]
     quotas = {
@@ -141,6 +143,7 @@ def segment_facts(
         measure_credit_count=counts[seg.id],
         formula_steps=formula_steps.get(seg.id, {}) if formula_steps else {},
         formula_sentences=formula_sentences.get(seg.id, {}) if formula_sentences else {},
+        windows=window_steps or {},
     )
 
 
@@ -150,16 +153,19 @@ def reward_phase(
     shared: Shared,
     kpi_table: ms.KpiTable | None = None,
     segments: Sequence[Segment] | None = None,
+    skip: Collection[tuple[str, str]] = frozenset(),
 ) -> list[Reward]:
     """Return every (segment, component) outcome, in segment then plan-component order.
 
-    ``segments`` limits the work to some of ``state.segments`` (all of them by default).
+    ``segments`` limits the work to some of ``state.segments`` (all of them by default);
+    ``skip`` names (plan, component) pairs left to the dependency phase (pay on others' pay).
     """
     kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
     person_quotas, _ = quota_tables(inputs.quotas)
     rewards: list[Reward] = []
     keys: dict[tuple[str, str], str] = {}
     season = seasons(inputs)
+    window_steps: dict[tuple[str, int], dict[str, tuple[Step, str]]] = {}
     for seg in state.segments if segments is None else segments:
         plan = inputs.plans[seg.plan_id]
         facts = segment_facts(
@@ -169,13 +175,16 @@ def reward_phase(
             state.counts,
             person_quotas,
             kpis,
-            _row_builder(state, plan, seg),
+            row_builder(state, plan, seg),
             state.formula_steps,
             state.formula_sentences,
             season,
+            _window_steps(window_steps, inputs, plan, seg),
         )
         plain = state.pace is None and plain_plan(plan)
         for c in plan.components:
+            if skip and (plan.id, c.id) in skip:
+                continue
             figures = None
             if plain:
                 assert c.measure is not None
@@ -192,6 +201,23 @@ def reward_phase(
                 )
             rewards.append(Reward(seg, c, evaluate(c, facts, shared), figures))
     return rewards
+
+
+def _window_steps(
+    cache: dict[tuple[str, int], dict[str, tuple[Step, str]]],
+    inputs: Inputs,
+    plan: Plan,
+    seg: Segment,
+) -> dict[str, tuple[Step, str]]:
+    """Return the trace steps of the plan's windowed measures counted to the segment's end."""
+    key = (plan.id, seg.end_day)
+    if key not in cache:
+        cache[key] = windows.plan_window_steps(inputs, plan, seg.end) if _windowed(plan) else {}
+    return cache[key]
+
+
+def _windowed(plan: Plan) -> bool:
+    return any(m.window.over != "period" for m in plan.measures)
 
 
 def _raw_quota_e4(

@@ -19,11 +19,9 @@ from core.models import Change, Tenant
 from core.progress import progress_get
 from core.tenancy import tenant_scope
 from hierarchy import people
-from hierarchy.models import Person
 from incentives import bulk_ingest, services
 from incentives.models import (
     Credit,
-    CreditingRule,
     IngestBatch,
     IngestError,
     IngestStatus,
@@ -224,13 +222,9 @@ def committed_sellers(django_db_setup: None, django_db_blocker: Any) -> Iterator
                 name="Owner", kind="direct", priority=20, valid_from=start
             )
     yield tenant
-    with django_db_blocker.unblock(), tenant_scope(tenant):
-        # set-based: the ORM's cascade collector would read 200k rows back one by one
-        for model in (Change, Credit, Transaction, IngestError, IngestBatch):
-            model.objects.all()._raw_delete("default")
-        for model in (CreditingRule, Person):
-            model.objects.all().delete()
     with django_db_blocker.unblock():
+        # The tenant's rows stay (deleting 200k transactions checks each against every credit
+        # of the table: credits have no index on transaction_id, on purpose); switched off.
         Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
 
 
@@ -312,7 +306,9 @@ def test_killing_the_worker_mid_import_fails_the_batch_and_a_retry_commits_once(
         batch.refresh_from_db()
         assert (batch.status, batch.reason) == (IngestStatus.FAILED, "worker_lost")
         assert Transaction.objects.count() == 0 and Credit.objects.count() == 0
-        # and a retry (in this process: tests run tasks eagerly) commits the file exactly once
-        done = services.ingest_retry(batch_id=batch.pk)
+        # and a retry commits the file exactly once (wherever it runs: the module's worker
+        # when one is up, else in this process)
+        services.ingest_retry(batch_id=batch.pk)
+        done = _poll(IngestBatch.objects.filter(pk=batch.pk, finished_at__isnull=False).first)
         _expect_committed(done, rows)
         assert done.attempts == 2
