@@ -8,6 +8,8 @@ Public API (everything else is an implementation detail):
 * :mod:`engine.crediting` - transactions -> credits; :mod:`engine.nudges` - nudges, forecasts.
 * :mod:`engine.money` - the only rounding code.
 * :func:`history_needed` - which earlier periods and tables a calculation's windows need.
+* :mod:`engine.phases` - the same calculation per person chunk, every phase's output a plain
+  table that can be stored between steps (``run_in_chunks`` and its steps).
 """
 
 from __future__ import annotations

@@ -68,6 +68,14 @@ INSTALMENT_COLUMNS: Final = (
 """Instalments due this period of amounts earned earlier: ``number`` of ``periods``."""
 HISTORY_PAYOUT_COLUMNS: Final = ("person_id", "plan_id", "component_id", "period_id", "amount_e4")
 """What each earlier period paid a (person, plan, component): its lines' amounts summed."""
+RESERVE_COLUMNS: Final = (
+    "person_id",
+    "plan_id",
+    "component_id",
+    "earned_period_id",
+    "amount_minor",
+)
+"""Pool reserves held back in earlier periods (minor units), released in the release period."""
 
 
 def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -126,6 +134,9 @@ class Inputs:
     """What each of ``history_periods`` paid, for components settled to date."""
     history_start: dt.date | None = None
     """The tenant's first day of history: a window reaching further back starts here instead."""
+    reserves: pd.DataFrame = field(default_factory=lambda: empty_frame(RESERVE_COLUMNS))
+    """Pool reserves held back in earlier periods, due for release in this one (the payout run
+    keeps each ``reserve`` line and supplies it in the release period)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -256,7 +256,7 @@ def measure_phase(
                 kpi_values[m.id] = kpis.get(m.scope, holder, m.kpi or "")
         ctx = None
         if pid in with_formulas:
-            ctx = _formula_context(seg, person_quotas, kpis, season)
+            ctx = formula_context(seg, person_quotas, kpis, season)
             formula_steps[sid], formula_sentences[sid] = ctx.steps, ctx.sentences
         before = None
         if pace is not None and win is not None:
@@ -288,7 +288,7 @@ def measure_phase(
     )
 
 
-def _formula_context(
+def formula_context(
     seg: Segment,
     person_quotas: Mapping[str, Mapping[str, Decimal]],
     kpis: ms.KpiTable,
