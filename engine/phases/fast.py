@@ -298,6 +298,7 @@ def fast_path(
                         paid = quantize(before, cur, mode)
                         paid_minor[k] = int(paid.scaleb(digits))
                 amount = earned - paid
+                amount_minor = m - paid_minor[k]
                 start = dates.get(s.start_day)
                 if start is None:
                     start = dates[s.start_day] = s.start
@@ -305,24 +306,22 @@ def fast_path(
                 if end is None:
                     end = dates[s.end_day] = s.end
                 lines.append(
-                    PayoutLine(
-                        person_id=s.person_key,
-                        plan_id=pid,
-                        component_id=c.id,
-                        period_id=period.id,
-                        segment=s.index,
-                        segment_start=start,
-                        segment_end=end,
-                        kind="earned",
-                        earned=earned,
-                        paid_before=paid,
-                        amount=amount,
-                        amount_minor=int(amount.scaleb(digits)),
-                        currency=cur,
-                        attainment=(
-                            _attainment(values[k], raw[k], s, quota_nums) if present_l[k] else None
-                        ),
-                        tier=tiers[k],
+                    PayoutLine(  # positional: the field order of PayoutLine
+                        s.person_key,
+                        pid,
+                        c.id,
+                        period.id,
+                        s.index,
+                        start,
+                        end,
+                        "earned",
+                        earned,
+                        paid,
+                        amount,
+                        amount_minor,
+                        cur,
+                        _attainment(values[k], raw[k], s, quota_nums) if present_l[k] else None,
+                        tiers[k],
                     )
                 )
                 traces.append(
