@@ -287,21 +287,28 @@ def generate(payees: int = 10_000, transactions: int = 1_000_000, seed: int = SE
     rollups = credit_rollups(base, org.memberships, org.nodes)
     rollup_s = time.perf_counter() - t0
     rollup_rows = len(rollups)
-    # Stored like any credit: a numeric id of its own, the columns the engine reads.
+    # Stored like any credit: a numeric id of its own (a roll-up total is its own
+    # transaction), the columns the engine reads, text columns as categories.
+    ids = np.arange(len(base), len(base) + len(rollups), dtype=np.int64)
     stored = pd.DataFrame(
         {
-            "credit_id": np.arange(len(base), len(base) + len(rollups), dtype=np.int64),
-            "transaction_id": rollups["transaction_id"].to_numpy(),
+            "credit_id": ids,
+            "transaction_id": ids,
             "person_id": rollups["person_id"].astype(np.int64).to_numpy(),
             "date": rollups["date"].to_numpy(),
             "amount_e4": rollups["amount_e4"].to_numpy(dtype=np.int64),
-            "transaction_type": rollups["transaction_type"].to_numpy(),
-            "kind": rollups["kind"].to_numpy(),
-            "share_ppm": rollups["share_ppm"].to_numpy(),
+            "transaction_type": rollups["transaction_type"].astype(str).to_numpy(),
+            "kind": rollups["kind"].astype(str).to_numpy(),
+            "share_ppm": rollups["share_ppm"].to_numpy(dtype=np.int64),
         }
     )
+    if "credits_n" in rollups.columns:  # how many credits a roll-up total stands for
+        stored["credits_n"] = rollups["credits_n"].to_numpy(dtype=np.int64)
+        base = base.assign(credits_n=np.int64(1))
     del rollups
-    credits = pd.concat([base, stored], ignore_index=True)
+    credits = pd.concat([base, stored], ignore_index=True).astype(
+        {"transaction_type": "category", "kind": "category"}
+    )
     del stored
     # Quotas: whole cents around what each payee / team books (attainment ~ 60 %-200 %).
     expected_payee = transactions * 1.5 / payees * 1_950  # mean credit ~1,950.00
@@ -622,10 +629,11 @@ def _mixed(inputs: Inputs, plain: Result, compute_s: float) -> dict[str, float |
     """20 % of payees on a formula measure and a modifier; the others' lines unchanged."""
     mixed_inputs = mixed(inputs)
     mixed_result = compute(mixed_inputs)
+    moved = {ln.person_id for ln in mixed_result.lines if ln.plan_id.startswith("mix")}
     plain_lines = {
-        (ln.person_id, ln.segment): ln for ln in plain.lines if not ln.plan_id.startswith("mix")
+        (ln.person_id, ln.segment): ln for ln in plain.lines if ln.person_id not in moved
     }
-    others = [ln for ln in mixed_result.lines if not ln.plan_id.startswith("mix")]
+    others = [ln for ln in mixed_result.lines if ln.person_id not in moved]
     if len(others) != len(plain_lines) or any(
         plain_lines.get((ln.person_id, ln.segment)) != ln for ln in others
     ):
