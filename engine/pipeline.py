@@ -14,11 +14,14 @@ Contract:
      plus the per-credit contributions frame. Chunkable by person.
   3. :func:`reduce_phase` - cross-person figures: other people's and nodes' measures for gates
      and hybrid parts, team milestones, pool sizes and their largest-remainder split.
-  4. :func:`reward_phase` - one rule per (segment, component), exact Decimals.
+  4. :func:`reward_phase` - one rule per (segment, component), exact Decimals; then the
+     dependency phase (``engine/phases/depend.py``: pay on others' pay) reads every payee's
+     earned amounts.
   5. :func:`settle` - rounding once per line, prior payments, holds and releases, clawbacks,
      ramp guarantees and draws.
 
   Plain tier tables take the column-wise fast path (``engine/phases/fast.py``) between 3 and 5.
+  ``engine.phases.chunks`` runs the same phases chunk by chunk, every output a plain table.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from decimal import Decimal
 
 from engine import measures as ms
 from engine.phases.common import InputError
+from engine.phases.depend import dependency_phase, earned_table, needs_dependencies
 from engine.phases.fast import fast_path
 from engine.phases.measure import MeasureState, measure_phase
 from engine.phases.reduce import reduce_phase
@@ -77,6 +81,9 @@ def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -
         fast_lines, fast_traces, done = fast_path(inputs, state, shared, kpis)
     rest = [s for s in state.segments if s.id not in done] if done else None
     rewards = reward_phase(inputs, state, shared, kpis, rest) if rest is None or rest else []
+    if needs_dependencies(inputs.plans):  # pay on others' pay: between reward and settle
+        earned = earned_table(inputs.plans, state.segments, rewards, fast_lines)
+        rewards = dependency_phase(inputs, state, shared, rewards, earned)
     book, balances = settle(inputs, rewards)
     book.lines += fast_lines
     book.traces += fast_traces

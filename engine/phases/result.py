@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from engine.phases.fast import FastBlock, LazyTrace
+from engine.phases.fast import figures_of
 from engine.phases.measure import MeasureState
 from engine.types import Inputs, PayoutLine, Result, Trace
 
@@ -51,24 +51,13 @@ def result_hash(
         ).encode()
     )
     parts: list[str] = []
-    lazy: dict[int, tuple[FastBlock, list[int], list[int]]] = {}
-    for t in traces:
+    for t, figures in zip(traces, figures_of(traces), strict=True):
         head = f"{t.person_id}|{t.plan_id}|{t.component_id}|{t.segment}|{t.rule}|"
-        src = t.source
-        if isinstance(src, LazyTrace):
-            # A fast-path trace is hashed by the figures it renders from, unrendered.
-            got = lazy.setdefault(id(src.block), (src.block, [], []))
-            got[1].append(src.row)
-            got[2].append(len(parts))
-            parts.append(head)
-        elif t.figures is not None:  # the same figures, from the general path
-            parts.append(head + t.figures)
+        if figures is not None:  # a plain tier table, on either path: hashed unrendered
+            parts.append(head + figures)
         else:
             steps = ";".join(f"{s.name}={s.value}#{s.note}" for s in t.steps)
             parts.append(f"{head}{steps}|{','.join(t.inputs)}|{t.text}")
-    for block, rows, slots in lazy.values():
-        for slot, text in zip(slots, block.figures(rows), strict=True):
-            parts[slot] += text
     for part in parts:
         h.update(part.encode())
         h.update(b"\n")
