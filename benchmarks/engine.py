@@ -86,7 +86,8 @@ PLAN_TIERS = {f"plan{i}": t for i, t in enumerate(PAYEE_TIERS)} | {"mgr": MANAGE
 COMPONENT = "commission"
 
 
-def _tier_plan(plan_id: str, t: Tiers) -> Plan:
+def _plan(plan_id: str, t: Tiers, measures: list[dict[str, Any]], **component: Any) -> Plan:
+    """Return a plan of one commission on ``t``'s marginal tiers, capped at ``t``'s TI multiple."""
     rows: list[dict[str, Any]] = []
     for j, (half, bp) in enumerate(zip(t.starts_half, t.rates_bp, strict=True)):
         tier: dict[str, Any] = {"from": str(Decimal(half) / 2), "rate": str(Decimal(bp) / 10000)}
@@ -99,9 +100,7 @@ def _tier_plan(plan_id: str, t: Tiers) -> Plan:
             "id": plan_id,
             "currency": "USD",
             "proration": {"policy": "days_x_allocation"},
-            "measures": [
-                {"id": t.measure, "aggregate": "sum", "filter": {"credit_kinds": list(t.kinds)}}
-            ],
+            "measures": measures,
             "components": [
                 {
                     "id": COMPONENT,
@@ -110,44 +109,33 @@ def _tier_plan(plan_id: str, t: Tiers) -> Plan:
                     "rate_table": {"convention": "marginal", "basis": "attainment", "tiers": rows},
                     "cap": {"target_multiple": t.cap_multiple},
                 }
+                | component
             ],
         }
     )
 
 
+def _tier_plan(plan_id: str, t: Tiers) -> Plan:
+    """A plain tier table on one measure: the sum of ``t``'s credit kinds."""
+    kinds = {"credit_kinds": list(t.kinds)}
+    return _plan(plan_id, t, [{"id": t.measure, "aggregate": "sum", "filter": kinds}])
+
+
 def _mixed_plan(plan_id: str, t: Tiers) -> Plan:
     """A payee plan with a formula measure (split credits count 80 %) and a KPI modifier."""
-    plain = _tier_plan(plan_id, t)
-    table = plain.components[0].rate_table
-    assert table is not None
-    rows: list[dict[str, Any]] = [
-        {"from": str(x.start), "rate": str(x.rate)} | ({"to": str(x.end)} if x.end else {})
-        for x in table.tiers
+    measures = [
+        {"id": "direct", "aggregate": "sum", "filter": {"credit_kinds": ["direct"]}},
+        {"id": "split", "aggregate": "sum", "filter": {"credit_kinds": ["split"]}},
+        {"id": "credited", "aggregate": "formula", "formula": "direct + 0.8 * split"},
+        {"id": "perf", "aggregate": "kpi", "kpi": "perf"},
     ]
-    return parse_plan(
-        {
-            "version": 1,
-            "id": plan_id,
-            "currency": "USD",
-            "proration": {"policy": "days_x_allocation"},
-            "measures": [
-                {"id": "direct", "aggregate": "sum", "filter": {"credit_kinds": ["direct"]}},
-                {"id": "split", "aggregate": "sum", "filter": {"credit_kinds": ["split"]}},
-                {"id": "credited", "aggregate": "formula", "formula": "direct + 0.8 * split"},
-                {"id": "perf", "aggregate": "kpi", "kpi": "perf"},
-            ],
-            "components": [
-                {
-                    "id": COMPONENT,
-                    "type": "commission",
-                    "measure": "credited",
-                    "quota": "bookings",
-                    "rate_table": {"convention": "marginal", "basis": "attainment", "tiers": rows},
-                    "cap": {"target_multiple": t.cap_multiple},
-                    "modifiers": [{"measure": "perf", "min": 0, "max": "1.25"}],
-                }
-            ],
-        }
+    return _plan(
+        plan_id,
+        t,
+        measures,
+        measure="credited",
+        quota="bookings",
+        modifiers=[{"measure": "perf", "min": 0, "max": "1.25"}],
     )
 
 
