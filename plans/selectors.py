@@ -7,10 +7,17 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from core.errors import NotFoundError
+from core.params import ID_MAX
 from hierarchy.access import Access
 from hierarchy.models import NodeClosure
 from plans.diff import spec_diff
 from plans.models import Plan, PlanAssignment, PlanVersion, VersionStatus
+
+
+def _known(*ids: int | None) -> None:
+    """Refuse ids no row can have (a path's 2**63 would overflow the database's integer)."""
+    if any(i is not None and not 0 < i <= ID_MAX for i in ids):
+        raise NotFoundError("Not found.")
 
 
 def plan_list(*, archived: bool | None = False, search: str | None = None) -> QuerySet[Plan]:
@@ -30,6 +37,7 @@ def plan_list(*, archived: bool | None = False, search: str | None = None) -> Qu
 
 def plan_get(*, plan_id: int) -> Plan:
     """Return one plan (archived ones too) or raise NotFoundError."""
+    _known(plan_id)
     plan: Plan | None = Plan.objects.filter(pk=plan_id).first()
     if plan is None:
         raise NotFoundError("Plan not found.")
@@ -44,6 +52,7 @@ def plan_version_list(*, plan_id: int) -> QuerySet[PlanVersion]:
 
 def plan_version_get(*, plan_id: int, number: int) -> PlanVersion:
     """Return version ``number`` of a plan or raise NotFoundError."""
+    _known(plan_id, number)
     version: PlanVersion | None = (
         PlanVersion.objects.select_related("plan", "created_by", "published_by")
         .filter(plan_id=plan_id, number=number)
@@ -56,6 +65,7 @@ def plan_version_get(*, plan_id: int, number: int) -> PlanVersion:
 
 def plan_version_by_id(*, version_id: int) -> PlanVersion:
     """Return a version by its id or raise NotFoundError."""
+    _known(version_id)
     version: PlanVersion | None = (
         PlanVersion.objects.select_related("plan").filter(pk=version_id).first()
     )
@@ -105,6 +115,7 @@ def plan_assignment_list(
 
 def plan_assignment_get(*, access: Access, assignment_id: int) -> PlanAssignment:
     """Return one assignment the principal may see or raise NotFoundError."""
+    _known(assignment_id)
     found: PlanAssignment | None = (
         plan_assignment_list(access=access).filter(pk=assignment_id).first()
     )

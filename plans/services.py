@@ -68,7 +68,12 @@ def _checked_spec(source: str) -> dict[str, Any]:
         raise ValidationFailedError(
             INVALID_SPEC.format(count=len(problems), first=checked.problems[0]),
             code="invalid_plan",
-            details={"spec": [str(p) for p in checked.problems], "problems": problems},
+            details={
+                "spec": [
+                    f"{p.path}: {p.message}" if p.path else p.message for p in checked.problems
+                ],
+                "problems": problems,
+            },
         )
     assert checked.spec is not None
     return checked.spec
