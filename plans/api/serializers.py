@@ -73,7 +73,8 @@ class PlanCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     description = serializers.CharField(required=False, allow_blank=True, default="")
     function = serializers.ChoiceField(choices=JobFunction.choices, default=JobFunction.OTHER)
     template = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
-    source = serializers.CharField(
+    # The API calls the text "source"; DRF's Field has an attribute of that name too.
+    source = serializers.CharField(  # type: ignore[assignment]
         required=False, max_length=200_000, trim_whitespace=False, help_text=SOURCE_HELP
     )
     spec = serializers.DictField(required=False)
@@ -81,7 +82,8 @@ class PlanCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class VersionSaveSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    source = serializers.CharField(
+    # The API calls the text "source"; DRF's Field has an attribute of that name too.
+    source = serializers.CharField(  # type: ignore[assignment]
         required=False, max_length=200_000, trim_whitespace=False, help_text=SOURCE_HELP
     )
     spec = serializers.DictField(required=False)
@@ -159,7 +161,10 @@ class AssignmentCreateSerializer(AssignmentRowSerializer):
 
 class BulkAssignmentSerializer(serializers.Serializer):  # type: ignore[type-arg]
     plan_version = serializers.IntegerField(min_value=1, max_value=ID_MAX)
-    rows = AssignmentRowSerializer(many=True, allow_empty=False, max_length=5000)
+    # ListSerializer takes max_length; the stubs do not know it.
+    rows = AssignmentRowSerializer(  # type: ignore[call-arg]
+        many=True, allow_empty=False, max_length=5000
+    )
 
 
 class AssignmentEndSerializer(serializers.Serializer):  # type: ignore[type-arg]
