@@ -35,7 +35,7 @@ class PlotlyFinder(BaseFinder):
         if kwargs.get("all"):  # Django < 5.2 spelled it ``all``
             find_all = True
         if path != PLOTLY_JS:
-            return [] if find_all else None
+            return []  # Django's own finders answer "none" with an empty list either way
         found = str(PLOTLY_DIR / "plotly.min.js")
         return [found] if find_all else found
 
