@@ -151,7 +151,7 @@ def _published(client: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     "api-plan-assignment-bulk",
 )
 def test_assignments_over_the_api(client_alice, client_charlie, org, org_b, tenant_a):
-    plan, version = _published(client_alice)
+    _plan, version = _published(client_alice)
     made = post(
         client_alice,
         "/api/v1/plan-assignments/",
