@@ -55,6 +55,11 @@ def _year_start(request: HttpRequest) -> date:
     return start
 
 
+def _template_name(plan: Plan) -> str:
+    names = {t.key: t.name for t in catalog.template_list()}
+    return names.get(plan.template, plan.template)
+
+
 def _user_id(request: HttpRequest) -> int | None:
     return request.user.pk if request.user.is_authenticated else None
 
@@ -83,11 +88,14 @@ class PlanCreateForm(forms.Form):
 def plan_list(request: HttpRequest) -> HttpResponse:
     """The tenant's plans; archived ones on request."""
     archived = request.GET.get("archived") == "1"
+    plans = list(selectors.plan_list(archived=archived))
+    for plan in plans:
+        plan.template_name = _template_name(plan)  # type: ignore[attr-defined]
     return render(
         request,
         "plans/plan_list.html",
         {
-            "plans": selectors.plan_list(archived=archived),
+            "plans": plans,
             "archived": archived,
             "templates": catalog.template_list(),
             "form": PlanCreateForm(initial={"valid_from": _year_start(request)}),
@@ -218,6 +226,7 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
         "plans/plan_detail.html",
         {
             "plan": plan,
+            "template_name": _template_name(plan),
             "versions": versions,
             "has_published": any(v.is_published for v in versions),
             "assignments": selectors.plan_assignment_list(
@@ -252,7 +261,9 @@ def plan_archive(request: HttpRequest, plan_id: int) -> HttpResponse:
 
 class VersionForm(forms.Form):
     source = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false", "id": "plan-source"}),
+        widget=forms.Textarea(
+            attrs={"rows": 24, "spellcheck": "false", "id": "plan-source", "wrap": "off"}
+        ),
         strip=False,
         max_length=200_000,
         label="Plan (YAML)",

@@ -6,6 +6,17 @@
 // one thing that is saved. The Content-Security-Policy allows no inline handlers: listeners only.
 (function () {
   "use strict";
+  // The assign form: show only the holder field of the kind chosen (node, job role, person).
+  const kind = document.getElementById("id_holder_kind");
+  if (kind) {
+    const show = function () {
+      document.querySelectorAll("[data-holder]").forEach(function (box) {
+        box.hidden = box.dataset.holder !== kind.value;
+      });
+    };
+    kind.addEventListener("change", show);
+    show();
+  }
   const root = document.getElementById("builder");
   if (!root) return;
   const url = root.dataset.previewUrl;
