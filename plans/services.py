@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
@@ -343,22 +343,15 @@ def _carry(
         audit_record(
             action="plan_assignment.end", obj=old, before=before, after=model_snapshot(old)
         )
-        new = PlanAssignment(
-            plan_version=version,
-            plan=version.plan,
-            person_id=old.person_id,
-            role_id=old.role_id,
-            node_id=old.node_id,
+        _write_assignment(
+            version=version,
+            holder=Holder(old.person_id, old.role_id, old.node_id),
             target_incentive=old.target_incentive,
             currency=old.currency,
             valid_from=start,
             valid_to=end,
-            created_at=timezone.now(),
-            created_by_id=user_id,
+            user_id=user_id,
         )
-        new.full_clean()
-        new.save()
-        audit_record(action="plan_assignment.create", obj=new, after=model_snapshot(new))
 
 
 @transaction.atomic
@@ -503,25 +496,43 @@ def _assign(
             code="assignment_overlap",
             details={"conflict_id": conflict.pk},
         )
+    return _write_assignment(
+        version=version,
+        holder=holder,
+        target_incentive=amount,
+        currency=code,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        user_id=user_id,
+    )
+
+
+def _write_assignment(
+    *,
+    version: PlanVersion,
+    holder: Holder,
+    target_incentive: Decimal,
+    currency: str,
+    valid_from: dt.date,
+    valid_to: dt.date | None,
+    user_id: int | None,
+) -> PlanAssignment:
+    """Save one checked assignment row and its audit event."""
     assignment = PlanAssignment(
         plan_version=version,
         plan_id=version.plan_id,
         person_id=holder.person_id,
         role_id=holder.role_id,
         node_id=holder.node_id,
-        target_incentive=amount,
-        currency=code,
+        target_incentive=target_incentive,
+        currency=currency,
         valid_from=valid_from,
         valid_to=valid_to,
         created_at=timezone.now(),
         created_by_id=user_id,
     )
     assignment.full_clean()
-    try:
-        with transaction.atomic():
-            assignment.save()
-    except IntegrityError as exc:  # pragma: no cover - the checks above come first
-        raise ValidationFailedError(str(exc), code="invalid_assignment") from None
+    assignment.save()
     audit_record(action="plan_assignment.create", obj=assignment, after=model_snapshot(assignment))
     return assignment
 
