@@ -86,10 +86,12 @@ class PlanVersion(EffectiveDated):
     class Meta:
         ordering = ["plan_id", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["plan", "number"], name="planversion_unique_number"),
+            models.UniqueConstraint(
+                fields=["tenant", "plan", "number"], name="planversion_unique_number"
+            ),
             # One draft per plan at a time: "edit" always means that draft.
             models.UniqueConstraint(
-                fields=["plan"],
+                fields=["tenant", "plan"],
                 condition=Q(status="draft"),
                 name="planversion_one_draft",
             ),

@@ -91,11 +91,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='planversion',
-            constraint=models.UniqueConstraint(fields=('plan', 'number'), name='planversion_unique_number'),
+            constraint=models.UniqueConstraint(fields=('tenant', 'plan', 'number'), name='planversion_unique_number'),
         ),
         migrations.AddConstraint(
             model_name='planversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'draft')), fields=('plan',), name='planversion_one_draft'),
+            constraint=models.UniqueConstraint(condition=models.Q(('status', 'draft')), fields=('tenant', 'plan'), name='planversion_one_draft'),
         ),
         migrations.AddConstraint(
             model_name='planversion',
