@@ -102,7 +102,7 @@ def test_the_builder_fits_a_390_px_phone(browser, demo_server):
     try:
         sign_in(page, "comp@demo.quotient.dev")
         page.goto("/plans/")
-        page.click("#plan-table >> text=Sales Account Executive")
+        page.click("#plan-table a >> text='Sales Account Executive'")
         page.click("#version-table a >> nth=0")
         _wait_for_draw(page, 0)
         width = page.evaluate("document.documentElement.scrollWidth")
