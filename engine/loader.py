@@ -222,8 +222,8 @@ def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> I
         collected_transactions=frozenset(str(t) for t in data.get("collected", [])),
         instalments=_frame(instalments, INSTALMENT_COLUMNS),
         fiscal_year_start_month=int(data.get("fiscal_year_start_month", 1)),
-        **_history(data.get("history") or {}, default_plan),
         reserves=_frame(reserves, RESERVE_COLUMNS),
+        **_history(data.get("history") or {}, default_plan),
     )
 
 

@@ -119,11 +119,11 @@ class Facts:
     formula_steps: Mapping[str, tuple[Step, ...]] = field(default_factory=dict)
     """Each formula measure's sub-results in plain words (engine.formula)."""
     formula_sentences: Mapping[str, str] = field(default_factory=dict)
+    earned: Mapping[str, EarnedFigure] = field(default_factory=dict)
+    """The earned measures' figures (pay on others' pay), from the dependency phase."""
     windows: Mapping[str, tuple[Step, str]] = field(default_factory=dict)
     """Each windowed measure's step and words (engine.windows: which periods it counts), to
     the segment's end; under ``@<measure id>`` to the period's end (other holders' figures)."""
-    earned: Mapping[str, EarnedFigure] = field(default_factory=dict)
-    """The earned measures' figures (pay on others' pay), from the dependency phase."""
 
     @property
     def currency(self) -> str:
@@ -511,15 +511,15 @@ def _finish(
         fsteps, ftext = _formula_trace(c, f)
         steps[:0] = fsteps
         text = f"{ftext} {text}" if ftext else text
-    if f.windows:
-        wsteps, wtext = _window_trace(c, f)
-        steps[:0] = wsteps
-        text = f"{wtext} {text}" if wtext else text
     if f.earned:
         esteps, etext, erefs = _earned_trace(c, f)
         steps[:0] = esteps
         inputs += erefs
         text = f"{etext} {text}" if etext else text
+    if f.windows:
+        wsteps, wtext = _window_trace(c, f)
+        steps[:0] = wsteps
+        text = f"{wtext} {text}" if wtext else text
     factors: list[tuple[Decimal, str, str]] = []
     for i, mod in enumerate([*c.modifiers, *f.plan.modifiers], start=1):
         factor, msteps, words, ref = modifier_factor(mod, f, shared, i)
@@ -600,6 +600,38 @@ def _formula_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
     return steps, " ".join(f.formula_sentences[mid] for mid in wanted)
 
 
+def _earned_trace(c: Component, f: Facts) -> tuple[list[Step], str, list[str]]:
+    """Return the steps, sentences and inputs of the earned measures ``c`` reads.
+
+    A flat-rate commission on an earned measure says it in its own sentence ("10 % of the
+    team's commissions of 42,000.00 (bob ..., carol ...) = 4,200.00"); others get
+    "team_overrides = the team's overrides of 1,200.00 (bob 500.00, carol 700.00)."
+    """
+    cur, mode = f.currency, f.plan.rounding.mode
+    steps: list[Step] = []
+    said: list[str] = []
+    refs: list[str] = []
+    for mid in earned_measures_read(f.plan, c):
+        fig = f.earned.get(mid)
+        if fig is None or (c.type == "payout_pool" and c.measure == mid):
+            continue  # a payout pool's split already says whose earnings make the pool
+        steps += fig.steps()
+        refs += fig.inputs
+        if not _says_earned(c, f, mid):
+            said.append(f"{mid} = {fig.phrase(cur, mode)}.")
+    return steps, " ".join(said), refs
+
+
+def _says_earned(c: Component, f: Facts, measure_id: str) -> bool:
+    """Return whether ``c``'s own sentence names the earned measure ``measure_id``."""
+    return (
+        c.type == "commission"
+        and c.measure == measure_id
+        and c.rate is not None
+        and measure_id in f.earned
+    )
+
+
 def _window_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
     """Return the steps and sentences of the windowed measures ``c`` reads (own or others')."""
 
@@ -643,38 +675,6 @@ def _window_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
             steps.append(Step(f"{who.replace(' ', '_')}_{got.name}", got.value, got.note))
             said.append(f"{who}'s {mid} counts {words}.")
     return steps, " ".join(said)
-
-
-def _earned_trace(c: Component, f: Facts) -> tuple[list[Step], str, list[str]]:
-    """Return the steps, sentences and inputs of the earned measures ``c`` reads.
-
-    A flat-rate commission on an earned measure says it in its own sentence ("10 % of the
-    team's commissions of 42,000.00 (bob ..., carol ...) = 4,200.00"); others get
-    "team_overrides = the team's overrides of 1,200.00 (bob 500.00, carol 700.00)."
-    """
-    cur, mode = f.currency, f.plan.rounding.mode
-    steps: list[Step] = []
-    said: list[str] = []
-    refs: list[str] = []
-    for mid in earned_measures_read(f.plan, c):
-        fig = f.earned.get(mid)
-        if fig is None or (c.type == "payout_pool" and c.measure == mid):
-            continue  # a payout pool's split already says whose earnings make the pool
-        steps += fig.steps()
-        refs += fig.inputs
-        if not _says_earned(c, f, mid):
-            said.append(f"{mid} = {fig.phrase(cur, mode)}.")
-    return steps, " ".join(said), refs
-
-
-def _says_earned(c: Component, f: Facts, measure_id: str) -> bool:
-    """Return whether ``c``'s own sentence names the earned measure ``measure_id``."""
-    return (
-        c.type == "commission"
-        and c.measure == measure_id
-        and c.rate is not None
-        and measure_id in f.earned
-    )
 
 
 def _credit_ref(f: Facts, measure_id: str) -> str:

@@ -127,21 +127,6 @@ class Filter:
 
 
 @dataclass(frozen=True, slots=True)
-class MeasureWindow:
-    """Which periods a measure counts: this ``period`` (the default) or a window reaching back.
-
-    ``quarter_to_date`` and ``year_to_date`` start on the first day of the quarter or year that
-    holds the period - the tenant's fiscal year (``year: fiscal``, from the inputs) or the
-    plan's own (``year: plan``, ``Plan.plan_year_start_month``); ``trailing_n_periods`` counts
-    ``periods`` payout periods ending with this one. See engine.windows.
-    """
-
-    over: str = "period"
-    periods: int | None = None
-    year: str = "fiscal"
-
-
-@dataclass(frozen=True, slots=True)
 class EarnedSource:
     """Whose earned amounts an ``aggregate: earned`` measure adds up (pay on others' pay).
 
@@ -166,6 +151,21 @@ class Reserve:
 
 
 @dataclass(frozen=True, slots=True)
+class MeasureWindow:
+    """Which periods a measure counts: this ``period`` (the default) or a window reaching back.
+
+    ``quarter_to_date`` and ``year_to_date`` start on the first day of the quarter or year that
+    holds the period - the tenant's fiscal year (``year: fiscal``, from the inputs) or the
+    plan's own (``year: plan``, ``Plan.plan_year_start_month``); ``trailing_n_periods`` counts
+    ``periods`` payout periods ending with this one. See engine.windows.
+    """
+
+    over: str = "period"
+    periods: int | None = None
+    year: str = "fiscal"
+
+
+@dataclass(frozen=True, slots=True)
 class Measure:
     """A named figure per person and segment: a sum, count, average, ratio or KPI value."""
 
@@ -180,10 +180,10 @@ class Measure:
     """For ``aggregate: formula``: the parsed, type-checked formula (engine.formula)."""
     unit: Unit = "money"
     """money, ratio or count: fixed for sum/count/average/ratio, declared or inferred else."""
-    window: MeasureWindow = MeasureWindow()
-    """The periods counted (sum, count and average measures): see :class:`MeasureWindow`."""
     earned: EarnedSource | None = None
     """For ``aggregate: earned``: whose earned amounts the measure adds up."""
+    window: MeasureWindow = MeasureWindow()
+    """The periods counted (sum, count and average measures): see :class:`MeasureWindow`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,10 +403,10 @@ class Component:
     modifiers: tuple[Modifier, ...] = ()
     instalments: int | None = None
     """Pay what is earned in this many periods (the last instalment takes the remainder)."""
-    settle: str = "period"
-    """``quarter_to_date`` / ``year_to_date``: pay earned to date minus paid to date."""
     reserve: Reserve | None = None
     """Pools: the share of each payout held back until the release period."""
+    settle: str = "period"
+    """``quarter_to_date`` / ``year_to_date``: pay earned to date minus paid to date."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -713,8 +713,8 @@ def parse_plan(data: object) -> Plan:
         measures_by_id={m.id: m for m in measures},
     )
     _cross_check(r, plan, root)
-    _check_windows(r, plan, root)
     _check_earned(r, plan, root)
+    _check_windows(r, plan, root)
     if r.errors:
         raise PlanValidationError(r.errors)
     return plan
@@ -926,8 +926,8 @@ MEASURE_FIELDS: Final = (
     "scope",
     "formula",
     "unit",
-    "window",
     "earned",
+    "window",
     "description",
 )
 
@@ -965,17 +965,7 @@ def _measure(r: _Reader, data: Mapping[str, Any], path: str) -> Measure | None:
     declared = cast(Unit, unit or FIXED_UNITS.get(agg, "ratio" if agg == "kpi" else "number"))
     earned = _earned_source(r, data, path, agg)
     return Measure(
-        mid,
-        cast(Aggregate, agg),
-        flt,
-        num,
-        den,
-        kpi,
-        scope,
-        formula,
-        declared,
-        window=window,
-        earned=earned,
+        mid, cast(Aggregate, agg), flt, num, den, kpi, scope, formula, declared, earned, window
     )
 
 
@@ -1744,126 +1734,6 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
             ref(p.measure, f"{path}.parts[{j}].measure")
 
 
-# --------------------------------------------------------------------------- windows across periods
-
-
-def _plan_year(r: _Reader, root: Mapping[str, Any]) -> int | None:
-    """Parse ``plan_year_start_month``: the plan's own year, for windows with ``year: plan``."""
-    month = r.get(root, "", "plan_year_start_month", r.integer)
-    if month is not None and not 1 <= month <= 12:
-        r.error("plan_year_start_month", "must be a month from 1 to 12")
-        return None
-    return month
-
-
-def _measure_window(r: _Reader, value: object, path: str, aggregate: str | None) -> MeasureWindow:
-    """Parse a measure's ``window``: a name, or ``{over, periods, year}``."""
-    if value is None:
-        return MeasureWindow()
-    if isinstance(value, str):
-        if value not in WINDOW_KINDS:
-            r.error(path, f"must be one of {', '.join(WINDOW_KINDS)}")
-            return MeasureWindow()
-        data: Mapping[str, Any] = {"over": value}
-    else:
-        got = r.mapping(value, path)
-        if got is None:
-            return MeasureWindow()
-        data = got
-        r.known(data, path, ("over", "periods", "year"))
-    over = r.get(data, path, "over", r.choice(WINDOW_KINDS), required=True) or "period"
-    periods = r.get(data, path, "periods", r.integer)
-    year = r.get(data, path, "year", r.choice(WINDOW_YEARS), default="fiscal") or "fiscal"
-    if over == "trailing_n_periods":
-        if periods is None and "periods" not in data:
-            r.error(f"{path}.periods", "is required for trailing_n_periods (N, with this period)")
-        elif periods is not None and periods < 1:
-            r.error(f"{path}.periods", "must be >= 1 (1 is this period alone)")
-            periods = None
-    elif "periods" in data:
-        r.error(f"{path}.periods", "only applies to trailing_n_periods")
-        periods = None
-    if "year" in data and over not in ("quarter_to_date", "year_to_date"):
-        r.error(f"{path}.year", "only applies to quarter_to_date and year_to_date")
-    if over != "period" and aggregate is not None and aggregate not in WINDOWED_AGGREGATES:
-        r.error(
-            path,
-            "only sum, count and average measures have a window "
-            "(a ratio or a formula reads windowed measures)",
-        )
-        return MeasureWindow()
-    return MeasureWindow(over, periods, year)
-
-
-def _check_windows(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
-    """Check windowed measures and to-date settlement against the components that read them."""
-    for i, m in enumerate(plan.measures):
-        if m.window.year == "plan" and plan.plan_year_start_month is None:
-            r.error(
-                f"measures[{i}].window.year",
-                "year: plan needs plan_year_start_month at the top of the plan",
-            )
-    raw = root.get("components")
-    if not isinstance(raw, list):
-        return
-    index = {str(c.get("id")): i for i, c in enumerate(raw) if isinstance(c, Mapping)}
-
-    def window_of(measure_id: str | None) -> str:
-        m = plan.measures_by_id.get(measure_id or "")
-        return m.window.over if m is not None else "period"
-
-    for c in plan.components:
-        path = f"components[{index.get(c.id, 0)}]"
-        own = window_of(c.measure) if c.type in ("commission", "attainment_bonus") else "period"
-        prospective = c.rate_table is not None and c.rate_table.convention == "prospective"
-        if own != "period" and (pays_credit_by_credit(c) or prospective):
-            r.error(
-                f"{path}.measure",
-                f"{c.measure} is over {own}: per_unit, rate_by_type, per_transaction, "
-                "hold_until_collected and prospective tiers pay this period's credits one by one",
-            )
-        if c.settle == "period":
-            if own in ("quarter_to_date", "year_to_date"):
-                r.error(
-                    f"{path}.measure",
-                    f"{c.measure} is over {own}: a component paid on it must settle: {own} "
-                    "(earned to date minus paid to date), or it would pay earlier periods again",
-                )
-            continue
-        if c.type not in SETTLE_TYPES:
-            r.error(f"{path}.settle", f"only {', '.join(SETTLE_TYPES)} settle to date")
-            continue
-        if c.instalments is not None:
-            r.error(f"{path}.settle", "a component settled to date is not paid in instalments")
-        quota_id = c.quota or c.measure
-        if quota_id in dict(plan.seasonality) and c.type != "fixed_pay":
-            r.error(
-                f"{path}.settle",
-                f"seasonality gives each period its share of quota {quota_id!r}; a component "
-                "settled to date reads the annual quota against the window (remove the "
-                "seasonality of that quota, or settle by period)",
-            )
-        if c.type == "fixed_pay":
-            where, measure_id = f"{path}.gate.measure", c.gate.measure if c.gate else None
-            if c.gate is None:
-                r.error(
-                    f"{path}.gate",
-                    f"fixed_pay settled {c.settle} needs a gate on a measure over {c.settle} "
-                    "(a milestone paid once)",
-                )
-                continue
-        elif c.type == "team_pool":
-            where, measure_id = f"{path}.milestone.measure", c.measure
-        else:
-            where, measure_id = f"{path}.measure", c.measure
-        if measure_id in plan.measures_by_id and window_of(measure_id) != c.settle:
-            r.error(
-                where,
-                f"{measure_id} is over {window_of(measure_id)}, but the component settles "
-                f"{c.settle}: earned to date needs its measure over the same window",
-            )
-
-
 # --------------------------------------------------------------------------- pay on others' pay
 #
 # An ``aggregate: earned`` measure adds up other payees' earned amounts of named components
@@ -2165,3 +2035,123 @@ def dependency_levels(plans: Mapping[str, Plan]) -> dict[ComponentKey, int]:
     for node in sorted(edges):
         level(node)
     return levels
+
+
+# --------------------------------------------------------------------------- windows across periods
+
+
+def _plan_year(r: _Reader, root: Mapping[str, Any]) -> int | None:
+    """Parse ``plan_year_start_month``: the plan's own year, for windows with ``year: plan``."""
+    month = r.get(root, "", "plan_year_start_month", r.integer)
+    if month is not None and not 1 <= month <= 12:
+        r.error("plan_year_start_month", "must be a month from 1 to 12")
+        return None
+    return month
+
+
+def _measure_window(r: _Reader, value: object, path: str, aggregate: str | None) -> MeasureWindow:
+    """Parse a measure's ``window``: a name, or ``{over, periods, year}``."""
+    if value is None:
+        return MeasureWindow()
+    if isinstance(value, str):
+        if value not in WINDOW_KINDS:
+            r.error(path, f"must be one of {', '.join(WINDOW_KINDS)}")
+            return MeasureWindow()
+        data: Mapping[str, Any] = {"over": value}
+    else:
+        got = r.mapping(value, path)
+        if got is None:
+            return MeasureWindow()
+        data = got
+        r.known(data, path, ("over", "periods", "year"))
+    over = r.get(data, path, "over", r.choice(WINDOW_KINDS), required=True) or "period"
+    periods = r.get(data, path, "periods", r.integer)
+    year = r.get(data, path, "year", r.choice(WINDOW_YEARS), default="fiscal") or "fiscal"
+    if over == "trailing_n_periods":
+        if periods is None and "periods" not in data:
+            r.error(f"{path}.periods", "is required for trailing_n_periods (N, with this period)")
+        elif periods is not None and periods < 1:
+            r.error(f"{path}.periods", "must be >= 1 (1 is this period alone)")
+            periods = None
+    elif "periods" in data:
+        r.error(f"{path}.periods", "only applies to trailing_n_periods")
+        periods = None
+    if "year" in data and over not in ("quarter_to_date", "year_to_date"):
+        r.error(f"{path}.year", "only applies to quarter_to_date and year_to_date")
+    if over != "period" and aggregate is not None and aggregate not in WINDOWED_AGGREGATES:
+        r.error(
+            path,
+            "only sum, count and average measures have a window "
+            "(a ratio or a formula reads windowed measures)",
+        )
+        return MeasureWindow()
+    return MeasureWindow(over, periods, year)
+
+
+def _check_windows(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
+    """Check windowed measures and to-date settlement against the components that read them."""
+    for i, m in enumerate(plan.measures):
+        if m.window.year == "plan" and plan.plan_year_start_month is None:
+            r.error(
+                f"measures[{i}].window.year",
+                "year: plan needs plan_year_start_month at the top of the plan",
+            )
+    raw = root.get("components")
+    if not isinstance(raw, list):
+        return
+    index = {str(c.get("id")): i for i, c in enumerate(raw) if isinstance(c, Mapping)}
+
+    def window_of(measure_id: str | None) -> str:
+        m = plan.measures_by_id.get(measure_id or "")
+        return m.window.over if m is not None else "period"
+
+    for c in plan.components:
+        path = f"components[{index.get(c.id, 0)}]"
+        own = window_of(c.measure) if c.type in ("commission", "attainment_bonus") else "period"
+        prospective = c.rate_table is not None and c.rate_table.convention == "prospective"
+        if own != "period" and (pays_credit_by_credit(c) or prospective):
+            r.error(
+                f"{path}.measure",
+                f"{c.measure} is over {own}: per_unit, rate_by_type, per_transaction, "
+                "hold_until_collected and prospective tiers pay this period's credits one by one",
+            )
+        if c.settle == "period":
+            if own in ("quarter_to_date", "year_to_date"):
+                r.error(
+                    f"{path}.measure",
+                    f"{c.measure} is over {own}: a component paid on it must settle: {own} "
+                    "(earned to date minus paid to date), or it would pay earlier periods again",
+                )
+            continue
+        if c.type not in SETTLE_TYPES:
+            r.error(f"{path}.settle", f"only {', '.join(SETTLE_TYPES)} settle to date")
+            continue
+        if c.instalments is not None:
+            r.error(f"{path}.settle", "a component settled to date is not paid in instalments")
+        quota_id = c.quota or c.measure
+        if quota_id in dict(plan.seasonality) and c.type != "fixed_pay":
+            r.error(
+                f"{path}.settle",
+                f"seasonality gives each period its share of quota {quota_id!r}; a component "
+                "settled to date reads the annual quota against the window (remove the "
+                "seasonality of that quota, or settle by period)",
+            )
+        if c.type == "fixed_pay":
+            where, measure_id = f"{path}.gate.measure", c.gate.measure if c.gate else None
+            if c.gate is None:
+                r.error(
+                    f"{path}.gate",
+                    f"fixed_pay settled {c.settle} needs a gate on a measure over {c.settle} "
+                    "(a milestone paid once)",
+                )
+                continue
+        elif c.type == "team_pool":
+            where, measure_id = f"{path}.milestone.measure", c.measure
+        else:
+            where, measure_id = f"{path}.measure", c.measure
+        if measure_id in plan.measures_by_id and window_of(measure_id) != c.settle:
+            r.error(
+                where,
+                f"{measure_id} is over {window_of(measure_id)}, but the component settles "
+                f"{c.settle}: earned to date needs its measure over the same window",
+            )

@@ -35,6 +35,9 @@ CREDIT_COLUMNS: Final = (
     "kind",
 )
 """Optional credit columns: ``rule_id``, ``share_ppm``, ``collected`` and any attributes."""
+TEXT_COLUMNS: Final = ("transaction_type", "kind")
+"""Credit text columns the engine reads as categories (pass them as ``category`` dtype to
+save the conversion and the memory: a handful of values over millions of rows)."""
 
 TIMELINE_COLUMNS: Final = ("person_id", "start", "end", "node_id", "role", "allocation")
 ASSIGNMENT_COLUMNS: Final = ("person_id", "plan_id", "start", "end", "target_incentive_e4")
@@ -66,8 +69,6 @@ INSTALMENT_COLUMNS: Final = (
     "number",
 )
 """Instalments due this period of amounts earned earlier: ``number`` of ``periods``."""
-HISTORY_PAYOUT_COLUMNS: Final = ("person_id", "plan_id", "component_id", "period_id", "amount_e4")
-"""What each earlier period paid a (person, plan, component): its lines' amounts summed."""
 RESERVE_COLUMNS: Final = (
     "person_id",
     "plan_id",
@@ -76,6 +77,8 @@ RESERVE_COLUMNS: Final = (
     "amount_minor",
 )
 """Pool reserves held back in earlier periods (minor units), released in the release period."""
+HISTORY_PAYOUT_COLUMNS: Final = ("person_id", "plan_id", "component_id", "period_id", "amount_e4")
+"""What each earlier period paid a (person, plan, component): its lines' amounts summed."""
 
 
 def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -122,6 +125,9 @@ class Inputs:
     each deferred total and its instalment count)."""
     fiscal_year_start_month: int = 1
     """The tenant's fiscal year start month (1-12): ramp periods are counted on that calendar."""
+    reserves: pd.DataFrame = field(default_factory=lambda: empty_frame(RESERVE_COLUMNS))
+    """Pool reserves held back in earlier periods, due for release in this one (the payout run
+    keeps each ``reserve`` line and supplies it in the release period)."""
     # windows across periods (engine.windows): what earlier periods the inputs carry
     history_periods: tuple[Period, ...] = ()
     """The earlier periods whose credits and payouts are in ``history_credits`` and
@@ -134,9 +140,6 @@ class Inputs:
     """What each of ``history_periods`` paid, for components settled to date."""
     history_start: dt.date | None = None
     """The tenant's first day of history: a window reaching further back starts here instead."""
-    reserves: pd.DataFrame = field(default_factory=lambda: empty_frame(RESERVE_COLUMNS))
-    """Pool reserves held back in earlier periods, due for release in this one (the payout run
-    keeps each ``reserve`` line and supplies it in the release period)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,9 +64,9 @@ _PERSON_FRAMES = (
     "reversals",
     "holds",
     "instalments",
+    "reserves",
     "history_credits",
     "history_payouts",
-    "reserves",
 )
 
 

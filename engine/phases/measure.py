@@ -31,6 +31,7 @@ from engine.phases.segments import Segment, prorated_quota, quota_tables, season
 from engine.spec import Filter
 from engine.types import (
     CREDIT_COLUMNS,
+    TEXT_COLUMNS,
     Inputs,
     Period,
     Step,
@@ -68,7 +69,7 @@ def _credits_frame(credits: pd.DataFrame, period: Period) -> tuple[pd.DataFrame,
     if not inside.all():
         credits = credits[inside]
         days = days[inside]
-    return credits, days
+    return ms.as_categories(credits, TEXT_COLUMNS), days
 
 
 def _assign(
