@@ -466,8 +466,7 @@ class Baseline:
             return np.full(len(transactions), self.default_e4, dtype=np.int64)
         table = dict(self.amounts_e4)
         values = transactions[self.attribute].astype(str).map(table)
-        out: npt.NDArray[np.int64] = values.fillna(self.default_e4).to_numpy(dtype=np.int64)
-        return out
+        return np.asarray(values.fillna(self.default_e4), dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
