@@ -1,0 +1,351 @@
+"""The fast path for plain tier tables: reward and settle column-wise, traces on demand.
+
+Contract: :func:`fast_path` returns the same lines as :func:`~engine.phases.reward.reward_phase`
++ :func:`~engine.phases.settle.settle` for every (person, plan) it takes, and lazy traces that
+render with the general rule when first read (see docs/engine.md, "Fast path").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from engine import measures as ms
+from engine.fastpath import SegmentFigures, TierBlock, plain_plan, tier_block
+from engine.money import (
+    ZERO,
+    div,
+    exponent,
+    from_e4,
+    mul,
+    quantize,
+)
+from engine.phases.common import IntArray
+from engine.phases.measure import MeasureState
+from engine.phases.reward import component_key, plain_figures, segment_facts
+from engine.phases.segments import Segment, quota_tables
+from engine.phases.settle import earned_trace, prior_table
+from engine.rules import (
+    CreditRow,
+    Shared,
+    evaluate,
+)
+from engine.spec import Component, Plan
+from engine.types import (
+    Inputs,
+    PayoutLine,
+    Trace,
+    TraceBody,
+)
+
+
+def _no_credit_rows(measure_id: str | None) -> Sequence[CreditRow]:
+    raise AssertionError("a plain tier table reads no credit rows")  # pragma: no cover
+
+
+@dataclass
+class _RenderContext:
+    """What rendering a fast-path trace needs: the general rule is run for that one row."""
+
+    inputs: Inputs
+    measure_values: list[dict[str, Decimal | None]]
+    counts: list[dict[str, int]]
+    kpis: ms.KpiTable
+    shared: Shared
+    prior: dict[tuple[str, str, str], Decimal]
+    person_quotas: dict[str, dict[str, Decimal]] | None = None
+
+    def render(self, seg: Segment, c: Component) -> TraceBody:
+        plan = self.inputs.plans[seg.plan_id]
+        if self.person_quotas is None:
+            self.person_quotas = quota_tables(self.inputs.quotas)[0]
+        facts = segment_facts(
+            self.inputs,
+            seg,
+            self.measure_values,
+            self.counts,
+            self.person_quotas,
+            self.kpis,
+            _no_credit_rows,
+        )
+        o = evaluate(c, facts, self.shared)
+        cur, mode = plan.rounding.currency, plan.rounding.mode
+        earned = quantize(o.earned, cur, mode)
+        paid = ZERO
+        if seg.index == 0:
+            paid = quantize(self.prior.get((seg.person_key, seg.plan_id, c.id), ZERO), cur, mode)
+        t = earned_trace(seg, c, o, earned, paid, cur, mode, self.inputs.period)
+        return t.steps, t.inputs, t.text
+
+
+@dataclass
+class FastBlock:
+    """One plain tier component of one plan over many segments, computed column-wise."""
+
+    plan: Plan
+    component: Component
+    segments: list[Segment]
+    fig: SegmentFigures
+    counts: IntArray
+    minor: list[int]
+    paid_minor: list[int]
+    ctx: _RenderContext
+    quota_raw: list[int | None]
+
+    def figures(self, rows: Sequence[int]) -> list[str]:
+        """Return the canonical figures of the traces of ``rows`` (as :func:`plain_figures`)."""
+        values, counts = self.fig.value_e4.tolist(), self.counts.tolist()
+        key, segs = component_key(self.plan, self.component), self.segments
+        return [
+            plain_figures(key, segs[i], values[i], counts[i], self.quota_raw[i])
+            + f"|{self.minor[i]}|{self.paid_minor[i]}"
+            for i in rows
+        ]
+
+
+class LazyTrace:
+    """Renders one fast-path trace on demand (the trace's ``source``)."""
+
+    __slots__ = ("block", "row")
+
+    def __init__(self, block: FastBlock, row: int) -> None:
+        self.block = block
+        self.row = row
+
+    def __call__(self) -> TraceBody:
+        b = self.block
+        return b.ctx.render(b.segments[self.row], b.component)
+
+
+def _busy_keys(inputs: Inputs) -> set[tuple[str, str]]:
+    """Return the (person, plan) pairs with holds, reversals or instalments: settled generally."""
+    out: set[tuple[str, str]] = set()
+    for frame in (inputs.holds, inputs.reversals, inputs.instalments):
+        if len(frame):
+            out.update(
+                zip(
+                    frame["person_id"].astype(str).tolist(),
+                    frame["plan_id"].astype(str).tolist(),
+                    strict=True,
+                )
+            )
+    return out
+
+
+def _quota_e4(quotas: pd.DataFrame) -> dict[tuple[str, str], int]:
+    """Return person quotas in ten-thousandths by (person, quota id); refuse repeated keys."""
+    if len(quotas) == 0:
+        return {}
+    kinds = (
+        quotas["holder_kind"].astype(str).tolist()
+        if "holder_kind" in quotas.columns
+        else ["person"] * len(quotas)
+    )
+    holders = quotas["holder_id"].astype(str).tolist()
+    qids = quotas["quota_id"].astype(str).tolist()
+    if len(set(zip(kinds, holders, qids, strict=True))) < len(quotas):
+        quota_tables(quotas)  # raises the InputError naming the repeated quota
+    return {
+        (holder, qid): int(amount)
+        for kind, holder, qid, amount in zip(
+            kinds, holders, qids, quotas["amount_e4"].tolist(), strict=True
+        )
+        if kind != "node"
+    }
+
+
+def _times_fraction(
+    values: IntArray, num: IntArray, den: IntArray
+) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """Return (values x num / den, rows where that is a whole number) exactly (int64)."""
+    big = max(int(np.abs(values).max(initial=0)), 1) * max(int(np.abs(num).max(initial=0)), 1)
+    if big >= 2**62:  # rare: exact Python integers, row by row
+        out = np.zeros(len(values), dtype=np.int64)
+        ok = np.zeros(len(values), dtype=bool)
+        for i, (v, n, d) in enumerate(
+            zip(values.tolist(), num.tolist(), den.tolist(), strict=True)
+        ):
+            whole, rest = divmod(v * n, d)
+            if rest == 0 and abs(whole) < 2**62:
+                out[i], ok[i] = whole, True
+        return out, ok
+    top = values * num
+    ok = top % den == 0
+    return top // den, ok
+
+
+def _attainment(
+    value_e4: int, quota_e4: int | None, seg: Segment, nums: dict[tuple[int, int], Decimal]
+) -> Decimal:
+    """Return value / pro-rated quota exactly as the general path's Decimals give it."""
+    key = (id(seg.factor_num), id(seg.quota_factor))
+    num = nums.get(key)
+    if num is None:
+        num = nums[key] = mul(seg.factor_num, seg.quota_factor)
+    quota = div(mul(from_e4(quota_e4 or 0), num), seg.factor_den)
+    return div(from_e4(value_e4), quota)
+
+
+def fast_path(
+    inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiTable
+) -> tuple[list[PayoutLine], list[Trace], set[int]]:
+    """Return the lines and (lazy) traces of every plain-tier (person, plan), and their segments.
+
+    A (person, plan) goes this way when its plan is made of plain tier tables only
+    (:func:`engine.fastpath.plain_plan`), it has no holds or reversals, and every figure of
+    every segment is exact in integers (:func:`engine.fastpath.tier_block`); the rest goes
+    the general way. Lines are identical to the general path's; a trace keeps the figures it
+    is made of and renders its steps and sentence with the general rule when first read.
+    """
+    plans = [pid for pid in sorted(inputs.plans) if plain_plan(inputs.plans[pid])]
+    if not plans or not state.segments:
+        return [], [], set()
+    busy = _busy_keys(inputs)
+    quota_e4 = _quota_e4(inputs.quotas)
+    prior = prior_table(inputs.prior_payouts)
+    ctx = _RenderContext(inputs, state.measure_values, state.counts, kpis, shared, prior)
+    period = inputs.period
+    fractions: dict[tuple[int, int, int, int], tuple[int, int, int, int, bool]] = {}
+    dates: dict[int, dt.date] = {}
+    lines: list[PayoutLine] = []
+    traces: list[Trace] = []
+    done: set[int] = set()
+    for pid in plans:
+        plan = inputs.plans[pid]
+        cur, mode = plan.rounding.currency, plan.rounding.mode
+        digits = exponent(cur)
+        segs = [s for s in state.segments if s.plan_id == pid and (s.person_key, pid) not in busy]
+        if not segs:
+            continue
+        ids = np.array([s.id for s in segs], dtype=np.int64)
+        rows_f = []
+        for s in segs:
+            # build_segments shares these Decimals between segments: key on identity.
+            key = (id(s.factor_num), id(s.factor_den), id(s.quota_factor), id(s.factor))
+            got = fractions.get(key)
+            if got is None:
+                fq = Fraction(mul(s.factor_num, s.quota_factor)) / Fraction(s.factor_den)
+                ff = Fraction(s.factor_num) / Fraction(s.factor_den)
+                got = (
+                    fq.numerator,
+                    fq.denominator,
+                    ff.numerator,
+                    ff.denominator,
+                    Fraction(s.factor) == ff,
+                )
+                fractions[key] = got
+            rows_f.append(got)
+        qn, qd, fn, fd, fx = (np.array(col) for col in zip(*rows_f, strict=True))
+        qn, qd, fn, fd = (a.astype(np.int64) for a in (qn, qd, fn, fd))
+        ti_e4, ti_ok = _times_fraction(np.array([s.ti_e4 for s in segs], dtype=np.int64), fn, fd)
+        keys = [s.person_key for s in segs]
+        blocks: list[tuple[Component, SegmentFigures, TierBlock, list[int | None]]] = []
+        eligible = np.ones(len(segs), dtype=bool)
+        for c in plan.components:
+            assert c.measure is not None
+            qid = c.quota or c.measure
+            raw = [quota_e4.get((k, qid)) for k in keys]
+            present = np.array([x is not None for x in raw], dtype=bool)
+            q_e4, q_ok = _times_fraction(np.array([x or 0 for x in raw], dtype=np.int64), qn, qd)
+            fig = SegmentFigures(
+                value_e4=state.sum_arrays[(pid, c.measure)][ids],
+                quota_e4=q_e4,
+                quota_present=present,
+                quota_ok=q_ok,
+                ti_e4=ti_e4,
+                ti_ok=ti_ok,
+                factor_num=fn,
+                factor_den=fd,
+                factor_exact=fx.astype(bool),
+            )
+            tb = tier_block(c, fig, digits, mode)
+            eligible &= tb.eligible
+            blocks.append((c, fig, tb, raw))
+        if not eligible.all():
+            bad = {keys[i] for i in np.flatnonzero(~eligible).tolist()}
+            eligible &= np.array([k not in bad for k in keys], dtype=bool)
+        kept = np.flatnonzero(eligible).tolist()
+        if not kept:
+            continue
+        done.update(int(i) for i in ids[eligible].tolist())
+        quota_nums: dict[tuple[int, int], Decimal] = {}
+        unit_neg_zero = Decimal((1, (0,), -digits))
+        zero_paid = quantize(ZERO, cur, mode)
+        for c, fig, tb, raw in blocks:
+            assert c.measure is not None
+            minor = tb.minor.tolist()
+            negative = (tb.earned < 0).tolist()
+            values = fig.value_e4.tolist()
+            present_l = fig.quota_present.tolist()
+            tiers = tb.tier.tolist()
+            paid_minor = [0] * len(segs)
+            block = FastBlock(
+                plan,
+                c,
+                segs,
+                fig,
+                state.count_arrays[(pid, c.measure)][ids],
+                minor,
+                paid_minor,
+                ctx,
+                raw,
+            )
+            for k in kept:
+                s = segs[k]
+                m = minor[k]
+                earned = Decimal(m).scaleb(-digits) if m or not negative[k] else unit_neg_zero
+                paid = ZERO
+                if s.index == 0:
+                    before = prior.get((s.person_key, pid, c.id))
+                    if before is None:
+                        paid = zero_paid
+                    else:
+                        paid = quantize(before, cur, mode)
+                        paid_minor[k] = int(paid.scaleb(digits))
+                amount = earned - paid
+                start = dates.get(s.start_day)
+                if start is None:
+                    start = dates[s.start_day] = s.start
+                end = dates.get(s.end_day)
+                if end is None:
+                    end = dates[s.end_day] = s.end
+                lines.append(
+                    PayoutLine(
+                        person_id=s.person_key,
+                        plan_id=pid,
+                        component_id=c.id,
+                        period_id=period.id,
+                        segment=s.index,
+                        segment_start=start,
+                        segment_end=end,
+                        kind="earned",
+                        earned=earned,
+                        paid_before=paid,
+                        amount=amount,
+                        amount_minor=int(amount.scaleb(digits)),
+                        currency=cur,
+                        attainment=(
+                            _attainment(values[k], raw[k], s, quota_nums) if present_l[k] else None
+                        ),
+                        tier=tiers[k],
+                    )
+                )
+                traces.append(
+                    Trace(
+                        s.person_key,
+                        pid,
+                        c.id,
+                        period.id,
+                        s.index,
+                        c.type,
+                        render=LazyTrace(block, k),
+                    )
+                )
+    return lines, traces, done

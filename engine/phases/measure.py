@@ -1,0 +1,350 @@
+"""Phase 2, measure (map, chunkable by person): credits -> measures per segment.
+
+Contract: :func:`measure_phase` matches credits to segments, sums and counts them exactly
+(int64 group sums), finishes averages / ratios / KPIs / formulas as Decimals and returns a
+:class:`MeasureState`, with the per-credit contributions frame.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from engine import measures as ms
+from engine.money import (
+    ONE,
+    from_e4,
+)
+from engine.periods import (
+    day_number,
+)
+from engine.phases.common import IntArray, require
+from engine.phases.segments import Segment, prorated_quota, quota_tables, seasons
+from engine.spec import Filter
+from engine.types import (
+    CREDIT_COLUMNS,
+    Inputs,
+    Period,
+    Step,
+)
+
+
+@dataclass
+class MeasureState:
+    """What the measure phase hands to the reduce and reward phases."""
+
+    segments: list[Segment]
+    credits: pd.DataFrame
+    credit_days: IntArray
+    pairs: dict[str, tuple[IntArray, IntArray]]
+    measure_values: list[dict[str, Decimal | None]]
+    counts: list[dict[str, int]]
+    contributions: pd.DataFrame
+    masks: dict[Filter, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    sum_arrays: dict[tuple[str, str], IntArray] = field(default_factory=dict)
+    """(plan, measure) -> int64 sum per segment id (ten-thousandths)."""
+    count_arrays: dict[tuple[str, str], IntArray] = field(default_factory=dict)
+    """(plan, measure) -> number of credits counted per segment id."""
+    pace: Decimal | None = None
+    """The forecast pace the sums were scaled by (None for an actual calculation)."""
+    formula_steps: dict[int, dict[str, tuple[Step, ...]]] = field(default_factory=dict)
+    """segment id -> formula measure -> its sub-results (segments of plans with formulas)."""
+    formula_sentences: dict[int, dict[str, str]] = field(default_factory=dict)
+    """segment id -> formula measure -> its sentence."""
+
+
+def _credits_frame(credits: pd.DataFrame, period: Period) -> tuple[pd.DataFrame, IntArray]:
+    require(credits, CREDIT_COLUMNS, "credits")
+    days = ms.to_days(credits["date"]) if len(credits) else np.zeros(0, dtype=np.int64)
+    inside = (days >= day_number(period.start)) & (days < day_number(period.end))
+    if not inside.all():
+        credits = credits[inside]
+        days = days[inside]
+    return credits, days
+
+
+def _assign(
+    segments: Sequence[Segment],
+    seg_ids: IntArray,
+    ccode: IntArray,
+    cday: IntArray,
+    pcode: IntArray,
+) -> tuple[IntArray, IntArray]:
+    """Return (credit row, segment id) pairs for segments that never overlap per person."""
+    starts = np.array([segments[i].start_day for i in seg_ids], dtype=np.int64)
+    ends = np.array([segments[i].end_day for i in seg_ids], dtype=np.int64)
+    pc = pcode[seg_ids]
+    if len(seg_ids) and len(cday):
+        # A (person x day) table of segment ids: one gather per credit, no binary search.
+        d0 = int(starts.min())
+        width = int(ends.max()) - d0
+        npersons = int(pc.max()) + 1
+        if width > 0 and npersons * width <= max(4 * len(cday), 1 << 20):
+            table = np.full(npersons * width, -1, dtype=np.int64)
+            lengths = ends - starts
+            cells = np.repeat(pc * width + (starts - d0), lengths) + (
+                np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            )
+            table[cells] = np.repeat(seg_ids, lengths)
+            rel = cday - d0
+            ok = (ccode >= 0) & (ccode < npersons) & (rel >= 0) & (rel < width)
+            found = np.full(len(cday), -1, dtype=np.int64)
+            found[ok] = table[ccode[ok] * width + rel[ok]]
+            rows = np.flatnonzero(found >= 0).astype(np.int64)
+            return rows, found[rows]
+    shift = np.int64(1 << 22)
+    order = np.lexsort((starts, pc))
+    seg_sorted = seg_ids[order]
+    keys = pc[order] * shift + starts[order]
+    ckey = ccode * shift + cday
+    pos = np.searchsorted(keys, ckey, side="right") - 1
+    ok = (ccode >= 0) & (pos >= 0)
+    pos_c = np.where(ok, pos, 0)
+    ok &= (pc[order][pos_c] == ccode) & (cday < ends[order][pos_c])
+    rows = np.flatnonzero(ok).astype(np.int64)
+    return rows, seg_sorted[pos_c[rows]]
+
+
+def measure_phase(
+    inputs: Inputs,
+    segments: list[Segment],
+    pace: Decimal | None = None,
+    kpi_table: ms.KpiTable | None = None,
+) -> MeasureState:
+    """Return every segment's measures, and the per-credit contributions, from the credits."""
+    credits, cday = _credits_frame(inputs.credits, inputs.period)
+    kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
+    seg_codes, uniques = pd.factorize(np.array([s.person for s in segments], dtype=object))
+    persons = pd.Index(list(uniques))  # int64 when every id is an int: faster look-ups
+    pcode = seg_codes.astype(np.int64)
+    ccode = (
+        persons.get_indexer(credits["person_id"]).astype(np.int64)
+        if len(credits)
+        else np.zeros(0, dtype=np.int64)
+    )
+    amounts = (
+        credits["amount_e4"].to_numpy(dtype=np.int64)
+        if len(credits)
+        else np.zeros(0, dtype=np.int64)
+    )
+    nseg = len(segments)
+    plan_segs: dict[str, list[int]] = {}
+    for s in segments:
+        plan_segs.setdefault(s.plan_id, []).append(s.id)
+    # One pass when no person's segments overlap across plans, else one per plan.
+    all_ids = np.arange(nseg, dtype=np.int64)
+    by_person = sorted(segments, key=lambda s: (s.person_key, s.start_day))
+    overlap = any(
+        a.person_key == b.person_key and b.start_day < a.end_day
+        for a, b in itertools.pairwise(by_person)
+    )
+    pairs: dict[str, tuple[IntArray, IntArray]] = {}
+    plan_names = list(plan_segs)
+    seg_plan = np.zeros(nseg, dtype=np.int64)
+    for k, plan_id in enumerate(plan_names):
+        seg_plan[np.array(plan_segs[plan_id], dtype=np.int64)] = k
+    if not overlap and nseg:
+        rows, segs = _assign(segments, all_ids, ccode, cday, pcode)
+        if len(plan_names) == 1:
+            pairs[plan_names[0]] = (rows, segs)
+        else:
+            plan_of = seg_plan[segs]
+            order = _stable_order(plan_of)
+            bounds = np.searchsorted(plan_of[order], np.arange(len(plan_names) + 1))
+            for k, plan_id in enumerate(plan_names):
+                pick = order[bounds[k] : bounds[k + 1]]  # stable: rows stay ascending
+                pairs[plan_id] = (rows[pick], segs[pick])
+    else:
+        for plan_id, ids in plan_segs.items():
+            pairs[plan_id] = _assign(segments, np.array(ids, dtype=np.int64), ccode, cday, pcode)
+    masks: dict[Filter, npt.NDArray[np.bool_]] = {}
+    sum_arrays: dict[tuple[str, str], IntArray] = {}
+    count_arrays: dict[tuple[str, str], IntArray] = {}
+    sums: dict[tuple[str, str], list[int]] = {}
+    counts: dict[tuple[str, str], list[int]] = {}
+    contrib_parts: list[tuple[IntArray, IntArray, str]] = []
+    for plan_id, (rows, segs) in pairs.items():
+        plan = inputs.plans[plan_id]
+        for m in plan.measures:
+            if m.aggregate not in ("sum", "count", "average"):
+                continue
+            if m.filter not in masks:
+                masks[m.filter] = ms.filter_mask(credits, m.filter)
+            keep = masks[m.filter]
+            if keep.all():
+                r, sg = rows, segs
+            else:
+                sel = keep[rows]
+                r, sg = rows[sel], segs[sel]
+            sum_arrays[(plan_id, m.id)] = ms.group_sum(sg, amounts[r], nseg)
+            sums[(plan_id, m.id)] = sum_arrays[(plan_id, m.id)].tolist()
+            count_arrays[(plan_id, m.id)] = ms.group_count(sg, nseg)
+            counts[(plan_id, m.id)] = count_arrays[(plan_id, m.id)].tolist()
+            contrib_parts.append((r, sg, m.id))
+    values: list[dict[str, Decimal | None]] = []
+    seg_counts: list[dict[str, int]] = []
+    formula_steps: dict[int, dict[str, tuple[Step, ...]]] = {}
+    formula_sentences: dict[int, dict[str, str]] = {}
+    with_formulas = {pid for pid, p in inputs.plans.items() if any(m.formula for m in p.measures)}
+    person_quotas = quota_tables(inputs.quotas)[0] if with_formulas else {}
+    season = seasons(inputs) if with_formulas else {}
+    simple: dict[str, bool] = {
+        pid: pace is None and all(m.aggregate in ("sum", "count") for m in p.measures)
+        for pid, p in inputs.plans.items()
+    }
+    for seg in segments:
+        plan = inputs.plans[seg.plan_id]
+        pid, sid = seg.plan_id, seg.id
+        raw_counts = {
+            m.id: counts[(pid, m.id)][sid] for m in plan.measures if (pid, m.id) in counts
+        }
+        seg_counts.append(raw_counts)
+        if simple[pid]:
+            values.append(
+                {
+                    m.id: from_e4(sums[(pid, m.id)][sid])
+                    if m.aggregate == "sum"
+                    else Decimal(raw_counts[m.id])
+                    for m in plan.measures
+                }
+            )
+            continue
+        raw_sums = {m.id: sums[(pid, m.id)][sid] for m in plan.measures if (pid, m.id) in sums}
+        kpi_values: dict[str, Decimal | None] = {}
+        for m in plan.measures:
+            if m.aggregate == "kpi":
+                holder = seg.node_id if m.scope == "node" else seg.person_key
+                kpi_values[m.id] = kpis.get(m.scope, holder, m.kpi or "")
+        ctx = None
+        if pid in with_formulas:
+            ctx = _formula_context(seg, person_quotas, kpis, season)
+            formula_steps[sid], formula_sentences[sid] = ctx.steps, ctx.sentences
+        values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace, ctx))
+    contributions = _contributions(contrib_parts, segments, credits, amounts)
+    return MeasureState(
+        segments,
+        credits,
+        cday,
+        pairs,
+        values,
+        seg_counts,
+        contributions,
+        masks,
+        sum_arrays,
+        count_arrays,
+        pace,
+        formula_steps,
+        formula_sentences,
+    )
+
+
+def _formula_context(
+    seg: Segment,
+    person_quotas: Mapping[str, Mapping[str, Decimal]],
+    kpis: ms.KpiTable,
+    season: Mapping[tuple[str, str], Decimal],
+) -> ms.FormulaContext:
+    """Return what one segment's formula measures read: its quotas, KPI values and TI."""
+    own = person_quotas.get(seg.person_key, {})
+
+    def quota(quota_id: str) -> Decimal | None:
+        value = own.get(quota_id)
+        if value is None:
+            return None
+        return prorated_quota(seg, value, season.get((seg.plan_id, quota_id), ONE))
+
+    return ms.FormulaContext(
+        quota=quota,
+        kpi=lambda name: kpis.get("person", seg.person_key, name),
+        target_incentive=seg.target_incentive,
+    )
+
+
+def _stable_order(keys: IntArray) -> IntArray:
+    """Return the stable argsort of non-negative int keys < 2**32 (radix passes of 16 bits)."""
+    low = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
+    if int(keys.max(initial=0)) < 1 << 16:
+        return low.astype(np.int64)
+    high = np.argsort((keys[low] >> 16).astype(np.uint16), kind="stable")
+    return low[high].astype(np.int64)
+
+
+def _contributions(
+    parts: list[tuple[IntArray, IntArray, str]],
+    segments: Sequence[Segment],
+    credits: pd.DataFrame,
+    amounts: IntArray,
+) -> pd.DataFrame:
+    """Return the per-credit contributions (one row per credit x measure it counts in).
+
+    Rows are ordered by (person, plan, segment, measure, credit id), whatever the input order.
+    """
+    columns = [
+        "person_id",
+        "plan_id",
+        "segment",
+        "measure_id",
+        "credit_id",
+        "transaction_id",
+        "amount_e4",
+    ]
+    if not parts or not segments:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    measure_names = sorted({m for _, _, m in parts})
+    rows = np.concatenate([r for r, _, _ in parts])
+    seg = np.concatenate([s for _, s, _ in parts])
+    mcode = np.concatenate(
+        [np.full(len(r), measure_names.index(m), dtype=np.int64) for r, _, m in parts]
+    )
+    all_credits = credits["credit_id"].to_numpy()
+    group = seg * len(measure_names) + mcode
+    if (
+        np.issubdtype(all_credits.dtype, np.integer)
+        and bool((all_credits[1:] >= all_credits[:-1]).all())
+        and int(group.max(initial=0)) < 2**32
+    ):
+        # Credits come sorted by id and each group's rows ascend: a stable sort by group
+        # alone gives (group, credit id) order - two 16-bit radix passes, no comparison sort.
+        order = _stable_order(group)
+    else:
+        credit = all_credits[rows]
+        if (
+            np.issubdtype(credit.dtype, np.integer)
+            and (len(credit) == 0 or (credit.min() >= 0 and credit.max() < 2**31))
+            and int(group.max(initial=0)) < 2**31
+        ):
+            order = np.argsort((group << 31) | credit.astype(np.int64), kind="stable")
+        else:
+            credit_key = pd.factorize(credit.astype(str), sort=True)[0]
+            order = np.lexsort((credit_key, group))
+    rows = rows[order]
+    # Sorted by group, the groups are each group id repeated as often as it occurs.
+    nm = len(measure_names)
+    sizes = np.bincount(group, minlength=int(group.max(initial=0)) + 1)
+    group = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    seg, mcode = (group, np.zeros(len(group), dtype=np.int64)) if nm == 1 else divmod(group, nm)
+    people = pd.Index([s.person for s in segments]).unique()
+    seg_person = people.get_indexer([s.person for s in segments])
+    plans = sorted({s.plan_id for s in segments})
+    seg_plan = np.array([plans.index(s.plan_id) for s in segments], dtype=np.int64)
+    seg_index = np.array([s.index for s in segments], dtype=np.int64)
+    categorical: Any = pd.Categorical  # pandas-stubs cannot type mixed-type categories
+    return pd.DataFrame(
+        {
+            "person_id": categorical.from_codes(seg_person[seg], categories=people),
+            "plan_id": categorical.from_codes(seg_plan[seg], categories=plans),
+            "segment": seg_index[seg],
+            "measure_id": categorical.from_codes(mcode, categories=measure_names),
+            "credit_id": all_credits[rows],
+            "transaction_id": credits["transaction_id"].to_numpy()[rows],
+            "amount_e4": amounts[rows],
+        },
+        copy=False,
+    )

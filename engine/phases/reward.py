@@ -1,0 +1,233 @@
+"""Phase 4, reward (map, chunkable by person): one rule per (segment, component).
+
+Contract: :func:`reward_phase` evaluates every component of every segment's plan with exact
+Decimals (nothing rounded) and returns :class:`Reward` rows in segment then component order.
+``plain_figures`` is the canonical text a plain tier table's trace is hashed by.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from engine import measures as ms
+from engine.fastpath import plain_plan
+from engine.money import (
+    ONE,
+    from_e4,
+)
+from engine.periods import (
+    from_day_number,
+)
+from engine.phases.measure import MeasureState
+from engine.phases.segments import Segment, prorated_quota, quota_tables, seasons
+from engine.rules import (
+    CreditRow,
+    Facts,
+    Outcome,
+    Shared,
+    evaluate,
+)
+from engine.spec import Component, Plan
+from engine.types import (
+    CREDIT_COLUMNS,
+    Inputs,
+    Step,
+)
+
+STANDARD_CREDIT_COLUMNS = frozenset(
+    (*CREDIT_COLUMNS, "rule_id", "share_ppm", "collected", "share", "currency")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reward:
+    """One rule's outcome for one (segment, component)."""
+
+    segment: Segment
+    component: Component
+    outcome: Outcome
+    figures: str | None = None
+    """The canonical figures of a plain tier table's trace (see :func:`plain_figures`)."""
+
+
+def _row_builder(
+    state: MeasureState, plan: Plan, seg: Segment
+) -> Callable[[str | None], list[CreditRow]]:
+    credits = state.credits
+    extra = [c for c in credits.columns if c not in STANDARD_CREDIT_COLUMNS]
+
+    def rows(measure_id: str | None) -> list[CreditRow]:
+        cr, cs = state.pairs.get(plan.id, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        idx = cr[cs == seg.id]
+        if measure_id is not None:
+            flt = plan.measure(measure_id).filter
+            if flt not in state.masks:
+                state.masks[flt] = ms.filter_mask(credits, flt)
+            idx = idx[state.masks[flt][idx]]
+        sub = credits.iloc[idx]
+        out = []
+        days = state.credit_days[idx].tolist()
+        shares = sub["share_ppm"].tolist() if "share_ppm" in sub.columns else [1_000_000] * len(sub)
+        collected = sub["collected"].tolist() if "collected" in sub.columns else [True] * len(sub)
+        attrs = [sub[c].tolist() for c in extra]
+        for i, (cid, tid, amount, ttype, kind) in enumerate(
+            zip(
+                sub["credit_id"].tolist(),
+                sub["transaction_id"].tolist(),
+                sub["amount_e4"].tolist(),
+                sub["transaction_type"].astype(str).tolist(),
+                sub["kind"].astype(str).tolist(),
+                strict=True,
+            )
+        ):
+            out.append(
+                CreditRow(
+                    credit_id=str(cid),
+                    transaction_id=str(tid),
+                    date=from_day_number(days[i]),
+                    amount=from_e4(int(amount)),
+                    transaction_type=ttype,
+                    kind=kind,
+                    share=Decimal(int(shares[i])).scaleb(-6),
+                    collected=bool(collected[i]),
+                    attributes={
+                        c: str(v[i]) for c, v in zip(extra, attrs, strict=True) if not pd.isna(v[i])
+                    },
+                )
+            )
+        out.sort(key=lambda r: (r.date, r.credit_id))
+        return out
+
+    return rows
+
+
+def segment_facts(
+    inputs: Inputs,
+    seg: Segment,
+    measure_values: Sequence[Mapping[str, Decimal | None]],
+    counts: Sequence[Mapping[str, int]],
+    person_quotas: Mapping[str, Mapping[str, Decimal]],
+    kpis: ms.KpiTable,
+    credit_rows: Callable[[str | None], Sequence[CreditRow]],
+    formula_steps: Mapping[int, Mapping[str, tuple[Step, ...]]] | None = None,
+    formula_sentences: Mapping[int, Mapping[str, str]] | None = None,
+    season: Mapping[tuple[str, str], Decimal] | None = None,
+) -> Facts:
+    plan = inputs.plans[seg.plan_id]
+    quotas = {
+        q: prorated_quota(seg, v, season.get((seg.plan_id, q), ONE) if season else ONE)
+        for q, v in person_quotas.get(seg.person_key, {}).items()
+    }
+    return Facts(
+        person_id=seg.person_key,
+        plan=plan,
+        segment=seg.index,
+        start=seg.start,
+        end=seg.end,
+        node_id=seg.node_id,
+        period=inputs.period,
+        factor=seg.factor,
+        target_incentive=seg.target_incentive,
+        measures=measure_values[seg.id],
+        quotas=quotas,
+        kpis=kpis.for_person(seg.person_key) if _needs_kpis(plan) else {},
+        credit_rows=credit_rows,
+        measure_credit_count=counts[seg.id],
+        formula_steps=formula_steps.get(seg.id, {}) if formula_steps else {},
+        formula_sentences=formula_sentences.get(seg.id, {}) if formula_sentences else {},
+    )
+
+
+def reward_phase(
+    inputs: Inputs,
+    state: MeasureState,
+    shared: Shared,
+    kpi_table: ms.KpiTable | None = None,
+    segments: Sequence[Segment] | None = None,
+) -> list[Reward]:
+    """Return every (segment, component) outcome, in segment then plan-component order.
+
+    ``segments`` limits the work to some of ``state.segments`` (all of them by default).
+    """
+    kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
+    person_quotas, _ = quota_tables(inputs.quotas)
+    rewards: list[Reward] = []
+    keys: dict[tuple[str, str], str] = {}
+    season = seasons(inputs)
+    for seg in state.segments if segments is None else segments:
+        plan = inputs.plans[seg.plan_id]
+        facts = segment_facts(
+            inputs,
+            seg,
+            state.measure_values,
+            state.counts,
+            person_quotas,
+            kpis,
+            _row_builder(state, plan, seg),
+            state.formula_steps,
+            state.formula_sentences,
+            season,
+        )
+        plain = state.pace is None and plain_plan(plan)
+        for c in plan.components:
+            figures = None
+            if plain:
+                assert c.measure is not None
+                quota = facts.quotas.get(c.quota or c.measure)
+                key = keys.get((plan.id, c.id))
+                if key is None:
+                    key = keys[(plan.id, c.id)] = component_key(plan, c)
+                figures = plain_figures(
+                    key,
+                    seg,
+                    int(state.sum_arrays[(plan.id, c.measure)][seg.id]),
+                    int(state.count_arrays[(plan.id, c.measure)][seg.id]),
+                    None if quota is None else _raw_quota_e4(person_quotas, seg, c),
+                )
+            rewards.append(Reward(seg, c, evaluate(c, facts, shared), figures))
+    return rewards
+
+
+def _raw_quota_e4(
+    person_quotas: Mapping[str, Mapping[str, Decimal]], seg: Segment, c: Component
+) -> int | None:
+    """Return the person's quota of component ``c`` before pro-ration, in ten-thousandths."""
+    quota = person_quotas.get(seg.person_key, {}).get(c.quota or c.measure or "")
+    return None if quota is None else int(quota.scaleb(4))
+
+
+def component_key(plan: Plan, c: Component) -> str:
+    """Return a digest of everything of the plan a plain tier table's trace depends on."""
+    text = repr((plan.id, plan.rounding, plan.proration, c))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def plain_figures(
+    key: str,
+    seg: Segment,
+    value_e4: int,
+    count: int,
+    quota_e4: int | None,
+) -> str:
+    """Return the canonical text of every figure a plain tier table's trace is rendered from.
+
+    Both paths build it the same way - the fast path from its integer columns, the general
+    path from the segment and measure phase - so :func:`result_hash` does not depend on the
+    path taken, and needs no trace rendered. The earned and paid minor units are appended
+    when the line is settled. ``key`` is :func:`component_key` of the plan and component.
+    """
+    return (
+        f"{key}|{seg.person_key}|{seg.node_id}|{seg.role}|{seg.allocation}|{seg.index}|"
+        f"{seg.start_day}|{seg.end_day}|{seg.factor_num}|{seg.factor_den}|{seg.quota_factor}|"
+        f"{seg.ti_e4}|{value_e4}|{count}|{'' if quota_e4 is None else quota_e4}"
+    )
+
+
+def _needs_kpis(plan: Plan) -> bool:
+    return any(c.type == "mbo" for c in plan.components)

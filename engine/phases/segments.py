@@ -1,0 +1,262 @@
+"""Phase 1, segments: (person, plan) stretches of the period and their quotas.
+
+Contract: :func:`build_segments` turns assignments x timeline, clipped to the period, into
+sorted :class:`Segment` rows, each with its pro-ration factor (days x allocation, per the
+plan's policy), its pro-rated target incentive and its ramp quota factor. ``quota_tables``,
+``prorated_quota`` and ``seasons`` say what a segment's quotas are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine import measures as ms
+from engine.money import (
+    ONE,
+    ZERO,
+    div,
+    from_e4,
+    mul,
+    to_decimal,
+)
+from engine.periods import (
+    day_number,
+    fiscal_months,
+    from_day_number,
+    periods_since_hire,
+)
+from engine.phases.common import InputError, require
+from engine.rules import (
+    months_counted,
+    proration_factor,
+)
+from engine.types import (
+    ASSIGNMENT_COLUMNS,
+    TIMELINE_COLUMNS,
+    Inputs,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One (person, plan) stretch of the period with constant node, role and allocation."""
+
+    id: int
+    person: Any
+    person_key: str
+    plan_id: str
+    index: int
+    start_day: int
+    end_day: int
+    node_id: str
+    role: str
+    allocation: Decimal
+    factor: Decimal
+    factor_num: Decimal
+    factor_den: Decimal
+    target_incentive_full: Decimal
+    target_incentive: Decimal
+    quota_factor: Decimal
+    ramp_period: int | None
+    ti_e4: int = 0
+    """The full (not pro-rated) target incentive in ten-thousandths."""
+
+    @property
+    def start(self) -> dt.date:
+        """Return the first day of the segment."""
+        return from_day_number(self.start_day)
+
+    @property
+    def end(self) -> dt.date:
+        """Return the day after the segment."""
+        return from_day_number(self.end_day)
+
+
+def build_segments(inputs: Inputs) -> list[Segment]:
+    """Return the sorted (person, plan) segments of the period with pro-ration figures."""
+    period = inputs.period
+    fiscal_start = inputs.fiscal_year_start_month
+    if (
+        isinstance(fiscal_start, bool)
+        or not isinstance(fiscal_start, int)
+        or not 1 <= fiscal_start <= 12
+    ):
+        raise InputError(f"fiscal_year_start_month: must be 1..12, not {fiscal_start!r}")
+    require(inputs.assignments, ASSIGNMENT_COLUMNS, "assignments")
+    require(inputs.timeline, TIMELINE_COLUMNS, "timeline")
+    a = inputs.assignments
+    t = inputs.timeline
+    p0, p1 = day_number(period.start), day_number(period.end)
+    af = pd.DataFrame(
+        {
+            "person": a["person_id"].to_numpy(),
+            "key": a["person_id"].astype(str).to_numpy(),
+            "plan_id": a["plan_id"].astype(str).to_numpy(),
+            "a_start": ms.to_days(a["start"]),
+            "a_end": ms.to_days(a["end"]),
+            "ti": a["target_incentive_e4"].to_numpy(),
+            "a_role": a["role"].to_numpy() if "role" in a.columns else None,
+            "hire": a["hire_date"].to_numpy() if "hire_date" in a.columns else None,
+        }
+    )
+    tf = pd.DataFrame(
+        {
+            "key": t["person_id"].astype(str).to_numpy(),
+            "t_start": ms.to_days(t["start"]),
+            "t_end": ms.to_days(t["end"]),
+            "node_id": t["node_id"].astype(str).to_numpy(),
+            "role": t["role"].astype(str).to_numpy(),
+            "allocation": t["allocation"].to_numpy(),
+        }
+    )
+    j = af.merge(tf, on="key")
+    role_ok = j["a_role"].isna() | (j["a_role"].astype(str) == j["role"])
+    j = j[role_ok]
+    j = j.assign(
+        start=np.maximum(np.maximum(j["a_start"], j["t_start"]), p0),
+        end=np.minimum(np.minimum(j["a_end"], j["t_end"]), p1),
+    )
+    j = j[j["start"] < j["end"]].sort_values(["key", "plan_id", "start"], kind="stable")
+    unknown = sorted(set(j["plan_id"]) - set(inputs.plans))
+    if unknown:
+        raise InputError(f"assignments: unknown plan(s) {', '.join(unknown)}")
+    segments: list[Segment] = []
+    prev: tuple[str, str, int] | None = None
+    index = 0
+    period_days = period.days
+    cols = [
+        j[c].tolist()
+        for c in (
+            "person",
+            "key",
+            "plan_id",
+            "start",
+            "end",
+            "node_id",
+            "role",
+            "allocation",
+            "ti",
+            "hire",
+        )
+    ]
+    allocations: dict[tuple[type, str], Decimal] = {}
+    prorations: dict[tuple[str, int, str, tuple[int, int]], tuple[Decimal, Decimal, Decimal]] = {}
+    for person, key, plan_id, start, end, node, role, alloc, ti, hire in zip(*cols, strict=True):
+        if prev is not None and prev[0] == key and prev[1] == plan_id:
+            if start < prev[2]:
+                raise InputError(
+                    f"timeline: person {key} has overlapping segments on plan {plan_id} "
+                    f"from {from_day_number(start)}"
+                )
+            index += 1
+        else:
+            index = 0
+        prev = (key, plan_id, end)
+        plan = inputs.plans[plan_id]
+        alloc_key = (type(alloc), str(alloc))  # the text: 0.5 and 0.50 render differently
+        allocation = allocations.get(alloc_key)
+        if allocation is None:
+            allocation = allocations[alloc_key] = to_decimal(alloc)
+        if not ZERO <= allocation <= ONE:
+            raise InputError(f"timeline: person {key} allocation {allocation} not in [0, 1]")
+        months = (0, 0)
+        if plan.proration.startswith("months"):
+            months = (
+                months_counted(from_day_number(start), from_day_number(end), plan.mid_month_day),
+                months_counted(period.start, period.end, plan.mid_month_day),
+            )
+        pr_key = (plan.proration, end - start, str(allocation), months)
+        pr = prorations.get(pr_key)
+        if pr is None:
+            n, d = proration_factor(plan.proration, end - start, period_days, allocation, months)
+            pr = prorations[pr_key] = (n, d, div(n, d))
+        num, den, factor = pr
+        ti_full = from_e4(int(ti))
+        quota_factor = ONE
+        ramp_period = None
+        if plan.ramp and hire is not None and not pd.isna(hire):
+            hire_date = pd.Timestamp(hire).date()
+            ramp_period = periods_since_hire(
+                hire_date, period.start, plan.payout_frequency, fiscal_start
+            )
+            for ramp in plan.ramp:
+                if ramp.period == ramp_period:
+                    quota_factor = ramp.quota_factor
+        segments.append(
+            Segment(
+                id=len(segments),
+                person=person,
+                person_key=key,
+                plan_id=plan_id,
+                index=index,
+                start_day=int(start),
+                end_day=int(end),
+                node_id=node,
+                role=role,
+                allocation=allocation,
+                factor=factor,
+                factor_num=num,
+                factor_den=den,
+                target_incentive_full=ti_full,
+                target_incentive=div(mul(ti_full, num), den),
+                quota_factor=quota_factor,
+                ramp_period=ramp_period,
+                ti_e4=int(ti),
+            )
+        )
+    return segments
+
+
+def prorated_quota(seg: Segment, quota: Decimal, season: Decimal = ONE) -> Decimal:
+    """Return a quota pro-rated to the segment (season x pro-ration x ramp quota factor)."""
+    if season != ONE:
+        quota = mul(quota, season)
+    return div(mul(quota, mul(seg.factor_num, seg.quota_factor)), seg.factor_den)
+
+
+def seasons(inputs: Inputs) -> dict[tuple[str, str], Decimal]:
+    """Return each (plan, quota id)'s share of an annual quota that falls in this period.
+
+    The share is the sum of the plan's seasonality weights of the fiscal months the period
+    covers; the weights of a fiscal year sum to 1, so its periods' quotas sum to the annual one.
+    """
+    p = inputs.period
+    months = fiscal_months(p.start, p.end, inputs.fiscal_year_start_month)
+    return {
+        (plan.id, qid): sum((weights[m - 1] for m in months), ZERO)
+        for plan in inputs.plans.values()
+        for qid, weights in plan.seasonality
+    }
+
+
+def quota_tables(
+    quotas: pd.DataFrame,
+) -> tuple[dict[str, dict[str, Decimal]], dict[str, dict[str, Decimal]]]:
+    person: dict[str, dict[str, Decimal]] = {}
+    node: dict[str, dict[str, Decimal]] = {}
+    if len(quotas) == 0:
+        return person, node
+    kinds = (
+        quotas["holder_kind"].astype(str).tolist()
+        if "holder_kind" in quotas.columns
+        else ["person"] * len(quotas)
+    )
+    for kind, holder, qid, amount in zip(
+        kinds,
+        quotas["holder_id"].astype(str).tolist(),
+        quotas["quota_id"].astype(str).tolist(),
+        quotas["amount_e4"].tolist(),
+        strict=True,
+    ):
+        table = node if kind == "node" else person
+        slot = table.setdefault(holder, {})
+        if qid in slot:
+            raise InputError(f"quotas: {kind} {holder} has two quotas {qid!r}")
+        slot[qid] = from_e4(int(amount))
+    return person, node
