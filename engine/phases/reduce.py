@@ -109,6 +109,7 @@ def reduce_phase(
         else np.array([])
     )
     amounts = credits["amount_e4"].to_numpy(dtype=np.int64) if len(credits) else np.zeros(0)
+    weights = ms.credit_weights(credits)
     for scope, holder, plan_id, measure_id in requests:
         plan = inputs.plans[plan_id]
         sums: dict[str, int] = {}
@@ -126,7 +127,7 @@ def reduce_phase(
                 if m.filter not in state.masks:
                     state.masks[m.filter] = ms.filter_mask(credits, m.filter)
                 mask = state.masks[m.filter] & (person_ids == holder)
-                sums[m.id], counts[m.id] = int(amounts[mask].sum()), int(mask.sum())
+                sums[m.id], counts[m.id] = int(amounts[mask].sum()), int(weights[mask].sum())
         quota_table = node_quotas if scope == "node" else person_quotas
         own = {
             q: mul(v, season.get((plan_id, q), ONE)) if season else v
