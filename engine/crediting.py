@@ -327,7 +327,8 @@ def rollup_totals(
     """Return one roll-up total per (manager, day, transaction type, kept columns).
 
     ``credits`` are the revenue credits (roll-ups among them are ignored: roll-ups of roll-ups
-    are not made); ``pairs`` come from :func:`rollup_pairs`. ``keep`` names the further
+    are not made; rows already summed per person may say how many credits they stand for in
+    ``credits_n``); ``pairs`` come from :func:`rollup_pairs`. ``keep`` names the further
     columns a total keeps (default: every attribute column of ``credits``), so measure filters
     on them select exactly the credits they would have selected one by one. Rows have
     ``CREDIT_OUTPUT_COLUMNS`` (kind ``rollup``, ``share_ppm`` 0, ``transaction_id`` equal to
@@ -345,10 +346,15 @@ def rollup_totals(
     empty = pd.DataFrame(columns=[*CREDIT_OUTPUT_COLUMNS, *keep, "credits_n"])
     if base.empty or pairs.empty:
         return empty
-    # 1. per person: exact int64 sums and counts.
+    # 1. per person: exact int64 sums and counts (rows already summed bring their count).
     person = base["person_id"].astype(str)
+    n = (
+        np.asarray(base["credits_n"].fillna(1), dtype=np.int64)
+        if "credits_n" in base.columns
+        else np.int64(1)
+    )
     grouped = (
-        base.assign(_person=person, _n=np.int64(1))[["_person", *keys, "amount_e4", "_n"]]
+        base.assign(_person=person, _n=n)[["_person", *keys, "amount_e4", "_n"]]
         .groupby(["_person", *keys], sort=False, dropna=False, observed=True)
         .agg(amount_e4=("amount_e4", "sum"), credits_n=("_n", "sum"))
         .reset_index()
@@ -614,7 +620,8 @@ class Credited:
     conflicts: tuple[Conflict, ...]
 
 
-def _in_force(rule: RuleSpec, frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+def rule_in_force(rule: RuleSpec, frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Return which rows of ``frame`` (date, transaction_type) ``rule`` is in force for."""
     mask = np.ones(len(frame), dtype=bool)
     if rule.valid_from is not None or rule.valid_to is not None:
         days = frame["date"]
@@ -629,7 +636,7 @@ def _in_force(rule: RuleSpec, frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
 
 def _matching(rule: RuleSpec, frame: pd.DataFrame, data: RuleData) -> pd.DataFrame:
     """Return the transactions of ``frame`` that ``rule`` would credit."""
-    candidates = frame[_in_force(rule, frame)]
+    candidates = frame[rule_in_force(rule, frame)]
     if rule.kind == "direct":
         owner = candidates["owner_id"]
         return candidates[owner.notna() & (owner.astype(str) != "")]
@@ -747,7 +754,7 @@ def credit_transactions(
         if rule.kind != "rollup" or revenue.empty:
             continue
         orgs = data.get(rule.id, none).orgs or {}
-        scoped = revenue[_in_force(rule, revenue)]
+        scoped = revenue[rule_in_force(rule, revenue)]
         for month, (memberships, nodes) in sorted(orgs.items(), key=lambda kv: str(kv[0])):
             group = scoped if month is None else scoped[scoped["date"].map(_month) == month]
             if group.empty or memberships.empty:
