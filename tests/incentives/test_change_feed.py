@@ -100,11 +100,15 @@ def test_a_refused_or_rolled_back_import_records_nothing(in_org):
 
 def test_recalculating_after_a_rule_change_records_whose_credits_moved(in_org):
     _rows([tx_row("D-1")])
-    before = _credited(Credit.objects.filter(superseded_at__isnull=True))
+    credits = Credit.objects.filter(superseded_at__isnull=True)
+    totals = CreditRollup.objects.filter(superseded_at__isnull=True)
+    before = _credited(credits) | _credited(totals)
+    assert len(totals) == 2  # the managers' roll-ups
     services.crediting_rule_update(rule_id=in_org.rules["direct"].pk, is_active=False)
     mark = feed_mark()
     summary = services.credits_recalculate()
-    assert summary.superseded == len(before)
+    assert summary.superseded == len(credits)
+    assert not CreditRollup.objects.filter(superseded_at__isnull=True).exists()
     assert feed_since(mark) == before  # the owner and the managers above, for February
 
 
