@@ -47,6 +47,8 @@ import pandas as pd
 
 from engine.money import allocate_groups, scale_e4, to_e4
 
+IntArray = npt.NDArray[np.int64]
+
 TRANSACTION_COLUMNS: Final = ("transaction_id", "owner_id", "date", "amount_e4", "transaction_type")
 CREDIT_OUTPUT_COLUMNS: Final = (
     "credit_id",
@@ -317,6 +319,54 @@ def rollup_pairs(memberships: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame
     return pairs.drop_duplicates(["person_id", "manager_id"]).reset_index(drop=True)
 
 
+def _key_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[IntArray, IntArray]:
+    """Return (a dense int64 code per row for the tuple of ``keys``, the first row of each)."""
+    code = np.zeros(len(frame), dtype=np.int64)
+    size = 1
+    for key in keys:
+        part, uniques = pd.factorize(frame[key], use_na_sentinel=False)
+        code = code * np.int64(len(uniques)) + part.astype(np.int64)
+        size *= len(uniques)
+        if size > 4 * len(frame) + 1024:  # keep it dense, so it never overflows
+            code, seen = pd.factorize(code)
+            code, size = code.astype(np.int64), len(seen)
+    present = np.zeros(size, dtype=bool)
+    present[code] = True
+    if not present.all():
+        remap = np.cumsum(present) - 1
+        code, size = remap[code].astype(np.int64), int(present.sum())
+    first = np.empty(size, dtype=np.int64)
+    first[code[::-1]] = np.arange(len(code) - 1, -1, -1, dtype=np.int64)
+    return code, first
+
+
+def _dense_sums(
+    codes: IntArray, size: int, values: Sequence[IntArray]
+) -> tuple[IntArray, list[IntArray]]:
+    """Return (the codes that occur, ascending, and each column of ``values`` summed per code).
+
+    Exact: float64 bin counts are used only when every partial sum stays below 2**53 (all are
+    integers then, so no addition rounds); otherwise exact int64 ``np.add.at``.
+    """
+    if size > 4 * len(codes) + 1024:
+        codes, uniques = pd.factorize(codes, sort=True)
+        codes, size = codes.astype(np.int64), len(uniques)
+        labels = np.asarray(uniques, dtype=np.int64)
+    else:
+        labels = np.arange(size, dtype=np.int64)
+    counts = np.bincount(codes, minlength=size)
+    out = []
+    for v in values:
+        if len(v) and int(np.abs(v).sum(dtype=np.float64)) < 2**52:
+            out.append(np.rint(np.bincount(codes, weights=v, minlength=size)).astype(np.int64))
+        else:
+            acc = np.zeros(size, dtype=np.int64)
+            np.add.at(acc, codes, v)
+            out.append(acc)
+    present = counts > 0
+    return labels[present], [o[present] for o in out]
+
+
 def rollup_totals(
     credits: pd.DataFrame,
     pairs: pd.DataFrame,
@@ -334,8 +384,12 @@ def rollup_totals(
     ``CREDIT_OUTPUT_COLUMNS`` (kind ``rollup``, ``share_ppm`` 0, ``transaction_id`` equal to
     the ``credit_id`` ``"<rule>:<manager>:<day>:<n>"``) plus the kept columns and
     ``credits_n``, the number of credits a total stands for (what ``count`` measures count).
+
+    Column-wise: the credits are summed per (person, key) first, those sums are repeated once
+    per manager above their person (the closure, in CSR form) and summed per (manager, key).
     """
-    base = credits[credits["kind"] != "rollup"]
+    indirect = (credits["kind"] == "rollup").to_numpy()
+    base = credits[~indirect] if indirect.any() else credits
     if keep is None:
         keep = [
             c
@@ -343,50 +397,61 @@ def rollup_totals(
             if c not in CREDIT_OUTPUT_COLUMNS and c not in TRANSFORM_COLUMNS and c != "credits_n"
         ]
     keys = [*ROLLUP_KEY_COLUMNS, *keep]
-    empty = pd.DataFrame(columns=[*CREDIT_OUTPUT_COLUMNS, *keep, "credits_n"])
+    columns = [*CREDIT_OUTPUT_COLUMNS, *keep, "credits_n"]
     if base.empty or pairs.empty:
-        return empty
-    # 1. per person: exact int64 sums and counts (rows already summed bring their count).
-    person = base["person_id"].astype(str)
+        return pd.DataFrame(columns=columns)
+    amount = base["amount_e4"].to_numpy(dtype=np.int64)
     n = (
         np.asarray(base["credits_n"].fillna(1), dtype=np.int64)
         if "credits_n" in base.columns
-        else np.int64(1)
+        else np.ones(len(base), dtype=np.int64)
     )
-    grouped = (
-        base.assign(_person=person, _n=n)[["_person", *keys, "amount_e4", "_n"]]
-        .groupby(["_person", *keys], sort=False, dropna=False, observed=True)
-        .agg(amount_e4=("amount_e4", "sum"), credits_n=("_n", "sum"))
-        .reset_index()
+    # 1. per (person, key): exact int64 sums and counts.
+    pcode, people = pd.factorize(base["person_id"])
+    key, first = _key_codes(base, keys)
+    nkey = np.int64(len(first))
+    groups, (g_amount, g_n) = _dense_sums(
+        pcode.astype(np.int64) * nkey + key, len(people) * int(nkey), [amount, n]
     )
-    # 2. over the closure: each person's totals reach each manager above them once.
-    joined = grouped.merge(
-        pairs[["person_id", "manager_id"]].rename(columns={"person_id": "_person"}),
-        on="_person",
+    g_person, g_key = groups // nkey, groups % nkey
+    # 2. the closure as CSR: for each person code, the managers above them.
+    person_index = pd.Index(pd.Index(people).astype(str))
+    pp = person_index.get_indexer(pairs["person_id"].astype(str))
+    pm = pairs["manager_id"].astype(str).to_numpy()[pp >= 0]
+    pp = pp[pp >= 0].astype(np.int64)
+    order = np.argsort(pp, kind="stable")
+    pp, pm = pp[order], pm[order]
+    mcode, managers = pd.factorize(pm)
+    per_person = np.bincount(pp, minlength=len(people)).astype(np.int64)
+    start = np.r_[0, np.cumsum(per_person)[:-1]].astype(np.int64)
+    reps = per_person[g_person]
+    total = int(reps.sum())
+    if total == 0:
+        return pd.DataFrame(columns=columns)
+    row = np.repeat(np.arange(len(groups), dtype=np.int64), reps)
+    offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(reps) - reps, reps)
+    manager = mcode.astype(np.int64)[np.repeat(start[g_person], reps) + offset]
+    # 3. per (manager, key).
+    out_codes, (o_amount, o_n) = _dense_sums(
+        manager * nkey + g_key[row], len(managers) * int(nkey), [g_amount[row], g_n[row]]
     )
-    if joined.empty:
-        return empty
-    totals = (
-        joined.groupby(["manager_id", *keys], sort=False, dropna=False, observed=True)
-        .agg(amount_e4=("amount_e4", "sum"), credits_n=("credits_n", "sum"))
-        .reset_index()
-    )
+    o_manager, o_key = out_codes // nkey, out_codes % nkey
+    reps_rows = first[o_key]
+    totals = pd.DataFrame({k: base[k].to_numpy()[reps_rows] for k in keys})
+    totals["person_id"] = np.asarray(managers, dtype=object)[o_manager]
+    totals["amount_e4"] = o_amount.astype(np.int64)
+    totals["credits_n"] = o_n.astype(np.int64)
     totals["_day"] = totals["date"].astype(str)
-    order = ["manager_id", "_day", "transaction_type", *keep]
-    totals = totals.sort_values(order, kind="stable", na_position="last").reset_index(drop=True)
-    ordinal = totals.groupby(["manager_id", "_day"], sort=False).cumcount().astype(str)
+    order_by = ["person_id", "_day", "transaction_type", *keep]
+    totals = totals.sort_values(order_by, kind="stable", na_position="last").reset_index(drop=True)
+    ordinal = totals.groupby(["person_id", "_day"], sort=False).cumcount().astype(str)
     totals["credit_id"] = (
-        rule_id + ":" + totals["manager_id"].astype(str) + ":" + totals["_day"] + ":" + ordinal
+        rule_id + ":" + totals["person_id"].astype(str) + ":" + totals["_day"] + ":" + ordinal
     )
-    totals = totals.rename(columns={"manager_id": "person_id"}).assign(
-        transaction_id=totals["credit_id"],
-        kind="rollup",
-        rule_id=rule_id,
-        share_ppm=0,
+    totals = totals.assign(
+        transaction_id=totals["credit_id"], kind="rollup", rule_id=rule_id, share_ppm=0
     )
-    totals["amount_e4"] = totals["amount_e4"].astype(np.int64)
-    totals["credits_n"] = totals["credits_n"].astype(np.int64)
-    return totals[[*CREDIT_OUTPUT_COLUMNS, *keep, "credits_n"]]
+    return totals[columns]
 
 
 def credit_rollups(
@@ -402,7 +467,8 @@ def credit_rollups(
     :func:`rollup_pairs` then :func:`rollup_totals`: one row per (manager, day, transaction
     type, kept attributes), never one per (credit x manager).
     """
-    return rollup_totals(credits, rollup_pairs(memberships, nodes), rule_id=rule_id, keep=keep)
+    pairs = rollup_pairs(memberships, nodes)
+    return rollup_totals(credits, pairs, rule_id=rule_id, keep=keep)
 
 
 def rollups_reaching(credits: pd.DataFrame, pairs: pd.DataFrame, manager_id: str) -> pd.DataFrame:
