@@ -84,14 +84,15 @@ class NotFoundMiddleware:
         return None
 
 
-_FORM_TYPES = ("application/x-www-form-urlencoded",)
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class MalformedPageInputMiddleware:
     """Answer a page request carrying a NUL character (query string or a plain form body) with
     the branded 400, before any view passes it to the database (PostgreSQL refuses NUL in
     text, which would be a 500). The API refuses the same in its base view
-    (``core.api.params.reject_nul``); multipart uploads are the import kernel's to judge.
+    (``core.api.params.reject_nul``). In a multipart upload only the form's text fields are
+    checked here: the uploaded file's content is the import kernel's to judge, row by row.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -52,3 +52,37 @@ def test_the_api_keeps_its_own_envelope_for_a_nul(client_alice):
     # then
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_parameter"
+
+
+def test_a_nul_in_an_upload_forms_text_field_is_the_branded_400(client_alice, tenant_a):
+    """Multipart forms too: the text fields beside the file (here the import's kind) are checked;
+    the file itself is left to the importer, which reports a NUL in it by line."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from core.tenancy import tenant_scope
+    from incentives.models import IngestBatch
+
+    # given
+    with tenant_scope(tenant_a):
+        before = IngestBatch.objects.count()
+    upload = SimpleUploadedFile("t.csv", b"external_id,amount\nT-1,10\n", content_type="text/csv")
+    # when
+    response = client_alice.post(reverse("imports"), {"kind": "transactions\x00", "file": upload})
+    # then
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
+    with tenant_scope(tenant_a):
+        assert IngestBatch.objects.count() == before
+
+
+def test_an_upload_whose_file_holds_a_nul_still_reaches_the_importer(client_alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    # given: the NUL is inside the file, not in a form field
+    upload = SimpleUploadedFile(
+        "t.csv", b"external_id,amount\nT-\x001,10\n", content_type="text/csv"
+    )
+    # when
+    response = client_alice.post(reverse("imports"), {"kind": "transactions", "file": upload})
+    # then: not the middleware's 400 page; the import page answers
+    assert "That request could not be read" not in response.content.decode()
