@@ -1068,3 +1068,10 @@ def rule_config_json_schema() -> dict[str, Any]:
     import copy
 
     return copy.deepcopy(dict(RULE_CONFIG_SCHEMA))
+
+
+def rule_config_schema_text() -> str:
+    """Return the text of docs/schema/crediting-rule-config.schema.json."""
+    import json
+
+    return json.dumps(rule_config_json_schema(), indent=2, sort_keys=True) + "\n"

@@ -174,3 +174,28 @@ def test_a_later_rule_of_the_family_is_a_conflict_and_credits_nothing() -> None:
     assert [(c.transaction_id, c.claimed_by, c.also_matched) for c in credited.conflicts] == [
         ("t1", "renewals", "owner")
     ]
+
+
+def test_the_rule_config_schema_accepts_what_validation_accepts_and_is_in_docs() -> None:
+    from pathlib import Path
+
+    import jsonschema
+
+    from engine.crediting import rule_config_json_schema, rule_config_schema_text
+
+    validator = jsonschema.Draft202012Validator(rule_config_json_schema())
+    good = {
+        "baseline": {"attribute": "account", "amounts": {"ACME": "10000.00"}, "default": 0},
+        "multipliers": [
+            {"factor": "1.25", "attributes": {"product": ["Platform"]}},
+            {"factor": "0.5", "transaction_types": ["renewal"]},
+        ],
+    }
+    validate_rule_config("direct", good)
+    assert validator.is_valid(good)
+    for bad in ({"multiplier": "-1"}, {"baseline": {"amounts": {"A": "1.00001"}}}, {"x": 1}):
+        assert not validator.is_valid(bad)
+        with pytest.raises(CreditingError):
+            validate_rule_config("direct", bad)
+    path = Path(__file__).resolve().parents[2] / "docs" / "schema"
+    assert (path / "crediting-rule-config.schema.json").read_text() == rule_config_schema_text()
