@@ -2,9 +2,12 @@
 
 Rules compete within a family (revenue: direct, split, territory; attribution; roll-up): for
 each transaction the first rule by priority that matches it claims it, and any other rule of
-the same family that also matches is reported as a conflict instead of crediting twice.
-Roll-ups credit the managers above every revenue credit, as indirect credit (kind
-``rollup``), using the org of the chosen hierarchy as of the first day of the credit's month.
+the same family that also matches is reported as a conflict instead of crediting twice. That
+arbitration, and the rules' transforms (baseline, multipliers), are the engine's
+(:func:`engine.crediting.credit_transactions`); this module fetches what the rules read and
+writes what they give. Roll-ups are stored as totals (:class:`~incentives.models.CreditRollup`,
+:func:`rollups_recompute`): the managers above every revenue credit, as indirect credit, using
+the org of the chosen hierarchy as of the first day of the credit's month.
 
 The org is read as Quotient knew it at one moment (``known_at``): a computation that writes
 credits reads it at its own clock and stamps that moment on every credit as ``computed_at``, so
