@@ -7,6 +7,8 @@ Public API (everything else is an implementation detail):
 * :func:`plan_json_schema` - the JSON Schema of the plan language.
 * :mod:`engine.crediting` - transactions -> credits; :mod:`engine.nudges` - nudges, forecasts.
 * :mod:`engine.money` - the only rounding code.
+* :mod:`engine.phases` - the same calculation per person chunk, every phase's output a plain
+  table that can be stored between steps (``run_in_chunks`` and its steps).
 """
 
 from __future__ import annotations

@@ -124,6 +124,29 @@ class LazyTrace:
         return b.ctx.render(b.segments[self.row], b.component)
 
 
+def figures_of(traces: Sequence[Trace]) -> list[str | None]:
+    """Return the canonical figures of each trace (None for a trace hashed by its text).
+
+    A fast-path trace gives the figures it renders from, unrendered (worked out column-wise,
+    per block); a general-path trace of a plain tier table gives the same figures.
+    """
+    out: list[str | None] = []
+    lazy: dict[int, tuple[FastBlock, list[int], list[int]]] = {}
+    for t in traces:
+        src = t.source
+        if isinstance(src, LazyTrace):
+            got = lazy.setdefault(id(src.block), (src.block, [], []))
+            got[1].append(src.row)
+            got[2].append(len(out))
+            out.append(None)
+        else:
+            out.append(t.figures)
+    for block, rows, slots in lazy.values():
+        for slot, text in zip(slots, block.figures(rows), strict=True):
+            out[slot] = text
+    return out
+
+
 def _busy_keys(inputs: Inputs) -> set[tuple[str, str]]:
     """Return the (person, plan) pairs with holds, reversals or instalments, or credits that a
     crediting transform made (their trace says it): settled generally."""

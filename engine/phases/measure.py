@@ -112,15 +112,14 @@ def _assign(
     return rows, seg_sorted[pos_c[rows]]
 
 
-def measure_phase(
-    inputs: Inputs,
-    segments: list[Segment],
-    pace: Decimal | None = None,
-    kpi_table: ms.KpiTable | None = None,
-) -> MeasureState:
-    """Return every segment's measures, and the per-credit contributions, from the credits."""
+def credit_pairs(
+    inputs: Inputs, segments: Sequence[Segment]
+) -> tuple[pd.DataFrame, IntArray, dict[str, tuple[IntArray, IntArray]]]:
+    """Return the period's credits, their day numbers and each plan's (credit row, segment id).
+
+    A credit counts in the segment of its person on its plan that holds its date.
+    """
     credits, cday = _credits_frame(inputs.credits, inputs.period)
-    kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
     seg_codes, uniques = pd.factorize(np.array([s.person for s in segments], dtype=object))
     persons = pd.Index(list(uniques))  # int64 when every id is an int: faster look-ups
     pcode = seg_codes.astype(np.int64)
@@ -129,12 +128,6 @@ def measure_phase(
         if len(credits)
         else np.zeros(0, dtype=np.int64)
     )
-    amounts = (
-        credits["amount_e4"].to_numpy(dtype=np.int64)
-        if len(credits)
-        else np.zeros(0, dtype=np.int64)
-    )
-    weights = ms.credit_weights(credits) if "credits_n" in credits.columns else None
     nseg = len(segments)
     plan_segs: dict[str, list[int]] = {}
     for s in segments:
@@ -165,6 +158,25 @@ def measure_phase(
     else:
         for plan_id, ids in plan_segs.items():
             pairs[plan_id] = _assign(segments, np.array(ids, dtype=np.int64), ccode, cday, pcode)
+    return credits, cday, pairs
+
+
+def measure_phase(
+    inputs: Inputs,
+    segments: list[Segment],
+    pace: Decimal | None = None,
+    kpi_table: ms.KpiTable | None = None,
+) -> MeasureState:
+    """Return every segment's measures, and the per-credit contributions, from the credits."""
+    credits, cday, pairs = credit_pairs(inputs, segments)
+    kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
+    amounts = (
+        credits["amount_e4"].to_numpy(dtype=np.int64)
+        if len(credits)
+        else np.zeros(0, dtype=np.int64)
+    )
+    weights = ms.credit_weights(credits) if "credits_n" in credits.columns else None
+    nseg = len(segments)
     masks: dict[Filter, npt.NDArray[np.bool_]] = {}
     sum_arrays: dict[tuple[str, str], IntArray] = {}
     count_arrays: dict[tuple[str, str], IntArray] = {}

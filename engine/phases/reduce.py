@@ -7,7 +7,7 @@ sizes and their largest-remainder split.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import partial
 
@@ -77,15 +77,26 @@ def _holder_requests(
     return requests
 
 
-def reduce_phase(
-    inputs: Inputs, state: MeasureState, kpi_table: ms.KpiTable | None = None
-) -> Shared:
-    """Return the cross-person figures: other holders' measures and every pool's split."""
-    kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
-    requests = sorted(_holder_requests(inputs.plans, state.segments))
-    season = seasons(inputs)
-    person_quotas, node_quotas = quota_tables(inputs.quotas) if requests else ({}, {})
-    holder_measures: dict[tuple[str, str, str], tuple[Decimal | None, Decimal | None]] = {}
+Request = tuple[str, str, str, str]
+"""(scope, holder, plan id, measure id) that a gate, modifier, tier picker, part or pool reads."""
+Partials = dict[tuple[str, str, str, str], tuple[int, int]]
+"""(scope, holder, plan id, measure id) -> (sum in ten-thousandths, credit count)."""
+
+
+def holder_requests(plans: Mapping[str, Plan], segments: Sequence[Segment]) -> list[Request]:
+    """Return every (scope, holder, plan, measure) some gate, part or pool reads, sorted.
+
+    ``segments`` must be every segment of the run (a node's own members are read from them).
+    """
+    return sorted(_holder_requests(plans, segments))
+
+
+def holder_partials(inputs: Inputs, state: MeasureState, requests: Sequence[Request]) -> Partials:
+    """Return the sums and counts the requested holders' measures take from these credits.
+
+    Every figure is a sum over credits, so the partials of person chunks add up to the
+    partials of the whole run (:func:`add_partials`); the reduce finishes them once.
+    """
     credits = state.credits
     node_requests: list[tuple[str, Filter]] = []
     for scope, holder, plan_id, _ in requests:
@@ -110,6 +121,53 @@ def reduce_phase(
     )
     amounts = credits["amount_e4"].to_numpy(dtype=np.int64) if len(credits) else np.zeros(0)
     weights = ms.credit_weights(credits)
+    out: Partials = {}
+    for scope, holder, plan_id, _ in requests:
+        for m in inputs.plans[plan_id].measures:
+            key = (scope, holder, plan_id, m.id)
+            if m.aggregate in ("kpi", "formula") or key in out:
+                continue
+            if scope == "node":
+                out[key] = totals[(holder, m.filter)]
+            else:
+                if m.filter not in state.masks:
+                    state.masks[m.filter] = ms.filter_mask(credits, m.filter)
+                mask = state.masks[m.filter] & (person_ids == holder)
+                out[key] = (int(amounts[mask].sum()), int(weights[mask].sum()))
+    return out
+
+
+def add_partials(parts: Iterable[Partials]) -> Partials:
+    """Return the partials of several chunks added up."""
+    out: Partials = {}
+    for part in parts:
+        for key, (total, count) in part.items():
+            got = out.get(key, (0, 0))
+            out[key] = (got[0] + total, got[1] + count)
+    return out
+
+
+def reduce_phase(
+    inputs: Inputs, state: MeasureState, kpi_table: ms.KpiTable | None = None
+) -> Shared:
+    """Return the cross-person figures: other holders' measures and every pool's split."""
+    requests = holder_requests(inputs.plans, state.segments)
+    partials = holder_partials(inputs, state, requests)
+    return reduce_finish(inputs, state.segments, requests, partials, kpi_table)
+
+
+def reduce_finish(
+    inputs: Inputs,
+    segments: Sequence[Segment],
+    requests: Sequence[Request],
+    partials: Partials,
+    kpi_table: ms.KpiTable | None = None,
+) -> Shared:
+    """Return the cross-person figures from every segment of the run and the added partials."""
+    kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
+    season = seasons(inputs)
+    person_quotas, node_quotas = quota_tables(inputs.quotas) if requests else ({}, {})
+    holder_measures: dict[tuple[str, str, str], tuple[Decimal | None, Decimal | None]] = {}
     for scope, holder, plan_id, measure_id in requests:
         plan = inputs.plans[plan_id]
         sums: dict[str, int] = {}
@@ -121,13 +179,7 @@ def reduce_phase(
                 continue
             if m.aggregate == "formula":
                 continue
-            if scope == "node":
-                sums[m.id], counts[m.id] = totals[(holder, m.filter)]
-            else:
-                if m.filter not in state.masks:
-                    state.masks[m.filter] = ms.filter_mask(credits, m.filter)
-                mask = state.masks[m.filter] & (person_ids == holder)
-                sums[m.id], counts[m.id] = int(amounts[mask].sum()), int(weights[mask].sum())
+            sums[m.id], counts[m.id] = partials.get((scope, holder, plan_id, m.id), (0, 0))
         quota_table = node_quotas if scope == "node" else person_quotas
         own = {
             q: mul(v, season.get((plan_id, q), ONE)) if season else v
@@ -143,14 +195,14 @@ def reduce_phase(
         quota = own.get(measure_id)
         if scope == "node" and plan.team_quota != "given":
             quota = _team_quota(
-                inputs, plan, holder, measure_id, state, person_quotas, season, quota
+                inputs, plan, holder, measure_id, segments, person_quotas, season, quota
             )
         holder_measures[(scope, holder, measure_id)] = (values.get(measure_id), quota)
     shared = Shared(holder_measures=holder_measures)
     pool_shares: dict[tuple[str, str, str, int], PoolShare] = {}
     for plan_id in sorted(inputs.plans):
         plan = inputs.plans[plan_id]
-        members = [s for s in state.segments if s.plan_id == plan_id]
+        members = [s for s in segments if s.plan_id == plan_id]
         for c in plan.components:
             if c.type in ("team_pool", "profit_share", "gainshare"):
                 pool_shares.update(_split_pool(plan, c, members, shared, kpis))
@@ -162,7 +214,7 @@ def _team_quota(
     plan: Plan,
     node: str,
     quota_id: str,
-    state: MeasureState,
+    segments: Sequence[Segment],
     person_quotas: Mapping[str, Mapping[str, Decimal]],
     season: Mapping[tuple[str, str], Decimal],
     given: Decimal | None,
@@ -173,7 +225,7 @@ def _team_quota(
     """
     under = ms.descendants(inputs.nodes, node) if len(inputs.nodes) else {node}
     total: Decimal | None = None
-    for s in state.segments:
+    for s in segments:
         if s.plan_id != plan.id or s.node_id not in under:
             continue
         own = person_quotas.get(s.person_key, {}).get(quota_id)
