@@ -19,7 +19,7 @@ import pandas as pd
 
 from engine import crediting
 from engine.money import to_decimal, to_e4, to_minor
-from engine.spec import Plan, parse_plan
+from engine.spec import Plan, PlanValidationError, dependency_errors, parse_plan
 from engine.types import (
     ASSIGNMENT_COLUMNS,
     CREDIT_COLUMNS,
@@ -29,6 +29,7 @@ from engine.types import (
     NODE_COLUMNS,
     PRIOR_PAYOUT_COLUMNS,
     QUOTA_COLUMNS,
+    RESERVE_COLUMNS,
     REVERSAL_COLUMNS,
     TIMELINE_COLUMNS,
     Inputs,
@@ -62,8 +63,11 @@ def _frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> pd.Data
 def plans_from_mapping(data: Mapping[str, Any]) -> dict[str, Plan]:
     """Return the plans of a case: ``plan`` (one) or ``plans`` (a list)."""
     raw = [data["plan"]] if "plan" in data else list(data.get("plans", []))
-    plans = [parse_plan(p) for p in raw]
-    return {p.id: p for p in plans}
+    plans = {p.id: p for p in (parse_plan(p) for p in raw)}
+    errors = dependency_errors(plans)
+    if errors:
+        raise PlanValidationError(errors)
+    return plans
 
 
 def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> Inputs:
@@ -204,6 +208,18 @@ def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> I
         }
         for r in data.get("instalments", [])
     ]
+    reserves = [
+        {
+            "person_id": str(r["person"]),
+            "plan_id": str(r.get("plan", default_plan)),
+            "component_id": str(r["component"]),
+            "earned_period_id": str(r["earned_period"]),
+            "amount_minor": to_minor(
+                _num(r["amount"]), plans[str(r.get("plan", default_plan))].rounding.currency
+            ),
+        }
+        for r in data.get("reserves", [])
+    ]
     return Inputs(
         period=period,
         plans=dict(plans),
@@ -220,6 +236,7 @@ def inputs_from_mapping(data: Mapping[str, Any], plans: Mapping[str, Plan]) -> I
         collected_transactions=frozenset(str(t) for t in data.get("collected", [])),
         instalments=_frame(instalments, INSTALMENT_COLUMNS),
         fiscal_year_start_month=int(data.get("fiscal_year_start_month", 1)),
+        reserves=_frame(reserves, RESERVE_COLUMNS),
     )
 
 

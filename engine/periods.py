@@ -107,3 +107,12 @@ def months_between(start: dt.date, end: dt.date) -> int:
     if add_months(start, months) > end:
         months -= 1
     return months
+
+
+def closes_fiscal(end: dt.date, months: int, fiscal_start_month: int = 1) -> bool:
+    """Return whether a period ending (exclusive) on ``end`` closes a fiscal ``months`` block.
+
+    ``months`` is 12 for a fiscal year, 3 for a fiscal quarter: the period closes it when
+    ``end`` is the first day of such a block (with a February start, a year ends on 1 Feb).
+    """
+    return end.day == 1 and (end.month - fiscal_start_month) % months == 0

@@ -15,8 +15,9 @@ Contract:
   3. :func:`reduce_phase` - cross-person figures: other people's and nodes' measures for gates
      and hybrid parts, team milestones, pool sizes and their largest-remainder split.
   4. :func:`reward_phase` - one rule per (segment, component), exact Decimals; then the
-     dependency phase (``engine/phases/depend.py``: pay on others' pay) reads every payee's
-     earned amounts.
+     dependency phase (``engine/phases/dependency.py``: pay on others' pay) rewards the
+     components that read other payees' earned amounts (``engine/phases/depend.py``'s
+     ``earned_table``), level by level after the components they read.
   5. :func:`settle` - rounding once per line, prior payments, holds and releases, clawbacks,
      ramp guarantees and draws.
 
@@ -26,11 +27,13 @@ Contract:
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from engine import measures as ms
 from engine.phases.common import InputError
-from engine.phases.depend import dependency_phase, earned_table, needs_dependencies
+from engine.phases.depend import earned_table
+from engine.phases.dependency import component_levels, deferred, dependency_phase
 from engine.phases.fast import fast_path
 from engine.phases.measure import MeasureState, measure_phase
 from engine.phases.reduce import reduce_phase
@@ -53,6 +56,7 @@ __all__ = [
     "build_segments",
     "component_key",
     "compute",
+    "dependency_phase",
     "measure_phase",
     "plain_figures",
     "reduce_phase",
@@ -71,6 +75,7 @@ def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -
     steps and sentence are the same either way.
     """
     kpis = ms.KpiTable(inputs.kpi_values)
+    levels = component_levels(inputs.plans)
     segments = build_segments(inputs)
     state = measure_phase(inputs, segments, pace, kpis)
     shared = reduce_phase(inputs, state, kpis)
@@ -80,10 +85,18 @@ def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -
     if fast and pace is None:
         fast_lines, fast_traces, done = fast_path(inputs, state, shared, kpis)
     rest = [s for s in state.segments if s.id not in done] if done else None
-    rewards = reward_phase(inputs, state, shared, kpis, rest) if rest is None or rest else []
-    if needs_dependencies(inputs.plans):  # pay on others' pay: between reward and settle
+    later = deferred(levels)
+    rewards = reward_phase(inputs, state, shared, kpis, rest, later) if rest is None or rest else []
+    if later:  # pay on others' pay: between reward and settle
         earned = earned_table(inputs.plans, state.segments, rewards, fast_lines)
-        rewards = dependency_phase(inputs, state, shared, rewards, earned)
+        dep = dependency_phase(inputs, state, shared, kpis, levels, earned)
+        rewards += dep.rewards
+        state = dataclasses.replace(
+            state,
+            measure_values=dep.measure_values,
+            formula_steps=dep.formula_steps,
+            formula_sentences=dep.formula_sentences,
+        )
     book, balances = settle(inputs, rewards)
     book.lines += fast_lines
     book.traces += fast_traces

@@ -41,6 +41,7 @@ from engine.spec import (
     Plan,
     RateTable,
     Tier,
+    earned_measures_read,
 )
 from engine.types import Period, Step
 
@@ -79,6 +80,36 @@ class CreditRow:
 
 
 @dataclass(frozen=True, slots=True)
+class EarnedFigure:
+    """An ``aggregate: earned`` measure's value: other payees' earned amounts, by payee.
+
+    ``label`` names it in a sentence ("the team's commissions"); ``payees`` are the
+    contributing payees and what each earned, sorted by payee id; ``inputs`` the lines read.
+    """
+
+    measure: str
+    label: str
+    total: Decimal
+    payees: tuple[tuple[str, Decimal], ...]
+    inputs: tuple[str, ...]
+
+    def steps(self) -> list[Step]:
+        """Return one step per contributing payee and the total."""
+        return [
+            *(step(f"{self.measure}_from_{p}", amount, "earned") for p, amount in self.payees),
+            step(self.measure, self.total, f"{len(self.payees)} payee(s)"),
+        ]
+
+    def phrase(self, currency: str, mode: RoundingMode) -> str:
+        """Return "the team's commissions of 42,000.00 (bob 20,000.00, carol 22,000.00)"."""
+        who = ", ".join(f"{p} {fmt_amount(a, currency, mode)}" for p, a in self.payees)
+        return (
+            f"{self.label} of {fmt_amount(self.total, currency, mode)} "
+            f"({who or 'no one earned any'})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Facts:
     """What one (person, plan, segment) brings to the reward phase."""
 
@@ -99,6 +130,8 @@ class Facts:
     formula_steps: Mapping[str, tuple[Step, ...]] = field(default_factory=dict)
     """Each formula measure's sub-results in plain words (engine.formula)."""
     formula_sentences: Mapping[str, str] = field(default_factory=dict)
+    earned: Mapping[str, EarnedFigure] = field(default_factory=dict)
+    """The earned measures' figures (pay on others' pay), from the dependency phase."""
 
     @property
     def currency(self) -> str:
@@ -486,6 +519,11 @@ def _finish(
         fsteps, ftext = _formula_trace(c, f)
         steps[:0] = fsteps
         text = f"{ftext} {text}" if ftext else text
+    if f.earned:
+        esteps, etext, erefs = _earned_trace(c, f)
+        steps[:0] = esteps
+        inputs += erefs
+        text = f"{etext} {text}" if etext else text
     factors: list[tuple[Decimal, str, str]] = []
     for i, mod in enumerate([*c.modifiers, *f.plan.modifiers], start=1):
         factor, msteps, words, ref = modifier_factor(mod, f, shared, i)
@@ -550,8 +588,7 @@ def _formula_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
         if measure_id is None or measure_id in wanted or measure_id not in f.formula_steps:
             return
         m = f.plan.measures_by_id[measure_id]
-        assert m.formula is not None
-        for dep in m.formula.measures:
+        for dep in m.formula.measures if m.formula is not None else ():
             add(dep)
         wanted.append(measure_id)
 
@@ -565,6 +602,38 @@ def _formula_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
             add(p.measure)
     steps = [s for mid in wanted for s in f.formula_steps[mid]]
     return steps, " ".join(f.formula_sentences[mid] for mid in wanted)
+
+
+def _earned_trace(c: Component, f: Facts) -> tuple[list[Step], str, list[str]]:
+    """Return the steps, sentences and inputs of the earned measures ``c`` reads.
+
+    A flat-rate commission on an earned measure says it in its own sentence ("10 % of the
+    team's commissions of 42,000.00 (bob ..., carol ...) = 4,200.00"); others get
+    "team_overrides = the team's overrides of 1,200.00 (bob 500.00, carol 700.00)."
+    """
+    cur, mode = f.currency, f.plan.rounding.mode
+    steps: list[Step] = []
+    said: list[str] = []
+    refs: list[str] = []
+    for mid in earned_measures_read(f.plan, c):
+        fig = f.earned.get(mid)
+        if fig is None or (c.type == "payout_pool" and c.measure == mid):
+            continue  # a payout pool's split already says whose earnings make the pool
+        steps += fig.steps()
+        refs += fig.inputs
+        if not _says_earned(c, f, mid):
+            said.append(f"{mid} = {fig.phrase(cur, mode)}.")
+    return steps, " ".join(said), refs
+
+
+def _says_earned(c: Component, f: Facts, measure_id: str) -> bool:
+    """Return whether ``c``'s own sentence names the earned measure ``measure_id``."""
+    return (
+        c.type == "commission"
+        and c.measure == measure_id
+        and c.rate is not None
+        and measure_id in f.earned
+    )
 
 
 def _credit_ref(f: Facts, measure_id: str) -> str:
@@ -614,7 +683,8 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
     cur, mode = f.currency, f.plan.rounding.mode
     value = _measure(f, c.measure)
     steps = [step("measure", value, c.measure)]
-    inputs = [_credit_ref(f, c.measure)]
+    # An earned measure has no credits: its figure lists the lines it read (_earned_trace).
+    inputs = [] if c.measure in f.earned else [_credit_ref(f, c.measure)]
     attainment: Decimal | None = None
     tier: int | None = None
     needs_quota = (
@@ -765,6 +835,11 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
             f"{fmt_amount(value, cur, mode)} {c.measure} at {fmt_pct(rate)} = "
             f"{fmt_amount(base, cur, mode)}."
         )
+        if _says_earned(c, f, c.measure):
+            text = (
+                f"{fmt_pct(rate)} of {f.earned[c.measure].phrase(cur, mode)} = "
+                f"{fmt_amount(base, cur, mode)}."
+            )
     steps.append(step("base", base))
     earned = base
     if value > 0 and quota is not None and (c.accelerator or c.decelerator):
@@ -976,6 +1051,11 @@ def gainshare(c: Component, f: Facts, shared: Shared) -> Outcome:
     return _pool_rule(c, f, shared)
 
 
+def payout_pool(c: Component, f: Facts, shared: Shared) -> Outcome:
+    """Return this person's share of a pool funded by a share of other payees' earnings."""
+    return _pool_rule(c, f, shared)
+
+
 def credit_matches(row: CreditRow, flt: Filter) -> bool:
     """Return whether one credit passes a filter (types, attributes, kinds, conditions)."""
     if flt.transaction_types and row.transaction_type not in flt.transaction_types:
@@ -1072,6 +1152,7 @@ RULES: Final[dict[str, Callable[[Component, Facts, Shared], Outcome]]] = {
     "gainshare": gainshare,
     "retention_bonus": retention_bonus,
     "fixed_pay": fixed_pay,
+    "payout_pool": payout_pool,
 }
 
 

@@ -128,6 +128,10 @@ def _component(ctype: str) -> Schema:
         "frequency": _enum(spec.SPIF_FREQUENCIES),
         "months": {"type": "integer", "minimum": 1},
         "months_attribute": _TEXT,
+        # pools: a reserve held back until a later period
+        "reserve": _obj(
+            {"share": _NON_NEGATIVE, "release": _enum(spec.RESERVE_RELEASES)}, ("share",)
+        ),
     }
     common: dict[str, Schema] = {
         "id": _TEXT,
@@ -153,6 +157,7 @@ def _component(ctype: str) -> Schema:
         "gainshare": ("source_node", "share", "baseline"),
         "retention_bonus": ("months", "amount"),
         "fixed_pay": ("amount",),
+        "payout_pool": ("measure", "share"),
     }
     out = _obj(props, ("id", "type", *required[ctype]))
     if ctype == "commission":
@@ -220,9 +225,24 @@ def plan_json_schema() -> dict[str, Any]:
                 "scope": _enum(spec.KPI_SCOPES),
                 "formula": _FORMULA,
                 "unit": _enum(UNITS),
+                "earned": _ref("earned"),
                 "description": {"type": "string"},
             },
             ("id", "aggregate"),
+        ),
+        # pay on others' pay: whose earned amounts an aggregate: earned measure adds up
+        "earned": _obj(
+            {
+                "of": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": _obj({"plan": _TEXT, "component": _TEXT}, ("component",)),
+                },
+                "scope": _enum(spec.EARNED_SCOPES),
+                "holder": _TEXT,
+                "label": _TEXT,
+            },
+            ("of",),
         ),
         "rate_table": _obj(
             {

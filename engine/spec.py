@@ -17,6 +17,7 @@ docs/plan-language.md documents every field with a worked example.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -42,7 +43,7 @@ from engine.money import ROUNDING_MODES, RoundingMode, is_currency_code, to_deci
 FORMAT_VERSION: Final[int] = 1
 POOL_FUNCTIONS: Final = tuple(f for f in FUNCTIONS if f != "quota")
 
-AGGREGATES: Final = ("sum", "count", "average", "ratio", "kpi", "formula")
+AGGREGATES: Final = ("sum", "count", "average", "ratio", "kpi", "formula", "earned")
 CREDIT_KINDS: Final = ("direct", "split", "rollup", "attribution")
 KPI_SCOPES: Final = ("person", "node")
 CONVENTIONS: Final = ("marginal", "retroactive", "top_multiplier_on_overage", "prospective")
@@ -75,14 +76,16 @@ COMPONENT_TYPES: Final = (
     "gainshare",
     "retention_bonus",
     "fixed_pay",
+    "payout_pool",
 )
 
-Aggregate = Literal["sum", "count", "average", "ratio", "kpi", "formula"]
+Aggregate = Literal["sum", "count", "average", "ratio", "kpi", "formula", "earned"]
 FIXED_UNITS: Final[dict[str, Unit]] = {
     "sum": "money",
     "count": "count",
     "average": "money",
     "ratio": "ratio",
+    "earned": "money",
 }
 """The unit of each aggregate that cannot declare one (kpi: ratio unless declared)."""
 Convention = Literal["marginal", "retroactive", "top_multiplier_on_overage", "prospective"]
@@ -118,6 +121,30 @@ class Filter:
 
 
 @dataclass(frozen=True, slots=True)
+class EarnedSource:
+    """Whose earned amounts an ``aggregate: earned`` measure adds up (pay on others' pay).
+
+    ``of`` lists the (plan id, component id) pairs read; ``scope`` says whose lines count:
+    ``team`` (the payees at the reader's node or below it, the reader excluded), ``node``
+    (the payees at node ``holder`` or below) or ``person`` (payee ``holder``).
+    """
+
+    of: tuple[tuple[str, str], ...]
+    scope: str = "team"
+    holder: str | None = None
+    label: str = ""
+    """How the sentence names the figure ("the team's commissions"); a default is made."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve:
+    """The share of a pool payout held back until a later period (``release``)."""
+
+    share: Decimal
+    release: str = "year_end"
+
+
+@dataclass(frozen=True, slots=True)
 class Measure:
     """A named figure per person and segment: a sum, count, average, ratio or KPI value."""
 
@@ -132,6 +159,8 @@ class Measure:
     """For ``aggregate: formula``: the parsed, type-checked formula (engine.formula)."""
     unit: Unit = "money"
     """money, ratio or count: fixed for sum/count/average/ratio, declared or inferred else."""
+    earned: EarnedSource | None = None
+    """For ``aggregate: earned``: whose earned amounts the measure adds up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +380,8 @@ class Component:
     modifiers: tuple[Modifier, ...] = ()
     instalments: int | None = None
     """Pay what is earned in this many periods (the last instalment takes the remainder)."""
+    reserve: Reserve | None = None
+    """Pools: the share of each payout held back until the release period."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,7 +649,7 @@ def parse_plan(data: object) -> Plan:
         for path, item in r.items(root.get("measures", []), "measures")
         if (m := _measure(r, item, path)) is not None
     ]
-    measures = _check_formulas(r, parsed)
+    measures = _own_plan_sources(_check_formulas(r, parsed), plan_id)
     measure_ids = [m.id for m in measures]
     _unique(r, measure_ids, "measures")
     components = tuple(
@@ -654,6 +685,7 @@ def parse_plan(data: object) -> Plan:
         measures_by_id={m.id: m for m in measures},
     )
     _cross_check(r, plan, root)
+    _check_earned(r, plan, root)
     if r.errors:
         raise PlanValidationError(r.errors)
     return plan
@@ -864,6 +896,7 @@ MEASURE_FIELDS: Final = (
     "scope",
     "formula",
     "unit",
+    "earned",
     "description",
 )
 
@@ -898,7 +931,8 @@ def _measure(r: _Reader, data: Mapping[str, Any], path: str) -> Measure | None:
     if mid is None or agg is None:
         return None
     declared = cast(Unit, unit or FIXED_UNITS.get(agg, "ratio" if agg == "kpi" else "number"))
-    return Measure(mid, cast(Aggregate, agg), flt, num, den, kpi, scope, formula, declared)
+    earned = _earned_source(r, data, path, agg)
+    return Measure(mid, cast(Aggregate, agg), flt, num, den, kpi, scope, formula, declared, earned)
 
 
 def _check_formulas(r: _Reader, parsed: Sequence[tuple[str, Measure]]) -> tuple[Measure, ...]:
@@ -1149,7 +1183,15 @@ COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "kpi_bonus": ("kpis", "kpi_gate"),
     "mbo": ("objectives", "max_completion"),
     "hybrid": ("parts", "curve"),
-    "team_pool": ("teams", "milestone", "pool", "split", "split_kpi", "retained_share"),
+    "team_pool": (
+        "teams",
+        "milestone",
+        "pool",
+        "split",
+        "split_kpi",
+        "retained_share",
+        "reserve",
+    ),
     "spif": ("filter", "window", "amount", "frequency"),
     "profit_share": (
         "kpi",
@@ -1159,6 +1201,7 @@ COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
         "split",
         "split_kpi",
         "retained_share",
+        "reserve",
     ),
     "gainshare": (
         "kpi",
@@ -1169,9 +1212,11 @@ COMPONENT_FIELDS: Final[dict[str, tuple[str, ...]]] = {
         "split",
         "split_kpi",
         "retained_share",
+        "reserve",
     ),
     "retention_bonus": ("filter", "months", "months_attribute", "amount"),
     "fixed_pay": ("amount",),
+    "payout_pool": ("measure", "share", "split", "split_kpi", "retained_share", "reserve"),
 }
 COMMON_COMPONENT_FIELDS: Final = (
     "id",
@@ -1442,6 +1487,7 @@ def _pool_split(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, An
     if retained is not None and retained >= 1:
         r.error(f"{path}.retained_share", "must be below 1 (100 %)")
     kw["retained_share"] = retained if retained is not None else Decimal(0)
+    kw["reserve"] = _reserve(r, data.get("reserve"), f"{path}.reserve")
 
 
 def _parse_spif(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
@@ -1524,6 +1570,12 @@ def _parse_fixed_pay(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[st
     kw["amount"] = r.get(data, path, "amount", r.non_negative, required=True)
 
 
+def _parse_payout_pool(r: _Reader, data: Mapping[str, Any], path: str, kw: dict[str, Any]) -> None:
+    kw["measure"] = r.get(data, path, "measure", r.text, required=True)
+    kw["share"] = r.get(data, path, "share", r.non_negative, required=True)
+    _pool_split(r, data, path, kw)
+
+
 _COMPONENT_PARSERS: Final[
     dict[str, Callable[[_Reader, Mapping[str, Any], str, dict[str, Any]], None]]
 ] = {
@@ -1538,6 +1590,7 @@ _COMPONENT_PARSERS: Final[
     "gainshare": _parse_gainshare,
     "retention_bonus": _parse_retention,
     "fixed_pay": _parse_fixed_pay,
+    "payout_pool": _parse_payout_pool,
 }
 
 
@@ -1606,16 +1659,17 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
                 r.error(where, f"unknown measure {measure_id!r}")
             elif sum_only:
                 m = plan.measure(measure_id)
-                if m.aggregate == "formula" and per_credit:
+                if m.aggregate in ("formula", "earned") and per_credit:
                     r.error(
                         where,
-                        "a formula measure has no credits of its own: per_unit, rate_by_type, "
+                        f"a{'n' if m.aggregate == 'earned' else ''} {m.aggregate} measure has no "
+                        "credits of its own: per_unit, rate_by_type, "
                         "per_transaction and hold_until_collected need a sum or count measure",
                     )
                 elif m.aggregate == "formula" and m.unit == "ratio":
                     r.error(where, "must be money or a count (this formula gives a ratio)")
-                elif m.aggregate not in ("sum", "count", "formula"):
-                    r.error(where, "must be a sum, count or formula measure")
+                elif m.aggregate not in ("sum", "count", "formula", "earned"):
+                    r.error(where, "must be a sum, count, formula or earned measure")
 
         if c.rate_table is not None and c.rate_table.tier_by is not None:
             ref(c.rate_table.tier_by.measure, f"{path}.rate_table.tier_by.measure")
@@ -1639,3 +1693,306 @@ def _cross_check(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
             ref(k.measure, f"{path}.kpis[{j}].measure")
         for j, p in enumerate(c.parts):
             ref(p.measure, f"{path}.parts[{j}].measure")
+
+
+# --------------------------------------------------------------------------- pay on others' pay
+#
+# An ``aggregate: earned`` measure adds up other payees' earned amounts of named components
+# (a manager override on the team's commissions, commission on commissions, a pool that is a
+# share of the team's payouts). The engine rewards the components it reads first: components
+# are put in dependency levels (level 0 reads no earned amounts; level n reads components of
+# levels below n), and a cycle - in one plan or across plans - is refused naming every plan
+# and component in it. Pools may hold back a reserve until a later period.
+
+EARNED_SCOPES: Final = ("team", "node", "person")
+RESERVE_RELEASES: Final = ("year_end", "quarter_end")
+POOL_TYPES: Final = ("team_pool", "profit_share", "gainshare", "payout_pool")
+EARNED_FIELDS: Final = ("of", "scope", "holder", "label")
+ComponentKey = tuple[str, str]
+"""(plan id, component id)."""
+
+
+def _earned_source(
+    r: _Reader, data: Mapping[str, Any], path: str, agg: str | None
+) -> EarnedSource | None:
+    """Parse the ``earned`` source of an ``aggregate: earned`` measure (plan ids may be '')."""
+    sub = f"{path}.earned"
+    if agg != "earned":
+        if "earned" in data:
+            r.error(sub, "only a measure with aggregate: earned has an earned source")
+        return None
+    if "filter" in data:
+        r.error(f"{path}.filter", "an earned measure adds up earned amounts, not credits")
+    if "earned" not in data:
+        r.error(sub, "is required for an earned measure (of, scope, holder)")
+        return None
+    src = r.mapping(data["earned"], sub)
+    if src is None:
+        return None
+    r.known(src, sub, EARNED_FIELDS)
+    pairs: list[tuple[str, str]] = []
+    items = r.items(src["of"], f"{sub}.of") if "of" in src else []
+    if "of" not in src:
+        r.error(f"{sub}.of", "is required: the components whose earned amounts count")
+    elif isinstance(src.get("of"), list) and not src["of"]:
+        r.error(f"{sub}.of", "must name at least one component")
+    for item_path, item in items:
+        r.known(item, item_path, ("plan", "component"))
+        plan = r.get(item, item_path, "plan", r.text, default="") or ""
+        component = r.get(item, item_path, "component", r.text, required=True)
+        if component is not None:
+            if (plan, component) in pairs:
+                r.error(item_path, f"{plan or 'this plan'}/{component} is listed twice")
+            pairs.append((plan, component))
+    scope = r.get(src, sub, "scope", r.choice(EARNED_SCOPES), default="team") or "team"
+    holder = r.get(src, sub, "holder", r.text)
+    if scope != "team" and holder is None and "holder" not in src:
+        r.error(f"{sub}.holder", f"is required when scope is {scope}")
+    if scope == "team" and "holder" in src:
+        r.error(f"{sub}.holder", "the team is the reader's own node and below: no holder")
+    label = r.get(src, sub, "label", r.text, default="") or ""
+    return EarnedSource(tuple(pairs), scope, holder, label)
+
+
+def _own_plan_sources(measures: tuple[Measure, ...], plan_id: str) -> tuple[Measure, ...]:
+    """Return the measures with an earned source's omitted plan set to ``plan_id``."""
+    out = []
+    for m in measures:
+        if m.earned is not None and any(not p for p, _ in m.earned.of):
+            of = tuple((p or plan_id, c) for p, c in m.earned.of)
+            m = dataclasses.replace(m, earned=dataclasses.replace(m.earned, of=of))
+        out.append(m)
+    return tuple(out)
+
+
+def _reserve(r: _Reader, value: object, path: str) -> Reserve | None:
+    """Parse a pool's ``reserve: {share, release}``: the held-back share, released later."""
+    if value is None:
+        return None
+    data = r.mapping(value, path)
+    if data is None:
+        return None
+    r.known(data, path, ("share", "release"))
+    share = r.get(data, path, "share", r.positive, required=True)
+    if share is not None and share >= 1:
+        r.error(f"{path}.share", "must be below 1 (100 %): a reserve holds back a part")
+    release = r.get(data, path, "release", r.choice(RESERVE_RELEASES), default="year_end")
+    if share is None or share >= 1:
+        return None
+    return Reserve(share, release or "year_end")
+
+
+def measure_closure(plan: Plan, measure_id: str) -> list[str]:
+    """Return ``measure_id`` and every measure it reads (formulas, ratios), each once."""
+    out: list[str] = []
+    stack = [measure_id]
+    while stack:
+        mid = stack.pop()
+        m = plan.measures_by_id.get(mid)
+        if m is None or mid in out:
+            continue
+        out.append(mid)
+        if m.formula is not None:
+            stack.extend(m.formula.measures)
+        stack.extend(x for x in (m.numerator, m.denominator) if x is not None)
+    return out
+
+
+def _own_reads(plan: Plan, c: Component) -> list[str]:
+    """Return the measures component ``c`` reads of its own payee (scope self)."""
+    reads = [c.measure] if c.measure is not None and c.type != "team_pool" else []
+    if c.gate is not None and c.gate.scope == "self":
+        reads.append(c.gate.measure)
+    reads += [m.measure for m in (*c.modifiers, *plan.modifiers) if m.scope == "self"]
+    by = c.rate_table.tier_by if c.rate_table is not None else None
+    if by is not None and by.scope == "self":
+        reads.append(by.measure)
+    reads += [k.measure for k in c.kpis]
+    reads += [p.measure for p in c.parts if p.scope == "self"]
+    return reads
+
+
+def _other_reads(plan: Plan, c: Component) -> list[tuple[str, str]]:
+    """Return (measure, where) that ``c`` reads of another person or a node."""
+    out = []
+    if c.gate is not None and c.gate.scope != "self":
+        out.append((c.gate.measure, "gate.measure"))
+    out += [
+        (m.measure, f"modifiers[{j}].measure")
+        for j, m in enumerate(c.modifiers)
+        if m.scope != "self"
+    ]
+    by = c.rate_table.tier_by if c.rate_table is not None else None
+    if by is not None and by.scope != "self":
+        out.append((by.measure, "rate_table.tier_by.measure"))
+    out += [(p.measure, f"parts[{j}].measure") for j, p in enumerate(c.parts) if p.scope != "self"]
+    if c.type == "team_pool" and c.measure is not None:
+        out.append((c.measure, "milestone.measure"))
+    return out
+
+
+def earned_measures_read(plan: Plan, c: Component) -> list[str]:
+    """Return the earned measures component ``c`` reads (directly or through formulas)."""
+    out: list[str] = []
+    for mid in _own_reads(plan, c):
+        for dep in measure_closure(plan, mid):
+            if plan.measures_by_id[dep].earned is not None and dep not in out:
+                out.append(dep)
+    return sorted(out)
+
+
+def _edges(plan: Plan) -> dict[ComponentKey, list[tuple[ComponentKey, str]]]:
+    """Return each component's (source component, path of the measure that reads it)."""
+    index = {m.id: i for i, m in enumerate(plan.measures)}
+    out: dict[ComponentKey, list[tuple[ComponentKey, str]]] = {}
+    for c in plan.components:
+        got = out.setdefault((plan.id, c.id), [])
+        for mid in earned_measures_read(plan, c):
+            src = plan.measure(mid).earned
+            assert src is not None
+            for j, pair in enumerate(src.of):
+                got.append((pair, f"measures[{index[mid]}].earned.of[{j}]"))
+    return out
+
+
+def _cycles(
+    edges: Mapping[ComponentKey, Sequence[tuple[ComponentKey, str]]],
+) -> list[tuple[list[ComponentKey], str]]:
+    """Return each distinct cycle of the component graph and the path of its first edge."""
+    state: dict[ComponentKey, str] = {}
+    found: list[tuple[list[ComponentKey], str]] = []
+    seen: set[frozenset[ComponentKey]] = set()
+
+    def visit(node: ComponentKey, chain: list[tuple[ComponentKey, str]]) -> None:
+        state[node] = "busy"
+        for nxt, where in edges.get(node, ()):
+            if state.get(nxt) == "busy":
+                nodes = [n for n, _ in chain] + [node]
+                start = nodes.index(nxt)
+                loop = [*nodes[start:], nxt]
+                paths = [*[w for _, w in chain][start:], where]
+                if frozenset(loop) not in seen:
+                    seen.add(frozenset(loop))
+                    found.append((loop, paths[0]))
+            elif state.get(nxt) is None and nxt in edges:
+                visit(nxt, [*chain, (node, where)])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if state.get(node) is None:
+            visit(node, [])
+    return found
+
+
+def cycle_message(loop: Sequence[ComponentKey]) -> str:
+    """Return the words of a dependency cycle: the plans and components in it, in order."""
+    chain = " -> ".join(f"plan {p} component {c}" for p, c in loop)
+    return f"pay on others' pay runs in a cycle: {chain} (each reads the next one's earned amounts)"
+
+
+def _check_earned(r: _Reader, plan: Plan, root: Mapping[str, Any]) -> None:
+    """Check earned measures in one plan: sources, who reads them, cycles inside the plan."""
+    index = {m.id: i for i, m in enumerate(plan.measures)}
+    own = {c.id for c in plan.components}
+    for m in plan.measures:
+        if m.earned is None:
+            continue
+        for j, (pid, cid) in enumerate(m.earned.of):
+            if pid == plan.id and cid not in own:
+                r.error(
+                    f"measures[{index[m.id]}].earned.of[{j}].component",
+                    f"plan {plan.id} has no component {cid!r}",
+                )
+    raw = root.get("components")
+    raw_index = (
+        {str(c.get("id")): i for i, c in enumerate(raw) if isinstance(c, Mapping)}
+        if isinstance(raw, list)
+        else {}
+    )
+    for c in plan.components:
+        path = f"components[{raw_index.get(c.id, 0)}]"
+        for mid, where in _other_reads(plan, c):
+            if any(
+                plan.measures_by_id[d].aggregate == "earned" for d in measure_closure(plan, mid)
+            ):
+                r.error(
+                    f"{path}.{where}",
+                    "reads earned amounts of another person or node: an earned measure is read "
+                    "by the payee's own components (scope self); its earned.scope says whose "
+                    "lines count",
+                )
+        if c.reserve is not None and c.instalments is not None:
+            r.error(
+                f"{path}.reserve",
+                "a pool is paid in instalments or holds back a reserve, not both",
+            )
+        if c.type == "payout_pool" and c.measure is not None and c.measure in plan.measures_by_id:
+            src = plan.measure(c.measure).earned
+            if src is None:
+                r.error(f"{path}.measure", "a payout pool needs an earned measure")
+            elif src.scope == "team":
+                r.error(
+                    f"{path}.measure",
+                    "a payout pool belongs to no one payee: its earned measure needs scope "
+                    "node or person, not team",
+                )
+    inside = {
+        node: [(n, w) for n, w in out if n[0] == plan.id] for node, out in _edges(plan).items()
+    }
+    for loop, where in _cycles(inside):
+        r.error(where, cycle_message(loop))
+
+
+def dependency_errors(plans: Mapping[str, Plan]) -> list[str]:
+    """Return what is wrong with pay on others' pay across ``plans`` (empty when nothing).
+
+    Every earned source must name a plan of the run and a component of it, in the reader's
+    currency, and no chain of components may come back to where it started.
+    """
+    errors: list[str] = []
+    edges: dict[ComponentKey, list[tuple[ComponentKey, str]]] = {}
+    for pid in sorted(plans):
+        plan = plans[pid]
+        for m_index, m in enumerate(plan.measures):
+            if m.earned is None:
+                continue
+            for j, (src_plan, cid) in enumerate(m.earned.of):
+                where = f"plans[{pid}].measures[{m_index}].earned.of[{j}]"
+                other = plans.get(src_plan)
+                if other is None:
+                    errors.append(f"{where}.plan: unknown plan {src_plan!r}")
+                elif cid not in {c.id for c in other.components}:
+                    errors.append(f"{where}.component: plan {src_plan} has no component {cid!r}")
+                elif other.rounding.currency != plan.rounding.currency:
+                    errors.append(
+                        f"{where}: plan {src_plan} pays {other.rounding.currency}, plan {pid} "
+                        f"pays {plan.rounding.currency}: earned amounts are read in one currency"
+                    )
+        for node, out in _edges(plan).items():
+            edges[node] = [(n, f"plans[{pid}].{w}") for n, w in out if n[0] in plans]
+    errors += [f"{where}: {cycle_message(loop)}" for loop, where in _cycles(edges)]
+    return errors
+
+
+def dependency_levels(plans: Mapping[str, Plan]) -> dict[ComponentKey, int]:
+    """Return each component's dependency level: 0 reads no earned amounts, n reads levels < n.
+
+    Raises :class:`PlanValidationError` with :func:`dependency_errors` when there are any.
+    """
+    errors = dependency_errors(plans)
+    if errors:
+        raise PlanValidationError(errors)
+    edges: dict[ComponentKey, list[ComponentKey]] = {}
+    for plan in plans.values():
+        for node, out in _edges(plan).items():
+            edges[node] = [n for n, _ in out]
+    levels: dict[ComponentKey, int] = {}
+
+    def level(node: ComponentKey) -> int:
+        if node not in levels:
+            levels[node] = 1 + max((level(n) for n in edges.get(node, ())), default=-1)
+        return levels[node]
+
+    for node in sorted(edges):
+        level(node)
+    return levels

@@ -66,6 +66,14 @@ INSTALMENT_COLUMNS: Final = (
     "number",
 )
 """Instalments due this period of amounts earned earlier: ``number`` of ``periods``."""
+RESERVE_COLUMNS: Final = (
+    "person_id",
+    "plan_id",
+    "component_id",
+    "earned_period_id",
+    "amount_minor",
+)
+"""Pool reserves held back in earlier periods (minor units), released in the release period."""
 
 
 def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -112,6 +120,9 @@ class Inputs:
     each deferred total and its instalment count)."""
     fiscal_year_start_month: int = 1
     """The tenant's fiscal year start month (1-12): ramp periods are counted on that calendar."""
+    reserves: pd.DataFrame = field(default_factory=lambda: empty_frame(RESERVE_COLUMNS))
+    """Pool reserves held back in earlier periods, due for release in this one (the payout run
+    keeps each ``reserve`` line and supplies it in the release period)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,8 @@ import pandas as pd
 from engine import measures as ms
 from engine.phases import convert as cv
 from engine.phases.common import InputError
-from engine.phases.depend import dependency_phase, earned_table, needs_dependencies
+from engine.phases.depend import earned_table, needs_dependencies
+from engine.phases.dependency import component_levels, deferred, dependency_phase
 from engine.phases.fast import fast_path
 from engine.phases.measure import measure_phase
 from engine.phases.reduce import holder_partials, holder_requests, reduce_finish
@@ -63,6 +64,7 @@ _PERSON_FRAMES = (
     "reversals",
     "holds",
     "instalments",
+    "reserves",
 )
 
 
@@ -177,7 +179,8 @@ def reward_chunk(
     if fast:
         lines, traces, done = fast_path(chunk, state, figures, kpis)
     rest = [s for s in segs if s.id not in done]
-    rewards = reward_phase(chunk, state, figures, kpis, rest) if rest else []
+    later = deferred(component_levels(chunk.plans))  # left to the dependency phase
+    rewards = reward_phase(chunk, state, figures, kpis, rest, later) if rest else []
     return {
         "rewards": cv.rewards_table(rewards),
         "lines": cv.lines_table(lines),
@@ -186,9 +189,19 @@ def reward_chunk(
 
 
 def earned_all(
-    inputs: Inputs, segments: Sequence[pd.DataFrame], rewards: Sequence[Mapping[str, pd.DataFrame]]
+    inputs: Inputs,
+    segments: Sequence[pd.DataFrame],
+    rewards: Sequence[Mapping[str, pd.DataFrame]],
+    measured: Sequence[Mapping[str, pd.DataFrame]] = (),
+    shared: Mapping[str, pd.DataFrame] | None = None,
 ) -> Tables:
-    """Return every payee's earned amounts (``earned``) from all chunks' reward outputs."""
+    """Return every payee's earned amounts (``earned``) and the dependency phase's outputs.
+
+    With pay on others' pay the dependency phase runs here, once over the whole run (a team
+    spans chunks, a payout pool all its participants): ``depends`` holds the rewards of the
+    components that read others' earned amounts, ``measures`` every segment's measures with
+    the earned ones filled in. ``measured`` and ``shared`` are the measure and reduce outputs.
+    """
     if not needs_dependencies(inputs.plans):
         return {"earned": _empty("earned")}
     segs = _all_segments(segments)
@@ -201,7 +214,27 @@ def earned_all(
         )
         for r in rewards
     ]
-    return {"earned": pd.concat(parts, ignore_index=True) if parts else _empty("earned")}
+    earned = pd.concat(parts, ignore_index=True) if parts else _empty("earned")
+    if shared is None:
+        raise InputError("earned_all: the reduce outputs (shared) are needed for dependencies")
+    every = pd.concat([m["measures"] for m in measured], ignore_index=True) if measured else None
+    state = cv.state_from(
+        inputs, segs, every if every is not None else _empty("measures"), inputs.plans
+    )
+    figures = cv.shared_from(shared["holders"], shared["pools"])
+    kpis = ms.KpiTable(inputs.kpi_values)
+    dep = dependency_phase(inputs, state, figures, kpis, component_levels(inputs.plans), earned)
+    state = replace(
+        state,
+        measure_values=dep.measure_values,
+        formula_steps=dep.formula_steps,
+        formula_sentences=dep.formula_sentences,
+    )
+    return {
+        "earned": earned,
+        "depends": cv.rewards_table(dep.rewards),
+        "measures": cv.measures_table(state),
+    }
 
 
 def settle_chunk(
@@ -210,15 +243,20 @@ def settle_chunk(
     measures: pd.DataFrame,
     shared: Mapping[str, pd.DataFrame],
     rewards: Mapping[str, pd.DataFrame],
-    earned: pd.DataFrame,
+    earned: Mapping[str, pd.DataFrame],
 ) -> Tables:
-    """Return the chunk's ``lines``, ``traces`` and ``balances`` (dependency phase, settle)."""
+    """Return the chunk's ``lines``, ``traces`` and ``balances`` (its dependent rewards, settle).
+
+    ``earned`` is :func:`earned_all`'s output: its ``depends`` rows of the chunk's people join
+    the chunk's rewards.
+    """
     segs = cv.segments_from(segments)
     got = cv.rewards_from(rewards["rewards"], segs, chunk.plans)
-    if needs_dependencies(chunk.plans):
-        state = cv.state_from(chunk, segs, measures, chunk.plans)
-        figures = cv.shared_from(shared["holders"], shared["pools"])
-        got = dependency_phase(chunk, state, figures, got, earned)
+    if "depends" in earned:
+        mine = {s.person_key for s in segs}
+        table = earned["depends"]
+        rows = table[table["person_id"].astype(str).isin(mine).to_numpy()]
+        got += cv.rewards_from(rows, segs, chunk.plans)
     book, balances = settle(chunk, got)
     return {
         "lines": pd.concat([cv.lines_table(book.lines), rewards["lines"]], ignore_index=True),
@@ -231,15 +269,22 @@ def assemble_all(
     inputs: Inputs,
     measured: Sequence[Mapping[str, pd.DataFrame]],
     settled: Sequence[Mapping[str, pd.DataFrame]],
+    earned: Mapping[str, pd.DataFrame] | None = None,
 ) -> Result:
-    """Return the :class:`Result` of all chunks, as :func:`engine.compute` returns it."""
+    """Return the :class:`Result` of all chunks, as :func:`engine.compute` returns it.
+
+    With pay on others' pay, ``earned`` (:func:`earned_all`'s output) holds the measures with
+    the earned ones filled in.
+    """
     lines = [ln for s in settled for ln in cv.lines_from(s["lines"])]
     traces = [t for s in settled for t in cv.traces_from(s["traces"])]
-    measures = cv.measure_frame_from(
-        pd.concat([m["measures"] for m in measured], ignore_index=True)
-        if measured
-        else _empty("measures")
-    )
+    if earned is not None and "measures" in earned:
+        every = earned["measures"]
+    elif measured:
+        every = pd.concat([m["measures"] for m in measured], ignore_index=True)
+    else:
+        every = _empty("measures")
+    measures = cv.measure_frame_from(every)
     balances: dict[str, Decimal] = {}
     for s in settled:
         balances.update(cv.balances_from(s["balances"]))
@@ -287,9 +332,9 @@ def run_in_chunks(
         keep(reward_chunk(p, s, m["measures"], shared, fast=fast))
         for p, s, m in zip(parts, segs, measured, strict=True)
     ]
-    earned = keep(earned_all(inputs, segs, rewarded))["earned"]
+    earned = keep(earned_all(inputs, segs, rewarded, measured, shared))
     settled = [
         keep(settle_chunk(p, s, m["measures"], shared, r, earned))
         for p, s, m, r in zip(parts, segs, measured, rewarded, strict=True)
     ]
-    return assemble_all(inputs, measured, settled)
+    return assemble_all(inputs, measured, settled, earned)

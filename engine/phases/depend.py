@@ -6,13 +6,12 @@ Contract:
   reward phase - general rewards and fast-path lines alike - rounded like its line, as a
   plain table (``tables.SCHEMAS["earned"]``). In a chunked run it is the one reduce between
   the reward map and the settle map: the chunks' tables are concatenated.
-* :func:`dependency_phase` is the slot where components whose measure is other payees'
-  earned amounts (a manager override on the team's commissions, commission on commissions,
-  a pool that is a share of the team's payouts) are rewarded, reading ``earned``; it returns
-  the rewards with those added. It runs for the rewards of one chunk (or the whole run) and
-  must not depend on the order of ``earned``'s rows. :func:`needs_dependencies` tells whether
-  any plan has such a component; until the plan language has one, nothing depends on others'
-  pay and the phase returns the rewards as they are.
+* :func:`engine.phases.dependency.dependency_phase` rewards the components whose measure is
+  other payees' earned amounts (a manager override on the team's commissions, commission on
+  commissions, a pool that is a share of the team's payouts), reading ``earned``, level by
+  level; it does not depend on the order of ``earned``'s rows. It runs once over the whole
+  run (a team spans chunks). :func:`needs_dependencies` tells whether any plan has such a
+  component; without one nothing depends on others' pay and the phase is skipped.
 """
 
 from __future__ import annotations
@@ -22,18 +21,17 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from engine.money import quantize
-from engine.phases.measure import MeasureState
+from engine.phases.dependency import component_levels, deferred
 from engine.phases.reward import Reward
 from engine.phases.segments import Segment
 from engine.phases.tables import SCHEMAS, frame
-from engine.rules import Shared
 from engine.spec import Plan
-from engine.types import Inputs, PayoutLine
+from engine.types import PayoutLine
 
 
 def needs_dependencies(plans: Mapping[str, Plan]) -> bool:
     """Return whether some plan has a component paid on other payees' earned amounts."""
-    return False
+    return bool(deferred(component_levels(plans)))
 
 
 def earned_table(
@@ -67,14 +65,3 @@ def earned_table(
     names = list(SCHEMAS["earned"])
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     return frame("earned", dict(zip(names, columns, strict=True)))
-
-
-def dependency_phase(
-    inputs: Inputs,
-    state: MeasureState,
-    shared: Shared,
-    rewards: Sequence[Reward],
-    earned: pd.DataFrame,
-) -> list[Reward]:
-    """Return ``rewards`` with the components paid on others' pay (read from ``earned``)."""
-    return list(rewards)

@@ -239,7 +239,7 @@ def measure_phase(
                 kpi_values[m.id] = kpis.get(m.scope, holder, m.kpi or "")
         ctx = None
         if pid in with_formulas:
-            ctx = _formula_context(seg, person_quotas, kpis, season)
+            ctx = formula_context(seg, person_quotas, kpis, season)
             formula_steps[sid], formula_sentences[sid] = ctx.steps, ctx.sentences
         values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace, ctx))
     contributions = _contributions(contrib_parts, segments, credits, amounts)
@@ -260,7 +260,7 @@ def measure_phase(
     )
 
 
-def _formula_context(
+def formula_context(
     seg: Segment,
     person_quotas: Mapping[str, Mapping[str, Decimal]],
     kpis: ms.KpiTable,

@@ -30,6 +30,7 @@ from engine.phases.common import InputError
 from engine.phases.measure import MeasureState
 from engine.phases.segments import Segment, prorated_quota, quota_tables, seasons
 from engine.rules import (
+    EarnedFigure,
     PoolShare,
     Shared,
     fmt_amount,
@@ -205,7 +206,7 @@ def reduce_finish(
         members = [s for s in segments if s.plan_id == plan_id]
         for c in plan.components:
             if c.type in ("team_pool", "profit_share", "gainshare"):
-                pool_shares.update(_split_pool(plan, c, members, shared, kpis))
+                pool_shares.update(split_pool(plan, c, members, shared, kpis))
     return Shared(holder_measures=holder_measures, pool_shares=pool_shares)
 
 
@@ -242,10 +243,19 @@ def _team_quota(
     return total if plan.team_quota == "derived" else given
 
 
-def _split_pool(
-    plan: Plan, c: Component, members: Sequence[Segment], shared: Shared, kpis: ms.KpiTable
+def split_pool(
+    plan: Plan,
+    c: Component,
+    members: Sequence[Segment],
+    shared: Shared,
+    kpis: ms.KpiTable,
+    earned: EarnedFigure | None = None,
 ) -> dict[tuple[str, str, str, int], PoolShare]:
-    """Return each participant's largest-remainder share of one pool."""
+    """Return each participant's largest-remainder share of one pool.
+
+    A ``payout_pool`` is a share of ``earned`` (other payees' earned amounts), which the
+    dependency phase works out once the components it reads are rewarded.
+    """
     cur, mode = plan.rounding.currency, plan.rounding.mode
     steps: list[Step] = []
     inputs: list[str] = []
@@ -269,6 +279,16 @@ def _split_pool(
             if qualified
             else f"Not every team reached {fmt_pct(c.milestone_min_attainment)} "
             f"({', '.join(pieces)}), so the pool pays nothing"
+        )
+    elif c.type == "payout_pool":
+        assert earned is not None
+        share = c.share or ZERO
+        pool = mul(max(ZERO, earned.total), share)
+        steps += [*earned.steps(), step("share", share)]
+        inputs += earned.inputs
+        head = (
+            f"{fmt_pct(share)} of {earned.phrase(cur, mode)} makes a pool of "
+            f"{fmt_amount(pool, cur, mode)}"
         )
     else:
         node = c.source_node or ""

@@ -83,6 +83,8 @@ _KIND_ORDER = {
     "guarantee": 6,
     "draw": 7,
     "draw_recovery": 8,
+    "reserve": 9,
+    "reserve_release": 10,
 }
 
 

@@ -8,7 +8,7 @@ Decimals (nothing rounded) and returns :class:`Reward` rows in segment then comp
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -69,7 +69,7 @@ class Reward:
     """The canonical figures of a plain tier table's trace (see :func:`plain_figures`)."""
 
 
-def _row_builder(
+def row_builder(
     state: MeasureState, plan: Plan, seg: Segment
 ) -> Callable[[str | None], list[CreditRow]]:
     credits = state.credits
@@ -179,10 +179,12 @@ def reward_phase(
     shared: Shared,
     kpi_table: ms.KpiTable | None = None,
     segments: Sequence[Segment] | None = None,
+    skip: Collection[tuple[str, str]] = frozenset(),
 ) -> list[Reward]:
     """Return every (segment, component) outcome, in segment then plan-component order.
 
-    ``segments`` limits the work to some of ``state.segments`` (all of them by default).
+    ``segments`` limits the work to some of ``state.segments`` (all of them by default);
+    ``skip`` names (plan, component) pairs left to the dependency phase (pay on others' pay).
     """
     kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
     person_quotas, _ = quota_tables(inputs.quotas)
@@ -199,13 +201,15 @@ def reward_phase(
             state.counts,
             person_quotas,
             kpis,
-            _row_builder(state, plan, seg),
+            row_builder(state, plan, seg),
             state.formula_steps,
             state.formula_sentences,
             season,
         )
         plain = state.pace is None and plain_plan(plan)
         for c in plan.components:
+            if skip and (plan.id, c.id) in skip:
+                continue
             figures = None
             if plain:
                 assert c.measure is not None

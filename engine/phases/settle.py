@@ -1,4 +1,4 @@
-"""Phase 5, settle: rounding once per line, prior payments, holds, clawbacks, draws.
+"""Phase 5, settle: rounding once per line, prior payments, holds, clawbacks, draws, reserves.
 
 Contract: :func:`settle` turns rewards into payout lines and traces (quantized once per line
 with the plan's mode and currency) and returns the draw balances carried forward.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
@@ -22,10 +22,12 @@ from engine.money import (
     from_e4,
     from_minor,
     instalment,
+    mul,
     quantize,
     to_decimal,
 )
 from engine.periods import (
+    closes_fiscal,
     months_between,
 )
 from engine.phases.common import InputError
@@ -39,7 +41,7 @@ from engine.rules import (
     settle_draw,
     step,
 )
-from engine.spec import Component
+from engine.spec import Component, Reserve
 from engine.types import (
     Inputs,
     PayoutLine,
@@ -93,6 +95,7 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[Book, dict[str, D
     due = _group_rows(
         inputs.instalments, order=lambda r: (str(r["earned_period_id"]), int(r["number"]))
     )
+    reserves = _group_rows(inputs.reserves, order=lambda r: str(r["earned_period_id"]))
     draw_owner: dict[str, str] = {}
     for (person, plan_id), group in by_person_plan.items():
         plan = inputs.plans[plan_id]
@@ -123,12 +126,17 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[Book, dict[str, D
             )
             if c.instalments is not None:
                 payable += _defer(book, seg, c, earned - paid, cur, mode, period)
+            if c.reserve is not None:
+                payable += hold_reserve(inputs, book, seg, c, earned - paid, cur, mode)
             if o.held:
                 held = quantize(o.held, cur, mode)
                 payable += _add(book, seg, c.id, "hold", -held, ZERO, period, cur)
         for c in plan.components:
             for row in due.pop((person, plan_id, c.id), []):
                 payable += _instalment(book, first, c, row, cur, mode, period)
+            rows = reserves.pop((person, plan_id, c.id), [])
+            if rows:
+                payable += release_reserve(inputs, book, first, c, rows, cur, mode)
             for row in holds.get((person, plan_id, c.id), []):
                 if str(row["transaction_id"]) in collected:
                     amount = quantize(from_e4(int(row["amount_e4"])), cur, mode)
@@ -230,6 +238,12 @@ def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[Book, dict[str, D
                     period,
                 )
             )
+    if reserves:
+        left = ", ".join(sorted(f"{p}/{pl}/{c}" for p, pl, c in reserves))
+        raise InputError(
+            f"reserves: nothing to release them with in this run ({left}): the person has no "
+            "segment on the plan this period, or the plan no such component"
+        )
     if due:
         left = ", ".join(sorted(f"{p}/{pl}/{c}" for p, pl, c in due))
         raise InputError(
@@ -488,3 +502,119 @@ def _trace(
         text=text,
         figures=figures,
     )
+
+
+# --------------------------------------------------------------------------- pool reserves
+
+RELEASE_MONTHS: Final = {"year_end": 12, "quarter_end": 3}
+RELEASE_WORDS: Final = {"year_end": "the fiscal year", "quarter_end": "the fiscal quarter"}
+
+
+def releases_now(inputs: Inputs, reserve: Reserve) -> bool:
+    """Return whether this period is the release period of ``reserve`` (it closes the block)."""
+    return closes_fiscal(
+        inputs.period.end, RELEASE_MONTHS[reserve.release], inputs.fiscal_year_start_month
+    )
+
+
+def hold_reserve(
+    inputs: Inputs,
+    book: Book,
+    seg: Segment,
+    c: Component,
+    amount: Decimal,
+    cur: str,
+    mode: RoundingMode,
+) -> Decimal:
+    """Hold back the reserve share of a pool payout (a negative ``reserve`` line).
+
+    What is paid now is rounded once; the reserve is the rest, so the two add up to the
+    payout exactly. Nothing is held in the release period itself: it would be released now.
+    """
+    assert c.reserve is not None
+    period, share = inputs.period, c.reserve.share
+    until = RELEASE_WORDS[c.reserve.release]
+    if releases_now(inputs, c.reserve) or amount <= 0:
+        why = (
+            f"this period closes {until}, so nothing of it is held back"
+            if amount > 0
+            else "there is nothing to hold back"
+        )
+        book.traces.append(
+            _trace(
+                seg,
+                c.id,
+                "reserve",
+                [step("reserve_share", share), step("reserve", ZERO)],
+                (),
+                f"The pool holds back {fmt_pct(share)} in reserve until the end of {until}; {why}.",
+                period,
+            )
+        )
+        return ZERO
+    now = quantize(mul(amount, ONE - share), cur, mode)
+    held = amount - now
+    _add(book, seg, c.id, "reserve", -held, ZERO, period, cur)
+    book.traces.append(
+        _trace(
+            seg,
+            c.id,
+            "reserve",
+            [
+                step("payout", amount),
+                step("reserve_share", share),
+                step("paid_now", now),
+                step("reserve", held, f"released at the end of {until}"),
+            ],
+            (),
+            f"{fmt_pct(share)} of {fmt_amount(amount, cur, mode)} is held in reserve until the "
+            f"end of {until}: {fmt_amount(held, cur, mode)} held, "
+            f"{fmt_amount(now, cur, mode)} paid now.",
+            period,
+        )
+    )
+    return -held
+
+
+def release_reserve(
+    inputs: Inputs,
+    book: Book,
+    seg: Segment,
+    c: Component,
+    rows: Sequence[Mapping[str, Any]],
+    cur: str,
+    mode: RoundingMode,
+) -> Decimal:
+    """Release the reserves held back in earlier periods: exactly what was held (minor units)."""
+    where = f"{seg.person_key}/{seg.plan_id}/{c.id}"
+    if c.reserve is None:
+        raise InputError(f"reserves: {where}: the component holds back no reserve")
+    if not releases_now(inputs, c.reserve):
+        raise InputError(
+            f"reserves: {where}: released at the end of {RELEASE_WORDS[c.reserve.release]}, "
+            f"which period {inputs.period.id} (to {inputs.period.end}) does not close"
+        )
+    parts = [(str(r["earned_period_id"]), int(r["amount_minor"])) for r in rows]
+    if any(minor < 0 for _, minor in parts):
+        raise InputError(f"reserves: {where}: a held reserve is never negative")
+    total = from_minor(sum(minor for _, minor in parts), cur)
+    _add(book, seg, c.id, "reserve_release", total, ZERO, inputs.period, cur)
+    shown = " + ".join(
+        f"{fmt_amount(from_minor(minor, cur), cur, mode)} from {pid}" for pid, minor in parts
+    )
+    book.traces.append(
+        _trace(
+            seg,
+            c.id,
+            "reserve_release",
+            [
+                *(step(f"reserve_{pid}", from_minor(minor, cur)) for pid, minor in parts),
+                step("released", total),
+            ],
+            tuple(f"reserve:{where}/{pid}" for pid, _ in parts),
+            f"The reserve held back is released at the end of "
+            f"{RELEASE_WORDS[c.reserve.release]}: {shown} = {fmt_amount(total, cur, mode)}.",
+            inputs.period,
+        )
+    )
+    return total

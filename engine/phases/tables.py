@@ -29,6 +29,21 @@ from engine.phases.common import InputError
 
 Schema = Mapping[str, str]
 
+_REWARDS: Final[Schema] = {
+    "person_id": "text",
+    "plan_id": "text",
+    "segment": "int",
+    "component_id": "text",
+    "earned": "decimal",
+    "held": "decimal",
+    "attainment": "decimal?",
+    "tier": "int?",
+    "steps": "json",
+    "inputs": "json",
+    "text": "text",
+    "figures": "text?",
+}
+
 SCHEMAS: Final[Mapping[str, Schema]] = {
     "segments": {
         "person": "id",
@@ -96,20 +111,7 @@ SCHEMAS: Final[Mapping[str, Schema]] = {
         "text": "text",
         "inputs": "json",
     },
-    "rewards": {
-        "person_id": "text",
-        "plan_id": "text",
-        "segment": "int",
-        "component_id": "text",
-        "earned": "decimal",
-        "held": "decimal",
-        "attainment": "decimal?",
-        "tier": "int?",
-        "steps": "json",
-        "inputs": "json",
-        "text": "text",
-        "figures": "text?",
-    },
+    "rewards": _REWARDS,
     "earned": {
         "person_id": "text",
         "plan_id": "text",
@@ -149,8 +151,10 @@ SCHEMAS: Final[Mapping[str, Schema]] = {
         "figures": "text?",
     },
     "balances": {"person_id": "text", "balance": "decimal"},
+    "depends": _REWARDS,
 }
-"""Each table's columns and their kinds."""
+"""Each table's columns and their kinds; ``depends`` (the dependency phase's rewards, pay on
+others' pay) is shaped like ``rewards``."""
 
 
 class TableError(InputError):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from engine import compute
+from engine import InputError, PlanValidationError, compute
 from engine.loader import inputs_from_mapping, plans_from_mapping
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -29,9 +29,14 @@ def test_golden_case(path: Path) -> None:
     # given
     case = load(path)
     assert case.get("description") and case.get("arithmetic"), "describe the case and its sums"
+    expected = case["expected"]
+    if "error" in expected:  # a case that must be refused, with its message
+        with pytest.raises((PlanValidationError, InputError)) as refused:
+            compute(inputs_from_mapping(case["inputs"], plans_from_mapping(case)))
+        assert expected["error"] in str(refused.value), str(refused.value)
+        return
     plans = plans_from_mapping(case)
     inputs = inputs_from_mapping(case["inputs"], plans)
-    expected = case["expected"]
     # when
     result = compute(inputs)
     # then

@@ -238,11 +238,14 @@ def shuffled(inputs: Inputs, seed: int) -> Inputs:
 
     return Inputs(
         period=inputs.period,
-        plans=inputs.plans,
+        plans=dict(reversed(list(inputs.plans.items()))),
         assignments=mix(inputs.assignments),
         timeline=mix(inputs.timeline),
         credits=mix(inputs.credits),
         quotas=mix(inputs.quotas),
+        kpi_values=mix(inputs.kpi_values),
+        nodes=mix(inputs.nodes),
+        reserves=mix(inputs.reserves),
     )
 
 
