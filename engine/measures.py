@@ -84,6 +84,17 @@ def group_sum(codes: IntArray, values: IntArray, size: int) -> IntArray:
     return out
 
 
+def credit_weights(credits: pd.DataFrame) -> IntArray:
+    """Return how many credits each row stands for: ``credits_n`` of a roll-up total, else 1.
+
+    Roll-ups are totals (:func:`engine.crediting.rollup_totals`), so ``count`` and
+    ``average`` measures count the credits behind a total, not its row.
+    """
+    if "credits_n" not in credits.columns:
+        return np.ones(len(credits), dtype=np.int64)
+    return np.asarray(credits["credits_n"].fillna(1), dtype=np.int64)
+
+
 def group_count(codes: IntArray, size: int) -> IntArray:
     """Return the number of rows per code in ``range(size)``."""
     return np.bincount(codes, minlength=size).astype(np.int64)

@@ -66,6 +66,7 @@ from incentives.crediting import (
     Wanted,
     credit_columns,
     credit_frame,
+    rollups_recompute,
     write_corrections,
 )
 from incentives.ingest import (
@@ -475,6 +476,8 @@ _CREDIT_COPY = [
     "currency",
     "credit_date",
     "period_id",
+    "multiplier",
+    "baseline",
 ]
 _TX_TABLE = Transaction._meta.db_table
 _CREDIT_TABLE = "incentives_credit"
@@ -815,6 +818,8 @@ class TransactionSink:
             self.credit_summary.corrections_written += write_corrections(
                 {}, self.wanted, {}, self.ctx
             )
+        if self.ctx is not None:
+            rollups_recompute(ctx=self.ctx)  # roll-up totals of the months it credited
 
     def abort(self) -> BaseException | None:
         """Stop the writer after a failure (the transaction is being rolled back); return the

@@ -150,8 +150,25 @@ def figures_of(traces: Sequence[Trace]) -> list[str | None]:
 
 
 def _busy_keys(inputs: Inputs) -> set[tuple[str, str]]:
-    """Return the (person, plan) pairs with holds, reversals or instalments: settled generally."""
+    """Return the (person, plan) pairs with holds, reversals or instalments, or credits that a
+    crediting transform made (their trace says it): settled generally."""
     out: set[tuple[str, str]] = set()
+    credits = inputs.credits
+    if "multiplier" in credits.columns and len(credits):
+        moved = (credits["multiplier"].fillna("1").astype(str) != "1").to_numpy()
+        if "baseline_e4" in credits.columns:
+            moved |= (credits["baseline_e4"].fillna(0).astype("int64") != 0).to_numpy()
+        people = set(credits["person_id"][moved].astype(str).tolist())
+        if people:
+            out.update(
+                (str(p), str(plan))
+                for p, plan in zip(
+                    inputs.assignments["person_id"].tolist(),
+                    inputs.assignments["plan_id"].tolist(),
+                    strict=True,
+                )
+                if str(p) in people
+            )
     for frame in (inputs.holds, inputs.reversals, inputs.instalments):
         if len(frame):
             out.update(
