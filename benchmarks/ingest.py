@@ -189,7 +189,7 @@ def run() -> dict[str, Any]:
                 )
             total_s = time.perf_counter() - start
             credits = Credit.objects.count()
-    assert batch.status == "succeeded", batch.message
+    assert batch.status == "committed", batch.message
     timings = batch.counts.get("timings", {})
     return {
         "rows": rows,

@@ -44,6 +44,39 @@ KPI_FIELDS: dict[str, str] = {
 }
 KPI_REQUIRED = ("metric", "subject_type", "period", "value")
 
+FX_FIELDS: dict[str, str] = {
+    "currency": "ISO 4217 code of the currency priced (required)",
+    "quote_currency": "ISO 4217 code it is priced in (required)",
+    "valid_on": "the day the rate takes effect (required)",
+    "rate": "units of quote_currency per unit of currency, > 0, up to 8 decimals (required)",
+}
+FX_REQUIRED = ("currency", "quote_currency", "valid_on", "rate")
+
+RULE_FIELDS: dict[str, str] = {
+    "name": "the rule's unique name (required)",
+    "kind": "direct, split, rollup, territory or attribution (required)",
+    "priority": "lower runs first (default 100)",
+    "valid_from": "first day in force (required)",
+    "valid_to": "first day no longer in force (blank: open-ended)",
+    "transaction_kinds": "kinds it applies to, separated by ';' (blank: all)",
+    "config": "the kind's parameters as a JSON object (docs/incentives.md)",
+}
+RULE_REQUIRED = ("name", "kind", "valid_from")
+
+# Fields and required fields by import kind (IngestKind values).
+FIELDS: dict[str, dict[str, str]] = {
+    "transactions": TRANSACTION_FIELDS,
+    "kpi_values": KPI_FIELDS,
+    "fx_rates": FX_FIELDS,
+    "crediting_rules": RULE_FIELDS,
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "transactions": TRANSACTION_REQUIRED,
+    "kpi_values": KPI_REQUIRED,
+    "fx_rates": FX_REQUIRED,
+    "crediting_rules": RULE_REQUIRED,
+}
+
 ISO_DATES = ["%Y-%m-%d"]
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -119,6 +152,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "kind": "kpi_values",
         "columns": {name: name for name in KPI_FIELDS},
         "defaults": {"source": "upload"},
+    },
+    "quotient_fx": {
+        "label": "Quotient FX rate columns",
+        "kind": "fx_rates",
+        "columns": {name: name for name in FX_FIELDS},
+    },
+    "quotient_rules": {
+        "label": "Quotient crediting rule columns",
+        "kind": "crediting_rules",
+        "columns": {name: name for name in RULE_FIELDS},
     },
 }
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 
 from core.currencies import validate_currency
+from core.imports import ImportMode, ImportStatus, Reason
 from core.temporal import (
     EffectiveDated,
     Versioned,
@@ -49,20 +50,13 @@ NEGATIVE_KINDS = frozenset({TransactionKind.CHURN})
 class IngestKind(models.TextChoices):
     TRANSACTIONS = "transactions", "Transactions"
     KPI_VALUES = "kpi_values", "KPI values"
+    FX_RATES = "fx_rates", "FX rates"
+    CREDITING_RULES = "crediting_rules", "Crediting rules"
 
 
-class IngestMode(models.TextChoices):
-    ALL_OR_NOTHING = "all_or_nothing", "All or nothing"
-    PARTIAL = "partial", "Partial (commit the good rows)"
-
-
-class IngestStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    PARTIAL = "partial", "Committed with errors"
-    FAILED = "failed", "Failed (nothing committed)"
-    VALIDATED = "validated", "Dry run"
+# The import kernel's vocabulary (core/imports): one for every import in the tree.
+IngestMode = ImportMode
+IngestStatus = ImportStatus
 
 
 class IngestBatch(TenantModel):
@@ -77,8 +71,9 @@ class IngestBatch(TenantModel):
     )
     dry_run = models.BooleanField(default=False)
     status = models.CharField(
-        max_length=12, choices=IngestStatus.choices, default=IngestStatus.PENDING
+        max_length=24, choices=IngestStatus.choices, default=IngestStatus.PENDING
     )
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
     content_sha256 = models.CharField(max_length=64, blank=True)
     size_bytes = models.BigIntegerField(default=0)
     rows_total = models.PositiveIntegerField(default=0)
@@ -90,6 +85,11 @@ class IngestBatch(TenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Renewed by the importing process at each chunk; the sweeper fails a validating batch
+    # whose heartbeat stopped (its worker died).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
+import json
+import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from core import imports
 from core.audit import audit_record
 from core.changes import ChangeKey, changes_record
 from core.currencies import is_currency_code
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.imports import COMMITTED, FINISHED, Reason
 from core.models import ChangeKind, model_snapshot
 from core.progress import progress_report
 from core.tasks import Started, start
@@ -36,6 +39,7 @@ from incentives.models import (
     CreditingRule,
     FxRate,
     IngestBatch,
+    IngestError,
     IngestKind,
     IngestMode,
     IngestStatus,
@@ -49,6 +53,11 @@ from incentives.selectors import INGEST_PROGRESS
 # worker, with progress. Measured: ~5 MB of transactions validate + commit in about 3 s here.
 INLINE_MAX_BYTES = 5 * 1024 * 1024
 UNKNOWN_MAPPING = "Unknown column mapping {name!r}."
+FAILED_ERROR = (
+    "The import stopped on an unexpected error ({error}); nothing was committed. "
+    "Retry it: the same file commits exactly once."
+)
+logger = logging.getLogger(__name__)
 
 
 def upload_dir() -> Path:
@@ -72,9 +81,8 @@ def _new_batch(
     request: IngestRequest,
     *,
     created_by_id: int | None,
-    data: bytes = b"",
-    digest: str | None = None,
-    size: int | None = None,
+    digest: str,
+    size: int,
 ) -> IngestBatch:
     if request.kind not in IngestKind.values:
         raise ValidationFailedError(f"Unknown kind {request.kind!r}.", code="unknown_kind")
@@ -94,8 +102,8 @@ def _new_batch(
         mode=request.mode,
         dry_run=request.dry_run,
         status=IngestStatus.PENDING,
-        content_sha256=digest if digest is not None else hashlib.sha256(data).hexdigest(),
-        size_bytes=size if size is not None else len(data),
+        content_sha256=digest,
+        size_bytes=size,
         created_by_id=created_by_id,
         created_at=timezone.now(),
     )
@@ -108,31 +116,32 @@ def _new_batch(
 def ingest_start(
     *, request: IngestRequest, data: bytes | Iterable[bytes], created_by_id: int | None
 ) -> IngestBatch:
-    """Accept a CSV file (bytes or a stream of chunks, written to disk as it arrives); import
-    it now when small, else hand it to a worker that reports progress."""
-    chunks = [data] if isinstance(data, bytes) else data
-    digest, size, lines = hashlib.sha256(), 0, 0
-    staging = upload_dir() / f"incoming-{uuid.uuid4().hex}.csv"
-    with staging.open("wb") as out:
-        for chunk in chunks:
-            out.write(chunk)
-            digest.update(chunk)
-            size += len(chunk)
-            lines += chunk.count(b"\n")
+    """Accept a CSV file (bytes or a stream of chunks, written to disk as it arrives and
+    fingerprinted by its bytes); import it now when small, else hand it to a worker."""
+    spooled = imports.spool([data] if isinstance(data, bytes) else data, upload_dir())
     try:
         with transaction.atomic():
             batch = _new_batch(
-                request, created_by_id=created_by_id, digest=digest.hexdigest(), size=size
+                request, created_by_id=created_by_id, digest=spooled.sha256, size=spooled.size
             )
-            batch.rows_total = max(0, lines - 1)
+            batch.rows_total = max(0, spooled.lines - 1)
             batch.save(update_fields=["rows_total"])
-            staging.rename(upload_dir() / f"{batch.pk}.csv")
+            spooled.path.rename(_upload_path(batch))
     finally:
-        staging.unlink(missing_ok=True)
+        spooled.path.unlink(missing_ok=True)
+    return _dispatch(batch)
+
+
+def _upload_path(batch: IngestBatch) -> Path:
+    """Where a batch's file waits (kept after a failure, for a retry)."""
+    return upload_dir() / f"{batch.pk}-{batch.content_sha256[:16]}.csv"
+
+
+def _dispatch(batch: IngestBatch) -> IngestBatch:
     started = start(
         "incentives.tasks.ingest_execute_task",
         inline=lambda: ingest_execute(batch_id=batch.pk),
-        background=size > INLINE_MAX_BYTES,
+        background=batch.size_bytes > INLINE_MAX_BYTES,
         batch_id=batch.pk,
     )
     if started.queued:
@@ -146,110 +155,474 @@ def ingest_rows(
     *, request: IngestRequest, rows: list[dict[str, Any]], created_by_id: int | None
 ) -> IngestBatch:
     """Ingest a JSON bulk request (already size-capped by the API) right away."""
-    import json
-
+    body = json.dumps(rows, sort_keys=True, default=str).encode()
     with transaction.atomic():
         batch = _new_batch(
             request,
             created_by_id=created_by_id,
-            data=json.dumps(rows, sort_keys=True, default=str).encode(),
+            digest=imports.fingerprint(body),
+            size=len(body),
         )
-    return _run(batch, header=None, records=ingest.json_records(rows))
+    return _guarded(batch, lambda: _run(batch, imports.JsonTable(rows)))
 
 
 def ingest_execute(*, batch_id: int) -> IngestBatch:
-    """Import a stored CSV upload (in the request, or in a worker), reporting progress."""
+    """Import a stored CSV upload (in the request, or in a worker), reporting progress.
+
+    Runs once per attempt: a batch that is already finished is returned as it is (a task
+    delivered twice), and any exception marks the batch ``failed`` (reason ``error``) in a
+    transaction of its own, keeping the file for :func:`ingest_retry`."""
     batch: IngestBatch = IngestBatch.objects.get(pk=batch_id)
-    if batch.status not in (IngestStatus.PENDING, IngestStatus.RUNNING):
-        return batch  # already done: a redelivered task has nothing left to do
-    path = upload_dir() / f"{batch.pk}.csv"
-    with path.open("rb") as stream:
-        header, records = ingest.csv_records(stream)
-        batch = _run(batch, header=header, records=records)
-    path.unlink(missing_ok=True)
-    return batch
+    if batch.status in FINISHED:
+        return batch
+    path = _upload_path(batch)
+
+    def work() -> IngestBatch:
+        with path.open("rb") as stream:
+            try:
+                table = imports.read_csv(stream)
+            except imports.FileError as exc:
+                return _finish_file_error(batch, exc)
+            return _run(batch, table)
+
+    done = _guarded(batch, work)
+    if done.status != IngestStatus.FAILED or done.reason not in RETRYABLE:
+        path.unlink(missing_ok=True)
+    return done
+
+
+RETRYABLE = frozenset({Reason.ERROR, Reason.WORKER_LOST})
+
+
+def _guarded(batch: IngestBatch, work: Callable[[], IngestBatch]) -> IngestBatch:
+    """Run ``work``; on any exception mark the batch failed apart from the rolled-back work."""
+    try:
+        return work()
+    except Exception as exc:
+        logger.exception("import %s failed", batch.pk)
+        failed = ingest_batch_fail(
+            batch_id=batch.pk,
+            reason=Reason.ERROR,
+            message=FAILED_ERROR.format(error=type(exc).__name__),
+        )
+        return failed or batch
+
+
+def ingest_batch_fail(*, batch_id: int, reason: str, message: str) -> IngestBatch | None:
+    """Mark an unfinished batch ``failed`` with ``reason``, in a transaction of its own (so
+    it survives the rollback of the work that failed). Returns the batch, or None."""
+
+    def mark() -> IngestBatch | None:
+        batch: IngestBatch | None = (
+            IngestBatch.objects.select_for_update().filter(pk=batch_id).first()
+        )
+        if batch is None or batch.status in FINISHED:
+            return batch
+        batch.status, batch.reason = IngestStatus.FAILED, reason
+        batch.message = message[:500]
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["status", "reason", "message", "finished_at"])
+        audit_record(action="ingest.fail", obj=batch, after={"reason": reason})
+        return batch
+
+    return imports.run_apart(mark)
+
+
+WORKER_LOST = (
+    "The import stopped: the process running it ({what}) went away; nothing was committed. "
+    "Retry it: the same file commits exactly once."
+)
+NOT_RETRYABLE = "Only an import that failed on an error or a lost worker can be retried."
+FILE_GONE = "The file of this import is no longer stored; upload it again."
+
+
+def ingest_sweep(*, stale_seconds: int | None = None) -> int:
+    """Mark the current tenant's imports whose process died as ``failed`` (``worker_lost``):
+    validating ones whose heartbeat stopped ``stale_seconds`` ago, and pending ones that no
+    worker picked up for ten times as long. Returns how many were marked."""
+    stale = settings.INGEST_STALE_SECONDS if stale_seconds is None else stale_seconds
+    now = timezone.now()
+    validating = IngestBatch.objects.filter(
+        status=IngestStatus.VALIDATING, heartbeat_at__lt=now - dt.timedelta(seconds=stale)
+    ).values_list("pk", flat=True)
+    pending = IngestBatch.objects.filter(
+        status=IngestStatus.PENDING, created_at__lt=now - dt.timedelta(seconds=10 * stale)
+    ).values_list("pk", flat=True)
+    marked = 0
+    for pk in list(validating):
+        if ingest_batch_fail(
+            batch_id=pk, reason=Reason.WORKER_LOST, message=WORKER_LOST.format(what="its worker")
+        ):
+            marked += 1
+    for pk in list(pending):
+        what = "no worker picked it up"
+        if ingest_batch_fail(
+            batch_id=pk, reason=Reason.WORKER_LOST, message=WORKER_LOST.format(what=what)
+        ):
+            marked += 1
+    return marked
+
+
+def ingest_retry(*, batch_id: int) -> IngestBatch:
+    """Run a failed import again with its stored file (``error`` or ``worker_lost`` only: the
+    failed attempt committed nothing, so the retry commits the file exactly once)."""
+    with transaction.atomic():
+        batch: IngestBatch | None = (
+            IngestBatch.objects.select_for_update().filter(pk=batch_id).first()
+        )
+        if batch is None:
+            raise NotFoundError("Import not found.")
+        if batch.status != IngestStatus.FAILED or batch.reason not in RETRYABLE:
+            raise ConflictError(NOT_RETRYABLE, code="not_retryable")
+        if batch.source_format != "csv" or not _upload_path(batch).exists():
+            raise ConflictError(FILE_GONE, code="file_gone")
+        batch.status, batch.reason, batch.finished_at = IngestStatus.PENDING, Reason.NONE, None
+        batch.message = ""
+        batch.save(update_fields=["status", "reason", "finished_at", "message"])
+        IngestError.objects.filter(batch=batch).delete()
+        audit_record(action="ingest.retry", obj=batch, after={"attempts": batch.attempts})
+    return _dispatch(batch)
+
+
+HEARTBEAT_SECONDS = 5.0
 
 
 def _report(batch: IngestBatch) -> Callable[[int], None]:
-    """Return the import's progress callback: rows read so far, on the progress channel."""
+    """Return the import's progress callback: rows read so far, on the progress channel, and
+    (outside a transaction: a request or a worker) the batch's heartbeat for the sweeper."""
+    last = [time.monotonic()]
 
     def report(rows: int) -> None:
         progress_report(kind=INGEST_PROGRESS, object_id=batch.pk, done=rows, total=batch.rows_total)
+        now = time.monotonic()
+        if now - last[0] >= HEARTBEAT_SECONDS and not connection.in_atomic_block:
+            last[0] = now
+            IngestBatch.objects.filter(pk=batch.pk).update(heartbeat_at=timezone.now())
 
     return report
 
 
-def _import(batch: IngestBatch, *, header: list[str] | None, records: Any) -> ingest.Outcome:
-    """Validate and commit ``records``: transactions by the fast path, KPI values by theirs."""
-    outcome = ingest.Outcome()
-    mapping = ingest.resolve_mapping(batch.mapping, batch.kind)
-    reverse = ingest.columns_for(kind=batch.kind, header=header, mapping=mapping, outcome=outcome)
-    if reverse is None:
+RATE_LIMIT = Decimal(10) ** (settings.RATE_MAX_DIGITS - settings.RATE_DECIMAL_PLACES)
+
+
+def _small_import(
+    rows: Callable[[imports.Chunk, imports.BoundMap, imports.Issues], list[Callable[[], str]]],
+) -> Callable[..., imports.Outcome]:
+    """An importer of small reference files (FX rates, crediting rules): the kernel reads and
+    cleans, each valid row is written by its own service (audit, change feed) and counted by
+    what it returns (``created``, ``new_version``, ``unchanged``), all in one transaction."""
+
+    def run(
+        *,
+        batch: IngestBatch,
+        table: imports.Table | imports.JsonTable,
+        bound: imports.BoundMap,
+        outcome: imports.Outcome,
+        progress: Callable[[int], None] | None = None,
+        finish: Callable[[imports.Outcome], None] | None = None,
+    ) -> imports.Outcome:
+        for key in ("created", "new_version", "unchanged"):
+            outcome.counts.setdefault(key, 0)
+        strict = batch.mode == IngestMode.ALL_OR_NOTHING
+        try:
+            with transaction.atomic():
+                for chunk in table.chunks(ingest.CHUNK_ROWS):
+                    outcome.counts["rows"] += chunk.rows
+                    outcome.add_row_errors(chunk.errors)
+                    issues = imports.Issues(chunk.lines)
+                    writes = rows(chunk, bound, issues)
+                    outcome.add_row_errors(issues.rows())
+                    if batch.dry_run or (strict and outcome.error_rows):
+                        continue
+                    for write in writes:
+                        outcome.counts[write()] += 1
+                        outcome.changed += 1
+                    if progress is not None:
+                        progress(outcome.counts["rows"])
+                if outcome.error_rows and strict:
+                    raise imports.RollbackError
+                if finish is not None:
+                    finish(outcome)
+        except imports.RollbackError:
+            outcome.changed = 0
         return outcome
-    run: Callable[..., ingest.Outcome] = ingest.import_kpi_values
-    if batch.kind != IngestKind.KPI_VALUES:
-        run = functools.partial(bulk_ingest.import_transactions, header=header)
-    return run(
-        batch=batch,
-        records=records,
-        mapping=mapping,
-        reverse=reverse,
-        outcome=outcome,
-        progress=_report(batch),
+
+    return run
+
+
+def _fx_rows(
+    chunk: imports.Chunk, bound: imports.BoundMap, issues: imports.Issues
+) -> list[Callable[[], str]]:
+    name = bound.name
+    col = imports.columns
+    base = col.currency(
+        bound.values(chunk, "currency"), column=name("currency"), issues=issues, required=True
+    )
+    quote = col.currency(
+        bound.values(chunk, "quote_currency"),
+        column=name("quote_currency"),
+        issues=issues,
+        required=True,
+    )
+    days = col.date(
+        bound.values(chunk, "valid_on"),
+        column=name("valid_on"),
+        issues=issues,
+        formats=bound.mapping.date_formats,
+        required=True,
+    )
+    rates = col.decimal(
+        bound.values(chunk, "rate"),
+        column=name("rate"),
+        issues=issues,
+        scale=settings.RATE_DECIMAL_PLACES,
+        limit=RATE_LIMIT,
+        required=True,
+        negative=False,
+    )
+    writes: list[Callable[[], str]] = []
+    for i in range(len(chunk)):
+        if base[i] and base[i] == quote[i]:
+            issues.add(i, name("quote_currency"), "same_currency", SAME_CURRENCY, quote[i])
+        rate = rates[i]
+        if rate is not None and rate == 0:
+            issues.add(i, name("rate"), "not_positive", NOT_POSITIVE, str(rate))
+        if i in issues:
+            continue
+        writes.append(functools.partial(_fx_write, base[i], quote[i], days[i], rate))
+    return writes
+
+
+SAME_CURRENCY = "A rate needs two different currencies."
+NOT_POSITIVE = "The rate must be greater than zero."
+BAD_RULE = "Not a valid crediting rule: {error}"
+BAD_JSON = "Not a JSON object."
+
+
+def _fx_write(currency: str, quote: str, day: Any, rate: Any) -> str:
+    existing = (
+        FxRate.objects.filter(currency=currency, quote_currency=quote, valid_on=day)
+        .values_list("rate", flat=True)
+        .first()
+    )
+    if existing == rate:
+        return "unchanged"
+    fx_rate_set(currency=currency, quote_currency=quote, valid_on=day, rate=rate)
+    return "created" if existing is None else "new_version"
+
+
+def _rule_rows(
+    chunk: imports.Chunk, bound: imports.BoundMap, issues: imports.Issues
+) -> list[Callable[[], str]]:
+    name = bound.name
+    col = imports.columns
+    names = col.text(
+        bound.values(chunk, "name"),
+        column=name("name"),
+        issues=issues,
+        max_length=100,
+        required=True,
+    )
+    kinds = col.choice(
+        bound.values(chunk, "kind"),
+        column=name("kind"),
+        issues=issues,
+        choices=RuleKind.values,
+        code="unknown_kind",
+        required=True,
+    )
+    priorities = col.decimal(
+        bound.values(chunk, "priority"),
+        column=name("priority"),
+        issues=issues,
+        scale=0,
+        limit=Decimal(2**31),
+        negative=False,
+    )
+    starts = col.date(
+        bound.values(chunk, "valid_from"),
+        column=name("valid_from"),
+        issues=issues,
+        formats=bound.mapping.date_formats,
+        required=True,
+    )
+    ends = col.date(
+        bound.values(chunk, "valid_to"),
+        column=name("valid_to"),
+        issues=issues,
+        formats=bound.mapping.date_formats,
+    )
+    tx_kinds = bound.values(chunk, "transaction_kinds")
+    configs = bound.values(chunk, "config")
+    writes: list[Callable[[], str]] = []
+    for i in range(len(chunk)):
+        config: Any = {}
+        if configs[i]:
+            try:
+                config = json.loads(configs[i])
+            except ValueError:
+                config = None
+            if not isinstance(config, dict):
+                issues.add(i, name("config"), "bad_format", BAD_JSON, configs[i])
+                continue
+        kinds_list = [k.strip() for k in tx_kinds[i].split(";") if k.strip()]
+        if kinds[i] and i not in issues:
+            try:
+                _check_rule(kinds[i], config)
+            except ValidationFailedError as exc:
+                issues.add(i, name("config"), "bad_rule", BAD_RULE.format(error=exc), configs[i])
+        if i in issues:
+            continue
+        priority = priorities[i]
+        fields = {
+            "kind": kinds[i],
+            "priority": 100 if priority is None else int(priority),
+            "valid_from": starts[i],
+            "valid_to": ends[i],
+            "transaction_kinds": kinds_list,
+            "config": config,
+        }
+        writes.append(functools.partial(_rule_write, names[i], fields))
+    return writes
+
+
+def _rule_write(name: str, fields: dict[str, Any]) -> str:
+    rule = CreditingRule.objects.filter(name=name).first()
+    if rule is None:
+        crediting_rule_create(name=name, **fields)
+        return "created"
+    if all(getattr(rule, k) == v for k, v in fields.items()):
+        return "unchanged"
+    crediting_rule_update(rule_id=rule.pk, **fields)
+    return "new_version"
+
+
+IMPORTERS: dict[str, Callable[..., imports.Outcome]] = {
+    IngestKind.TRANSACTIONS: bulk_ingest.import_transactions,
+    IngestKind.KPI_VALUES: ingest.import_kpi_values,
+    IngestKind.FX_RATES: _small_import(_fx_rows),
+    IngestKind.CREDITING_RULES: _small_import(_rule_rows),
+}
+
+
+def _begin(batch: IngestBatch) -> None:
+    now = timezone.now()
+    batch.status, batch.started_at, batch.heartbeat_at = IngestStatus.VALIDATING, now, now
+    batch.attempts += 1
+    IngestBatch.objects.filter(pk=batch.pk).update(
+        status=batch.status, started_at=now, heartbeat_at=now, attempts=batch.attempts
     )
 
 
-def _run(batch: IngestBatch, *, header: list[str] | None, records: Any) -> IngestBatch:
-    IngestBatch.objects.filter(pk=batch.pk).update(status=IngestStatus.RUNNING)
+def _finish_file_error(batch: IngestBatch, exc: imports.FileError) -> IngestBatch:
+    outcome = imports.Outcome()
+    outcome.fail_file(exc.errors)
+    _begin(batch)
+    return _record(batch, outcome, started=time.perf_counter())
+
+
+def _run(batch: IngestBatch, table: imports.Table | imports.JsonTable) -> IngestBatch:
+    _begin(batch)
     started = time.perf_counter()
-    outcome = _import(batch, header=header, records=records)
+    outcome = imports.Outcome()
+    try:
+        bound = ingest.bind_mapping(
+            name=batch.mapping,
+            kind=batch.kind,
+            header=table.header,
+            json_rows=isinstance(table, imports.JsonTable),
+        )
+    except imports.FileError as exc:
+        outcome.fail_file(exc.errors)
+    else:
+        recorded: list[IngestBatch] = []
+
+        def finish(done: imports.Outcome) -> None:  # in the import's own transaction
+            recorded.append(_record(batch, done, started=started))
+
+        IMPORTERS[batch.kind](
+            batch=batch,
+            table=table,
+            bound=bound,
+            outcome=outcome,
+            progress=_report(batch),
+            finish=finish,
+        )
+        if recorded:
+            return recorded[0]
+    return _record(batch, outcome, started=started)
+
+
+class AbandonedImportError(RuntimeError):
+    """The batch was marked failed while this attempt ran (its worker was presumed dead)."""
+
+
+def _record(batch: IngestBatch, outcome: imports.Outcome, *, started: float) -> IngestBatch:
+    """Write the outcome on the batch (and recompute new versions' credits).
+
+    Runs in the import's own transaction when it committed rows (so the outcome and the data
+    commit together), else in one of its own. An attempt whose batch is no longer
+    ``validating`` (the sweeper failed it) raises, rolling its rows back: a batch commits once.
+    """
     with transaction.atomic():
-        batch.status = ingest.final_status(batch, outcome)
-        committed = batch.status in (IngestStatus.SUCCEEDED, IngestStatus.PARTIAL)
+        current = IngestBatch.objects.select_for_update().filter(pk=batch.pk).first()
+        if current is None or current.status != IngestStatus.VALIDATING:
+            raise AbandonedImportError(f"import {batch.pk} is no longer validating")
+        batch.status, batch.reason = outcome.status(mode=batch.mode, dry_run=batch.dry_run)
+        committed = batch.status in COMMITTED
         batch.counts = {**outcome.counts, "committed": committed}
-        batch.rows_total = batch.rows_processed = outcome.counts["rows"]
+        batch.rows_total = batch.rows_processed = outcome.rows
         batch.error_count = outcome.error_rows
         batch.finished_at = timezone.now()
         batch.message = _message(batch, outcome)
         batch.save()
         ingest.store_errors(batch, outcome.errors)
         imported = time.perf_counter()
-        if committed and outcome.changed:
+        credit_s = outcome.extra.get("credit_s", 0.0)
+        if committed and outcome.changed and batch.kind == IngestKind.TRANSACTIONS:
             # New keys were credited during the import; keys that got a new version (or an
             # import that credited nothing itself) are recomputed here.
-            inline: CreditSummary | None = outcome.credits
+            inline: CreditSummary | None = outcome.extra.get("credits")
             written = inline.credits_written if inline else 0
             corrections = inline.corrections_written if inline else 0
-            if inline is None or outcome.recredit:
+            if inline is None or outcome.extra.get("recredit"):
                 more = credits_recompute(batch_id=batch.pk, only_new_versions=inline is not None)
                 written += more.credits_written
                 corrections += more.corrections_written
             batch.counts["credits_written"] = written
             batch.counts["corrections"] = corrections
         batch.counts["timings"] = {
-            "import_s": round(imported - started - outcome.credit_s, 3),
-            "credit_s": round(time.perf_counter() - imported + outcome.credit_s, 3),
+            "import_s": round(imported - started - credit_s, 3),
+            "credit_s": round(time.perf_counter() - imported + credit_s, 3),
         }
         batch.save(update_fields=["counts"])
         audit_record(
             action="ingest.finish",
             obj=batch,
-            after={"status": batch.status, "counts": batch.counts},
+            after={"status": batch.status, "reason": batch.reason, "counts": batch.counts},
         )
     return batch
 
 
-def _message(batch: IngestBatch, outcome: ingest.Outcome) -> str:
+def _message(batch: IngestBatch, outcome: imports.Outcome) -> str:
     c = outcome.counts
-    good = f"{c['created']} new, {c['new_version']} changed, {c['unchanged']} unchanged"
+    if outcome.file_error:
+        first = outcome.errors[0].message if outcome.errors else "The file cannot be read."
+        return f"The file cannot be imported: {first}"[:500]
+    good = (
+        f"{c.get('created', 0)} new, {c.get('new_version', 0)} changed, "
+        f"{c.get('unchanged', 0)} unchanged"
+    )
     if batch.dry_run:
         return f"Dry run: {good}; {outcome.error_rows} rows with errors. Nothing was written."
     if batch.status == IngestStatus.FAILED:
         return (
             f"{outcome.error_rows} of {c['rows']} rows have errors; nothing was committed "
             "(all-or-nothing). Fix them, or import in partial mode."
+            if batch.reason == Reason.ROW_ERRORS
+            else f"None of the {c['rows']} rows could be committed; see the errors."
         )
-    if batch.status == IngestStatus.PARTIAL:
+    if batch.status == IngestStatus.COMMITTED_WITH_ERRORS:
         return f"Committed the good rows ({good}); {outcome.error_rows} rows were skipped."
     return f"Committed: {good}."
 
@@ -301,11 +674,11 @@ def column_mapping_save(
     *, name: str, kind: str, columns: dict[str, str], defaults: dict[str, str] | None = None
 ) -> ColumnMapping:
     """Save (or replace) a named mapping of a file's columns to Quotient's fields."""
-    from incentives.mappings import KPI_FIELDS, TRANSACTION_FIELDS
+    from incentives.mappings import FIELDS
 
     if kind not in IngestKind.values:
         raise ValidationFailedError(f"Unknown kind {kind!r}.", code="unknown_kind")
-    known = KPI_FIELDS if kind == IngestKind.KPI_VALUES else TRANSACTION_FIELDS
+    known = FIELDS[kind]
     unknown = sorted(
         {
             f

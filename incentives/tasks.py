@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from core.tasks import GlobalTask
 from incentives import services
 
 
@@ -27,3 +28,16 @@ def credits_recalculate_task() -> dict[str, int]:
         "corrections": summary.corrections_written,
         "conflicts": len(summary.conflicts),
     }
+
+
+@shared_task(base=GlobalTask)  # type: ignore[untyped-decorator]
+def ingest_sweep_task() -> int:
+    """Mark imports whose worker died as failed, in every tenant (run by beat every minute)."""
+    from core.models import Tenant
+    from core.tenancy import tenant_scope
+
+    marked = 0
+    for tenant in Tenant.objects.filter(is_active=True):
+        with tenant_scope(tenant):
+            marked += services.ingest_sweep()
+    return marked

@@ -24,12 +24,9 @@ from config.celery import app as celery_app
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
-    """Start a real worker on its own queue, pointed at the test database as the app role."""
-    with django_db_blocker.unblock():
-        db = dict(connection.settings_dict)
-    queue = f"quotient-test-{uuid.uuid4().hex[:8]}"
+def start_worker(queue: str) -> subprocess.Popen[bytes]:
+    """Start a real worker process on ``queue`` against the test database (the app role)."""
+    db = dict(connection.settings_dict)
     url = (
         f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db.get('HOST') or '127.0.0.1'}"
         f":{db.get('PORT') or 5432}/{db['NAME']}"
@@ -43,7 +40,7 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iter
         "REDIS_URL": settings.REDIS_URL,
     }
     env.pop("DATABASE_OWNER_URL", None)
-    worker = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -69,6 +66,14 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iter
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+@pytest.fixture(scope="module")
+def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
+    """Start a real worker on its own queue, pointed at the test database as the app role."""
+    queue = f"quotient-test-{uuid.uuid4().hex[:8]}"
+    with django_db_blocker.unblock():
+        worker = start_worker(queue)
     previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
     celery_app.conf.task_always_eager = False
     celery_app.conf.task_default_queue = queue

@@ -308,6 +308,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.tasks.worker_heartbeat_task", "schedule": 30.0},
+    "ingest-sweep": {"task": "incentives.tasks.ingest_sweep_task", "schedule": 60.0},
 }
 WORKER_HEARTBEAT_STALE_SECONDS = 120
 
@@ -317,6 +318,9 @@ WORKER_HEARTBEAT_STALE_SECONDS = 120
 INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 200 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)
 INGEST_JSON_MAX_ROWS = env_int("INGEST_JSON_MAX_ROWS", 50_000)
+# An import whose heartbeat (renewed every few seconds while it runs) is older than this is
+# presumed dead and marked failed by the sweeper (incentives.tasks.ingest_sweep_task).
+INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 300)
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

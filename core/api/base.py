@@ -66,11 +66,38 @@ UPLOAD_TYPES = frozenset({"multipart/form-data", "text/csv", "application/octet-
 
 
 def _body_fingerprint(request: Request) -> bytes:
+    """The bytes a keyed request is recognised by. An upload is fingerprinted by the SHA-256
+    of its bytes, hashed while it is spooled (a different file of the same size is a
+    different request, answered 422); the view then reads the spooled copy as it would have
+    read the body."""
     content_type = (request.content_type or "").split(";")[0].strip().lower()
     if content_type in UPLOAD_TYPES:
-        length = request._request.META.get("CONTENT_LENGTH", "")
-        return f"{content_type}:{length}".encode()
+        return f"{content_type}:{_upload_sha256(request, content_type)}".encode()
     return bytes(request._request.body)
+
+
+def _upload_sha256(request: Request, content_type: str) -> str:
+    import tempfile
+
+    if content_type == "multipart/form-data":
+        digest = hashlib.sha256()
+        for name in sorted(request.FILES):
+            for upload in request.FILES.getlist(name):
+                digest.update(name.encode() + b"\0")
+                for chunk in upload.chunks():
+                    digest.update(chunk)
+                upload.seek(0)
+        return digest.hexdigest()
+    raw = request._request
+    spooled = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 (becomes the body)
+    digest = hashlib.sha256()
+    while chunk := raw.read(1 << 20):
+        digest.update(chunk)
+        spooled.write(chunk)
+    spooled.seek(0)
+    raw._stream = spooled  # type: ignore[assignment]  # the view reads the spooled copy
+    raw._read_started = False  # type: ignore[attr-defined]
+    return digest.hexdigest()
 
 
 class TenantViewMixin:

@@ -9,6 +9,7 @@ urlpatterns = [
     path(
         "imports/<int:batch_id>/", views.IngestBatchDetailView.as_view(), name="api-import-detail"
     ),
+    path("imports/<int:batch_id>/retry/", views.IngestRetryView.as_view(), name="api-import-retry"),
     path(
         "imports/<int:batch_id>/errors/",
         views.IngestErrorListView.as_view(),

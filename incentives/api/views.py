@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 from typing import Any
 
@@ -18,13 +17,14 @@ from core.api import params
 from core.api.base import TenantAPIView
 from core.api.filters import list_parameters
 from core.api.pagination import paginate
-from core.csvsafe import csv_writer
 from core.currencies import CurrencyField
 from core.errors import ApplicationError, NotFoundError, ValidationFailedError
+from core.imports.report import FORMATS as REPORT_FORMATS
+from core.imports.report import report_response
 from hierarchy.access import request_access
 from incentives import selectors, services
 from incentives.api import filters
-from incentives.mappings import KPI_FIELDS, PRESETS, TRANSACTION_FIELDS
+from incentives.mappings import FIELDS, PRESETS
 from incentives.models import (
     Credit,
     CreditingRule,
@@ -40,7 +40,12 @@ from incentives.models import (
     TransactionKind,
 )
 
-KIND_SLUGS = {"transactions": IngestKind.TRANSACTIONS, "kpi-values": IngestKind.KPI_VALUES}
+KIND_SLUGS = {
+    "transactions": IngestKind.TRANSACTIONS,
+    "kpi-values": IngestKind.KPI_VALUES,
+    "fx-rates": IngestKind.FX_RATES,
+    "crediting-rules": IngestKind.CREDITING_RULES,
+}
 
 
 class PayloadTooLargeError(ApplicationError):
@@ -77,6 +82,7 @@ class IngestBatchSerializer(serializers.ModelSerializer):  # type: ignore[type-a
             "mode",
             "dry_run",
             "status",
+            "reason",
             "message",
             "rows_total",
             "rows_processed",
@@ -241,6 +247,19 @@ class IngestBatchDetailView(TenantAPIView):
         return Response(IngestBatchSerializer(selectors.ingest_batch_get(batch_id=batch_id)).data)
 
 
+class IngestRetryView(TenantAPIView):
+    """Run a failed import again with its stored file (failed on an error or a lost worker):
+    the same answer as the upload (201 finished, 202 queued)."""
+
+    permission = "transactions.view"
+    write_permission = "transactions.change"
+
+    @extend_schema(request=None, responses={201: IngestBatchSerializer, 202: IngestBatchSerializer})
+    def post(self, request: Request, batch_id: int) -> Response:
+        selectors.ingest_batch_get(batch_id=batch_id)  # 404 when not found or not yours
+        return _batch_response(services.ingest_retry(batch_id=batch_id))
+
+
 class IngestErrorListView(TenantAPIView):
     """An import's row-level errors as JSON (paginated)."""
 
@@ -262,21 +281,23 @@ class IngestErrorListView(TenantAPIView):
 
 
 class IngestErrorCsvView(TenantAPIView):
-    """An import's row-level report as a CSV download (line, column, code, message, value)."""
+    """An import's row-level report as a download (line, column, code, message, value): CSV,
+    or JSON with ``?fmt=json``; formula cells neutralised either way."""
 
     permission = "transactions.view"
 
-    @extend_schema(responses={(200, "text/csv"): str})
+    @extend_schema(
+        parameters=[OpenApiParameter("fmt", str, enum=list(REPORT_FORMATS))],
+        responses={(200, "text/csv"): str, (200, "application/json"): dict},
+    )
     def get(self, request: Request, batch_id: int) -> HttpResponse:
         batch = selectors.ingest_batch_get(batch_id=batch_id)
-        out = io.StringIO()
-        writer = csv_writer(out)
-        writer.writerow(["line", "column", "code", "message", "value"])
-        for e in selectors.ingest_error_list(batch=batch).iterator():
-            writer.writerow([e.line, e.column, e.code, e.message, e.value])
-        response = HttpResponse(out.getvalue(), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-errors.csv"'
-        return response
+        fmt = params.choice(request, "fmt", list(REPORT_FORMATS), default="csv") or "csv"
+        return report_response(
+            selectors.ingest_error_list(batch=batch).iterator(),
+            filename=f"import-{batch.pk}-errors",
+            fmt=fmt,
+        )
 
 
 class ColumnMappingView(TenantAPIView):
@@ -296,7 +317,7 @@ class ColumnMappingView(TenantAPIView):
     def get(self, request: Request) -> Response:
         return Response(
             {
-                "fields": {"transactions": TRANSACTION_FIELDS, "kpi_values": KPI_FIELDS},
+                "fields": FIELDS,
                 "presets": {
                     k: {"label": v["label"], "kind": v["kind"], "columns": v["columns"]}
                     for k, v in PRESETS.items()

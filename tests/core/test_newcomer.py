@@ -34,7 +34,7 @@ def test_a_fresh_demo_commits_every_import_cleanly(db):
         batches = list(IngestBatch.objects.all())
         assert {b.kind for b in batches} == {"transactions", "kpi_values"}
         assert [(b.kind, b.status, b.error_count) for b in batches if b.error_count] == []
-        assert {b.status for b in batches} == {IngestStatus.SUCCEEDED}
+        assert {b.status for b in batches} == {IngestStatus.COMMITTED}
         assert not IngestError.objects.exists()
         assert all(b.counts["created"] == b.counts["rows"] > 0 for b in batches)
         assert [b.errors for b in ImportBatch.objects.all() if b.errors] == []

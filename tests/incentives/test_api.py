@@ -50,7 +50,11 @@ def test_json_import_reports_and_another_tenant_sees_none_of_it(org, client_alic
     # then
     assert response.status_code == 201
     batch = response.json()
-    assert (batch["status"], batch["counts"]["created"], batch["error_count"]) == ("partial", 1, 1)
+    assert (batch["status"], batch["counts"]["created"], batch["error_count"]) == (
+        "committed_with_errors",
+        1,
+        1,
+    )
     errors = client_alice.get(f"/api/v1/imports/{batch['id']}/errors/").json()["results"]
     assert errors == [
         {
@@ -92,7 +96,7 @@ def test_csv_upload_as_a_file_or_a_body_with_options_in_the_query(
         "/api/v1/imports/transactions/csv/?filename=raw.csv", data=csv_text, content_type="text/csv"
     )
     assert body.status_code == 201, body.content
-    assert body.json()["status"] == "succeeded"
+    assert body.json()["status"] == "committed"
     with tenant_scope(org.tenant):
         assert Transaction.objects.get().external_id == "C-1"
     # Charlie's upload lands in Globex, where E3 does not exist
@@ -260,7 +264,7 @@ def test_kpi_values_list_and_sign_off(org, client_alice, client_charlie):
             ]
         },
     )
-    assert response.json()["status"] == "succeeded", response.content
+    assert response.json()["status"] == "committed", response.content
     kpi = client_alice.get("/api/v1/kpi-values/?metric=csat").json()["results"][0]
     assert kpi["subject"] == "Whole company" and kpi["status"] == "draft"
     assert_list_omits(client_charlie, "/api/v1/kpi-values/", kpi["id"])
@@ -331,7 +335,7 @@ def test_a_saved_column_mapping_imports_a_custom_export(org, client_alice, clien
         data=csv_text,
         content_type="text/csv",
     )
-    assert done.json()["status"] == "succeeded", done.content
+    assert done.json()["status"] == "committed", done.content
     with tenant_scope(org.tenant):
         tx = Transaction.objects.get(external_id="PD-1")
         assert (tx.source, tx.kind, tx.owner.employee_id) == ("pipedrive", "new_business", "E2")

@@ -58,7 +58,7 @@ def test_an_import_records_each_credited_person_and_month_once(in_org, monkeypat
         ]
     )
     # then the feed holds exactly the people and months credited, each once
-    assert batch.status == IngestStatus.SUCCEEDED
+    assert batch.status == IngestStatus.COMMITTED
     credited = _credited(Credit.objects.all()) | _credited(CreditRollup.objects.all())
     assert ("credit", people["E1"].pk, None, *FEB) in credited  # the owner
     assert ("credit", people["M1"].pk, None, *MAR) in credited  # a roll-up manager (a total)
@@ -91,7 +91,7 @@ def test_a_refused_or_rolled_back_import_records_nothing(in_org):
     assert failed.status == IngestStatus.FAILED
     # a good import inside a transaction that rolls back leaves no key behind either
     with transaction.atomic():
-        assert _rows([tx_row("D-3")]).status == IngestStatus.SUCCEEDED
+        assert _rows([tx_row("D-3")]).status == IngestStatus.COMMITTED
         assert feed_since(mark)
         transaction.set_rollback(True)
     assert not Transaction.objects.exists()
@@ -122,7 +122,7 @@ def test_kpi_values_record_their_subject_over_their_period(in_org):
     ]
     mark = feed_mark()
     batch = _rows([dict(r, value="1.1") for r in rows], kind="kpi_values")
-    assert batch.status == IngestStatus.SUCCEEDED
+    assert batch.status == IngestStatus.COMMITTED
     span = (q1.start, q1.end)
     assert feed_since(mark) == {
         ("kpi_value", people["E1"].pk, None, *span),

@@ -23,7 +23,7 @@ def _ingest(rows):
         rows=rows,
         created_by_id=None,
     )
-    assert batch.status == "succeeded", batch.message
+    assert batch.status == "committed", batch.message
     return batch
 
 

@@ -46,7 +46,7 @@ def test_roll_ups_are_one_total_per_manager_day_and_region_and_count_their_credi
             tx_row("D-4", "1.00", region="EMEA", booked_on="2026-02-11"),
         ]
     )
-    assert batch.status == IngestStatus.SUCCEEDED
+    assert batch.status == IngestStatus.COMMITTED
     # then each manager holds one total per (day, region): 100 + 30 + 20 in EMEA on the 10th
     # from 3 credits, 7 in APAC, 1 on the 11th - and no copy of any credit
     days = (dt.date(2026, 2, 10), dt.date(2026, 2, 11))
@@ -104,7 +104,7 @@ def test_a_transformed_rule_stores_its_multiplier_and_baseline_and_the_explorer_
                 tx_row("D-3", "300.00", account="Globex"),  # no baseline, no multiplier
             ]
         )
-        assert batch.status == IngestStatus.SUCCEEDED
+        assert batch.status == IngestStatus.COMMITTED
         credits = {
             c.transaction.external_id: (c.amount, c.multiplier, c.baseline)
             for c in Credit.objects.known_now().select_related("transaction")

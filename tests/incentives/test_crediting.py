@@ -44,7 +44,7 @@ def test_w_shaped_attribution_shares_one_deal_across_functions(in_org):
             )
         ]
     )
-    assert batch.status == "succeeded", batch.message
+    assert batch.status == "committed", batch.message
     shares = {
         c.person.employee_id: (c.share_pct, c.amount)
         for c in Credit.objects.filter(kind="attribution")
@@ -193,7 +193,7 @@ def test_roll_up_credit_never_double_counts_in_a_team_total(in_org, deals):
             extra["splits"] = f"{owner}:{100 - split[1]};{split[0]}:{split[1]}"
         rows.append(tx_row(f"R-{i}", str(Decimal(cents) / 100), owner_employee_id=owner, **extra))
     batch = _rows(rows)
-    assert batch.status == "succeeded", batch.message
+    assert batch.status == "committed", batch.message
     current = Credit.objects.filter(superseded_at__isnull=True)
     team = sum(c.amount for c in current if c.kind in ("direct", "split"))
     booked = sum(Decimal(cents) / 100 for _, cents, _ in deals)

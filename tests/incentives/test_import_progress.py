@@ -47,7 +47,7 @@ def test_the_import_page_and_the_api_show_a_running_imports_progress(org, client
             created_by_id=None,
         )
         IngestBatch.objects.filter(pk=batch.pk).update(
-            finished_at=None, status=IngestStatus.RUNNING, rows_total=400, rows_processed=0
+            finished_at=None, status=IngestStatus.VALIDATING, rows_total=400, rows_processed=0
         )
         progress_report(kind=INGEST_PROGRESS, object_id=batch.pk, done=100, total=400)
     # then the API and the page both read the progress channel
@@ -167,7 +167,7 @@ def test_a_large_upload_runs_in_a_worker_whose_progress_shows_while_its_transact
 
                 # then its progress is readable while its transaction is open
                 shown = _poll(running)
-                assert (shown["status"], shown["finished_at"]) == (IngestStatus.RUNNING, None)
+                assert (shown["status"], shown["finished_at"]) == (IngestStatus.VALIDATING, None)
                 assert shown["progress_pct"] == 99  # every row read, not yet committed
                 assert not Transaction.objects.exists()  # its rows are still invisible
         finally:
@@ -179,7 +179,7 @@ def test_a_large_upload_runs_in_a_worker_whose_progress_shows_while_its_transact
             done = IngestBatch.objects.filter(pk=batch.pk, finished_at__isnull=False)
             _poll(done.first)
             batch.refresh_from_db()
-            assert batch.status == IngestStatus.SUCCEEDED, batch.message
+            assert batch.status == IngestStatus.COMMITTED, batch.message
             assert batch.counts["created"] == rows
             assert Transaction.objects.count() == rows
             assert IngestBatchSerializer(batch).data["progress_pct"] == 100

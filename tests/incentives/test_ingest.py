@@ -76,7 +76,7 @@ def test_a_clean_file_is_committed_and_credited(in_org):
     batch = _upload(
         _csv([["D-1", "new_business", "1200.50", "USD", "2026-02-10", "E1", "Initech", "EMEA", ""]])
     )
-    assert batch.status == IngestStatus.SUCCEEDED
+    assert batch.status == IngestStatus.COMMITTED
     assert batch.counts["created"] == 1
     tx = Transaction.objects.get(external_id="D-1")
     assert (tx.amount, tx.owner.employee_id, tx.version) == (Decimal("1200.50"), "E1", 1)
@@ -102,7 +102,7 @@ def test_reimporting_the_same_file_changes_nothing(in_org):
     first = _upload(data)
     credits_before = list(Credit.objects.order_by("id").values_list("id", "amount"))
     again = _upload(data)
-    assert again.status == IngestStatus.SUCCEEDED
+    assert again.status == IngestStatus.COMMITTED
     assert again.counts["unchanged"] == 2 and again.counts["created"] == 0
     assert first.counts["created"] == 2
     assert Transaction.objects.count() == 2
@@ -231,7 +231,7 @@ def test_salesforce_preset_maps_an_opportunity_export(in_org):
         header=header,
     )
     batch = _upload(data, mapping="salesforce_opportunity")
-    assert batch.status == IngestStatus.SUCCEEDED, _errors(batch)
+    assert batch.status == IngestStatus.COMMITTED, _errors(batch)
     a = Transaction.objects.get(external_id="006A")
     assert (a.source, a.kind, a.booked_on) == ("salesforce", "new_business", dt.date(2026, 2, 14))
     b = Transaction.objects.get(external_id="006B")
@@ -314,7 +314,7 @@ def test_a_10k_file_reports_every_bad_row_and_partial_mode_loses_no_good_row(def
     assert Transaction.objects.count() == 0 and Credit.objects.count() == 0
     # partial: every good row committed, the same bad rows reported
     partial = _upload(data, mode="partial")
-    assert partial.status == IngestStatus.PARTIAL
+    assert partial.status == IngestStatus.COMMITTED_WITH_ERRORS
     good = 10_000 - len(expected)
     assert Transaction.objects.count() == good == partial.counts["created"]
     assert partial.error_count == len(expected)
@@ -350,7 +350,7 @@ def test_kpi_values_are_versioned_and_signed_off(in_org, alice):
         },
     ]
     first = _rows(rows, kind="kpi_values")
-    assert first.status == IngestStatus.SUCCEEDED, _errors(first)
+    assert first.status == IngestStatus.COMMITTED, _errors(first)
     again = _rows([dict(rows[0], value="4.8")], kind="kpi_values")
     assert again.counts["new_version"] == 1
     from incentives.models import KpiValue
@@ -371,7 +371,7 @@ def test_nothing_is_visible_to_another_tenant(org, tenant_b):
 def test_json_helper_rows_round_trip_decimals(in_org):
     batch = _rows([tx_row("D-9", amount=json.loads("12.5"))])
     assert Transaction.objects.get(external_id="D-9").amount == Decimal("12.50")
-    assert batch.status == IngestStatus.SUCCEEDED
+    assert batch.status == IngestStatus.COMMITTED
 
 
 def test_a_large_upload_goes_to_a_worker_streamed_from_disk(
@@ -396,7 +396,7 @@ def test_a_large_upload_goes_to_a_worker_streamed_from_disk(
         )
     # then it was counted while streaming, processed, and the stored file removed
     batch.refresh_from_db()
-    assert batch.status == IngestStatus.SUCCEEDED
+    assert batch.status == IngestStatus.COMMITTED
     assert batch.size_bytes == sum(len(c) for c in chunks)
     assert (batch.rows_total, batch.counts["created"]) == (2, 2)
     assert not list(services.upload_dir().iterdir())
@@ -414,5 +414,5 @@ def test_an_import_reports_its_progress_chunk_by_chunk(in_org, monkeypatch):
     # when
     batch = _upload(data)
     # then the rows read so far went to the progress channel after each chunk
-    assert batch.status == IngestStatus.SUCCEEDED
+    assert batch.status == IngestStatus.COMMITTED
     assert reported == [(2, 5), (4, 5), (5, 5)]
