@@ -92,6 +92,7 @@ API_SCOPES: dict[str, str] = {
     "read:people": "Read people, hierarchies and assignments",
     "write:people": "Import and change people and assignments",
     "read:plans": "Read plans and quotas",
+    "write:plans": "Create, edit, publish and assign plans",
     "write:transactions": "Import transactions and KPI values",
     "read:transactions": "Read transactions and credits",
     "read:payouts": "Read payout runs, lines and ledger",

@@ -60,6 +60,7 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "read:people": frozenset({"people.view"}),
     "write:people": frozenset({"people.view", "people.change"}),
     "read:plans": frozenset({"plans.view"}),
+    "write:plans": frozenset({"plans.view", "plans.change"}),
     "read:transactions": frozenset({"transactions.view"}),
     "write:transactions": frozenset({"transactions.view", "transactions.change"}),
     "read:payouts": frozenset({"payouts.view"}),

@@ -11,14 +11,19 @@ Contract:
 * :func:`tier_block` works out, for many segments at once, exactly what
   :func:`engine.rules.commission` (the general Decimal path) works out for each one: the
   earned amount as an exact integer at a power-of-ten scale, the tier reached, and the
-  rounded minor units (:func:`round_scaled`, the same six rounding modes as
-  :func:`engine.money.quantize`). Every figure is an integer: int64 when a bound on every
-  intermediate product fits in 62 bits, otherwise Python integers (object arrays) - never
-  floats. A row is only *eligible* when every input the Decimal path would use is an exact
-  integer number of ten-thousandths at the scales used here (e.g. a quota pro-rated by
-  17/31 that is not a whole number of ten-thousandths is not); the caller sends the other
-  rows down the general path, so results are identical either way (property tests in
-  ``tests/engine/test_fast_path.py``).
+  rounded minor units (:func:`round_div`, the same six rounding modes as
+  :func:`engine.money.quantize`). Every figure is an integer: a pro-rated figure is a
+  fraction (a whole-cent quota x 17 / 31), so each row carries its common denominator and
+  every figure multiplied by it; int64 when a bound on every intermediate product fits in 62
+  bits, otherwise Python integers (object arrays) - never floats.
+* Where the general path's Decimals are exact (the row's denominator is 1) the two agree
+  everywhere. Elsewhere they are rounded at 28-50 significant digits, which moves a figure by
+  far less than the distance between two distinct exact fractions of this size - except on
+  an exact tie: a measure exactly on a pro-rated tier bound, or an amount exactly on a
+  rounding boundary (half a cent; a whole cent in the directed modes). Such a row is not
+  *eligible* and the caller sends it down the general path, so results are identical either
+  way (property tests in ``tests/engine/test_fast_path.py``). Past int64 only exact rows are
+  eligible.
 """
 
 from __future__ import annotations
@@ -94,15 +99,25 @@ def round_scaled(x: Ints, digits: int, mode: RoundingMode) -> Ints:
     """Return ``x / 10**digits`` rounded to an integer with ``mode`` (exact, vectorized)."""
     if digits == 0:
         return x
-    d = 10**digits
+    return round_div(x, 10**digits, mode)[0]
+
+
+def round_div(x: Ints, d: Ints | int, mode: RoundingMode) -> tuple[Ints, BoolArray]:
+    """Return (``x / d`` rounded to an integer with ``mode``, rows on a rounding boundary).
+
+    ``d`` > 0 (an int or one per row). A row is *on a boundary* when the exact quotient is a
+    half (the ``half_*`` modes) or a whole number (the directed modes): there, and only there,
+    a figure carried in rounded Decimals could round the other way.
+    """
     neg = x < 0
     a = np.where(neg, -x, x)
     q = a // d
     r = a - q * d
+    twice = 2 * r
     if mode == "half_up":
-        up = 2 * r >= d
+        up = twice >= d
     elif mode == "half_even":
-        up = (2 * r > d) | ((2 * r == d) & (q % 2 == 1))
+        up = (twice > d) | ((twice == d) & (q % 2 == 1))
     elif mode == "down":
         up = np.zeros(len(x), dtype=bool)
     elif mode == "up":
@@ -111,31 +126,34 @@ def round_scaled(x: Ints, digits: int, mode: RoundingMode) -> Ints:
         up = (r > 0) & ~neg
     else:  # floor
         up = (r > 0) & neg
+    boundary = (twice == d) if mode in ("half_up", "half_even") else (r == 0)
     q = q + up.astype(np.int64)
     out: Ints = np.where(neg, -q, q)
-    return out
+    return out, np.asarray(boundary, dtype=bool)
 
 
 @dataclass(frozen=True)
 class SegmentFigures:
-    """The per-segment inputs of a block, as exact integers (one entry per row)."""
+    """The per-segment inputs of a block, as exact integers (one entry per row).
+
+    A pro-rated figure is a fraction (a quota x 17 / 31): every figure of a row is carried
+    multiplied by the row's common denominator ``den``, so all of them are integers.
+    """
 
     value_e4: IntArray
     """The measure, ten-thousandths."""
-    quota_e4: IntArray
-    """The pro-rated quota (x ramp factor), ten-thousandths; valid where ``quota_ok``."""
+    den: Ints
+    """The row's common denominator (>= 1): the figures below are x ``den``."""
+    exact: BoolArray
+    """The general path's Decimals are exact on this row (``den`` divides 10**6); elsewhere
+    they are rounded at 28-50 digits, which only matters on an exact tie."""
+    quota_d: Ints
+    """The pro-rated quota (x ramp factor) x ``den``, ten-thousandths."""
     quota_present: BoolArray
-    quota_ok: BoolArray
-    """The pro-rated quota is a whole number of ten-thousandths (so it is what the Decimal
-    path uses)."""
-    ti_e4: IntArray
-    """The pro-rated target incentive, ten-thousandths; valid where ``ti_ok``."""
-    ti_ok: BoolArray
-    factor_num: IntArray
-    factor_den: IntArray
-    """The pro-ration factor as a reduced fraction."""
-    factor_exact: BoolArray
-    """The Decimal factor equals the fraction (it is a terminating decimal)."""
+    ti_d: Ints
+    """The pro-rated target incentive x ``den``, ten-thousandths."""
+    factor_d: Ints
+    """The pro-ration factor x ``den``."""
 
 
 @dataclass(frozen=True)
@@ -144,30 +162,25 @@ class TierBlock:
 
     eligible: BoolArray
     earned: Ints
-    """Exact earned amount at ``scale`` (10 ** scale units per currency unit)."""
+    """Exact earned amount x ``den`` at ``scale`` (10 ** scale units per currency unit)."""
     scale: int
     tier: IntArray
     minor: Ints
-    """``earned`` rounded to the currency's minor unit with the plan's mode."""
+    """The earned amount rounded to the currency's minor unit with the plan's mode."""
 
 
-def _limit(limit: Limit, fig: SegmentFigures, dtype: Any) -> tuple[Ints, int, BoolArray] | None:
-    """Return (limit at scale, scale, rows where it is exact) for a cap or floor."""
-    n = len(fig.value_e4)
+def _limit(limit: Limit, fig: SegmentFigures, dtype: Any) -> tuple[Ints, int]:
+    """Return (cap or floor x den, its scale)."""
     if limit.target_multiple is not None:
         m, dm = scaled(limit.target_multiple)
-        return fig.ti_e4.astype(dtype) * m, 4 + dm, fig.ti_ok
+        return fig.ti_d.astype(dtype) * m, 4 + dm
     if limit.amount is not None:
         a, da = scaled(limit.amount)
-        # amount x factor = a x num / den; exact at scale da + 4 when den divides a x num x 1e4.
-        top = fig.factor_num.astype(dtype) * (a * 10**4)
-        den = fig.factor_den.astype(dtype)
-        ok = fig.factor_exact & (top % den == 0)
-        return np.where(ok, top // np.where(ok, den, 1), 0), da + 4, ok
-    return np.zeros(n, dtype=dtype), 0, np.ones(n, dtype=bool)  # pragma: no cover
+        return fig.factor_d.astype(dtype) * (a * 10**4), da + 4
+    return np.zeros(len(fig.value_e4), dtype=dtype), 0  # pragma: no cover
 
 
-def _magnitude(*arrays: IntArray) -> int:
+def _magnitude(*arrays: Ints) -> int:
     return max((int(np.abs(a).max()) for a in arrays if len(a)), default=0)
 
 
@@ -195,12 +208,14 @@ def tier_block(
         elif lim.amount is not None:
             scale = max(scale, 4 + scaled(lim.amount)[1])
     # A bound on every intermediate figure decides int64 or exact Python integers.
+    den_max = max(_magnitude(fig.den), 1)
     big_bound = max(s_int + [e for e in e_int if e is not None] + [1])
-    biggest = _magnitude(fig.value_e4, fig.quota_e4, fig.ti_e4) * 10**ds
+    biggest = _magnitude(fig.value_e4) * den_max * 10**ds
+    biggest = max(biggest, _magnitude(fig.quota_d, fig.ti_d) * 10**ds)
     if attainment_basis:
-        biggest = max(biggest, _magnitude(fig.quota_e4) * big_bound)
+        biggest = max(biggest, _magnitude(fig.quota_d) * big_bound)
     else:
-        biggest = max(biggest, big_bound * 10**4)
+        biggest = max(biggest, big_bound * 10**4 * den_max)
     limit_bound = 0
     for lim in limits:
         if lim.target_multiple is not None:
@@ -210,25 +225,42 @@ def tier_block(
     bound = (
         max(
             biggest * max([*r_int, 1]) * (len(r_int) + 2) * 10 ** (scale - 4 - ds - dr),
-            limit_bound * max(_magnitude(fig.ti_e4, fig.factor_num), 1) * 10 ** (scale - 4),
+            limit_bound * max(_magnitude(fig.ti_d, fig.factor_d), 1) * 10 ** (scale - 4),
+            den_max * 10 ** (scale - currency_digits),
         )
         * 4
     )
     dtype: Any = np.int64 if bound < _INT64_SAFE else object
-    v = fig.value_e4.astype(dtype) * 10**ds
-    eligible = np.ones(n, dtype=bool)
+    eligible = fig.exact.copy() if dtype is object else np.ones(n, dtype=bool)
+    # (Past int64 the Decimals' own rounding - 28 digits for sums - could come near a
+    # rounding boundary of a pro-rated figure: only exact rows are taken then.)
+    den = fig.den.astype(dtype)
+    v = fig.value_e4.astype(dtype) * den * 10**ds
     if attainment_basis:
-        eligible &= fig.quota_present & fig.quota_ok & (fig.quota_e4 != 0)
-        q = np.where(eligible, fig.quota_e4, 0).astype(dtype)
+        eligible &= fig.quota_present & (fig.quota_d != 0)
+        q = np.where(eligible, fig.quota_d, 0).astype(dtype)
         lo = [q * s for s in s_int]
         hi = [None if e is None else q * e for e in e_int]
     else:
-        eligible &= ~fig.quota_present | (fig.quota_ok & (fig.quota_e4 != 0))
-        lo = [np.full(n, s * 10**4, dtype=dtype) for s in s_int]
-        hi = [None if e is None else np.full(n, e * 10**4, dtype=dtype) for e in e_int]
+        eligible &= ~fig.quota_present | (fig.quota_d != 0)
+        lo = [den * (s * 10**4) for s in s_int]
+        hi = [None if e is None else den * (e * 10**4) for e in e_int]
+    # Where the general path's Decimals are rounded (a quota x 17 / 31), a figure exactly on
+    # a tier bound or a rounding boundary could go either way there: such rows go its way.
+    # ``rounded`` marks the rows whose earned amount is made of a rounded figure.
+    inexact = ~fig.exact
+    rounded = np.zeros(n, dtype=bool)
     reached = np.ones(n, dtype=np.int64)
     for i, low in enumerate(lo):
         reached = np.where(v >= low, i + 1, reached)
+        if attainment_basis and s_int[i]:
+            eligible &= ~(inexact & (v == low))
+            rounded |= v > low
+    if attainment_basis and table.convention != "retroactive":
+        for i, high in enumerate(hi):
+            if high is not None and e_int[i]:
+                eligible &= ~(inexact & (v == high))
+                rounded |= v > high
     rate_arr = np.array(r_int, dtype=dtype)
     top_rate = rate_arr[reached - 1]
     r0 = r_int[0]
@@ -253,14 +285,11 @@ def tier_block(
     for limit, is_cap in bounds:
         if limit is None:
             continue
-        got = _limit(limit, fig, dtype)
-        assert got is not None
-        amount, lim_scale, ok = got
-        eligible &= ok
+        amount, lim_scale = _limit(limit, fig, dtype)
         amount = amount * 10 ** (scale - lim_scale)
-        if is_cap:
-            earned = np.where(earned > amount, amount, earned)
-        else:
-            earned = np.where(earned < amount, amount, earned)
-    minor = round_scaled(earned, scale - currency_digits, mode)
+        hit = (earned > amount) if is_cap else (earned < amount)
+        earned = np.where(hit, amount, earned)
+        rounded = np.where(hit, True, rounded)
+    minor, boundary = round_div(earned, den * 10 ** (scale - currency_digits), mode)
+    eligible &= ~(inexact & rounded & boundary)
     return TierBlock(eligible, earned, scale, reached, minor)

@@ -278,7 +278,13 @@ def _history(data: Mapping[str, Any], default_plan: str | None) -> dict[str, Any
 def credits_from_rules(
     transactions: Sequence[Mapping[str, Any]], rules: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Return credit records made by running crediting ``rules`` over ``transactions``."""
+    """Return credit records made by running crediting ``rules`` over ``transactions``.
+
+    The rules go through the same arbitration as production (:func:`engine.crediting.
+    credit_transactions`): in the order listed, the first rule of a family that matches a
+    transaction claims it. A rule may state ``transaction_kinds``, ``valid_from`` /
+    ``valid_to``, and the transforms ``baseline`` and ``multiplier`` / ``multipliers``.
+    """
     tx = pd.DataFrame(
         [
             {
@@ -292,14 +298,49 @@ def credits_from_rules(
             for t in transactions
         ]
     )
-    frames: list[pd.DataFrame] = []
-    for rule in rules:
-        kind = rule["rule"]
-        rule_id = str(rule.get("id", kind))
-        if kind == "direct":
-            frames.append(crediting.credit_direct(tx, rule_id=rule_id))
-        elif kind == "split":
-            splits = pd.DataFrame(
+    specs: list[crediting.RuleSpec] = []
+    data: dict[str, crediting.RuleData] = {}
+    for i, rule in enumerate(rules):
+        spec, rd = _rule(rule, f"crediting[{i}]")
+        if spec.id in data:
+            raise crediting.CreditingError(f"crediting[{i}].id: {spec.id!r} is used twice")
+        specs.append(spec)
+        data[spec.id] = rd
+    credits = crediting.credit_transactions(tx, specs, data).credits
+    if credits.empty:
+        return []
+    return [{str(k): v for k, v in rec.items()} for rec in credits.to_dict("records")]
+
+
+_RULE_DATA_KEYS = {
+    "direct": set(),
+    "split": {"splits"},
+    "territory": {"map", "memberships"},
+    "attribution": {"touches"},
+    "rollup": {"nodes", "memberships"},
+}
+_RULE_KEYS = {"rule", "id", "name", "transaction_kinds", "valid_from", "valid_to"}
+
+
+def _rule(rule: Mapping[str, Any], path: str) -> tuple[crediting.RuleSpec, crediting.RuleData]:
+    """Return one case rule as the engine's spec and data; errors name ``path``."""
+    kind = rule.get("rule")
+    if kind not in _RULE_DATA_KEYS:
+        raise ValueError(f"{path}.rule: unknown crediting rule {kind!r}")
+    config = {
+        k: v for k, v in rule.items() if k not in _RULE_KEYS and k not in _RULE_DATA_KEYS[kind]
+    }
+    if kind == "territory":
+        config["attribute"] = rule.get("attribute", "region")
+        config["map"] = rule.get("map")
+    if kind == "rollup":
+        config.setdefault("hierarchy", "case")
+    crediting.validate_rule_config(kind, config, path)
+    rule_id = str(rule.get("id", kind))
+    rd = crediting.RuleData()
+    if kind == "split":
+        rd = crediting.RuleData(
+            splits=pd.DataFrame(
                 [
                     {
                         "transaction_id": str(s["transaction"]),
@@ -307,26 +348,24 @@ def credits_from_rules(
                         "share_ppm": int(_num(s["share"]) * 1_000_000),
                     }
                     for s in rule["splits"]
-                ]
+                ],
+                columns=["transaction_id", "person_id", "share_ppm"],
             )
-            frames.append(crediting.credit_splits(tx, splits, rule_id=rule_id))
-        elif kind == "territory":
-            terr = pd.DataFrame(
-                [
-                    {"value": str(k), **{f"{t}_id": str(v[t]) for t in v}}
-                    if isinstance(v, Mapping)
-                    else {"value": str(k), "person_id": str(v)}
-                    for k, v in rule["map"].items()
-                ]
-            )
-            members = pd.DataFrame(rule.get("memberships", []), columns=["person_id", "node_id"])
-            frames.append(
-                crediting.credit_territories(
-                    tx, terr, members, attribute=str(rule["attribute"]), rule_id=rule_id
-                )
-            )
-        elif kind == "attribution":
-            touches = pd.DataFrame(
+        )
+    elif kind == "territory":
+        terr = pd.DataFrame(
+            [
+                {"value": str(k), **{f"{t}_id": str(v[t]) for t in v}}
+                if isinstance(v, Mapping)
+                else {"value": str(k), "person_id": str(v)}
+                for k, v in rule["map"].items()
+            ]
+        )
+        members = pd.DataFrame(rule.get("memberships", []), columns=["person_id", "node_id"])
+        rd = crediting.RuleData(territories=terr, members=members.astype(str))
+    elif kind == "attribution":
+        rd = crediting.RuleData(
+            touches=pd.DataFrame(
                 [
                     {
                         "transaction_id": str(t["transaction"]),
@@ -334,37 +373,41 @@ def credits_from_rules(
                         "touched_at": str(t["at"]),
                     }
                     for t in rule["touches"]
-                ]
+                ],
+                columns=["transaction_id", "person_id", "touched_at"],
             )
-            custom = {k: Fraction(str(v)) for k, v in (rule.get("weights") or {}).items()}
-            frames.append(
-                crediting.credit_attribution(
-                    tx, touches, model=str(rule["model"]), custom=custom, rule_id=rule_id
-                )
-            )
-        elif kind == "rollup":
-            base = pd.concat(frames, ignore_index=True)
-            nodes = pd.DataFrame(
-                [
-                    {
-                        "node_id": str(n["id"]),
-                        "parent_id": n.get("parent"),
-                        "manager_id": n.get("manager"),
-                    }
-                    for n in rule["nodes"]
-                ]
-            )
-            members = pd.DataFrame(
-                [
-                    {"person_id": str(m["person"]), "node_id": str(m["node"])}
-                    for m in rule["memberships"]
-                ]
-            )
-            frames.append(crediting.credit_rollups(base, members, nodes, rule_id=rule_id))
-        else:
-            raise ValueError(f"unknown crediting rule {kind!r}")
-    if not frames:
-        return []
-    credits = pd.concat(frames, ignore_index=True)
-    crediting.check_direct_shares(credits)
-    return [{str(k): v for k, v in rec.items()} for rec in credits.to_dict("records")]
+        )
+    elif kind == "rollup":
+        nodes = pd.DataFrame(
+            [
+                {
+                    "node_id": str(n["id"]),
+                    "parent_id": n.get("parent"),
+                    "manager_id": n.get("manager"),
+                }
+                for n in rule["nodes"]
+            ],
+            columns=["node_id", "parent_id", "manager_id"],
+        )
+        members = pd.DataFrame(
+            [
+                {"person_id": str(m["person"]), "node_id": str(m["node"])}
+                for m in rule["memberships"]
+            ],
+            columns=["person_id", "node_id"],
+        )
+        rd = crediting.RuleData(orgs={None: (members, nodes)})
+    spec = crediting.RuleSpec(
+        id=rule_id,
+        kind=str(kind),
+        name=str(rule.get("name", rule_id)),
+        valid_from=_date(rule["valid_from"]) if "valid_from" in rule else None,
+        valid_to=_date(rule["valid_to"]) if "valid_to" in rule else None,
+        transaction_kinds=tuple(str(k) for k in rule.get("transaction_kinds", [])),
+        transform=crediting.parse_transform(config, path),
+        model=str(rule.get("model", "linear")),
+        weights=tuple((str(k), Fraction(str(v))) for k, v in (rule.get("weights") or {}).items()),
+        attribute=str(rule.get("attribute", "region")),
+        keep=tuple(rule["keep"]) if "keep" in rule else None,
+    )
+    return spec, rd

@@ -37,9 +37,9 @@ def filter_mask(credits: pd.DataFrame, flt: Filter) -> BoolArray:
     """Return a boolean array: which rows of ``credits`` pass the filter."""
     mask = np.ones(len(credits), dtype=bool)
     if flt.transaction_types:
-        mask &= credits["transaction_type"].isin(flt.transaction_types).to_numpy()
+        mask &= text_in(credits["transaction_type"], flt.transaction_types)
     if flt.credit_kinds:
-        mask &= credits["kind"].isin(flt.credit_kinds).to_numpy()
+        mask &= text_in(credits["kind"], flt.credit_kinds)
     for key, values in flt.attributes:
         if key not in credits.columns:
             return np.zeros(len(credits), dtype=bool)
@@ -50,11 +50,49 @@ def filter_mask(credits: pd.DataFrame, flt: Filter) -> BoolArray:
     return mask
 
 
+def text_in(column: pd.Series, values: Sequence[str]) -> BoolArray:
+    """Return which rows of a text column are one of ``values`` (a look-up on category codes)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        cat = column.cat
+        wanted = np.zeros(len(cat.categories) + 1, dtype=bool)  # the last slot: missing (-1)
+        wanted[:-1] = cat.categories.isin(values)
+        out: BoolArray = wanted[cat.codes.to_numpy()]
+        return out
+    return column.isin(values).to_numpy()
+
+
+def as_categories(credits: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Return ``credits`` with its text ``columns`` as categories (a frame of the same rows).
+
+    A million credits hold a handful of transaction types and kinds: as categories they take
+    one byte a row instead of a Python string, and every filter is a look-up on the codes.
+    Columns that are categories already are kept as they are (nothing is copied then).
+    """
+    convert = [c for c in columns if c in credits.columns and credits[c].dtype == object]
+    if not convert:
+        return credits
+    out = credits.copy(deep=False)  # the other columns are shared, not copied
+    for c in convert:
+        out[c] = credits[c].astype("category")
+    return out
+
+
 def group_sum(codes: IntArray, values: IntArray, size: int) -> IntArray:
     """Return exact int64 sums of ``values`` grouped by ``codes`` in ``range(size)``."""
     out = np.zeros(size, dtype=np.int64)
     np.add.at(out, codes, values)
     return out
+
+
+def credit_weights(credits: pd.DataFrame) -> IntArray:
+    """Return how many credits each row stands for: ``credits_n`` of a roll-up total, else 1.
+
+    Roll-ups are totals (:func:`engine.crediting.rollup_totals`), so ``count`` and
+    ``average`` measures count the credits behind a total, not its row.
+    """
+    if "credits_n" not in credits.columns:
+        return np.ones(len(credits), dtype=np.int64)
+    return np.asarray(credits["credits_n"].fillna(1), dtype=np.int64)
 
 
 def group_count(codes: IntArray, size: int) -> IntArray:

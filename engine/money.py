@@ -259,3 +259,35 @@ def allocate_groups(
     out = np.empty(n, dtype=np.int64)
     out[order] = sign * parts
     return out
+
+
+# --- crediting transforms (engine/crediting.py): a factor on int64 ten-thousandths ----------
+
+
+def scale_e4(values: npt.NDArray[np.int64], factor: Decimal) -> npt.NDArray[np.int64]:
+    """Return ``values`` (ten-thousandths) times an exact ``factor``, rounded half-even to e4.
+
+    Vectorized and exact: the factor is a fraction p/q and each product is divided once.
+    """
+    frac = Fraction(factor)
+    p, q = frac.numerator, frac.denominator
+    v = values.astype(np.int64)
+    if len(v) == 0:
+        return v
+    biggest = int(np.abs(v).max())
+    if biggest and abs(p) > np.iinfo(np.int64).max // (2 * biggest):
+        exact = [_half_even_div(int(x) * p, q) for x in v.tolist()]
+        return np.array(exact, dtype=np.int64)
+    prod = v * np.int64(p)
+    base = np.floor_divide(prod, q)
+    rem2 = 2 * (prod - base * q)  # 0 <= rem2 < 2q
+    up = (rem2 > q) | ((rem2 == q) & (base % 2 == 1))
+    out: npt.NDArray[np.int64] = (base + up.astype(np.int64)).astype(np.int64)
+    return out
+
+
+def _half_even_div(n: int, q: int) -> int:
+    base, rem = divmod(n, q)
+    if 2 * rem > q or (2 * rem == q and base % 2 == 1):
+        return base + 1
+    return base

@@ -66,6 +66,17 @@ class CreditRow:
     share: Decimal = ONE
     collected: bool = True
     attributes: Mapping[str, str] = field(default_factory=dict)
+    multiplier: Decimal = ONE
+    """The crediting rule's multiplier, already applied to ``amount``."""
+    baseline: Decimal = ZERO
+    """The baseline the crediting rule took off the transaction before sharing it out."""
+    gross: Decimal = ZERO
+    """The transaction's amount before the baseline (when there was one)."""
+
+    @property
+    def transformed(self) -> bool:
+        """Return whether a crediting transform (baseline or multiplier) made this credit."""
+        return self.multiplier != ONE or self.baseline != ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -680,6 +691,39 @@ def _window_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
 def _credit_ref(f: Facts, measure_id: str) -> str:
     n = f.measure_credit_count.get(measure_id, 0)
     return f"credits:{f.person_id}/{f.plan.id}/{f.segment}/{measure_id} ({n} rows)"
+
+
+def transform_note(
+    rows: Sequence[CreditRow], measure_id: str, currency: str, mode: RoundingMode
+) -> tuple[tuple[Step, ...], str]:
+    """Return the steps and sentence saying how crediting transforms made a measure's credits.
+
+    Empty when no credit of ``rows`` was transformed; else one step per transformed credit
+    (``credit_transform:<transaction>``) and one sentence, e.g. "In bookings, t1 counts
+    2,000.00 above its baseline of 10,000.00 (of 12,000.00); t2 counts 1.25 x its credit."
+    """
+    picked = [r for r in rows if r.transformed]
+    if not picked:
+        return (), ""
+    steps: list[Step] = []
+    parts: list[str] = []
+    for r in sorted(picked, key=lambda r: (r.date, r.credit_id)):
+        words = []
+        if r.baseline != ZERO:
+            above = r.gross - r.baseline if r.gross > r.baseline else ZERO
+            gross = fmt_amount(r.gross, currency, mode)
+            words.append(
+                f"only the {fmt_amount(above, currency, mode)} above its baseline of "
+                f"{fmt_amount(r.baseline, currency, mode)} (of {gross})"
+            )
+        if r.share != ONE and r.baseline != ZERO:
+            words.append(f"{fmt_pct(r.share)} of it")
+        if r.multiplier != ONE:
+            words.append(f"times {fmt_number(r.multiplier)}")
+        text = ", ".join(words)
+        parts.append(f"{r.transaction_id} counts {fmt_amount(r.amount, currency, mode)}: {text}")
+        steps.append(step(f"credit_transform:{r.transaction_id}", r.amount, text))
+    return tuple(steps), f"In {measure_id}, " + "; ".join(parts) + "."
 
 
 # --------------------------------------------------------------------------- component rules

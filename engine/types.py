@@ -35,6 +35,9 @@ CREDIT_COLUMNS: Final = (
     "kind",
 )
 """Optional credit columns: ``rule_id``, ``share_ppm``, ``collected`` and any attributes."""
+TEXT_COLUMNS: Final = ("transaction_type", "kind")
+"""Credit text columns the engine reads as categories (pass them as ``category`` dtype to
+save the conversion and the memory: a handful of values over millions of rows)."""
 
 TIMELINE_COLUMNS: Final = ("person_id", "start", "end", "node_id", "role", "allocation")
 ASSIGNMENT_COLUMNS: Final = ("person_id", "plan_id", "start", "end", "target_incentive_e4")

@@ -411,6 +411,18 @@ def window_step(measure_id: str, span: Span) -> tuple[Step, str]:
     return Step(f"{measure_id}_window", f"{span.start}..{span.end}", words), words
 
 
+def with_history(
+    inputs: Inputs, credits: pd.DataFrame, credit_day: IntArray, first_day: int
+) -> tuple[pd.DataFrame, IntArray]:
+    """Return the period's credits followed by the history credits from ``first_day``, and
+    their day numbers (the period's rows keep their positions)."""
+    history = history_credit_frame(inputs, first_day)
+    if not len(history):
+        return credits, credit_day
+    days = pd.to_datetime(history["date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    return pd.concat([credits, history], ignore_index=True), np.concatenate([credit_day, days])
+
+
 def history_credit_frame(inputs: Inputs, first_day: int) -> pd.DataFrame:
     """Return the history credits dated from ``first_day`` to the start of the period."""
     frame = inputs.history_credits
@@ -472,14 +484,10 @@ def measure_windows(
         for plan_id, m in wanted
     }
     first = min(day_number(s.start) for s in spans.values())
-    history = history_credit_frame(inputs, first)
-    combined = credits
-    days, money = credit_day, amounts
-    if len(history):
-        combined = pd.concat([credits, history], ignore_index=True)
-        hdays = pd.to_datetime(history["date"]).to_numpy().astype("datetime64[D]")
-        days = np.concatenate([credit_day, hdays.astype(np.int64)])
-        money = np.concatenate([amounts, history["amount_e4"].to_numpy(dtype=np.int64)])
+    combined, days = with_history(inputs, credits, credit_day, first)
+    money = (
+        combined["amount_e4"].to_numpy(dtype=np.int64) if len(combined) > len(credits) else amounts
+    )
     codes, uniques = pd.factorize(np.array(list(seg_people), dtype=object))
     persons = pd.Index(list(uniques))
     seg_person = codes.astype(np.int64)
@@ -608,12 +616,8 @@ def holder_windows(
                 wanted[(scope, holder, plan_id, m.id)] = (m.filter, day_number(span.start))
     if not wanted:
         return {}
-    history = history_credit_frame(inputs, min(start for _, start in wanted.values()))
-    combined, days = credits, credit_day
-    if len(history):
-        combined = pd.concat([credits, history], ignore_index=True)
-        hdays = pd.to_datetime(history["date"]).to_numpy().astype("datetime64[D]")
-        days = np.concatenate([credit_day, hdays.astype(np.int64)])
+    first = min(start for _, start in wanted.values())
+    combined, days = with_history(inputs, credits, credit_day, first)
     people = combined["person_id"].astype(str).to_numpy() if len(combined) else np.array([])
     money = combined["amount_e4"].to_numpy(dtype=np.int64) if len(combined) else np.zeros(0)
     out: dict[tuple[str, str, str, str], tuple[int, int]] = {}

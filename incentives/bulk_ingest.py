@@ -77,6 +77,7 @@ from incentives.crediting import (
     Wanted,
     credit_columns,
     credit_frame,
+    rollups_recompute,
     write_corrections,
 )
 from incentives.ingest import Lookups
@@ -413,6 +414,8 @@ _CREDIT_COPY = [
     "currency",
     "credit_date",
     "period_id",
+    "multiplier",
+    "baseline",
 ]
 _TX_TABLE = Transaction._meta.db_table
 _CREDIT_TABLE = "incentives_credit"
@@ -776,6 +779,8 @@ class TransactionSink:
             self.credit_summary.corrections_written += write_corrections(
                 {}, self.wanted, {}, self.ctx
             )
+        if self.ctx is not None:
+            rollups_recompute(ctx=self.ctx)  # roll-up totals of the months it credited
 
 
 def _supersede(ids: list[int], now: dt.datetime) -> None:  # on the writer

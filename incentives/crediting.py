@@ -2,9 +2,12 @@
 
 Rules compete within a family (revenue: direct, split, territory; attribution; roll-up): for
 each transaction the first rule by priority that matches it claims it, and any other rule of
-the same family that also matches is reported as a conflict instead of crediting twice.
-Roll-ups credit the managers above every revenue credit, as indirect credit (kind
-``rollup``), using the org of the chosen hierarchy as of the first day of the credit's month.
+the same family that also matches is reported as a conflict instead of crediting twice. That
+arbitration, and the rules' transforms (baseline, multipliers), are the engine's
+(:func:`engine.crediting.credit_transactions`); this module fetches what the rules read and
+writes what they give. Roll-ups are stored as totals (:class:`~incentives.models.CreditRollup`,
+:func:`rollups_recompute`): the managers above every revenue credit, as indirect credit, using
+the org of the chosen hierarchy as of the first day of the credit's month.
 
 The org is read as Quotient knew it at one moment (``known_at``): a computation that writes
 credits reads it at its own clock and stamps that moment on every credit as ``computed_at``, so
@@ -43,6 +46,8 @@ from hierarchy.models import Assignment, Hierarchy, NodeParent, Period, PeriodKi
 from incentives.models import (
     Credit,
     CreditingRule,
+    CreditKind,
+    CreditRollup,
     RuleKind,
     Transaction,
 )
@@ -109,18 +114,36 @@ def _transactions_frame(qs: Any) -> pd.DataFrame:
     return frame.drop(columns=["amount"])
 
 
-def _rule_applies(rule: CreditingRule, frame: pd.DataFrame) -> pd.Series:
-    mask = frame["date"] >= rule.valid_from
-    if rule.valid_to is not None:
-        mask &= frame["date"] < rule.valid_to
-    if rule.transaction_kinds:
-        mask &= frame["transaction_type"].isin(rule.transaction_kinds)
-    return mask
+def rule_spec(rule: CreditingRule) -> engine_crediting.RuleSpec:
+    """Return a crediting rule row as the engine's :class:`~engine.crediting.RuleSpec`."""
+    config = rule.config or {}
+    return engine_crediting.RuleSpec(
+        id=str(rule.pk),
+        kind=str(rule.kind),
+        name=rule.name,
+        valid_from=rule.valid_from,
+        valid_to=rule.valid_to,
+        transaction_kinds=tuple(rule.transaction_kinds or ()),
+        transform=engine_crediting.parse_transform(config, f"rule {rule.name}: config"),
+        model=str(config.get("model", "linear")),
+        weights=tuple((str(k), Fraction(str(v))) for k, v in (config.get("weights") or {}).items()),
+        attribute=str(config.get("attribute", "region")),
+        keep=tuple(config["keep"]) if "keep" in config else ROLLUP_KEEP,
+    )
 
 
 def _engine_input(frame: pd.DataFrame) -> pd.DataFrame:
+    # currency rides along as an attribute, so roll-up totals never add two currencies up
     return frame[
-        ["transaction_id", "owner_id", "date", "amount_e4", "transaction_type", *ATTRIBUTE_COLUMNS]
+        [
+            "transaction_id",
+            "owner_id",
+            "date",
+            "amount_e4",
+            "transaction_type",
+            *ATTRIBUTE_COLUMNS,
+            "currency",
+        ]
     ]
 
 
@@ -148,12 +171,16 @@ def _node_members(node_ids: Iterable[int], day: dt.date, known_at: dt.datetime) 
     return pd.DataFrame(list(rows), columns=["person_id", "node_id"])
 
 
-def _territory_credits(
+def _months(dates: Iterable[dt.date]) -> list[dt.date]:
+    return sorted({d.replace(day=1) for d in dates})
+
+
+def _territory_data(
     rule: CreditingRule, frame: pd.DataFrame, known_at: dt.datetime
-) -> pd.DataFrame:
+) -> engine_crediting.RuleData:
+    """Return a territory rule's map (people and nodes by id) and node members per month."""
     from hierarchy.models import Node, Person
 
-    attribute = rule.config.get("attribute", "region")
     mapping: dict[str, dict[str, str]] = rule.config.get("map", {})
     people = dict(
         Person.objects.filter(
@@ -165,35 +192,31 @@ def _territory_credits(
             code__in=[m["node"] for m in mapping.values() if "node" in m]
         ).values_list("code", "id")
     )
-    territories = pd.DataFrame(
-        [
-            (value, people.get(m.get("employee_id", "")), nodes.get(m.get("node", "")))
-            for value, m in mapping.items()
-        ],
-        columns=["value", "person_id", "node_id"],
-    )
-    if territories.empty:
-        return pd.DataFrame()
-    frame = frame[frame[attribute].astype(str).isin(territories["value"])]
+    rows = []
+    for value, m in mapping.items():
+        person = people.get(m.get("employee_id", ""))
+        node = nodes.get(m.get("node", ""))
+        if person is not None or node is not None:
+            rows.append(
+                (
+                    value,
+                    None if person is None else str(person),
+                    None if node is None else str(node),
+                )
+            )
+    territories = pd.DataFrame(rows, columns=["value", "person_id", "node_id"])
+    node_ids = sorted({int(n) for n in territories["node_id"].dropna()})
     parts = []
     # Node members are taken as of each transaction's month, like roll-ups.
-    for month, group in frame.groupby(frame["date"].map(lambda d: d.replace(day=1))):
-        members = _node_members(territories["node_id"].dropna().astype(int), month, known_at)
-        members = members.astype({"person_id": str, "node_id": str})
-        t = territories.assign(
-            person_id=territories["person_id"].map(lambda v: None if pd.isna(v) else str(int(v))),
-            node_id=territories["node_id"].map(lambda v: None if pd.isna(v) else str(int(v))),
-        )
-        parts.append(
-            engine_crediting.credit_territories(
-                _engine_input(group).astype({"owner_id": "object"}),
-                t,
-                members,
-                attribute=attribute,
-                rule_id=str(rule.pk),
-            )
-        )
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    for month in _months(frame["date"]) if node_ids else []:
+        members = _node_members(node_ids, month, known_at).astype(str)
+        parts.append(members.assign(month=month))
+    members_frame = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["person_id", "node_id", "month"])
+    )
+    return engine_crediting.RuleData(territories=territories, members=members_frame)
 
 
 def _org_as_of(
@@ -237,6 +260,29 @@ def _org_as_of(
     return memberships, nodes
 
 
+def rollup_orgs(
+    rule: CreditingRule,
+    months: Iterable[dt.date],
+    known_at: dt.datetime,
+    cache: dict[tuple[Any, ...], Any] | None = None,
+) -> dict[dt.date | None, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Return a roll-up rule's org (memberships, nodes) as of the first day of each month."""
+    cache = {} if cache is None else cache
+    code = rule.config.get("hierarchy")
+    if ("hierarchy", code) not in cache:
+        cache[("hierarchy", code)] = Hierarchy.objects.filter(code=code).first()
+    hierarchy = cache[("hierarchy", code)]
+    out: dict[dt.date | None, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    if hierarchy is None:
+        return out
+    for month in months:
+        key = ("org", hierarchy.pk, month, known_at)
+        if key not in cache:
+            cache[key] = _org_as_of(hierarchy.pk, month, known_at)
+        out[month] = cache[key]
+    return out
+
+
 def compute_credits(
     frame: pd.DataFrame,
     rules: list[CreditingRule],
@@ -246,95 +292,41 @@ def compute_credits(
 ) -> tuple[pd.DataFrame, list[Conflict]]:
     """Return the credits the rules give ``frame``'s transactions, and the conflicts.
 
-    Territories and roll-ups read the org as known at ``known_at``. ``cache`` keeps hierarchies
-    and orgs as of a month between calls on chunks of one import (same ``known_at``).
+    The arbitration itself is the engine's (:func:`engine.crediting.credit_transactions`);
+    this fetches what the rules read. Territories and roll-ups read the org as known at
+    ``known_at``. ``cache`` keeps hierarchies and orgs as of a month between calls on chunks of
+    one import (same ``known_at``). Roll-up rules among ``rules`` give roll-up totals.
     """
     cache = {} if cache is None else cache
-    credits: list[pd.DataFrame] = []
-    conflicts: list[Conflict] = []
-    claimed: dict[str, dict[int, str]] = defaultdict(dict)
+    specs: list[engine_crediting.RuleSpec] = []
+    data: dict[str, engine_crediting.RuleData] = {}
+    months = _months(frame["date"]) if len(frame) else []
     for rule in rules:
-        if rule.kind == RuleKind.ROLLUP:
-            continue
-        family = rule.family
-        applies = _rule_applies(rule, frame)
-        candidates = frame[applies]
-        if rule.kind == RuleKind.DIRECT:
-            candidates = candidates[candidates["owner_id"].notna()]
-        elif rule.kind in (RuleKind.SPLIT, RuleKind.ATTRIBUTION):
+        spec = rule_spec(rule)
+        specs.append(spec)
+        if rule.kind in (RuleKind.SPLIT, RuleKind.ATTRIBUTION):
+            in_force = frame[engine_crediting.rule_in_force(spec, frame)]
             touches = _touch_rows(
-                candidates,
+                in_force,
                 rule.config.get("roles") or (["split"] if rule.kind == RuleKind.SPLIT else None),
                 shares=rule.kind == RuleKind.SPLIT,
             )
-            candidates = candidates[candidates["transaction_id"].isin(touches["transaction_id"])]
-        elif rule.kind == RuleKind.TERRITORY:
-            attribute = rule.config.get("attribute", "region")
-            values = set(rule.config.get("map", {}))
-            candidates = candidates[candidates[attribute].astype(str).isin(values)]
-        taken = claimed[family]
-        fresh = candidates[~candidates["transaction_id"].isin(taken.keys())]
-        conflicts.extend(
-            Conflict(int(t), taken[int(t)], rule.name)
-            for t in candidates["transaction_id"]
-            if int(t) in taken
-        )
-        if fresh.empty:
-            continue
-        for t in fresh["transaction_id"]:
-            taken[int(t)] = rule.name
-        rule_id = str(rule.pk)
-        if rule.kind == RuleKind.DIRECT:
-            part = engine_crediting.credit_direct(_engine_input(fresh), rule_id=rule_id)
-        elif rule.kind == RuleKind.SPLIT:
-            splits = touches[touches["transaction_id"].isin(fresh["transaction_id"])]
-            part = engine_crediting.credit_splits(_engine_input(fresh), splits, rule_id=rule_id)
-        elif rule.kind == RuleKind.ATTRIBUTION:
-            t = touches[touches["transaction_id"].isin(fresh["transaction_id"])]
-            weights = {k: Fraction(str(v)) for k, v in rule.config.get("weights", {}).items()}
-            part = engine_crediting.credit_attribution(
-                _engine_input(fresh),
-                t[["transaction_id", "person_id", "touched_at"]],
-                model=rule.config.get("model", "linear"),
-                custom=weights or None,
-                rule_id=rule_id,
+            data[spec.id] = (
+                engine_crediting.RuleData(splits=touches)
+                if rule.kind == RuleKind.SPLIT
+                else engine_crediting.RuleData(touches=touches)
             )
-        else:
-            part = _territory_credits(rule, fresh, known_at)
-        if not part.empty:
-            credits.append(part)
-    base = pd.concat(credits, ignore_index=True) if credits else pd.DataFrame()
-    if not base.empty:
-        engine_crediting.check_direct_shares(base[base["kind"].isin(("direct", "split"))])
-        revenue = base[base["rule_id"].isin([str(r.pk) for r in rules if r.family == "revenue"])]
-        for rule in rules:
-            if rule.kind != RuleKind.ROLLUP or revenue.empty:
-                continue
-            code = rule.config.get("hierarchy")
-            if ("hierarchy", code) not in cache:
-                cache[("hierarchy", code)] = Hierarchy.objects.filter(code=code).first()
-            hierarchy = cache[("hierarchy", code)]
-            if hierarchy is None:
-                continue
-            scoped = revenue[
-                _rule_applies(
-                    rule, revenue.rename(columns={"transaction_type": "transaction_type"})
-                )
-            ]
-            for month, group in scoped.groupby(scoped["date"].map(lambda d: d.replace(day=1))):
-                key = ("org", hierarchy.pk, month, known_at)
-                if key not in cache:
-                    cache[key] = _org_as_of(hierarchy.pk, month, known_at)
-                memberships, nodes = cache[key]
-                if memberships.empty:
-                    continue
-                part = engine_crediting.credit_rollups(
-                    group, memberships, nodes, rule_id=str(rule.pk)
-                )
-                if not part.empty:
-                    credits.append(part)
-    out = pd.concat(credits, ignore_index=True) if credits else pd.DataFrame()
-    return out, conflicts
+        elif rule.kind == RuleKind.TERRITORY:
+            data[spec.id] = _territory_data(rule, frame, known_at)
+        elif rule.kind == RuleKind.ROLLUP:
+            data[spec.id] = engine_crediting.RuleData(
+                orgs=rollup_orgs(rule, months, known_at, cache)
+            )
+    credited = engine_crediting.credit_transactions(_engine_input(frame), specs, data)
+    conflicts = [
+        Conflict(int(c.transaction_id), c.claimed_by, c.also_matched) for c in credited.conflicts
+    ]
+    return credited.credits, conflicts
 
 
 # --- persist ------------------------------------------------------------------------------------
@@ -421,6 +413,14 @@ class CreditContext:
     today: dt.date
     now: dt.datetime
     cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    months: set[dt.date] = field(default_factory=set)
+    """The months whose revenue credits this run computed: their roll-ups are recomputed
+    (:func:`rollups_recompute`) once the credits are written."""
+
+    @property
+    def crediting_rules(self) -> list[CreditingRule]:
+        """Return the rules that credit transactions (roll-ups are totals, made after)."""
+        return [r for r in self.rules if r.kind != RuleKind.ROLLUP]
 
     @property
     def rule_versions(self) -> dict[int, int]:
@@ -448,10 +448,11 @@ def credit_frame(
     """
     if not len(frame):
         return pd.DataFrame()
-    credits, conflicts = compute_credits(frame, ctx.rules, ctx.cache, known_at=ctx.now)
+    credits, conflicts = compute_credits(frame, ctx.crediting_rules, ctx.cache, known_at=ctx.now)
     summary.conflicts.extend(conflicts)
     if credits.empty:
         return credits
+    ctx.months.update(_months(credits["date"]))
     tx = frame.set_index("transaction_id")
     credits = credits.assign(
         person_id=credits["person_id"].astype("int64"),
@@ -522,6 +523,8 @@ def write_corrections(
             )
         )
     Credit.objects.bulk_create(corrections)
+    if corrections:
+        ctx.months.add(ctx.today.replace(day=1))  # corrections roll up in the open period
     changes_record(
         kind=ChangeKind.CREDIT,
         keys=month_keys([c.person_id for c in corrections], [c.credit_date for c in corrections]),
@@ -580,6 +583,10 @@ def credits_recompute(
         "belongs_to_period_id",
         "credit_date",
     ):
+        if kind == CreditKind.ROLLUP and period_id is not None and status == PeriodStatus.CLOSED:
+            # A roll-up credit stored before roll-ups became totals: history, left as it was.
+            continue
+        ctx.months.add(credit_date.replace(day=1))  # its month's roll-ups are recomputed
         if period_id is not None and status == PeriodStatus.CLOSED:
             locked[(source, ext, person, rule_id, kind, belongs or period_id)] += amount
         else:
@@ -609,6 +616,7 @@ def credits_recompute(
         )
     )
     summary.corrections_written = write_corrections(locked, wanted, latest, ctx)
+    rollups_recompute(ctx=ctx)
     return summary
 
 
@@ -626,11 +634,27 @@ class ReplayedCredit:
     credit_date: dt.date
 
 
+@dataclass(frozen=True)
+class ReplayedRollup:
+    """One roll-up total as a computation at a given moment of knowledge gives it."""
+
+    person_id: int
+    rule_id: int
+    credit_date: dt.date
+    transaction_kind: str
+    region: str
+    product: str
+    currency: str
+    amount: Decimal
+    credit_count: int
+
+
 @dataclass
 class CreditReplay:
     known_at: dt.datetime
     credits: list[ReplayedCredit]
     conflicts: list[Conflict]
+    rollups: list[ReplayedRollup] = field(default_factory=list)
 
 
 def credits_replay(
@@ -639,9 +663,10 @@ def credits_replay(
     """Recompute credits from the transactions and the org as known at ``known_at``; write nothing.
 
     With ``known_at`` a credit's ``computed_at`` this reproduces that computation's credits
-    (of those business keys when ``transaction_ids`` is given), whatever was learned since.
-    The crediting rules are today's (each credit names the rule version it came from), and
-    closed-period corrections are not re-derived: this is the computation, before persisting.
+    (of those business keys when ``transaction_ids`` is given), whatever was learned since,
+    and the roll-up totals those credits make (of those credits only). The crediting rules
+    are today's (each credit names the rule version it came from), and closed-period
+    corrections are not re-derived: this is the computation, before persisting.
     """
     rules = _active_rules()
     current, _ = _scope(None, transaction_ids, only_new_versions=False, known_at=known_at)
@@ -652,6 +677,7 @@ def credits_replay(
     if credits.empty:
         return CreditReplay(known_at, [], conflicts)
     versions = {r.pk: r.version for r in rules}
+    base = credits[credits["kind"] != CreditKind.ROLLUP]
     columns = ["transaction_id", "person_id", "rule_id", "kind", "share_ppm", "amount_e4", "date"]
     out = [
         ReplayedCredit(
@@ -664,11 +690,29 @@ def credits_replay(
             amount=from_e4(int(e4)),
             credit_date=day,
         )
-        for tx, person, rule, kind, share, e4, day in credits[columns].itertuples(
+        for tx, person, rule, kind, share, e4, day in base[columns].itertuples(
             index=False, name=None
         )
     ]
-    return CreditReplay(known_at, out, conflicts)
+    totals = credits[credits["kind"] == CreditKind.ROLLUP]
+    keys = ["person_id", "rule_id", "date", "transaction_type", "region", "product", "currency"]
+    rollups = [
+        ReplayedRollup(
+            person_id=int(person),
+            rule_id=int(rule),
+            credit_date=day,
+            transaction_kind=str(kind),
+            region=str(region or ""),
+            product=str(product or ""),
+            currency=str(currency),
+            amount=from_e4(int(e4)),
+            credit_count=int(n),
+        )
+        for person, rule, day, kind, region, product, currency, e4, n in totals[
+            [*keys, "amount_e4", "credits_n"]
+        ].itertuples(index=False, name=None)
+    ]
+    return CreditReplay(known_at, out, conflicts, rollups)
 
 
 def _assign_periods(periods: list[Period], dates: pd.Series) -> tuple[Any, Any]:
@@ -702,14 +746,32 @@ _CREDIT_COLUMNS = [
     "currency",
     "credit_date",
     "period_id",
+    "multiplier",
+    "baseline",
     "is_correction",
     "computed_at",
 ]
 
 
+def _transform_texts(credits: pd.DataFrame) -> tuple[list[str], list[str | None]]:
+    """Return each credit's multiplier and baseline as exact text (baseline None: none)."""
+    n = len(credits)
+    factors = (
+        credits["multiplier"].fillna("1").astype(str).tolist()
+        if "multiplier" in credits.columns
+        else ["1"] * n
+    )
+    if "baseline_e4" not in credits.columns:
+        return factors, [None] * n
+    base = credits["baseline_e4"].fillna(0).astype("int64").tolist()
+    texts = _e4_text(base)
+    return factors, [t if b else None for b, t in zip(base, texts, strict=True)]
+
+
 def credit_columns(credits: pd.DataFrame, rule_versions: dict[int, int]) -> list[Any]:
-    """Return the columns of ``_CREDIT_COLUMNS`` after tenant_id, up to computed_at (lists)."""
+    """Return the columns of ``_CREDIT_COLUMNS`` after tenant_id, up to baseline (lists)."""
     versions = [rule_versions[r] for r in credits["rule_id"].tolist()]
+    factors, baselines = _transform_texts(credits)
     return [
         credits["transaction_id"].tolist(),
         credits["person_id"].tolist(),
@@ -721,6 +783,8 @@ def credit_columns(credits: pd.DataFrame, rule_versions: dict[int, int]) -> list
         credits["currency"].tolist(),
         credits["date"].tolist(),
         credits["period_id"].tolist(),
+        factors,
+        baselines,
     ]
 
 
@@ -755,9 +819,148 @@ def _write_credits(credits: pd.DataFrame, rule_versions: dict[int, int], now: dt
             currency=c,
             credit_date=d,
             period_id=per,
+            multiplier=Decimal(f),
+            baseline=None if b is None else Decimal(b),
             computed_at=now,
         )
-        for t, p, r, v, k, s, a, c, d, per in zip(*columns, strict=True)
+        for t, p, r, v, k, s, a, c, d, per, f, b in zip(*columns, strict=True)
     ]
     Credit.objects.bulk_create(objs, batch_size=2_000)
     return len(objs)
+
+
+# --- roll-up totals -----------------------------------------------------------------------------
+
+# What a stored roll-up total keeps besides its day and transaction kind: the attributes plan
+# measures filter on (account is left out: it would make a total per account, i.e. per deal).
+ROLLUP_KEEP = ("region", "product", "currency")
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return (month + dt.timedelta(days=32)).replace(day=1)
+
+
+def revenue_credit_sums(month: dt.date, rules: list[CreditingRule]) -> pd.DataFrame:
+    """Return the month's current revenue credits summed per (person, day, kind, region,
+    product, currency) in the database: what roll-ups are made from (``credits_n`` each)."""
+    from django.db.models import Count, Sum
+
+    revenue = [r.pk for r in rules if r.family == "revenue"]
+    rows = (
+        Credit.objects.known_now()
+        .filter(
+            rule_id__in=revenue,
+            credit_date__gte=month,
+            credit_date__lt=_next_month(month),
+            kind__in=(CreditKind.DIRECT, CreditKind.SPLIT),
+        )
+        .values_list(
+            "person_id",
+            "credit_date",
+            "transaction__kind",
+            "transaction__region",
+            "transaction__product",
+            "currency",
+        )
+        .annotate(total=Sum("amount"), n=Count("id"))
+        .order_by()
+    )
+    frame = pd.DataFrame(
+        list(rows),
+        columns=[
+            "person_id",
+            "date",
+            "transaction_type",
+            "region",
+            "product",
+            "currency",
+            "t",
+            "n",
+        ],
+    )
+    frame["amount_e4"] = pd.Series([to_e4(a) for a in frame["t"]], dtype="int64")
+    frame["person_id"] = frame["person_id"].astype(str)
+    return frame.drop(columns=["t"]).rename(columns={"n": "credits_n"}).assign(kind="direct")
+
+
+def rollups_recompute(*, ctx: CreditContext, months: Iterable[dt.date] | None = None) -> int:
+    """Recompute the stored roll-up totals of ``months`` (default: ``ctx.months``); return how
+    many totals were written.
+
+    Per month and roll-up rule: the current revenue credits are summed per person in the
+    database, rolled up over the org as of the month's first day as known at ``ctx.now``
+    (:func:`engine.crediting.credit_rollups`), and the month's totals in open periods are
+    replaced (superseded, then written). Totals dated in a closed period never change.
+    """
+    rules = [r for r in ctx.rules if r.kind == RuleKind.ROLLUP]
+    wanted_months = sorted(set(ctx.months if months is None else months))
+    if not rules or not wanted_months:
+        return 0
+    written = 0
+    people: list[int] = []
+    days: list[dt.date] = []
+    for month in wanted_months:
+        sums = revenue_credit_sums(month, ctx.rules)
+        for rule in rules:
+            existing = CreditRollup.objects.known_now().filter(
+                rule=rule, credit_date__gte=month, credit_date__lt=_next_month(month)
+            )
+            old = list(existing.values_list("pk", "person_id", "credit_date", "period__status"))
+            stale = [(pk, p, d) for pk, p, d, status in old if status != PeriodStatus.CLOSED]
+            if stale:
+                CreditRollup.objects.filter(pk__in=[pk for pk, _, _ in stale]).update(
+                    superseded_at=ctx.now
+                )
+                people += [p for _, p, _ in stale]
+                days += [d for _, _, d in stale]
+            if sums.empty:
+                continue
+            spec = rule_spec(rule)
+            scoped = sums[engine_crediting.rule_in_force(spec, sums)]
+            orgs = rollup_orgs(rule, [month], ctx.now, ctx.cache)
+            if scoped.empty or month not in orgs:
+                continue
+            memberships, nodes = orgs[month]
+            totals = engine_crediting.credit_rollups(
+                scoped, memberships, nodes, rule_id=str(rule.pk), keep=ROLLUP_KEEP
+            )
+            if totals.empty:
+                continue
+            period_ids, closed = _assign_periods(ctx.periods, totals["date"])
+            totals = totals.assign(period_id=period_ids)[~closed]
+            objs = [
+                CreditRollup(
+                    person_id=int(person),
+                    rule=rule,
+                    rule_version=rule.version,
+                    credit_date=day,
+                    transaction_kind=kind,
+                    region=region or "",
+                    product=product or "",
+                    amount=from_e4(int(e4)),
+                    currency=currency,
+                    credit_count=int(n),
+                    period_id=period,
+                    computed_at=ctx.now,
+                )
+                for person, day, kind, region, product, currency, e4, n, period in totals[
+                    [
+                        "person_id",
+                        "date",
+                        "transaction_type",
+                        "region",
+                        "product",
+                        "currency",
+                        "amount_e4",
+                        "credits_n",
+                        "period_id",
+                    ]
+                ].itertuples(index=False, name=None)
+            ]
+            CreditRollup.objects.bulk_create(objs, batch_size=5_000)
+            written += len(objs)
+            people += [o.person_id for o in objs]
+            days += [o.credit_date for o in objs]
+    if people:
+        changes_record(kind=ChangeKind.CREDIT, keys=month_keys(people, days))
+    return written

@@ -400,6 +400,10 @@ class Credit(TenantModel):
     )
     computed_at = models.DateTimeField()
     superseded_at = models.DateTimeField(null=True, blank=True)
+    # Crediting transforms (engine/crediting.py): the rule's multiplier, already applied to
+    # ``amount``, and the baseline it took off the deal first (null: none).
+    multiplier = models.DecimalField(max_digits=12, decimal_places=6, default=1, db_default=1)
+    baseline = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
 
     objects: ClassVar[CreditManager] = CreditManager()
 
@@ -418,3 +422,51 @@ class Credit(TenantModel):
         from decimal import Decimal
 
         return Decimal(self.share_ppm) / Decimal(10_000)
+
+
+class CreditRollup(TenantModel):
+    """A manager's roll-up total: the revenue credits of the people below them, summed.
+
+    Roll-ups are stored as totals, not as one copy of each credit per manager above it (at a
+    million deals and a 5-level org that was six million rows): one row per (manager, rule,
+    day, transaction kind, region, product, currency), with ``credit_count`` the credits it
+    stands for. Which credits reached a manager is worked out when it is read
+    (``incentives.selectors.rollup_reach``). A total dated in a closed period never changes;
+    a correction credit of a member (dated in the open period) rolls up in the open period, as
+    every other credit does.
+    """
+
+    tenant = models.ForeignKey(
+        "core.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="credit_rollups", db_index=False
+    )
+    rule = models.ForeignKey(
+        CreditingRule, on_delete=models.PROTECT, related_name="rollups", db_index=False
+    )
+    rule_version = models.PositiveIntegerField()
+    credit_date = models.DateField()
+    transaction_kind = models.CharField(max_length=20, choices=TransactionKind.choices)
+    region = models.CharField(max_length=100, blank=True)
+    product = models.CharField(max_length=200, blank=True)
+    amount = models.DecimalField(max_digits=20, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    credit_count = models.IntegerField()
+    period = models.ForeignKey(
+        Period, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    computed_at = models.DateTimeField()
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[CreditManager] = CreditManager()
+
+    class Meta:
+        ordering = ["-credit_date", "id"]
+        indexes = [
+            models.Index(fields=["tenant", "person", "credit_date"], name="rollup_person_day"),
+            models.Index(fields=["tenant", "rule", "credit_date"], name="rollup_rule_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} roll-up {self.amount} {self.currency} on {self.credit_date}"

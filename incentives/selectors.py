@@ -7,18 +7,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
+from core.changes import month_of
 from core.errors import NotFoundError
 from core.progress import progress_get
 from hierarchy.access import Access
+from hierarchy.models import Person
 from incentives.models import (
     ColumnMapping,
     Credit,
     CreditingRule,
+    CreditKind,
+    CreditRollup,
     FxRate,
     IngestBatch,
     IngestError,
     KpiValue,
+    RuleKind,
     Transaction,
 )
 
@@ -184,3 +190,138 @@ def kpi_value_list(*, metric: str | None = None, period: str | None = None) -> Q
 
 def column_mapping_list() -> QuerySet[ColumnMapping]:
     return ColumnMapping.objects.order_by("name")
+
+
+# --- roll-ups: stored totals, and whose credits reached a manager (computed when read) ---------
+
+
+def credit_rollup_list(
+    *, access: Access, filters: dict[str, Any] | None = None
+) -> QuerySet[CreditRollup]:
+    """Return the current roll-up totals ``access`` may read (a node-scoped admin: of managers
+    inside their nodes on the total's day), filtered by person and days."""
+    visible = access.rows_about_visible_people(
+        credit_rollup_matching(filters=filters), day="credit_date"
+    )
+    return visible.order_by(
+        "-credit_date", "person_id", "transaction_kind", "region", "product", "id"
+    )
+
+
+def credit_rollup_matching(*, filters: dict[str, Any] | None = None) -> QuerySet[CreditRollup]:
+    """Return the tenant's current roll-up totals matching ``filters`` (callers narrow it to
+    what a principal may read, as :func:`credit_rollup_list` does)."""
+    filters = filters or {}
+    qs = CreditRollup.objects.known_now().select_related("person", "rule", "period")
+    if filters.get("person"):
+        qs = qs.filter(person__employee_id=filters["person"])
+    if filters.get("person_id"):
+        qs = qs.filter(person_id=filters["person_id"])
+    if filters.get("date_from"):
+        qs = qs.filter(credit_date__gte=filters["date_from"])
+    if filters.get("date_to"):
+        qs = qs.filter(credit_date__lt=filters["date_to"])
+    return qs
+
+
+@dataclass(frozen=True)
+class RollupReach:
+    """One credit that reached a manager's roll-up: whose it is, how many levels below."""
+
+    credit: Credit
+    rule: CreditingRule
+    level: int
+
+
+def _rollup_rules() -> list[CreditingRule]:
+    return list(
+        CreditingRule.objects.filter(is_active=True, kind=RuleKind.ROLLUP).order_by(
+            "priority", "id"
+        )
+    )
+
+
+def rollup_reach(*, access: Access, manager: Person, month: dt.date) -> list[RollupReach]:
+    """Return the revenue credits of ``month`` that rolled up to ``manager``, as ``access`` may
+    read them: the people below the manager in each roll-up rule's org as of the month's
+    first day (as known now), and their current direct and split credits of that month."""
+    from engine import crediting as engine_crediting
+    from incentives.crediting import rollup_orgs, rule_spec
+
+    start, end = month_of(month)
+    out: list[RollupReach] = []
+    revenue = [r.pk for r in CreditingRule.objects.all() if r.family == "revenue"]
+    for rule in _rollup_rules():
+        orgs = rollup_orgs(rule, [start], timezone.now())
+        if start not in orgs:
+            continue
+        pairs = engine_crediting.rollup_pairs(*orgs[start])
+        below = pairs[pairs["manager_id"] == str(manager.pk)]
+        levels = dict(zip(below["person_id"].astype(int), below["level"].astype(int), strict=True))
+        if not levels:
+            continue
+        spec = rule_spec(rule)
+        credits = credit_list(access=access).filter(
+            person_id__in=list(levels),
+            rule_id__in=revenue,
+            kind__in=(CreditKind.DIRECT, CreditKind.SPLIT),
+            credit_date__gte=start,
+            credit_date__lt=end,
+        )
+        for credit in credits:
+            if spec.transaction_kinds and credit.transaction.kind not in spec.transaction_kinds:
+                continue
+            if not _in_force(rule, credit.credit_date):
+                continue
+            out.append(RollupReach(credit, rule, levels[credit.person_id]))
+    return sorted(out, key=lambda r: (r.credit.credit_date, r.credit.person_id, r.credit.pk))
+
+
+def _in_force(rule: CreditingRule, day: dt.date) -> bool:
+    return rule.valid_from <= day and (rule.valid_to is None or day < rule.valid_to)
+
+
+@dataclass(frozen=True)
+class RollupReached:
+    """A manager a credit of a transaction reached, through which member."""
+
+    manager: Person
+    credit: Credit
+    rule: CreditingRule
+    level: int
+
+
+def transaction_rollups_reached(*, access: Access, credits: list[Credit]) -> list[RollupReached]:
+    """Return the managers the transaction's revenue ``credits`` rolled up to, worked out now
+    from each roll-up rule's org as of the credit's month; managers ``access`` may not see
+    are left out."""
+    from engine import crediting as engine_crediting
+    from incentives.crediting import rollup_orgs
+
+    revenue = {r.pk for r in CreditingRule.objects.all() if r.family == "revenue"}
+    base = [
+        c
+        for c in credits
+        if c.rule_id in revenue and c.kind in (CreditKind.DIRECT, CreditKind.SPLIT)
+    ]
+    out: list[RollupReached] = []
+    now = timezone.now()
+    cache: dict[tuple[Any, ...], Any] = {}
+    for rule in _rollup_rules():
+        for credit in base:
+            if not _in_force(rule, credit.credit_date):
+                continue
+            if rule.transaction_kinds and credit.transaction.kind not in rule.transaction_kinds:
+                continue
+            start, end = month_of(credit.credit_date)
+            orgs = rollup_orgs(rule, [start], now, cache)
+            if start not in orgs:
+                continue
+            pairs = engine_crediting.rollup_pairs(*orgs[start])
+            above = pairs[pairs["person_id"] == str(credit.person_id)]
+            ids = dict(
+                zip(above["manager_id"].astype(int), above["level"].astype(int), strict=True)
+            )
+            visible = access.people(start=start, end=end).filter(pk__in=list(ids))
+            out += [RollupReached(m, credit, rule, ids[m.pk]) for m in visible]
+    return sorted(out, key=lambda r: (r.credit.pk, r.level, r.manager.pk))

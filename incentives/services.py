@@ -704,40 +704,20 @@ def column_mapping_save(
     return mapping
 
 
-RULE_CONFIG_KEYS = {
-    RuleKind.DIRECT: set(),
-    RuleKind.SPLIT: {"roles"},
-    RuleKind.ROLLUP: {"hierarchy"},
-    RuleKind.TERRITORY: {"attribute", "map"},
-    RuleKind.ATTRIBUTION: {"model", "roles", "weights"},
-}
-
-
 def _check_rule(kind: str, config: dict[str, Any]) -> None:
+    """Refuse a rule config the engine cannot apply: one message naming the path."""
+    from engine.crediting import CreditingError, validate_rule_config
+
     if kind not in RuleKind.values:
         raise ValidationFailedError(f"Unknown rule kind {kind!r}.", code="unknown_rule_kind")
-    unknown = set(config) - RULE_CONFIG_KEYS[RuleKind(kind)]
-    if unknown:
+    try:
+        validate_rule_config(kind, config, "config")
+    except CreditingError as exc:
+        message = str(exc)
+        path = message.split(":", 1)[0]
         raise ValidationFailedError(
-            f"Unknown config key(s) for {kind}: {sorted(unknown)}.",
-            code="bad_rule_config",
-            details={"config": sorted(unknown)},
-        )
-    if kind == RuleKind.ATTRIBUTION:
-        from engine.crediting import MODELS
-
-        if config.get("model", "linear") not in MODELS:
-            raise ValidationFailedError(
-                f"Unknown attribution model; use one of {MODELS}.", code="bad_rule_config"
-            )
-    if kind == RuleKind.ROLLUP and not config.get("hierarchy"):
-        raise ValidationFailedError(
-            "A roll-up rule names a hierarchy code.", code="bad_rule_config"
-        )
-    if kind == RuleKind.TERRITORY and not config.get("map"):
-        raise ValidationFailedError(
-            "A territory rule maps attribute values to people or nodes.", code="bad_rule_config"
-        )
+            f"{message}.", code="bad_rule_config", details={"path": path}
+        ) from None
 
 
 @transaction.atomic

@@ -10,4 +10,5 @@ urlpatterns = [
     path("transactions/", views.transactions, name="transactions"),
     path("transactions/<int:transaction_id>/", views.transaction_detail, name="transaction_detail"),
     path("credits/recalculate/", views.recalculate, name="credits_recalculate"),
+    path("credits/rollups/<int:person_id>/", views.rollup_detail, name="rollup_detail"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -14,8 +15,10 @@ from django.urls import reverse
 from core.errors import ApplicationError, NotFoundError
 from core.import_pages import ImportSummary, ImportUploadForm, count
 from core.imports import COMMITTED
+from core.tenancy import get_current_tenant
 from core.views import require_permission
 from hierarchy.access import request_access
+from hierarchy.periods import tenant_today
 from incentives import selectors, services
 from incentives.mappings import FIELDS, PRESETS, REQUIRED
 from incentives.models import IngestBatch, IngestKind, IngestMode, TransactionKind
@@ -205,6 +208,43 @@ def transaction_detail(request: HttpRequest, transaction_id: int) -> HttpRespons
             "versions": selectors.transaction_versions(tx=tx),
             "credits": credits,
             "history": history,
+            "reached": selectors.transaction_rollups_reached(access=access, credits=credits),
+            "active_nav": "transactions",
+        },
+    )
+
+
+@require_permission("transactions.view")
+def rollup_detail(request: HttpRequest, person_id: int) -> HttpResponse:
+    """A manager's roll-up for a month: the stored totals, and whose credits reached them."""
+    from core.changes import month_of
+    from core.params import parse_date
+    from core.views import bad_request
+
+    raw = request.GET.get("month", "")
+    try:
+        day = parse_date(raw) if raw else tenant_today(get_current_tenant())
+    except ValueError as exc:
+        return bad_request(request, f"month {exc}")
+    start, end = month_of(day)
+    access = request_access(request)
+    manager = access.person_get(person_id=person_id, start=start, end=end)
+    totals = list(
+        selectors.credit_rollup_list(
+            access=access, filters={"person_id": manager.pk, "date_from": start, "date_to": end}
+        )
+    )
+    reach = selectors.rollup_reach(access=access, manager=manager, month=start)
+    return render(
+        request,
+        "incentives/rollup_detail.html",
+        {
+            "manager": manager,
+            "month": start,
+            "previous": month_of(start - dt.timedelta(days=1))[0],
+            "next": end,
+            "totals": totals,
+            "reach": reach,
             "active_nav": "transactions",
         },
     )

@@ -270,6 +270,11 @@ WHITENOISE_AUTOREFRESH = DEBUG
 with contextlib.suppress(OSError):  # a read-only image: collectstatic ran at build time
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "core.staticfinders.PlotlyFinder",  # plotly/plotly.min.js from the plotly package
+]
 # Static files (our CSS, Swagger UI, plotly.js) are served by the app itself: no CDN, ever.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

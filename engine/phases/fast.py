@@ -8,10 +8,12 @@ render with the general rule when first read (see docs/engine.md, "Fast path").
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -148,8 +150,25 @@ def figures_of(traces: Sequence[Trace]) -> list[str | None]:
 
 
 def _busy_keys(inputs: Inputs) -> set[tuple[str, str]]:
-    """Return the (person, plan) pairs with holds, reversals or instalments: settled generally."""
+    """Return the (person, plan) pairs with holds, reversals or instalments, or credits that a
+    crediting transform made (their trace says it): settled generally."""
     out: set[tuple[str, str]] = set()
+    credits = inputs.credits
+    if "multiplier" in credits.columns and len(credits):
+        moved = (credits["multiplier"].fillna("1").astype(str) != "1").to_numpy()
+        if "baseline_e4" in credits.columns:
+            moved |= (credits["baseline_e4"].fillna(0).astype("int64") != 0).to_numpy()
+        people = set(credits["person_id"][moved].astype(str).tolist())
+        if people:
+            out.update(
+                (str(p), str(plan))
+                for p, plan in zip(
+                    inputs.assignments["person_id"].tolist(),
+                    inputs.assignments["plan_id"].tolist(),
+                    strict=True,
+                )
+                if str(p) in people
+            )
     for frame in (inputs.holds, inputs.reversals, inputs.instalments):
         if len(frame):
             out.update(
@@ -184,24 +203,11 @@ def _quota_e4(quotas: pd.DataFrame) -> dict[tuple[str, str], int]:
     }
 
 
-def _times_fraction(
-    values: IntArray, num: IntArray, den: IntArray
-) -> tuple[IntArray, npt.NDArray[np.bool_]]:
-    """Return (values x num / den, rows where that is a whole number) exactly (int64)."""
-    big = max(int(np.abs(values).max(initial=0)), 1) * max(int(np.abs(num).max(initial=0)), 1)
-    if big >= 2**62:  # rare: exact Python integers, row by row
-        out = np.zeros(len(values), dtype=np.int64)
-        ok = np.zeros(len(values), dtype=bool)
-        for i, (v, n, d) in enumerate(
-            zip(values.tolist(), num.tolist(), den.tolist(), strict=True)
-        ):
-            whole, rest = divmod(v * n, d)
-            if rest == 0 and abs(whole) < 2**62:
-                out[i], ok[i] = whole, True
-        return out, ok
-    top = values * num
-    ok = top % den == 0
-    return top // den, ok
+def _ints(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Return an object array of Python integers as int64 when all fit with room, else as is."""
+    if len(values) == 0 or max(abs(int(values.max())), abs(int(values.min()))) < 2**62:
+        return values.astype(np.int64)
+    return values
 
 
 def _attainment(
@@ -235,7 +241,7 @@ def fast_path(
     prior = prior_table(inputs.prior_payouts)
     ctx = _RenderContext(inputs, state.measure_values, state.counts, kpis, shared, prior)
     period = inputs.period
-    fractions: dict[tuple[int, int, int, int], tuple[int, int, int, int, bool]] = {}
+    fractions: dict[tuple[int, int, int], tuple[int, int, int, int]] = {}
     dates: dict[int, dt.date] = {}
     lines: list[PayoutLine] = []
     traces: list[Trace] = []
@@ -251,23 +257,24 @@ def fast_path(
         rows_f = []
         for s in segs:
             # build_segments shares these Decimals between segments: key on identity.
-            key = (id(s.factor_num), id(s.factor_den), id(s.quota_factor), id(s.factor))
+            key = (id(s.factor_num), id(s.factor_den), id(s.quota_factor))
             got = fractions.get(key)
             if got is None:
                 fq = Fraction(mul(s.factor_num, s.quota_factor)) / Fraction(s.factor_den)
                 ff = Fraction(s.factor_num) / Fraction(s.factor_den)
-                got = (
-                    fq.numerator,
-                    fq.denominator,
-                    ff.numerator,
-                    ff.denominator,
-                    Fraction(s.factor) == ff,
-                )
+                got = (fq.numerator, fq.denominator, ff.numerator, ff.denominator)
                 fractions[key] = got
             rows_f.append(got)
-        qn, qd, fn, fd, fx = (np.array(col) for col in zip(*rows_f, strict=True))
-        qn, qd, fn, fd = (a.astype(np.int64) for a in (qn, qd, fn, fd))
-        ti_e4, ti_ok = _times_fraction(np.array([s.ti_e4 for s in segs], dtype=np.int64), fn, fd)
+        qn, qd, fn, fd = (np.array(col, dtype=object) for col in zip(*rows_f, strict=True))
+        # One denominator per row (a quota x 17 / 31): every pro-rated figure is an integer
+        # once multiplied by it.
+        den = np.array([math.lcm(a, b) for a, b in zip(qd.tolist(), fd.tolist(), strict=True)])
+        den = den.astype(object)
+        factor_d = fn * (den // fd)
+        ti_d = _ints(np.array([s.ti_e4 for s in segs], dtype=object) * factor_d)
+        quota_scale = qn * (den // qd)
+        exact = np.asarray(den == 1, dtype=bool)
+        den, factor_d = _ints(den), _ints(factor_d)
         keys = [s.person_key for s in segs]
         blocks: list[tuple[Component, SegmentFigures, TierBlock, list[int | None]]] = []
         eligible = np.ones(len(segs), dtype=bool)
@@ -276,17 +283,15 @@ def fast_path(
             qid = c.quota or c.measure
             raw = [quota_e4.get((k, qid)) for k in keys]
             present = np.array([x is not None for x in raw], dtype=bool)
-            q_e4, q_ok = _times_fraction(np.array([x or 0 for x in raw], dtype=np.int64), qn, qd)
+            quota_d = _ints(np.array([x or 0 for x in raw], dtype=object) * quota_scale)
             fig = SegmentFigures(
                 value_e4=state.sum_arrays[(pid, c.measure)][ids],
-                quota_e4=q_e4,
+                den=den,
+                exact=exact,
+                quota_d=quota_d,
                 quota_present=present,
-                quota_ok=q_ok,
-                ti_e4=ti_e4,
-                ti_ok=ti_ok,
-                factor_num=fn,
-                factor_den=fd,
-                factor_exact=fx.astype(bool),
+                ti_d=ti_d,
+                factor_d=factor_d,
             )
             tb = tier_block(c, fig, digits, mode)
             eligible &= tb.eligible
@@ -333,6 +338,7 @@ def fast_path(
                         paid = quantize(before, cur, mode)
                         paid_minor[k] = int(paid.scaleb(digits))
                 amount = earned - paid
+                amount_minor = m - paid_minor[k]
                 start = dates.get(s.start_day)
                 if start is None:
                     start = dates[s.start_day] = s.start
@@ -340,24 +346,22 @@ def fast_path(
                 if end is None:
                     end = dates[s.end_day] = s.end
                 lines.append(
-                    PayoutLine(
-                        person_id=s.person_key,
-                        plan_id=pid,
-                        component_id=c.id,
-                        period_id=period.id,
-                        segment=s.index,
-                        segment_start=start,
-                        segment_end=end,
-                        kind="earned",
-                        earned=earned,
-                        paid_before=paid,
-                        amount=amount,
-                        amount_minor=int(amount.scaleb(digits)),
-                        currency=cur,
-                        attainment=(
-                            _attainment(values[k], raw[k], s, quota_nums) if present_l[k] else None
-                        ),
-                        tier=tiers[k],
+                    PayoutLine(  # positional: the field order of PayoutLine
+                        s.person_key,
+                        pid,
+                        c.id,
+                        period.id,
+                        s.index,
+                        start,
+                        end,
+                        "earned",
+                        earned,
+                        paid,
+                        amount,
+                        amount_minor,
+                        cur,
+                        _attainment(values[k], raw[k], s, quota_nums) if present_l[k] else None,
+                        tiers[k],
                     )
                 )
                 traces.append(

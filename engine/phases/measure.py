@@ -31,6 +31,7 @@ from engine.phases.segments import Segment, prorated_quota, quota_tables, season
 from engine.spec import Filter
 from engine.types import (
     CREDIT_COLUMNS,
+    TEXT_COLUMNS,
     Inputs,
     Period,
     Step,
@@ -68,7 +69,7 @@ def _credits_frame(credits: pd.DataFrame, period: Period) -> tuple[pd.DataFrame,
     if not inside.all():
         credits = credits[inside]
         days = days[inside]
-    return credits, days
+    return ms.as_categories(credits, TEXT_COLUMNS), days
 
 
 def _assign(
@@ -180,6 +181,7 @@ def measure_phase(
         if len(credits)
         else np.zeros(0, dtype=np.int64)
     )
+    weights = ms.credit_weights(credits) if "credits_n" in credits.columns else None
     nseg = len(segments)
     masks: dict[Filter, npt.NDArray[np.bool_]] = {}
     sum_arrays: dict[tuple[str, str], IntArray] = {}
@@ -202,7 +204,9 @@ def measure_phase(
                 r, sg = rows[sel], segs[sel]
             sum_arrays[(plan_id, m.id)] = ms.group_sum(sg, amounts[r], nseg)
             sums[(plan_id, m.id)] = sum_arrays[(plan_id, m.id)].tolist()
-            count_arrays[(plan_id, m.id)] = ms.group_count(sg, nseg)
+            count_arrays[(plan_id, m.id)] = (
+                ms.group_count(sg, nseg) if weights is None else ms.group_sum(sg, weights[r], nseg)
+            )
             counts[(plan_id, m.id)] = count_arrays[(plan_id, m.id)].tolist()
             contrib_parts.append((r, sg, m.id))
     seg_end = np.array([s.end_day for s in segments], dtype=np.int64)

@@ -122,6 +122,7 @@ def holder_partials(inputs: Inputs, state: MeasureState, requests: Sequence[Requ
         else np.array([])
     )
     amounts = credits["amount_e4"].to_numpy(dtype=np.int64) if len(credits) else np.zeros(0)
+    weights = ms.credit_weights(credits)
     out: Partials = dict(windows.holder_windows(inputs, credits, state.credit_days, requests))
     for scope, holder, plan_id, _ in requests:
         for m in inputs.plans[plan_id].measures:
@@ -134,7 +135,7 @@ def holder_partials(inputs: Inputs, state: MeasureState, requests: Sequence[Requ
                 if m.filter not in state.masks:
                     state.masks[m.filter] = ms.filter_mask(credits, m.filter)
                 mask = state.masks[m.filter] & (person_ids == holder)
-                out[key] = (int(amounts[mask].sum()), int(mask.sum()))
+                out[key] = (int(amounts[mask].sum()), int(weights[mask].sum()))
     return out
 
 

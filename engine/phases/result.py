@@ -39,13 +39,17 @@ def result_hash(
 ) -> str:
     """Return the sha256 of the canonical serialization of a result."""
     h = hashlib.sha256()
-    for ln in lines:
-        h.update(
+    canon = _canon
+    # One update of every line's text (sha256 is streaming: the same digest as line by line).
+    h.update(
+        "".join(
             f"{ln.person_id}|{ln.plan_id}|{ln.component_id}|{ln.period_id}|{ln.segment}|"
             f"{ln.segment_start}|{ln.segment_end}|{ln.kind}|{ln.earned}|{ln.paid_before}|"
-            f"{ln.amount}|{ln.amount_minor}|{ln.currency}|{_canon(ln.attainment)}|"
-            f"{_canon(ln.tier)}\n".encode()
-        )
+            f"{ln.amount}|{ln.amount_minor}|{ln.currency}|{canon(ln.attainment)}|"
+            f"{'' if ln.tier is None else ln.tier}\n"
+            for ln in lines
+        ).encode()
+    )
     parts: list[str] = []
     for t, figures in zip(traces, figures_of(traces), strict=True):
         head = f"{t.person_id}|{t.plan_id}|{t.component_id}|{t.segment}|{t.rule}|"
@@ -57,15 +61,18 @@ def result_hash(
     for part in parts:
         h.update(part.encode())
         h.update(b"\n")
-    for row in measures.itertuples(index=False):
-        h.update("|".join(_canon(v) for v in row).encode())
-        h.update(b"\n")
+    columns = [measures[c].tolist() for c in measures.columns]
+    h.update(
+        "".join("|".join(map(canon, row)) + "\n" for row in zip(*columns, strict=True)).encode()
+    )
     for person, balance in sorted(balances.items()):
         h.update(f"{person}={_canon(balance)}\n".encode())
     return h.hexdigest()
 
 
 def _canon(value: object) -> str:
+    if isinstance(value, str):
+        return value
     if isinstance(value, Decimal):
         return f"{value.normalize():f}"
     if value is None:

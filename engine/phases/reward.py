@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from engine import measures as ms
 from engine import windows
+from engine.crediting import TRANSFORM_COLUMNS
 from engine.fastpath import plain_plan
 from engine.money import (
     ONE,
     from_e4,
+    to_decimal,
 )
 from engine.periods import (
     from_day_number,
@@ -33,6 +36,7 @@ from engine.rules import (
     Outcome,
     Shared,
     evaluate,
+    transform_note,
 )
 from engine.spec import Component, Plan
 from engine.types import (
@@ -42,7 +46,16 @@ from engine.types import (
 )
 
 STANDARD_CREDIT_COLUMNS = frozenset(
-    (*CREDIT_COLUMNS, "rule_id", "share_ppm", "collected", "share", "currency")
+    (
+        *CREDIT_COLUMNS,
+        "rule_id",
+        "share_ppm",
+        "collected",
+        "share",
+        "currency",
+        "credits_n",
+        *TRANSFORM_COLUMNS,
+    )
 )
 
 
@@ -77,6 +90,10 @@ def row_builder(
         shares = sub["share_ppm"].tolist() if "share_ppm" in sub.columns else [1_000_000] * len(sub)
         collected = sub["collected"].tolist() if "collected" in sub.columns else [True] * len(sub)
         attrs = [sub[c].tolist() for c in extra]
+        transformed = "multiplier" in sub.columns
+        factors = sub["multiplier"].tolist() if transformed else []
+        bases = sub["baseline_e4"].tolist() if "baseline_e4" in sub.columns else []
+        grosses = sub["gross_e4"].tolist() if "gross_e4" in sub.columns else []
         for i, (cid, tid, amount, ttype, kind) in enumerate(
             zip(
                 sub["credit_id"].tolist(),
@@ -100,12 +117,24 @@ def row_builder(
                     attributes={
                         c: str(v[i]) for c, v in zip(extra, attrs, strict=True) if not pd.isna(v[i])
                     },
+                    **(_transform_fields(factors[i], bases, grosses, i) if transformed else {}),
                 )
             )
         out.sort(key=lambda r: (r.date, r.credit_id))
         return out
 
     return rows
+
+
+def _transform_fields(
+    factor: Any, bases: Sequence[Any], grosses: Sequence[Any], i: int
+) -> dict[str, Decimal]:
+    """Return a credit row's transform fields from its columns (missing values: none)."""
+    out = {"multiplier": ONE if pd.isna(factor) else to_decimal(str(factor))}
+    if bases and not pd.isna(bases[i]):
+        out["baseline"] = from_e4(int(bases[i]))
+        out["gross"] = from_e4(int(grosses[i]))
+    return out
 
 
 def segment_facts(
@@ -166,6 +195,7 @@ def reward_phase(
     keys: dict[tuple[str, str], str] = {}
     season = seasons(inputs)
     window_steps: dict[tuple[str, int], dict[str, tuple[Step, str]]] = {}
+    transforms = "multiplier" in state.credits.columns
     for seg in state.segments if segments is None else segments:
         plan = inputs.plans[seg.plan_id]
         facts = segment_facts(
@@ -199,7 +229,10 @@ def reward_phase(
                     int(state.count_arrays[(plan.id, c.measure)][seg.id]),
                     None if quota is None else _raw_quota_e4(person_quotas, seg, c),
                 )
-            rewards.append(Reward(seg, c, evaluate(c, facts, shared), figures))
+            outcome = evaluate(c, facts, shared)
+            if transforms and c.measure is not None:
+                outcome = _with_transforms(outcome, facts, c.measure)
+            rewards.append(Reward(seg, c, outcome, figures))
     return rewards
 
 
@@ -218,6 +251,16 @@ def _window_steps(
 
 def _windowed(plan: Plan) -> bool:
     return any(m.window.over != "period" for m in plan.measures)
+
+
+def _with_transforms(outcome: Outcome, facts: Facts, measure_id: str) -> Outcome:
+    """Return ``outcome`` with the crediting transforms of its measure's credits said."""
+    steps, sentence = transform_note(
+        facts.credit_rows(measure_id), measure_id, facts.currency, facts.plan.rounding.mode
+    )
+    if not steps:
+        return outcome
+    return replace(outcome, steps=(*outcome.steps, *steps), text=f"{outcome.text} {sentence}")
 
 
 def _raw_quota_e4(

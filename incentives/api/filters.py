@@ -21,7 +21,7 @@ from core.api.filters import (
     view_param,
 )
 from incentives import selectors
-from incentives.models import Credit, CreditKind, Transaction, TransactionKind
+from incentives.models import Credit, CreditKind, CreditRollup, Transaction, TransactionKind
 
 
 def _transactions(**filters: Any) -> QuerySet[Transaction]:
@@ -58,6 +58,17 @@ class CreditFilter(FilterSet):
     )
     history = BooleanFilter(method=view_param, help_text=HISTORY_HELP)
     ordering = Ordering(fields=("credit_date", "amount", "computed_at"))
+
+
+def _rollups(**filters: Any) -> QuerySet[CreditRollup]:
+    return selectors.credit_rollup_matching(filters=filters)
+
+
+class CreditRollupFilter(FilterSet):
+    person = CharFilter(method=by_selector(_rollups), help_text="Manager's employee id")
+    date_from = DateFilter(method=by_selector(_rollups), help_text="On or after this day")
+    date_to = DateFilter(method=by_selector(_rollups), help_text="Before this day")
+    ordering = Ordering(fields=("credit_date", "amount", "credit_count"))
 
 
 class IngestBatchFilter(FilterSet):

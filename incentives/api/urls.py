@@ -30,6 +30,7 @@ urlpatterns = [
         name="api-transaction-detail",
     ),
     path("credits/", views.CreditListView.as_view(), name="api-credit-list"),
+    path("credit-rollups/", views.CreditRollupListView.as_view(), name="api-credit-rollup-list"),
     path(
         "credits/recalculate/", views.CreditRecalculateView.as_view(), name="api-credit-recalculate"
     ),

@@ -28,6 +28,7 @@ from incentives.mappings import FIELDS, PRESETS
 from incentives.models import (
     Credit,
     CreditingRule,
+    CreditRollup,
     FxRate,
     IngestBatch,
     IngestError,
@@ -451,9 +452,50 @@ class CreditSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "period_label",
             "is_correction",
             "belongs_to_period_label",
+            "multiplier",
+            "baseline",
             "computed_at",
             "superseded_at",
         ]
+
+
+class CreditRollupSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    person_employee_id = serializers.CharField(source="person.employee_id")
+    person_name = serializers.CharField(source="person.full_name")
+    rule_name = serializers.CharField(source="rule.name")
+    period_label = serializers.CharField(source="period.label", default=None)
+
+    class Meta:
+        model = CreditRollup
+        fields = [
+            "id",
+            "person",
+            "person_employee_id",
+            "person_name",
+            "rule",
+            "rule_name",
+            "rule_version",
+            "credit_date",
+            "transaction_kind",
+            "region",
+            "product",
+            "credit_count",
+            "amount",
+            "currency",
+            "period_label",
+            "computed_at",
+        ]
+
+
+class RollupReachedSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    manager_employee_id = serializers.CharField(source="manager.employee_id")
+    manager_name = serializers.CharField(source="manager.full_name")
+    through_employee_id = serializers.CharField(source="credit.person.employee_id")
+    credit = serializers.IntegerField(source="credit.pk")
+    rule_name = serializers.CharField(source="rule.name")
+    levels = serializers.IntegerField(source="level")
+    amount = serializers.DecimalField(source="credit.amount", max_digits=20, decimal_places=4)
+    currency = serializers.CharField(source="credit.currency")
 
 
 class TransactionListView(TenantAPIView):
@@ -485,24 +527,27 @@ class TransactionDetailView(TenantAPIView):
                     "transaction": TransactionSerializer(),
                     "versions": TransactionSerializer(many=True),
                     "credits": CreditSerializer(many=True),
+                    "rollups_reached": RollupReachedSerializer(many=True),
                 },
             )
         }
     )
     def get(self, request: Request, transaction_id: int) -> Response:
         tx = selectors.transaction_get(transaction_id=transaction_id)
+        access = request_access(request)
+        credits = list(
+            selectors.credit_list(access=access, filters={"transaction_id": tx.pk}, history=True)
+        )
+        current = [c for c in credits if c.superseded_at is None]
         return Response(
             {
                 "transaction": TransactionSerializer(tx).data,
                 "versions": TransactionSerializer(
                     selectors.transaction_versions(tx=tx), many=True
                 ).data,
-                "credits": CreditSerializer(
-                    selectors.credit_list(
-                        access=request_access(request),
-                        filters={"transaction_id": tx.pk},
-                        history=True,
-                    ),
+                "credits": CreditSerializer(credits, many=True).data,
+                "rollups_reached": RollupReachedSerializer(
+                    selectors.transaction_rollups_reached(access=access, credits=current),
                     many=True,
                 ).data,
             }
@@ -522,6 +567,22 @@ class CreditListView(TenantAPIView):
             access=request_access(request), history=params.boolean(request, "history")
         )
         return paginate(self, request, qs, CreditSerializer, filterset=filters.CreditFilter)
+
+
+class CreditRollupListView(TenantAPIView):
+    """Managers' roll-up totals: the team's credits summed per day, kind, region, product."""
+
+    permission = "transactions.view"
+
+    @extend_schema(
+        parameters=list_parameters(filters.CreditRollupFilter),
+        responses=CreditRollupSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.credit_rollup_list(access=request_access(request))
+        return paginate(
+            self, request, qs, CreditRollupSerializer, filterset=filters.CreditRollupFilter
+        )
 
 
 class CreditRecalculateView(TenantAPIView):

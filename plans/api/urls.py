@@ -4,7 +4,50 @@ from django.urls import path
 
 from plans.api import views
 
+VERSION = "plans/<int:plan_id>/versions/<int:number>/"
+
 urlpatterns = [
     path("plans/schema/", views.PlanSchemaView.as_view(), name="api-plan-schema"),
     path("plans/validate/", views.PlanValidateView.as_view(), name="api-plan-validate"),
+    path("plans/", views.PlanListView.as_view(), name="api-plan-list"),
+    path("plans/<int:plan_id>/", views.PlanDetailView.as_view(), name="api-plan-detail"),
+    path("plans/<int:plan_id>/archive/", views.PlanArchiveView.as_view(), name="api-plan-archive"),
+    path(
+        "plans/<int:plan_id>/versions/",
+        views.PlanVersionListView.as_view(),
+        name="api-plan-versions",
+    ),
+    path(VERSION, views.PlanVersionDetailView.as_view(), name="api-plan-version-detail"),
+    path(
+        f"{VERSION}publish/",
+        views.PlanVersionPublishView.as_view(),
+        name="api-plan-version-publish",
+    ),
+    path(f"{VERSION}diff/", views.PlanVersionDiffView.as_view(), name="api-plan-version-diff"),
+    path(
+        "plan-assignments/",
+        views.PlanAssignmentListView.as_view(),
+        name="api-plan-assignment-list",
+    ),
+    path(
+        "plan-assignments/bulk/",
+        views.PlanAssignmentBulkView.as_view(),
+        name="api-plan-assignment-bulk",
+    ),
+    path(
+        "plan-assignments/<int:assignment_id>/",
+        views.PlanAssignmentDetailView.as_view(),
+        name="api-plan-assignment-detail",
+    ),
+    path(
+        "plan-assignments/<int:assignment_id>/end/",
+        views.PlanAssignmentEndView.as_view(),
+        name="api-plan-assignment-end",
+    ),
+    path("plan-templates/", views.PlanTemplateListView.as_view(), name="api-plan-template-list"),
+    path(
+        "plan-templates/<slug:key>/",
+        views.PlanTemplateDetailView.as_view(),
+        name="api-plan-template-detail",
+    ),
 ]

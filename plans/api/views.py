@@ -1,19 +1,31 @@
-"""Plans API. For now: the plan language's JSON Schema and validation, so plans can be reviewed
-as code (and diffed between versions) before the plan builder lands."""
+"""Plans API: the plan language's JSON Schema and validation, plans and their versions (draft,
+publish, diff), assignments and the templates. Thin views: each calls one service or selector.
+Plans are tenant-wide: a node-scoped admin may read them and assign them inside their nodes,
+but not create, edit, publish or archive them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import params
 from core.api.base import TenantAPIView
+from core.api.filters import list_parameters
+from core.api.pagination import paginate
 from engine import plan_json_schema, validate_plan
+from hierarchy.access import request_access
+from plans import catalog, selectors, services
+from plans.api import filters
+from plans.api import serializers as s
+
+PLANS = "changing plans"  # a plan pays everyone assigned to it, across the organisation
+SALES_AE_SOURCE = catalog.template_source("sales_ae", plan_id="sales-ae-2026", name="Sales AE")
 
 
 class PlanSchemaView(APIView):
@@ -49,3 +61,440 @@ class PlanValidateView(TenantAPIView):
     def post(self, request: Request) -> Response:
         errors = validate_plan(request.data)
         return Response({"valid": not errors, "errors": errors})
+
+
+def _user(request: Request) -> int | None:
+    """Return the signed-in user's id (None for an API client)."""
+    return request.user.pk if getattr(request, "membership", None) else None
+
+
+def _source(data: dict[str, Any]) -> str:
+    return services.source_of(source=data.get("source"), spec=data.get("spec"))
+
+
+# --- plans --------------------------------------------------------------------------------------
+
+
+class PlanListView(TenantAPIView):
+    """The tenant's plans (not archived unless ``?archived=true``); create one."""
+
+    permission = "plans.view"
+    write_permission = "plans.change"
+
+    @extend_schema(
+        summary="List plans",
+        parameters=list_parameters(filters.PlanFilter),
+        responses=s.PlanSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.plan_list(archived=params.boolean(request, "archived"))
+        return paginate(self, request, qs, s.PlanSerializer, filterset=filters.PlanFilter)
+
+    @extend_schema(
+        summary="Create a plan and its first draft, from a template or a spec",
+        request=s.PlanCreateSerializer,
+        responses={201: s.PlanSerializer},
+        examples=[
+            OpenApiExample(
+                "From a template",
+                value={
+                    "code": "sales-ae-2026",
+                    "name": "Sales AE 2026",
+                    "template": "sales_ae",
+                    "valid_from": "2026-02-01",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "From a spec",
+                value={
+                    "code": "spif-q1",
+                    "name": "Q1 SPIF",
+                    "spec": {
+                        "version": 1,
+                        "id": "spif-q1",
+                        "currency": "USD",
+                        "components": [
+                            {
+                                "id": "spif",
+                                "type": "spif",
+                                "amount": 100,
+                                "window": {"start": "2026-01-01", "end": "2026-04-01"},
+                            }
+                        ],
+                    },
+                },
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        request_access(request).require_tenant_wide(PLANS)
+        serializer = s.PlanCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        source = (
+            None
+            if data.get("template") and not (data.get("source") or data.get("spec"))
+            else _source(data)
+        )
+        plan = services.plan_create(
+            code=data["code"],
+            name=data["name"],
+            description=data["description"],
+            function=data["function"],
+            template=data["template"],
+            source=source,
+            valid_from=data.get("valid_from"),
+            user_id=_user(request),
+        )
+        return Response(s.PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+
+class PlanDetailView(TenantAPIView):
+    """One plan."""
+
+    permission = "plans.view"
+
+    @extend_schema(summary="Get a plan", responses=s.PlanSerializer)
+    def get(self, request: Request, plan_id: int) -> Response:
+        return Response(s.PlanSerializer(selectors.plan_get(plan_id=plan_id)).data)
+
+
+class PlanArchiveView(TenantAPIView):
+    """Archive a plan (``{"archived": false}`` brings it back)."""
+
+    permission = "plans.change"
+
+    @extend_schema(
+        summary="Archive or unarchive a plan",
+        request=s.ArchiveSerializer,
+        responses=s.PlanSerializer,
+        examples=[OpenApiExample("Archive", value={"archived": True}, request_only=True)],
+    )
+    def post(self, request: Request, plan_id: int) -> Response:
+        request_access(request).require_tenant_wide(PLANS)
+        serializer = s.ArchiveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = services.plan_archive(
+            plan_id=plan_id,
+            user_id=_user(request),
+            archived=serializer.validated_data["archived"],
+        )
+        return Response(s.PlanSerializer(plan).data)
+
+
+# --- versions -----------------------------------------------------------------------------------
+
+
+class PlanVersionListView(TenantAPIView):
+    """A plan's versions, newest first; start a new draft (a copy of a version)."""
+
+    permission = "plans.view"
+    write_permission = "plans.change"
+
+    @extend_schema(
+        summary="List a plan's versions",
+        parameters=list_parameters(filters.PlanVersionFilter),
+        responses=s.PlanVersionSerializer(many=True),
+    )
+    def get(self, request: Request, plan_id: int) -> Response:
+        qs = selectors.plan_version_list(plan_id=plan_id)
+        return paginate(
+            self, request, qs, s.PlanVersionSerializer, filterset=filters.PlanVersionFilter
+        )
+
+    @extend_schema(
+        summary="Start a new draft as a copy of a version",
+        request=s.DraftCreateSerializer,
+        responses={201: s.PlanVersionSerializer},
+        examples=[OpenApiExample("Copy version 1", value={"based_on": 1}, request_only=True)],
+    )
+    def post(self, request: Request, plan_id: int) -> Response:
+        request_access(request).require_tenant_wide(PLANS)
+        serializer = s.DraftCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = selectors.plan_get(plan_id=plan_id)
+        number = serializer.validated_data.get("based_on")
+        base = selectors.plan_version_get(plan_id=plan.pk, number=number) if number else None
+        draft = services.plan_version_draft_create(
+            plan_id=plan.pk, user_id=_user(request), based_on_id=base.pk if base else None
+        )
+        return Response(s.PlanVersionSerializer(draft).data, status=status.HTTP_201_CREATED)
+
+
+class PlanVersionDetailView(TenantAPIView):
+    """One version. ``PUT`` saves an edit: a draft changes in place (200); a published version
+    cannot change, so the edit becomes a new draft (201, with a ``message`` saying so)."""
+
+    permission = "plans.view"
+    write_permission = "plans.change"
+
+    @extend_schema(summary="Get a plan version", responses=s.PlanVersionSerializer)
+    def get(self, request: Request, plan_id: int, number: int) -> Response:
+        version = selectors.plan_version_get(plan_id=plan_id, number=number)
+        return Response(s.PlanVersionSerializer(version).data)
+
+    @extend_schema(
+        summary="Edit a version (a published one gets a new draft)",
+        request=s.VersionSaveSerializer,
+        responses={200: s.PlanVersionSerializer, 201: s.PlanVersionSerializer},
+        examples=[
+            OpenApiExample(
+                "Edit the text",
+                value={"source": SALES_AE_SOURCE, "note": "tier 2 at 9 %"},
+                request_only=True,
+            )
+        ],
+    )
+    def put(self, request: Request, plan_id: int, number: int) -> Response:
+        request_access(request).require_tenant_wide(PLANS)
+        version = selectors.plan_version_get(plan_id=plan_id, number=number)
+        serializer = s.VersionSaveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        saved = services.plan_version_save(
+            version_id=version.pk,
+            source=_source(data),
+            user_id=_user(request),
+            valid_from=data.get("valid_from"),
+            note=data.get("note"),
+        )
+        body = {**s.PlanVersionSerializer(saved.version).data, "message": saved.message}
+        code = status.HTTP_201_CREATED if saved.new_draft else status.HTTP_200_OK
+        return Response(body, status=code)
+
+
+class PlanVersionPublishView(TenantAPIView):
+    """Publish a draft: immutable from now on, in force from ``valid_from``."""
+
+    permission = "plans.change"
+
+    @extend_schema(
+        summary="Publish a draft version",
+        request=s.PublishSerializer,
+        responses=s.PlanVersionSerializer,
+        examples=[
+            OpenApiExample("From 1 February", value={"valid_from": "2026-02-01"}, request_only=True)
+        ],
+    )
+    def post(self, request: Request, plan_id: int, number: int) -> Response:
+        request_access(request).require_tenant_wide(PLANS)
+        version = selectors.plan_version_get(plan_id=plan_id, number=number)
+        serializer = s.PublishSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        published = services.plan_version_publish(
+            version_id=version.pk, user_id=_user(request), **serializer.validated_data
+        )
+        return Response(s.PlanVersionSerializer(published).data)
+
+
+class PlanVersionDiffView(TenantAPIView):
+    """What changed from version ``?against=`` (default: the one before) to this one, in words."""
+
+    permission = "plans.view"
+
+    @extend_schema(
+        summary="Compare two versions in words",
+        parameters=[OpenApiParameter("against", int, description="The older version's number")],
+        responses={
+            200: inline_serializer(
+                "PlanVersionDiff",
+                {
+                    "from_version": serializers.IntegerField(),
+                    "to_version": serializers.IntegerField(),
+                    "changes": serializers.ListField(child=serializers.CharField()),
+                },
+            )
+        },
+        examples=[
+            OpenApiExample(
+                "A changed tier",
+                value={
+                    "from_version": 1,
+                    "to_version": 2,
+                    "changes": ["Component 'new_business': tier 2 rate changed from 8 % to 9 %."],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request: Request, plan_id: int, number: int) -> Response:
+        against = params.integer(request, "against", minimum=1)
+        old = against if against is not None else max(number - 1, 1)
+        changes = selectors.plan_version_diff(plan_id=plan_id, old=old, new=number)
+        return Response({"from_version": old, "to_version": number, "changes": changes})
+
+
+# --- assignments --------------------------------------------------------------------------------
+
+
+def _holder(row: dict[str, Any]) -> services.Holder:
+    return services.Holder(
+        person_id=row.get("person_id"), role_id=row.get("role_id"), node_id=row.get("node_id")
+    )
+
+
+class PlanAssignmentListView(TenantAPIView):
+    """Who is on which plan version, as the access policy lets you see; assign one."""
+
+    permission = "plans.view"
+    write_permission = "plans.change"
+
+    @extend_schema(
+        summary="List plan assignments",
+        parameters=list_parameters(filters.PlanAssignmentFilter),
+        responses=s.PlanAssignmentSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.plan_assignment_list(access=request_access(request))
+        return paginate(
+            self, request, qs, s.PlanAssignmentSerializer, filterset=filters.PlanAssignmentFilter
+        )
+
+    @extend_schema(
+        summary="Assign a published version to a person, a job role or a node",
+        request=s.AssignmentCreateSerializer,
+        responses={201: s.PlanAssignmentSerializer},
+        examples=[
+            OpenApiExample(
+                "A node",
+                value={
+                    "plan_version": 12,
+                    "node_id": 34,
+                    "target_incentive": "6000.00",
+                    "currency": "USD",
+                    "valid_from": "2026-02-01",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.AssignmentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        assignment = services.plan_assignment_create(
+            access=request_access(request),
+            plan_version_id=data["plan_version"],
+            holder=_holder(data),
+            target_incentive=data["target_incentive"],
+            currency=data.get("currency"),
+            valid_from=data["valid_from"],
+            valid_to=data.get("valid_to"),
+            user_id=_user(request),
+        )
+        return Response(s.PlanAssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
+
+
+class PlanAssignmentBulkView(TenantAPIView):
+    """Assign one version to many holders at once: all or nothing, every refused row reported."""
+
+    permission = "plans.change"
+
+    @extend_schema(
+        summary="Assign a version to many people, roles or nodes",
+        request=s.BulkAssignmentSerializer,
+        responses={201: s.PlanAssignmentSerializer(many=True)},
+        examples=[
+            OpenApiExample(
+                "Two people",
+                value={
+                    "plan_version": 12,
+                    "rows": [
+                        {"person_id": 5, "target_incentive": "6000", "valid_from": "2026-02-01"},
+                        {"person_id": 6, "target_incentive": "5500", "valid_from": "2026-02-01"},
+                    ],
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.BulkAssignmentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        rows = [
+            services.BulkRow(
+                holder=_holder(row),
+                target_incentive=row["target_incentive"],
+                valid_from=row["valid_from"],
+                currency=row.get("currency"),
+                valid_to=row.get("valid_to"),
+            )
+            for row in data["rows"]
+        ]
+        made = services.plan_assignment_bulk_create(
+            access=request_access(request),
+            plan_version_id=data["plan_version"],
+            rows=rows,
+            user_id=_user(request),
+        )
+        return Response(
+            s.PlanAssignmentSerializer(made, many=True).data, status=status.HTTP_201_CREATED
+        )
+
+
+class PlanAssignmentDetailView(TenantAPIView):
+    """One assignment."""
+
+    permission = "plans.view"
+
+    @extend_schema(summary="Get a plan assignment", responses=s.PlanAssignmentSerializer)
+    def get(self, request: Request, assignment_id: int) -> Response:
+        found = selectors.plan_assignment_get(
+            access=request_access(request), assignment_id=assignment_id
+        )
+        return Response(s.PlanAssignmentSerializer(found).data)
+
+
+class PlanAssignmentEndView(TenantAPIView):
+    """End an assignment on ``valid_to`` (the first day it no longer holds)."""
+
+    permission = "plans.change"
+
+    @extend_schema(
+        summary="End a plan assignment",
+        request=s.AssignmentEndSerializer,
+        responses=s.PlanAssignmentSerializer,
+        examples=[
+            OpenApiExample("End of June", value={"valid_to": "2026-07-01"}, request_only=True)
+        ],
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        access = request_access(request)
+        selectors.plan_assignment_get(access=access, assignment_id=assignment_id)
+        serializer = s.AssignmentEndSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ended = services.plan_assignment_end(
+            access=access, assignment_id=assignment_id, **serializer.validated_data
+        )
+        return Response(s.PlanAssignmentSerializer(ended).data)
+
+
+# --- templates ----------------------------------------------------------------------------------
+
+
+class PlanTemplateListView(TenantAPIView):
+    """The plan templates offered when creating a plan (plans/templates/*.yaml)."""
+
+    permission = "plans.view"
+
+    @extend_schema(
+        summary="List plan templates",
+        parameters=list_parameters(None),
+        responses=s.PlanTemplateSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        rows = [t.as_dict() for t in catalog.template_list()]
+        return paginate(self, request, rows, s.PlanTemplateSerializer)  # type: ignore[arg-type]
+
+
+class PlanTemplateDetailView(TenantAPIView):
+    """One template, with its plan and sample inputs."""
+
+    permission = "plans.view"
+
+    @extend_schema(summary="Get a plan template", responses=s.PlanTemplateSerializer)
+    def get(self, request: Request, key: str) -> Response:
+        return Response(s.PlanTemplateSerializer(catalog.template_get(key).as_dict()).data)

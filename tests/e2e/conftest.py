@@ -1,6 +1,6 @@
 """Browser tests: a real server on a fresh demo database, driven by Playwright in Chromium.
 
-The server runs in a subprocess exactly as `make demo` runs it (migrate, demo_seed, runserver)
+The server runs in a subprocess exactly as `make demo` runs it (migrate, the demo seeds, runserver)
 on a throwaway SQLite file, so these tests see what a new user sees.
 """
 
@@ -52,6 +52,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ["migrate", "--no-input", "-v", "0"],
         ["demo_seed", "--quiet"],
         ["incentives_demo_seed", "--tenant", "demo"],
+        ["plans_demo_seed", "--tenant", "demo"],
     ):
         subprocess.run(manage + command, cwd=ROOT, env=env, check=True, timeout=600)
     port = _free_port()

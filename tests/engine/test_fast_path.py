@@ -300,3 +300,64 @@ def test_plans_with_anything_but_plain_tier_tables_take_the_general_path() -> No
     assert plain_plan(parse_plan(data))
     data["components"][0]["gate"] = {"measure": "bookings", "min_value": 1}
     assert not plain_plan(parse_plan(data))
+
+
+def _tier_case(quota: str, amount: str, ti: str = "0") -> Inputs:
+    """One person, 10 of April's 30 days (factor 1/3): 5 % to 100 % of quota, 8 % above."""
+    plan = {
+        "version": 1,
+        "id": "p",
+        "currency": "USD",
+        "proration": {"policy": "days"},
+        "measures": [{"id": "bookings", "aggregate": "sum"}],
+        "components": [
+            {
+                "id": "c0",
+                "type": "commission",
+                "measure": "bookings",
+                "rate_table": {
+                    "convention": "marginal",
+                    "basis": "attainment",
+                    "tiers": [{"from": 0, "to": 1, "rate": "0.05"}, {"from": 1, "rate": "0.08"}],
+                },
+            }
+        ],
+    }
+    data = {
+        "period": {"id": "2025-04", "start": "2025-04-01", "end": "2025-05-01"},
+        "assignments": [{"person": "p0", "plan": "p", "target_incentive": ti}],
+        "timeline": [{"person": "p0", "end": "2025-04-11"}],
+        "credits": [{"id": "c1", "person": "p0", "date": "2025-04-03", "amount": amount}],
+        "quotas": [{"holder": "p0", "quota": "bookings", "amount": quota}],
+    }
+    return inputs_from_mapping(data, {"p": parse_plan(plan)})
+
+
+def test_pro_rated_whole_cent_figures_take_the_fast_path() -> None:
+    # Quota 1,234.57 x 1/3 is no whole number of ten-thousandths: the fast path carries it
+    # as a fraction and gives the general path's line (1,234.57 / 3 = 411.5233...;
+    # 500 - 411.52333 = 88.47667 at 8 % + 411.52333 at 5 % = 7.07813 + 20.57617 = 27.65).
+    fast, slow = (
+        compute(_tier_case("1234.57", "500")),
+        compute(_tier_case("1234.57", "500"), fast=False),
+    )
+    assert [t.source is not None for t in fast.traces] == [True]
+    assert fast.lines[0].amount == Decimal("27.65")
+    assert_same(fast, slow)
+
+
+def test_an_exact_tie_on_a_pro_rated_figure_goes_the_general_way() -> None:
+    # Quota 301 x 1/3 = 100.333...; 200.0625 booked: 100.333... at 5 % + 99.729166... at 8 %
+    # = 200.0625 x 8 % - 100.333... x 3 % = 16.005 - 3.01 = 12.995 exactly, half a cent,
+    # which the general path's rounded Decimals could put on either side: it decides.
+    fast, slow = (
+        compute(_tier_case("301", "200.0625")),
+        compute(_tier_case("301", "200.0625"), fast=False),
+    )
+    assert [t.source for t in fast.traces] == [None], "the tie went the general way"
+    assert_same(fast, slow)
+    # A tenth more is no tie: the fast path takes it (200.1625 x 8 % = 16.013; - 3.01 = 13.003).
+    near = compute(_tier_case("301", "200.1625"))
+    assert [t.source is not None for t in near.traces] == [True]
+    assert near.lines[0].amount == Decimal("13.00")
+    assert_same(near, compute(_tier_case("301", "200.1625"), fast=False))

@@ -134,7 +134,9 @@ def test_an_import_replayed_with_its_idempotency_key_runs_once(org, client_alice
         assert IngestBatch.objects.count() == 1
 
 
-@pytest.mark.covers_url("api-transaction-list", "api-transaction-detail", "api-credit-list")
+@pytest.mark.covers_url(
+    "api-transaction-list", "api-transaction-detail", "api-credit-list", "api-credit-rollup-list"
+)
 def test_transactions_and_credits_explain_who_got_credit(
     imported, org, client_alice, client_charlie
 ):
@@ -143,15 +145,23 @@ def test_transactions_and_credits_explain_who_got_credit(
     tx_id = listed[0]["id"]
     detail = client_alice.get(f"/api/v1/transactions/{tx_id}/").json()
     credits = {(c["person_employee_id"], c["kind"], c["rule_name"]) for c in detail["credits"]}
-    assert credits == {
-        ("E1", "direct", "Owner"),
-        ("M2", "rollup", "Managers"),
-        ("M1", "rollup", "Managers"),
+    assert credits == {("E1", "direct", "Owner")}
+    # the managers the deal reached are worked out when read: E1's team lead, then the head
+    reached = {
+        (r["manager_employee_id"], r["through_employee_id"], r["levels"], r["amount"])
+        for r in detail["rollups_reached"]
     }
-    by_person = client_alice.get("/api/v1/credits/?person=M1").json()["results"]
-    assert sorted(c["amount"] for c in by_person) == ["250.0000", "500.0000"]
+    assert reached == {("M2", "E1", 0, "500.0000"), ("M1", "E1", 1, "500.0000")}
+    # roll-ups are stored as totals: M1's is both deals of the day, 500 + 250, two credits
+    assert client_alice.get("/api/v1/credits/?person=M1").json()["results"] == []
+    totals = client_alice.get("/api/v1/credit-rollups/?person=M1").json()["results"]
+    assert [(t["amount"], t["credit_count"], t["rule_name"]) for t in totals] == [
+        ("750.0000", 2, "Managers")
+    ]
     assert_list_omits(client_charlie, "/api/v1/transactions/", tx_id)
     assert client_charlie.get("/api/v1/credits/").json()["results"] == []
+    assert client_charlie.get("/api/v1/credit-rollups/").json()["results"] == []
+    assert client_charlie.get("/api/v1/credit-rollups/?person=M1").json()["results"] == []
     assert_cross_tenant_detail(client_charlie, f"/api/v1/transactions/{tx_id}/", methods=("get",))
 
 

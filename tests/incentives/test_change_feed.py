@@ -14,7 +14,14 @@ from core.changes import month_of
 from core.models import Change
 from hierarchy.models import Period
 from incentives import bulk_ingest, services
-from incentives.models import Credit, FxRate, IngestStatus, KpiValue, Transaction
+from incentives.models import (
+    Credit,
+    CreditRollup,
+    FxRate,
+    IngestStatus,
+    KpiValue,
+    Transaction,
+)
 from tests.changes import feed_mark, feed_since
 from tests.incentives.conftest import tx_row
 
@@ -52,9 +59,9 @@ def test_an_import_records_each_credited_person_and_month_once(in_org, monkeypat
     )
     # then the feed holds exactly the people and months credited, each once
     assert batch.status == IngestStatus.COMMITTED
-    credited = _credited(Credit.objects.all())
+    credited = _credited(Credit.objects.all()) | _credited(CreditRollup.objects.all())
     assert ("credit", people["E1"].pk, None, *FEB) in credited  # the owner
-    assert ("credit", people["M1"].pk, None, *MAR) in credited  # a roll-up manager
+    assert ("credit", people["M1"].pk, None, *MAR) in credited  # a roll-up manager (a total)
     assert feed_since(mark) == credited
     assert Change.objects.filter(id__gt=mark).count() == len(credited)
 
@@ -93,11 +100,15 @@ def test_a_refused_or_rolled_back_import_records_nothing(in_org):
 
 def test_recalculating_after_a_rule_change_records_whose_credits_moved(in_org):
     _rows([tx_row("D-1")])
-    before = _credited(Credit.objects.filter(superseded_at__isnull=True))
+    credits = Credit.objects.filter(superseded_at__isnull=True)
+    totals = CreditRollup.objects.filter(superseded_at__isnull=True)
+    before = _credited(credits) | _credited(totals)
+    assert len(totals) == 2  # the managers' roll-ups
     services.crediting_rule_update(rule_id=in_org.rules["direct"].pk, is_active=False)
     mark = feed_mark()
     summary = services.credits_recalculate()
-    assert summary.superseded == len(before)
+    assert summary.superseded == len(credits)
+    assert not CreditRollup.objects.filter(superseded_at__isnull=True).exists()
     assert feed_since(mark) == before  # the owner and the managers above, for February
 
 

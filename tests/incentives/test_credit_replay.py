@@ -11,7 +11,7 @@ from hierarchy import people
 from hierarchy.models import Assignment, JobRole, Person
 from incentives import services
 from incentives.crediting import credits_recompute, credits_replay
-from incentives.models import Credit
+from incentives.models import Credit, CreditRollup
 from tests.incentives.conftest import tx_row
 
 FEB = dt.date(2026, 2, 1)
@@ -43,6 +43,13 @@ def _replayed(replay):
     )
 
 
+def _rollups(totals):
+    names = dict(Person.objects.values_list("pk", "employee_id"))
+    return sorted(
+        (names[t.person_id], t.rule_id, t.credit_date, t.amount, t.credit_count) for t in totals
+    )
+
+
 def _transfer_e1_to_a_new_team_from_february(org):
     """HR tells Quotient late: from 1 Feb E1 sat in Team B (Nina's), under Sales."""
     role = JobRole.objects.get()
@@ -71,10 +78,11 @@ def test_credits_replayed_at_their_computed_at_survive_a_late_learned_transfer(i
     computed_at = first[0].computed_at
     assert {c.computed_at for c in first} == {computed_at}
     before = _stored(first)
-    assert {(p, k) for _t, p, _r, _v, k, _a in before} == {
-        ("E1", "direct"),
-        ("M2", "rollup"),
-        ("M1", "rollup"),
+    assert {(p, k) for _t, p, _r, _v, k, _a in before} == {("E1", "direct")}
+    rolled_before = _rollups(CreditRollup.objects.known_now())
+    assert {(m, a, n) for m, _r, _d, a, n in rolled_before} == {
+        ("M2", Decimal("1000.0000"), 1),
+        ("M1", Decimal("1000.0000"), 1),
     }
 
     # when the transfer is learned afterwards, effective before the deal, and credits recomputed
@@ -83,19 +91,21 @@ def test_credits_replayed_at_their_computed_at_survive_a_late_learned_transfer(i
     after = _stored(Credit.objects.known_now())
 
     # then today's credits roll up to Nina, not Mark …
-    assert {(p, k) for _t, p, _r, _v, k, _a in after} == {
-        ("E1", "direct"),
-        ("M3", "rollup"),
-        ("M1", "rollup"),
-    }
+    assert {(p, k) for _t, p, _r, _v, k, _a in after} == {("E1", "direct")}
+    rolled_after = _rollups(CreditRollup.objects.known_now())
+    assert {m for m, *_ in rolled_after} == {"M3", "M1"}
     # … and a replay at the first computation's moment reproduces its credits exactly,
     written = Credit.objects.count()
     replay = credits_replay(known_at=computed_at)
     assert _replayed(replay) == before
     assert _stored(Credit.objects.known_at(computed_at)) == before
+    assert _rollups(replay.rollups) == rolled_before  # the roll-ups of that moment, too
+    assert _rollups(CreditRollup.objects.known_at(computed_at)) == rolled_before
     assert Credit.objects.count() == written  # a replay writes nothing
     # while a replay at the present moment gives today's credits
-    assert _replayed(credits_replay(known_at=timezone.now())) == after
+    today = credits_replay(known_at=timezone.now())
+    assert _replayed(today) == after
+    assert _rollups(today.rollups) == rolled_after
 
 
 def test_a_replay_reads_the_transaction_versions_known_then(in_org):

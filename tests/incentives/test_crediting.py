@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from incentives import services
 from incentives.crediting import credits_recompute
-from incentives.models import Credit
+from incentives.models import Credit, CreditRollup
 from tests.incentives.conftest import tx_row
 
 START = dt.date(2024, 1, 1)
@@ -98,10 +98,13 @@ def test_roll_ups_never_double_count_in_a_team_total(in_org):
     direct = Credit.objects.filter(kind__in=["direct", "split"], superseded_at__isnull=True)
     team_total = sum(c.amount for c in direct)
     assert team_total == Decimal("140.00")  # E1 + E2 + E3: each deal once
-    rollups = Credit.objects.filter(kind="rollup", person__employee_id="M2")
-    assert sum(c.amount for c in rollups) == Decimal("140.00")  # indirect, marked as such
+    # the manager's roll-up is a total beside the credits (indirect), never one of them
+    rollups = CreditRollup.objects.known_now().filter(person__employee_id="M2")
+    assert sum(r.amount for r in rollups) == Decimal("140.00")
+    assert sum(r.credit_count for r in rollups) == 3  # E1's and E2's split, E3's deal
+    assert not Credit.objects.filter(kind="rollup").exists()
     all_current = Credit.objects.filter(superseded_at__isnull=True)
-    assert sum(c.amount for c in all_current if c.kind != "rollup") == team_total
+    assert sum(c.amount for c in all_current) == team_total
 
 
 def test_a_territory_rule_credits_the_mapped_person(in_org):
@@ -178,6 +181,7 @@ def test_bad_splits_are_a_row_error(in_org, share, code):
     )
 )
 def test_roll_up_credit_never_double_counts_in_a_team_total(in_org, deals):
+    CreditRollup.objects.all().delete()
     Credit.objects.all().delete()
     from incentives.models import Transaction
 
@@ -196,14 +200,12 @@ def test_roll_up_credit_never_double_counts_in_a_team_total(in_org, deals):
     # the team's total counts every deal exactly once, roll-ups excluded
     assert team == booked
     # each manager's indirect credit equals the team's total, once, never more
+    totals = CreditRollup.objects.known_now().select_related("person")
     for manager in ("M2", "M1"):
-        assert (
-            sum(c.amount for c in current if c.kind == "rollup" and c.person.employee_id == manager)
-            == booked
-        )
-    assert not any(
-        c.kind == "rollup" and c.person.employee_id in {"E1", "E2", "E3"} for c in current
-    )
+        mine = [t for t in totals if t.person.employee_id == manager]
+        assert sum(t.amount for t in mine) == booked
+        assert sum(t.credit_count for t in mine) == len(current)
+    assert not any(t.person.employee_id in {"E1", "E2", "E3"} for t in totals)
 
 
 def test_split_shares_with_more_than_4_decimals_are_refused(in_org):

@@ -12,7 +12,7 @@ import pytest
 
 from core.tenancy import tenant_scope
 from incentives import bulk_ingest, services
-from incentives.models import Credit, IngestError, IngestStatus, Transaction
+from incentives.models import Credit, CreditRollup, IngestError, IngestStatus, Transaction
 from tests.incentives.conftest import close_period, tx_row
 
 HEADER = [
@@ -81,10 +81,14 @@ def test_a_clean_file_is_committed_and_credited(in_org):
     tx = Transaction.objects.get(external_id="D-1")
     assert (tx.amount, tx.owner.employee_id, tx.version) == (Decimal("1200.50"), "E1", 1)
     credits = {(c.person.employee_id, c.kind): c.amount for c in Credit.objects.all()}
-    assert credits == {
-        ("E1", "direct"): Decimal("1200.50"),
-        ("M2", "rollup"): Decimal("1200.50"),
-        ("M1", "rollup"): Decimal("1200.50"),
+    assert credits == {("E1", "direct"): Decimal("1200.50")}
+    totals = {
+        (t.person.employee_id, t.region, t.credit_count): t.amount
+        for t in CreditRollup.objects.all()
+    }
+    assert totals == {
+        ("M2", "EMEA", 1): Decimal("1200.50"),
+        ("M1", "EMEA", 1): Decimal("1200.50"),
     }
 
 
@@ -141,9 +145,9 @@ def test_splits_credit_each_participant_and_leave_no_cent(in_org):
         "E1": ("split", Decimal("60.0060"), Decimal("60")),
         "E2": ("split", Decimal("40.0040"), Decimal("40")),
     }
-    # the team's managers get roll-up credit once per credit, never counted in a team total
-    rollups = Credit.objects.filter(kind="rollup", person__employee_id="M2")
-    assert sorted(c.amount for c in rollups) == [Decimal("40.0040"), Decimal("60.0060")]
+    # the team's manager gets one roll-up total of both credits, never counted in a team total
+    rollups = CreditRollup.objects.filter(person__employee_id="M2")
+    assert [(t.amount, t.credit_count) for t in rollups] == [(Decimal("100.0100"), 2)]
 
 
 def test_data_dated_in_a_closed_period_becomes_a_correction_in_the_open_period(in_org):

@@ -62,7 +62,7 @@ def test_the_credit_explorer_explains_a_deal(org, client_alice, client_charlie, 
     with tenant_scope(org.tenant):
         tx = Transaction.objects.get(external_id="W-1")
     detail = client_alice.get(f"/data/transactions/{tx.pk}/").content.decode()
-    assert "Erin Seller" in detail and "Owner" in detail and "Roll-up (indirect)" in detail
+    assert "Erin Seller" in detail and "Owner" in detail and "Rolled up to" in detail
     assert "Mark Lead" in detail and "Maria Vice" in detail
     assert_not_found(client_charlie.get(f"/data/transactions/{tx.pk}/"))
     assert "W-1" not in client_charlie.get("/data/transactions/").content.decode()
@@ -83,3 +83,40 @@ def test_employees_cannot_open_incentive_data_pages(org, client, bob):
     client.force_login(bob)
     for url in ("/data/imports/", "/data/transactions/"):
         assert_not_found(client.get(url))
+
+
+@pytest.mark.covers_url("rollup_detail")
+def test_a_managers_roll_up_page_shows_the_totals_and_whose_credits_reached_them(
+    org, client_alice, client_charlie
+):
+    # given two deals of Erin's team in February, rolled up to Mark (team) and Maria (sales)
+    rows = (
+        "external_id,kind,amount,currency,booked_on,owner_employee_id\n"
+        "R-1,new_business,1000,USD,2026-02-02,E1\n"
+        "R-2,new_business,300,USD,2026-02-02,E2\n"
+        "R-3,new_business,70,USD,2026-03-02,E1\n"
+    )
+    client_alice.post(
+        "/data/imports/",
+        {
+            "kind": "transactions",
+            "mapping": "",
+            "mode": "partial",
+            "file": SimpleUploadedFile("deals.csv", rows.encode(), "text/csv"),
+        },
+    )
+    maria = org.people["M1"].pk
+    # when Alice opens Maria's February roll-up
+    page = client_alice.get(f"/data/credits/rollups/{maria}/?month=2026-02-15")
+    html = page.content.decode()
+    # then one total stands for both credits of the day, and both deals are listed below it
+    assert page.status_code == 200
+    assert "Roll-up of Maria Vice" in html and "February 2026" in html
+    assert "1,300.00" in html and ">2</td>" in html  # the total and its two credits
+    assert "R-1" in html and "R-2" in html and "R-3" not in html  # March is another month
+    assert "Erin Seller" in html
+    march = client_alice.get(f"/data/credits/rollups/{maria}/?month=2026-03-01").content.decode()
+    assert "R-3" in march and "R-1" not in march
+    # a bad month is a 400, another tenant's manager a 404
+    assert client_alice.get(f"/data/credits/rollups/{maria}/?month=2026-13-01").status_code == 400
+    assert_not_found(client_charlie.get(f"/data/credits/rollups/{maria}/?month=2026-02-15"))

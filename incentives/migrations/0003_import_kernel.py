@@ -33,7 +33,7 @@ def restore_statuses(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incentives', '0001_initial'),
+        ('incentives', '0002_credit_rollups_and_transforms'),
     ]
 
     operations = [

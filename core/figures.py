@@ -1,0 +1,100 @@
+"""Plotly figures every app's pages draw with, so a curve looks the same in the builder and on
+a dashboard. Pure: data in, a JSON-able figure (``{"data": [...], "layout": {...}}``) out;
+pages hand it to ``Plotly.react`` (plotly.js is served from the plotly package by
+``core.staticfinders.PlotlyFinder``, never a CDN).
+
+Figures are for display: the amounts arrive as Decimals and are drawn as floats, which only
+positions points on a screen (the figures people are paid are the engine's lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import plotly.graph_objects as go
+
+ACCENT = "#4f46e5"
+GRID = "#e5e7eb"
+FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
+
+
+def _layout(*, x_title: str, y_title: str, x_percent: bool, y_percent: bool) -> dict[str, Any]:
+    return {
+        "template": "none",
+        "font": {"family": FONT, "size": 13},
+        "margin": {"l": 64, "r": 16, "t": 16, "b": 48},
+        "height": 320,
+        "showlegend": False,
+        "hovermode": "x unified",
+        "xaxis": {
+            "title": {"text": x_title},
+            "tickformat": ".0%" if x_percent else ",",
+            "gridcolor": GRID,
+            "zeroline": False,
+        },
+        "yaxis": {
+            "title": {"text": y_title},
+            "tickformat": ".0%" if y_percent else ",.0f",
+            "gridcolor": GRID,
+            "rangemode": "tozero",
+        },
+    }
+
+
+def line_figure(
+    x: Sequence[Decimal | int],
+    y: Sequence[Decimal | int],
+    *,
+    x_title: str,
+    y_title: str,
+    name: str = "",
+    x_percent: bool = False,
+    y_percent: bool = False,
+    markers: Sequence[tuple[Decimal, Decimal, str]] = (),
+) -> dict[str, Any]:
+    """Return a line chart of ``y`` against ``x``, with optional labelled marker points."""
+    fig = go.Figure(
+        data=[
+            go.Scatter(
+                x=[float(v) for v in x],
+                y=[float(v) for v in y],
+                mode="lines",
+                name=name,
+                line={"color": ACCENT, "width": 3},
+                hovertemplate=("%{x:.0%}" if x_percent else "%{x:,}")
+                + ": %{y:,.2f}<extra></extra>",
+            )
+        ],
+        layout=_layout(x_title=x_title, y_title=y_title, x_percent=x_percent, y_percent=y_percent),
+    )
+    if markers:
+        fig.add_trace(
+            go.Scatter(
+                x=[float(m[0]) for m in markers],
+                y=[float(m[1]) for m in markers],
+                mode="markers+text",
+                text=[m[2] for m in markers],
+                textposition="top center",
+                marker={"color": "#111827", "size": 8},
+                hoverinfo="skip",
+            )
+        )
+    figure: dict[str, Any] = fig.to_plotly_json()
+    figure["layout"]["template"] = {}  # "none": no theme data to ship
+    return figure
+
+
+def payout_curve_figure(
+    attainment: Sequence[Decimal], payout: Sequence[Decimal], *, currency: str, title: str = ""
+) -> dict[str, Any]:
+    """Return the chart of payout (money) against attainment (a fraction: 1 = 100 %)."""
+    return line_figure(
+        attainment,
+        payout,
+        x_title="Attainment",
+        y_title=f"Payout ({currency})",
+        name=title,
+        x_percent=True,
+    )

@@ -1,0 +1,180 @@
+"""Input and output serializers of the plans API (no logic: services and selectors decide)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from core.currencies import CurrencyField
+from core.params import ID_MAX
+from hierarchy.models import JobFunction
+from plans.models import Plan, PlanAssignment, PlanVersion
+
+SOURCE_HELP = (
+    "The plan in the plan language as YAML or JSON text (docs/plan-language.md); "
+    "or send `spec` as a JSON object instead."
+)
+
+
+class PlanSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    version_count = serializers.IntegerField(read_only=True, default=None)
+    published_count = serializers.IntegerField(read_only=True, default=None)
+    versions_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Plan
+        fields = [
+            "id",
+            "code",
+            "name",
+            "description",
+            "function",
+            "template",
+            "created_at",
+            "created_by",
+            "archived_at",
+            "archived_by",
+            "version_count",
+            "published_count",
+            "versions_url",
+        ]
+
+    def get_versions_url(self, obj: Plan) -> str:
+        return f"/api/v1/plans/{obj.pk}/versions/"
+
+
+class PlanVersionSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = PlanVersion
+        fields = [
+            "id",
+            "plan",
+            "number",
+            "status",
+            "valid_from",
+            "valid_to",
+            "source",
+            "spec",
+            "spec_hash",
+            "based_on",
+            "note",
+            "created_at",
+            "created_by",
+            "updated_at",
+            "published_at",
+            "published_by",
+        ]
+
+
+class PlanCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.SlugField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    function = serializers.ChoiceField(choices=JobFunction.choices, default=JobFunction.OTHER)
+    template = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    # The API calls the text "source"; DRF's Field has an attribute of that name too.
+    source = serializers.CharField(  # type: ignore[assignment]
+        required=False, max_length=200_000, trim_whitespace=False, help_text=SOURCE_HELP
+    )
+    spec = serializers.DictField(required=False)
+    valid_from = serializers.DateField(required=False, help_text="Proposed start of version 1")
+
+
+class VersionSaveSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    # The API calls the text "source"; DRF's Field has an attribute of that name too.
+    source = serializers.CharField(  # type: ignore[assignment]
+        required=False, max_length=200_000, trim_whitespace=False, help_text=SOURCE_HELP
+    )
+    spec = serializers.DictField(required=False)
+    valid_from = serializers.DateField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class DraftCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    based_on = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=ID_MAX,
+        help_text="Version number to copy (default: the latest)",
+    )
+
+
+class PublishSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    valid_from = serializers.DateField(
+        required=False, help_text="In force from this day (default: the draft's valid_from)"
+    )
+    carry_assignments = serializers.BooleanField(default=True)
+
+
+class ArchiveSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    archived = serializers.BooleanField(default=True)
+
+
+class PlanAssignmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    holder_kind = serializers.CharField(read_only=True)
+    holder_name = serializers.SerializerMethodField()
+    plan_version_number = serializers.IntegerField(source="plan_version.number", read_only=True)
+
+    class Meta:
+        model = PlanAssignment
+        fields = [
+            "id",
+            "plan",
+            "plan_version",
+            "plan_version_number",
+            "holder_kind",
+            "person",
+            "role",
+            "node",
+            "holder_name",
+            "target_incentive",
+            "currency",
+            "valid_from",
+            "valid_to",
+            "created_at",
+            "created_by",
+        ]
+
+    def get_holder_name(self, obj: PlanAssignment) -> str:
+        holder: Any = obj.person or obj.role or obj.node
+        return str(holder)
+
+
+class AssignmentRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    person_id = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    role_id = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    node_id = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    target_incentive = serializers.DecimalField(
+        max_digits=20, decimal_places=4, min_value=0, help_text="Variable pay at target"
+    )
+    currency = CurrencyField(required=False, help_text="Default: the plan's currency")
+    valid_from = serializers.DateField()
+    valid_to = serializers.DateField(required=False, allow_null=True)
+
+
+class AssignmentCreateSerializer(AssignmentRowSerializer):
+    plan_version = serializers.IntegerField(
+        min_value=1, max_value=ID_MAX, help_text="A published version's id"
+    )
+
+
+class BulkAssignmentSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    plan_version = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+    # ListSerializer takes max_length; the stubs do not know it.
+    rows = AssignmentRowSerializer(  # type: ignore[call-arg]
+        many=True, allow_empty=False, max_length=5000
+    )
+
+
+class AssignmentEndSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    valid_to = serializers.DateField(help_text="The first day the assignment no longer holds")
+
+
+class PlanTemplateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    key = serializers.CharField()
+    name = serializers.CharField()
+    function = serializers.CharField()
+    summary = serializers.CharField()
+    plan = serializers.DictField()
+    sample = serializers.DictField()

@@ -1,0 +1,175 @@
+"""Plans, their versions and who is on which (tenant tables).
+
+A :class:`Plan` is the stable name a comp admin works on ("Sales AE 2026"); its
+:class:`PlanVersion` rows hold the specs in the plan language (``engine/``; docs/plan-language.md).
+A version is a **draft** until it is published; a published version is immutable: the
+services refuse to change it, and a database trigger (``plans/db.py``, installed by migration
+0001 on PostgreSQL and SQLite) refuses any UPDATE of its spec, number, plan or effective start
+and any DELETE, so not even raw SQL rewrites what people were paid on. Editing a published
+version makes a new draft. A published version is in force ``[valid_from, valid_to)``
+(core/temporal.py); publishing a successor ends its predecessor the day the successor starts,
+which is the one change the trigger lets through.
+
+A :class:`PlanAssignment` puts a published version on a person, a job role or a node,
+effective-dated, with a target incentive (variable pay at target) and its currency.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.currencies import validate_currency
+from core.temporal import EffectiveDated, dates_ordered
+from core.tenancy import TenantModel
+from hierarchy.models import JobFunction, JobRole, Node, Person
+
+
+class Plan(TenantModel):
+    """A compensation plan: a name, a function, and its versions."""
+
+    code = models.SlugField(max_length=64, help_text="Short stable id, e.g. sales-ae-2026")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    function = models.CharField(
+        max_length=20, choices=JobFunction.choices, default=JobFunction.OTHER
+    )
+    template = models.CharField(max_length=64, blank=True, help_text="The template it came from")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "code"], name="plan_unique_code")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+
+
+class PlanVersion(EffectiveDated):
+    """One version of a plan's spec; ``valid_from`` is proposed on a draft, fixed on publish."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10, choices=VersionStatus.choices, default=VersionStatus.DRAFT
+    )
+    source = models.TextField(help_text="The spec as written (YAML or JSON), comments kept")
+    spec = models.JSONField(help_text="The parsed spec the engine reads")
+    spec_hash = models.CharField(max_length=64)
+    based_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField()
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["plan_id", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "plan", "number"], name="planversion_unique_number"
+            ),
+            # One draft per plan at a time: "edit" always means that draft.
+            models.UniqueConstraint(
+                fields=["tenant", "plan"],
+                condition=Q(status="draft"),
+                name="planversion_one_draft",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(published_at__isnull=False),
+                name="planversion_published_has_time",
+            ),
+            dates_ordered(name="planversion_dates_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} v{self.number}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == VersionStatus.PUBLISHED
+
+
+class PlanAssignment(EffectiveDated):
+    """A published plan version on exactly one of a person, a job role or a node."""
+
+    plan_version = models.ForeignKey(
+        PlanVersion, on_delete=models.PROTECT, related_name="assignments"
+    )
+    # Denormalised from the version so "one plan per holder at a time" is one indexed query.
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="assignments")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="plan_assignments"
+    )
+    role = models.ForeignKey(
+        JobRole, null=True, blank=True, on_delete=models.PROTECT, related_name="plan_assignments"
+    )
+    node = models.ForeignKey(
+        Node, null=True, blank=True, on_delete=models.PROTECT, related_name="plan_assignments"
+    )
+    target_incentive = models.DecimalField(
+        max_digits=settings.DEFAULT_MAX_DIGITS, decimal_places=settings.DEFAULT_DECIMAL_PLACES
+    )
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["valid_from", "id"]
+        constraints = [
+            dates_ordered(name="planassignment_dates_ordered"),
+            models.CheckConstraint(
+                condition=(
+                    Q(person__isnull=False, role__isnull=True, node__isnull=True)
+                    | Q(person__isnull=True, role__isnull=False, node__isnull=True)
+                    | Q(person__isnull=True, role__isnull=True, node__isnull=False)
+                ),
+                name="planassignment_one_holder",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_incentive__gte=0), name="planassignment_ti_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "plan", "valid_from"], name="planassign_plan"),
+            models.Index(fields=["tenant", "person", "valid_from"], name="planassign_person"),
+            models.Index(fields=["tenant", "node", "valid_from"], name="planassign_node"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan_version} -> {self.holder_label}"
+
+    @property
+    def holder_kind(self) -> str:
+        if self.person_id is not None:
+            return "person"
+        if self.role_id is not None:
+            return "role"
+        return "node"
+
+    @property
+    def holder_label(self) -> str:
+        holder = self.person or self.role or self.node
+        return f"{self.holder_kind} {holder}"

@@ -1,0 +1,637 @@
+"""Every write of plans: plans, versions (draft -> published), archive, assignments.
+
+Each service runs in one transaction and records one audit event per row it writes. The spec
+is the engine's to judge (``plans.source.check_source`` -> ``engine.validate_plan``); nothing
+here computes pay. Messages are module constants so tests and pages can assert on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.audit import audit_record
+from core.currencies import is_currency_code
+from core.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.models import model_snapshot
+from hierarchy.access import Access
+from hierarchy.models import JobFunction, JobRole, Node, Person
+from plans import catalog
+from plans.models import Plan, PlanAssignment, PlanVersion, VersionStatus
+from plans.source import check_source, dump_spec
+
+INVALID_SPEC = "The plan has {count} problem(s); the first: {first}"
+PUBLISHED_IMMUTABLE = (
+    "Version {number} is published and cannot change; your edit was saved as draft version {draft}."
+)
+DRAFT_EXISTS = "Plan {plan} already has a draft (version {number}); edit that draft instead."
+NOT_A_DRAFT = "Version {number} is already published."
+NEEDS_START = "Say from which day the version is in force (valid_from)."
+START_NOT_AFTER = (
+    "Version {number} would start on {start}, but version {previous} starts on {previous_start}: "
+    "a new version must start after the one before it."
+)
+ARCHIVED = "Plan {plan} is archived; unarchive it to change it."
+DUPLICATE_CODE = "A plan with the code {code!r} exists."
+NOT_PUBLISHED = "Only a published version can be assigned; publish version {number} first."
+BEFORE_VERSION = "The assignment starts on {start}, before version {number} is in force ({vstart})."
+OVERLAP = (
+    "{holder} is already on plan {plan} (version {number}) from {start} to {end} "
+    "(assignment {id}); end that assignment first."
+)
+ONE_HOLDER = "Name exactly one of person_id, role_id or node_id."
+UNKNOWN_HOLDER = "Unknown {kind}."
+BAD_CURRENCY = "Unknown currency {currency!r}."
+BAD_TARGET = "The target incentive must be a number of at least 0."
+BAD_DATES = "The end (valid_to) must be after the start (valid_from)."
+SPEC_CURRENCY_HINT = "the plan's currency"
+
+
+def _hash(spec: Mapping[str, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def _checked_spec(source: str) -> dict[str, Any]:
+    checked = check_source(source)
+    if not checked.ok:
+        problems = [p.as_dict() for p in checked.problems]
+        raise ValidationFailedError(
+            INVALID_SPEC.format(count=len(problems), first=checked.problems[0]),
+            code="invalid_plan",
+            details={
+                "spec": [
+                    f"{p.path}: {p.message}" if p.path else p.message for p in checked.problems
+                ],
+                "problems": problems,
+            },
+        )
+    assert checked.spec is not None
+    return checked.spec
+
+
+def source_of(*, source: str | None = None, spec: Mapping[str, Any] | None = None) -> str:
+    """Return the plan text from either a text or a parsed spec (JSON over the API)."""
+    if source is not None:
+        return source
+    if spec is not None:
+        return dump_spec(dict(spec))
+    raise ValidationFailedError("Send the plan as source text or as a spec.", code="no_spec")
+
+
+def _live_plan(plan_id: int, *, lock: bool = False) -> Plan:
+    qs = Plan.objects.select_for_update() if lock else Plan.objects.all()
+    plan: Plan | None = qs.filter(pk=plan_id).first()
+    if plan is None:
+        raise NotFoundError("Plan not found.")
+    if plan.archived_at is not None:
+        raise ConflictError(ARCHIVED.format(plan=plan.name), code="plan_archived")
+    return plan
+
+
+def _version(version_id: int, *, lock: bool = False) -> PlanVersion:
+    qs = PlanVersion.objects.select_for_update() if lock else PlanVersion.objects.all()
+    version: PlanVersion | None = qs.select_related("plan").filter(pk=version_id).first()
+    if version is None:
+        raise NotFoundError("Plan version not found.")
+    return version
+
+
+def _new_version(
+    *,
+    plan: Plan,
+    source: str,
+    valid_from: dt.date | None,
+    user_id: int | None,
+    note: str = "",
+    based_on: PlanVersion | None = None,
+) -> PlanVersion:
+    spec = _checked_spec(source)
+    draft = PlanVersion.objects.filter(plan=plan, status=VersionStatus.DRAFT).first()
+    if draft is not None:
+        raise ConflictError(
+            DRAFT_EXISTS.format(plan=plan.name, number=draft.number),
+            code="draft_exists",
+            details={"draft_id": draft.pk, "number": draft.number},
+        )
+    last = PlanVersion.objects.filter(plan=plan).order_by("-number").first()
+    now = timezone.now()
+    version = PlanVersion(
+        plan=plan,
+        number=(last.number if last else 0) + 1,
+        status=VersionStatus.DRAFT,
+        source=source,
+        spec=spec,
+        spec_hash=_hash(spec),
+        valid_from=valid_from or (based_on.valid_from if based_on else None) or now.date(),
+        based_on=based_on,
+        note=note,
+        created_at=now,
+        created_by_id=user_id,
+        updated_at=now,
+    )
+    version.full_clean()
+    version.save()
+    audit_record(action="plan_version.create", obj=version, after=_snapshot(version))
+    return version
+
+
+def _snapshot(version: PlanVersion) -> dict[str, Any]:
+    return model_snapshot(
+        version,
+        fields=[
+            "plan",
+            "number",
+            "status",
+            "valid_from",
+            "valid_to",
+            "spec_hash",
+            "note",
+            "based_on",
+        ],
+    )
+
+
+@transaction.atomic
+def plan_create(
+    *,
+    code: str,
+    name: str,
+    user_id: int | None,
+    description: str = "",
+    function: str = JobFunction.OTHER,
+    template: str = "",
+    source: str | None = None,
+    valid_from: dt.date | None = None,
+) -> Plan:
+    """Create a plan and its first draft, from a template or from a given text."""
+    if template:
+        tpl = catalog.template_get(template)
+        function = function if function != JobFunction.OTHER else tpl.function
+        source = source or catalog.template_source(template, plan_id=code, name=name)
+    if source is None:
+        raise ValidationFailedError(
+            "Start from a template or give the plan's text.", code="no_spec"
+        )
+    if Plan.objects.filter(code=code).exists():
+        raise ConflictError(DUPLICATE_CODE.format(code=code), code="duplicate_code")
+    plan = Plan(
+        code=code,
+        name=name,
+        description=description,
+        function=function if function in JobFunction.values else JobFunction.OTHER,
+        template=template,
+        created_at=timezone.now(),
+        created_by_id=user_id,
+    )
+    plan.full_clean()
+    plan.save()
+    audit_record(action="plan.create", obj=plan, after=model_snapshot(plan))
+    _new_version(plan=plan, source=source, valid_from=valid_from, user_id=user_id)
+    return plan
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What an edit did: the version written, and whether it is a new draft of a published one."""
+
+    version: PlanVersion
+    new_draft: bool
+    message: str = ""
+
+
+@transaction.atomic
+def plan_version_save(
+    *,
+    version_id: int,
+    source: str,
+    user_id: int | None,
+    valid_from: dt.date | None = None,
+    note: str | None = None,
+) -> Saved:
+    """Save an edit: a draft changes in place; a published version gets a new draft."""
+    version = _version(version_id, lock=True)
+    _live_plan(version.plan_id)
+    if version.is_published:
+        draft = _new_version(
+            plan=version.plan,
+            source=source,
+            valid_from=valid_from,
+            user_id=user_id,
+            note=note or "",
+            based_on=version,
+        )
+        return Saved(
+            draft, True, PUBLISHED_IMMUTABLE.format(number=version.number, draft=draft.number)
+        )
+    before = _snapshot(version)
+    spec = _checked_spec(source)
+    version.source, version.spec, version.spec_hash = source, spec, _hash(spec)
+    if valid_from is not None:
+        version.valid_from = valid_from
+    if note is not None:
+        version.note = note
+    version.updated_at = timezone.now()
+    version.full_clean()
+    version.save()
+    audit_record(action="plan_version.update", obj=version, before=before, after=_snapshot(version))
+    return Saved(version, False)
+
+
+@transaction.atomic
+def plan_version_draft_create(
+    *, plan_id: int, user_id: int | None, based_on_id: int | None = None
+) -> PlanVersion:
+    """Start a new draft as a copy of a version (default: the latest)."""
+    plan = _live_plan(plan_id, lock=True)
+    base = (
+        _version(based_on_id)
+        if based_on_id is not None
+        else PlanVersion.objects.filter(plan=plan).order_by("-number").first()
+    )
+    if base is None or base.plan_id != plan.pk:
+        raise NotFoundError("Plan version not found.")
+    return _new_version(
+        plan=plan, source=base.source, valid_from=None, user_id=user_id, based_on=base
+    )
+
+
+@transaction.atomic
+def plan_version_publish(
+    *,
+    version_id: int,
+    user_id: int | None,
+    valid_from: dt.date | None = None,
+    carry_assignments: bool = True,
+) -> PlanVersion:
+    """Publish a draft from ``valid_from``: it becomes immutable, the version before it ends
+    that day, and (by default) the assignments of that version continue on this one."""
+    version = _version(version_id, lock=True)
+    plan = _live_plan(version.plan_id, lock=True)
+    if version.is_published:
+        raise ConflictError(NOT_A_DRAFT.format(number=version.number), code="already_published")
+    start = valid_from or version.valid_from
+    if start is None:
+        raise ValidationFailedError(NEEDS_START, code="valid_from_required")
+    # The engine judges the spec again: a draft saved before an engine change must still pass.
+    _checked_spec(version.source)
+    previous = (
+        PlanVersion.objects.select_for_update()
+        .filter(plan=plan, status=VersionStatus.PUBLISHED)
+        .order_by("-valid_from", "-number")
+        .first()
+    )
+    if previous is not None and previous.valid_from >= start:
+        raise ConflictError(
+            START_NOT_AFTER.format(
+                number=version.number,
+                start=start,
+                previous=previous.number,
+                previous_start=previous.valid_from,
+            ),
+            code="starts_too_early",
+        )
+    before = _snapshot(version)
+    now = timezone.now()
+    version.status = VersionStatus.PUBLISHED
+    version.valid_from = start
+    version.valid_to = None
+    version.published_at, version.published_by_id, version.updated_at = now, user_id, now
+    version.full_clean()
+    version.save()
+    audit_record(
+        action="plan_version.publish", obj=version, before=before, after=_snapshot(version)
+    )
+    if previous is not None and (previous.valid_to is None or previous.valid_to > start):
+        ended = _snapshot(previous)
+        previous.valid_to = start
+        previous.save(update_fields=["valid_to"])
+        audit_record(
+            action="plan_version.end", obj=previous, before=ended, after=_snapshot(previous)
+        )
+        if carry_assignments:
+            _carry(previous, version, start, user_id)
+    return version
+
+
+def _carry(
+    previous: PlanVersion, version: PlanVersion, start: dt.date, user_id: int | None
+) -> None:
+    """End ``previous``'s assignments on ``start`` and continue each on ``version``."""
+    moving = PlanAssignment.objects.filter(plan_version=previous).overlapping(start, None)
+    for old in moving.select_for_update():
+        before = model_snapshot(old)
+        end = old.valid_to
+        if old.valid_from >= start:  # starts on or after the new version: move it whole
+            old.plan_version = version
+            old.save(update_fields=["plan_version"])
+            audit_record(
+                action="plan_assignment.move", obj=old, before=before, after=model_snapshot(old)
+            )
+            continue
+        old.valid_to = start
+        old.save(update_fields=["valid_to"])
+        audit_record(
+            action="plan_assignment.end", obj=old, before=before, after=model_snapshot(old)
+        )
+        _write_assignment(
+            version=version,
+            holder=Holder(old.person_id, old.role_id, old.node_id),
+            target_incentive=old.target_incentive,
+            currency=old.currency,
+            valid_from=start,
+            valid_to=end,
+            user_id=user_id,
+        )
+
+
+@transaction.atomic
+def plan_archive(*, plan_id: int, user_id: int | None, archived: bool = True) -> Plan:
+    """Archive a plan (it leaves the list and takes no new versions or assignments) or bring
+    it back. Its versions and assignments stay as they are: what was paid stays explained."""
+    plan: Plan | None = Plan.objects.select_for_update().filter(pk=plan_id).first()
+    if plan is None:
+        raise NotFoundError("Plan not found.")
+    before = model_snapshot(plan)
+    if archived:
+        plan.archived_at, plan.archived_by_id = timezone.now(), user_id
+    else:
+        plan.archived_at, plan.archived_by_id = None, None
+    plan.save(update_fields=["archived_at", "archived_by"])
+    audit_record(
+        action="plan.archive" if archived else "plan.unarchive",
+        obj=plan,
+        before=before,
+        after=model_snapshot(plan),
+    )
+    return plan
+
+
+# --- assignments --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who an assignment is for: exactly one of a person, a job role or a node."""
+
+    person_id: int | None = None
+    role_id: int | None = None
+    node_id: int | None = None
+
+    @property
+    def kind(self) -> str:
+        named = [
+            k
+            for k, v in (("person", self.person_id), ("role", self.role_id), ("node", self.node_id))
+            if v is not None
+        ]
+        if len(named) != 1:
+            raise ValidationFailedError(ONE_HOLDER, code="one_holder")
+        return named[0]
+
+
+def _check_holder(access: Access, holder: Holder, start: dt.date, end: dt.date | None) -> str:
+    """Return the holder's name; refuse one that does not exist or the principal may not place."""
+    kind = holder.kind
+    if kind == "person":
+        access.check_person_writable(int(holder.person_id or 0), missing_as_400=True)
+        person = Person.objects.filter(pk=holder.person_id).first()
+        assert person is not None
+        return f"Person {person.full_name}"
+    if kind == "role":
+        access.require_tenant_wide("assigning a plan to a job role")
+        role = JobRole.objects.filter(pk=holder.role_id).first()
+        if role is None:
+            raise ValidationFailedError(
+                UNKNOWN_HOLDER.format(kind="job role"),
+                code="unknown_role",
+                details={"role_id": ["Unknown."]},
+            )
+        return f"Job role {role.name}"
+    node = Node.objects.filter(pk=holder.node_id).first()
+    if node is None:
+        raise ValidationFailedError(
+            UNKNOWN_HOLDER.format(kind="node"),
+            code="unknown_node",
+            details={"node_id": ["Unknown."]},
+        )
+    access.check_node_writable(node.pk, start, end)
+    return f"Node {node.name}"
+
+
+def _target(value: Any) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValidationFailedError(
+            BAD_TARGET, code="bad_target_incentive", details={"target_incentive": [BAD_TARGET]}
+        ) from None
+    if not amount.is_finite() or amount < 0 or amount >= Decimal(10) ** 16:
+        raise ValidationFailedError(
+            BAD_TARGET, code="bad_target_incentive", details={"target_incentive": [BAD_TARGET]}
+        )
+    return amount
+
+
+def _assign(
+    *,
+    access: Access,
+    version: PlanVersion,
+    holder: Holder,
+    target_incentive: Any,
+    currency: str | None,
+    valid_from: dt.date,
+    valid_to: dt.date | None,
+    user_id: int | None,
+) -> PlanAssignment:
+    if not version.is_published:
+        raise ConflictError(NOT_PUBLISHED.format(number=version.number), code="not_published")
+    if valid_to is not None and valid_to <= valid_from:
+        raise ValidationFailedError(BAD_DATES, code="bad_dates", details={"valid_to": [BAD_DATES]})
+    if valid_from < version.valid_from:
+        raise ValidationFailedError(
+            BEFORE_VERSION.format(
+                start=valid_from, number=version.number, vstart=version.valid_from
+            ),
+            code="before_version",
+            details={"valid_from": ["Before the version is in force."]},
+        )
+    name = _check_holder(access, holder, valid_from, valid_to)
+    code = currency or str(version.spec.get("currency", ""))
+    if not is_currency_code(code):
+        raise ValidationFailedError(
+            BAD_CURRENCY.format(currency=code),
+            code="bad_currency",
+            details={"currency": [BAD_CURRENCY.format(currency=code)]},
+        )
+    amount = _target(target_incentive)
+    same = {f"{holder.kind}_id": getattr(holder, f"{holder.kind}_id")}
+    conflict = (
+        PlanAssignment.objects.select_for_update()
+        .filter(plan_id=version.plan_id, **same)
+        .overlapping(valid_from, valid_to)
+        .select_related("plan_version")
+        .order_by("valid_from")
+        .first()
+    )
+    if conflict is not None:
+        raise ConflictError(
+            OVERLAP.format(
+                holder=name,
+                plan=version.plan.name,
+                number=conflict.plan_version.number,
+                start=conflict.valid_from,
+                end=conflict.valid_to or "open-ended",
+                id=conflict.pk,
+            ),
+            code="assignment_overlap",
+            details={"conflict_id": conflict.pk},
+        )
+    return _write_assignment(
+        version=version,
+        holder=holder,
+        target_incentive=amount,
+        currency=code,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        user_id=user_id,
+    )
+
+
+def _write_assignment(
+    *,
+    version: PlanVersion,
+    holder: Holder,
+    target_incentive: Decimal,
+    currency: str,
+    valid_from: dt.date,
+    valid_to: dt.date | None,
+    user_id: int | None,
+) -> PlanAssignment:
+    """Save one checked assignment row and its audit event."""
+    assignment = PlanAssignment(
+        plan_version=version,
+        plan_id=version.plan_id,
+        person_id=holder.person_id,
+        role_id=holder.role_id,
+        node_id=holder.node_id,
+        target_incentive=target_incentive,
+        currency=currency,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        created_at=timezone.now(),
+        created_by_id=user_id,
+    )
+    assignment.full_clean()
+    assignment.save()
+    audit_record(action="plan_assignment.create", obj=assignment, after=model_snapshot(assignment))
+    return assignment
+
+
+@transaction.atomic
+def plan_assignment_create(
+    *,
+    access: Access,
+    plan_version_id: int,
+    holder: Holder,
+    target_incentive: Any,
+    valid_from: dt.date,
+    user_id: int | None,
+    currency: str | None = None,
+    valid_to: dt.date | None = None,
+) -> PlanAssignment:
+    """Put a published version on one person, job role or node for ``[valid_from, valid_to)``."""
+    version = _version(plan_version_id)
+    _live_plan(version.plan_id, lock=True)
+    return _assign(
+        access=access,
+        version=version,
+        holder=holder,
+        target_incentive=target_incentive,
+        currency=currency,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        user_id=user_id,
+    )
+
+
+@dataclass(frozen=True)
+class BulkRow:
+    holder: Holder
+    target_incentive: Any
+    valid_from: dt.date
+    currency: str | None = None
+    valid_to: dt.date | None = None
+
+
+class BulkAssignmentError(ValidationFailedError):
+    code = "bulk_assignment_failed"
+
+
+@transaction.atomic
+def plan_assignment_bulk_create(
+    *, access: Access, plan_version_id: int, rows: Iterable[BulkRow], user_id: int | None
+) -> list[PlanAssignment]:
+    """Assign one version to many holders, all or nothing: any refused row and none is written,
+    with every row's reason (its 1-based number) in ``details.rows``."""
+    version = _version(plan_version_id)
+    _live_plan(version.plan_id, lock=True)
+    created: list[PlanAssignment] = []
+    errors: list[dict[str, Any]] = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            with transaction.atomic():
+                created.append(
+                    _assign(
+                        access=access,
+                        version=version,
+                        holder=row.holder,
+                        target_incentive=row.target_incentive,
+                        currency=row.currency,
+                        valid_from=row.valid_from,
+                        valid_to=row.valid_to,
+                        user_id=user_id,
+                    )
+                )
+        except (ValidationFailedError, ConflictError, NotFoundError) as exc:
+            errors.append({"row": number, "code": exc.code, "message": exc.message})
+    if errors:
+        raise BulkAssignmentError(
+            f"{len(errors)} row(s) refused, nothing was assigned; row {errors[0]['row']}: "
+            f"{errors[0]['message']}",
+            details={"rows": errors},
+        )
+    return created
+
+
+@transaction.atomic
+def plan_assignment_end(*, access: Access, assignment_id: int, valid_to: dt.date) -> PlanAssignment:
+    """End an assignment on ``valid_to`` (exclusive)."""
+    assignment: PlanAssignment | None = (
+        PlanAssignment.objects.select_for_update().filter(pk=assignment_id).first()
+    )
+    if assignment is None:
+        raise NotFoundError("Plan assignment not found.")
+    holder = Holder(assignment.person_id, assignment.role_id, assignment.node_id)
+    _check_holder(access, holder, assignment.valid_from, valid_to)
+    if valid_to <= assignment.valid_from:
+        raise ValidationFailedError(BAD_DATES, code="bad_dates", details={"valid_to": [BAD_DATES]})
+    before = model_snapshot(assignment)
+    assignment.valid_to = valid_to
+    assignment.save(update_fields=["valid_to"])
+    audit_record(
+        action="plan_assignment.end",
+        obj=assignment,
+        before=before,
+        after=model_snapshot(assignment),
+    )
+    return assignment

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from plans import views
+
+VERSION = "<int:plan_id>/versions/<int:number>/"
+
+urlpatterns = [
+    path("", views.plan_list, name="plans"),
+    path("new/", views.plan_create, name="plan_create"),
+    path("<int:plan_id>/", views.plan_detail, name="plan_detail"),
+    path("<int:plan_id>/archive/", views.plan_archive, name="plan_archive"),
+    path("<int:plan_id>/preview/", views.plan_preview, name="plan_preview"),
+    path(VERSION, views.plan_version, name="plan_version"),
+    path(f"{VERSION}publish/", views.plan_version_publish, name="plan_version_publish"),
+    path(f"{VERSION}diff/", views.plan_version_diff, name="plan_version_diff"),
+]

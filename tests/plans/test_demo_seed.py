@@ -1,0 +1,35 @@
+"""The plans demo seed: every template becomes a published plan; role templates are assigned."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.core.management import call_command
+
+from core.tenancy import tenant_scope
+from hierarchy import periods
+from hierarchy.generator import generate_company
+from plans import catalog
+from plans.demo import ROLE_OF_TEMPLATE
+from plans.models import Plan, PlanAssignment, VersionStatus
+
+
+def test_the_demo_seed_publishes_every_template_and_assigns_the_role_plans(tenant_a):
+    with tenant_scope(tenant_a):
+        generate_company(people=90, start=date(2025, 1, 1), seed=3)
+    # when
+    call_command("plans_demo_seed", "--tenant", tenant_a.slug)
+    call_command("plans_demo_seed", "--tenant", tenant_a.slug)  # a second run adds nothing
+    # then
+    with tenant_scope(tenant_a):
+        assert Plan.objects.count() == len(catalog.template_list())
+        start, _ = periods.fiscal_year_bounds(
+            tenant_a, periods.fiscal_year_of(tenant_a, periods.tenant_today(tenant_a))
+        )
+        for plan in Plan.objects.all():
+            version = plan.versions.get()
+            assert version.status == VersionStatus.PUBLISHED
+            assert version.valid_from == start
+            assert version.spec == {**catalog.template_get(plan.template).plan, "id": plan.code}
+        roles = set(PlanAssignment.objects.values_list("plan__template", "role__name"))
+        assert roles == {(key, role) for key, (role, _ti) in ROLE_OF_TEMPLATE.items()}
