@@ -354,8 +354,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TransactionKindEnum": "incentives.models.TransactionKind",
         "IngestKindEnum": "incentives.models.IngestKind",
-        "IngestModeEnum": "incentives.models.IngestMode",
-        "IngestStatusEnum": "incentives.models.IngestStatus",
+        # the import kernel's one vocabulary, on every import batch (incentives and HR)
+        "ImportModeEnum": "core.imports.ImportMode",
+        "ImportStatusEnum": "core.imports.ImportStatus",
+        "ImportReasonEnum": "core.imports.Reason",
         "RuleKindEnum": "incentives.models.RuleKind",
         "CreditKindEnum": "incentives.models.CreditKind",
         "KpiStatusEnum": "incentives.models.KpiStatus",
@@ -364,7 +366,6 @@ SPECTACULAR_SETTINGS = {
         "PeriodKindEnum": "hierarchy.models.PeriodKind",
         "PeriodStatusEnum": "hierarchy.models.PeriodStatus",
         "ImportKindEnum": "hierarchy.models.ImportKind",
-        "ImportStatusEnum": "hierarchy.models.ImportStatus",
         "JobFunctionEnum": "hierarchy.models.JobFunction",
         "AccessRoleEnum": "core.models.Role",
         "HrImportModeEnum": [("all_or_nothing", "all_or_nothing"), ("partial", "partial")],
