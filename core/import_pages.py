@@ -146,10 +146,17 @@ class ImportSummary:
         return not self.running and self.rows == 0 and self.error_rows > 0
 
     @property
+    def empty(self) -> bool:
+        """Whether the file held a header and no data rows (nothing to check or import)."""
+        return not self.running and self.rows == 0 and self.error_rows == 0
+
+    @property
     def tone(self) -> str:
         """Return the badge and alert colour: ok, warn, err, info or muted."""
         if self.running:
             return "muted"
+        if self.empty:
+            return "warn"
         if self.dry_run:
             return "warn" if self.error_rows else "info"
         if not self.committed:
@@ -161,6 +168,8 @@ class ImportSummary:
         """Return the one status vocabulary every import page shows."""
         if self.running:
             return "Running"
+        if self.empty:
+            return "Dry run · no rows" if self.dry_run else "No rows"
         if self.dry_run:
             return "Dry run · errors" if self.error_rows else "Dry run · valid"
         if not self.committed:

@@ -128,6 +128,22 @@ def test_a_dry_run_writes_nothing_and_says_how_to_import(client_alice, tenant_a,
 
 
 @pytest.mark.parametrize(("url", "kind", "good"), PAGES)
+def test_a_header_without_rows_reads_no_rows_never_valid(client_alice, url, kind, good):
+    # given a file that holds its header line only
+    header = good.split(b"\n", 1)[0] + b"\n"
+    response = client_alice.post(
+        url, {"kind": kind, "dry_run": "on", "file": SimpleUploadedFile("f.csv", header)}
+    )
+    assert response.status_code == 302
+    html = client_alice.get(response["Location"]).content.decode()
+    # then it says there was nothing, and never that the rows were valid
+    assert "Dry run · no rows" in html
+    assert "header but no rows" in html
+    assert "Dry run · valid" not in html and "Every row was readable and valid" not in html
+    assert "Upload it again to import" not in html
+
+
+@pytest.mark.parametrize(("url", "kind", "good"), PAGES)
 def test_a_file_that_is_not_utf8_reads_as_unreadable_never_as_one_of_zero_rows(
     client_alice, url, kind, good
 ):
@@ -233,7 +249,11 @@ def test_no_summary_counts_errors_out_of_fewer_rows_than_it_has_errors():
             "Failed",
             "Dry run · valid",
             "Dry run · errors",
+            "No rows",
+            "Dry run · no rows",
         }
+        if rows == 0 and not errors:  # a header alone is never "valid" nor "failed"
+            assert s.status_label.lower().endswith("no rows"), s.status_label
 
 
 def test_a_failure_without_row_errors_says_it_failed_not_zero_errors():

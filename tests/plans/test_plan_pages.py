@@ -118,7 +118,7 @@ def test_the_preview_checks_patches_draws_and_tries_the_plan(
         "people: [{person: a}]\n"
         "quotas: [{holder: a, quota: new_bookings, amount: 100000},\n"
         "         {holder: a, quota: expansion_bookings, amount: 20000}]\n"
-        "credits: [{id: c1, person: a, date: 2026-01-05, amount: 130000, type: new}]\n"
+        "credits: [{id: c1, person: a, date: 2026-01-05, amount: 130000, type: new_business}]\n"
     )
     rows = [
         {"from": "0", "to": "0.5", "rate": "0.05"},
