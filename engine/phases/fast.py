@@ -23,11 +23,10 @@ from engine import measures as ms
 from engine.fastpath import SegmentFigures, TierBlock, plain_plan, tier_block
 from engine.money import (
     ZERO,
-    div,
     exponent,
-    from_e4,
     mul,
     quantize,
+    ratios_e4,
 )
 from engine.phases.common import IntArray
 from engine.phases.measure import MeasureState
@@ -210,16 +209,38 @@ def _ints(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return values
 
 
-def _attainment(
-    value_e4: int, quota_e4: int | None, seg: Segment, nums: dict[tuple[int, int], Decimal]
-) -> Decimal:
-    """Return value / pro-rated quota exactly as the general path's Decimals give it."""
-    key = (id(seg.factor_num), id(seg.quota_factor))
-    num = nums.get(key)
-    if num is None:
-        num = nums[key] = mul(seg.factor_num, seg.quota_factor)
-    quota = div(mul(from_e4(quota_e4 or 0), num), seg.factor_den)
-    return div(from_e4(value_e4), quota)
+def _attainments(
+    values: list[int],
+    raw: list[int | None],
+    present: list[bool],
+    segs: list[Segment],
+    kept: list[int],
+    nums: dict[tuple[int, int], Decimal],
+) -> list[Decimal | None]:
+    """Return value / pro-rated quota of the ``kept`` rows exactly as the general path's
+    Decimals give it (None without a quota)."""
+    rows = [k for k in kept if present[k]]
+    factors = []
+    for k in rows:
+        s = segs[k]
+        key = (id(s.factor_num), id(s.quota_factor))  # shared Decimals: key on identity
+        num = nums.get(key)
+        if num is None:
+            num = nums[key] = mul(s.factor_num, s.quota_factor)
+        factors.append(num)
+    got = ratios_e4(
+        [values[k] for k in rows],
+        [raw[k] or 0 for k in rows],
+        factors,
+        [segs[k].factor_den for k in rows],
+    )
+    if len(rows) == len(kept):
+        return list(got)
+    out: list[Decimal | None] = [None] * len(kept)
+    at = {k: j for j, k in enumerate(kept)}
+    for k, a in zip(rows, got, strict=True):
+        out[at[k]] = a
+    return out
 
 
 @dataclass
@@ -466,14 +487,12 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
             paid_l: list[Decimal] = []
             amount_l: list[Decimal] = []
             payable_l: list[int] = []
-            att_l: list[Decimal | None] = []
             for k in kept:
-                s = segs[k]
                 m = minor[k]
                 earned = Decimal(m).scaleb(-digits) if m or not negative[k] else unit_neg_zero
                 paid = ZERO
-                if s.index == 0:
-                    before = prior.get((s.person_key, pid, c.id))
+                if segs[k].index == 0:
+                    before = prior.get((keys[k], pid, c.id))
                     if before is None:
                         paid = zero_paid
                     else:
@@ -483,9 +502,7 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
                 paid_l.append(paid)
                 amount_l.append(earned - paid)
                 payable_l.append(m - paid_minor[k])
-                att_l.append(
-                    _attainment(values[k], raw[k], s, quota_nums) if present_l[k] else None
-                )
+            att_l = _attainments(values, raw, present_l, segs, kept, quota_nums)
             out.append(
                 FastRows(
                     block,

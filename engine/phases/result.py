@@ -43,6 +43,13 @@ def result_hash(
     return _hash_texts(map(_line_text, lines), _trace_texts(traces), measures, balances)
 
 
+def _canon_column(values: list[object]) -> list[str]:
+    """Return :func:`_canon` of every value of a column (text columns as they are)."""
+    if all(type(v) is str for v in values):
+        return values  # type: ignore[return-value]
+    return [f"{v.normalize():f}" if type(v) is Decimal else _canon(v) for v in values]
+
+
 def _canon(value: object) -> str:
     if isinstance(value, str):
         return value
@@ -101,10 +108,8 @@ def _hash_texts(
     for part in trace_texts:
         h.update(part.encode())
         h.update(b"\n")
-    columns = [measures[c].tolist() for c in measures.columns]
-    h.update(
-        "".join("|".join(map(_canon, row)) + "\n" for row in zip(*columns, strict=True)).encode()
-    )
+    columns = [_canon_column(measures[c].tolist()) for c in measures.columns]
+    h.update("".join(f"{'|'.join(row)}\n" for row in zip(*columns, strict=True)).encode())
     for person, balance in sorted(balances.items()):
         h.update(f"{person}={_canon(balance)}\n".encode())
     return h.hexdigest()
