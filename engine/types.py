@@ -376,6 +376,21 @@ class Result:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Result is immutable: cannot set {name!r}")
 
+    def __reduce__(self) -> tuple[type[Result], tuple[object, ...]]:
+        """Copy (and reduce) with the lines and traces built: their builders are closures."""
+        return (
+            Result,
+            (
+                self.period_id,
+                self.lines,
+                self.traces,
+                self.contributions,
+                self.measures,
+                self.draw_balances,
+                self.result_hash,
+            ),
+        )
+
     @property
     def lines(self) -> tuple[PayoutLine, ...]:
         """Return the payout lines in their canonical order (built on first read)."""

@@ -10,6 +10,7 @@ rendered - identical trace steps, inputs and sentences.
 
 from __future__ import annotations
 
+import copy
 import random
 from decimal import (
     ROUND_CEILING,
@@ -263,6 +264,8 @@ def test_the_column_wise_hash_is_the_hash_of_the_lines_and_traces_built_from_it(
     # then it is the hash worked out from the columns, and the objects are built once
     assert again == result.result_hash
     assert result.lines is result.lines and result.traces is result.traces
+    copied = copy.copy(result)
+    assert copied.lines == result.lines and copied.result_hash == result.result_hash
     assert [(t.person_id, t.component_id) for t in result.traces] == [
         (ln.person_id, ln.component_id) for ln in result.lines
     ]
