@@ -81,6 +81,7 @@ from incentives.models import (
     KpiSubject,
     KpiValue,
 )
+from payouts.models import EntryKind, LedgerEntry
 from plans.models import PlanAssignment, PlanVersion, VersionStatus
 
 # --- problems ----------------------------------------------------------------------------------
@@ -407,7 +408,7 @@ def _plan_assignments(ctx: _Context, versions: list[_Version]) -> pd.DataFrame:
     p = ctx.period
     rows = list(
         PlanAssignment.objects.filter(created_at__lte=ctx.known_at)
-        .filter(ctx.narrow("person_id") | Q(person_id__isnull=True))
+        .filter(Q() if ctx.person_ids is None else ctx.narrow("person_id") | Q(person_id=None))
         .overlapping(p.start, p.end)
         .order_by("pk")
         .values_list(
@@ -443,8 +444,8 @@ def _plan_assignments(ctx: _Context, versions: list[_Version]) -> pd.DataFrame:
 
 def _node_members(ctx: _Context, node_ids: list[int]) -> pd.DataFrame:
     """Return who sat at or below each node (any hierarchy) during the period: (node, person,
-    m_start, m_end), from the closure and the assignments as they stood then."""
-    cols = ["node", "person", "m_start", "m_end"]
+    member_row, m_start, m_end), from the closure and the assignments as they stood then."""
+    cols = ["node", "person", "member_row", "m_start", "m_end"]
     if not node_ids:
         return pd.DataFrame(columns=cols)
     p = ctx.period
@@ -463,9 +464,9 @@ def _node_members(ctx: _Context, node_ids: list[int]) -> pd.DataFrame:
             .filter(ctx.narrow("person_id"))
             .overlapping(p.start, p.end)
             .known_at(ctx.known_at)
-            .values_list("node_id", "person_id", "valid_from", "valid_to")
+            .values_list("pk", "node_id", "person_id", "valid_from", "valid_to")
         ),
-        columns=["descendant", "person", "s_start", "s_end"],
+        columns=["member_row", "descendant", "person", "s_start", "s_end"],
     )
     j = closure.merge(members, on="descendant")
     if j.empty:
@@ -489,7 +490,17 @@ def _expand(ctx: _Context, pa: pd.DataFrame, timeline: pd.DataFrame) -> pd.DataF
     by_node = pa[pa["kind"] == "node"]
     if len(by_node):
         members = _node_members(ctx, sorted({int(n) for n in by_node["node"]}))
-        j = by_node.merge(members, on="node").merge(t, left_on="person_y", right_on="t_person")
+        j = by_node.drop(columns=["person"]).merge(members, on="node")
+        # A member's own timeline stretch when the node is in the reporting hierarchy (a dual
+        # role's other stretch is not under the node); any stretch of theirs otherwise.
+        own = j["member_row"].isin(set(t["row_id"]))
+        j = pd.concat(
+            [
+                j[own].merge(t, left_on="member_row", right_on="row_id"),
+                j[~own].merge(t, left_on="person", right_on="t_person"),
+            ],
+            ignore_index=True,
+        )
         j = j.assign(
             start=np.maximum(j["start"], j["m_start"]), end=np.minimum(j["end"], j["m_end"])
         )
@@ -869,15 +880,71 @@ def _quotas(ctx: _Context, plans: Mapping[str, Plan], rows: pd.DataFrame) -> pd.
     return empty_frame(QUOTA_COLUMNS)
 
 
-def _ledger(ctx: _Context, people: set[str]) -> dict[str, Any]:
-    """Return prior payouts, draw balances and history payouts from the ledger.
+def _plan_keys(versions: list[_Version]) -> dict[int, str]:
+    """Return each plan's key in this run: its version in force last in the period."""
+    out: dict[int, str] = {}
+    for v in sorted(versions, key=lambda v: (v.plan_id, v.start, v.pk)):
+        out[v.plan_id] = str(v.pk)
+    return out
 
-    The hole until ``payouts.models.LedgerEntry`` exists: nothing has been paid before.
+
+def _ledger(
+    ctx: _Context,
+    versions: list[_Version],
+    people: set[str],
+    history: tuple[Period, ...],
+) -> dict[str, Any]:
+    """Return prior payouts, draw balances and history payouts from the ledger (3 queries).
+
+    Each entry's plan is keyed as the run keys that plan (its version in force last in the
+    period), so a year-to-date settlement subtracts what an earlier version paid too.
+
+    * ``prior_payouts``: ``paid`` entries of this period per (person, plan, component);
+    * ``draw_balances``: ``draw`` minus ``draw_recovery`` entries of earlier periods per
+      person, never below 0 (amounts are written positive for both kinds);
+    * ``history_payouts``: ``earned`` entries (one per approved line) of the history periods.
     """
+    keys = _plan_keys(versions)
+    ids = sorted(int(p) for p in people)
+    base = LedgerEntry.objects.filter(created_at__lte=ctx.known_at, person_id__in=ids)
+
+    def frame(qs: Any, with_period: bool) -> pd.DataFrame:
+        fields = ["person_id", "plan_id", "component_id", *(["period_id"] if with_period else [])]
+        rows = []
+        for *key, amount in qs.values_list(*fields, "amount"):
+            plan = keys.get(key[1])
+            if plan is None:
+                continue
+            rows.append((str(key[0]), plan, str(key[2]), *map(str, key[3:]), to_e4(amount)))
+        columns = HISTORY_PAYOUT_COLUMNS if with_period else PRIOR_PAYOUT_COLUMNS
+        if not rows:
+            return empty_frame(columns)
+        out = pd.DataFrame(rows, columns=list(columns))
+        group = [c for c in columns if c != "amount_e4"]
+        return out.groupby(group, as_index=False, sort=True)["amount_e4"].sum()
+
+    prior = frame(
+        base.filter(period_id=ctx.period.pk, kind=EntryKind.PAID, plan_id__isnull=False), False
+    )
+    draws: dict[str, Decimal] = defaultdict(Decimal)
+    for person, kind, amount in base.filter(
+        kind__in=(EntryKind.DRAW, EntryKind.DRAW_RECOVERY), period__start__lt=ctx.period.start
+    ).values_list("person_id", "kind", "amount"):
+        draws[str(person)] += amount if kind == EntryKind.DRAW else -amount
+    history_payouts = empty_frame(HISTORY_PAYOUT_COLUMNS)
+    if history:
+        history_payouts = frame(
+            base.filter(
+                period_id__in=[int(p.id) for p in history],
+                kind=EntryKind.EARNED,
+                plan_id__isnull=False,
+            ),
+            True,
+        )
     return {
-        "prior_payouts": empty_frame(PRIOR_PAYOUT_COLUMNS),
-        "draw_balances": {},
-        "history_payouts": empty_frame(HISTORY_PAYOUT_COLUMNS),
+        "prior_payouts": prior,
+        "draw_balances": {p: b for p, b in sorted(draws.items()) if b > 0},
+        "history_payouts": history_payouts,
     }
 
 
@@ -992,7 +1059,7 @@ def gather(
     assignments = _engine_assignments(rows)
     engine_timeline = _engine_timeline(timeline, keys)
     quotas = _quotas(ctx, plans, rows)
-    ledger = _ledger(ctx, keys)
+    ledger = _ledger(ctx, versions, keys, history_periods)
     inputs = Inputs(
         period=ctx.engine_period,
         plans=plans,
