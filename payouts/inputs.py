@@ -83,6 +83,7 @@ from incentives.models import (
 )
 from payouts.models import EntryKind, LedgerEntry
 from plans.models import PlanAssignment, PlanVersion, VersionStatus
+from plans.selectors import quota_frame
 
 # --- problems ----------------------------------------------------------------------------------
 
@@ -97,7 +98,7 @@ PLAN_DEPENDENCY = "plan_dependency"
 PLAN_INVALID = "plan_invalid"
 UNKNOWN_REFERENCE = "unknown_reference"
 HISTORY_MISSING = "history_missing"
-PERIOD_UNKNOWN = "period_unknown"
+QUOTA_INVALID = "quota_invalid"
 
 MSG_NO_ASSIGNMENTS = "No one is on a published plan during {period}."
 MSG_PERSON_NO_ASSIGNMENTS = "Person {person} is on no published plan during {period}."
@@ -106,10 +107,7 @@ MSG_NO_TIMELINE = (
     "the reporting hierarchy then: nothing can be paid on those days."
 )
 MSG_NO_QUOTA = "Person {person} has no quota {quota!r} for plan version {plan}."
-MSG_NO_QUOTA_SOURCE = (
-    "Plan version {plan} needs quota {quota!r} for person {person}, and quotas cannot be read "
-    "yet (no quota model)."
-)
+MSG_FX_QUOTA = "No {currency}/{quote} rate on or before {day} (quota {quota!r} to convert)."
 MSG_FX_MISSING = (
     "No {currency}/{quote} rate on or before {day} (person {person}: {count} credit(s) "
     "from {day} to convert)."
@@ -126,9 +124,6 @@ MSG_HISTORY_MISSING = (
     "Plan version {plan} ({reasons}) needs the earlier period {start} to {end}, "
     "which is not in the period calendar."
 )
-
-QUOTA_MODEL_READY = False
-"""Whether a quota model exists to read (helper "quotas" builds ``plans.Quota``)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -494,17 +489,16 @@ def _expand(ctx: _Context, pa: pd.DataFrame, timeline: pd.DataFrame) -> pd.DataF
         # A member's own timeline stretch when the node is in the reporting hierarchy (a dual
         # role's other stretch is not under the node); any stretch of theirs otherwise.
         own = j["member_row"].isin(set(t["row_id"]))
-        j = pd.concat(
-            [
-                j[own].merge(t, left_on="member_row", right_on="row_id"),
-                j[~own].merge(t, left_on="person", right_on="t_person"),
-            ],
-            ignore_index=True,
-        )
+        pieces = [
+            j[own].merge(t, left_on="member_row", right_on="row_id"),
+            j[~own].merge(t, left_on="person", right_on="t_person"),
+        ]
+        j = pd.concat([x for x in pieces if len(x)] or pieces[:1], ignore_index=True)
         j = j.assign(
             start=np.maximum(j["start"], j["m_start"]), end=np.minimum(j["end"], j["m_end"])
         )
         parts.append(j[j["start"] < j["end"]])
+    parts = [part for part in parts if len(part)]
     if not parts:
         return pd.DataFrame()
     j = pd.concat(parts, ignore_index=True)
@@ -855,29 +849,86 @@ def required_quotas(plan: Plan) -> list[str]:
     return need
 
 
-def _quotas(ctx: _Context, plans: Mapping[str, Plan], rows: pd.DataFrame) -> pd.DataFrame:
-    """Return the quotas of the people on the plans that need them.
-
-    The hole until ``plans.Quota`` exists (helper "quotas"): no quota can be read, so the
-    frame is empty and every (person, plan version, quota) a plan needs is a ``no_quota``
-    problem.
-    """
+def _quotas(
+    ctx: _Context,
+    plans: Mapping[str, Plan],
+    rows: pd.DataFrame,
+    currency_of: Mapping[str, str],
+) -> pd.DataFrame:
+    """Return the period's quotas of the people and nodes (``plans.selectors.quota_frame``),
+    each person's in their payout currency; a ``no_quota`` problem for every (person, plan
+    version, quota id) a plan needs and nobody gave."""
     if rows.empty:
-        return empty_frame(QUOTA_COLUMNS)
-    for key, person in sorted(
-        {(str(v), str(p)) for v, p in zip(rows["version"], rows["person"], strict=True)}
-    ):
+        return empty_frame((*QUOTA_COLUMNS, "holder_kind"))
+    whole = sorted({qid for plan in plans.values() for qid, _ in plan.seasonality})
+    people = sorted({int(p) for p in rows["person"]})
+    try:
+        frame = quota_frame(
+            start=ctx.period.start, end=ctx.period.end, person_ids=people, whole=whole
+        )
+    except ValueError as exc:
+        ctx.problem(None, None, QUOTA_INVALID, str(exc))
+        frame = pd.DataFrame(
+            columns=["holder_kind", "holder_id", "quota_id", "amount_e4", "currency"]
+        )
+    frame = _quotas_converted(ctx, frame, currency_of)
+    have = {
+        (h, q)
+        for k, h, q in zip(frame["holder_kind"], frame["holder_id"], frame["quota_id"], strict=True)
+        if k == "person"
+    }
+    pairs = {(str(v), str(p)) for v, p in zip(rows["version"], rows["person"], strict=True)}
+    for key, person in sorted(pairs):
         plan = plans.get(key)
         if plan is None:
             continue
         for quota in required_quotas(plan):
+            if (person, quota) not in have:
+                ctx.problem(
+                    person, key, NO_QUOTA, MSG_NO_QUOTA.format(plan=key, quota=quota, person=person)
+                )
+    if frame.empty:
+        return empty_frame((*QUOTA_COLUMNS, "holder_kind"))
+    return frame[[*QUOTA_COLUMNS, "holder_kind"]].reset_index(drop=True)
+
+
+def _quotas_converted(
+    ctx: _Context, frame: pd.DataFrame, currency_of: Mapping[str, str]
+) -> pd.DataFrame:
+    """Return person quotas in their holder's payout currency, at the rate of the period's
+    first day (node quotas as given); a problem where no rate is known."""
+    if frame.empty:
+        return frame
+    target = [
+        currency_of.get(h) if k == "person" else None
+        for k, h in zip(frame["holder_kind"], frame["holder_id"], strict=True)
+    ]
+    pairs = {(c, t) for c, t in zip(frame["currency"], target, strict=True) if t and c != t}
+    if not pairs:
+        return frame
+    rates = _Rates.load(pairs, ctx.period.start + dt.timedelta(days=1))
+    amounts = frame["amount_e4"].tolist()
+    day = np.array([ctx.period.start.toordinal()], dtype=np.int64)
+    keep = []
+    for i, (cur, to, holder, qid) in enumerate(
+        zip(frame["currency"], target, frame["holder_id"], frame["quota_id"], strict=True)
+    ):
+        if not to or cur == to:
+            keep.append(True)
+            continue
+        value = rates.convert([int(amounts[i])], day, str(cur), str(to))[0]
+        if value is None:
             ctx.problem(
-                person,
-                key,
-                NO_QUOTA,
-                MSG_NO_QUOTA_SOURCE.format(plan=key, quota=quota, person=person),
+                holder,
+                None,
+                FX_RATE_MISSING,
+                MSG_FX_QUOTA.format(currency=cur, quote=to, day=ctx.period.start, quota=qid),
             )
-    return empty_frame(QUOTA_COLUMNS)
+            keep.append(False)
+            continue
+        amounts[i] = value
+        keep.append(True)
+    return frame.assign(amount_e4=amounts)[keep]
 
 
 def _plan_keys(versions: list[_Version]) -> dict[int, str]:
@@ -1058,7 +1109,7 @@ def gather(
     history_credits = _credit_frame(converted[~in_period])
     assignments = _engine_assignments(rows)
     engine_timeline = _engine_timeline(timeline, keys)
-    quotas = _quotas(ctx, plans, rows)
+    quotas = _quotas(ctx, plans, rows, currency_of)
     ledger = _ledger(ctx, versions, keys, history_periods)
     inputs = Inputs(
         period=ctx.engine_period,
@@ -1250,5 +1301,5 @@ def _pins(
         "nodes_hash": _frame_hash(inputs.nodes, NODE_COLUMNS),
         "credit_count": len(inputs.credits),
         "credit_total_e4": int(inputs.credits["amount_e4"].sum()) if len(inputs.credits) else 0,
-        "quota_source": "plans.Quota" if QUOTA_MODEL_READY else "none",
+        "quotas_hash": _frame_hash(inputs.quotas, inputs.quotas.columns),
     }

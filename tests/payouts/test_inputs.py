@@ -81,6 +81,19 @@ def _assign(version: PlanVersion, *, ti: str = "1000", start: D = FEB, **holder:
     )
 
 
+def _quota(person: Person, quota_id: str, amount: str, currency: str = "USD") -> None:
+    plan_services.quota_create(
+        access=comp_admin_access(),
+        holder=plan_services.QuotaHolder(person_id=person.pk),
+        quota_id=quota_id,
+        amount=Decimal(amount),
+        currency=currency,
+        valid_from=FEB,
+        valid_to=MAR,
+        user_id=None,
+    )
+
+
 def _ingest(rows: list[dict[str, Any]]) -> None:
     batch = incentive_services.ingest_rows(
         request=incentive_services.IngestRequest(kind="transactions", source_format="json"),
@@ -167,6 +180,8 @@ def build_world(tenant: Any, prefix: str = "") -> World:
     _assign(sdr, ti="500", node_id=nodes["mkt"].pk)
     sales_ae = _publish("sales-ae", template="sales_ae")
     _assign(sales_ae, ti="6000", person_id=staff["erin"].pk)
+    for quota_id, amount in (("new_bookings", "10000"), ("expansion_bookings", "5000")):
+        _quota(staff["erin"], quota_id, amount)
     incentive_services.crediting_rule_create(
         name="Owner", kind="direct", priority=20, valid_from=START
     )
@@ -343,22 +358,13 @@ def test_credits_are_the_periods_with_their_transaction_and_attributes(in_world:
 
 
 def test_the_engine_pays_the_hand_computed_figures(in_world: World) -> None:
-    # given the world, without the Sales AE plan (it needs quotas, which cannot be read yet)
+    # given the world
     w = in_world
     got = fetch.gather(period_id=w.period.pk)
     v1, v2 = (str(v.pk) for v in w.flat)
-    ae_plan = str(w.sales_ae.pk)
-    inputs = got.inputs
+    assert got.problems == []
     # when
-    result = compute(
-        type(inputs)(
-            **{
-                **{f: getattr(inputs, f) for f in inputs.__dataclass_fields__},
-                "plans": {k: p for k, p in inputs.plans.items() if k != ae_plan},
-                "assignments": inputs.assignments[inputs.assignments["plan_id"] != ae_plan],
-            }
-        )
-    )
+    result = compute(got.inputs)
     # then
     paid: dict[tuple[str, str], Decimal] = {}
     for line in result.lines:
@@ -372,6 +378,9 @@ def test_the_engine_pays_the_hand_computed_figures(in_world: World) -> None:
     assert paid[(_pk(w, "wes"), v2)] == Decimal("60.00")
     # Dee: t4 3,000.00 on 20 Feb under v2 = 360.00 (a commission is not pro-rated by allocation)
     assert paid[(_pk(w, "dee"), v2)] == Decimal("360.00")
+    # Erin on Sales AE: 1,000.00 of new business against a 10,000.00 quota is 10 %, all in
+    # the first tier (5 %): 50.00; no expansion.
+    assert paid[(_pk(w, "erin"), str(w.sales_ae.pk))] == Decimal("50.00")
     # Mia: 3 meetings x 50 + 1 opportunity x 250 = 400.00 on the SDR template.
     assert paid[(_pk(w, "mia"), str(w.sdr.pk))] == Decimal("400.00")
 
@@ -449,6 +458,7 @@ components:
     b = _publish("lead", source=reader.replace("PLANID", "lead").replace("OTHER", "coach"))
     _assign(a, person_id=w.people["mia"].pk)
     _assign(b, person_id=w.people["erin"].pk)
+    _assign(w.sales_ae, person_id=w.people["wes"].pk)  # and no quota for Wes
     # when
     got = fetch.gather(period_id=w.period.pk)
     # then
@@ -456,7 +466,7 @@ components:
     assert (fetch.FX_RATE_MISSING, _pk(w, "wes"), None) in codes
     assert (fetch.NO_TIMELINE, _pk(w, "nora"), str(flat.pk)) in codes
     no_quota = [p for p in got.problems if p.code == fetch.NO_QUOTA]
-    assert {(p.person_id, p.plan) for p in no_quota} == {(_pk(w, "erin"), str(w.sales_ae.pk))}
+    assert {(p.person_id, p.plan) for p in no_quota} == {(_pk(w, "wes"), str(w.sales_ae.pk))}
     assert sorted(p.message.split("'")[1] for p in no_quota) == [
         "expansion_bookings",
         "new_bookings",
@@ -564,5 +574,20 @@ def test_pins_name_the_versions_and_their_spec_hashes(in_world: World) -> None:
         str(v.pk): v.spec_hash for v in [*w.flat, w.sdr, w.sales_ae]
     }
     assert got.pins["period_id"] == w.period.pk
-    assert got.pins["quota_source"] in {"none", "plans.Quota"}
+    assert len(got.pins["quotas_hash"]) == 64
     assert len(got.pins["crediting_rules_hash"]) == 64
+
+
+def test_quotas_are_the_periods_in_the_persons_currency(in_world: World) -> None:
+    # given Erin's quotas (USD) and a EUR quota for Wes, whose plans pay USD
+    w = in_world
+    incentive_services.fx_rate_set(currency="EUR", quote_currency="USD", valid_on=FEB, rate="1.5")
+    _quota(w.people["wes"], "new_bookings", "2000", currency="EUR")
+    # when
+    got = fetch.gather(period_id=w.period.pk)
+    # then
+    assert _rows(got.inputs.quotas, ["holder_kind", "holder_id", "quota_id", "amount_e4"]) == [
+        ("person", _pk(w, "erin"), "expansion_bookings", 5000 * 10_000),
+        ("person", _pk(w, "erin"), "new_bookings", 10000 * 10_000),
+        ("person", _pk(w, "wes"), "new_bookings", 3000 * 10_000),
+    ]
