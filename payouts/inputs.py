@@ -391,7 +391,9 @@ def _timeline(ctx: _Context) -> pd.DataFrame:
     p0, p1 = p.start.toordinal(), p.end.toordinal()
     frame["t_start"] = np.maximum(_days(frame["t_start"]), p0)
     frame["t_end"] = np.minimum(_days(frame["t_end"]), p1)
-    frame["allocation"] = [Decimal(a) / 100 for a in frame["allocation"]]
+    frame["allocation"] = pd.Series(
+        [Decimal(a) / 100 for a in frame["allocation"]], index=frame.index, dtype=object
+    )
     return frame
 
 
@@ -531,10 +533,13 @@ def _resolve(candidates: pd.DataFrame) -> pd.DataFrame:
         return candidates
     c = candidates.assign(
         rank=candidates["kind"].map(_PRECEDENCE),
-        alloc_key=[-Decimal(a) for a in candidates["allocation"]],
+        alloc_key=pd.Series(
+            [-Decimal(a) for a in candidates["allocation"]], index=candidates.index, dtype=object
+        ),
     ).sort_values(["person", "version", "rank", "alloc_key", "row_id", "pa"], kind="stable")
     out: list[tuple[Any, ...]] = []
-    taken: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    taken: dict[tuple[Any, Any], list[tuple[int, int]]] = defaultdict(list)
+    r: Any
     for r in c.itertuples(index=False):
         spans = [(int(r.start), int(r.end))]
         for a, b in taken[(r.person, r.version)]:
@@ -972,7 +977,7 @@ def _ledger(
             return empty_frame(columns)
         out = pd.DataFrame(rows, columns=list(columns))
         group = [c for c in columns if c != "amount_e4"]
-        return out.groupby(group, as_index=False, sort=True)["amount_e4"].sum()
+        return out.groupby(group, as_index=False, sort=True).agg(amount_e4=("amount_e4", "sum"))
 
     prior = frame(
         base.filter(period_id=ctx.period.pk, kind=EntryKind.PAID, plan_id__isnull=False), False
@@ -1140,6 +1145,7 @@ def _check_coverage(
 ) -> None:
     """A direct assignment on days with no timeline pays nothing: say so."""
     direct = pa[pa["kind"] == "person"] if len(pa) else pa
+    r: Any
     for r in direct.itertuples(index=False):
         if ctx.person_ids is not None and int(r.person) not in ctx.person_ids:
             continue

@@ -591,3 +591,164 @@ def test_quotas_are_the_periods_in_the_persons_currency(in_world: World) -> None
         ("person", _pk(w, "erin"), "new_bookings", 10000 * 10_000),
         ("person", _pk(w, "wes"), "new_bookings", 3000 * 10_000),
     ]
+
+
+def test_roll_up_totals_reach_the_manager_as_rollup_credits(in_world: World) -> None:
+    # given Sam managing Sales, a roll-up rule on the reporting line, the manager template
+    w = in_world
+    from incentives.crediting import credits_recompute
+    from incentives.models import CreditRollup
+
+    sam = people.person_create(employee_id="SAM", full_name="Sam", hire_date=D(2024, 1, 1))
+    mgr = people.job_role_create(name="Sales Manager", function="management")
+    people.assignment_create(
+        person_id=sam.pk,
+        node_id=w.nodes["sales"].pk,
+        role_id=mgr.pk,
+        valid_from=START,
+        is_manager=True,
+    )
+    incentive_services.crediting_rule_create(
+        name="Managers",
+        kind="rollup",
+        priority=90,
+        valid_from=START,
+        config={"hierarchy": "reporting"},
+    )
+    credits_recompute()
+    override = _publish("mgr", template="manager_override")
+    _assign(override, ti="4000", person_id=sam.pk)
+    _quota(sam, "team_bookings", "6500")
+    # when
+    got = fetch.gather(period_id=w.period.pk, person_ids=[sam.pk])
+    # then Sam's credits are the roll-up totals of February: 2,000 (5 Feb), 1,000 (10 Feb),
+    # 500 + 3,000 (20 Feb, one total of two credits)
+    totals = {
+        str(t.pk): t
+        for t in CreditRollup.objects.known_now().filter(person=sam, credit_date__gte=FEB)
+    }
+    c = got.inputs.credits
+    assert _rows(c, ["person_id", "date", "amount_e4", "kind", "credits_n"]) == [
+        (str(sam.pk), D(2026, 2, 5), 2000 * 10_000, "rollup", 1),
+        (str(sam.pk), D(2026, 2, 10), 1000 * 10_000, "rollup", 1),
+        (str(sam.pk), D(2026, 2, 20), 3500 * 10_000, "rollup", 2),
+    ]
+    assert {i.removeprefix("rollup:") for i in c["credit_id"]} == set(totals)
+    assert list(c["transaction_id"]) == list(c["credit_id"])
+    # and the engine pays 1 % of 6,500.00 = 65.00 plus the team bonus at 100 % of quota:
+    # 1.0 x 4,000.00 = 4,000.00
+    assert got.problems == []
+    result = compute(got.inputs)
+    assert result.total(str(sam.pk)) == Decimal("4065.00")
+
+
+def test_a_window_reaching_back_brings_the_earlier_periods_and_their_credits(
+    in_world: World,
+) -> None:
+    # given a plan counting bookings quarter to date, on Erin (January: t5, 4,000.00)
+    w = in_world
+    qtd = (
+        FLAT.replace("RATE", "0.10")
+        .replace('rate: "0.10"}', 'rate: "0.10", settle: quarter_to_date}')
+        .replace("}}", "}, window: quarter_to_date}", 1)
+    )
+    version = _publish("qtd", source=qtd, start=D(2026, 1, 1))
+    _assign(version, person_id=w.people["erin"].pk, start=D(2026, 1, 1))
+    january = Period.objects.get(kind="monthly", start=D(2026, 1, 1))
+    # when
+    got = fetch.gather(period_id=w.period.pk, person_ids=[w.people["erin"].pk])
+    # then
+    assert [(p.id, p.start, p.end) for p in got.inputs.history_periods] == [
+        (str(january.pk), D(2026, 1, 1), FEB)
+    ]
+    tx = Transaction.objects.known_now().get(external_id="t5")
+    h = got.inputs.history_credits
+    assert _rows(h, ["transaction_id", "date", "amount_e4"]) == [
+        (str(tx.pk), D(2026, 1, 20), 4000 * 10_000)
+    ]
+    assert D(2026, 1, 20) not in set(got.inputs.credits["date"])
+    assert got.inputs.history_start == Period.objects.order_by("start").first().start
+    # and the engine counts January's 4,000.00 with February's 1,000.00: 10 % of 5,000.00
+    # earned to date, nothing paid to date: 500.00
+    lines = [ln for ln in compute(got.inputs).lines if ln.plan_id == str(version.pk)]
+    assert sum(ln.amount for ln in lines) == Decimal("500.00")
+
+
+def test_a_window_reaching_before_the_calendar_is_a_problem(in_world: World) -> None:
+    # given a trailing 3 periods window in February, and December 2025 not in the calendar
+    w = in_world
+    periods.period_generate_fiscal_year(fiscal_year=2025)
+    Period.objects.filter(kind="monthly", start=D(2025, 12, 1)).delete()
+    spec = FLAT.replace("RATE", "0.10").replace(
+        "filter: {transaction_types: [new_business]}}",
+        "filter: {transaction_types: [new_business]}, "
+        "window: {over: trailing_n_periods, periods: 3}}",
+    )
+    version = _publish("trailing", source=spec, start=D(2025, 12, 1))
+    _assign(version, person_id=w.people["erin"].pk, start=D(2025, 12, 1))
+    # when
+    got = fetch.gather(period_id=w.period.pk)
+    # then
+    missing = [p for p in got.problems if p.code == fetch.HISTORY_MISSING]
+    assert [(p.plan, "2025-12-01 to 2025-12-31" in p.message) for p in missing] == [
+        (str(version.pk), True)
+    ]
+
+
+def test_the_ledger_gives_prior_payouts_draw_balances_and_history_payouts(
+    in_world: World,
+) -> None:
+    # given what the ledger holds for Erin and Wes
+    w = in_world
+    from django.utils import timezone
+
+    from payouts.models import EntryKind, LedgerEntry
+
+    january = Period.objects.get(kind="monthly", start=D(2026, 1, 1))
+    december = Period.objects.get(kind="monthly", start=D(2026, 12, 1))
+    plan = w.flat[0].plan
+
+    def entry(who: str, period: Period, kind: str, amount: str, component: str = "") -> None:
+        LedgerEntry.objects.create(
+            person=w.people[who],
+            period=period,
+            kind=kind,
+            amount=Decimal(amount),
+            currency="USD",
+            plan=plan if component else None,
+            component_id=component,
+            created_at=timezone.now(),
+        )
+
+    entry("erin", w.period, EntryKind.PAID, "30.00", "commission")
+    entry("erin", w.period, EntryKind.PAID, "5.00", "commission")
+    entry("wes", january, EntryKind.DRAW, "500.00")
+    entry("wes", january, EntryKind.DRAW_RECOVERY, "200.00")
+    entry("erin", january, EntryKind.DRAW, "100.00")
+    entry("erin", january, EntryKind.DRAW_RECOVERY, "100.00")
+    entry("wes", december, EntryKind.DRAW, "999.00")  # later: not owed at the start of February
+    entry("erin", january, EntryKind.EARNED, "400.00", "commission")
+    qtd = (
+        FLAT.replace("RATE", "0.10")
+        .replace('rate: "0.10"}', 'rate: "0.10", settle: quarter_to_date}')
+        .replace("}}", "}, window: quarter_to_date}", 1)
+    )
+    # when
+    got = fetch.gather(period_id=w.period.pk)
+    # then prior payouts are keyed by the plan's version in force last in the period (v2)
+    v2 = str(w.flat[1].pk)
+    assert _rows(got.inputs.prior_payouts, list(fetch.PRIOR_PAYOUT_COLUMNS)) == [
+        (_pk(w, "erin"), v2, "commission", 35 * 10_000)
+    ]
+    assert dict(got.inputs.draw_balances) == {_pk(w, "wes"): Decimal("300.00")}
+    assert got.inputs.history_payouts.empty  # no plan settles to date
+    # and with a plan settled quarter to date, January's earned lines are its history payouts
+    assert "settle: quarter_to_date" in qtd
+    draft = plan_services.plan_version_draft_create(plan_id=plan.pk, user_id=None)
+    plan_services.plan_version_save(version_id=draft.pk, source=qtd, user_id=None)
+    plan_services.plan_version_publish(version_id=draft.pk, user_id=None, valid_from=D(2026, 2, 20))
+    got = fetch.gather(period_id=w.period.pk, person_ids=[w.people["erin"].pk])
+    v3 = str(draft.pk)
+    assert _rows(got.inputs.history_payouts, list(fetch.HISTORY_PAYOUT_COLUMNS)) == [
+        (_pk(w, "erin"), v3, "commission", str(january.pk), 400 * 10_000)
+    ]
