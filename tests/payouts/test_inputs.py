@@ -752,3 +752,21 @@ def test_the_ledger_gives_prior_payouts_draw_balances_and_history_payouts(
     assert _rows(got.inputs.history_payouts, list(fetch.HISTORY_PAYOUT_COLUMNS)) == [
         (_pk(w, "erin"), v3, "commission", str(january.pk), 400 * 10_000)
     ]
+
+
+@pytest.mark.needs_pg
+def test_row_level_security_keeps_another_tenant_out_even_unscoped(
+    world: World, tenant_b: Any
+) -> None:
+    # given the ORM's tenant filter switched off, the database's row-level security remains
+    from core.tenancy import dangerously_unscoped
+
+    with tenant_scope(tenant_b):
+        b_people = set(Person.objects.values_list("pk", flat=True))
+    # when tenant A gathers with the ORM filter off
+    with tenant_scope(world.tenant), dangerously_unscoped():
+        got = fetch.gather(period_id=world.period.pk)
+    # then nothing of B is in it either
+    assert got.people
+    assert not set(got.people) & b_people
+    assert not {int(p) for p in got.inputs.credits["person_id"]} & b_people
