@@ -99,6 +99,7 @@ PLAN_INVALID = "plan_invalid"
 UNKNOWN_REFERENCE = "unknown_reference"
 HISTORY_MISSING = "history_missing"
 QUOTA_INVALID = "quota_invalid"
+NO_KPI = "no_kpi"
 
 MSG_NO_ASSIGNMENTS = "No one is on a published plan during {period}."
 MSG_PERSON_NO_ASSIGNMENTS = "Person {person} is on no published plan during {period}."
@@ -107,6 +108,10 @@ MSG_NO_TIMELINE = (
     "the reporting hierarchy then: nothing can be paid on those days."
 )
 MSG_NO_QUOTA = "Person {person} has no quota {quota!r} for plan version {plan}."
+MSG_NO_KPI = (
+    "Person {person} has no {kpi!r} value for {period}, which plan version {plan} pays on "
+    "(measure {measure!r})."
+)
 MSG_FX_QUOTA = "No {currency}/{quote} rate on or before {day} (quota {quota!r} to convert)."
 MSG_FX_MISSING = (
     "No {currency}/{quote} rate on or before {day} (person {person}: {count} credit(s) "
@@ -298,6 +303,8 @@ def _rewrite(
 
 
 def _ref(value: str, table: Mapping[str, str], kind: str, path: str, missing: list[str]) -> str:
+    if value in table or value == "own":  # "own": the payee's own node, not a reference
+        return table.get(value, value)
     if value in table:
         return table[value]
     missing.append(f"{path}: no {kind} {value!r} in this tenant")
@@ -854,6 +861,47 @@ def required_quotas(plan: Plan) -> list[str]:
     return need
 
 
+def required_kpis(plan: Plan) -> list[tuple[str, str]]:
+    """Return (measure id, KPI) of the person KPIs a plan's KPI bonuses cannot pay without."""
+    need: list[tuple[str, str]] = []
+    for c in plan.components:
+        if c.type != "kpi_bonus":
+            continue
+        for k in c.kpis:
+            m = plan.measures_by_id.get(k.measure)
+            if m is not None and m.aggregate == "kpi" and m.scope == "person":
+                pair = (m.id, m.kpi or m.id)
+                if pair not in need:
+                    need.append(pair)
+    return need
+
+
+def _check_kpis(
+    ctx: _Context, plans: Mapping[str, Plan], rows: pd.DataFrame, kpis: pd.DataFrame
+) -> None:
+    """A KPI bonus on a person's KPI with no value for the period cannot be paid: say so."""
+    if rows.empty:
+        return
+    have = {
+        (str(h), str(k))
+        for kind, h, k in zip(kpis["holder_kind"], kpis["holder_id"], kpis["kpi"], strict=True)
+        if kind == KpiSubject.PERSON
+    }
+    pairs = {(str(v), str(p)) for v, p in zip(rows["version"], rows["person"], strict=True)}
+    for key, person in sorted(pairs):
+        plan = plans.get(key)
+        for measure, kpi in required_kpis(plan) if plan is not None else []:
+            if (person, kpi) not in have:
+                ctx.problem(
+                    person,
+                    key,
+                    NO_KPI,
+                    MSG_NO_KPI.format(
+                        person=person, kpi=kpi, period=ctx.period.label, plan=key, measure=measure
+                    ),
+                )
+
+
 def _quotas(
     ctx: _Context,
     plans: Mapping[str, Plan],
@@ -1116,6 +1164,8 @@ def gather(
     engine_timeline = _engine_timeline(timeline, keys)
     quotas = _quotas(ctx, plans, rows, currency_of)
     ledger = _ledger(ctx, versions, keys, history_periods)
+    kpis = _kpis(ctx, keys)
+    _check_kpis(ctx, plans, rows, kpis)
     inputs = Inputs(
         period=ctx.engine_period,
         plans=plans,
@@ -1123,7 +1173,7 @@ def gather(
         timeline=engine_timeline,
         credits=credits,
         quotas=quotas,
-        kpi_values=_kpis(ctx, keys),
+        kpi_values=kpis,
         nodes=_nodes(ctx),
         prior_payouts=ledger["prior_payouts"],
         draw_balances=ledger["draw_balances"],

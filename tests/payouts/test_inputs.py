@@ -459,6 +459,8 @@ components:
     _assign(a, person_id=w.people["mia"].pk)
     _assign(b, person_id=w.people["erin"].pk)
     _assign(w.sales_ae, person_id=w.people["wes"].pk)  # and no quota for Wes
+    cs = _publish("cs", template="customer_success")  # a bonus on the person's NRR: none given
+    _assign(cs, person_id=w.people["mia"].pk)
     # when
     got = fetch.gather(period_id=w.period.pk)
     # then
@@ -474,6 +476,7 @@ components:
     cycles = [p for p in got.problems if p.code == fetch.PLAN_CYCLE]
     assert cycles
     assert all(p.plan in {str(a.pk), str(b.pk)} for p in cycles)
+    assert (fetch.NO_KPI, _pk(w, "mia"), str(cs.pk)) in codes
     fx = next(p for p in got.problems if p.code == fetch.FX_RATE_MISSING)
     assert "CHF/USD" in fx.message
     assert "2026-02-11" in fx.message
