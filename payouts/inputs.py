@@ -665,6 +665,9 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
         transaction_id=frame["transaction_id"].astype(str),
         collected=frame["collected_on"].notna()
         & (frame["collected_on"].fillna(dt.date.max) < ctx.period.end),
+        collected_now=frame["collected_on"].notna()
+        & (frame["collected_on"].fillna(dt.date.min) >= ctx.period.start)
+        & (frame["collected_on"].fillna(dt.date.max) < ctx.period.end),
         credits_n=1,
     ).drop(columns=["collected_on"])
     if len(r):
@@ -676,6 +679,7 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
             share_ppm=0,
             account="",
             collected=True,
+            collected_now=False,
         ).drop(columns=["pk"])
         frame = pd.concat([frame, r[frame.columns]], ignore_index=True)
     frame["person_id"] = frame["person_id"].astype(str)
@@ -1158,6 +1162,7 @@ def gather(
     rates = _Rates.load(_fx_pairs(raw, currency_of), ctx.period.end)
     converted = _convert(ctx, raw, currency_of, rates)
     in_period = converted["date"] >= ctx.period.start
+    collected = frozenset(converted.loc[converted["collected_now"].astype(bool), "transaction_id"])
     credits = _credit_frame(converted[in_period])
     history_credits = _credit_frame(converted[~in_period])
     assignments = _engine_assignments(rows)
@@ -1177,6 +1182,7 @@ def gather(
         nodes=_nodes(ctx),
         prior_payouts=ledger["prior_payouts"],
         draw_balances=ledger["draw_balances"],
+        collected_transactions=collected,
         fiscal_year_start_month=fiscal_start,
         history_periods=history_periods,
         history_credits=history_credits,

@@ -188,7 +188,7 @@ def build_world(tenant: Any, prefix: str = "") -> World:
     e = prefix
     _ingest(
         [
-            _tx("t1", f"{e}ERIN", "1000.00", "2026-02-10"),
+            _tx("t1", f"{e}ERIN", "1000.00", "2026-02-10", collected_on="2026-02-25"),
             _tx("t2", f"{e}WES", "2000.00", "2026-02-05"),
             _tx("t3", f"{e}WES", "500.00", "2026-02-20"),
             _tx("t4", f"{e}DEE", "3000.00", "2026-02-20"),
@@ -355,6 +355,9 @@ def test_credits_are_the_periods_with_their_transaction_and_attributes(in_world:
     assert set(c["share_ppm"]) == {1_000_000}
     rule = CreditingRule.objects.get()
     assert set(c["rule_id"]) == {str(rule.pk)}
+    # t1's cash came in on 25 Feb: its credit is collected and the transaction releases holds
+    assert got.inputs.collected_transactions == frozenset({str(tx["t1"])})
+    assert set(c.loc[c["collected"], "transaction_id"]) == {str(tx["t1"])}
 
 
 def test_the_engine_pays_the_hand_computed_figures(in_world: World) -> None:
