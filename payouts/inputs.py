@@ -632,14 +632,17 @@ _ROLLUP_FIELDS = (
 def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.date) -> pd.DataFrame:
     """Return the credits and roll-up totals of ``people`` dated in ``[start, end)``, as known
     at ``known_at`` (two queries), money still in the credit's own currency."""
+    # All the period's credits when everyone is asked for (one range scan; the list of
+    # people would be a long IN), the people's otherwise.
+    narrow = ctx.person_ids is not None or not people
     qs = Credit.objects.filter(credit_date__gte=start, credit_date__lt=end).known_at(ctx.known_at)
-    if ctx.person_ids is not None:
+    if narrow:
         qs = qs.filter(person_id__in=sorted(people))
     frame = pd.DataFrame(list(qs.values_list(*_CREDIT_FIELDS)), columns=list(_CREDIT_NAMES))
     rollups = CreditRollup.objects.filter(credit_date__gte=start, credit_date__lt=end).known_at(
         ctx.known_at
     )
-    if ctx.person_ids is not None:
+    if narrow:
         rollups = rollups.filter(person_id__in=sorted(people))
     r = pd.DataFrame(
         list(rollups.values_list(*_ROLLUP_FIELDS)),
@@ -656,7 +659,7 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
             "rule_id",
         ],
     )
-    if ctx.person_ids is None:
+    if not narrow:
         wanted = set(people)
         frame = frame[frame["person_id"].isin(wanted)]
         r = r[r["person_id"].isin(wanted)]
