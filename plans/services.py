@@ -23,6 +23,7 @@ from core.audit import audit_record
 from core.currencies import is_currency_code
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
 from core.models import model_snapshot
+from core.tenancy import get_current_tenant
 from hierarchy.access import Access
 from hierarchy.models import JobFunction, JobRole, Node, Person
 from plans import catalog
@@ -63,7 +64,6 @@ QUOTA_BAD_AMOUNT = "The quota amount must be a number of at least 0 (at most 4 d
 QUOTA_BAD_ID = "The quota id must be 1 to 64 letters, digits, '_', '-' or '.'."
 QUOTA_NOT_IN_PLAN = "Plan {plan} does not name the quota id {quota_id!r} (it names: {names})."
 QUOTA_NEEDS_END = "A quota covers a period or a plan year: say when it ends (valid_to)."
-QUOTA_NEEDS_CURRENCY = "Say the quota's currency (or name the plan whose currency it takes)."
 QUOTA_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -754,11 +754,7 @@ def _checked_quota(
             raise ValidationFailedError(
                 message, code="quota_not_in_plan", details={"quota_id": [message]}
             )
-    code = currency or str(spec.get("currency", ""))
-    if not code:
-        raise ValidationFailedError(
-            QUOTA_NEEDS_CURRENCY, code="bad_currency", details={"currency": [QUOTA_NEEDS_CURRENCY]}
-        )
+    code = currency or str(spec.get("currency") or get_current_tenant().default_currency)
     if not is_currency_code(code):
         message = BAD_CURRENCY.format(currency=code)
         raise ValidationFailedError(message, code="bad_currency", details={"currency": [message]})
