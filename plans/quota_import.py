@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 from django.db import transaction
 
@@ -183,7 +183,7 @@ def quota_import(
     return outcome
 
 
-def quota_import_csv(stream: IO[bytes], **kwargs: Any) -> Outcome:
+def quota_import_csv(stream: BinaryIO, **kwargs: Any) -> Outcome:
     """Read a CSV upload and import it (see :func:`quota_import`)."""
     try:
         table = read_csv(stream)
@@ -219,10 +219,10 @@ def _clean(
     issues = Issues(chunk.lines)
 
     def col(field: str) -> list[str]:
-        return bound.values(chunk, field) if bound.has(field) else [""] * len(chunk.lines)
+        return list(bound.values(chunk, field)) if bound.has(field) else [""] * len(chunk.lines)
 
     def name(field: str) -> str:
-        return bound.name(field)
+        return str(bound.name(field))
 
     emp, node_codes = col("employee_id"), col("node")
     for i, (e, n) in enumerate(zip(emp, node_codes, strict=True)):

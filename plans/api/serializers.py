@@ -251,9 +251,7 @@ class QuotaUploadSerializer(QuotaImportSerializer):
 
 class QuotaBulkSerializer(QuotaImportSerializer):
     # ListSerializer takes max_length; the stubs do not know it.
-    rows = serializers.ListField(  # type: ignore[call-arg]
-        child=serializers.DictField(), allow_empty=False, max_length=10000
-    )
+    rows = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=10000)
 
 
 class RowErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -268,5 +266,5 @@ class QuotaImportResultSerializer(serializers.Serializer):  # type: ignore[type-
     status = serializers.CharField()
     reason = serializers.CharField()
     counts = serializers.DictField(child=serializers.IntegerField())
-    errors = RowErrorSerializer(many=True)
+    errors = RowErrorSerializer(many=True)  # type: ignore[assignment]
     quotas = QuotaSerializer(many=True)
