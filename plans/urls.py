@@ -2,13 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from plans import views
+from plans import quota_views, views
 
 VERSION = "<int:plan_id>/versions/<int:number>/"
 
 urlpatterns = [
     path("", views.plan_list, name="plans"),
     path("new/", views.plan_create, name="plan_create"),
+    path("quotas/", quota_views.quota_list, name="quota_list"),
+    path("quotas/upload/", quota_views.quota_upload, name="quota_upload"),
+    path("quotas/<int:quota_pk>/", quota_views.quota_detail, name="quota_detail"),
     path("<int:plan_id>/", views.plan_detail, name="plan_detail"),
     path("<int:plan_id>/archive/", views.plan_archive, name="plan_archive"),
     path("<int:plan_id>/preview/", views.plan_preview, name="plan_preview"),

@@ -234,6 +234,10 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
             ),
             "form": form,
             "can_change": _can_change(request),
+            "quota_count": selectors.quota_list(
+                access=request_access(request), plan_id=plan.pk
+            ).count(),
+            "quota_ids": services.quota_ids_of(versions[0].spec) if versions else [],
             "active_nav": "plans",
         },
     )
