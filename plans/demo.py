@@ -77,17 +77,17 @@ def seed_quotas() -> int:
         for person_id in people:
             for i in range(0, len(months), step):
                 span = months[i : i + step]
-                for q in wanted:
-                    rows.append(
-                        services.QuotaRow(
-                            holder=services.QuotaHolder(person_id=person_id),
-                            quota_id=str(q["quota"]),
-                            amount=Decimal(str(q["amount"])) * len(span),
-                            valid_from=span[0].start,
-                            valid_to=span[-1].end,
-                            plan_id=assignment.plan_id,
-                        )
+                rows.extend(
+                    services.QuotaRow(
+                        holder=services.QuotaHolder(person_id=person_id),
+                        quota_id=str(q["quota"]),
+                        amount=Decimal(str(q["amount"])) * len(span),
+                        valid_from=span[0].start,
+                        valid_to=span[-1].end,
+                        plan_id=assignment.plan_id,
                     )
+                    for q in wanted
+                )
     with acting_as(DEMO_ACTOR):
         return len(services.quota_bulk_create(access=access, rows=rows, user_id=None))
 
