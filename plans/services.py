@@ -21,13 +21,21 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.currencies import is_currency_code
-from core.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
 from core.models import model_snapshot
 from core.tenancy import get_current_tenant
 from hierarchy.access import Access
 from hierarchy.models import JobFunction, JobRole, Node, Person
 from plans import catalog
-from plans.models import Plan, PlanAssignment, PlanVersion, Quota, VersionStatus
+from plans.models import (
+    Plan,
+    PlanAcknowledgement,
+    PlanAssignment,
+    PlanVersion,
+    Quota,
+    VersionStatus,
+)
+from plans.selectors import plan_assignments_of_person
 from plans.source import check_source, dump_spec
 
 INVALID_SPEC = "The plan has {count} problem(s); the first: {first}"
@@ -976,3 +984,57 @@ def quota_bulk_create(
             details={"rows": errors},
         )
     return created
+
+
+# --- acknowledgements ----------------------------------------------------------------------------
+
+ACK_NOT_YOURS = "Only {person} can acknowledge their own plan."
+ACK_NOT_ASSIGNED = "Version {number} of {plan} is not assigned to {person}."
+ACK_NOT_PUBLISHED = "Only a published version can be acknowledged."
+
+
+@transaction.atomic
+def plan_acknowledge(
+    *,
+    person_id: int,
+    plan_version_id: int,
+    user_id: int | None,
+    ip_address: str | None,
+    today: dt.date,
+) -> tuple[PlanAcknowledgement, bool]:
+    """Record that the person (signed in as ``user_id``) acknowledges a published version
+    assigned to them; return it and whether it is new (a second click keeps the first)."""
+    person: Person | None = Person.objects.filter(pk=person_id).first()
+    if person is None:
+        raise NotFoundError("Person not found.")
+    if user_id is None or person.user_id != user_id:
+        raise PermissionDeniedError(ACK_NOT_YOURS.format(person=person.full_name))
+    version = _version(plan_version_id)
+    if not version.is_published:
+        raise ConflictError(ACK_NOT_PUBLISHED, code="not_published")
+    assigned = plan_assignments_of_person(person=person, day=today).filter(
+        plan_version_id=version.pk
+    )
+    if not assigned.exists():
+        raise ConflictError(
+            ACK_NOT_ASSIGNED.format(
+                number=version.number, plan=version.plan.name, person=person.full_name
+            ),
+            code="not_assigned",
+        )
+    found = PlanAcknowledgement.objects.filter(person=person, plan_version=version).first()
+    if found is not None:
+        return found, False
+    ack = PlanAcknowledgement(
+        person=person,
+        plan_version=version,
+        plan_id=version.plan_id,
+        spec_hash=version.spec_hash,
+        acknowledged_at=timezone.now(),
+        user_id=user_id,
+        ip_address=ip_address or None,
+    )
+    ack.full_clean()
+    ack.save()
+    audit_record(action="plan.acknowledge", obj=ack, after=model_snapshot(ack))
+    return ack, True

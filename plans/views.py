@@ -25,6 +25,7 @@ from core.views import require_permission
 from hierarchy import org_selectors, periods
 from hierarchy.access import request_access
 from hierarchy.models import JobFunction
+from hierarchy.org_views import require_any
 from plans import catalog, preview, selectors, services
 from plans.models import Plan, PlanVersion, VersionStatus
 from plans.source import check_source, dump_spec, load_text
@@ -84,9 +85,12 @@ class PlanCreateForm(forms.Form):
         ]
 
 
-@require_permission("plans.view")
+@require_any("plans.view", "plans.view.team", "plans.view.self")
 def plan_list(request: HttpRequest) -> HttpResponse:
-    """The tenant's plans; archived ones on request."""
+    """The tenant's plans; archived ones on request. Someone on a plan who may not read the
+    tenant's plans (an employee, a manager) lands on "My plan"."""
+    if not request_principal(request).has("plans.view"):
+        return redirect("my_plans")
     archived = request.GET.get("archived") == "1"
     plans = list(selectors.plan_list(archived=archived))
     for plan in plans:

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from core.currencies import CurrencyField
 from core.params import ID_MAX
 from hierarchy.models import JobFunction
-from plans.models import Plan, PlanAssignment, PlanVersion, Quota
+from plans.models import Plan, PlanAcknowledgement, PlanAssignment, PlanVersion, Quota
 
 SOURCE_HELP = (
     "The plan in the plan language as YAML or JSON text (docs/plan-language.md); "
@@ -268,3 +268,35 @@ class QuotaImportResultSerializer(serializers.Serializer):  # type: ignore[type-
     counts = serializers.DictField(child=serializers.IntegerField())
     errors = RowErrorSerializer(many=True)  # type: ignore[assignment]
     quotas = QuotaSerializer(many=True)
+
+
+# --- acknowledgements ----------------------------------------------------------------------------
+
+
+class PlanAcknowledgementSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    person_name = serializers.CharField(source="person.full_name", read_only=True)
+    plan_version_number = serializers.IntegerField(source="plan_version.number", read_only=True)
+
+    class Meta:
+        model = PlanAcknowledgement
+        fields = [
+            "id",
+            "person",
+            "person_name",
+            "plan",
+            "plan_version",
+            "plan_version_number",
+            "spec_hash",
+            "acknowledged_at",
+            "user",
+            "ip_address",
+        ]
+
+
+class AcknowledgeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    plan_version = serializers.IntegerField(
+        min_value=1, max_value=ID_MAX, help_text="A published version assigned to you"
+    )
+    person_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=ID_MAX, help_text="Default: the signed-in person"
+    )

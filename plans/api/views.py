@@ -20,10 +20,13 @@ from core.api.base import TenantAPIView
 from core.api.filters import list_parameters
 from core.api.pagination import paginate
 from core.api.parsers import SafeJSONParser
-from core.errors import ValidationFailedError
+from core.auth import client_ip
+from core.errors import NotFoundError, ValidationFailedError
 from core.imports import Outcome
 from engine import plan_json_schema, validate_plan
+from hierarchy import org_selectors
 from hierarchy.access import request_access
+from hierarchy.periods import tenant_today
 from plans import catalog, quota_import, selectors, services
 from plans.api import filters
 from plans.api import serializers as s
@@ -698,3 +701,74 @@ class QuotaUploadView(TenantAPIView):
             plan_id=data.get("plan"),
         )
         return _import_result(outcome, mode=data["mode"], dry_run=data["dry_run"])
+
+
+# --- acknowledgements ----------------------------------------------------------------------------
+
+ACK_READERS = ("plans.view", "plans.view.team", "plans.view.self")
+
+
+class PlanAcknowledgementListView(TenantAPIView):
+    """Who acknowledged which plan version's document: an employee sees her own, a manager her
+    team's, a comp admin everyone's. POST acknowledges a version assigned to you."""
+
+    permission = ACK_READERS
+
+    @extend_schema(
+        summary="List plan acknowledgements",
+        parameters=list_parameters(filters.PlanAcknowledgementFilter),
+        responses=s.PlanAcknowledgementSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.plan_acknowledgement_list(access=request_access(request))
+        return paginate(
+            self,
+            request,
+            qs,
+            s.PlanAcknowledgementSerializer,
+            filterset=filters.PlanAcknowledgementFilter,
+        )
+
+    @extend_schema(
+        summary="Acknowledge your plan document (201 the first time, 200 after)",
+        request=s.AcknowledgeSerializer,
+        responses={201: s.PlanAcknowledgementSerializer, 200: s.PlanAcknowledgementSerializer},
+        examples=[OpenApiExample("Version 14", value={"plan_version": 14}, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.AcknowledgeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        access = request_access(request)
+        user_id = _user(request)
+        person_id = data.get("person_id")
+        if person_id is None:
+            me = org_selectors.person_for_user(user_id=user_id) if user_id else None
+            if me is None:
+                raise NotFoundError("No person is linked to you.")
+            person_id = me.pk
+        selectors.plan_document_person(access=access, person_id=person_id)
+        ack, new = services.plan_acknowledge(
+            person_id=person_id,
+            plan_version_id=data["plan_version"],
+            user_id=user_id,
+            ip_address=client_ip(request),
+            today=tenant_today(request.tenant),  # type: ignore[attr-defined]
+        )
+        return Response(
+            s.PlanAcknowledgementSerializer(ack).data,
+            status=status.HTTP_201_CREATED if new else status.HTTP_200_OK,
+        )
+
+
+class PlanAcknowledgementDetailView(TenantAPIView):
+    """One acknowledgement."""
+
+    permission = ACK_READERS
+
+    @extend_schema(summary="Get a plan acknowledgement", responses=s.PlanAcknowledgementSerializer)
+    def get(self, request: Request, acknowledgement_id: int) -> Response:
+        found = selectors.plan_acknowledgement_get(
+            access=request_access(request), acknowledgement_id=acknowledgement_id
+        )
+        return Response(s.PlanAcknowledgementSerializer(found).data)
