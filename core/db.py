@@ -120,6 +120,84 @@ class MakeAppendOnly(migrations.operations.base.Operation):
         return (self.__class__.__name__, [], {"table": self.table})
 
 
+class FreezeRows(migrations.operations.base.Operation):
+    """Refuse, on rows whose ``column`` is ``value``, UPDATE and DELETE (PostgreSQL and SQLite).
+
+    With ``columns`` only an UPDATE that changes one of them is refused (the rest may still
+    move, e.g. a published plan version's end date); without, any UPDATE is. The services
+    refuse the same edits earlier with a readable message; the trigger is what holds when
+    someone forgets them (``save()``, ``queryset.update()``, ``bulk_update``, raw SQL).
+    """
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(
+        self, table: str, column: str, value: str, message: str, columns: tuple[str, ...] = ()
+    ) -> None:
+        self.table, self.column, self.value = table, column, value
+        self.message, self.columns = message, tuple(columns)
+
+    def _changed(self, distinct: str) -> str:
+        if not self.columns:
+            return "TRUE"
+        return " OR ".join(f"NEW.{c} {distinct} OLD.{c}" for c in self.columns)
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        t, frozen = self.table, f"OLD.{self.column} = '{self.value}'"
+        vendor = schema_editor.connection.vendor
+        if vendor == "postgresql":
+            schema_editor.execute(
+                f'CREATE OR REPLACE FUNCTION "{t}_frozen_fn"() RETURNS trigger '
+                "LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF {frozen} AND (TG_OP = 'DELETE' OR {self._changed('IS DISTINCT FROM')}) THEN "
+                f"RAISE EXCEPTION '{t} %: {self.message} (% refused)', OLD.id, TG_OP "
+                "USING ERRCODE = 'insufficient_privilege'; END IF; "
+                "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $$",
+                params=None,
+            )
+            schema_editor.execute(
+                f'CREATE TRIGGER "{t}_frozen" BEFORE UPDATE OR DELETE ON "{t}" '
+                f'FOR EACH ROW EXECUTE FUNCTION "{t}_frozen_fn"()'
+            )
+        elif vendor == "sqlite":
+            schema_editor.execute(
+                f'CREATE TRIGGER "{t}_frozen_update" BEFORE UPDATE ON "{t}" '
+                f"WHEN {frozen} AND ({self._changed('IS NOT')}) "
+                f"BEGIN SELECT RAISE(ABORT, '{t}: {self.message} (UPDATE refused)'); END"
+            )
+            schema_editor.execute(
+                f'CREATE TRIGGER "{t}_frozen_delete" BEFORE DELETE ON "{t}" WHEN {frozen} '
+                f"BEGIN SELECT RAISE(ABORT, '{t}: {self.message} (DELETE refused)'); END"
+            )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        t = self.table
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_frozen" ON "{t}"')
+            schema_editor.execute(f'DROP FUNCTION IF EXISTS "{t}_frozen_fn"()')
+        elif schema_editor.connection.vendor == "sqlite":
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_frozen_update"')
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_frozen_delete"')
+
+    def describe(self) -> str:
+        return f"Freeze rows of {self.table} whose {self.column} is {self.value}"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        kwargs: dict[str, Any] = {"table": self.table, "column": self.column}
+        kwargs.update(value=self.value, message=self.message)
+        if self.columns:
+            kwargs["columns"] = self.columns
+        return (self.__class__.__name__, [], kwargs)
+
+
 def grant_app_role(using: str = "default") -> None:
     """Grant the application role data rights (no DDL, no ownership) on every table.
 

@@ -1,0 +1,252 @@
+"""Calculation runs, their chunks, payout lines and the append-only ledger (tenant tables).
+
+A :class:`CalculationRun` computes one period for the people on a plan during it. It is
+executed by Celery workers in chunks of people (:class:`RunChunk`), whose state lives here in
+PostgreSQL, never in broker state: Redis may lose everything on restart, so a sweeper re-enqueues
+chunks that went stale, and a chunk's lines are written in the same transaction that marks it
+done, so a retried chunk writes nothing twice. A run is immutable once it has succeeded (a
+database trigger, ``payouts/db.py``); re-running writes a new run.
+
+:class:`PayoutLine` rows are the engine's output lines with their trace, one per (run, person,
+plan version, component, kind); they are append-only (database trigger), so a closed period's
+lines never change. :class:`LedgerEntry` rows are the money's history (earned, adjustment, draw,
+draw recovery, clawback, hold, release, paid), append-only too: a correction to a closed period
+is a new entry in an open period that references the original.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.currencies import validate_currency
+from core.tenancy import TenantModel
+from hierarchy.models import Period, Person
+from plans.models import Plan, PlanVersion
+
+MONEY_DIGITS, MONEY_PLACES = 20, 4
+
+
+class RunKind(models.TextChoices):
+    FULL = "full", "Full run"
+    LIVE = "live", "Live run (open period, recalculated as data changes)"
+    PREVIEW = "preview", "Preview of a draft plan version"
+
+
+class RunTrigger(models.TextChoices):
+    PAGE = "page", "Started from a page"
+    API = "api", "Started through the API"
+    SCHEDULE = "schedule", "Started by the schedule"
+    CHANGE = "change", "Started by a data change"
+    DEMO = "demo", "Started by the demo seed"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class RunPhase(models.TextChoices):
+    FETCH = "fetch", "Fetching inputs"
+    MEASURE = "measure", "Measuring"
+    REDUCE = "reduce", "Pools, gates and roll-ups"
+    REWARD = "reward", "Rewarding"
+    SETTLE = "settle", "Settling"
+    PERSIST = "persist", "Writing lines"
+    DONE = "done", "Done"
+
+
+class CalculationRun(TenantModel):
+    """One calculation of one period: its pins, its progress and, once done, its result hash."""
+
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="runs")
+    number = models.PositiveIntegerField(help_text="1, 2, ... within the period")
+    kind = models.CharField(max_length=8, choices=RunKind.choices, default=RunKind.FULL)
+    trigger = models.CharField(max_length=8, choices=RunTrigger.choices, default=RunTrigger.PAGE)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    phase = models.CharField(max_length=8, choices=RunPhase.choices, default=RunPhase.FETCH)
+    reason = models.TextField(blank=True, help_text="Why the run failed, in words")
+    problems = models.JSONField(
+        default=list, blank=True, help_text="[{person, plan, code, message}]: every input problem"
+    )
+    known_at = models.DateTimeField(help_text="The data as Quotient knew it at this instant")
+    pins = models.JSONField(
+        default=dict, blank=True, help_text="Plan versions, FX rates, rules... the run used"
+    )
+    result_hash = models.CharField(max_length=64, blank=True)
+    people_count = models.PositiveIntegerField(default=0)
+    chunk_size = models.PositiveIntegerField(default=500)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    line_count = models.PositiveIntegerField(default=0)
+    totals = models.JSONField(default=dict, blank=True, help_text='{"USD": "1234.5600"}')
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["period", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "period", "number"], name="run_unique_number"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "status"], name="run_status")]
+
+    def __str__(self) -> str:
+        return f"run {self.number} of {self.period_id}"
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class RunChunk(TenantModel):
+    """One chunk of people of one phase of a run: the fan-in's state, claimed by one worker.
+
+    ``output`` holds the phase's persisted tables (``engine.phases.tables.dumps``) when a later
+    phase needs them (map → reduce → map)."""
+
+    run = models.ForeignKey(CalculationRun, on_delete=models.CASCADE, related_name="chunks")
+    phase = models.CharField(max_length=8, choices=RunPhase.choices)
+    number = models.PositiveIntegerField()
+    person_ids = models.JSONField(default=list)
+    status = models.CharField(
+        max_length=8, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    output = models.BinaryField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "phase", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "run", "phase", "number"], name="chunk_unique_number"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "heartbeat_at"], name="chunk_stale")]
+
+
+class PayoutLine(TenantModel):
+    """One line the engine paid (or withheld) in a run, with its trace: append-only."""
+
+    run = models.ForeignKey(CalculationRun, on_delete=models.PROTECT, related_name="lines")
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="payout_lines")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    plan_version = models.ForeignKey(PlanVersion, on_delete=models.PROTECT, related_name="+")
+    component_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=40, help_text="The engine's line kind")
+    amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    attainment = models.DecimalField(max_digits=20, decimal_places=8, null=True, blank=True)
+    measure = models.DecimalField(max_digits=24, decimal_places=4, null=True, blank=True)
+    trace_text = models.TextField(blank=True, help_text="Why, in plain words")
+    trace = models.JSONField(default=list, blank=True, help_text="The engine's steps")
+    chunk = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "person", "plan", "component_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "run", "person", "plan_version", "component_id", "kind"],
+                name="payoutline_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "person", "period"], name="payoutline_person"),
+        ]
+
+
+class LineContribution(TenantModel):
+    """What one credit contributed to one payout line (the drill-down to the transaction)."""
+
+    line = models.ForeignKey(PayoutLine, on_delete=models.PROTECT, related_name="contributions")
+    run = models.ForeignKey(CalculationRun, on_delete=models.PROTECT, related_name="+")
+    transaction_id = models.BigIntegerField(null=True, blank=True)
+    credit_id = models.BigIntegerField(null=True, blank=True)
+    amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "run", "line"], name="contribution_line")]
+
+
+class EntryKind(models.TextChoices):
+    EARNED = "earned", "Earned"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    DRAW = "draw", "Draw"
+    DRAW_RECOVERY = "draw_recovery", "Draw recovery"
+    CLAWBACK = "clawback", "Clawback"
+    HOLD = "hold", "Hold"
+    RELEASE = "release", "Release"
+    PAID = "paid", "Paid"
+
+
+class LedgerEntry(TenantModel):
+    """One movement of money owed to a person: append-only, corrections are new entries."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="ledger_entries")
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="ledger_entries")
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    plan = models.ForeignKey(
+        Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    component_id = models.CharField(max_length=100, blank=True)
+    run = models.ForeignKey(
+        CalculationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    line = models.ForeignKey(
+        PayoutLine, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    corrects = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="corrections",
+        help_text="The entry (often in a closed period) this one corrects",
+    )
+    rate = models.DecimalField(
+        max_digits=12,
+        decimal_places=8,
+        null=True,
+        blank=True,
+        help_text="The rate the original line paid at (clawbacks read it)",
+    )
+    memo = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["period", "person", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "line", "kind"],
+                condition=Q(line__isnull=False),
+                name="ledger_one_entry_per_line_kind",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "person", "period"], name="ledger_person_period"),
+        ]
