@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.auth import client_ip
@@ -165,7 +166,8 @@ def plan_document_acknowledge(
         messages.error(request, exc.message)
         return redirect("plan_document", person_id=person_id, version_id=version_id)
     if new:
-        messages.success(request, f"Acknowledged on {ack.acknowledged_at:%Y-%m-%d %H:%M} UTC.")
+        when = timezone.localtime(ack.acknowledged_at)
+        messages.success(request, f"Acknowledged on {when:%Y-%m-%d %H:%M %Z}.")
     return redirect("plan_document", person_id=person_id, version_id=version_id)
 
 

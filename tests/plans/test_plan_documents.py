@@ -104,8 +104,8 @@ def test_an_employee_opens_my_plan_reads_it_and_acknowledges(client, bob, on_pla
     page = client.get(url)
     assert page.status_code == 200
     body = page.content.decode()
-    assert "6000.00 USD" in body and "I acknowledge" in body and "100000.00 USD" in body
-    assert "6500.00 USD" in body  # the engine's example at 100 %
+    assert "6,000.00 USD" in body and "I acknowledge" in body and "100,000.00 USD" in body
+    assert "6,500.00 USD" in body  # the engine's example at 100 %
     printed = client.get(f"{url}print/")
     assert printed.status_code == 200 and "Print or save as PDF" in printed.content.decode()
     done = client.post(f"{url}acknowledge/", REMOTE_ADDR="203.0.113.7")

@@ -41,7 +41,7 @@ def test_quotas_are_listed_by_plan_and_period_and_edited(client_alice, client_ch
     quota = _quota(org, plan_a)
     page = client_alice.get(f"/plans/quotas/?plan={plan_a.pk}&period={q1.pk}")
     assert page.status_code == 200
-    assert b"Erin East" in page.content and b"100000.00" in page.content
+    assert b"Erin East" in page.content and b"100,000.00" in page.content
     assert b'href="/plans/quotas/"' in page.content  # the navigation links it
     empty = client_alice.get(f"/plans/quotas/?period={q2.pk}")
     assert b"No quotas in FY2026 Q2" in empty.content
