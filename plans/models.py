@@ -17,6 +17,10 @@ A :class:`Quota` is the target a person or a node holds on one quota id of the p
 (a component's ``quota:``, or its measure id) for ``[valid_from, valid_to)``: a period or a plan
 year. One holder has at most one quota per id on any day (the services refuse an overlap by
 name); ``plans.selectors.quota_frame`` reads them in the engine's ``QUOTA_COLUMNS`` shape.
+
+A :class:`PlanAcknowledgement` records that a person read and accepted the plan document of one
+published version (its spec hash, when, by which user, from which address). It is append-only:
+a new version asks again.
 """
 
 from __future__ import annotations
@@ -242,3 +246,32 @@ class Quota(EffectiveDated):
     def holder_label(self) -> str:
         holder = self.person if self.person_id is not None else self.node
         return f"{self.holder_kind} {holder}"
+
+
+class PlanAcknowledgement(TenantModel):
+    """A person's "I acknowledge" of one published plan version's document."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="acknowledgements")
+    plan_version = models.ForeignKey(
+        PlanVersion, on_delete=models.PROTECT, related_name="acknowledgements"
+    )
+    # Denormalised from the version so "who has acknowledged plan P" is one indexed query.
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="acknowledgements")
+    spec_hash = models.CharField(max_length=64, help_text="The version's spec hash, as read")
+    acknowledged_at = models.DateTimeField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-acknowledged_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "person", "plan_version"], name="planack_once_per_version"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "plan", "person"], name="planack_plan")]
+
+    def __str__(self) -> str:
+        return f"{self.person} acknowledged {self.plan_version}"

@@ -17,9 +17,16 @@ from core.params import ID_MAX
 from engine.money import div, mul, to_e4
 from engine.types import QUOTA_COLUMNS
 from hierarchy.access import Access
-from hierarchy.models import NodeClosure
+from hierarchy.models import Assignment, NodeClosure, Person
 from plans.diff import spec_diff
-from plans.models import Plan, PlanAssignment, PlanVersion, Quota, VersionStatus
+from plans.models import (
+    Plan,
+    PlanAcknowledgement,
+    PlanAssignment,
+    PlanVersion,
+    Quota,
+    VersionStatus,
+)
 
 
 def _known(*ids: int | None) -> None:
@@ -264,3 +271,103 @@ def quota_frame(
     ]
     frame = pd.DataFrame.from_records(records, columns=list(QUOTA_FRAME_COLUMNS))
     return frame.astype({"amount_e4": "int64"})
+
+
+# --- plan documents and acknowledgements --------------------------------------------------------
+
+
+def plan_assignments_of_person(*, person: Person, day: dt.date) -> QuerySet[PlanAssignment]:
+    """Return the assignments that put a plan on ``person`` on ``day`` or later: on them by
+    name, on a job role they hold on ``day``, or on a node whose subtree they work in then."""
+    mine = Assignment.objects.filter(person=person).known_now().as_of(day)
+    nodes = NodeClosure.objects.filter(descendant_id__in=mine.values("node_id")).as_of(day)
+    return (
+        PlanAssignment.objects.filter(
+            Q(person=person)
+            | Q(role_id__in=mine.values("role_id"))
+            | Q(node_id__in=nodes.values("ancestor_id"))
+        )
+        .overlapping(day, None)
+        .select_related("plan_version", "plan", "person", "role", "node")
+        .order_by("plan__name", "valid_from", "id")
+    )
+
+
+def plan_people(*, plan_id: int, day: dt.date) -> list[tuple[Person, PlanAssignment]]:
+    """Return who is on a plan on ``day`` (or from a later start) and through which assignment:
+    by name, by a job role they hold, or by working in an assigned node's subtree."""
+    out: dict[tuple[int, int], tuple[Person, PlanAssignment]] = {}
+    assignments = (
+        PlanAssignment.objects.filter(plan_id=plan_id)
+        .overlapping(day, None)
+        .select_related("plan_version", "person")
+        .order_by("valid_from", "id")
+    )
+    for a in assignments:
+        on = max(day, a.valid_from)
+        if a.person_id is not None:
+            people: Any = [a.person]
+        elif a.role_id is not None:
+            held = Assignment.objects.filter(role_id=a.role_id).known_now().as_of(on)
+            people = Person.objects.filter(pk__in=held.values("person_id"))
+        else:
+            subtree = NodeClosure.objects.filter(ancestor_id=a.node_id).as_of(on)
+            held = (
+                Assignment.objects.filter(node_id__in=subtree.values("descendant_id"))
+                .known_now()
+                .as_of(on)
+            )
+            people = Person.objects.filter(pk__in=held.values("person_id"))
+        for person in people:
+            out.setdefault((person.pk, a.plan_version_id), (person, a))
+    return sorted(out.values(), key=lambda pa: (pa[0].full_name, pa[1].plan_version.number))
+
+
+def person_quotas(
+    *, person_id: int, day: dt.date
+) -> dict[str, tuple[Decimal, str, dt.date, dt.date]]:
+    """Return a person's quotas in force on ``day`` (else the next one) by quota id."""
+    out: dict[str, tuple[Decimal, str, dt.date, dt.date]] = {}
+    rows = (
+        Quota.objects.filter(person_id=person_id)
+        .overlapping(day, None)
+        .order_by("valid_from", "id")
+        .values_list("quota_id", "amount", "currency", "valid_from", "valid_to")
+    )
+    for quota_id, amount, currency, start, end in rows:
+        out.setdefault(quota_id, (amount, currency, start, end))
+    return out
+
+
+def plan_acknowledgement_list(*, access: Access) -> QuerySet[PlanAcknowledgement]:
+    """Return the acknowledgements of the people the principal sees (an employee: her own; a
+    manager: her team's, on the days she manages it; a comp admin: everyone's)."""
+    qs = PlanAcknowledgement.objects.select_related("person", "plan", "plan_version").order_by(
+        "-acknowledged_at", "id"
+    )
+    if access.sees_everyone and access.principal.has("plans.view"):
+        return qs
+    if not access.principal.has("plans.view", "plans.view.team", "plans.view.self"):
+        return qs.none()
+    today = access.today
+    visible = access.people(start=today, end=today + dt.timedelta(days=1))
+    return qs.filter(person_id__in=visible.values("pk"))
+
+
+def plan_acknowledgement_get(*, access: Access, acknowledgement_id: int) -> PlanAcknowledgement:
+    """Return one acknowledgement the principal may see or raise NotFoundError."""
+    _known(acknowledgement_id)
+    found = plan_acknowledgement_list(access=access).filter(pk=acknowledgement_id).first()
+    if found is None:
+        raise NotFoundError("Acknowledgement not found.")
+    return found
+
+
+def plan_document_person(*, access: Access, person_id: int) -> Person:
+    """Return a person whose plan documents the principal may read (404 otherwise): herself
+    (plans.view.self), her team (plans.view.team), anyone she sees (plans.view)."""
+    _known(person_id)
+    if not access.principal.has("plans.view", "plans.view.team", "plans.view.self"):
+        raise NotFoundError("Not found.")
+    today = access.today
+    return access.person_get(person_id=person_id, start=today, end=today + dt.timedelta(days=1))

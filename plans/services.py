@@ -21,12 +21,21 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.currencies import is_currency_code
-from core.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
 from core.models import model_snapshot
+from core.tenancy import get_current_tenant
 from hierarchy.access import Access
 from hierarchy.models import JobFunction, JobRole, Node, Person
 from plans import catalog
-from plans.models import Plan, PlanAssignment, PlanVersion, Quota, VersionStatus
+from plans.models import (
+    Plan,
+    PlanAcknowledgement,
+    PlanAssignment,
+    PlanVersion,
+    Quota,
+    VersionStatus,
+)
+from plans.selectors import plan_assignments_of_person
 from plans.source import check_source, dump_spec
 
 INVALID_SPEC = "The plan has {count} problem(s); the first: {first}"
@@ -63,7 +72,6 @@ QUOTA_BAD_AMOUNT = "The quota amount must be a number of at least 0 (at most 4 d
 QUOTA_BAD_ID = "The quota id must be 1 to 64 letters, digits, '_', '-' or '.'."
 QUOTA_NOT_IN_PLAN = "Plan {plan} does not name the quota id {quota_id!r} (it names: {names})."
 QUOTA_NEEDS_END = "A quota covers a period or a plan year: say when it ends (valid_to)."
-QUOTA_NEEDS_CURRENCY = "Say the quota's currency (or name the plan whose currency it takes)."
 QUOTA_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -754,11 +762,7 @@ def _checked_quota(
             raise ValidationFailedError(
                 message, code="quota_not_in_plan", details={"quota_id": [message]}
             )
-    code = currency or str(spec.get("currency", ""))
-    if not code:
-        raise ValidationFailedError(
-            QUOTA_NEEDS_CURRENCY, code="bad_currency", details={"currency": [QUOTA_NEEDS_CURRENCY]}
-        )
+    code = currency or str(spec.get("currency") or get_current_tenant().default_currency)
     if not is_currency_code(code):
         message = BAD_CURRENCY.format(currency=code)
         raise ValidationFailedError(message, code="bad_currency", details={"currency": [message]})
@@ -980,3 +984,57 @@ def quota_bulk_create(
             details={"rows": errors},
         )
     return created
+
+
+# --- acknowledgements ----------------------------------------------------------------------------
+
+ACK_NOT_YOURS = "Only {person} can acknowledge their own plan."
+ACK_NOT_ASSIGNED = "Version {number} of {plan} is not assigned to {person}."
+ACK_NOT_PUBLISHED = "Only a published version can be acknowledged."
+
+
+@transaction.atomic
+def plan_acknowledge(
+    *,
+    person_id: int,
+    plan_version_id: int,
+    user_id: int | None,
+    ip_address: str | None,
+    today: dt.date,
+) -> tuple[PlanAcknowledgement, bool]:
+    """Record that the person (signed in as ``user_id``) acknowledges a published version
+    assigned to them; return it and whether it is new (a second click keeps the first)."""
+    person: Person | None = Person.objects.filter(pk=person_id).first()
+    if person is None:
+        raise NotFoundError("Person not found.")
+    if user_id is None or person.user_id != user_id:
+        raise PermissionDeniedError(ACK_NOT_YOURS.format(person=person.full_name))
+    version = _version(plan_version_id)
+    if not version.is_published:
+        raise ConflictError(ACK_NOT_PUBLISHED, code="not_published")
+    assigned = plan_assignments_of_person(person=person, day=today).filter(
+        plan_version_id=version.pk
+    )
+    if not assigned.exists():
+        raise ConflictError(
+            ACK_NOT_ASSIGNED.format(
+                number=version.number, plan=version.plan.name, person=person.full_name
+            ),
+            code="not_assigned",
+        )
+    found = PlanAcknowledgement.objects.filter(person=person, plan_version=version).first()
+    if found is not None:
+        return found, False
+    ack = PlanAcknowledgement(
+        person=person,
+        plan_version=version,
+        plan_id=version.plan_id,
+        spec_hash=version.spec_hash,
+        acknowledged_at=timezone.now(),
+        user_id=user_id,
+        ip_address=ip_address or None,
+    )
+    ack.full_clean()
+    ack.save()
+    audit_record(action="plan.acknowledge", obj=ack, after=model_snapshot(ack))
+    return ack, True
