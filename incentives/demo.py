@@ -20,7 +20,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from hierarchy.models import Assignment, Hierarchy, Period, PeriodKind
+from hierarchy.models import Assignment, Hierarchy, Node, Period, PeriodKind
 from incentives import services
 from incentives.models import CreditingRule, RuleKind
 
@@ -164,6 +164,54 @@ def rows_for(
         }
 
 
+# Team KPIs the template plans pay on, held by the demo org's department nodes.
+NODE_KPIS = (
+    ("vp-support", "csat", "0.93"),
+    ("vp-support", "retained_revenue", "250000"),
+    ("vp-operations", "scrap_cost", "185000"),
+)
+
+
+def _plan_kpis(
+    quarter: Period, people: dict[str, list[str]], rng: random.Random
+) -> list[dict[str, Any]]:
+    """The person and team KPI values the seeded plans read: adoption and the launch milestone
+    per product manager, on-time-in-full per operations analyst, CSAT and retained revenue for
+    Support, scrap cost for Operations."""
+
+    def row(kind: str, subject: str, metric: str, value: str) -> dict[str, Any]:
+        return {
+            "metric": metric,
+            "subject_type": kind,
+            "subject": subject,
+            "period": quarter.label,
+            "value": value,
+            "source": "warehouse",
+        }
+
+    rows = [
+        row("person", pm, metric, value)
+        for pm in people.get("product", [])
+        for metric, value in (
+            ("adoption", f"{rng.uniform(0.45, 0.8):.4f}"),
+            ("launched_on_time", "1" if rng.random() < 0.7 else "0"),
+        )
+    ]
+    rows.extend(
+        row("person", a, "otif", f"{rng.uniform(0.9, 0.99):.4f}")
+        for a in people.get("operations", [])
+    )
+    nodes = set(Node.objects.values_list("code", flat=True))
+    rows.extend(row("node", n, metric, value) for n, metric, value in NODE_KPIS if n in nodes)
+    # Team CSAT per support team (the support plan reads its own team's, scope: node).
+    rows.extend(
+        row("node", n, "csat", f"{rng.uniform(0.86, 0.97):.4f}")
+        for n in sorted(nodes)
+        if n.startswith(("team-support-", "dir-support-"))
+    )
+    return rows
+
+
 def demo_quarters(today: dt.date) -> list[Period]:
     """The quarters the demo fills: the last one finished by ``today`` and the one under way."""
     quarters = list(Period.objects.filter(kind=PeriodKind.QUARTERLY).order_by("start"))
@@ -297,6 +345,7 @@ def _seed_quarter(
                 "source": "warehouse",
             }
         )
+    kpis.extend(_plan_kpis(quarter, people, rng))
     kpi_batch = services.ingest_rows(
         request=services.IngestRequest(kind="kpi_values", source_format="json", mode="partial"),
         rows=kpis,

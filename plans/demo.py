@@ -6,6 +6,7 @@ for each payout period of the fiscal year, at the sample's monthly amount x the 
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,29 @@ ROLE_OF_TEMPLATE: dict[str, tuple[str, Decimal]] = {
     "manager_override": ("Sales Manager", Decimal(4000)),
 }
 DEMO_ACTOR = Actor(label="plans demo seed")
+# The templates name teams by short codes (their samples' org); the demo org's nodes for them.
+DEMO_NODES = {
+    "marketing": "vp-marketing",
+    "product": "vp-product",
+    "support": "vp-support",
+    "plant": "vp-operations",
+}
+_NODE_REFS = re.compile(r"(source_node: )([\w-]+)|(teams: \[)([^\]]*)(\])")
+
+
+def demo_source(key: str, *, plan_id: str, name: str) -> str:
+    """The template's plan text with its team codes replaced by the demo org's node codes."""
+
+    def node(code: str) -> str:
+        return DEMO_NODES.get(code.strip(), code.strip())
+
+    def swap(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(1) + node(match.group(2))
+        teams = ", ".join(node(c) for c in match.group(4).split(","))
+        return f"{match.group(3)}{teams}{match.group(5)}"
+
+    return _NODE_REFS.sub(swap, catalog.template_source(key, plan_id=plan_id, name=name))
 
 
 def seed_plans() -> dict[str, Any]:
@@ -101,9 +125,11 @@ def _seed_plans() -> dict[str, Any]:
     created, assigned = 0, 0
     with acting_as(DEMO_ACTOR):
         for template in catalog.template_list():
+            code = template.key.replace("_", "-")
             plan = services.plan_create(
-                code=template.key.replace("_", "-"),
+                code=code,
                 name=template.name,
+                source=demo_source(template.key, plan_id=code, name=template.name),
                 description=template.summary,
                 template=template.key,
                 valid_from=start,
