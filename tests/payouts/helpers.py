@@ -49,7 +49,10 @@ def cast(tenant: Any) -> Cast:
     return Cast(users=users, **out)
 
 
-def period(label: str = "Jan 2026", start: dt.date = D(2026, 1, 1), **kw: Any) -> Period:
+JAN = D(2026, 1, 1)
+
+
+def period(label: str = "Jan 2026", start: dt.date = JAN, **kw: Any) -> Period:
     end = kw.pop("end", D(start.year + (start.month == 12), start.month % 12 + 1, 1))
     return Period.objects.create(
         kind=kw.pop("kind", "monthly"), fiscal_year=start.year, start=start, end=end, label=label
@@ -70,7 +73,7 @@ def succeeded_run(
     run = CalculationRun.objects.create(
         period=p, number=number, kind=kind, status=RunStatus.RUNNING, known_at=now, created_at=now
     )
-    version = plan.versions.order_by("number").first()
+    version = plan.versions.order_by("number").first() if plan is not None else None
     for person, amount, line_kind in lines:
         PayoutLine.objects.create(
             run=run,
@@ -106,3 +109,18 @@ def walk_to(p: Period, status: str, c: Cast, plan: Any, lines: Any = ()) -> Calc
         return run
     lifecycle.period_close(period_id=p.pk, principal=c.finance, data_lock_date=p.end)
     return run
+
+
+# An API client with write:payouts: finance's permissions, no user (who closes in other tests).
+FINANCE_CLIENT = Principal(permissions=frozenset({"payouts.view", "payouts.approve"}))
+
+
+def close_through_lifecycle(p: Period, *, lock: dt.date | None = None) -> Period:
+    """Close ``p`` the only way there is: a succeeded full run (no lines), then every service."""
+    run = succeeded_run(p, None)
+    lifecycle.run_succeeded(run)
+    lifecycle.period_submit_for_review(period_id=p.pk, principal=FINANCE_CLIENT)
+    lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=FINANCE_CLIENT)
+    lifecycle.period_close(period_id=p.pk, principal=FINANCE_CLIENT, data_lock_date=lock)
+    p.refresh_from_db()
+    return p
