@@ -43,7 +43,6 @@ from hierarchy.models import (
     JobRole,
     Node,
     Period,
-    PeriodStatus,
     Person,
 )
 from hierarchy.periods import tenant_today
