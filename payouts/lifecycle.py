@@ -252,11 +252,9 @@ def period_approve(*, period_id: int, run_id: int, principal: Principal) -> Appr
 
 
 def _freeze_statements(*, period_id: int, run_id: int) -> Any:
-    """Freeze the period's statements (``payouts.statements``), when that module exists."""
-    try:
-        from payouts import statements  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover (statements arrive with their own branch)
-        return None
+    """Freeze the period's statements from the approved run (``payouts/statements.py``)."""
+    from payouts import statements
+
     return statements.statements_freeze(period_id=period_id, run_id=run_id)
 
 

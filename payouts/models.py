@@ -401,3 +401,40 @@ class Hold(TenantModel):
     class Meta:
         ordering = ["-placed_at", "-id"]
         indexes = [models.Index(fields=["tenant", "status", "person"], name="hold_active")]
+
+
+class Statement(TenantModel):
+    """A person's statement for a period as it stood when the period was approved: append-only.
+
+    ``content`` is what :func:`payouts.statements.statement_build` returned (every line with its
+    trace, the ledger's movements, payable), ``content_hash`` its SHA-256, so what a person was
+    shown on approval can always be shown again and proven unchanged. Written only by
+    :func:`payouts.statements.statements_freeze`; a re-approval with another run appends rows.
+    """
+
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="statements")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="statements")
+    run = models.ForeignKey(CalculationRun, on_delete=models.PROTECT, related_name="statements")
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    earned = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    payable = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    content = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    frozen_at = models.DateTimeField()
+    frozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["period", "person", "-frozen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "period", "person", "run"], name="statement_unique_run"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "person", "period"], name="statement_person_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"statement of {self.person_id} for {self.period_id} (run {self.run_id})"

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('core', '0004_loginattempt_kind'),
         ('hierarchy', '0002_import_kernel'),
-        ('payouts', '0001_initial'),
+        ('payouts', '0002_statements'),
         ('plans', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
