@@ -523,7 +523,10 @@ def draw_balances(*, period_id: int, person_ids: Iterable[int] | None = None) ->
     if person_ids is not None:
         entries = entries.filter(person_id__in=list(person_ids))
     totals = entries.values("person_id").annotate(total=Sum("amount"))
-    return {str(r["person_id"]): r["total"] for r in totals if r["total"]}
+    places = Decimal(1).scaleb(-MONEY_PLACES)
+    return {
+        str(r["person_id"]): Decimal(r["total"]).quantize(places) for r in totals if r["total"]
+    }
 
 
 # --- holds --------------------------------------------------------------------------------------
