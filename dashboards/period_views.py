@@ -33,6 +33,7 @@ from payouts.models import (
     RunKind,
     RunStatus,
 )
+from payouts.policy import WRITABLE, may_approve
 from payouts.selectors import period_checklists
 
 RECENT_CLOSED = 4  # closed periods of a kind shown under the open ones
@@ -147,9 +148,9 @@ def period_close_detail(request: HttpRequest, period_id: int) -> HttpResponse:
             .order_by("-placed_at")[:200],
             "adjustment_form": AdjustmentForm(people=people, currency=currency),
             "hold_form": HoldForm(people=people, prefix="hold"),
-            "writable": period.status in lifecycle.WRITABLE,
-            "may_request": principal.has("payouts.calculate") or lifecycle.may_approve(principal),
-            "may_decide": lifecycle.may_approve(principal),
+            "writable": period.status in WRITABLE,
+            "may_request": principal.has("payouts.calculate") or may_approve(principal),
+            "may_decide": may_approve(principal),
             "user_id": principal.user_id,
             "pending": AdjustmentStatus.PENDING,
         },
@@ -214,7 +215,7 @@ def adjustment_create(request: HttpRequest, period_id: int) -> HttpResponse:
     )
     if not form.is_valid():
         for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
+            messages.error(request, f"{field}: {' '.join(str(e) for e in errors)}")
         return redirect("period_close_detail", period_id=period.pk)
     data = form.cleaned_data
     _run(
@@ -269,7 +270,7 @@ def hold_create(request: HttpRequest, period_id: int) -> HttpResponse:
     form = HoldForm(request.POST, people=_people(request, period), prefix="hold")
     if not form.is_valid():
         for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
+            messages.error(request, f"{field}: {' '.join(str(e) for e in errors)}")
         return redirect("period_close_detail", period_id=period.pk)
     data = form.cleaned_data
     _run(

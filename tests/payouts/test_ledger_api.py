@@ -45,7 +45,7 @@ def world(org: Any, plan_a: Any) -> Any:
 def test_periods_move_through_the_api_with_the_failed_guard_named(
     world: Any, client_charlie: Any
 ) -> None:
-    org, plan, c, jan, feb, _ = world
+    org, plan, c, _jan, feb, _ = world
     with tenant_scope(org.tenant):
         run = succeeded_run(feb, plan, [(org.wes, "80.00", "commission")])
     comp, fin = _client(c.users["comp"]), _client(c.users["finance"])
@@ -83,7 +83,7 @@ def test_periods_move_through_the_api_with_the_failed_guard_named(
 
 @pytest.mark.covers_url("api-period-reopen", "api-period-close")
 def test_reopen_and_close(world: Any, client_charlie: Any) -> None:
-    org, plan, c, jan, feb, run = world
+    _org, _plan, c, jan, _feb, run = world
     fin, comp = _client(c.users["finance"]), _client(c.users["comp"])
     base = f"/api/v1/periods/{jan.pk}/"
     assert _post(client_charlie, base + "reopen/", {"reason": "x"}).status_code == 404
@@ -104,7 +104,7 @@ def test_reopen_and_close(world: Any, client_charlie: Any) -> None:
 def test_ledger_entries_are_read_by_finance_and_by_the_person_only(
     world: Any, client_charlie: Any
 ) -> None:
-    org, plan, c, jan, *_ = world
+    org, _plan, c, jan, *_ = world
     with tenant_scope(org.tenant):
         entry = LedgerEntry.objects.get(period=jan)
     fin = _client(c.users["finance"])
@@ -129,7 +129,7 @@ def test_ledger_entries_are_read_by_finance_and_by_the_person_only(
     "api-adjustment-reject",
 )
 def test_adjustments_api(world: Any, client_charlie: Any) -> None:
-    org, plan, c, jan, feb, _ = world
+    org, _plan, c, jan, feb, _ = world
     comp, fin, emp = (_client(c.users[n]) for n in ("comp", "finance", "employee"))
     body = {
         "person": org.erin.pk,
@@ -175,7 +175,7 @@ def test_adjustments_api(world: Any, client_charlie: Any) -> None:
 
 @pytest.mark.covers_url("api-draw-list", "api-draw-detail", "api-draw-balances")
 def test_draws_api(world: Any, client_charlie: Any) -> None:
-    org, plan, c, jan, feb, _ = world
+    org, _plan, c, _jan, feb, _ = world
     fin, comp = _client(c.users["finance"]), _client(c.users["comp"])
     body = {
         "person": org.wes.pk,
@@ -200,7 +200,7 @@ def test_draws_api(world: Any, client_charlie: Any) -> None:
 
 @pytest.mark.covers_url("api-hold-list", "api-hold-detail", "api-hold-release", "api-clawback")
 def test_holds_and_clawbacks_api(world: Any, client_charlie: Any) -> None:
-    org, plan, c, jan, feb, _ = world
+    org, _plan, c, jan, feb, _ = world
     fin = _client(c.users["finance"])
     made = _post(fin, "/api/v1/holds/", {"person": org.erin.pk, "reason": "Audit"})
     assert made.status_code == 201, made.content
