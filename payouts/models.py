@@ -428,8 +428,14 @@ class Statement(TenantModel):
     content = models.JSONField()
     content_hash = models.CharField(max_length=64)
     frozen_at = models.DateTimeField()
+    # Append-only like the ledger: deleting a user must not UPDATE frozen statements.
     frozen_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
 
     class Meta:
