@@ -676,6 +676,7 @@ def _import_people(
             _terminate(by_emp[emp], end)
     # Existing people whose manager changed: one UPDATE per new manager.
     regroup: dict[int | None, list[int]] = defaultdict(list)
+    diff_at = {d["line"]: d for d in out.extra.get("diffs", [])}  # one lookup per change
     for line, emp, _values, manager in records:
         current = existing.get(emp)
         if manager is None or current is None:
@@ -683,20 +684,25 @@ def _import_people(
         wanted = pk_of[manager] if manager else None
         if current["manager_id"] != wanted:
             regroup[wanted].append(current["id"])
-            _note_manager_change(out, line, emp, current["manager_id"], manager)
+            _note_manager_change(out, diff_at.get(line), line, emp, current["manager_id"], manager)
     for wanted, ids in regroup.items():
         for i in range(0, len(ids), CHUNK):
             Person.objects.filter(pk__in=ids[i : i + CHUNK]).update(manager_id=wanted)
 
 
 def _note_manager_change(
-    out: Outcome, line: int, emp: str, old_pk: int | None, manager: str
+    out: Outcome,
+    diff: dict[str, Any] | None,
+    line: int,
+    emp: str,
+    old_pk: int | None,
+    manager: str,
 ) -> None:
-    """Count a manager-only change of an otherwise unchanged person as an update."""
-    for diff in out.extra.get("diffs", []):
-        if diff["line"] == line:
-            diff["changes"]["manager_employee_id"] = [old_pk, manager or None]
-            return
+    """Count a manager-only change of an otherwise unchanged person as an update (``diff``:
+    the row's stored change, found by line by the caller, once per import, not per row)."""
+    if diff is not None:
+        diff["changes"]["manager_employee_id"] = [old_pk, manager or None]
+        return
     out.counts["unchanged"] -= 1
     _diff(out, line, emp, "updated", {"manager_employee_id": [old_pk, manager or None]})
 
@@ -708,13 +714,14 @@ def _count_manager_changes(
     emp_of_pk: dict[int, str],
     out: Outcome,
 ) -> None:
+    diff_at = {d["line"]: d for d in out.extra.get("diffs", [])}
     for line, emp, _values, manager in records:
         current = existing.get(emp)
         if manager is None or current is None:
             continue
         old = emp_of_pk.get(current["manager_id"]) if current["manager_id"] else None
         if old != (manager or None):
-            _note_manager_change(out, line, emp, current["manager_id"], manager)
+            _note_manager_change(out, diff_at.get(line), line, emp, current["manager_id"], manager)
 
 
 def _in_manager_cycles(manager_of: dict[str, str | None], check: set[str]) -> list[str]:
