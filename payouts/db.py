@@ -174,3 +174,40 @@ class GuardPeriodStatus(migrations.operations.base.Operation):
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         return (self.__class__.__name__, [], {})
+
+
+class SqliteAppendOnlyAgain(migrations.operations.base.Operation):
+    """Re-create a table's append-only triggers on SQLite after an AlterField rebuilt the table
+    (SQLite's table rebuild drops triggers; PostgreSQL alters in place and keeps them)."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        from core.db import MakeAppendOnly
+
+        if schema_editor.connection.vendor == "sqlite":
+            for op in ("update", "delete"):
+                schema_editor.execute(f'DROP TRIGGER IF EXISTS "{self.table}_no_{op}"')
+            MakeAppendOnly(self.table).database_forwards(
+                app_label, schema_editor, from_state, to_state
+            )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        pass
+
+    def describe(self) -> str:
+        return f"Re-create the append-only triggers of {self.table} on SQLite"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__name__, [], {"table": self.table})

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 from core.db import EnableTenantRLS
-from payouts.db import GuardPeriodStatus
+from payouts.db import GuardPeriodStatus, SqliteAppendOnlyAgain
 
 
 class Migration(migrations.Migration):
@@ -140,4 +140,6 @@ class Migration(migrations.Migration):
             name='frozen_by',
             field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
+        SqliteAppendOnlyAgain("payouts_ledgerentry"),
+        SqliteAppendOnlyAgain("payouts_statement"),
     ]
