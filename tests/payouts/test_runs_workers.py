@@ -120,24 +120,27 @@ def _same_as_reference(run: CalculationRun, reference: CalculationRun) -> None:
 def test_the_chunks_of_one_run_run_on_two_workers_at_once(
     committed, monkeypatch, django_db_blocker
 ):
-    with workers(2, monkeypatch, django_db_blocker), django_db_blocker.unblock():
-        with tenant_scope(committed.tenant):
-            run = runs.run_start(
-                period_id=committed.period_id, trigger="api", user_id=None, chunk_size=CHUNK
-            )
-            assert run.status == RunStatus.QUEUED  # sent to the workers
-            run = _wait(run)
-            _same_as_reference(run, committed.reference)
-            chunks = list(
-                RunChunk.objects.filter(run=run)
-                .exclude(phase="reduce")
-                .values_list("worker", "claimed_at", "finished_at")
-            )
-            assert len({w for w, _, _ in chunks}) == 2  # both workers computed chunks
-            overlapping = any(
-                a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in chunks for b in chunks
-            )
-            assert overlapping  # at the same time
+    with (
+        workers(2, monkeypatch, django_db_blocker),
+        django_db_blocker.unblock(),
+        tenant_scope(committed.tenant),
+    ):
+        run = runs.run_start(
+            period_id=committed.period_id, trigger="api", user_id=None, chunk_size=CHUNK
+        )
+        assert run.status == RunStatus.QUEUED  # sent to the workers
+        run = _wait(run)
+        _same_as_reference(run, committed.reference)
+        chunks = list(
+            RunChunk.objects.filter(run=run)
+            .exclude(phase="reduce")
+            .values_list("worker", "claimed_at", "finished_at")
+        )
+        assert len({w for w, _, _ in chunks}) == 2  # both workers computed chunks
+        overlapping = any(
+            a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in chunks for b in chunks
+        )
+        assert overlapping  # at the same time
 
 
 def test_sigkill_at_random_points_three_times_loses_and_doubles_nothing(
@@ -145,36 +148,39 @@ def test_sigkill_at_random_points_three_times_loses_and_doubles_nothing(
 ):
     rng = random.Random()
     kills = 0
-    with workers(2, monkeypatch, django_db_blocker) as pool, django_db_blocker.unblock():
-        with tenant_scope(committed.tenant):
-            run = runs.run_start(
-                period_id=committed.period_id, trigger="api", user_id=None, chunk_size=CHUNK
-            )
-            next_kill = time.monotonic() + rng.uniform(0.5, 2.0)
+    with (
+        workers(2, monkeypatch, django_db_blocker) as pool,
+        django_db_blocker.unblock(),
+        tenant_scope(committed.tenant),
+    ):
+        run = runs.run_start(
+            period_id=committed.period_id, trigger="api", user_id=None, chunk_size=CHUNK
+        )
+        next_kill = time.monotonic() + rng.uniform(0.5, 2.0)
 
-            def maybe_kill() -> None:
-                nonlocal kills, next_kill
-                if kills >= 3 or time.monotonic() < next_kill:
-                    return
-                # prefer a worker caught computing a chunk; else any
-                busy = set(
-                    RunChunk.objects.filter(run=run, status=ChunkStatus.RUNNING).values_list(
-                        "worker", flat=True
-                    )
+        def maybe_kill() -> None:
+            nonlocal kills, next_kill
+            if kills >= 3 or time.monotonic() < next_kill:
+                return
+            # prefer a worker caught computing a chunk; else any
+            busy = set(
+                RunChunk.objects.filter(run=run, status=ChunkStatus.RUNNING).values_list(
+                    "worker", flat=True
                 )
-                procs = [p for p in pool["procs"] if p.poll() is None]
-                victims = [p for p in procs if any(w.endswith(f":{p.pid}") for w in busy)]
-                victim = rng.choice(victims or procs)
-                os.kill(victim.pid, signal.SIGKILL)
-                victim.wait(10)
-                pool["procs"].append(start_worker(pool["queue"]))
-                kills += 1
-                next_kill = time.monotonic() + rng.uniform(0.5, 2.5)
+            )
+            procs = [p for p in pool["procs"] if p.poll() is None]
+            victims = [p for p in procs if any(w.endswith(f":{p.pid}") for w in busy)]
+            victim = rng.choice(victims or procs)
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait(10)
+            pool["procs"].append(start_worker(pool["queue"]))
+            kills += 1
+            next_kill = time.monotonic() + rng.uniform(0.5, 2.5)
 
-            run = _wait(run, tick=maybe_kill)
-            assert kills == 3
-            _same_as_reference(run, committed.reference)
-            # (chunks whose worker died under them were claimed again: attempts > 1)
+        run = _wait(run, tick=maybe_kill)
+        assert kills == 3
+        _same_as_reference(run, committed.reference)
+        # (chunks whose worker died under them were claimed again: attempts > 1)
 
 
 def _free_port() -> int:
@@ -227,27 +233,30 @@ def test_a_broker_restarted_mid_run_loses_nothing(
     settings.REDIS_URL = url  # the workers and the progress channel use the private Redis
     _use_broker(url)
     try:
-        with workers(2, monkeypatch, django_db_blocker), django_db_blocker.unblock():
-            with tenant_scope(committed.tenant):
-                run = runs.run_start(
-                    period_id=committed.period_id, trigger="api", user_id=None, chunk_size=CHUNK
-                )
-                restarted = False
+        with (
+            workers(2, monkeypatch, django_db_blocker),
+            django_db_blocker.unblock(),
+            tenant_scope(committed.tenant),
+        ):
+            run = runs.run_start(
+                period_id=committed.period_id, trigger="api", user_id=None, chunk_size=CHUNK
+            )
+            restarted = False
 
-                def restart() -> None:
-                    nonlocal redis, restarted
-                    done = RunChunk.objects.filter(run=run, status=ChunkStatus.DONE).count()
-                    if restarted or done < 6:
-                        return
-                    redis.send_signal(signal.SIGKILL)  # everything in it is lost
-                    redis.wait(10)
-                    time.sleep(1)
-                    redis = _redis_server(port)
-                    restarted = True
+            def restart() -> None:
+                nonlocal redis, restarted
+                done = RunChunk.objects.filter(run=run, status=ChunkStatus.DONE).count()
+                if restarted or done < 6:
+                    return
+                redis.send_signal(signal.SIGKILL)  # everything in it is lost
+                redis.wait(10)
+                time.sleep(1)
+                redis = _redis_server(port)
+                restarted = True
 
-                run = _wait(run, tick=restart)
-                assert restarted
-                _same_as_reference(run, committed.reference)
+            run = _wait(run, tick=restart)
+            assert restarted
+            _same_as_reference(run, committed.reference)
     finally:
         _use_broker(previous)
         redis.kill()
