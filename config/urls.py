@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("hierarchy.api.urls")),
     path("", include("plans.api.urls")),
     path("", include("incentives.api.urls")),
+    path("", include("payouts.urls")),
 ]
 
 urlpatterns = [

@@ -382,6 +382,10 @@ SPECTACULAR_SETTINGS = {
         "JobFunctionEnum": "hierarchy.models.JobFunction",
         "AccessRoleEnum": "core.models.Role",
         "HrImportModeEnum": [("all_or_nothing", "all_or_nothing"), ("partial", "partial")],
+        "RunKindEnum": "payouts.models.RunKind",
+        "RunStatusEnum": "payouts.models.RunStatus",
+        "RunPhaseEnum": "payouts.models.RunPhase",
+        "RunTriggerEnum": "payouts.models.RunTrigger",
     },
 }
 
