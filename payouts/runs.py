@@ -1128,10 +1128,16 @@ def _done_count(run: CalculationRun) -> int:
     return run.chunks.filter(status=ChunkStatus.DONE).count()
 
 
+def _progress_id(run: CalculationRun) -> str:
+    """Return the run's key in the progress channel (its id and creation instant: an id alone
+    may come back after a rolled-back transaction, and must not read another run's progress)."""
+    return f"{run.pk}-{run.created_at.timestamp():.6f}"
+
+
 def _report(run: CalculationRun, *, done: int, message: str | None = None) -> None:
     progress_report(
         kind=PROGRESS_KIND,
-        object_id=run.pk,
+        object_id=_progress_id(run),
         done=done,
         total=run.chunks_total or None,
         message=message or run.phase,
@@ -1170,7 +1176,7 @@ def run_progress(run: CalculationRun) -> RunProgress:
     if run.status == RunStatus.SUCCEEDED:
         done = total
     else:
-        live = progress_get(kind=PROGRESS_KIND, object_id=run.pk)
+        live = progress_get(kind=PROGRESS_KIND, object_id=_progress_id(run))
         done = live.done if live is not None else _done_count(run)
         if run.status == RunStatus.QUEUED:
             done = 0

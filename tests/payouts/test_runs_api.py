@@ -195,4 +195,4 @@ def test_another_tenants_run_is_a_404(
     assert_not_found(_post(client_charlie, f"/api/v1/runs/{one['id']}/retry/"))
     assert_not_found(_post(client_charlie, "/api/v1/runs/", {"period": sales.period.pk}))
     assert client_charlie.get("/api/v1/runs/").json()["results"] == []
-    assert RunStatus.SUCCEEDED == one["status"]
+    assert one["status"] == RunStatus.SUCCEEDED
