@@ -81,7 +81,9 @@ from incentives.models import (
     KpiSubject,
     KpiValue,
 )
+from payouts.models import EntryKind, LedgerEntry
 from plans.models import PlanAssignment, PlanVersion, VersionStatus
+from plans.selectors import quota_frame
 
 # --- problems ----------------------------------------------------------------------------------
 
@@ -96,7 +98,8 @@ PLAN_DEPENDENCY = "plan_dependency"
 PLAN_INVALID = "plan_invalid"
 UNKNOWN_REFERENCE = "unknown_reference"
 HISTORY_MISSING = "history_missing"
-PERIOD_UNKNOWN = "period_unknown"
+QUOTA_INVALID = "quota_invalid"
+NO_KPI = "no_kpi"
 
 MSG_NO_ASSIGNMENTS = "No one is on a published plan during {period}."
 MSG_PERSON_NO_ASSIGNMENTS = "Person {person} is on no published plan during {period}."
@@ -105,10 +108,11 @@ MSG_NO_TIMELINE = (
     "the reporting hierarchy then: nothing can be paid on those days."
 )
 MSG_NO_QUOTA = "Person {person} has no quota {quota!r} for plan version {plan}."
-MSG_NO_QUOTA_SOURCE = (
-    "Plan version {plan} needs quota {quota!r} for person {person}, and quotas cannot be read "
-    "yet (no quota model)."
+MSG_NO_KPI = (
+    "Person {person} has no {kpi!r} value for {period}, which plan version {plan} pays on "
+    "(measure {measure!r})."
 )
+MSG_FX_QUOTA = "No {currency}/{quote} rate on or before {day} (quota {quota!r} to convert)."
 MSG_FX_MISSING = (
     "No {currency}/{quote} rate on or before {day} (person {person}: {count} credit(s) "
     "from {day} to convert)."
@@ -125,9 +129,6 @@ MSG_HISTORY_MISSING = (
     "Plan version {plan} ({reasons}) needs the earlier period {start} to {end}, "
     "which is not in the period calendar."
 )
-
-QUOTA_MODEL_READY = False
-"""Whether a quota model exists to read (helper "quotas" builds ``plans.Quota``)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -302,6 +303,8 @@ def _rewrite(
 
 
 def _ref(value: str, table: Mapping[str, str], kind: str, path: str, missing: list[str]) -> str:
+    if value in table or value == "own":  # "own": the payee's own node, not a reference
+        return table.get(value, value)
     if value in table:
         return table[value]
     missing.append(f"{path}: no {kind} {value!r} in this tenant")
@@ -395,7 +398,9 @@ def _timeline(ctx: _Context) -> pd.DataFrame:
     p0, p1 = p.start.toordinal(), p.end.toordinal()
     frame["t_start"] = np.maximum(_days(frame["t_start"]), p0)
     frame["t_end"] = np.minimum(_days(frame["t_end"]), p1)
-    frame["allocation"] = [Decimal(a) / 100 for a in frame["allocation"]]
+    frame["allocation"] = pd.Series(
+        [Decimal(a) / 100 for a in frame["allocation"]], index=frame.index, dtype=object
+    )
     return frame
 
 
@@ -407,7 +412,7 @@ def _plan_assignments(ctx: _Context, versions: list[_Version]) -> pd.DataFrame:
     p = ctx.period
     rows = list(
         PlanAssignment.objects.filter(created_at__lte=ctx.known_at)
-        .filter(ctx.narrow("person_id") | Q(person_id__isnull=True))
+        .filter(Q() if ctx.person_ids is None else ctx.narrow("person_id") | Q(person_id=None))
         .overlapping(p.start, p.end)
         .order_by("pk")
         .values_list(
@@ -443,8 +448,8 @@ def _plan_assignments(ctx: _Context, versions: list[_Version]) -> pd.DataFrame:
 
 def _node_members(ctx: _Context, node_ids: list[int]) -> pd.DataFrame:
     """Return who sat at or below each node (any hierarchy) during the period: (node, person,
-    m_start, m_end), from the closure and the assignments as they stood then."""
-    cols = ["node", "person", "m_start", "m_end"]
+    member_row, m_start, m_end), from the closure and the assignments as they stood then."""
+    cols = ["node", "person", "member_row", "m_start", "m_end"]
     if not node_ids:
         return pd.DataFrame(columns=cols)
     p = ctx.period
@@ -463,9 +468,9 @@ def _node_members(ctx: _Context, node_ids: list[int]) -> pd.DataFrame:
             .filter(ctx.narrow("person_id"))
             .overlapping(p.start, p.end)
             .known_at(ctx.known_at)
-            .values_list("node_id", "person_id", "valid_from", "valid_to")
+            .values_list("pk", "node_id", "person_id", "valid_from", "valid_to")
         ),
-        columns=["descendant", "person", "s_start", "s_end"],
+        columns=["member_row", "descendant", "person", "s_start", "s_end"],
     )
     j = closure.merge(members, on="descendant")
     if j.empty:
@@ -489,11 +494,20 @@ def _expand(ctx: _Context, pa: pd.DataFrame, timeline: pd.DataFrame) -> pd.DataF
     by_node = pa[pa["kind"] == "node"]
     if len(by_node):
         members = _node_members(ctx, sorted({int(n) for n in by_node["node"]}))
-        j = by_node.merge(members, on="node").merge(t, left_on="person_y", right_on="t_person")
+        j = by_node.drop(columns=["person"]).merge(members, on="node")
+        # A member's own timeline stretch when the node is in the reporting hierarchy (a dual
+        # role's other stretch is not under the node); any stretch of theirs otherwise.
+        own = j["member_row"].isin(set(t["row_id"]))
+        pieces = [
+            j[own].merge(t, left_on="member_row", right_on="row_id"),
+            j[~own].merge(t, left_on="person", right_on="t_person"),
+        ]
+        j = pd.concat([x for x in pieces if len(x)] or pieces[:1], ignore_index=True)
         j = j.assign(
             start=np.maximum(j["start"], j["m_start"]), end=np.minimum(j["end"], j["m_end"])
         )
         parts.append(j[j["start"] < j["end"]])
+    parts = [part for part in parts if len(part)]
     if not parts:
         return pd.DataFrame()
     j = pd.concat(parts, ignore_index=True)
@@ -526,10 +540,13 @@ def _resolve(candidates: pd.DataFrame) -> pd.DataFrame:
         return candidates
     c = candidates.assign(
         rank=candidates["kind"].map(_PRECEDENCE),
-        alloc_key=[-Decimal(a) for a in candidates["allocation"]],
+        alloc_key=pd.Series(
+            [-Decimal(a) for a in candidates["allocation"]], index=candidates.index, dtype=object
+        ),
     ).sort_values(["person", "version", "rank", "alloc_key", "row_id", "pa"], kind="stable")
     out: list[tuple[Any, ...]] = []
-    taken: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    taken: dict[tuple[Any, Any], list[tuple[int, int]]] = defaultdict(list)
+    r: Any
     for r in c.itertuples(index=False):
         spans = [(int(r.start), int(r.end))]
         for a, b in taken[(r.person, r.version)]:
@@ -615,14 +632,17 @@ _ROLLUP_FIELDS = (
 def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.date) -> pd.DataFrame:
     """Return the credits and roll-up totals of ``people`` dated in ``[start, end)``, as known
     at ``known_at`` (two queries), money still in the credit's own currency."""
+    # All the period's credits when everyone is asked for (one range scan; the list of
+    # people would be a long IN), the people's otherwise.
+    narrow = ctx.person_ids is not None or not people
     qs = Credit.objects.filter(credit_date__gte=start, credit_date__lt=end).known_at(ctx.known_at)
-    if ctx.person_ids is not None:
+    if narrow:
         qs = qs.filter(person_id__in=sorted(people))
     frame = pd.DataFrame(list(qs.values_list(*_CREDIT_FIELDS)), columns=list(_CREDIT_NAMES))
     rollups = CreditRollup.objects.filter(credit_date__gte=start, credit_date__lt=end).known_at(
         ctx.known_at
     )
-    if ctx.person_ids is not None:
+    if narrow:
         rollups = rollups.filter(person_id__in=sorted(people))
     r = pd.DataFrame(
         list(rollups.values_list(*_ROLLUP_FIELDS)),
@@ -639,7 +659,7 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
             "rule_id",
         ],
     )
-    if ctx.person_ids is None:
+    if not narrow:
         wanted = set(people)
         frame = frame[frame["person_id"].isin(wanted)]
         r = r[r["person_id"].isin(wanted)]
@@ -647,6 +667,9 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
         credit_id=frame["credit_id"].astype(str),
         transaction_id=frame["transaction_id"].astype(str),
         collected=frame["collected_on"].notna()
+        & (frame["collected_on"].fillna(dt.date.max) < ctx.period.end),
+        collected_now=frame["collected_on"].notna()
+        & (frame["collected_on"].fillna(dt.date.min) >= ctx.period.start)
         & (frame["collected_on"].fillna(dt.date.max) < ctx.period.end),
         credits_n=1,
     ).drop(columns=["collected_on"])
@@ -659,6 +682,7 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
             share_ppm=0,
             account="",
             collected=True,
+            collected_now=False,
         ).drop(columns=["pk"])
         frame = pd.concat([frame, r[frame.columns]], ignore_index=True)
     frame["person_id"] = frame["person_id"].astype(str)
@@ -844,40 +868,194 @@ def required_quotas(plan: Plan) -> list[str]:
     return need
 
 
-def _quotas(ctx: _Context, plans: Mapping[str, Plan], rows: pd.DataFrame) -> pd.DataFrame:
-    """Return the quotas of the people on the plans that need them.
+def required_kpis(plan: Plan) -> list[tuple[str, str]]:
+    """Return (measure id, KPI) of the person KPIs a plan's KPI bonuses cannot pay without."""
+    need: list[tuple[str, str]] = []
+    for c in plan.components:
+        if c.type != "kpi_bonus":
+            continue
+        for k in c.kpis:
+            m = plan.measures_by_id.get(k.measure)
+            if m is not None and m.aggregate == "kpi" and m.scope == "person":
+                pair = (m.id, m.kpi or m.id)
+                if pair not in need:
+                    need.append(pair)
+    return need
 
-    The hole until ``plans.Quota`` exists (helper "quotas"): no quota can be read, so the
-    frame is empty and every (person, plan version, quota) a plan needs is a ``no_quota``
-    problem.
-    """
+
+def _check_kpis(
+    ctx: _Context, plans: Mapping[str, Plan], rows: pd.DataFrame, kpis: pd.DataFrame
+) -> None:
+    """A KPI bonus on a person's KPI with no value for the period cannot be paid: say so."""
     if rows.empty:
-        return empty_frame(QUOTA_COLUMNS)
-    for key, person in sorted(
-        {(str(v), str(p)) for v, p in zip(rows["version"], rows["person"], strict=True)}
-    ):
+        return
+    have = {
+        (str(h), str(k))
+        for kind, h, k in zip(kpis["holder_kind"], kpis["holder_id"], kpis["kpi"], strict=True)
+        if kind == KpiSubject.PERSON
+    }
+    pairs = {(str(v), str(p)) for v, p in zip(rows["version"], rows["person"], strict=True)}
+    for key, person in sorted(pairs):
+        plan = plans.get(key)
+        for measure, kpi in required_kpis(plan) if plan is not None else []:
+            if (person, kpi) not in have:
+                ctx.problem(
+                    person,
+                    key,
+                    NO_KPI,
+                    MSG_NO_KPI.format(
+                        person=person, kpi=kpi, period=ctx.period.label, plan=key, measure=measure
+                    ),
+                )
+
+
+def _quotas(
+    ctx: _Context,
+    plans: Mapping[str, Plan],
+    rows: pd.DataFrame,
+    currency_of: Mapping[str, str],
+) -> pd.DataFrame:
+    """Return the period's quotas of the people and nodes (``plans.selectors.quota_frame``),
+    each person's in their payout currency; a ``no_quota`` problem for every (person, plan
+    version, quota id) a plan needs and nobody gave."""
+    if rows.empty:
+        return empty_frame((*QUOTA_COLUMNS, "holder_kind"))
+    whole = sorted({qid for plan in plans.values() for qid, _ in plan.seasonality})
+    people = sorted({int(p) for p in rows["person"]})
+    try:
+        frame = quota_frame(
+            start=ctx.period.start, end=ctx.period.end, person_ids=people, whole=whole
+        )
+    except ValueError as exc:
+        ctx.problem(None, None, QUOTA_INVALID, str(exc))
+        frame = pd.DataFrame(
+            columns=["holder_kind", "holder_id", "quota_id", "amount_e4", "currency"]
+        )
+    frame = _quotas_converted(ctx, frame, currency_of)
+    have = {
+        (h, q)
+        for k, h, q in zip(frame["holder_kind"], frame["holder_id"], frame["quota_id"], strict=True)
+        if k == "person"
+    }
+    pairs = {(str(v), str(p)) for v, p in zip(rows["version"], rows["person"], strict=True)}
+    for key, person in sorted(pairs):
         plan = plans.get(key)
         if plan is None:
             continue
         for quota in required_quotas(plan):
+            if (person, quota) not in have:
+                ctx.problem(
+                    person, key, NO_QUOTA, MSG_NO_QUOTA.format(plan=key, quota=quota, person=person)
+                )
+    if frame.empty:
+        return empty_frame((*QUOTA_COLUMNS, "holder_kind"))
+    return frame[[*QUOTA_COLUMNS, "holder_kind"]].reset_index(drop=True)
+
+
+def _quotas_converted(
+    ctx: _Context, frame: pd.DataFrame, currency_of: Mapping[str, str]
+) -> pd.DataFrame:
+    """Return person quotas in their holder's payout currency, at the rate of the period's
+    first day (node quotas as given); a problem where no rate is known."""
+    if frame.empty:
+        return frame
+    target = [
+        currency_of.get(h) if k == "person" else None
+        for k, h in zip(frame["holder_kind"], frame["holder_id"], strict=True)
+    ]
+    pairs = {(c, t) for c, t in zip(frame["currency"], target, strict=True) if t and c != t}
+    if not pairs:
+        return frame
+    rates = _Rates.load(pairs, ctx.period.start + dt.timedelta(days=1))
+    amounts = frame["amount_e4"].tolist()
+    day = np.array([ctx.period.start.toordinal()], dtype=np.int64)
+    keep = []
+    for i, (cur, to, holder, qid) in enumerate(
+        zip(frame["currency"], target, frame["holder_id"], frame["quota_id"], strict=True)
+    ):
+        if not to or cur == to:
+            keep.append(True)
+            continue
+        value = rates.convert([int(amounts[i])], day, str(cur), str(to))[0]
+        if value is None:
             ctx.problem(
-                person,
-                key,
-                NO_QUOTA,
-                MSG_NO_QUOTA_SOURCE.format(plan=key, quota=quota, person=person),
+                holder,
+                None,
+                FX_RATE_MISSING,
+                MSG_FX_QUOTA.format(currency=cur, quote=to, day=ctx.period.start, quota=qid),
             )
-    return empty_frame(QUOTA_COLUMNS)
+            keep.append(False)
+            continue
+        amounts[i] = value
+        keep.append(True)
+    return frame.assign(amount_e4=amounts)[keep]
 
 
-def _ledger(ctx: _Context, people: set[str]) -> dict[str, Any]:
-    """Return prior payouts, draw balances and history payouts from the ledger.
+def _plan_keys(versions: list[_Version]) -> dict[int, str]:
+    """Return each plan's key in this run: its version in force last in the period."""
+    out: dict[int, str] = {}
+    for v in sorted(versions, key=lambda v: (v.plan_id, v.start, v.pk)):
+        out[v.plan_id] = str(v.pk)
+    return out
 
-    The hole until ``payouts.models.LedgerEntry`` exists: nothing has been paid before.
+
+def _ledger(
+    ctx: _Context,
+    versions: list[_Version],
+    people: set[str],
+    history: tuple[Period, ...],
+) -> dict[str, Any]:
+    """Return prior payouts, draw balances and history payouts from the ledger (3 queries).
+
+    Each entry's plan is keyed as the run keys that plan (its version in force last in the
+    period), so a year-to-date settlement subtracts what an earlier version paid too.
+
+    * ``prior_payouts``: ``paid`` entries of this period per (person, plan, component);
+    * ``draw_balances``: ``draw`` minus ``draw_recovery`` entries of earlier periods per
+      person, never below 0 (amounts are written positive for both kinds);
+    * ``history_payouts``: ``earned`` entries (one per approved line) of the history periods.
     """
+    keys = _plan_keys(versions)
+    ids = sorted(int(p) for p in people)
+    base = LedgerEntry.objects.filter(created_at__lte=ctx.known_at, person_id__in=ids)
+
+    def frame(qs: Any, with_period: bool) -> pd.DataFrame:
+        fields = ["person_id", "plan_id", "component_id", *(["period_id"] if with_period else [])]
+        rows = []
+        for *key, amount in qs.values_list(*fields, "amount"):
+            plan = keys.get(key[1])
+            if plan is None:
+                continue
+            rows.append((str(key[0]), plan, str(key[2]), *map(str, key[3:]), to_e4(amount)))
+        columns = HISTORY_PAYOUT_COLUMNS if with_period else PRIOR_PAYOUT_COLUMNS
+        if not rows:
+            return empty_frame(columns)
+        out = pd.DataFrame(rows, columns=list(columns))
+        group = [c for c in columns if c != "amount_e4"]
+        return out.groupby(group, as_index=False, sort=True).agg(amount_e4=("amount_e4", "sum"))
+
+    prior = frame(
+        base.filter(period_id=ctx.period.pk, kind=EntryKind.PAID, plan_id__isnull=False), False
+    )
+    draws: dict[str, Decimal] = defaultdict(Decimal)
+    for person, kind, amount in base.filter(
+        kind__in=(EntryKind.DRAW, EntryKind.DRAW_RECOVERY), period__start__lt=ctx.period.start
+    ).values_list("person_id", "kind", "amount"):
+        draws[str(person)] += amount if kind == EntryKind.DRAW else -amount
+    history_payouts = empty_frame(HISTORY_PAYOUT_COLUMNS)
+    if history:
+        history_payouts = frame(
+            base.filter(
+                period_id__in=[int(p.id) for p in history],
+                kind=EntryKind.EARNED,
+                plan_id__isnull=False,
+            ),
+            True,
+        )
     return {
-        "prior_payouts": empty_frame(PRIOR_PAYOUT_COLUMNS),
-        "draw_balances": {},
-        "history_payouts": empty_frame(HISTORY_PAYOUT_COLUMNS),
+        "prior_payouts": prior,
+        "draw_balances": {p: b for p, b in sorted(draws.items()) if b > 0},
+        "history_payouts": history_payouts,
     }
 
 
@@ -987,12 +1165,15 @@ def gather(
     rates = _Rates.load(_fx_pairs(raw, currency_of), ctx.period.end)
     converted = _convert(ctx, raw, currency_of, rates)
     in_period = converted["date"] >= ctx.period.start
+    collected = frozenset(converted.loc[converted["collected_now"].astype(bool), "transaction_id"])
     credits = _credit_frame(converted[in_period])
     history_credits = _credit_frame(converted[~in_period])
     assignments = _engine_assignments(rows)
     engine_timeline = _engine_timeline(timeline, keys)
-    quotas = _quotas(ctx, plans, rows)
-    ledger = _ledger(ctx, keys)
+    quotas = _quotas(ctx, plans, rows, currency_of)
+    ledger = _ledger(ctx, versions, keys, history_periods)
+    kpis = _kpis(ctx, keys)
+    _check_kpis(ctx, plans, rows, kpis)
     inputs = Inputs(
         period=ctx.engine_period,
         plans=plans,
@@ -1000,10 +1181,11 @@ def gather(
         timeline=engine_timeline,
         credits=credits,
         quotas=quotas,
-        kpi_values=_kpis(ctx, keys),
+        kpi_values=kpis,
         nodes=_nodes(ctx),
         prior_payouts=ledger["prior_payouts"],
         draw_balances=ledger["draw_balances"],
+        collected_transactions=collected,
         fiscal_year_start_month=fiscal_start,
         history_periods=history_periods,
         history_credits=history_credits,
@@ -1022,6 +1204,7 @@ def _check_coverage(
 ) -> None:
     """A direct assignment on days with no timeline pays nothing: say so."""
     direct = pa[pa["kind"] == "person"] if len(pa) else pa
+    r: Any
     for r in direct.itertuples(index=False):
         if ctx.person_ids is not None and int(r.person) not in ctx.person_ids:
             continue
@@ -1183,5 +1366,5 @@ def _pins(
         "nodes_hash": _frame_hash(inputs.nodes, NODE_COLUMNS),
         "credit_count": len(inputs.credits),
         "credit_total_e4": int(inputs.credits["amount_e4"].sum()) if len(inputs.credits) else 0,
-        "quota_source": "plans.Quota" if QUOTA_MODEL_READY else "none",
+        "quotas_hash": _frame_hash(inputs.quotas, inputs.quotas.columns),
     }

@@ -1,17 +1,25 @@
-"""Every read of plans: plans, versions, the diff between two, assignments as the policy allows."""
+"""Every read of plans: plans, versions, the diff between two, assignments and quotas as the
+policy allows, and the quota frame a payout run hands the engine."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection
+from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 from django.db.models import Count, Q, QuerySet
 
 from core.errors import NotFoundError
 from core.params import ID_MAX
+from engine.money import div, mul, to_e4
+from engine.types import QUOTA_COLUMNS
 from hierarchy.access import Access
 from hierarchy.models import NodeClosure
 from plans.diff import spec_diff
-from plans.models import Plan, PlanAssignment, PlanVersion, VersionStatus
+from plans.models import Plan, PlanAssignment, PlanVersion, Quota, VersionStatus
 
 
 def _known(*ids: int | None) -> None:
@@ -122,3 +130,137 @@ def plan_assignment_get(*, access: Access, assignment_id: int) -> PlanAssignment
     if found is None:
         raise NotFoundError("Plan assignment not found.")
     return found
+
+
+# --- quotas -------------------------------------------------------------------------------------
+
+
+def _visible_holders(access: Access, qs: QuerySet[Any]) -> QuerySet[Any]:
+    """Keep the rows (with ``person_id`` / ``node_id``) of holders the principal answers for."""
+    if access.sees_everyone:
+        return qs
+    if not access.principal.has("plans.view"):
+        return qs.none()
+    people = access.current_people().values("pk")
+    nodes = NodeClosure.objects.filter(ancestor_id__in=sorted(access.scope or ())).values(
+        "descendant_id"
+    )
+    return qs.filter(Q(person_id__in=people) | Q(node_id__in=nodes))
+
+
+def quota_list(
+    *,
+    access: Access,
+    plan_id: int | None = None,
+    quota_id: str | None = None,
+    person_id: int | None = None,
+    node_id: int | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> QuerySet[Quota]:
+    """Return the quotas the principal may see, optionally of one plan, id or holder, or
+    overlapping ``[start, end)``."""
+    base = Quota.objects.overlapping(start, end) if start is not None else Quota.objects.all()
+    qs: QuerySet[Quota] = base.select_related("person", "node", "plan").order_by(
+        "quota_id", "valid_from", "id"
+    )
+    if plan_id is not None:
+        qs = qs.filter(plan_id=plan_id)
+    if quota_id:
+        qs = qs.filter(quota_id=quota_id)
+    if person_id is not None:
+        qs = qs.filter(person_id=person_id)
+    if node_id is not None:
+        qs = qs.filter(node_id=node_id)
+    return _visible_holders(access, qs)
+
+
+def quota_get(*, access: Access, quota_pk: int) -> Quota:
+    """Return one quota the principal may see or raise NotFoundError."""
+    _known(quota_pk)
+    found: Quota | None = quota_list(access=access).filter(pk=quota_pk).first()
+    if found is None:
+        raise NotFoundError("Quota not found.")
+    return found
+
+
+QUOTA_FRAME_COLUMNS = ("holder_kind", *QUOTA_COLUMNS, "currency")
+MIXED_CURRENCY = "{kind} {holder}: quota {quota_id!r} is in {currencies} within {start}..{end}."
+
+
+def quota_frame(
+    *,
+    start: dt.date,
+    end: dt.date,
+    person_ids: Collection[int] | None = None,
+    node_ids: Collection[int] | None = None,
+    whole: Collection[str] = (),
+) -> pd.DataFrame:
+    """Return the quotas of the window ``[start, end)`` in the engine's shape, one row per
+    holder and quota id: ``holder_kind`` (person|node), ``holder_id`` (str(Person.pk) or
+    str(Node.pk)), ``quota_id``, ``amount_e4`` (int, ten-thousandths) and ``currency``.
+
+    A quota lying inside the window counts whole (three monthly quotas make a quarter's); one
+    reaching beyond it counts for the share of its days inside the window (an annual quota in
+    a monthly run: its days in that month / its days), exact, rounded once to ten-thousandths
+    (half-even). Quota ids in ``whole`` are passed as the row in force on ``start``, unshared:
+    a plan with ``seasonality`` on them gives each period its share of the annual quota itself.
+    ``person_ids`` / ``node_ids`` None: every person / node; an empty collection: none.
+    Rows of one holder and id in different currencies are refused (ValueError) rather than
+    added. A payout run reads this for its tenant (no principal: the run sees everyone)."""
+    qs = Quota.objects.overlapping(start, end)
+    if person_ids is not None or node_ids is not None:
+        holders = Q(pk__in=[])
+        if person_ids is None:
+            holders |= Q(person_id__isnull=False)
+        elif person_ids:
+            holders |= Q(person_id__in=sorted(person_ids))
+        if node_ids is None:
+            holders |= Q(node_id__isnull=False)
+        elif node_ids:
+            holders |= Q(node_id__in=sorted(node_ids))
+        qs = qs.filter(holders)
+    rows = qs.order_by("quota_id", "person_id", "node_id", "valid_from").values_list(
+        "person_id", "node_id", "quota_id", "amount", "currency", "valid_from", "valid_to"
+    )
+    totals: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    currencies: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for person_id, node_id, quota_id, amount, currency, valid_from, valid_to in rows:
+        key = (("person", str(person_id)) if person_id is not None else ("node", str(node_id))) + (
+            quota_id,
+        )
+        if quota_id in whole:
+            if valid_from <= start < valid_to:
+                totals[key] = amount
+                currencies[key].add(currency)
+            continue
+        inside = (min(end, valid_to) - max(start, valid_from)).days
+        span = (valid_to - valid_from).days
+        totals[key] += (
+            amount if inside == span else div(mul(amount, Decimal(inside)), Decimal(span))
+        )
+        currencies[key].add(currency)
+    for (kind, holder, quota_id), found in currencies.items():
+        if len(found) > 1:
+            raise ValueError(
+                MIXED_CURRENCY.format(
+                    kind=kind,
+                    holder=holder,
+                    quota_id=quota_id,
+                    currencies=" and ".join(sorted(found)),
+                    start=start,
+                    end=end,
+                )
+            )
+    records = [
+        {
+            "holder_kind": kind,
+            "holder_id": holder,
+            "quota_id": quota_id,
+            "amount_e4": to_e4(amount),
+            "currency": next(iter(currencies[(kind, holder, quota_id)])),
+        }
+        for (kind, holder, quota_id), amount in totals.items()
+    ]
+    frame = pd.DataFrame.from_records(records, columns=list(QUOTA_FRAME_COLUMNS))
+    return frame.astype({"amount_e4": "int64"})
