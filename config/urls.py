@@ -13,7 +13,7 @@ api_v1 = [
     path("", include("hierarchy.api.urls")),
     path("", include("plans.api.urls")),
     path("", include("incentives.api.urls")),
-    path("", include("payouts.urls")),
+    path("", include("payouts.api.urls")),
 ]
 
 urlpatterns = [

@@ -8,6 +8,11 @@ class PayoutsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from payouts.db import register_sqlite_function
+
+        connection_created.connect(register_sqlite_function, dispatch_uid="payouts-sqlite-marker")
         # Services start these tasks by registered name (core.tasks.start): register them in
         # every process, web and worker alike.
         import payouts.tasks  # noqa: F401

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('core', '0004_loginattempt_kind'),
         ('hierarchy', '0002_import_kernel'),
-        ('payouts', '0001_initial'),
+        ('payouts', '0003_ledger'),
         ('plans', '0001_initial'),
     ]
 
