@@ -73,6 +73,7 @@ from engine.phases.tables import dumps, loads
 from engine.types import KPI_COLUMNS, QUOTA_COLUMNS, Inputs, empty_frame
 from hierarchy.models import Period, Person
 from payouts import inputs as fetch
+from payouts import lifecycle
 from payouts.models import (
     CalculationRun,
     ChunkStatus,
@@ -1068,11 +1069,7 @@ def _finish(run: CalculationRun) -> CalculationRun:
 
 
 def _after_success(run: CalculationRun) -> None:
-    """Tell the period's lifecycle (helper "ledger": ``payouts.lifecycle``) a run succeeded."""
-    try:
-        from payouts import lifecycle  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # the lifecycle is not merged yet: nothing moves the period
-        return
+    """Tell the period's lifecycle a run succeeded (an open period becomes calculated)."""
     lifecycle.run_succeeded(run)
 
 
