@@ -94,6 +94,9 @@ def test_a_run_in_chunks_writes_the_engines_lines_once_with_their_contributions(
     assert line.trace_text and line.trace
     # and the result hash is the lines' hash
     assert run.result_hash == runs.lines_hash(run.pk) and len(run.result_hash) == 64
+    # and the period's lifecycle heard of it: an open period is calculated now
+    sales.period.refresh_from_db()
+    assert sales.period.status == "calculated"
 
 
 def test_the_same_inputs_give_the_same_hash_whatever_the_chunks(sales):
