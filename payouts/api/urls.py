@@ -3,8 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from payouts.api import ledger as views
-from payouts.api import runs
-from payouts.api import statements
+from payouts.api import runs, statements
 
 urlpatterns = [
     path("statements/", statements.StatementListView.as_view(), name="api-statement-list"),
