@@ -170,6 +170,8 @@ def test_sigkill_at_random_points_three_times_loses_and_doubles_nothing(
             )
             procs = [p for p in pool["procs"] if p.poll() is None]
             victims = [p for p in procs if any(w.endswith(f":{p.pid}") for w in busy)]
+            if not victims and time.monotonic() < next_kill + 3:
+                return  # wait a little for a worker caught in the middle of a chunk
             victim = rng.choice(victims or procs)
             os.kill(victim.pid, signal.SIGKILL)
             victim.wait(10)
@@ -180,7 +182,7 @@ def test_sigkill_at_random_points_three_times_loses_and_doubles_nothing(
         run = _wait(run, tick=maybe_kill)
         assert kills == 3
         _same_as_reference(run, committed.reference)
-        # (chunks whose worker died under them were claimed again: attempts > 1)
+        # (a kill lands mid-chunk or between chunks: chunks take a fraction of a second here)
 
 
 def _free_port() -> int:
