@@ -42,16 +42,17 @@ def _period_of(request: HttpRequest) -> Period | None:
     if raw:
         if not raw.isdigit():
             raise Http404("Not found")
-        period = Period.objects.filter(pk=int(raw)).first()
+        period: Period | None = Period.objects.filter(pk=int(raw)).first()
         if period is None:
             raise Http404("Not found")
         return period
     today = period_services.tenant_today(request.tenant)  # type: ignore[attr-defined]
-    return (
+    found: Period | None = (
         Period.objects.filter(kind="monthly", start__lte=today, end__gt=today).first()
         or Period.objects.filter(start__lte=today, end__gt=today).order_by("start").first()
         or Period.objects.order_by("-start").first()
     )
+    return found
 
 
 def _row(run: CalculationRun) -> dict[str, Any]:

@@ -528,7 +528,9 @@ def _reduce_inputs(run: CalculationRun) -> Inputs:
         q["amount_e4"] = q["amount_e4"].astype("int64")
     kv = pd.DataFrame(kpis, columns=kpi_cols) if kpis else empty_frame(KPI_COLUMNS)
     if len(kv):
-        kv["value"] = [Decimal(v) if v is not None else None for v in kv["value"]]
+        kv["value"] = pd.Series(
+            [Decimal(v) if v is not None else None for v in kv["value"]], dtype=object
+        )
     return replace(base, quotas=q, kpi_values=kv)
 
 

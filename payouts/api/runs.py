@@ -83,7 +83,7 @@ class RunSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "lines_url",
         ]
 
-    @extend_schema_field(  # type: ignore[untyped-decorator]
+    @extend_schema_field(
         inline_serializer(
             "RunProgress",
             {
@@ -145,7 +145,7 @@ class LineSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         ]
 
 
-_LINE_CHANGE_FIELDS = {
+_LINE_CHANGE_FIELDS: dict[str, serializers.Field[Any, Any, Any, Any]] = {
     "plan": serializers.CharField(),
     "component_id": serializers.CharField(),
     "segment": serializers.IntegerField(),
