@@ -64,7 +64,7 @@ from core.audit import audit_record
 from core.db import bulk_insert
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
 from core.progress import progress_get, progress_report
-from core.tasks import start, task_named, workers_configured
+from core.tasks import send_on_commit, start, workers_configured
 from engine.money import from_e4
 from engine.phases import chunks as ph
 from engine.phases.common import InputError
@@ -253,9 +253,8 @@ def _eager() -> bool:
 
 
 def _dispatch(chunk_ids: Iterable[int]) -> None:
-    task = task_named(CHUNK_TASK)
     for chunk_id in chunk_ids:
-        task.delay_on_commit(chunk_id=chunk_id)
+        send_on_commit(CHUNK_TASK, chunk_id=chunk_id)
 
 
 def run_execute(*, run_id: int) -> CalculationRun:
