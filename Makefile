@@ -9,7 +9,7 @@ NAME   ?=
 PYTEST_ARGS ?=
 ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: help install demo demo-env serve worker test lint format bench db migrate clean
+.PHONY: help install demo demo-env serve worker test lint format bench chaos db migrate clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | expand -t 12
@@ -71,6 +71,9 @@ format: install  ## apply ruff's fixes and formatting
 
 bench: install  ## run every benchmark, or one: make bench NAME=engine
 	$(BIN)/python -m benchmarks.run $(NAME)
+
+chaos: install  ## a 10k-payee run on two workers SIGKILLed 10 times (PostgreSQL + Redis; minutes; not in CI)
+	RUN_CHAOS=1 $(BIN)/pytest -p no:xdist -s tests/payouts/test_runs_chaos.py $(PYTEST_ARGS)
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -45,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "plans.view",
             "transactions.view",
             "payouts.view",
+            "payouts.calculate",
             "payouts.approve",
             "payouts.export",
             "audit.view",
@@ -70,6 +71,7 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "read:payouts": frozenset({"payouts.view"}),
     "write:payouts": frozenset({"payouts.view", "payouts.approve", "payouts.export"}),
     "read:audit": frozenset({"audit.view"}),
+    "write:runs": frozenset({"payouts.view", "payouts.calculate"}),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboards import period_views
+from dashboards import period_views, runs_views
 
 urlpatterns = [
     # --- period close (payouts' lifecycle and ledger) ---
@@ -31,4 +31,15 @@ urlpatterns = [
     ),
     path("periods/<int:period_id>/holds/", period_views.hold_create, name="hold_create"),
     path("holds/<int:hold_id>/release/", period_views.hold_release, name="hold_release"),
+    # --- calculation runs (payouts.runs) ---
+    path("runs/", runs_views.run_list, name="runs"),
+    path("runs/calculate/", runs_views.run_calculate, name="run_calculate"),
+    path("runs/<int:run_id>/", runs_views.run_detail, name="run_detail"),
+    path("runs/<int:run_id>/retry/", runs_views.run_retry, name="run_retry"),
+    path("runs/<int:run_id>/compare/", runs_views.run_compare_pick, name="run_compare_pick"),
+    path(
+        "runs/<int:run_id>/compare/<int:other_id>/",
+        runs_views.run_compare,
+        name="run_compare",
+    ),
 ]

@@ -13,3 +13,6 @@ class PayoutsConfig(AppConfig):
         from payouts.db import register_sqlite_function
 
         connection_created.connect(register_sqlite_function, dispatch_uid="payouts-sqlite-marker")
+        # Services start these tasks by registered name (core.tasks.start): register them in
+        # every process, web and worker alike.
+        import payouts.tasks  # noqa: F401

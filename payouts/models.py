@@ -161,12 +161,26 @@ class PayoutLine(TenantModel):
     trace_text = models.TextField(blank=True, help_text="Why, in plain words")
     trace = models.JSONField(default=list, blank=True, help_text="The engine's steps")
     chunk = models.PositiveIntegerField(default=0)
+    # Added by runs: a person moved mid-period has one segment per stretch, and a segment may
+    # carry several lines of one kind (a clawback per reversed transaction), so the line's key
+    # also holds its segment and its ordinal among the lines of that (segment, kind).
+    segment = models.PositiveIntegerField(default=0)
+    ordinal = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["run", "person", "plan", "component_id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "run", "person", "plan_version", "component_id", "kind"],
+                fields=[
+                    "tenant",
+                    "run",
+                    "person",
+                    "plan_version",
+                    "component_id",
+                    "segment",
+                    "kind",
+                    "ordinal",
+                ],
                 name="payoutline_unique",
             ),
         ]

@@ -309,7 +309,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.tasks.worker_heartbeat_task", "schedule": 30.0},
     "ingest-sweep": {"task": "incentives.tasks.ingest_sweep_task", "schedule": 60.0},
+    "run-sweep": {"task": "payouts.tasks.run_sweep_task", "schedule": 30.0},
 }
+# Seconds an unacknowledged task stays reserved before Redis hands it to another worker (a
+# worker killed mid-task, acks_late): short in the kill tests, long enough for any task here.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 WORKER_HEARTBEAT_STALE_SECONDS = 120
 
 # --- imports ------------------------------------------------------------------------------------
@@ -321,6 +326,14 @@ INGEST_JSON_MAX_ROWS = env_int("INGEST_JSON_MAX_ROWS", 50_000)
 # An import whose heartbeat (renewed every few seconds while it runs) is older than this is
 # presumed dead and marked failed by the sweeper (incentives.tasks.ingest_sweep_task).
 INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 300)
+
+# --- calculation runs ---------------------------------------------------------------------------
+# People per chunk of a run (each chunk is one task per phase on some worker).
+RUN_CHUNK_SIZE = env_int("RUN_CHUNK_SIZE", 500)
+# A chunk whose heartbeat (renewed as its task works) is older than this is presumed lost - its
+# worker died, or Redis forgot the message - and the sweeper (payouts.tasks.run_sweep_task)
+# sends it again; a lost chunk is re-run, never written twice.
+RUN_CHUNK_STALE_SECONDS = env_int("RUN_CHUNK_STALE_SECONDS", 120)
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -369,6 +382,10 @@ SPECTACULAR_SETTINGS = {
         "JobFunctionEnum": "hierarchy.models.JobFunction",
         "AccessRoleEnum": "core.models.Role",
         "HrImportModeEnum": [("all_or_nothing", "all_or_nothing"), ("partial", "partial")],
+        "RunKindEnum": "payouts.models.RunKind",
+        "RunStatusEnum": "payouts.models.RunStatus",
+        "RunPhaseEnum": "payouts.models.RunPhase",
+        "RunTriggerEnum": "payouts.models.RunTrigger",
     },
 }
 

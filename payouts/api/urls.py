@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from payouts.api import ledger as views
-from payouts.api import statements
+from payouts.api import runs, statements
 
 urlpatterns = [
     path("statements/", statements.StatementListView.as_view(), name="api-statement-list"),
@@ -68,4 +68,18 @@ urlpatterns += [
     path(f"{PERIOD}reopen/", views.PeriodReopenView.as_view(), name="api-period-reopen"),
     path(f"{PERIOD}close/", views.PeriodCloseView.as_view(), name="api-period-close"),
     path(f"{PERIOD}checklist/", views.PeriodChecklistView.as_view(), name="api-period-checklist"),
+]
+
+# --- calculation runs (payouts/api/runs.py) ---
+
+urlpatterns += [
+    path("runs/", runs.RunListView.as_view(), name="api-run-list"),
+    path("runs/<int:run_id>/", runs.RunDetailView.as_view(), name="api-run-detail"),
+    path("runs/<int:run_id>/retry/", runs.RunRetryView.as_view(), name="api-run-retry"),
+    path("runs/<int:run_id>/lines/", runs.RunLinesView.as_view(), name="api-run-lines"),
+    path(
+        "runs/<int:run_id>/compare/<int:other_id>/",
+        runs.RunCompareView.as_view(),
+        name="api-run-compare",
+    ),
 ]

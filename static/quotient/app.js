@@ -174,3 +174,32 @@
   }
   document.querySelectorAll("[data-poll]").forEach(poll);
 })();
+
+// [data-run-poll="api url"]  a running calculation run (templates/dashboards/runs/_progress.html):
+// polls the runs API, moves the bar and says the phase, chunks and time left; reloads when done.
+(function () {
+  "use strict";
+  function pollRun(box) {
+    fetch(box.dataset.runPoll, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (run) {
+        if (run.status === "succeeded" || run.status === "failed") { window.location.reload(); return; }
+        const p = run.progress || {};
+        const fill = box.querySelector("[data-run-bar]");
+        const text = box.querySelector("[data-run-text]");
+        if (fill) {
+          if (p.percent) fill.parentElement.classList.remove("indeterminate");
+          fill.style.width = (p.percent || 0) + "%";
+          fill.parentElement.setAttribute("aria-valuenow", String(p.percent || 0));
+        }
+        if (text && run.status === "running") {
+          let words = p.phase_label + " · " + p.chunks_done + " of " + p.chunks_total + " chunks · " + p.percent + " %";
+          if (p.eta_seconds !== null && p.eta_seconds !== undefined) words += " · about " + p.eta_seconds + " s left";
+          text.textContent = words;
+        }
+        window.setTimeout(function () { pollRun(box); }, 1000);
+      })
+      .catch(function () { window.setTimeout(function () { pollRun(box); }, 3000); });
+  }
+  document.querySelectorAll("[data-run-poll]").forEach(pollRun);
+})();

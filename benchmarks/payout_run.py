@@ -1,0 +1,229 @@
+"""Payout run benchmark: a period end to end on real Celery workers, and a set-based SQL
+reference of the same workload timed in the same run.
+
+Needs PostgreSQL and Redis (``DATABASE_URL``, ``REDIS_URL``, as the tests). It builds a sales
+tenant in the configured database (``tests/payouts/rundata.py``: sellers on a commission
+plan paying 5 % of new business plus 50 per meeting, three deals each, credited by a direct
+rule) - a tenant of its own, switched off at the end - and times:
+
+* ``total_1w_s`` / ``total_s``: ``run_start`` to the run succeeded (gather from PostgreSQL,
+  the engine's phases, payout lines and per-credit contributions committed), with one and
+  with two worker processes, median of ``RUN_BENCH_REPEAT`` (3) after a warm-up run;
+* ``sql_reference_s``: the same lines and contributions computed by two set-based SQL
+  statements (a GROUP BY over the period's credits and an INSERT … SELECT of every credit),
+  written to temporary tables, median of 3; ``ratio_vs_sql`` = ``total_s`` ÷ it. The check
+  before timing: the reference's total equals the run's to the cent;
+* ``peak_worker_mb``: the largest peak RSS of a worker process (``VmHWM``);
+* ``incremental_p95_ms``: not measured - runs recalculate whole periods; incremental
+  recalculation from the change feed is not built (``null``).
+
+This is not ICM-1M: building a tenant through the services takes ~80 ms a seller on this
+machine, so ``RUN_BENCH_PEOPLE`` (default 2000) sellers and 3 deals each. ``IN_ALL`` is off.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+NAME = "run"
+IN_ALL = False
+PEOPLE = int(os.environ.get("RUN_BENCH_PEOPLE", "2000"))
+REPEAT = int(os.environ.get("RUN_BENCH_REPEAT", "3"))
+CHUNK = int(os.environ.get("RUN_BENCH_CHUNK", "250"))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _worker(queue: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CELERY_QUEUE": queue,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+    }
+    env.setdefault("DEBUG", "true")
+    env.pop("DATABASE_OWNER_URL", None)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--concurrency",
+            "1",
+            "-Q",
+            queue,
+            "--loglevel",
+            "WARNING",
+            "-n",
+            f"{queue}-{uuid.uuid4().hex[:4]}@%h",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _peak_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _timed_run(period_id: int) -> tuple[float, Any]:
+    from payouts import runs
+    from payouts.models import RunStatus
+
+    start = time.perf_counter()
+    run = runs.run_start(period_id=period_id, trigger="api", user_id=None, chunk_size=CHUNK)
+    deadline = time.monotonic() + 3600
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+            break
+        time.sleep(0.05)
+    took = time.perf_counter() - start
+    if run.status != RunStatus.SUCCEEDED:
+        raise RuntimeError(f"run failed: {run.reason}")
+    return took, run
+
+
+def _on_workers(count: int, period_id: int) -> tuple[float, float, Any]:
+    from config.celery import app
+
+    queue = f"quotient-bench-run-{uuid.uuid4().hex[:8]}"
+    procs = [_worker(queue) for _ in range(count)]
+    app.conf.task_always_eager, app.conf.task_default_queue = False, queue
+    try:
+        time.sleep(4)  # the workers start
+        _timed_run(period_id)  # warm-up
+        times, last = [], None
+        for _ in range(REPEAT):
+            took, last = _timed_run(period_id)
+            times.append(took)
+        peak = max(_peak_mb(p.pid) for p in procs)
+        return statistics.median(times), peak, last
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _sql_reference(period: Any) -> tuple[float, Decimal]:
+    from django.db import connection, transaction
+
+    from core.tenancy import get_current_tenant
+
+    tenant = get_current_tenant().pk
+    where = (
+        "c.tenant_id = %s AND c.credit_date >= %s AND c.credit_date < %s "
+        "AND c.superseded_at IS NULL"
+    )
+    args = [tenant, period.start, period.end]
+    times: list[float] = []
+    total = Decimal(0)
+    for _ in range(REPEAT + 1):
+        with transaction.atomic(), connection.cursor() as cursor:
+            start = time.perf_counter()
+            cursor.execute(
+                "CREATE TEMPORARY TABLE ref_lines ON COMMIT DROP AS "  # noqa: S608 (no input)
+                "SELECT c.person_id, 'commission' AS component, "
+                "round(sum(c.amount) FILTER (WHERE t.kind = 'new_business') * 0.05, 2) AS amount "
+                "FROM incentives_credit c JOIN incentives_transaction t ON t.id = c.transaction_id "
+                f"WHERE {where} GROUP BY c.person_id "
+                "UNION ALL "
+                "SELECT c.person_id, 'per_meeting', "
+                "count(*) FILTER (WHERE t.kind = 'meeting') * 50.00 "
+                "FROM incentives_credit c JOIN incentives_transaction t ON t.id = c.transaction_id "
+                f"WHERE {where} GROUP BY c.person_id",
+                args + args,
+            )
+            cursor.execute(
+                "CREATE TEMPORARY TABLE ref_contributions ON COMMIT DROP AS "  # noqa: S608
+                "SELECT c.person_id, c.id AS credit_id, c.transaction_id, c.amount "
+                f"FROM incentives_credit c WHERE {where}",
+                args,
+            )
+            times.append(time.perf_counter() - start)
+            cursor.execute("SELECT coalesce(sum(amount), 0) FROM ref_lines")
+            total = Decimal(cursor.fetchone()[0])
+            transaction.set_rollback(True)
+    return statistics.median(times[1:]), total
+
+
+def run() -> dict[str, Any]:
+    """Build the tenant, time the run on one and two workers and the SQL reference."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        raise SystemExit("the run benchmark needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)")
+    if not os.environ.get("REDIS_URL"):
+        raise SystemExit("the run benchmark needs Redis (REDIS_URL)")
+    import django
+
+    django.setup()
+    from core.models import Tenant
+    from core.tenancy import tenant_scope
+    from payouts import runs
+    from tests.payouts.rundata import build_sales
+
+    tenant = Tenant.objects.create(slug=f"bench-run-{uuid.uuid4().hex[:8]}", name="Bench run")
+    try:
+        with tenant_scope(tenant):
+            start = time.perf_counter()
+            sales = build_sales(n_people=PEOPLE, deals_per_person=3)
+            build_s = time.perf_counter() - start
+            from config.celery import app
+
+            app.conf.task_always_eager = True
+            inline_s, inline = _timed_run(sales.period.pk)
+            total_1w_s, peak_1, one = _on_workers(1, sales.period.pk)
+            total_s, peak_2, two = _on_workers(2, sales.period.pk)
+            sql_s, sql_total = _sql_reference(sales.period)
+            if Decimal(two.totals["USD"]) != sql_total:
+                raise RuntimeError(f"reference total {sql_total} != run total {two.totals}")
+            if not (inline.result_hash == one.result_hash == two.result_hash):
+                raise RuntimeError("the runs' hashes differ")
+            from incentives.models import Credit
+
+            credits = Credit.objects.filter(
+                credit_date__gte=sales.period.start, credit_date__lt=sales.period.end
+            ).count()
+            return {
+                "people": PEOPLE,
+                "credits": credits,
+                "lines": two.line_count,
+                "chunk_size": CHUNK,
+                "build_s": build_s,
+                "inline_s": inline_s,
+                "total_1w_s": total_1w_s,
+                "total_s": total_s,
+                "sql_reference_s": sql_s,
+                "ratio_vs_sql": total_s / sql_s if sql_s else 0.0,
+                "incremental_p95_ms": "not-built",
+                "peak_worker_mb": max(peak_1, peak_2),
+                "result_hash": two.result_hash[:16],
+                "run_lines_hash_check": runs.lines_hash(two.pk) == two.result_hash,
+            }
+    finally:
+        Tenant.objects.filter(pk=tenant.pk).update(is_active=False)

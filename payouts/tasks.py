@@ -1,0 +1,53 @@
+"""Calculation-run tasks: thin wrappers that load by id and call one service of payouts.runs.
+
+Every task is a :class:`core.tasks.TenantTask` (the tenant travels with it) with ``acks_late``
+and ``reject_on_worker_lost``: a worker killed mid-task leaves its message to be delivered
+again, and the chunk's own state in PostgreSQL (``RunChunk``) makes a second delivery write
+nothing twice. Results are never stored (Redis may be restarting): the state is the database.
+Services start them by name (``core.tasks.start``), never by importing this module.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from core.tasks import GlobalTask
+from payouts import runs
+
+# One chunk of 500 people takes well under a minute on the benchmark's data (docs/runs.md);
+# the soft limit leaves a chunk's transaction time to roll back before the hard one.
+CHUNK_SOFT_LIMIT = max(30, settings.CELERY_TASK_TIME_LIMIT - 60)
+
+_RELIABLE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "time_limit": settings.CELERY_TASK_TIME_LIMIT,
+    "soft_time_limit": CHUNK_SOFT_LIMIT,
+}
+
+
+@shared_task(**_RELIABLE)  # type: ignore[untyped-decorator]
+def run_execute_task(*, run_id: int) -> None:
+    """Begin a run (its people in chunks) and send its first chunks to the workers."""
+    runs.run_execute(run_id=run_id)
+
+
+@shared_task(**_RELIABLE)  # type: ignore[untyped-decorator]
+def run_chunk_task(*, chunk_id: int) -> str:
+    """Compute one chunk of one phase of a run; the last of a phase moves the run on."""
+    return runs.chunk_execute(chunk_id=chunk_id)
+
+
+@shared_task(base=GlobalTask, ignore_result=True)  # type: ignore[untyped-decorator]
+def run_sweep_task() -> int:
+    """Send again the chunks of unfinished runs whose worker went silent (beat, every 30 s)."""
+    from core.models import Tenant
+    from core.tenancy import tenant_scope
+
+    sent = 0
+    for tenant in Tenant.objects.filter(is_active=True):
+        with tenant_scope(tenant):
+            sent += runs.run_sweep()
+    return sent
