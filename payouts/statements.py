@@ -43,7 +43,7 @@ from core.audit import audit_record, current_actor
 from core.errors import NotFoundError, ValidationFailedError
 from core.tenancy import get_current_tenant
 from hierarchy.access import Access
-from hierarchy.models import Period, PeriodStatus, Person
+from hierarchy.models import Assignment, NodeClosure, Period, PeriodStatus, Person
 from incentives.models import Credit, Transaction
 from payouts.models import (
     CalculationRun,
@@ -55,7 +55,7 @@ from payouts.models import (
     RunStatus,
     Statement,
 )
-from plans.models import Plan
+from plans.models import Plan, PlanAssignment
 
 FINAL = "final"
 PROVISIONAL = "provisional"
@@ -446,10 +446,10 @@ def period_summaries(
         for row in lines.values("person_id", "currency").annotate(total=Sum("amount")):
             earned[row["person_id"]] = earned.get(row["person_id"], ZERO) + row["total"]
             currency.setdefault(row["person_id"], row["currency"])
-        # Attainment: the first component's (the one a plan is judged by), per person.
+        # Attainment: the first component's the run wrote (the plan's order), per person.
         for pid, att in (
             lines.filter(attainment__isnull=False)
-            .order_by("person_id", "plan_id", "component_id", "id")
+            .order_by("person_id", "id")
             .values_list("person_id", "attainment")
         ):
             attainment.setdefault(pid, att)
@@ -583,3 +583,154 @@ def line_get(*, access: Access, line_id: int) -> LineDrill:
 def is_closed(period: Period) -> bool:
     """Return whether a period's statements can no longer change (approved or closed)."""
     return period.status in (PeriodStatus.APPROVED, PeriodStatus.CLOSED)
+
+
+# --- earnings pages: a person's periods, a manager's team ------------------------------------
+
+
+def targets(*, person: Person, periods: Sequence[Period]) -> dict[int, Decimal | None]:
+    """Return the person's target incentive for each period: the plan assignments in force on
+    the period's first day — per plan, her own over her job role's over her nodes' (the most
+    specific holder wins) — summed; None when no plan was assigned."""
+    out: dict[int, Decimal | None] = {}
+    for period in periods:
+        day = period.start
+        placed = Assignment.objects.filter(person=person).known_now().as_of(day)
+        nodes = (
+            NodeClosure.objects.filter(descendant_id__in=placed.values("node_id"))
+            .as_of(day)
+            .values("ancestor_id")
+        )
+        rows = PlanAssignment.objects.as_of(day).filter(
+            Q(person=person) | Q(role_id__in=placed.values("role_id")) | Q(node_id__in=nodes)
+        )
+        best: dict[int, tuple[int, Decimal]] = {}
+        for plan_id, person_id, role_id, target in rows.values_list(
+            "plan_id", "person_id", "role_id", "target_incentive"
+        ):
+            rank = 0 if person_id else 1 if role_id else 2
+            if plan_id not in best or rank < best[plan_id][0]:
+                best[plan_id] = (rank, target)
+        out[period.pk] = sum((t for _, t in best.values()), ZERO) if best else None
+    return out
+
+
+@dataclass(frozen=True)
+class PeriodPoint:
+    """One period of a person's year: earned, target, and both summed so far."""
+
+    period: Period
+    status: str
+    earned: Decimal
+    target: Decimal | None
+    cumulative_earned: Decimal
+    cumulative_target: Decimal | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What a person's earnings page shows for one chosen period."""
+
+    person: Person
+    period: Period | None
+    statement: dict[str, Any] | None
+    points: list[PeriodPoint]
+    history: list[Summary]
+    ytd_earned: Decimal
+    currency: str
+    periods: list[Period]
+
+
+def _default_period(history: list[Summary]) -> Period | None:
+    if history:
+        return history[0].period
+    today = timezone.localdate()
+    return (
+        Period.objects.filter(kind="quarterly", start__lte=today, end__gt=today).first()
+        or Period.objects.filter(start__lte=today, end__gt=today).order_by("-start").first()
+    )
+
+
+def earnings_overview(*, access: Access, person: Person, period_id: int | None) -> Overview:
+    """Return a person's earnings page (the principal must be allowed to read her: callers
+    resolve ``person`` through the access policy): the chosen period's statement, the year's
+    periods so far with cumulative earned against target, and her statement history."""
+    history = statement_list(access=access, person_id=person.pk)
+    history = [s for s in history if s.person.pk == person.pk]
+    period = _period(period_id) if period_id is not None else _default_period(history)
+    currency = get_current_tenant().default_currency
+    if period is None:
+        return Overview(person, None, None, [], history, ZERO, currency, [])
+    statement = statement_get(access=access, period_id=period.pk, person_id=person.pk)
+    year = list(
+        Period.objects.filter(
+            kind=period.kind, fiscal_year=period.fiscal_year, start__lte=period.start
+        ).order_by("start")
+    )
+    target = targets(person=person, periods=year)
+    points: list[PeriodPoint] = []
+    run_earned, run_target = ZERO, ZERO
+    for p in year:
+        row = period_summaries(period=p, people=Person.objects.filter(pk=person.pk))
+        earned = row[0].earned if row else ZERO
+        status = row[0].status if row else period_run(period=p).status
+        run_earned += earned
+        t = target.get(p.pk)
+        if t is not None:
+            run_target += t
+        points.append(
+            PeriodPoint(p, status, earned, t, run_earned, run_target if t is not None else None)
+        )
+    return Overview(
+        person=person,
+        period=period,
+        statement=statement,
+        points=points,
+        history=history,
+        ytd_earned=run_earned,
+        currency=statement["currency"],
+        periods=list(statement_periods()),
+    )
+
+
+# Attainment buckets of the team roll-up's distribution chart: [low, high) as fractions.
+BUCKETS: tuple[tuple[str, Decimal, Decimal | None], ...] = (
+    ("< 50 %", Decimal("-Infinity"), Decimal("0.5")),
+    ("50-80 %", Decimal("0.5"), Decimal("0.8")),
+    ("80-100 %", Decimal("0.8"), Decimal("1")),
+    ("100-120 %", Decimal("1"), Decimal("1.2")),
+    ("≥ 120 %", Decimal("1.2"), None),
+)
+TEAM_SORTS = ("name", "plan", "attainment", "earned", "payable")
+
+
+def attainment_buckets(rows: Iterable[Summary]) -> list[tuple[str, int]]:
+    """Return how many of ``rows`` fall in each attainment bucket (people with none left out)."""
+    counts = dict.fromkeys((b[0] for b in BUCKETS), 0)
+    for row in rows:
+        if row.attainment is None:
+            continue
+        for label, low, high in BUCKETS:
+            if row.attainment >= low and (high is None or row.attainment < high):
+                counts[label] += 1
+                break
+    return list(counts.items())
+
+
+def team_rollup(
+    *, access: Access, period: Period, sort: str = "name", descending: bool = False
+) -> list[Summary]:
+    """Return the statement summaries of the people the principal may read for ``period``
+    (a manager: the subtree of every node she managed during it), herself left out."""
+    people = access.payees(start=period.start, end=period.end)
+    if access.principal.user_id is not None:
+        people = people.exclude(user_id=access.principal.user_id)
+    rows = period_summaries(period=period, people=people)
+    keys: dict[str, Any] = {
+        "name": lambda r: (r.person.full_name.lower(), r.person.employee_id),
+        "plan": lambda r: (", ".join(r.plans).lower(), r.person.full_name.lower()),
+        "attainment": lambda r: (r.attainment is not None, r.attainment or ZERO),
+        "earned": lambda r: r.earned,
+        "payable": lambda r: r.payable,
+    }
+    return sorted(rows, key=keys.get(sort, keys["name"]), reverse=descending)
