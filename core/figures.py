@@ -138,6 +138,9 @@ def cumulative_figure(
     figure["layout"]["showlegend"] = True
     figure["layout"]["legend"] = {"orientation": "h", "y": 1.12}
     figure["layout"]["xaxis"]["type"] = "category"
+    figure["layout"]["xaxis"]["title"] = {"text": ""}  # the labels name the periods
+    figure["layout"]["xaxis"]["tickangle"] = -30
+    figure["layout"]["xaxis"]["automargin"] = True
     return figure
 
 
