@@ -1,10 +1,37 @@
+"""The dashboards' pages."""
+
 from __future__ import annotations
 
 from django.urls import path
 
-from dashboards import earnings_views
+from dashboards import earnings_views, period_views
 
 urlpatterns = [
+    # --- period close (payouts' lifecycle and ledger) ---
+    path("periods/close/", period_views.period_close_list, name="period_close_list"),
+    path(
+        "periods/<int:period_id>/close/",
+        period_views.period_close_detail,
+        name="period_close_detail",
+    ),
+    path(
+        "periods/<int:period_id>/close/<str:action>/",
+        period_views.period_transition,
+        name="period_transition",
+    ),
+    path(
+        "periods/<int:period_id>/adjustments/",
+        period_views.adjustment_create,
+        name="adjustment_create",
+    ),
+    path(
+        "adjustments/<int:adjustment_id>/<str:decision>/",
+        period_views.adjustment_decide,
+        name="adjustment_decide",
+    ),
+    path("periods/<int:period_id>/holds/", period_views.hold_create, name="hold_create"),
+    path("holds/<int:hold_id>/release/", period_views.hold_release, name="hold_release"),
+    # --- earnings: an employee's own, a manager's team (payouts' statements) ---
     path("earnings/", earnings_views.my_earnings, name="my_earnings"),
     path("earnings/team/", earnings_views.team, name="team_earnings"),
     path(
