@@ -10,7 +10,7 @@ not found are the same 404.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from functools import wraps
 from typing import Any
 
@@ -127,6 +127,7 @@ def statement_page(request: HttpRequest, period_id: int, person_id: int) -> Http
         "dashboards/earnings/statement.html",
         {
             "st": st,
+            "frozen_at": datetime.fromisoformat(st["frozen"]["at"]) if st.get("frozen") else None,
             "totals": totals,
             "is_self": is_self,
             "no_run_message": statements.NO_RUN_MESSAGE,

@@ -430,8 +430,10 @@ class Statement(TenantModel):
     content = models.JSONField()
     content_hash = models.CharField(max_length=64)
     frozen_at = models.DateTimeField()
+    # PROTECT, not SET_NULL: the table is append-only, so deleting a user must not try to
+    # UPDATE it (the app role may not); a user who froze statements is deactivated instead.
     frozen_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:

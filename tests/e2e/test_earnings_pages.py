@@ -68,6 +68,11 @@ def test_a_manager_sees_the_team_roll_up(page, demo_run):
     page.goto(f"/earnings/team/?period={demo_run['period']}")
     page.wait_for_selector("#team")
     assert "Emma Employee" in page.inner_text("#team")
+    shot(page, "earnings-manager-team")
     page.click("#team >> text=Emma Employee")
     page.wait_for_selector("#earnings-stats")
     shot(page, "earnings-manager-member")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/earnings/team/?period={demo_run['period']}&sort=earned&dir=desc")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "earnings-manager-team-phone")
