@@ -42,10 +42,5 @@ class Migration(migrations.Migration):
             model_name='statement',
             constraint=models.UniqueConstraint(condition=models.Q(('approval__isnull', False)), fields=('tenant', 'approval', 'person'), name='statement_one_per_approval'),
         ),
-        migrations.AlterField(
-            model_name='statement',
-            name='frozen_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
-        ),
         MakeAppendOnly("payouts_statement"),
     ]
