@@ -51,8 +51,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     Role.EXECUTIVE: frozenset({"people.view", "plans.view", "payouts.view", "dashboards.exec"}),
-    Role.MANAGER: frozenset({"people.view.team", "payouts.view.team", "dashboards.team"}),
-    Role.EMPLOYEE: frozenset({"people.view.self", "payouts.view.self", "dashboards.self"}),
+    Role.MANAGER: frozenset(
+        {"people.view.team", "plans.view.team", "payouts.view.team", "dashboards.team"}
+    ),
+    Role.EMPLOYEE: frozenset(
+        {"people.view.self", "plans.view.self", "payouts.view.self", "dashboards.self"}
+    ),
 }
 
 # Which permissions an API client scope grants.

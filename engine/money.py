@@ -157,6 +157,21 @@ def div(a: Decimal, b: Decimal) -> Decimal:
     return _CONTEXT.divide(a, b)
 
 
+def ratios_e4(
+    values_e4: Sequence[int],
+    quotas_e4: Sequence[int],
+    nums: Sequence[Decimal],
+    dens: Sequence[Decimal],
+) -> list[Decimal]:
+    """Return ``from_e4(v) / (from_e4(q) x n / d)`` row by row, as :func:`div` and :func:`mul`
+    give it (an attainment on a pro-rated quota), with the per-call overhead taken out."""
+    multiply, divide = _CONTEXT.multiply, _CONTEXT.divide
+    return [
+        divide(Decimal(int(v)).scaleb(-4), divide(multiply(Decimal(int(q)).scaleb(-4), n), d))
+        for v, q, n, d in zip(values_e4, quotas_e4, nums, dens, strict=True)
+    ]
+
+
 def _as_fraction(weight: int | Decimal | Fraction) -> Fraction:
     if isinstance(weight, bool) or not isinstance(weight, int | Decimal | Fraction):
         raise MoneyError(f"weights must be int, Decimal or Fraction, not {type(weight).__name__}")

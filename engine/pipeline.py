@@ -31,10 +31,10 @@ import dataclasses
 from decimal import Decimal
 
 from engine import measures as ms
-from engine.phases.common import InputError
+from engine.phases.common import InputError, no_cycle_collection
 from engine.phases.depend import earned_table
 from engine.phases.dependency import component_levels, deferred, dependency_phase
-from engine.phases.fast import fast_path
+from engine.phases.fast import FastOut, fast_rows
 from engine.phases.measure import MeasureState, measure_phase
 from engine.phases.reduce import reduce_phase
 from engine.phases.result import assemble, measure_frame, result_hash
@@ -43,9 +43,7 @@ from engine.phases.segments import Segment, build_segments, seasons
 from engine.phases.settle import settle
 from engine.types import (
     Inputs,
-    PayoutLine,
     Result,
-    Trace,
 )
 
 __all__ = [
@@ -74,21 +72,25 @@ def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -
     then goes through the general Decimal rules); lines, measures, balances and every trace's
     steps and sentence are the same either way.
     """
+    with no_cycle_collection():
+        return _compute(inputs, pace, fast)
+
+
+def _compute(inputs: Inputs, pace: Decimal | None, fast: bool) -> Result:
     kpis = ms.KpiTable(inputs.kpi_values)
     levels = component_levels(inputs.plans)
     segments = build_segments(inputs)
     state = measure_phase(inputs, segments, pace, kpis)
     shared = reduce_phase(inputs, state, kpis)
-    fast_lines: list[PayoutLine] = []
-    fast_traces: list[Trace] = []
-    done: set[int] = set()
+    quick = FastOut([], set())
     if fast and pace is None:
-        fast_lines, fast_traces, done = fast_path(inputs, state, shared, kpis)
+        quick = fast_rows(inputs, state, shared, kpis)  # column-wise, objects on demand
+    done = quick.done
     rest = [s for s in state.segments if s.id not in done] if done else None
     later = deferred(levels)
     rewards = reward_phase(inputs, state, shared, kpis, rest, later) if rest is None or rest else []
     if later:  # pay on others' pay: between reward and settle
-        earned = earned_table(inputs.plans, state.segments, rewards, fast_lines)
+        earned = earned_table(inputs.plans, state.segments, rewards, quick.lines())
         dep = dependency_phase(inputs, state, shared, kpis, levels, earned)
         rewards += dep.rewards
         state = dataclasses.replace(
@@ -98,7 +100,5 @@ def compute(inputs: Inputs, *, pace: Decimal | None = None, fast: bool = True) -
             formula_sentences=dep.formula_sentences,
         )
     book, balances = settle(inputs, rewards)
-    book.lines += fast_lines
-    book.traces += fast_traces
     measures = measure_frame(state)
-    return assemble(inputs, book.lines, book.traces, measures, state.contributions, balances)
+    return assemble(inputs, book.lines, book.traces, measures, state.contributions, balances, quick)

@@ -16,7 +16,7 @@ Contract:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
@@ -326,17 +326,94 @@ class Trace:
         raise KeyError(name)
 
 
-@dataclass(frozen=True)
 class Result:
-    """The output of :func:`engine.compute`; ``result_hash`` covers lines, traces, measures."""
+    """The output of :func:`engine.compute`; ``result_hash`` covers lines, traces, measures.
+
+    ``lines`` and ``traces`` are tuples in their canonical order. The engine may hand them over
+    as a callable that builds them (the fast path keeps its lines column-wise): they are then
+    built on first read, once, and cached - a run that only needs the hash, the totals of a
+    frame or a few traces never builds the rest. A result is immutable.
+    """
+
+    __slots__ = (
+        "_lines",
+        "_traces",
+        "contributions",
+        "draw_balances",
+        "measures",
+        "period_id",
+        "result_hash",
+    )
 
     period_id: str
-    lines: tuple[PayoutLine, ...]
-    traces: tuple[Trace, ...]
     contributions: pd.DataFrame
     measures: pd.DataFrame
     draw_balances: Mapping[str, Decimal]
     result_hash: str
+    _lines: tuple[PayoutLine, ...] | Callable[[], tuple[PayoutLine, ...]]
+    _traces: tuple[Trace, ...] | Callable[[], tuple[Trace, ...]]
+
+    def __init__(
+        self,
+        period_id: str,
+        lines: Sequence[PayoutLine] | Callable[[], tuple[PayoutLine, ...]],
+        traces: Sequence[Trace] | Callable[[], tuple[Trace, ...]],
+        contributions: pd.DataFrame,
+        measures: pd.DataFrame,
+        draw_balances: Mapping[str, Decimal],
+        result_hash: str,
+    ) -> None:
+        """Keep the parts; ``lines`` and ``traces`` as tuples, or callables that build them."""
+        init = object.__setattr__
+        init(self, "period_id", period_id)
+        init(self, "_lines", lines if callable(lines) else tuple(lines))
+        init(self, "_traces", traces if callable(traces) else tuple(traces))
+        init(self, "contributions", contributions)
+        init(self, "measures", measures)
+        init(self, "draw_balances", draw_balances)
+        init(self, "result_hash", result_hash)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Result is immutable: cannot set {name!r}")
+
+    def __reduce__(self) -> tuple[type[Result], tuple[object, ...]]:
+        """Copy (and reduce) with the lines and traces built: their builders are closures."""
+        return (
+            Result,
+            (
+                self.period_id,
+                self.lines,
+                self.traces,
+                self.contributions,
+                self.measures,
+                self.draw_balances,
+                self.result_hash,
+            ),
+        )
+
+    @property
+    def lines(self) -> tuple[PayoutLine, ...]:
+        """Return the payout lines in their canonical order (built on first read)."""
+        got = self._lines
+        if callable(got):
+            got = got()
+            object.__setattr__(self, "_lines", got)
+        return got
+
+    @property
+    def traces(self) -> tuple[Trace, ...]:
+        """Return the traces in the order of the lines (built on first read)."""
+        got = self._traces
+        if callable(got):
+            got = got()
+            object.__setattr__(self, "_traces", got)
+        return got
+
+    def __repr__(self) -> str:
+        return (
+            f"Result(period_id={self.period_id!r}, lines={len(self.lines)}, "
+            f"traces={len(self.traces)}, result_hash={self.result_hash!r})"
+        )
 
     def lines_frame(self) -> pd.DataFrame:
         """Return the payout lines as a DataFrame (one row per line)."""

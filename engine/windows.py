@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from engine.measures import filter_mask, node_totals
+from engine.measures import credit_weights, filter_mask, node_totals
 from engine.money import ZERO, from_e4
 from engine.periods import MONTHS_PER_PERIOD, add_months, day_number, period_boundaries
 from engine.spec import WINDOWED_AGGREGATES, Component, Filter, MeasureWindow, Plan
@@ -316,11 +316,14 @@ def window_sums(
     credit_day: IntArray,
     amounts: IntArray,
     keep: BoolArray,
+    weights: IntArray | None = None,
 ) -> WindowSums:
     """Return per segment the window's sum (e4) and count, and the (credit row, segment) pairs.
 
     A segment counts every kept credit of its person dated from ``start_day`` to the
-    segment's end (exclusive); the part before ``period_day`` is reported apart. Pairs are
+    segment's end (exclusive); the part before ``period_day`` is reported apart. ``weights``
+    is how many credits each row stands for (:func:`engine.measures.credit_weights`: a
+    roll-up total's ``credits_n``; 1 each when omitted) - the count sums them. Pairs are
     sorted by (segment, credit row).
     """
     sel = np.flatnonzero(keep & (credit_day >= start_day) & (credit_person >= 0)).astype(np.int64)
@@ -333,13 +336,19 @@ def window_sums(
     mid = np.minimum(np.searchsorted(keys, seg_person * _SHIFT + period_day, side="left"), hi)
     mid = np.maximum(mid, lo)
     sums = (cum[hi] - cum[lo]).astype(np.int64)
-    counts = (hi - lo).astype(np.int64)
-    total = int(counts.sum())
-    segs = np.repeat(np.arange(len(seg_end), dtype=np.int64), counts)
-    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    rows = sel[np.repeat(lo, counts) + offsets]
+    n_rows = (hi - lo).astype(np.int64)
+    if weights is None:
+        counts, earlier_counts = n_rows, (mid - lo).astype(np.int64)
+    else:
+        cw = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(weights[sel], dtype=np.int64)])
+        counts = (cw[hi] - cw[lo]).astype(np.int64)
+        earlier_counts = (cw[mid] - cw[lo]).astype(np.int64)
+    total = int(n_rows.sum())
+    segs = np.repeat(np.arange(len(seg_end), dtype=np.int64), n_rows)
+    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
+    rows = sel[np.repeat(lo, n_rows) + offsets]
     pick = np.lexsort((rows, segs))
-    earlier = ((cum[mid] - cum[lo]).astype(np.int64), (mid - lo).astype(np.int64))
+    earlier = ((cum[mid] - cum[lo]).astype(np.int64), earlier_counts)
     return WindowSums(sums, counts, *earlier, rows[pick], segs[pick])
 
 
@@ -497,6 +506,7 @@ def measure_windows(
         else np.zeros(0, dtype=np.int64)
     )
     plans = np.asarray(seg_plan, dtype=object)
+    weights = credit_weights(combined) if "credits_n" in combined.columns else None
     arrays: dict[tuple[str, str], tuple[IntArray, IntArray]] = {}
     earlier: dict[tuple[str, str], tuple[IntArray, IntArray]] = {}
     parts: list[tuple[IntArray, IntArray, str]] = []
@@ -515,6 +525,7 @@ def measure_windows(
             days,
             money,
             masks[m.filter],
+            weights,
         )
         figures = [np.zeros(len(seg_plan), dtype=np.int64) for _ in range(4)]
         for full, part in zip(
@@ -620,6 +631,7 @@ def holder_windows(
     combined, days = with_history(inputs, credits, credit_day, first)
     people = combined["person_id"].astype(str).to_numpy() if len(combined) else np.array([])
     money = combined["amount_e4"].to_numpy(dtype=np.int64) if len(combined) else np.zeros(0)
+    weights = credit_weights(combined)  # a roll-up total counts the credits behind it
     out: dict[tuple[str, str, str, str], tuple[int, int]] = {}
     for start in sorted({start for _, start in wanted.values()}):
         keep = days >= start
@@ -632,5 +644,5 @@ def holder_windows(
                 out[key] = totals[(key[1], flt)]
             else:
                 mask = filter_mask(sub, flt) & (people[keep] == key[1])
-                out[key] = (int(money[keep][mask].sum()), int(mask.sum()))
+                out[key] = (int(money[keep][mask].sum()), int(weights[keep][mask].sum()))
     return out

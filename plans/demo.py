@@ -1,5 +1,7 @@
 """Demo plans: one plan per template, published from the start of this fiscal year, assigned to
-the job roles it was written for (the templates are loaded from plans/templates/, never copied).
+the job roles it was written for (the templates are loaded from plans/templates/, never copied),
+and quotas for the people on those roles: every quota id the template's sample gives a person,
+for each payout period of the fiscal year, at the sample's monthly amount x the period's months.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from core.permissions import ROLE_PERMISSIONS, Principal
 from core.tenancy import get_current_tenant
 from hierarchy import periods
 from hierarchy.access import access_for
-from hierarchy.models import JobRole
+from hierarchy.models import Assignment, JobRole
 from plans import catalog, services
-from plans.models import Plan
+from plans.models import Plan, PlanAssignment, Quota
 
 # template -> (job role it is assigned to, target incentive per payout period)
 ROLE_OF_TEMPLATE: dict[str, tuple[str, Decimal]] = {
@@ -32,9 +34,65 @@ DEMO_ACTOR = Actor(label="plans demo seed")
 
 
 def seed_plans() -> dict[str, Any]:
-    """Create and publish the template plans (once) and assign them to their job roles."""
+    """Create and publish the template plans (once), assign them to their job roles, and give
+    the people on those roles their quotas (once)."""
     if Plan.objects.exists():
-        return {"skipped": "plans already seeded"}
+        if Quota.objects.exists():
+            return {"skipped": "plans already seeded"}
+        return {"quotas": seed_quotas(), "skipped": "plans already seeded; quotas seeded"}
+    result = _seed_plans()
+    result["quotas"] = seed_quotas()
+    return result
+
+
+MONTHS_OF_FREQUENCY = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
+
+
+def seed_quotas() -> int:
+    """Give everyone on a seeded role plan the quotas its template's sample names for a
+    person, one per payout period of this fiscal year; return how many were written."""
+    tenant = get_current_tenant()
+    today = periods.tenant_today(tenant)
+    fy = periods.fiscal_year_of(tenant, today)
+    start, end = periods.fiscal_year_bounds(tenant, fy)
+    months = [p for p in periods.fiscal_year_periods(tenant, fy) if p.kind == "monthly"]
+    access = access_for(Principal(permissions=ROLE_PERMISSIONS[Role.COMP_ADMIN]), today=today)
+    rows: list[services.QuotaRow] = []
+    assigned = PlanAssignment.objects.filter(role__isnull=False).select_related("plan", "role")
+    for assignment in assigned:
+        template = catalog.template_get(assignment.plan.template)
+        sample = template.sample
+        wanted = [q for q in sample.get("quotas", []) if q.get("holder_kind", "person") == "person"]
+        if not wanted:
+            continue
+        step = MONTHS_OF_FREQUENCY.get(str(template.plan.get("payout_frequency", "monthly")), 1)
+        people = sorted(
+            set(
+                Assignment.objects.filter(role_id=assignment.role_id)
+                .known_now()
+                .overlapping(start, end)
+                .values_list("person_id", flat=True)
+            )
+        )
+        for person_id in people:
+            for i in range(0, len(months), step):
+                span = months[i : i + step]
+                rows.extend(
+                    services.QuotaRow(
+                        holder=services.QuotaHolder(person_id=person_id),
+                        quota_id=str(q["quota"]),
+                        amount=Decimal(str(q["amount"])) * len(span),
+                        valid_from=span[0].start,
+                        valid_to=span[-1].end,
+                        plan_id=assignment.plan_id,
+                    )
+                    for q in wanted
+                )
+    with acting_as(DEMO_ACTOR):
+        return len(services.quota_bulk_create(access=access, rows=rows, user_id=None))
+
+
+def _seed_plans() -> dict[str, Any]:
     tenant = get_current_tenant()
     today = periods.tenant_today(tenant)
     start, _end = periods.fiscal_year_bounds(tenant, periods.fiscal_year_of(tenant, today))

@@ -12,6 +12,15 @@ which is the one change the trigger lets through.
 
 A :class:`PlanAssignment` puts a published version on a person, a job role or a node,
 effective-dated, with a target incentive (variable pay at target) and its currency.
+
+A :class:`Quota` is the target a person or a node holds on one quota id of the plan language
+(a component's ``quota:``, or its measure id) for ``[valid_from, valid_to)``: a period or a plan
+year. One holder has at most one quota per id on any day (the services refuse an overlap by
+name); ``plans.selectors.quota_frame`` reads them in the engine's ``QUOTA_COLUMNS`` shape.
+
+A :class:`PlanAcknowledgement` records that a person read and accepted the plan document of one
+published version (its spec hash, when, by which user, from which address). It is append-only:
+a new version asks again.
 """
 
 from __future__ import annotations
@@ -173,3 +182,96 @@ class PlanAssignment(EffectiveDated):
     def holder_label(self) -> str:
         holder = self.person or self.role or self.node
         return f"{self.holder_kind} {holder}"
+
+
+class Quota(EffectiveDated):
+    """A person's or a node's quota on one quota id for ``[valid_from, valid_to)`` (closed)."""
+
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="quotas"
+    )
+    node = models.ForeignKey(
+        Node, null=True, blank=True, on_delete=models.PROTECT, related_name="quotas"
+    )
+    quota_id = models.CharField(
+        max_length=64,
+        help_text="The quota id the plan spec names (a component's quota: or measure)",
+    )
+    # Optional: the plan whose spec reads this quota id (pages list quotas by plan; the upload
+    # checks the id against that plan's spec). The engine keys quotas by holder and id only.
+    plan = models.ForeignKey(
+        Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="quotas"
+    )
+    amount = models.DecimalField(
+        max_digits=settings.DEFAULT_MAX_DIGITS, decimal_places=settings.DEFAULT_DECIMAL_PLACES
+    )
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    # A quota always covers a bounded span (a period or a plan year): an open-ended quota has no
+    # amount per period to speak of.
+    valid_to = models.DateField(help_text="Exclusive.")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["quota_id", "valid_from", "id"]
+        constraints = [
+            dates_ordered(name="quota_dates_ordered"),
+            models.CheckConstraint(
+                condition=(
+                    Q(person__isnull=False, node__isnull=True)
+                    | Q(person__isnull=True, node__isnull=False)
+                ),
+                name="quota_one_holder",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="quota_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "valid_from", "valid_to"], name="quota_dates"),
+            models.Index(fields=["tenant", "person", "quota_id"], name="quota_person"),
+            models.Index(fields=["tenant", "node", "quota_id"], name="quota_node"),
+            models.Index(fields=["tenant", "plan", "valid_from"], name="quota_plan"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.holder_label} {self.quota_id} {self.amount} {self.currency}"
+
+    @property
+    def holder_kind(self) -> str:
+        return "person" if self.person_id is not None else "node"
+
+    @property
+    def holder_label(self) -> str:
+        holder = self.person if self.person_id is not None else self.node
+        return f"{self.holder_kind} {holder}"
+
+
+class PlanAcknowledgement(TenantModel):
+    """A person's "I acknowledge" of one published plan version's document."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="acknowledgements")
+    plan_version = models.ForeignKey(
+        PlanVersion, on_delete=models.PROTECT, related_name="acknowledgements"
+    )
+    # Denormalised from the version so "who has acknowledged plan P" is one indexed query.
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="acknowledgements")
+    spec_hash = models.CharField(max_length=64, help_text="The version's spec hash, as read")
+    acknowledged_at = models.DateTimeField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-acknowledged_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "person", "plan_version"], name="planack_once_per_version"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "plan", "person"], name="planack_plan")]
+
+    def __str__(self) -> str:
+        return f"{self.person} acknowledged {self.plan_version}"

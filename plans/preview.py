@@ -99,8 +99,9 @@ def _credit_shape(measure: dict[str, Any]) -> dict[str, Any]:
 class _Sweep:
     """Synthetic inputs: payee i at attainment i x 5 % of every measure the component reads."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: dict[str, Any], quota: Decimal = CURVE_QUOTA) -> None:
         self.spec = spec
+        self.quota = quota
         self.measures = _measures(spec)
         self.people: list[dict[str, Any]] = []
         self.credits: list[dict[str, Any]] = []
@@ -133,7 +134,7 @@ class _Sweep:
                         "holder": f"n{i}",
                         "quota": quota_id,
                         "amount": str(
-                            CURVE_QUOTA if m.get("aggregate") == "sum" else CURVE_COUNT_QUOTA
+                            self.quota if m.get("aggregate") == "sum" else CURVE_COUNT_QUOTA
                         ),
                     }
                 )
@@ -167,7 +168,7 @@ class _Sweep:
             return
         shape = _credit_shape(m)
         if aggregate == "sum":
-            base = Decimal(str(target)) if target is not None else CURVE_QUOTA
+            base = Decimal(str(target)) if target is not None else self.quota
             self.credits.append(
                 {
                     "id": f"c{i}-{measure_id}",
@@ -185,7 +186,7 @@ class _Sweep:
                 for u in range(units)
             )
         if quota_id is not None and target is None:
-            amount = str(CURVE_QUOTA if aggregate == "sum" else CURVE_COUNT_QUOTA)
+            amount = str(self.quota if aggregate == "sum" else CURVE_COUNT_QUOTA)
             self._quota({"holder": who, "quota": quota_id, "amount": amount})
             if node:
                 self._quota(
@@ -246,8 +247,15 @@ def _pick(spec: dict[str, Any], component_id: str | None) -> dict[str, Any] | No
     )
 
 
-def payout_curve(spec: dict[str, Any], component_id: str | None = None) -> Curve | None:
-    """Return what one component pays from 0 % to 200 % attainment, computed by the engine."""
+def payout_curve(
+    spec: dict[str, Any],
+    component_id: str | None = None,
+    *,
+    target_incentive: Decimal = CURVE_TARGET_INCENTIVE,
+    quota: Decimal = CURVE_QUOTA,
+) -> Curve | None:
+    """Return what one component pays from 0 % to 200 % attainment, computed by the engine,
+    for a payee with ``target_incentive`` and (on sum measures) ``quota``."""
     component = _pick(spec, component_id)
     if component is None:
         return None
@@ -255,14 +263,14 @@ def payout_curve(spec: dict[str, Any], component_id: str | None = None) -> Curve
     currency = str(spec.get("currency", ""))
     if kind not in CHARTED:
         return Curve(cid, [], [], currency, note=NOT_CHARTED.format(id=cid, type=kind))
-    sweep = _Sweep(spec)
+    sweep = _Sweep(spec, quota)
     xs = [STEP * i for i in range(STEPS)]
     for i, a in enumerate(xs):
         sweep.people.append(
             {
                 "person": sweep.person(i),
                 "node": f"n{i}",
-                "target_incentive": str(CURVE_TARGET_INCENTIVE),
+                "target_incentive": str(target_incentive),
             }
         )
         if kind in {"commission", "attainment_bonus"}:
@@ -301,8 +309,8 @@ def payout_curve(spec: dict[str, Any], component_id: str | None = None) -> Curve
         paid[line.person_id] = paid.get(line.person_id, Decimal(0)) + line.amount
     ys = [paid.get(sweep.person(i), Decimal(0)) for i in range(STEPS)]
     note = (
-        f"Payout of {cid!r} for a target incentive of {CURVE_TARGET_INCENTIVE:,} "
-        f"and a quota of {CURVE_QUOTA:,} (count measures: {CURVE_COUNT_QUOTA})."
+        f"Payout of {cid!r} for a target incentive of {target_incentive:,} "
+        f"and a quota of {quota:,} (count measures: {CURVE_COUNT_QUOTA})."
     )
     if sweep.skipped:
         note += f" Not drawn (not a sum, count or KPI measure): {', '.join(sorted(sweep.skipped))}."

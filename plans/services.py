@@ -1,4 +1,4 @@
-"""Every write of plans: plans, versions (draft -> published), archive, assignments.
+"""Every write of plans: plans, versions (draft -> published), archive, assignments, quotas.
 
 Each service runs in one transaction and records one audit event per row it writes. The spec
 is the engine's to judge (``plans.source.check_source`` -> ``engine.validate_plan``); nothing
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -20,12 +21,21 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.currencies import is_currency_code
-from core.errors import ConflictError, NotFoundError, ValidationFailedError
+from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
 from core.models import model_snapshot
+from core.tenancy import get_current_tenant
 from hierarchy.access import Access
 from hierarchy.models import JobFunction, JobRole, Node, Person
 from plans import catalog
-from plans.models import Plan, PlanAssignment, PlanVersion, VersionStatus
+from plans.models import (
+    Plan,
+    PlanAcknowledgement,
+    PlanAssignment,
+    PlanVersion,
+    Quota,
+    VersionStatus,
+)
+from plans.selectors import plan_assignments_of_person
 from plans.source import check_source, dump_spec
 
 INVALID_SPEC = "The plan has {count} problem(s); the first: {first}"
@@ -53,6 +63,16 @@ BAD_CURRENCY = "Unknown currency {currency!r}."
 BAD_TARGET = "The target incentive must be a number of at least 0."
 BAD_DATES = "The end (valid_to) must be after the start (valid_from)."
 SPEC_CURRENCY_HINT = "the plan's currency"
+QUOTA_ONE_HOLDER = "Name exactly one of person_id or node_id."
+QUOTA_OVERLAP = (
+    "{holder} already has quota {quota_id!r} from {start} to {end} (quota {id}, {amount} "
+    "{currency}); end or change that quota first."
+)
+QUOTA_BAD_AMOUNT = "The quota amount must be a number of at least 0 (at most 4 decimals)."
+QUOTA_BAD_ID = "The quota id must be 1 to 64 letters, digits, '_', '-' or '.'."
+QUOTA_NOT_IN_PLAN = "Plan {plan} does not name the quota id {quota_id!r} (it names: {names})."
+QUOTA_NEEDS_END = "A quota covers a period or a plan year: say when it ends (valid_to)."
+QUOTA_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 def _hash(spec: Mapping[str, Any]) -> str:
@@ -635,3 +655,386 @@ def plan_assignment_end(*, access: Access, assignment_id: int, valid_to: dt.date
         after=model_snapshot(assignment),
     )
     return assignment
+
+
+# --- quotas -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaHolder:
+    """Whose quota: exactly one of a person or a node."""
+
+    person_id: int | None = None
+    node_id: int | None = None
+
+    @property
+    def kind(self) -> str:
+        if (self.person_id is None) == (self.node_id is None):
+            raise ValidationFailedError(QUOTA_ONE_HOLDER, code="one_holder")
+        return "person" if self.person_id is not None else "node"
+
+
+def quota_ids_of(spec: Mapping[str, Any]) -> list[str]:
+    """Return the quota ids a spec can read: every ``quota:`` it names and its measure ids (a
+    quota defaults to the measure's id), sorted."""
+    names: set[str] = {str(m["id"]) for m in spec.get("measures", []) if isinstance(m, dict)}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "quota" and isinstance(value, str):
+                    names.add(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(spec.get("components", []))
+    walk(spec.get("modifiers", []))
+    return sorted(names)
+
+
+def _quota_amount(value: Any) -> Decimal:
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        amount = Decimal("NaN")
+    if (
+        not amount.is_finite()
+        or amount < 0
+        or amount >= Decimal(10) ** 16
+        or amount != amount.quantize(Decimal("0.0001"))
+    ):
+        raise ValidationFailedError(
+            QUOTA_BAD_AMOUNT, code="bad_amount", details={"amount": [QUOTA_BAD_AMOUNT]}
+        )
+    return amount
+
+
+def _quota_plan(plan_id: int | None) -> Plan | None:
+    if plan_id is None:
+        return None
+    plan: Plan | None = Plan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        raise ValidationFailedError(
+            "Unknown plan.", code="unknown_plan", details={"plan_id": ["Unknown."]}
+        )
+    return plan
+
+
+def _plan_spec(plan: Plan) -> dict[str, Any]:
+    """Return the spec of the plan's newest version (published or draft)."""
+    version = plan.versions.order_by("-number").first()
+    return dict(version.spec) if version is not None else {}
+
+
+def _checked_quota(
+    *,
+    access: Access,
+    holder: QuotaHolder,
+    quota_id: str,
+    amount: Any,
+    currency: str | None,
+    valid_from: dt.date,
+    valid_to: dt.date | None,
+    plan: Plan | None,
+    exclude: int | None = None,
+) -> tuple[str, Decimal, str]:
+    """Check one quota row; return (holder name, amount, currency) or raise naming the field."""
+    if not isinstance(quota_id, str) or not QUOTA_ID_RE.match(quota_id):
+        raise ValidationFailedError(
+            QUOTA_BAD_ID, code="bad_quota_id", details={"quota_id": [QUOTA_BAD_ID]}
+        )
+    if valid_to is None:
+        raise ValidationFailedError(
+            QUOTA_NEEDS_END, code="needs_end", details={"valid_to": [QUOTA_NEEDS_END]}
+        )
+    if valid_to <= valid_from:
+        raise ValidationFailedError(BAD_DATES, code="bad_dates", details={"valid_to": [BAD_DATES]})
+    spec = _plan_spec(plan) if plan is not None else {}
+    if plan is not None:
+        names = quota_ids_of(spec)
+        if quota_id not in names:
+            message = QUOTA_NOT_IN_PLAN.format(
+                plan=plan.name, quota_id=quota_id, names=", ".join(names) or "none"
+            )
+            raise ValidationFailedError(
+                message, code="quota_not_in_plan", details={"quota_id": [message]}
+            )
+    code = currency or str(spec.get("currency") or get_current_tenant().default_currency)
+    if not is_currency_code(code):
+        message = BAD_CURRENCY.format(currency=code)
+        raise ValidationFailedError(message, code="bad_currency", details={"currency": [message]})
+    value = _quota_amount(amount)
+    kind = holder.kind
+    name = _check_holder(
+        access, Holder(person_id=holder.person_id, node_id=holder.node_id), valid_from, valid_to
+    )
+    conflict = (
+        Quota.objects.select_for_update()
+        .filter(quota_id=quota_id, **{f"{kind}_id": getattr(holder, f"{kind}_id")})
+        .overlapping(valid_from, valid_to)
+        .exclude(pk=exclude)
+        .order_by("valid_from")
+        .first()
+    )
+    if conflict is not None:
+        raise ConflictError(
+            QUOTA_OVERLAP.format(
+                holder=name,
+                quota_id=quota_id,
+                start=conflict.valid_from,
+                end=conflict.valid_to,
+                id=conflict.pk,
+                amount=conflict.amount,
+                currency=conflict.currency,
+            ),
+            code="quota_overlap",
+            details={"conflict_id": conflict.pk},
+        )
+    return name, value, code
+
+
+def _write_quota(
+    *,
+    holder: QuotaHolder,
+    quota_id: str,
+    amount: Decimal,
+    currency: str,
+    valid_from: dt.date,
+    valid_to: dt.date,
+    plan: Plan | None,
+    user_id: int | None,
+) -> Quota:
+    now = timezone.now()
+    quota = Quota(
+        person_id=holder.person_id,
+        node_id=holder.node_id,
+        quota_id=quota_id,
+        plan=plan,
+        amount=amount,
+        currency=currency,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        created_at=now,
+        created_by_id=user_id,
+        updated_at=now,
+    )
+    quota.full_clean()
+    quota.save()
+    audit_record(action="quota.create", obj=quota, after=model_snapshot(quota))
+    return quota
+
+
+@transaction.atomic
+def quota_create(
+    *,
+    access: Access,
+    holder: QuotaHolder,
+    quota_id: str,
+    amount: Any,
+    valid_from: dt.date,
+    valid_to: dt.date | None,
+    user_id: int | None,
+    currency: str | None = None,
+    plan_id: int | None = None,
+) -> Quota:
+    """Give a person or a node a quota on ``quota_id`` for ``[valid_from, valid_to)``; an
+    overlapping quota of the same holder and id is refused by name."""
+    plan = _quota_plan(plan_id)
+    _name, value, code = _checked_quota(
+        access=access,
+        holder=holder,
+        quota_id=quota_id,
+        amount=amount,
+        currency=currency,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        plan=plan,
+    )
+    assert valid_to is not None
+    return _write_quota(
+        holder=holder,
+        quota_id=quota_id,
+        amount=value,
+        currency=code,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        plan=plan,
+        user_id=user_id,
+    )
+
+
+def _locked_quota(quota_pk: int) -> Quota:
+    quota: Quota | None = Quota.objects.select_for_update().filter(pk=quota_pk).first()
+    if quota is None:
+        raise NotFoundError("Quota not found.")
+    return quota
+
+
+_UNSET: Any = object()
+
+
+@transaction.atomic
+def quota_update(
+    *,
+    access: Access,
+    quota_pk: int,
+    amount: Any = _UNSET,
+    currency: Any = _UNSET,
+    valid_from: Any = _UNSET,
+    valid_to: Any = _UNSET,
+) -> Quota:
+    """Change a quota's amount, currency or dates (the holder and id stay); audited."""
+    quota = _locked_quota(quota_pk)
+    holder = QuotaHolder(person_id=quota.person_id, node_id=quota.node_id)
+    # The principal must answer for the holder as it stands before the change, too.
+    _check_holder(
+        access,
+        Holder(person_id=quota.person_id, node_id=quota.node_id),
+        quota.valid_from,
+        quota.valid_to,
+    )
+    start = quota.valid_from if valid_from is _UNSET else valid_from
+    end = quota.valid_to if valid_to is _UNSET else valid_to
+    _name, value, code = _checked_quota(
+        access=access,
+        holder=holder,
+        quota_id=quota.quota_id,
+        amount=quota.amount if amount is _UNSET else amount,
+        currency=quota.currency if currency is _UNSET or not currency else currency,
+        valid_from=start,
+        valid_to=end,
+        plan=quota.plan,
+        exclude=quota.pk,
+    )
+    before = model_snapshot(quota)
+    quota.amount, quota.currency, quota.valid_from, quota.valid_to = value, code, start, end
+    quota.updated_at = timezone.now()
+    quota.full_clean()
+    quota.save()
+    audit_record(action="quota.update", obj=quota, before=before, after=model_snapshot(quota))
+    return quota
+
+
+@transaction.atomic
+def quota_end(*, access: Access, quota_pk: int, valid_to: dt.date) -> Quota:
+    """End a quota early on ``valid_to`` (exclusive, after its start, not after its end)."""
+    quota = _locked_quota(quota_pk)
+    if valid_to > quota.valid_to:
+        message = f"Quota {quota.pk} already ends on {quota.valid_to}; ending is only earlier."
+        raise ValidationFailedError(message, code="bad_dates", details={"valid_to": [message]})
+    return quota_update(access=access, quota_pk=quota_pk, valid_to=valid_to)
+
+
+@dataclass(frozen=True)
+class QuotaRow:
+    holder: QuotaHolder
+    quota_id: str
+    amount: Any
+    valid_from: dt.date
+    valid_to: dt.date | None
+    currency: str | None = None
+    plan_id: int | None = None
+
+
+class BulkQuotaError(ValidationFailedError):
+    code = "bulk_quota_failed"
+
+
+@transaction.atomic
+def quota_bulk_create(
+    *, access: Access, rows: Iterable[QuotaRow], user_id: int | None
+) -> list[Quota]:
+    """Create many quotas, all or nothing: any refused row and none is written, with every
+    row's reason (its 1-based number) in ``details.rows``. Rows overlapping each other are
+    refused like rows overlapping a stored quota."""
+    created: list[Quota] = []
+    errors: list[dict[str, Any]] = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            with transaction.atomic():
+                created.append(
+                    quota_create(
+                        access=access,
+                        holder=row.holder,
+                        quota_id=row.quota_id,
+                        amount=row.amount,
+                        currency=row.currency,
+                        valid_from=row.valid_from,
+                        valid_to=row.valid_to,
+                        plan_id=row.plan_id,
+                        user_id=user_id,
+                    )
+                )
+        except (ValidationFailedError, ConflictError, NotFoundError) as exc:
+            errors.append(
+                {
+                    "row": number,
+                    "code": exc.code,
+                    "message": exc.message,
+                    "details": getattr(exc, "details", None) or {},
+                }
+            )
+    if errors:
+        raise BulkQuotaError(
+            f"{len(errors)} row(s) refused, no quota was written; row {errors[0]['row']}: "
+            f"{errors[0]['message']}",
+            details={"rows": errors},
+        )
+    return created
+
+
+# --- acknowledgements ----------------------------------------------------------------------------
+
+ACK_NOT_YOURS = "Only {person} can acknowledge their own plan."
+ACK_NOT_ASSIGNED = "Version {number} of {plan} is not assigned to {person}."
+ACK_NOT_PUBLISHED = "Only a published version can be acknowledged."
+
+
+@transaction.atomic
+def plan_acknowledge(
+    *,
+    person_id: int,
+    plan_version_id: int,
+    user_id: int | None,
+    ip_address: str | None,
+    today: dt.date,
+) -> tuple[PlanAcknowledgement, bool]:
+    """Record that the person (signed in as ``user_id``) acknowledges a published version
+    assigned to them; return it and whether it is new (a second click keeps the first)."""
+    person: Person | None = Person.objects.filter(pk=person_id).first()
+    if person is None:
+        raise NotFoundError("Person not found.")
+    if user_id is None or person.user_id != user_id:
+        raise PermissionDeniedError(ACK_NOT_YOURS.format(person=person.full_name))
+    version = _version(plan_version_id)
+    if not version.is_published:
+        raise ConflictError(ACK_NOT_PUBLISHED, code="not_published")
+    assigned = plan_assignments_of_person(person=person, day=today).filter(
+        plan_version_id=version.pk
+    )
+    if not assigned.exists():
+        raise ConflictError(
+            ACK_NOT_ASSIGNED.format(
+                number=version.number, plan=version.plan.name, person=person.full_name
+            ),
+            code="not_assigned",
+        )
+    found = PlanAcknowledgement.objects.filter(person=person, plan_version=version).first()
+    if found is not None:
+        return found, False
+    ack = PlanAcknowledgement(
+        person=person,
+        plan_version=version,
+        plan_id=version.plan_id,
+        spec_hash=version.spec_hash,
+        acknowledged_at=timezone.now(),
+        user_id=user_id,
+        ip_address=ip_address or None,
+    )
+    ack.full_clean()
+    ack.save()
+    audit_record(action="plan.acknowledge", obj=ack, after=model_snapshot(ack))
+    return ack, True

@@ -2,13 +2,37 @@ from __future__ import annotations
 
 from django.urls import path
 
-from plans import views
+from plans import document_views, quota_views, views
 
 VERSION = "<int:plan_id>/versions/<int:number>/"
 
 urlpatterns = [
     path("", views.plan_list, name="plans"),
     path("new/", views.plan_create, name="plan_create"),
+    path("mine/", document_views.my_plans, name="my_plans"),
+    path(
+        "documents/<int:person_id>/<int:version_id>/",
+        document_views.plan_document,
+        name="plan_document",
+    ),
+    path(
+        "documents/<int:person_id>/<int:version_id>/print/",
+        document_views.plan_document_print,
+        name="plan_document_print",
+    ),
+    path(
+        "documents/<int:person_id>/<int:version_id>/acknowledge/",
+        document_views.plan_document_acknowledge,
+        name="plan_document_acknowledge",
+    ),
+    path(
+        "<int:plan_id>/acknowledgements/",
+        document_views.plan_acknowledgements,
+        name="plan_acknowledgements",
+    ),
+    path("quotas/", quota_views.quota_list, name="quota_list"),
+    path("quotas/upload/", quota_views.quota_upload, name="quota_upload"),
+    path("quotas/<int:quota_pk>/", quota_views.quota_detail, name="quota_detail"),
     path("<int:plan_id>/", views.plan_detail, name="plan_detail"),
     path("<int:plan_id>/archive/", views.plan_archive, name="plan_archive"),
     path("<int:plan_id>/preview/", views.plan_preview, name="plan_preview"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -25,7 +26,8 @@ from core.views import require_permission
 from hierarchy import org_selectors, periods
 from hierarchy.access import request_access
 from hierarchy.models import JobFunction
-from plans import catalog, preview, selectors, services
+from hierarchy.org_views import require_any
+from plans import catalog, health, preview, selectors, services
 from plans.models import Plan, PlanVersion, VersionStatus
 from plans.source import check_source, dump_spec, load_text
 
@@ -84,9 +86,12 @@ class PlanCreateForm(forms.Form):
         ]
 
 
-@require_permission("plans.view")
+@require_any("plans.view", "plans.view.team", "plans.view.self")
 def plan_list(request: HttpRequest) -> HttpResponse:
-    """The tenant's plans; archived ones on request."""
+    """The tenant's plans; archived ones on request. Someone on a plan who may not read the
+    tenant's plans (an employee, a manager) lands on "My plan"."""
+    if not request_principal(request).has("plans.view"):
+        return redirect("my_plans")
     archived = request.GET.get("archived") == "1"
     plans = list(selectors.plan_list(archived=archived))
     for plan in plans:
@@ -234,6 +239,10 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
             ),
             "form": form,
             "can_change": _can_change(request),
+            "quota_count": selectors.quota_list(
+                access=request_access(request), plan_id=plan.pk
+            ).count(),
+            "quota_ids": services.quota_ids_of(versions[0].spec) if versions else [],
             "active_nav": "plans",
         },
     )
@@ -322,6 +331,7 @@ def plan_version(request: HttpRequest, plan_id: int, number: int) -> HttpRespons
         {
             "plan": plan,
             "version": version,
+            "health": _health(request, version),
             "form": form,
             "problems": problems,
             "sample": _sample_for(plan),
@@ -330,6 +340,28 @@ def plan_version(request: HttpRequest, plan_id: int, number: int) -> HttpRespons
             "active_nav": "plans",
         },
     )
+
+
+MONTHS_PER_PAYOUT = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
+
+
+def _health(request: HttpRequest, version: PlanVersion) -> health.Health:
+    """The plan health panel of a version. The pay mix reads the base salaries of the people on
+    the plan (a pay field: only for a principal who sees everyone's pay), with the target
+    incentive, which is per payout period, annualised by the plan's payout frequency."""
+    access = request_access(request)
+    mixes: list[tuple[Decimal, Decimal]] = []
+    if access.sees_everyone:
+        per_year = Decimal(12) / MONTHS_PER_PAYOUT.get(
+            str(version.spec.get("payout_frequency", "monthly")), 1
+        )
+        today = periods.tenant_today(request.tenant)  # type: ignore[attr-defined]
+        mixes = [
+            (person.base_salary, a.target_incentive * per_year)
+            for person, a in selectors.plan_people(plan_id=version.plan_id, day=today)
+            if person.base_salary and person.home_currency == a.currency
+        ]
+    return health.plan_health(version.spec, mixes=mixes)
 
 
 @require_POST

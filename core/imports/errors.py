@@ -70,6 +70,11 @@ CODES: dict[str, str] = {
     "after_termination": "The assignment starts after the person left.",
     "overlapping_duplicate": "The same assignment overlaps another on some day.",
     "out_of_scope": "Outside the part of the organisation the importer manages.",
+    # quota imports
+    "one_holder": "The row names no holder, or more than one (employee id and node).",
+    "quota_overlap": "The holder already has this quota id on some of these days.",
+    "unknown_quota_id": "The plan's spec names no such quota id (nor a measure of that id).",
+    "unknown_plan": "No plan with this code.",
 }
 
 

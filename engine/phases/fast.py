@@ -23,11 +23,10 @@ from engine import measures as ms
 from engine.fastpath import SegmentFigures, TierBlock, plain_plan, tier_block
 from engine.money import (
     ZERO,
-    div,
     exponent,
-    from_e4,
     mul,
     quantize,
+    ratios_e4,
 )
 from engine.phases.common import IntArray
 from engine.phases.measure import MeasureState
@@ -210,22 +209,180 @@ def _ints(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return values
 
 
-def _attainment(
-    value_e4: int, quota_e4: int | None, seg: Segment, nums: dict[tuple[int, int], Decimal]
-) -> Decimal:
-    """Return value / pro-rated quota exactly as the general path's Decimals give it."""
-    key = (id(seg.factor_num), id(seg.quota_factor))
-    num = nums.get(key)
-    if num is None:
-        num = nums[key] = mul(seg.factor_num, seg.quota_factor)
-    quota = div(mul(from_e4(quota_e4 or 0), num), seg.factor_den)
-    return div(from_e4(value_e4), quota)
+def _attainments(
+    values: list[int],
+    raw: list[int | None],
+    present: list[bool],
+    segs: list[Segment],
+    kept: list[int],
+    nums: dict[tuple[int, int], Decimal],
+) -> list[Decimal | None]:
+    """Return value / pro-rated quota of the ``kept`` rows exactly as the general path's
+    Decimals give it (None without a quota)."""
+    rows = [k for k in kept if present[k]]
+    factors = []
+    for k in rows:
+        s = segs[k]
+        key = (id(s.factor_num), id(s.quota_factor))  # shared Decimals: key on identity
+        num = nums.get(key)
+        if num is None:
+            num = nums[key] = mul(s.factor_num, s.quota_factor)
+        factors.append(num)
+    got = ratios_e4(
+        [values[k] for k in rows],
+        [raw[k] or 0 for k in rows],
+        factors,
+        [segs[k].factor_den for k in rows],
+    )
+    if len(rows) == len(kept):
+        return list(got)
+    out: list[Decimal | None] = [None] * len(kept)
+    at = {k: j for j, k in enumerate(kept)}
+    for k, a in zip(rows, got, strict=True):
+        out[at[k]] = a
+    return out
+
+
+@dataclass
+class FastRows:
+    """The settled lines of one :class:`FastBlock`, column-wise: ``kept`` rows of its segments.
+
+    ``earned``, ``paid``, ``amount``, ``minor`` (payable minor units), ``attainment`` and
+    ``tier`` are per kept row; :meth:`lines` and :meth:`traces` build the objects on demand.
+    """
+
+    block: FastBlock
+    period_id: str
+    kept: list[int]
+    earned: list[Decimal]
+    paid: list[Decimal]
+    amount: list[Decimal]
+    minor: list[int]
+    attainment: list[Decimal | None]
+    tier: list[int | None]
+
+    def lines(self) -> list[PayoutLine]:
+        """Return the block's payout lines, in ``kept`` order."""
+        b = self.block
+        segs, pid, cid, period = b.segments, b.plan.id, b.component.id, self.period_id
+        cur = b.plan.rounding.currency
+        dates: dict[int, dt.date] = {}
+        out = []
+        for j, k in enumerate(self.kept):
+            s = segs[k]
+            start = dates.get(s.start_day)
+            if start is None:
+                start = dates[s.start_day] = s.start
+            end = dates.get(s.end_day)
+            if end is None:
+                end = dates[s.end_day] = s.end
+            out.append(
+                PayoutLine(  # positional: the field order of PayoutLine
+                    s.person_key,
+                    pid,
+                    cid,
+                    period,
+                    s.index,
+                    start,
+                    end,
+                    "earned",
+                    self.earned[j],
+                    self.paid[j],
+                    self.amount[j],
+                    self.minor[j],
+                    cur,
+                    self.attainment[j],
+                    self.tier[j],
+                )
+            )
+        return out
+
+    def traces(self) -> list[Trace]:
+        """Return the block's lazy traces, in ``kept`` order."""
+        b = self.block
+        segs, pid, c, period = b.segments, b.plan.id, b.component, self.period_id
+        return [
+            Trace(
+                segs[k].person_key,
+                pid,
+                c.id,
+                period,
+                segs[k].index,
+                c.type,
+                render=LazyTrace(b, k),
+            )
+            for k in self.kept
+        ]
+
+    def line_texts(self) -> list[str]:
+        """Return each line's canonical text, as :func:`~engine.phases.result.result_hash`
+        writes a :class:`PayoutLine` (without building one)."""
+        b = self.block
+        segs, pid, cid, period = b.segments, b.plan.id, b.component.id, self.period_id
+        cur = b.plan.rounding.currency
+        dates: dict[int, str] = {}
+        out = []
+        for j, k in enumerate(self.kept):
+            s = segs[k]
+            start = dates.get(s.start_day)
+            if start is None:
+                start = dates[s.start_day] = str(s.start)
+            end = dates.get(s.end_day)
+            if end is None:
+                end = dates[s.end_day] = str(s.end)
+            att = self.attainment[j]
+            tier = self.tier[j]
+            out.append(
+                f"{s.person_key}|{pid}|{cid}|{period}|{s.index}|{start}|{end}|earned|"
+                f"{self.earned[j]}|{self.paid[j]}|{self.amount[j]}|{self.minor[j]}|{cur}|"
+                f"{'' if att is None else f'{att.normalize():f}'}|"
+                f"{'' if tier is None else tier}\n"
+            )
+        return out
+
+    def trace_texts(self) -> list[str]:
+        """Return each trace's canonical text (its figures, unrendered), as ``result_hash``."""
+        b = self.block
+        segs, head = b.segments, f"{b.plan.id}|{b.component.id}|"
+        rule = b.component.type
+        return [
+            f"{segs[k].person_key}|{head}{segs[k].index}|{rule}|{figures}"
+            for k, figures in zip(self.kept, b.figures(self.kept), strict=True)
+        ]
+
+
+@dataclass
+class FastOut:
+    """What the fast path settled: its blocks' rows, and the segment ids it took."""
+
+    rows: list[FastRows]
+    done: set[int]
+
+    def lines(self) -> list[PayoutLine]:
+        """Return every line (block by block)."""
+        return [ln for r in self.rows for ln in r.lines()]
+
+    def traces(self) -> list[Trace]:
+        """Return every lazy trace (block by block, in the order of :meth:`lines`)."""
+        return [t for r in self.rows for t in r.traces()]
+
+    def __len__(self) -> int:
+        return sum(len(r.kept) for r in self.rows)
 
 
 def fast_path(
     inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiTable
 ) -> tuple[list[PayoutLine], list[Trace], set[int]]:
     """Return the lines and (lazy) traces of every plain-tier (person, plan), and their segments.
+
+    The objects of :func:`fast_rows` (which keeps them column-wise until read).
+    """
+    out = fast_rows(inputs, state, shared, kpis)
+    return out.lines(), out.traces(), out.done
+
+
+def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiTable) -> FastOut:
+    """Return the settled lines of every plain-tier (person, plan), column-wise, and its segments.
 
     A (person, plan) goes this way when its plan is made of plain tier tables only
     (:func:`engine.fastpath.plain_plan`), it has no holds or reversals, and every figure of
@@ -235,22 +392,23 @@ def fast_path(
     """
     plans = [pid for pid in sorted(inputs.plans) if plain_plan(inputs.plans[pid])]
     if not plans or not state.segments:
-        return [], [], set()
+        return FastOut([], set())
     busy = _busy_keys(inputs)
     quota_e4 = _quota_e4(inputs.quotas)
     prior = prior_table(inputs.prior_payouts)
     ctx = _RenderContext(inputs, state.measure_values, state.counts, kpis, shared, prior)
     period = inputs.period
     fractions: dict[tuple[int, int, int], tuple[int, int, int, int]] = {}
-    dates: dict[int, dt.date] = {}
-    lines: list[PayoutLine] = []
-    traces: list[Trace] = []
+    out: list[FastRows] = []
     done: set[int] = set()
+    by_plan: dict[str, list[Segment]] = {}
+    for s in state.segments:
+        by_plan.setdefault(s.plan_id, []).append(s)
     for pid in plans:
         plan = inputs.plans[pid]
         cur, mode = plan.rounding.currency, plan.rounding.mode
         digits = exponent(cur)
-        segs = [s for s in state.segments if s.plan_id == pid and (s.person_key, pid) not in busy]
+        segs = [s for s in by_plan.get(pid, ()) if (s.person_key, pid) not in busy]
         if not segs:
             continue
         ids = np.array([s.id for s in segs], dtype=np.int64)
@@ -325,54 +483,37 @@ def fast_path(
                 ctx,
                 raw,
             )
+            earned_l: list[Decimal] = []
+            paid_l: list[Decimal] = []
+            amount_l: list[Decimal] = []
+            payable_l: list[int] = []
             for k in kept:
-                s = segs[k]
                 m = minor[k]
                 earned = Decimal(m).scaleb(-digits) if m or not negative[k] else unit_neg_zero
                 paid = ZERO
-                if s.index == 0:
-                    before = prior.get((s.person_key, pid, c.id))
+                if segs[k].index == 0:
+                    before = prior.get((keys[k], pid, c.id))
                     if before is None:
                         paid = zero_paid
                     else:
                         paid = quantize(before, cur, mode)
                         paid_minor[k] = int(paid.scaleb(digits))
-                amount = earned - paid
-                amount_minor = m - paid_minor[k]
-                start = dates.get(s.start_day)
-                if start is None:
-                    start = dates[s.start_day] = s.start
-                end = dates.get(s.end_day)
-                if end is None:
-                    end = dates[s.end_day] = s.end
-                lines.append(
-                    PayoutLine(  # positional: the field order of PayoutLine
-                        s.person_key,
-                        pid,
-                        c.id,
-                        period.id,
-                        s.index,
-                        start,
-                        end,
-                        "earned",
-                        earned,
-                        paid,
-                        amount,
-                        amount_minor,
-                        cur,
-                        _attainment(values[k], raw[k], s, quota_nums) if present_l[k] else None,
-                        tiers[k],
-                    )
+                earned_l.append(earned)
+                paid_l.append(paid)
+                amount_l.append(earned - paid)
+                payable_l.append(m - paid_minor[k])
+            att_l = _attainments(values, raw, present_l, segs, kept, quota_nums)
+            out.append(
+                FastRows(
+                    block,
+                    period.id,
+                    kept,
+                    earned_l,
+                    paid_l,
+                    amount_l,
+                    payable_l,
+                    att_l,
+                    [tiers[k] for k in kept],
                 )
-                traces.append(
-                    Trace(
-                        s.person_key,
-                        pid,
-                        c.id,
-                        period.id,
-                        s.index,
-                        c.type,
-                        render=LazyTrace(block, k),
-                    )
-                )
-    return lines, traces, done
+            )
+    return FastOut(out, done)

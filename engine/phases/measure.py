@@ -21,14 +21,13 @@ from engine import measures as ms
 from engine import windows
 from engine.money import (
     ONE,
-    from_e4,
 )
 from engine.periods import (
     day_number,
 )
 from engine.phases.common import InputError, IntArray, require
 from engine.phases.segments import Segment, prorated_quota, quota_tables, seasons
-from engine.spec import Filter
+from engine.spec import Filter, Plan
 from engine.types import (
     CREDIT_COLUMNS,
     TEXT_COLUMNS,
@@ -224,8 +223,8 @@ def measure_phase(
             sum_arrays[key], count_arrays[key] = sum_array, count_array
             sums[key], counts[key] = sum_array.tolist(), count_array.tolist()
         contrib_parts += win.parts
-    values: list[dict[str, Decimal | None]] = []
-    seg_counts: list[dict[str, int]] = []
+    values: list[dict[str, Decimal | None]] = [{} for _ in segments]
+    seg_counts: list[dict[str, int]] = [{} for _ in segments]
     formula_steps: dict[int, dict[str, tuple[Step, ...]]] = {}
     formula_sentences: dict[int, dict[str, str]] = {}
     with_formulas = {pid for pid, p in inputs.plans.items() if any(m.formula for m in p.measures)}
@@ -235,23 +234,21 @@ def measure_phase(
         pid: pace is None and all(m.aggregate in ("sum", "count") for m in p.measures)
         for pid, p in inputs.plans.items()
     }
-    for seg in segments:
+    plain: dict[str, list[int]] = {}  # plans of sums and counts only: column by column
+    for pos, seg in enumerate(segments):
+        if simple[seg.plan_id]:
+            plain.setdefault(seg.plan_id, []).append(pos)
+    for pid, positions in plain.items():
+        _plain_measures(inputs.plans[pid], positions, segments, sums, counts, values, seg_counts)
+    for pos, seg in enumerate(segments):
         plan = inputs.plans[seg.plan_id]
         pid, sid = seg.plan_id, seg.id
+        if simple[pid]:
+            continue
         raw_counts = {
             m.id: counts[(pid, m.id)][sid] for m in plan.measures if (pid, m.id) in counts
         }
-        seg_counts.append(raw_counts)
-        if simple[pid]:
-            values.append(
-                {
-                    m.id: from_e4(sums[(pid, m.id)][sid])
-                    if m.aggregate == "sum"
-                    else Decimal(raw_counts[m.id])
-                    for m in plan.measures
-                }
-            )
-            continue
+        seg_counts[pos] = raw_counts
         raw_sums = {m.id: sums[(pid, m.id)][sid] for m in plan.measures if (pid, m.id) in sums}
         kpi_values: dict[str, Decimal | None] = {}
         for m in plan.measures:
@@ -269,7 +266,7 @@ def measure_phase(
                 for (p_id, mid), (s, n) in win.earlier.items()
                 if p_id == pid
             }
-        values.append(ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace, ctx, before))
+        values[pos] = ms.finish_measures(plan, raw_sums, raw_counts, kpi_values, pace, ctx, before)
     contributions = (
         _contributions(contrib_parts, segments, credits, amounts)
         if win is None
@@ -290,6 +287,41 @@ def measure_phase(
         formula_steps,
         formula_sentences,
     )
+
+
+def _plain_measures(
+    plan: Plan,
+    positions: list[int],
+    segments: Sequence[Segment],
+    sums: Mapping[tuple[str, str], list[int]],
+    counts: Mapping[tuple[str, str], list[int]],
+    values: list[dict[str, Decimal | None]],
+    seg_counts: list[dict[str, int]],
+) -> None:
+    """Fill the measures of a plan of sums and counts only, at ``positions``, column-wise.
+
+    The same figures as :func:`engine.measures.finish_measures` gives them: a sum is its
+    ten-thousandths as a Decimal (``from_e4``), a count its integer as a Decimal.
+    """
+    pid = plan.id
+    sids = [segments[p].id for p in positions]
+    cmids = [m.id for m in plan.measures if (pid, m.id) in counts]
+    count_cols = [[counts[(pid, mid)][i] for i in sids] for mid in cmids]
+    value_cols: list[list[Decimal]] = []
+    for m in plan.measures:
+        if m.aggregate == "sum":
+            col = sums[(pid, m.id)]
+            value_cols.append([Decimal(int(col[i])).scaleb(-4) for i in sids])  # = from_e4
+        else:
+            col = counts[(pid, m.id)]
+            value_cols.append([Decimal(col[i]) for i in sids])
+    mids = [m.id for m in plan.measures]
+    if value_cols:  # no measures: every segment keeps its empty dict
+        for pos, row in zip(positions, zip(*value_cols, strict=True), strict=True):
+            values[pos] = dict(zip(mids, row, strict=True))
+    if count_cols:
+        for pos, row in zip(positions, zip(*count_cols, strict=True), strict=True):
+            seg_counts[pos] = dict(zip(cmids, row, strict=True))
 
 
 def formula_context(

@@ -9,12 +9,14 @@ The hash depends on the result only, never on the path taken (see docs/engine.md
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
-from engine.phases.fast import figures_of
+from engine.phases.common import IntArray
+from engine.phases.fast import FastOut, figures_of
 from engine.phases.measure import MeasureState
 from engine.types import Inputs, PayoutLine, Result, Trace
 
@@ -38,36 +40,14 @@ def result_hash(
     balances: Mapping[str, Decimal],
 ) -> str:
     """Return the sha256 of the canonical serialization of a result."""
-    h = hashlib.sha256()
-    canon = _canon
-    # One update of every line's text (sha256 is streaming: the same digest as line by line).
-    h.update(
-        "".join(
-            f"{ln.person_id}|{ln.plan_id}|{ln.component_id}|{ln.period_id}|{ln.segment}|"
-            f"{ln.segment_start}|{ln.segment_end}|{ln.kind}|{ln.earned}|{ln.paid_before}|"
-            f"{ln.amount}|{ln.amount_minor}|{ln.currency}|{canon(ln.attainment)}|"
-            f"{'' if ln.tier is None else ln.tier}\n"
-            for ln in lines
-        ).encode()
-    )
-    parts: list[str] = []
-    for t, figures in zip(traces, figures_of(traces), strict=True):
-        head = f"{t.person_id}|{t.plan_id}|{t.component_id}|{t.segment}|{t.rule}|"
-        if figures is not None:  # a plain tier table, on either path: hashed unrendered
-            parts.append(head + figures)
-        else:
-            steps = ";".join(f"{s.name}={s.value}#{s.note}" for s in t.steps)
-            parts.append(f"{head}{steps}|{','.join(t.inputs)}|{t.text}")
-    for part in parts:
-        h.update(part.encode())
-        h.update(b"\n")
-    columns = [measures[c].tolist() for c in measures.columns]
-    h.update(
-        "".join("|".join(map(canon, row)) + "\n" for row in zip(*columns, strict=True)).encode()
-    )
-    for person, balance in sorted(balances.items()):
-        h.update(f"{person}={_canon(balance)}\n".encode())
-    return h.hexdigest()
+    return _hash_texts(map(_line_text, lines), _trace_texts(traces), measures, balances)
+
+
+def _canon_column(values: list[object]) -> list[str]:
+    """Return :func:`_canon` of every value of a column (text columns as they are)."""
+    if all(type(v) is str for v in values):
+        return values  # type: ignore[return-value]
+    return [f"{v.normalize():f}" if type(v) is Decimal else _canon(v) for v in values]
 
 
 def _canon(value: object) -> str:
@@ -95,6 +75,77 @@ _KIND_ORDER = {
 }
 
 
+def _line_text(ln: PayoutLine) -> str:
+    return (
+        f"{ln.person_id}|{ln.plan_id}|{ln.component_id}|{ln.period_id}|{ln.segment}|"
+        f"{ln.segment_start}|{ln.segment_end}|{ln.kind}|{ln.earned}|{ln.paid_before}|"
+        f"{ln.amount}|{ln.amount_minor}|{ln.currency}|{_canon(ln.attainment)}|"
+        f"{'' if ln.tier is None else ln.tier}\n"
+    )
+
+
+def _trace_texts(traces: Sequence[Trace]) -> list[str]:
+    out = []
+    for t, figures in zip(traces, figures_of(traces), strict=True):
+        head = f"{t.person_id}|{t.plan_id}|{t.component_id}|{t.segment}|{t.rule}|"
+        if figures is not None:
+            out.append(head + figures)
+        else:
+            steps = ";".join(f"{s.name}={s.value}#{s.note}" for s in t.steps)
+            out.append(f"{head}{steps}|{','.join(t.inputs)}|{t.text}")
+    return out
+
+
+def _hash_texts(
+    line_texts: Iterable[str],
+    trace_texts: Iterable[str],
+    measures: pd.DataFrame,
+    balances: Mapping[str, Decimal],
+) -> str:
+    """Return the sha256 :func:`result_hash` gives, from the lines' and traces' texts."""
+    h = hashlib.sha256()
+    h.update("".join(line_texts).encode())
+    for part in trace_texts:
+        h.update(part.encode())
+        h.update(b"\n")
+    columns = [_canon_column(measures[c].tolist()) for c in measures.columns]
+    h.update("".join(f"{'|'.join(row)}\n" for row in zip(*columns, strict=True)).encode())
+    for person, balance in sorted(balances.items()):
+        h.update(f"{person}={_canon(balance)}\n".encode())
+    return h.hexdigest()
+
+
+def _codes(values: Sequence[str]) -> IntArray:
+    """Return each value's rank among the distinct values (Python's string order)."""
+    uniques = sorted(set(values))
+    rank = {v: i for i, v in enumerate(uniques)}
+    return np.fromiter((rank[v] for v in values), dtype=np.int64, count=len(values))
+
+
+def _merged_order(
+    general: Sequence[tuple[str, str, int, int, str]],
+    fast: Sequence[tuple[str, str, int, int, str]],
+) -> IntArray:
+    """Return the canonical order of general rows (already sorted) followed by fast rows.
+
+    The fast path's (person, plan) pairs have no general row, so (person, plan, segment,
+    component order, component) decides between the two; the general rows keep their order.
+    """
+    keys = [*general, *fast]
+    rank = np.r_[np.arange(len(general), dtype=np.int64), np.zeros(len(fast), dtype=np.int64)]
+    person, plan, segment, order, component = zip(*keys, strict=True) if keys else ((),) * 5
+    return np.lexsort(
+        (
+            rank,
+            _codes(component),
+            np.asarray(order, dtype=np.int64),
+            np.asarray(segment, dtype=np.int64),
+            _codes(plan),
+            _codes(person),
+        )
+    )
+
+
 def assemble(
     inputs: Inputs,
     lines: Iterable[PayoutLine],
@@ -102,11 +153,14 @@ def assemble(
     measures: pd.DataFrame,
     contributions: pd.DataFrame,
     balances: Mapping[str, Decimal],
+    fast: FastOut | None = None,
 ) -> Result:
     """Return the :class:`Result`: lines and traces in their canonical order, and its hash.
 
     Lines and traces are sorted by (person, plan, segment, component order, kind), so the
-    order they come in (one call, or chunks in any order) does not matter.
+    order they come in (one call, or chunks in any order) does not matter. ``fast`` is the
+    fast path's output kept column-wise (:func:`~engine.phases.fast.fast_rows`): it is hashed
+    from its columns and its objects are built only when the result's lines or traces are read.
     """
     comp_order = {
         (pid, c.id): i for pid, p in inputs.plans.items() for i, c in enumerate(p.components)
@@ -140,11 +194,101 @@ def assemble(
             "" if t.source is not None else t.text,
         ),
     )
+    if fast is not None and len(fast):
+        general = {(ln.plan_id, ln.person_id) for ln in ordered_lines} | {
+            (t.plan_id, t.person_id) for t in ordered_traces
+        }
+        plans = {plan for plan, _ in general}
+        if any(
+            (r.block.plan.id, r.block.segments[k].person_key) in general
+            for r in fast.rows
+            if r.block.plan.id in plans
+            for k in r.kept
+        ):  # not expected: a fast (person, plan) with a general row too - sort them all
+            return assemble(
+                inputs,
+                [*ordered_lines, *fast.lines()],
+                [*ordered_traces, *fast.traces()],
+                measures,
+                contributions,
+                balances,
+            )
+        return _assemble_fast(
+            inputs, ordered_lines, ordered_traces, measures, contributions, balances, fast, order
+        )
     digest = result_hash(ordered_lines, ordered_traces, measures, balances)
     return Result(
         period_id=inputs.period.id,
         lines=tuple(ordered_lines),
         traces=tuple(ordered_traces),
+        contributions=contributions,
+        measures=measures,
+        draw_balances=balances,
+        result_hash=digest,
+    )
+
+
+def _assemble_fast(
+    inputs: Inputs,
+    lines: list[PayoutLine],
+    traces: list[Trace],
+    measures: pd.DataFrame,
+    contributions: pd.DataFrame,
+    balances: Mapping[str, Decimal],
+    fast: FastOut,
+    order: Callable[[str, str], int],
+) -> Result:
+    """The canonical result of sorted general rows and the fast path's column-wise rows."""
+    fast_keys = []
+    for r in fast.rows:
+        pid, cid = r.block.plan.id, r.block.component.id
+        rank = order(cid, pid)
+        segs = r.block.segments
+        fast_keys += [(segs[k].person_key, pid, segs[k].index, rank, cid) for k in r.kept]
+    line_order = _merged_order(
+        [
+            (
+                ln.person_id,
+                ln.plan_id,
+                ln.segment,
+                order(ln.component_id, ln.plan_id),
+                ln.component_id,
+            )
+            for ln in lines
+        ],
+        fast_keys,
+    ).tolist()
+    trace_order = _merged_order(
+        [
+            (t.person_id, t.plan_id, t.segment, order(t.component_id, t.plan_id), t.component_id)
+            for t in traces
+        ],
+        fast_keys,
+    ).tolist()
+    line_texts = [_line_text(ln) for ln in lines]
+    trace_texts = _trace_texts(traces)
+    for r in fast.rows:
+        line_texts += r.line_texts()
+        trace_texts += r.trace_texts()
+    digest = _hash_texts(
+        [line_texts[i] for i in line_order],
+        [trace_texts[i] for i in trace_order],
+        measures,
+        balances,
+    )
+
+    def build_lines() -> tuple[PayoutLine, ...]:
+        every = [*lines, *fast.lines()]
+        return tuple(every[i] for i in line_order)
+
+    def build_traces() -> tuple[Trace, ...]:
+        every = [*traces, *fast.traces()]
+        return tuple(every[i] for i in trace_order)
+
+    return Result(
+        period_id=inputs.period.id,
+        lines=build_lines,
+        traces=build_traces,
         contributions=contributions,
         measures=measures,
         draw_balances=balances,

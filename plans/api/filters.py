@@ -54,3 +54,19 @@ class PlanAssignmentFilter(FilterSet):
     node = IdFilter(field_name="node_id", help_text="Node id")
     as_of = DateFilter(method=_as_of, help_text="Assignments in force on this day")
     ordering = Ordering(fields=("valid_from", "created_at", "target_incentive"))
+
+
+class QuotaFilter(FilterSet):
+    plan = IdFilter(field_name="plan_id", help_text="Plan id")
+    person = IdFilter(field_name="person_id", help_text="Person id")
+    node = IdFilter(field_name="node_id", help_text="Node id")
+    quota_id = CharFilter(field_name="quota_id", help_text="Quota id")
+    as_of = DateFilter(method=_as_of, help_text="Quotas in force on this day")
+    ordering = Ordering(fields=("valid_from", "quota_id", "amount", "created_at"))
+
+
+class PlanAcknowledgementFilter(FilterSet):
+    plan = IdFilter(field_name="plan_id", help_text="Plan id")
+    plan_version = IdFilter(field_name="plan_version_id", help_text="Plan version id")
+    person = IdFilter(field_name="person_id", help_text="Person id")
+    ordering = Ordering(fields=("acknowledged_at",))

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from core.currencies import CurrencyField
 from core.params import ID_MAX
 from hierarchy.models import JobFunction
-from plans.models import Plan, PlanAssignment, PlanVersion
+from plans.models import Plan, PlanAcknowledgement, PlanAssignment, PlanVersion, Quota
 
 SOURCE_HELP = (
     "The plan in the plan language as YAML or JSON text (docs/plan-language.md); "
@@ -178,3 +178,125 @@ class PlanTemplateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     summary = serializers.CharField()
     plan = serializers.DictField()
     sample = serializers.DictField()
+
+
+# --- quotas -------------------------------------------------------------------------------------
+
+
+class QuotaSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    holder_kind = serializers.CharField(read_only=True)
+    holder_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Quota
+        fields = [
+            "id",
+            "holder_kind",
+            "person",
+            "node",
+            "holder_name",
+            "quota_id",
+            "plan",
+            "amount",
+            "currency",
+            "valid_from",
+            "valid_to",
+            "created_at",
+            "created_by",
+            "updated_at",
+        ]
+
+    def get_holder_name(self, obj: Quota) -> str:
+        holder: Any = obj.person if obj.person_id is not None else obj.node
+        return str(holder)
+
+
+class QuotaCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    person_id = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    node_id = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    quota_id = serializers.CharField(max_length=64, help_text="The quota id the plan spec reads")
+    amount = serializers.DecimalField(max_digits=20, decimal_places=4, min_value=0)
+    currency = CurrencyField(required=False, help_text="Default: the plan's currency")
+    plan = serializers.IntegerField(
+        required=False, min_value=1, max_value=ID_MAX, help_text="The plan whose spec names it"
+    )
+    valid_from = serializers.DateField()
+    valid_to = serializers.DateField(help_text="Exclusive: the first day it no longer holds")
+
+
+class QuotaUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    amount = serializers.DecimalField(max_digits=20, decimal_places=4, min_value=0, required=False)
+    currency = CurrencyField(required=False)
+    valid_from = serializers.DateField(required=False)
+    valid_to = serializers.DateField(required=False)
+
+
+class QuotaEndSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    valid_to = serializers.DateField()
+
+
+class QuotaImportSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    plan = serializers.IntegerField(
+        required=False, min_value=1, max_value=ID_MAX, help_text="Plan of the rows naming none"
+    )
+    dry_run = serializers.BooleanField(required=False, default=False)
+    mode = serializers.ChoiceField(
+        choices=["all_or_nothing", "partial"], required=False, default="all_or_nothing"
+    )
+
+
+class QuotaUploadSerializer(QuotaImportSerializer):
+    file = serializers.FileField(help_text="CSV, UTF-8; the columns of docs/plans.md")
+
+
+class QuotaBulkSerializer(QuotaImportSerializer):
+    # ListSerializer takes max_length; the stubs do not know it.
+    rows = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=10000)
+
+
+class RowErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    line = serializers.IntegerField()
+    column = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    value = serializers.CharField()
+
+
+class QuotaImportResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    errors = RowErrorSerializer(many=True)  # type: ignore[assignment]
+    quotas = QuotaSerializer(many=True)
+
+
+# --- acknowledgements ----------------------------------------------------------------------------
+
+
+class PlanAcknowledgementSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    person_name = serializers.CharField(source="person.full_name", read_only=True)
+    plan_version_number = serializers.IntegerField(source="plan_version.number", read_only=True)
+
+    class Meta:
+        model = PlanAcknowledgement
+        fields = [
+            "id",
+            "person",
+            "person_name",
+            "plan",
+            "plan_version",
+            "plan_version_number",
+            "spec_hash",
+            "acknowledged_at",
+            "user",
+            "ip_address",
+        ]
+
+
+class AcknowledgeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    plan_version = serializers.IntegerField(
+        min_value=1, max_value=ID_MAX, help_text="A published version assigned to you"
+    )
+    person_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=ID_MAX, help_text="Default: the signed-in person"
+    )

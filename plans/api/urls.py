@@ -50,4 +50,19 @@ urlpatterns = [
         views.PlanTemplateDetailView.as_view(),
         name="api-plan-template-detail",
     ),
+    path("quotas/", views.QuotaListView.as_view(), name="api-quota-list"),
+    path("quotas/bulk/", views.QuotaBulkView.as_view(), name="api-quota-bulk"),
+    path("quotas/upload/", views.QuotaUploadView.as_view(), name="api-quota-upload"),
+    path("quotas/<int:quota_pk>/", views.QuotaDetailView.as_view(), name="api-quota-detail"),
+    path("quotas/<int:quota_pk>/end/", views.QuotaEndView.as_view(), name="api-quota-end"),
+    path(
+        "plan-acknowledgements/",
+        views.PlanAcknowledgementListView.as_view(),
+        name="api-plan-acknowledgement-list",
+    ),
+    path(
+        "plan-acknowledgements/<int:acknowledgement_id>/",
+        views.PlanAcknowledgementDetailView.as_view(),
+        name="api-plan-acknowledgement-detail",
+    ),
 ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,12 +19,19 @@ from core.api import params
 from core.api.base import TenantAPIView
 from core.api.filters import list_parameters
 from core.api.pagination import paginate
+from core.api.parsers import SafeJSONParser
+from core.auth import client_ip
+from core.errors import NotFoundError, ValidationFailedError
+from core.imports import Outcome
 from engine import plan_json_schema, validate_plan
+from hierarchy import org_selectors
 from hierarchy.access import request_access
-from plans import catalog, selectors, services
+from hierarchy.periods import tenant_today
+from plans import catalog, quota_import, selectors, services
 from plans.api import filters
 from plans.api import serializers as s
 
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a quota file is a few rows per person and period
 PLANS = "changing plans"  # a plan pays everyone assigned to it, across the organisation
 SALES_AE_SOURCE = catalog.template_source("sales_ae", plan_id="sales-ae-2026", name="Sales AE")
 
@@ -498,3 +506,269 @@ class PlanTemplateDetailView(TenantAPIView):
     @extend_schema(summary="Get a plan template", responses=s.PlanTemplateSerializer)
     def get(self, request: Request, key: str) -> Response:
         return Response(s.PlanTemplateSerializer(catalog.template_get(key).as_dict()).data)
+
+
+# --- quotas -------------------------------------------------------------------------------------
+
+
+class QuotaListView(TenantAPIView):
+    """Quotas of people and nodes, as the access policy lets you see them; create one."""
+
+    permission = "plans.view"
+    write_permission = "plans.change"
+
+    @extend_schema(
+        summary="List quotas",
+        parameters=list_parameters(filters.QuotaFilter),
+        responses=s.QuotaSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.quota_list(access=request_access(request))
+        return paginate(self, request, qs, s.QuotaSerializer, filterset=filters.QuotaFilter)
+
+    @extend_schema(
+        summary="Give a person or a node a quota for a period or a plan year",
+        request=s.QuotaCreateSerializer,
+        responses={201: s.QuotaSerializer},
+        examples=[
+            OpenApiExample(
+                "A quarter's new-business quota",
+                value={
+                    "person_id": 5,
+                    "quota_id": "new_bookings",
+                    "amount": "300000.00",
+                    "currency": "USD",
+                    "plan": 3,
+                    "valid_from": "2026-01-01",
+                    "valid_to": "2026-04-01",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.QuotaCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        quota = services.quota_create(
+            access=request_access(request),
+            holder=services.QuotaHolder(
+                person_id=data.get("person_id"), node_id=data.get("node_id")
+            ),
+            quota_id=data["quota_id"],
+            amount=data["amount"],
+            currency=data.get("currency"),
+            plan_id=data.get("plan"),
+            valid_from=data["valid_from"],
+            valid_to=data["valid_to"],
+            user_id=_user(request),
+        )
+        return Response(s.QuotaSerializer(quota).data, status=status.HTTP_201_CREATED)
+
+
+class QuotaDetailView(TenantAPIView):
+    """One quota; change its amount, currency or dates (the holder and id stay)."""
+
+    permission = "plans.view"
+    write_permission = "plans.change"
+
+    @extend_schema(summary="Get a quota", responses=s.QuotaSerializer)
+    def get(self, request: Request, quota_pk: int) -> Response:
+        found = selectors.quota_get(access=request_access(request), quota_pk=quota_pk)
+        return Response(s.QuotaSerializer(found).data)
+
+    @extend_schema(
+        summary="Change a quota",
+        request=s.QuotaUpdateSerializer,
+        responses=s.QuotaSerializer,
+        examples=[OpenApiExample("A new amount", value={"amount": "320000"}, request_only=True)],
+    )
+    def patch(self, request: Request, quota_pk: int) -> Response:
+        access = request_access(request)
+        selectors.quota_get(access=access, quota_pk=quota_pk)
+        serializer = s.QuotaUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changed = services.quota_update(
+            access=access, quota_pk=quota_pk, **serializer.validated_data
+        )
+        return Response(s.QuotaSerializer(changed).data)
+
+
+class QuotaEndView(TenantAPIView):
+    """End a quota early on ``valid_to`` (the first day it no longer holds)."""
+
+    permission = "plans.change"
+
+    @extend_schema(
+        summary="End a quota early",
+        request=s.QuotaEndSerializer,
+        responses=s.QuotaSerializer,
+        examples=[
+            OpenApiExample("End of May", value={"valid_to": "2026-06-01"}, request_only=True)
+        ],
+    )
+    def post(self, request: Request, quota_pk: int) -> Response:
+        access = request_access(request)
+        selectors.quota_get(access=access, quota_pk=quota_pk)
+        serializer = s.QuotaEndSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ended = services.quota_end(access=access, quota_pk=quota_pk, **serializer.validated_data)
+        return Response(s.QuotaSerializer(ended).data)
+
+
+def _import_result(outcome: Outcome, *, mode: str, dry_run: bool) -> Response:
+    """The import kernel's HTTP contract: 201 whatever the outcome, row errors inline."""
+    state, reason = outcome.status(mode=mode, dry_run=dry_run)
+    body = {
+        "status": state,
+        "reason": reason,
+        "counts": outcome.counts,
+        "errors": [e.as_dict() for e in outcome.errors],
+        "quotas": s.QuotaSerializer(outcome.extra.get("quotas", []), many=True).data,
+    }
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
+IMPORT_EXAMPLE_ROWS = [
+    {"employee_id": "E100", "quota_id": "new_bookings", "amount": "300000", "period": "FY2026 Q1"},
+    {
+        "node": "west",
+        "quota_id": "bookings",
+        "amount": "1200000",
+        "valid_from": "2026-01-01",
+        "valid_to": "2027-01-01",
+    },
+]
+
+
+class QuotaBulkView(TenantAPIView):
+    """Import quota rows sent as JSON: the CSV upload's columns, checks and row errors."""
+
+    permission = "plans.change"
+
+    @extend_schema(
+        summary="Import many quotas (JSON rows), all or nothing by default",
+        request=s.QuotaBulkSerializer,
+        responses={201: s.QuotaImportResultSerializer},
+        examples=[
+            OpenApiExample(
+                "A person's quarter and a team's year",
+                value={"plan": 3, "rows": IMPORT_EXAMPLE_ROWS},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.QuotaBulkSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        outcome = quota_import.quota_import_rows(
+            data["rows"],
+            access=request_access(request),
+            user_id=_user(request),
+            mode=data["mode"],
+            dry_run=data["dry_run"],
+            plan_id=data.get("plan"),
+        )
+        return _import_result(outcome, mode=data["mode"], dry_run=data["dry_run"])
+
+
+class QuotaUploadView(TenantAPIView):
+    """Import a CSV file of quotas (multipart ``file``); ``dry_run`` checks without writing."""
+
+    permission = "plans.change"
+    parser_classes = [SafeJSONParser, MultiPartParser]
+
+    @extend_schema(
+        summary="Upload a CSV file of quotas",
+        request={"multipart/form-data": s.QuotaUploadSerializer},
+        responses={201: s.QuotaImportResultSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.QuotaUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        upload = data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            message = "The file is larger than 20 MB; split it."
+            raise ValidationFailedError(message, details={"file": [message]})
+        outcome = quota_import.quota_import_csv(
+            upload,
+            access=request_access(request),
+            user_id=_user(request),
+            mode=data["mode"],
+            dry_run=data["dry_run"],
+            plan_id=data.get("plan"),
+        )
+        return _import_result(outcome, mode=data["mode"], dry_run=data["dry_run"])
+
+
+# --- acknowledgements ----------------------------------------------------------------------------
+
+ACK_READERS = ("plans.view", "plans.view.team", "plans.view.self")
+
+
+class PlanAcknowledgementListView(TenantAPIView):
+    """Who acknowledged which plan version's document: an employee sees her own, a manager her
+    team's, a comp admin everyone's. POST acknowledges a version assigned to you."""
+
+    permission = ACK_READERS
+
+    @extend_schema(
+        summary="List plan acknowledgements",
+        parameters=list_parameters(filters.PlanAcknowledgementFilter),
+        responses=s.PlanAcknowledgementSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.plan_acknowledgement_list(access=request_access(request))
+        return paginate(
+            self,
+            request,
+            qs,
+            s.PlanAcknowledgementSerializer,
+            filterset=filters.PlanAcknowledgementFilter,
+        )
+
+    @extend_schema(
+        summary="Acknowledge your plan document (201 the first time, 200 after)",
+        request=s.AcknowledgeSerializer,
+        responses={201: s.PlanAcknowledgementSerializer, 200: s.PlanAcknowledgementSerializer},
+        examples=[OpenApiExample("Version 14", value={"plan_version": 14}, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.AcknowledgeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        access = request_access(request)
+        user_id = _user(request)
+        person_id = data.get("person_id")
+        if person_id is None:
+            me = org_selectors.person_for_user(user_id=user_id) if user_id else None
+            if me is None:
+                raise NotFoundError("No person is linked to you.")
+            person_id = me.pk
+        selectors.plan_document_person(access=access, person_id=person_id)
+        ack, new = services.plan_acknowledge(
+            person_id=person_id,
+            plan_version_id=data["plan_version"],
+            user_id=user_id,
+            ip_address=client_ip(request),
+            today=tenant_today(request.tenant),  # type: ignore[attr-defined]
+        )
+        return Response(
+            s.PlanAcknowledgementSerializer(ack).data,
+            status=status.HTTP_201_CREATED if new else status.HTTP_200_OK,
+        )
+
+
+class PlanAcknowledgementDetailView(TenantAPIView):
+    """One acknowledgement."""
+
+    permission = ACK_READERS
+
+    @extend_schema(summary="Get a plan acknowledgement", responses=s.PlanAcknowledgementSerializer)
+    def get(self, request: Request, acknowledgement_id: int) -> Response:
+        found = selectors.plan_acknowledgement_get(
+            access=request_access(request), acknowledgement_id=acknowledgement_id
+        )
+        return Response(s.PlanAcknowledgementSerializer(found).data)

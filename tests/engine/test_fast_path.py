@@ -10,6 +10,7 @@ rendered - identical trace steps, inputs and sentences.
 
 from __future__ import annotations
 
+import copy
 import random
 from decimal import (
     ROUND_CEILING,
@@ -31,6 +32,7 @@ from engine import Result, compute, parse_plan
 from engine.fastpath import plain_plan, round_scaled
 from engine.loader import inputs_from_mapping
 from engine.money import ROUNDING_MODES
+from engine.pipeline import result_hash
 from engine.types import Inputs
 
 WIDE = Context(prec=100)
@@ -250,6 +252,23 @@ def test_result_hash_is_stable_and_independent_of_rendering() -> None:
     for t in first.traces:
         t.render()
     assert compute(inputs).result_hash == first.result_hash
+
+
+def test_the_column_wise_hash_is_the_hash_of_the_lines_and_traces_built_from_it() -> None:
+    # given a run whose plain-tier lines stay column-wise until read
+    inputs = random_inputs(random.Random(33), people=12, deals=90, plan_ids=["p", "q"])
+    result = compute(inputs)
+    assert any(t.source is not None for t in result.traces), "the fast path was taken"
+    # when the objects are built and hashed the ordinary way
+    again = result_hash(result.lines, result.traces, result.measures, result.draw_balances)
+    # then it is the hash worked out from the columns, and the objects are built once
+    assert again == result.result_hash
+    assert result.lines is result.lines and result.traces is result.traces
+    copied = copy.copy(result)
+    assert copied.lines == result.lines and copied.result_hash == result.result_hash
+    assert [(t.person_id, t.component_id) for t in result.traces] == [
+        (ln.person_id, ln.component_id) for ln in result.lines
+    ]
 
 
 def test_fast_and_general_paths_give_the_same_result_hash() -> None:

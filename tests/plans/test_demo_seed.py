@@ -33,3 +33,41 @@ def test_the_demo_seed_publishes_every_template_and_assigns_the_role_plans(tenan
             assert version.spec == {**catalog.template_get(plan.template).plan, "id": plan.code}
         roles = set(PlanAssignment.objects.values_list("plan__template", "role__name"))
         assert roles == {(key, role) for key, (role, _ti) in ROLE_OF_TEMPLATE.items()}
+
+
+def test_the_demo_seed_gives_the_people_on_quota_plans_their_quotas(tenant_a):
+    from plans.models import Quota
+    from plans.selectors import quota_frame
+
+    with tenant_scope(tenant_a):
+        generate_company(people=90, start=date(2025, 1, 1), seed=3)
+    call_command("plans_demo_seed", "--tenant", tenant_a.slug)
+    call_command("plans_demo_seed", "--tenant", tenant_a.slug)  # a second run adds nothing
+    with tenant_scope(tenant_a):
+        start, end = periods.fiscal_year_bounds(
+            tenant_a, periods.fiscal_year_of(tenant_a, periods.tenant_today(tenant_a))
+        )
+        ids = set(Quota.objects.values_list("plan__template", "quota_id").distinct())
+        # every quota id a seeded role plan's sample gives a person
+        assert ids == {
+            ("sales_ae", "new_bookings"),
+            ("sales_ae", "expansion_bookings"),
+            ("manager_override", "team_bookings"),
+        }
+        ae = Quota.objects.filter(quota_id="new_bookings")
+        assert ae.exists() and {q.amount for q in ae} == {100000}
+        assert {
+            (q.valid_to.year * 12 + q.valid_to.month)
+            - (q.valid_from.year * 12 + q.valid_from.month)
+            for q in ae
+        } == {1}
+        assert Quota.objects.filter(valid_from__lt=start).count() == 0
+        assert Quota.objects.filter(valid_to__gt=end).count() == 0
+        # a payout run of the first month finds one new-business quota per AE
+        frame = quota_frame(
+            start=start,
+            end=periods.fiscal_year_periods(tenant_a, periods.fiscal_year_of(tenant_a, start))[
+                5
+            ].end,
+        )
+        assert len(frame) > 0

@@ -52,8 +52,11 @@ def test_a_comp_admin_lists_plans_and_creates_one_from_a_template(
 
 def test_an_employee_does_not_see_the_plans_pages(client, bob):
     client.force_login(bob)
-    assert client.get("/plans/").status_code == 404
-    assert b'href="/plans/"' not in client.get("/").content
+    # the tenant's plans are not hers: /plans/ leads to "My plan" (test_plan_documents.py)
+    assert client.get("/plans/")["Location"] == "/plans/mine/"
+    assert client.get("/plans/new/").status_code == 404
+    home = client.get("/").content
+    assert b'href="/plans/"' not in home and b'href="/plans/mine/"' in home
 
 
 @pytest.mark.covers_url("plan_version", "plan_version_publish", "plan_detail", "plan_version_diff")
