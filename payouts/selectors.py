@@ -102,7 +102,7 @@ def period_checklists(*, periods: list[Period], principal: Principal) -> list[Ch
 def _unacknowledged_plans(periods: list[Period]) -> dict[int, int] | None:
     """Plan acknowledgements are another change's (plans); until they exist, None."""
     try:
-        from plans.models import PlanAcknowledgement  # type: ignore[attr-defined]
+        from plans.models import PlanAcknowledgement
     except ImportError:
         return None
     _ = PlanAcknowledgement  # pragma: no cover (wired when plans keep acknowledgements)
