@@ -98,3 +98,69 @@ def payout_curve_figure(
         name=title,
         x_percent=True,
     )
+
+
+def cumulative_figure(
+    labels: Sequence[str],
+    earned: Sequence[Decimal],
+    target: Sequence[Decimal | None],
+    *,
+    currency: str,
+) -> dict[str, Any]:
+    """Return cumulative earnings (bars) against cumulative target (a line) by period."""
+    fig = go.Figure(
+        data=[
+            go.Bar(
+                x=list(labels),
+                y=[float(v) for v in earned],
+                name="Earned",
+                marker={"color": ACCENT},
+                hovertemplate="%{x}: %{y:,.2f} " + currency + "<extra>Earned</extra>",
+            )
+        ],
+        layout=_layout(
+            x_title="Period", y_title=f"Cumulative ({currency})", x_percent=False, y_percent=False
+        ),
+    )
+    if any(t is not None for t in target):
+        fig.add_trace(
+            go.Scatter(
+                x=list(labels),
+                y=[None if t is None else float(t) for t in target],
+                mode="lines+markers",
+                name="Target",
+                line={"color": "#111827", "width": 2, "dash": "dash"},
+                hovertemplate="%{x}: %{y:,.2f} " + currency + "<extra>Target</extra>",
+            )
+        )
+    figure: dict[str, Any] = fig.to_plotly_json()
+    figure["layout"]["template"] = {}
+    figure["layout"]["showlegend"] = True
+    figure["layout"]["legend"] = {"orientation": "h", "y": 1.12}
+    figure["layout"]["xaxis"]["type"] = "category"
+    figure["layout"]["xaxis"]["title"] = {"text": ""}  # the labels name the periods
+    figure["layout"]["xaxis"]["tickangle"] = -30
+    figure["layout"]["xaxis"]["automargin"] = True
+    return figure
+
+
+def distribution_figure(
+    buckets: Sequence[str], counts: Sequence[int], *, x_title: str = "Attainment"
+) -> dict[str, Any]:
+    """Return a bar chart of how many people fall in each bucket (an attainment histogram)."""
+    fig = go.Figure(
+        data=[
+            go.Bar(
+                x=list(buckets),
+                y=list(counts),
+                marker={"color": ACCENT},
+                hovertemplate="%{x}: %{y} people<extra></extra>",
+            )
+        ],
+        layout=_layout(x_title=x_title, y_title="People", x_percent=False, y_percent=False),
+    )
+    figure: dict[str, Any] = fig.to_plotly_json()
+    figure["layout"]["template"] = {}
+    figure["layout"]["xaxis"]["type"] = "category"
+    figure["layout"]["yaxis"]["tickformat"] = ",d"
+    return figure

@@ -430,12 +430,21 @@ class Statement(TenantModel):
     ``content`` is what :func:`payouts.statements.statement_build` returned (every line with its
     trace, the ledger's movements, payable), ``content_hash`` its SHA-256, so what a person was
     shown on approval can always be shown again and proven unchanged. Written only by
-    :func:`payouts.statements.statements_freeze`; a re-approval with another run appends rows.
+    :func:`payouts.statements.statements_freeze`, once per approval: a period reopened and
+    approved again appends new rows, the old ones stay as what was shown then.
     """
 
     period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="statements")
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="statements")
     run = models.ForeignKey(CalculationRun, on_delete=models.PROTECT, related_name="statements")
+    approval = models.ForeignKey(
+        PeriodApproval,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="statements",
+        help_text="The approval that froze it (a reopened period's approval keeps its rows)",
+    )
     currency = models.CharField(max_length=3, validators=[validate_currency])
     earned = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     payable = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
@@ -456,7 +465,9 @@ class Statement(TenantModel):
         ordering = ["period", "person", "-frozen_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "period", "person", "run"], name="statement_unique_run"
+                fields=["tenant", "approval", "person"],
+                condition=Q(approval__isnull=False),
+                name="statement_one_per_approval",
             ),
         ]
         indexes = [

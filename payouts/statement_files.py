@@ -64,7 +64,7 @@ def statement_csv(content: dict[str, Any]) -> str:
                 "",
                 entry["component_id"],
                 entry["kind"],
-                entry["effect"],
+                entry["amount"],
                 entry["currency"],
                 "",
                 entry["memo"],
@@ -155,7 +155,7 @@ def statement_pdf(content: dict[str, Any]) -> bytes:
             [
                 entry["label"],
                 Paragraph(esc(entry["memo"]), small),
-                _fmt(entry["effect"], entry["currency"]),
+                _fmt(entry["amount"], entry["currency"]),
             ]
             for entry in content["ledger"]
         )

@@ -6,17 +6,19 @@ draws and their recovery, clawbacks, holds and releases, payments) of that perso
 
 Which run a statement reads (:func:`period_run`):
 
-1. the run the period was approved with — the run of its frozen statements
-   (:func:`statements_freeze`, called by the approve service), else the run its EARNED ledger
-   entries name: the statement is **final**;
+1. the run of the period's live approval (``PeriodApproval``, written by the approve service,
+   which then calls :func:`statements_freeze`): the statement is **final**;
 2. else the period's latest succeeded full or live run: the statement is **provisional** (the
    figures may still change until the period is approved);
 3. else there is no statement yet ("No calculation has been run for this period yet").
 
-Ledger amounts are read by kind, whatever the sign they were written with: a draw and a release
-add to what is payable, a draw recovery, a clawback, a hold and a payment take from it; an
-adjustment keeps its own sign (a negative adjustment reduces pay). Earned is the run's lines,
-whose amounts the engine already settled against what was paid before.
+Money, in the ledger's own convention (``payouts/ledger.py``): every entry's amount is signed by
+its effect on what the person is owed (a draw recovery, a clawback, a hold, a payment are
+negative; a release positive; a reopen writes the opposite of each approved entry). A final
+statement's totals are the ledger's entries of the person and period, by kind; a provisional
+one's are the run's lines (each line kind to its ledger kind, as an approval would enter it)
+plus the ledger entries already there (adjustments, corrections, draws). The lines and their
+traces are shown either way.
 
 Who may read whose statement is the access policy's business alone
 (:meth:`hierarchy.access.Access.payees`): an employee her own, a manager the people in the nodes
@@ -36,26 +38,27 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
-from django.db.models.functions import Abs
 from django.utils import timezone
 
 from core.audit import audit_record, current_actor
 from core.errors import NotFoundError, ValidationFailedError
 from core.tenancy import get_current_tenant
 from hierarchy.access import Access
-from hierarchy.models import Period, PeriodStatus, Person
+from hierarchy.models import Assignment, NodeClosure, Period, PeriodStatus, Person
 from incentives.models import Credit, Transaction
+from payouts.ledger import entry_kind_for_line
 from payouts.models import (
     CalculationRun,
     EntryKind,
     LedgerEntry,
     LineContribution,
     PayoutLine,
+    PeriodApproval,
     RunKind,
     RunStatus,
     Statement,
 )
-from plans.models import Plan
+from plans.models import Plan, PlanAssignment
 
 FINAL = "final"
 PROVISIONAL = "provisional"
@@ -64,20 +67,13 @@ NO_RUN = "none"
 NO_RUN_MESSAGE = "No calculation has been run for this period yet."
 RUN_NOT_SUCCEEDED = "Only a succeeded run can be frozen into statements (run {run} is {status})."
 RUN_OF_ANOTHER_PERIOD = "Run {run} calculated another period."
+RUN_NOT_APPROVED = "Run {run} is not the approved run of {period}: only an approval freezes."
 STATEMENT_NOT_FOUND = "Statement not found."
 LINE_NOT_FOUND = "Payout line not found."
 
-# How each ledger kind moves what is payable (earned and adjustments keep their own sign).
-DIRECTION: dict[str, int] = {
-    EntryKind.DRAW: 1,
-    EntryKind.RELEASE: 1,
-    EntryKind.DRAW_RECOVERY: -1,
-    EntryKind.CLAWBACK: -1,
-    EntryKind.HOLD: -1,
-    EntryKind.PAID: -1,
-}
 # The statement's totals, in the order a statement shows them; each ledger kind adds to one.
 TOTAL_OF_KIND: dict[str, str] = {
+    EntryKind.EARNED: "earned",
     EntryKind.ADJUSTMENT: "adjustments",
     EntryKind.DRAW: "draw",
     EntryKind.DRAW_RECOVERY: "draw_recovery",
@@ -107,12 +103,10 @@ TOTAL_LABELS: dict[str, str] = {
     "payable": "Payable",
 }
 ZERO = Decimal(0)
-
-
-def effect(kind: str, amount: Decimal) -> Decimal:
-    """Return how a ledger entry of ``kind`` and ``amount`` moves what is payable."""
-    direction = DIRECTION.get(kind)
-    return amount if direction is None else direction * abs(amount)
+# The kinds an approval enters straight from the run's lines (shown as lines, not movements).
+LINE_ENTRY_KINDS = frozenset(
+    {EntryKind.EARNED, EntryKind.DRAW, EntryKind.DRAW_RECOVERY, EntryKind.CLAWBACK}
+)
 
 
 def money(value: Decimal) -> str:
@@ -137,24 +131,21 @@ class RunChoice:
         return FINAL if self.final else PROVISIONAL
 
 
+def live_approval(*, period: Period) -> PeriodApproval | None:
+    """Return the period's live approval (not reopened), if any."""
+    approval: PeriodApproval | None = (
+        PeriodApproval.objects.filter(period=period, reopened_at__isnull=True)
+        .select_related("run")
+        .first()
+    )
+    return approval
+
+
 def period_run(*, period: Period) -> RunChoice:
     """Return the run ``period``'s statements read: the approved one, else the latest."""
-    frozen = (
-        Statement.objects.filter(period=period)
-        .select_related("run")
-        .order_by("-frozen_at", "-id")
-        .first()
-    )
-    if frozen is not None:
-        return RunChoice(frozen.run, True)
-    earned_run = (
-        LedgerEntry.objects.filter(period=period, kind=EntryKind.EARNED, run__isnull=False)
-        .order_by("-created_at", "-id")
-        .values_list("run_id", flat=True)
-        .first()
-    )
-    if earned_run is not None:
-        return RunChoice(CalculationRun.objects.get(pk=earned_run), True)
+    approval = live_approval(period=period)
+    if approval is not None:
+        return RunChoice(approval.run, True)
     latest = (
         CalculationRun.objects.filter(period=period, status=RunStatus.SUCCEEDED)
         .exclude(kind=RunKind.PREVIEW)
@@ -191,13 +182,18 @@ def _entry_dict(entry: LedgerEntry) -> dict[str, Any]:
         "kind": entry.kind,
         "label": EntryKind(entry.kind).label,
         "amount": money(entry.amount),
-        "effect": money(effect(entry.kind, entry.amount)),
         "currency": entry.currency,
         "component_id": entry.component_id,
         "memo": entry.memo,
         "corrects": entry.corrects_id,
         "created_at": entry.created_at.isoformat(),
     }
+
+
+def _mirrors_a_line(entry: LedgerEntry) -> bool:
+    """Return whether an entry is an approval's copy of a run's line (or a reopen's reversal
+    of one): shown as the line, not as a movement of its own."""
+    return entry.kind in LINE_ENTRY_KINDS and entry.run_id is not None and entry.component_id != ""
 
 
 def _components(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -233,13 +229,16 @@ def _assemble(
     currency: str,
 ) -> dict[str, Any]:
     totals = dict.fromkeys(TOTALS, ZERO)
-    totals["earned"] = sum((Decimal(x["amount"]) for x in lines), ZERO)
+    if not choice.final:
+        # Provisional: the lines as an approval would enter them, then the ledger so far.
+        for line in lines:
+            kind = entry_kind_for_line(line["kind"])
+            totals[TOTAL_OF_KIND[kind]] += Decimal(line["amount"])
     movements = []
     for entry in entries:
-        if entry.kind == EntryKind.EARNED:
-            continue  # the run's lines are what was earned; the EARNED entries repeat them
-        totals[TOTAL_OF_KIND[entry.kind]] += effect(entry.kind, entry.amount)
-        movements.append(_entry_dict(entry))
+        totals[TOTAL_OF_KIND[entry.kind]] += entry.amount
+        if not _mirrors_a_line(entry):
+            movements.append(_entry_dict(entry))
     totals["payable"] = sum((totals[k] for k in TOTALS if k != "payable"), ZERO)
     run = choice.run
     return {
@@ -330,11 +329,11 @@ def _statement_people(period: Period, run: CalculationRun) -> QuerySet[Person]:
 
 @transaction.atomic
 def statements_freeze(*, period_id: int, run_id: int) -> list[Statement]:
-    """Freeze the statement of every person the run paid (or the ledger moved) for the
-    period, from ``run_id``'s lines: one append-only row each with its content and hash.
+    """Freeze, for the period's live approval of ``run_id``, the statement of every person the
+    run paid (or the ledger moved): one append-only row each with its content and hash.
 
-    Idempotent: a person already frozen for this run keeps the row written first. Called by
-    the approve service inside its transaction.
+    Called by the approve service inside its transaction, after the approval's ledger entries.
+    Idempotent: a person already frozen for this approval keeps the row written first.
     """
     period = Period.objects.filter(pk=period_id).first()
     run = CalculationRun.objects.filter(pk=run_id).first()
@@ -346,7 +345,13 @@ def statements_freeze(*, period_id: int, run_id: int) -> list[Statement]:
         raise ValidationFailedError(
             RUN_NOT_SUCCEEDED.format(run=run.number, status=run.status), code="run_not_succeeded"
         )
-    done = set(Statement.objects.filter(period=period, run=run).values_list("person_id", flat=True))
+    approval = live_approval(period=period)
+    if approval is None or approval.run_id != run.pk:
+        raise ValidationFailedError(
+            RUN_NOT_APPROVED.format(run=run.number, period=period.label), code="run_not_approved"
+        )
+    frozen = Statement.objects.filter(approval=approval)
+    done = set(frozen.values_list("person_id", flat=True))
     people = [p for p in _statement_people(period, run) if p.pk not in done]
     now = timezone.now()
     user_id = current_actor().user_id
@@ -358,6 +363,7 @@ def statements_freeze(*, period_id: int, run_id: int) -> list[Statement]:
                 period=period,
                 person_id=content["person"]["id"],
                 run=run,
+                approval=approval,
                 currency=content["currency"],
                 earned=Decimal(content["totals"]["earned"]),
                 payable=Decimal(content["totals"]["payable"]),
@@ -371,9 +377,15 @@ def statements_freeze(*, period_id: int, run_id: int) -> list[Statement]:
     audit_record(
         action="statements.freeze",
         obj=run,
-        after={"period": period.pk, "run": run.pk, "frozen": len(rows), "already": len(done)},
+        after={
+            "period": period.pk,
+            "run": run.pk,
+            "approval": approval.pk,
+            "frozen": len(rows),
+            "already": len(done),
+        },
     )
-    return list(Statement.objects.filter(period=period, run=run).order_by("person_id"))
+    return list(frozen.order_by("person_id"))
 
 
 # --- reading, through the access policy ---------------------------------------------------------
@@ -395,9 +407,11 @@ def statement_get(*, access: Access, period_id: int, person_id: int) -> dict[str
     except NotFoundError:
         raise NotFoundError(STATEMENT_NOT_FOUND) from None
     choice = period_run(period=period)
-    if choice.final and choice.run is not None:
+    if choice.final:
         frozen = (
-            Statement.objects.filter(period=period, person=person, run=choice.run)
+            Statement.objects.filter(
+                period=period, person=person, approval__reopened_at__isnull=True
+            )
             .order_by("-frozen_at")
             .first()
         )
@@ -437,44 +451,50 @@ def period_summaries(
     the ledger moved, by aggregate queries (their number does not grow with the people)."""
     choice = choice or period_run(period=period)
     run = choice.run
-    earned: dict[int, Decimal] = {}
+    earned: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    moved: dict[int, Decimal] = defaultdict(lambda: ZERO)
     currency: dict[int, str] = {}
     attainment: dict[int, Decimal | None] = {}
     plans: dict[int, set[str]] = defaultdict(set)
     if run is not None:
         lines = PayoutLine.objects.filter(run=run, person__in=people)
-        for row in lines.values("person_id", "currency").annotate(total=Sum("amount")):
-            earned[row["person_id"]] = earned.get(row["person_id"], ZERO) + row["total"]
-            currency.setdefault(row["person_id"], row["currency"])
-        # Attainment: the first component's (the one a plan is judged by), per person.
+        for row in lines.values("person_id", "kind", "currency").annotate(total=Sum("amount")):
+            pid = row["person_id"]
+            currency.setdefault(pid, row["currency"])
+            earned.setdefault(pid, ZERO)
+            if choice.final:
+                continue  # the ledger holds what the approval entered
+            if entry_kind_for_line(row["kind"]) == EntryKind.EARNED:
+                earned[pid] += row["total"]
+            moved[pid] += row["total"]
+        # Attainment: the first component's the run wrote (the plan's order), per person.
         for pid, att in (
             lines.filter(attainment__isnull=False)
-            .order_by("person_id", "plan_id", "component_id", "id")
+            .order_by("person_id", "id")
             .values_list("person_id", "attainment")
         ):
             attainment.setdefault(pid, att)
         for pid, name in lines.values_list("person_id", "plan__name").distinct():
             plans[pid].add(name)
-    moved: dict[int, Decimal] = defaultdict(lambda: ZERO)
     entries = (
         LedgerEntry.objects.filter(period=period, person__in=people)
-        .exclude(kind=EntryKind.EARNED)
         .values("person_id", "kind", "currency")
-        .annotate(total=Sum("amount"), size=Sum(Abs("amount")))
+        .annotate(total=Sum("amount"))
     )
     for row in entries:
-        # A directed kind moves payable by the size of each entry, whatever its sign.
-        total = row["size"] if row["kind"] in DIRECTION else row["total"]
-        moved[row["person_id"]] += effect(row["kind"], total)
-        currency.setdefault(row["person_id"], row["currency"])
+        pid = row["person_id"]
+        if row["kind"] == EntryKind.EARNED:
+            earned[pid] += row["total"]
+        moved[pid] += row["total"]
+        currency.setdefault(pid, row["currency"])
     ids = set(earned) | set(moved)
     frozen = (
         set(
-            Statement.objects.filter(period=period, run=run, person_id__in=ids).values_list(
-                "person_id", flat=True
-            )
+            Statement.objects.filter(
+                period=period, person_id__in=ids, approval__reopened_at__isnull=True
+            ).values_list("person_id", flat=True)
         )
-        if run is not None and choice.final
+        if choice.final
         else set()
     )
     default = get_current_tenant().default_currency
@@ -486,7 +506,7 @@ def period_summaries(
             run_id=run.pk if run else None,
             currency=currency.get(p.pk, default),
             earned=earned.get(p.pk, ZERO),
-            payable=earned.get(p.pk, ZERO) + moved.get(p.pk, ZERO),
+            payable=moved.get(p.pk, ZERO),
             attainment=attainment.get(p.pk),
             plans=tuple(sorted(plans.get(p.pk, ()))),
             frozen=p.pk in frozen,
@@ -583,3 +603,154 @@ def line_get(*, access: Access, line_id: int) -> LineDrill:
 def is_closed(period: Period) -> bool:
     """Return whether a period's statements can no longer change (approved or closed)."""
     return period.status in (PeriodStatus.APPROVED, PeriodStatus.CLOSED)
+
+
+# --- earnings pages: a person's periods, a manager's team ------------------------------------
+
+
+def targets(*, person: Person, periods: Sequence[Period]) -> dict[int, Decimal | None]:
+    """Return the person's target incentive for each period: the plan assignments in force on
+    the period's first day — per plan, her own over her job role's over her nodes' (the most
+    specific holder wins) — summed; None when no plan was assigned."""
+    out: dict[int, Decimal | None] = {}
+    for period in periods:
+        day = period.start
+        placed = Assignment.objects.filter(person=person).known_now().as_of(day)
+        nodes = (
+            NodeClosure.objects.filter(descendant_id__in=placed.values("node_id"))
+            .as_of(day)
+            .values("ancestor_id")
+        )
+        rows = PlanAssignment.objects.as_of(day).filter(
+            Q(person=person) | Q(role_id__in=placed.values("role_id")) | Q(node_id__in=nodes)
+        )
+        best: dict[int, tuple[int, Decimal]] = {}
+        for plan_id, person_id, role_id, target in rows.values_list(
+            "plan_id", "person_id", "role_id", "target_incentive"
+        ):
+            rank = 0 if person_id else 1 if role_id else 2
+            if plan_id not in best or rank < best[plan_id][0]:
+                best[plan_id] = (rank, target)
+        out[period.pk] = sum((t for _, t in best.values()), ZERO) if best else None
+    return out
+
+
+@dataclass(frozen=True)
+class PeriodPoint:
+    """One period of a person's year: earned, target, and both summed so far."""
+
+    period: Period
+    status: str
+    earned: Decimal
+    target: Decimal | None
+    cumulative_earned: Decimal
+    cumulative_target: Decimal | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What a person's earnings page shows for one chosen period."""
+
+    person: Person
+    period: Period | None
+    statement: dict[str, Any] | None
+    points: list[PeriodPoint]
+    history: list[Summary]
+    ytd_earned: Decimal
+    currency: str
+    periods: list[Period]
+
+
+def _default_period(history: list[Summary]) -> Period | None:
+    if history:
+        return history[0].period
+    today = timezone.localdate()
+    return (
+        Period.objects.filter(kind="quarterly", start__lte=today, end__gt=today).first()
+        or Period.objects.filter(start__lte=today, end__gt=today).order_by("-start").first()
+    )
+
+
+def earnings_overview(*, access: Access, person: Person, period_id: int | None) -> Overview:
+    """Return a person's earnings page (the principal must be allowed to read her: callers
+    resolve ``person`` through the access policy): the chosen period's statement, the year's
+    periods so far with cumulative earned against target, and her statement history."""
+    history = statement_list(access=access, person_id=person.pk)
+    history = [s for s in history if s.person.pk == person.pk]
+    period = _period(period_id) if period_id is not None else _default_period(history)
+    currency = get_current_tenant().default_currency
+    if period is None:
+        return Overview(person, None, None, [], history, ZERO, currency, [])
+    statement = statement_get(access=access, period_id=period.pk, person_id=person.pk)
+    year = list(
+        Period.objects.filter(
+            kind=period.kind, fiscal_year=period.fiscal_year, start__lte=period.start
+        ).order_by("start")
+    )
+    target = targets(person=person, periods=year)
+    points: list[PeriodPoint] = []
+    run_earned, run_target = ZERO, ZERO
+    for p in year:
+        row = period_summaries(period=p, people=Person.objects.filter(pk=person.pk))
+        earned = row[0].earned if row else ZERO
+        status = row[0].status if row else period_run(period=p).status
+        run_earned += earned
+        t = target.get(p.pk)
+        if t is not None:
+            run_target += t
+        points.append(
+            PeriodPoint(p, status, earned, t, run_earned, run_target if t is not None else None)
+        )
+    return Overview(
+        person=person,
+        period=period,
+        statement=statement,
+        points=points,
+        history=history,
+        ytd_earned=run_earned,
+        currency=statement["currency"],
+        periods=list(statement_periods()),
+    )
+
+
+# Attainment buckets of the team roll-up's distribution chart: [low, high) as fractions.
+BUCKETS: tuple[tuple[str, Decimal, Decimal | None], ...] = (
+    ("< 50 %", Decimal("-Infinity"), Decimal("0.5")),
+    ("50-80 %", Decimal("0.5"), Decimal("0.8")),
+    ("80-100 %", Decimal("0.8"), Decimal("1")),
+    ("100-120 %", Decimal("1"), Decimal("1.2")),
+    ("≥ 120 %", Decimal("1.2"), None),
+)
+TEAM_SORTS = ("name", "plan", "attainment", "earned", "payable")
+
+
+def attainment_buckets(rows: Iterable[Summary]) -> list[tuple[str, int]]:
+    """Return how many of ``rows`` fall in each attainment bucket (people with none left out)."""
+    counts = dict.fromkeys((b[0] for b in BUCKETS), 0)
+    for row in rows:
+        if row.attainment is None:
+            continue
+        for label, low, high in BUCKETS:
+            if row.attainment >= low and (high is None or row.attainment < high):
+                counts[label] += 1
+                break
+    return list(counts.items())
+
+
+def team_rollup(
+    *, access: Access, period: Period, sort: str = "name", descending: bool = False
+) -> list[Summary]:
+    """Return the statement summaries of the people the principal may read for ``period``
+    (a manager: the subtree of every node she managed during it), herself left out."""
+    people = access.payees(start=period.start, end=period.end)
+    if access.principal.user_id is not None:
+        people = people.exclude(user_id=access.principal.user_id)
+    rows = period_summaries(period=period, people=people)
+    keys: dict[str, Any] = {
+        "name": lambda r: (r.person.full_name.lower(), r.person.employee_id),
+        "plan": lambda r: (", ".join(r.plans).lower(), r.person.full_name.lower()),
+        "attainment": lambda r: (r.attainment is not None, r.attainment or ZERO),
+        "earned": lambda r: r.earned,
+        "payable": lambda r: r.payable,
+    }
+    return sorted(rows, key=keys.get(sort, keys["name"]), reverse=descending)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
 from django import template
 
 register = template.Library()
@@ -23,3 +26,39 @@ def month_name(value: int) -> str:
         return calendar.month_name[int(value)]
     except (ValueError, IndexError):
         return str(value)
+
+
+@register.filter
+def money(value: Any, currency: str = "") -> str:
+    """Format an amount with thousands separators and 2 places, then its currency:
+    ``1234567.5|money:"USD"`` → ``1,234,567.50 USD`` (the one money format of every page)."""
+    if value in (None, ""):
+        return "—"
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    text = f"{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,.2f}"
+    return f"{text}\u00a0{currency}" if currency else text
+
+
+@register.filter
+def percent(value: Any, places: int = 0) -> str:
+    """Format a fraction as a percentage: ``0.853|percent`` → ``85 %`` (``—`` for none)."""
+    if value in (None, ""):
+        return "—"
+    try:
+        pct = Decimal(str(value)) * 100
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return f"{pct:,.{int(places)}f}\u00a0%"
+
+
+@register.filter
+def bar_width(value: Any) -> str:
+    """Return a progress bar's width for a fraction, clamped to 0-100 (``1.2`` → ``100``)."""
+    try:
+        pct = Decimal(str(value)) * 100
+    except (InvalidOperation, ValueError, TypeError):
+        return "0"
+    return str(max(Decimal(0), min(Decimal(100), pct)).quantize(Decimal(1)))

@@ -21,6 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-results" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
+# The demo server's environment, so a test can run manage.py against the same database.
+DEMO_ENV: dict[str, str] = {}
 
 
 def _free_port() -> int:
@@ -47,6 +49,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "QUOTIENT_ENV_FILE": "/dev/null",
         }
     )
+    DEMO_ENV.clear()
+    DEMO_ENV.update(env)
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (
         ["migrate", "--no-input", "-v", "0"],
@@ -132,6 +136,22 @@ def page(browser: Any, demo_server: str) -> Iterator[Any]:
     context.close()
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"
     assert refused == [], f"the Content-Security-Policy refused: {refused}"
+
+
+def demo_manage(*args: str) -> str:
+    """Run ``manage.py`` with ``args`` against the demo server's database; return its output."""
+    assert DEMO_ENV, "the demo_server fixture starts first"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=DEMO_ENV,
+        check=False,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
 
 
 def shot(page: Any, name: str) -> None:

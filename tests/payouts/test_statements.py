@@ -18,7 +18,7 @@ from hierarchy.access import access_for
 from hierarchy.models import Person
 from payouts import statements
 from payouts.models import EntryKind, RunStatus, Statement
-from tests.payouts.written_runs import ledger, write_line, write_run
+from tests.payouts.written_runs import approve, ledger, write_line, write_run
 
 pytestmark = pytest.mark.django_db
 
@@ -52,16 +52,16 @@ def test_a_period_without_a_run_has_an_empty_statement(org, written):
     assert still.run is None and failed.pk  # a failed run is no statement
 
 
-def test_the_ledger_moves_payable_by_kind_whatever_the_sign_it_was_written_with(org, written):
+def test_the_ledger_entries_move_payable_by_their_signed_amounts(org, written):
     with tenant_scope(org.tenant):
-        # given a draw, its recovery written negative, a hold written positive, a release,
-        # a negative adjustment and a payment
+        # given, signed by their effect as the ledger writes them: a draw, its recovery, a
+        # hold, a partial release, a negative adjustment and a payment
         ledger(org.wes, written.q1, EntryKind.DRAW, "500.00", "Ramp draw")
         ledger(org.wes, written.q1, EntryKind.DRAW_RECOVERY, "-200.00")
-        ledger(org.wes, written.q1, EntryKind.HOLD, "300.00", "Deal under review")
+        ledger(org.wes, written.q1, EntryKind.HOLD, "-300.00", "Deal under review")
         ledger(org.wes, written.q1, EntryKind.RELEASE, "100.00")
         ledger(org.wes, written.q1, EntryKind.ADJUSTMENT, "-50.00", "Split correction")
-        ledger(org.wes, written.q1, EntryKind.PAID, "400.00", "Advance paid")
+        ledger(org.wes, written.q1, EntryKind.PAID, "-400.00", "Advance paid")
         # when
         st = statements.statement_build(period=written.q1, person=org.wes)
         summary = statements.period_summaries(
@@ -80,12 +80,15 @@ def test_the_ledger_moves_payable_by_kind_whatever_the_sign_it_was_written_with(
     assert st["ledger"][0]["memo"] == "Ramp draw"
 
 
-def test_freezing_writes_one_row_per_person_with_a_hash_and_makes_the_statement_final(org, written):
+def test_approving_freezes_one_row_per_person_with_a_hash_and_makes_the_statement_final(
+    org, written
+):
+    # when the period is approved through the lifecycle (ledger entries, then the freeze)
+    outcome = approve(org.tenant, written.q1, written.run)
     with tenant_scope(org.tenant):
-        # when
-        rows = statements.statements_freeze(period_id=written.q1.pk, run_id=written.run.pk)
+        rows = outcome.statements_frozen
         again = statements.statements_freeze(period_id=written.q1.pk, run_id=written.run.pk)
-        # a later run does not move a frozen period
+        # a later run does not move an approved period
         later = write_run(written.q1, number=2)
         write_line(later, org.erin, written.lines[("erin", "commission")].plan, "commission", "1")
         st = statements.statement_get(
@@ -96,14 +99,42 @@ def test_freezing_writes_one_row_per_person_with_a_hash_and_makes_the_statement_
     assert [r.pk for r in again] == [r.pk for r in rows]  # idempotent
     erin = next(r for r in rows if r.person_id == org.erin.pk)
     assert erin.content_hash == statements.content_hash(erin.content)
-    assert erin.earned == Decimal("1238817.5000")
+    assert erin.earned == Decimal("1238817.5000") == Decimal(st["totals"]["earned"])
     assert st["status"] == statements.FINAL and st["run"]["id"] == written.run.pk
     assert st["frozen"]["hash"] == erin.content_hash
+    assert st["ledger"] == []  # the approval's entries are the lines, not movements
+    assert st["totals"]["payable"] == "1238817.5000"
+
+
+def test_a_reopened_period_is_provisional_again_and_a_new_approval_freezes_anew(org, written):
+    from payouts import lifecycle
+    from tests.payouts.helpers import FINANCE_CLIENT
+
+    first = approve(org.tenant, written.q1, written.run).statements_frozen
+    with tenant_scope(org.tenant):
+        lifecycle.period_reopen(
+            period_id=written.q1.pk, principal=FINANCE_CLIENT, reason="Split fixed"
+        )
+        ledger(org.erin, written.q1, EntryKind.ADJUSTMENT, "250.00", "Split fixed")
+        reopened = statements.statement_build(period=written.q1, person=org.erin)
+        lifecycle.period_approve(
+            period_id=written.q1.pk, run_id=written.run.pk, principal=FINANCE_CLIENT
+        )
+        st = statements.statement_get(
+            access=_access(written.users["erin"]), period_id=written.q1.pk, person_id=org.erin.pk
+        )
+        assert Statement.objects.filter(person=org.erin).count() == 2
+    # reopened: the approval's entries and their reversals cancel out; the lines count again
+    assert reopened["status"] == statements.PROVISIONAL
+    assert reopened["totals"]["payable"] == "1239067.5000"
+    assert st["status"] == statements.FINAL and st["totals"]["adjustments"] == "250.0000"
+    assert st["totals"]["payable"] == "1239067.5000"
+    assert st["frozen"]["id"] not in {r.pk for r in first}
 
 
 def test_a_frozen_statement_cannot_be_changed_or_deleted(org, written):
+    row = approve(org.tenant, written.q1, written.run).statements_frozen[0]
     with tenant_scope(org.tenant):
-        row = statements.statements_freeze(period_id=written.q1.pk, run_id=written.run.pk)[0]
         for action in (
             lambda: Statement.objects.filter(pk=row.pk).update(payable=Decimal(0)),
             lambda: Statement.objects.filter(pk=row.pk).delete(),
@@ -115,13 +146,15 @@ def test_a_frozen_statement_cannot_be_changed_or_deleted(org, written):
                 cur.execute("UPDATE payouts_statement SET content_hash = 'x'")
 
 
-def test_freezing_refuses_a_run_that_has_not_succeeded_or_of_another_period(org, written):
+def test_freezing_refuses_a_run_that_was_not_approved(org, written):
     with tenant_scope(org.tenant):
         running = write_run(written.q2, status=RunStatus.RUNNING)
         with pytest.raises(ValidationFailedError, match="Only a succeeded run"):
             statements.statements_freeze(period_id=written.q2.pk, run_id=running.pk)
         with pytest.raises(ValidationFailedError, match="another period"):
             statements.statements_freeze(period_id=written.q2.pk, run_id=written.run.pk)
+        with pytest.raises(ValidationFailedError, match="not the approved run"):
+            statements.statements_freeze(period_id=written.q1.pk, run_id=written.run.pk)
         assert not Statement.objects.exists()
 
 

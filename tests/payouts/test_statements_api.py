@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.tenancy import tenant_scope
-from payouts import statements
+from tests.payouts.written_runs import approve
 from tests.tenancy import assert_not_found
 
 pytestmark = pytest.mark.django_db
@@ -89,8 +88,7 @@ def test_a_manager_reads_her_teams_statements(client, org, written):
 
 
 def test_a_frozen_statement_is_served_as_frozen(client_alice, org, written):
-    with tenant_scope(org.tenant):
-        statements.statements_freeze(period_id=written.q1.pk, run_id=written.run.pk)
+    approve(org.tenant, written.q1, written.run)
     detail = client_alice.get(f"/api/v1/statements/{written.q1.pk}-{org.erin.pk}/").json()
     assert detail["status"] == "final" and len(detail["frozen"]["hash"]) == 64
 

@@ -19,8 +19,10 @@ from typing import Any
 from django.utils import timezone
 
 from core.models import Role
+from core.permissions import Principal
 from core.tenancy import tenant_scope
 from hierarchy import periods
+from hierarchy.access import access_for
 from hierarchy.models import Period, Person
 from incentives import services as incentive_services
 from incentives.models import Credit, Transaction
@@ -33,6 +35,7 @@ from payouts.models import (
     RunKind,
     RunStatus,
 )
+from plans import services as plan_services
 from tests.factories.hierarchy import MembershipFactory, UserFactory
 
 D = dt.date
@@ -146,6 +149,19 @@ def hand_written_run(org: Any, plan: Any) -> Written:
             ],
             created_by_id=None,
         )
+        # Targets: Erin's own (5,000 a quarter) over the AE role's (3,000), which Wes gets.
+        for holder, target in (
+            (plan_services.Holder(person_id=org.erin.pk), "5000"),
+            (plan_services.Holder(role_id=org.ae.pk), "3000"),
+        ):
+            plan_services.plan_assignment_create(
+                access=access_for(Principal(permissions=frozenset({"plans.change"}))),
+                plan_version_id=plan.versions.get().pk,
+                holder=holder,
+                target_incentive=Decimal(target),
+                valid_from=D(2026, 1, 1),
+                user_id=None,
+            )
         run = write_run(q1, status=RunStatus.RUNNING)
         lines = {
             ("erin", "commission"): write_line(
@@ -236,3 +252,17 @@ __all__ = [
     "write_line",
     "write_run",
 ]
+
+
+def approve(tenant: Any, period: Period, run: CalculationRun) -> Any:
+    """Walk ``period`` to approved with ``run`` through the lifecycle's services (which write
+    the ledger's entries and freeze the statements)."""
+    from payouts import lifecycle
+    from tests.payouts.helpers import FINANCE_CLIENT
+
+    with tenant_scope(tenant):
+        lifecycle.run_succeeded(run)
+        lifecycle.period_submit_for_review(period_id=period.pk, principal=FINANCE_CLIENT)
+        return lifecycle.period_approve(
+            period_id=period.pk, run_id=run.pk, principal=FINANCE_CLIENT
+        )

@@ -1,0 +1,203 @@
+"""Earnings pages: an employee's "My earnings" (this period, year to date, per component with
+attainment, cumulative earnings against target, statement history), a statement with "why this
+number" for every line, a line's drill-down to credits and transactions, and a manager's team
+roll-up for a chosen period whose members open the very same pages.
+
+They render what ``payouts.statements`` computes, through the one access policy: not yours and
+not found are the same 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from core.errors import NotFoundError
+from core.figures import cumulative_figure, distribution_figure
+from core.permissions import request_principal
+from hierarchy import org_selectors
+from hierarchy.access import request_access
+from hierarchy.intervals import OPEN_END
+from hierarchy.models import Period, Person
+from payouts import statements
+
+READ = ("payouts.view", "payouts.view.team", "payouts.view.self")
+TEAM = ("payouts.view", "payouts.view.team")
+ViewFunc = Callable[..., HttpResponse]
+
+
+def require_any(*permissions: str) -> Callable[[ViewFunc], ViewFunc]:
+    """Allow a page to members holding any of ``permissions``; others (and not-yours) 404."""
+
+    def decorator(view: ViewFunc) -> ViewFunc:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if getattr(request, "membership", None) is None:
+                raise Http404("Not found")
+            if not request_principal(request).has(*permissions):
+                raise Http404("Not found")
+            try:
+                return view(request, *args, **kwargs)
+            except NotFoundError:
+                raise Http404("Not found") from None
+
+        return login_required(wrapped)
+
+    return decorator
+
+
+def _me(request: HttpRequest) -> Person | None:
+    """Return the person the signed-in user is (None when her sign-in is linked to nobody)."""
+    return org_selectors.person_for_user(user_id=int(request.user.pk or 0))
+
+
+def _period_param(request: HttpRequest) -> int | None:
+    raw = request.GET.get("period", "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+def _overview_context(request: HttpRequest, person: Any, *, is_self: bool) -> dict[str, Any]:
+    overview = statements.earnings_overview(
+        access=request_access(request), person=person, period_id=_period_param(request)
+    )
+    figure = None
+    if overview.points and any(p.earned or p.target for p in overview.points):
+        figure = cumulative_figure(
+            [p.period.label for p in overview.points],
+            [p.cumulative_earned for p in overview.points],
+            [p.cumulative_target for p in overview.points],
+            currency=overview.currency,
+        )
+    this_target = overview.points[-1].target if overview.points else None
+    return {
+        "overview": overview,
+        "st": overview.statement,
+        "person": person,
+        "is_self": is_self,
+        "figure": figure,
+        "this_target": this_target,
+        "no_run_message": statements.NO_RUN_MESSAGE,
+        "active_nav": "my_earnings" if is_self else "my_team",
+    }
+
+
+@require_any(*READ)
+def my_earnings(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's earnings: this period, year to date, components, history."""
+    me = _me(request)
+    if me is None:
+        return render(
+            request,
+            "dashboards/earnings/overview.html",
+            {"unlinked": True, "active_nav": "my_earnings"},
+        )
+    return render(
+        request, "dashboards/earnings/overview.html", _overview_context(request, me, is_self=True)
+    )
+
+
+@require_any(*TEAM)
+def member_earnings(request: HttpRequest, person_id: int) -> HttpResponse:
+    """A team member's earnings page: exactly what she sees herself."""
+    access = request_access(request)
+    person = access.payee_get(person_id=person_id, start=date.min, end=OPEN_END)
+    return render(
+        request,
+        "dashboards/earnings/overview.html",
+        _overview_context(request, person, is_self=person.user_id == request.user.pk),
+    )
+
+
+@require_any(*READ)
+def statement_page(request: HttpRequest, period_id: int, person_id: int) -> HttpResponse:
+    """One statement: every line with why, the ledger's movements, totals, downloads."""
+    st = statements.statement_get(
+        access=request_access(request), period_id=period_id, person_id=person_id
+    )
+    is_self = st["person"]["id"] == getattr(_me(request), "pk", None)
+    totals = [(key, statements.TOTAL_LABELS[key], st["totals"][key]) for key in statements.TOTALS]
+    return render(
+        request,
+        "dashboards/earnings/statement.html",
+        {
+            "st": st,
+            "frozen_at": datetime.fromisoformat(st["frozen"]["at"]) if st.get("frozen") else None,
+            "totals": totals,
+            "is_self": is_self,
+            "no_run_message": statements.NO_RUN_MESSAGE,
+            "active_nav": "my_earnings" if is_self else "my_team",
+        },
+    )
+
+
+@require_any(*READ)
+def line_page(request: HttpRequest, line_id: int) -> HttpResponse:
+    """One payout line: why, and which credits of which transactions made it."""
+    drill = statements.line_get(access=request_access(request), line_id=line_id)
+    is_self = drill.person.user_id == request.user.pk
+    return render(
+        request,
+        "dashboards/earnings/line.html",
+        {"drill": drill, "is_self": is_self, "active_nav": "my_earnings" if is_self else "my_team"},
+    )
+
+
+def _team_period(request: HttpRequest) -> Period | None:
+    wanted = _period_param(request)
+    periods = statements.statement_periods()
+    if wanted is not None:
+        chosen: Period | None = Period.objects.filter(pk=wanted).first()
+        if chosen is None:
+            raise Http404("Not found")
+        return chosen
+    return periods.first()
+
+
+@require_any(*TEAM)
+def team(request: HttpRequest) -> HttpResponse:
+    """A manager's team roll-up for a chosen period: a sortable table and the attainment
+    distribution; every member opens her own earnings page."""
+    period = _team_period(request)
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort in statements.TEAM_SORTS else "name"
+    descending = request.GET.get("dir") == "desc"
+    rows: list[statements.Summary] = []
+    choice = None
+    figure = None
+    if period is not None:
+        choice = statements.period_run(period=period)
+        rows = statements.team_rollup(
+            access=request_access(request), period=period, sort=sort, descending=descending
+        )
+        buckets = statements.attainment_buckets(rows)
+        if any(n for _, n in buckets):
+            figure = distribution_figure([b for b, _ in buckets], [n for _, n in buckets])
+    columns = [
+        ("name", "Person"),
+        ("plan", "Plan"),
+        ("attainment", "Attainment"),
+        ("earned", "Earned"),
+        ("payable", "Payable"),
+    ]
+    return render(
+        request,
+        "dashboards/earnings/team.html",
+        {
+            "period": period,
+            "periods": statements.statement_periods(),
+            "rows": rows,
+            "choice": choice,
+            "figure": figure,
+            "sort": sort,
+            "descending": descending,
+            "columns": columns,
+            "no_run_message": statements.NO_RUN_MESSAGE,
+            "active_nav": "my_team",
+        },
+    )

@@ -1,0 +1,10 @@
+"""The earnings pages read a hand-written run (tests/payouts/written_runs.py)."""
+
+from __future__ import annotations
+
+from tests.payouts.conftest import (  # noqa: F401 (fixtures)
+    org,
+    org_b,
+    plan_a,
+    written,
+)

@@ -1,0 +1,133 @@
+"""Earnings pages: an employee's own earnings and statements explained to the transaction, a
+manager's team roll-up and member drill-down; empty states; 404 for not yours and for another
+tenant's."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from core.tenancy import tenant_scope
+from tests.payouts.written_runs import write_line, write_run
+from tests.tenancy import assert_not_found
+
+pytestmark = pytest.mark.django_db
+
+
+def _as(client, user):
+    client.force_login(user)
+    return client
+
+
+def _text(response) -> str:
+    return re.sub(r"[ \t\r\n]+", " ", response.content.decode())
+
+
+def test_an_employee_sees_her_earnings_this_period_and_year_to_date(client, org, written):
+    erin = _as(client, written.users["erin"])
+    # when
+    page = erin.get("/earnings/")
+    # then
+    assert page.status_code == 200
+    text = _text(page)
+    assert "FY2026 Q1" in text and "provisional" in text
+    assert 'id="period-earned">1,238,817.50\u00a0USD' in text
+    assert 'id="ytd-earned">1,238,817.50\u00a0USD' in text
+    assert "85\u00a0%" in text and 'style="width:85%"' in text  # commission attainment bar
+    assert 'style="width:100%"' in text  # 120 % is drawn full, not past the end
+    figure = json.loads(json.dumps(page.context["figure"]))
+    assert [t["name"] for t in figure["data"]] == ["Earned", "Target"]
+    assert figure["data"][1]["y"] == [5000.0]  # her own assignment's target, not the role's
+    assert b"plotly/plotly.min.js" in page.content and b"cdn" not in page.content.lower()
+    assert "Statement history" in text and f"/earnings/statements/{written.q1.pk}-" in text
+    # the home page links to it
+    home = _text(erin.get("/"))
+    assert 'id="home-earnings"' in home and "1,238,817.50" in home
+    assert "arrive with payout runs" not in home
+
+
+def test_a_period_without_a_run_says_so(client, org, written):
+    erin = _as(client, written.users["erin"])
+    text = _text(erin.get(f"/earnings/?period={written.q2.pk}"))
+    assert "No calculation has been run for this period yet" in text
+    statement = _text(erin.get(f"/earnings/statements/{written.q2.pk}-{org.erin.pk}/"))
+    assert "No calculation has been run for this period yet" in statement
+
+
+def test_the_statement_explains_each_line_and_drills_down_to_the_transactions(client, org, written):
+    erin = _as(client, written.users["erin"])
+    line = written.lines[("erin", "commission")]
+    statement = _text(erin.get(f"/earnings/statements/{written.q1.pk}-{org.erin.pk}/"))
+    assert "42,500.00 of bookings at 10 % = 4,250.00." in statement
+    assert f"/earnings/lines/{line.pk}/" in statement
+    assert "Payable" in statement and "1,238,817.50\u00a0USD" in statement
+    assert f"/api/v1/statements/{written.q1.pk}-{org.erin.pk}/pdf/" in statement
+    drill = _text(erin.get(f"/earnings/lines/{line.pk}/"))
+    assert "D-1" in drill and "Initech" in drill and "30,000.00\u00a0USD" in drill
+    assert "3,000.00\u00a0USD" in drill and "4,250.00\u00a0USD" in drill
+
+
+@pytest.mark.covers_url(
+    "my_earnings", "team_earnings", "member_earnings", "statement_page", "statement_line_page"
+)
+def test_not_yours_and_another_tenants_pages_are_404(client, org, written, client_charlie):
+    wes_line = written.lines[("wes", "commission")]
+    urls = [
+        f"/earnings/statements/{written.q1.pk}-{org.wes.pk}/",
+        f"/earnings/lines/{wes_line.pk}/",
+        f"/earnings/people/{org.wes.pk}/",
+        "/earnings/team/",
+    ]
+    erin = _as(client, written.users["erin"])
+    for url in urls:
+        assert_not_found(erin.get(url))
+    foreign = [
+        *urls[:3],
+        f"/earnings/statements/{written.q1.pk}-{org.erin.pk}/",
+        f"/earnings/team/?period={written.q1.pk}",
+    ]
+    for url in foreign:
+        assert_not_found(client_charlie.get(url))
+    # Charlie's own roll-up has nothing of Acme
+    assert "Erin" not in _text(client_charlie.get("/earnings/team/"))
+
+
+def test_a_sign_in_linked_to_nobody_is_told_so(client, bob, written):
+    text = _text(_as(client, bob).get("/earnings/"))
+    assert "Your sign-in is not linked to a person yet" in text
+
+
+def test_a_manager_sees_her_teams_roll_up_sorted_and_opens_a_members_page(client, org, written):
+    sam = _as(client, written.users["sam"])
+    page = sam.get(f"/earnings/team/?period={written.q1.pk}&sort=earned&dir=desc")
+    text = _text(page)
+    names = re.findall(r'/earnings/people/\d+/\?period=\d+">([^<]+)</a>', text)
+    assert names == ["Erin East", "Wes West"]  # Mia is not in Sales; Sam is left out
+    assert "40\u00a0%" in text and "1,238,817.50\u00a0USD" in text
+    assert page.context["figure"]["data"][0]["y"] == [1, 0, 1, 0, 0]
+    by_name = _text(sam.get(f"/earnings/team/?period={written.q1.pk}&sort=name"))
+    assert re.findall(r'\?period=\d+">([^<]+)</a>', by_name) == ["Erin East", "Wes West"]
+    member = _text(sam.get(f"/earnings/people/{org.wes.pk}/?period={written.q1.pk}"))
+    assert "Wes West" in member and 'id="period-earned">800.00\u00a0USD' in member
+    assert "3,000.00\u00a0USD" in member  # the AE role's target
+    assert_not_found(sam.get(f"/earnings/people/{org.mia.pk}/"))
+    assert "My team" in _text(sam.get("/"))
+
+
+def test_the_team_page_takes_the_same_queries_for_a_bigger_team(client, org, written, plan_a):
+    sam = _as(client, written.users["sam"])
+    url = f"/earnings/team/?period={written.q1.pk}"
+    sam.get(url)  # the first request also loads the session
+    with CaptureQueriesContext(connection) as small:
+        sam.get(url)
+    with tenant_scope(org.tenant):
+        run = write_run(written.q1, number=2)
+        for who in (org.erin, org.wes):
+            write_line(run, who, plan_a, "commission", "5.00", attainment="0.5")
+    with CaptureQueriesContext(connection) as big:
+        sam.get(url)
+    assert len(big) == len(small)
