@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("hierarchy.api.urls")),
     path("", include("plans.api.urls")),
     path("", include("incentives.api.urls")),
+    path("", include("payouts.api.urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("", include("hierarchy.urls")),
     path("data/", include("incentives.urls")),
     path("plans/", include("plans.urls")),
+    path("", include("dashboards.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     # The schema describes the open-source API, not tenant data: readable without signing in.

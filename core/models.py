@@ -97,6 +97,7 @@ API_SCOPES: dict[str, str] = {
     "read:transactions": "Read transactions and credits",
     "read:payouts": "Read payout runs, lines and ledger",
     "write:payouts": "Approve runs and record exports",
+    "write:exports": "Create finance export batches, download their files, mark them paid",
     "read:audit": "Read the audit log",
 }
 
