@@ -67,7 +67,8 @@ def xlsx_bytes(
     from openpyxl.cell.cell import TYPE_STRING
 
     workbook = Workbook(write_only=False)
-    workbook.remove(workbook.active)
+    for default in list(workbook.worksheets):
+        workbook.remove(default)
     for title, header, rows in sheets:
         sheet = workbook.create_sheet(title=str(title)[:31])
         for row in [header, *rows]:

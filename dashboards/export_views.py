@@ -77,9 +77,9 @@ class BatchForm(forms.Form):
         self.fields["periods"].choices = [  # type: ignore[attr-defined]
             (str(p.pk), f"{p.label} ({p.get_status_display().lower()})") for p in periods
         ]
+        people = Person.objects.order_by("full_name", "employee_id")[:2000]
         self.fields["person"].choices = [("", "Everyone")] + [  # type: ignore[attr-defined]
-            (str(p.pk), f"{p.full_name} ({p.employee_id})")
-            for p in Person.objects.order_by("full_name", "employee_id")[:2000]
+            (str(p.pk), f"{p.full_name} ({p.employee_id})") for p in people
         ]
         units = Node.objects.filter(hierarchy__kind=HierarchyKind.BUSINESS_UNIT).order_by("name")
         self.fields["business_unit"].choices = [("", "All")] + [  # type: ignore[attr-defined]
@@ -125,8 +125,11 @@ def export_list(request: HttpRequest) -> HttpResponse:
                     return redirect("export_detail", batch_id=batch.pk)
         elif "periods" in request.GET:
             form = BatchForm(
-                {**request.GET.dict(), "periods": request.GET.getlist("periods"),
-                 "idempotency_key": uuid.uuid4().hex}
+                {
+                    **request.GET.dict(),
+                    "periods": request.GET.getlist("periods"),
+                    "idempotency_key": uuid.uuid4().hex,
+                }
             )
             if form.is_valid():
                 try:

@@ -1,8 +1,8 @@
 """Finance exports: approved amounts into payroll and the general ledger, each exported once.
 
 What is exportable is read from the ledger, never from a run directly: the entries of an
-approved (or closed) period whose kinds make up what is payable — earned + adjustments −
-draws recovered − holds + releases − clawbacks (:data:`PAYABLE_SIGNS`; ``paid`` entries are
+approved (or closed) period whose kinds make up what is payable — earned + adjustments -
+draws recovered - holds + releases - clawbacks (:data:`PAYABLE_SIGNS`; ``paid`` entries are
 this module's own output and ``draw`` entries are advances, not earnings). Period approval
 writes the EARNED entries for the picked run's lines (``payouts.lifecycle``), so an approved
 period's lines are exactly its earned entries.
@@ -411,7 +411,7 @@ def export_batch_file(*, batch_id: int, content: str, format: str) -> File:
     )
 
 
-LINE_HEADER = (
+LINE_HEADER: tuple[str, ...] = (
     "batch",
     "period",
     "employee_id",
@@ -425,8 +425,8 @@ LINE_HEADER = (
     "ledger_entry",
     "payout_line",
 )
-PAYROLL_HEADER = ("employee_id", "earning_code", "amount", "currency", "pay_date")
-GL_HEADER = ("cost_centre", "period", "currency", "amount", "lines")
+PAYROLL_HEADER: tuple[str, ...] = ("employee_id", "earning_code", "amount", "currency", "pay_date")
+GL_HEADER: tuple[str, ...] = ("cost_centre", "period", "currency", "amount", "lines")
 
 
 def render(
@@ -444,29 +444,36 @@ def render(
         lines = sorted(lines, key=lambda x: (x.employee_id, x.component_id, x.entry_id))
     labels = {
         p.pk: p.label
-        for p in (periods if periods is not None else Period.objects.filter(pk__in=batch.period_ids))
+        for p in (
+            periods if periods is not None else Period.objects.filter(pk__in=batch.period_ids)
+        )
     }
     plans = dict(
-        Plan.objects.filter(pk__in={x.plan_id for x in lines if x.plan_id}).values_list("pk", "code")
+        Plan.objects.filter(pk__in={x.plan_id for x in lines if x.plan_id}).values_list(
+            "pk", "code"
+        )
     )
     if content == ExportContent.LINES:
-        header, rows = LINE_HEADER, [
-            (
-                batch.number,
-                labels.get(x.period_id, ""),
-                x.employee_id,
-                x.full_name,
-                x.cost_centre,
-                plans.get(x.plan_id, "") if x.plan_id else "",
-                x.component_id,
-                x.kind,
-                x.amount,
-                x.currency,
-                x.entry_id,
-                x.line_id or "",
-            )
-            for x in lines
-        ]
+        header, rows = (
+            LINE_HEADER,
+            [
+                (
+                    batch.number,
+                    labels.get(x.period_id, ""),
+                    x.employee_id,
+                    x.full_name,
+                    x.cost_centre,
+                    plans.get(x.plan_id, "") if x.plan_id else "",
+                    x.component_id,
+                    x.kind,
+                    x.amount,
+                    x.currency,
+                    x.entry_id,
+                    x.line_id or "",
+                )
+                for x in lines
+            ],
+        )
     elif content == ExportContent.PAYROLL:
         header, rows = PAYROLL_HEADER, _payroll_rows(batch, lines)
     else:
@@ -474,7 +481,9 @@ def render(
     return _encode(batch, content, format, header, rows)
 
 
-def earning_code_for(codes: dict[tuple[int | None, str], str], plan_id: int | None, comp: str) -> str:
+def earning_code_for(
+    codes: dict[tuple[int | None, str], str], plan_id: int | None, comp: str
+) -> str:
     """Return the earning code of a plan's component: the plan's own mapping, else the
     component's tenant-wide one, else ''."""
     return codes.get((plan_id, comp)) or codes.get((None, comp)) or ""
@@ -484,7 +493,9 @@ def earning_code_map() -> dict[tuple[int | None, str], str]:
     """Return ``{(plan_id or None, component_id): code}`` of the tenant."""
     return {
         (plan_id, comp): code
-        for plan_id, comp, code in EarningCode.objects.values_list("plan_id", "component_id", "code")
+        for plan_id, comp, code in EarningCode.objects.values_list(
+            "plan_id", "component_id", "code"
+        )
     }
 
 
@@ -558,7 +569,7 @@ def _encode(
 @transaction.atomic
 def export_batch_mark_paid(*, batch_id: int, user_id: int | None = None) -> ExportBatch:
     """Mark a batch paid: one PAID ledger entry per exported line, then the batch is frozen."""
-    batch = ExportBatch.objects.select_for_update().filter(pk=batch_id).first()
+    batch: ExportBatch | None = ExportBatch.objects.select_for_update().filter(pk=batch_id).first()
     if batch is None:
         raise NotFoundError("Export batch not found.")
     if batch.status == ExportStatus.PAID:
@@ -620,9 +631,11 @@ def earning_code_set(
     component_id, code = (component_id or "").strip(), (code or "").strip()
     if plan_id is not None and not Plan.objects.filter(pk=plan_id).exists():
         raise ValidationFailedError("Unknown plan.", details={"plan": ["Not found."]})
-    existing = EarningCode.objects.select_for_update().filter(
-        component_id=component_id, plan_id=plan_id
-    ).first()
+    existing = (
+        EarningCode.objects.select_for_update()
+        .filter(component_id=component_id, plan_id=plan_id)
+        .first()
+    )
     now = timezone.now()
     if existing is None:
         mapping = EarningCode(

@@ -326,9 +326,7 @@ class ExportBatch(TenantModel):
     business_unit = models.ForeignKey(
         "hierarchy.Node", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    format = models.CharField(
-        max_length=8, choices=ExportFormat.choices, default=ExportFormat.CSV
-    )
+    format = models.CharField(max_length=8, choices=ExportFormat.choices, default=ExportFormat.CSV)
     pay_date = models.DateField()
     idempotency_key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64, help_text="What was asked, for key reuse")

@@ -91,7 +91,11 @@ class PayoutFilter(FilterSet):
     )
     status = ChoiceFilter(
         field_name="export_status",
-        choices=[("approved", "Approved, not exported"), ("exported", "Exported"), ("paid", "Paid")],
+        choices=[
+            ("approved", "Approved, not exported"),
+            ("exported", "Exported"),
+            ("paid", "Paid"),
+        ],
     )
     kind = ChoiceFilter(choices=[(k, str(EntryKind(k).label)) for k in exports.PAYABLE_SIGNS])
     currency = ChoiceFilter(field_name="currency", choices=[])
@@ -359,9 +363,7 @@ class ExportBatchPayrollView(TenantAPIView):
         _reject_other_params(request, {"format"})
         fmt = _format(request, ExportFormat.CSV, (ExportFormat.CSV, ExportFormat.XLSX))
         return _file_response(
-            exports.export_batch_file(
-                batch_id=batch_id, content=ExportContent.PAYROLL, format=fmt
-            )
+            exports.export_batch_file(batch_id=batch_id, content=ExportContent.PAYROLL, format=fmt)
         )
 
 
@@ -462,9 +464,7 @@ class EarningCodeDetailView(TenantAPIView):
     def get(self, request: Request, code_id: int) -> Response:
         return Response(EarningCodeSerializer(exports.earning_code_get(code_id=code_id)).data)
 
-    @extend_schema(
-        tags=[TAG], summary="Remove an earning code", responses={204: None, **ERRORS}
-    )
+    @extend_schema(tags=[TAG], summary="Remove an earning code", responses={204: None, **ERRORS})
     def delete(self, request: Request, code_id: int) -> Response:
         _tenant_wide(request)
         exports.earning_code_delete(code_id=code_id)

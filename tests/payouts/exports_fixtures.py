@@ -14,6 +14,7 @@ from hierarchy.models import Period, PeriodStatus, Person
 from payouts.models import CalculationRun, EntryKind, LedgerEntry, PayoutLine, RunStatus
 
 D = dt.date
+JAN, FEB = D(2026, 1, 1), D(2026, 2, 1)
 
 
 @dataclass
@@ -40,8 +41,8 @@ def approved_period(
     org: Any,
     plan: Any,
     *,
-    start: dt.date = D(2026, 1, 1),
-    end: dt.date = D(2026, 2, 1),
+    start: dt.date = JAN,
+    end: dt.date = FEB,
     label: str = "Jan 2026",
     amounts: dict[str, str] | None = None,
     status: str = PeriodStatus.APPROVED,

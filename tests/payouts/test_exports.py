@@ -115,9 +115,7 @@ def test_the_files_are_the_same_bytes_every_time_and_formula_cells_are_neutralis
     org: Any, approved: Any
 ) -> None:
     with tenant_scope(org.tenant):
-        batch, _ = exports.export_batch_create(
-            period_ids=[approved.period.pk], idempotency_key="k"
-        )
+        batch, _ = exports.export_batch_create(period_ids=[approved.period.pk], idempotency_key="k")
         for content, fmt in [("lines", "csv"), ("lines", "xlsx"), ("lines", "json"), ("gl", "csv")]:
             first = exports.export_batch_file(batch_id=batch.pk, content=content, format=fmt)
             # a person's cost centre changing afterwards changes nothing already exported
@@ -156,9 +154,7 @@ def test_the_xlsx_file_holds_formula_text_as_text(org: Any, approved: Any) -> No
     assert "'=HYPERLINK(1)" in {row[4] for row in values}
 
 
-def test_the_payroll_file_maps_earning_codes_and_sums_per_employee(
-    org: Any, approved: Any
-) -> None:
+def test_the_payroll_file_maps_earning_codes_and_sums_per_employee(org: Any, approved: Any) -> None:
     with tenant_scope(org.tenant):
         batch, _ = exports.export_batch_create(
             period_ids=[approved.period.pk], idempotency_key="k", pay_date=D(2026, 2, 15)
@@ -171,7 +167,9 @@ def test_the_payroll_file_maps_earning_codes_and_sums_per_employee(
         exports.earning_code_set(component_id="commission", code="COMM")
         exports.earning_code_set(component_id="spiff", code="SPF")
         # a plan-specific code wins over the tenant-wide one
-        exports.earning_code_set(component_id="spiff", code="SPF-AE", plan_id=approved.lines[0].plan_id)
+        exports.earning_code_set(
+            component_id="spiff", code="SPF-AE", plan_id=approved.lines[0].plan_id
+        )
         payroll = exports.export_batch_file(batch_id=batch.pk, content="payroll", format="csv")
         rows = _rows(payroll.data)
         assert rows == [
@@ -194,9 +192,7 @@ def test_marking_paid_writes_one_paid_entry_per_line_and_freezes_the_batch(
 ) -> None:
     with tenant_scope(org.tenant), acting_as(Actor(label="finance@acme.test")):
         entry(org.erin, approved.period, EntryKind.ADJUSTMENT, "5.00", component_id="commission")
-        batch, _ = exports.export_batch_create(
-            period_ids=[approved.period.pk], idempotency_key="k"
-        )
+        batch, _ = exports.export_batch_create(period_ids=[approved.period.pk], idempotency_key="k")
         paid = exports.export_batch_mark_paid(batch_id=batch.pk)
         assert paid.status == ExportStatus.PAID and paid.paid_by_label == "finance@acme.test"
         entries = LedgerEntry.objects.filter(kind=EntryKind.PAID)
@@ -221,9 +217,7 @@ def test_a_payout_line_is_exported_once_even_through_a_second_entry(
     org: Any, approved: Any
 ) -> None:
     with tenant_scope(org.tenant):
-        batch, _ = exports.export_batch_create(
-            period_ids=[approved.period.pk], idempotency_key="k"
-        )
+        batch, _ = exports.export_batch_create(period_ids=[approved.period.pk], idempotency_key="k")
         first = ExportedLine.objects.filter(batch=batch).first()
         assert first is not None
         # the database holds "once per payout line" whatever a service might try
@@ -248,9 +242,7 @@ def test_person_and_business_unit_narrow_the_batch(org: Any, approved: Any) -> N
         preview = exports.export_preview(period_ids=[approved.period.pk], person_id=org.wes.pk)
         assert (preview.line_count, preview.people_count) == (2, 1)
         assert preview.totals == {"USD": Decimal("250.50")}
-        east = exports.export_preview(
-            period_ids=[approved.period.pk], business_unit_id=org.east.pk
-        )
+        east = exports.export_preview(period_ids=[approved.period.pk], business_unit_id=org.east.pk)
         assert east.line_count == 2 and east.totals == {"USD": Decimal("1000.00")}
         batch, _ = exports.export_batch_create(
             period_ids=[approved.period.pk], business_unit_id=org.east.pk, idempotency_key="e"
@@ -264,13 +256,12 @@ def test_the_payouts_read_shows_each_amount_approved_exported_then_paid(
     org: Any, approved: Any
 ) -> None:
     with tenant_scope(org.tenant):
+
         def statuses() -> set[str]:
             return set(exports.payout_list().values_list("export_status", flat=True))
 
         assert statuses() == {"approved"}
-        batch, _ = exports.export_batch_create(
-            period_ids=[approved.period.pk], idempotency_key="k"
-        )
+        batch, _ = exports.export_batch_create(period_ids=[approved.period.pk], idempotency_key="k")
         assert statuses() == {"exported"}
         exports.export_batch_mark_paid(batch_id=batch.pk)
         assert statuses() == {"paid"}
