@@ -161,6 +161,70 @@ class Access:
         )
         return rows.filter(Exists(placed))
 
+    # --- whose earnings --------------------------------------------------------------------
+
+    def payees(
+        self, *, start: date, end: date, known_at: datetime | None = None
+    ) -> QuerySet[Person]:
+        """Return the people whose earnings (statements, payout lines, credits) the principal
+        may read for ``[start, end)``: ``payouts.view`` the people it sees; ``payouts.view.team``
+        (a manager) the people in a node it managed during the window, as the structure stood
+        then, and itself; ``payouts.view.self`` itself only."""
+        principal = self.principal
+        if principal.has("payouts.view") or (
+            principal.has("payouts.view.team") and principal.has("people.view.team")
+        ):
+            return self.people(start=start, end=end, known_at=known_at)
+        if principal.has("payouts.view.self", "payouts.view.team") and principal.user_id:
+            return Person.objects.filter(user_id=principal.user_id)
+        return Person.objects.none()
+
+    def payee_get(
+        self, *, person_id: int, start: date, end: date, known_at: datetime | None = None
+    ) -> Person:
+        """Return a person whose earnings the principal may read, or raise NotFoundError."""
+        return sel.person_get(
+            person_id=person_id, within=self.payees(start=start, end=end, known_at=known_at)
+        )
+
+    def rows_about_own_earnings(
+        self, rows: QuerySet[R], *, person: str = "person_id", day: str
+    ) -> QuerySet[R]:
+        """Keep the rows about pay (credits) a principal without ``transactions.view`` may read:
+        its own; a manager's also those of people placed, on the row's own ``day``, in a node
+        it managed that day. Readers of transactions read them as
+        :meth:`rows_about_visible_people` keeps them."""
+        principal = self.principal
+        if principal.has("transactions.view"):
+            return self.rows_about_visible_people(rows, person=person, day=day)
+        if principal.user_id is None or not principal.has("payouts.view.self", "payouts.view.team"):
+            return rows.none()
+        visible = Q(
+            **{f"{person}__in": Person.objects.filter(user_id=principal.user_id).values("pk")}
+        )
+        me = (
+            sel.person_for_user(user_id=principal.user_id)
+            if principal.has("payouts.view.team") and principal.has("people.view.team")
+            else None
+        )
+        if me is not None:
+            managed = Assignment.objects.filter(person=me, is_manager=True).known_now()
+            for node_id, a_start, a_end in managed.values_list("node_id", "valid_from", "valid_to"):
+                inside = NodeClosure.objects.filter(
+                    ancestor_id=node_id, descendant_id=OuterRef("node_id")
+                ).as_of(OuterRef(OuterRef(day)))
+                placed = (
+                    Assignment.objects.filter(person_id=OuterRef(person))
+                    .known_now()
+                    .as_of(OuterRef(day))
+                    .filter(Exists(inside))
+                )
+                during = Q(**{f"{day}__gte": a_start})
+                if a_end is not None:
+                    during &= Q(**{f"{day}__lt": a_end})
+                visible |= Q(Exists(placed)) & during
+        return rows.filter(visible)
+
     # --- whose pay -------------------------------------------------------------------------
 
     def pay_visible_ids(self, person_ids: Iterable[int]) -> set[int]:

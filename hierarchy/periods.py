@@ -1,4 +1,7 @@
-"""The period calendar: generate a fiscal year's periods, read them, move their status.
+"""The period calendar: generate a fiscal year's periods, read them, label and lock them.
+
+A period's status (open → calculated → in review → approved → closed) is not moved here: the
+lifecycle services in ``payouts/lifecycle.py`` own it, behind a database trigger.
 
 A fiscal year is named after the calendar year in which it ends: with a February start,
 FY2027 runs from 1 Feb 2026 to 31 Jan 2027 (``[2026-02-01, 2027-02-01)``). With a January
@@ -21,14 +24,10 @@ from core.models import Tenant, model_snapshot
 from core.tenancy import get_current_tenant
 from hierarchy.models import Period, PeriodKind, PeriodStatus
 
-LIFECYCLE: list[str] = [
-    PeriodStatus.OPEN,
-    PeriodStatus.CALCULATED,
-    PeriodStatus.IN_REVIEW,
-    PeriodStatus.APPROVED,
-    PeriodStatus.CLOSED,
-]
-BAD_TRANSITION = "A period moves {allowed}; it cannot go from {old} to {new}."
+STATUS_BY_SERVICE = (
+    "A period's status moves only through its lifecycle: POST /api/v1/periods/{id}/submit/, "
+    "approve/, reopen/ or close/ (payouts.lifecycle)."
+)
 CLOSED_IS_FINAL = "A closed period is locked; corrections go into an open period."
 FISCAL_YEAR_RANGE = "Choose a fiscal year between 1900 and 2999."
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -125,7 +124,8 @@ def period_generate_fiscal_year(*, fiscal_year: int) -> list[Period]:
 
 @transaction.atomic
 def period_update(*, period_id: int, **changes: Any) -> Period:
-    """Change a period's status (one step along the lifecycle, or back to open) or lock date.
+    """Change a period's label or data lock date (its status moves only through the lifecycle
+    services of ``payouts.lifecycle``; a database trigger refuses any other way).
 
     ``data_lock_date``: from that day on, incoming rows dated inside this (closed) period are
     refused; before it they become corrections in the open period (see docs/incentives.md).
@@ -133,31 +133,19 @@ def period_update(*, period_id: int, **changes: Any) -> Period:
     period: Period | None = Period.objects.select_for_update().filter(pk=period_id).first()
     if period is None:
         raise NotFoundError("Period not found.")
+    if "status" in changes:
+        raise ValidationFailedError(
+            STATUS_BY_SERVICE, code="status_read_only", details={"status": [STATUS_BY_SERVICE]}
+        )
     if period.status == PeriodStatus.CLOSED and set(changes) - {"data_lock_date"}:
         # A closed period is final; only its data lock may still be set or moved.
         raise ConflictError(CLOSED_IS_FINAL, code="period_closed")
     before = model_snapshot(period)
-    new_status = changes.get("status", period.status)
-    if new_status != period.status:
-        old_i, new_i = LIFECYCLE.index(period.status), LIFECYCLE.index(new_status)
-        if not (new_i == old_i + 1 or new_status == PeriodStatus.OPEN):
-            raise ConflictError(
-                BAD_TRANSITION.format(
-                    allowed="one step forward (open → calculated → in review → approved → "
-                    "closed) or back to open",
-                    old=period.status,
-                    new=new_status,
-                ),
-                code="bad_transition",
-            )
-        period.status = new_status
     if "data_lock_date" in changes:
         period.data_lock_date = changes["data_lock_date"]
-    # No default lock: data dated in a closed period keeps arriving as corrections in the open
-    # period until a lock date is set; from that date on such rows are refused.
     if "label" in changes:
         period.label = changes["label"]
-    period.save()
+    period.save(update_fields=["data_lock_date", "label"])
     audit_record(action="period.update", obj=period, before=before, after=model_snapshot(period))
     return period
 

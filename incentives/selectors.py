@@ -118,8 +118,9 @@ def credit_list(
     *, access: Access, filters: dict[str, Any] | None = None, history: bool = False
 ) -> QuerySet[Credit]:
     """Return the credits ``access`` may read (a node-scoped admin: of people inside their
-    nodes on the credit date), current unless ``history``, with who, which rule, which deal."""
-    return access.rows_about_visible_people(
+    nodes on the credit date; an employee her own; a manager her team's on the credit date),
+    current unless ``history``, with who, which rule, which deal."""
+    return access.rows_about_own_earnings(
         credit_matching(filters=filters, history=history), day="credit_date"
     )
 

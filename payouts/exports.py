@@ -1,16 +1,16 @@
 """Finance exports: approved amounts into payroll and the general ledger, each exported once.
 
 What is exportable is read from the ledger, never from a run directly: the entries of an
-approved (or closed) period whose kinds make up what is payable — earned + adjustments -
-draws recovered - holds + releases - clawbacks (:data:`PAYABLE_SIGNS`; ``paid`` entries are
-this module's own output and ``draw`` entries are advances, not earnings). Period approval
-writes the EARNED entries for the picked run's lines (``payouts.lifecycle``), so an approved
-period's lines are exactly its earned entries.
+approved (or closed) period whose kinds make up what is payable: earned + adjustments + draws
+- draws recovered - holds + releases - clawbacks (:data:`EXPORTABLE_KINDS`, amounts signed as
+the ledger writes them; ``paid`` entries are this module's own output). Period approval
+(``payouts.lifecycle.period_approve``) writes the entries of the picked run's lines, so an
+approved period's payout lines are exactly its entries that name a line.
 
 An :class:`~payouts.models.ExportBatch` is created under a lock on the tenant row (so two
 requests never export one entry twice, and two requests with one idempotency key make one
 batch). Each entry it takes becomes an :class:`~payouts.models.ExportedLine`, unique per entry
-and per payout line in the database, carrying a snapshot of what a file needs (employee id,
+and per payout line and kind in the database, carrying a snapshot of what a file needs (employee id,
 cost centre, signed amount), so files never read mutable rows again. The first time a file is
 asked for, its bytes are stored (:class:`~payouts.models.ExportFile`); every later request
 returns those bytes. Marking a batch paid writes one PAID ledger entry per exported line and
@@ -54,15 +54,19 @@ from payouts.models import (
 )
 from plans.models import Plan
 
-# The sign each ledger kind contributes to what is payable (amounts are stored positive).
-PAYABLE_SIGNS: dict[str, int] = {
-    EntryKind.EARNED: 1,
-    EntryKind.ADJUSTMENT: 1,
-    EntryKind.DRAW_RECOVERY: -1,
-    EntryKind.HOLD: -1,
-    EntryKind.RELEASE: 1,
-    EntryKind.CLAWBACK: -1,
-}
+# The ledger kinds that make up what is payable. Amounts are read as the ledger wrote them,
+# signed by their effect on what is owed (payouts/ledger.py: a hold, a draw recovery and a
+# clawback are negative, a draw and a release positive, a reopen's reversal the opposite of
+# what it reverses), so a batch's amounts sum to the ledger's balance before payment.
+EXPORTABLE_KINDS: tuple[str, ...] = (
+    EntryKind.EARNED,
+    EntryKind.ADJUSTMENT,
+    EntryKind.DRAW,
+    EntryKind.DRAW_RECOVERY,
+    EntryKind.CLAWBACK,
+    EntryKind.HOLD,
+    EntryKind.RELEASE,
+)
 EXPORTABLE_PERIODS = (PeriodStatus.APPROVED, PeriodStatus.CLOSED)
 MAX_PERIODS = 24
 UNASSIGNED_COST_CENTRE = "UNASSIGNED"
@@ -89,10 +93,9 @@ CONTENT_TYPES = {
 }
 
 
-def _payable() -> Case:
-    """The signed payable amount of a ledger entry, as SQL."""
-    negative = [k for k, sign in PAYABLE_SIGNS.items() if sign < 0]
-    return Case(When(kind__in=negative, then=-F("amount")), default=F("amount"))
+def _payable() -> F:
+    """The payable amount of a ledger entry, as SQL (the ledger's signed amount)."""
+    return F("amount")
 
 
 # --- reads -------------------------------------------------------------------------------------
@@ -101,7 +104,7 @@ def _payable() -> Case:
 def approved_entries() -> QuerySet[LedgerEntry]:
     """Return the ledger entries that make up approved payable amounts (all periods)."""
     return LedgerEntry.objects.filter(
-        kind__in=list(PAYABLE_SIGNS), period__status__in=EXPORTABLE_PERIODS
+        kind__in=list(EXPORTABLE_KINDS), period__status__in=EXPORTABLE_PERIODS
     )
 
 
@@ -317,7 +320,7 @@ def export_batch_create(
             plan_id=e.plan_id,
             component_id=e.component_id,
             kind=e.kind,
-            amount=e.amount * PAYABLE_SIGNS[e.kind],
+            amount=e.amount,
             currency=e.currency,
             created_at=now,
         )
@@ -568,7 +571,11 @@ def _encode(
 
 @transaction.atomic
 def export_batch_mark_paid(*, batch_id: int, user_id: int | None = None) -> ExportBatch:
-    """Mark a batch paid: one PAID ledger entry per exported line, then the batch is frozen."""
+    """Mark a batch paid: one PAID ledger entry per exported line, then the batch is frozen.
+
+    A PAID entry takes the opposite sign of the amount it pays, so the ledger's balance of what
+    is owed comes back to zero. It names the payout line only for the line's EARNED amount (the
+    ledger allows one entry per line and kind); the others name the entry in their memo."""
     batch: ExportBatch | None = ExportBatch.objects.select_for_update().filter(pk=batch_id).first()
     if batch is None:
         raise NotFoundError("Export batch not found.")
@@ -583,12 +590,12 @@ def export_batch_mark_paid(*, batch_id: int, user_id: int | None = None) -> Expo
                 person_id=x.person_id,
                 period_id=x.period_id,
                 kind=EntryKind.PAID,
-                amount=x.amount,
+                amount=-x.amount,
                 currency=x.currency,
                 plan_id=x.plan_id,
                 component_id=x.component_id,
                 run_id=x.entry.run_id,
-                line_id=x.line_id,
+                line_id=x.line_id if x.kind == EntryKind.EARNED else None,
                 memo=f"Export batch {batch.number}, ledger entry {x.entry_id}",
                 created_by_id=user_id,
                 created_at=now,

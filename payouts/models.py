@@ -237,6 +237,21 @@ class LedgerEntry(TenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField()
+    # Added by the ledger (payouts/ledger.py): what wrote the entry, and a draw's kind.
+    approval = models.ForeignKey(
+        "PeriodApproval",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        help_text="The period approval that wrote this entry (reversed when it is reopened)",
+    )
+    hold = models.ForeignKey(
+        "Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+    )
+    recoverable = models.BooleanField(
+        null=True, blank=True, help_text="Draws: whether later earnings pay it back"
+    )
 
     class Meta:
         ordering = ["period", "person", "created_at", "id"]
@@ -250,6 +265,179 @@ class LedgerEntry(TenantModel):
         indexes = [
             models.Index(fields=["tenant", "person", "period"], name="ledger_person_period"),
         ]
+
+
+# --- the period lifecycle and the ledger's requests (payouts/lifecycle.py, payouts/ledger.py) --
+
+
+class PeriodApproval(TenantModel):
+    """Finance's approval of a period: the one succeeded full run whose lines it pays.
+
+    Written by ``period_approve`` before the period's status moves (the status trigger checks a
+    live approval exists); ``period_reopen`` stamps ``reopened_at`` instead of deleting it."""
+
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="approvals")
+    run = models.ForeignKey(CalculationRun, on_delete=models.PROTECT, related_name="approvals")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField()
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    reopen_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["period", "-approved_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "period"],
+                condition=Q(reopened_at__isnull=True),
+                name="approval_one_live_per_period",
+            ),
+        ]
+
+
+class AdjustmentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Adjustment(TenantModel):
+    """A manual change to what a person is owed, requested by one person, decided by another.
+
+    Approved, it becomes one ADJUSTMENT ledger entry in ``period`` (not yet approved); when it
+    corrects an entry of a closed period, ``corrects`` names that entry."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="adjustments")
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="adjustments")
+    amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    reason = models.CharField(max_length=500)
+    plan = models.ForeignKey(
+        Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    component_id = models.CharField(max_length=100, blank=True)
+    corrects = models.ForeignKey(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        max_length=8, choices=AdjustmentStatus.choices, default=AdjustmentStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+    entry = models.ForeignKey(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "status"], name="adjustment_status")]
+
+
+class Draw(TenantModel):
+    """An advance paid to a person: recoverable ones are a balance later earnings pay back."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="draws")
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="draws")
+    amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    recoverable = models.BooleanField(default=True)
+    reason = models.CharField(max_length=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class HoldStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    RELEASED = "released", "Released"
+
+
+class Hold(TenantModel):
+    """Withhold a person's payout (or one line's) from the periods approved while it is active.
+
+    Each approval writes a HOLD entry (minus the held amount) per held line; releasing writes a
+    RELEASE entry per HOLD entry, in a period not yet approved."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="holds")
+    line = models.ForeignKey(
+        PayoutLine, null=True, blank=True, on_delete=models.PROTECT, related_name="holds"
+    )
+    period = models.ForeignKey(
+        Period,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="holds",
+        help_text="Only this period's payout; empty: every period approved while active",
+    )
+    reason = models.CharField(max_length=500)
+    status = models.CharField(max_length=8, choices=HoldStatus.choices, default=HoldStatus.ACTIVE)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    placed_at = models.DateTimeField()
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "status", "person"], name="hold_active")]
+
+
+class Statement(TenantModel):
+    """A person's statement for a period as it stood when the period was approved: append-only.
+
+    ``content`` is what :func:`payouts.statements.statement_build` returned (every line with its
+    trace, the ledger's movements, payable), ``content_hash`` its SHA-256, so what a person was
+    shown on approval can always be shown again and proven unchanged. Written only by
+    :func:`payouts.statements.statements_freeze`; a re-approval with another run appends rows.
+    """
+
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="statements")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="statements")
+    run = models.ForeignKey(CalculationRun, on_delete=models.PROTECT, related_name="statements")
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    earned = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    payable = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    content = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    frozen_at = models.DateTimeField()
+    frozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["period", "person", "-frozen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "period", "person", "run"], name="statement_unique_run"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "person", "period"], name="statement_person_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"statement of {self.person_id} for {self.period_id} (run {self.run_id})"
 
 
 # --- finance exports -----------------------------------------------------------------------------
@@ -386,7 +574,7 @@ class ExportedLine(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "entry"], name="exportedline_once_per_entry"),
             models.UniqueConstraint(
-                fields=["tenant", "line"],
+                fields=["tenant", "line", "kind"],
                 condition=Q(line__isnull=False),
                 name="exportedline_once_per_line",
             ),

@@ -43,7 +43,6 @@ from hierarchy.models import (
     JobRole,
     Node,
     Period,
-    PeriodStatus,
     Person,
 )
 from hierarchy.periods import tenant_today
@@ -808,35 +807,39 @@ class PeriodListView(TenantAPIView):
 
 
 class PeriodDetailView(TenantAPIView):
+    """One period; PATCH its label or data lock date. Its status moves only through the
+    lifecycle endpoints (``submit/``, ``approve/``, ``reopen/``, ``close/``)."""
+
     permission = PEOPLE_READ
     write_permission = ("people.change", "payouts.approve")
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
-        status = serializers.ChoiceField(choices=PeriodStatus.choices, required=False)
         data_lock_date = serializers.DateField(required=False, allow_null=True)
         label = serializers.CharField(max_length=40, required=False)  # type: ignore[assignment]
 
-    @extend_schema(responses=PeriodSerializer)
+    @extend_schema(summary="Get a period", responses=PeriodSerializer)
     def get(self, request: Request, period_id: int) -> Response:
         return Response(PeriodSerializer(periods.period_get(period_id=period_id)).data)
 
-    @extend_schema(request=InputSerializer, responses=PeriodSerializer)
+    @extend_schema(
+        summary="Rename a period or move its data lock (not its status)",
+        request=InputSerializer,
+        responses=PeriodSerializer,
+    )
     def patch(self, request: Request, period_id: int) -> Response:
         periods.period_get(period_id=period_id)
         access = request_access(request)
         access.require_tenant_wide(PERIODS)
+        if "status" in request.data:
+            periods.period_update(period_id=period_id, status=request.data["status"])
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        # Approving, closing and locking are finance's; comp admins move a period through
-        # calculation and review (DESIGN.md "Period lifecycle").
-        finance_only = data.get("status") in {PeriodStatus.APPROVED, PeriodStatus.CLOSED} or (
-            "data_lock_date" in data
-        )
-        if finance_only and not access.principal.has("payouts.approve"):
+        # Locking a period is finance's (DESIGN.md "Period lifecycle").
+        if "data_lock_date" in data and not access.principal.has("payouts.approve"):
             from rest_framework.exceptions import PermissionDenied
 
-            raise PermissionDenied("Approving, closing and locking a period is finance's.")
+            raise PermissionDenied("Locking a period is finance's.")
         period = periods.period_update(period_id=period_id, **data)
         return Response(PeriodSerializer(period).data)
 

@@ -555,9 +555,12 @@ class TransactionDetailView(TenantAPIView):
 
 
 class CreditListView(TenantAPIView):
-    """Credits: who got credit, for which deal, by which rule; filter by person, period…"""
+    """Credits: who got credit, for which deal, by which rule; filter by person, period…
 
-    permission = "transactions.view"
+    Readers of transactions see the credits the access policy lets them; an employee her own
+    credits, a manager also her team's (on the days they were in her team)."""
+
+    permission = ("transactions.view", "payouts.view.self", "payouts.view.team")
 
     @extend_schema(
         parameters=list_parameters(filters.CreditFilter), responses=CreditSerializer(many=True)

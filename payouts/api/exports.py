@@ -97,7 +97,7 @@ class PayoutFilter(FilterSet):
             ("paid", "Paid"),
         ],
     )
-    kind = ChoiceFilter(choices=[(k, str(EntryKind(k).label)) for k in exports.PAYABLE_SIGNS])
+    kind = ChoiceFilter(choices=[(k, str(EntryKind(k).label)) for k in exports.EXPORTABLE_KINDS])
     currency = ChoiceFilter(field_name="currency", choices=[])
     ordering = Ordering(fields=("created_at", "amount"))
 

@@ -2,11 +2,80 @@ from __future__ import annotations
 
 from django.urls import path
 
-from payouts.api import exports
+from payouts.api import exports, statements
+from payouts.api import ledger as views
+
+urlpatterns = [
+    path("statements/", statements.StatementListView.as_view(), name="api-statement-list"),
+    path(
+        "statements/<int:period_id>-<int:person_id>/",
+        statements.StatementDetailView.as_view(),
+        name="api-statement-detail",
+    ),
+    path(
+        "statements/<int:period_id>-<int:person_id>/csv/",
+        statements.StatementCsvView.as_view(),
+        name="api-statement-csv",
+    ),
+    path(
+        "statements/<int:period_id>-<int:person_id>/pdf/",
+        statements.StatementPdfView.as_view(),
+        name="api-statement-pdf",
+    ),
+    path(
+        "statements/lines/<int:line_id>/",
+        statements.StatementLineView.as_view(),
+        name="api-statement-line",
+    ),
+]
+
+# --- the ledger and the period lifecycle (payouts/api/ledger.py) ---
+
+PERIOD = "periods/<int:period_id>/"
+
+urlpatterns += [
+    path("ledger-entries/", views.LedgerEntryListView.as_view(), name="api-ledger-entry-list"),
+    path(
+        "ledger-entries/<int:entry_id>/",
+        views.LedgerEntryDetailView.as_view(),
+        name="api-ledger-entry-detail",
+    ),
+    path("clawbacks/", views.ClawbackView.as_view(), name="api-clawback"),
+    path("adjustments/", views.AdjustmentListView.as_view(), name="api-adjustment-list"),
+    path(
+        "adjustments/<int:adjustment_id>/",
+        views.AdjustmentDetailView.as_view(),
+        name="api-adjustment-detail",
+    ),
+    path(
+        "adjustments/<int:adjustment_id>/approve/",
+        views.AdjustmentApproveView.as_view(),
+        name="api-adjustment-approve",
+    ),
+    path(
+        "adjustments/<int:adjustment_id>/reject/",
+        views.AdjustmentRejectView.as_view(),
+        name="api-adjustment-reject",
+    ),
+    path("draws/", views.DrawListView.as_view(), name="api-draw-list"),
+    path("draws/<int:draw_id>/", views.DrawDetailView.as_view(), name="api-draw-detail"),
+    path(f"{PERIOD}draw-balances/", views.DrawBalanceView.as_view(), name="api-draw-balances"),
+    path("holds/", views.HoldListView.as_view(), name="api-hold-list"),
+    path("holds/<int:hold_id>/", views.HoldDetailView.as_view(), name="api-hold-detail"),
+    path("holds/<int:hold_id>/release/", views.HoldReleaseView.as_view(), name="api-hold-release"),
+    path(f"{PERIOD}submit/", views.PeriodSubmitView.as_view(), name="api-period-submit"),
+    path(f"{PERIOD}approve/", views.PeriodApproveView.as_view(), name="api-period-approve"),
+    path(f"{PERIOD}reopen/", views.PeriodReopenView.as_view(), name="api-period-reopen"),
+    path(f"{PERIOD}close/", views.PeriodCloseView.as_view(), name="api-period-close"),
+    path(f"{PERIOD}checklist/", views.PeriodChecklistView.as_view(), name="api-period-checklist"),
+]
+
 
 BATCH = "export-batches/<int:batch_id>/"
 
-urlpatterns = [
+# --- finance exports (payouts/api/exports.py) ---
+
+urlpatterns += [
     path("payouts/", exports.PayoutListView.as_view(), name="api-payout-list"),
     path("export-batches/", exports.ExportBatchListView.as_view(), name="api-export-batch-list"),
     path(BATCH, exports.ExportBatchDetailView.as_view(), name="api-export-batch-detail"),

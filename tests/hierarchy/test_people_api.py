@@ -337,20 +337,21 @@ def test_periods_api_generates_a_fiscal_year_and_moves_status(
     assert (q1["start"], q1["end"]) == ("2026-02-01", "2026-05-01")
     again = _post(client_alice, "/api/v1/periods/", {"fiscal_year": 2027})
     assert len(again.json()) == 17
-    bad = _patch(client_alice, f"/api/v1/periods/{q1['id']}/", {"status": "approved"})
-    assert bad.status_code == 409 and bad.json()["error"]["code"] == "bad_transition"
-    ok = _patch(client_alice, f"/api/v1/periods/{q1['id']}/", {"status": "calculated"})
-    assert ok.json()["status"] == "calculated"
+    # the status moves only through the lifecycle endpoints (payouts), never by PATCH
+    bad = _patch(client_alice, f"/api/v1/periods/{q1['id']}/", {"status": "calculated"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "status_read_only"
+    ok = _patch(client_alice, f"/api/v1/periods/{q1['id']}/", {"label": "FY2027 first quarter"})
+    assert ok.json()["label"] == "FY2027 first quarter" and ok.json()["status"] == "open"
     # employees may read the calendar but not change it
     client.force_login(bob)
     assert client.get("/api/v1/periods/?kind=quarterly").json()["count"] == 4
-    assert _patch(client, f"/api/v1/periods/{q1['id']}/", {"status": "open"}).status_code == 403
+    assert _patch(client, f"/api/v1/periods/{q1['id']}/", {"label": "x"}).status_code == 403
     # another tenant
     assert_list_omits(client_charlie, "/api/v1/periods/", q1["id"])
     assert_cross_tenant_detail(
         client_charlie,
         f"/api/v1/periods/{q1['id']}/",
-        update_body={"status": "open"},
+        update_body={"label": "x"},
         methods=("get", "patch"),
     )
 

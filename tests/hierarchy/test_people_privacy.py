@@ -91,7 +91,7 @@ def test_a_node_scoped_admin_reads_and_writes_only_inside_their_nodes(east_admin
     assert Membership.objects.filter(user__email="ea@acme.test").exists()
 
 
-def test_approving_closing_and_locking_a_period_is_finances(client, org, tenant_a):
+def test_locking_a_period_is_finances_and_no_patch_moves_its_status(client, org, tenant_a):
     import datetime as dt
 
     from hierarchy import periods
@@ -111,16 +111,14 @@ def test_approving_closing_and_locking_a_period_is_finances(client, org, tenant_
             f"/api/v1/periods/{period.pk}/", data=json.dumps(body), content_type="application/json"
         )
 
-    assert patch(comp, {"status": "calculated"}).status_code == 200
-    assert patch(comp, {"status": "in_review"}).status_code == 200
-    assert patch(comp, {"status": "approved"}).status_code == 403
+    # the status is the lifecycle's (payouts/lifecycle.py, tests/payouts), not PATCH's
+    assert patch(comp, {"status": "calculated"}).status_code == 400
+    assert patch(fin, {"status": "closed"}).status_code == 400
     assert patch(comp, {"data_lock_date": "2026-03-01"}).status_code == 403
-    assert patch(fin, {"status": "approved"}).status_code == 200
-    assert patch(fin, {"status": "closed"}).status_code == 200
     assert patch(fin, {"data_lock_date": "2026-03-01"}).status_code == 200
     with tenant_scope(tenant_a):
         period.refresh_from_db()
-    assert (period.status, period.data_lock_date) == ("closed", dt.date(2026, 3, 1))
+    assert (period.status, period.data_lock_date) == ("open", dt.date(2026, 3, 1))
 
 
 def test_a_node_scoped_admin_sees_only_their_part_of_the_org_chart(east_admin, org):

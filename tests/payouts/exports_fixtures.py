@@ -1,5 +1,5 @@
-"""An approved period with EARNED ledger entries for the export tests (the ledger helper's
-approve service writes exactly these; until it is merged the fixtures write them directly)."""
+"""An approved period for the export tests: a succeeded run's lines approved through the real
+lifecycle (``payouts.lifecycle``), which writes their ledger entries and freezes statements."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ from typing import Any
 
 from django.utils import timezone
 
+from core.models import Role
+from core.permissions import ROLE_PERMISSIONS, Principal
 from hierarchy.models import Period, PeriodStatus, Person
-from payouts.models import CalculationRun, EntryKind, LedgerEntry, PayoutLine, RunStatus
+from payouts import ledger, lifecycle
+from payouts.models import CalculationRun, LedgerEntry, PayoutLine, RunStatus
+
+FINANCE = Principal(permissions=ROLE_PERMISSIONS[Role.FINANCE], user_id=None)
 
 D = dt.date
 JAN, FEB = D(2026, 1, 1), D(2026, 2, 1)
@@ -46,10 +51,12 @@ def approved_period(
     label: str = "Jan 2026",
     amounts: dict[str, str] | None = None,
     status: str = PeriodStatus.APPROVED,
+    hold: str | None = None,
 ) -> Approved:
-    """Create a period with a succeeded run whose lines have EARNED entries (inside a scope)."""
+    """Create a period with a succeeded run, approve it (its lines' ledger entries) and move it
+    on to ``status`` (calculated, approved or closed); ``hold`` names a person held first."""
     period = Period.objects.create(
-        kind="monthly", fiscal_year=start.year, start=start, end=end, label=label, status=status
+        kind="monthly", fiscal_year=start.year, start=start, end=end, label=label
     )
     now = timezone.now()
     run = CalculationRun.objects.create(
@@ -57,7 +64,7 @@ def approved_period(
     )
     amounts = amounts or {"erin": "1000.00", "wes": "250.50"}
     version = plan.versions.get()
-    lines, entries = [], []
+    lines: list[PayoutLine] = []
     for name, amount in amounts.items():
         person = getattr(org, name)
         for component, share in (("commission", Decimal("0.8")), ("spiff", Decimal("0.2"))):
@@ -73,17 +80,18 @@ def approved_period(
                 currency="USD",
             )
             lines.append(line)
-            entries.append(
-                entry(
-                    person,
-                    period,
-                    EntryKind.EARNED,
-                    str(line.amount),
-                    plan=plan,
-                    component_id=component,
-                    run=run,
-                    line=line,
-                )
-            )
     CalculationRun.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED)
+    run.refresh_from_db()
+    lifecycle.run_succeeded(run)
+    if status != PeriodStatus.CALCULATED:
+        if hold:
+            ledger.hold_place(
+                principal=FINANCE, person_id=getattr(org, hold).pk, reason="Contract check"
+            )
+        lifecycle.period_submit_for_review(period_id=period.pk, principal=FINANCE)
+        lifecycle.period_approve(period_id=period.pk, run_id=run.pk, principal=FINANCE)
+        if status == PeriodStatus.CLOSED:
+            lifecycle.period_close(period_id=period.pk, principal=FINANCE)
+    period.refresh_from_db()
+    entries = list(LedgerEntry.objects.filter(period=period).order_by("pk"))
     return Approved(period, run, lines, entries)

@@ -46,7 +46,7 @@ def test_a_batch_exports_the_approved_amounts_once_each(org: Any, approved: Any)
     with tenant_scope(org.tenant):
         # given an adjustment and a hold on Erin besides the earned lines
         entry(org.erin, approved.period, EntryKind.ADJUSTMENT, "50.00", component_id="commission")
-        entry(org.erin, approved.period, EntryKind.HOLD, "100.00", component_id="commission")
+        entry(org.erin, approved.period, EntryKind.HOLD, "-100.00", component_id="commission")
         # when
         batch, created = exports.export_batch_create(
             period_ids=[approved.period.pk], idempotency_key="k1"
@@ -197,7 +197,7 @@ def test_marking_paid_writes_one_paid_entry_per_line_and_freezes_the_batch(
         assert paid.status == ExportStatus.PAID and paid.paid_by_label == "finance@acme.test"
         entries = LedgerEntry.objects.filter(kind=EntryKind.PAID)
         assert entries.count() == 5
-        assert sum(e.amount for e in entries) == Decimal("1255.50")
+        assert sum(e.amount for e in entries) == Decimal("-1255.50")  # what was owed, paid
         assert entries.filter(line__isnull=False).count() == 4
         with pytest.raises(ConflictError) as exc:
             exports.export_batch_mark_paid(batch_id=batch.pk)
@@ -211,6 +211,29 @@ def test_marking_paid_writes_one_paid_entry_per_line_and_freezes_the_batch(
             ExportedLine.objects.filter(batch=batch).update(amount=0)
         with pytest.raises(DatabaseError), transaction.atomic():
             ExportedLine.objects.filter(batch=batch).delete()
+
+
+def test_a_held_line_is_exported_with_its_hold_and_paid_without_a_clash(
+    org: Any, plan_a: Any
+) -> None:
+    with tenant_scope(org.tenant):
+        # given a hold on Erin when the period was approved: EARNED and HOLD on each line
+        held = approved_period(org, plan_a, hold="erin")
+        kinds = sorted(e.kind for e in held.entries if e.person_id == org.erin.pk)
+        assert kinds == ["earned", "earned", "hold", "hold"]
+        # when
+        batch, _ = exports.export_batch_create(period_ids=[held.period.pk], idempotency_key="h")
+        paid = exports.export_batch_mark_paid(batch_id=batch.pk)
+        # then Erin's held amount nets to zero and only Wes is paid money
+        assert batch.line_count == 6 and batch.totals == {"USD": "250.5000"}
+        assert paid.status == ExportStatus.PAID
+        payments = LedgerEntry.objects.filter(kind=EntryKind.PAID)
+        assert payments.count() == 6
+        assert payments.filter(line__isnull=False).count() == 4  # one per line, its EARNED
+        assert sum(e.amount for e in payments) == Decimal("-250.50")
+        # and the ledger's balance of the period is zero once paid
+        owed = LedgerEntry.objects.filter(period=held.period).values_list("amount", flat=True)
+        assert sum(owed, Decimal(0)) == 0
 
 
 def test_a_payout_line_is_exported_once_even_through_a_second_entry(
@@ -230,7 +253,7 @@ def test_a_payout_line_is_exported_once_even_through_a_second_entry(
                 person=first.person,
                 employee_id="E3",
                 full_name="x",
-                kind="earned",
+                kind=first.kind,
                 amount=1,
                 currency="USD",
                 created_at=first.created_at,

@@ -98,3 +98,58 @@ def test_payout_lines_and_ledger_entries_are_append_only(paid: Any) -> None:
             _refused(lambda t=table: connection.cursor().execute(f'DELETE FROM "{t}"'))  # noqa: S608
         assert PayoutLine.objects.get(pk=line.pk).amount == Decimal("100.00")
         assert LedgerEntry.objects.get(pk=entry.pk).amount == Decimal("100.00")
+
+
+@pytest.fixture
+def closed(org: Any, plan_a: Any) -> Any:
+    """A period closed through the lifecycle: its run, lines and the entries its approval wrote."""
+    from tests.payouts.helpers import cast, walk_to
+
+    with tenant_scope(org.tenant):
+        p = _period()
+        run = walk_to(p, "closed", cast(org.tenant), plan_a, [(org.erin, "250.00", "commission")])
+        yield p, run, PayoutLine.objects.get(run=run), LedgerEntry.objects.get(run=run)
+
+
+def test_a_closed_periods_run_lines_and_entries_refuse_every_change(closed: Any) -> None:
+    p, run, line, entry = closed
+    with tenant_scope(p.tenant):
+        for obj, field, value in (
+            (run, "result_hash", "forged"),
+            (line, "amount", Decimal("1.00")),
+            (entry, "amount", Decimal("1.00")),
+        ):
+            model = type(obj)
+            setattr(obj, field, value)
+            table = model._meta.db_table
+            _refused(obj.save)
+            _refused(
+                lambda m=model, o=obj, f=field, v=value: m.objects.filter(pk=o.pk).update(**{f: v})
+            )
+            _refused(lambda m=model, o=obj, f=field: m.objects.bulk_update([o], [f]))
+            _refused(lambda m=model, o=obj: m.objects.filter(pk=o.pk).delete())
+            _refused(
+                lambda t=table, o=obj: connection.cursor().execute(
+                    f'DELETE FROM "{t}" WHERE id = %s',
+                    [o.pk],
+                )
+            )
+        # and the period itself stays closed, its lock where close put it
+        _refused(lambda: Period.objects.filter(pk=p.pk).update(status="open"))
+        assert PayoutLine.objects.get(pk=line.pk).amount == Decimal("250.00")
+        assert LedgerEntry.objects.get(pk=entry.pk).amount == Decimal("250.00")
+        assert CalculationRun.objects.get(pk=run.pk).result_hash == ""
+
+
+@pytest.mark.needs_pg
+def test_the_app_role_lacks_update_and_delete_on_the_append_only_tables(db: None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, usesuper FROM pg_user WHERE usename = current_user")
+        user, superuser = cursor.fetchone()
+        assert not superuser
+        for table in ("payouts_ledgerentry", "payouts_payoutline", "payouts_linecontribution"):
+            for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
+                cursor.execute("SELECT has_table_privilege(%s, %s, %s)", [user, table, privilege])
+                assert cursor.fetchone() == (False,), (user, table, privilege)
+            cursor.execute("SELECT has_table_privilege(%s, %s, 'INSERT')", [user, table])
+            assert cursor.fetchone() == (True,)

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('core', '0004_loginattempt_kind'),
         ('hierarchy', '0002_import_kernel'),
-        ('payouts', '0001_initial'),
+        ('payouts', '0003_ledger'),
         ('plans', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -118,7 +118,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='exportedline',
-            constraint=models.UniqueConstraint(condition=models.Q(('line__isnull', False)), fields=('tenant', 'line'), name='exportedline_once_per_line'),
+            constraint=models.UniqueConstraint(condition=models.Q(('line__isnull', False)), fields=('tenant', 'line', 'kind'), name='exportedline_once_per_line'),
         ),
         migrations.AddConstraint(
             model_name='exportfile',

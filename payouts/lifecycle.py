@@ -1,0 +1,320 @@
+"""The period lifecycle as services: open → calculated → in review → approved → closed.
+
+Why this exists
+---------------
+A period is where money is decided, so its status may move only one way: through these
+services, each with its guard, each writing one audit event. The database holds the same line
+(``payouts/db.py``): a trigger on ``hierarchy_period`` refuses any change of status that is not
+the transition a service announced, so ``save()``, ``queryset.update()``, raw SQL or an old
+API call cannot walk a period to *closed* with nothing calculated.
+
+- :func:`run_succeeded` — a succeeded **full** run makes an *open* period *calculated* (the runs
+  service calls it); a period further along is never moved back.
+- :func:`period_submit_for_review` — *calculated* → *in review* (comp admin or finance).
+- :func:`period_approve` — *in review* → *approved* (finance or tenant admin): picks one
+  succeeded full run of the period, writes the ledger entries of its lines (holds, draw
+  recoveries; ``payouts/ledger.py``) and freezes the statements.
+- :func:`period_reopen` — *approved* → *in review* before close: the approval's entries are
+  reversed by new entries (the ledger is append-only) and the approval is stamped reopened.
+- :func:`period_close` — *approved* → *closed*, setting the data lock: incoming data dated in the
+  period is refused from ``data_lock_date`` on (``incentives/ingest.py``).
+
+Guard failures are :class:`GuardError` (HTTP 409) whose ``code`` and ``details.guard`` name the
+guard; a role that may not do the step gets 403 ``details.guard = "role"``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.audit import audit_record
+from core.errors import ConflictError, NotFoundError, PermissionDeniedError
+from core.models import Membership, Role
+from core.permissions import Principal
+from core.tenancy import get_current_tenant
+from hierarchy.models import Period, PeriodStatus
+from hierarchy.periods import tenant_today
+from payouts.db import transition_marker
+from payouts.models import (
+    Adjustment,
+    AdjustmentStatus,
+    CalculationRun,
+    PeriodApproval,
+    RunKind,
+    RunStatus,
+)
+
+NOT_FOUND = "Period not found."
+RUN_NOT_FOUND = "Run not found in this period."
+ROLE_SUBMIT = "Submitting a period for review is a comp admin's or finance's."
+ROLE_APPROVE = "Approving, reopening and closing a period is finance's (or a tenant admin's)."
+WRONG_STATUS = "The period is {status}; {action} needs it {wanted}."
+NO_RUN = "The period has no succeeded full run: calculate it first."
+RUN_NOT_SUCCEEDED = "Run {number} is {status}: only a succeeded full run can be approved."
+RUN_NOT_FULL = "Run {number} is a {kind} run: only a full run can be approved."
+ADJUSTMENTS_PENDING = "{count} adjustment(s) in this period await a decision."
+REOPEN_REASON = "Say why the period is reopened."
+CLOSED_IS_FINAL = "A closed period is locked; corrections go into an open period."
+LOCK_BEFORE_START = "The data lock date cannot be before the period starts."
+
+# Statuses in which entries (adjustments, draws, releases) may still be written to a period.
+WRITABLE = frozenset({PeriodStatus.OPEN, PeriodStatus.CALCULATED, PeriodStatus.IN_REVIEW})
+
+
+class GuardError(ConflictError):
+    """A transition's guard failed: ``code`` and ``details["guard"]`` name it."""
+
+    def __init__(self, message: str, *, guard: str, **details: Any) -> None:
+        super().__init__(message, code=guard, details={"guard": guard, **details})
+
+
+def _role(message: str) -> PermissionDeniedError:
+    return PermissionDeniedError(message, code="permission_denied", details={"guard": "role"})
+
+
+def is_tenant_admin(principal: Principal) -> bool:
+    """Return whether the principal is a member with the tenant admin role."""
+    if principal.membership_id is None:
+        return False
+    roles = (
+        Membership.objects.filter(pk=principal.membership_id, is_active=True)
+        .values_list("roles", flat=True)
+        .first()
+    )
+    return bool(roles) and Role.TENANT_ADMIN in roles
+
+
+def may_approve(principal: Principal) -> bool:
+    """Return whether the principal may approve, reopen and close periods."""
+    return principal.has("payouts.approve") or is_tenant_admin(principal)
+
+
+def may_submit(principal: Principal) -> bool:
+    """Return whether the principal may submit a calculated period for review."""
+    return principal.has("payouts.calculate") or may_approve(principal)
+
+
+def _locked_period(period_id: int) -> Period:
+    period: Period | None = Period.objects.select_for_update().filter(pk=period_id).first()
+    if period is None:
+        raise NotFoundError(NOT_FOUND)
+    return period
+
+
+def _want(period: Period, action: str, *wanted: str) -> None:
+    if period.status not in wanted:
+        if period.status == PeriodStatus.CLOSED:
+            raise GuardError(CLOSED_IS_FINAL, guard="period_closed", status=period.status)
+        labels = " or ".join(PeriodStatus(w).label.lower() for w in wanted)
+        raise GuardError(
+            WRONG_STATUS.format(
+                status=PeriodStatus(period.status).label.lower(), action=action, wanted=labels
+            ),
+            guard="period_status",
+            status=period.status,
+            wanted=list(wanted),
+        )
+
+
+def _move(
+    period: Period,
+    new: str,
+    *,
+    action: str,
+    extra: dict[str, Any] | None = None,
+    data_lock_date: dt.date | None = None,
+) -> Period:
+    """Move ``period`` to ``new`` (the trigger checks the marker) and audit it."""
+    old = period.status
+    before = {"status": old, "data_lock_date": _iso(period.data_lock_date)}
+    period.status = new
+    fields = ["status"]
+    if data_lock_date is not None:
+        period.data_lock_date = data_lock_date
+        fields.append("data_lock_date")
+    with transition_marker(period.pk, old, new):
+        period.save(update_fields=fields)
+    after = {"status": new, "data_lock_date": _iso(period.data_lock_date), **(extra or {})}
+    audit_record(action=action, obj=period, before=before, after=after)
+    return period
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def succeeded_runs(period_id: int) -> list[CalculationRun]:
+    """Return the period's succeeded full runs, newest first."""
+    return list(
+        CalculationRun.objects.filter(
+            period_id=period_id, kind=RunKind.FULL, status=RunStatus.SUCCEEDED
+        ).order_by("-number")
+    )
+
+
+# --- transitions --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def run_succeeded(run: CalculationRun) -> Period:
+    """Make the run's period *calculated* if it is *open* and the run a succeeded full run.
+
+    Called by the runs service when a run succeeds. A period already calculated, in review,
+    approved or closed stays where it is: a later run is a candidate for approval, nothing more.
+    """
+    period = _locked_period(run.period_id)
+    if (
+        run.kind == RunKind.FULL
+        and run.status == RunStatus.SUCCEEDED
+        and period.status == PeriodStatus.OPEN
+    ):
+        _move(period, PeriodStatus.CALCULATED, action="period.calculate", extra={"run": run.pk})
+    return period
+
+
+@transaction.atomic
+def period_submit_for_review(*, period_id: int, principal: Principal) -> Period:
+    """Move a *calculated* period to *in review*."""
+    period = _locked_period(period_id)
+    if not may_submit(principal):
+        raise _role(ROLE_SUBMIT)
+    _want(period, "submitting for review", PeriodStatus.CALCULATED)
+    if not succeeded_runs(period.pk):
+        raise GuardError(NO_RUN, guard="succeeded_run")
+    return _move(period, PeriodStatus.IN_REVIEW, action="period.submit")
+
+
+def pending_adjustments(period_id: int) -> int:
+    return Adjustment.objects.filter(period_id=period_id, status=AdjustmentStatus.PENDING).count()
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    period: Period
+    approval: PeriodApproval
+    entries: dict[str, int]
+    statements_frozen: Any
+
+
+@transaction.atomic
+def period_approve(*, period_id: int, run_id: int, principal: Principal) -> ApprovalOutcome:
+    """Approve an *in review* period with one of its succeeded full runs.
+
+    Writes one ledger entry per payout line of the run (earned; draw and draw recovery lines as
+    such), HOLD entries for active holds and recoveries of manual draw balances, then freezes
+    the period's statements. One audit event names the run and the entries written.
+    """
+    from payouts import ledger
+
+    period = _locked_period(period_id)
+    if not may_approve(principal):
+        raise _role(ROLE_APPROVE)
+    _want(period, "approving", PeriodStatus.IN_REVIEW)
+    run = CalculationRun.objects.filter(pk=run_id, period_id=period.pk).first()
+    if run is None:
+        raise NotFoundError(RUN_NOT_FOUND, code="run_not_found", details={"guard": "run"})
+    if run.kind != RunKind.FULL:
+        raise GuardError(
+            RUN_NOT_FULL.format(number=run.number, kind=run.kind), guard="full_run", run=run.pk
+        )
+    if run.status != RunStatus.SUCCEEDED:
+        raise GuardError(
+            RUN_NOT_SUCCEEDED.format(number=run.number, status=run.status),
+            guard="succeeded_run",
+            run=run.pk,
+        )
+    pending = pending_adjustments(period.pk)
+    if pending:
+        raise GuardError(
+            ADJUSTMENTS_PENDING.format(count=pending), guard="adjustments_pending", count=pending
+        )
+    approval = PeriodApproval.objects.create(
+        tenant=get_current_tenant(),
+        period=period,
+        run=run,
+        approved_by_id=principal.user_id,
+        approved_at=timezone.now(),
+    )
+    entries = ledger.approval_entries_write(period=period, run=run, principal=principal)
+    frozen = _freeze_statements(period_id=period.pk, run_id=run.pk)
+    _move(
+        period,
+        PeriodStatus.APPROVED,
+        action="period.approve",
+        extra={"run": run.pk, "approval": approval.pk, "entries": entries},
+    )
+    return ApprovalOutcome(period, approval, entries, frozen)
+
+
+def _freeze_statements(*, period_id: int, run_id: int) -> Any:
+    """Freeze the period's statements from the approved run (``payouts/statements.py``)."""
+    from payouts import statements
+
+    return statements.statements_freeze(period_id=period_id, run_id=run_id)
+
+
+@transaction.atomic
+def period_reopen(*, period_id: int, principal: Principal, reason: str) -> Period:
+    """Move an *approved* (not closed) period back to *in review*, reversing its entries."""
+    from payouts import ledger
+
+    period = _locked_period(period_id)
+    if not may_approve(principal):
+        raise _role(ROLE_APPROVE)
+    _want(period, "reopening", PeriodStatus.APPROVED)
+    reason = (reason or "").strip()
+    if not reason:
+        raise GuardError(REOPEN_REASON, guard="reason")
+    approval = PeriodApproval.objects.select_for_update().get(
+        period=period, reopened_at__isnull=True
+    )
+    reversed_count = ledger.approval_entries_reverse(
+        period=period, run=approval.run, principal=principal, reason=reason
+    )
+    approval.reopened_at = timezone.now()
+    approval.reopened_by_id = principal.user_id
+    approval.reopen_reason = reason[:300]
+    approval.save(update_fields=["reopened_at", "reopened_by", "reopen_reason"])
+    return _move(
+        period,
+        PeriodStatus.IN_REVIEW,
+        action="period.reopen",
+        extra={"approval": approval.pk, "reason": reason, "reversed": reversed_count},
+    )
+
+
+@transaction.atomic
+def period_close(
+    *, period_id: int, principal: Principal, data_lock_date: dt.date | None = None
+) -> Period:
+    """Close an *approved* period and set its data lock (default: today, the tenant's day)."""
+    period = _locked_period(period_id)
+    if not may_approve(principal):
+        raise _role(ROLE_APPROVE)
+    _want(period, "closing", PeriodStatus.APPROVED)
+    lock = data_lock_date or tenant_today(get_current_tenant())
+    if lock < period.start:
+        raise GuardError(LOCK_BEFORE_START, guard="data_lock_date", start=period.start.isoformat())
+    return _move(period, PeriodStatus.CLOSED, action="period.close", data_lock_date=lock)
+
+
+# --- what the close checklist shows -----------------------------------------------------------
+
+
+def allowed_transitions(period: Period, principal: Principal) -> list[str]:
+    """Return the transitions (``submit``, ``approve``, ``reopen``, ``close``) the principal
+    could try on ``period`` now (the guards still decide)."""
+    out: list[str] = []
+    if period.status == PeriodStatus.CALCULATED and may_submit(principal):
+        out.append("submit")
+    if may_approve(principal):
+        if period.status == PeriodStatus.IN_REVIEW:
+            out.append("approve")
+        if period.status == PeriodStatus.APPROVED:
+            out += ["reopen", "close"]
+    return out

@@ -1,0 +1,585 @@
+"""Statements: what one person earned in one period, why, and what is payable.
+
+A statement is built from two sources and nothing else: the period's **run** (its payout lines,
+each with its trace sentence and its per-credit contributions) and the **ledger** (adjustments,
+draws and their recovery, clawbacks, holds and releases, payments) of that person and period.
+
+Which run a statement reads (:func:`period_run`):
+
+1. the run the period was approved with — the run of its frozen statements
+   (:func:`statements_freeze`, called by the approve service), else the run its EARNED ledger
+   entries name: the statement is **final**;
+2. else the period's latest succeeded full or live run: the statement is **provisional** (the
+   figures may still change until the period is approved);
+3. else there is no statement yet ("No calculation has been run for this period yet").
+
+Ledger amounts are read by kind, whatever the sign they were written with: a draw and a release
+add to what is payable, a draw recovery, a clawback, a hold and a payment take from it; an
+adjustment keeps its own sign (a negative adjustment reduces pay). Earned is the run's lines,
+whose amounts the engine already settled against what was paid before.
+
+Who may read whose statement is the access policy's business alone
+(:meth:`hierarchy.access.Access.payees`): an employee her own, a manager the people in the nodes
+she managed during the period, as the structure stood then, comp admins and finance everyone.
+Not yours and not found look the same (404).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Abs
+from django.utils import timezone
+
+from core.audit import audit_record, current_actor
+from core.errors import NotFoundError, ValidationFailedError
+from core.tenancy import get_current_tenant
+from hierarchy.access import Access
+from hierarchy.models import Period, PeriodStatus, Person
+from incentives.models import Credit, Transaction
+from payouts.models import (
+    CalculationRun,
+    EntryKind,
+    LedgerEntry,
+    LineContribution,
+    PayoutLine,
+    RunKind,
+    RunStatus,
+    Statement,
+)
+from plans.models import Plan
+
+FINAL = "final"
+PROVISIONAL = "provisional"
+NO_RUN = "none"
+
+NO_RUN_MESSAGE = "No calculation has been run for this period yet."
+RUN_NOT_SUCCEEDED = "Only a succeeded run can be frozen into statements (run {run} is {status})."
+RUN_OF_ANOTHER_PERIOD = "Run {run} calculated another period."
+STATEMENT_NOT_FOUND = "Statement not found."
+LINE_NOT_FOUND = "Payout line not found."
+
+# How each ledger kind moves what is payable (earned and adjustments keep their own sign).
+DIRECTION: dict[str, int] = {
+    EntryKind.DRAW: 1,
+    EntryKind.RELEASE: 1,
+    EntryKind.DRAW_RECOVERY: -1,
+    EntryKind.CLAWBACK: -1,
+    EntryKind.HOLD: -1,
+    EntryKind.PAID: -1,
+}
+# The statement's totals, in the order a statement shows them; each ledger kind adds to one.
+TOTAL_OF_KIND: dict[str, str] = {
+    EntryKind.ADJUSTMENT: "adjustments",
+    EntryKind.DRAW: "draw",
+    EntryKind.DRAW_RECOVERY: "draw_recovery",
+    EntryKind.CLAWBACK: "clawbacks",
+    EntryKind.HOLD: "holds",
+    EntryKind.RELEASE: "holds",
+    EntryKind.PAID: "previously_paid",
+}
+TOTALS: tuple[str, ...] = (
+    "earned",
+    "adjustments",
+    "draw",
+    "draw_recovery",
+    "clawbacks",
+    "holds",
+    "previously_paid",
+    "payable",
+)
+TOTAL_LABELS: dict[str, str] = {
+    "earned": "Earned",
+    "adjustments": "Adjustments",
+    "draw": "Draw",
+    "draw_recovery": "Draw recovery",
+    "clawbacks": "Clawbacks",
+    "holds": "Holds (net of releases)",
+    "previously_paid": "Previously paid",
+    "payable": "Payable",
+}
+ZERO = Decimal(0)
+
+
+def effect(kind: str, amount: Decimal) -> Decimal:
+    """Return how a ledger entry of ``kind`` and ``amount`` moves what is payable."""
+    direction = DIRECTION.get(kind)
+    return amount if direction is None else direction * abs(amount)
+
+
+def money(value: Decimal) -> str:
+    """Return the canonical text of an amount in a statement (4 places, as stored)."""
+    return str(Decimal(value).quantize(Decimal("0.0001")))
+
+
+# --- which run ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunChoice:
+    """The run a period's statements read and whether they are final."""
+
+    run: CalculationRun | None
+    final: bool
+
+    @property
+    def status(self) -> str:
+        if self.run is None:
+            return NO_RUN
+        return FINAL if self.final else PROVISIONAL
+
+
+def period_run(*, period: Period) -> RunChoice:
+    """Return the run ``period``'s statements read: the approved one, else the latest."""
+    frozen = (
+        Statement.objects.filter(period=period)
+        .select_related("run")
+        .order_by("-frozen_at", "-id")
+        .first()
+    )
+    if frozen is not None:
+        return RunChoice(frozen.run, True)
+    earned_run = (
+        LedgerEntry.objects.filter(period=period, kind=EntryKind.EARNED, run__isnull=False)
+        .order_by("-created_at", "-id")
+        .values_list("run_id", flat=True)
+        .first()
+    )
+    if earned_run is not None:
+        return RunChoice(CalculationRun.objects.get(pk=earned_run), True)
+    latest = (
+        CalculationRun.objects.filter(period=period, status=RunStatus.SUCCEEDED)
+        .exclude(kind=RunKind.PREVIEW)
+        .order_by("-finished_at", "-number")
+        .first()
+    )
+    return RunChoice(latest, False)
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def _line_dict(line: PayoutLine, plans: dict[int, Plan]) -> dict[str, Any]:
+    plan = plans.get(line.plan_id)
+    return {
+        "id": line.pk,
+        "plan_id": line.plan_id,
+        "plan": plan.name if plan else "",
+        "plan_version_id": line.plan_version_id,
+        "component_id": line.component_id,
+        "kind": line.kind,
+        "amount": money(line.amount),
+        "currency": line.currency,
+        "attainment": None if line.attainment is None else str(line.attainment),
+        "measure": None if line.measure is None else str(line.measure),
+        "trace_text": line.trace_text,
+        "trace": line.trace,
+    }
+
+
+def _entry_dict(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "id": entry.pk,
+        "kind": entry.kind,
+        "label": EntryKind(entry.kind).label,
+        "amount": money(entry.amount),
+        "effect": money(effect(entry.kind, entry.amount)),
+        "currency": entry.currency,
+        "component_id": entry.component_id,
+        "memo": entry.memo,
+        "corrects": entry.corrects_id,
+        "created_at": entry.created_at.isoformat(),
+    }
+
+
+def _components(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Group a statement's lines by plan and component, with the earned sum and attainment."""
+    groups: dict[tuple[int, str], dict[str, Any]] = {}
+    for line in lines:
+        key = (line["plan_id"], line["component_id"])
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {
+                "plan_id": line["plan_id"],
+                "plan": line["plan"],
+                "component_id": line["component_id"],
+                "earned": ZERO,
+                "currency": line["currency"],
+                "attainment": None,
+                "line_ids": [],
+            }
+        group["earned"] += Decimal(line["amount"])
+        if line["attainment"] is not None and group["attainment"] is None:
+            group["attainment"] = line["attainment"]
+        group["line_ids"].append(line["id"])
+    return [{**g, "earned": money(g["earned"])} for g in groups.values()]
+
+
+def _assemble(
+    *,
+    period: Period,
+    person: Person,
+    choice: RunChoice,
+    lines: list[dict[str, Any]],
+    entries: list[LedgerEntry],
+    currency: str,
+) -> dict[str, Any]:
+    totals = dict.fromkeys(TOTALS, ZERO)
+    totals["earned"] = sum((Decimal(x["amount"]) for x in lines), ZERO)
+    movements = []
+    for entry in entries:
+        if entry.kind == EntryKind.EARNED:
+            continue  # the run's lines are what was earned; the EARNED entries repeat them
+        totals[TOTAL_OF_KIND[entry.kind]] += effect(entry.kind, entry.amount)
+        movements.append(_entry_dict(entry))
+    totals["payable"] = sum((totals[k] for k in TOTALS if k != "payable"), ZERO)
+    run = choice.run
+    return {
+        "key": f"{period.pk}-{person.pk}",
+        "status": choice.status,
+        "period": {
+            "id": period.pk,
+            "label": period.label,
+            "kind": period.kind,
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+            "status": period.status,
+        },
+        "person": {
+            "id": person.pk,
+            "employee_id": person.employee_id,
+            "full_name": person.full_name,
+        },
+        "run": None
+        if run is None
+        else {
+            "id": run.pk,
+            "number": run.number,
+            "kind": run.kind,
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        },
+        "currency": lines[0]["currency"] if lines else currency,
+        "components": _components(lines),
+        "lines": lines,
+        "ledger": movements,
+        "totals": {k: money(v) for k, v in totals.items()},
+    }
+
+
+def statements_build(
+    *, period: Period, people: Iterable[Person], choice: RunChoice | None = None
+) -> list[dict[str, Any]]:
+    """Return the statements of ``people`` for ``period``, built live (a fixed number of
+    queries whatever the number of people)."""
+    people = list(people)
+    choice = choice or period_run(period=period)
+    ids = [p.pk for p in people]
+    by_person: dict[int, list[PayoutLine]] = defaultdict(list)
+    if choice.run is not None:
+        for line in (
+            PayoutLine.objects.filter(run=choice.run, person_id__in=ids)
+            .defer("tenant_id")
+            .order_by("person_id", "plan_id", "component_id", "kind", "id")
+        ):
+            by_person[line.person_id].append(line)
+    plan_ids = {line.plan_id for rows in by_person.values() for line in rows}
+    plans = Plan.objects.in_bulk(plan_ids) if plan_ids else {}
+    entries: dict[int, list[LedgerEntry]] = defaultdict(list)
+    for entry in LedgerEntry.objects.filter(period=period, person_id__in=ids).order_by(
+        "created_at", "id"
+    ):
+        entries[entry.person_id].append(entry)
+    currency = get_current_tenant().default_currency
+    return [
+        _assemble(
+            period=period,
+            person=person,
+            choice=choice,
+            lines=[_line_dict(x, plans) for x in by_person.get(person.pk, [])],
+            entries=entries.get(person.pk, []),
+            currency=currency,
+        )
+        for person in people
+    ]
+
+
+def statement_build(*, period: Period, person: Person) -> dict[str, Any]:
+    """Return one person's statement for ``period``, built live."""
+    return statements_build(period=period, people=[person])[0]
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """Return the SHA-256 of a statement's canonical JSON."""
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _statement_people(period: Period, run: CalculationRun) -> QuerySet[Person]:
+    with_lines = PayoutLine.objects.filter(run=run).values("person_id")
+    with_entries = LedgerEntry.objects.filter(period=period).values("person_id")
+    return Person.objects.filter(Q(pk__in=with_lines) | Q(pk__in=with_entries)).order_by("pk")
+
+
+@transaction.atomic
+def statements_freeze(*, period_id: int, run_id: int) -> list[Statement]:
+    """Freeze the statement of every person the run paid (or the ledger moved) for the
+    period, from ``run_id``'s lines: one append-only row each with its content and hash.
+
+    Idempotent: a person already frozen for this run keeps the row written first. Called by
+    the approve service inside its transaction.
+    """
+    period = Period.objects.filter(pk=period_id).first()
+    run = CalculationRun.objects.filter(pk=run_id).first()
+    if period is None or run is None:
+        raise NotFoundError("Period or run not found.")
+    if run.period_id != period.pk:
+        raise ValidationFailedError(RUN_OF_ANOTHER_PERIOD.format(run=run.number), code="run_period")
+    if run.status != RunStatus.SUCCEEDED:
+        raise ValidationFailedError(
+            RUN_NOT_SUCCEEDED.format(run=run.number, status=run.status), code="run_not_succeeded"
+        )
+    done = set(Statement.objects.filter(period=period, run=run).values_list("person_id", flat=True))
+    people = [p for p in _statement_people(period, run) if p.pk not in done]
+    now = timezone.now()
+    user_id = current_actor().user_id
+    rows = []
+    for content in statements_build(period=period, people=people, choice=RunChoice(run, True)):
+        content["frozen_at"] = now.isoformat()
+        rows.append(
+            Statement(
+                period=period,
+                person_id=content["person"]["id"],
+                run=run,
+                currency=content["currency"],
+                earned=Decimal(content["totals"]["earned"]),
+                payable=Decimal(content["totals"]["payable"]),
+                content=content,
+                content_hash=content_hash(content),
+                frozen_at=now,
+                frozen_by_id=user_id,
+            )
+        )
+    Statement.objects.bulk_create(rows, batch_size=1000)
+    audit_record(
+        action="statements.freeze",
+        obj=run,
+        after={"period": period.pk, "run": run.pk, "frozen": len(rows), "already": len(done)},
+    )
+    return list(Statement.objects.filter(period=period, run=run).order_by("person_id"))
+
+
+# --- reading, through the access policy ---------------------------------------------------------
+
+
+def _period(period_id: int) -> Period:
+    period: Period | None = Period.objects.filter(pk=period_id).first()
+    if period is None:
+        raise NotFoundError(STATEMENT_NOT_FOUND)
+    return period
+
+
+def statement_get(*, access: Access, period_id: int, person_id: int) -> dict[str, Any]:
+    """Return the statement of a person for a period the principal may read (404 otherwise):
+    the frozen one once the period was approved, else built live."""
+    period = _period(period_id)
+    try:
+        person = access.payee_get(person_id=person_id, start=period.start, end=period.end)
+    except NotFoundError:
+        raise NotFoundError(STATEMENT_NOT_FOUND) from None
+    choice = period_run(period=period)
+    if choice.final and choice.run is not None:
+        frozen = (
+            Statement.objects.filter(period=period, person=person, run=choice.run)
+            .order_by("-frozen_at")
+            .first()
+        )
+        if frozen is not None:
+            return {**frozen.content, "frozen": _frozen(frozen)}
+    return {**statement_build(period=period, person=person), "frozen": None}
+
+
+def _frozen(row: Statement) -> dict[str, Any]:
+    return {"id": row.pk, "at": row.frozen_at.isoformat(), "hash": row.content_hash}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One row of a statement list: who, which period, the run's status, earned and payable."""
+
+    period: Period
+    person: Person
+    status: str
+    run_id: int | None
+    currency: str
+    earned: Decimal
+    payable: Decimal
+    attainment: Decimal | None
+    plans: tuple[str, ...]
+    frozen: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.period.pk}-{self.person.pk}"
+
+
+def period_summaries(
+    *, period: Period, people: QuerySet[Person], choice: RunChoice | None = None
+) -> list[Summary]:
+    """Return the statement summary of every person in ``people`` the period's run paid or
+    the ledger moved, by aggregate queries (their number does not grow with the people)."""
+    choice = choice or period_run(period=period)
+    run = choice.run
+    earned: dict[int, Decimal] = {}
+    currency: dict[int, str] = {}
+    attainment: dict[int, Decimal | None] = {}
+    plans: dict[int, set[str]] = defaultdict(set)
+    if run is not None:
+        lines = PayoutLine.objects.filter(run=run, person__in=people)
+        for row in lines.values("person_id", "currency").annotate(total=Sum("amount")):
+            earned[row["person_id"]] = earned.get(row["person_id"], ZERO) + row["total"]
+            currency.setdefault(row["person_id"], row["currency"])
+        # Attainment: the first component's (the one a plan is judged by), per person.
+        for pid, att in (
+            lines.filter(attainment__isnull=False)
+            .order_by("person_id", "plan_id", "component_id", "id")
+            .values_list("person_id", "attainment")
+        ):
+            attainment.setdefault(pid, att)
+        for pid, name in lines.values_list("person_id", "plan__name").distinct():
+            plans[pid].add(name)
+    moved: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    entries = (
+        LedgerEntry.objects.filter(period=period, person__in=people)
+        .exclude(kind=EntryKind.EARNED)
+        .values("person_id", "kind", "currency")
+        .annotate(total=Sum("amount"), size=Sum(Abs("amount")))
+    )
+    for row in entries:
+        # A directed kind moves payable by the size of each entry, whatever its sign.
+        total = row["size"] if row["kind"] in DIRECTION else row["total"]
+        moved[row["person_id"]] += effect(row["kind"], total)
+        currency.setdefault(row["person_id"], row["currency"])
+    ids = set(earned) | set(moved)
+    frozen = (
+        set(
+            Statement.objects.filter(period=period, run=run, person_id__in=ids).values_list(
+                "person_id", flat=True
+            )
+        )
+        if run is not None and choice.final
+        else set()
+    )
+    default = get_current_tenant().default_currency
+    return [
+        Summary(
+            period=period,
+            person=p,
+            status=choice.status,
+            run_id=run.pk if run else None,
+            currency=currency.get(p.pk, default),
+            earned=earned.get(p.pk, ZERO),
+            payable=earned.get(p.pk, ZERO) + moved.get(p.pk, ZERO),
+            attainment=attainment.get(p.pk),
+            plans=tuple(sorted(plans.get(p.pk, ()))),
+            frozen=p.pk in frozen,
+        )
+        for p in people.filter(pk__in=ids).order_by("full_name", "employee_id")
+    ]
+
+
+def statement_periods() -> QuerySet[Period]:
+    """Return the periods that have a statement to read: a succeeded run or ledger entries."""
+    runs = CalculationRun.objects.filter(status=RunStatus.SUCCEEDED).exclude(kind=RunKind.PREVIEW)
+    entries = LedgerEntry.objects.values("period_id")
+    return Period.objects.filter(Q(pk__in=runs.values("period_id")) | Q(pk__in=entries)).order_by(
+        "-start", "kind"
+    )
+
+
+def statement_list(
+    *, access: Access, period_id: int | None = None, person_id: int | None = None
+) -> list[Summary]:
+    """Return the statement summaries the principal may read, newest period first."""
+    periods: Sequence[Period]
+    if period_id is not None:
+        periods = list(statement_periods().filter(pk=period_id))
+    else:
+        periods = list(statement_periods())
+    out: list[Summary] = []
+    for period in periods:
+        people = access.payees(start=period.start, end=period.end)
+        if person_id is not None:
+            people = people.filter(pk=person_id)
+        out.extend(period_summaries(period=period, people=people))
+    return out
+
+
+# --- drill-down: line → credits → transactions ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one credit (and its transaction) contributed to a payout line."""
+
+    amount: Decimal
+    credit: Credit | None
+    transaction: Transaction | None
+
+
+@dataclass(frozen=True)
+class LineDrill:
+    line: PayoutLine
+    period: Period
+    person: Person
+    contributions: list[Contribution]
+    total: Decimal
+
+
+def line_get(*, access: Access, line_id: int) -> LineDrill:
+    """Return a payout line the principal may read with what each credit contributed to it
+    and the transaction behind each credit (404 when not found or not theirs)."""
+    line = PayoutLine.objects.select_related("period", "person", "plan").filter(pk=line_id).first()
+    if line is None:
+        raise NotFoundError(LINE_NOT_FOUND)
+    period = line.period
+    try:
+        access.payee_get(person_id=line.person_id, start=period.start, end=period.end)
+    except NotFoundError:
+        raise NotFoundError(LINE_NOT_FOUND) from None
+    rows = list(LineContribution.objects.filter(line=line).order_by("-amount", "id"))
+    credit_ids = {r.credit_id for r in rows if r.credit_id is not None}
+    credits = Credit.objects.select_related("rule").in_bulk(credit_ids) if credit_ids else {}
+    tx_ids = {r.transaction_id for r in rows if r.transaction_id is not None}
+    tx_ids |= {c.transaction_id for c in credits.values()}
+    transactions = Transaction.objects.in_bulk(tx_ids) if tx_ids else {}
+    contributions = []
+    for row in rows:
+        credit = credits.get(row.credit_id) if row.credit_id is not None else None
+        tx_id = row.transaction_id or (credit.transaction_id if credit else None)
+        contributions.append(
+            Contribution(
+                amount=row.amount,
+                credit=credit,
+                transaction=transactions.get(tx_id) if tx_id is not None else None,
+            )
+        )
+    return LineDrill(
+        line=line,
+        period=period,
+        person=line.person,
+        contributions=contributions,
+        total=sum((r.amount for r in rows), ZERO),
+    )
+
+
+def is_closed(period: Period) -> bool:
+    """Return whether a period's statements can no longer change (approved or closed)."""
+    return period.status in (PeriodStatus.APPROVED, PeriodStatus.CLOSED)
