@@ -371,3 +371,27 @@ def test_two_concurrent_creates_with_one_key_make_one_batch(committed: Any) -> N
     with tenant_scope(tenant):
         assert ExportBatch.objects.count() == 2
         assert ExportedLine.objects.count() == 5
+
+
+def test_the_payroll_file_sums_per_currency_to_the_frozen_statements_payable(
+    org: Any, plan_a: Any
+) -> None:
+    from payouts.models import Statement
+
+    with tenant_scope(org.tenant):
+        # given a period approved with Erin held, so statements and export both net her out
+        held = approved_period(org, plan_a, hold="erin", amounts={"erin": "999.99", "wes": "0.03"})
+        exports.earning_code_set(component_id="commission", code="COMM")
+        exports.earning_code_set(component_id="spiff", code="SPF")
+        batch, _ = exports.export_batch_create(period_ids=[held.period.pk], idempotency_key="s")
+        payroll = _rows(
+            exports.export_batch_file(batch_id=batch.pk, content="payroll", format="csv").data
+        )
+        # then
+        by_currency: dict[str, Decimal] = {}
+        for _emp, _code, amount, currency, _day in payroll[1:]:
+            by_currency[currency] = by_currency.get(currency, Decimal(0)) + Decimal(amount)
+        frozen: dict[str, Decimal] = {}
+        for s in Statement.objects.filter(period=held.period):
+            frozen[s.currency] = frozen.get(s.currency, Decimal(0)) + s.payable
+        assert by_currency == frozen == {"USD": Decimal("0.03")}
