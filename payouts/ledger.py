@@ -54,6 +54,7 @@ from payouts.models import (
     PayoutLine,
     PeriodApproval,
 )
+from payouts.policy import WRITABLE, may_approve
 
 ZERO = Decimal(0)
 RATE_PLACES = Decimal("0.00000001")
@@ -98,8 +99,6 @@ def entry_kind_for_line(kind: str) -> str:
 
 
 def _may_decide(principal: Principal) -> bool:
-    from payouts.lifecycle import may_approve
-
     return may_approve(principal)
 
 
@@ -113,8 +112,6 @@ def _invalid(field: str, message: str, code: str = "validation_failed") -> Valid
 
 
 def _writable_period(period_id: int) -> Period:
-    from payouts.lifecycle import WRITABLE
-
     period: Period | None = Period.objects.select_for_update().filter(pk=period_id).first()
     if period is None:
         raise NotFoundError("Period not found.")
@@ -523,7 +520,8 @@ def draw_balances(*, period_id: int, person_ids: Iterable[int] | None = None) ->
     if person_ids is not None:
         entries = entries.filter(person_id__in=list(person_ids))
     totals = entries.values("person_id").annotate(total=Sum("amount"))
-    return {str(r["person_id"]): r["total"] for r in totals if r["total"]}
+    places = Decimal(1).scaleb(-MONEY_PLACES)
+    return {str(r["person_id"]): Decimal(r["total"]).quantize(places) for r in totals if r["total"]}
 
 
 # --- holds --------------------------------------------------------------------------------------
@@ -575,8 +573,6 @@ def hold_release(
 
     ``period_id`` names that period; by default the earliest open-to-review period of the held
     entries' kind that starts no earlier than the last one held."""
-    from payouts.lifecycle import WRITABLE
-
     hold: Hold | None = Hold.objects.select_for_update().filter(pk=hold_id).first()
     if hold is None:
         raise NotFoundError("Hold not found.")

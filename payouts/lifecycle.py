@@ -34,11 +34,11 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError
-from core.models import Membership, Role
 from core.permissions import Principal
 from core.tenancy import get_current_tenant
 from hierarchy.models import Period, PeriodStatus
 from hierarchy.periods import tenant_today
+from payouts import ledger
 from payouts.db import transition_marker
 from payouts.models import (
     Adjustment,
@@ -48,6 +48,7 @@ from payouts.models import (
     RunKind,
     RunStatus,
 )
+from payouts.policy import may_approve, may_submit
 
 NOT_FOUND = "Period not found."
 RUN_NOT_FOUND = "Run not found in this period."
@@ -62,9 +63,6 @@ REOPEN_REASON = "Say why the period is reopened."
 CLOSED_IS_FINAL = "A closed period is locked; corrections go into an open period."
 LOCK_BEFORE_START = "The data lock date cannot be before the period starts."
 
-# Statuses in which entries (adjustments, draws, releases) may still be written to a period.
-WRITABLE = frozenset({PeriodStatus.OPEN, PeriodStatus.CALCULATED, PeriodStatus.IN_REVIEW})
-
 
 class GuardError(ConflictError):
     """A transition's guard failed: ``code`` and ``details["guard"]`` name it."""
@@ -75,28 +73,6 @@ class GuardError(ConflictError):
 
 def _role(message: str) -> PermissionDeniedError:
     return PermissionDeniedError(message, code="permission_denied", details={"guard": "role"})
-
-
-def is_tenant_admin(principal: Principal) -> bool:
-    """Return whether the principal is a member with the tenant admin role."""
-    if principal.membership_id is None:
-        return False
-    roles = (
-        Membership.objects.filter(pk=principal.membership_id, is_active=True)
-        .values_list("roles", flat=True)
-        .first()
-    )
-    return bool(roles) and Role.TENANT_ADMIN in roles
-
-
-def may_approve(principal: Principal) -> bool:
-    """Return whether the principal may approve, reopen and close periods."""
-    return principal.has("payouts.approve") or is_tenant_admin(principal)
-
-
-def may_submit(principal: Principal) -> bool:
-    """Return whether the principal may submit a calculated period for review."""
-    return principal.has("payouts.calculate") or may_approve(principal)
 
 
 def _locked_period(period_id: int) -> Period:
@@ -209,8 +185,6 @@ def period_approve(*, period_id: int, run_id: int, principal: Principal) -> Appr
     such), HOLD entries for active holds and recoveries of manual draw balances, then freezes
     the period's statements. One audit event names the run and the entries written.
     """
-    from payouts import ledger
-
     period = _locked_period(period_id)
     if not may_approve(principal):
         raise _role(ROLE_APPROVE)
@@ -261,8 +235,6 @@ def _freeze_statements(*, period_id: int, run_id: int) -> Any:
 @transaction.atomic
 def period_reopen(*, period_id: int, principal: Principal, reason: str) -> Period:
     """Move an *approved* (not closed) period back to *in review*, reversing its entries."""
-    from payouts import ledger
-
     period = _locked_period(period_id)
     if not may_approve(principal):
         raise _role(ROLE_APPROVE)

@@ -830,8 +830,8 @@ class PeriodDetailView(TenantAPIView):
         periods.period_get(period_id=period_id)
         access = request_access(request)
         access.require_tenant_wide(PERIODS)
-        if "status" in request.data:
-            periods.period_update(period_id=period_id, status=request.data["status"])
+        if isinstance(request.data, dict) and "status" in request.data:
+            periods.period_update(period_id=period_id, status=request.data.get("status"))
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

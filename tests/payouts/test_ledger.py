@@ -32,7 +32,7 @@ def _entries(p: Any) -> list[tuple[str, Decimal]]:
 
 
 def test_an_adjustment_is_requested_decided_by_someone_else_and_entered(world: Any) -> None:
-    org, plan, c, (jan, _, _) = world
+    org, _plan, c, (jan, _, _) = world
     adj = ledger.adjustment_request(
         principal=c.comp,
         person_id=org.erin.pk,
@@ -65,17 +65,17 @@ def test_an_adjustment_is_requested_decided_by_someone_else_and_entered(world: A
 
 
 def test_bad_adjustments_are_refused_with_their_field(world: Any) -> None:
-    org, plan, c, (jan, _, _) = world
+    org, _plan, c, (jan, _, _) = world
 
     def field(**kw: Any) -> set[str]:
-        args = dict(
-            principal=c.comp,
-            person_id=org.erin.pk,
-            period_id=jan.pk,
-            amount="10",
-            currency="USD",
-            reason="why",
-        )
+        args = {
+            "principal": c.comp,
+            "person_id": org.erin.pk,
+            "period_id": jan.pk,
+            "amount": "10",
+            "currency": "USD",
+            "reason": "why",
+        }
         with pytest.raises(ValidationFailedError) as caught:
             ledger.adjustment_request(**{**args, **kw})
         return set(caught.value.details)

@@ -28,7 +28,7 @@ def _status(p: Period) -> str:
 
 
 def test_a_succeeded_full_run_makes_an_open_period_calculated(world: Any) -> None:
-    org, plan, c, p = world
+    _org, plan, _c, p = world
     # given a preview run: nothing moves
     lifecycle.run_succeeded(succeeded_run(p, plan, kind=RunKind.PREVIEW))
     assert _status(p) == PeriodStatus.OPEN
@@ -40,7 +40,7 @@ def test_a_succeeded_full_run_makes_an_open_period_calculated(world: Any) -> Non
 
 
 def test_a_later_run_never_moves_an_approved_or_closed_period_back(world: Any) -> None:
-    org, plan, c, p = world
+    _org, plan, c, p = world
     walk_to(p, PeriodStatus.APPROVED, c, plan)
     lifecycle.run_succeeded(succeeded_run(p, plan))
     assert _status(p) == PeriodStatus.APPROVED
@@ -71,7 +71,7 @@ def test_the_whole_walk_writes_entries_and_sets_the_data_lock(world: Any) -> Non
 
 
 def test_each_guard_refuses_with_its_name(world: Any) -> None:
-    org, plan, c, p = world
+    _org, plan, c, p = world
 
     def guard(call: Any) -> str:
         with pytest.raises((ConflictError, PermissionDeniedError, NotFoundError)) as caught:

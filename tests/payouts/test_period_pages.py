@@ -1,0 +1,108 @@
+"""The period close pages: checklist, transitions, adjustments and holds; other tenants' 404."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from core.tenancy import tenant_scope
+from hierarchy.models import PeriodStatus
+from payouts import ledger
+from payouts.models import Adjustment, AdjustmentStatus, Hold, HoldStatus, LedgerEntry
+from tests.payouts.helpers import cast, period, succeeded_run
+
+
+def _client(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def world(org: Any, plan_a: Any) -> Any:
+    with tenant_scope(org.tenant):
+        c = cast(org.tenant)
+        q1 = period("FY2026 Q1", kind="quarterly", end=dt.date(2026, 4, 1))
+        run = succeeded_run(q1, plan_a, [(org.erin, "100.00", "commission")])
+        yield org, c, q1, run
+
+
+@pytest.mark.covers_url("period_close_list", "period_close_detail", "period_transition")
+def test_the_checklist_walks_a_quarter_to_closed(world: Any, client_charlie: Any) -> None:
+    org, c, q1, run = world
+    from payouts import lifecycle
+
+    with tenant_scope(org.tenant):
+        lifecycle.run_succeeded(run)
+    comp, fin = _client(c.users["comp"]), _client(c.users["finance"])
+    page = comp.get("/periods/close/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "FY2026 Q1" in html and "Submit for review" in html and "Period close" in html
+    # the employee has no such page
+    assert _client(c.users["employee"]).get("/periods/close/").status_code == 404
+    submitted = comp.post(f"/periods/{q1.pk}/close/submit/", {"next": "list"})
+    assert submitted.status_code == 302 and submitted.url == "/periods/close/"
+    # comp admins see no approve button; finance does
+    assert "Approve run" not in comp.get(f"/periods/{q1.pk}/close/").content.decode()
+    assert "Approve run 1" in fin.get(f"/periods/{q1.pk}/close/").content.decode()
+    # a refused guard is a message, nothing moves
+    comp.post(f"/periods/{q1.pk}/close/approve/", {"run": run.pk})
+    with tenant_scope(org.tenant):
+        q1.refresh_from_db()
+        assert q1.status == PeriodStatus.IN_REVIEW
+    fin.post(f"/periods/{q1.pk}/close/approve/", {"run": run.pk})
+    fin.post(f"/periods/{q1.pk}/close/close/", {"data_lock_date": "2026-04-15"})
+    with tenant_scope(org.tenant):
+        q1.refresh_from_db()
+        assert (q1.status, str(q1.data_lock_date)) == (PeriodStatus.CLOSED, "2026-04-15")
+    assert "Recently closed" in fin.get("/periods/close/").content.decode()
+    # another tenant
+    assert client_charlie.get(f"/periods/{q1.pk}/close/").status_code == 404
+    assert (
+        client_charlie.post(f"/periods/{q1.pk}/close/reopen/", {"reason": "x"}).status_code == 404
+    )
+    assert fin.post(f"/periods/{q1.pk}/close/explode/").status_code == 404
+
+
+@pytest.mark.covers_url("adjustment_create", "adjustment_decide")
+def test_adjustments_are_requested_and_decided_on_the_page(world: Any, client_charlie: Any) -> None:
+    org, c, q1, _ = world
+    comp, fin = _client(c.users["comp"]), _client(c.users["finance"])
+    body = {"person": org.erin.pk, "amount": "40.00", "currency": "USD", "reason": "SPIF"}
+    assert client_charlie.post(f"/periods/{q1.pk}/adjustments/", body).status_code == 404
+    comp.post(f"/periods/{q1.pk}/adjustments/", body)
+    with tenant_scope(org.tenant):
+        adj = Adjustment.objects.get()
+    assert "SPIF" in fin.get(f"/periods/{q1.pk}/close/").content.decode()
+    assert client_charlie.post(f"/adjustments/{adj.pk}/approve/").status_code == 404
+    comp.post(f"/adjustments/{adj.pk}/approve/")  # the requester cannot
+    with tenant_scope(org.tenant):
+        adj.refresh_from_db()
+        assert adj.status == AdjustmentStatus.PENDING
+    fin.post(f"/adjustments/{adj.pk}/approve/")
+    with tenant_scope(org.tenant):
+        adj.refresh_from_db()
+        assert adj.status == AdjustmentStatus.APPROVED
+        assert LedgerEntry.objects.get(kind="adjustment").amount == 40
+
+
+@pytest.mark.covers_url("hold_create", "hold_release")
+def test_holds_are_placed_and_released_on_the_page(world: Any, client_charlie: Any) -> None:
+    org, c, q1, _ = world
+    fin = _client(c.users["finance"])
+    body = {"hold-person": org.erin.pk, "hold-reason": "Audit"}
+    assert client_charlie.post(f"/periods/{q1.pk}/holds/", body).status_code == 404
+    fin.post(f"/periods/{q1.pk}/holds/", body)
+    with tenant_scope(org.tenant):
+        hold = Hold.objects.get()
+    assert "Audit" in fin.get(f"/periods/{q1.pk}/close/").content.decode()
+    assert client_charlie.post(f"/holds/{hold.pk}/release/").status_code == 404
+    fin.post(f"/holds/{hold.pk}/release/", {"period": q1.pk})
+    with tenant_scope(org.tenant):
+        hold.refresh_from_db()
+        assert hold.status == HoldStatus.RELEASED
+        assert not ledger.entry_list().exists()  # nothing was held yet, nothing to release
