@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
 
 from core.audit import Actor, acting_as
 from core.models import Membership
@@ -169,7 +170,12 @@ class TenantMiddleware:
             label=request.user.get_username(),
             request_id=request.META.get("QUOTIENT_REQUEST_ID", ""),
         )
-        with tenant_scope(membership.tenant), acting_as(actor):
+        # Times on pages read in the tenant's time zone (stored and computed in UTC).
+        with (
+            tenant_scope(membership.tenant),
+            acting_as(actor),
+            timezone.override(membership.tenant.time_zone),
+        ):
             response = self.get_response(request)
         if isinstance(response, StreamingHttpResponse):
             response.streaming_content = _in_scope(
@@ -183,5 +189,5 @@ def _in_scope(content: Iterator[bytes], tenant: Any, actor: Actor) -> Iterator[b
     if get_current_tenant_or_none() is not None:
         yield from content
         return
-    with tenant_scope(tenant), acting_as(actor):
+    with tenant_scope(tenant), acting_as(actor), timezone.override(tenant.time_zone):
         yield from content

@@ -1,4 +1,5 @@
-"""Demo data for incentives: a quarter of realistic cross-functional activity.
+"""Demo data for incentives: realistic cross-functional activity in the last finished quarter
+and the current quarter to date (so the demo has a period to close and one still open).
 
 Sales closes new business and expansion (some split, with Marketing/SDR/AE/CSM touches),
 Marketing sources MQLs and SQLs, Customer Success renews and expands (and loses some accounts),
@@ -75,8 +76,10 @@ def rows_for(
     product: list[str],
     deals: int,
     seed: int = 2026,
+    prefix: str = "",
 ) -> Iterator[dict[str, Any]]:
-    """Yield transaction rows (Quotient columns) for ``days`` from ``start``."""
+    """Yield transaction rows (Quotient columns) for ``days`` from ``start``; external ids
+    begin with ``prefix`` (one per seeded quarter, so two quarters' deals never collide)."""
     rng = random.Random(seed)
 
     def day() -> dt.date:
@@ -93,7 +96,7 @@ def rows_for(
             amount = -amount / 4
         row: dict[str, Any] = {
             "source": "crm",
-            "external_id": f"OPP-{i:06d}",
+            "external_id": f"{prefix}OPP-{i:06d}",
             "kind": kind,
             "amount": str(amount.quantize(Decimal("0.01"))),
             "currency": "USD",
@@ -120,7 +123,7 @@ def rows_for(
     for i in range(deals // 2 if marketing else 0):
         yield {
             "source": "marketing",
-            "external_id": f"MQL-{i:06d}",
+            "external_id": f"{prefix}MQL-{i:06d}",
             "kind": "mql",
             "amount": "0",
             "currency": "USD",
@@ -130,7 +133,7 @@ def rows_for(
         if rng.random() < 0.35 and sdrs:
             yield {
                 "source": "marketing",
-                "external_id": f"SQL-{i:06d}",
+                "external_id": f"{prefix}SQL-{i:06d}",
                 "kind": "sql",
                 "amount": "0",
                 "currency": "USD",
@@ -140,7 +143,7 @@ def rows_for(
     for i in range(deals if support else 0):
         yield {
             "source": "helpdesk",
-            "external_id": f"TCK-{i:06d}",
+            "external_id": f"{prefix}TCK-{i:06d}",
             "kind": "support_ticket",
             "amount": "0",
             "currency": "USD",
@@ -151,7 +154,7 @@ def rows_for(
     for i in range(deals // 3 if product else 0):
         yield {
             "source": "product",
-            "external_id": f"ADOPT-{i:06d}",
+            "external_id": f"{prefix}ADOPT-{i:06d}",
             "kind": "feature_adoption",
             "amount": "0",
             "currency": "USD",
@@ -161,54 +164,94 @@ def rows_for(
         }
 
 
-def seed_demo(*, deals: int = 600) -> dict[str, Any]:
-    """Seed crediting rules, one quarter of transactions and KPI values; idempotent."""
+def demo_quarters(today: dt.date) -> list[Period]:
+    """The quarters the demo fills: the last one finished by ``today`` and the one under way."""
     quarters = list(Period.objects.filter(kind=PeriodKind.QUARTERLY).order_by("start"))
-    today = timezone.localdate()
     done = [q for q in quarters if q.end <= today]
-    quarter = done[-1] if done else (quarters[0] if quarters else None)
-    if quarter is None:
+    current = [q for q in quarters if q.start < today < q.end]
+    if not done:
+        return quarters[:1]
+    return [done[-1], *current]
+
+
+def seed_demo(*, deals: int = 600) -> dict[str, Any]:
+    """Seed crediting rules and, for the last finished quarter and the current quarter to date,
+    transactions and KPI values; idempotent (external ids are per quarter)."""
+    today = timezone.localdate()
+    quarters = demo_quarters(today)
+    if not quarters:
         return {"skipped": "no periods"}
     people = _people_by_function()
     sales = people.get("sales", [])
     if not sales:
         return {"skipped": "no sales people"}
+    _seed_rules()
+    seeded = [
+        _seed_quarter(q, people, deals=deals, until=today, number=i) for i, q in enumerate(quarters)
+    ]
+    created = sum(s["transactions"].get("created", 0) for s in seeded)
+    credits = sum(s["transactions"].get("credits_written", 0) for s in seeded)
+    kpis = sum(s["kpi_values"].get("created", 0) for s in seeded)
+    return {
+        "quarter": " and ".join(s["quarter"] for s in seeded),
+        "transactions": {"created": created, "credits_written": credits},
+        "kpi_values": {"created": kpis},
+        "quarters": seeded,
+    }
+
+
+def _seed_rules() -> None:
     start = dt.date(2020, 1, 1)
-    if not CreditingRule.objects.exists():
+    if CreditingRule.objects.exists():
+        return
+    services.crediting_rule_create(
+        name="Deal splits", kind=RuleKind.SPLIT, priority=10, valid_from=start
+    )
+    services.crediting_rule_create(
+        name="Deal owner", kind=RuleKind.DIRECT, priority=20, valid_from=start
+    )
+    services.crediting_rule_create(
+        name="Pipeline attribution (W-shaped)",
+        kind=RuleKind.ATTRIBUTION,
+        priority=30,
+        valid_from=start,
+        transaction_kinds=["new_business", "expansion"],
+        config={"model": "w_shaped", "roles": ["marketing", "sdr", "ae", "csm"]},
+    )
+    reporting = Hierarchy.objects.filter(kind="reporting").order_by("id").first()
+    if reporting is not None:
         services.crediting_rule_create(
-            name="Deal splits", kind=RuleKind.SPLIT, priority=10, valid_from=start
-        )
-        services.crediting_rule_create(
-            name="Deal owner", kind=RuleKind.DIRECT, priority=20, valid_from=start
-        )
-        services.crediting_rule_create(
-            name="Pipeline attribution (W-shaped)",
-            kind=RuleKind.ATTRIBUTION,
-            priority=30,
+            name="Manager roll-up",
+            kind=RuleKind.ROLLUP,
+            priority=90,
             valid_from=start,
-            transaction_kinds=["new_business", "expansion"],
-            config={"model": "w_shaped", "roles": ["marketing", "sdr", "ae", "csm"]},
+            config={"hierarchy": reporting.code},
         )
-        reporting = Hierarchy.objects.filter(kind="reporting").order_by("id").first()
-        if reporting is not None:
-            services.crediting_rule_create(
-                name="Manager roll-up",
-                kind=RuleKind.ROLLUP,
-                priority=90,
-                valid_from=start,
-                config={"hierarchy": reporting.code},
-            )
+
+
+def _seed_quarter(
+    quarter: Period, people: dict[str, list[str]], *, deals: int, until: dt.date, number: int
+) -> dict[str, Any]:
+    """One quarter's deals, leads, tickets and adoption (to ``until`` if it is under way) and
+    its KPI values. The first quarter's external ids are unprefixed (as the demo always had
+    them), a later one's begin with its label."""
+    prefix = "" if number == 0 else quarter.label.replace(" ", "-") + "-"
+    days = (min(quarter.end, until) - quarter.start).days
+    full = (quarter.end - quarter.start).days
+    sales = people.get("sales", [])
     rows = list(
         rows_for(
             start=quarter.start,
-            days=(quarter.end - quarter.start).days,
+            days=max(days, 1),
             sales=sales,
             marketing=people.get("marketing", []),
             sdrs=people.get("marketing", [])[:3] or sales,
             csms=people.get("customer_success", []),
             support=people.get("support", []),
             product=people.get("product", []),
-            deals=deals,
+            deals=max(deals * days // full, 1),
+            seed=2026 + number,
+            prefix=prefix,
         )
     )
     batch = services.ingest_rows(
@@ -216,7 +259,7 @@ def seed_demo(*, deals: int = 600) -> dict[str, Any]:
         rows=rows,
         created_by_id=None,
     )
-    rng = random.Random(7)
+    rng = random.Random(7 + number)
     kpis: list[dict[str, Any]] = [
         {
             "metric": "csat",

@@ -6,12 +6,19 @@
 //   <form data-upload>          an import upload (templates/imports/_upload.html): a progress bar
 //                               while the file is sent and while its rows are checked; a form
 //                               the server sends back (an error beside a field) replaces the page
+//   [data-nav-toggle]           the phone's Menu button: opens and closes the navigation
 //   [data-poll="url"]           a running import: polls its JSON, moves the bar, reloads when done
 (function () {
   "use strict";
   document.addEventListener("change", function (event) {
     const field = event.target;
     if (field.matches && field.matches("select[data-autosubmit]") && field.form) field.form.submit();
+  });
+  document.addEventListener("click", function (event) {
+    const toggle = event.target.closest && event.target.closest("[data-nav-toggle]");
+    if (!toggle) return;
+    const open = toggle.parentElement.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
   });
   document.addEventListener("submit", function (event) {
     const form = event.target;

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 
 from core import services
-from core.models import ApiClient, Membership, Role
+from core.models import ApiClient, AuditEvent, Membership, Role, Tenant
 from core.tenancy import tenant_scope
 from tests.factories.hierarchy import MembershipFactory
 from tests.tenancy import assert_not_found
@@ -197,3 +198,14 @@ def test_every_response_carries_a_request_id(client, db):
     response = client.get("/healthz", HTTP_X_REQUEST_ID="abc-123")
     assert response["X-Request-ID"] == "abc-123"
     assert len(client.get("/healthz", HTTP_X_REQUEST_ID="bad id!")["X-Request-ID"]) == 32
+
+
+def test_pages_show_times_in_the_tenants_time_zone(client_alice, tenant_a):
+    Tenant.objects.filter(pk=tenant_a.pk).update(time_zone="America/New_York")
+    with tenant_scope(tenant_a):
+        services.api_client_create(name="Clock check", scopes=["read:payouts"], created_by_id=None)
+        event = AuditEvent.objects.latest("id")
+    local = event.created_at.astimezone(zoneinfo.ZoneInfo("America/New_York"))
+    page = client_alice.get("/admin/audit/").content.decode()
+    assert local.strftime("%Y-%m-%d %H:%M:%S") in page
+    assert local.tzname() in page  # EST or EDT beside the time

@@ -92,7 +92,7 @@ def test_a_comp_admin_builds_publishes_and_assigns_a_plan(page):
     page.wait_for_selector("#assignment-table")
     assert "Assigned to node" in page.inner_text(".alert.success")
     row = page.inner_text("#assignment-table")
-    assert "node" in row and "6000.00 USD" in row
+    assert "node" in row and "6,000.00 USD" in row
     shot(page, "plan-assigned-to-a-node")
 
 

@@ -12,7 +12,10 @@ from incentives.models import Transaction
 
 
 class Command(TenantCommand):
-    help = "Seed crediting rules, one quarter of transactions and KPI values (once)."
+    help = (
+        "Seed crediting rules and the last finished and the current quarter's transactions and "
+        "KPI values (once)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
