@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,9 @@ EARNING_CODES_MISSING = (
     "No earning code for component(s) {components}: map them on the earning codes page first."
 )
 UNKNOWN_CONTENT = "Unknown file: use lines, payroll or gl."
+EARNING_CODE_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}")
+BAD_EARNING_CODE = "An earning code is letters, digits, '_', '.' or '-' (at most 40), e.g. COMM."
+NO_COMPONENT = "Name the plan component (its id in the plan, e.g. commission)."
 UNKNOWN_FORMAT = "Unknown format: use csv, xlsx or json."
 PAYROLL_FORMATS = (ExportFormat.CSV, ExportFormat.XLSX)
 
@@ -636,6 +640,10 @@ def earning_code_set(
     """Map a component (of one plan, or of every plan) to a payroll earning code; return
     ``(mapping, created)``."""
     component_id, code = (component_id or "").strip(), (code or "").strip()
+    if not component_id:
+        raise ValidationFailedError(NO_COMPONENT, details={"component": [NO_COMPONENT]})
+    if not EARNING_CODE_TEXT.fullmatch(code):
+        raise ValidationFailedError(BAD_EARNING_CODE, details={"code": [BAD_EARNING_CODE]})
     if plan_id is not None and not Plan.objects.filter(pk=plan_id).exists():
         raise ValidationFailedError("Unknown plan.", details={"plan": ["Not found."]})
     existing = (

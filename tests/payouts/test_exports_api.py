@@ -309,6 +309,10 @@ def test_earning_codes_are_set_changed_removed_and_stay_in_their_tenant(
         client, "/api/v1/earning-codes/", {"component": "", "code": "X"}, **_bearer(token)
     )
     assert blank.status_code == 400
+    formula = _post(
+        client, "/api/v1/earning-codes/", {"component": "x", "code": "=1+1"}, **_bearer(token)
+    )
+    assert formula.status_code == 400 and "code" in formula.json()["error"]["details"]
 
 
 def test_roles_finance_exports_tenant_admin_reads_employee_sees_nothing(
