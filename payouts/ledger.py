@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -55,6 +56,7 @@ from payouts.models import (
     PeriodApproval,
 )
 from payouts.policy import WRITABLE, may_approve
+from plans.models import PlanVersion
 
 ZERO = Decimal(0)
 RATE_PLACES = Decimal("0.00000001")
@@ -185,12 +187,13 @@ def line_rate(line: PayoutLine) -> Decimal | None:
     return None
 
 
-def _plan_draw_recoverable(line: PayoutLine) -> bool | None:
-    spec = line.plan_version.spec if line.plan_version_id else None
-    draw = (spec or {}).get("draw") if isinstance(spec, dict) else None
-    if isinstance(draw, dict) and "type" in draw:
-        return bool(draw["type"] == "recoverable")
-    return None
+def _draw_recoverable(version_ids: set[int]) -> dict[int, bool | None]:
+    """Return, per plan version, whether its draw is recoverable (None: no draw in its spec)."""
+    out: dict[int, bool | None] = {}
+    for pk, spec in PlanVersion.objects.filter(pk__in=version_ids).values_list("pk", "spec"):
+        draw = spec.get("draw") if isinstance(spec, dict) else None
+        out[pk] = draw.get("type") == "recoverable" if isinstance(draw, dict) else None
+    return out
 
 
 def _entry(**fields: Any) -> LedgerEntry:
@@ -212,7 +215,23 @@ def approval_entries_write(
     approval = PeriodApproval.objects.get(period=period, reopened_at__isnull=True)
     user = principal.user_id
     lines = list(
-        PayoutLine.objects.filter(run=run).select_related("plan_version").order_by("person", "pk")
+        PayoutLine.objects.filter(run=run)
+        .only(
+            "id",
+            "person_id",
+            "plan_id",
+            "plan_version_id",
+            "component_id",
+            "kind",
+            "amount",
+            "currency",
+            "measure",
+            "trace",
+        )
+        .order_by("person", "pk")
+    )
+    recoverable = _draw_recoverable(
+        {line.plan_version_id for line in lines if entry_kind_for_line(line.kind) == "draw"}
     )
     earlier = {
         (e.line_id, e.kind): e
@@ -260,7 +279,7 @@ def approval_entries_write(
         if kind in {EntryKind.DRAW, EntryKind.DRAW_RECOVERY}:
             draw_people.add(line.person_id)
             if kind == EntryKind.DRAW:
-                extra["recoverable"] = _plan_draw_recoverable(line)
+                extra["recoverable"] = recoverable.get(line.plan_version_id)
         add(line, kind, line.amount, **extra)
         hold = holds.get(line.pk) or holds.get(("person", line.person_id))
         if hold is not None and line.amount:
@@ -503,13 +522,22 @@ def draw_grant(
     return draw
 
 
-def draw_balances(*, period_id: int, person_ids: Iterable[int] | None = None) -> dict[str, Decimal]:
+def draw_balances(
+    *,
+    period_id: int,
+    person_ids: Iterable[int] | None = None,
+    known_at: datetime | None = None,
+) -> dict[str, Decimal]:
     """Return each person's recoverable draw balance carried into ``period_id``.
 
     The balance is every recoverable DRAW entry minus every DRAW_RECOVERY entry (stored
     negative) in periods that start before this one, reversals included; keys are
     ``str(Person.pk)`` (the engine's person id), only non-zero balances. This is what
-    ``Inputs.draw_balances`` takes.
+    ``Inputs.draw_balances`` takes. ``known_at``: the ledger as it stood then (a replay).
+
+    Signs: a DRAW entry is the positive advance; a DRAW_RECOVERY entry is negative (the engine
+    writes its ``draw_recovery`` lines negative, and approval enters lines as they are), so the
+    balance is their plain sum over recoverable draws and all recoveries.
     """
     period = Period.objects.filter(pk=period_id).first()
     if period is None:
@@ -519,6 +547,8 @@ def draw_balances(*, period_id: int, person_ids: Iterable[int] | None = None) ->
     )
     if person_ids is not None:
         entries = entries.filter(person_id__in=list(person_ids))
+    if known_at is not None:
+        entries = entries.filter(created_at__lte=known_at)
     totals = entries.values("person_id").annotate(total=Sum("amount"))
     places = Decimal(1).scaleb(-MONEY_PLACES)
     return {str(r["person_id"]): Decimal(r["total"]).quantize(places) for r in totals if r["total"]}

@@ -233,8 +233,15 @@ class LedgerEntry(TenantModel):
         help_text="The rate the original line paid at (clawbacks read it)",
     )
     memo = models.CharField(max_length=300, blank=True)
+    # The ledger is append-only: deleting a user must not try to UPDATE its entries (the app
+    # role may not), so the id stays as history, without a database constraint.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     created_at = models.DateTimeField()
     # Added by the ledger (payouts/ledger.py): what wrote the entry, and a draw's kind.
@@ -421,8 +428,14 @@ class Statement(TenantModel):
     content = models.JSONField()
     content_hash = models.CharField(max_length=64)
     frozen_at = models.DateTimeField()
+    # Append-only like the ledger: deleting a user must not UPDATE frozen statements.
     frozen_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
 
     class Meta:
@@ -524,8 +537,14 @@ class ExportBatch(TenantModel):
     line_count = models.PositiveIntegerField(default=0)
     totals = models.JSONField(default=dict, blank=True, help_text='{"USD": "1234.5600"}')
     sha256 = models.CharField(max_length=64, help_text="Of the batch's file in its format")
+    # A paid batch is frozen: deleting a user must not UPDATE it, so the id stays as history.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     created_by_label = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()

@@ -130,4 +130,14 @@ class Migration(migrations.Migration):
         EnableTenantRLS("payouts_draw"),
         EnableTenantRLS("payouts_hold"),
         GuardPeriodStatus(),
+        migrations.AlterField(
+            model_name='ledgerentry',
+            name='created_by',
+            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL),
+        ),
+        migrations.AlterField(
+            model_name='statement',
+            name='frozen_by',
+            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL),
+        ),
     ]
