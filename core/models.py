@@ -98,6 +98,7 @@ API_SCOPES: dict[str, str] = {
     "read:payouts": "Read payout runs, lines and ledger",
     "write:payouts": "Approve runs and record exports",
     "write:runs": "Start and retry calculation runs",
+    "write:exports": "Create finance export batches, download their files, mark them paid",
     "read:audit": "Read the audit log",
 }
 

@@ -70,6 +70,7 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "write:transactions": frozenset({"transactions.view", "transactions.change"}),
     "read:payouts": frozenset({"payouts.view"}),
     "write:payouts": frozenset({"payouts.view", "payouts.approve", "payouts.export"}),
+    "write:exports": frozenset({"payouts.view", "payouts.export"}),
     "read:audit": frozenset({"audit.view"}),
     "write:runs": frozenset({"payouts.view", "payouts.calculate"}),
 }

@@ -476,3 +476,169 @@ class Statement(TenantModel):
 
     def __str__(self) -> str:
         return f"statement of {self.person_id} for {self.period_id} (run {self.run_id})"
+
+
+# --- finance exports -----------------------------------------------------------------------------
+#
+# An :class:`ExportBatch` is one hand-over of approved amounts to payroll / the general ledger.
+# Each approved ledger amount it carries is an :class:`ExportedLine` of its own, unique per ledger
+# entry and per payout line, so an amount is exported once whatever is asked later; both tables
+# are append-only but for the batch's one move ``created → paid`` (a paid batch is frozen). The
+# bytes of every file a batch was asked for are kept (:class:`ExportFile`), so asking again
+# returns the same bytes even after an earning code or a person's cost centre changes.
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    XLSX = "xlsx", "Excel (XLSX)"
+    JSON = "json", "JSON"
+
+
+class ExportContent(models.TextChoices):
+    LINES = "lines", "Payout lines"
+    PAYROLL = "payroll", "Payroll file"
+    GL = "gl", "GL / accrual summary by cost centre"
+
+
+class ExportStatus(models.TextChoices):
+    CREATED = "created", "Created"
+    PAID = "paid", "Paid"
+
+
+class EarningCode(TenantModel):
+    """The payroll earning code a plan component is paid under (per tenant; a plan may differ)."""
+
+    component_id = models.CharField(max_length=100)
+    plan = models.ForeignKey(
+        Plan,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Only this plan's component (empty: the component in every plan)",
+    )
+    code = models.CharField(max_length=40)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["component_id", "plan_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "component_id", "plan"],
+                condition=Q(plan__isnull=False),
+                name="earningcode_unique_plan_component",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "component_id"],
+                condition=Q(plan__isnull=True),
+                name="earningcode_unique_component",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.component_id} → {self.code}"
+
+
+class ExportBatch(TenantModel):
+    """One export of approved amounts: what was asked (periods, filters), the lines, the bytes."""
+
+    number = models.PositiveIntegerField(help_text="1, 2, ... within the tenant")
+    period_ids = models.JSONField(default=list, help_text="The approved periods exported")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    business_unit = models.ForeignKey(
+        "hierarchy.Node", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    format = models.CharField(max_length=8, choices=ExportFormat.choices, default=ExportFormat.CSV)
+    pay_date = models.DateField()
+    idempotency_key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="What was asked, for key reuse")
+    status = models.CharField(
+        max_length=8, choices=ExportStatus.choices, default=ExportStatus.CREATED
+    )
+    line_count = models.PositiveIntegerField(default=0)
+    totals = models.JSONField(default=dict, blank=True, help_text='{"USD": "1234.5600"}')
+    sha256 = models.CharField(max_length=64, help_text="Of the batch's file in its format")
+    # A paid batch is frozen: deleting a user must not UPDATE it, so the id stays as history.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    created_by_label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    paid_by_label = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="exportbatch_unique_number"),
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"], name="exportbatch_unique_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export batch {self.number}"
+
+
+class ExportedLine(TenantModel):
+    """One approved ledger amount in one batch, as it was exported: append-only, once ever."""
+
+    batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="lines")
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="+")
+    line = models.ForeignKey(
+        PayoutLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    employee_id = models.CharField(max_length=64)
+    full_name = models.CharField(max_length=200)
+    cost_centre = models.CharField(max_length=100, blank=True)
+    plan = models.ForeignKey(
+        Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    component_id = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    amount = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, help_text="Signed: what is payable"
+    )
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["batch", "employee_id", "component_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "entry"], name="exportedline_once_per_entry"),
+            models.UniqueConstraint(
+                fields=["tenant", "line", "kind"],
+                condition=Q(line__isnull=False),
+                name="exportedline_once_per_line",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "batch"], name="exportedline_batch")]
+
+
+class ExportFile(TenantModel):
+    """The bytes of one file of a batch, kept the first time it is asked for: append-only."""
+
+    batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="files")
+    content = models.CharField(max_length=8, choices=ExportContent.choices)
+    format = models.CharField(max_length=8, choices=ExportFormat.choices)
+    data = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "batch", "content", "format"], name="exportfile_unique"
+            ),
+        ]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
+from payouts.api import exports, runs, statements
 from payouts.api import ledger as views
-from payouts.api import runs, statements
 
 urlpatterns = [
     path("statements/", statements.StatementListView.as_view(), name="api-statement-list"),
@@ -81,5 +81,32 @@ urlpatterns += [
         "runs/<int:run_id>/compare/<int:other_id>/",
         runs.RunCompareView.as_view(),
         name="api-run-compare",
+    ),
+]
+
+BATCH = "export-batches/<int:batch_id>/"
+
+# --- finance exports (payouts/api/exports.py) ---
+
+urlpatterns += [
+    path("payouts/", exports.PayoutListView.as_view(), name="api-payout-list"),
+    path("export-batches/", exports.ExportBatchListView.as_view(), name="api-export-batch-list"),
+    path(BATCH, exports.ExportBatchDetailView.as_view(), name="api-export-batch-detail"),
+    path(f"{BATCH}file/", exports.ExportBatchFileView.as_view(), name="api-export-batch-file"),
+    path(
+        f"{BATCH}payroll/",
+        exports.ExportBatchPayrollView.as_view(),
+        name="api-export-batch-payroll",
+    ),
+    path(
+        f"{BATCH}mark-paid/",
+        exports.ExportBatchMarkPaidView.as_view(),
+        name="api-export-batch-mark-paid",
+    ),
+    path("earning-codes/", exports.EarningCodeListView.as_view(), name="api-earning-code-list"),
+    path(
+        "earning-codes/<int:code_id>/",
+        exports.EarningCodeDetailView.as_view(),
+        name="api-earning-code-detail",
     ),
 ]

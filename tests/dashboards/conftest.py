@@ -1,4 +1,5 @@
-"""The earnings pages read a hand-written run (tests/payouts/written_runs.py)."""
+"""Fixtures for the dashboards tests: the small Acme org, its plan and a hand-written run
+(tests/payouts/written_runs.py)."""
 
 from __future__ import annotations
 
