@@ -38,6 +38,7 @@ demo: install demo-env  ## migrate the embedded SQLite database, seed the demo t
 	$(DEMO_RUN) demo_seed
 	$(DEMO_RUN) incentives_demo_seed --tenant demo
 	$(DEMO_RUN) plans_demo_seed --tenant demo
+	$(DEMO_RUN) payouts_demo_seed --tenant demo
 	@echo "Quotient is at http://$(HOST):$(PORT)/login/  (Ctrl-C to stop)"
 	$(DEMO_RUN) runserver $(HOST):$(PORT)
 

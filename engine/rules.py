@@ -975,7 +975,12 @@ def kpi_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
     for k in c.kpis:
         value = f.measures.get(k.measure)
         if value is None:
-            raise RuleError(f"person {f.person_id} component {c.id}: no value for {k.measure!r}")
+            # No value (a ratio over zero, a missing KPI): this KPI scores nothing, and says so.
+            atts[k.measure] = ZERO
+            steps.append(step(f"{k.measure}_payout", ZERO, f"{k.measure} has no value"))
+            inputs.append(f"measure:{f.person_id}/{k.measure}")
+            pieces.append(f"{k.measure} has no value -> 0 % x {fmt_pct(k.weight)}")
+            continue
         target = k.target if k.target is not None else _quota(f, None, k.measure, c.id)
         att = _kpi_attainment(value, target, k.direction)
         atts[k.measure] = att

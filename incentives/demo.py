@@ -48,6 +48,12 @@ PRODUCTS = ["Analytics Cloud", "Insights Pro", "Data Connectors", "Forecasting"]
 REGIONS = ["NA", "EMEA", "APAC", "LATAM"]
 
 
+def _people_in_role(name: str) -> list[str]:
+    """Employee ids of the people who hold the job role ``name`` (known now)."""
+    rows = Assignment.objects.known_now().filter(role__name=name)
+    return sorted(set(rows.values_list("person__employee_id", flat=True)))
+
+
 def _people_by_function() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     rows = (
@@ -77,6 +83,7 @@ def rows_for(
     deals: int,
     seed: int = 2026,
     prefix: str = "",
+    sdr_reps: list[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield transaction rows (Quotient columns) for ``days`` from ``start``; external ids
     begin with ``prefix`` (one per seeded quarter, so two quarters' deals never collide)."""
@@ -140,6 +147,41 @@ def rows_for(
                 "booked_on": day().isoformat(),
                 "owner_employee_id": rng.choice(sdrs),
             }
+    # Sales development reps book qualified meetings; some become opportunities (pipeline);
+    # product managers see product-qualified leads.
+    for i in range(deals if sdr_reps else 0):
+        owner = rng.choice(sdr_reps or [""])
+        yield {
+            "source": "crm",
+            "external_id": f"{prefix}MTG-{i:06d}",
+            "kind": "meeting",
+            "amount": "0",
+            "currency": "USD",
+            "booked_on": day().isoformat(),
+            "owner_employee_id": owner,
+            "account": rng.choice(ACCOUNTS),
+        }
+        if rng.random() < 0.3:
+            yield {
+                "source": "crm",
+                "external_id": f"{prefix}OPPTY-{i:06d}",
+                "kind": "opportunity",
+                "amount": f"{rng.randrange(20_000, 180_000)}.00",
+                "currency": "USD",
+                "booked_on": day().isoformat(),
+                "owner_employee_id": owner,
+                "account": rng.choice(ACCOUNTS),
+            }
+    for i in range(deals // 4 if product and sdr_reps else 0):
+        yield {
+            "source": "product",
+            "external_id": f"{prefix}PQL-{i:06d}",
+            "kind": "pql",
+            "amount": "0",
+            "currency": "USD",
+            "booked_on": day().isoformat(),
+            "owner_employee_id": rng.choice(product),
+        }
     for i in range(deals if support else 0):
         yield {
             "source": "helpdesk",
@@ -300,6 +342,7 @@ def _seed_quarter(
             deals=max(deals * days // full, 1),
             seed=2026 + number,
             prefix=prefix,
+            sdr_reps=_people_in_role("Sales Development Rep"),
         )
     )
     batch = services.ingest_rows(

@@ -246,7 +246,7 @@ def run_replay(
 # --- executing ----------------------------------------------------------------------------------
 
 
-def _eager() -> bool:
+def in_process() -> bool:
     """Return whether tasks run in this process (the demo, most tests): then one loop here
     drives every chunk in turn instead of sending tasks that would nest inside each other."""
     return bool(current_app.conf.task_always_eager) or not workers_configured()
@@ -260,7 +260,7 @@ def _dispatch(chunk_ids: Iterable[int]) -> None:
 def run_execute(*, run_id: int) -> CalculationRun:
     """Begin or move a run on; without workers, compute every chunk of it here and now."""
     pending = run_advance(run_id=run_id)
-    if not _eager():
+    if not in_process():
         _dispatch(pending)
         return _run_get(run_id)
     while pending:
@@ -595,7 +595,7 @@ def chunk_execute(*, chunk_id: int, advance: bool = True, stale_seconds: int | N
     outcome = "skipped" if chunk is None else _compute_and_store(chunk)
     if advance and outcome != "failed":
         run_id = RunChunk.objects.filter(pk=chunk_id).values_list("run_id", flat=True).first()
-        if run_id is not None and _eager():
+        if run_id is not None and in_process():
             run_execute(run_id=run_id)
         elif run_id is not None:
             _dispatch(run_advance(run_id=run_id))
@@ -1107,7 +1107,7 @@ def run_sweep(*, stale_seconds: int | None = None) -> int:
                 )
         created = run_advance(run_id=run.pk)
         again = sorted(set(stale) | set(created))
-        if _eager():
+        if in_process():
             for chunk_id in again:
                 chunk_execute(chunk_id=chunk_id, advance=False)
             run_execute(run_id=run.pk)

@@ -57,6 +57,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ["demo_seed", "--quiet"],
         ["incentives_demo_seed", "--tenant", "demo"],
         ["plans_demo_seed", "--tenant", "demo"],
+        ["payouts_demo_seed", "--tenant", "demo"],
     ):
         subprocess.run(manage + command, cwd=ROOT, env=env, check=True, timeout=600)
     port = _free_port()

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.needs_browser
 
 @pytest.fixture
 def demo_run(demo_server: str) -> dict[str, Any]:
-    out = demo_manage("shell", "-c", "from tests.e2e.write_demo_run import main; main()").split()
-    period, person, line, external = out[-4:]
-    return {"period": period, "person": person, "line": line, "external": external}
+    out = demo_manage("shell", "-c", "from tests.e2e.demo_statement import main; main()").split()
+    period, person, line, external, live = out[-5:]
+    return {"period": period, "person": person, "line": line, "external": external, "live": live}
 
 
 def test_an_employee_reads_her_statement_and_why_down_to_the_transaction(page, demo_run):
@@ -26,8 +26,9 @@ def test_an_employee_reads_her_statement_and_why_down_to_the_transaction(page, d
     assert "My earnings" in page.inner_text("#home-earnings")
     page.click("nav >> text=My earnings")
     page.wait_for_selector("#earnings-stats")
-    key = f"{demo_run['period']}-{demo_run['person']}"
-    api = json.loads(page.evaluate(f"fetch('/api/v1/statements/{key}/').then(r => r.text())"))
+    # the page opens on the quarter under way (the demo's open period, calculated live)
+    live = f"{demo_run['live']}-{demo_run['person']}"
+    api = json.loads(page.evaluate(f"fetch('/api/v1/statements/{live}/').then(r => r.text())"))
     earned = page.inner_text("#period-earned")
     assert (
         earned.replace("\u00a0", " ") == f"{float(api['totals']['earned']):,.2f} {api['currency']}"
@@ -35,15 +36,18 @@ def test_an_employee_reads_her_statement_and_why_down_to_the_transaction(page, d
     page.wait_for_selector("#earnings-chart[data-drawn=true]")
     shot(page, "earnings-employee")
 
-    # the statement: the trace sentence of the line
-    page.click("text=Statement and why")
+    # the closed quarter's statement (approved, final): the trace sentence of the line
+    key = f"{demo_run['period']}-{demo_run['person']}"
+    api = json.loads(page.evaluate(f"fetch('/api/v1/statements/{key}/').then(r => r.text())"))
+    page.goto(f"/earnings/statements/{key}/")
     page.wait_for_selector("#lines")
     trace = page.inner_text("#lines .trace")
     assert api["lines"][0]["trace_text"] in trace
     shot(page, "earnings-statement")
 
     # drill down: the credits and the transaction behind them
-    page.click("#lines >> text=Credits and transactions")
+    assert page.locator(f"#lines a[href$='/earnings/lines/{demo_run['line']}/']").count() == 1
+    page.click(f"#lines a[href$='/earnings/lines/{demo_run['line']}/']")
     page.wait_for_selector("#contributions")
     assert demo_run["external"] in page.inner_text("#contributions")
     shot(page, "earnings-line")

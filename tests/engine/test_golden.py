@@ -20,7 +20,7 @@ def load(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-GOLDEN_FLOOR = 125
+GOLDEN_FLOOR = 126
 """The number of golden cases there are: raise it when you add one, never lower it."""
 
 

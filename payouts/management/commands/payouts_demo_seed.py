@@ -1,0 +1,23 @@
+"""Compute the demo quarters: the finished one approved and closed, the current one open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.management.base import TenantCommand
+from payouts.demo import seed_payouts
+
+
+class Command(TenantCommand):
+    help = "Run the demo quarters' calculations; approve and close the finished one (once)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        result = seed_payouts()
+        if "skipped" in result:
+            self.stdout.write(f"payouts not seeded: {result['skipped']}")
+            return
+        for p in result["periods"]:
+            totals = ", ".join(f"{amount} {cur}" for cur, amount in sorted(p["totals"].items()))
+            self.stdout.write(
+                f"Calculated {p['period']} ({p['state']}): {p['lines']} lines, {totals}."
+            )

@@ -1,0 +1,40 @@
+"""`make demo` computes the demo company's quarters through the real run and lifecycle: the
+finished quarter approved (statements frozen, ledger written) and closed, the current one
+calculated and open, every person on a plan with lines."""
+
+from __future__ import annotations
+
+from django.core.management import call_command
+
+from core.models import Tenant
+from core.tenancy import tenant_scope
+from hierarchy.models import Period
+from payouts.inputs import people_for_period
+from payouts.models import CalculationRun, LedgerEntry, PayoutLine, RunStatus, Statement
+
+
+def test_the_demo_closes_one_quarter_and_keeps_the_current_one_open(db, capsys):
+    call_command("demo_seed", "--quiet")
+    for command in ("incentives_demo_seed", "plans_demo_seed", "payouts_demo_seed"):
+        call_command(command, "--tenant", "demo")
+    assert "Calculated" in capsys.readouterr().out
+    with tenant_scope(Tenant.objects.get(slug="demo")):
+        runs = list(CalculationRun.objects.order_by("period__start"))
+        assert [r.status for r in runs] == [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED]
+        closed, live = (Period.objects.get(pk=r.period_id) for r in runs)
+        assert (closed.status, live.status) == ("closed", "calculated")
+        assert closed.data_lock_date is not None
+        for run in runs:
+            people = set(people_for_period(run.period_id))
+            paid = set(PayoutLine.objects.filter(run=run).values_list("person_id", flat=True))
+            assert people and paid == people
+            assert run.result_hash and run.totals["USD"]
+        # the closed quarter's money is in the ledger and its statements are frozen
+        assert LedgerEntry.objects.filter(period=closed).count() == runs[0].line_count
+        assert Statement.objects.filter(period=closed).count() == len(
+            set(people_for_period(closed.pk))
+        )
+        assert not LedgerEntry.objects.filter(period=live).exists()
+    # seeding again changes nothing
+    call_command("payouts_demo_seed", "--tenant", "demo")
+    assert "already seeded" in capsys.readouterr().out
