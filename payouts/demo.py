@@ -18,8 +18,8 @@ from core.audit import Actor, acting_as
 from core.models import Role
 from core.permissions import ROLE_PERMISSIONS, Principal
 from incentives.demo import demo_quarters
-from payouts import lifecycle, runs
-from payouts.models import CalculationRun, RunKind, RunStatus, RunTrigger
+from payouts import exports, lifecycle, runs
+from payouts.models import CalculationRun, PayoutLine, RunKind, RunStatus, RunTrigger
 
 DEMO_ACTOR = Actor(label="payouts demo seed")
 
@@ -72,4 +72,16 @@ def seed_payouts() -> dict[str, Any]:
                     "totals": run.totals,
                 }
             )
-    return {"periods": done}
+        codes = _seed_earning_codes()
+    return {"periods": done, "earning_codes": codes}
+
+
+def _seed_earning_codes() -> int:
+    """A payroll earning code for every component the demo pays (INC001, INC002, ...), so
+    finance's payroll file is complete from the first export."""
+    components = sorted(set(PayoutLine.objects.values_list("component_id", flat=True)))
+    for number, component in enumerate(components, start=1):
+        exports.earning_code_set(
+            component_id=component, code=f"INC{number:03d}", description=f"Incentive: {component}"
+        )
+    return len(components)

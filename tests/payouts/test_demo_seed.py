@@ -10,7 +10,14 @@ from core.models import Tenant
 from core.tenancy import tenant_scope
 from hierarchy.models import Period
 from payouts.inputs import people_for_period
-from payouts.models import CalculationRun, LedgerEntry, PayoutLine, RunStatus, Statement
+from payouts.models import (
+    CalculationRun,
+    EarningCode,
+    LedgerEntry,
+    PayoutLine,
+    RunStatus,
+    Statement,
+)
 
 
 def test_the_demo_closes_one_quarter_and_keeps_the_current_one_open(db, capsys):
@@ -35,6 +42,9 @@ def test_the_demo_closes_one_quarter_and_keeps_the_current_one_open(db, capsys):
             set(people_for_period(closed.pk))
         )
         assert not LedgerEntry.objects.filter(period=live).exists()
+        # finance's payroll file has a code for every component paid
+        components = set(PayoutLine.objects.values_list("component_id", flat=True))
+        assert set(EarningCode.objects.values_list("component_id", flat=True)) == components
     # seeding again changes nothing
     call_command("payouts_demo_seed", "--tenant", "demo")
     assert "already seeded" in capsys.readouterr().out
