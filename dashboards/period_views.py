@@ -23,6 +23,7 @@ from core.permissions import Principal, request_principal
 from core.views import require_permission
 from hierarchy.access import request_access
 from hierarchy.models import Period, PeriodKind, PeriodStatus, Person
+from hierarchy.periods import tenant_today
 from payouts import ledger, lifecycle
 from payouts.models import (
     Adjustment,
@@ -97,12 +98,16 @@ def _people(request: HttpRequest, period: Period) -> Any:
 
 @require_permission("payouts.view")
 def period_close_list(request: HttpRequest) -> HttpResponse:
-    """Every period still to close (of one kind), with its checklist and next step."""
+    """Every period begun and still to close (of one kind), with its checklist and next step."""
     kind = request.GET.get("kind") or PeriodKind.QUARTERLY
     if kind not in PeriodKind.values:
         kind = PeriodKind.QUARTERLY
     periods = Period.objects.filter(kind=kind)
-    open_ones = list(periods.exclude(status=PeriodStatus.CLOSED).order_by("start"))
+    # Periods not begun yet have nothing to close: the list ends with the one under way.
+    today = tenant_today(request.tenant)  # type: ignore[attr-defined]
+    open_ones = list(
+        periods.exclude(status=PeriodStatus.CLOSED).filter(start__lte=today).order_by("start")
+    )
     closed = list(periods.filter(status=PeriodStatus.CLOSED).order_by("-start")[:RECENT_CLOSED])
     items = period_checklists(periods=open_ones + closed, principal=_principal(request))
     return render(
