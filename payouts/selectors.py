@@ -15,10 +15,12 @@ from payouts.models import (
     CalculationRun,
     Hold,
     HoldStatus,
+    PayoutLine,
     PeriodApproval,
     RunKind,
     RunStatus,
 )
+from plans.models import PlanAcknowledgement
 
 
 @dataclass
@@ -33,7 +35,7 @@ class ChecklistItem:
     approved_run: CalculationRun | None = None
     adjustments_pending: int = 0
     holds_active: int = 0
-    unacknowledged_plans: int | None = None  # None: plans keep no acknowledgements yet
+    unacknowledged_plans: int = 0  # people paid on a plan version they have not acknowledged
     transitions: list[str] = field(default_factory=list)
 
     @property
@@ -90,23 +92,29 @@ def period_checklists(*, periods: list[Period], principal: Principal) -> list[Ch
         .annotate(n=Count("pk"))
     )
     held = {row["period_id"]: row["n"] for row in per_period}
-    unacknowledged = _unacknowledged_plans(periods)
+    unacknowledged = _unacknowledged_plans(latest)
     for pk, item in items.items():
         item.latest_run = latest.get(pk)
         item.holds_active = everywhere + held.get(pk, 0)
-        item.unacknowledged_plans = unacknowledged.get(pk) if unacknowledged is not None else None
+        item.unacknowledged_plans = unacknowledged.get(pk, 0)
         item.transitions = allowed_transitions(item.period, principal)
     return [items[p.pk] for p in periods]
 
 
-def _unacknowledged_plans(periods: list[Period]) -> dict[int, int] | None:
-    """Plan acknowledgements are another change's (plans); until they exist, None."""
-    try:
-        from plans.models import PlanAcknowledgement
-    except ImportError:
-        return None
-    _ = PlanAcknowledgement  # pragma: no cover (wired when plans keep acknowledgements)
-    return None
+def _unacknowledged_plans(latest: dict[int, CalculationRun]) -> dict[int, int]:
+    """Per period: the (person, plan version) pairs its latest succeeded run pays that the
+    person has not acknowledged (plans' acknowledgements); 0 for a period with no run yet."""
+    acknowledged = set(PlanAcknowledgement.objects.values_list("person_id", "plan_version_id"))
+    paid = (
+        PayoutLine.objects.filter(run_id__in=[r.pk for r in latest.values()])
+        .values_list("run__period_id", "person_id", "plan_version_id")
+        .distinct()
+    )
+    out: dict[int, int] = {}
+    for period_id, person_id, version_id in paid:
+        if (person_id, version_id) not in acknowledged:
+            out[period_id] = out.get(period_id, 0) + 1
+    return out
 
 
 def period_checklist(*, period_id: int, principal: Principal) -> ChecklistItem:
