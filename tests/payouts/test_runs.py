@@ -204,7 +204,7 @@ def test_progress_reads_phase_chunks_percent(sales):
 
 def test_the_sweeper_sends_a_stale_chunk_again_and_the_run_completes(sales, monkeypatch):
     # given a run whose measure chunks were lost (the worker died before they were sent)
-    monkeypatch.setattr(runs, "_eager", lambda: False)
+    monkeypatch.setattr(runs, "in_process", lambda: False)
     monkeypatch.setattr(runs, "_dispatch", lambda ids: None)  # nothing reaches a worker
     run = _start(sales.period.pk, chunk_size=3)
     run.refresh_from_db()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.core.management import call_command
 
@@ -10,8 +11,21 @@ from core.tenancy import tenant_scope
 from hierarchy import periods
 from hierarchy.generator import generate_company
 from plans import catalog
-from plans.demo import ROLE_OF_TEMPLATE
+from plans.demo import DEMO_NODES, ROLE_OF_TEMPLATE
 from plans.models import Plan, PlanAssignment, VersionStatus
+
+
+def _demo_nodes(value: Any, key: str = "") -> Any:
+    """``value`` with every ``source_node`` and ``teams`` code named as the demo org's node."""
+    if isinstance(value, dict):
+        return {k: _demo_nodes(v, k) for k, v in value.items()}
+    if key == "teams":
+        return [DEMO_NODES.get(code, code) for code in value]
+    if key == "source_node":
+        return DEMO_NODES.get(value, value)
+    if isinstance(value, list):
+        return [_demo_nodes(v) for v in value]
+    return value
 
 
 def test_the_demo_seed_publishes_every_template_and_assigns_the_role_plans(tenant_a):
@@ -30,7 +44,9 @@ def test_the_demo_seed_publishes_every_template_and_assigns_the_role_plans(tenan
             version = plan.versions.get()
             assert version.status == VersionStatus.PUBLISHED
             assert version.valid_from == start
-            assert version.spec == {**catalog.template_get(plan.template).plan, "id": plan.code}
+            # the template's plan, its team codes named as the demo org's nodes (plans/demo.py)
+            template = {**catalog.template_get(plan.template).plan, "id": plan.code}
+            assert version.spec == _demo_nodes(template)
         roles = set(PlanAssignment.objects.values_list("plan__template", "role__name"))
         assert roles == {(key, role) for key, (role, _ti) in ROLE_OF_TEMPLATE.items()}
 
