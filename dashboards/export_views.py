@@ -26,7 +26,7 @@ from payouts import exports
 from payouts.models import ExportContent, ExportFormat, ExportStatus
 from plans.models import Plan
 
-LINES_SHOWN = 200
+LINES_SHOWN = 50  # the first lines on the page; the files hold every one
 DOWNLOADS = [
     (ExportContent.LINES, ExportFormat.CSV, "Lines (CSV)"),
     (ExportContent.LINES, ExportFormat.XLSX, "Lines (Excel)"),
