@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from decimal import Decimal
@@ -42,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _worker(queue: str) -> subprocess.Popen[bytes]:
+    from core.tasks import worker_argv
+
     env = {
         **os.environ,
         "CELERY_QUEUE": queue,
@@ -50,26 +51,7 @@ def _worker(queue: str) -> subprocess.Popen[bytes]:
     env.setdefault("DEBUG", "true")
     env.pop("DATABASE_OWNER_URL", None)
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--concurrency",
-            "1",
-            "-Q",
-            queue,
-            "--loglevel",
-            "WARNING",
-            "-n",
-            f"{queue}-{uuid.uuid4().hex[:4]}@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ],
+        worker_argv(queue, f"{queue}-{uuid.uuid4().hex[:4]}@%h"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

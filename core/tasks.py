@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -120,6 +121,16 @@ def workers_configured() -> bool:
     on commit there; tests marked ``needs_worker`` point the app at a real worker.
     """
     return bool(settings.REDIS_URL)
+
+
+def worker_argv(queue: str, name: str) -> list[str]:
+    """The command line of one single-process Celery worker on ``queue`` named ``name`` (the
+    tests' and benchmarks' real workers; production starts workers with `make worker`)."""
+    return [
+        sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+        "--concurrency", "1", "-Q", queue, "--loglevel", "WARNING", "-n", name,
+        "--without-mingle", "--without-gossip",
+    ]  # fmt: skip
 
 
 def task_named(name: str) -> TenantTask:

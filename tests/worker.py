@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
+from core.tasks import worker_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,26 +41,7 @@ def start_worker(queue: str) -> subprocess.Popen[bytes]:
     }
     env.pop("DATABASE_OWNER_URL", None)
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--concurrency",
-            "1",
-            "-Q",
-            queue,
-            "--loglevel",
-            "WARNING",
-            "-n",
-            f"{queue}@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ],
+        worker_argv(queue, f"{queue}@%h"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
