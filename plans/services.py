@@ -11,20 +11,22 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from core.audit import audit_record
+from core.audit import audit_record, audit_record_many
 from core.currencies import is_currency_code
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
 from core.models import model_snapshot
 from core.tenancy import get_current_tenant
-from hierarchy.access import Access
+from hierarchy.access import UNKNOWN_PERSON, Access
 from hierarchy.models import JobFunction, JobRole, Node, Person
 from plans import catalog
 from plans.models import (
@@ -729,19 +731,17 @@ def _plan_spec(plan: Plan) -> dict[str, Any]:
     return dict(version.spec) if version is not None else {}
 
 
-def _checked_quota(
+def _quota_fields(
     *,
-    access: Access,
-    holder: QuotaHolder,
-    quota_id: str,
+    quota_id: Any,
     amount: Any,
     currency: str | None,
     valid_from: dt.date,
     valid_to: dt.date | None,
     plan: Plan | None,
-    exclude: int | None = None,
-) -> tuple[str, Decimal, str]:
-    """Check one quota row; return (holder name, amount, currency) or raise naming the field."""
+    spec: Mapping[str, Any],
+) -> tuple[Decimal, str]:
+    """Check a quota row's own fields (no database); return (amount, currency) or raise."""
     if not isinstance(quota_id, str) or not QUOTA_ID_RE.match(quota_id):
         raise ValidationFailedError(
             QUOTA_BAD_ID, code="bad_quota_id", details={"quota_id": [QUOTA_BAD_ID]}
@@ -752,7 +752,6 @@ def _checked_quota(
         )
     if valid_to <= valid_from:
         raise ValidationFailedError(BAD_DATES, code="bad_dates", details={"valid_to": [BAD_DATES]})
-    spec = _plan_spec(plan) if plan is not None else {}
     if plan is not None:
         names = quota_ids_of(spec)
         if quota_id not in names:
@@ -766,7 +765,51 @@ def _checked_quota(
     if not is_currency_code(code):
         message = BAD_CURRENCY.format(currency=code)
         raise ValidationFailedError(message, code="bad_currency", details={"currency": [message]})
-    value = _quota_amount(amount)
+    return _quota_amount(amount), code
+
+
+def _quota_overlap(
+    name: str, quota_id: str, conflict: Quota, row: int | None = None
+) -> ConflictError:
+    """The refusal of a quota overlapping ``conflict`` (stored, or row ``row`` of a bulk)."""
+    return ConflictError(
+        QUOTA_OVERLAP.format(
+            holder=name,
+            quota_id=quota_id,
+            start=conflict.valid_from,
+            end=conflict.valid_to,
+            id=conflict.pk if conflict.pk is not None else f"row {row}",
+            amount=conflict.amount,
+            currency=conflict.currency,
+        ),
+        code="quota_overlap",
+        details={"conflict_id": conflict.pk} if conflict.pk is not None else {"conflict_row": row},
+    )
+
+
+def _checked_quota(
+    *,
+    access: Access,
+    holder: QuotaHolder,
+    quota_id: str,
+    amount: Any,
+    currency: str | None,
+    valid_from: dt.date,
+    valid_to: dt.date | None,
+    plan: Plan | None,
+    exclude: int | None = None,
+) -> tuple[str, Decimal, str]:
+    """Check one quota row; return (holder name, amount, currency) or raise naming the field."""
+    spec = _plan_spec(plan) if plan is not None else {}
+    value, code = _quota_fields(
+        quota_id=quota_id,
+        amount=amount,
+        currency=currency,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        plan=plan,
+        spec=spec,
+    )
     kind = holder.kind
     name = _check_holder(
         access, Holder(person_id=holder.person_id, node_id=holder.node_id), valid_from, valid_to
@@ -780,19 +823,7 @@ def _checked_quota(
         .first()
     )
     if conflict is not None:
-        raise ConflictError(
-            QUOTA_OVERLAP.format(
-                holder=name,
-                quota_id=quota_id,
-                start=conflict.valid_from,
-                end=conflict.valid_to,
-                id=conflict.pk,
-                amount=conflict.amount,
-                currency=conflict.currency,
-            ),
-            code="quota_overlap",
-            details={"conflict_id": conflict.pk},
-        )
+        raise _quota_overlap(name, quota_id, conflict)
     return name, value, code
 
 
@@ -943,31 +974,101 @@ class BulkQuotaError(ValidationFailedError):
     code = "bulk_quota_failed"
 
 
+class _BulkQuotas:
+    """What a bulk of quota rows needs from the database, read once: their plans, holders
+    and the stored quotas they could overlap (locked)."""
+
+    def __init__(self, access: Access, rows: list[QuotaRow]) -> None:
+        plan_ids = {r.plan_id for r in rows if r.plan_id is not None}
+        self.plans = {p.pk: p for p in Plan.objects.filter(pk__in=plan_ids)}
+        self.specs = {pk: _plan_spec(p) for pk, p in self.plans.items()}
+        person_ids = {r.holder.person_id for r in rows if r.holder.person_id is not None}
+        node_ids = {r.holder.node_id for r in rows if r.holder.node_id is not None}
+        visible = access.current_people().filter(pk__in=person_ids)
+        self.people = dict(visible.values_list("pk", "full_name"))
+        self.nodes = {n.pk: n for n in Node.objects.filter(pk__in=node_ids)}
+        self.taken: dict[tuple[int | None, int | None, str], list[tuple[Quota, int | None]]] = (
+            defaultdict(list)
+        )
+        stored = Quota.objects.select_for_update().filter(
+            Q(person_id__in=person_ids) | Q(node_id__in=node_ids),
+            quota_id__in={r.quota_id for r in rows},
+        )
+        for quota in stored.order_by("valid_from"):
+            self.taken[(quota.person_id, quota.node_id, quota.quota_id)].append((quota, None))
+
+    def holder_name(self, access: Access, row: QuotaRow, end: dt.date) -> str:
+        """As :func:`_check_holder`, from what was read."""
+        if row.holder.kind == "person":
+            name = self.people.get(int(row.holder.person_id or 0))
+            if name is None:
+                raise ValidationFailedError(
+                    UNKNOWN_PERSON, code="unknown_person", details={"person_id": [UNKNOWN_PERSON]}
+                )
+            return f"Person {name}"
+        node = self.nodes.get(int(row.holder.node_id or 0))
+        if node is None:
+            raise ValidationFailedError(
+                UNKNOWN_HOLDER.format(kind="node"),
+                code="unknown_node",
+                details={"node_id": ["Unknown."]},
+            )
+        access.check_node_writable(node.pk, row.valid_from, end)
+        return f"Node {node.name}"
+
+
 @transaction.atomic
 def quota_bulk_create(
     *, access: Access, rows: Iterable[QuotaRow], user_id: int | None
 ) -> list[Quota]:
     """Create many quotas, all or nothing: any refused row and none is written, with every
     row's reason (its 1-based number) in ``details.rows``. Rows overlapping each other are
-    refused like rows overlapping a stored quota."""
+    refused like rows overlapping a stored quota. Each row is checked as :func:`quota_create`
+    checks one, from what one set of queries read; the quotas and their audit events are
+    written in bulk."""
+    rows = list(rows)
+    known = _BulkQuotas(access, rows)
+    now = timezone.now()
     created: list[Quota] = []
     errors: list[dict[str, Any]] = []
     for number, row in enumerate(rows, start=1):
         try:
-            with transaction.atomic():
-                created.append(
-                    quota_create(
-                        access=access,
-                        holder=row.holder,
-                        quota_id=row.quota_id,
-                        amount=row.amount,
-                        currency=row.currency,
-                        valid_from=row.valid_from,
-                        valid_to=row.valid_to,
-                        plan_id=row.plan_id,
-                        user_id=user_id,
-                    )
+            row.holder.kind  # noqa: B018 (refuses a row naming no holder or both)
+            if row.plan_id is not None and row.plan_id not in known.plans:
+                raise ValidationFailedError(
+                    "Unknown plan.", code="unknown_plan", details={"plan_id": ["Unknown."]}
                 )
+            plan = known.plans.get(row.plan_id) if row.plan_id is not None else None
+            value, code = _quota_fields(
+                quota_id=row.quota_id,
+                amount=row.amount,
+                currency=row.currency,
+                valid_from=row.valid_from,
+                valid_to=row.valid_to,
+                plan=plan,
+                spec=known.specs.get(row.plan_id, {}) if row.plan_id is not None else {},
+            )
+            assert row.valid_to is not None
+            name = known.holder_name(access, row, row.valid_to)
+            key = (row.holder.person_id, row.holder.node_id, row.quota_id)
+            for other, other_row in known.taken[key]:
+                if other.valid_from < row.valid_to and row.valid_from < other.valid_to:
+                    raise _quota_overlap(name, row.quota_id, other, other_row)
+            quota = Quota(
+                person_id=row.holder.person_id,
+                node_id=row.holder.node_id,
+                quota_id=row.quota_id,
+                plan=plan,
+                amount=value,
+                currency=code,
+                valid_from=row.valid_from,
+                valid_to=row.valid_to,
+                created_at=now,
+                created_by_id=user_id,
+                updated_at=now,
+            )
+            known.taken[key].append((quota, number))
+            created.append(quota)
         except (ValidationFailedError, ConflictError, NotFoundError) as exc:
             errors.append(
                 {
@@ -983,6 +1084,10 @@ def quota_bulk_create(
             f"{errors[0]['message']}",
             details={"rows": errors},
         )
+    Quota.objects.bulk_create(created, batch_size=2_000)
+    audit_record_many(
+        action="quota.create", objs=created, afters=[model_snapshot(q) for q in created]
+    )
     return created
 
 
