@@ -254,6 +254,34 @@ def _plan_kpis(
     return rows
 
 
+def _launch_deliverables(
+    quarter: Period, *, until: dt.date, number: int, prefix: str
+) -> list[dict[str, Any]]:
+    """The launch deliverables the shared launch milestone counts (``custom`` transactions),
+    owned by people on the plan's roles: in the finished quarter both Marketing and Product
+    deliver theirs (the milestone is hit); in the quarter under way Marketing has delivered
+    and Product not yet."""
+    owners = [("marketing", 2), ("product", 1)] if number == 0 else [("marketing", 1)]
+    role_of = {"marketing": "Demand Generation", "product": "Product Manager"}
+    rows = []
+    for function, count in owners:
+        for i, owner in enumerate(_people_in_role(role_of[function])[:count]):
+            day = min(quarter.start + dt.timedelta(days=20 + 15 * i), until)
+            rows.append(
+                {
+                    "source": "projects",
+                    "external_id": f"{prefix}LAUNCH-{function.upper()}-{i + 1}",
+                    "kind": "custom",
+                    "amount": "0",
+                    "currency": "USD",
+                    "booked_on": day.isoformat(),
+                    "owner_employee_id": owner,
+                    "product": "Forecasting",
+                }
+            )
+    return rows
+
+
 def demo_quarters(today: dt.date) -> list[Period]:
     """The quarters the demo fills: the last one finished by ``today`` and the one under way."""
     quarters = list(Period.objects.filter(kind=PeriodKind.QUARTERLY).order_by("start"))
@@ -319,38 +347,11 @@ def _seed_rules() -> None:
         )
 
 
-def _seed_quarter(
-    quarter: Period, people: dict[str, list[str]], *, deals: int, until: dt.date, number: int
-) -> dict[str, Any]:
-    """One quarter's deals, leads, tickets and adoption (to ``until`` if it is under way) and
-    its KPI values. The first quarter's external ids are unprefixed (as the demo always had
-    them), a later one's begin with its label."""
-    prefix = "" if number == 0 else quarter.label.replace(" ", "-") + "-"
-    days = (min(quarter.end, until) - quarter.start).days
-    full = (quarter.end - quarter.start).days
-    sales = people.get("sales", [])
-    rows = list(
-        rows_for(
-            start=quarter.start,
-            days=max(days, 1),
-            sales=sales,
-            marketing=people.get("marketing", []),
-            sdrs=people.get("marketing", [])[:3] or sales,
-            csms=people.get("customer_success", []),
-            support=people.get("support", []),
-            product=people.get("product", []),
-            deals=max(deals * days // full, 1),
-            seed=2026 + number,
-            prefix=prefix,
-            sdr_reps=_people_in_role("Sales Development Rep"),
-        )
-    )
-    batch = services.ingest_rows(
-        request=services.IngestRequest(kind="transactions", source_format="json", mode="partial"),
-        rows=rows,
-        created_by_id=None,
-    )
-    rng = random.Random(7 + number)
+def quarter_kpis(
+    quarter: Period, people: dict[str, list[str]], rng: random.Random
+) -> list[dict[str, Any]]:
+    """The quarter's KPI values: CSAT per account, NRR per CSM, the company-wide KPIs and the
+    person and team KPIs the seeded plans read."""
     kpis: list[dict[str, Any]] = [
         {
             "metric": "csat",
@@ -389,6 +390,42 @@ def _seed_quarter(
             }
         )
     kpis.extend(_plan_kpis(quarter, people, rng))
+    return kpis
+
+
+def _seed_quarter(
+    quarter: Period, people: dict[str, list[str]], *, deals: int, until: dt.date, number: int
+) -> dict[str, Any]:
+    """One quarter's deals, leads, tickets and adoption (to ``until`` if it is under way) and
+    its KPI values. The first quarter's external ids are unprefixed (as the demo always had
+    them), a later one's begin with its label."""
+    prefix = "" if number == 0 else quarter.label.replace(" ", "-") + "-"
+    days = (min(quarter.end, until) - quarter.start).days
+    full = (quarter.end - quarter.start).days
+    sales = people.get("sales", [])
+    rows = list(
+        rows_for(
+            start=quarter.start,
+            days=max(days, 1),
+            sales=sales,
+            marketing=people.get("marketing", []),
+            sdrs=people.get("marketing", [])[:3] or sales,
+            csms=people.get("customer_success", []),
+            support=people.get("support", []),
+            product=people.get("product", []),
+            deals=max(deals * days // full, 1),
+            seed=2026 + number,
+            prefix=prefix,
+            sdr_reps=_people_in_role("Sales Development Rep"),
+        )
+    )
+    rows.extend(_launch_deliverables(quarter, until=until, number=number, prefix=prefix))
+    batch = services.ingest_rows(
+        request=services.IngestRequest(kind="transactions", source_format="json", mode="partial"),
+        rows=rows,
+        created_by_id=None,
+    )
+    kpis = quarter_kpis(quarter, people, random.Random(7 + number))
     kpi_batch = services.ingest_rows(
         request=services.IngestRequest(kind="kpi_values", source_format="json", mode="partial"),
         rows=kpis,

@@ -16,7 +16,7 @@ from core.permissions import ROLE_PERMISSIONS, Principal
 from core.tenancy import get_current_tenant
 from hierarchy import periods
 from hierarchy.access import access_for
-from hierarchy.models import Assignment, JobRole
+from hierarchy.models import Assignment, JobRole, Node
 from plans import catalog, services
 from plans.models import Plan, PlanAssignment, Quota
 
@@ -30,6 +30,10 @@ ROLE_OF_TEMPLATE: dict[str, tuple[str, Decimal]] = {
     "product": ("Product Manager", Decimal(2500)),
     "operations": ("Revenue Operations Analyst", Decimal(8000)),
     "manager_override": ("Sales Manager", Decimal(4000)),
+}
+# Shared plans: template -> (the job roles of every team in it, target incentive per period).
+SHARED_TEMPLATES: dict[str, tuple[tuple[str, ...], Decimal]] = {
+    "shared_launch_milestone": (("Demand Generation", "Product Manager"), Decimal(1500)),
 }
 DEMO_ACTOR = Actor(label="plans demo seed")
 # The templates name teams by short codes (their samples' org); the demo org's nodes for them.
@@ -112,8 +116,53 @@ def seed_quotas() -> int:
                     )
                     for q in wanted
                 )
+    rows.extend(_node_quota_rows(fy))
     with acting_as(DEMO_ACTOR):
         return len(services.quota_bulk_create(access=access, rows=rows, user_id=None))
+
+
+def _node_quota_rows(fy: int) -> list[services.QuotaRow]:
+    """The team quotas the assigned plans' samples name (e.g. each team's launch deliverables),
+    for the demo org's node of each sample team, one per quarter of fiscal year ``fy``."""
+    tenant = get_current_tenant()
+    quarters = [p for p in periods.fiscal_year_periods(tenant, fy) if p.kind == "quarterly"]
+    nodes = {n.code: n for n in Node.objects.all()}
+    rows: list[services.QuotaRow] = []
+    plans = Plan.objects.filter(pk__in=PlanAssignment.objects.values("plan_id")).order_by("pk")
+    for plan in plans:
+        sample = catalog.template_get(plan.template).sample
+        for q in sample.get("quotas", []):
+            node = nodes.get(DEMO_NODES.get(str(q.get("holder")), str(q.get("holder"))))
+            if q.get("holder_kind") != "node" or node is None:
+                continue
+            rows.extend(
+                services.QuotaRow(
+                    holder=services.QuotaHolder(node_id=node.pk),
+                    quota_id=str(q["quota"]),
+                    amount=Decimal(str(q["amount"])),
+                    valid_from=quarter.start,
+                    valid_to=quarter.end,
+                    plan_id=plan.pk,
+                )
+                for quarter in quarters
+            )
+    return rows
+
+
+def _roles_of(key: str, roles: dict[str, JobRole]) -> list[JobRole]:
+    """The job roles the demo assigns template ``key`` to (a shared plan: several)."""
+    names = (
+        SHARED_TEMPLATES[key][0]
+        if key in SHARED_TEMPLATES
+        else (ROLE_OF_TEMPLATE.get(key, ("",))[0],)
+    )
+    return [roles[n] for n in names if n in roles]
+
+
+def _target_of(key: str) -> Decimal:
+    if key in SHARED_TEMPLATES:
+        return SHARED_TEMPLATES[key][1]
+    return ROLE_OF_TEMPLATE.get(key, ("", Decimal(0)))[1]
 
 
 def _seed_plans() -> dict[str, Any]:
@@ -137,17 +186,14 @@ def _seed_plans() -> dict[str, Any]:
             )
             version = services.plan_version_publish(version_id=plan.versions.get().pk, user_id=None)
             created += 1
-            role_name, target = ROLE_OF_TEMPLATE.get(template.key, ("", Decimal(0)))
-            role = roles.get(role_name)
-            if role is None:
-                continue
-            services.plan_assignment_create(
-                access=access,
-                plan_version_id=version.pk,
-                holder=services.Holder(role_id=role.pk),
-                target_incentive=target,
-                valid_from=start,
-                user_id=None,
-            )
-            assigned += 1
+            for role in _roles_of(template.key, roles):
+                services.plan_assignment_create(
+                    access=access,
+                    plan_version_id=version.pk,
+                    holder=services.Holder(role_id=role.pk),
+                    target_incentive=_target_of(template.key),
+                    valid_from=start,
+                    user_id=None,
+                )
+                assigned += 1
     return {"plans": created, "assignments": assigned, "from": start.isoformat()}

@@ -11,7 +11,7 @@ from core.tenancy import tenant_scope
 from hierarchy import periods
 from hierarchy.generator import generate_company
 from plans import catalog
-from plans.demo import DEMO_NODES, ROLE_OF_TEMPLATE
+from plans.demo import DEMO_NODES, ROLE_OF_TEMPLATE, SHARED_TEMPLATES
 from plans.models import Plan, PlanAssignment, VersionStatus
 
 
@@ -48,7 +48,10 @@ def test_the_demo_seed_publishes_every_template_and_assigns_the_role_plans(tenan
             template = {**catalog.template_get(plan.template).plan, "id": plan.code}
             assert version.spec == _demo_nodes(template)
         roles = set(PlanAssignment.objects.values_list("plan__template", "role__name"))
-        assert roles == {(key, role) for key, (role, _ti) in ROLE_OF_TEMPLATE.items()}
+        # each role plan on its job role; a shared plan on the job role of each of its teams
+        assert roles == {(key, role) for key, (role, _ti) in ROLE_OF_TEMPLATE.items()} | {
+            (key, role) for key, (names, _ti) in SHARED_TEMPLATES.items() for role in names
+        }
 
 
 def test_the_demo_seed_gives_the_people_on_quota_plans_their_quotas(tenant_a):
@@ -69,7 +72,15 @@ def test_the_demo_seed_gives_the_people_on_quota_plans_their_quotas(tenant_a):
             ("sales_ae", "new_bookings"),
             ("sales_ae", "expansion_bookings"),
             ("manager_override", "team_bookings"),
+            ("shared_launch_milestone", "deliverables"),
         }
+        # the shared milestone's team quotas: each team's node, one per quarter of the year
+        shared = Quota.objects.filter(quota_id="deliverables")
+        assert sorted(set(shared.values_list("node__code", flat=True))) == [
+            "vp-marketing",
+            "vp-product",
+        ]
+        assert shared.count() == 8 and not shared.filter(person__isnull=False).exists()
         ae = Quota.objects.filter(quota_id="new_bookings")
         assert ae.exists() and {q.amount for q in ae} == {100000}
         assert {
