@@ -224,6 +224,16 @@ class _Rates:
         self.currency = currency
         self.warnings = warnings
         self._cache: dict[tuple[str, dt.date], Decimal | None] = {}
+        self.missing: dict[str, list[dt.date]] = {}
+
+    def report(self) -> None:
+        """Say, once per currency, which amounts were left out for want of a rate."""
+        for currency, days in sorted(self.missing.items()):
+            self.warnings.append(
+                f"No {currency}/{self.currency} FX rate on or before {min(days)}"
+                + (f" (nor {len(days) - 1} later period end(s))" if len(days) > 1 else "")
+                + f": {currency} amounts are left out. Set the rate under FX rates."
+            )
 
     def to_tenant(self, amount: Decimal, currency: str, day: dt.date) -> Decimal | None:
         if currency == self.currency:
@@ -234,10 +244,7 @@ class _Rates:
                 self._cache[key] = rate_on(currency=currency, quote_currency=self.currency, day=day)
             except ApplicationError:
                 self._cache[key] = None
-                self.warnings.append(
-                    f"No {currency}/{self.currency} rate on or before {day}: "
-                    f"{currency} amounts of that period are left out."
-                )
+                self.missing.setdefault(currency, []).append(day)
         rate = self._cache[key]
         return None if rate is None else amount * rate
 
@@ -322,7 +329,7 @@ def facts_load(*, periods: Sequence[Period]) -> Facts:
     last_day = {p.pk: p.end - dt.timedelta(days=1) for p in ordered}
     lines = list(
         PayoutLine.objects.filter(run_id__in=run_ids)
-        .order_by("period_id", "person_id", "plan_id", "component_id", "id")
+        .order_by("period_id", "person_id", "id")
         .values_list(
             "period_id",
             "person_id",
@@ -413,6 +420,7 @@ def facts_load(*, periods: Sequence[Period]) -> Facts:
         node_names = dict(
             Node.objects.filter(hierarchy__kind=HierarchyKind.REPORTING).values_list("code", "name")
         )
+    rates.report()
     return Facts(
         currency=currency,
         periods=bases,
@@ -961,3 +969,148 @@ __all__ = [
     "recovery_rows",
     "scorecard_rows",
 ]
+
+
+# --- tables for CSV / XLSX downloads --------------------------------------------------------------
+
+Table = tuple[str, list[str], list[list[Any]]]
+TABLE_TITLES: dict[str, str] = {
+    "business_units": "Cost by business unit",
+    "functions": "Cost by function",
+    "plans": "Cost by plan",
+    "periods": "Cost and revenue by period",
+    "recovery": "Compensation recovery",
+    "attainment": "Attainment by plan",
+    "scorecard": "Shared-goal scorecard",
+    "movers": "Top movers",
+}
+
+
+def _s(value: Decimal | None) -> str:
+    return "" if value is None else str(value)
+
+
+def dashboard_tables(d: Dashboard) -> dict[str, Table]:
+    """Return every table of the dashboard as (title, header, rows) for a download."""
+    cur = d.currency
+    cost_header = ["group", f"cost_{cur}", "payees", "share_of_cost", "provisional"]
+
+    def cost(rows: list[CostRow]) -> list[list[Any]]:
+        return [[r.label, _s(r.cost), r.payees, _s(r.share), r.provisional] for r in rows]
+
+    return {
+        "business_units": ("Cost by business unit", cost_header, cost(d.by_business_unit)),
+        "functions": ("Cost by function", cost_header, cost(d.by_function)),
+        "plans": ("Cost by plan", cost_header, cost(d.by_plan)),
+        "periods": (
+            "Cost and revenue by period",
+            [
+                "period",
+                "status",
+                f"cost_{cur}",
+                f"revenue_{cur}",
+                "cost_pct_of_revenue",
+                "payees",
+                f"revenue_per_payee_{cur}",
+                "recovery_months",
+            ],
+            [
+                [
+                    r.period.label,
+                    r.status,
+                    _s(r.cost),
+                    _s(r.revenue),
+                    _s(r.cost_pct),
+                    r.payees,
+                    _s(r.revenue_per_payee),
+                    _s(r.recovery_months),
+                ]
+                for r in d.periods
+            ],
+        ),
+        "recovery": (
+            "Compensation recovery",
+            [
+                "employee_id",
+                "person",
+                "function",
+                f"incentive_{cur}",
+                f"base_share_{cur}",
+                f"pay_{cur}",
+                f"revenue_{cur}",
+                "recovery_months",
+            ],
+            [
+                [
+                    r.person.employee_id,
+                    r.person.full_name,
+                    r.function,
+                    _s(r.incentive),
+                    _s(r.base),
+                    _s(r.pay),
+                    _s(r.revenue),
+                    _s(r.recovery_months),
+                ]
+                for r in d.recovery
+            ],
+        ),
+        "attainment": (
+            "Attainment by plan",
+            ["plan", "people", "median", "at_or_above_target", *[b[0] for b in ATTAINMENT_BUCKETS]],
+            [
+                [r.plan, r.people, _s(r.median), r.at_or_above_target, *[n for _b, n in r.buckets]]
+                for r in d.attainment
+            ],
+        ),
+        "scorecard": (
+            "Shared-goal scorecard",
+            [
+                "team",
+                "function",
+                "people",
+                f"variable_pay_{cur}",
+                f"shared_pay_{cur}",
+                "shared_share",
+                "shared_goals",
+                "shared_goals_hit",
+            ],
+            [
+                [
+                    r.team,
+                    r.function,
+                    r.people,
+                    _s(r.variable_pay),
+                    _s(r.shared_pay),
+                    _s(r.shared_share),
+                    r.goals,
+                    r.goals_hit,
+                ]
+                for r in d.scorecard
+            ],
+        ),
+        "movers": (
+            "Top movers",
+            [
+                "type",
+                "name",
+                "detail",
+                f"previous_{cur}",
+                f"current_{cur}",
+                f"change_{cur}",
+                "change_pct",
+            ],
+            [
+                [
+                    kind,
+                    m.label,
+                    m.detail,
+                    _s(m.previous),
+                    _s(m.current),
+                    _s(m.change),
+                    _s(m.change_pct),
+                ]
+                for kind, rows in (("person", d.movers_people), ("team", d.movers_teams))
+                for m in rows
+            ],
+        ),
+    }
