@@ -229,10 +229,10 @@ class _Rates:
     def report(self) -> None:
         """Say, once per currency, which amounts were left out for want of a rate."""
         for currency, days in sorted(self.missing.items()):
+            periods = f"{len(days)} periods" if len(days) > 1 else "1 period"
             self.warnings.append(
-                f"No {currency}/{self.currency} FX rate on or before {min(days)}"
-                + (f" (nor {len(days) - 1} later period end(s))" if len(days) > 1 else "")
-                + f": {currency} amounts are left out. Set the rate under FX rates."
+                f"No {currency}/{self.currency} FX rate on or before {min(days)}: the {currency} "
+                f"amounts of {periods} are left out. Set the rate under FX rates."
             )
 
     def to_tenant(self, amount: Decimal, currency: str, day: dt.date) -> Decimal | None:
