@@ -164,3 +164,101 @@ def distribution_figure(
     figure["layout"]["xaxis"]["type"] = "category"
     figure["layout"]["yaxis"]["tickformat"] = ",d"
     return figure
+
+
+# --- the executive dashboard (payouts/analytics.py) ---------------------------------------------
+
+PALETTE = ("#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#14b8a6", "#64748b")
+
+
+def _finish(fig: go.Figure, *, legend: bool = False) -> dict[str, Any]:
+    figure: dict[str, Any] = fig.to_plotly_json()
+    figure["layout"]["template"] = {}
+    figure["layout"]["showlegend"] = legend
+    if legend:
+        figure["layout"]["legend"] = {"orientation": "h", "y": 1.15}
+    return figure
+
+
+def trend_figure(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Decimal | None]]],
+    *,
+    y_title: str,
+    y_percent: bool = False,
+) -> dict[str, Any]:
+    """Return one line per named series over period labels (a trend)."""
+    fig = go.Figure(
+        layout=_layout(x_title="", y_title=y_title, x_percent=False, y_percent=y_percent)
+    )
+    for i, (name, values) in enumerate(series):
+        fig.add_trace(
+            go.Scatter(
+                x=list(labels),
+                y=[None if v is None else float(v) for v in values],
+                mode="lines+markers",
+                name=name,
+                line={"color": PALETTE[i % len(PALETTE)], "width": 3},
+                marker={"size": 8},
+                hovertemplate="%{x}: %{y:"
+                + (".1%" if y_percent else ",.0f")
+                + "}<extra>"
+                + name
+                + "</extra>",
+            )
+        )
+    figure = _finish(fig, legend=len(series) > 1)
+    figure["layout"]["xaxis"]["type"] = "category"
+    figure["layout"]["yaxis"]["automargin"] = True
+    if not y_percent:
+        figure["layout"]["yaxis"]["tickformat"] = "~s"  # 4M, 250k: compact money ticks
+    figure["layout"]["height"] = 280
+    return figure
+
+
+def box_figure(
+    groups: Sequence[tuple[str, Sequence[Decimal]]], *, y_title: str = "Attainment"
+) -> dict[str, Any]:
+    """Return one box (with its points) per group: attainment fractions per plan."""
+    fig = go.Figure(layout=_layout(x_title="", y_title=y_title, x_percent=False, y_percent=True))
+    for i, (name, values) in enumerate(groups):
+        fig.add_trace(
+            go.Box(
+                y=[float(v) for v in values],
+                name=name,
+                boxpoints="all",
+                jitter=0.4,
+                pointpos=0,
+                marker={"color": PALETTE[i % len(PALETTE)], "size": 5, "opacity": 0.6},
+                line={"color": PALETTE[i % len(PALETTE)]},
+                hovertemplate="%{y:.0%}<extra>" + name + "</extra>",
+            )
+        )
+    figure = _finish(fig)
+    figure["layout"]["hovermode"] = "closest"
+    figure["layout"]["xaxis"]["automargin"] = True
+    figure["layout"]["height"] = 360
+    return figure
+
+
+def bar_figure(
+    labels: Sequence[str], values: Sequence[Decimal], *, x_title: str, currency: str
+) -> dict[str, Any]:
+    """Return horizontal bars of an amount per label, largest on top."""
+    fig = go.Figure(
+        data=[
+            go.Bar(
+                y=list(labels),
+                x=[float(v) for v in values],
+                orientation="h",
+                marker={"color": ACCENT},
+                hovertemplate="%{y}: %{x:,.0f} " + currency + "<extra></extra>",
+            )
+        ],
+        layout=_layout(x_title=x_title, y_title="", x_percent=False, y_percent=False),
+    )
+    figure = _finish(fig)
+    figure["layout"]["yaxis"] = {"autorange": "reversed", "automargin": True, "type": "category"}
+    figure["layout"]["hovermode"] = "closest"
+    figure["layout"]["height"] = max(200, 44 * len(labels) + 80)
+    return figure

@@ -24,6 +24,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "plans.view",
             "transactions.view",
             "payouts.view",
+            "dashboards.exec",  # the executive dashboard (#14)
         }
     ),
     Role.COMP_ADMIN: frozenset(
@@ -37,6 +38,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "payouts.view",
             "payouts.calculate",
             "audit.view",
+            "dashboards.exec",  # the executive dashboard (#14)
         }
     ),
     Role.FINANCE: frozenset(
@@ -49,6 +51,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "payouts.approve",
             "payouts.export",
             "audit.view",
+            "dashboards.exec",  # the executive dashboard (#14)
+            "accruals.change",  # capitalization policies (#13)
         }
     ),
     Role.EXECUTIVE: frozenset({"people.view", "plans.view", "payouts.view", "dashboards.exec"}),
@@ -68,8 +72,10 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "write:plans": frozenset({"plans.view", "plans.change"}),
     "read:transactions": frozenset({"transactions.view"}),
     "write:transactions": frozenset({"transactions.view", "transactions.change"}),
-    "read:payouts": frozenset({"payouts.view"}),
-    "write:payouts": frozenset({"payouts.view", "payouts.approve", "payouts.export"}),
+    "read:payouts": frozenset({"payouts.view", "dashboards.exec"}),
+    "write:payouts": frozenset(
+        {"payouts.view", "payouts.approve", "payouts.export", "dashboards.exec", "accruals.change"}
+    ),
     "write:exports": frozenset({"payouts.view", "payouts.export"}),
     "read:audit": frozenset({"audit.view"}),
     "write:runs": frozenset({"payouts.view", "payouts.calculate"}),

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboards import earnings_views, export_views, period_views, runs_views
+from dashboards import (
+    accrual_views,
+    earnings_views,
+    executive_views,
+    export_views,
+    period_views,
+    runs_views,
+)
 
 urlpatterns = [
     # --- period close (payouts' lifecycle and ledger) ---
@@ -76,5 +83,33 @@ urlpatterns += [
         "exports/earning-codes/<int:code_id>/delete/",
         export_views.earning_code_delete,
         name="earning_code_delete",
+    ),
+]
+
+# --- the executive dashboard and accruals (dashboards/executive_views.py, accrual_views.py) ---
+
+urlpatterns += [
+    path("analytics/", executive_views.executive_dashboard, name="executive_dashboard"),
+    path(
+        "analytics/download/<slug:table>.<slug:fmt>",
+        executive_views.executive_download,
+        name="executive_download",
+    ),
+    path("finance/accruals/", accrual_views.accruals_page, name="accruals"),
+    path(
+        "finance/accruals/download/<slug:table>.<slug:fmt>",
+        accrual_views.accruals_download,
+        name="accruals_download",
+    ),
+    path("finance/accruals/policies/", accrual_views.policy_page, name="capitalization_policies"),
+    path(
+        "finance/accruals/policies/<int:policy_id>/",
+        accrual_views.policy_edit,
+        name="capitalization_policy_edit",
+    ),
+    path(
+        "finance/accruals/policies/<int:policy_id>/delete/",
+        accrual_views.policy_delete,
+        name="capitalization_policy_delete",
     ),
 ]

@@ -642,3 +642,67 @@ class ExportFile(TenantModel):
                 fields=["tenant", "batch", "content", "format"], name="exportfile_unique"
             ),
         ]
+
+
+# --- accruals: capitalized commissions (ASC 340-40, payouts/accruals.py) -------------------------
+
+
+class AmortizationStart(models.TextChoices):
+    MONTH_AFTER_PERIOD_END = "month_after_period_end", "The month after the earning period ends"
+
+
+class CapitalizationPolicy(TenantModel):
+    """Which earned commissions a tenant capitalizes (ASC 340-40) and over how many months.
+
+    A row covers one plan's component, a whole plan (``component_id`` empty), one component
+    in every plan (``plan`` empty) or everything (both empty); the most specific active row
+    matching an earned amount decides. Amortization is straight-line over ``benefit_months``
+    from ``start_rule`` (the month after the earning period ends)."""
+
+    plan = models.ForeignKey(
+        Plan,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Only this plan (empty: every plan)",
+    )
+    component_id = models.CharField(
+        max_length=100, blank=True, help_text="Only this component (empty: every component)"
+    )
+    benefit_months = models.PositiveSmallIntegerField(
+        help_text="The expected period of benefit, in months (1-120)"
+    )
+    start_rule = models.CharField(
+        max_length=32,
+        choices=AmortizationStart.choices,
+        default=AmortizationStart.MONTH_AFTER_PERIOD_END,
+    )
+    is_active = models.BooleanField(default=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["plan_id", "component_id", "id"]
+        verbose_name_plural = "capitalization policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "plan", "component_id"],
+                condition=Q(plan__isnull=False),
+                name="capitalization_unique_plan_component",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "component_id"],
+                condition=Q(plan__isnull=True),
+                name="capitalization_unique_component",
+            ),
+            models.CheckConstraint(
+                condition=Q(benefit_months__gte=1) & Q(benefit_months__lte=120),
+                name="capitalization_benefit_months_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = self.component_id or "every component"
+        return f"capitalize {what} over {self.benefit_months} months"

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
+from payouts.api import accruals as accrual_views
+from payouts.api import analytics as analytics_views
 from payouts.api import exports, runs, statements
 from payouts.api import ledger as views
 
@@ -108,5 +110,52 @@ urlpatterns += [
         "earning-codes/<int:code_id>/",
         exports.EarningCodeDetailView.as_view(),
         name="api-earning-code-detail",
+    ),
+]
+
+# --- executive analytics and accruals (payouts/api/analytics.py, payouts/api/accruals.py) ---
+
+urlpatterns += [
+    path("analytics/cost/", analytics_views.AnalyticsCostView.as_view(), name="api-analytics-cost"),
+    path(
+        "analytics/revenue/",
+        analytics_views.AnalyticsRevenueView.as_view(),
+        name="api-analytics-revenue",
+    ),
+    path(
+        "analytics/recovery/",
+        analytics_views.AnalyticsRecoveryView.as_view(),
+        name="api-analytics-recovery",
+    ),
+    path(
+        "analytics/attainment/",
+        analytics_views.AnalyticsAttainmentView.as_view(),
+        name="api-analytics-attainment",
+    ),
+    path(
+        "analytics/scorecard/",
+        analytics_views.AnalyticsScorecardView.as_view(),
+        name="api-analytics-scorecard",
+    ),
+    path(
+        "analytics/movers/",
+        analytics_views.AnalyticsMoversView.as_view(),
+        name="api-analytics-movers",
+    ),
+    path("accruals/", accrual_views.AccrualUnpaidView.as_view(), name="api-accruals"),
+    path(
+        "accruals/capitalized/",
+        accrual_views.AccrualCapitalizedView.as_view(),
+        name="api-accruals-capitalized",
+    ),
+    path(
+        "accruals/policies/",
+        accrual_views.PolicyListView.as_view(),
+        name="api-capitalization-policy-list",
+    ),
+    path(
+        "accruals/policies/<int:policy_id>/",
+        accrual_views.PolicyDetailView.as_view(),
+        name="api-capitalization-policy-detail",
     ),
 ]
