@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboards import earnings_views, export_views, period_views, runs_views
+from dashboards import (
+    admin_home_views,
+    earnings_views,
+    export_views,
+    milestone_views,
+    period_views,
+    runs_views,
+)
 
 urlpatterns = [
     # --- period close (payouts' lifecycle and ledger) ---
@@ -77,4 +84,12 @@ urlpatterns += [
         export_views.earning_code_delete,
         name="earning_code_delete",
     ),
+]
+
+# --- shared goals and the comp admin's home (dashboards/milestone_views.py, admin_home_views.py) ---
+
+urlpatterns += [
+    path("milestones/", milestone_views.milestone_list, name="milestones"),
+    path("milestones/<str:goal_id>/", milestone_views.milestone_detail, name="milestone_detail"),
+    path("admin-home/", admin_home_views.admin_home, name="admin_home"),
 ]

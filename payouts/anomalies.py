@@ -168,7 +168,7 @@ def _outliers(
         mad = statistics.median(abs(c - median) for c in changes.values())
         if mad > 0:
             z = {p: MAD_SCALE * (c - median) / mad for p, c in changes.items()}
-    out = []
+    out: list[tuple[Decimal, int, str, dict[str, Any]]] = []
     for p in people:
         now, then = current.get(p, ZERO), before.get(p, ZERO)
         share = (now - then) / abs(then) if then else None
@@ -192,8 +192,9 @@ def _outliers(
             f"earned {_money(now)} in {period.label} against {_money(then)} in "
             f"{previous.label}: {'; '.join(reasons)}"
         )
-        out.append((p, words, details))
-    return out
+        out.append((abs(now - then), p, words, details))
+    out.sort(key=lambda row: (-row[0], row[1]))  # the largest moves first
+    return [(p, words, details) for _, p, words, details in out]
 
 
 def _covered(period: Period) -> tuple[set[int], set[int]]:
@@ -438,6 +439,10 @@ def first_run_checklist() -> list[Step]:
 class RecentRun:
     run: CalculationRun
     progress: RunProgress
+
+    @property
+    def running(self) -> bool:
+        return self.run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,13 @@ class Milestone:
         return HIT if self.hit else NOT_YET
 
     @property
+    def summary(self) -> str:
+        """What was reached against what is needed, in words: "80 % of 100 %"."""
+        if self.unit == "percent":
+            return f"{_pct_words(self.value)} of {_pct_words(self.threshold)}"
+        return f"{_num_words(self.value)} against {_num_words(self.threshold)}"
+
+    @property
     def percent(self) -> int:
         """The progress as a whole percentage (0-100), for a bar's width."""
         return int((self.progress * 100).to_integral_value())
@@ -341,6 +348,11 @@ def _names(
     return nodes, people
 
 
+def _whose(name: str) -> str:
+    """Return the possessive of a name: "Sales's" reads "Sales'"."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def _pct_words(value: Decimal | None) -> str:
     if value is None:
         return "no value"
@@ -422,7 +434,7 @@ def _gate_milestone(
         need = _dec(gate.get("min_attainment"))
         return [
             Milestone(
-                label=f"{who}'s {measure} reaches {_pct_words(need)} of quota",
+                label=f"{_whose(who)} {measure} reaches {_pct_words(need)} of quota",
                 hit=hit,
                 value=att,
                 threshold=need,
@@ -443,7 +455,7 @@ def _gate_milestone(
     words = f"{op} {shown(need)}" if need is not None else f"{op} {limit}"
     return [
         Milestone(
-            label=f"{who}'s {measure} {words}",
+            label=f"{_whose(who)} {measure} {words}",
             hit=hit,
             value=subject,
             threshold=need,
@@ -503,7 +515,7 @@ def _pool_milestone(goal: _Found, nodes: Mapping[str, Node]) -> list[Milestone]:
         progress = ONE if hit else (_clip(baseline / actual) if baseline and actual else ZERO)
         return [
             Milestone(
-                label=f"{who}'s {kpi} below the baseline",
+                label=f"{_whose(who)} {kpi} below the baseline",
                 hit=hit,
                 value=actual,
                 threshold=baseline,
@@ -517,13 +529,12 @@ def _pool_milestone(goal: _Found, nodes: Mapping[str, Node]) -> list[Milestone]:
     hit = profit is not None and profit > 0
     return [
         Milestone(
-            label=f"{who}'s {kpi} above zero",
+            label=f"{_whose(who)} {kpi} above zero",
             hit=hit,
             value=profit,
             threshold=ZERO,
             unit="number",
             progress=ONE if hit else ZERO,
-            detail=f"{kpi} {_num_words(profit)}",
             team=who,
         )
     ]

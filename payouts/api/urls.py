@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from payouts.api import exports, runs, statements
+from payouts.api import exports, milestones, runs, statements
 from payouts.api import ledger as views
 
 urlpatterns = [
@@ -109,4 +109,16 @@ urlpatterns += [
         exports.EarningCodeDetailView.as_view(),
         name="api-earning-code-detail",
     ),
+]
+
+# --- shared goals and anomalies (payouts/api/milestones.py) ---
+
+urlpatterns += [
+    path("milestones/", milestones.MilestoneListView.as_view(), name="api-milestone-list"),
+    path(
+        "milestones/<str:goal_id>/",
+        milestones.MilestoneDetailView.as_view(),
+        name="api-milestone-detail",
+    ),
+    path("anomalies/", milestones.AnomalyListView.as_view(), name="api-anomaly-list"),
 ]
