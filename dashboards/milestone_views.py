@@ -30,9 +30,7 @@ def milestone_list(request: HttpRequest) -> HttpResponse:
     period = (
         milestones.period_get(wanted) if wanted is not None else milestones.default_period(periods)
     )
-    goals = (
-        milestones.shared_goals(access=request_access(request), period=period) if period else []
-    )
+    goals = milestones.shared_goals(access=request_access(request), period=period) if period else []
     return render(
         request,
         "dashboards/milestones/milestone_list.html",
@@ -50,9 +48,7 @@ def milestone_list(request: HttpRequest) -> HttpResponse:
 def milestone_detail(request: HttpRequest, goal_id: str) -> HttpResponse:
     """One shared goal of a period (``?period=``, default the open one)."""
     access = request_access(request)
-    goal = milestones.shared_goal_get(
-        access=access, goal=goal_id, period_id=_period_param(request)
-    )
+    goal = milestones.shared_goal_get(access=access, goal=goal_id, period_id=_period_param(request))
     figure = None
     if len(goal.milestones) > 1:
         figure = milestone_figure(

@@ -86,7 +86,7 @@ urlpatterns += [
     ),
 ]
 
-# --- shared goals and the comp admin's home (dashboards/milestone_views.py, admin_home_views.py) ---
+# --- shared goals (milestone_views.py) and the comp admin home (admin_home_views.py) ---
 
 urlpatterns += [
     path("milestones/", milestone_views.milestone_list, name="milestones"),

@@ -73,6 +73,7 @@ KIND_LABELS: dict[str, str] = {
     NO_QUOTA: "Paid with no quota",
 }
 ZERO = Decimal(0)
+Fix = tuple[str, tuple[Any, ...], str, str]  # a fixing page: url name, args, query, label
 
 
 @dataclass(frozen=True)
@@ -241,14 +242,14 @@ def anomaly_report(*, access: Access, period_id: int | None = None) -> AnomalyRe
     run = choice.run
     previous = previous_period(period)
     items: list[Anomaly] = []
-    found: list[tuple[str, int, str, dict[str, Any], tuple[str, tuple[Any, ...], str, str]]] = []
+    found: list[tuple[str, int, str, dict[str, Any], Fix]] = []
     # --- earnings outliers against the previous period
     before_run = period_run(period=previous).run if previous is not None else None
     if run is not None and before_run is not None and previous is not None:
         for pid, words, details in _outliers(
             _earned(run, visible), _earned(before_run, visible), period, previous
         ):
-            fix = ("member_earnings", (pid,), f"period={period.pk}", "Open earnings")
+            fix: Fix = ("member_earnings", (pid,), f"period={period.pk}", "Open earnings")
             found.append((OUTLIER, pid, words, details, fix))
     # --- people with no plan
     everyone, covered = _covered(period)
@@ -264,9 +265,9 @@ def anomaly_report(*, access: Access, period_id: int | None = None) -> AnomalyRe
             .distinct()
         )
         acknowledged = set(
-            PlanAcknowledgement.objects.filter(
-                person_id__in={p for p, _, _ in paid}
-            ).values_list("person_id", "plan_version_id")
+            PlanAcknowledgement.objects.filter(person_id__in={p for p, _, _ in paid}).values_list(
+                "person_id", "plan_version_id"
+            )
         )
         plans = Plan.objects.in_bulk({plan for _, _, plan in paid})
         for pid, version, plan_id in sorted(paid):
@@ -274,8 +275,8 @@ def anomaly_report(*, access: Access, period_id: int | None = None) -> AnomalyRe
                 continue
             name = plans[plan_id].name if plan_id in plans else str(plan_id)
             words = f"is paid on {name} in {period.label} and has not acknowledged it"
-            fix = ("plan_acknowledgements", (plan_id,), "", "Acknowledgements")
-            found.append((UNACKNOWLEDGED, pid, words, {"plan_id": plan_id}, fix))
+            ack: Fix = ("plan_acknowledgements", (plan_id,), "", "Acknowledgements")
+            found.append((UNACKNOWLEDGED, pid, words, {"plan_id": plan_id}, ack))
         quotas = Quota.objects.filter(person__isnull=False).overlapping(period.start, period.end)
         holding = set(quotas.values_list("person_id", "plan_id"))
         anywhere = {p for p, plan in holding if plan is None}
@@ -295,8 +296,9 @@ def anomaly_report(*, access: Access, period_id: int | None = None) -> AnomalyRe
                     f"is paid on {name} in {period.label} without a quota, while "
                     f"{len(with_quota)} other payee(s) of the plan hold one"
                 )
-                fix = ("quota_list", (), "", "Quotas")
-                found.append((NO_QUOTA, pid, words, {"plan_id": plan_id}, fix))
+                found.append(
+                    (NO_QUOTA, pid, words, {"plan_id": plan_id}, ("quota_list", (), "", "Quotas"))
+                )
     names = {
         p.pk: p.full_name
         for p in Person.objects.filter(pk__in={f[1] for f in found}).only("pk", "full_name")

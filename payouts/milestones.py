@@ -63,7 +63,13 @@ HIT = "hit"
 NOT_YET = "not yet"
 
 # The kinds of shared goal and how a page names them.
-TEAM_POOL, SHARED_MILESTONE, POOL, GATE, MBO = "team_pool", "shared_milestone", "pool", "gate", "mbo"
+TEAM_POOL, SHARED_MILESTONE, POOL, GATE, MBO = (
+    "team_pool",
+    "shared_milestone",
+    "pool",
+    "gate",
+    "mbo",
+)
 KIND_LABELS: dict[str, str] = {
     TEAM_POOL: "Team milestone pool",
     SHARED_MILESTONE: "Shared milestone (every team must deliver)",
@@ -378,7 +384,8 @@ def _team_milestones(
     nodes: Mapping[str, Node],
 ) -> list[Milestone]:
     c = goal.component
-    rule = c.get("milestone") if isinstance(c.get("milestone"), Mapping) else {}
+    raw = c.get("milestone")
+    rule: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     need = _dec(rule.get("min_attainment")) or ONE
     measure = str(rule.get("measure", c.get("measure", "")))
     steps = _first_steps(goal)
@@ -479,13 +486,13 @@ def _mbo_milestones(goal: _Found) -> list[Milestone]:
     out = []
     for o in goal.component.get("objectives", []):
         oid = str(o.get("id", "")) if isinstance(o, Mapping) else ""
-        got = completions.get(oid, [])
-        low = min(got) if got else None
-        high = max(got) if got else None
+        done = completions.get(oid, [])
+        low = min(done) if done else None
+        high = max(done) if done else None
         detail = (
-            f"{_pct_words(low)} for all {len(got)}"
+            f"{_pct_words(low)} for all {len(done)}"
             if low == high
-            else f"from {_pct_words(low)} to {_pct_words(high)} across {len(got)} people"
+            else f"from {_pct_words(low)} to {_pct_words(high)} across {len(done)} people"
         )
         out.append(
             Milestone(
@@ -568,7 +575,7 @@ def default_period(periods: Sequence[Period] | None = None) -> Period | None:
     today = tenant_today(get_current_tenant())
     current = [p for p in choices if p.start <= today < p.end]
     # Prefer the longest period holding today (a quarter over its month), as statements do.
-    current.sort(key=lambda p: (p.end - p.start), reverse=True)
+    current.sort(key=lambda p: p.end - p.start, reverse=True)
     return current[0] if current else (choices[0] if choices else None)
 
 
@@ -612,7 +619,9 @@ def shared_goals(
         .filter(pk__in=everyone)
         .values_list("pk", flat=True)
     )
-    kinds = {k: kind for k, kind in kinds.items() if visible & {ln["person_id"] for ln in found[k].lines}}
+    kinds = {
+        k: kind for k, kind in kinds.items() if visible & {ln["person_id"] for ln in found[k].lines}
+    }
     if not kinds:
         return []
     placed: dict[int, int | None] = {}
@@ -637,7 +646,9 @@ def shared_goals(
         codes.add(str(goal.component.get("source_node", "") or ""))
     person_refs |= {str(p) for p in placed}
     nodes, people = _names({n for n in placed.values() if n} | team_pks, codes, person_refs)
-    holders = _holders(run) if any(k in (TEAM_POOL, SHARED_MILESTONE) for k in kinds.values()) else {}
+    holders = (
+        _holders(run) if any(k in (TEAM_POOL, SHARED_MILESTONE) for k in kinds.values()) else {}
+    )
     exported: dict[tuple[int, str], dt.date] = {}
     if choice.final:
         rows = (
@@ -657,11 +668,15 @@ def shared_goals(
         if choice.final
         else None
     )
-    me = set(
-        Person.objects.filter(user_id=access.principal.user_id, pk__in=everyone).values_list(
-            "pk", flat=True
+    me = (
+        set(
+            Person.objects.filter(user_id=access.principal.user_id, pk__in=everyone).values_list(
+                "pk", flat=True
+            )
         )
-    ) if access.principal.user_id is not None else set()
+        if access.principal.user_id is not None
+        else set()
+    )
     out = []
     for key, kind in kinds.items():
         goal = found[key]

@@ -108,9 +108,7 @@ def build_launch(org: Any, *, extra_sellers: int = 0, run: bool = True) -> Launc
             code="launch", name="Launch", source=PLAN, user_id=None, valid_from=JAN
         )
         version = plans.plan_version_publish(version_id=plan.versions.get().pk, user_id=None)
-        access = access_for(
-            Principal(permissions=ROLE_PERMISSIONS[Role.COMP_ADMIN]), today=JAN
-        )
+        access = access_for(Principal(permissions=ROLE_PERMISSIONS[Role.COMP_ADMIN]), today=JAN)
         members = [org.erin, org.wes, org.mia, *extra]
         for person in members:
             plans.plan_assignment_create(

@@ -95,7 +95,9 @@ def _report_setup(org):
 def test_the_report_names_each_anomaly_and_the_page_that_fixes_it(org):
     launch = _report_setup(org)
     with tenant_scope(org.tenant):
-        report = anomalies.anomaly_report(access=access_for(COMP, today=JAN), period_id=launch.period.pk)
+        report = anomalies.anomaly_report(
+            access=access_for(COMP, today=JAN), period_id=launch.period.pk
+        )
         assert report.period == launch.period
         by_kind = {k: items for k, _label, items in report.groups}
         # Dana and Sam are placed but no plan falls on them

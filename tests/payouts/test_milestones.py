@@ -96,7 +96,11 @@ def test_participants_their_managers_and_comp_admins_open_a_goal_and_nobody_else
         erin = _goals(launch, _user_access(launch.users["erin"]))
         assert set(erin) == {"launch", "gated", "objectives"}
         amounts = {p.full_name: p.amount for p in erin["launch"].participants}
-        assert amounts == {"Erin East": Decimal("2000.0000"), "Wes West": None, "Mia Marketing": None}
+        assert amounts == {
+            "Erin East": Decimal("2000.0000"),
+            "Wes West": None,
+            "Mia Marketing": None,
+        }
         assert erin["launch"].my_amount == Decimal("2000.0000")
         # the participant of the other team opens the very same goal
         mia = milestones.shared_goal_get(
