@@ -261,4 +261,38 @@ def bar_figure(
     figure["layout"]["yaxis"] = {"autorange": "reversed", "automargin": True, "type": "category"}
     figure["layout"]["hovermode"] = "closest"
     figure["layout"]["height"] = max(200, 44 * len(labels) + 80)
+# --- milestones (shared goals: dashboards/milestone_views.py) ----------------------------------
+
+
+def milestone_figure(
+    labels: Sequence[str], progress: Sequence[Decimal], hits: Sequence[bool]
+) -> dict[str, Any]:
+    """Return horizontal bars of each milestone's progress toward its threshold (0-100 %), a
+    hit one filled, one not yet paler, with the 100 % line marked."""
+    fig = go.Figure(
+        data=[
+            go.Bar(
+                x=[float(p) for p in progress],
+                y=list(labels),
+                orientation="h",
+                marker={"color": [ACCENT if h else "#a5b4fc" for h in hits]},
+                text=["hit" if h else "not yet" for h in hits],
+                textposition="auto",
+                hovertemplate="%{y}: %{x:.0%}<extra></extra>",
+            )
+        ],
+        layout=_layout(x_title="Progress toward the threshold", y_title="", x_percent=True,
+                       y_percent=False),
+    )  # fmt: skip
+    figure: dict[str, Any] = fig.to_plotly_json()
+    figure["layout"]["template"] = {}
+    figure["layout"]["xaxis"]["range"] = [0, 1.05]
+    figure["layout"]["yaxis"]["type"] = "category"
+    figure["layout"]["yaxis"]["automargin"] = True
+    figure["layout"]["yaxis"]["autorange"] = "reversed"
+    figure["layout"]["height"] = max(160, 64 + 48 * len(labels))
+    figure["layout"]["shapes"] = [
+        {"type": "line", "x0": 1, "x1": 1, "y0": 0, "y1": 1, "yref": "paper",
+         "line": {"color": "#111827", "width": 2, "dash": "dash"}}
+    ]  # fmt: skip
     return figure

@@ -6,9 +6,11 @@ from django.urls import path
 
 from dashboards import (
     accrual_views,
+    admin_home_views,
     earnings_views,
     executive_views,
     export_views,
+    milestone_views,
     period_views,
     runs_views,
 )
@@ -112,4 +114,13 @@ urlpatterns += [
         accrual_views.policy_delete,
         name="capitalization_policy_delete",
     ),
+]
+
+
+# --- shared goals (milestone_views.py) and the comp admin home (admin_home_views.py) ---
+
+urlpatterns += [
+    path("milestones/", milestone_views.milestone_list, name="milestones"),
+    path("milestones/<str:goal_id>/", milestone_views.milestone_detail, name="milestone_detail"),
+    path("admin-home/", admin_home_views.admin_home, name="admin_home"),
 ]

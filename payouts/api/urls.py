@@ -4,7 +4,7 @@ from django.urls import path
 
 from payouts.api import accruals as accrual_views
 from payouts.api import analytics as analytics_views
-from payouts.api import exports, runs, statements
+from payouts.api import exports, milestones, runs, statements
 from payouts.api import ledger as views
 
 urlpatterns = [
@@ -158,4 +158,17 @@ urlpatterns += [
         accrual_views.PolicyDetailView.as_view(),
         name="api-capitalization-policy-detail",
     ),
+]
+
+
+# --- shared goals and anomalies (payouts/api/milestones.py) ---
+
+urlpatterns += [
+    path("milestones/", milestones.MilestoneListView.as_view(), name="api-milestone-list"),
+    path(
+        "milestones/<str:goal_id>/",
+        milestones.MilestoneDetailView.as_view(),
+        name="api-milestone-detail",
+    ),
+    path("anomalies/", milestones.AnomalyListView.as_view(), name="api-anomaly-list"),
 ]
