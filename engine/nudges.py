@@ -14,7 +14,8 @@ Contract:
   gate, its shared milestone) as a mark in the measure's unit, the next one not reached yet,
   the distance to it and a sentence ("38,000.00 USD more puts you in the 8 % tier"). Whether
   a threshold is reached is decided by the rule code itself (:func:`engine.rules.tier_reached`,
-  :func:`engine.rules.curve_value`, :func:`engine.rules.gate_passes`), never by a copy of it,
+  :func:`engine.rules.gate_passes`; a curve point as :func:`engine.rules.curve_value` reads
+  it, attainment >= the point's), never by a copy of it,
   so measure + distance reaches the next threshold and anything less does not (a property
   test checks it).
 """
@@ -27,7 +28,7 @@ from decimal import Decimal
 
 from engine.money import ONE, ZERO, div, mul, quantize, sub
 from engine.pipeline import compute
-from engine.rules import curve_value, fmt_pct, gate_passes, tier_reached, tiered_amount
+from engine.rules import fmt_pct, gate_passes, tier_reached, tiered_amount
 from engine.spec import Component, Curve, Gate, Plan
 from engine.types import Inputs, Result
 
@@ -286,10 +287,11 @@ def curve_progress(
         )
         return Progress(component.id, "curve", unit, measure, marks, None, None, text)
     distance = sub(nxt.at, measure)
+    point = curve.points[marks.index(nxt)]
     text = (
-        f"{amount_words(distance, unit, currency, noun)} more reaches the {nxt.label.split(' (')[0]}"
-        f" at {fmt_pct(curve.points[marks.index(nxt)].attainment)} of quota, which pays "
-        f"{fmt_pct(curve.points[marks.index(nxt)].payout)} of your target incentive."
+        f"{amount_words(distance, unit, currency, noun)} more reaches the "
+        f"{names[marks.index(nxt)]} at {fmt_pct(point.attainment)} of quota, which pays "
+        f"{fmt_pct(point.payout)} of your target incentive."
     )
     return Progress(component.id, "curve", unit, measure, marks, nxt, distance, text)
 
