@@ -78,3 +78,12 @@ urlpatterns += [
         name="earning_code_delete",
     ),
 ]
+
+# --- nudges and the leaderboard (dashboards/nudge_views.py) ---
+from dashboards import nudge_views  # noqa: E402
+
+urlpatterns += [
+    path("settings/nudges/", nudge_views.nudge_settings, name="nudge_settings"),
+    path("settings/leaderboard/", nudge_views.leaderboard_setting, name="leaderboard_setting"),
+    path("leaderboard/", nudge_views.leaderboard, name="leaderboard"),
+]

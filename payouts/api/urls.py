@@ -110,3 +110,15 @@ urlpatterns += [
         name="api-earning-code-detail",
     ),
 ]
+
+# --- earnings progress and nudges (payouts/api/nudges.py) ---
+from payouts.api import nudges as nudge_views  # noqa: E402
+
+urlpatterns += [
+    path("earnings/me/", nudge_views.EarningsMeView.as_view(), name="api-earnings-me"),
+    path(
+        "nudges/preference/",
+        nudge_views.NudgePreferenceView.as_view(),
+        name="api-nudge-preference",
+    ),
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,13 +27,13 @@ from engine.nudges import (
     tier_progress,
 )
 from engine.rules import curve_value, gate_passes, tier_reached
-from engine.spec import Component, Condition, Curve, CurvePoint, Gate, RateTable, Tier
+from engine.spec import Component, Condition, Curve, CurvePoint, Gate, Plan, RateTable, Tier
 
 FAST = settings(max_examples=60, deadline=None)
 EPS = Decimal("0.0001")
 
 
-def _plan(component: dict, measures: list | None = None) -> object:
+def _plan(component: dict[str, Any], measures: list[Any] | None = None) -> Plan:
     return parse_plan(
         {
             "version": 1,
