@@ -29,7 +29,7 @@ from decimal import Decimal
 from engine.money import ONE, ZERO, div, mul, quantize, sub
 from engine.pipeline import compute
 from engine.rules import fmt_pct, gate_passes, tier_reached, tiered_amount
-from engine.spec import Component, Curve, Gate, Plan
+from engine.spec import Component, Curve, Gate, Plan, pays_credit_by_credit
 from engine.types import Inputs, Result
 
 
@@ -102,6 +102,18 @@ def run_rate(inputs: Inputs, as_of: dt.date) -> Decimal:
 def forecast(inputs: Inputs, as_of: dt.date) -> Result:
     """Return the projected result at the current pace, computed by the real rules."""
     return compute(inputs, pace=run_rate(inputs, as_of))
+
+
+def projectable(component: Component) -> bool:
+    """Return whether :func:`forecast` projects this component: its pace scales sums and
+    counts, so a component that pays credit by credit (per unit, by type, per-transaction
+    limits, holds, prospective tiers) or event by event (SPIFs, retention bonuses) is not."""
+    if component.type in ("spif", "retention_bonus"):
+        return False
+    table = component.rate_table
+    if table is not None and table.convention == "prospective":
+        return False
+    return not pays_credit_by_credit(component)
 
 
 def tier_of(component: Component, measure: Decimal, quota: Decimal | None = None) -> int:

@@ -44,7 +44,15 @@ from core.errors import ApplicationError, NotFoundError
 from core.mail import email_link_context
 from core.tenancy import get_current_tenant
 from engine.money import from_e4
-from engine.nudges import REACH, Figures, Progress, component_progress, forecast, run_rate
+from engine.nudges import (
+    REACH,
+    Figures,
+    Progress,
+    component_progress,
+    forecast,
+    projectable,
+    run_rate,
+)
 from engine.spec import Component, Plan, PlanValidationError, parse_plan
 from hierarchy.access import Access
 from hierarchy.models import Node, Period, Person
@@ -73,6 +81,10 @@ EARNED = "earned"
 NO_PROJECTION_BEFORE = "The period has not started yet: there is no pace to project."
 NO_PROJECTION_AFTER = "The period has ended: its figures are what the run computed."
 NO_PROJECTION_INPUTS = "No projection: {problem}"
+NOT_PROJECTED = (
+    "Not projected: this component pays deal by deal (per unit, by type or event), so a pace "
+    "of totals cannot price it."
+)
 WEBHOOK_SCHEMES = ("https", "http")
 BAD_WEBHOOK = "The webhook address must start with https:// (or http://)."
 QUIET_IN_PAST = "Quiet until must be today or later."
@@ -259,19 +271,18 @@ def earnings_cards(
     cards = _cards_from_lines(lines, quotas=quotas, node_names=_node_names(lines))
     if not project:
         return cards
+    plans = _plans(c.plan_version_id for c in cards)
     out = []
     for card in cards:
         amount = None
-        if projection is not None:
+        said = words
+        component = _component(plans[card.plan_version_id][0], card.component_id)
+        if component is not None and not projectable(component):
+            said = NOT_PROJECTED
+        elif projection is not None:
             amount = projection.get((str(card.plan_version_id), card.component_id), Decimal(0))
-        out.append(
-            Card(
-                **{
-                    **card.__dict__,
-                    "projection": Projection(amount, card.currency, words, pace),
-                }
-            )
-        )
+        projected = Projection(amount, card.currency, said, pace if amount is not None else None)
+        out.append(Card(**{**card.__dict__, "projection": projected}))
     return out
 
 
@@ -532,7 +543,7 @@ def _claim(run: CalculationRun, p: Pending) -> SentNudge | None:
     """Record the nudge before sending it; None when it was already told (the unique key)."""
     try:
         with transaction.atomic():
-            return SentNudge.objects.create(
+            row: SentNudge = SentNudge.objects.create(
                 tenant=get_current_tenant(),
                 person=p.person,
                 period_id=run.period_id,
@@ -545,6 +556,7 @@ def _claim(run: CalculationRun, p: Pending) -> SentNudge | None:
                 channels={},
                 sent_at=timezone.now(),
             )
+        return row
     except IntegrityError:
         return None
 

@@ -41,7 +41,7 @@ class MarkSerializer(serializers.Serializer):  # type: ignore[type-arg]
     key = serializers.CharField(help_text="tier_2, point_1, gate, milestone_<team>")
     kind = serializers.CharField()
     at = serializers.DecimalField(max_digits=24, decimal_places=4, help_text="In the unit")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     reached = serializers.BooleanField()
 
 
@@ -86,7 +86,7 @@ class EarningsMeSerializer(serializers.Serializer):  # type: ignore[type-arg]
     full_name = serializers.CharField(source="person.full_name")
     period_id = serializers.IntegerField(source="period.pk", allow_null=True)
     period = serializers.CharField(source="period.label", allow_null=True)
-    status = serializers.ChoiceField(choices=["final", "provisional", "none"])
+    status = serializers.CharField(help_text="final, provisional or none (no run yet)")
     run_id = serializers.IntegerField(source="run.pk", allow_null=True)
     components = CardSerializer(source="cards", many=True)
 

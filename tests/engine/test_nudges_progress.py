@@ -331,3 +331,11 @@ def test_a_milestone_distance_brings_the_furthest_team_to_it(
     assert div(add(team[1], p.distance), team[2]) >= 1
     assert div(sub(add(team[1], p.distance), EPS), team[2]) < 1
     assert p.distance == max(sub(q, v) for v, q in teams if v < q)
+
+
+def test_components_paid_credit_by_credit_are_not_projected() -> None:
+    from engine.nudges import projectable
+
+    per_unit = Component(id="m", type="commission", measure="meetings", per_unit=Decimal(50))
+    assert not projectable(per_unit)
+    assert projectable(AE.components[0])

@@ -176,7 +176,8 @@ def test_a_manager_sees_her_team_members_credits_and_another_tenant_sees_nothing
 
 def test_an_employee_reads_her_own_line_drill_down_and_not_anothers(client, org, written):
     erin = _as(client, written.users["erin"])
-    assert erin.get(f"/earnings/lines/{written.lines[('erin', 'commission')].pk}/").status_code == 200
+    own = written.lines[("erin", "commission")]
+    assert erin.get(f"/earnings/lines/{own.pk}/").status_code == 200
     assert_not_found(erin.get(f"/earnings/lines/{written.lines[('wes', 'commission')].pk}/"))
     mine = erin.get("/api/v1/credits/?limit=1000").json()["results"]
     assert {c["transaction_external_id"] for c in mine} == {"D-1", "D-2"}
@@ -302,7 +303,9 @@ def test_a_tier_within_reach_then_crossed_is_told_once_each_by_mail_and_webhook(
         assert nudges.nudges_after_run(run_id=second.pk) == 0
         crossed = SentNudge.objects.get(person=org.erin, event="crossed")
     assert crossed.threshold == "tier_2"
-    assert got[-1]["text"].startswith("New business commission (Sales AE): you reached the 8 % tier.")
+    assert got[-1]["text"].startswith(
+        "New business commission (Sales AE): you reached the 8 % tier."
+    )
 
 
 def test_a_dead_webhook_is_recorded_not_raised_and_quiet_waits(org, written, plan_a):
@@ -310,7 +313,7 @@ def test_a_dead_webhook_is_recorded_not_raised_and_quiet_waits(org, written, pla
     run = _run_with(org, written, plan_a, "46000")
     with tenant_scope(org.tenant):
         NudgePreference.objects.filter(person=org.erin).update(
-            quiet_until=dt.date.today() + dt.timedelta(days=3)
+            quiet_until=timezone.localdate() + dt.timedelta(days=3)
         )
         assert nudges.nudges_after_run(run_id=run.pk) == 0  # quiet: nothing sent, nothing lost
         NudgePreference.objects.filter(person=org.erin).update(quiet_until=None)
