@@ -48,6 +48,10 @@ class Tenant(models.Model):
         max_length=16, choices=RoundingMode.choices, default=RoundingMode.HALF_UP
     )
     is_active = models.BooleanField(default=True)
+    leaderboard_enabled = models.BooleanField(
+        default=False,
+        help_text="Show a leaderboard of attainment per plan to everyone (off by default)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

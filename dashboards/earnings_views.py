@@ -21,11 +21,12 @@ from django.shortcuts import render
 from core.errors import NotFoundError
 from core.figures import cumulative_figure, distribution_figure
 from core.permissions import request_principal
+from dashboards.nudge_cards import card_views
 from hierarchy import org_selectors
 from hierarchy.access import request_access
 from hierarchy.intervals import OPEN_END
 from hierarchy.models import Period, Person
-from payouts import statements
+from payouts import nudges, statements
 
 READ = ("payouts.view", "payouts.view.team", "payouts.view.self")
 TEAM = ("payouts.view", "payouts.view.team")
@@ -75,7 +76,21 @@ def _overview_context(request: HttpRequest, person: Any, *, is_self: bool) -> di
             currency=overview.currency,
         )
     this_target = overview.points[-1].target if overview.points else None
+    # nudges: tier progress, the next threshold, the projection, and her credits
+    cards: list[nudges.Card] = []
+    credits: list[nudges.CreditRow] = []
+    credits_total = 0
+    if overview.period is not None:
+        run = statements.period_run(period=overview.period).run
+        cards = nudges.earnings_cards(person=person, period=overview.period, run=run)
+        credits, credits_total = nudges.period_credits(
+            access=request_access(request), person=person, period=overview.period, run=run
+        )
     return {
+        "cards": card_views(cards),
+        "credits": credits,
+        "credits_total": credits_total,
+        "sees_transactions": request_principal(request).has("transactions.view"),
         "overview": overview,
         "st": overview.statement,
         "person": person,

@@ -11,6 +11,7 @@ from dashboards import (
     executive_views,
     export_views,
     milestone_views,
+    nudge_views,
     period_views,
     runs_views,
 )
@@ -123,4 +124,12 @@ urlpatterns += [
     path("milestones/", milestone_views.milestone_list, name="milestones"),
     path("milestones/<str:goal_id>/", milestone_views.milestone_detail, name="milestone_detail"),
     path("admin-home/", admin_home_views.admin_home, name="admin_home"),
+]
+
+# --- nudges and the leaderboard (dashboards/nudge_views.py) ---
+
+urlpatterns += [
+    path("settings/nudges/", nudge_views.nudge_settings, name="nudge_settings"),
+    path("settings/leaderboard/", nudge_views.leaderboard_setting, name="leaderboard_setting"),
+    path("leaderboard/", nudge_views.leaderboard, name="leaderboard"),
 ]

@@ -467,6 +467,18 @@ def modifier_factor(
     return kept, steps, words, ref
 
 
+def gate_passes(gate: Gate, value: Decimal | None, quota: Decimal | None) -> bool:
+    """Return whether a gate holds for ``value`` (and its ``quota``): the one test of a gate,
+    used by :func:`check_gate` and by the nudges (``engine.nudges``)."""
+    if gate.condition is not None:
+        subject = attainment_of(value, quota) if gate.of == "attainment" else value
+        return holds(gate.condition, subject)
+    if gate.min_attainment is not None:
+        att = attainment_of(value, quota)
+        return att is not None and att >= gate.min_attainment
+    return value is not None and value >= (gate.min_value or ZERO)
+
+
 def check_gate(gate: Gate, f: Facts, shared: Shared) -> tuple[bool, list[Step], str, list[str]]:
     """Return whether ``gate`` holds, its steps, a sentence and the inputs it read."""
     value, quota, who, ref = read_measure(
@@ -478,7 +490,7 @@ def check_gate(gate: Gate, f: Facts, shared: Shared) -> tuple[bool, list[Step], 
         if gate.of == "attainment":
             subject = attainment_of(value, quota)
             steps += [step("gate_quota", quota), step("gate_attainment", subject)]
-        ok = holds(gate.condition, subject)
+        ok = gate_passes(gate, value, quota)
         need = condition_words(gate.condition, pct=gate.of == "attainment")
         got = (
             "no value"
@@ -490,11 +502,11 @@ def check_gate(gate: Gate, f: Facts, shared: Shared) -> tuple[bool, list[Step], 
     elif gate.min_attainment is not None:
         att = attainment_of(value, quota)
         steps += [step("gate_quota", quota), step("gate_attainment", att)]
-        ok = att is not None and att >= gate.min_attainment
+        ok = gate_passes(gate, value, quota)
         need = f"{fmt_pct(gate.min_attainment)} of quota"
         got = fmt_pct(att) if att is not None else "no attainment"
     else:
-        ok = value is not None and value >= (gate.min_value or ZERO)
+        ok = gate_passes(gate, value, quota)
         need = fmt_number(gate.min_value or ZERO)
         got = fmt_number(value) if value is not None else "no value"
     steps.append(step("gate_passed", "yes" if ok else "no"))

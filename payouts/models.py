@@ -706,3 +706,63 @@ class CapitalizationPolicy(TenantModel):
     def __str__(self) -> str:
         what = self.component_id or "every component"
         return f"capitalize {what} over {self.benefit_months} months"
+
+
+# --- nudges (payouts/nudges.py): who wants to be told, and what was told -----------------------
+
+
+class NudgePreference(TenantModel):
+    """One person's opt-in to nudges: on or off, by e-mail and/or a Slack-compatible incoming
+    webhook, and quiet until a day. Off until the person turns it on."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    enabled = models.BooleanField(default=False)
+    email = models.BooleanField(default=True, help_text="Send nudges by e-mail")
+    webhook_url = models.URLField(
+        max_length=500, blank=True, help_text="A Slack-compatible incoming webhook (POST JSON)"
+    )
+    quiet_until = models.DateField(
+        null=True, blank=True, help_text="Send nothing before this day (nudges wait, not lost)"
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "person"], name="nudgepreference_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"nudges for person {self.person_id}: {'on' if self.enabled else 'off'}"
+
+
+class NudgeEvent(models.TextChoices):
+    WITHIN_REACH = "within_reach", "Within reach"
+    CROSSED = "crossed", "Crossed"
+
+
+class SentNudge(TenantModel):
+    """A nudge told once: one row per (person, period, plan, component, threshold, event);
+    each channel's outcome is recorded ("sent", or why it failed), never raised."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    component_id = models.CharField(max_length=100)
+    threshold = models.CharField(max_length=120, help_text="The mark's key: tier_2, gate...")
+    event = models.CharField(max_length=16, choices=NudgeEvent.choices)
+    run = models.ForeignKey(CalculationRun, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    channels = models.JSONField(default=dict, help_text='{"email": "sent", "webhook": "..."}')
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-sent_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "person", "period", "plan", "component_id", "threshold", "event"],
+                name="sentnudge_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.component_id}/{self.threshold} for person {self.person_id}"

@@ -92,6 +92,7 @@ logger = logging.getLogger(__name__)
 PROGRESS_KIND = "run"
 EXECUTE_TASK = "payouts.tasks.run_execute_task"
 CHUNK_TASK = "payouts.tasks.run_chunk_task"
+NUDGES_TASK = "payouts.tasks.nudges_after_run_task"
 
 MAP_PHASES: tuple[str, ...] = (RunPhase.FETCH, RunPhase.MEASURE, RunPhase.REWARD, RunPhase.SETTLE)
 REDUCE_REQUESTS, REDUCE_SHARED, REDUCE_EARNED = 0, 1, 2
@@ -1070,8 +1071,10 @@ def _finish(run: CalculationRun) -> CalculationRun:
 
 
 def _after_success(run: CalculationRun) -> None:
-    """Tell the period's lifecycle a run succeeded (an open period becomes calculated)."""
+    """Tell the period's lifecycle a run succeeded (an open period becomes calculated), and
+    send the nudges it brought about after commit (payouts/nudges.py)."""
     lifecycle.run_succeeded(run)
+    send_on_commit(NUDGES_TASK, run_id=run.pk)
 
 
 # --- the sweeper --------------------------------------------------------------------------------

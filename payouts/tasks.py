@@ -51,3 +51,14 @@ def run_sweep_task() -> int:
         with tenant_scope(tenant):
             sent += runs.run_sweep()
     return sent
+
+
+# --- nudges (payouts/nudges.py) ----------------------------------------------------------------
+
+
+@shared_task(acks_late=True, ignore_result=True)  # type: ignore[untyped-decorator]
+def nudges_after_run_task(*, run_id: int) -> int:
+    """Tell the people who opted in what a succeeded run brought within reach or crossed."""
+    from payouts import nudges
+
+    return nudges.nudges_after_run(run_id=run_id)

@@ -6,6 +6,7 @@ from payouts.api import accruals as accrual_views
 from payouts.api import analytics as analytics_views
 from payouts.api import exports, milestones, runs, statements
 from payouts.api import ledger as views
+from payouts.api import nudges as nudge_views
 
 urlpatterns = [
     path("statements/", statements.StatementListView.as_view(), name="api-statement-list"),
@@ -171,4 +172,15 @@ urlpatterns += [
         name="api-milestone-detail",
     ),
     path("anomalies/", milestones.AnomalyListView.as_view(), name="api-anomaly-list"),
+]
+
+# --- earnings progress and nudges (payouts/api/nudges.py) ---
+
+urlpatterns += [
+    path("earnings/me/", nudge_views.EarningsMeView.as_view(), name="api-earnings-me"),
+    path(
+        "nudges/preference/",
+        nudge_views.NudgePreferenceView.as_view(),
+        name="api-nudge-preference",
+    ),
 ]
