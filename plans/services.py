@@ -984,8 +984,7 @@ class _BulkQuotas:
         self.specs = {pk: _plan_spec(p) for pk, p in self.plans.items()}
         person_ids = {r.holder.person_id for r in rows if r.holder.person_id is not None}
         node_ids = {r.holder.node_id for r in rows if r.holder.node_id is not None}
-        visible = access.current_people().filter(pk__in=person_ids)
-        self.people = dict(visible.values_list("pk", "full_name"))
+        self.people = {p.pk: p for p in access.current_people().filter(pk__in=person_ids)}
         self.nodes = {n.pk: n for n in Node.objects.filter(pk__in=node_ids)}
         self.taken: dict[tuple[int | None, int | None, str], list[tuple[Quota, int | None]]] = (
             defaultdict(list)
@@ -1000,12 +999,12 @@ class _BulkQuotas:
     def holder_name(self, access: Access, row: QuotaRow, end: dt.date) -> str:
         """As :func:`_check_holder`, from what was read."""
         if row.holder.kind == "person":
-            name = self.people.get(int(row.holder.person_id or 0))
-            if name is None:
+            person = self.people.get(int(row.holder.person_id or 0))
+            if person is None:
                 raise ValidationFailedError(
                     UNKNOWN_PERSON, code="unknown_person", details={"person_id": [UNKNOWN_PERSON]}
                 )
-            return f"Person {name}"
+            return f"Person {person.full_name}"
         node = self.nodes.get(int(row.holder.node_id or 0))
         if node is None:
             raise ValidationFailedError(
@@ -1054,9 +1053,9 @@ def quota_bulk_create(
             for other, other_row in known.taken[key]:
                 if other.valid_from < row.valid_to and row.valid_from < other.valid_to:
                     raise _quota_overlap(name, row.quota_id, other, other_row)
-            quota = Quota(
-                person_id=row.holder.person_id,
-                node_id=row.holder.node_id,
+            quota = Quota(  # the holder object, not its id: the audit events name it
+                person=known.people.get(row.holder.person_id or 0),
+                node=known.nodes.get(row.holder.node_id or 0),
                 quota_id=row.quota_id,
                 plan=plan,
                 amount=value,
