@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboards import earnings_views, export_views, period_views, runs_views
+from dashboards import approval_views, earnings_views, export_views, period_views, runs_views
 
 urlpatterns = [
     # --- period close (payouts' lifecycle and ledger) ---
@@ -76,5 +76,28 @@ urlpatterns += [
         "exports/earning-codes/<int:code_id>/delete/",
         export_views.earning_code_delete,
         name="earning_code_delete",
+    ),
+]
+
+# --- approvals (dashboards/approval_views.py) ---
+
+urlpatterns += [
+    path("approvals/", approval_views.approval_queue, name="approvals"),
+    path("approvals/<int:request_id>/", approval_views.approval_detail, name="approval_detail"),
+    path(
+        "approvals/<int:request_id>/<str:decision>/",
+        approval_views.approval_decide,
+        name="approval_decide",
+    ),
+    path("approvals/routes/", approval_views.approval_routes, name="approval_routes"),
+    path(
+        "approvals/routes/<int:route_id>/",
+        approval_views.approval_route_edit,
+        name="approval_route_edit",
+    ),
+    path(
+        "approvals/routes/<int:route_id>/delete/",
+        approval_views.approval_route_delete,
+        name="approval_route_delete",
     ),
 ]
