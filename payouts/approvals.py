@@ -311,7 +311,7 @@ def _locked(request_id: int) -> ApprovalRequest:
 
 def _request_after(request: ApprovalRequest, **extra: Any) -> dict[str, Any]:
     return {
-        "status": request.status,
+        "request_status": request.status,
         "period": request.period_id,
         "run": request.run_id,
         "waits_on": request.current_step.name if request.current_step else None,

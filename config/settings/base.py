@@ -384,6 +384,10 @@ SPECTACULAR_SETTINGS = {
         "JobFunctionEnum": "hierarchy.models.JobFunction",
         "AccessRoleEnum": "core.models.Role",
         "HrImportModeEnum": [("all_or_nothing", "all_or_nothing"), ("partial", "partial")],
+        # approvals (payouts/api/approvals.py)
+        "ApprovalStatusEnum": "payouts.models.ApprovalStatus",
+        "ApproverKindEnum": "payouts.models.ApproverKind",
+        "ApprovalDecisionEnum": "payouts.models.DecisionKind",
         "RunKindEnum": "payouts.models.RunKind",
         "RunStatusEnum": "payouts.models.RunStatus",
         "RunPhaseEnum": "payouts.models.RunPhase",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from payouts.api import exports, runs, statements
+from payouts.api import approvals, exports, runs, statements
 from payouts.api import ledger as views
 
 urlpatterns = [
@@ -108,5 +108,36 @@ urlpatterns += [
         "earning-codes/<int:code_id>/",
         exports.EarningCodeDetailView.as_view(),
         name="api-earning-code-detail",
+    ),
+]
+
+# --- approvals (payouts/api/approvals.py) ---
+
+urlpatterns += [
+    path("approvals/", approvals.ApprovalListView.as_view(), name="api-approval-list"),
+    path(
+        "approvals/<int:request_id>/",
+        approvals.ApprovalDetailView.as_view(),
+        name="api-approval-detail",
+    ),
+    path(
+        "approvals/<int:request_id>/approve/",
+        approvals.ApprovalApproveView.as_view(),
+        name="api-approval-approve",
+    ),
+    path(
+        "approvals/<int:request_id>/reject/",
+        approvals.ApprovalRejectView.as_view(),
+        name="api-approval-reject",
+    ),
+    path(
+        "approval-routes/",
+        approvals.ApprovalRouteListView.as_view(),
+        name="api-approval-route-list",
+    ),
+    path(
+        "approval-routes/<int:route_id>/",
+        approvals.ApprovalRouteDetailView.as_view(),
+        name="api-approval-route-detail",
     ),
 ]

@@ -11,7 +11,14 @@ from django.test import Client
 from core.tenancy import tenant_scope
 from hierarchy.models import PeriodStatus
 from payouts import ledger
-from payouts.models import Adjustment, AdjustmentStatus, Hold, HoldStatus, LedgerEntry
+from payouts.models import (
+    Adjustment,
+    AdjustmentStatus,
+    ApprovalRequest,
+    Hold,
+    HoldStatus,
+    LedgerEntry,
+)
 from tests.payouts.helpers import cast, period, succeeded_run
 
 
