@@ -135,6 +135,7 @@ def request_principal(request: Any) -> Principal:
         return principal_for_api_client(auth)
     return principal_for_membership(getattr(request, "membership", None))
 
+
 # --- approvals (payouts/approvals.py): who configures approval routes -------------------------
 # Comp admins and tenant admins edit routes; a write:payouts API client may too. Who decides a
 # step is the step's business (payouts/approval_routes.py), not a permission.

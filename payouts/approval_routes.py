@@ -37,7 +37,7 @@ from core.permissions import Principal, principal_for_membership
 from core.tenancy import get_current_tenant
 from hierarchy import org_selectors
 from hierarchy.access import access_for
-from hierarchy.models import NodeClosure, Period
+from hierarchy.models import Period
 from payouts.models import (
     ApprovalDecision,
     ApprovalRequest,
@@ -64,9 +64,7 @@ STEPS_PENDING = (
     "The period waits on step {order} of {count} ({name}) of its approval route; finance "
     "approves after the earlier steps."
 )
-STEP_INCOMPLETE = (
-    "Step {order} ({name}) needs {needed} approvals; this one would be number {have}."
-)
+STEP_INCOMPLETE = "Step {order} ({name}) needs {needed} approvals; this one would be number {have}."
 RUN_MISMATCH = (
     "The approval route reviewed run {reviewed}; approve that run, or withdraw the request and "
     "submit the period again to review another."
@@ -119,17 +117,19 @@ def request_steps(request: ApprovalRequest) -> list[ApprovalStep]:
         route_id=request.route_id, created_at__lte=request.submitted_at
     ).select_related("user")
     return [
-        s for s in rows.order_by("order") if s.retired_at is None or s.retired_at > request.submitted_at
+        s
+        for s in rows.order_by("order")
+        if s.retired_at is None or s.retired_at > request.submitted_at
     ]
 
 
 def builtin_route() -> ApprovalRoute:
     """Return the tenant's built-in route (comp admin → finance), writing it the first time."""
-    route = ApprovalRoute.objects.filter(is_builtin=True).first()
-    if route is not None:
-        return route
+    existing: ApprovalRoute | None = ApprovalRoute.objects.filter(is_builtin=True).first()
+    if existing is not None:
+        return existing
     now = timezone.now()
-    route = ApprovalRoute.objects.create(
+    route: ApprovalRoute = ApprovalRoute.objects.create(
         tenant=get_current_tenant(),
         name=BUILTIN_NAME,
         is_default=not ApprovalRoute.objects.filter(is_default=True).exists(),
@@ -155,11 +155,9 @@ def run_payee_ids(run_id: int) -> set[int]:
 def route_for_run(run: CalculationRun) -> ApprovalRoute:
     """Return the route a run follows: a route scoped to the one plan it pays, else one scoped
     to a business unit holding all its payees, else the default route, else the built-in one."""
-    routes = list(ApprovalRoute.objects.exclude(plan=None, business_unit=None))
+    routes: list[ApprovalRoute] = list(ApprovalRoute.objects.exclude(plan=None, business_unit=None))
     if routes:
-        plans = set(
-            PayoutLine.objects.filter(run=run).values_list("plan_id", flat=True).distinct()
-        )
+        plans = set(PayoutLine.objects.filter(run=run).values_list("plan_id", flat=True).distinct())
         for route in routes:
             if route.plan_id is not None and plans == {route.plan_id}:
                 return route
@@ -173,7 +171,7 @@ def route_for_run(run: CalculationRun) -> ApprovalRoute:
             ).filter(pk__in=payees)
             if inside.count() == len(payees):
                 return route
-    default = ApprovalRoute.objects.filter(is_default=True).first()
+    default: ApprovalRoute | None = ApprovalRoute.objects.filter(is_default=True).first()
     return default if default is not None else builtin_route()
 
 
@@ -277,12 +275,9 @@ def step_progress(
 ) -> StepProgress:
     """Return how far ``step`` of ``request`` is, counting ``extra`` (a decision not yet
     written) as if it were."""
-    decisions = [
-        d
-        for d in ApprovalDecision.objects.filter(
-            request=request, step=step, decision=DecisionKind.APPROVE
-        )
-    ]
+    decisions = list(
+        ApprovalDecision.objects.filter(request=request, step=step, decision=DecisionKind.APPROVE)
+    )
     if extra is not None:
         decisions.append(extra)
     progress = StepProgress(step=step, approvals=len({decision_key(d) for d in decisions}))
@@ -338,9 +333,7 @@ def latest_full_run(period_id: int) -> CalculationRun | None:
     )
 
 
-def request_open(
-    *, period: Period, run: CalculationRun, principal: Principal
-) -> dict[str, Any]:
+def request_open(*, period: Period, run: CalculationRun, principal: Principal) -> dict[str, Any]:
     """Open the approval request of a period just put in review; return what the lifecycle's
     audit event says about it (the route, its steps, the step it waits on)."""
     route = route_for_run(run)

@@ -159,9 +159,7 @@ def _check_steps(steps: list[StepSpec]) -> None:
         raise _invalid(LAST_NOT_FINANCE, "steps")
 
 
-def _check_scope(
-    route_id: int | None, plan_id: int | None, business_unit_id: int | None
-) -> None:
+def _check_scope(route_id: int | None, plan_id: int | None, business_unit_id: int | None) -> None:
     if plan_id is not None and business_unit_id is not None:
         raise _invalid(ONE_SCOPE, "plan")
     if plan_id is not None and not Plan.objects.filter(pk=plan_id).exists():
@@ -292,7 +290,7 @@ def route_get(*, route_id: int) -> ApprovalRoute:
 
 
 def _locked(request_id: int) -> ApprovalRequest:
-    request = (
+    request: ApprovalRequest | None = (
         ApprovalRequest.objects.select_for_update(of=("self",))
         .filter(pk=request_id)
         .select_related("route", "current_step", "period", "run")
@@ -481,7 +479,10 @@ def waiting_for(*, principal: Principal) -> list[ApprovalRequest]:
             d
             for d in decided
             if (principal.user_id is not None and d.actor_user_id == principal.user_id)
-            or (principal.api_client_id is not None and d.actor_api_client_id == principal.api_client_id)
+            or (
+                principal.api_client_id is not None
+                and d.actor_api_client_id == principal.api_client_id
+            )
         ]
         if any(d.step_id == step.pk for d in mine):
             continue
@@ -593,9 +594,7 @@ def approval_reminders_send(*, now: dt.datetime | None = None) -> int:
                 "link": f"{site}/approvals/{request.pk}/",
                 "tenant": get_current_tenant(),
             }
-            subject = render_to_string(
-                "dashboards/approvals/reminder_subject.txt", context
-            ).strip()
+            subject = render_to_string("dashboards/approvals/reminder_subject.txt", context).strip()
             body = render_to_string("dashboards/approvals/reminder_email.txt", context)
             send_mail(subject, body, None, [user.email])
             ApprovalReminder.objects.create(

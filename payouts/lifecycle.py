@@ -296,9 +296,7 @@ def period_send_back(
     """
     period = _locked_period(period_id)
     _want(period, "sending back", PeriodStatus.IN_REVIEW)
-    return _move(
-        period, PeriodStatus.CALCULATED, action=action, extra=extra, audit_obj=audit_obj
-    )
+    return _move(period, PeriodStatus.CALCULATED, action=action, extra=extra, audit_obj=audit_obj)
 
 
 @transaction.atomic

@@ -11,10 +11,10 @@ from hierarchy.models import Period
 from payouts.lifecycle import allowed_transitions
 from payouts.models import (
     Adjustment,
+    AdjustmentStatus,
     ApprovalRequest,
     ApprovalStatus,
     ApprovalStep,
-    AdjustmentStatus,
     CalculationRun,
     Hold,
     HoldStatus,

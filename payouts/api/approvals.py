@@ -104,9 +104,13 @@ class RequestSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 class TimelineStepSerializer(serializers.Serializer):  # type: ignore[type-arg]
     step = StepSerializer()
-    state = serializers.CharField(help_text="done, current, waiting, rejected, skipped, not reached")
+    state = serializers.CharField(
+        help_text="done, current, waiting, rejected, skipped, not reached"
+    )
     approver = serializers.CharField(help_text="Who decides it, in words")
-    approvals = serializers.IntegerField(allow_null=True, help_text="Current step: approvals so far")
+    approvals = serializers.IntegerField(
+        allow_null=True, help_text="Current step: approvals so far"
+    )
     needed = serializers.IntegerField(allow_null=True, help_text="Current step: approvals needed")
     payees_left = serializers.IntegerField(
         allow_null=True, help_text="Current manager step: payees no approving manager covers yet"

@@ -154,5 +154,7 @@ def review_steps(p: Period) -> None:
             None,
         )
         if decider is None:
-            _user, decider = member(tenant, f"reviewer-{step.pk}@{tenant.slug}.test", Role.COMP_ADMIN)
+            _user, decider = member(
+                tenant, f"reviewer-{step.pk}@{tenant.slug}.test", Role.COMP_ADMIN
+            )
         approvals.approval_approve(request_id=request.pk, principal=decider, comment="Reviewed.")

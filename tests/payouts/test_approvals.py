@@ -320,7 +320,9 @@ def test_editing_a_route_keeps_the_old_steps_for_old_requests(world: Any) -> Non
     route = _three_level_route(c)
     lifecycle.period_submit_for_review(period_id=jan.pk, principal=c.comp)
     request = _request(jan)
-    approvals.approval_reject(request_id=request.pk, principal=approvals_manager(world), comment="no")
+    approvals.approval_reject(
+        request_id=request.pk, principal=approvals_manager(world), comment="no"
+    )
     request.refresh_from_db()
     approvals.route_configure(
         principal=c.admin, route_id=route.pk, name=route.name, is_default=True,
@@ -407,9 +409,7 @@ def _post(client: Client, url: str, body: dict[str, Any] | None = None, **extra:
 @pytest.mark.covers_url(
     "api-approval-list", "api-approval-detail", "api-approval-approve", "api-approval-reject"
 )
-def test_the_api_reads_and_decides_with_the_right_scopes(
-    world: Any, client_charlie: Any
-) -> None:
+def test_the_api_reads_and_decides_with_the_right_scopes(world: Any, client_charlie: Any) -> None:
     org, _plan, c, _m, jan, run = world
     with tenant_scope(org.tenant):
         lifecycle.period_submit_for_review(period_id=jan.pk, principal=c.comp)
@@ -420,15 +420,15 @@ def test_the_api_reads_and_decides_with_the_right_scopes(
         writer = core_services.api_client_create(
             name="payroll", scopes=["write:payouts"], created_by_id=None
         )
-    comp, fin, emp = _client(c.users["comp"]), _client(c.users["finance"]), _client(
-        c.users["employee"]
+    comp, fin, emp = (
+        _client(c.users["comp"]),
+        _client(c.users["finance"]),
+        _client(c.users["employee"]),
     )
     read_auth = {"HTTP_AUTHORIZATION": f"Bearer {reader.token}"}
     write_auth = {"HTTP_AUTHORIZATION": f"Bearer {writer.token}"}
     listed = Client().get("/api/v1/approvals/?status=pending", **read_auth)
-    assert listed.status_code == 200 and [r["id"] for r in listed.json()["results"]] == [
-        request.pk
-    ]
+    assert listed.status_code == 200 and [r["id"] for r in listed.json()["results"]] == [request.pk]
     assert Client().get("/api/v1/approvals/?status=maybe", **read_auth).status_code == 400
     detail = fin.get(f"/api/v1/approvals/{request.pk}/").json()
     assert [s["state"] for s in detail["steps"]] == ["current", "waiting"]
@@ -471,7 +471,9 @@ def test_the_api_reads_and_decides_with_the_right_scopes(
     for suffix, body in (("approve/", {}), ("reject/", {"comment": "x"})):
         response = _post(client_charlie, f"/api/v1/approvals/{request.pk}/{suffix}", body)
         assert response.status_code == 404
-    assert request.pk not in {r["id"] for r in client_charlie.get("/api/v1/approvals/").json()["results"]}
+    assert request.pk not in {
+        r["id"] for r in client_charlie.get("/api/v1/approvals/").json()["results"]
+    }
 
 
 def test_rejecting_through_the_api_returns_the_period(world: Any) -> None:
