@@ -140,3 +140,11 @@ def request_principal(request: Any) -> Principal:
     if isinstance(auth, ApiClient):
         return principal_for_api_client(auth)
     return principal_for_membership(getattr(request, "membership", None))
+
+
+# --- approvals (payouts/approvals.py): who configures approval routes -------------------------
+# Comp admins and tenant admins edit routes; a write:payouts API client may too. Who decides a
+# step is the step's business (payouts/approval_routes.py), not a permission.
+for _role in (Role.COMP_ADMIN, Role.TENANT_ADMIN):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {"approvals.configure"}
+SCOPE_PERMISSIONS["write:payouts"] = SCOPE_PERMISSIONS["write:payouts"] | {"approvals.configure"}

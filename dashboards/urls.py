@@ -7,6 +7,7 @@ from django.urls import path
 from dashboards import (
     accrual_views,
     admin_home_views,
+    approval_views,
     earnings_views,
     executive_views,
     export_views,
@@ -132,4 +133,27 @@ urlpatterns += [
     path("settings/nudges/", nudge_views.nudge_settings, name="nudge_settings"),
     path("settings/leaderboard/", nudge_views.leaderboard_setting, name="leaderboard_setting"),
     path("leaderboard/", nudge_views.leaderboard, name="leaderboard"),
+]
+
+# --- approvals (dashboards/approval_views.py) ---
+
+urlpatterns += [
+    path("approvals/", approval_views.approval_queue, name="approvals"),
+    path("approvals/<int:request_id>/", approval_views.approval_detail, name="approval_detail"),
+    path(
+        "approvals/<int:request_id>/<str:decision>/",
+        approval_views.approval_decide,
+        name="approval_decide",
+    ),
+    path("approvals/routes/", approval_views.approval_routes, name="approval_routes"),
+    path(
+        "approvals/routes/<int:route_id>/",
+        approval_views.approval_route_edit,
+        name="approval_route_edit",
+    ),
+    path(
+        "approvals/routes/<int:route_id>/delete/",
+        approval_views.approval_route_delete,
+        name="approval_route_delete",
+    ),
 ]

@@ -27,13 +27,15 @@ from django.db import connection, migrations
 MARKER_SETTING = "app.period_transition"
 SQLITE_FUNCTION = "quotient_period_transition"
 
-# (from, to): open → calculated → in review → approved → closed; reopen: approved → in review.
+# (from, to): open → calculated → in review → approved → closed; reopen: approved → in review;
+# send back: in review → calculated (an approval step rejected it, or the request was withdrawn).
 TRANSITIONS: tuple[tuple[str, str], ...] = (
     ("open", "calculated"),
     ("calculated", "in_review"),
     ("in_review", "approved"),
     ("approved", "closed"),
     ("approved", "in_review"),
+    ("in_review", "calculated"),
 )
 REFUSED = "the status of a period changes only through its lifecycle service (payouts.lifecycle)"
 
@@ -174,6 +176,25 @@ class GuardPeriodStatus(migrations.operations.base.Operation):
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         return (self.__class__.__name__, [], {})
+
+
+class ReinstallPeriodStatusGuard(GuardPeriodStatus):
+    """Drop and re-create the status trigger, so a database migrated before a transition was
+    added to :data:`TRANSITIONS` allows it too (the trigger spells the graph out)."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        GuardPeriodStatus.database_backwards(self, app_label, schema_editor, from_state, to_state)
+        GuardPeriodStatus.database_forwards(self, app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        pass  # the older graph is a subset: the trigger installed now refuses nothing it allowed
+
+    def describe(self) -> str:
+        return "Re-create the period status trigger with the current transition graph"
 
 
 class SqliteAppendOnlyAgain(migrations.operations.base.Operation):

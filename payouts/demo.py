@@ -1,8 +1,9 @@
 """Demo payouts: the demo company's quarters computed by the real run, so every page shows real
 figures from the first login.
 
-The last quarter finished by today is calculated, submitted, approved by finance (its statements
-frozen, its ledger written) and closed; the quarter under way is calculated and left open, as a
+The last quarter finished by today is calculated, submitted, walked through its approval route
+(the built-in one: the demo's comp admin reviews, its finance approves, so its statements are
+frozen and its ledger written) and closed; the quarter under way is calculated and left open, as a
 live period is. Everything goes through the services a person would use (runs, the period
 lifecycle), acting as the demo seed in the audit log.
 """
@@ -15,10 +16,11 @@ from typing import Any
 from django.utils import timezone
 
 from core.audit import Actor, acting_as
-from core.models import Role
-from core.permissions import ROLE_PERMISSIONS, Principal
+from core.models import Membership, Role
+from core.permissions import ROLE_PERMISSIONS, Principal, principal_for_membership
+from core.tenancy import get_current_tenant
 from incentives.demo import demo_quarters
-from payouts import exports, lifecycle, runs
+from payouts import approval_routes, approvals, exports, lifecycle, runs
 from payouts.models import CalculationRun, PayoutLine, RunKind, RunStatus, RunTrigger
 
 DEMO_ACTOR = Actor(label="payouts demo seed")
@@ -61,7 +63,7 @@ def seed_payouts() -> dict[str, Any]:
             state = "calculated"
             if number == 0 and len(quarters) > 1:
                 lifecycle.period_submit_for_review(period_id=quarter.pk, principal=finance)
-                lifecycle.period_approve(period_id=quarter.pk, run_id=run.pk, principal=finance)
+                _walk_route(quarter.pk)
                 lifecycle.period_close(period_id=quarter.pk, principal=finance)
                 state = "closed"
             done.append(
@@ -74,6 +76,22 @@ def seed_payouts() -> dict[str, Any]:
             )
         codes = _seed_earning_codes()
     return {"periods": done, "earning_codes": codes}
+
+
+def _walk_route(period_id: int) -> None:
+    """Decide each step of the period's approval request as the demo member who may (the comp
+    admin, then finance); the last approval approves the period."""
+    members = Membership.objects.filter(tenant=get_current_tenant(), is_active=True)
+    principals = [principal_for_membership(m) for m in members.order_by("pk")]
+    principals.sort(key=lambda p: not p.has("payouts.approve"))  # finance before tenant admins
+    while (request := approval_routes.pending_request(period_id)) is not None:
+        step = request.current_step
+        assert step is not None
+        decider = next(p for p in principals if approval_routes.eligible(step, p, request))
+        approvals.approval_approve(
+            request_id=request.pk, principal=decider, comment="Reviewed by the demo seed."
+        )
+        principals.remove(decider)  # one person approves one step
 
 
 def _seed_earning_codes() -> int:

@@ -10,12 +10,17 @@ API call cannot walk a period to *closed* with nothing calculated.
 
 - :func:`run_succeeded` — a succeeded **full** run makes an *open* period *calculated* (the runs
   service calls it); a period further along is never moved back.
-- :func:`period_submit_for_review` — *calculated* → *in review* (comp admin or finance).
+- :func:`period_submit_for_review` — *calculated* → *in review* (comp admin or finance), opening
+  the period's approval request on its tenant's route (``payouts/approval_routes.py``).
 - :func:`period_approve` — *in review* → *approved* (finance or tenant admin): picks one
   succeeded full run of the period, writes the ledger entries of its lines (holds, draw
-  recoveries; ``payouts/ledger.py``) and freezes the statements.
+  recoveries; ``payouts/ledger.py``) and freezes the statements. It is the last step of the
+  approval route: refused while earlier steps wait, it records finance's decision.
+- :func:`period_send_back` — *in review* → *calculated*: an approval step rejected the period, or
+  its request was withdrawn (``payouts/approvals.py`` calls it after its guards).
 - :func:`period_reopen` — *approved* → *in review* before close: the approval's entries are
-  reversed by new entries (the ledger is append-only) and the approval is stamped reopened.
+  reversed by new entries (the ledger is append-only) and the approval is stamped reopened; the
+  route starts again with a new request.
 - :func:`period_close` — *approved* → *closed*, setting the data lock: incoming data dated in the
   period is refused from ``data_lock_date`` on (``incentives/ingest.py``).
 
@@ -38,7 +43,7 @@ from core.permissions import Principal
 from core.tenancy import get_current_tenant
 from hierarchy.models import Period, PeriodStatus
 from hierarchy.periods import tenant_today
-from payouts import ledger
+from payouts import approval_routes, ledger
 from payouts.db import transition_marker
 from payouts.models import (
     Adjustment,
@@ -104,8 +109,10 @@ def _move(
     action: str,
     extra: dict[str, Any] | None = None,
     data_lock_date: dt.date | None = None,
+    audit_obj: Any = None,
 ) -> Period:
-    """Move ``period`` to ``new`` (the trigger checks the marker) and audit it."""
+    """Move ``period`` to ``new`` (the trigger checks the marker) and audit it (on the period,
+    or on ``audit_obj`` when the action is about something else, e.g. an approval request)."""
     old = period.status
     before = {"status": old, "data_lock_date": _iso(period.data_lock_date)}
     period.status = new
@@ -116,7 +123,9 @@ def _move(
     with transition_marker(period.pk, old, new):
         period.save(update_fields=fields)
     after = {"status": new, "data_lock_date": _iso(period.data_lock_date), **(extra or {})}
-    audit_record(action=action, obj=period, before=before, after=after)
+    if audit_obj is not None:
+        after = {"period": period.pk, **after}
+    audit_record(action=action, obj=audit_obj or period, before=before, after=after)
     return period
 
 
@@ -160,9 +169,11 @@ def period_submit_for_review(*, period_id: int, principal: Principal) -> Period:
     if not may_submit(principal):
         raise _role(ROLE_SUBMIT)
     _want(period, "submitting for review", PeriodStatus.CALCULATED)
-    if not succeeded_runs(period.pk):
+    runs = succeeded_runs(period.pk)
+    if not runs:
         raise GuardError(NO_RUN, guard="succeeded_run")
-    return _move(period, PeriodStatus.IN_REVIEW, action="period.submit")
+    route = approval_routes.request_open(period=period, run=runs[0], principal=principal)
+    return _move(period, PeriodStatus.IN_REVIEW, action="period.submit", extra=route)
 
 
 def pending_adjustments(period_id: int) -> int:
@@ -178,12 +189,17 @@ class ApprovalOutcome:
 
 
 @transaction.atomic
-def period_approve(*, period_id: int, run_id: int, principal: Principal) -> ApprovalOutcome:
+def period_approve(
+    *, period_id: int, run_id: int, principal: Principal, comment: str = ""
+) -> ApprovalOutcome:
     """Approve an *in review* period with one of its succeeded full runs.
 
     Writes one ledger entry per payout line of the run (earned; draw and draw recovery lines as
     such), HOLD entries for active holds and recoveries of manual draw balances, then freezes
-    the period's statements. One audit event names the run and the entries written.
+    the period's statements. This is the last step of the period's approval route: while an
+    earlier step waits it is refused (``approval_route``), the run must be the one the route
+    reviewed (``approval_run``), and finance's decision (with ``comment``) is recorded. One
+    audit event names the run, the entries written and the route's last decision.
     """
     period = _locked_period(period_id)
     if not may_approve(principal):
@@ -207,6 +223,9 @@ def period_approve(*, period_id: int, run_id: int, principal: Principal) -> Appr
         raise GuardError(
             ADJUSTMENTS_PENDING.format(count=pending), guard="adjustments_pending", count=pending
         )
+    route = approval_routes.final_step_approve(
+        period=period, run=run, principal=principal, comment=comment
+    )
     approval = PeriodApproval.objects.create(
         tenant=get_current_tenant(),
         period=period,
@@ -220,7 +239,12 @@ def period_approve(*, period_id: int, run_id: int, principal: Principal) -> Appr
         period,
         PeriodStatus.APPROVED,
         action="period.approve",
-        extra={"run": run.pk, "approval": approval.pk, "entries": entries},
+        extra={
+            "run": run.pk,
+            "approval": approval.pk,
+            "entries": entries,
+            **({"approval_route": route} if route else {}),
+        },
     )
     return ApprovalOutcome(period, approval, entries, frozen)
 
@@ -252,12 +276,27 @@ def period_reopen(*, period_id: int, principal: Principal, reason: str) -> Perio
     approval.reopened_by_id = principal.user_id
     approval.reopen_reason = reason[:300]
     approval.save(update_fields=["reopened_at", "reopened_by", "reopen_reason"])
+    route = approval_routes.request_open(period=period, run=approval.run, principal=principal)
     return _move(
         period,
         PeriodStatus.IN_REVIEW,
         action="period.reopen",
-        extra={"approval": approval.pk, "reason": reason, "reversed": reversed_count},
+        extra={"approval": approval.pk, "reason": reason, "reversed": reversed_count, **route},
     )
+
+
+@transaction.atomic
+def period_send_back(
+    *, period_id: int, action: str, audit_obj: Any, extra: dict[str, Any]
+) -> Period:
+    """Move an *in review* period back to *calculated* (a rejected or withdrawn approval).
+
+    Called by ``payouts/approvals.py`` after its guards (who may reject or withdraw); the one
+    audit event is the approvals action's (``action`` on ``audit_obj``, the request).
+    """
+    period = _locked_period(period_id)
+    _want(period, "sending back", PeriodStatus.IN_REVIEW)
+    return _move(period, PeriodStatus.CALCULATED, action=action, extra=extra, audit_obj=audit_obj)
 
 
 @transaction.atomic

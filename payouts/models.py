@@ -766,3 +766,222 @@ class SentNudge(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.event} {self.component_id}/{self.threshold} for person {self.person_id}"
+
+
+# --- approval routes (payouts/approval_routes.py, payouts/approvals.py) ------------------------
+#
+# A period submitted for review follows one :class:`ApprovalRoute` of its tenant: ordered
+# :class:`ApprovalStep` rows, each decided by one kind of approver. The submission opens an
+# :class:`ApprovalRequest` (one pending per period); every approve or reject is an
+# :class:`ApprovalDecision` (append-only). Approving the last step (always finance) is the
+# period's approval (``payouts.lifecycle.period_approve``); a rejection sends it back to
+# *calculated*. Steps are never edited in place: editing a route retires its steps
+# (``retired_at``) and writes new ones, so an old request's timeline keeps the steps it had.
+
+
+class ApproverKind(models.TextChoices):
+    MANAGER = "manager", "Manager of the payees"
+    COMP_ADMIN = "comp_admin", "Comp admin"
+    FINANCE = "finance", "Finance"
+    USER = "user", "A named user"
+
+
+class ApprovalRoute(TenantModel):
+    """How a tenant's periods are approved: ordered steps, optionally only for one plan's or
+    one business unit's runs; the default route applies to the rest."""
+
+    name = models.CharField(max_length=100)
+    plan = models.ForeignKey(
+        Plan,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Only runs that pay this plan alone",
+    )
+    business_unit = models.ForeignKey(
+        "hierarchy.Node",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Only runs whose payees all sit in this node's subtree",
+    )
+    is_default = models.BooleanField(default=False)
+    is_builtin = models.BooleanField(
+        default=False, help_text="Created from the built-in route comp admin → finance"
+    )
+    remind_after_hours = models.PositiveIntegerField(
+        default=24, help_text="E-mail the approvers of a step pending longer than this"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="approvalroute_unique_name"),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(is_default=True), name="approvalroute_one_default"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "plan"],
+                condition=Q(plan__isnull=False),
+                name="approvalroute_one_per_plan",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "business_unit"],
+                condition=Q(business_unit__isnull=False),
+                name="approvalroute_one_per_unit",
+            ),
+            models.CheckConstraint(
+                condition=Q(plan__isnull=True) | Q(business_unit__isnull=True),
+                name="approvalroute_one_scope",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApprovalStep(TenantModel):
+    """One step of a route: who decides it and how many of them must approve."""
+
+    route = models.ForeignKey(ApprovalRoute, on_delete=models.PROTECT, related_name="steps")
+    order = models.PositiveSmallIntegerField(help_text="1, 2, ... within the route")
+    name = models.CharField(max_length=100)
+    approver_kind = models.CharField(max_length=12, choices=ApproverKind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The approver of a named-user step",
+    )
+    required_count = models.PositiveSmallIntegerField(
+        default=1, help_text="Approvals needed (managers: at least this many, covering every team)"
+    )
+    created_at = models.DateTimeField()
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["route", "order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "route", "order"],
+                condition=Q(retired_at__isnull=True),
+                name="approvalstep_unique_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.name}"
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class ApprovalRequest(TenantModel):
+    """One period with one run on its way through a route (opened when it is submitted)."""
+
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="approval_requests")
+    run = models.ForeignKey(CalculationRun, on_delete=models.PROTECT, related_name="+")
+    route = models.ForeignKey(ApprovalRoute, on_delete=models.PROTECT, related_name="requests")
+    current_step = models.ForeignKey(
+        ApprovalStep, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField()
+    step_started_at = models.DateTimeField(help_text="When the current step began waiting")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    outcome_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "period"],
+                condition=Q(status="pending"),
+                name="approvalrequest_one_pending_per_period",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "status"], name="approvalrequest_status")]
+
+    def __str__(self) -> str:
+        return f"approval of {self.period_id} (run {self.run_id})"
+
+
+class DecisionKind(models.TextChoices):
+    APPROVE = "approve", "Approved"
+    REJECT = "reject", "Rejected"
+
+
+class ApprovalDecision(TenantModel):
+    """One person's (or API client's) decision on one step of a request: append-only."""
+
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.PROTECT, related_name="decisions")
+    step = models.ForeignKey(ApprovalStep, on_delete=models.PROTECT, related_name="decisions")
+    # Append-only: deleting a user must not UPDATE decisions, so the id stays as history.
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_api_client = models.ForeignKey(
+        "core.ApiClient",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    decision = models.CharField(max_length=8, choices=DecisionKind.choices)
+    comment = models.TextField(blank=True)
+    covers = models.JSONField(
+        default=list, blank=True, help_text="Manager steps: the payees this approval speaks for"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["request", "at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "request", "step", "actor_user"],
+                condition=Q(actor_user__isnull=False),
+                name="approvaldecision_one_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "request", "step", "actor_api_client"],
+                condition=Q(actor_api_client__isnull=False),
+                name="approvaldecision_one_per_client",
+            ),
+        ]
+
+
+class ApprovalReminder(TenantModel):
+    """A reminder e-mailed to one approver of a waiting step (so it is not sent twice)."""
+
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="+")
+    step = models.ForeignKey(ApprovalStep, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-sent_at"]
+        indexes = [
+            models.Index(fields=["tenant", "request", "step", "user"], name="approvalreminder_key")
+        ]

@@ -12,6 +12,9 @@ from payouts.lifecycle import allowed_transitions
 from payouts.models import (
     Adjustment,
     AdjustmentStatus,
+    ApprovalRequest,
+    ApprovalStatus,
+    ApprovalStep,
     CalculationRun,
     Hold,
     HoldStatus,
@@ -37,6 +40,9 @@ class ChecklistItem:
     holds_active: int = 0
     unacknowledged_plans: int = 0  # people paid on a plan version they have not acknowledged
     transitions: list[str] = field(default_factory=list)
+    # approvals: the pending request of a period in review, and the step it waits on
+    approval_request: ApprovalRequest | None = None
+    approval_steps: int = 0
 
     @property
     def ready(self) -> dict[str, bool]:
@@ -98,7 +104,34 @@ def period_checklists(*, periods: list[Period], principal: Principal) -> list[Ch
         item.holds_active = everywhere + held.get(pk, 0)
         item.unacknowledged_plans = unacknowledged.get(pk, 0)
         item.transitions = allowed_transitions(item.period, principal)
+    _approval_waits(items)
     return [items[p.pk] for p in periods]
+
+
+# --- approvals: the step a period in review waits on (payouts/approvals.py) --------------------
+
+
+def _approval_waits(items: dict[int, ChecklistItem]) -> None:
+    """Name on each item the approval step its period waits on; finance's "approve" is offered
+    only once the earlier steps of the route are done."""
+    pending = ApprovalRequest.objects.filter(
+        period_id__in=list(items), status=ApprovalStatus.PENDING
+    ).select_related("current_step", "run", "route")
+    requests = {r.period_id: r for r in pending}
+    counts = dict(
+        ApprovalStep.objects.filter(route_id__in={r.route_id for r in requests.values()})
+        .filter(retired_at__isnull=True)
+        .values("route_id")
+        .annotate(n=Count("pk"))
+        .values_list("route_id", "n")
+    )
+    for period_id, request in requests.items():
+        item = items[period_id]
+        item.approval_request = request
+        item.approval_steps = counts.get(request.route_id, 0)
+        step = request.current_step
+        if step is not None and step.order < item.approval_steps:
+            item.transitions = [t for t in item.transitions if t != "approve"]
 
 
 def _unacknowledged_plans(latest: dict[int, CalculationRun]) -> dict[int, int]:

@@ -62,3 +62,29 @@ def nudges_after_run_task(*, run_id: int) -> int:
     from payouts import nudges
 
     return nudges.nudges_after_run(run_id=run_id)
+
+
+# --- approval reminders (payouts/approvals.py) ---------------------------------------------------
+
+
+@shared_task(base=GlobalTask, ignore_result=True)  # type: ignore[untyped-decorator]
+def approval_remind_sweep_task() -> int:
+    """Start each active tenant's approval reminders (beat, every 15 minutes)."""
+    from core.models import Tenant
+    from core.tasks import send_on_commit
+    from core.tenancy import tenant_scope
+
+    started = 0
+    for tenant in Tenant.objects.filter(is_active=True):
+        with tenant_scope(tenant):
+            send_on_commit("payouts.tasks.approval_reminders_send_task")
+            started += 1
+    return started
+
+
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
+def approval_reminders_send_task() -> int:
+    """E-mail the current tenant's approvers whose step waits longer than its route allows."""
+    from payouts import approvals
+
+    return approvals.approval_reminders_send()

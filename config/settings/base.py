@@ -310,6 +310,8 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.tasks.worker_heartbeat_task", "schedule": 30.0},
     "ingest-sweep": {"task": "incentives.tasks.ingest_sweep_task", "schedule": 60.0},
     "run-sweep": {"task": "payouts.tasks.run_sweep_task", "schedule": 30.0},
+    # approvals: e-mail approvers whose step waits longer than its route's reminder window
+    "approval-reminders": {"task": "payouts.tasks.approval_remind_sweep_task", "schedule": 900.0},
 }
 # Seconds an unacknowledged task stays reserved before Redis hands it to another worker (a
 # worker killed mid-task, acks_late): short in the kill tests, long enough for any task here.
@@ -382,6 +384,10 @@ SPECTACULAR_SETTINGS = {
         "JobFunctionEnum": "hierarchy.models.JobFunction",
         "AccessRoleEnum": "core.models.Role",
         "HrImportModeEnum": [("all_or_nothing", "all_or_nothing"), ("partial", "partial")],
+        # approvals (payouts/api/approvals.py)
+        "ApprovalStatusEnum": "payouts.models.ApprovalStatus",
+        "ApproverKindEnum": "payouts.models.ApproverKind",
+        "ApprovalDecisionEnum": "payouts.models.DecisionKind",
         "RunKindEnum": "payouts.models.RunKind",
         "RunStatusEnum": "payouts.models.RunStatus",
         "RunPhaseEnum": "payouts.models.RunPhase",

@@ -4,7 +4,7 @@ from django.urls import path
 
 from payouts.api import accruals as accrual_views
 from payouts.api import analytics as analytics_views
-from payouts.api import exports, milestones, runs, statements
+from payouts.api import approvals, exports, milestones, runs, statements
 from payouts.api import ledger as views
 from payouts.api import nudges as nudge_views
 
@@ -182,5 +182,36 @@ urlpatterns += [
         "nudges/preference/",
         nudge_views.NudgePreferenceView.as_view(),
         name="api-nudge-preference",
+    ),
+]
+
+# --- approvals (payouts/api/approvals.py) ---
+
+urlpatterns += [
+    path("approvals/", approvals.ApprovalListView.as_view(), name="api-approval-list"),
+    path(
+        "approvals/<int:request_id>/",
+        approvals.ApprovalDetailView.as_view(),
+        name="api-approval-detail",
+    ),
+    path(
+        "approvals/<int:request_id>/approve/",
+        approvals.ApprovalApproveView.as_view(),
+        name="api-approval-approve",
+    ),
+    path(
+        "approvals/<int:request_id>/reject/",
+        approvals.ApprovalRejectView.as_view(),
+        name="api-approval-reject",
+    ),
+    path(
+        "approval-routes/",
+        approvals.ApprovalRouteListView.as_view(),
+        name="api-approval-route-list",
+    ),
+    path(
+        "approval-routes/<int:route_id>/",
+        approvals.ApprovalRouteDetailView.as_view(),
+        name="api-approval-route-detail",
     ),
 ]

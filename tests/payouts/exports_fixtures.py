@@ -15,6 +15,7 @@ from core.permissions import ROLE_PERMISSIONS, Principal
 from hierarchy.models import Period, PeriodStatus, Person
 from payouts import ledger, lifecycle
 from payouts.models import CalculationRun, LedgerEntry, PayoutLine, RunStatus
+from tests.payouts.helpers import review_steps
 
 FINANCE = Principal(permissions=ROLE_PERMISSIONS[Role.FINANCE], user_id=None)
 
@@ -89,6 +90,7 @@ def approved_period(
                 principal=FINANCE, person_id=getattr(org, hold).pk, reason="Contract check"
             )
         lifecycle.period_submit_for_review(period_id=period.pk, principal=FINANCE)
+        review_steps(period)
         lifecycle.period_approve(period_id=period.pk, run_id=run.pk, principal=FINANCE)
         if status == PeriodStatus.CLOSED:
             lifecycle.period_close(period_id=period.pk, principal=FINANCE)

@@ -104,6 +104,7 @@ def walk_to(p: Period, status: str, c: Cast, plan: Any, lines: Any = ()) -> Calc
     lifecycle.period_submit_for_review(period_id=p.pk, principal=c.comp)
     if status == PeriodStatus.IN_REVIEW:
         return run
+    review_steps(p)
     lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=c.finance)
     if status == PeriodStatus.APPROVED:
         return run
@@ -120,7 +121,40 @@ def close_through_lifecycle(p: Period, *, lock: dt.date | None = None) -> Period
     run = succeeded_run(p, None)
     lifecycle.run_succeeded(run)
     lifecycle.period_submit_for_review(period_id=p.pk, principal=FINANCE_CLIENT)
+    review_steps(p)
     lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=FINANCE_CLIENT)
     lifecycle.period_close(period_id=p.pk, principal=FINANCE_CLIENT, data_lock_date=lock)
     p.refresh_from_db()
     return p
+
+
+def review_steps(p: Period) -> None:
+    """Approve the steps of ``p``'s pending approval request that come before its last (finance)
+    one, each as a member who may (the built-in route: a comp admin, created here if the tenant
+    has none), so a test can then approve the period as finance, as it always did."""
+    from core.tenancy import get_current_tenant
+    from payouts import approval_routes, approvals
+
+    tenant = get_current_tenant()
+    while (request := approval_routes.pending_request(p.pk)) is not None:
+        step = request.current_step
+        steps = approval_routes.request_steps(request)
+        if step is None or step.pk == steps[-1].pk:
+            return
+        members = Membership.objects.filter(tenant=tenant, is_active=True).order_by("pk")
+        decider = next(
+            (
+                principal_for_membership(m)
+                for m in members
+                if approval_routes.eligible(step, principal_for_membership(m), request)
+                and not approvals.ApprovalDecision.objects.filter(
+                    request=request, actor_user_id=m.user_id
+                ).exists()
+            ),
+            None,
+        )
+        if decider is None:
+            _user, decider = member(
+                tenant, f"reviewer-{step.pk}@{tenant.slug}.test", Role.COMP_ADMIN
+            )
+        approvals.approval_approve(request_id=request.pk, principal=decider, comment="Reviewed.")

@@ -13,7 +13,7 @@ from core.tenancy import tenant_scope
 from hierarchy.models import PeriodStatus
 from payouts import ledger, lifecycle
 from payouts.models import AdjustmentStatus, EntryKind, HoldStatus, LedgerEntry
-from tests.payouts.helpers import cast, period, succeeded_run, walk_to
+from tests.payouts.helpers import cast, period, review_steps, succeeded_run, walk_to
 
 FEB, MAR = "Feb 2026", "Mar 2026"
 
@@ -222,6 +222,7 @@ def test_a_line_hold_holds_that_line_only(world: Any) -> None:
     ledger.hold_place(principal=c.finance, person_id=org.erin.pk, line_id=line.pk, reason="Dispute")
     lifecycle.run_succeeded(run)
     lifecycle.period_submit_for_review(period_id=jan.pk, principal=c.comp)
+    review_steps(jan)
     lifecycle.period_approve(period_id=jan.pk, run_id=run.pk, principal=c.finance)
     held = LedgerEntry.objects.get(kind=EntryKind.HOLD)
     assert (held.line_id, held.amount) == (line.pk, Decimal("-100.00"))
@@ -233,6 +234,7 @@ def test_a_clawback_reads_the_original_rate_from_the_ledger(world: Any) -> None:
     run = succeeded_run(jan, plan, [(org.erin, "800.00", "commission")], trace=trace)
     lifecycle.run_succeeded(run)
     lifecycle.period_submit_for_review(period_id=jan.pk, principal=c.comp)
+    review_steps(jan)
     lifecycle.period_approve(period_id=jan.pk, run_id=run.pk, principal=c.finance)
     lifecycle.period_close(period_id=jan.pk, principal=c.finance)
     earned = LedgerEntry.objects.get(period=jan)

@@ -68,6 +68,14 @@ def test_periods_move_through_the_api_with_the_failed_guard_named(
     assert denied.status_code == 403 and denied.json()["error"]["details"]["guard"] == "role"
     missing = _post(fin, base + "approve/", {})
     assert missing.status_code == 400 and "run" in missing.json()["error"]["details"]
+    # finance approves once the approval route's earlier step (built-in: comp admin) is done
+    early = _post(fin, base + "approve/", {"run": run.pk})
+    assert early.status_code == 409
+    assert early.json()["error"]["details"]["guard"] == "approval_route"
+    waiting = fin.get(base + "checklist/").json()
+    assert "approve" not in waiting["transitions"]
+    request_id = fin.get(f"/api/v1/approvals/?period={feb.pk}").json()["results"][0]["id"]
+    assert _post(comp, f"/api/v1/approvals/{request_id}/approve/").status_code == 200
     ok = _post(fin, base + "approve/", {"run": run.pk}, **{"Idempotency-Key": "approve-feb"})
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
     again = _post(fin, base + "approve/", {"run": run.pk}, **{"Idempotency-Key": "approve-feb"})
@@ -90,6 +98,9 @@ def test_reopen_and_close(world: Any, client_charlie: Any) -> None:
     assert _post(client_charlie, base + "close/").status_code == 404
     assert _post(comp, base + "close/").status_code == 403
     assert _post(fin, base + "reopen/", {"reason": "Late deal"}).json()["status"] == "in_review"
+    # reopened, the period walks its approval route again: the comp admin's step first
+    request_id = fin.get(f"/api/v1/approvals/?period={jan.pk}&status=pending").json()["results"]
+    assert _post(comp, f"/api/v1/approvals/{request_id[0]['id']}/approve/").status_code == 200
     assert _post(fin, base + "approve/", {"run": run.pk}).status_code == 200
     early = _post(fin, base + "close/", {"data_lock_date": "2025-12-31"})
     assert early.status_code == 409

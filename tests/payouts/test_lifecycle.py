@@ -13,7 +13,7 @@ from core.tenancy import tenant_scope
 from hierarchy.models import Period, PeriodStatus
 from payouts import lifecycle
 from payouts.models import EntryKind, LedgerEntry, PeriodApproval, RunKind
-from tests.payouts.helpers import cast, period, succeeded_run, walk_to
+from tests.payouts.helpers import cast, period, review_steps, succeeded_run, walk_to
 
 
 @pytest.fixture
@@ -94,6 +94,12 @@ def test_each_guard_refuses_with_its_name(world: Any) -> None:
         guard(lambda: lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=c.comp))
         == "role"
     )
+    # finance approves only once the earlier steps of the approval route are done
+    assert (
+        guard(lambda: lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=c.finance))
+        == "approval_route"
+    )
+    review_steps(p)
     # a preview run cannot be picked; a run of another period is not found
     preview = succeeded_run(p, plan, kind=RunKind.PREVIEW)
     assert (
@@ -133,7 +139,9 @@ def test_reopen_reverses_the_entries_and_a_second_approval_enters_them_again(wor
     assert _status(p) == PeriodStatus.IN_REVIEW
     assert sum(e.amount for e in LedgerEntry.objects.filter(period=p)) == 0
     assert PeriodApproval.objects.get(period=p).reopened_at is not None
-    # the same run approved again: entered again, linked to the reversal, line+kind unique
+    # the same run approved again (the approval route walked again): entered again, linked to
+    # the reversal, line+kind unique
+    review_steps(p)
     lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=c.finance)
     entries = list(LedgerEntry.objects.filter(period=p).order_by("pk"))
     assert [e.amount for e in entries] == [Decimal("100.00"), Decimal("-100.00"), Decimal("100.00")]

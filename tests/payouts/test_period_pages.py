@@ -11,7 +11,14 @@ from django.test import Client
 from core.tenancy import tenant_scope
 from hierarchy.models import PeriodStatus
 from payouts import ledger
-from payouts.models import Adjustment, AdjustmentStatus, Hold, HoldStatus, LedgerEntry
+from payouts.models import (
+    Adjustment,
+    AdjustmentStatus,
+    ApprovalRequest,
+    Hold,
+    HoldStatus,
+    LedgerEntry,
+)
 from tests.payouts.helpers import cast, period, succeeded_run
 
 
@@ -46,6 +53,13 @@ def test_the_checklist_walks_a_quarter_to_closed(world: Any, client_charlie: Any
     assert _client(c.users["employee"]).get("/periods/close/").status_code == 404
     submitted = comp.post(f"/periods/{q1.pk}/close/submit/", {"next": "list"})
     assert submitted.status_code == 302 and submitted.url == "/periods/close/"
+    # the period waits on the approval route's first step (built-in: comp admin review); finance
+    # sees the step it waits on and no approve button until that step is done
+    waiting = fin.get(f"/periods/{q1.pk}/close/").content.decode()
+    assert "Waits on: Comp admin review (step 1 of 2)" in waiting and "Approve run" not in waiting
+    with tenant_scope(org.tenant):
+        request = ApprovalRequest.objects.get(period=q1)
+    assert comp.post(f"/approvals/{request.pk}/approve/", {"comment": "ok"}).status_code == 302
     # comp admins see no approve button; finance does
     assert "Approve run" not in comp.get(f"/periods/{q1.pk}/close/").content.decode()
     assert "Approve run 1" in fin.get(f"/periods/{q1.pk}/close/").content.decode()

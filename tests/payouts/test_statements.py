@@ -108,7 +108,7 @@ def test_approving_freezes_one_row_per_person_with_a_hash_and_makes_the_statemen
 
 def test_a_reopened_period_is_provisional_again_and_a_new_approval_freezes_anew(org, written):
     from payouts import lifecycle
-    from tests.payouts.helpers import FINANCE_CLIENT
+    from tests.payouts.helpers import FINANCE_CLIENT, review_steps
 
     first = approve(org.tenant, written.q1, written.run).statements_frozen
     with tenant_scope(org.tenant):
@@ -117,6 +117,7 @@ def test_a_reopened_period_is_provisional_again_and_a_new_approval_freezes_anew(
         )
         ledger(org.erin, written.q1, EntryKind.ADJUSTMENT, "250.00", "Split fixed")
         reopened = statements.statement_build(period=written.q1, person=org.erin)
+        review_steps(written.q1)  # reopening starts the approval route again
         lifecycle.period_approve(
             period_id=written.q1.pk, run_id=written.run.pk, principal=FINANCE_CLIENT
         )

@@ -19,7 +19,7 @@ from hierarchy.models import Period, PeriodStatus
 from payouts import lifecycle
 from payouts.db import TRANSITIONS, transition_marker
 from payouts.models import PeriodApproval
-from tests.payouts.helpers import JAN, cast, period, succeeded_run, walk_to
+from tests.payouts.helpers import JAN, cast, period, review_steps, succeeded_run, walk_to
 
 STATUSES = [s for s, _ in PeriodStatus.choices]
 
@@ -124,14 +124,17 @@ def test_every_transition_of_the_graph_has_its_service(world: Any) -> None:
         ("in_review", "approved"),  # period_approve
         ("approved", "closed"),  # period_close
         ("approved", "in_review"),  # period_reopen
+        ("in_review", "calculated"),  # period_send_back (an approval step rejected it)
     }
     plan, c = world
     p = period()
     run = succeeded_run(p, plan)
     lifecycle.run_succeeded(run)
     lifecycle.period_submit_for_review(period_id=p.pk, principal=c.comp)
+    review_steps(p)
     lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=c.finance)
     lifecycle.period_reopen(period_id=p.pk, principal=c.finance, reason="recheck")
+    review_steps(p)
     lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=c.finance)
     lifecycle.period_close(period_id=p.pk, principal=c.finance)
     assert Period.objects.get(pk=p.pk).status == PeriodStatus.CLOSED

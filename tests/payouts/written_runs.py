@@ -258,11 +258,12 @@ def approve(tenant: Any, period: Period, run: CalculationRun) -> Any:
     """Walk ``period`` to approved with ``run`` through the lifecycle's services (which write
     the ledger's entries and freeze the statements)."""
     from payouts import lifecycle
-    from tests.payouts.helpers import FINANCE_CLIENT
+    from tests.payouts.helpers import FINANCE_CLIENT, review_steps
 
     with tenant_scope(tenant):
         lifecycle.run_succeeded(run)
         lifecycle.period_submit_for_review(period_id=period.pk, principal=FINANCE_CLIENT)
+        review_steps(period)
         return lifecycle.period_approve(
             period_id=period.pk, run_id=run.pk, principal=FINANCE_CLIENT
         )
