@@ -24,7 +24,6 @@ from typing import Any
 
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
-from django.utils.cache import patch_cache_control
 
 from core.models import AuditEvent
 from core.tenancy import get_current_tenant_id
@@ -39,19 +38,22 @@ def etag(*parts: Any) -> str:
 
 
 def matches(request: HttpRequest, tag: str) -> bool:
-    """Return whether the request's ``If-None-Match`` names ``tag`` (weakly) or is ``*``."""
+    """Return whether the request's ``If-None-Match`` names ``tag`` (weak comparison; ``*``
+    is not honoured: a page's tag is only ever one this server gave)."""
     header = request.META.get("HTTP_IF_NONE_MATCH", "")
     if not header:
         return False
     wanted = tag.removeprefix("W/")
     for candidate in header.split(","):
         candidate = candidate.strip()
-        if candidate == "*" or candidate.removeprefix("W/") == wanted:
+        if candidate.removeprefix("W/") == wanted:
             return True
     return False
 
 
-def conditional(request: HttpRequest, tag: str, produce: Callable[[], HttpResponse]) -> HttpResponse:
+def conditional(
+    request: HttpRequest, tag: str, produce: Callable[[], HttpResponse]
+) -> HttpResponse:
     """Answer 304 when the client holds ``tag``, else ``produce()`` with the tag set."""
     if request.method in ("GET", "HEAD") and matches(request, tag):
         response: HttpResponse = HttpResponseNotModified()
@@ -59,8 +61,7 @@ def conditional(request: HttpRequest, tag: str, produce: Callable[[], HttpRespon
         response = produce()
         if response.status_code != 200:
             return response
-    response["ETag"] = tag
-    patch_cache_control(response, private=True, no_cache=True)
+    response["ETag"] = tag  # pay pages are also "no-store" (the middleware): a tag, no cache
     return response
 
 

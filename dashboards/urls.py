@@ -78,3 +78,16 @@ urlpatterns += [
         name="earning_code_delete",
     ),
 ]
+
+# --- run schedules (dashboards/schedule_views.py) ---
+
+from dashboards import schedule_views  # noqa: E402
+
+urlpatterns += [
+    path("runs/schedules/", schedule_views.run_schedules, name="run_schedules"),
+    path(
+        "runs/schedules/<int:schedule_id>/",
+        schedule_views.run_schedule_change,
+        name="run_schedule_change",
+    ),
+]
