@@ -17,27 +17,12 @@ from core.models import AuditEvent, Role
 from core.permissions import ROLE_PERMISSIONS, Principal
 from core.tenancy import tenant_scope
 from engine import compute
-from hierarchy import people
-from hierarchy.access import access_for
 from payouts import inputs as fetch
 from payouts import live, runs, statements
 from payouts.models import CalculationRun, LineContribution, PayoutLine, RunKind, RunStatus
-from plans import services as plans
-from plans.services import Holder
-from tests.payouts.rundata import START, build_sales, deal, record
+from tests.payouts.rundata import add_team_lead, build_sales, deal, record
 
 pytestmark = [pytest.mark.django_db, pytest.mark.needs_pg]
-
-LEAD_PLAN = """\
-version: 1
-id: runs-lead
-name: Runs lead
-currency: USD
-measures:
-  - {id: team_pay, aggregate: earned, earned: {of: [{plan: runs-ae, component: commission}], scope: team}}
-components:
-  - {id: override, name: Override, type: commission, measure: team_pay, rate: "0.1"}
-"""
 
 
 def _full(period_id: int) -> CalculationRun:
@@ -78,25 +63,7 @@ def sales(tenant_a: Any, settings: Any) -> Any:
     with tenant_scope(tenant_a):
         world = build_sales(n_people=11, deals_per_person=2)
         # a team lead paid 10 % of the team's commission: pay on others' pay (a dependency)
-        role = people.job_role_create(name="Sales lead", function="sales")
-        lead = people.person_create(employee_id="L00001", full_name="Lead One", hire_date=START)
-        people.assignment_create(
-            person_id=lead.pk, node_id=world.node.pk, role_id=role.pk, valid_from=START,
-            is_manager=True,
-        )  # fmt: skip
-        plan = plans.plan_create(
-            code="runs-lead", name="Runs lead", source=LEAD_PLAN, user_id=None,
-            valid_from=dt.date(2026, 1, 1),
-        )  # fmt: skip
-        plans.plan_version_publish(version_id=plan.versions.get().pk, user_id=None)
-        access = access_for(
-            Principal(permissions=ROLE_PERMISSIONS[Role.COMP_ADMIN], user_id=None),
-            today=dt.date(2026, 1, 1),
-        )
-        plans.plan_assignment_create(
-            access=access, plan_version_id=plan.versions.get().pk, holder=Holder(role_id=role.pk),
-            target_incentive=Decimal(5000), valid_from=dt.date(2026, 1, 1), user_id=None,
-        )  # fmt: skip
+        lead = add_team_lead(world)
         world.lead = lead
         yield world
 
