@@ -36,4 +36,4 @@ STORAGES = {
 }
 # Live runs only where a test asks for them (settings.CHANGE_FEED_TASKS): every other test that
 # writes a transaction after a run would otherwise get a live run too.
-CHANGE_FEED_TASKS = []  # noqa: F811
+CHANGE_FEED_TASKS = []
