@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -76,6 +77,8 @@ def changes_record(*, kind: str, keys: Iterable[ChangeKey]) -> int:
         for k in sorted(set(keys), key=_sort_key)
     ]
     Change.objects.bulk_create(rows, batch_size=2_000)
+    if rows:
+        _wake_consumers()
     return len(rows)
 
 
@@ -126,7 +129,19 @@ def changes_record_select(*, kind: str, select: str, params: Sequence[Any] = ())
             f"FROM ({select}) AS k",
             [get_current_tenant().pk, kind, timezone.now(), *params],
         )
-        return int(cursor.rowcount)
+        written = int(cursor.rowcount)
+    if written:
+        _wake_consumers()
+    return written
+
+
+def _wake_consumers() -> None:
+    """Send each consumer of the feed (``settings.CHANGE_FEED_TASKS``, task names: core knows
+    no consumer) once this transaction commits, debounced to one pending task per tenant."""
+    from core.tasks import send_debounced_on_commit
+
+    for name in getattr(settings, "CHANGE_FEED_TASKS", ()):
+        send_debounced_on_commit(name, seconds=int(getattr(settings, "CHANGE_FEED_DEBOUNCE", 60)))
 
 
 def changes_pending(*, kinds: Iterable[str] | None = None) -> QuerySet[Change]:

@@ -174,6 +174,50 @@ def send_on_commit(name: str, **task_kwargs: Any) -> None:
     task_named(name).delay_on_commit(**task_kwargs)
 
 
+def _debounce_key(name: str, tenant_id: int) -> str:
+    return f"{settings.PROGRESS_KEY_PREFIX}:debounce:{tenant_id}:{name}"
+
+
+def send_debounced_on_commit(name: str, *, seconds: int = 60) -> None:
+    """Send task ``name`` once the current transaction commits, unless one is pending already.
+
+    One pending task per tenant and name: the first commit sets a Redis key (``SET NX``, it
+    expires after ``seconds`` should the task be lost) and sends; later commits find the key
+    and send nothing. The task calls :func:`debounce_release` when it starts, so work committed
+    while it runs sends the next one. Without Redis every commit sends (eagerly, in-process).
+    """
+    tenant_id = get_current_tenant_id()
+    if tenant_id is None:
+        raise TenantRequiredError(f"task {name} was started outside a tenant scope")
+    task = task_named(name)
+
+    def send() -> None:
+        if settings.REDIS_URL and not current_app.conf.task_always_eager:
+            from core.health import redis_client
+
+            try:
+                fresh = redis_client(str(settings.REDIS_URL)).set(
+                    _debounce_key(name, tenant_id), "1", nx=True, ex=seconds
+                )
+            except Exception:  # Redis unreachable: send anyway (the task is idempotent)
+                fresh = True
+            if not fresh:
+                return
+        task.apply_async(kwargs={"tenant_id": tenant_id})
+
+    transaction.on_commit(send)
+
+
+def debounce_release(name: str) -> None:
+    """Let the next commit send task ``name`` of the current tenant again (see above)."""
+    tenant_id = get_current_tenant_id()
+    if settings.REDIS_URL and tenant_id is not None:
+        from core.health import redis_client
+
+        with contextlib.suppress(Exception):
+            redis_client(str(settings.REDIS_URL)).delete(_debounce_key(name, tenant_id))
+
+
 # --- the foundation's own tasks ------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from core.errors import NotFoundError
+from core.etag import live_page
 from core.figures import cumulative_figure, distribution_figure
 from core.permissions import request_principal
 from dashboards.nudge_cards import card_views
@@ -103,6 +104,7 @@ def _overview_context(request: HttpRequest, person: Any, *, is_self: bool) -> di
 
 
 @require_any(*READ)
+@live_page()
 def my_earnings(request: HttpRequest) -> HttpResponse:
     """The signed-in person's earnings: this period, year to date, components, history."""
     me = _me(request)
@@ -118,6 +120,7 @@ def my_earnings(request: HttpRequest) -> HttpResponse:
 
 
 @require_any(*TEAM)
+@live_page()
 def member_earnings(request: HttpRequest, person_id: int) -> HttpResponse:
     """A team member's earnings page: exactly what she sees herself."""
     access = request_access(request)
@@ -175,6 +178,7 @@ def _team_period(request: HttpRequest) -> Period | None:
 
 
 @require_any(*TEAM)
+@live_page()
 def team(request: HttpRequest) -> HttpResponse:
     """A manager's team roll-up for a chosen period: a sortable table and the attainment
     distribution; every member opens her own earnings page."""

@@ -16,12 +16,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
+from core.etag import live_page
 from core.permissions import request_principal
 from core.views import require_permission
 from hierarchy import periods as period_services
 from hierarchy.access import request_access
 from hierarchy.models import Period
 from payouts import runs
+from payouts.live import runs_version
 from payouts.models import CalculationRun, RunStatus, RunTrigger
 
 LINES_PER_PAGE = 50
@@ -64,6 +66,7 @@ def _running(run: CalculationRun) -> bool:
 
 
 @require_permission("payouts.view")
+@live_page(lambda request: runs_version())
 def run_list(request: HttpRequest) -> HttpResponse:
     period = _period_of(request)
     rows = [_row(r) for r in runs.run_list(period_id=period.pk)] if period else []

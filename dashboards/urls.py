@@ -157,3 +157,16 @@ urlpatterns += [
         name="approval_route_delete",
     ),
 ]
+
+# --- run schedules (dashboards/schedule_views.py) ---
+
+from dashboards import schedule_views  # noqa: E402
+
+urlpatterns += [
+    path("runs/schedules/", schedule_views.run_schedules, name="run_schedules"),
+    path(
+        "runs/schedules/<int:schedule_id>/",
+        schedule_views.run_schedule_change,
+        name="run_schedule_change",
+    ),
+]

@@ -985,3 +985,53 @@ class ApprovalReminder(TenantModel):
         indexes = [
             models.Index(fields=["tenant", "request", "step", "user"], name="approvalreminder_key")
         ]
+
+
+# --- live: run schedules (payouts/schedules.py) ------------------------------------------------
+
+
+class SchedulePeriods(models.TextChoices):
+    OPEN = "open", "Every open period (started, not yet approved)"
+    CURRENT = "current", "The periods under way today"
+
+
+class ScheduleCadence(models.TextChoices):
+    DAILY = "daily", "Daily at a time of day"
+    INTERVAL = "interval", "Every N minutes"
+
+
+class RunSchedule(TenantModel):
+    """A tenant's standing order for full runs: which periods, how often; beat starts them."""
+
+    name = models.CharField(max_length=100)
+    periods = models.CharField(
+        max_length=8, choices=SchedulePeriods.choices, default=SchedulePeriods.OPEN
+    )
+    period_kind = models.CharField(
+        max_length=10, blank=True, help_text="Only periods of this kind (blank: every kind)"
+    )
+    cadence = models.CharField(
+        max_length=8, choices=ScheduleCadence.choices, default=ScheduleCadence.DAILY
+    )
+    time_of_day = models.TimeField(
+        null=True, blank=True, help_text="Daily: HH:MM in the tenant's time zone"
+    )
+    every_minutes = models.PositiveIntegerField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="runschedule_unique_name"),
+        ]
+        indexes = [models.Index(fields=["tenant", "enabled", "next_run_at"], name="schedule_due")]
+
+    def __str__(self) -> str:
+        return self.name

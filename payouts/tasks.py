@@ -88,3 +88,58 @@ def approval_reminders_send_task() -> int:
     from payouts import approvals
 
     return approvals.approval_reminders_send()
+
+
+# --- live runs and schedules (payouts/live.py, payouts/schedules.py) -----------------------------
+
+_LIVE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "time_limit": settings.CELERY_TASK_TIME_LIMIT,
+    "soft_time_limit": CHUNK_SOFT_LIMIT,
+}
+
+
+@shared_task(**_LIVE)  # type: ignore[untyped-decorator]
+def live_recalculate_task() -> int:
+    """Bring the tenant's live periods up to date with its pending changes (sent, debounced,
+    when a write records changes; one pass claims everything pending)."""
+    from core.tasks import debounce_release
+    from payouts import live
+
+    debounce_release(live.TASK)
+    return len(live.live_recalculate())
+
+
+@shared_task(base=GlobalTask, ignore_result=True)  # type: ignore[untyped-decorator]
+def live_sweep_task() -> int:
+    """The change feed's safety net (beat, every 10 s): a pass for every tenant with pending
+    changes whose task was lost (a Redis restart, a killed worker)."""
+    from core.changes import changes_pending
+    from core.models import Tenant
+    from core.tenancy import tenant_scope
+    from payouts import live
+
+    if not live.enabled_here():
+        return 0
+    done = 0
+    for tenant in Tenant.objects.filter(is_active=True):
+        with tenant_scope(tenant):
+            if changes_pending().exists():
+                done += len(live.live_recalculate())
+    return done
+
+
+@shared_task(base=GlobalTask, ignore_result=True)  # type: ignore[untyped-decorator]
+def run_schedules_task() -> int:
+    """Start the full runs every tenant's run schedules have due (beat, every minute)."""
+    from core.models import Tenant
+    from core.tenancy import tenant_scope
+    from payouts import schedules
+
+    started = 0
+    for tenant in Tenant.objects.filter(is_active=True):
+        with tenant_scope(tenant):
+            started += len(schedules.schedules_run_due())
+    return started

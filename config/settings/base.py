@@ -312,6 +312,9 @@ CELERY_BEAT_SCHEDULE = {
     "run-sweep": {"task": "payouts.tasks.run_sweep_task", "schedule": 30.0},
     # approvals: e-mail approvers whose step waits longer than its route's reminder window
     "approval-reminders": {"task": "payouts.tasks.approval_remind_sweep_task", "schedule": 900.0},
+    # live runs: the change feed's safety net, and the tenants' run schedules (payouts/live.py)
+    "live-sweep": {"task": "payouts.tasks.live_sweep_task", "schedule": 10.0},
+    "run-schedules": {"task": "payouts.tasks.run_schedules_task", "schedule": 60.0},
 }
 # Seconds an unacknowledged task stays reserved before Redis hands it to another worker (a
 # worker killed mid-task, acks_late): short in the kill tests, long enough for any task here.
@@ -336,6 +339,14 @@ RUN_CHUNK_SIZE = env_int("RUN_CHUNK_SIZE", 500)
 # worker died, or Redis forgot the message - and the sweeper (payouts.tasks.run_sweep_task)
 # sends it again; a lost chunk is re-run, never written twice.
 RUN_CHUNK_STALE_SECONDS = env_int("RUN_CHUNK_STALE_SECONDS", 120)
+# Live runs (payouts/live.py): a write that records keys in the change feed sends these tasks
+# on commit, one pending per tenant (a key expiring after CHANGE_FEED_DEBOUNCE seconds should
+# the task be lost; beat's live-sweep catches up every 10 s besides). People per live chunk:
+# a changed transaction recomputes its chunk, so small chunks keep the latency down.
+LIVE_RECALCULATION = env_bool("LIVE_RECALCULATION", True)
+CHANGE_FEED_TASKS = ["payouts.tasks.live_recalculate_task"] if LIVE_RECALCULATION else []
+CHANGE_FEED_DEBOUNCE = env_int("CHANGE_FEED_DEBOUNCE", 60)
+LIVE_CHUNK_SIZE = env_int("LIVE_CHUNK_SIZE", 50)
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -215,3 +215,20 @@ urlpatterns += [
         name="api-approval-route-detail",
     ),
 ]
+
+# --- run schedules (payouts/api/schedules.py) ---
+
+from payouts.api import schedules as run_schedules  # noqa: E402
+
+urlpatterns += [
+    path(
+        "run-schedules/",
+        run_schedules.RunScheduleListView.as_view(),
+        name="api-run-schedule-list",
+    ),
+    path(
+        "run-schedules/<int:schedule_id>/",
+        run_schedules.RunScheduleDetailView.as_view(),
+        name="api-run-schedule-detail",
+    ),
+]

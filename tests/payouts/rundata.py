@@ -117,3 +117,42 @@ def record(rows: list[dict[str, Any]]) -> Any:
     )
     assert batch.status == "committed", batch.message
     return batch
+
+
+LEAD_PLAN = """\
+version: 1
+id: {code}
+name: Runs lead
+currency: USD
+measures:
+  - id: team_pay
+    aggregate: earned
+    earned: {{of: [{{plan: {of}, component: commission}}], scope: team}}
+components:
+  - {{id: override, name: Override, type: commission, measure: team_pay, rate: "0.1"}}
+"""
+
+
+def add_team_lead(sales: Sales, *, code: str = "runs-lead") -> Person:
+    """Give the sales node a lead paid 10 % of the team's commission (pay on others' pay: a
+    cross-person dependency), on a plan of their own (the live-run tests and benchmark)."""
+    role = people.job_role_create(name="Sales lead", function="sales")
+    lead = people.person_create(employee_id="L00001", full_name="Lead One", hire_date=START)
+    people.assignment_create(
+        person_id=lead.pk, node_id=sales.node.pk, role_id=role.pk, valid_from=START,
+        is_manager=True,
+    )  # fmt: skip
+    plan = plans.plan_create(
+        code=code, name="Runs lead", source=LEAD_PLAN.format(code=code, of=sales.plan.code),
+        user_id=None, valid_from=dt.date(2026, 1, 1),
+    )  # fmt: skip
+    plans.plan_version_publish(version_id=plan.versions.get().pk, user_id=None)
+    access = access_for(
+        Principal(permissions=ROLE_PERMISSIONS[Role.COMP_ADMIN], user_id=None),
+        today=dt.date(2026, 1, 1),
+    )
+    plans.plan_assignment_create(
+        access=access, plan_version_id=plan.versions.get().pk, holder=Holder(role_id=role.pk),
+        target_incentive=Decimal(5000), valid_from=dt.date(2026, 1, 1), user_id=None,
+    )  # fmt: skip
+    return lead
