@@ -44,7 +44,8 @@ from core.audit import audit_record, current_actor
 from core.errors import NotFoundError, ValidationFailedError
 from core.tenancy import get_current_tenant
 from hierarchy.access import Access
-from hierarchy.models import Assignment, NodeClosure, Period, PeriodStatus, Person
+from hierarchy.models import Assignment, Node, NodeClosure, Period, PeriodStatus, Person
+from hierarchy.org_selectors import people_in_subtrees
 from incentives.models import Credit, Transaction
 from payouts.ledger import entry_kind_for_line
 from payouts.models import (
@@ -724,6 +725,27 @@ BUCKETS: tuple[tuple[str, Decimal, Decimal | None], ...] = (
 TEAM_SORTS = ("name", "plan", "attainment", "earned", "payable")
 
 
+@dataclass(frozen=True)
+class RollupTotals:
+    """A roll-up's totals: how many people, earned and payable per currency."""
+
+    people: int
+    earned: dict[str, Decimal]
+    payable: dict[str, Decimal]
+
+
+def rollup_totals(rows: Iterable[Summary]) -> RollupTotals:
+    """Return the totals of roll-up ``rows`` (amounts per currency, never added across)."""
+    earned: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    payable: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    count = 0
+    for row in rows:
+        count += 1
+        earned[row.currency] += row.earned
+        payable[row.currency] += row.payable
+    return RollupTotals(count, dict(sorted(earned.items())), dict(sorted(payable.items())))
+
+
 def attainment_buckets(rows: Iterable[Summary]) -> list[tuple[str, int]]:
     """Return how many of ``rows`` fall in each attainment bucket (people with none left out)."""
     counts = dict.fromkeys((b[0] for b in BUCKETS), 0)
@@ -738,11 +760,25 @@ def attainment_buckets(rows: Iterable[Summary]) -> list[tuple[str, int]]:
 
 
 def team_rollup(
-    *, access: Access, period: Period, sort: str = "name", descending: bool = False
+    *,
+    access: Access,
+    period: Period,
+    sort: str = "name",
+    descending: bool = False,
+    node_id: int | None = None,
 ) -> list[Summary]:
     """Return the statement summaries of the people the principal may read for ``period``
-    (a manager: the subtree of every node she managed during it), herself left out."""
+    (a manager: the subtree of every node she managed during it), herself left out;
+    ``node_id``: only those in that node's subtree (any hierarchy: a team, a business unit,
+    a region) as it stood during the period. An unknown node is a 404."""
     people = access.payees(start=period.start, end=period.end)
+    if node_id is not None:
+        if not Node.objects.filter(pk=node_id).exists():
+            raise NotFoundError("Node not found.")
+        people = people.filter(
+            pk__in=people_in_subtrees(node_ids=[node_id], start=period.start, end=period.end)
+            .values("pk")
+        )
     if access.principal.user_id is not None:
         people = people.exclude(user_id=access.principal.user_id)
     rows = period_summaries(period=period, people=people)

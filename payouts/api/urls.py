@@ -4,12 +4,13 @@ from django.urls import path
 
 from payouts.api import accruals as accrual_views
 from payouts.api import analytics as analytics_views
-from payouts.api import approvals, exports, milestones, runs, statements
+from payouts.api import approvals, exports, milestones, rollups, runs, statements
 from payouts.api import ledger as views
 from payouts.api import nudges as nudge_views
 
 urlpatterns = [
     path("statements/", statements.StatementListView.as_view(), name="api-statement-list"),
+    path("rollups/", rollups.RollupView.as_view(), name="api-rollup"),
     path(
         "statements/<int:period_id>-<int:person_id>/",
         statements.StatementDetailView.as_view(),
