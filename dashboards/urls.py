@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboards import earnings_views, export_views, period_views, runs_views
+from dashboards import dispute_views, earnings_views, export_views, period_views, runs_views
 
 urlpatterns = [
     # --- period close (payouts' lifecycle and ledger) ---
@@ -76,5 +76,20 @@ urlpatterns += [
         "exports/earning-codes/<int:code_id>/delete/",
         export_views.earning_code_delete,
         name="earning_code_delete",
+    ),
+]
+
+# --- disputes (dashboards/dispute_views.py) ---
+
+urlpatterns += [
+    path("disputes/", dispute_views.dispute_inbox, name="dispute_inbox"),
+    path("disputes/mine/", dispute_views.my_questions, name="my_questions"),
+    path("disputes/new/", dispute_views.dispute_raise, name="dispute_raise"),
+    path("disputes/settings/", dispute_views.dispute_settings, name="dispute_settings"),
+    path("disputes/<int:dispute_id>/", dispute_views.dispute_detail, name="dispute_detail"),
+    path(
+        "disputes/<int:dispute_id>/<str:action>/",
+        dispute_views.dispute_action,
+        name="dispute_action",
     ),
 ]

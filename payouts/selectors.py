@@ -13,6 +13,8 @@ from payouts.models import (
     Adjustment,
     AdjustmentStatus,
     CalculationRun,
+    Dispute,
+    DisputeStatus,
     Hold,
     HoldStatus,
     PayoutLine,
@@ -21,6 +23,8 @@ from payouts.models import (
     RunStatus,
 )
 from plans.models import PlanAcknowledgement
+
+DISPUTE_ACTIVE = (DisputeStatus.OPEN, DisputeStatus.IN_REVIEW)
 
 
 @dataclass
@@ -36,6 +40,7 @@ class ChecklistItem:
     adjustments_pending: int = 0
     holds_active: int = 0
     unacknowledged_plans: int = 0  # people paid on a plan version they have not acknowledged
+    disputes_open: int = 0  # questions about the period still open or in review (disputes)
     transitions: list[str] = field(default_factory=list)
 
     @property
@@ -93,6 +98,13 @@ def period_checklists(*, periods: list[Period], principal: Principal) -> list[Ch
     )
     held = {row["period_id"]: row["n"] for row in per_period}
     unacknowledged = _unacknowledged_plans(latest)
+    # --- disputes (payouts/disputes.py): questions about the period not yet answered ---
+    for row in (
+        Dispute.objects.filter(period_id__in=ids, status__in=DISPUTE_ACTIVE)
+        .values("period_id")
+        .annotate(n=Count("pk"))
+    ):
+        items[row["period_id"]].disputes_open = row["n"]
     for pk, item in items.items():
         item.latest_run = latest.get(pk)
         item.holds_active = everywhere + held.get(pk, 0)

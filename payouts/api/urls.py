@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from payouts.api import exports, runs, statements
+from payouts.api import disputes, exports, runs, statements
 from payouts.api import ledger as views
 
 urlpatterns = [
@@ -108,5 +108,23 @@ urlpatterns += [
         "earning-codes/<int:code_id>/",
         exports.EarningCodeDetailView.as_view(),
         name="api-earning-code-detail",
+    ),
+]
+
+# --- disputes (payouts/api/disputes.py) ---
+
+DISPUTE = "disputes/<int:dispute_id>/"
+
+urlpatterns += [
+    path("disputes/", disputes.DisputeListView.as_view(), name="api-dispute-list"),
+    path(DISPUTE, disputes.DisputeDetailView.as_view(), name="api-dispute-detail"),
+    path(
+        DISPUTE + "comments/", disputes.DisputeCommentsView.as_view(), name="api-dispute-comments"
+    ),
+    path(DISPUTE + "assign/", disputes.DisputeAssignView.as_view(), name="api-dispute-assign"),
+    path(DISPUTE + "resolve/", disputes.DisputeResolveView.as_view(), name="api-dispute-resolve"),
+    path(DISPUTE + "reject/", disputes.DisputeRejectView.as_view(), name="api-dispute-reject"),
+    path(
+        DISPUTE + "withdraw/", disputes.DisputeWithdrawView.as_view(), name="api-dispute-withdraw"
     ),
 ]
