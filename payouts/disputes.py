@@ -52,6 +52,7 @@ from payouts.models import (
     DisputeSettings,
     DisputeStatus,
     DisputeSubject,
+    LineContribution,
     PayoutLine,
 )
 from payouts.policy import WRITABLE, may_approve
@@ -424,6 +425,18 @@ def subject_credit_get(access: Access, credit_id: int | None) -> Credit:
     return credit
 
 
+def _period_paying(credit: Credit) -> Period | None:
+    """Return the period of the latest payout line the credit contributed to (a quarter's
+    commission pays a credit dated in one of its months), if any."""
+    row = (
+        LineContribution.objects.filter(credit_id=credit.pk)
+        .select_related("line__period")
+        .order_by("-id")
+        .first()
+    )
+    return row.line.period if row is not None else None
+
+
 def _period_of_day(day: dt.date) -> Period | None:
     period: Period | None = (
         Period.objects.filter(start__lte=day, end__gt=day).order_by("end", "start").first()
@@ -460,7 +473,7 @@ def dispute_raise(
     elif subject.kind == DisputeSubject.CREDIT:
         credit = subject_credit_get(access, subject.credit_id)
         person = credit.person
-        found = credit.period or _period_of_day(credit.credit_date)
+        found = _period_paying(credit) or credit.period or _period_of_day(credit.credit_date)
         if found is None:
             raise NotFoundError(PERIOD_NOT_FOUND)
         period = found
