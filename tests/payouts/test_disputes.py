@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from functools import partial
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
