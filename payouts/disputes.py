@@ -873,11 +873,13 @@ def demo_disputes(tenant: Tenant) -> int:
         raised += 1
         stepped = next((x for x in latest if isinstance(x.trace, list) and x.trace), None)
         if stepped is not None:
+            names = [s.get("name") if isinstance(s, dict) else None for s in stepped.trace]
+            step = names.index("measure") if "measure" in names else 0  # what was credited
             dispute_raise(
                 access=access,
-                subject=Subject(kind=DisputeSubject.STEP, line_id=stepped.pk, trace_step=0),
+                subject=Subject(kind=DisputeSubject.STEP, line_id=stepped.pk, trace_step=step),
                 reason_code="credit_split",
-                description="My share of the Initech renewal looks like 50 %; we agreed 70/30.",
+                description="This counts only my half of a shared deal; we agreed a 70/30 split.",
             )
             raised += 1
         missing = dispute_raise(
