@@ -139,6 +139,8 @@ def test_the_inbox_shows_age_against_the_sla_and_highlights_overdue(client, org,
     # the period-close checklist counts them
     close = _text(comp.get(f"/periods/{written.q1.pk}/close/"))
     assert "Open questions: 2" in close
+    listed = _text(comp.get("/periods/close/?kind=quarterly"))
+    assert f"/disputes/?period={written.q1.pk}&amp;status=active" in listed and "2 open" in listed
 
 
 def test_a_manager_answers_her_teams_questions(client, org, written):
