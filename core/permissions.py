@@ -82,6 +82,16 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
+# --- disputes (payouts/disputes.py) ---
+# Whoever reads pay may question it (a payee their own, a manager their team's, comp admins and
+# finance anyone's); the dispute services decide the rest. API clients write with write:payouts.
+DISPUTE_WRITE = "disputes.write"
+for _role, _granted in ROLE_PERMISSIONS.items():
+    if _granted & {"payouts.view", "payouts.view.team", "payouts.view.self"}:
+        ROLE_PERMISSIONS[_role] = _granted | {DISPUTE_WRITE}
+SCOPE_PERMISSIONS["write:payouts"] = SCOPE_PERMISSIONS["write:payouts"] | {DISPUTE_WRITE}
+
+
 def permissions_for_roles(roles: list[str]) -> frozenset[str]:
     """Return the union of permissions of ``roles``."""
     granted: set[str] = set()

@@ -27,7 +27,7 @@ from hierarchy import org_selectors
 from hierarchy.access import request_access
 from hierarchy.intervals import OPEN_END
 from hierarchy.models import Period, Person
-from payouts import nudges, statements
+from payouts import disputes, nudges, statements
 
 READ = ("payouts.view", "payouts.view.team", "payouts.view.self")
 TEAM = ("payouts.view", "payouts.view.team")
@@ -140,6 +140,7 @@ def statement_page(request: HttpRequest, period_id: int, person_id: int) -> Http
     )
     is_self = st["person"]["id"] == getattr(_me(request), "pk", None)
     totals = [(key, statements.TOTAL_LABELS[key], st["totals"][key]) for key in statements.TOTALS]
+    st = _with_questions(request, st)
     return render(
         request,
         "dashboards/earnings/statement.html",
@@ -159,11 +160,33 @@ def line_page(request: HttpRequest, line_id: int) -> HttpResponse:
     """One payout line: why, and which credits of which transactions made it."""
     drill = statements.line_get(access=request_access(request), line_id=line_id)
     is_self = drill.person.user_id == request.user.pk
+    questions = disputes.disputes_by_line(request_access(request), [drill.line.pk])
     return render(
         request,
         "dashboards/earnings/line.html",
-        {"drill": drill, "is_self": is_self, "active_nav": "my_earnings" if is_self else "my_team"},
+        {
+            "drill": drill,
+            "is_self": is_self,
+            "active_nav": "my_earnings" if is_self else "my_team",
+            "questions": questions.get(drill.line.pk, []),
+        },
     )
+
+
+# --- disputes: "Question this" on each line, the questions already asked ----------------------
+
+
+def _with_questions(request: HttpRequest, st: dict[str, Any]) -> dict[str, Any]:
+    """Return a display copy of a statement whose lines carry the questions asked about them and
+    whose adjustments carry the question that asked for them (payouts/disputes.py)."""
+    access = request_access(request)
+    asked = disputes.disputes_by_line(access, [line["id"] for line in st["lines"]])
+    by_entry = disputes.disputes_by_adjustment_entry(access, [e["id"] for e in st["ledger"]])
+    return {
+        **st,
+        "lines": [{**line, "questions": asked.get(line["id"], [])} for line in st["lines"]],
+        "ledger": [{**e, "dispute": by_entry.get(e["id"])} for e in st["ledger"]],
+    }
 
 
 def _team_period(request: HttpRequest) -> Period | None:

@@ -8,6 +8,7 @@ from dashboards import (
     accrual_views,
     admin_home_views,
     approval_views,
+    dispute_views,
     earnings_views,
     executive_views,
     export_views,
@@ -168,5 +169,20 @@ urlpatterns += [
         "runs/schedules/<int:schedule_id>/",
         schedule_views.run_schedule_change,
         name="run_schedule_change",
+    ),
+]
+
+# --- disputes (dashboards/dispute_views.py) ---
+
+urlpatterns += [
+    path("disputes/", dispute_views.dispute_inbox, name="dispute_inbox"),
+    path("disputes/mine/", dispute_views.my_questions, name="my_questions"),
+    path("disputes/new/", dispute_views.dispute_raise, name="dispute_raise"),
+    path("disputes/settings/", dispute_views.dispute_settings, name="dispute_settings"),
+    path("disputes/<int:dispute_id>/", dispute_views.dispute_detail, name="dispute_detail"),
+    path(
+        "disputes/<int:dispute_id>/<str:action>/",
+        dispute_views.dispute_action,
+        name="dispute_action",
     ),
 ]

@@ -1035,3 +1035,172 @@ class RunSchedule(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- disputes (payouts/disputes.py) ---------------------------------------------------------------
+#
+# A :class:`Dispute` is a payee's question about one number, attached to what produced it: a
+# statement line, one step of a line's trace, a credit, or a transaction that is missing. It is
+# routed (credit and missing-deal questions to the payee's manager as of the period, rate / plan /
+# quota ones to the comp admins), carries an SLA due date, and ends resolved (maybe with an
+# adjustment through the ledger's own approval), rejected or withdrawn. Its comments and its
+# history are append-only.
+
+
+class DisputeSubject(models.TextChoices):
+    LINE = "line", "Statement line"
+    STEP = "step", "Step of a line's calculation"
+    CREDIT = "credit", "Credit"
+    MISSING = "missing", "Missing transaction"
+
+
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_REVIEW = "in_review", "In review"
+    RESOLVED = "resolved", "Resolved"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class DisputeQueue(models.TextChoices):
+    MANAGER = "manager", "The payee's manager"
+    COMP_ADMIN = "comp_admin", "Comp admins"
+
+
+class DisputeSettings(TenantModel):
+    """A tenant's dispute policy: the SLA in business days and the reason codes offered."""
+
+    sla_business_days = models.PositiveSmallIntegerField(default=5)
+    reasons = models.JSONField(
+        default=list, blank=True, help_text='[{"code", "label", "route": manager|comp_admin}]'
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="disputesettings_one_per_tenant"),
+        ]
+
+
+class Dispute(TenantModel):
+    """A payee's question about one number, attached to the step that produced it."""
+
+    number = models.PositiveIntegerField(help_text="1, 2, ... within the tenant")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="disputes")
+    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="disputes")
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    raised_by_label = models.CharField(max_length=200, blank=True)
+    subject_kind = models.CharField(max_length=8, choices=DisputeSubject.choices)
+    line = models.ForeignKey(
+        PayoutLine, null=True, blank=True, on_delete=models.PROTECT, related_name="disputes"
+    )
+    trace_step = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Index of the step in the line's trace"
+    )
+    trace_step_snapshot = models.JSONField(
+        null=True, blank=True, help_text="The step as the payee saw it"
+    )
+    # Credits are versioned by the million and superseded in place: no database constraint.
+    credit = models.ForeignKey(
+        "incentives.Credit",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    missing_external_id = models.CharField(max_length=200, blank=True)
+    missing_description = models.CharField(max_length=500, blank=True)
+    missing_amount = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True
+    )
+    missing_currency = models.CharField(max_length=3, blank=True)
+    missing_date = models.DateField(null=True, blank=True)
+    reason_code = models.CharField(max_length=40)
+    reason_label = models.CharField(max_length=200)
+    description = models.TextField()
+    queue = models.CharField(max_length=12, choices=DisputeQueue.choices)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assignee_person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10, choices=DisputeStatus.choices, default=DisputeStatus.OPEN
+    )
+    raised_at = models.DateTimeField()
+    sla_due = models.DateField(help_text="Answer by this day (business days from raising)")
+    resolution = models.TextField(blank=True)
+    data_correction = models.TextField(blank=True, help_text="What was corrected in the data")
+    adjustment = models.OneToOneField(
+        Adjustment, null=True, blank=True, on_delete=models.PROTECT, related_name="dispute"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="dispute_unique_number"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "period"], name="dispute_status_period"),
+            models.Index(fields=["tenant", "person"], name="dispute_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"question Q-{self.number}"
+
+    @property
+    def ref(self) -> str:
+        return f"Q-{self.number}"
+
+
+class DisputeComment(TenantModel):
+    """One comment on a dispute: append-only."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    author_label = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["dispute", "created_at", "id"]
+        indexes = [models.Index(fields=["tenant", "dispute"], name="disputecomment_dispute")]
+
+
+class DisputeEvent(TenantModel):
+    """One step of a dispute's history (raised, assigned, commented, resolved...): append-only."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=DisputeStatus.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["dispute", "created_at", "id"]
+        indexes = [models.Index(fields=["tenant", "dispute"], name="disputeevent_dispute")]

@@ -16,6 +16,8 @@ from payouts.models import (
     ApprovalStatus,
     ApprovalStep,
     CalculationRun,
+    Dispute,
+    DisputeStatus,
     Hold,
     HoldStatus,
     PayoutLine,
@@ -24,6 +26,8 @@ from payouts.models import (
     RunStatus,
 )
 from plans.models import PlanAcknowledgement
+
+DISPUTE_ACTIVE = (DisputeStatus.OPEN, DisputeStatus.IN_REVIEW)
 
 
 @dataclass
@@ -39,6 +43,7 @@ class ChecklistItem:
     adjustments_pending: int = 0
     holds_active: int = 0
     unacknowledged_plans: int = 0  # people paid on a plan version they have not acknowledged
+    disputes_open: int = 0  # questions about the period still open or in review (disputes)
     transitions: list[str] = field(default_factory=list)
     # approvals: the pending request of a period in review, and the step it waits on
     approval_request: ApprovalRequest | None = None
@@ -99,6 +104,13 @@ def period_checklists(*, periods: list[Period], principal: Principal) -> list[Ch
     )
     held = {row["period_id"]: row["n"] for row in per_period}
     unacknowledged = _unacknowledged_plans(latest)
+    # --- disputes (payouts/disputes.py): questions about the period not yet answered ---
+    for row in (
+        Dispute.objects.filter(period_id__in=ids, status__in=DISPUTE_ACTIVE)
+        .values("period_id")
+        .annotate(n=Count("pk"))
+    ):
+        items[row["period_id"]].disputes_open = row["n"]
     for pk, item in items.items():
         item.latest_run = latest.get(pk)
         item.holds_active = everywhere + held.get(pk, 0)

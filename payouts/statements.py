@@ -776,8 +776,9 @@ def team_rollup(
         if not Node.objects.filter(pk=node_id).exists():
             raise NotFoundError("Node not found.")
         people = people.filter(
-            pk__in=people_in_subtrees(node_ids=[node_id], start=period.start, end=period.end)
-            .values("pk")
+            pk__in=people_in_subtrees(
+                node_ids=[node_id], start=period.start, end=period.end
+            ).values("pk")
         )
     if access.principal.user_id is not None:
         people = people.exclude(user_id=access.principal.user_id)

@@ -404,6 +404,10 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "payouts.models.RunStatus",
         "RunPhaseEnum": "payouts.models.RunPhase",
         "RunTriggerEnum": "payouts.models.RunTrigger",
+        # disputes (payouts/api/disputes.py)
+        "DisputeStatusEnum": "payouts.models.DisputeStatus",
+        "DisputeQueueEnum": "payouts.models.DisputeQueue",
+        "DisputeSubjectEnum": "payouts.models.DisputeSubject",
     },
 }
 

@@ -4,7 +4,7 @@ from django.urls import path
 
 from payouts.api import accruals as accrual_views
 from payouts.api import analytics as analytics_views
-from payouts.api import approvals, exports, milestones, rollups, runs, statements
+from payouts.api import approvals, disputes, exports, milestones, rollups, runs, statements
 from payouts.api import ledger as views
 from payouts.api import nudges as nudge_views
 
@@ -231,5 +231,23 @@ urlpatterns += [
         "run-schedules/<int:schedule_id>/",
         run_schedules.RunScheduleDetailView.as_view(),
         name="api-run-schedule-detail",
+    ),
+]
+
+# --- disputes (payouts/api/disputes.py) ---
+
+DISPUTE = "disputes/<int:dispute_id>/"
+
+urlpatterns += [
+    path("disputes/", disputes.DisputeListView.as_view(), name="api-dispute-list"),
+    path(DISPUTE, disputes.DisputeDetailView.as_view(), name="api-dispute-detail"),
+    path(
+        DISPUTE + "comments/", disputes.DisputeCommentsView.as_view(), name="api-dispute-comments"
+    ),
+    path(DISPUTE + "assign/", disputes.DisputeAssignView.as_view(), name="api-dispute-assign"),
+    path(DISPUTE + "resolve/", disputes.DisputeResolveView.as_view(), name="api-dispute-resolve"),
+    path(DISPUTE + "reject/", disputes.DisputeRejectView.as_view(), name="api-dispute-reject"),
+    path(
+        DISPUTE + "withdraw/", disputes.DisputeWithdrawView.as_view(), name="api-dispute-withdraw"
     ),
 ]

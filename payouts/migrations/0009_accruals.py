@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0004_loginattempt_kind'),
-        ('payouts', '0007_approvals'),
+        ('payouts', '0008_disputes'),
         ('plans', '0003_plan_acknowledgement'),
     ]
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from core.management.base import TenantCommand
+from core.tenancy import get_current_tenant
 from payouts.demo import seed_payouts
+from payouts.disputes import demo_disputes
 
 
 class Command(TenantCommand):
@@ -15,9 +17,12 @@ class Command(TenantCommand):
         result = seed_payouts()
         if "skipped" in result:
             self.stdout.write(f"payouts not seeded: {result['skipped']}")
-            return
-        for p in result["periods"]:
+        for p in result.get("periods", []):
             totals = ", ".join(f"{amount} {cur}" for cur, amount in sorted(p["totals"].items()))
             self.stdout.write(
                 f"Calculated {p['period']} ({p['state']}): {p['lines']} lines, {totals}."
             )
+        # --- disputes (payouts/disputes.py): a few questions, so the pages have content ---
+        raised = demo_disputes(get_current_tenant())
+        if raised:
+            self.stdout.write(f"Raised {raised} demo questions about pay.")
