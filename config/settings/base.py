@@ -396,6 +396,12 @@ SPECTACULAR_SETTINGS = {
         "JobFunctionEnum": "hierarchy.models.JobFunction",
         "AccessRoleEnum": "core.models.Role",
         "HrImportModeEnum": [("all_or_nothing", "all_or_nothing"), ("partial", "partial")],
+        # a statement's (and a roll-up's) run: final, provisional or none (payouts/statements.py)
+        "StatementStatusEnum": [
+            ("final", "final"),
+            ("provisional", "provisional"),
+            ("none", "none"),
+        ],
         # approvals (payouts/api/approvals.py)
         "ApprovalStatusEnum": "payouts.models.ApprovalStatus",
         "ApproverKindEnum": "payouts.models.ApproverKind",

@@ -20,6 +20,7 @@ from engine import compute
 from payouts import inputs as fetch
 from payouts import live, runs, statements
 from payouts.models import CalculationRun, LineContribution, PayoutLine, RunKind, RunStatus
+from tests.payouts.helpers import review_steps
 from tests.payouts.rundata import add_team_lead, build_sales, deal, record
 
 pytestmark = [pytest.mark.django_db, pytest.mark.needs_pg]
@@ -211,6 +212,7 @@ def test_a_closed_or_approved_period_gets_no_live_run(sales):
     run = _full(sales.period.pk)
     finance = Principal(permissions=ROLE_PERMISSIONS[Role.FINANCE])
     lifecycle.period_submit_for_review(period_id=sales.period.pk, principal=finance)
+    review_steps(sales.period)
     lifecycle.period_approve(period_id=sales.period.pk, run_id=run.pk, principal=finance)
     record([deal("LATE", 6, random.Random(8))])
     assert live.live_recalculate() == []

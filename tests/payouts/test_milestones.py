@@ -16,6 +16,7 @@ from core.tenancy import tenant_scope
 from hierarchy.access import access_for
 from payouts import milestones
 from payouts.models import PayoutLine
+from tests.payouts.helpers import review_steps
 from tests.payouts.milestones_data import JAN, build_launch
 from tests.tenancy import assert_not_found
 
@@ -130,6 +131,7 @@ def test_an_approved_period_reads_its_approved_run_and_says_final(org):
     with tenant_scope(org.tenant):
         finance = Principal(permissions=ROLE_PERMISSIONS[Role.FINANCE])
         lifecycle.period_submit_for_review(period_id=launch.period.pk, principal=finance)
+        review_steps(launch.period)
         lifecycle.period_approve(
             period_id=launch.period.pk, run_id=launch.run.pk, principal=finance
         )
