@@ -220,7 +220,12 @@ def period_approve(*, period_id: int, run_id: int, principal: Principal) -> Appr
         period,
         PeriodStatus.APPROVED,
         action="period.approve",
-        extra={"run": run.pk, "approval": approval.pk, "entries": entries},
+        extra={
+            "run": run.pk,
+            "approval": approval.pk,
+            "entries": entries,
+            "statements_frozen": len(frozen),
+        },
     )
     return ApprovalOutcome(period, approval, entries, frozen)
 
@@ -229,7 +234,7 @@ def _freeze_statements(*, period_id: int, run_id: int) -> Any:
     """Freeze the period's statements from the approved run (``payouts/statements.py``)."""
     from payouts import statements
 
-    return statements.statements_freeze(period_id=period_id, run_id=run_id)
+    return statements.statements_freeze(period_id=period_id, run_id=run_id, audit=False)
 
 
 @transaction.atomic
