@@ -732,25 +732,31 @@ def test_every_mutating_endpoint_is_in_the_table():
     assert not stale, f"MUTATIONS names endpoints that do not exist: {stale}"
 
 
-@pytest.fixture
-def world(tenant_a: Any, alice: Any) -> World:
+def build_world(tenant: Any, admin: Any) -> World:
+    """Tenant A's org and a published Sales AE plan (tests/security/test_api_scopes.py too)."""
     from plans import services
 
-    with tenant_scope(tenant_a):
-        org = build_org(tenant_a)
+    with tenant_scope(tenant):
+        org = build_org(tenant)
         plan = services.plan_create(
             code="sales-ae",
             name="Sales AE",
             template="sales_ae",
-            user_id=alice.pk,
+            user_id=admin.pk,
             valid_from=D(2026, 1, 1),
         )
-        services.plan_version_publish(version_id=plan.versions.get().pk, user_id=alice.pk)
-    return World(tenant=tenant_a, admin=alice, org=org, plan=plan)
+        services.plan_version_publish(version_id=plan.versions.get().pk, user_id=admin.pk)
+    return World(tenant=tenant, admin=admin, org=org, plan=plan)
 
 
-def _send(client: Any, method: str, call: Call) -> Any:
-    send = functools.partial(getattr(client, method.lower()), headers=call.headers)
+@pytest.fixture
+def world(tenant_a: Any, alice: Any) -> World:
+    return build_world(tenant_a, alice)
+
+
+def send(client: Any, method: str, call: Call, **headers: str) -> Any:
+    """Send ``call`` with ``method`` (and extra ``headers``) through a Django test client."""
+    send = functools.partial(getattr(client, method.lower()), headers={**call.headers, **headers})
     if call.body is None:
         return send(call.url)
     if call.content_type == "multipart":
@@ -774,7 +780,7 @@ def test_each_mutating_call_writes_exactly_one_audit_event(
     with tenant_scope(world.tenant):
         before = set(AuditEvent.objects.values_list("pk", flat=True))
     # when it is sent
-    response = _send(client_alice, method, call)
+    response = send(client_alice, method, call)
     # then it succeeded and wrote exactly the declared events
     assert response.status_code in call.status, (
         name,

@@ -149,23 +149,14 @@ class AuditEventListView(TenantAPIView):
                 description="json (default: one page) or csv (every matching event, a file)",
             ),
         ],
-        responses={
-            200: OpenApiResponse(
-                AuditEventOutputSerializer(many=True),
-                description="One page of events (JSON), or with ?format=csv a text/csv file",
-                examples=[
-                    OpenApiExample(
-                        "A changed target incentive",
-                        value={
-                            "count": 1,
-                            "next": None,
-                            "previous": None,
-                            "results": [EVENT_EXAMPLE],
-                        },
-                    )
-                ],
-            ),
-        },
+        responses=AuditEventOutputSerializer(many=True),
+        examples=[
+            OpenApiExample(
+                "A changed quota",
+                value={"count": 1, "next": None, "previous": None, "results": [EVENT_EXAMPLE]},
+                response_only=True,
+            )
+        ],
     )
     def get(self, request: Request) -> Any:
         access = request_access(request)
