@@ -31,7 +31,9 @@ from core.models import AuditEvent
 HIDDEN = "hidden"
 NOTHING = "—"
 # Snapshot keys that are bookkeeping, not something a person changed.
-QUIET_FIELDS = frozenset({"id", "tenant_id", "created_at", "updated_at", "created_by_id"})
+QUIET_FIELDS = frozenset(
+    {"id", "tenant_id", "created_at", "updated_at", "created_by_id", "request_hash", "spec_hash"}
+)
 # Amounts of money: shown with the snapshot's currency (and its decimals).
 MONEY_FIELDS = frozenset(
     {
@@ -55,6 +57,10 @@ LABELS = {
     "plan_version_id": "Plan version",
     "data_lock_date": "Data lock date",
     "rate": "Rate",
+    "created_by_label": "Created by",
+    "paid_by_label": "Paid by",
+    "period_ids": "Periods",
+    "sha256": "SHA-256",
 }
 # Pages that show one object of a type: (URL name, its keyword argument).
 OBJECT_PAGES: dict[str, tuple[str, str | None]] = {
@@ -144,6 +150,8 @@ def format_value(value: Any) -> str:
         if all(not isinstance(v, dict | list) for v in value):
             return ", ".join(format_value(v) for v in value) or NOTHING
         return f"{len(value)} items"
+    if isinstance(value, dict) and value and all(k in CURRENCY_EXPONENTS for k in value):
+        return ", ".join(format_money(v, k) for k, v in sorted(value.items()))  # totals
     if isinstance(value, dict):
         text = json.dumps(value, sort_keys=True, default=str)
         return text if len(text) <= 200 else text[:199] + "…"
@@ -170,6 +178,8 @@ def readable_changes(event: AuditEvent) -> list[FieldChange]:
         old, new = before.get(key), after.get(key)
         if had_before and old == new:
             continue
+        if not had_before and new in (None, "", [], {}):
+            continue  # a creation lists what was set
         rows.append(
             FieldChange(
                 field=key,

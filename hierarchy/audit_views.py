@@ -39,10 +39,12 @@ class AuditFilter(forms.Form):
         super().__init__(*args, **kwargs)
         wanted = self.data.get("object_type") if self.is_bound else None
         types = sorted({*object_types, *([wanted] if wanted else [])})
-        self.fields["object_type"].choices = [("", "Any"), *((t, t) for t in types)]
+        field = self.fields["object_type"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Any"), *((t, t) for t in types)]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if since and until and until < since:
             self.add_error("until", "The end is before the start.")

@@ -306,7 +306,7 @@ class QuotientAutoSchema(AutoSchema):
     # --- headers and errors ----------------------------------------------------------------
 
     def _public(self) -> bool:
-        return any(p is AllowAny or isinstance(p, AllowAny) for p in self.view.get_permissions())
+        return any(isinstance(p, AllowAny) for p in self.view.get_permissions())
 
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())
@@ -340,7 +340,9 @@ class QuotientAutoSchema(AutoSchema):
             if declared is not None and declared.get("content"):
                 continue  # the view documents its own body for this code
             description, example = ERRORS[code]
-            body = self._get_response_for_code(ErrorEnvelopeSerializer, code, direction=direction)
+            body = self._get_response_for_code(  # type: ignore[no-untyped-call]
+                ErrorEnvelopeSerializer, code, direction=direction
+            )
             body["description"] = (declared or {}).get("description") or description
             for media in body.get("content", {}).values():
                 media["examples"] = {

@@ -12,6 +12,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    inline_serializer,
 )
 from rest_framework import serializers
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -32,14 +33,19 @@ TAGS = ["Audit"]
 FORMATS = ("json", "csv")
 
 
-class FieldChangeSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    field = serializers.CharField(help_text="The snapshot key, e.g. target_incentive")
-    label = serializers.CharField(help_text="In words, e.g. Target incentive")
-    before = serializers.CharField(
-        allow_null=True, help_text="Formatted value before; null when the object was created"
-    )
-    after = serializers.CharField(help_text="Formatted value after; 'hidden' when redacted")
-    hidden = serializers.BooleanField(help_text="Redacted by the access policy")
+# (built inline: "field" and "label" would shadow attributes of a Serializer class)
+FieldChangeSerializer = inline_serializer(
+    "AuditFieldChange",
+    {
+        "field": serializers.CharField(help_text="The snapshot key, e.g. target_incentive"),
+        "label": serializers.CharField(help_text="In words, e.g. Target incentive"),
+        "before": serializers.CharField(
+            allow_null=True, help_text="Formatted value before; null when the object was created"
+        ),
+        "after": serializers.CharField(help_text="Formatted value after; 'hidden' when redacted"),
+        "hidden": serializers.BooleanField(help_text="Redacted by the access policy"),
+    },
+)
 
 
 class AuditEventOutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -52,7 +58,7 @@ class AuditEventOutputSerializer(serializers.ModelSerializer):  # type: ignore[t
     def get_redacted_fields(self, event: AuditEvent) -> list[str]:
         return list(getattr(event, "redacted_fields", []))
 
-    @extend_schema_field(FieldChangeSerializer(many=True))
+    @extend_schema_field(serializers.ListField(child=FieldChangeSerializer))
     def get_changes(self, event: AuditEvent) -> list[dict[str, Any]]:
         return [
             {

@@ -66,6 +66,15 @@ def test_a_creation_lists_what_was_set_and_yen_has_no_decimals():
     assert all(c.before is None for c in audit_log.readable_changes(event))
 
 
+def test_a_creation_skips_what_was_left_empty_and_totals_read_as_money():
+    event = AuditEvent(
+        after={"note": None, "totals": {"USD": "4161393.8700", "JPY": "1200"}, "request_hash": "ab"}
+    )
+    assert [c.sentence() for c in audit_log.readable_changes(event)] == [
+        "Totals: 1,200 JPY, 4,161,393.87 USD"
+    ]
+
+
 def test_redacted_fields_read_as_hidden():
     event = AuditEvent(before={"full_name": "Wes"}, after={"full_name": "Wes West"})
     event.redacted_fields = ["base_salary"]
