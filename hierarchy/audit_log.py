@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -93,7 +94,7 @@ CSV_HEADER = (
     "hidden fields",
     "request id",
 )
-_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(\.\d+)?)?(Z|[+-]00:00)?$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
@@ -142,9 +143,8 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, str):
-        match = _DATETIME.match(value)
-        if match:
-            return f"{match.group(1)} {match.group(2)} UTC"
+        if _DATETIME.match(value):
+            return _moment(value)
         return value
     if isinstance(value, list):
         if all(not isinstance(v, dict | list) for v in value):
@@ -156,6 +156,17 @@ def format_value(value: Any) -> str:
         text = json.dumps(value, sort_keys=True, default=str)
         return text if len(text) <= 200 else text[:199] + "…"
     return str(value)
+
+
+def _moment(text: str) -> str:
+    """Return an ISO time in the current time zone (the tenant's on pages, UTC in the API)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        return text
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _value(key: str, value: Any, snapshot: dict[str, Any]) -> str:
