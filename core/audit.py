@@ -7,7 +7,7 @@ which the request middleware, the API base view and tasks set.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -74,30 +74,3 @@ def audit_record(
         request_id=actor.request_id,
     )
     return event
-
-
-def audit_record_many(
-    *, action: str, objs: Sequence[models.Model], afters: Sequence[dict[str, Any] | None]
-) -> int:
-    """Write one audit event for ``action`` on each of ``objs`` (saved, with their pks), in one
-    bulk insert: a bulk service's events, each as :func:`audit_record` would write it."""
-    actor = current_actor()
-    now = timezone.now()
-    events = [
-        AuditEvent(
-            created_at=now,
-            actor_user_id=actor.user_id,
-            actor_api_client_id=actor.api_client_id,
-            actor_label=actor.label[:200],
-            action=action,
-            object_type=obj._meta.label_lower,
-            object_id=str(obj.pk),
-            object_repr=str(obj)[:200],
-            before=None,
-            after=after,
-            request_id=actor.request_id,
-        )
-        for obj, after in zip(objs, afters, strict=True)
-    ]
-    AuditEvent.objects.bulk_create(events, batch_size=2_000)
-    return len(events)

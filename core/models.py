@@ -217,18 +217,6 @@ class AuditEvent(TenantModel):
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id}"
 
-    _QUIET_FIELDS = frozenset({"id", "tenant_id", "created_at", "created_by_id"})
-
-    def changes(self) -> list[tuple[str, Any, Any]]:
-        """Return (field, before, after) for the fields this event changed, for people to read."""
-        before, after = self.before or {}, self.after or {}
-        rows = []
-        for key in sorted(set(before) | set(after)):
-            if key in self._QUIET_FIELDS or before.get(key) == after.get(key):
-                continue
-            rows.append((key, before.get(key), after.get(key)))
-        return rows
-
 
 class IdempotencyRecord(TenantModel):
     """The first response to a mutating API call made with an ``Idempotency-Key`` header."""

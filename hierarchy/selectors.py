@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import overload
+from datetime import date, datetime, time, timedelta
+from typing import Any, overload
+from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 
 from core.errors import NotFoundError
 from core.models import AuditEvent
+from core.tenancy import get_current_tenant
 from hierarchy.access import Access
 
 
@@ -50,19 +53,50 @@ class AuditEvents:
 
 
 def audit_event_queryset(
-    *, object_type: str | None = None, action: str | None = None
+    *,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
 ) -> QuerySet[AuditEvent]:
-    """Return the current tenant's audit events, newest first, unredacted (filter rules only)."""
+    """Return the current tenant's audit events, newest first, unredacted (the filter rules
+    only; the page, the API and the CSV all filter here).
+
+    ``object_type`` and ``object_id`` match exactly (``hierarchy.person`` and ``42``), ``action``
+    by prefix (``plan`` finds ``plan.create`` and ``plan_version.publish``), ``actor`` is part of
+    the actor's label (an e-mail, ``api:<client name>`` or ``system``, any case), and
+    ``since`` / ``until`` are days in the tenant's time zone (as pages show times), both
+    included.
+    """
     events = AuditEvent.objects.all().order_by("-created_at", "-id")
     if object_type:
         events = events.filter(object_type=object_type)
+    if object_id:
+        events = events.filter(object_id=object_id)
     if action:
         events = events.filter(action__startswith=action)
+    if actor:
+        events = events.filter(actor_label__icontains=actor)
+    if since is not None:
+        events = events.filter(created_at__gte=_day_start(since))
+    if until is not None:
+        events = events.filter(created_at__lt=_day_start(until + timedelta(days=1)))
     return events
 
 
-def audit_event_list(
-    *, access: Access, object_type: str | None = None, action: str | None = None
-) -> AuditEvents:
-    """Return the current tenant's audit events, newest first, as ``access`` may read them."""
-    return AuditEvents(audit_event_queryset(object_type=object_type, action=action), access)
+def _day_start(day: date) -> datetime:
+    zone = ZoneInfo(get_current_tenant().time_zone)
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def audit_event_list(*, access: Access, **filters: Any) -> AuditEvents:
+    """Return the current tenant's audit events, newest first, as ``access`` may read them
+    (``filters``: those of :func:`audit_event_queryset`)."""
+    return AuditEvents(audit_event_queryset(**filters), access)
+
+
+def audit_object_types() -> list[str]:
+    """Return the object types the tenant's audit log holds, for the page's filter."""
+    return sorted(set(AuditEvent.objects.values_list("object_type", flat=True).distinct()))

@@ -30,7 +30,7 @@ from core.errors import ConflictError, NotFoundError, ValidationFailedError
 from core.imports import COMMITTED, FINISHED, Reason
 from core.models import ChangeKind, model_snapshot
 from core.progress import progress_report
-from core.tasks import Started, start
+from core.tasks import Started, start, workers_configured
 from core.tenancy import get_current_tenant
 from incentives import bulk_ingest, ingest
 from incentives.crediting import CreditSummary, credits_recompute
@@ -109,8 +109,17 @@ def _new_batch(
     )
     batch.full_clean()
     batch.save()
-    audit_record(action="ingest.create", obj=batch, after=model_snapshot(batch))
     return batch
+
+
+def _queued(batch: IngestBatch) -> bool:
+    """Return whether :func:`_dispatch` will hand ``batch`` to a worker (same rule as start())."""
+    return batch.size_bytes > INLINE_MAX_BYTES and workers_configured()
+
+
+# One audit event per import request: an import run in the request is recorded once, when it
+# finishes (``ingest.finish``, or ``ingest.fail``); one handed to a worker is recorded when it
+# is accepted (``ingest.create`` / ``ingest.retry``), and its worker records the finish.
 
 
 def ingest_start(
@@ -127,6 +136,8 @@ def ingest_start(
             batch.rows_total = max(0, spooled.lines - 1)
             batch.save(update_fields=["rows_total"])
             spooled.path.rename(_upload_path(batch))
+            if _queued(batch):
+                audit_record(action="ingest.create", obj=batch, after=model_snapshot(batch))
     finally:
         spooled.path.unlink(missing_ok=True)
     return _dispatch(batch)
@@ -280,7 +291,8 @@ def ingest_retry(*, batch_id: int) -> IngestBatch:
         batch.message = ""
         batch.save(update_fields=["status", "reason", "finished_at", "message"])
         IngestError.objects.filter(batch=batch).delete()
-        audit_record(action="ingest.retry", obj=batch, after={"attempts": batch.attempts})
+        if _queued(batch):
+            audit_record(action="ingest.retry", obj=batch, after={"attempts": batch.attempts})
     return _dispatch(batch)
 
 
@@ -599,7 +611,12 @@ def _record(batch: IngestBatch, outcome: imports.Outcome, *, started: float) -> 
         audit_record(
             action="ingest.finish",
             obj=batch,
-            after={"status": batch.status, "reason": batch.reason, "counts": batch.counts},
+            after={
+                "status": batch.status,
+                "reason": batch.reason,
+                "counts": batch.counts,
+                "attempts": batch.attempts,
+            },
         )
     return batch
 
@@ -790,13 +807,22 @@ def credits_recalculate(*, transaction_ids: list[int] | None = None) -> CreditSu
     return summary
 
 
+@transaction.atomic
 def credits_recalculate_start(*, transaction_ids: list[int] | None = None) -> Started:
     """Recompute some transactions' credits now, or every credit of the tenant in a worker
     (when one is configured: a tenant can hold millions of transactions)."""
+    background = transaction_ids is None
+    if background and workers_configured():
+        # The request's one event; the worker's recalculation records its own when it ends.
+        audit_record(
+            action="credits.recalculate_queued",
+            object_type="incentives.credit",
+            after={"transactions": "all"},
+        )
     return start(
         "incentives.tasks.credits_recalculate_task",
         inline=lambda: credits_recalculate(transaction_ids=transaction_ids),
-        background=transaction_ids is None,
+        background=background,
     )
 
 

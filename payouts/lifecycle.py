@@ -244,6 +244,7 @@ def period_approve(
             "approval": approval.pk,
             "entries": entries,
             **({"approval_route": route} if route else {}),
+            "statements_frozen": len(frozen),
         },
     )
     return ApprovalOutcome(period, approval, entries, frozen)
@@ -253,7 +254,7 @@ def _freeze_statements(*, period_id: int, run_id: int) -> Any:
     """Freeze the period's statements from the approved run (``payouts/statements.py``)."""
     from payouts import statements
 
-    return statements.statements_freeze(period_id=period_id, run_id=run_id)
+    return statements.statements_freeze(period_id=period_id, run_id=run_id, audit=False)
 
 
 @transaction.atomic

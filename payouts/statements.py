@@ -329,11 +329,12 @@ def _statement_people(period: Period, run: CalculationRun) -> QuerySet[Person]:
 
 
 @transaction.atomic
-def statements_freeze(*, period_id: int, run_id: int) -> list[Statement]:
+def statements_freeze(*, period_id: int, run_id: int, audit: bool = True) -> list[Statement]:
     """Freeze, for the period's live approval of ``run_id``, the statement of every person the
     run paid (or the ledger moved): one append-only row each with its content and hash.
 
-    Called by the approve service inside its transaction, after the approval's ledger entries.
+    Called by the approve service inside its transaction, after the approval's ledger entries,
+    with ``audit=False``: the approval's one audit event counts the statements it froze.
     Idempotent: a person already frozen for this approval keeps the row written first.
     """
     period = Period.objects.filter(pk=period_id).first()
@@ -375,6 +376,8 @@ def statements_freeze(*, period_id: int, run_id: int) -> list[Statement]:
             )
         )
     Statement.objects.bulk_create(rows, batch_size=1000)
+    if not audit:
+        return list(frozen.order_by("person_id"))
     audit_record(
         action="statements.freeze",
         obj=run,

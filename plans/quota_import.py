@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 from django.db import transaction
 
+from core.audit import audit_record
 from core.errors import ApplicationError
 from core.imports import (
     FieldMap,
@@ -175,6 +176,18 @@ def quota_import(
                         outcome.changed += 1
             if dry_run or (outcome.error_rows and mode != "partial"):
                 raise RollbackError
+            if outcome.changed:
+                # One event for the whole file (the rows' services write none of their own).
+                audit_record(
+                    action="quota.import",
+                    object_type=Quota._meta.label_lower,
+                    after={
+                        "created": outcome.counts["created"],
+                        "changed": outcome.counts["changed"],
+                        "unchanged": outcome.counts["unchanged"],
+                        "quotas": [q.pk for q in written],
+                    },
+                )
     except RollbackError:
         if not dry_run:  # all or nothing with bad rows: nothing was written after all
             outcome.changed = 0
@@ -319,7 +332,9 @@ def _write(row: Row, *, access: Access, user_id: int | None, written: list[Quota
         if same.amount == amount and same.currency == currency:
             return "unchanged"
         written.append(
-            services.quota_update(access=access, quota_pk=same.pk, amount=amount, currency=currency)
+            services.quota_update(
+                access=access, quota_pk=same.pk, amount=amount, currency=currency, audit=False
+            )
         )
         return "changed"
     written.append(
@@ -333,6 +348,7 @@ def _write(row: Row, *, access: Access, user_id: int | None, written: list[Quota
             valid_to=row["valid_to"],
             plan_id=row["plan_id"],
             user_id=user_id,
+            audit=False,
         )
     )
     return "created"

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.audit import audit_record, audit_record_many
+from core.audit import audit_record
 from core.currencies import is_currency_code
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
 from core.models import model_snapshot
@@ -136,6 +136,7 @@ def _new_version(
     user_id: int | None,
     note: str = "",
     based_on: PlanVersion | None = None,
+    audit: bool = True,
 ) -> PlanVersion:
     spec = _checked_spec(source)
     draft = PlanVersion.objects.filter(plan=plan, status=VersionStatus.DRAFT).first()
@@ -163,7 +164,8 @@ def _new_version(
     )
     version.full_clean()
     version.save()
-    audit_record(action="plan_version.create", obj=version, after=_snapshot(version))
+    if audit:
+        audit_record(action="plan_version.create", obj=version, after=_snapshot(version))
     return version
 
 
@@ -217,8 +219,16 @@ def plan_create(
     )
     plan.full_clean()
     plan.save()
-    audit_record(action="plan.create", obj=plan, after=model_snapshot(plan))
-    _new_version(plan=plan, source=source, valid_from=valid_from, user_id=user_id)
+    version = _new_version(
+        plan=plan, source=source, valid_from=valid_from, user_id=user_id, audit=False
+    )
+    # One event for the plan and its first draft.
+    after = {
+        **model_snapshot(plan),
+        "version": version.number,
+        "valid_from": str(version.valid_from),
+    }
+    audit_record(action="plan.create", obj=plan, after=after)
     return plan
 
 
@@ -330,41 +340,32 @@ def plan_version_publish(
     version.published_at, version.published_by_id, version.updated_at = now, user_id, now
     version.full_clean()
     version.save()
-    audit_record(
-        action="plan_version.publish", obj=version, before=before, after=_snapshot(version)
-    )
+    after = _snapshot(version)
     if previous is not None and (previous.valid_to is None or previous.valid_to > start):
-        ended = _snapshot(previous)
         previous.valid_to = start
         previous.save(update_fields=["valid_to"])
-        audit_record(
-            action="plan_version.end", obj=previous, before=ended, after=_snapshot(previous)
-        )
+        after["previous_version_ends"] = {"version": previous.number, "valid_to": str(start)}
         if carry_assignments:
-            _carry(previous, version, start, user_id)
+            after["assignments_carried"] = _carry(previous, version, start, user_id)
+    # One event: the publication, the end of the version before and the assignments carried.
+    audit_record(action="plan_version.publish", obj=version, before=before, after=after)
     return version
 
 
-def _carry(
-    previous: PlanVersion, version: PlanVersion, start: dt.date, user_id: int | None
-) -> None:
-    """End ``previous``'s assignments on ``start`` and continue each on ``version``."""
+def _carry(previous: PlanVersion, version: PlanVersion, start: dt.date, user_id: int | None) -> int:
+    """End ``previous``'s assignments on ``start`` and continue each on ``version``; return how
+    many (the publication's audit event counts them)."""
     moving = PlanAssignment.objects.filter(plan_version=previous).overlapping(start, None)
+    carried = 0
     for old in moving.select_for_update():
-        before = model_snapshot(old)
+        carried += 1
         end = old.valid_to
         if old.valid_from >= start:  # starts on or after the new version: move it whole
             old.plan_version = version
             old.save(update_fields=["plan_version"])
-            audit_record(
-                action="plan_assignment.move", obj=old, before=before, after=model_snapshot(old)
-            )
             continue
         old.valid_to = start
         old.save(update_fields=["valid_to"])
-        audit_record(
-            action="plan_assignment.end", obj=old, before=before, after=model_snapshot(old)
-        )
         _write_assignment(
             version=version,
             holder=Holder(old.person_id, old.role_id, old.node_id),
@@ -373,7 +374,9 @@ def _carry(
             valid_from=start,
             valid_to=end,
             user_id=user_id,
+            audit=False,
         )
+    return carried
 
 
 @transaction.atomic
@@ -474,6 +477,7 @@ def _assign(
     valid_from: dt.date,
     valid_to: dt.date | None,
     user_id: int | None,
+    audit: bool = True,
 ) -> PlanAssignment:
     if not version.is_published:
         raise ConflictError(NOT_PUBLISHED.format(number=version.number), code="not_published")
@@ -526,6 +530,7 @@ def _assign(
         valid_from=valid_from,
         valid_to=valid_to,
         user_id=user_id,
+        audit=audit,
     )
 
 
@@ -538,8 +543,10 @@ def _write_assignment(
     valid_from: dt.date,
     valid_to: dt.date | None,
     user_id: int | None,
+    audit: bool = True,
 ) -> PlanAssignment:
-    """Save one checked assignment row and its audit event."""
+    """Save one checked assignment row and (unless a compound action records one event for
+    all of its rows) its audit event."""
     assignment = PlanAssignment(
         plan_version=version,
         plan_id=version.plan_id,
@@ -555,7 +562,10 @@ def _write_assignment(
     )
     assignment.full_clean()
     assignment.save()
-    audit_record(action="plan_assignment.create", obj=assignment, after=model_snapshot(assignment))
+    if audit:
+        audit_record(
+            action="plan_assignment.create", obj=assignment, after=model_snapshot(assignment)
+        )
     return assignment
 
 
@@ -622,6 +632,7 @@ def plan_assignment_bulk_create(
                         valid_from=row.valid_from,
                         valid_to=row.valid_to,
                         user_id=user_id,
+                        audit=False,
                     )
                 )
         except (ValidationFailedError, ConflictError, NotFoundError) as exc:
@@ -632,7 +643,28 @@ def plan_assignment_bulk_create(
             f"{errors[0]['message']}",
             details={"rows": errors},
         )
+    if created:
+        audit_record(
+            action="plan_assignment.bulk_create",
+            obj=version,
+            after={
+                "count": len(created),
+                "assignments": [_bulk_snapshot(a, ASSIGNMENT_BULK_FIELDS) for a in created],
+            },
+        )
     return created
+
+
+ASSIGNMENT_BULK_FIELDS = ("id", "person_id", "role_id", "node_id", "target_incentive", "currency")
+QUOTA_BULK_FIELDS = ("id", "person_id", "node_id", "quota_id", "amount", "currency", "plan_id")
+
+
+def _bulk_snapshot(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of one row of a bulk write, for its single audit event."""
+    snapshot = model_snapshot(row)
+    kept = {k: snapshot[k] for k in fields if snapshot.get(k) is not None}
+    kept["valid_from"], kept["valid_to"] = snapshot.get("valid_from"), snapshot.get("valid_to")
+    return kept
 
 
 @transaction.atomic
@@ -837,6 +869,7 @@ def _write_quota(
     valid_to: dt.date,
     plan: Plan | None,
     user_id: int | None,
+    audit: bool = True,
 ) -> Quota:
     now = timezone.now()
     quota = Quota(
@@ -854,7 +887,8 @@ def _write_quota(
     )
     quota.full_clean()
     quota.save()
-    audit_record(action="quota.create", obj=quota, after=model_snapshot(quota))
+    if audit:
+        audit_record(action="quota.create", obj=quota, after=model_snapshot(quota))
     return quota
 
 
@@ -870,6 +904,7 @@ def quota_create(
     user_id: int | None,
     currency: str | None = None,
     plan_id: int | None = None,
+    audit: bool = True,
 ) -> Quota:
     """Give a person or a node a quota on ``quota_id`` for ``[valid_from, valid_to)``; an
     overlapping quota of the same holder and id is refused by name."""
@@ -894,6 +929,7 @@ def quota_create(
         valid_to=valid_to,
         plan=plan,
         user_id=user_id,
+        audit=audit,
     )
 
 
@@ -916,8 +952,10 @@ def quota_update(
     currency: Any = _UNSET,
     valid_from: Any = _UNSET,
     valid_to: Any = _UNSET,
+    audit: bool = True,
 ) -> Quota:
-    """Change a quota's amount, currency or dates (the holder and id stay); audited."""
+    """Change a quota's amount, currency or dates (the holder and id stay); audited (unless a
+    compound action, such as a quota file, records one event for all of its rows)."""
     quota = _locked_quota(quota_pk)
     holder = QuotaHolder(person_id=quota.person_id, node_id=quota.node_id)
     # The principal must answer for the holder as it stands before the change, too.
@@ -945,7 +983,8 @@ def quota_update(
     quota.updated_at = timezone.now()
     quota.full_clean()
     quota.save()
-    audit_record(action="quota.update", obj=quota, before=before, after=model_snapshot(quota))
+    if audit:
+        audit_record(action="quota.update", obj=quota, before=before, after=model_snapshot(quota))
     return quota
 
 
@@ -1053,7 +1092,7 @@ def quota_bulk_create(
             for other, other_row in known.taken[key]:
                 if other.valid_from < row.valid_to and row.valid_from < other.valid_to:
                     raise _quota_overlap(name, row.quota_id, other, other_row)
-            quota = Quota(  # the holder object, not its id: the audit events name it
+            quota = Quota(
                 person=known.people.get(row.holder.person_id or 0),
                 node=known.nodes.get(row.holder.node_id or 0),
                 quota_id=row.quota_id,
@@ -1084,9 +1123,15 @@ def quota_bulk_create(
             details={"rows": errors},
         )
     Quota.objects.bulk_create(created, batch_size=2_000)
-    audit_record_many(
-        action="quota.create", objs=created, afters=[model_snapshot(q) for q in created]
-    )
+    if created:
+        audit_record(
+            action="quota.bulk_create",
+            object_type=Quota._meta.label_lower,
+            after={
+                "count": len(created),
+                "quotas": [_bulk_snapshot(q, QUOTA_BULK_FIELDS) for q in created],
+            },
+        )
     return created
 
 

@@ -377,6 +377,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The areas (tags) in order with their descriptions (core/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.postprocess",
+    ],
     # One named enum per choice set (several models have a "kind", "status" or "mode").
     "ENUM_NAME_OVERRIDES": {
         "TransactionKindEnum": "incentives.models.TransactionKind",

@@ -30,7 +30,7 @@ class MeView(TenantAPIView):
         scopes = serializers.ListField(child=serializers.CharField())
         permissions = serializers.ListField(child=serializers.CharField())
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(summary="Who am I", responses=OutputSerializer)
     def get(self, request: Request) -> Response:
         tenant = request.tenant  # type: ignore[attr-defined]
         membership = request.membership  # type: ignore[attr-defined]
@@ -89,7 +89,9 @@ class MemberListView(TenantAPIView):
             filterset=MemberFilter,
         )
 
-    @extend_schema(request=InputSerializer, responses={201: MemberOutputSerializer})
+    @extend_schema(
+        summary="Invite a member", request=InputSerializer, responses={201: MemberOutputSerializer}
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -133,7 +135,7 @@ class MemberDetailView(TenantAPIView):
         membership = membership or selectors.membership_get(membership_id=membership_id)
         return Response(MemberOutputSerializer(membership).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(summary="Deactivate a member", responses={204: None})
     def delete(self, request: Request, membership_id: int) -> Response:
         services.membership_set_active(membership_id=membership_id, active=False)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -211,7 +213,7 @@ class ApiClientDetailView(TenantAPIView):
             ApiClientOutputSerializer(selectors.api_client_get(client_id=client_id)).data
         )
 
-    @extend_schema(responses=ApiClientOutputSerializer)
+    @extend_schema(summary="Revoke an API client", responses=ApiClientOutputSerializer)
     def delete(self, request: Request, client_id: int) -> Response:
         client = services.api_client_revoke(client_id=client_id)
         return Response(ApiClientOutputSerializer(client).data)

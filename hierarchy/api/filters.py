@@ -85,10 +85,30 @@ class ImportBatchFilter(FilterSet):
 
 
 class AuditEventFilter(FilterSet):
+    """The audit log's filters: the rules live in ``selectors.audit_event_queryset``."""
+
+    actor = CharFilter(
+        method=by_selector(selectors.audit_event_queryset),
+        help_text="Part of who acted: an e-mail, api:<client name> or system (any case)",
+    )
     object_type = CharFilter(
-        method=by_selector(selectors.audit_event_queryset), help_text="e.g. person, fx_rate"
+        method=by_selector(selectors.audit_event_queryset),
+        help_text="The object's type, exactly: e.g. hierarchy.person, payouts.exportbatch",
+    )
+    object_id = CharFilter(
+        method=by_selector(selectors.audit_event_queryset),
+        help_text="The object's id (with object_type: one object's history)",
     )
     action = CharFilter(
-        method=by_selector(selectors.audit_event_queryset), help_text="An action or its prefix"
+        method=by_selector(selectors.audit_event_queryset),
+        help_text="An action or its start: plan finds plan.create and plan_version.publish",
+    )
+    since = DateFilter(
+        method=by_selector(selectors.audit_event_queryset),
+        help_text="From this day (in the tenant's time zone), included",
+    )
+    until = DateFilter(
+        method=by_selector(selectors.audit_event_queryset),
+        help_text="To this day (in the tenant's time zone), included",
     )
     ordering = Ordering(fields=("created_at", "action", "object_type"))

@@ -378,6 +378,8 @@ class JobRoleInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class JobRoleListView(TenantAPIView):
+    """Job roles (what people do: Account Executive, SDR…); POST creates one (comp admin)."""
+
     permission = "people.view"
     write_permission = "people.change"
 
@@ -399,6 +401,8 @@ class JobRoleListView(TenantAPIView):
 
 
 class JobRoleDetailView(TenantAPIView):
+    """One job role: read, rename or change its function, or delete it while nobody holds it."""
+
     permission = "people.view"
     write_permission = "people.change"
 
@@ -438,6 +442,8 @@ class HierarchyInputSerializer(serializers.Serializer):  # type: ignore[type-arg
 
 
 class HierarchyListView(TenantAPIView):
+    """The tenant's hierarchies (reporting, region, function, business unit…); POST creates one."""
+
     permission = "people.view"
     write_permission = "people.change"
 
@@ -464,6 +470,8 @@ class HierarchyListView(TenantAPIView):
 
 
 class HierarchyDetailView(TenantAPIView):
+    """One hierarchy: read, rename or change its kind, or delete it while it has no nodes."""
+
     permission = "people.view"
     write_permission = "people.change"
 
@@ -920,7 +928,7 @@ class ImportListView(TenantAPIView):
             "multipart/form-data": InputSerializer,
             "application/json": InputSerializer,
         },
-        responses={201: ImportBatchSerializer, 400: OpenApiTypes.OBJECT},
+        responses={201: ImportBatchSerializer},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -947,6 +955,8 @@ class ImportListView(TenantAPIView):
 
 
 class ImportDetailView(TenantAPIView):
+    """One HR import: its status, counts and whether it was a dry run."""
+
     permission = "people.change"
 
     @extend_schema(responses=ImportBatchSerializer)
@@ -962,6 +972,7 @@ class ImportErrorsView(TenantAPIView):
     permission = "people.change"
 
     @extend_schema(
+        summary="Download an HR import's error report",
         parameters=[OpenApiParameter("fmt", str, enum=list(REPORT_FORMATS))],
         responses={(200, "text/csv"): str, (200, "application/json"): dict},
     )

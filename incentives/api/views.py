@@ -132,7 +132,9 @@ class IngestRowsView(TenantAPIView):
         dry_run = serializers.BooleanField(default=False)
         mapping = serializers.CharField(default="", allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses={201: IngestBatchSerializer})
+    @extend_schema(
+        summary="Import JSON rows", request=InputSerializer, responses={201: IngestBatchSerializer}
+    )
     def post(self, request: Request, kind: str) -> Response:
         batch_kind = _kind(kind)
         serializer = self.InputSerializer(data=request.data)
@@ -166,6 +168,7 @@ class IngestCsvView(TenantAPIView):
     parser_classes = [parsers.MultiPartParser, parsers.FileUploadParser]
 
     @extend_schema(
+        summary="Import a CSV file",
         parameters=[
             OpenApiParameter("mode", str, enum=IngestMode.values),
             OpenApiParameter("dry_run", bool),
@@ -221,6 +224,9 @@ class IngestCsvView(TenantAPIView):
 
 
 class IngestBatchListView(TenantAPIView):
+    """The tenant's imports of incentive data (transactions, KPI values, FX rates, crediting
+    rules), newest first, with status and counts."""
+
     permission = "transactions.view"
 
     @extend_schema(
@@ -266,6 +272,7 @@ class IngestErrorListView(TenantAPIView):
     permission = "transactions.view"
 
     @extend_schema(
+        summary="List an import's row errors",
         parameters=list_parameters(filters.IngestErrorFilter),
         responses=IngestErrorSerializer(many=True),
     )
@@ -287,6 +294,7 @@ class IngestErrorCsvView(TenantAPIView):
     permission = "transactions.view"
 
     @extend_schema(
+        summary="Download an import's error report",
         parameters=[OpenApiParameter("fmt", str, enum=list(REPORT_FORMATS))],
         responses={(200, "text/csv"): str, (200, "application/json"): dict},
     )
@@ -358,6 +366,7 @@ class FxConvertView(TenantAPIView):
     permission = "transactions.view"
 
     @extend_schema(
+        summary="Convert an amount between currencies",
         parameters=[
             OpenApiParameter("amount", str, required=True, description="e.g. 1234.50"),
             OpenApiParameter("from", str, required=True, description="ISO 4217 code"),
@@ -578,6 +587,7 @@ class CreditRollupListView(TenantAPIView):
     permission = "transactions.view"
 
     @extend_schema(
+        summary="List managers' credit roll-ups",
         parameters=list_parameters(filters.CreditRollupFilter),
         responses=CreditRollupSerializer(many=True),
     )
@@ -668,6 +678,9 @@ class CreditingRuleSerializer(serializers.ModelSerializer):  # type: ignore[type
 
 
 class CreditingRuleListView(TenantAPIView):
+    """Crediting rules (direct, splits, territories, attribution, roll-ups) in priority order;
+    POST creates one from a day on."""
+
     permission = "transactions.view"
     write_permission = "transactions.change"
 
@@ -705,6 +718,9 @@ class CreditingRuleListView(TenantAPIView):
 
 
 class CreditingRuleDetailView(TenantAPIView):
+    """One crediting rule; PATCH changes its priority, kinds, configuration, dates or active
+    flag (credits are recomputed by POST /credits/recalculate/)."""
+
     permission = "transactions.view"
     write_permission = "transactions.change"
 
@@ -801,6 +817,9 @@ class KpiValueSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class KpiValueListView(TenantAPIView):
+    """KPI values (CSAT, NRR, on-time-in-full…) per person, node or the company and period, with
+    their sign-off state."""
+
     permission = "transactions.view"
 
     @extend_schema(
@@ -818,6 +837,8 @@ class KpiValueListView(TenantAPIView):
 
 
 class KpiValueSignOffView(TenantAPIView):
+    """Sign off a draft KPI value (its owner or a comp admin; a person, not an API client)."""
+
     permission = "transactions.change"
 
     @extend_schema(request=None, responses=KpiValueSerializer)

@@ -40,7 +40,7 @@ from hierarchy.access import request_access
 from payouts import exports
 from payouts.models import EntryKind, ExportContent, ExportFormat, ExportStatus
 
-TAG = "Finance exports"
+TAG = "Exports"
 ERRORS = {
     400: OpenApiResponse(description="Bad input, in the error envelope"),
     403: OpenApiResponse(description="Your role or scopes do not allow this"),
@@ -50,6 +50,43 @@ WRITE_ERRORS = {
     **ERRORS,
     409: OpenApiResponse(description="Conflict: nothing left to export, already paid, key reused"),
 }
+
+
+# Response examples: the shapes the demo's closed FY2027 Q3 answers (docs/api.md walks them).
+PAYOUT_EXAMPLE = {
+    "id": 264,
+    "period": 21,
+    "period_label": "FY2027 Q3",
+    "person": 20,
+    "employee_id": "E000020",
+    "name": "Marcus Manager",
+    "plan": 3,
+    "component": "override",
+    "kind": "earned",
+    "amount": "63824.7800",
+    "currency": "USD",
+    "payout_line": 144,
+    "status": "approved",
+    "export_batch": None,
+}
+BATCH_EXAMPLE = {
+    "id": 1,
+    "number": 1,
+    "periods": [21],
+    "person": None,
+    "business_unit": None,
+    "format": "csv",
+    "pay_date": "2026-11-30",
+    "status": "created",
+    "line_count": 453,
+    "totals": {"USD": "4161393.8700"},
+    "sha256": "4311640fe60468c3d63a93cbb83b83913a3d8b2e068e2e6feb3bc170d11f905b",
+    "idempotency_key": "payroll-fy2027-q3",
+    "created_by": "api:payroll",
+    "created_at": "2026-12-01T17:14:09.131996Z",
+    "paid_at": None,
+}
+PAID_EXAMPLE = {**BATCH_EXAMPLE, "status": "paid", "paid_at": "2026-12-01T17:14:12.965148Z"}
 
 
 def _user(request: Request) -> int | None:
@@ -142,6 +179,18 @@ class PayoutListView(TenantAPIView):
         ),
         parameters=list_parameters(PayoutFilter),
         responses={200: OutputSerializer(many=True), **ERRORS},
+        examples=[
+            OpenApiExample(
+                "Approved, not exported",
+                value={
+                    "count": 453,
+                    "next": "/api/v1/payouts/?limit=1&offset=1&status=approved",
+                    "previous": None,
+                    "results": [PAYOUT_EXAMPLE],
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request: Request) -> Response:
         _tenant_wide(request)
@@ -234,7 +283,10 @@ class ExportBatchListView(TenantAPIView):
                 "Q1 payroll",
                 value={"periods": [12], "format": "csv", "pay_date": "2026-04-15"},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Created", value=BATCH_EXAMPLE, response_only=True, status_codes=["201"]
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -381,6 +433,7 @@ class ExportBatchMarkPaidView(TenantAPIView):
         ),
         request=None,
         responses={200: BatchSerializer, **WRITE_ERRORS},
+        examples=[OpenApiExample("Paid", value=PAID_EXAMPLE, response_only=True)],
     )
     def post(self, request: Request, batch_id: int) -> Response:
         _tenant_wide(request)

@@ -46,7 +46,7 @@ from payouts.models import (
 READ = ("payouts.view", "payouts.view.self")
 WRITE = "payouts.view"
 LEDGER = ["Ledger"]
-LIFECYCLE = ["Period lifecycle"]
+LIFECYCLE = ["Periods"]
 
 
 def _visible_people(request: Request) -> QuerySet[Person] | None:
@@ -215,6 +215,8 @@ class LedgerEntryListView(TenantAPIView):
 
 
 class LedgerEntryDetailView(TenantAPIView):
+    """One ledger entry: kind, signed amount, currency, rate and what it corrects."""
+
     permission = READ
 
     @extend_schema(tags=LEDGER, summary="Get a ledger entry", responses=LedgerEntrySerializer)
@@ -335,6 +337,8 @@ class AdjustmentListView(TenantAPIView):
 
 
 class AdjustmentDetailView(TenantAPIView):
+    """One adjustment with its requester, decision and ledger entry once approved."""
+
     permission = READ
 
     @extend_schema(tags=LEDGER, summary="Get an adjustment", responses=AdjustmentSerializer)
@@ -349,6 +353,9 @@ class _DecisionInput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class AdjustmentApproveView(TenantAPIView):
+    """Approve a pending adjustment (finance, and never the person who requested it): it becomes
+    a ledger entry in its period."""
+
     permission = WRITE
 
     @extend_schema(
@@ -367,6 +374,8 @@ class AdjustmentApproveView(TenantAPIView):
 
 
 class AdjustmentRejectView(TenantAPIView):
+    """Reject a pending adjustment with a note saying why; nothing reaches the ledger."""
+
     permission = WRITE
 
     @extend_schema(
@@ -432,6 +441,8 @@ class DrawListView(TenantAPIView):
 
 
 class DrawDetailView(TenantAPIView):
+    """One draw (advance): amount, whether it is recoverable, and its ledger entry."""
+
     permission = READ
 
     @extend_schema(tags=LEDGER, summary="Get a draw", responses=DrawSerializer)
@@ -510,6 +521,8 @@ class HoldListView(TenantAPIView):
 
 
 class HoldDetailView(TenantAPIView):
+    """One hold on a person's (or one line's) payouts: reason, status, what it held."""
+
     permission = READ
 
     @extend_schema(tags=LEDGER, summary="Get a hold", responses=HoldSerializer)
@@ -518,6 +531,9 @@ class HoldDetailView(TenantAPIView):
 
 
 class HoldReleaseView(TenantAPIView):
+    """Release an active hold: what it held is paid in an open period (the next one unless
+    named)."""
+
     permission = WRITE
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -560,6 +576,8 @@ _GUARD_DESCRIPTION = (
 
 
 class PeriodSubmitView(TenantAPIView):
+    """Submit a calculated period for review (comp admin or finance)."""
+
     permission = WRITE
 
     @extend_schema(
@@ -578,6 +596,8 @@ class PeriodSubmitView(TenantAPIView):
 
 
 class PeriodApproveView(TenantAPIView):
+    """Approve a period in review with one of its succeeded full runs (finance)."""
+
     permission = WRITE
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -602,6 +622,8 @@ class PeriodApproveView(TenantAPIView):
 
 
 class PeriodReopenView(TenantAPIView):
+    """Reopen an approved, not yet closed period, saying why (finance)."""
+
     permission = WRITE
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -625,6 +647,8 @@ class PeriodReopenView(TenantAPIView):
 
 
 class PeriodCloseView(TenantAPIView):
+    """Close an approved period: its data is locked from the data lock date on (finance)."""
+
     permission = WRITE
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -34,7 +34,7 @@ from hierarchy.access import request_access
 from payouts import runs
 from payouts.models import CalculationRun, PayoutLine, RunKind, RunStatus, RunTrigger
 
-TAG = "runs"
+TAG = "Runs"
 RUNS = "starting a calculation run"  # a run pays everyone in the period
 
 
@@ -212,7 +212,49 @@ class RunListView(TenantAPIView):
         ),
         request=RunCreateSerializer,
         responses={201: RunSerializer},
-        examples=[OpenApiExample("Start", value={"period": 12}, request_only=True)],
+        examples=[
+            OpenApiExample("Start", value={"period": 12}, request_only=True),
+            OpenApiExample(
+                "Queued",
+                value={
+                    "id": 3,
+                    "period": 12,
+                    "period_label": "FY2027 Q4",
+                    "number": 2,
+                    "kind": "full",
+                    "trigger": "api",
+                    "status": "queued",
+                    "phase": "fetch",
+                    "reason": "",
+                    "problems": [],
+                    "known_at": "2026-12-01T17:20:00.000000Z",
+                    "result_hash": "",
+                    "people_count": 0,
+                    "chunk_size": 500,
+                    "chunks_total": 0,
+                    "line_count": 0,
+                    "totals": {},
+                    "retry_of": None,
+                    "created_by": "api:payroll",
+                    "created_at": "2026-12-01T17:20:00.000000Z",
+                    "started_at": None,
+                    "finished_at": None,
+                    "progress": {
+                        "status": "queued",
+                        "phase": "fetch",
+                        "phase_label": "Waiting for a worker",
+                        "chunks_done": 0,
+                        "chunks_total": 0,
+                        "percent": 0,
+                        "eta_seconds": None,
+                        "elapsed_seconds": 0,
+                    },
+                    "lines_url": "/api/v1/runs/3/lines/",
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         request_access(request).require_tenant_wide(RUNS)

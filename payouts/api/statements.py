@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -57,6 +57,36 @@ class StatementListView(TenantAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("period", int), OpenApiParameter("person", int)],
         responses={200: StatementSummarySerializer(many=True)},
+        examples=[
+            OpenApiExample(
+                "A final statement",
+                value={
+                    "count": 217,
+                    "next": "/api/v1/statements/?limit=1&offset=1&period=21",
+                    "previous": None,
+                    "results": [
+                        {
+                            "id": "21-90",
+                            "period_id": 21,
+                            "period": "FY2027 Q3",
+                            "person_id": 90,
+                            "employee_id": "E000090",
+                            "full_name": "Ada Ito",
+                            "status": "final",
+                            "run_id": 1,
+                            "currency": "USD",
+                            "earned": "35147.3500",
+                            "payable": "0.0000",
+                            "attainment": "1.41758814",
+                            "plans": ["Sales Account Executive"],
+                            "frozen": True,
+                            "url": "/api/v1/statements/21-90/",
+                        }
+                    ],
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request: Request) -> Response:
         rows = statements.statement_list(
@@ -91,7 +121,7 @@ class StatementCsvView(TenantAPIView):
 
     permission = READ
 
-    @extend_schema(responses={(200, "text/csv"): str})
+    @extend_schema(summary="Download a statement as CSV", responses={(200, "text/csv"): str})
     def get(self, request: Request, period_id: int, person_id: int) -> HttpResponse:
         content = _statement(request, period_id, person_id)
         response = HttpResponse(statement_csv(content), content_type="text/csv; charset=utf-8")
@@ -104,7 +134,9 @@ class StatementPdfView(TenantAPIView):
 
     permission = READ
 
-    @extend_schema(responses={(200, "application/pdf"): bytes})
+    @extend_schema(
+        summary="Download a statement as PDF", responses={(200, "application/pdf"): bytes}
+    )
     def get(self, request: Request, period_id: int, person_id: int) -> HttpResponse:
         content = _statement(request, period_id, person_id)
         response = HttpResponse(statement_pdf(content), content_type="application/pdf")
@@ -163,7 +195,9 @@ class StatementLineView(TenantAPIView):
 
     permission = READ
 
-    @extend_schema(responses={200: LineDrillSerializer})
+    @extend_schema(
+        summary="Get a statement line with its trace", responses={200: LineDrillSerializer}
+    )
     def get(self, request: Request, line_id: int) -> Response:
         drill = statements.line_get(access=request_access(request), line_id=line_id)
         return Response(LineDrillSerializer(drill).data)

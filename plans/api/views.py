@@ -42,7 +42,7 @@ class PlanSchemaView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(summary="Get the plan language's JSON Schema", responses={200: dict})
     def get(self, request: Request) -> Response:
         return Response(plan_json_schema())
 
@@ -55,6 +55,7 @@ class PlanValidateView(TenantAPIView):
     idempotent = False
 
     @extend_schema(
+        summary="Validate a plan document",
         request=dict,
         responses={
             200: inline_serializer(

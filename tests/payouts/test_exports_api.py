@@ -356,5 +356,5 @@ def test_the_schema_tags_and_summarises_every_export_operation(db: Any) -> None:
     ]
     assert len(ops) >= 10
     for path, method, op in ops:
-        assert op["tags"] == ["Finance exports"], (path, method)
+        assert op["tags"] == ["Exports"], (path, method)
         assert op.get("summary"), (path, method)
