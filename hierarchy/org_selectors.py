@@ -454,14 +454,3 @@ def org_tree(
 
     set_depth(roots, 0)
     return roots
-
-
-def flatten_tree(roots: list[TreeNode]) -> list[TreeNode]:
-    """Return the tree in display order (depth-first)."""
-    out: list[TreeNode] = []
-    stack = list(reversed(roots))
-    while stack:
-        item = stack.pop()
-        out.append(item)
-        stack.extend(reversed(item.children))
-    return out
