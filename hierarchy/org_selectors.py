@@ -22,6 +22,7 @@ from django.db.models import DateField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from core.errors import NotFoundError
+from core.sorting import natural_key
 from core.temporal import overlapping_q
 from hierarchy.intervals import OPEN_END, ClosureRow, Link, build_closure, clip, live_on
 from hierarchy.models import (
@@ -438,7 +439,8 @@ def org_tree(
         for pk, node in nodes.items()
     }
     roots: list[TreeNode] = []
-    for pk, item in sorted(tree.items(), key=lambda kv: kv[1].node.name):
+    # Natural order: "Sales team 2" before "Sales team 11".
+    for pk, item in sorted(tree.items(), key=lambda kv: natural_key(kv[1].node.name)):
         parent = parent_of.get(pk)
         if parent in tree:
             tree[parent].children.append(item)
@@ -452,14 +454,3 @@ def org_tree(
 
     set_depth(roots, 0)
     return roots
-
-
-def flatten_tree(roots: list[TreeNode]) -> list[TreeNode]:
-    """Return the tree in display order (depth-first)."""
-    out: list[TreeNode] = []
-    stack = list(reversed(roots))
-    while stack:
-        item = stack.pop()
-        out.append(item)
-        stack.extend(reversed(item.children))
-    return out

@@ -23,6 +23,7 @@ from django.urls import reverse
 from core.errors import ApplicationError
 from core.params import parse_date, parse_id
 from core.permissions import request_principal
+from core.sorting import natural_sorted
 from hierarchy import org_selectors as sel
 from hierarchy import people, periods
 from hierarchy.access import PEOPLE_READ, request_access
@@ -72,6 +73,10 @@ def _page_id(raw: str) -> int:
 # --- forms -------------------------------------------------------------------------------------
 
 
+def _node_name(node: Any) -> str:
+    return str(node.name)
+
+
 class PersonForm(forms.Form):
     employee_id = forms.CharField(max_length=64)
     full_name = forms.CharField(max_length=200)
@@ -97,7 +102,8 @@ class AssignmentForm(forms.Form):
     def __init__(self, *args: Any, nodes: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["node_id"].choices = [  # type: ignore[attr-defined]
-            (n.pk, f"{n.hierarchy.name} / {n.name}") for n in nodes
+            (n.pk, f"{n.hierarchy.name} / {n.name}")
+            for n in natural_sorted(nodes, key=lambda n: f"{n.hierarchy.name} / {n.name}")
         ]
         self.fields["role_id"].choices = [  # type: ignore[attr-defined]
             (r.pk, r.name) for r in sel.job_role_list()
@@ -117,7 +123,8 @@ class NodeForm(forms.Form):
     def __init__(self, *args: Any, hierarchy_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["parent_id"].choices = [("", "— none (a root) —")] + [  # type: ignore[attr-defined]
-            (n.pk, n.name) for n in sel.node_list(hierarchy_id=hierarchy_id)
+            (n.pk, n.name)
+            for n in natural_sorted(sel.node_list(hierarchy_id=hierarchy_id), key=_node_name)
         ]
 
 
@@ -127,7 +134,8 @@ class MoveForm(NodeForm):
         del self.fields["code"], self.fields["name"]
         self.fields["node_id"] = forms.TypedChoiceField(label="Node", coerce=int)
         self.fields["node_id"].choices = [  # type: ignore[attr-defined]
-            (n.pk, n.name) for n in sel.node_list(hierarchy_id=hierarchy_id)
+            (n.pk, n.name)
+            for n in natural_sorted(sel.node_list(hierarchy_id=hierarchy_id), key=_node_name)
         ]
         self.order_fields(["node_id", "parent_id", "valid_from"])
 
@@ -227,11 +235,7 @@ def org_chart(request: HttpRequest) -> HttpResponse:
         if done:
             query = f"?hierarchy={chosen.pk}&as_of={as_of}" if chosen else ""
             return redirect(reverse("org_chart") + query)
-    rows = (
-        sel.flatten_tree(sel.org_tree(hierarchy=chosen, as_of=as_of, within=within))
-        if chosen
-        else []
-    )
+    roots = sel.org_tree(hierarchy=chosen, as_of=as_of, within=within) if chosen else []
     return render(
         request,
         "hierarchy/org_chart.html",
@@ -240,7 +244,7 @@ def org_chart(request: HttpRequest) -> HttpResponse:
             "hierarchies": hierarchies,
             "chosen": chosen,
             "as_of": as_of,
-            "rows": rows,
+            "roots": roots,
             "can_change": can_change,
             "hierarchy_form": hierarchy_form,
             "role_form": role_form,

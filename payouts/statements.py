@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from core.audit import audit_record, current_actor
 from core.errors import NotFoundError, ValidationFailedError
+from core.sorting import natural_key
 from core.tenancy import get_current_tenant
 from hierarchy.access import Access
 from hierarchy.models import Assignment, Node, NodeClosure, Period, PeriodStatus, Person
@@ -787,8 +788,9 @@ def team_rollup(
         people = people.exclude(user_id=access.principal.user_id)
     rows = period_summaries(period=period, people=people)
     keys: dict[str, Any] = {
-        "name": lambda r: (r.person.full_name.lower(), r.person.employee_id),
-        "plan": lambda r: (", ".join(r.plans).lower(), r.person.full_name.lower()),
+        # Natural order, so "Rep 2" comes before "Rep 11".
+        "name": lambda r: (natural_key(r.person.full_name), natural_key(r.person.employee_id)),
+        "plan": lambda r: (natural_key(", ".join(r.plans)), natural_key(r.person.full_name)),
         "attainment": lambda r: (r.attainment is not None, r.attainment or ZERO),
         "earned": lambda r: r.earned,
         "payable": lambda r: r.payable,

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from core.errors import ApplicationError, NotFoundError
 from core.figures import payout_curve_figure
 from core.permissions import request_principal
+from core.sorting import natural_sorted
 from core.views import require_permission
 from hierarchy import org_selectors, periods
 from hierarchy.access import request_access
@@ -179,7 +180,10 @@ class AssignForm(forms.Form):
         ]
         fields["node"].choices = [("", "—")] + [
             (n.pk, f"{n.name} · {n.hierarchy.name}")
-            for n in org_selectors.node_list().select_related("hierarchy")
+            for n in natural_sorted(
+                org_selectors.node_list().select_related("hierarchy"),
+                key=lambda n: f"{n.name} · {n.hierarchy.name}",
+            )
             if access.node_writable(n.pk, access.today, None)
         ]
         fields["role"].choices = [("", "—")] + [

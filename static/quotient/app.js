@@ -8,6 +8,8 @@
 //                               the server sends back (an error beside a field) replaces the page
 //   [data-nav-toggle]           the phone's Menu button: opens and closes the navigation
 //   [data-poll="url"]           a running import: polls its JSON, moves the bar, reloads when done
+//   [data-tree-toggle="open|close"] [data-tree="id"]  expands or collapses every <details> of a
+//                               tree (the org chart); the buttons are hidden until this script runs
 (function () {
   "use strict";
   document.addEventListener("change", function (event) {
@@ -202,4 +204,15 @@
       .catch(function () { window.setTimeout(function () { pollRun(box); }, 3000); });
   }
   document.querySelectorAll("[data-run-poll]").forEach(pollRun);
+
+  // --- collapsible trees (the org chart) ---------------------------------------------------
+  document.querySelectorAll("[data-tree-toggle]").forEach(function (button) { button.hidden = false; });
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("[data-tree-toggle]");
+    if (!button) return;
+    const tree = document.getElementById(button.dataset.tree);
+    if (!tree) return;
+    const open = button.dataset.treeToggle === "open";
+    tree.querySelectorAll("details").forEach(function (d) { d.open = open; });
+  });
 })();

@@ -13,13 +13,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-results" / "screenshots"
+SHOTS = ROOT / "var" / "screenshots"  # gitignored; CI leaves them in its clone
 CHROMIUM = "/usr/bin/chromium"
 # The demo server's environment, so a test can run manage.py against the same database.
 DEMO_ENV: dict[str, str] = {}
@@ -51,6 +52,12 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     DEMO_ENV.clear()
     DEMO_ENV.update(env)
+    # A demo server already running (QUOTIENT_E2E_SERVER=http://127.0.0.1:8000 and its VAR_DIR
+    # in QUOTIENT_E2E_VAR_DIR) saves the minute of seeding while writing a browser test.
+    if reuse := os.environ.get("QUOTIENT_E2E_SERVER"):
+        DEMO_ENV["VAR_DIR"] = os.environ["QUOTIENT_E2E_VAR_DIR"]
+        yield reuse
+        return
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (
         ["migrate", "--no-input", "-v", "0"],
@@ -114,7 +121,16 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, demo_server: str) -> Iterator[Any]:
-    context = browser.new_context(base_url=demo_server, viewport={"width": 1280, "height": 860})
+    with guarded_page(browser, demo_server) as page:
+        yield page
+
+
+@contextmanager
+def guarded_page(browser: Any, base: str, *, width: int = 1280) -> Iterator[Any]:
+    """Open a page in a new context that may reach only ``base``; on leaving, assert it tried
+    no other host and the Content-Security-Policy refused nothing."""
+    demo_server = base
+    context = browser.new_context(base_url=demo_server, viewport={"width": width, "height": 860})
     blocked: list[str] = []
 
     def guard(route: Any) -> None:
@@ -133,8 +149,10 @@ def page(browser: Any, demo_server: str) -> Iterator[Any]:
         "console",
         lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
     )
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"
     assert refused == [], f"the Content-Security-Policy refused: {refused}"
 
@@ -156,7 +174,7 @@ def demo_manage(*args: str) -> str:
 
 
 def shot(page: Any, name: str) -> None:
-    """Save a screenshot for people to look at (test-results/screenshots/)."""
+    """Save a screenshot for people to look at (var/screenshots/)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -167,3 +185,12 @@ def sign_in(page: Any, email: str, password: str = "quotient-demo") -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state()  # the next page, its scripts included
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_server: str) -> dict[str, Any]:
+    """The demo's ids the browser tests open: the closed quarter, the demo employee, her line
+    with the most credits, one transaction behind it, the open quarter (demo_statement.py)."""
+    out = demo_manage("shell", "-c", "from tests.e2e.demo_statement import main; main()").split()
+    period, person, line, external, live = out[-5:]
+    return {"period": period, "person": person, "line": line, "external": external, "live": live}

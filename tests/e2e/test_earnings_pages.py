@@ -4,20 +4,12 @@ transaction; the pages' figures equal the API's; usable on a 390 px phone."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import demo_manage, shot, sign_in
+from tests.e2e.conftest import shot, sign_in
 
 pytestmark = pytest.mark.needs_browser
-
-
-@pytest.fixture
-def demo_run(demo_server: str) -> dict[str, Any]:
-    out = demo_manage("shell", "-c", "from tests.e2e.demo_statement import main; main()").split()
-    period, person, line, external, live = out[-5:]
-    return {"period": period, "person": person, "line": line, "external": external, "live": live}
 
 
 def test_an_employee_reads_her_statement_and_why_down_to_the_transaction(page, demo_run):

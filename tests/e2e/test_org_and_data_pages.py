@@ -18,8 +18,16 @@ BAD_FILE = (
 def test_comp_admin_browses_the_org_as_of_a_date_and_a_persons_timeline(page):
     sign_in(page, "comp@demo.quotient.dev")
     page.click("nav >> text=Org chart")
-    page.wait_for_selector("table.data")
-    assert "Office of the CEO" in page.inner_text("table.data")
+    page.wait_for_selector("#org-tree")
+    assert "Office of the CEO" in page.inner_text("#org-tree")
+    # a collapsible tree: collapse all, then open one branch from the keyboard
+    page.click("button:has-text('Collapse all')")
+    assert page.locator("#org-tree details[open]").count() == 0
+    page.focus("#org-tree summary >> nth=0")
+    page.keyboard.press("Enter")
+    assert page.locator("#org-tree details[open]").count() == 1
+    page.click("button:has-text('Expand all')")
+    assert page.locator("#org-tree details:not([open])").count() == 0
     page.fill("input[type=date]", "2026-03-01")
     page.click("button:has-text('Show')")
     page.wait_for_selector("text=1 Mar 2026")
