@@ -11,8 +11,8 @@ It ends **resolved** (with a resolution text and either an adjustment, requested
 ledger's own :func:`payouts.ledger.adjustment_request` so it goes through the adjustments'
 four-eyes approval and lands in the payee's next statement, or a data-correction note),
 **rejected** with a reason, or **withdrawn** by the payee. Comments and the history
-(:class:`~payouts.models.DisputeEvent`) are append-only; every mutating service writes exactly one audit
-event (resolving with an adjustment records the adjustment request's facts inside
+(:class:`~payouts.models.DisputeEvent`) are append-only; every mutating service writes exactly
+one audit event (resolving with an adjustment records the adjustment request's facts inside
 ``dispute.resolve``'s ``after`` as ``adjustment_request``, not as an event of its own).
 
 Who sees what (:func:`dispute_visible`): ``payouts.view`` everyone's (a node-scoped member those
