@@ -261,6 +261,7 @@ def bar_figure(
     figure["layout"]["yaxis"] = {"autorange": "reversed", "automargin": True, "type": "category"}
     figure["layout"]["hovermode"] = "closest"
     figure["layout"]["height"] = max(200, 44 * len(labels) + 80)
+    return figure
 
 
 # --- milestones (shared goals: dashboards/milestone_views.py) ----------------------------------

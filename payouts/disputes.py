@@ -11,9 +11,9 @@ It ends **resolved** (with a resolution text and either an adjustment, requested
 ledger's own :func:`payouts.ledger.adjustment_request` so it goes through the adjustments'
 four-eyes approval and lands in the payee's next statement, or a data-correction note),
 **rejected** with a reason, or **withdrawn** by the payee. Comments and the history
-(:class:`~payouts.models.DisputeEvent`) are append-only; every mutating service writes one audit
-event of its own (resolving with an adjustment also writes the adjustment's ``adjustment.request``
-event, from the ledger's service).
+(:class:`~payouts.models.DisputeEvent`) are append-only; every mutating service writes exactly
+one audit event (resolving with an adjustment records the adjustment request's facts inside
+``dispute.resolve``'s ``after`` as ``adjustment_request``, not as an event of its own).
 
 Who sees what (:func:`dispute_visible`): ``payouts.view`` everyone's (a node-scoped member those
 of their people), a manager those of the people in the nodes she managed during each dispute's
@@ -668,6 +668,7 @@ def dispute_resolve(
     if not text:
         raise _invalid("resolution", RESOLUTION_REQUIRED, "resolution_required")
     before = _snapshot(dispute)
+    requested_facts: dict[str, Any] | None = None
     if adjustment is not None:
         period_id = adjustment.period_id
         if period_id is None:
@@ -688,14 +689,19 @@ def dispute_resolve(
             reason=f"{dispute.ref}: {text}"[:500],
             plan_id=line.plan_id if line is not None else None,
             component_id=line.component_id if line is not None else "",
+            audit=False,  # its facts are in this resolution's one audit event
         )
         dispute.adjustment = requested
+        requested_facts = model_snapshot(requested)
     dispute.resolution = text[:DESCRIPTION_LIMIT]
     dispute.data_correction = (data_correction or "").strip()[:DESCRIPTION_LIMIT]
     _finish(dispute, DisputeStatus.RESOLVED, principal)
     dispute.save()
     _event(dispute, "resolved", text)
-    audit_record(action="dispute.resolve", obj=dispute, before=before, after=_snapshot(dispute))
+    after = _snapshot(dispute)
+    if requested_facts is not None:
+        after["adjustment_request"] = requested_facts
+    audit_record(action="dispute.resolve", obj=dispute, before=before, after=after)
     return dispute
 
 

@@ -366,8 +366,13 @@ def adjustment_request(
     plan_id: int | None = None,
     component_id: str = "",
     corrects_id: int | None = None,
+    audit: bool = True,
 ) -> Adjustment:
-    """Ask for a manual adjustment (pending until someone else decides it)."""
+    """Ask for a manual adjustment (pending until someone else decides it).
+
+    ``audit=False`` is for a compound action that records the request's facts in its own one
+    audit event (``disputes.dispute_resolve``: the ``adjustment_request`` inside its ``after``).
+    """
     if not (principal.has("payouts.calculate") or _may_decide(principal)):
         raise PermissionDeniedError(ROLE_REQUEST, details={"guard": "role"})
     person = _person(person_id)
@@ -401,7 +406,8 @@ def adjustment_request(
     )
     adjustment.full_clean()
     adjustment.save()
-    audit_record(action="adjustment.request", obj=adjustment, after=model_snapshot(adjustment))
+    if audit:
+        audit_record(action="adjustment.request", obj=adjustment, after=model_snapshot(adjustment))
     return adjustment
 
 

@@ -171,7 +171,7 @@ class World:
         from payouts import lifecycle
         from payouts.models import LedgerEntry
         from tests.payouts.exports_fixtures import FINANCE, Approved
-        from tests.payouts.helpers import period, succeeded_run
+        from tests.payouts.helpers import period, review_steps, succeeded_run
 
         def build() -> Any:
             feb = period("Feb 2026", D(2026, 2, 1))
@@ -179,6 +179,7 @@ class World:
             run = succeeded_run(feb, self.plan, lines)
             lifecycle.run_succeeded(run)
             lifecycle.period_submit_for_review(period_id=feb.pk, principal=FINANCE)
+            review_steps(feb)  # the route's comp admin step, before finance approves
             lifecycle.period_approve(period_id=feb.pk, run_id=run.pk, principal=FINANCE)
             lifecycle.period_close(period_id=feb.pk, principal=FINANCE)
             feb.refresh_from_db()
@@ -189,15 +190,88 @@ class World:
         return self._once("closed", build)
 
     def in_review(self) -> Any:
+        """Mar 2026 in review, its route's steps before finance's approved (by a second comp
+        admin: the admin holds comp admin too, and four eyes keeps them to one step), so the
+        admin approves it as finance."""
+        from core.permissions import principal_for_membership
         from payouts import lifecycle
         from tests.payouts.exports_fixtures import FINANCE
+        from tests.payouts.helpers import review_steps
+
+        reviewer = principal_for_membership(self.member(Role.COMP_ADMIN))
 
         def build() -> Any:
             calculated = self.calculated()
             lifecycle.period_submit_for_review(period_id=calculated.period.pk, principal=FINANCE)
+            review_steps(calculated.period, by=reviewer)
             return calculated
 
         return self._once("in_review", build)
+
+    def approval_request(self, label: str, start: dt.date) -> Any:
+        """A period of its own submitted for review: its approval request waits on the built-in
+        route's first step (comp admin review), which the admin may decide."""
+        from payouts import approval_routes, lifecycle
+        from tests.payouts.exports_fixtures import FINANCE
+
+        def build() -> Any:
+            submitted = self._period("calculated", start, label)
+            lifecycle.period_submit_for_review(period_id=submitted.period.pk, principal=FINANCE)
+            return approval_routes.pending_request(submitted.period.pk)
+
+        return self._once(f"approval_request:{label}", build)
+
+    def approval_route(self) -> Any:
+        """A route of the tenant's own, no request has followed it (editable, deletable)."""
+        from core.permissions import principal_for_membership
+        from payouts import approvals
+
+        membership = Membership.objects.get(user=self.admin, tenant=self.tenant)
+        return self._once(
+            "approval_route",
+            lambda: approvals.route_configure(
+                principal=principal_for_membership(membership),
+                name="Sales review",
+                plan_id=self.plan.pk,
+                steps=[
+                    approvals.StepSpec(name="Comp admin review", approver_kind="comp_admin"),
+                    approvals.StepSpec(name="Finance approval", approver_kind="finance"),
+                ],
+            ),
+        )
+
+    def capitalization_policy(self) -> Any:
+        from payouts import accruals
+
+        return self._once(
+            "capitalization_policy",
+            lambda: accruals.policy_create(benefit_months=12, plan_id=self.plan.pk),
+        )
+
+    def run_schedule(self) -> Any:
+        from payouts import schedules
+
+        return self._once(
+            "run_schedule",
+            lambda: schedules.schedule_create(
+                name="Nightly", cadence="daily", time_of_day=dt.time(2, 0), user_id=self.admin.pk
+            ),
+        )
+
+    def dispute(self, key: str = "dispute") -> Any:
+        """The admin's question on a line of Jan 2026 (``key``: one per call that ends it)."""
+        from payouts import disputes
+
+        approved = self.approved()
+        return self._once(
+            key,
+            lambda: disputes.dispute_raise(
+                access=self.access(),
+                subject=disputes.Subject(kind="line", line_id=approved.lines[0].pk),
+                reason_code="rate_tier",
+                description="Why this rate?",
+            ),
+        )
 
     def open_period(self) -> Any:
         from tests.payouts.helpers import period
@@ -637,6 +711,83 @@ MUTATIONS: dict[tuple[str, str], Callable[[World], Call]] = {
     ("api-period-close", "POST"): lambda w: Call(
         f"/api/v1/periods/{w.approved().period.pk}/close/", {}
     ),
+    # --- approvals and their routes ------------------------------------------------------
+    ("api-approval-approve", "POST"): lambda w: Call(
+        f"/api/v1/approvals/{w.approval_request('May 2026', D(2026, 5, 1)).pk}/approve/",
+        {"comment": "Checked the top 10"},
+    ),
+    ("api-approval-reject", "POST"): lambda w: Call(
+        f"/api/v1/approvals/{w.approval_request('Jun 2026', D(2026, 6, 1)).pk}/reject/",
+        {"comment": "The Acme split is missing"},
+    ),
+    ("api-approval-route-list", "POST"): lambda w: Call(
+        "/api/v1/approval-routes/",
+        {
+            "name": "Sales: manager, comp, finance",
+            "is_default": True,
+            "steps": [
+                {"name": "Manager review", "approver_kind": "manager"},
+                {"name": "Comp admin review", "approver_kind": "comp_admin"},
+                {"name": "Finance approval", "approver_kind": "finance"},
+            ],
+        },
+    ),
+    ("api-approval-route-detail", "PUT"): lambda w: Call(
+        f"/api/v1/approval-routes/{w.approval_route().pk}/",
+        {
+            "name": "Sales review",
+            "plan": w.plan.pk,
+            "remind_after_hours": 48,
+            "steps": [
+                {"name": "Comp admin review", "approver_kind": "comp_admin", "required_count": 1},
+                {"name": "Finance approval", "approver_kind": "finance", "required_count": 2},
+            ],
+        },
+    ),
+    ("api-approval-route-detail", "DELETE"): lambda w: Call(
+        f"/api/v1/approval-routes/{w.approval_route().pk}/"
+    ),
+    # --- disputes ------------------------------------------------------------------------
+    ("api-dispute-list", "POST"): lambda w: Call(
+        "/api/v1/disputes/",
+        {
+            "subject_kind": "line",
+            "line": w.approved().lines[0].pk,
+            "reason_code": "rate_tier",
+            "description": "Why?",
+        },
+    ),
+    ("api-dispute-comments", "POST"): lambda w: Call(
+        f"/api/v1/disputes/{w.dispute().pk}/comments/", {"body": "Looking."}
+    ),
+    ("api-dispute-assign", "POST"): lambda w: Call(
+        f"/api/v1/disputes/{w.dispute().pk}/assign/", {"assignee": w.admin.pk}
+    ),
+    ("api-dispute-resolve", "POST"): lambda w: Call(
+        f"/api/v1/disputes/{w.dispute('dispute:resolve').pk}/resolve/",
+        {"resolution": "Right.", "data_correction": "none"},
+    ),
+    ("api-dispute-reject", "POST"): lambda w: Call(
+        f"/api/v1/disputes/{w.dispute('dispute:reject').pk}/reject/", {"reason": "As planned."}
+    ),
+    ("api-dispute-withdraw", "POST"): lambda w: Call(
+        f"/api/v1/disputes/{w.dispute('dispute:withdraw').pk}/withdraw/", {"note": "Found it."}
+    ),
+    # --- accruals, nudges ----------------------------------------------------------------
+    ("api-capitalization-policy-list", "POST"): lambda w: Call(
+        "/api/v1/accruals/policies/",
+        {"plan": w.plan.pk, "component_id": "commission", "benefit_months": 24},
+    ),
+    ("api-capitalization-policy-detail", "PATCH"): lambda w: Call(
+        f"/api/v1/accruals/policies/{w.capitalization_policy().pk}/", {"benefit_months": 18}
+    ),
+    ("api-capitalization-policy-detail", "DELETE"): lambda w: Call(
+        f"/api/v1/accruals/policies/{w.capitalization_policy().pk}/"
+    ),
+    ("api-nudge-preference", "PUT"): lambda w: Call(
+        _as_erin(w, "/api/v1/nudges/preference/"),
+        {"enabled": True, "email": True, "webhook_url": "", "quiet_until": None},
+    ),
     # --- runs and exports -----------------------------------------------------------------
     ("api-run-list", "POST"): lambda w: Call("/api/v1/runs/", {"period": w.open_period().pk}),
     ("api-run-retry", "POST"): lambda w: Call(f"/api/v1/runs/{w.failed_run().pk}/retry/"),
@@ -653,6 +804,16 @@ MUTATIONS: dict[tuple[str, str], Callable[[World], Call]] = {
     ),
     ("api-earning-code-detail", "DELETE"): lambda w: Call(
         f"/api/v1/earning-codes/{w.earning_code().pk}/"
+    ),
+    ("api-run-schedule-list", "POST"): lambda w: Call(
+        "/api/v1/run-schedules/",
+        {"name": "Every 15 minutes", "cadence": "interval", "every_minutes": 15},
+    ),
+    ("api-run-schedule-detail", "PATCH"): lambda w: Call(
+        f"/api/v1/run-schedules/{w.run_schedule().pk}/", {"time_of_day": "03:30"}
+    ),
+    ("api-run-schedule-detail", "DELETE"): lambda w: Call(
+        f"/api/v1/run-schedules/{w.run_schedule().pk}/"
     ),
 }
 
@@ -680,6 +841,14 @@ def _my_assignment(w: World) -> Any:
     assignment = w.plan_assignment()
     _fresh(w, lambda: Person.objects.filter(pk=w.org.erin.pk).update(user_id=w.admin.pk))
     return assignment
+
+
+def _as_erin(w: World, url: str) -> str:
+    """``url``, with Erin linked to the admin's user (a call about one's own person)."""
+    from hierarchy.models import Person
+
+    _fresh(w, lambda: Person.objects.filter(pk=w.org.erin.pk).update(user_id=w.admin.pk))
+    return url
 
 
 def _assignment(w: World, person: Any) -> Any:

@@ -55,7 +55,11 @@ AREAS: dict[str, str] = {
     "imports": "Imports",
     "column-mappings": "Imports",
     "runs": "Runs",
+    "run-schedules": "Runs",
     "statements": "Statements",
+    "rollups": "Statements",
+    "earnings": "Earnings",
+    "nudges": "Earnings",
     "ledger-entries": "Ledger",
     "adjustments": "Ledger",
     "draws": "Ledger",
@@ -65,6 +69,13 @@ AREAS: dict[str, str] = {
     "export-batches": "Exports",
     "earning-codes": "Exports",
     "audit-events": "Audit",
+    "approvals": "Approvals",
+    "approval-routes": "Approvals",
+    "disputes": "Disputes",
+    "accruals": "Accruals",
+    "analytics": "Analytics",
+    "milestones": "Milestones",
+    "anomalies": "Anomalies",
 }
 # The areas in the order the docs list them, with what each is for.
 TAGS: list[dict[str, str]] = [
@@ -100,10 +111,19 @@ TAGS: list[dict[str, str]] = [
         "description": "CSV and JSON imports of incentive data, their "
         "row-level errors, retries and saved column mappings.",
     },
-    {"name": "Runs", "description": "Calculation runs: start, progress, lines, compare, retry."},
+    {
+        "name": "Runs",
+        "description": "Calculation runs: start, progress, lines, compare, retry; run schedules.",
+    },
     {
         "name": "Statements",
-        "description": "Each person's statement per period, with every line's trace; CSV and PDF.",
+        "description": "Each person's statement per period, with every line's trace; CSV and "
+        "PDF; roll-ups of a team's or business unit's payouts as they stood in the period.",
+    },
+    {
+        "name": "Earnings",
+        "description": "The caller's own earnings progress (tiers, distance to the next, "
+        "projection) and nudge preference.",
     },
     {
         "name": "Ledger",
@@ -116,6 +136,31 @@ TAGS: list[dict[str, str]] = [
         "and GL files, mark paid, earning codes.",
     },
     {"name": "Audit", "description": "The append-only audit log, searchable, as JSON or CSV."},
+    {
+        "name": "Approvals",
+        "description": "Approval routes (ordered steps, the last finance) and each period's "
+        "approval request: approve or reject its current step.",
+    },
+    {
+        "name": "Disputes",
+        "description": "Payees' questions about a line, a trace step, a credit or a missing "
+        "deal: routed, commented, assigned, resolved (with an adjustment), rejected, withdrawn.",
+    },
+    {
+        "name": "Accruals",
+        "description": "Unpaid commission accruals, capitalized commission assets and "
+        "their amortization, and the capitalization policies.",
+    },
+    {
+        "name": "Analytics",
+        "description": "Executive analytics: incentive cost and what it buys, for a period "
+        "and the window of periods up to it.",
+    },
+    {
+        "name": "Milestones",
+        "description": "Shared goals: those a caller takes part in, each with its participants.",
+    },
+    {"name": "Anomalies", "description": "A period's payouts that stand out, for comp admins."},
 ]
 
 # Words the summary builder cannot singularise by rule.

@@ -3,7 +3,9 @@ next threshold and the distance to it, the projected payout at the current pace 
 assumption) and her nudge preference.
 
 "Me" is the person the signed-in user is linked to; a caller linked to nobody (an API client,
-an admin without an HR record) gets a 404, like someone else's figures.
+an admin without an HR record) gets a 404, like someone else's figures. Setting a preference
+is a write: an API client (which has no person of its own, whatever its scopes) is refused it
+with a 403, like every other write a ``read:payouts`` client sends.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from rest_framework.response import Response
 
 from core.api import params
 from core.api.base import TenantAPIView
-from core.errors import NotFoundError
+from core.errors import NotFoundError, PermissionDeniedError
+from core.permissions import request_principal
 from engine.nudges import Progress
 from hierarchy import org_selectors
 from hierarchy.access import request_access
@@ -27,6 +30,7 @@ from payouts import nudges
 
 READ = ("payouts.view", "payouts.view.team", "payouts.view.self")
 NOT_LINKED = "Your sign-in is not linked to a person."
+CLIENT_NO_PREFERENCE = "A nudge preference is a person's own: an API client sets none."
 
 
 def _me(request: Request) -> Person:
@@ -132,7 +136,7 @@ class EarningsMeView(TenantAPIView):
             "by the plan's own rules) with its assumption in words. A caller linked to no "
             "person, or a period not hers, is a 404."
         ),
-        tags=["earnings"],
+        tags=["Earnings"],
         parameters=[OpenApiParameter("period", int, description="Period id")],
         responses={200: EarningsMeSerializer},
     )
@@ -173,7 +177,7 @@ class NudgePreferenceView(TenantAPIView):
     @extend_schema(
         summary="My nudge preference",
         description="Whether nudges are on, by e-mail and/or webhook, and quiet until a day.",
-        tags=["earnings"],
+        tags=["Earnings"],
         responses={200: NudgePreferenceSerializer},
     )
     def get(self, request: Request) -> Response:
@@ -184,13 +188,16 @@ class NudgePreferenceView(TenantAPIView):
         summary="Set my nudge preference",
         description=(
             "Replace the caller's nudge preference. A webhook address must be http(s); quiet "
-            "until must be today or later. Writes one audit event."
+            "until must be today or later. Writes one audit event. An API client has no "
+            "preference of its own: 403."
         ),
-        tags=["earnings"],
+        tags=["Earnings"],
         request=NudgePreferenceSerializer,
         responses={200: NudgePreferenceSerializer},
     )
     def put(self, request: Request) -> Response:
+        if request_principal(request).api_client_id is not None:
+            raise PermissionDeniedError(CLIENT_NO_PREFERENCE, details={"guard": "scope"})
         person = _me(request)
         data = NudgePreferenceSerializer(data=request.data)
         data.is_valid(raise_exception=True)

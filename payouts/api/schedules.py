@@ -21,7 +21,7 @@ from hierarchy.models import PeriodKind
 from payouts import schedules
 from payouts.models import RunSchedule, ScheduleCadence, SchedulePeriods
 
-TAG = "runs"
+TAG = "Runs"
 SCHEDULES = "scheduling calculation runs"
 
 

@@ -460,9 +460,9 @@ def test_the_api_reads_and_decides_with_the_right_scopes(world: Any, client_char
     assert done.status_code == 200 and done.json()["status"] == "approved"
     with tenant_scope(org.tenant):
         actions = list(AuditEvent.objects.order_by("pk").values_list("action", flat=True))
-        # exactly what finance's approval on the period writes (the freeze has its own event,
-        # as before routes existed); the last step's decision adds none of its own
-        assert actions[before:] == ["statements.freeze", "period.approve"], actions[before:]
+        # exactly what finance's approval on the period writes: one period.approve event (the
+        # statements' freeze inside it); the last step's decision adds none of its own
+        assert actions[before:] == ["period.approve"], actions[before:]
         assert _status(jan) == PeriodStatus.APPROVED
         assert PeriodApproval.objects.get(period=jan).run_id == run.pk
     # another tenant: 404 on every URL, and not in its list

@@ -314,8 +314,34 @@ def test_resolving_with_an_adjustment_puts_it_on_the_payees_next_statement(world
     # Q1's frozen statement is untouched
     q1 = statements.statement_get(access=comp, period_id=written.q1.pk, person_id=org.erin.pk)
     assert q1["frozen"] and not [e for e in q1["ledger"] if e["kind"] == EntryKind.ADJUSTMENT]
-    # one audit event for the resolution (and the ledger's own for the adjustment it asked)
-    assert _audits("dispute.resolve") == 1 and _audits("adjustment.request") == 1
+    # one audit event for the resolution, the adjustment it asked for inside it
+    assert _audits("dispute.resolve") == 1 and _audits("adjustment.request") == 0
+
+
+def test_resolving_with_an_adjustment_writes_one_audit_event_naming_the_adjustment(world):
+    org, written, _plan, c = world
+    # given: Q1 approved, so the adjustment goes into the open Q2
+    approve(org.tenant, written.q1, written.run)
+    d = _raise_line(org.tenant, written.users["erin"], written.lines[("erin", "commission")])
+    before = set(AuditEvent.objects.values_list("pk", flat=True))
+    # when
+    resolved = disputes.dispute_resolve(
+        access=access_for(c.comp),
+        dispute_id=d.pk,
+        resolution="420.00 owed.",
+        adjustment=AdjustmentAsk(amount="420.00"),
+    )
+    # then: exactly one event, dispute.resolve, whose after carries the adjustment request
+    events = list(AuditEvent.objects.exclude(pk__in=before))
+    assert [e.action for e in events] == ["dispute.resolve"]
+    after = events[0].after
+    adjustment = resolved.adjustment
+    assert adjustment is not None and after["adjustment_id"] == adjustment.pk
+    request = after["adjustment_request"]
+    assert request["id"] == adjustment.pk
+    assert (request["person_id"], request["period_id"]) == (org.erin.pk, written.q2.pk)
+    assert Decimal(request["amount"]) == Decimal("420.00") and request["status"] == "pending"
+    assert request["reason"].startswith("Q-1: ")
 
 
 def test_the_period_close_checklist_counts_open_questions(world):
