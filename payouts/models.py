@@ -1135,8 +1135,8 @@ class Dispute(TenantModel):
     sla_due = models.DateField(help_text="Answer by this day (business days from raising)")
     resolution = models.TextField(blank=True)
     data_correction = models.TextField(blank=True, help_text="What was corrected in the data")
-    adjustment = models.OneToOneField(
-        Adjustment, null=True, blank=True, on_delete=models.PROTECT, related_name="dispute"
+    adjustment = models.ForeignKey(  # one question per adjustment: unique per tenant, below
+        Adjustment, null=True, blank=True, on_delete=models.PROTECT, related_name="disputes"
     )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -1148,6 +1148,9 @@ class Dispute(TenantModel):
         ordering = ["-raised_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "number"], name="dispute_unique_number"),
+            models.UniqueConstraint(
+                fields=["tenant", "adjustment"], name="dispute_unique_adjustment"
+            ),
         ]
         indexes = [
             models.Index(fields=["tenant", "status", "period"], name="dispute_status_period"),

@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                 ('data_correction', models.TextField(blank=True, help_text='What was corrected in the data')),
                 ('decided_at', models.DateTimeField(blank=True, null=True)),
                 ('updated_at', models.DateTimeField()),
-                ('adjustment', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='dispute', to='payouts.adjustment')),
+                ('adjustment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='disputes', to='payouts.adjustment')),
                 ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('assignee_person', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hierarchy.person')),
                 ('credit', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='incentives.credit')),
@@ -111,6 +111,10 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='dispute',
             constraint=models.UniqueConstraint(fields=('tenant', 'number'), name='dispute_unique_number'),
+        ),
+        migrations.AddConstraint(
+            model_name='dispute',
+            constraint=models.UniqueConstraint(fields=('tenant', 'adjustment'), name='dispute_unique_adjustment'),
         ),
         migrations.AddIndex(
             model_name='disputecomment',

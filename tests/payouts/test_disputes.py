@@ -289,7 +289,7 @@ def test_resolving_with_an_adjustment_puts_it_on_the_payees_next_statement(world
     )
     # then: linked both ways, pending its own approval
     adjustment = resolved.adjustment
-    assert adjustment is not None and adjustment.dispute == resolved
+    assert adjustment is not None and list(adjustment.disputes.all()) == [resolved]
     assert (adjustment.period_id, adjustment.status) == (written.q2.pk, AdjustmentStatus.PENDING)
     assert adjustment.amount == Decimal("420.00") and adjustment.reason.startswith("Q-1: ")
     assert (adjustment.plan_id, adjustment.component_id) == (plan.pk, "commission")
