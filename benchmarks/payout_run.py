@@ -19,7 +19,8 @@ It times:
 
 * ``total_1w_s`` / ``total_s``: ``run_start`` to the run succeeded (gather from PostgreSQL,
   the engine's phases, payout lines and per-credit contributions committed), with one and
-  with two worker processes, median of ``RUN_BENCH_REPEAT`` (3) after a warm-up run;
+  with two worker processes, median of ``RUN_BENCH_REPEAT`` (3) after ``RUN_BENCH_WARMUP``
+  (1) warm-up runs;
 * ``sql_reference_s``: set-based SQL over the same credits, written to temporary tables,
   median of 3; ``ratio_vs_sql`` = ``total_s`` ÷ it. On ``sales`` it computes the same lines
   and contributions (a GROUP BY and an INSERT … SELECT of every credit), checked equal to the
@@ -51,6 +52,7 @@ PEOPLE = int(os.environ.get("RUN_BENCH_PEOPLE", "2000"))
 PAYEES = int(os.environ.get("RUN_BENCH_PAYEES", "10000"))
 TRANSACTIONS = int(os.environ.get("RUN_BENCH_TRANSACTIONS", "1000000"))
 REPEAT = int(os.environ.get("RUN_BENCH_REPEAT", "3"))
+WARMUP = int(os.environ.get("RUN_BENCH_WARMUP", "1"))
 CHUNK = int(os.environ.get("RUN_BENCH_CHUNK", "250"))
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,7 +112,8 @@ def _on_workers(count: int, period_id: int) -> tuple[float, float, Any]:
     app.conf.task_always_eager, app.conf.task_default_queue = False, queue
     try:
         time.sleep(4)  # the workers start
-        _timed_run(period_id)  # warm-up
+        for _ in range(WARMUP):
+            _timed_run(period_id)
         times, last = [], None
         for _ in range(REPEAT):
             took, last = _timed_run(period_id)
