@@ -4,11 +4,17 @@ calculated and open, every person on a plan with lines."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections import defaultdict
+from decimal import Decimal
+
 from django.core.management import call_command
 
 from core.models import Tenant
 from core.tenancy import tenant_scope
 from hierarchy.models import Period
+from payouts import exports
 from payouts.inputs import people_for_period
 from payouts.models import (
     CalculationRun,
@@ -45,6 +51,25 @@ def test_the_demo_closes_one_quarter_and_keeps_the_current_one_open(db, capsys):
         # finance's payroll file has a code for every component paid
         components = set(PayoutLine.objects.values_list("component_id", flat=True))
         assert set(EarningCode.objects.values_list("component_id", flat=True)) == components
+        # and the closed quarter's payroll file sums, per currency, to its approved
+        # statements' payable exactly (issue #13's must-show, on the demo)
+        batch, _ = exports.export_batch_create(period_ids=[closed.pk], idempotency_key="demo")
+        payroll = list(
+            csv.reader(
+                io.StringIO(
+                    exports.export_batch_file(
+                        batch_id=batch.pk, content="payroll", format="csv"
+                    ).data.decode()
+                )
+            )
+        )
+        paid: dict[str, Decimal] = defaultdict(Decimal)
+        for row in payroll[1:]:
+            paid[row[3]] += Decimal(row[2])
+        frozen: dict[str, Decimal] = defaultdict(Decimal)
+        for statement in Statement.objects.filter(period=closed):
+            frozen[statement.currency] += statement.payable
+        assert dict(paid) == dict(frozen) and sum(paid.values()) > 0
     # seeding again changes nothing
     call_command("payouts_demo_seed", "--tenant", "demo")
     assert "already seeded" in capsys.readouterr().out
