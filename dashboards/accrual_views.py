@@ -8,7 +8,6 @@ Reading needs ``payouts.view`` with tenant-wide access; editing policies ``accru
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django import forms
@@ -17,11 +16,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from core.csvsafe import csv_writer, xlsx_bytes
 from core.errors import ApplicationError, PermissionDeniedError
 from core.params import parse_date
 from core.permissions import request_principal
 from core.views import require_permission
+from dashboards.downloads import FORMATS, table_download
 from hierarchy.access import request_access
 from payouts import accruals
 from payouts.models import AmortizationStart
@@ -29,10 +28,6 @@ from plans.models import Plan
 
 READ = "payouts.view"
 WRITE = "accruals.change"
-FORMATS = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 UNPAID_VIEWS = (("period", "By period"), ("person", "By person"), ("cost_centre", "By cost centre"))
 
 
@@ -95,17 +90,7 @@ def accruals_download(request: HttpRequest, table: str, fmt: str) -> HttpRespons
     if fmt not in FORMATS or table not in tables:
         raise Http404("Not found")
     title, header, rows = tables[table]
-    name = f"accruals-{table}.{fmt}"
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv_writer(buffer)
-        writer.writerow(header)
-        writer.writerows(rows)
-        response = HttpResponse(buffer.getvalue(), content_type=FORMATS[fmt])
-    else:
-        response = HttpResponse(xlsx_bytes([(title, header, rows)]), content_type=FORMATS[fmt])
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return table_download(title=title, header=header, rows=rows, fmt=fmt, name=f"accruals-{table}")
 
 
 class PolicyForm(forms.Form):

@@ -22,6 +22,7 @@ from core.errors import NotFoundError
 from core.etag import live_page
 from core.figures import cumulative_figure, distribution_figure
 from core.permissions import request_principal
+from dashboards.downloads import table_download
 from dashboards.nudge_cards import card_views
 from hierarchy import org_selectors
 from hierarchy.access import request_access
@@ -200,26 +201,39 @@ def _team_period(request: HttpRequest) -> Period | None:
     return periods.first()
 
 
-@require_any(*TEAM)
-@live_page()
-def team(request: HttpRequest) -> HttpResponse:
-    """A manager's team roll-up for a chosen period: a sortable table and the attainment
-    distribution; every member opens her own earnings page."""
-    period = _team_period(request)
+def _team_rows(request: HttpRequest, period: Period) -> tuple[list[statements.Summary], str, bool]:
     sort = request.GET.get("sort", "name")
     sort = sort if sort in statements.TEAM_SORTS else "name"
     descending = request.GET.get("dir") == "desc"
+    rows = statements.team_rollup(
+        access=request_access(request), period=period, sort=sort, descending=descending
+    )
+    return rows, sort, descending
+
+
+@require_any(*TEAM)
+@live_page()
+def team(request: HttpRequest) -> HttpResponse:
+    """A manager's team roll-up for a chosen period: a sortable table with each member's
+    forecast at the pace so far and who is at risk (a period under way), the attainment
+    distribution; every member opens her own earnings page."""
+    period = _team_period(request)
     rows: list[statements.Summary] = []
+    sort, descending = "name", False
     choice = None
     figure = None
+    outlook: dict[int, nudges.Outlook] = {}
+    no_outlook = ""
     if period is not None:
         choice = statements.period_run(period=period)
-        rows = statements.team_rollup(
-            access=request_access(request), period=period, sort=sort, descending=descending
-        )
+        rows, sort, descending = _team_rows(request, period)
         buckets = statements.attainment_buckets(rows)
         if any(n for _, n in buckets):
             figure = distribution_figure([b for b, _ in buckets], [n for _, n in buckets])
+        if choice.run is not None and not choice.final:
+            outlook, no_outlook = nudges.team_outlook(
+                period=period, person_ids=[r.person.pk for r in rows]
+            )
     columns = [
         ("name", "Person"),
         ("plan", "Plan"),
@@ -233,7 +247,10 @@ def team(request: HttpRequest) -> HttpResponse:
         {
             "period": period,
             "periods": statements.statement_periods(),
-            "rows": rows,
+            "rows": [(r, outlook.get(r.person.pk)) for r in rows],
+            "outlook": bool(outlook),
+            "no_outlook": no_outlook,
+            "at_risk": sum(1 for o in outlook.values() if o.at_risk),
             "choice": choice,
             "figure": figure,
             "sort": sort,
@@ -242,4 +259,35 @@ def team(request: HttpRequest) -> HttpResponse:
             "no_run_message": statements.NO_RUN_MESSAGE,
             "active_nav": "my_team",
         },
+    )
+
+
+TEAM_HEADER = ("Employee id", "Person", "Plans", "Attainment", "Earned", "Payable", "Currency")
+
+
+@require_any(*TEAM)
+def team_download(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The team roll-up table as CSV or XLSX, for the period and sort on the page."""
+    period = _team_period(request)
+    if period is None:
+        raise Http404("Not found")
+    rows, _sort, _desc = _team_rows(request, period)
+    table = [
+        (
+            r.person.employee_id,
+            r.person.full_name,
+            ", ".join(r.plans),
+            r.attainment,
+            r.earned,
+            r.payable,
+            r.currency,
+        )
+        for r in rows
+    ]
+    return table_download(
+        title=f"Team {period.label}",
+        header=TEAM_HEADER,
+        rows=table,
+        fmt=fmt,
+        name=f"team-{period.label.replace(' ', '-')}",
     )

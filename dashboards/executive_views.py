@@ -8,25 +8,20 @@ access; anyone else, and another tenant's period, gets the 404 page.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from core.csvsafe import csv_writer, xlsx_bytes
 from core.errors import PermissionDeniedError
 from core.figures import bar_figure, box_figure, trend_figure
 from core.views import require_permission
+from dashboards.downloads import FORMATS, table_download
 from hierarchy.access import request_access
 from hierarchy.models import PeriodKind
 from payouts import analytics
 
 PERMISSION = "dashboards.exec"
-FORMATS = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 def _tenant_wide(request: HttpRequest) -> None:
@@ -122,14 +117,6 @@ def executive_download(request: HttpRequest, table: str, fmt: str) -> HttpRespon
     d = analytics.executive_dashboard(period_id=period_id, kind=kind)
     title, header, rows = analytics.dashboard_tables(d)[table]
     label = d.period.label.replace(" ", "-") if d.period else "none"
-    name = f"analytics-{table}-{label}.{fmt}"
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv_writer(buffer)
-        writer.writerow(header)
-        writer.writerows(rows)
-        response = HttpResponse(buffer.getvalue(), content_type=FORMATS[fmt])
-    else:
-        response = HttpResponse(xlsx_bytes([(title, header, rows)]), content_type=FORMATS[fmt])
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return table_download(
+        title=title, header=header, rows=rows, fmt=fmt, name=f"analytics-{table}-{label}"
+    )

@@ -58,6 +58,11 @@ urlpatterns = [
     path("earnings/", earnings_views.my_earnings, name="my_earnings"),
     path("earnings/team/", earnings_views.team, name="team_earnings"),
     path(
+        "earnings/team/download.<slug:fmt>",
+        earnings_views.team_download,
+        name="team_earnings_download",
+    ),
+    path(
         "earnings/people/<int:person_id>/",
         earnings_views.member_earnings,
         name="member_earnings",

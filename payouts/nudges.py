@@ -28,7 +28,7 @@ import logging
 import re
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -316,6 +316,58 @@ def _project(
         "they are now, worked out by the plan's own rules."
     )
     return dict(out), words, pace, inputs.quotas
+
+
+AT_RISK_BELOW = Decimal("0.8")  # projected attainment under the usual threshold band
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Where a person is heading this period, by the engine that pays: the earned amount
+    projected at the pace so far (components paid credit by credit count as earned so far)
+    and the projected attainment of the first component that measures one; at risk when that
+    attainment is under :data:`AT_RISK_BELOW`."""
+
+    forecast: Decimal
+    attainment: Decimal | None
+    at_risk: bool
+
+
+def team_outlook(*, period: Period, person_ids: Sequence[int]) -> tuple[dict[int, Outlook], str]:
+    """Return each person's :class:`Outlook` for the period under way, from one gather of
+    their inputs and one engine forecast (a fixed number of queries for any team), and why
+    there is none when there is none."""
+    today = tenant_today(get_current_tenant())
+    if not person_ids:
+        return {}, ""
+    if today <= period.start:
+        return {}, NO_PROJECTION_BEFORE
+    if today >= period.end:
+        return {}, NO_PROJECTION_AFTER
+    wanted = [int(pid) for pid in person_ids]
+    gathered = fetch.gather(period_id=period.pk, person_ids=wanted)
+    if any(p.person_id is None for p in gathered.problems):
+        return {}, NO_PROJECTION_INPUTS.format(problem=gathered.problems[0].message)
+    if gathered.problems:  # project the others; those with missing inputs show none
+        missing = {int(p.person_id) for p in gathered.problems if p.person_id is not None}
+        wanted = [pid for pid in wanted if pid not in missing]
+        gathered = fetch.gather(period_id=period.pk, person_ids=wanted)
+        if gathered.problems or not wanted:
+            return {}, NO_PROJECTION_INPUTS.format(problem=gathered.problems[0].message)
+    result = forecast(gathered.inputs, today)
+    earned: dict[str, Decimal] = defaultdict(Decimal)
+    attainment: dict[str, Decimal] = {}
+    for line in result.lines:
+        if line.kind == EARNED:
+            earned[line.person_id] += line.amount
+        if line.attainment is not None:
+            attainment.setdefault(line.person_id, line.attainment)
+    out = {}
+    for pid in wanted:
+        att = attainment.get(str(pid))
+        risky = att is not None and att < AT_RISK_BELOW
+        out[pid] = Outlook(earned.get(str(pid), Decimal(0)), att, risky)
+    return out, ""
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,51 @@ def test_the_projection_is_the_engines_at_the_pace_so_far(
     assert "first 45 of FY2026 Q1" in card["projection"]["assumption"]
 
 
+def test_the_team_page_forecasts_each_member_by_the_engine_and_flags_who_is_at_risk(
+    client, org, written, plan_a, monkeypatch
+):
+    # given Erin on a 100,000 quota with 42,500 by mid-February; Wes with no quota (no forecast)
+    with tenant_scope(org.tenant):
+        for quota_id, amount in (("new_bookings", 100000), ("expansion_bookings", 20000)):
+            plan_services.quota_create(
+                access=access_for(Principal(permissions=frozenset({"plans.change"}))),
+                holder=plan_services.QuotaHolder(person_id=org.erin.pk),
+                quota_id=quota_id,
+                amount=Decimal(amount),
+                valid_from=dt.date(2026, 1, 1),
+                valid_to=dt.date(2026, 4, 1),
+                user_id=None,
+            )
+    _run_with(org, written, plan_a, "42500")
+    monkeypatch.setattr(nudges, "tenant_today", lambda tenant: dt.date(2026, 2, 15))
+    with tenant_scope(org.tenant):
+        outlook, why = nudges.team_outlook(period=written.q1, person_ids=[org.erin.pk, org.wes.pk])
+    # then: x2 pace -> 85,000 of 100,000 (85 %: on track); the engine's own 5,300 is in the total
+    assert why == "" and set(outlook) == {org.erin.pk}
+    erin = outlook[org.erin.pk]
+    assert erin.attainment == Decimal("0.85") and not erin.at_risk
+    assert erin.forecast >= Decimal("5300")
+    # the page shows the columns; the download has the table
+    sam = _as(client, written.users["sam"])
+    page = sam.get(f"/earnings/team/?period={written.q1.pk}").content.decode()
+    assert "Forecast" in page and "0 at risk" in page and "On track" in page
+
+
+@pytest.mark.covers_url("team_earnings_download")
+def test_the_team_table_downloads_as_csv_and_xlsx_and_not_for_another_tenant(
+    client, org, written, client_charlie
+):
+    sam = _as(client, written.users["sam"])
+    csv_file = sam.get(f"/earnings/team/download.csv?period={written.q1.pk}&sort=name")
+    lines = csv_file.content.decode().splitlines()
+    assert lines[0].startswith("Employee id,Person,Plans") and len(lines) == 3
+    assert [line.split(",")[1] for line in lines[1:]] == ["Erin East", "Wes West"]
+    xlsx = sam.get(f"/earnings/team/download.xlsx?period={written.q1.pk}")
+    assert xlsx.content.startswith(b"PK")
+    assert sam.get(f"/earnings/team/download.pdf?period={written.q1.pk}").status_code == 404
+    assert_not_found(client_charlie.get(f"/earnings/team/download.csv?period={written.q1.pk}"))
+
+
 # --- the page: cards and "My credits" ----------------------------------------------------------
 
 
