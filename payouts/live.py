@@ -35,13 +35,11 @@ that fails rolls back its claim, so its keys are pending again.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -55,7 +53,7 @@ from core.changes import changes_claim
 from core.models import Change, ChangeKind
 from engine.phases import chunks as ph
 from engine.phases.depend import needs_dependencies
-from engine.types import KPI_COLUMNS, QUOTA_COLUMNS, Inputs, empty_frame
+from engine.types import Inputs
 from hierarchy.models import Assignment, NodeClosure, Period, PeriodStatus
 from payouts import inputs as fetch
 from payouts import runs
@@ -249,33 +247,8 @@ def _fetch_meta(inputs: Inputs, pins: Mapping[str, Any]) -> dict[str, Any]:
 
 def _reduce_inputs(base: Inputs, metas: Sequence[Mapping[str, Any]]) -> Inputs:
     """The reduces' inputs: plans, nodes and period of any fresh chunk, with every chunk's
-    quotas and KPI values (as ``payouts.runs`` merges them)."""
-    quotas: list[list[Any]] = []
-    kpis: list[list[Any]] = []
-    quota_cols: list[str] = list(QUOTA_COLUMNS)
-    kpi_cols: list[str] = list(KPI_COLUMNS)
-    seen_q: set[str] = set()
-    seen_k: set[str] = set()
-    for meta in metas:
-        quota_cols = meta.get("quota_columns", quota_cols)
-        kpi_cols = meta.get("kpi_columns", kpi_cols)
-        for row in meta.get("quotas", []):
-            if (qkey := json.dumps(row)) not in seen_q:
-                seen_q.add(qkey)
-                quotas.append(row)
-        for row in meta.get("kpis", []):
-            if (key := json.dumps(row)) not in seen_k:
-                seen_k.add(key)
-                kpis.append(row)
-    q = pd.DataFrame(quotas, columns=quota_cols) if quotas else base.quotas.iloc[0:0]
-    if len(q):
-        q["amount_e4"] = q["amount_e4"].astype("int64")
-    kv = pd.DataFrame(kpis, columns=kpi_cols) if kpis else empty_frame(KPI_COLUMNS)
-    if len(kv):
-        kv["value"] = pd.Series(
-            [Decimal(v) if v is not None else None for v in kv["value"]], dtype=object
-        )
-    return replace(base, quotas=q, kpi_values=kv)
+    quotas and KPI values (``payouts.runs`` merges them, for full and live runs alike)."""
+    return runs.merge_reduce_inputs(base, metas)
 
 
 class _RestartError(Exception):

@@ -506,13 +506,20 @@ def _reduce_inputs(run: CalculationRun) -> Inputs:
     first = run.chunks.filter(phase=RunPhase.FETCH).order_by("number").first()
     assert first is not None
     base = _inputs_of(run, first.person_ids)
+    return merge_reduce_inputs(base, [meta for meta, _ in _outputs(run, RunPhase.FETCH)])
+
+
+def merge_reduce_inputs(base: Inputs, metas: Sequence[Mapping[str, Any]]) -> Inputs:
+    """Return ``base`` (a chunk's plans, nodes and period) with the quotas and KPI values of
+    every chunk's fetch output ``metas``, each row once: what the reduces read (full and live
+    runs alike)."""
     quotas: list[list[Any]] = []
     kpis: list[list[Any]] = []
     quota_cols: list[str] = list(QUOTA_COLUMNS)
     kpi_cols: list[str] = list(KPI_COLUMNS)
     seen_q: set[str] = set()
     seen_k: set[str] = set()
-    for meta, _ in _outputs(run, RunPhase.FETCH):
+    for meta in metas:
         quota_cols = meta.get("quota_columns", quota_cols)
         kpi_cols = meta.get("kpi_columns", kpi_cols)
         for row in meta.get("quotas", []):

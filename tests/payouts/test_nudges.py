@@ -119,10 +119,8 @@ def test_a_manager_gets_404_for_a_period_of_another_tenant(client, org, org_b, w
     assert_not_found(erin.get(f"/api/v1/earnings/me/?period={other.pk}"))
 
 
-def test_the_projection_is_the_engines_at_the_pace_so_far(
-    client, org, written, plan_a, monkeypatch
-):
-    # given: Erin's 42,500 credited by 10 Feb; a 100,000 new-business quota
+def _erin_quotas(org):
+    """Erin's Q1 2026 quotas: 100,000 of new business, 20,000 of expansion."""
     with tenant_scope(org.tenant):
         for quota_id, amount in (("new_bookings", 100000), ("expansion_bookings", 20000)):
             plan_services.quota_create(
@@ -134,6 +132,13 @@ def test_the_projection_is_the_engines_at_the_pace_so_far(
                 valid_to=dt.date(2026, 4, 1),
                 user_id=None,
             )
+
+
+def test_the_projection_is_the_engines_at_the_pace_so_far(
+    client, org, written, plan_a, monkeypatch
+):
+    # given: Erin's 42,500 credited by 10 Feb; a 100,000 new-business quota
+    _erin_quotas(org)
     _run_with(org, written, plan_a, "42500")
     erin = _as(client, written.users["erin"])
     # when: 15 February, 45 of Q1's 90 days gone -> x2 -> 85,000 projected (the data as known
@@ -151,17 +156,7 @@ def test_the_team_page_forecasts_each_member_by_the_engine_and_flags_who_is_at_r
     client, org, written, plan_a, monkeypatch
 ):
     # given Erin on a 100,000 quota with 42,500 by mid-February; Wes with no quota (no forecast)
-    with tenant_scope(org.tenant):
-        for quota_id, amount in (("new_bookings", 100000), ("expansion_bookings", 20000)):
-            plan_services.quota_create(
-                access=access_for(Principal(permissions=frozenset({"plans.change"}))),
-                holder=plan_services.QuotaHolder(person_id=org.erin.pk),
-                quota_id=quota_id,
-                amount=Decimal(amount),
-                valid_from=dt.date(2026, 1, 1),
-                valid_to=dt.date(2026, 4, 1),
-                user_id=None,
-            )
+    _erin_quotas(org)
     _run_with(org, written, plan_a, "42500")
     monkeypatch.setattr(nudges, "tenant_today", lambda tenant: dt.date(2026, 2, 15))
     with tenant_scope(org.tenant):
