@@ -552,8 +552,11 @@ def _claim(chunk_id: int, stale_seconds: int) -> RunChunk | None:
     """Claim a chunk for this worker: None when it is done, being worked on, or its run over."""
     now = timezone.now()
     with transaction.atomic():
+        # Lock the chunk's row only (``of``): FOR UPDATE on the join would also lock the run's
+        # and the period's rows, and SKIP LOCKED would then skip the chunk - dropping its
+        # message - whenever another worker holds the run's lock (storing its lines).
         chunk: RunChunk | None = (
-            RunChunk.objects.select_for_update(skip_locked=True)
+            RunChunk.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("run", "run__period")
             .filter(pk=chunk_id)
             .first()
