@@ -11,7 +11,8 @@ API client token with ``read:people`` and ``read:payouts``, ask for ``API_BENCH_
   what her earnings page shows: components, lines with their trace, ledger, totals);
 * ``team_rollup``: one team's roll-up (``/api/v1/rollups/?period=&node=<team>``: totals,
   distribution and the first page of people);
-* ``bu_rollup``: one business unit's roll-up (the same, a node of the business-unit hierarchy).
+* ``bu_rollup``: one business unit's roll-up (the same, any node of the business-unit
+  hierarchy, its root - everyone - included).
 
 Figures: p50 / p95 of the server's own time per kind, read from each response's
 ``Server-Timing`` header (``app;dur=``), the clients' wall-clock p95, and ``throughput_rps``
@@ -60,6 +61,7 @@ def _server(port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base"}
     env.setdefault("SECRET_KEY", "api-benchmark-" + "x" * 40)
     env["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+    env["SECURE_SSL_REDIRECT"] = "false"  # plain HTTP on loopback (production sits behind TLS)
     env.pop("DATABASE_OWNER_URL", None)
     return subprocess.Popen(
         [
@@ -110,11 +112,7 @@ def _targets(period: Any) -> dict[str, list[str]]:
             .values_list("node_id", flat=True)
         )
     )
-    units = list(
-        Node.objects.filter(hierarchy__kind="business_unit", parent__isnull=False).values_list(
-            "pk", flat=True
-        )
-    )
+    units = list(Node.objects.filter(hierarchy__kind="business_unit").values_list("pk", flat=True))
     pick = lambda xs, n: rng.sample(xs, min(n, len(xs)))  # noqa: E731
     return {
         "earnings": [f"/api/v1/statements/{period.pk}-{p}/" for p in pick(payees, 200)],
