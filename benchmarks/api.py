@@ -9,8 +9,8 @@ API client token with ``read:people`` and ``read:payouts``, ask for ``API_BENCH_
 
 * ``earnings``: one employee's statement for the quarter (``/api/v1/statements/{period}-{person}/``,
   what her earnings page shows: components, lines with their trace, ledger, totals);
-* ``team_rollup``: one team's roll-up (``/api/v1/rollups/?period=&node=<team>``: totals,
-  distribution and the first page of people);
+* ``team_rollup``: one team's roll-up (``/api/v1/rollups/?period=&node=<team>``, a reporting
+  node with a manager and no node below it: totals, distribution and the first page of people);
 * ``bu_rollup``: one business unit's roll-up (the same, any node of the business-unit
   hierarchy, its root - everyone - included).
 
@@ -96,7 +96,7 @@ def _wait_up(port: int) -> None:
 
 def _targets(period: Any) -> dict[str, list[str]]:
     """The URLs of each kind: 200 payees, 50 teams, all business units (or 10)."""
-    from hierarchy.models import Assignment, Node
+    from hierarchy.models import Assignment, Node, NodeClosure
     from payouts.models import PayoutLine
     from payouts.statements import period_run
 
@@ -105,12 +105,16 @@ def _targets(period: Any) -> dict[str, list[str]]:
         raise RuntimeError("the quarter has no run")
     rng = random.Random(7)
     payees = sorted(set(PayoutLine.objects.filter(run=run).values_list("person_id", flat=True)))
+    # a team: a reporting node with a manager and no node below it (a manager's own team; the
+    # bigger subtrees are the business units' roll-ups)
+    parents = set(NodeClosure.objects.filter(depth__gt=0).values_list("ancestor_id", flat=True))
     teams = sorted(
         set(
             Assignment.objects.filter(is_manager=True, node__hierarchy__kind="reporting")
             .overlapping(period.start, period.end)
             .values_list("node_id", flat=True)
         )
+        - parents
     )
     units = list(Node.objects.filter(hierarchy__kind="business_unit").values_list("pk", flat=True))
     pick = lambda xs, n: rng.sample(xs, min(n, len(xs)))  # noqa: E731

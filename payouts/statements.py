@@ -779,11 +779,10 @@ def team_rollup(
     if node_id is not None:
         if not Node.objects.filter(pk=node_id).exists():
             raise NotFoundError("Node not found.")
-        people = people.filter(
-            pk__in=people_in_subtrees(
-                node_ids=[node_id], start=period.start, end=period.end
-            ).values("pk")
-        )
+        # The subtree's ids first (a team: a handful), then the principal's people among
+        # them: planned as one nested subquery, it scanned every person the principal sees.
+        under = people_in_subtrees(node_ids=[node_id], start=period.start, end=period.end)
+        people = people.filter(pk__in=list(under.values_list("pk", flat=True)))
     if access.principal.user_id is not None:
         people = people.exclude(user_id=access.principal.user_id)
     rows = period_summaries(period=period, people=people)
