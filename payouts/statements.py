@@ -727,6 +727,7 @@ BUCKETS: tuple[tuple[str, Decimal, Decimal | None], ...] = (
     ("≥ 120 %", Decimal("1.2"), None),
 )
 TEAM_SORTS = ("name", "plan", "attainment", "earned", "payable")
+SMALL_SUBTREE = 500  # a roll-up of at most this many people filters by their ids
 
 
 @dataclass(frozen=True)
@@ -779,10 +780,12 @@ def team_rollup(
     if node_id is not None:
         if not Node.objects.filter(pk=node_id).exists():
             raise NotFoundError("Node not found.")
-        # The subtree's ids first (a team: a handful), then the principal's people among
-        # them: planned as one nested subquery, it scanned every person the principal sees.
+        # A team's ids first (a handful), then the principal's people among them: planned
+        # as one nested subquery it scanned every person the principal sees. A big subtree (a
+        # business unit) stays a subquery: thousands of literal ids are slower still.
         under = people_in_subtrees(node_ids=[node_id], start=period.start, end=period.end)
-        people = people.filter(pk__in=list(under.values_list("pk", flat=True)))
+        ids = list(under.values_list("pk", flat=True)[: SMALL_SUBTREE + 1])
+        people = people.filter(pk__in=ids if len(ids) <= SMALL_SUBTREE else under.values("pk"))
     if access.principal.user_id is not None:
         people = people.exclude(user_id=access.principal.user_id)
     rows = period_summaries(period=period, people=people)
