@@ -785,7 +785,10 @@ def team_rollup(
         # business unit) stays a subquery: thousands of literal ids are slower still.
         under = people_in_subtrees(node_ids=[node_id], start=period.start, end=period.end)
         ids = list(under.values_list("pk", flat=True)[: SMALL_SUBTREE + 1])
-        people = people.filter(pk__in=ids if len(ids) <= SMALL_SUBTREE else under.values("pk"))
+        if len(ids) <= SMALL_SUBTREE:
+            people = people.filter(pk__in=ids)
+        else:
+            people = people.filter(pk__in=under.values("pk"))
     if access.principal.user_id is not None:
         people = people.exclude(user_id=access.principal.user_id)
     rows = period_summaries(period=period, people=people)
