@@ -469,12 +469,12 @@ def waiting_for(*, principal: Principal) -> list[ApprovalRequest]:
     """Return the pending requests whose current step waits for this principal's decision."""
     out: list[ApprovalRequest] = []
     pending = _base().filter(status=ApprovalStatus.PENDING, current_step__isnull=False)
-    for request in pending.order_by("step_started_at"):
+    for request in pending.prefetch_related("decisions").order_by("step_started_at"):
         step = request.current_step
         assert step is not None
         if not eligible(step, principal, request):
             continue
-        decided = ApprovalDecision.objects.filter(request=request)
+        decided = request.decisions.all()  # prefetched: one query for every request
         mine = [
             d
             for d in decided

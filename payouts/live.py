@@ -167,7 +167,7 @@ def _load(
     missing = [pk for pk, *_ in rows if pk not in _outputs]
     if missing:
         for pk, raw in RunChunk.objects.filter(pk__in=missing).values_list("pk", "output"):
-            _outputs[pk] = runs._unpack(raw)
+            _outputs[pk] = runs.unpack_output(raw)
             while len(_outputs) > OUTPUT_CACHE_SIZE:
                 _outputs.popitem(last=False)
     out = {}
@@ -334,7 +334,7 @@ class _Calc:
             .values_list("output", flat=True)
             .first()
         )
-        return None if raw is None else runs._unpack(raw)[1]
+        return None if raw is None else runs.unpack_output(raw)[1]
 
     # the calculation
     def compute(self) -> None:

@@ -41,10 +41,11 @@ from django.db.models import Min, Q
 
 from core.errors import NotFoundError
 from core.tenancy import get_current_tenant
-from engine.phases.tables import TableError, loads
+from engine.phases.tables import TableError
 from hierarchy.access import Access
 from hierarchy.models import HierarchyKind, Node, Period, Person
 from hierarchy.periods import tenant_today
+from payouts import runs
 from payouts.models import (
     CalculationRun,
     ExportedLine,
@@ -81,8 +82,6 @@ POOL_TYPES = frozenset({"profit_share", "gainshare"})
 # The line kind that carries a component's earned amount and trace (reserves, deferrals and
 # instalments are later movements of the same money).
 EARNED_KIND = "earned"
-# The reduce chunk whose output holds the holders' measures (payouts.runs.REDUCE_SHARED).
-REDUCE_SHARED = 1
 ZERO, ONE = Decimal(0), Decimal(1)
 
 
@@ -236,17 +235,16 @@ def _segment_node(steps: Mapping[str, tuple[str, str]]) -> int | None:
 
 def _holders(run: CalculationRun) -> dict[tuple[str, str, str], tuple[Decimal | None, Any]]:
     """Return the run's holder measures (scope, holder, measure) -> (value, quota): the reduce
-    output ``payouts.runs`` stored (its format: zlib of a JSON head line, then the tables)."""
+    output ``payouts.runs`` stored (read by ``runs.unpack_output``, the one reader of it)."""
     raw = (
-        RunChunk.objects.filter(run=run, phase=RunPhase.REDUCE, number=REDUCE_SHARED)
+        RunChunk.objects.filter(run=run, phase=RunPhase.REDUCE, number=runs.REDUCE_SHARED)
         .values_list("output", flat=True)
         .first()
     )
     if raw is None:
         return {}
     try:
-        _head, _, body = zlib.decompress(bytes(raw)).decode().partition("\n")
-        tables = loads(body)
+        _head, tables = runs.unpack_output(raw)
     except (zlib.error, UnicodeDecodeError, ValueError, TableError):
         return {}
     holders = tables.get("holders")

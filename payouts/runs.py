@@ -414,7 +414,8 @@ def _pack(meta: Mapping[str, Any], tables: Mapping[str, pd.DataFrame] | None = N
     return zlib.compress(body.encode(), 1)
 
 
-def _unpack(raw: bytes | memoryview | None) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+def unpack_output(raw: bytes | memoryview | None) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """Return a chunk's stored output (``_pack``'s format) as its head and its tables."""
     if raw is None:
         return {}, {}
     text = zlib.decompress(bytes(raw)).decode()
@@ -427,7 +428,7 @@ def _outputs(
 ) -> list[tuple[dict[str, Any], dict[str, pd.DataFrame]]]:
     """Return every chunk's stored output of ``phase``, in chunk order."""
     return [
-        _unpack(raw)
+        unpack_output(raw)
         for raw in run.chunks.filter(phase=phase)
         .order_by("number")
         .values_list("output", flat=True)
@@ -438,7 +439,7 @@ def _output(
     run: CalculationRun, phase: str, number: int
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     raw = run.chunks.filter(phase=phase, number=number).values_list("output", flat=True).first()
-    return _unpack(raw)
+    return unpack_output(raw)
 
 
 def _fetch_problems(run: CalculationRun) -> list[dict[str, Any]]:
@@ -447,7 +448,7 @@ def _fetch_problems(run: CalculationRun) -> list[dict[str, Any]]:
     for raw in (
         run.chunks.filter(phase=RunPhase.FETCH).order_by("number").values_list("output", flat=True)
     ):
-        meta, _ = _unpack(raw)
+        meta, _ = unpack_output(raw)
         for p in meta.get("problems", []):
             key = json.dumps(p, sort_keys=True)
             if key not in seen:
