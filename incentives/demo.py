@@ -304,6 +304,7 @@ def seed_demo(*, deals: int = 600) -> dict[str, Any]:
     if not sales:
         return {"skipped": "no sales people"}
     _seed_rules()
+    _seed_fx_rates(quarters)
     seeded = [
         _seed_quarter(q, people, deals=deals, until=today, number=i) for i, q in enumerate(quarters)
     ]
@@ -316,6 +317,27 @@ def seed_demo(*, deals: int = 600) -> dict[str, Any]:
         "kpi_values": {"created": kpis},
         "quarters": seeded,
     }
+
+
+# Rates into USD (the demo tenant's currency) for the currencies its EMEA and APAC people are
+# paid in (``hierarchy.generator.REGION_CURRENCY``), one per quarter: the executive page and the
+# accruals convert their lines with them.
+DEMO_FX_RATES: dict[str, tuple[str, ...]] = {
+    "EUR": ("1.0815", "1.0870", "1.0930"),
+    "AUD": ("0.6570", "0.6610", "0.6540"),
+}
+
+
+def _seed_fx_rates(quarters: list[Period]) -> None:
+    """Record a rate per quarter (from its first day) for each currency of ``DEMO_FX_RATES``."""
+    for currency, rates in DEMO_FX_RATES.items():
+        for i, quarter in enumerate(quarters):
+            services.fx_rate_set(
+                currency=currency,
+                quote_currency="USD",
+                valid_on=quarter.start,
+                rate=Decimal(rates[i % len(rates)]),
+            )
 
 
 def _seed_rules() -> None:

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from core.models import Tenant
 from core.tenancy import tenant_scope
 from hierarchy.models import Period
-from payouts import exports
+from payouts import analytics, exports
 from payouts.inputs import people_for_period
 from payouts.models import (
     CalculationRun,
@@ -70,6 +70,10 @@ def test_the_demo_closes_one_quarter_and_keeps_the_current_one_open(db, capsys):
         for statement in Statement.objects.filter(period=closed):
             frozen[statement.currency] += statement.payable
         assert dict(paid) == dict(frozen) and sum(paid.values()) > 0
+        # the executive page converts every currency the demo pays in (no "no rate" warning)
+        for period in (closed, live):
+            dashboard = analytics.executive_dashboard(period_id=period.pk)
+            assert not [w for w in dashboard.warnings if "FX rate" in w], dashboard.warnings
     # seeding again changes nothing
     call_command("payouts_demo_seed", "--tenant", "demo")
     assert "already seeded" in capsys.readouterr().out
