@@ -174,10 +174,14 @@ class AssignForm(forms.Form):
         access = request_access(request)
         published = PlanVersion.objects.filter(plan=plan, status=VersionStatus.PUBLISHED)
         fields: Any = self.fields
+        versions = list(published.order_by("-number"))
         fields["version"].choices = [
-            (v.pk, f"Version {v.number} (from {v.valid_from})")
-            for v in published.order_by("-number")
+            (v.pk, f"Version {v.number} (from {v.valid_from})") for v in versions
         ]
+        if versions:
+            # "From" starts where the newest published version does (an assignment before it
+            # would be refused); the admin changes it for a later start.
+            self.initial["valid_from"] = self.initial.get("valid_from") or versions[0].valid_from
         fields["node"].choices = [("", "—")] + [
             (n.pk, f"{n.name} · {n.hierarchy.name}")
             for n in natural_sorted(
@@ -204,9 +208,7 @@ def _holder(data: dict[str, Any]) -> services.Holder:
 def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
     """A plan: its versions (who, when, what changed), its assignments, assign, archive."""
     plan = selectors.plan_get(plan_id=plan_id)
-    form = AssignForm(
-        request.POST or None, request=request, plan=plan, initial={"valid_from": None}
-    )
+    form = AssignForm(request.POST or None, request=request, plan=plan)
     if request.method == "POST":
         _require_change(request)
         if form.is_valid():

@@ -167,6 +167,9 @@ def test_assign_to_a_node_and_archive(client_alice, client_charlie, tenant_a, or
     client_alice.post(f"/plans/{plan.pk}/versions/1/publish/", {"valid_from": "2026-01-01"})
     with tenant_scope(tenant_a):
         version = PlanVersion.objects.get()
+    # the form's "From" starts where the published version does
+    page = client_alice.get(f"/plans/{plan.pk}/").content.decode()
+    assert 'name="valid_from" value="2026-01-01"' in page
     form = {
         "version": version.pk,
         "holder_kind": "node",
