@@ -187,8 +187,12 @@ def unexported_entries(
         qs = qs.filter(person_id=person_id)
     if business_unit_id is not None:
         qs = in_business_unit(qs, business_unit_id)
-    already = ExportedLine.objects.filter(entry_id=OuterRef("pk"))
-    return qs.filter(~Exists(already)).order_by("period__start", "person_id", "component_id", "pk")
+    return not_exported(qs).order_by("period__start", "person_id", "component_id", "pk")
+
+
+def not_exported(qs: QuerySet[LedgerEntry]) -> QuerySet[LedgerEntry]:
+    """Narrow ledger entries to those no export batch has exported yet."""
+    return qs.filter(~Exists(ExportedLine.objects.filter(entry_id=OuterRef("pk"))))
 
 
 @dataclass

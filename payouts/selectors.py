@@ -8,6 +8,7 @@ from django.db.models import Count, Q
 
 from core.permissions import Principal
 from hierarchy.models import Period
+from payouts.exports import approved_entries, not_exported
 from payouts.lifecycle import allowed_transitions
 from payouts.models import (
     Adjustment,
@@ -44,6 +45,7 @@ class ChecklistItem:
     holds_active: int = 0
     unacknowledged_plans: int = 0  # people paid on a plan version they have not acknowledged
     disputes_open: int = 0  # questions about the period still open or in review (disputes)
+    exports_pending: int = 0  # approved ledger entries no export batch has exported yet
     transitions: list[str] = field(default_factory=list)
     # approvals: the pending request of a period in review, and the step it waits on
     approval_request: ApprovalRequest | None = None
@@ -111,6 +113,13 @@ def period_checklists(*, periods: list[Period], principal: Principal) -> list[Ch
         .annotate(n=Count("pk"))
     ):
         items[row["period_id"]].disputes_open = row["n"]
+    # --- exports (payouts/exports.py): approved amounts not yet in an export batch ---
+    for row in (
+        not_exported(approved_entries().filter(period_id__in=ids))
+        .values("period_id")
+        .annotate(n=Count("pk"))
+    ):
+        items[row["period_id"]].exports_pending = row["n"]
     for pk, item in items.items():
         item.latest_run = latest.get(pk)
         item.holds_active = everywhere + held.get(pk, 0)

@@ -354,6 +354,11 @@ def test_the_period_close_checklist_counts_open_questions(world):
     assert [i.disputes_open for i in item] == [3, 0]
     disputes.dispute_reject(access=access_for(c.comp), dispute_id=first.pk, reason="As planned.")
     assert period_checklists(periods=[written.q1], principal=c.finance)[0].disputes_open == 2
+    # the checklist API says the same
+    client = Client()
+    client.force_login(c.users["finance"])
+    checklist = client.get(f"/api/v1/periods/{written.q1.pk}/checklist/")
+    assert checklist.status_code == 200 and checklist.json()["disputes_open"] == 2
 
 
 def test_each_action_writes_one_audit_event_and_one_history_step(world):

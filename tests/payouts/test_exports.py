@@ -27,7 +27,9 @@ from payouts.models import (
     ExportStatus,
     LedgerEntry,
 )
+from payouts.selectors import period_checklist
 from tests.payouts.exports_fixtures import D, approved_period, entry
+from tests.payouts.helpers import cast
 
 
 def _rows(data: bytes) -> list[list[str]]:
@@ -47,12 +49,18 @@ def test_a_batch_exports_the_approved_amounts_once_each(org: Any, approved: Any)
         # given an adjustment and a hold on Erin besides the earned lines
         entry(org.erin, approved.period, EntryKind.ADJUSTMENT, "50.00", component_id="commission")
         entry(org.erin, approved.period, EntryKind.HOLD, "-100.00", component_id="commission")
+        finance = cast(org.tenant).finance
+
+        def pending() -> int:
+            return period_checklist(period_id=approved.period.pk, principal=finance).exports_pending
+
+        assert pending() == 6  # the period-close checklist counts what is left to export
         # when
         batch, created = exports.export_batch_create(
             period_ids=[approved.period.pk], idempotency_key="k1"
         )
         # then earned 1250.50 + 50 - 100 hold
-        assert created and batch.number == 1
+        assert created and batch.number == 1 and pending() == 0
         assert batch.line_count == 6
         assert batch.totals == {"USD": "1200.5000"}
         assert ExportedLine.objects.filter(batch=batch).count() == 6
@@ -67,6 +75,7 @@ def test_a_batch_exports_the_approved_amounts_once_each(org: Any, approved: Any)
             period_ids=[approved.period.pk], idempotency_key="k3"
         )
         assert second.line_count == 1 and second.totals == {"USD": "7.2500"}
+        assert pending() == 0
 
 
 def test_the_same_key_returns_the_same_batch_and_a_different_request_is_refused(

@@ -74,7 +74,9 @@ def test_periods_move_through_the_api_with_the_failed_guard_named(
     assert early.json()["error"]["details"]["guard"] == "approval_route"
     waiting = fin.get(base + "checklist/").json()
     assert "approve" not in waiting["transitions"]
+    assert (waiting["disputes_open"], waiting["runs_failed"]) == (0, 0)
     request_id = fin.get(f"/api/v1/approvals/?period={feb.pk}").json()["results"][0]["id"]
+    assert waiting["approval_request"] == request_id
     assert _post(comp, f"/api/v1/approvals/{request_id}/approve/").status_code == 200
     ok = _post(fin, base + "approve/", {"run": run.pk}, **{"Idempotency-Key": "approve-feb"})
     assert ok.status_code == 200 and ok.json()["status"] == "approved"

@@ -18,6 +18,7 @@ from payouts.models import (
     Hold,
     HoldStatus,
     LedgerEntry,
+    PayoutLine,
 )
 from tests.payouts.helpers import cast, period, succeeded_run
 
@@ -69,6 +70,10 @@ def test_the_checklist_walks_a_quarter_to_closed(world: Any, client_charlie: Any
         q1.refresh_from_db()
         assert q1.status == PeriodStatus.IN_REVIEW
     fin.post(f"/periods/{q1.pk}/close/approve/", {"run": run.pk})
+    approved = fin.get(f"/periods/{q1.pk}/close/").content.decode()
+    with tenant_scope(org.tenant):
+        lines = PayoutLine.objects.filter(run=run).count()
+    assert f"Approved amounts not yet exported: {lines}" in approved and lines
     fin.post(f"/periods/{q1.pk}/close/close/", {"data_lock_date": "2026-04-15"})
     with tenant_scope(org.tenant):
         q1.refresh_from_db()
