@@ -131,3 +131,43 @@ def test_the_team_page_takes_the_same_queries_for_a_bigger_team(client, org, wri
     with CaptureQueriesContext(connection) as big:
         sam.get(url)
     assert len(big) == len(small)
+
+
+def test_a_counted_credit_reads_counted_not_zero_money(client, org, written):
+    """A line paid per meeting: its credits carry no amount, so the drill-down says each was
+    counted (and how many) instead of "0.00 USD contributed"."""
+    from incentives import services as incentive_services
+    from incentives.models import Credit
+    from payouts.models import LineContribution
+
+    with tenant_scope(org.tenant):
+        incentive_services.ingest_rows(
+            request=incentive_services.IngestRequest(kind="transactions", source_format="json"),
+            rows=[
+                {
+                    "external_id": f"MTG-{n}",
+                    "kind": "meeting",
+                    "amount": "0",
+                    "currency": "USD",
+                    "booked_on": "2026-05-12",
+                    "owner_employee_id": "E3",
+                }
+                for n in (1, 2)
+            ],
+            created_by_id=None,
+        )
+        run = write_run(written.q2)
+        line = write_line(run, org.erin, written.run.lines.first().plan, "meetings", "100.00")
+        for credit in Credit.objects.filter(transaction__external_id__startswith="MTG-"):
+            LineContribution.objects.create(
+                line=line,
+                run=run,
+                transaction_id=credit.transaction_id,
+                credit_id=credit.pk,
+                amount=credit.amount,
+            )
+    drill = _text(_as(client, written.users["erin"]).get(f"/earnings/lines/{line.pk}/"))
+    assert "MTG-1" in drill and "MTG-2" in drill
+    assert drill.count("counted once") == 2 and '1&nbsp;<span class="muted">meeting</span>' in drill
+    assert 'Total contributed</td><td class="num nowrap">2 counted</td>' in drill
+    assert ">0.00\u00a0USD" not in drill  # no zero-money contribution cell
