@@ -754,6 +754,10 @@ class SentNudge(TenantModel):
     text = models.TextField()
     channels = models.JSONField(default=dict, help_text='{"email": "sent", "webhook": "..."}')
     sent_at = models.DateTimeField()
+    # delivery retries (payouts.nudges.nudges_retry): how many times the channels were tried,
+    # and when a channel that failed for a passing reason is tried again (None: nothing to retry)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-sent_at", "-pk"]
@@ -761,6 +765,13 @@ class SentNudge(TenantModel):
             models.UniqueConstraint(
                 fields=["tenant", "person", "period", "plan", "component_id", "threshold", "event"],
                 name="sentnudge_once",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["retry_at"],
+                name="sentnudge_retry_due",
+                condition=models.Q(retry_at__isnull=False),
             )
         ]
 

@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import logging
 import re
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -613,6 +614,29 @@ def _claim(run: CalculationRun, p: Pending) -> SentNudge | None:
         return None
 
 
+# A channel that failed for a passing reason (the receiver down, a timeout, HTTP 429 or 5xx, the
+# mail server refusing for now) is tried again after these delays, then given up on; a refusal
+# that will not pass (HTTP 4xx, a bad address, no address) is not retried.
+RETRY_DELAYS: tuple[dt.timedelta, ...] = (
+    dt.timedelta(minutes=1),
+    dt.timedelta(minutes=5),
+    dt.timedelta(minutes=30),
+)
+_PERMANENT = re.compile(r"^failed: (HTTP 4(?!29)\d\d|The webhook address)")
+
+
+def retryable(outcome: str) -> bool:
+    """Return whether a channel's outcome is a failure worth trying again."""
+    return outcome.startswith("failed: ") and not _PERMANENT.match(outcome)
+
+
+def retry_at(channels: Mapping[str, str], attempts: int) -> dt.datetime | None:
+    """Return when to try the failed channels again after ``attempts`` tries (None: never)."""
+    if attempts > len(RETRY_DELAYS) or not any(retryable(o) for o in channels.values()):
+        return None
+    return timezone.now() + RETRY_DELAYS[attempts - 1]
+
+
 def webhook_post(url: str, text: str, *, timeout: float = WEBHOOK_TIMEOUT) -> str:
     """POST ``{"text": text}`` as JSON to ``url``; return "sent" or why it failed (no raise)."""
     body = json.dumps({"text": text}).encode()
@@ -624,6 +648,8 @@ def webhook_post(url: str, text: str, *, timeout: float = WEBHOOK_TIMEOUT) -> st
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
             status = int(resp.status)
+    except urllib.error.HTTPError as exc:  # the receiver answered, with an error status
+        status = int(exc.code)
     except Exception as exc:
         return f"failed: {type(exc).__name__}: {exc}"[:300]
     return "sent" if 200 <= status < 300 else f"failed: HTTP {status}"
@@ -663,9 +689,56 @@ def nudges_after_run(*, run_id: int) -> int:
             channels["email"] = _email(pending.person, pending.text)
         if pref.webhook_url:
             channels["webhook"] = webhook_post(pref.webhook_url, pending.text)
-        SentNudge.objects.filter(pk=row.pk).update(channels=channels)
+        SentNudge.objects.filter(pk=row.pk).update(
+            channels=channels, retry_at=retry_at(channels, 1)
+        )
         told += 1
     return told
+
+
+def _deliver(row: SentNudge, channel: str, pref: NudgePreference | None) -> str:
+    """Try one channel of a told nudge again, as the person's preference now stands."""
+    if pref is None or not pref.enabled:
+        return "skipped: nudges turned off"
+    if channel == "email":
+        return _email(row.person, row.text) if pref.email else "skipped: e-mail turned off"
+    if channel == "webhook" and pref.webhook_url:
+        return webhook_post(pref.webhook_url, row.text)
+    return "skipped: no webhook address"
+
+
+def nudges_retry() -> int:
+    """Try again the channels of the nudges whose retry is due (beat, every minute); return how
+    many nudges were tried. Each row is claimed first (its ``retry_at`` cleared where it still
+    holds the value read), so two workers never send one nudge twice; a person in a quiet spell
+    is tried once it ends."""
+    today = tenant_today(get_current_tenant())
+    due = list(
+        SentNudge.objects.filter(retry_at__lte=timezone.now())
+        .select_related("person__user")
+        .order_by("retry_at", "pk")
+    )
+    prefs = {
+        p.person_id: p
+        for p in NudgePreference.objects.filter(person_id__in={r.person_id for r in due})
+    }
+    tried = 0
+    for row in due:
+        pref = prefs.get(row.person_id)
+        if pref is not None and pref.enabled and pref.quiet_until and pref.quiet_until > today:
+            continue
+        if not SentNudge.objects.filter(pk=row.pk, retry_at=row.retry_at).update(retry_at=None):
+            continue  # another worker claimed it
+        channels = {
+            ch: _deliver(row, ch, pref) if retryable(outcome) else outcome
+            for ch, outcome in row.channels.items()
+        }
+        attempts = row.attempts + 1
+        SentNudge.objects.filter(pk=row.pk).update(
+            channels=channels, attempts=attempts, retry_at=retry_at(channels, attempts)
+        )
+        tried += 1
+    return tried
 
 
 def sent_nudges(*, person: Person, limit: int = 20) -> list[SentNudge]:

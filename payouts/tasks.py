@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from core.tasks import GlobalTask
 from payouts import runs
@@ -62,6 +63,31 @@ def nudges_after_run_task(*, run_id: int) -> int:
     from payouts import nudges
 
     return nudges.nudges_after_run(run_id=run_id)
+
+
+@shared_task(base=GlobalTask, ignore_result=True)  # type: ignore[untyped-decorator]
+def nudge_retry_sweep_task() -> int:
+    """Start each active tenant's nudge retries (beat, every minute)."""
+    from core.models import Tenant
+    from core.tasks import send_on_commit
+    from core.tenancy import tenant_scope
+    from payouts.models import SentNudge
+
+    started = 0
+    for tenant in Tenant.objects.filter(is_active=True):
+        with tenant_scope(tenant):
+            if SentNudge.objects.filter(retry_at__lte=timezone.now()).exists():
+                send_on_commit("payouts.tasks.nudges_retry_task")
+                started += 1
+    return started
+
+
+@shared_task(acks_late=True, ignore_result=True)  # type: ignore[untyped-decorator]
+def nudges_retry_task() -> int:
+    """Try again the current tenant's nudge channels whose retry is due."""
+    from payouts import nudges
+
+    return nudges.nudges_retry()
 
 
 # --- approval reminders (payouts/approvals.py) ---------------------------------------------------

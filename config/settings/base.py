@@ -313,6 +313,7 @@ CELERY_BEAT_SCHEDULE = {
     "run-sweep": {"task": "payouts.tasks.run_sweep_task", "schedule": 30.0},
     # approvals: e-mail approvers whose step waits longer than its route's reminder window
     "approval-reminders": {"task": "payouts.tasks.approval_remind_sweep_task", "schedule": 900.0},
+    "nudge-retries": {"task": "payouts.tasks.nudge_retry_sweep_task", "schedule": 60.0},
     # live runs: the change feed's safety net, and the tenants' run schedules (payouts/live.py)
     "live-sweep": {"task": "payouts.tasks.live_sweep_task", "schedule": 10.0},
     "run-schedules": {"task": "payouts.tasks.run_schedules_task", "schedule": 60.0},

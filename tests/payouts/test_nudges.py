@@ -403,3 +403,113 @@ def test_the_leaderboard_is_off_by_default_and_a_tenant_admin_turns_it_on(
     # another tenant: its own leaderboard is off, and tenant A's period is not found
     assert_not_found(client_charlie.get(f"/leaderboard/?period={written.q1.pk}"))
     assert_not_found(client_charlie.get("/leaderboard/"))
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """Answers the statuses of ``plan`` in turn (then 200), recording each body."""
+
+    plan: list[int] = []
+    got: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        _Flaky.got.append(json.loads(self.rfile.read(length)))
+        self.send_response(_Flaky.plan.pop(0) if _Flaky.plan else 200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky():
+    _Flaky.plan, _Flaky.got = [], []
+    server = HTTPServer(("127.0.0.1", 0), _Flaky)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", _Flaky
+    server.shutdown()
+    server.server_close()
+
+
+def _due_now(org: Any) -> None:
+    with tenant_scope(org.tenant):
+        SentNudge.objects.exclude(retry_at=None).update(retry_at=timezone.now())
+
+
+def test_a_webhook_down_for_a_while_is_tried_again_until_it_answers(org, written, plan_a, flaky):
+    url, receiver = flaky
+    receiver.plan = [503, 503]
+    _opt_in(org, url, email=False)
+    run = _run_with(org, written, plan_a, "46000")
+    with tenant_scope(org.tenant):
+        before = timezone.now()
+        assert nudges.nudges_after_run(run_id=run.pk) == 1
+        row = SentNudge.objects.get(person=org.erin)
+        assert row.channels == {"webhook": "failed: HTTP 503"} and row.attempts == 1
+        # the first retry waits a minute, and is not due before
+        assert row.retry_at is not None and row.retry_at >= before + nudges.RETRY_DELAYS[0]
+        assert nudges.nudges_retry() == 0
+    _due_now(org)
+    with tenant_scope(org.tenant):
+        assert nudges.nudges_retry() == 1
+        row.refresh_from_db()
+        assert (row.attempts, row.channels["webhook"]) == (2, "failed: HTTP 503")
+    _due_now(org)
+    with tenant_scope(org.tenant):
+        assert nudges.nudges_retry() == 1
+        row.refresh_from_db()
+    # then: delivered on the third try, the same text each time, nothing left to retry
+    assert (row.attempts, row.channels, row.retry_at) == (3, {"webhook": "sent"}, None)
+    assert [g["text"] for g in receiver.got] == [row.text] * 3
+    with tenant_scope(org.tenant):
+        assert nudges.nudges_retry() == 0
+
+
+def test_a_refusal_is_not_retried_and_a_dead_receiver_is_given_up_on(org, written, plan_a, flaky):
+    url, receiver = flaky
+    receiver.plan = [404]
+    _opt_in(org, url, email=False)
+    run = _run_with(org, written, plan_a, "46000")
+    with tenant_scope(org.tenant):
+        nudges.nudges_after_run(run_id=run.pk)
+        row = SentNudge.objects.get(person=org.erin)
+    assert row.channels == {"webhook": "failed: HTTP 404"} and row.retry_at is None
+    # a receiver that never answers: tried 1 + len(RETRY_DELAYS) times, then left as failed
+    with tenant_scope(org.tenant):
+        NudgePreference.objects.filter(person=org.erin).update(webhook_url="http://127.0.0.1:9/x")
+        SentNudge.objects.filter(pk=row.pk).update(channels={"webhook": "failed: timed out"})
+        SentNudge.objects.filter(pk=row.pk).update(retry_at=timezone.now())
+    for _ in nudges.RETRY_DELAYS:
+        _due_now(org)
+        with tenant_scope(org.tenant):
+            assert nudges.nudges_retry() == 1
+    with tenant_scope(org.tenant):
+        row.refresh_from_db()
+    assert row.attempts == 1 + len(nudges.RETRY_DELAYS) and row.retry_at is None
+    assert row.channels["webhook"].startswith("failed: ")
+    # a person who turned nudges off meanwhile is not told again
+    with tenant_scope(org.tenant):
+        SentNudge.objects.filter(pk=row.pk).update(retry_at=timezone.now())
+        NudgePreference.objects.filter(person=org.erin).update(enabled=False)
+        assert nudges.nudges_retry() == 1
+        row.refresh_from_db()
+    assert row.channels == {"webhook": "skipped: nudges turned off"} and row.retry_at is None
+
+
+def test_the_retry_sweep_is_on_beat_and_starts_only_tenants_with_retries_due(
+    org, written, plan_a, django_capture_on_commit_callbacks
+):
+    from django.conf import settings
+
+    from payouts import tasks
+
+    entry = settings.CELERY_BEAT_SCHEDULE["nudge-retries"]
+    assert entry["task"] == "payouts.tasks.nudge_retry_sweep_task" and entry["schedule"] == 60.0
+    assert tasks.nudge_retry_sweep_task() == 0  # nothing due anywhere
+    _opt_in(org, "http://127.0.0.1:9/never", email=False)
+    run = _run_with(org, written, plan_a, "46000")
+    with tenant_scope(org.tenant):
+        nudges.nudges_after_run(run_id=run.pk)
+    _due_now(org)
+    assert tasks.nudge_retry_sweep_task() == 1
