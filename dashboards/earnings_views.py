@@ -28,7 +28,6 @@ from hierarchy import org_selectors
 from hierarchy.access import request_access
 from hierarchy.intervals import OPEN_END
 from hierarchy.models import Period, Person
-from incentives.views import count_unit
 from payouts import disputes, nudges, statements
 
 READ = ("payouts.view", "payouts.view.team", "payouts.view.self")
@@ -161,12 +160,8 @@ def statement_page(request: HttpRequest, period_id: int, person_id: int) -> Http
 def line_page(request: HttpRequest, line_id: int) -> HttpResponse:
     """One payout line: why, and which credits of which transactions made it."""
     drill = statements.line_get(access=request_access(request), line_id=line_id)
-    counted = 0
-    for c in drill.contributions:
-        tx = c.transaction
-        if tx is not None and not tx.amount:  # a counted row (a meeting, a lead): it counts once
-            tx.count_unit = count_unit(tx.kind, tx.quantity)  # type: ignore[attr-defined]
-            counted += 1
+    # a counted row (a meeting, a lead) has no amount: it counts once
+    counted = sum(1 for c in drill.contributions if c.transaction and c.transaction.count_unit)
     is_self = drill.person.user_id == request.user.pk
     questions = disputes.disputes_by_line(request_access(request), [drill.line.pk])
     return render(

@@ -161,6 +161,24 @@ class FxRate(TenantModel):
         return f"{self.currency}/{self.quote_currency} {self.rate} from {self.valid_on}"
 
 
+# What one unit of a counted (amount-less) transaction is, as pages read it ("1 lead", "3 tickets").
+COUNT_UNITS: dict[str, tuple[str, str]] = {
+    TransactionKind.MQL: ("lead", "leads"),
+    TransactionKind.SQL: ("lead", "leads"),
+    TransactionKind.PQL: ("lead", "leads"),
+    TransactionKind.OPPORTUNITY: ("opportunity", "opportunities"),
+    TransactionKind.MEETING: ("meeting", "meetings"),
+    TransactionKind.FEATURE_ADOPTION: ("adoption", "adoptions"),
+    TransactionKind.SUPPORT_TICKET: ("ticket", "tickets"),
+}
+
+
+def count_unit(kind: str, quantity: Any) -> str:
+    """Return the unit a counted transaction of ``kind`` reads in ("1 lead", "3 tickets")."""
+    one, many = COUNT_UNITS.get(kind, ("unit", "units"))
+    return one if quantity == 1 else many
+
+
 class Transaction(Versioned):
     """One version of a deal, lead, ticket or other event that earns.
 
@@ -221,6 +239,11 @@ class Transaction(Versioned):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_id} v{self.version}"
+
+    @property
+    def count_unit(self) -> str:
+        """The unit of a counted (amount-less) row ("meeting", "tickets"); "" for an amount."""
+        return "" if self.amount else count_unit(self.kind, self.quantity)
 
     @property
     def is_current(self) -> bool:

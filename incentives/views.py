@@ -168,24 +168,6 @@ class TransactionFilter(forms.Form):
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
-# What one unit of a counted (amount-less) transaction is, for the list's "Amount or count" column.
-COUNT_UNITS: dict[str, tuple[str, str]] = {
-    TransactionKind.MQL: ("lead", "leads"),
-    TransactionKind.SQL: ("lead", "leads"),
-    TransactionKind.PQL: ("lead", "leads"),
-    TransactionKind.OPPORTUNITY: ("opportunity", "opportunities"),
-    TransactionKind.MEETING: ("meeting", "meetings"),
-    TransactionKind.FEATURE_ADOPTION: ("adoption", "adoptions"),
-    TransactionKind.SUPPORT_TICKET: ("ticket", "tickets"),
-}
-
-
-def count_unit(kind: str, quantity: Any) -> str:
-    """Return the unit a counted transaction of ``kind`` reads in ("1 lead", "3 tickets")."""
-    one, many = COUNT_UNITS.get(kind, ("unit", "units"))
-    return one if quantity == 1 else many
-
-
 @require_permission("transactions.view")
 def transactions(request: HttpRequest) -> HttpResponse:
     """Browse current transactions with filters."""
@@ -194,8 +176,6 @@ def transactions(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.transaction_list(filters=filters), 50).get_page(
         request.GET.get("page")
     )
-    for tx in page.object_list:
-        tx.count_unit = count_unit(tx.kind, tx.quantity)  # type: ignore[attr-defined]
     query = request.GET.copy()
     query.pop("page", None)
     return render(

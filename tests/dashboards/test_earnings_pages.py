@@ -171,3 +171,6 @@ def test_a_counted_credit_reads_counted_not_zero_money(client, org, written):
     assert drill.count("counted once") == 2 and '1&nbsp;<span class="muted">meeting</span>' in drill
     assert 'Total contributed</td><td class="num nowrap">2 counted</td>' in drill
     assert ">0.00\u00a0USD" not in drill  # no zero-money contribution cell
+    # her credits on the earnings page read the same way
+    earnings = _text(_as(client, written.users["erin"]).get(f"/earnings/?period={written.q2.pk}"))
+    assert earnings.count('1&nbsp;<span class="muted">meeting</span>') == 2

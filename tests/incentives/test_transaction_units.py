@@ -8,7 +8,7 @@ import re
 import pytest
 
 from incentives import services
-from incentives.views import count_unit
+from incentives.models import count_unit
 from tests.incentives.conftest import tx_row
 
 
