@@ -8,7 +8,8 @@ Anomalies of a period (default: the open one, :func:`payouts.milestones.default_
   the same kind, or its change lies more than :data:`ROBUST_Z` robust standard deviations from
   the median change (the modified z-score ``0.6745 x (change - median) / MAD``, Iglewicz and
   Hoaglin; median and MAD resist the outliers they look for, unlike mean and standard
-  deviation). Nothing is compared when either period has no run.
+  deviation). Nothing is compared when either period has no run. While the period is under
+  way, the previous period's earnings are first scaled to the share of it gone by (its pace).
 * **no plan** - people placed in the organisation during the period on whom no plan assignment
   falls (their own, their job role's, or a node at or above theirs).
 * **unacknowledged** - (person, plan version) pairs the period's run pays that the person has
@@ -30,14 +31,17 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Sum
 from django.urls import reverse
 
+from core.tenancy import get_current_tenant
 from hierarchy.access import Access
 from hierarchy.models import Assignment, ImportBatch, NodeClosure, Period, Person
+from hierarchy.periods import tenant_today
 from incentives.models import Credit, IngestBatch, Transaction
 from payouts.ledger import entry_kind_for_line
 from payouts.milestones import default_period, period_get
@@ -157,11 +161,29 @@ def previous_period(period: Period) -> Period | None:
     return found
 
 
+def elapsed_share(period: Period, today: date) -> Decimal | None:
+    """Return the share of ``period`` gone by on ``today`` (today counted) while it is under
+    way; None before it starts and once it has ended."""
+    days = (period.end - period.start).days
+    if days <= 0 or not period.start <= today < period.end:
+        return None
+    return Decimal((today - period.start).days + 1) / Decimal(days)
+
+
 def _outliers(
-    current: dict[int, Decimal], before: dict[int, Decimal], period: Period, previous: Period
+    current: dict[int, Decimal],
+    before: dict[int, Decimal],
+    period: Period,
+    previous: Period,
+    *,
+    pace: Decimal | None = None,
 ) -> list[tuple[int, str, dict[str, Any]]]:
-    """Return (person, reason, details) of the earnings that moved sharply."""
+    """Return (person, reason, details) of the earnings that moved sharply. With ``pace`` (the
+    share of a period under way gone by), the previous period's earnings are scaled to it first:
+    a third of the way into a quarter, a third of last quarter is the figure to compare with."""
     people = sorted(set(current) | set(before))
+    if pace is not None:
+        before = {p: (v * pace).quantize(Decimal("0.01")) for p, v in before.items()}
     changes = {p: current.get(p, ZERO) - before.get(p, ZERO) for p in people}
     z: dict[int, Decimal] = {}
     if len(changes) >= 3:
@@ -188,11 +210,18 @@ def _outliers(
             "robust_z": None if p not in z else str(z[p].quantize(Decimal("0.01"))),
             "period": period.label,
             "previous_period": previous.label,
+            "pace": None if pace is None else str(pace.quantize(Decimal("0.0001"))),
         }
-        words = (
-            f"earned {_money(now)} in {period.label} against {_money(then)} in "
-            f"{previous.label}: {'; '.join(reasons)}"
-        )
+        if pace is None:
+            words = (
+                f"earned {_money(now)} in {period.label} against {_money(then)} in "
+                f"{previous.label}: {'; '.join(reasons)}"
+            )
+        else:
+            words = (
+                f"earned {_money(now)} in {period.label} so far ({pace * 100:.0f} % of the "
+                f"period) against {_money(then)} at {previous.label}'s pace: {'; '.join(reasons)}"
+            )
         out.append((abs(now - then), p, words, details))
     out.sort(key=lambda row: (-row[0], row[1]))  # the largest moves first
     return [(p, words, details) for _, p, words, details in out]
@@ -246,8 +275,9 @@ def anomaly_report(*, access: Access, period_id: int | None = None) -> AnomalyRe
     # --- earnings outliers against the previous period
     before_run = period_run(period=previous).run if previous is not None else None
     if run is not None and before_run is not None and previous is not None:
+        pace = elapsed_share(period, tenant_today(get_current_tenant()))
         for pid, words, details in _outliers(
-            _earned(run, visible), _earned(before_run, visible), period, previous
+            _earned(run, visible), _earned(before_run, visible), period, previous, pace=pace
         ):
             fix: Fix = ("member_earnings", (pid,), f"period={period.pk}", "Open earnings")
             found.append((OUTLIER, pid, words, details, fix))

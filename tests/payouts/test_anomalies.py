@@ -196,3 +196,30 @@ def test_the_anomalies_api_lists_them_and_another_tenant_sees_none(
     names = {r["person"] for r in theirs["results"]}
     assert not names & {"Dana VP", "Sam Sales", "Erin East", "Wes West", "Mia Marketing"}
     assert_not_found(client_charlie.get(f"/api/v1/anomalies/?period={period}"))
+
+
+def test_a_period_under_way_is_compared_with_the_previous_pace():
+    quarter = Period(
+        pk=2,
+        kind="quarterly",
+        fiscal_year=2026,
+        start=dt.date(2026, 4, 1),
+        end=dt.date(2026, 7, 1),
+        label="Q2",
+    )
+    previous = _period("Q1", JAN)
+    # a third of the way in: 30 of 91 days gone by (the 30th counted)
+    pace = anomalies.elapsed_share(quarter, dt.date(2026, 4, 30))
+    assert pace == D(30) / D(91)
+    assert anomalies.elapsed_share(quarter, dt.date(2026, 7, 1)) is None  # ended
+    assert anomalies.elapsed_share(quarter, dt.date(2026, 3, 31)) is None  # not begun
+    before = {p: D(9100) for p in range(1, 6)}
+    now = {1: D(3000), 2: D(3050), 3: D(2950), 4: D(3100), 5: D(900)}
+    # compared with the whole of Q1 everyone is "down" 66 % or more
+    assert len(anomalies._outliers(now, before, quarter, previous)) == 5
+    # at Q1's pace (3,000 by now) only the one far behind it is flagged
+    got = anomalies._outliers(now, before, quarter, previous, pace=pace)
+    assert [p for p, _, _ in got] == [5]
+    (words, details) = got[0][1:]
+    assert "so far (33 % of the period) against 3,000.00 at Q1's pace: down 70 %" in words
+    assert details["previous"] == "3000.00" and details["pace"] == "0.3297"
