@@ -4,12 +4,13 @@ imports. Reads only; each anomaly names the page where it is fixed.
 Anomalies of a period (default: the open one, :func:`payouts.milestones.default_period`):
 
 * **earnings outliers** - a person's earned total (the run that pays the period, as its
-  statement reads it) moved by more than :data:`CHANGE_SHARE` against the previous period of
-  the same kind, or its change lies more than :data:`ROBUST_Z` robust standard deviations from
-  the median change (the modified z-score ``0.6745 x (change - median) / MAD``, Iglewicz and
-  Hoaglin; median and MAD resist the outliers they look for, unlike mean and standard
-  deviation). Nothing is compared when either period has no run. While the period is under
-  way, the previous period's earnings are first scaled to the share of it gone by (its pace).
+  statement reads it) changed against the previous period of the same kind by more than
+  :data:`ROBUST_Z` robust standard deviations from the median change (the modified z-score
+  ``0.6745 x (change - median) / MAD``, Iglewicz and Hoaglin; median and MAD resist the outliers
+  they look for, unlike mean and standard deviation); where that spread cannot be measured
+  (fewer than three people, or no spread), by more than :data:`CHANGE_SHARE` of it. Nothing
+  is compared when either period has no run. While the period is under way, the previous
+  period's earnings are first scaled to the share of it gone by (its pace).
 * **no plan** - people placed in the organisation during the period on whom no plan assignment
   falls (their own, their job role's, or a node at or above theirs).
 * **unacknowledged** - (person, plan version) pairs the period's run pays that the person has
@@ -195,13 +196,19 @@ def _outliers(
     for p in people:
         now, then = current.get(p, ZERO), before.get(p, ZERO)
         share = (now - then) / abs(then) if then else None
-        reasons = []
-        if share is not None and abs(share) > CHANGE_SHARE:
-            reasons.append(f"{'up' if share > 0 else 'down'} {abs(share) * 100:.0f} %")
-        if p in z and abs(z[p]) > ROBUST_Z:
-            reasons.append(f"{abs(z[p]):.1f} robust standard deviations from the median change")
-        if not reasons:
+        # the robust z-score decides where the spread of changes can be measured; the share rule
+        # only where it cannot (fewer than 3 people, or no spread): with deals as lumpy as they
+        # are, half of a team moves by 50 % from one period to the next
+        flagged = (
+            abs(z[p]) > ROBUST_Z if p in z else share is not None and abs(share) > CHANGE_SHARE
+        )
+        if not flagged:
             continue
+        reasons = []
+        if share is not None:
+            reasons.append(f"{'up' if share > 0 else 'down'} {abs(share) * 100:.0f} %")
+        if p in z:
+            reasons.append(f"{abs(z[p]):.1f} robust standard deviations from the median change")
         details = {
             "current": str(now),
             "previous": str(then),
