@@ -25,12 +25,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.audit import audit_record
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
 from core.models import model_snapshot
+from core.params import ID_MAX
 from engine.money import exponent, is_currency_code
 from plans import catalog, preview
 from plans.models import PlanCase, PlanVersion, VersionStatus
@@ -51,7 +52,7 @@ WHICH_PERSON = (
 )
 NO_PERSON = "The inputs put no one on this plan: add a person under people."
 NOT_ON_PLAN = "{person!r} is not on this plan in the inputs (people on it: {names})."
-NO_CASES = "This version has no test cases: add one from the \"try it\" panel."
+NO_CASES = 'This version has no test cases: add one from the "try it" panel.'
 MAX_INPUT_CHARS = 100_000
 LISTS = ("people", "credits", "quotas", "kpis", "transactions", "nodes", "timeline")
 MINUS = "\u2212"
@@ -278,9 +279,7 @@ def run_inputs(
     base = CaseResult(case_id, name, person, currency, expected_total, None)
     try:
         payee = _payee(inputs, plan_id, person)
-        result = preview.run_with(
-            spec, inputs, related_specs(spec) if related is None else related
-        )
+        result = preview.run_with(spec, inputs, related_specs(spec) if related is None else related)
     except ValidationFailedError as exc:
         return _replace(base, error=exc.message)
     except Exception as exc:  # the engine refusing the inputs is the case's failure, in words
@@ -328,14 +327,14 @@ def case_run(case: PlanCase, *, spec: Mapping[str, Any] | None = None) -> CaseRe
     )
 
 
-def plan_case_list(*, version: PlanVersion) -> list[PlanCase]:
+def plan_case_list(*, version: PlanVersion) -> QuerySet[PlanCase]:
     """Return a version's cases, by name."""
-    return list(PlanCase.objects.filter(plan_version=version).order_by("name", "id"))
+    return PlanCase.objects.filter(plan_version=version).order_by("name", "id")
 
 
 def plan_cases_run(*, version: PlanVersion) -> list[CaseResult]:
     """Return the result of every case of a version, by name."""
-    cases = plan_case_list(version=version)
+    cases = list(plan_case_list(version=version))
     for case in cases:
         case.plan_version = version
     return [case_run(case) for case in cases]
@@ -365,9 +364,7 @@ def _draft(version_id: int) -> PlanVersion:
     if version is None:
         raise NotFoundError("Plan version not found.")
     if version.is_published:
-        raise ConflictError(
-            CASE_PUBLISHED.format(number=version.number), code="version_published"
-        )
+        raise ConflictError(CASE_PUBLISHED.format(number=version.number), code="version_published")
     return version
 
 
@@ -392,7 +389,9 @@ def _checked(text: str) -> dict[str, Any]:
             BAD_INPUTS.format(count=len(checked.problems), first=checked.problems[0]),
             code="invalid_case",
             details={
-                "inputs": [f"{p.path}: {p.message}" if p.path else p.message for p in checked.problems],
+                "inputs": [
+                    f"{p.path}: {p.message}" if p.path else p.message for p in checked.problems
+                ],
                 "problems": [p.as_dict() for p in checked.problems],
             },
         )
@@ -548,3 +547,14 @@ def template_cases_add(*, version: PlanVersion, template: str, user_id: int | No
     ]
     PlanCase.objects.bulk_create(rows)
     return len(rows)
+
+
+def plan_case_get(*, version: PlanVersion, case_id: int) -> PlanCase:
+    """Return one case of ``version`` or raise NotFoundError (another version's is not found)."""
+    if not 0 < case_id <= ID_MAX:
+        raise NotFoundError(CASE_NOT_FOUND)
+    case: PlanCase | None = PlanCase.objects.filter(plan_version=version, pk=case_id).first()
+    if case is None:
+        raise NotFoundError(CASE_NOT_FOUND)
+    case.plan_version = version
+    return case

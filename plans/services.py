@@ -164,9 +164,7 @@ def _new_version(
     )
     version.full_clean()
     version.save()
-    copied = (
-        cases.cases_copy(source=based_on, target=version, user_id=user_id) if based_on else 0
-    )
+    copied = cases.cases_copy(source=based_on, target=version, user_id=user_id) if based_on else 0
     if audit:
         after = _snapshot(version)
         if copied:
