@@ -94,10 +94,14 @@ def check_inputs(text: str) -> CheckedInputs:
         value = data.get(key)
         if value is not None and not isinstance(value, list):
             found.append((key, "must be a list"))
-    for i, row in enumerate(data.get("people") or []):
+    def rows(key: str) -> list[Any]:
+        value = data.get(key)
+        return value if isinstance(value, list) else []
+
+    for i, row in enumerate(rows("people")):
         if not isinstance(row, dict) or "person" not in row:
             found.append((f"people[{i}].person", "required"))
-    for i, row in enumerate(data.get("credits") or []):
+    for i, row in enumerate(rows("credits")):
         if not isinstance(row, dict):
             found.append((f"credits[{i}]", "must be a mapping"))
             continue
@@ -158,7 +162,8 @@ def related_specs(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _people_on(inputs: Mapping[str, Any], plan_id: str) -> list[str]:
     names: list[str] = []
     for key in ("people", "assignments"):
-        for row in inputs.get(key) or []:
+        rows = inputs.get(key)
+        for row in rows if isinstance(rows, list) else []:
             if isinstance(row, dict) and str(row.get("plan", plan_id)) == plan_id:
                 name = str(row.get("person"))
                 if name not in names:
@@ -244,7 +249,8 @@ class CaseResult:
 def money_text(value: Decimal, currency: str) -> str:
     """Return an amount as people read it: separators, the currency's decimals (``12,500.00``)."""
     places = exponent(currency) if is_currency_code(currency) else 2
-    return f"{value:,.{max(places, -value.as_tuple().exponent)}f}"  # type: ignore[operator]
+    finer = -value.normalize().as_tuple().exponent  # type: ignore[operator]
+    return f"{value:,.{max(places, finer)}f}"
 
 
 def _signed(value: Decimal, currency: str) -> str:
