@@ -94,6 +94,7 @@ def check_inputs(text: str) -> CheckedInputs:
         value = data.get(key)
         if value is not None and not isinstance(value, list):
             found.append((key, "must be a list"))
+
     def rows(key: str) -> list[Any]:
         value = data.get(key)
         return value if isinstance(value, list) else []
