@@ -138,6 +138,33 @@ def _prefill(version: PlanVersion, text: str) -> tuple[dict[str, Any], list[Any]
     return initial, [], got
 
 
+def _save(
+    request: HttpRequest, form: CaseForm, version: PlanVersion, case: PlanCase | None
+) -> tuple[HttpResponse | None, list[Any]]:
+    """Write the form's case (a new one, or ``case`` changed); on a refusal, the message next
+    to its field and the inputs' problems."""
+    data = form.cleaned_data
+    fields = {
+        "name": data["name"],
+        "person": data["person"],
+        "inputs_source": data["inputs_source"],
+        "expected_total": data["expected_total"],
+        "expected_components": data["expected_components"],
+        "user_id": _user_id(request),
+    }
+    try:
+        request_access(request).require_tenant_wide("changing plans")
+        if case is None:
+            cases.plan_case_create(version_id=version.pk, **fields)
+        else:
+            cases.plan_case_update(case_id=case.pk, **fields)
+    except ApplicationError as exc:
+        return None, _apply(form, exc)
+    verb = "Added" if case is None else "Saved"
+    messages.success(request, f"{verb} test case {data['name']!r}.")
+    return _back(version), []
+
+
 @require_permission("plans.view")
 def plan_case_new(request: HttpRequest, plan_id: int, number: int) -> HttpResponse:
     """Add a test case to a draft; from the "try it" panel, the sample and its result prefill it."""
@@ -149,23 +176,9 @@ def plan_case_new(request: HttpRequest, plan_id: int, number: int) -> HttpRespon
     form = CaseForm(request.POST or None)
     problems: list[Any] = []
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            request_access(request).require_tenant_wide("changing plans")
-            case = cases.plan_case_create(
-                version_id=version.pk,
-                name=data["name"],
-                person=data["person"],
-                inputs_source=data["inputs_source"],
-                expected_total=data["expected_total"],
-                expected_components=data["expected_components"],
-                user_id=_user_id(request),
-            )
-        except ApplicationError as exc:
-            problems = _apply(form, exc)
-        else:
-            messages.success(request, f"Added test case {case.name!r}.")
-            return _back(version)
+        done, problems = _save(request, form, version, None)
+        if done is not None:
+            return done
     return _page(request, version, form, problems=problems)
 
 
@@ -186,23 +199,9 @@ def plan_case_edit(request: HttpRequest, plan_id: int, number: int, case_id: int
     if request.method == "POST":
         _require_change(request)
         if form.is_valid():
-            data = form.cleaned_data
-            try:
-                request_access(request).require_tenant_wide("changing plans")
-                cases.plan_case_update(
-                    case_id=case.pk,
-                    name=data["name"],
-                    person=data["person"],
-                    inputs_source=data["inputs_source"],
-                    expected_total=data["expected_total"],
-                    expected_components=data["expected_components"],
-                    user_id=_user_id(request),
-                )
-            except ApplicationError as exc:
-                problems = _apply(form, exc)
-            else:
-                messages.success(request, f"Saved test case {data['name']!r}.")
-                return _back(version)
+            done, problems = _save(request, form, version, case)
+            if done is not None:
+                return done
     return _page(request, version, form, case=case, problems=problems, result=cases.case_run(case))
 
 

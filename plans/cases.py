@@ -376,17 +376,7 @@ def _draft(version_id: int) -> PlanVersion:
 
 
 def _snapshot(case: PlanCase) -> dict[str, Any]:
-    return model_snapshot(
-        case,
-        fields=[
-            "plan_version",
-            "name",
-            "person",
-            "inputs",
-            "expected_total",
-            "expected_components",
-        ],
-    )
+    return model_snapshot(case, fields=["plan_version", *CASE_FIELDS])
 
 
 def _checked(text: str) -> dict[str, Any]:
@@ -511,49 +501,47 @@ def plan_case_delete(*, case_id: int, user_id: int | None) -> None:
     case.delete()
 
 
+CASE_FIELDS = (
+    "name",
+    "person",
+    "inputs_source",
+    "inputs",
+    "expected_total",
+    "expected_components",
+)
+
+
+def _bulk_add(version: PlanVersion, rows: list[dict[str, Any]], user_id: int | None) -> int:
+    """Write ``rows`` (each the :data:`CASE_FIELDS`) as cases of ``version``; return how many."""
+    now = timezone.now()
+    PlanCase.objects.bulk_create(
+        PlanCase(plan_version=version, created_at=now, created_by_id=user_id, updated_at=now, **row)
+        for row in rows
+    )
+    return len(rows)
+
+
 def cases_copy(*, source: PlanVersion, target: PlanVersion, user_id: int | None) -> int:
     """Copy ``source``'s cases onto the new draft ``target``; return how many (the caller's
     audit event counts them: a new draft is one event)."""
-    now = timezone.now()
-    copies = [
-        PlanCase(
-            plan_version=target,
-            name=c.name,
-            person=c.person,
-            inputs_source=c.inputs_source,
-            inputs=c.inputs,
-            expected_total=c.expected_total,
-            expected_components=c.expected_components,
-            created_at=now,
-            created_by_id=user_id,
-            updated_at=now,
-        )
-        for c in PlanCase.objects.filter(plan_version=source).order_by("name", "id")
-    ]
-    PlanCase.objects.bulk_create(copies)
-    return len(copies)
+    rows = PlanCase.objects.filter(plan_version=source).order_by("name", "id")
+    return _bulk_add(target, list(rows.values(*CASE_FIELDS)), user_id)
 
 
 def template_cases_add(*, version: PlanVersion, template: str, user_id: int | None) -> int:
     """Give a plan's first draft the worked cases its template carries; return how many."""
-    now = timezone.now()
     rows = [
-        PlanCase(
-            plan_version=version,
-            name=str(c["name"]),
-            person=str(c.get("person", "")),
-            inputs_source=c["source"],
-            inputs=c["inputs"],
-            expected_total=Decimal(str(c["expected"]["total"])),
-            expected_components=_components(c["expected"].get("components")),
-            created_at=now,
-            created_by_id=user_id,
-            updated_at=now,
-        )
+        {
+            "name": str(c["name"]),
+            "person": str(c.get("person", "")),
+            "inputs_source": c["source"],
+            "inputs": c["inputs"],
+            "expected_total": Decimal(str(c["expected"]["total"])),
+            "expected_components": _components(c["expected"].get("components")),
+        }
         for c in catalog.template_cases(template)
     ]
-    PlanCase.objects.bulk_create(rows)
-    return len(rows)
+    return _bulk_add(version, rows, user_id)
 
 
 def plan_case_get(*, version: PlanVersion, case_id: int) -> PlanCase:
