@@ -1,7 +1,10 @@
 """The plan templates: YAML files in ``plans/templates/``, read here and nowhere else.
 
 Each file holds ``name``, ``function``, ``summary``, ``plan`` (a spec in the plan language) and
-``sample`` (inputs in the engine's readable format, for the builder's "try it" panel). The
+``sample`` (inputs in the engine's readable format, for the builder's "try it" panel) and,
+optionally, ``cases``: hand-worked test cases (``name``, ``description``, ``arithmetic``,
+``inputs``, ``expected: {total, components}``) that a plan made from the template starts with
+(plans/cases.py) and that tests/plans/test_templates.py checks. The
 builder, the demo seed and the golden cases (tests/plans/golden/) all load them from here, so a
 template is written once. :func:`template_source` returns the ``plan`` block *as written*
 (comments kept), re-indented, with its ``id`` set to the new plan's code.
@@ -35,6 +38,7 @@ class Template:
     plan: dict[str, Any]
     sample: dict[str, Any]
     text: str
+    cases: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,7 @@ def _templates() -> dict[str, Template]:
             plan=data["plan"],
             sample=data.get("sample") or {},
             text=text,
+            cases=tuple(data.get("cases") or ()),
         )
     return found
 
@@ -105,3 +110,16 @@ def template_source(key: str, *, plan_id: str, name: str | None = None) -> str:
             flags=re.MULTILINE,
         )
     return block
+
+
+def template_cases(key: str) -> list[dict[str, Any]]:
+    """Return the worked cases of a template, each with its inputs also as text (``source``)."""
+    from plans.source import dump_spec
+
+    return [{**case, "source": dump_spec(dict(case["inputs"]))} for case in template_get(key).cases]
+
+
+def template_plan(ref: str) -> dict[str, Any] | None:
+    """Return the plan of the template a plan reference names (``sales-ae`` or ``sales_ae``)."""
+    template = _templates().get(ref) or _templates().get(ref.replace("-", "_"))
+    return None if template is None else template.plan

@@ -2,6 +2,8 @@
 the job roles it was written for (the templates are loaded from plans/templates/, never copied),
 and quotas for the people on those roles: every quota id the template's sample gives a person,
 for each payout period of the fiscal year, at the sample's monthly amount x the period's months.
+A template's worked cases become the test cases of its plan's first version (plans/cases.py), so
+every demo plan is published with its cases passing.
 """
 
 from __future__ import annotations
@@ -90,7 +92,13 @@ def seed_quotas() -> int:
     for assignment in assigned:
         template = catalog.template_get(assignment.plan.template)
         sample = template.sample
-        wanted = [q for q in sample.get("quotas", []) if q.get("holder_kind", "person") == "person"]
+        # The plan's own quota ids only: a manager's sample also gives her team's AEs theirs.
+        own = set(services.quota_ids_of(template.plan))
+        wanted = [
+            q
+            for q in sample.get("quotas", [])
+            if q.get("holder_kind", "person") == "person" and str(q["quota"]) in own
+        ]
         if not wanted:
             continue
         step = MONTHS_OF_FREQUENCY.get(str(template.plan.get("payout_frequency", "monthly")), 1)

@@ -18,6 +18,11 @@ A :class:`Quota` is the target a person or a node holds on one quota id of the p
 year. One holder has at most one quota per id on any day (the services refuse an overlap by
 name); ``plans.selectors.quota_frame`` reads them in the engine's ``QUOTA_COLUMNS`` shape.
 
+A :class:`PlanCase` is a worked case a version carries: sample inputs in the engine's readable
+format (``engine.loader.inputs_from_mapping``) and the payout they must give, exactly
+(``plans/cases.py`` runs them; publishing refuses while one fails). A new draft copies the cases
+of the version it is based on.
+
 A :class:`PlanAcknowledgement` records that a person read and accepted the plan document of one
 published version (its spec hash, when, by which user, from which address). It is append-only:
 a new version asks again.
@@ -275,3 +280,38 @@ class PlanAcknowledgement(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.person} acknowledged {self.plan_version}"
+
+
+class PlanCase(TenantModel):
+    """A worked case of one version: inputs -> the payout one payee must get (exact Decimal)."""
+
+    plan_version = models.ForeignKey(PlanVersion, on_delete=models.CASCADE, related_name="cases")
+    name = models.CharField(max_length=200)
+    person = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The payee whose payout is expected (blank: the one person on this plan)",
+    )
+    inputs_source = models.TextField(help_text="The inputs as written (YAML or JSON)")
+    inputs = models.JSONField(help_text="The parsed inputs the engine reads")
+    expected_total = models.DecimalField(
+        max_digits=settings.DEFAULT_MAX_DIGITS, decimal_places=settings.DEFAULT_DECIMAL_PLACES
+    )
+    # {component id: amount as text}; only the components named are checked one by one.
+    expected_components = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["plan_version_id", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "plan_version", "name"], name="plancase_unique_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan_version}: {self.name}"

@@ -10,6 +10,7 @@ curve as rows and write them back into the text, leaving the rest of it (comment
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -17,8 +18,9 @@ from typing import Any
 
 import yaml
 
-from engine import compute
+from engine import Result, compute
 from engine.loader import inputs_from_mapping, plans_from_mapping
+from plans import catalog
 from plans.source import PlanLoader, path_parts
 
 STEPS = 41  # 0 % to 200 % in steps of 5 %
@@ -40,11 +42,71 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def try_it(spec: dict[str, Any], sample: dict[str, Any]) -> dict[str, Any]:
-    """Return the engine's lines and trace sentences for ``spec`` on ``sample`` inputs."""
+# Rows of the readable input format that may name a plan (default: the plan being tried).
+PLAN_ROWS = (
+    "people",
+    "assignments",
+    "prior_payouts",
+    "reversals",
+    "holds",
+    "instalments",
+    "reserves",
+)
+
+
+def earned_refs(spec: Mapping[str, Any]) -> list[str]:
+    """Return the other plans whose earned amounts ``spec`` reads (``aggregate: earned``)."""
+    own = str(spec.get("id", ""))
+    refs: list[str] = []
+    for m in spec.get("measures") or []:
+        earned = m.get("earned") if isinstance(m, dict) else None
+        pairs = earned.get("of") if isinstance(earned, dict) else None
+        for pair in pairs if isinstance(pairs, list) else []:
+            ref = pair.get("plan") if isinstance(pair, dict) else None
+            if isinstance(ref, str) and ref != own and ref not in refs:
+                refs.append(ref)
+    return refs
+
+
+def template_related(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return, for each plan ``spec`` reads earned amounts of, the template of that key
+    (``sales-ae`` or ``sales_ae``: the Sales AE template) with ``id`` set to the reference."""
+    out = []
+    for ref in earned_refs(spec):
+        plan = catalog.template_plan(ref)
+        if plan is not None:
+            out.append({**plan, "id": ref})
+    return out
+
+
+def with_own_plan(inputs: Mapping[str, Any], plan_id: str) -> dict[str, Any]:
+    """Return ``inputs`` with every row that names no plan on ``plan_id`` (a run with several
+    plans has no default)."""
+    out = dict(inputs)
+    for key in PLAN_ROWS:
+        rows = inputs.get(key)
+        if isinstance(rows, list):
+            out[key] = [{"plan": plan_id, **row} if isinstance(row, dict) else row for row in rows]
+    return out
+
+
+def run_with(
+    spec: Mapping[str, Any], inputs: Mapping[str, Any], related: list[dict[str, Any]] | None
+) -> Result:
+    """Return ``engine.compute`` of ``spec`` with the plans it reads earned amounts of."""
+    others = template_related(spec) if related is None else related
+    plans = plans_from_mapping({"plans": [dict(spec), *others]})
+    data = with_own_plan(inputs, str(spec.get("id", ""))) if others else dict(inputs)
+    return compute(inputs_from_mapping(data, plans))
+
+
+def try_it(
+    spec: dict[str, Any], sample: dict[str, Any], related: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Return the engine's lines and trace sentences for ``spec`` on ``sample`` inputs;
+    ``related``: the plans it reads earned amounts of (default: their templates)."""
     try:
-        plans = plans_from_mapping({"plan": spec})
-        result = compute(inputs_from_mapping(sample, plans))
+        result = run_with(spec, sample, related)
     except Exception as exc:
         return {"lines": [], "traces": [], "error": f"{type(exc).__name__}: {exc}"}
     lines = [
@@ -300,8 +362,7 @@ def payout_curve(
                 )
     one = {**spec, "id": "curve", "components": [component]}
     try:
-        plans = plans_from_mapping({"plan": one})
-        result = compute(inputs_from_mapping(sweep.inputs(), plans))
+        result = run_with(one, sweep.inputs(), None)
     except Exception as exc:
         return Curve(cid, [], [], currency, error=f"{type(exc).__name__}: {exc}")
     paid: dict[str, Decimal] = {}

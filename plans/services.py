@@ -28,7 +28,7 @@ from core.models import model_snapshot
 from core.tenancy import get_current_tenant
 from hierarchy.access import UNKNOWN_PERSON, Access
 from hierarchy.models import JobFunction, JobRole, Node, Person
-from plans import catalog
+from plans import cases, catalog
 from plans.models import (
     Plan,
     PlanAcknowledgement,
@@ -164,8 +164,12 @@ def _new_version(
     )
     version.full_clean()
     version.save()
+    copied = cases.cases_copy(source=based_on, target=version, user_id=user_id) if based_on else 0
     if audit:
-        audit_record(action="plan_version.create", obj=version, after=_snapshot(version))
+        after = _snapshot(version)
+        if copied:
+            after["cases_copied"] = copied
+        audit_record(action="plan_version.create", obj=version, after=after)
     return version
 
 
@@ -222,12 +226,16 @@ def plan_create(
     version = _new_version(
         plan=plan, source=source, valid_from=valid_from, user_id=user_id, audit=False
     )
-    # One event for the plan and its first draft.
+    # One event for the plan, its first draft and the worked cases its template carries.
     after = {
         **model_snapshot(plan),
         "version": version.number,
         "valid_from": str(version.valid_from),
     }
+    if template:
+        after["cases"] = cases.template_cases_add(
+            version=version, template=template, user_id=user_id
+        )
     audit_record(action="plan.create", obj=plan, after=after)
     return plan
 
@@ -316,6 +324,8 @@ def plan_version_publish(
         raise ValidationFailedError(NEEDS_START, code="valid_from_required")
     # The engine judges the spec again: a draft saved before an engine change must still pass.
     _checked_spec(version.source)
+    # And the version's own worked cases must all pay what they say (every failing one listed).
+    cases.check_cases_pass(version)
     previous = (
         PlanVersion.objects.select_for_update()
         .filter(plan=plan, status=VersionStatus.PUBLISHED)

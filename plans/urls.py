@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from plans import document_views, quota_views, views
+from plans import case_views, document_views, quota_views, views
 
 VERSION = "<int:plan_id>/versions/<int:number>/"
 
@@ -39,4 +39,11 @@ urlpatterns = [
     path(VERSION, views.plan_version, name="plan_version"),
     path(f"{VERSION}publish/", views.plan_version_publish, name="plan_version_publish"),
     path(f"{VERSION}diff/", views.plan_version_diff, name="plan_version_diff"),
+    path(f"{VERSION}cases/new/", case_views.plan_case_new, name="plan_case_new"),
+    path(f"{VERSION}cases/<int:case_id>/", case_views.plan_case_edit, name="plan_case_edit"),
+    path(
+        f"{VERSION}cases/<int:case_id>/delete/",
+        case_views.plan_case_delete,
+        name="plan_case_delete",
+    ),
 ]

@@ -8,6 +8,7 @@ Pages call the same services and selectors as the API. The editor's live parts c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from decimal import Decimal
@@ -28,7 +29,7 @@ from hierarchy import org_selectors, periods
 from hierarchy.access import request_access
 from hierarchy.models import JobFunction
 from hierarchy.org_views import require_any
-from plans import catalog, health, preview, selectors, services
+from plans import cases, catalog, health, preview, selectors, services
 from plans.models import Plan, PlanVersion, VersionStatus
 from plans.source import check_source, dump_spec, load_text
 
@@ -331,13 +332,21 @@ def plan_version(request: HttpRequest, plan_id: int, number: int) -> HttpRespons
                 )
                 return redirect("plan_version", plan_id=plan.pk, number=saved.version.number)
     latest = selectors.plan_version_list(plan_id=plan.pk).first()
+    results = cases.plan_cases_run(version=version)
+    plan_health = _health(request, version)
+    if not results:
+        plan_health = dataclasses.replace(
+            plan_health, warnings=[*plan_health.warnings, cases.NO_CASES]
+        )
     return render(
         request,
         "plans/plan_version.html",
         {
             "plan": plan,
             "version": version,
-            "health": _health(request, version),
+            "health": plan_health,
+            "case_results": results,
+            "cases_failing": sum(1 for r in results if not r.passed),
             "form": form,
             "problems": problems,
             "sample": _sample_for(plan),
@@ -386,7 +395,16 @@ def plan_version_publish(request: HttpRequest, plan_id: int, number: int) -> Htt
     except ValueError:
         messages.error(request, "Give the first day as YYYY-MM-DD.")
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        failures = exc.details.get("failures") if exc.code == "plan_cases_failing" else None
+        if failures:  # every failing case with its difference, not only the first
+            count = len(exc.details["cases"])
+            messages.error(
+                request, f"Not published: {count} test case(s) fail. Fix the plan or the case."
+            )
+            for sentence in failures:
+                messages.error(request, sentence)
+        else:
+            messages.error(request, exc.message)
     else:
         messages.success(request, f"Published version {version.number}. It can no longer change.")
         return redirect("plan_detail", plan_id=version.plan_id)

@@ -47,6 +47,13 @@ from tests.hierarchy.conftest import Org, build_org
 
 MUTATING = ("post", "put", "patch", "delete")
 D = dt.date
+PLAN_CASE_INPUTS = (
+    "period: {id: 2026-01, start: 2026-01-01, end: 2026-02-01}\n"
+    "people: [{person: erin}]\n"
+    "quotas: [{holder: erin, quota: new_bookings, amount: 100000},"
+    " {holder: erin, quota: expansion_bookings, amount: 20000}]\n"
+    "credits: [{id: c1, person: erin, date: 2026-01-08, amount: 80000, type: new_business}]\n"
+)
 
 
 @dataclass
@@ -104,6 +111,21 @@ class World:
         return self._once(
             "draft",
             lambda: services.plan_version_draft_create(plan_id=self.plan.pk, user_id=self.admin.pk),
+        )
+
+    def plan_case(self) -> Any:
+        """A test case of the draft version 2 (an AE at 80 % of quota: 4,900.00)."""
+        from plans import cases
+
+        return self._once(
+            "plan_case",
+            lambda: cases.plan_case_create(
+                version_id=self.draft().pk,
+                name="AE at 80 %",
+                inputs_source=PLAN_CASE_INPUTS,
+                expected_total="4900.00",
+                user_id=self.admin.pk,
+            ),
         )
 
     def plan_assignment(self) -> Any:
@@ -533,6 +555,23 @@ MUTATIONS: dict[tuple[str, str], Callable[[World], Call]] = {
     ("api-plan-version-publish", "POST"): lambda w: Call(
         f"/api/v1/plans/{w.plan.pk}/versions/{w.draft().number}/publish/",
         {"valid_from": "2026-07-01"},
+    ),
+    ("api-plan-case-list", "POST"): lambda w: Call(
+        f"/api/v1/plans/{w.plan.pk}/versions/{w.draft().number}/cases/",
+        {"name": "AE at 80 %", "inputs_source": PLAN_CASE_INPUTS, "expected_total": "4900.00"},
+    ),
+    ("api-plan-case-detail", "PATCH"): lambda w: Call(
+        f"/api/v1/plans/{w.plan.pk}/versions/{w.draft().number}/cases/{w.plan_case().pk}/",
+        {"name": "AE at 80 % of quota"},
+    ),
+    ("api-plan-case-detail", "DELETE"): lambda w: Call(
+        f"/api/v1/plans/{w.plan.pk}/versions/{w.draft().number}/cases/{w.plan_case().pk}/"
+    ),
+    ("api-plan-case-run", "POST"): lambda w: Call(
+        f"/api/v1/plans/{w.plan.pk}/versions/{w.draft().number}/cases/run/",
+        {},
+        events=0,
+        why="runs the cases through the engine, saves nothing",
     ),
     ("api-plan-assignment-list", "POST"): lambda w: Call(
         "/api/v1/plan-assignments/",

@@ -9,7 +9,14 @@ from rest_framework import serializers
 from core.currencies import CurrencyField
 from core.params import ID_MAX
 from hierarchy.models import JobFunction
-from plans.models import Plan, PlanAcknowledgement, PlanAssignment, PlanVersion, Quota
+from plans.models import (
+    Plan,
+    PlanAcknowledgement,
+    PlanAssignment,
+    PlanCase,
+    PlanVersion,
+    Quota,
+)
 
 SOURCE_HELP = (
     "The plan in the plan language as YAML or JSON text (docs/plan-language.md); "
@@ -300,3 +307,77 @@ class AcknowledgeSerializer(serializers.Serializer):  # type: ignore[type-arg]
     person_id = serializers.IntegerField(
         required=False, min_value=1, max_value=ID_MAX, help_text="Default: the signed-in person"
     )
+
+
+class PlanCaseSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = PlanCase
+        fields = [
+            "id",
+            "plan_version",
+            "name",
+            "person",
+            "inputs_source",
+            "inputs",
+            "expected_total",
+            "expected_components",
+            "created_at",
+            "created_by",
+            "updated_at",
+        ]
+
+
+class PlanCaseWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(max_length=200)
+    person = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    inputs_source = serializers.CharField(
+        required=False,
+        max_length=100_000,
+        trim_whitespace=False,
+        help_text="The inputs in the engine's readable format (YAML or JSON text); or `inputs`.",
+    )
+    inputs = serializers.DictField(
+        required=False, help_text="The inputs as a JSON object, instead of `inputs_source`."
+    )
+    expected_total = serializers.DecimalField(max_digits=20, decimal_places=4)
+    expected_components = serializers.DictField(
+        child=serializers.DecimalField(max_digits=20, decimal_places=4),
+        required=False,
+        default=dict,
+        help_text="Optional: the expected payout of some components, each checked exactly.",
+    )
+
+
+class PlanCaseUpdateSerializer(PlanCaseWriteSerializer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for f in self.fields.values():
+            f.required = False
+        self.fields["person"].default = None
+        self.fields["expected_components"].default = None
+
+
+class CaseCheckSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    component = serializers.CharField()
+    expected = serializers.CharField(allow_null=True)
+    actual = serializers.CharField()
+    passed = serializers.BooleanField()
+
+
+class CaseResultSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    case = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField()
+    person = serializers.CharField()
+    passed = serializers.BooleanField()
+    currency = serializers.CharField()
+    expected_total = serializers.CharField()
+    actual_total = serializers.CharField(allow_null=True)
+    components = CaseCheckSerializer(many=True)
+    error = serializers.CharField()
+    differences = serializers.ListField(child=serializers.CharField())
+
+
+class CaseRunSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    passed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = CaseResultSerializer(many=True)

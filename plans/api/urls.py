@@ -24,6 +24,13 @@ urlpatterns = [
         name="api-plan-version-publish",
     ),
     path(f"{VERSION}diff/", views.PlanVersionDiffView.as_view(), name="api-plan-version-diff"),
+    path(f"{VERSION}cases/", views.PlanCaseListView.as_view(), name="api-plan-case-list"),
+    path(f"{VERSION}cases/run/", views.PlanCaseRunView.as_view(), name="api-plan-case-run"),
+    path(
+        f"{VERSION}cases/<int:case_id>/",
+        views.PlanCaseDetailView.as_view(),
+        name="api-plan-case-detail",
+    ),
     path(
         "plan-assignments/",
         views.PlanAssignmentListView.as_view(),

@@ -27,9 +27,10 @@ from engine import plan_json_schema, validate_plan
 from hierarchy import org_selectors
 from hierarchy.access import request_access
 from hierarchy.periods import tenant_today
-from plans import catalog, quota_import, selectors, services
+from plans import cases, catalog, quota_import, selectors, services
 from plans.api import filters
 from plans.api import serializers as s
+from plans.source import dump_spec
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a quota file is a few rows per person and period
 PLANS = "changing plans"  # a plan pays everyone assigned to it, across the organisation
@@ -333,6 +334,198 @@ class PlanVersionDiffView(TenantAPIView):
         old = against if against is not None else max(number - 1, 1)
         changes = selectors.plan_version_diff(plan_id=plan_id, old=old, new=number)
         return Response({"from_version": old, "to_version": number, "changes": changes})
+
+
+# --- test cases ---------------------------------------------------------------------------------
+
+CASE_EXAMPLE = {
+    "name": "AE at 120 %",
+    "person": "alice",
+    "inputs_source": (
+        "period: {id: 2026-01, start: 2026-01-01, end: 2026-02-01}\n"
+        "people:\n  - {person: alice, target_incentive: 8000}\n"
+        "quotas:\n  - {holder: alice, quota: new_bookings, amount: 100000}\n"
+        "  - {holder: alice, quota: expansion_bookings, amount: 20000}\n"
+        "credits:\n  - {id: c1, person: alice, date: 2026-01-08, amount: 120000, "
+        "type: new_business}\n"
+    ),
+    "expected_total": "8900.00",
+    "expected_components": {"new_business": "8900.00", "expansion": "0.00"},
+}
+CASE_RESULT_EXAMPLE = {
+    "passed": 0,
+    "failed": 1,
+    "results": [
+        {
+            "case": 7,
+            "name": "AE at 120 %",
+            "person": "alice",
+            "passed": False,
+            "currency": "USD",
+            "expected_total": "8900.00",
+            "actual_total": "8700.00",
+            "components": [
+                {
+                    "component": "new_business",
+                    "expected": "8900.00",
+                    "actual": "8700.00",
+                    "passed": False,
+                }
+            ],
+            "error": "",
+            "differences": [
+                "Case 'AE at 120 %': expected 8,900.00 USD, got 8,700.00 USD (\u2212200.00) "
+                "on component new_business",
+                "Case 'AE at 120 %': expected 8,900.00 USD, got 8,700.00 USD (\u2212200.00) "
+                "in total",
+            ],
+        }
+    ],
+}
+
+
+def _inputs_text(data: dict[str, Any]) -> str | None:
+    if data.get("inputs_source") is not None:
+        return str(data["inputs_source"])
+    if data.get("inputs") is not None:
+        return dump_spec(dict(data["inputs"]))
+    return None
+
+
+class PlanCaseListView(TenantAPIView):
+    """A version's test cases; add one to a draft (inputs -> the payout a payee must get)."""
+
+    permission = "plans.view"
+    write_permission = "plans.change"
+
+    @extend_schema(
+        summary="List a version's test cases",
+        description="Each case: inputs in the engine's readable format and the expected payout.",
+        responses=s.PlanCaseSerializer(many=True),
+    )
+    def get(self, request: Request, plan_id: int, number: int) -> Response:
+        version = selectors.plan_version_get(plan_id=plan_id, number=number)
+        rows = cases.plan_case_list(version=version)
+        return paginate(self, request, rows, s.PlanCaseSerializer)
+
+    @extend_schema(
+        summary="Add a test case to a draft version",
+        description=(
+            "The expected payout is exact (Decimal, no tolerance): publishing the version is "
+            "refused while any of its cases pays something else. A published version's cases "
+            "cannot change (409)."
+        ),
+        request=s.PlanCaseWriteSerializer,
+        responses={201: s.PlanCaseSerializer},
+        examples=[OpenApiExample("An AE above quota", value=CASE_EXAMPLE, request_only=True)],
+    )
+    def post(self, request: Request, plan_id: int, number: int) -> Response:
+        request_access(request).require_tenant_wide(PLANS)
+        version = selectors.plan_version_get(plan_id=plan_id, number=number)
+        serializer = s.PlanCaseWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        text = _inputs_text(data)
+        if text is None:
+            raise ValidationFailedError(
+                "Send the inputs as inputs_source text or as an inputs object.",
+                code="no_inputs",
+                details={"inputs_source": ["required"]},
+            )
+        case = cases.plan_case_create(
+            version_id=version.pk,
+            name=data["name"],
+            person=data["person"],
+            inputs_source=text,
+            expected_total=data["expected_total"],
+            expected_components=data["expected_components"],
+            user_id=_user(request),
+        )
+        return Response(s.PlanCaseSerializer(case).data, status=status.HTTP_201_CREATED)
+
+
+class PlanCaseDetailView(TenantAPIView):
+    """One test case; change it or delete it (a draft's only)."""
+
+    permission = "plans.view"
+    write_permission = "plans.change"
+
+    @extend_schema(summary="Get a test case", responses=s.PlanCaseSerializer)
+    def get(self, request: Request, plan_id: int, number: int, case_id: int) -> Response:
+        version = selectors.plan_version_get(plan_id=plan_id, number=number)
+        case = cases.plan_case_get(version=version, case_id=case_id)
+        return Response(s.PlanCaseSerializer(case).data)
+
+    @extend_schema(
+        summary="Change a test case",
+        description="What is not sent stays as it was.",
+        request=s.PlanCaseUpdateSerializer,
+        responses=s.PlanCaseSerializer,
+        examples=[
+            OpenApiExample(
+                "A new expectation", value={"expected_total": "9100.00"}, request_only=True
+            )
+        ],
+    )
+    def patch(self, request: Request, plan_id: int, number: int, case_id: int) -> Response:
+        request_access(request).require_tenant_wide(PLANS)
+        version = selectors.plan_version_get(plan_id=plan_id, number=number)
+        case = cases.plan_case_get(version=version, case_id=case_id)
+        serializer = s.PlanCaseUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        changed = cases.plan_case_update(
+            case_id=case.pk,
+            user_id=_user(request),
+            name=data.get("name"),
+            person=data.get("person"),
+            inputs_source=_inputs_text(data),
+            expected_total=data.get("expected_total"),
+            expected_components=data.get("expected_components"),
+        )
+        return Response(s.PlanCaseSerializer(changed).data)
+
+    @extend_schema(
+        summary="Delete a test case",
+        description="Only a draft's cases can go.",
+        responses={204: None},
+    )
+    def delete(self, request: Request, plan_id: int, number: int, case_id: int) -> Response:
+        request_access(request).require_tenant_wide(PLANS)
+        version = selectors.plan_version_get(plan_id=plan_id, number=number)
+        case = cases.plan_case_get(version=version, case_id=case_id)
+        cases.plan_case_delete(case_id=case.pk, user_id=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PlanCaseRunView(TenantAPIView):
+    """Run every test case of a version through the engine; nothing is saved."""
+
+    permission = "plans.view"
+    write_permission = "plans.view"
+    idempotent = False
+
+    @extend_schema(
+        summary="Run a version's test cases",
+        description=(
+            "Each case through engine.compute with the version's spec: passed or failed, expected "
+            "against actual per component, and every difference in words."
+        ),
+        request=None,
+        responses=s.CaseRunSerializer,
+        examples=[OpenApiExample("One failing", value=CASE_RESULT_EXAMPLE, response_only=True)],
+    )
+    def post(self, request: Request, plan_id: int, number: int) -> Response:
+        version = selectors.plan_version_get(plan_id=plan_id, number=number)
+        results = cases.plan_cases_run(version=version)
+        passed = sum(1 for r in results if r.passed)
+        return Response(
+            {
+                "passed": passed,
+                "failed": len(results) - passed,
+                "results": [r.as_dict() for r in results],
+            }
+        )
 
 
 # --- assignments --------------------------------------------------------------------------------

@@ -173,6 +173,14 @@
     t.traces.forEach(function (tr) { traces.appendChild(el("li", {}, tr.person + " · " + tr.component + ": " + tr.text)); });
   }
 
+  // "Save as test case": the sample as it is now goes with the form (the page prefills the
+  // case with what the saved plan pays on it).
+  const caseForm = document.getElementById("tryit-case-form");
+  if (caseForm) {
+    caseForm.addEventListener("submit", function () {
+      document.getElementById("tryit-case-inputs").value = sample.value;
+    });
+  }
   source.addEventListener("input", function () { schedule(null); });
   sample.addEventListener("input", function () { schedule(null); });
   select.addEventListener("change", function () { send(null); });

@@ -21,6 +21,7 @@ PERSONAS = ("employee", "manager", "comp", "finance", "exec", "admin")
 DETAIL_KINDS = {
     "plan": re.compile(r"^/plans/\d+/$"),
     "plan version": re.compile(r"^/plans/\d+/versions/\d+/$"),
+    "plan test case": re.compile(r"^/plans/\d+/versions/\d+/cases/\d+/$"),
     "quota": re.compile(r"^/plans/quotas/\d+/$"),
     "run": re.compile(r"^/runs/\d+/$"),
     "period close": re.compile(r"^/periods/\d+/close/$"),

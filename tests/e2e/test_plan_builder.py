@@ -110,3 +110,62 @@ def test_the_builder_fits_a_390_px_phone(browser, demo_server):
         shot(page, "plan-builder-phone")
     finally:
         context.close()
+
+
+def test_a_failing_test_case_stops_the_publication(browser, demo_server):
+    """Save the "try it" sample as a test case, change a tier so it fails, and see publishing
+    refused with the difference; the case and builder pages pass axe."""
+    from tests.e2e.test_accessibility import serious_violations, with_axe
+
+    context = browser.new_context(base_url=demo_server, viewport={"width": 1280, "height": 900})
+    with_axe(context)
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        sign_in(page, "comp@demo.quotient.dev")
+        page.goto("/plans/new/?template=sales_ae")
+        page.fill("#id_name", "Sales AE with cases")
+        page.fill("#id_code", "sales-ae-cases")
+        page.click("#plan-create-form button[type=submit]")
+        page.wait_for_selector("#version-status")
+        assert "no test cases" in page.inner_text("#cases-summary")
+        _wait_for_draw(page, 0)
+        page.wait_for_selector("#try-lines tbody tr")
+
+        # "Save as test case": the sample and what the plan pays on it. By hand: alice books
+        # 115,000 new business of a 100,000 quota: 2,500 + 4,000 + 15,000 x 12 % = 8,300.00;
+        # 24,000 expansion of 20,000: 960 + 4,000 x 4 % x 0.5 = 1,040.00; total 9,340.00
+        page.click("#save-as-case")
+        page.wait_for_selector("#case-form")
+        assert page.input_value("#id_expected_total") == "9340.00"
+        assert 'new_business: "8300.00"' in page.input_value("#case-components")
+        assert serious_violations(page) == []
+        page.fill("#id_name", "Alice on the sample")
+        page.click("#case-save")
+        page.wait_for_selector("#cases-table")
+        assert "all 1 pass" in page.inner_text("#cases-summary")
+
+        # the accelerator from 12 % to 10 %: 15,000 x 10 % = 1,500, 300.00 less
+        _wait_for_draw(page, 0)
+        draws = _draws(page)
+        page.fill("input[name='t0-2-rate']", "0.10")
+        _wait_for_draw(page, draws)
+        page.click("#save")
+        page.wait_for_selector(".alert.success")
+        assert "1 of 1 failing" in page.inner_text("#cases-summary")
+        assert "fail" in page.inner_text("#cases-table")
+
+        # publishing is refused, with the case and the difference
+        page.click("#publish-form button[type=submit]")
+        page.wait_for_selector(".alert.error")
+        errors = " ".join(page.locator(".alert.error").all_inner_texts())
+        assert "Not published: 1 test case(s) fail" in errors
+        assert (
+            "Case 'Alice on the sample': expected 9,340.00 USD, got 9,040.00 USD (\u2212300.00)"
+            in errors
+        )
+        assert "draft" in page.inner_text("#version-status")
+        assert serious_violations(page) == []
+        shot(page, "plan-builder-test-case-refused")
+    finally:
+        context.close()

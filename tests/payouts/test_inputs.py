@@ -625,8 +625,8 @@ def test_roll_up_totals_reach_the_manager_as_rollup_credits(in_world: World) -> 
     override = _publish("mgr", template="manager_override")
     _assign(override, ti="4000", person_id=sam.pk)
     _quota(sam, "team_bookings", "6500")
-    # when
-    got = fetch.gather(period_id=w.period.pk, person_ids=[sam.pk])
+    # when (Sam and Erin, the AE in east below Sales, on the Sales AE plan "sales-ae")
+    got = fetch.gather(period_id=w.period.pk, person_ids=[sam.pk, w.people["erin"].pk])
     # then Sam's credits are the roll-up totals of February: 2,000 (5 Feb), 1,000 (10 Feb),
     # 500 + 3,000 (20 Feb, one total of two credits)
     totals = {
@@ -634,6 +634,7 @@ def test_roll_up_totals_reach_the_manager_as_rollup_credits(in_world: World) -> 
         for t in CreditRollup.objects.known_now().filter(person=sam, credit_date__gte=FEB)
     }
     c = got.inputs.credits
+    c = c[c["person_id"] == str(sam.pk)]
     assert _rows(c, ["person_id", "date", "amount_e4", "kind", "credits_n"]) == [
         (str(sam.pk), D(2026, 2, 5), 2000 * 10_000, "rollup", 1),
         (str(sam.pk), D(2026, 2, 10), 1000 * 10_000, "rollup", 1),
@@ -641,11 +642,22 @@ def test_roll_up_totals_reach_the_manager_as_rollup_credits(in_world: World) -> 
     ]
     assert {i.removeprefix("rollup:") for i in c["credit_id"]} == set(totals)
     assert list(c["transaction_id"]) == list(c["credit_id"])
-    # and the engine pays 1 % of 6,500.00 = 65.00 plus the team bonus at 100 % of quota:
-    # 1.0 x 4,000.00 = 4,000.00
+    # and the engine pays the team bonus at 100 % of quota: 1.0 x 4,000.00 = 4,000.00, plus
+    # the override of 10 % on what the team earned (aggregate: earned): Erin's 1,000.00 new
+    # business of a 10,000.00 quota in the 5 % tier = 50.00 -> 5.00
     assert got.problems == []
     result = compute(got.inputs)
-    assert result.total(str(sam.pk)) == Decimal("4065.00")
+    erin = [
+        ln
+        for ln in result.lines
+        if ln.person_id == str(w.people["erin"].pk) and ln.plan_id == str(w.sales_ae.pk)
+    ]
+    assert {ln.component_id: ln.amount for ln in erin} == {
+        "new_business": Decimal("50.00"),
+        "expansion": Decimal("0.00"),
+    }
+    sam_lines = {ln.component_id: ln.amount for ln in result.lines if ln.person_id == str(sam.pk)}
+    assert sam_lines == {"override": Decimal("5.00"), "team_bonus": Decimal("4000.00")}
 
 
 def test_a_window_reaching_back_brings_the_earlier_periods_and_their_credits(
