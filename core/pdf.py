@@ -53,7 +53,7 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-class _NumberedCanvas(rl_canvas.Canvas):
+class _NumberedCanvas(rl_canvas.Canvas):  # type: ignore[misc]  # reportlab ships no types
     """A canvas that knows the page count when it draws each page's header and footer."""
 
     header_left = ""

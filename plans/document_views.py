@@ -3,8 +3,8 @@ published version (and its print view), the "I acknowledge" button, and the comp
 list of who has and has not acknowledged. Access goes through hierarchy/access.py: an employee
 reads her own documents, a manager her team's, a comp admin everyone's.
 
-PDF: Quotient has no pure-Python PDF library among its dependencies, so the document has a
-print-styled page (``…/print/``) that the browser saves as PDF ("Print → Save as PDF").
+PDF: ``…/pdf/`` downloads the document as a PDF (``plans.documents.plan_document_pdf`` on
+``core.pdf``); ``…/print/`` is the same document on a print-styled page.
 """
 
 from __future__ import annotations
@@ -145,6 +145,24 @@ def plan_document_print(request: HttpRequest, person_id: int, version_id: int) -
     """The same document on a print-styled page (the browser saves it as PDF)."""
     context = _document(request, person_id, version_id)
     return render(request, "plans/plan_document_print.html", context)
+
+
+@_readable(*READERS)
+def plan_document_download(request: HttpRequest, person_id: int, version_id: int) -> HttpResponse:
+    """The same document as a PDF download."""
+    context = _document(request, person_id, version_id)
+    person, doc = context["person"], context["doc"]
+    content = documents.plan_document_pdf(
+        doc,
+        person_name=person.full_name,
+        employee_id=person.employee_id,
+        tenant_name=request.tenant.name,  # type: ignore[attr-defined]
+    )
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{documents.pdf_filename(doc, person.employee_id)}"'
+    )
+    return response
 
 
 @require_POST

@@ -21,6 +21,11 @@ urlpatterns = [
         name="plan_document_print",
     ),
     path(
+        "documents/<int:person_id>/<int:version_id>/pdf/",
+        document_views.plan_document_download,
+        name="plan_document_pdf",
+    ),
+    path(
         "documents/<int:person_id>/<int:version_id>/acknowledge/",
         document_views.plan_document_acknowledge,
         name="plan_document_acknowledge",
