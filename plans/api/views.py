@@ -27,7 +27,7 @@ from engine import plan_json_schema, validate_plan
 from hierarchy import org_selectors
 from hierarchy.access import request_access
 from hierarchy.periods import tenant_today
-from plans import catalog, quota_import, selectors, services
+from plans import catalog, quota_import, scheme, selectors, services
 from plans.api import filters
 from plans.api import serializers as s
 
@@ -333,6 +333,28 @@ class PlanVersionDiffView(TenantAPIView):
         old = against if against is not None else max(number - 1, 1)
         changes = selectors.plan_version_diff(plan_id=plan_id, old=old, new=number)
         return Response({"from_version": old, "to_version": number, "changes": changes})
+
+
+class PlanSchemeView(TenantAPIView):
+    """The scheme on ``?date=`` (default today): every published plan in force with who is on
+    it by team and job role, and every dependency of a plan on another team's metric, another
+    person's, or another plan's pay (gates, team pools, shared milestones, pools, overrides,
+    shared MBOs), with who produces it; warnings for a metric nobody is assigned to produce, a
+    plan nobody is on, and a dependency cycle. People are counted, never named."""
+
+    permission = "plans.view"
+
+    @extend_schema(
+        summary="Read the scheme: who is on what, and which plan depends on whom",
+        parameters=[
+            OpenApiParameter("date", str, description="The day (YYYY-MM-DD); default today")
+        ],
+        responses=s.SchemeSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        day = params.day(request, "date") or tenant_today(request.tenant)  # type: ignore[attr-defined]
+        found = scheme.scheme_get(access=request_access(request), day=day)
+        return Response(s.SchemeSerializer(found).data)
 
 
 # --- assignments --------------------------------------------------------------------------------
