@@ -38,6 +38,8 @@ KIND_LABELS: dict[str, str] = {
     MBO: "Shared MBO",
     OVERRIDE: "Pay on others' pay (override)",
 }
+# The kinds a shared goal (a period's pool, milestone, gate or MBO) may be: all but overrides.
+SHARED_GOAL_KINDS = (TEAM_POOL, SHARED_MILESTONE, POOL, GATE, MBO)
 POOL_TYPES = frozenset({"profit_share", "gainshare"})
 # What the dependency is on: a node (a team), a person, another plan's pay, or the plan's own
 # participants together (a shared MBO).
