@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.figures import flow_figure
 from core.tenancy import tenant_scope
 from plans import dependencies, scheme, services
 from tests.plans.conftest import comp_admin_access
@@ -232,3 +233,25 @@ def test_the_api_reads_the_scheme_and_another_tenant_sees_none_of_it(
     other = client_charlie.get("/api/v1/plans/scheme/?date=2026-06-01").json()
     assert (other["plans"], other["edges"]) == ([], [])
     assert_not_found(client_charlie.get("/api/v1/plans/999999/"))
+
+
+def test_the_map_joins_teams_to_their_plans_and_flags_each_dependency(org, schemed):
+    # given
+    with tenant_scope(org.tenant):
+        found = scheme.scheme_get(access=comp_admin_access(), day=DAY)
+    # when
+    nodes, links = scheme.scheme_figure_links(found)
+    figure = flow_figure(nodes, links)
+    # then: one node per plan (primary) and per team or plan a link starts from
+    labels = [label for label, _p in nodes]
+    assert {label for label, primary in nodes if primary} == {p.name for p in found.plans}
+    said = {(labels[s], labels[t], v, flagged) for s, t, v, _h, flagged in links}
+    assert ("Sales East (team)", "Sales Kicker", 1, False) in said
+    assert ("Sales (team)", "Marketing Bonus", 1, True) in said  # the gate on Sales
+    assert ("Sales Kicker", "Manager Override", 1, True) in said  # the override on its pay
+    assert not any(labels[s] == "cs (team)" for s, _t, _v, _h, _f in links)  # unknown: no link
+    flagged = sum(1 for *_x, f in links if f)
+    assert flagged == len([e for e in found.edges if not e.warning and e.on != "participants"])
+    sankey = figure["data"][0]
+    assert sankey["type"] == "sankey" and sankey["node"]["label"] == labels
+    assert len(sankey["link"]["value"]) == len(links)
