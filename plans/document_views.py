@@ -97,31 +97,13 @@ def my_plans(request: HttpRequest) -> HttpResponse:
 
 
 def _document(request: HttpRequest, person_id: int, version_id: int) -> dict[str, Any]:
-    access = request_access(request)
-    today = _today(request)
-    person = selectors.plan_document_person(access=access, person_id=person_id)
-    assignment = (
-        selectors.plan_assignments_of_person(person=person, day=today)
-        .filter(plan_version_id=version_id, plan_version__status=VersionStatus.PUBLISHED)
-        .first()
+    person, assignment, doc = selectors.plan_document_get(
+        access=request_access(request),
+        person_id=person_id,
+        version_id=version_id,
+        day=_today(request),
     )
-    if assignment is None:
-        raise NotFoundError("Not found.")
     version = assignment.plan_version
-    doc = documents.plan_document(
-        spec=version.spec,
-        plan_name=assignment.plan.name,
-        version_number=version.number,
-        spec_hash=version.spec_hash,
-        valid_from=version.valid_from,
-        valid_to=version.valid_to,
-        assignment_from=assignment.valid_from,
-        assignment_to=assignment.valid_to,
-        holder_label=assignment.holder_label,
-        target_incentive=assignment.target_incentive,
-        currency=assignment.currency,
-        quotas=selectors.person_quotas(person_id=person.pk, day=today),
-    )
     ack = PlanAcknowledgement.objects.filter(person=person, plan_version=version).first()
     return {
         "person": person,

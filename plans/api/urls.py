@@ -62,6 +62,11 @@ urlpatterns = [
         name="api-plan-acknowledgement-list",
     ),
     path(
+        "plan-documents/<int:person_id>/<int:version_id>/pdf/",
+        views.PlanDocumentPdfView.as_view(),
+        name="api-plan-document-pdf",
+    ),
+    path(
         "plan-acknowledgements/<int:acknowledgement_id>/",
         views.PlanAcknowledgementDetailView.as_view(),
         name="api-plan-acknowledgement-detail",

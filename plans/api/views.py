@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -27,7 +28,7 @@ from engine import plan_json_schema, validate_plan
 from hierarchy import org_selectors
 from hierarchy.access import request_access
 from hierarchy.periods import tenant_today
-from plans import catalog, quota_import, scheme, selectors, services
+from plans import catalog, documents, quota_import, scheme, selectors, services
 from plans.api import filters
 from plans.api import serializers as s
 
@@ -795,3 +796,38 @@ class PlanAcknowledgementDetailView(TenantAPIView):
             access=request_access(request), acknowledgement_id=acknowledgement_id
         )
         return Response(s.PlanAcknowledgementSerializer(found).data)
+
+
+# --- plan documents -------------------------------------------------------------------------------
+
+
+class PlanDocumentPdfView(TenantAPIView):
+    """A person's plan document of one assigned published version as a PDF: the target
+    incentive, quotas, each component in words and the worked examples at 50 / 100 / 150 % the
+    engine computed (the same document as the page). An employee reads her own, a manager her
+    team's, a comp admin everyone's; anyone else's is a 404."""
+
+    permission = ACK_READERS
+
+    @extend_schema(
+        summary="Download a person's plan document as PDF",
+        responses={(200, "application/pdf"): bytes},
+    )
+    def get(self, request: Request, person_id: int, version_id: int) -> HttpResponse:
+        person, _assignment, doc = selectors.plan_document_get(
+            access=request_access(request),
+            person_id=person_id,
+            version_id=version_id,
+            day=tenant_today(request.tenant),  # type: ignore[attr-defined]
+        )
+        content = documents.plan_document_pdf(
+            doc,
+            person_name=person.full_name,
+            employee_id=person.employee_id,
+            tenant_name=request.tenant.name,  # type: ignore[attr-defined]
+        )
+        response = HttpResponse(content, content_type="application/pdf")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{documents.pdf_filename(doc, person.employee_id)}"'
+        )
+        return response

@@ -21,6 +21,7 @@ from plans.models import PlanAcknowledgement
 from tests.factories.hierarchy import MembershipFactory, UserFactory
 from tests.pdftext import pdf_text, pdf_title
 from tests.plans.conftest import comp_admin_access
+from tests.tenancy import assert_not_found
 
 D = date
 
@@ -293,3 +294,26 @@ def test_the_pdf_says_the_target_incentive_and_the_engines_three_worked_examples
     assert url.encode() in client_alice.get(url.removesuffix("pdf/")).content
     # Wes's is not Erin's to download
     assert client.get(f"/plans/documents/{org.wes.pk}/{version.pk}/pdf/").status_code == 404
+
+
+@pytest.mark.covers_url("api-plan-document-pdf")
+def test_the_api_hands_out_the_same_pdf_to_whoever_may_read_the_document(
+    client, bob, client_alice, client_charlie, on_plan, org
+):
+    # given
+    version, _maria = on_plan
+    doc = _engine_document(org, version)
+    url = f"/api/v1/plan-documents/{org.erin.pk}/{version.pk}/pdf/"
+    # when the comp admin downloads Erin's
+    got = client_alice.get(url)
+    # then it says her target incentive and the engine's worked examples
+    assert got.status_code == 200 and got["Content-Type"] == "application/pdf"
+    text = pdf_text(got.content)
+    assert f"Target incentive {doc.target_incentive:,.2f} USD" in text
+    assert all(f"{e.payout:,.2f} USD" in text for e in doc.totals)
+    # Erin reads her own, not Wes's; Globex reads neither
+    client.force_login(bob)
+    assert client.get(url).status_code == 200
+    assert_not_found(client.get(f"/api/v1/plan-documents/{org.wes.pk}/{version.pk}/pdf/"))
+    assert_not_found(client_charlie.get(url))
+    assert_not_found(client_alice.get(f"/api/v1/plan-documents/{org.erin.pk}/999999/pdf/"))
