@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
+from django.http import HttpResponse
 from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
@@ -34,6 +35,13 @@ EMPTY_CELL = "—"
 def amount(value: str | int | Decimal, currency: str = "") -> str:
     """Return an amount as the PDFs show it: thousands separated, two decimals, the currency."""
     return f"{Decimal(value):,.2f} {currency}".strip()
+
+
+def pdf_response(content: bytes, filename: str) -> HttpResponse:
+    """Return a PDF as a download named ``filename`` (pages and API views alike)."""
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def _styles() -> dict[str, ParagraphStyle]:

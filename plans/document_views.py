@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from core.auth import client_ip
 from core.errors import ApplicationError, NotFoundError
+from core.pdf import pdf_response
 from core.permissions import request_principal
 from hierarchy import org_selectors
 from hierarchy.access import request_access
@@ -140,11 +141,7 @@ def plan_document_download(request: HttpRequest, person_id: int, version_id: int
         employee_id=person.employee_id,
         tenant_name=request.tenant.name,  # type: ignore[attr-defined]
     )
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{documents.pdf_filename(doc, person.employee_id)}"'
-    )
-    return response
+    return pdf_response(content, documents.pdf_filename(doc, person.employee_id))
 
 
 @require_POST

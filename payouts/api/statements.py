@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from core.api import params
 from core.api.base import TenantAPIView
 from core.api.pagination import QuotientPagination
+from core.pdf import pdf_response
 from core.tenancy import get_current_tenant
 from hierarchy.access import request_access
 from payouts import statements
@@ -140,12 +141,10 @@ class StatementPdfView(TenantAPIView):
     )
     def get(self, request: Request, period_id: int, person_id: int) -> HttpResponse:
         content = _statement(request, period_id, person_id)
-        response = HttpResponse(
+        return pdf_response(
             statement_pdf(content, tenant_name=get_current_tenant().name),
-            content_type="application/pdf",
+            filename(content, "pdf"),
         )
-        response["Content-Disposition"] = f'attachment; filename="{filename(content, "pdf")}"'
-        return response
 
 
 class ContributionSerializer(serializers.Serializer):  # type: ignore[type-arg]

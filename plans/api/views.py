@@ -24,6 +24,7 @@ from core.api.parsers import SafeJSONParser
 from core.auth import client_ip
 from core.errors import NotFoundError, ValidationFailedError
 from core.imports import Outcome
+from core.pdf import pdf_response
 from engine import plan_json_schema, validate_plan
 from hierarchy import org_selectors
 from hierarchy.access import request_access
@@ -826,8 +827,4 @@ class PlanDocumentPdfView(TenantAPIView):
             employee_id=person.employee_id,
             tenant_name=request.tenant.name,  # type: ignore[attr-defined]
         )
-        response = HttpResponse(content, content_type="application/pdf")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{documents.pdf_filename(doc, person.employee_id)}"'
-        )
-        return response
+        return pdf_response(content, documents.pdf_filename(doc, person.employee_id))

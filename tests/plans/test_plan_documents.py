@@ -242,23 +242,13 @@ def test_acknowledgements_over_the_api(client, bob, client_alice, client_charlie
 def _engine_document(org: Any, version: Any) -> documents.PlanDocument:
     """Erin's document as plans.documents computes it (the engine's examples)."""
     with tenant_scope(org.tenant):
-        person = Person.objects.get(pk=org.erin.pk)
-        today = tenant_today(org.tenant)
-        assignment = selectors.plan_assignments_of_person(person=person, day=today).get()
-        return documents.plan_document(
-            spec=version.spec,
-            plan_name=assignment.plan.name,
-            version_number=version.number,
-            spec_hash=version.spec_hash,
-            valid_from=version.valid_from,
-            valid_to=version.valid_to,
-            assignment_from=assignment.valid_from,
-            assignment_to=assignment.valid_to,
-            holder_label=assignment.holder_label,
-            target_incentive=assignment.target_incentive,
-            currency=assignment.currency,
-            quotas=selectors.person_quotas(person_id=person.pk, day=today),
+        _person, _assignment, doc = selectors.plan_document_get(
+            access=comp_admin_access(),
+            person_id=org.erin.pk,
+            version_id=version.pk,
+            day=tenant_today(org.tenant),
         )
+        return doc
 
 
 def test_the_pdf_says_the_target_incentive_and_the_engines_three_worked_examples(
