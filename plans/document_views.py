@@ -22,7 +22,6 @@ from django.views.decorators.http import require_POST
 
 from core.auth import client_ip
 from core.errors import ApplicationError, NotFoundError
-from core.pdf import pdf_response
 from core.permissions import request_principal
 from hierarchy import org_selectors
 from hierarchy.access import request_access
@@ -135,13 +134,11 @@ def plan_document_download(request: HttpRequest, person_id: int, version_id: int
     """The same document as a PDF download."""
     context = _document(request, person_id, version_id)
     person, doc = context["person"], context["doc"]
-    content = documents.plan_document_pdf(
+    return documents.plan_document_response(
         doc,
-        person_name=person.full_name,
-        employee_id=person.employee_id,
+        person=person,
         tenant_name=request.tenant.name,  # type: ignore[attr-defined]
     )
-    return pdf_response(content, documents.pdf_filename(doc, person.employee_id))
 
 
 @require_POST

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from core.pdf import PdfDocument, amount
+from django.http import HttpResponse
+
+from core.pdf import PdfDocument, amount, pdf_response
 from plans.diff import _format, _tier
 from plans.preview import CHARTED, STEP, payout_curve
 
@@ -357,3 +359,11 @@ def pdf_filename(doc: PlanDocument, employee_id: str) -> str:
     slug = "".join(c if c.isalnum() else "-" for c in doc.plan_name.lower()).strip("-")
     emp = "".join(c if c.isalnum() else "-" for c in employee_id)
     return f"plan-{slug}-v{doc.version_number}-{emp}.pdf"
+
+
+def plan_document_response(doc: PlanDocument, *, person: Any, tenant_name: str) -> HttpResponse:
+    """Return the PDF of ``person``'s document as a download (the page's and the API's)."""
+    content = plan_document_pdf(
+        doc, person_name=person.full_name, employee_id=person.employee_id, tenant_name=tenant_name
+    )
+    return pdf_response(content, pdf_filename(doc, person.employee_id))

@@ -24,7 +24,6 @@ from core.api.parsers import SafeJSONParser
 from core.auth import client_ip
 from core.errors import NotFoundError, ValidationFailedError
 from core.imports import Outcome
-from core.pdf import pdf_response
 from engine import plan_json_schema, validate_plan
 from hierarchy import org_selectors
 from hierarchy.access import request_access
@@ -821,10 +820,8 @@ class PlanDocumentPdfView(TenantAPIView):
             version_id=version_id,
             day=tenant_today(request.tenant),  # type: ignore[attr-defined]
         )
-        content = documents.plan_document_pdf(
+        return documents.plan_document_response(
             doc,
-            person_name=person.full_name,
-            employee_id=person.employee_id,
+            person=person,
             tenant_name=request.tenant.name,  # type: ignore[attr-defined]
         )
-        return pdf_response(content, documents.pdf_filename(doc, person.employee_id))
