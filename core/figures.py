@@ -299,3 +299,43 @@ def milestone_figure(
          "line": {"color": "#111827", "width": 2, "dash": "dash"}}
     ]  # fmt: skip
     return figure
+
+
+# --- the scheme view (plans/scheme.py): who is on what, and what depends on whom --------------
+
+
+def flow_figure(
+    nodes: Sequence[tuple[str, bool]], links: Sequence[tuple[int, int, int, str, bool]]
+) -> dict[str, Any]:
+    """Return a sankey of ``nodes`` (label, primary) joined by ``links`` (source index, target
+    index, value, hover text, flagged): primary nodes in the accent colour, the others pale;
+    plain links grey, flagged ones (a dependency) red."""
+    fig = go.Figure(
+        data=[
+            go.Sankey(
+                arrangement="snap",
+                node={
+                    "label": [label for label, _p in nodes],
+                    "pad": 18,
+                    "thickness": 16,
+                    "color": [ACCENT if primary else "#c7d2fe" for _l, primary in nodes],
+                    "line": {"color": "#111827", "width": 0.5},
+                },
+                link={
+                    "source": [s for s, _t, _v, _h, _f in links],
+                    "target": [t for _s, t, _v, _h, _f in links],
+                    "value": [v for _s, _t, v, _h, _f in links],
+                    "customdata": [h for _s, _t, _v, h, _f in links],
+                    "color": ["rgba(239,68,68,0.55)" if f else "rgba(100,116,139,0.25)"
+                              for _s, _t, _v, _h, f in links],
+                    "hovertemplate": "%{source.label} → %{target.label}: %{customdata}"
+                    "<extra></extra>",
+                },
+            )
+        ]
+    )  # fmt: skip
+    figure = _finish(fig)
+    figure["layout"]["font"] = {"family": FONT, "size": 12}
+    figure["layout"]["margin"] = {"l": 8, "r": 8, "t": 8, "b": 8}
+    figure["layout"]["height"] = max(240, 36 * len(nodes) + 40)
+    return figure

@@ -12,6 +12,7 @@ Who may see which of these is not decided here: that is the access policy, ``hie
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -454,3 +455,26 @@ def org_tree(
 
     set_depth(roots, 0)
     return roots
+
+
+def nodes_and_people_by_ref(
+    node_pks: Iterable[int], node_codes: Iterable[str], person_refs: Iterable[str]
+) -> tuple[dict[str, Node], dict[str, Person]]:
+    """Return nodes by pk text and code (the reporting hierarchy's code first) and people by pk
+    text and employee id: the names the pages show, in at most two queries."""
+    pks, codes = set(node_pks), {c for c in node_codes if c}
+    pks |= {int(c) for c in codes if c.isdigit()}
+    nodes: dict[str, Node] = {}
+    if pks or codes:
+        rows = Node.objects.filter(Q(pk__in=pks) | Q(code__in=codes)).select_related("hierarchy")
+        for n in sorted(rows, key=lambda n: (n.hierarchy.kind != HierarchyKind.REPORTING, n.pk)):
+            nodes.setdefault(str(n.pk), n)
+            nodes.setdefault(n.code, n)
+    people: dict[str, Person] = {}
+    refs = {r for r in person_refs if r}
+    if refs:
+        ids = {int(r) for r in refs if r.isdigit()}
+        for p in Person.objects.filter(Q(pk__in=ids) | Q(employee_id__in=refs)):
+            people.setdefault(str(p.pk), p)
+            people.setdefault(p.employee_id, p)
+    return nodes, people

@@ -32,18 +32,19 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Min, Q
+from django.db.models import Min
 
 from core.errors import NotFoundError
 from core.tenancy import get_current_tenant
 from engine.phases.tables import TableError
+from hierarchy import org_selectors
 from hierarchy.access import Access
-from hierarchy.models import HierarchyKind, Node, Period, Person
+from hierarchy.models import Node, Period, Person
 from hierarchy.periods import tenant_today
 from payouts import runs
 from payouts.models import (
@@ -55,6 +56,16 @@ from payouts.models import (
     RunPhase,
 )
 from payouts.statements import RunChoice, period_run, statement_periods
+from plans.dependencies import (  # the one classifier of shared goals
+    GATE,
+    KIND_LABELS,
+    MBO,
+    POOL,
+    SHARED_MILESTONE,
+    TEAM_POOL,
+    may_be_shared,
+    shared_kind,
+)
 from plans.models import Plan, PlanVersion
 
 GOAL_NOT_FOUND = "Shared goal not found."
@@ -63,22 +74,6 @@ PERIOD_NOT_FOUND = "No such period."
 HIT = "hit"
 NOT_YET = "not yet"
 
-# The kinds of shared goal and how a page names them.
-TEAM_POOL, SHARED_MILESTONE, POOL, GATE, MBO = (
-    "team_pool",
-    "shared_milestone",
-    "pool",
-    "gate",
-    "mbo",
-)
-KIND_LABELS: dict[str, str] = {
-    TEAM_POOL: "Team milestone pool",
-    SHARED_MILESTONE: "Shared milestone (every team must deliver)",
-    POOL: "Team pool",
-    GATE: "Gate on another team's metric",
-    MBO: "Shared MBO",
-}
-POOL_TYPES = frozenset({"profit_share", "gainshare"})
 # The line kind that carries a component's earned amount and trace (reserves, deferrals and
 # instalments are later movements of the same money).
 EARNED_KIND = "earned"
@@ -263,21 +258,6 @@ def _holders(run: CalculationRun) -> dict[tuple[str, str, str], tuple[Decimal | 
     }
 
 
-def _kind_of(component: Mapping[str, Any], participants: int) -> str | None:
-    """Return the shared-goal kind of a spec component, or None when it is nobody else's."""
-    ctype = component.get("type")
-    if ctype == "team_pool":
-        return SHARED_MILESTONE if len(component.get("teams") or []) > 1 else TEAM_POOL
-    if ctype in POOL_TYPES:
-        return POOL
-    gate = component.get("gate")
-    if isinstance(gate, Mapping) and gate.get("scope", "self") in ("node", "person"):
-        return GATE
-    if ctype == "mbo" and participants > 1:
-        return MBO
-    return None
-
-
 @dataclass
 class _Found:
     plan: Plan
@@ -299,10 +279,7 @@ def _candidates(run: CalculationRun) -> dict[tuple[int, str], _Found]:
         for c in (v.spec or {}).get("components", []):
             if not isinstance(c, Mapping) or "id" not in c:
                 continue
-            if c.get("type") in ("team_pool", "mbo", *POOL_TYPES) or (
-                isinstance(c.get("gate"), Mapping)
-                and c["gate"].get("scope", "self") in ("node", "person")
-            ):
+            if may_be_shared(c):
                 found[(v.plan_id, str(c["id"]))] = _Found(v.plan, c)
     return found
 
@@ -327,29 +304,6 @@ def _lines(run: CalculationRun, found: Mapping[tuple[int, str], _Found]) -> None
         goal = found.get((row["plan_id"], row["component_id"]))
         if goal is not None:
             goal.lines.append(row)
-
-
-def _names(
-    node_pks: Iterable[int], node_codes: Iterable[str], person_refs: Iterable[str]
-) -> tuple[dict[str, Node], dict[str, Person]]:
-    """Return nodes by pk text and code (the reporting hierarchy's code first) and people by pk
-    text and employee id: the names the pages show, in at most two queries."""
-    pks, codes = set(node_pks), {c for c in node_codes if c}
-    pks |= {int(c) for c in codes if c.isdigit()}
-    nodes: dict[str, Node] = {}
-    if pks or codes:
-        rows = Node.objects.filter(Q(pk__in=pks) | Q(code__in=codes)).select_related("hierarchy")
-        for n in sorted(rows, key=lambda n: (n.hierarchy.kind != HierarchyKind.REPORTING, n.pk)):
-            nodes.setdefault(str(n.pk), n)
-            nodes.setdefault(n.code, n)
-    people: dict[str, Person] = {}
-    refs = {r for r in person_refs if r}
-    if refs:
-        ids = {int(r) for r in refs if r.isdigit()}
-        for p in Person.objects.filter(Q(pk__in=ids) | Q(employee_id__in=refs)):
-            people.setdefault(str(p.pk), p)
-            people.setdefault(p.employee_id, p)
-    return nodes, people
 
 
 def _whose(name: str) -> str:
@@ -606,7 +560,7 @@ def shared_goals(
     _lines(run, found)
     kinds: dict[tuple[int, str], str] = {}
     for key, goal in found.items():
-        kind = _kind_of(goal.component, len({ln["person_id"] for ln in goal.lines}))
+        kind = shared_kind(goal.component, len({ln["person_id"] for ln in goal.lines}))
         if kind is not None and goal.lines:
             kinds[key] = kind
     if not kinds:
@@ -643,7 +597,9 @@ def shared_goals(
             person_refs.add(str(gate.get("holder", "")))
         codes.add(str(goal.component.get("source_node", "") or ""))
     person_refs |= {str(p) for p in placed}
-    nodes, people = _names({n for n in placed.values() if n} | team_pks, codes, person_refs)
+    nodes, people = org_selectors.nodes_and_people_by_ref(
+        {n for n in placed.values() if n} | team_pks, codes, person_refs
+    )
     holders = (
         _holders(run) if any(k in (TEAM_POOL, SHARED_MILESTONE) for k in kinds.values()) else {}
     )

@@ -1,4 +1,4 @@
-"""A statement as a file: CSV (spreadsheet-safe cells) and PDF (reportlab, pure Python).
+"""A statement as a file: CSV (spreadsheet-safe cells) and PDF (core.pdf, the one PDF helper).
 
 Both render the statement content of :mod:`payouts.statements` (a frozen one as it was frozen),
 so the download says exactly what the page and the API say.
@@ -7,10 +7,10 @@ so the download says exactly what the page and the API say.
 from __future__ import annotations
 
 import io
-from decimal import Decimal
 from typing import Any
 
 from core.csvsafe import csv_writer
+from core.pdf import PdfDocument, amount
 from payouts.statements import TOTAL_LABELS, TOTALS
 
 STATUS_WORDS = {
@@ -86,102 +86,50 @@ def statement_csv(content: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def _fmt(value: str | Decimal, currency: str) -> str:
-    return f"{Decimal(value):,.2f} {currency}"
-
-
-def statement_pdf(content: dict[str, Any]) -> bytes:
-    """Return the statement as a PDF (A4): header, lines with their trace, ledger, totals."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    styles = getSampleStyleSheet()
-    small = styles["BodyText"].clone("small", fontSize=8, leading=10)
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf,
-        pagesize=A4,
-        leftMargin=16 * mm,
-        rightMargin=16 * mm,
-        topMargin=16 * mm,
-        bottomMargin=16 * mm,
-        title=f"Statement {content['period']['label']}",
-    )
+def statement_pdf(content: dict[str, Any], *, tenant_name: str) -> bytes:
+    """Return the statement as a PDF (core.pdf): header, lines with their trace, ledger, totals."""
     cur = content["currency"]
     person, period = content["person"], content["period"]
-
-    def esc(text: Any) -> str:
-        return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-    story: list[Any] = [
-        Paragraph(f"Statement · {esc(period['label'])}", styles["Title"]),
-        Paragraph(
-            f"{esc(person['full_name'])} ({esc(person['employee_id'])}) · "
-            f"{esc(period['start'])} to {esc(period['end'])} (end exclusive)",
-            styles["Normal"],
-        ),
-        Paragraph(esc(STATUS_WORDS.get(content["status"], content["status"])), styles["Normal"]),
-        Spacer(1, 6 * mm),
-    ]
-    grid = TableStyle(
-        [
-            ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("ALIGN", (2, 1), (2, -1), "RIGHT"),
-        ]
+    pdf = PdfDocument(title=f"Statement · {period['label']}", tenant_name=tenant_name)
+    pdf.paragraph(
+        f"{person['full_name']} ({person['employee_id']}) · "
+        f"{period['start']} to {period['end']} (end exclusive)"
     )
-    rows: list[list[Any]] = [["Plan · component", "Why this number", "Amount"]]
-    rows.extend(
+    pdf.paragraph(STATUS_WORDS.get(content["status"], content["status"]))
+    pdf.space()
+    widths = (0.25, 0.53, 0.22)
+    pdf.table(
+        ["Plan · component", "Why this number", "Amount"],
         [
-            Paragraph(esc(f"{line['plan']} · {line['component_id']}"), small),
-            Paragraph(esc(line["trace_text"]) or "—", small),
-            _fmt(line["amount"], line["currency"]),
-        ]
-        for line in content["lines"]
-    )
-    if len(rows) == 1:
-        rows.append(["—", "No payout lines.", ""])
-    story += [
-        Table(rows, colWidths=[45 * mm, 95 * mm, 38 * mm], style=grid, repeatRows=1),
-        Spacer(1, 6 * mm),
-    ]
-    if content["ledger"]:
-        entries: list[list[Any]] = [["Movement", "Memo", "Amount"]]
-        entries.extend(
             [
-                entry["label"],
-                Paragraph(esc(entry["memo"]), small),
-                _fmt(entry["amount"], entry["currency"]),
+                f"{line['plan']} · {line['component_id']}",
+                line["trace_text"],
+                amount(line["amount"], line["currency"]),
             ]
-            for entry in content["ledger"]
+            for line in content["lines"]
+        ],
+        amounts=[2],
+        widths=widths,
+        empty="No payout lines.",
+    )
+    if content["ledger"]:
+        pdf.table(
+            ["Movement", "Memo", "Amount"],
+            [
+                [entry["label"], entry["memo"], amount(entry["amount"], entry["currency"])]
+                for entry in content["ledger"]
+            ],
+            amounts=[2],
+            widths=widths,
         )
-        story += [
-            Table(entries, colWidths=[45 * mm, 95 * mm, 38 * mm], style=grid),
-            Spacer(1, 6 * mm),
-        ]
-    totals = [[TOTAL_LABELS[k], _fmt(content["totals"][k], cur)] for k in TOTALS]
-    story.append(
-        Table(
-            totals,
-            colWidths=[140 * mm, 38 * mm],
-            style=TableStyle(
-                [
-                    ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                    ("LINEABOVE", (0, -1), (-1, -1), 1, colors.black),
-                    ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
-                ]
-            ),
-        )
+    pdf.table(
+        ["Totals", "Amount"],
+        [[TOTAL_LABELS[k], amount(content["totals"][k], cur)] for k in TOTALS],
+        amounts=[1],
+        widths=(0.78, 0.22),
+        total=True,
     )
     frozen = content.get("frozen")
     if frozen:
-        story += [
-            Spacer(1, 4 * mm),
-            Paragraph(esc(f"Frozen {frozen['at']} · SHA-256 {frozen['hash']}"), small),
-        ]
-    doc.build(story)
-    return buf.getvalue()
+        pdf.paragraph(f"Frozen {frozen['at']} · SHA-256 {frozen['hash']}", muted=True)
+    return pdf.render()

@@ -3,8 +3,8 @@ published version (and its print view), the "I acknowledge" button, and the comp
 list of who has and has not acknowledged. Access goes through hierarchy/access.py: an employee
 reads her own documents, a manager her team's, a comp admin everyone's.
 
-PDF: Quotient has no pure-Python PDF library among its dependencies, so the document has a
-print-styled page (``…/print/``) that the browser saves as PDF ("Print → Save as PDF").
+PDF: ``…/pdf/`` downloads the document as a PDF (``plans.documents.plan_document_pdf`` on
+``core.pdf``); ``…/print/`` is the same document on a print-styled page.
 """
 
 from __future__ import annotations
@@ -97,31 +97,13 @@ def my_plans(request: HttpRequest) -> HttpResponse:
 
 
 def _document(request: HttpRequest, person_id: int, version_id: int) -> dict[str, Any]:
-    access = request_access(request)
-    today = _today(request)
-    person = selectors.plan_document_person(access=access, person_id=person_id)
-    assignment = (
-        selectors.plan_assignments_of_person(person=person, day=today)
-        .filter(plan_version_id=version_id, plan_version__status=VersionStatus.PUBLISHED)
-        .first()
+    person, assignment, doc = selectors.plan_document_get(
+        access=request_access(request),
+        person_id=person_id,
+        version_id=version_id,
+        day=_today(request),
     )
-    if assignment is None:
-        raise NotFoundError("Not found.")
     version = assignment.plan_version
-    doc = documents.plan_document(
-        spec=version.spec,
-        plan_name=assignment.plan.name,
-        version_number=version.number,
-        spec_hash=version.spec_hash,
-        valid_from=version.valid_from,
-        valid_to=version.valid_to,
-        assignment_from=assignment.valid_from,
-        assignment_to=assignment.valid_to,
-        holder_label=assignment.holder_label,
-        target_incentive=assignment.target_incentive,
-        currency=assignment.currency,
-        quotas=selectors.person_quotas(person_id=person.pk, day=today),
-    )
     ack = PlanAcknowledgement.objects.filter(person=person, plan_version=version).first()
     return {
         "person": person,
@@ -145,6 +127,18 @@ def plan_document_print(request: HttpRequest, person_id: int, version_id: int) -
     """The same document on a print-styled page (the browser saves it as PDF)."""
     context = _document(request, person_id, version_id)
     return render(request, "plans/plan_document_print.html", context)
+
+
+@_readable(*READERS)
+def plan_document_download(request: HttpRequest, person_id: int, version_id: int) -> HttpResponse:
+    """The same document as a PDF download."""
+    context = _document(request, person_id, version_id)
+    person, doc = context["person"], context["doc"]
+    return documents.plan_document_response(
+        doc,
+        person=person,
+        tenant_name=request.tenant.name,  # type: ignore[attr-defined]
+    )
 
 
 @require_POST

@@ -5,7 +5,9 @@ KPIs, gates, caps), with the numbers read as the diff reads them (``plans.diff``
 attainments as percentages). :func:`plan_document` assembles the document of one assignment:
 the plan and version, effective dates, target incentive, the person's quotas, the components,
 and what the plan pays at 50 %, 100 % and 150 % attainment (``plans.preview.payout_curve``, so
-the engine computes it, for the person's own target incentive and quota). Nothing here writes.
+the engine computes it, for the person's own target incentive and quota);
+:func:`plan_document_pdf` lays the same document out as a PDF through ``core.pdf``. Nothing here
+writes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.http import HttpResponse
+
+from core.pdf import PdfDocument, amount, pdf_response
 from plans.diff import _format, _tier
 from plans.preview import CHARTED, STEP, payout_curve
 
@@ -277,3 +282,88 @@ def plan_document(
         components=components,
         totals=total_rows,
     )
+
+
+def _day(value: dt.date | None) -> str:
+    return f"{value:%Y-%m-%d}" if value else "open"
+
+
+def plan_document_pdf(
+    doc: PlanDocument, *, person_name: str, employee_id: str, tenant_name: str
+) -> bytes:
+    """Return the plan document as a PDF (core.pdf): the same words and engine examples as the
+    page, for one person."""
+    cur = doc.currency
+    pdf = PdfDocument(
+        title=f"{doc.plan_name}, version {doc.version_number}", tenant_name=tenant_name
+    )
+    pdf.paragraph(f"For {person_name} ({employee_id})")
+    pdf.table(
+        ["Fact", "Value"],
+        [
+            ["Target incentive", amount(doc.target_incentive, cur)],
+            ["Paid", doc.frequency],
+            [
+                "You are on it",
+                f"{_day(doc.assignment_from)} to {_day(doc.assignment_to)} ({doc.holder_label})",
+            ],
+            ["This version is in force", f"{_day(doc.valid_from)} to {_day(doc.valid_to)}"],
+        ],
+        widths=(0.35, 0.65),
+    )
+    pdf.heading("Your quotas")
+    if doc.quotas:
+        pdf.table(
+            ["Quota", "Amount", "From", "Until"],
+            [[q, amount(a, c), _day(f), _day(t)] for q, a, c, f, t in doc.quotas],
+            amounts=[1],
+            widths=(0.34, 0.26, 0.2, 0.2),
+        )
+    else:
+        pdf.paragraph("No quota is set for you yet; the examples below use a quota of 100,000.")
+    pdf.heading("What it pays")
+    for c in doc.components:
+        pdf.heading(f"{c.name} ({c.kind})", level=2)
+        for sentence in c.sentences:
+            pdf.paragraph(sentence)
+        if c.examples:
+            pdf.table(
+                [f"At {e.attainment:.0%}".replace("%", " %") for e in c.examples],
+                [[amount(e.payout, cur) for e in c.examples]],
+                amounts=range(len(c.examples)),
+            )
+        if c.note:
+            pdf.paragraph(c.note, muted=True)
+    if doc.totals:
+        pdf.heading("Worked examples")
+        pdf.paragraph(
+            "What the plan pays in a period, computed by Quotient's engine, if you reach these "
+            "attainments on every measure:"
+        )
+        pdf.table(
+            ["Attainment", "Payout"],
+            [[f"{e.attainment:.0%}".replace("%", " %"), amount(e.payout, cur)] for e in doc.totals],
+            amounts=[1],
+            widths=(0.5, 0.5),
+        )
+    pdf.paragraph(
+        f"Version hash {doc.spec_hash[:16]} · the plan as published is what pays; this document "
+        "describes it.",
+        muted=True,
+    )
+    return pdf.render()
+
+
+def pdf_filename(doc: PlanDocument, employee_id: str) -> str:
+    """Return the PDF's file name: plan-<plan>-v<version>-<employee id>.pdf."""
+    slug = "".join(c if c.isalnum() else "-" for c in doc.plan_name.lower()).strip("-")
+    emp = "".join(c if c.isalnum() else "-" for c in employee_id)
+    return f"plan-{slug}-v{doc.version_number}-{emp}.pdf"
+
+
+def plan_document_response(doc: PlanDocument, *, person: Any, tenant_name: str) -> HttpResponse:
+    """Return the PDF of ``person``'s document as a download (the page's and the API's)."""
+    content = plan_document_pdf(
+        doc, person_name=person.full_name, employee_id=person.employee_id, tenant_name=tenant_name
+    )
+    return pdf_response(content, pdf_filename(doc, person.employee_id))

@@ -19,6 +19,7 @@ from engine.types import QUOTA_COLUMNS
 from hierarchy.access import Access
 from hierarchy.models import Assignment, NodeClosure, Person
 from plans.diff import spec_diff
+from plans.documents import PlanDocument, plan_document
 from plans.models import (
     Plan,
     PlanAcknowledgement,
@@ -371,3 +372,36 @@ def plan_document_person(*, access: Access, person_id: int) -> Person:
         raise NotFoundError("Not found.")
     today = access.today
     return access.person_get(person_id=person_id, start=today, end=today + dt.timedelta(days=1))
+
+
+def plan_document_get(
+    *, access: Access, person_id: int, version_id: int, day: dt.date
+) -> tuple[Person, PlanAssignment, PlanDocument]:
+    """Return a person's document of one published version assigned to her on ``day`` (or
+    later), with the engine's worked examples; 404 when she is not the principal's to read or
+    not on that version."""
+    _known(version_id)
+    person = plan_document_person(access=access, person_id=person_id)
+    assignment = (
+        plan_assignments_of_person(person=person, day=day)
+        .filter(plan_version_id=version_id, plan_version__status=VersionStatus.PUBLISHED)
+        .first()
+    )
+    if assignment is None:
+        raise NotFoundError("Not found.")
+    version = assignment.plan_version
+    doc = plan_document(
+        spec=version.spec,
+        plan_name=assignment.plan.name,
+        version_number=version.number,
+        spec_hash=version.spec_hash,
+        valid_from=version.valid_from,
+        valid_to=version.valid_to,
+        assignment_from=assignment.valid_from,
+        assignment_to=assignment.valid_to,
+        holder_label=assignment.holder_label,
+        target_incentive=assignment.target_incentive,
+        currency=assignment.currency,
+        quotas=person_quotas(person_id=person.pk, day=day),
+    )
+    return person, assignment, doc

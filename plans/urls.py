@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from plans import case_views, document_views, quota_views, views
+from plans import case_views, document_views, quota_views, scheme_views, views
 
 VERSION = "<int:plan_id>/versions/<int:number>/"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.plan_list, name="plans"),
     path("new/", views.plan_create, name="plan_create"),
     path("mine/", document_views.my_plans, name="my_plans"),
+    path("scheme/", scheme_views.scheme_page, name="plan_scheme"),
     path(
         "documents/<int:person_id>/<int:version_id>/",
         document_views.plan_document,
@@ -19,6 +20,11 @@ urlpatterns = [
         "documents/<int:person_id>/<int:version_id>/print/",
         document_views.plan_document_print,
         name="plan_document_print",
+    ),
+    path(
+        "documents/<int:person_id>/<int:version_id>/pdf/",
+        document_views.plan_document_download,
+        name="plan_document_pdf",
     ),
     path(
         "documents/<int:person_id>/<int:version_id>/acknowledge/",

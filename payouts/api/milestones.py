@@ -22,6 +22,7 @@ from core.api.filters import view_param as _view
 from core.api.pagination import QuotientPagination
 from hierarchy.access import request_access
 from payouts import anomalies, milestones
+from plans.dependencies import SHARED_GOAL_KINDS
 
 TAG = "Milestones"
 ANOMALY_TAG = "Anomalies"
@@ -58,7 +59,7 @@ _MILESTONE = inline_serializer(
 _GOAL_FIELDS: dict[str, Any] = {
     "id": serializers.CharField(help_text="<plan id>-<component id>"),
     "name": serializers.CharField(),
-    "kind": serializers.CharField(help_text=", ".join(milestones.KIND_LABELS)),
+    "kind": serializers.CharField(help_text=", ".join(SHARED_GOAL_KINDS)),
     "kind_label": serializers.CharField(),
     "status": serializers.CharField(help_text="hit or not yet"),
     "plan": inline_serializer(

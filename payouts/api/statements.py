@@ -18,6 +18,8 @@ from rest_framework.response import Response
 from core.api import params
 from core.api.base import TenantAPIView
 from core.api.pagination import QuotientPagination
+from core.pdf import pdf_response
+from core.tenancy import get_current_tenant
 from hierarchy.access import request_access
 from payouts import statements
 from payouts.statement_files import filename, statement_csv, statement_pdf
@@ -139,9 +141,10 @@ class StatementPdfView(TenantAPIView):
     )
     def get(self, request: Request, period_id: int, person_id: int) -> HttpResponse:
         content = _statement(request, period_id, person_id)
-        response = HttpResponse(statement_pdf(content), content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{filename(content, "pdf")}"'
-        return response
+        return pdf_response(
+            statement_pdf(content, tenant_name=get_current_tenant().name),
+            filename(content, "pdf"),
+        )
 
 
 class ContributionSerializer(serializers.Serializer):  # type: ignore[type-arg]

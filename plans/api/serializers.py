@@ -381,3 +381,55 @@ class CaseRunSerializer(serializers.Serializer):  # type: ignore[type-arg]
     passed = serializers.IntegerField()
     failed = serializers.IntegerField()
     results = CaseResultSerializer(many=True)
+
+
+# --- the scheme view (plans.scheme) -------------------------------------------------------------
+
+
+class SchemeCountSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A (name, people) pair."""
+
+    name = serializers.CharField()
+    people = serializers.IntegerField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        name, people = instance
+        return {"name": name, "people": people}
+
+
+class SchemePlanSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    plan_id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    version_number = serializers.IntegerField()
+    people = serializers.IntegerField(help_text="People on the plan on the day")
+    by_team = SchemeCountSerializer(many=True, help_text="People on it by team (node)")
+    by_role = SchemeCountSerializer(many=True, help_text="People on it by job role")
+
+
+class SchemeEdgeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    plan_id = serializers.IntegerField()
+    plan = serializers.CharField()
+    component_id = serializers.CharField()
+    component = serializers.CharField()
+    kind = serializers.CharField(
+        help_text="gate, team_pool, shared_milestone, pool, override or mbo"
+    )
+    kind_label = serializers.CharField()
+    on = serializers.CharField(help_text="node, person, plan or participants")
+    target_ref = serializers.CharField(help_text="The node, person or plan the spec names")
+    target = serializers.CharField(help_text="Its name")
+    target_plan_id = serializers.IntegerField(allow_null=True)
+    measure = serializers.CharField()
+    producers = serializers.IntegerField(help_text="People who produce the metric or pay read")
+    producer_plans = SchemeCountSerializer(many=True, help_text="The plans those people are on")
+    sentence = serializers.CharField()
+    warning = serializers.CharField(help_text="Empty, or why nobody produces what it reads")
+
+
+class SchemeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    day = serializers.DateField()
+    plans = SchemePlanSerializer(many=True)
+    edges = SchemeEdgeSerializer(many=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+    cycles = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))

@@ -9,6 +9,7 @@ VERSION = "plans/<int:plan_id>/versions/<int:number>/"
 urlpatterns = [
     path("plans/schema/", views.PlanSchemaView.as_view(), name="api-plan-schema"),
     path("plans/validate/", views.PlanValidateView.as_view(), name="api-plan-validate"),
+    path("plans/scheme/", views.PlanSchemeView.as_view(), name="api-plan-scheme"),
     path("plans/", views.PlanListView.as_view(), name="api-plan-list"),
     path("plans/<int:plan_id>/", views.PlanDetailView.as_view(), name="api-plan-detail"),
     path("plans/<int:plan_id>/archive/", views.PlanArchiveView.as_view(), name="api-plan-archive"),
@@ -66,6 +67,11 @@ urlpatterns = [
         "plan-acknowledgements/",
         views.PlanAcknowledgementListView.as_view(),
         name="api-plan-acknowledgement-list",
+    ),
+    path(
+        "plan-documents/<int:person_id>/<int:version_id>/pdf/",
+        views.PlanDocumentPdfView.as_view(),
+        name="api-plan-document-pdf",
     ),
     path(
         "plan-acknowledgements/<int:acknowledgement_id>/",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -27,7 +28,7 @@ from engine import plan_json_schema, validate_plan
 from hierarchy import org_selectors
 from hierarchy.access import request_access
 from hierarchy.periods import tenant_today
-from plans import cases, catalog, quota_import, selectors, services
+from plans import cases, catalog, documents, quota_import, scheme, selectors, services
 from plans.api import filters
 from plans.api import serializers as s
 from plans.source import dump_spec
@@ -528,6 +529,28 @@ class PlanCaseRunView(TenantAPIView):
         )
 
 
+class PlanSchemeView(TenantAPIView):
+    """The scheme on ``?date=`` (default today): every published plan in force with who is on
+    it by team and job role, and every dependency of a plan on another team's metric, another
+    person's, or another plan's pay (gates, team pools, shared milestones, pools, overrides,
+    shared MBOs), with who produces it; warnings for a metric nobody is assigned to produce, a
+    plan nobody is on, and a dependency cycle. People are counted, never named."""
+
+    permission = "plans.view"
+
+    @extend_schema(
+        summary="Read the scheme: who is on what, and which plan depends on whom",
+        parameters=[
+            OpenApiParameter("date", str, description="The day (YYYY-MM-DD); default today")
+        ],
+        responses=s.SchemeSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        day = params.day(request, "date") or tenant_today(request.tenant)  # type: ignore[attr-defined]
+        found = scheme.scheme_get(access=request_access(request), day=day)
+        return Response(s.SchemeSerializer(found).data)
+
+
 # --- assignments --------------------------------------------------------------------------------
 
 
@@ -966,3 +989,32 @@ class PlanAcknowledgementDetailView(TenantAPIView):
             access=request_access(request), acknowledgement_id=acknowledgement_id
         )
         return Response(s.PlanAcknowledgementSerializer(found).data)
+
+
+# --- plan documents -------------------------------------------------------------------------------
+
+
+class PlanDocumentPdfView(TenantAPIView):
+    """A person's plan document of one assigned published version as a PDF: the target
+    incentive, quotas, each component in words and the worked examples at 50 / 100 / 150 % the
+    engine computed (the same document as the page). An employee reads her own, a manager her
+    team's, a comp admin everyone's; anyone else's is a 404."""
+
+    permission = ACK_READERS
+
+    @extend_schema(
+        summary="Download a person's plan document as PDF",
+        responses={(200, "application/pdf"): bytes},
+    )
+    def get(self, request: Request, person_id: int, version_id: int) -> HttpResponse:
+        person, _assignment, doc = selectors.plan_document_get(
+            access=request_access(request),
+            person_id=person_id,
+            version_id=version_id,
+            day=tenant_today(request.tenant),  # type: ignore[attr-defined]
+        )
+        return documents.plan_document_response(
+            doc,
+            person=person,
+            tenant_name=request.tenant.name,  # type: ignore[attr-defined]
+        )

@@ -22,6 +22,11 @@ def test_an_employee_acknowledges_her_plan_and_the_admin_sees_it(page):
     plan_name = page.inner_text("#plan-document h1")
     assert "target incentive" in text.lower() and "worked examples" in text.lower()
     shot(page, "plan-document")
+    with page.expect_download() as download:
+        page.click("#download-pdf")
+    assert download.value.suggested_filename.endswith(".pdf")
+    with open(download.value.path(), "rb") as pdf:
+        assert pdf.read(5) == b"%PDF-"
     page.click("#acknowledge")
     page.wait_for_selector(".alert.success")
     assert "Acknowledged" in page.inner_text("#acknowledgement")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.payouts.written_runs import approve
+from tests.pdftext import pdf_text
 from tests.tenancy import assert_not_found
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +51,9 @@ def test_statements_api_reads_what_the_statement_says_and_hides_it_from_other_te
     assert "statement-E3-FY2026-Q1.csv" in csv["Content-Disposition"]
     assert "42,500.00 of bookings at 10 % = 4,250.00." in csv.content.decode()
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    text = pdf_text(pdf.content)
+    assert "Erin East (E3)" in text and "Page 1 of" in text and org.tenant.name in text
+    assert "4,250.00 USD" in text and "1,238,817.50 USD" in text  # a line, the payable
     assert [c["transaction"] for c in drill["contributions"]] == ["D-1", "D-2"]
     assert drill["contributed"] == "4250.0000"
     # another tenant sees none of it

@@ -15,10 +15,13 @@ from django.test import Client
 from core.models import AuditEvent, Role
 from core.tenancy import tenant_scope
 from hierarchy.models import Person
-from plans import documents, services
+from hierarchy.periods import tenant_today
+from plans import documents, selectors, services
 from plans.models import PlanAcknowledgement
 from tests.factories.hierarchy import MembershipFactory, UserFactory
+from tests.pdftext import pdf_text, pdf_title
 from tests.plans.conftest import comp_admin_access
+from tests.tenancy import assert_not_found
 
 D = date
 
@@ -132,6 +135,7 @@ def test_an_employee_opens_my_plan_reads_it_and_acknowledges(client, bob, on_pla
     "my_plans",
     "plan_document",
     "plan_document_print",
+    "plan_document_pdf",
     "plan_document_acknowledge",
     "plan_acknowledgements",
 )
@@ -160,7 +164,12 @@ def test_the_admin_sees_who_has_acknowledged_and_another_tenant_sees_nothing(
     assert 'id="ack-done">1<' in body and 'id="ack-pending">1<' in body
     assert "Erin East" in body and "Wes West" in body
     # Globex: Acme's people, documents and plan are not found
-    for path in (url, f"{url}print/", f"/plans/{version.plan_id}/acknowledgements/"):
+    for path in (
+        url,
+        f"{url}print/",
+        f"{url}pdf/",
+        f"/plans/{version.plan_id}/acknowledgements/",
+    ):
         assert client_charlie.get(path).status_code == 404, path
     assert client_charlie.post(f"{url}acknowledge/").status_code == 404
     assert b"Sales AE" not in client_charlie.get("/plans/mine/").content
@@ -228,3 +237,73 @@ def test_acknowledgements_over_the_api(client, bob, client_alice, client_charlie
         ).status_code
         == 404
     )
+
+
+def _engine_document(org: Any, version: Any) -> documents.PlanDocument:
+    """Erin's document as plans.documents computes it (the engine's examples)."""
+    with tenant_scope(org.tenant):
+        _person, _assignment, doc = selectors.plan_document_get(
+            access=comp_admin_access(),
+            person_id=org.erin.pk,
+            version_id=version.pk,
+            day=tenant_today(org.tenant),
+        )
+        return doc
+
+
+def test_the_pdf_says_the_target_incentive_and_the_engines_three_worked_examples(
+    client, bob, client_alice, on_plan, org
+):
+    # given Erin's document as the engine computes it
+    version, maria = on_plan
+    doc = _engine_document(org, version)
+    assert len(doc.totals) == 3
+    url = f"/plans/documents/{org.erin.pk}/{version.pk}/pdf/"
+    # when Erin, her manager and the comp admin download it
+    client.force_login(bob)
+    mine = client.get(url)
+    manager = Client()
+    manager.force_login(maria)
+    downloads = [mine, manager.get(url), client_alice.get(url)]
+    # then each is the same PDF of her plan, with the engine's numbers
+    for got in downloads:
+        assert got.status_code == 200 and got["Content-Type"] == "application/pdf"
+    assert "plan-sales-ae-v1-E3.pdf" in mine["Content-Disposition"]
+    text = pdf_text(mine.content)
+    assert pdf_title(mine.content) == "Sales AE, version 1"
+    assert f"Target incentive {doc.target_incentive:,.2f} USD" in text
+    for example in doc.totals:
+        assert f"{example.attainment:.0%}".replace("%", " %") + f" {example.payout:,.2f} USD" in (
+            text
+        ), example
+    assert "For Erin East (E3)" in text and org.tenant.name in text and "Page 1 of" in text
+    for c in doc.components:
+        assert c.name in text
+    # the links to it: "My plan" and the document page
+    assert url.encode() in client.get("/plans/mine/").content
+    assert url.encode() in client_alice.get(url.removesuffix("pdf/")).content
+    # Wes's is not Erin's to download
+    assert client.get(f"/plans/documents/{org.wes.pk}/{version.pk}/pdf/").status_code == 404
+
+
+@pytest.mark.covers_url("api-plan-document-pdf")
+def test_the_api_hands_out_the_same_pdf_to_whoever_may_read_the_document(
+    client, bob, client_alice, client_charlie, on_plan, org
+):
+    # given
+    version, _maria = on_plan
+    doc = _engine_document(org, version)
+    url = f"/api/v1/plan-documents/{org.erin.pk}/{version.pk}/pdf/"
+    # when the comp admin downloads Erin's
+    got = client_alice.get(url)
+    # then it says her target incentive and the engine's worked examples
+    assert got.status_code == 200 and got["Content-Type"] == "application/pdf"
+    text = pdf_text(got.content)
+    assert f"Target incentive {doc.target_incentive:,.2f} USD" in text
+    assert all(f"{e.payout:,.2f} USD" in text for e in doc.totals)
+    # Erin reads her own, not Wes's; Globex reads neither
+    client.force_login(bob)
+    assert client.get(url).status_code == 200
+    assert_not_found(client.get(f"/api/v1/plan-documents/{org.wes.pk}/{version.pk}/pdf/"))
+    assert_not_found(client_charlie.get(url))
+    assert_not_found(client_alice.get(f"/api/v1/plan-documents/{org.erin.pk}/999999/pdf/"))
