@@ -140,17 +140,23 @@ class Preview:
         return "In total: " + "; ".join(parts) + "."
 
 
-def _problem(p: fetch.Problem) -> dict[str, Any]:
+def problem_dict(p: fetch.Problem) -> dict[str, Any]:
     return {"person": p.person_id, "plan": p.plan, "code": p.code, "message": p.message}
 
 
-def _reads_others(inputs: Inputs, person: str) -> bool:
-    """Return whether the person's plans read other people's figures (the engine's reduce)."""
-    mine = set(inputs.assignments.loc[inputs.assignments["person_id"] == person, "plan_id"])
-    if any(plan in mine for plan, _ in deferred(component_levels(inputs.plans))):
-        return True  # pay on others' pay
+def _reads_others(inputs: Inputs, person: str, versions: Sequence[int]) -> bool:
+    """Return whether the previewed plan's lines read other people's figures: pay on others'
+    pay, or a gate, pool or roll-up on a node or another person (the engine's own reduce)."""
+    keys = {str(v) for v in versions}
+    if any(plan in keys for plan, _ in deferred(component_levels(inputs.plans))):
+        return True
     requests = ph.requests_all(inputs, [ph.segments_chunk(inputs)["segments"]])["requests"]
-    return bool(len(requests))
+    return any(
+        plan in keys and not (scope == "person" and holder == person)
+        for scope, holder, plan in zip(
+            requests["scope"], requests["holder"], requests["plan_id"], strict=True
+        )
+    )
 
 
 def _side(
@@ -185,7 +191,7 @@ def _side(
         problems.append(fetch.Problem(key, None, NOT_ON_PLAN, message))
     if problems:
         return PreviewSide(numbers, [], {}, _sorted(problems)), 1
-    wide = _reads_others(got.inputs, key) if everyone is None else everyone
+    wide = _reads_others(got.inputs, key, versions) if everyone is None else everyone
     inputs, people = got.inputs, 1
     if wide:
         whole = fetch.gather(period_id=period.pk, known_at=known_at, substitute=substitute)
@@ -274,7 +280,7 @@ def preview(
     if draft.problems:
         raise PreviewError(
             MSG_PROBLEMS.format(n=len(draft.problems)),
-            details={"problems": [_problem(p) for p in draft.problems]},
+            details={"problems": [problem_dict(p) for p in draft.problems]},
         )
     in_force = (
         PlanVersion.objects.filter(plan_id=version.plan_id, status=VersionStatus.PUBLISHED)
@@ -317,4 +323,72 @@ def preview_targets(*, person_id: int, period_id: int) -> tuple[Person, Period]:
     return person, period
 
 
-__all__ = ["Difference", "Preview", "PreviewError", "PreviewLine", "PreviewSide", "preview"]
+def _money(value: Any) -> str | None:
+    return None if value is None else f"{value:.4f}"
+
+
+def _side_data(side: PreviewSide | None) -> dict[str, Any] | None:
+    if side is None:
+        return None
+    return {
+        "versions": side.versions,
+        "lines": [
+            {
+                "version": ln.version,
+                "component_id": ln.component_id,
+                "component": ln.component,
+                "segment": ln.segment,
+                "kind": ln.kind,
+                "amount": _money(ln.amount),
+                "currency": ln.currency,
+                "attainment": None if ln.attainment is None else str(ln.attainment),
+                "trace": ln.trace,
+            }
+            for ln in side.lines
+        ],
+        "totals": {k: _money(v) for k, v in side.totals.items()},
+        "problems": [problem_dict(p) for p in side.problems],
+    }
+
+
+def preview_as_dict(result: Preview) -> dict[str, Any]:
+    """Return a preview as the API's JSON (the page's download reads the same)."""
+    return {
+        "plan": result.version.plan_id,
+        "version": result.version.number,
+        "person": result.person.pk,
+        "person_name": result.person.full_name,
+        "period": result.period.pk,
+        "period_label": result.period.label,
+        "known_at": result.known_at.isoformat(),
+        "people_computed": result.people,
+        "draft": _side_data(result.draft),
+        "published": _side_data(result.published),
+        "differences": [
+            {
+                "component_id": d.component_id,
+                "component": d.component,
+                "kind": d.kind,
+                "currency": d.currency,
+                "before": _money(d.before),
+                "after": _money(d.after),
+                "delta": _money(d.delta),
+                "words": d.words,
+            }
+            for d in result.differences
+        ],
+        "summary": result.summary,
+    }
+
+
+__all__ = [
+    "Difference",
+    "Preview",
+    "PreviewError",
+    "PreviewLine",
+    "PreviewSide",
+    "preview",
+    "preview_as_dict",
+    "preview_targets",
+    "problem_dict",
+]

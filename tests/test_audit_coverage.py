@@ -821,6 +821,38 @@ MUTATIONS: dict[tuple[str, str], Callable[[World], Call]] = {
 NEEDS_MONKEYPATCH = {("api-import-retry", "POST"): World.failed_import}
 
 
+def _version_preview(w: World) -> Call:
+    """Erin on the plan with her quota, the draft previewed on March 2026 (payouts/preview.py)."""
+    from plans import services
+
+    w.plan_assignment()
+    w.quota()
+    w._once(
+        "quota:expansion",
+        lambda: services.quota_create(
+            access=w.access(),
+            holder=services.QuotaHolder(person_id=w.org.erin.pk),
+            user_id=w.admin.pk,
+            quota_id="expansion_bookings",
+            amount=Decimal("50000"),
+            currency="USD",
+            plan_id=w.plan.pk,
+            valid_from=D(2026, 1, 1),
+            valid_to=D(2026, 4, 1),
+        ),
+    )
+    period = w.calculated().period  # (before the draft: it reads the plan's one version)
+    return Call(
+        f"/api/v1/plans/{w.plan.pk}/versions/{w.draft().number}/preview/",
+        {"person": w.org.erin.pk, "period": period.pk},
+        events=0,
+        why="computes a draft on real data beside the published version, writes nothing",
+    )
+
+
+MUTATIONS[("api-plan-version-preview", "POST")] = _version_preview
+
+
 def _api_client(w: World) -> Any:
     from core import services
 
