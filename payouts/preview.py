@@ -24,6 +24,7 @@ published side's are returned on it (the draft may need less than the published 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from engine.phases.dependency import component_levels, deferred
 from engine.types import Inputs
 from hierarchy.models import Period, Person
 from payouts import inputs as fetch
+from payouts.runs import amount_change
 from plans.models import PlanVersion, VersionStatus
 
 NOT_ON_PLAN = "not_on_plan"
@@ -107,9 +109,7 @@ class Difference:
             return f"{what}: new, pays {self.after:,.2f} {self.currency}."
         if self.after is None:
             return f"{what}: gone (the published version pays {self.before:,.2f} {self.currency})."
-        return (
-            f"{what}: {self.before:,.2f} → {self.after:,.2f} {self.currency} ({self.delta:+,.2f})"
-        )
+        return f"{what}: {amount_change(self.before, self.after, self.currency)}"
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ class Preview:
         for cur in sorted(set(self.draft.totals) | set(self.published.totals)):
             b = self.published.totals.get(cur, Decimal(0))
             a = self.draft.totals.get(cur, Decimal(0))
-            parts.append(f"{b:,.2f} → {a:,.2f} {cur} ({a - b:+,.2f})")
+            parts.append(amount_change(b, a, cur))
         return "In total: " + "; ".join(parts) + "."
 
 
@@ -269,14 +269,11 @@ def preview(
 ) -> Preview:
     """Return what ``version`` would pay ``person`` in ``period`` on their real data, beside
     what the published version(s) pay, and the differences in words; writes nothing."""
-    known_at = known_at or timezone.now()
-    draft, people = _side(
-        period=period,
-        person=person,
-        plan_id=version.plan_id,
-        known_at=known_at,
-        substitute=version,
+    at = known_at or timezone.now()
+    side = functools.partial(
+        _side, period=period, person=person, plan_id=version.plan_id, known_at=at
     )
+    draft, people = side(substitute=version)
     if draft.problems:
         raise PreviewError(
             MSG_PROBLEMS.format(n=len(draft.problems)),
@@ -289,14 +286,7 @@ def preview(
     )
     published: PreviewSide | None = None
     if in_force:
-        published, _ = _side(
-            period=period,
-            person=person,
-            plan_id=version.plan_id,
-            known_at=known_at,
-            substitute=None,
-            everyone=people > 1 or None,
-        )
+        published, _ = side(substitute=None, everyone=people > 1 or None)
     differences = (
         _differences(published, draft) if published is not None and not published.problems else []
     )
@@ -304,7 +294,7 @@ def preview(
         version=version,
         person=person,
         period=period,
-        known_at=known_at,
+        known_at=at,
         people=people,
         draft=draft,
         published=published,

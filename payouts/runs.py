@@ -1266,6 +1266,11 @@ class LineChange:
         )
 
 
+def amount_change(before: Decimal, after: Decimal, currency: str) -> str:
+    """Return a change of an amount in words: "1,000.00 → 1,250.00 USD (+250.00)"."""
+    return f"{before:,.2f} → {after:,.2f} {currency} ({after - before:+,.2f})"
+
+
 @dataclass(frozen=True)
 class PersonChange:
     person_id: int
@@ -1280,7 +1285,7 @@ class PersonChange:
         for cur in sorted(set(self.before) | set(self.after)):
             b, a = self.before.get(cur, Decimal(0)), self.after.get(cur, Decimal(0))
             if b != a:
-                parts.append(f"{b:,.2f} → {a:,.2f} {cur} ({a - b:+,.2f})")
+                parts.append(amount_change(b, a, cur))
         return f"{self.name}: " + ("; ".join(parts) if parts else "same total, lines moved")
 
 
@@ -1412,6 +1417,7 @@ __all__ = [
     "Comparison",
     "RunError",
     "RunProgress",
+    "amount_change",
     "chunk_execute",
     "lines_hash",
     "run_advance",

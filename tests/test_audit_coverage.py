@@ -121,17 +121,17 @@ class World:
             ),
         )
 
-    def quota(self) -> Any:
+    def quota(self, quota_id: str = "new_bookings", amount: str = "100000") -> Any:
         from plans import services
 
         return self._once(
-            "quota",
+            "quota" if quota_id == "new_bookings" else f"quota:{quota_id}",
             lambda: services.quota_create(
                 access=self.access(),
                 holder=services.QuotaHolder(person_id=self.org.erin.pk),
                 user_id=self.admin.pk,
-                quota_id="new_bookings",
-                amount=Decimal("100000"),
+                quota_id=quota_id,
+                amount=Decimal(amount),
                 currency="USD",
                 plan_id=self.plan.pk,
                 valid_from=D(2026, 1, 1),
@@ -823,24 +823,9 @@ NEEDS_MONKEYPATCH = {("api-import-retry", "POST"): World.failed_import}
 
 def _version_preview(w: World) -> Call:
     """Erin on the plan with her quota, the draft previewed on March 2026 (payouts/preview.py)."""
-    from plans import services
-
     w.plan_assignment()
     w.quota()
-    w._once(
-        "quota:expansion",
-        lambda: services.quota_create(
-            access=w.access(),
-            holder=services.QuotaHolder(person_id=w.org.erin.pk),
-            user_id=w.admin.pk,
-            quota_id="expansion_bookings",
-            amount=Decimal("50000"),
-            currency="USD",
-            plan_id=w.plan.pk,
-            valid_from=D(2026, 1, 1),
-            valid_to=D(2026, 4, 1),
-        ),
-    )
+    w.quota("expansion_bookings", "50000")
     period = w.calculated().period  # (before the draft: it reads the plan's one version)
     return Call(
         f"/api/v1/plans/{w.plan.pk}/versions/{w.draft().number}/preview/",

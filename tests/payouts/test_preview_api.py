@@ -15,9 +15,8 @@ from core.services import api_client_create
 from core.tenancy import tenant_scope
 from hierarchy import people
 from payouts.models import PayoutLine
-from plans import services as plans
 from tests.factories.hierarchy import MembershipFactory, UserFactory
-from tests.payouts.rundata import PLAN_SOURCE, START, build_sales
+from tests.payouts.rundata import START, build_sales, draft_with_rate
 from tests.tenancy import assert_not_found
 
 pytestmark = pytest.mark.django_db
@@ -27,11 +26,7 @@ pytestmark = pytest.mark.django_db
 def sales(tenant_a: Any) -> Any:
     with tenant_scope(tenant_a):
         data = build_sales(n_people=3, deals_per_person=3)
-        draft = plans.plan_version_draft_create(plan_id=data.plan.pk, user_id=None)
-        source = PLAN_SOURCE.format(code=data.plan.code).replace('rate: "0.05"', 'rate: "0.06"')
-        data.draft = plans.plan_version_save(
-            version_id=draft.pk, source=source, user_id=None
-        ).version
+        data.draft = draft_with_rate(data, "0.06")
         return data
 
 
