@@ -249,6 +249,8 @@ class ChangeKind(models.TextChoices):
     ASSIGNMENT = "assignment", "Assignment"
     NODE_PARENT = "node_parent", "Place of a node in its hierarchy"
     FX_RATE = "fx_rate", "FX rate"
+    QUOTA = "quota", "Quota"
+    PLAN_ASSIGNMENT = "plan_assignment", "Plan assignment"
 
 
 class Change(EffectiveDated):

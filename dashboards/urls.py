@@ -15,6 +15,7 @@ from dashboards import (
     milestone_views,
     nudge_views,
     period_views,
+    preview_views,
     runs_views,
 )
 
@@ -43,6 +44,12 @@ urlpatterns = [
     ),
     path("periods/<int:period_id>/holds/", period_views.hold_create, name="hold_create"),
     path("holds/<int:hold_id>/release/", period_views.hold_release, name="hold_release"),
+    # --- a plan version previewed on a person's real period (payouts.preview) ---
+    path(
+        "plans/<int:plan_id>/versions/<int:number>/real-data/",
+        preview_views.plan_version_preview,
+        name="plan_version_real_preview",
+    ),
     # --- calculation runs (payouts.runs) ---
     path("runs/", runs_views.run_list, name="runs"),
     path("runs/calculate/", runs_views.run_calculate, name="run_calculate"),

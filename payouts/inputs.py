@@ -187,6 +187,12 @@ class _Context:
     person_ids: frozenset[int] | None
     hierarchy_id: int | None
     problems: list[Problem] = field(default_factory=list)
+    # A preview's version in force over the whole period in place of its plan's published ones.
+    substitute: PlanVersion | None = None
+    # A replay's FX rates and crediting rules as its run recorded them (``pins``), else None.
+    pinned_fx: list[list[Any]] | None = None
+    pinned_rules: list[list[Any]] | None = None
+    fx_used: dict[int, list[Any]] = field(default_factory=dict)
 
     def problem(self, person: Any, plan: Any, code: str, message: str) -> None:
         self.problems.append(
@@ -220,7 +226,8 @@ class _Version:
 
 
 def _versions(ctx: _Context) -> list[_Version]:
-    """Return the published versions in force during the period, as known at ``known_at``."""
+    """Return the published versions in force during the period, as known at ``known_at``;
+    a preview's ``substitute`` stands for its plan's over the whole period."""
     p = ctx.period
     rows = (
         PlanVersion.objects.filter(status=VersionStatus.PUBLISHED, published_at__lte=ctx.known_at)
@@ -228,7 +235,15 @@ def _versions(ctx: _Context) -> list[_Version]:
         .order_by("plan_id", "valid_from", "pk")
         .values_list("pk", "plan_id", "plan__code", "spec", "spec_hash", "valid_from", "valid_to")
     )
-    return [_Version(*r) for r in rows]
+    versions = [_Version(*r) for r in rows]
+    sub = ctx.substitute
+    if sub is None:
+        return versions
+    versions = [v for v in versions if v.plan_id != sub.plan_id]
+    versions.append(
+        _Version(sub.pk, sub.plan_id, sub.plan.code, sub.spec, sub.spec_hash, p.start, p.end)
+    )
+    return sorted(versions, key=lambda v: (v.plan_id, v.start, v.pk))
 
 
 _NODE_KEYS = ("source_node", "node")
@@ -702,28 +717,46 @@ class _Rates:
 
     table: dict[tuple[str, str], tuple[np.ndarray, list[Decimal], list[int]]]
     used: set[int] = field(default_factory=set)
+    rows: dict[int, list[Any]] = field(default_factory=dict)  # pk -> [pk, cur, quote, day, rate]
 
     @classmethod
-    def load(cls, pairs: set[tuple[str, str]], until: dt.date) -> _Rates:
-        """Load both directions of ``pairs`` up to ``until`` (one query)."""
+    def load(
+        cls, pairs: set[tuple[str, str]], until: dt.date, pinned: list[list[Any]] | None = None
+    ) -> _Rates:
+        """Load both directions of ``pairs`` up to ``until`` (one query), or take them from a
+        replayed run's ``pinned`` rates (``fx_rates`` of its pins) instead of the table."""
         if not pairs:
             return cls({})
         currencies = sorted({c for pair in pairs for c in pair})
-        rows = (
-            FxRate.objects.filter(
-                currency__in=currencies, quote_currency__in=currencies, valid_on__lt=until
+        rows: Iterable[tuple[int, str, str, dt.date, Decimal]]
+        if pinned is None:
+            rows = (
+                FxRate.objects.filter(
+                    currency__in=currencies, quote_currency__in=currencies, valid_on__lt=until
+                )
+                .order_by("currency", "quote_currency", "valid_on")
+                .values_list("pk", "currency", "quote_currency", "valid_on", "rate")
             )
-            .order_by("currency", "quote_currency", "valid_on")
-            .values_list("pk", "currency", "quote_currency", "valid_on", "rate")
-        )
+        else:
+            wanted = set(currencies)
+            rows = sorted(
+                (
+                    (int(pk), cur, quote, dt.date.fromisoformat(day), Decimal(rate))
+                    for pk, cur, quote, day, rate in pinned
+                    if cur in wanted and quote in wanted and dt.date.fromisoformat(day) < until
+                ),
+                key=lambda r: (r[1], r[2], r[3]),
+            )
         grouped: dict[tuple[str, str], list[tuple[int, dt.date, Decimal]]] = defaultdict(list)
+        known: dict[int, list[Any]] = {}
         for pk, cur, quote, day, rate in rows:
             grouped[(cur, quote)].append((pk, day, rate))
+            known[pk] = [pk, cur, quote, day.isoformat(), str(rate)]
         table = {
             k: (_days([d for _, d, _ in v]), [r for _, _, r in v], [pk for pk, _, _ in v])
             for k, v in grouped.items()
         }
-        return cls(table)
+        return cls(table, rows=known)
 
     def _latest(self, pair: tuple[str, str], days: np.ndarray) -> tuple[np.ndarray, Any]:
         got = self.table.get(pair)
@@ -966,7 +999,7 @@ def _quotas_converted(
     pairs = {(c, t) for c, t in zip(frame["currency"], target, strict=True) if t and c != t}
     if not pairs:
         return frame
-    rates = _Rates.load(pairs, ctx.period.start + dt.timedelta(days=1))
+    rates = _Rates.load(pairs, ctx.period.start + dt.timedelta(days=1), ctx.pinned_fx)
     amounts = frame["amount_e4"].tolist()
     day = np.array([ctx.period.start.toordinal()], dtype=np.int64)
     keep = []
@@ -988,6 +1021,7 @@ def _quotas_converted(
             continue
         amounts[i] = value
         keep.append(True)
+    ctx.fx_used.update({pk: rates.rows[pk] for pk in rates.used})
     return frame.assign(amount_e4=amounts)[keep]
 
 
@@ -1107,22 +1141,32 @@ def _context(
     person_ids: Collection[int] | None,
     known_at: dt.datetime | None,
     hierarchy_id: int | None,
+    substitute: PlanVersion | None = None,
+    pinned: Mapping[str, Any] | None = None,
 ) -> _Context:
     period = PeriodRow.objects.get(pk=period_id)
+    pinned = pinned or {}
     return _Context(
         period=period,
         engine_period=Period(str(period.pk), period.start, period.end),
         known_at=known_at or timezone.now(),
         person_ids=None if person_ids is None else frozenset(int(p) for p in person_ids),
         hierarchy_id=_reporting_hierarchy(hierarchy_id),
+        substitute=substitute,
+        pinned_fx=pinned.get("fx_rates"),
+        pinned_rules=pinned.get("crediting_rules"),
     )
 
 
 def people_for_period(
-    period_id: int, *, known_at: dt.datetime | None = None, hierarchy_id: int | None = None
+    period_id: int,
+    *,
+    known_at: dt.datetime | None = None,
+    hierarchy_id: int | None = None,
+    substitute: PlanVersion | None = None,
 ) -> list[int]:
     """Return everyone on a published plan during the period (pks, sorted): what runs chunk."""
-    ctx = _context(period_id, None, known_at, hierarchy_id)
+    ctx = _context(period_id, None, known_at, hierarchy_id, substitute)
     versions = _versions(ctx)
     rows, _ = _assignment_rows(ctx, versions, _timeline(ctx))
     return sorted({int(p) for p in rows["person"]}) if len(rows) else []
@@ -1134,10 +1178,16 @@ def gather(
     person_ids: Collection[int] | None = None,
     known_at: dt.datetime | None = None,
     hierarchy_id: int | None = None,
+    substitute: PlanVersion | None = None,
+    pinned: Mapping[str, Any] | None = None,
 ) -> Gathered:
     """Return the engine inputs of one period (all its people, or ``person_ids``), every
-    problem that must stop a run, and what a replay must pin; reads only, set-based."""
-    ctx = _context(period_id, person_ids, known_at, hierarchy_id)
+    problem that must stop a run, and what a replay must pin; reads only, set-based.
+
+    ``substitute``: a plan version (a draft, for a preview) in force over the whole period in
+    place of its plan's published versions. ``pinned``: a replayed run's pins, whose
+    ``fx_rates`` and ``crediting_rules`` stand for the tables (edited in place since)."""
+    ctx = _context(period_id, person_ids, known_at, hierarchy_id, substitute, pinned)
     tenant = get_current_tenant()
     fiscal_start = int(tenant.fiscal_year_start_month)
     versions = _versions(ctx)
@@ -1162,7 +1212,7 @@ def gather(
     history_periods, history_start, credits_from = _history(ctx, plans, fiscal_start)
     start = min(credits_from or ctx.period.start, ctx.period.start)
     raw = _credits(ctx, people, start, ctx.period.end)
-    rates = _Rates.load(_fx_pairs(raw, currency_of), ctx.period.end)
+    rates = _Rates.load(_fx_pairs(raw, currency_of), ctx.period.end, ctx.pinned_fx)
     converted = _convert(ctx, raw, currency_of, rates)
     in_period = converted["date"] >= ctx.period.start
     collected = frozenset(converted.loc[converted["collected_now"].astype(bool), "transaction_id"])
@@ -1339,19 +1389,26 @@ def _pins(
     rates: _Rates,
     credits: pd.DataFrame,
 ) -> dict[str, Any]:
-    """Return what a run stores to replay itself exactly."""
+    """Return what a run stores to replay itself exactly: besides hashes, the FX rates it
+    converted with and the crediting rules behind its credits, as rows (a replay reads those
+    instead of the tables, where a rate may have been corrected or a rule edited in place)."""
     rule_ids = sorted({int(r) for r in credits["rule_id"]}) if len(credits) else []
-    rules = list(
-        CreditingRule.objects.filter(pk__in=rule_ids)
-        .order_by("pk")
-        .values_list("pk", "version", "kind", "priority", "config", "valid_from", "valid_to")
-    )
-    used = sorted(rates.used)
-    fx_rows = list(
-        FxRate.objects.filter(pk__in=used)
-        .order_by("pk")
-        .values_list("pk", "currency", "quote_currency", "valid_on", "rate")
-    )
+    rules: list[list[Any]]
+    if ctx.pinned_rules is not None:
+        wanted = set(rule_ids)
+        rules = [list(r) for r in ctx.pinned_rules if int(r[0]) in wanted]
+    else:
+        rules = [
+            [pk, version, kind, priority, config, str(start), None if end is None else str(end)]
+            for pk, version, kind, priority, config, start, end in CreditingRule.objects.filter(
+                pk__in=rule_ids
+            )
+            .order_by("pk")
+            .values_list("pk", "version", "kind", "priority", "config", "valid_from", "valid_to")
+        ]
+    fx = {**rates.rows, **ctx.fx_used}
+    used = sorted(rates.used | set(ctx.fx_used))
+    fx_rows = [fx[pk] for pk in used]
     return {
         "known_at": ctx.known_at.isoformat(),
         "period_id": ctx.period.pk,
@@ -1359,7 +1416,9 @@ def _pins(
         "person_ids": None if ctx.person_ids is None else sorted(ctx.person_ids),
         "plan_versions": {str(v.pk): v.spec_hash for v in versions},
         "fx_rate_ids": used,
+        "fx_rates": fx_rows,
         "fx_rates_hash": _sha(fx_rows),
+        "crediting_rules": rules,
         "crediting_rules_hash": _sha(rules),
         "assignments_hash": _frame_hash(inputs.assignments, inputs.assignments.columns),
         "timeline_hash": _frame_hash(inputs.timeline, TIMELINE_COLUMNS),

@@ -113,8 +113,9 @@ def _whole_tenant(change: Change) -> bool:
         return True  # an FX rate, a company KPI
     if change.kind == ChangeKind.NODE_PARENT:
         return True  # every chunk reads the hierarchy's parent links
-    # A node's KPI value is read by every chunk that names the node (its gathered KPI rows).
-    return change.kind == ChangeKind.KPI_VALUE and change.person_id is None
+    # A node's KPI value or quota is read by every chunk that names the node (node-level rows
+    # are gathered whole, for every chunk).
+    return change.kind in (ChangeKind.KPI_VALUE, ChangeKind.QUOTA) and change.person_id is None
 
 
 def affected_people(period: Period, changes: Iterable[Change]) -> set[int] | None:

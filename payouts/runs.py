@@ -459,7 +459,8 @@ def _fetch_problems(run: CalculationRun) -> list[dict[str, Any]]:
 
 # --- inputs of a chunk --------------------------------------------------------------------------
 
-_inputs_cache: OrderedDict[tuple[int, int, int, str], Inputs] = OrderedDict()
+# (Gathered, not only its inputs: a fetch chunk retried in the same worker keeps its pins.)
+_inputs_cache: OrderedDict[tuple[int, int, int, str], fetch.Gathered] = OrderedDict()
 
 
 def _chunk_inputs(run: CalculationRun, person_ids: Sequence[int]) -> fetch.Gathered | Inputs:
@@ -471,13 +472,28 @@ def _chunk_inputs(run: CalculationRun, person_ids: Sequence[int]) -> fetch.Gathe
         _inputs_cache.move_to_end(key)
         return hit
     gathered = fetch.gather(
-        period_id=run.period_id, person_ids=list(person_ids), known_at=run.known_at
+        period_id=run.period_id,
+        person_ids=list(person_ids),
+        known_at=run.known_at,
+        pinned=replay_pins(run),
     )
     if not gathered.problems:
-        _inputs_cache[key] = gathered.inputs
+        _inputs_cache[key] = gathered
         while len(_inputs_cache) > INPUTS_CACHE_SIZE:
             _inputs_cache.popitem(last=False)
     return gathered
+
+
+def replay_pins(run: CalculationRun) -> dict[str, Any] | None:
+    """Return the pins of the run ``run`` replays (its FX rates and crediting rules as that run
+    read them), or None: not a replay, or of a run older than those pins (the tables then)."""
+    original = run.pins.get("replay_of")
+    if original is None:
+        return None
+    pins = CalculationRun.objects.filter(pk=original).values_list("pins", flat=True).first()
+    if not pins or "fx_rates" not in pins:
+        return None
+    return {k: pins[k] for k in ("fx_rates", "crediting_rules") if k in pins}
 
 
 def _inputs_of(run: CalculationRun, person_ids: Sequence[int]) -> Inputs:
@@ -1029,12 +1045,16 @@ def _merged_pins(run: CalculationRun) -> dict[str, Any]:
     pins: dict[str, Any] = dict(run.pins)
     versions: dict[str, str] = {}
     fx: set[int] = set()
+    fx_rows: dict[int, list[Any]] = {}
+    rules: dict[int, list[Any]] = {}
     hashes: dict[str, list[str]] = defaultdict(list)
     credits = 0
     for meta, _ in _outputs(run, RunPhase.FETCH):
         p = meta.get("pins") or {}
         versions.update(p.get("plan_versions", {}))
         fx.update(p.get("fx_rate_ids", []))
+        fx_rows.update({int(r[0]): r for r in p.get("fx_rates", [])})
+        rules.update({int(r[0]): r for r in p.get("crediting_rules", [])})
         credits += int(p.get("credit_count", 0))
         for name in ("fx_rates_hash", "crediting_rules_hash", "assignments_hash", "timeline_hash"):
             if name in p:
@@ -1044,6 +1064,9 @@ def _merged_pins(run: CalculationRun) -> dict[str, Any]:
             "known_at": run.known_at.isoformat(),
             "plan_versions": dict(sorted(versions.items())),
             "fx_rate_ids": sorted(fx),
+            # What a replay reads instead of the tables (payouts.inputs: pinned).
+            "fx_rates": [fx_rows[k] for k in sorted(fx_rows)],
+            "crediting_rules": [rules[k] for k in sorted(rules)],
             "credit_count": credits,
             "chunk_hashes": {
                 k: hashlib.sha256("|".join(v).encode()).hexdigest()
@@ -1243,6 +1266,11 @@ class LineChange:
         )
 
 
+def amount_change(before: Decimal, after: Decimal, currency: str) -> str:
+    """Return a change of an amount in words: "1,000.00 → 1,250.00 USD (+250.00)"."""
+    return f"{before:,.2f} → {after:,.2f} {currency} ({after - before:+,.2f})"
+
+
 @dataclass(frozen=True)
 class PersonChange:
     person_id: int
@@ -1257,7 +1285,7 @@ class PersonChange:
         for cur in sorted(set(self.before) | set(self.after)):
             b, a = self.before.get(cur, Decimal(0)), self.after.get(cur, Decimal(0))
             if b != a:
-                parts.append(f"{b:,.2f} → {a:,.2f} {cur} ({a - b:+,.2f})")
+                parts.append(amount_change(b, a, cur))
         return f"{self.name}: " + ("; ".join(parts) if parts else "same total, lines moved")
 
 
@@ -1389,6 +1417,7 @@ __all__ = [
     "Comparison",
     "RunError",
     "RunProgress",
+    "amount_change",
     "chunk_execute",
     "lines_hash",
     "run_advance",

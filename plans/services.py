@@ -22,9 +22,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.changes import ChangeKey, changes_record
 from core.currencies import is_currency_code
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
-from core.models import model_snapshot
+from core.models import ChangeKind, model_snapshot
 from core.tenancy import get_current_tenant
 from hierarchy.access import UNKNOWN_PERSON, Access
 from hierarchy.models import JobFunction, JobRole, Node, Person
@@ -544,6 +545,26 @@ def _assign(
     )
 
 
+def _record_plan_change(
+    kind: str,
+    holder: Holder | QuotaHolder,
+    spans: Iterable[tuple[dt.date, dt.date | None]],
+) -> None:
+    """Record the change-feed keys of a plan assignment's or quota's days (docs/live.md): its
+    person, or its node (the people under it); a job role's assignment, the whole tenant."""
+    person = holder.person_id
+    node = holder.node_id
+    whole = person is None and node is None
+    changes_record(
+        kind=kind,
+        keys=[
+            ChangeKey(start, end, person_id=None if whole else person, node_id=node)
+            for start, end in spans
+            if end is None or start < end
+        ],
+    )
+
+
 def _write_assignment(
     *,
     version: PlanVersion,
@@ -572,6 +593,7 @@ def _write_assignment(
     )
     assignment.full_clean()
     assignment.save()
+    _record_plan_change(ChangeKind.PLAN_ASSIGNMENT, holder, [(valid_from, valid_to)])
     if audit:
         audit_record(
             action="plan_assignment.create", obj=assignment, after=model_snapshot(assignment)
@@ -690,8 +712,14 @@ def plan_assignment_end(*, access: Access, assignment_id: int, valid_to: dt.date
     if valid_to <= assignment.valid_from:
         raise ValidationFailedError(BAD_DATES, code="bad_dates", details={"valid_to": [BAD_DATES]})
     before = model_snapshot(assignment)
+    old_end = assignment.valid_to
     assignment.valid_to = valid_to
     assignment.save(update_fields=["valid_to"])
+    # The days it no longer (or now) covers: between the two ends.
+    if old_end is None or valid_to < old_end:
+        _record_plan_change(ChangeKind.PLAN_ASSIGNMENT, holder, [(valid_to, old_end)])
+    elif valid_to > old_end:
+        _record_plan_change(ChangeKind.PLAN_ASSIGNMENT, holder, [(old_end, valid_to)])
     audit_record(
         action="plan_assignment.end",
         obj=assignment,
@@ -897,6 +925,7 @@ def _write_quota(
     )
     quota.full_clean()
     quota.save()
+    _record_plan_change(ChangeKind.QUOTA, holder, [(valid_from, valid_to)])
     if audit:
         audit_record(action="quota.create", obj=quota, after=model_snapshot(quota))
     return quota
@@ -989,10 +1018,12 @@ def quota_update(
         exclude=quota.pk,
     )
     before = model_snapshot(quota)
+    spans = [(quota.valid_from, quota.valid_to), (start, end)]  # the old days and the new
     quota.amount, quota.currency, quota.valid_from, quota.valid_to = value, code, start, end
     quota.updated_at = timezone.now()
     quota.full_clean()
     quota.save()
+    _record_plan_change(ChangeKind.QUOTA, holder, spans)
     if audit:
         audit_record(action="quota.update", obj=quota, before=before, after=model_snapshot(quota))
     return quota
@@ -1133,6 +1164,13 @@ def quota_bulk_create(
             details={"rows": errors},
         )
     Quota.objects.bulk_create(created, batch_size=2_000)
+    changes_record(
+        kind=ChangeKind.QUOTA,
+        keys=[
+            ChangeKey(q.valid_from, q.valid_to, person_id=q.person_id, node_id=q.node_id)
+            for q in created
+        ],
+    )
     if created:
         audit_record(
             action="quota.bulk_create",

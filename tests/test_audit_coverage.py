@@ -143,17 +143,17 @@ class World:
             ),
         )
 
-    def quota(self) -> Any:
+    def quota(self, quota_id: str = "new_bookings", amount: str = "100000") -> Any:
         from plans import services
 
         return self._once(
-            "quota",
+            "quota" if quota_id == "new_bookings" else f"quota:{quota_id}",
             lambda: services.quota_create(
                 access=self.access(),
                 holder=services.QuotaHolder(person_id=self.org.erin.pk),
                 user_id=self.admin.pk,
-                quota_id="new_bookings",
-                amount=Decimal("100000"),
+                quota_id=quota_id,
+                amount=Decimal(amount),
                 currency="USD",
                 plan_id=self.plan.pk,
                 valid_from=D(2026, 1, 1),
@@ -858,6 +858,23 @@ MUTATIONS: dict[tuple[str, str], Callable[[World], Call]] = {
 
 # Calls whose fixture needs pytest's monkeypatch (built before the request, like the others).
 NEEDS_MONKEYPATCH = {("api-import-retry", "POST"): World.failed_import}
+
+
+def _version_preview(w: World) -> Call:
+    """Erin on the plan with her quota, the draft previewed on March 2026 (payouts/preview.py)."""
+    w.plan_assignment()
+    w.quota()
+    w.quota("expansion_bookings", "50000")
+    period = w.calculated().period  # (before the draft: it reads the plan's one version)
+    return Call(
+        f"/api/v1/plans/{w.plan.pk}/versions/{w.draft().number}/preview/",
+        {"person": w.org.erin.pk, "period": period.pk},
+        events=0,
+        why="computes a draft on real data beside the published version, writes nothing",
+    )
+
+
+MUTATIONS[("api-plan-version-preview", "POST")] = _version_preview
 
 
 def _api_client(w: World) -> Any:

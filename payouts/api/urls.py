@@ -251,3 +251,15 @@ urlpatterns += [
         DISPUTE + "withdraw/", disputes.DisputeWithdrawView.as_view(), name="api-dispute-withdraw"
     ),
 ]
+
+# --- a plan version previewed on a person's real period (payouts/api/preview.py) ---
+
+from payouts.api import preview as version_preview  # noqa: E402
+
+urlpatterns += [
+    path(
+        "plans/<int:plan_id>/versions/<int:number>/preview/",
+        version_preview.PlanVersionPreviewView.as_view(),
+        name="api-plan-version-preview",
+    ),
+]

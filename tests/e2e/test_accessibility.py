@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import SHOTS, guarded_page
+from tests.e2e.conftest import SHOTS, demo_manage, guarded_page
 from tests.e2e.personas import PERSONAS, export_batch, scroll_width, sign_in_as, walk
 
 pytestmark = pytest.mark.needs_browser
@@ -86,7 +86,14 @@ def extra_pages(persona: str, demo_run: dict[str, str]) -> tuple[str, ...]:
     if persona == "manager":  # the closed quarter, whose roll-up is final
         return (f"/earnings/team/?period={demo_run['period']}",)
     if persona == "comp":  # the runs of the closed quarter (the list opens on this month)
-        return (f"/runs/?period={demo_run['period']}",)
+        # and a draft of the demo employee's plan previewed on her closed quarter
+        out = demo_manage("shell", "-c", "from tests.e2e.demo_preview import main; main()")
+        plan, number = out.split()[-2:]
+        preview = (
+            f"/plans/{plan}/versions/{number}/real-data/"
+            f"?person={demo_run['person']}&period={demo_run['period']}"
+        )
+        return (f"/runs/?period={demo_run['period']}", preview)
     return ()
 
 

@@ -156,3 +156,10 @@ def add_team_lead(sales: Sales, *, code: str = "runs-lead") -> Person:
         target_incentive=Decimal(5000), valid_from=dt.date(2026, 1, 1), user_id=None,
     )  # fmt: skip
     return lead
+
+
+def draft_with_rate(sales: Sales, rate: str) -> Any:
+    """Return a draft of the sales plan paying ``rate`` on bookings instead of 0.05."""
+    draft = plans.plan_version_draft_create(plan_id=sales.plan.pk, user_id=None)
+    source = PLAN_SOURCE.format(code=sales.plan.code).replace('rate: "0.05"', f'rate: "{rate}"')
+    return plans.plan_version_save(version_id=draft.pk, source=source, user_id=None).version

@@ -220,3 +220,81 @@ def test_a_closed_or_approved_period_gets_no_live_run(sales):
 
 def test_live_needs_postgresql_tables():
     assert connection.vendor == "postgresql"
+
+
+def _comp_admin_access() -> Any:
+    from hierarchy.access import access_for
+
+    principal = Principal(permissions=ROLE_PERMISSIONS[Role.COMP_ADMIN], user_id=None)
+    return access_for(principal, today=dt.date(2026, 1, 1))
+
+
+def test_a_quota_change_recalculates_its_holder_live(sales):
+    from plans import services as plans
+
+    period = sales.period
+    base = _full(period.pk)
+    live.live_recalculate()  # the keys of building the world
+    # when seller 3 is given a quota, then has it changed
+    seller = sales.people[3]
+    quota = plans.quota_create(
+        access=_comp_admin_access(),
+        holder=plans.QuotaHolder(person_id=seller.pk),
+        quota_id="bookings",
+        amount=Decimal(50000),
+        currency="USD",
+        plan_id=sales.plan.pk,
+        valid_from=dt.date(2026, 1, 1),
+        valid_to=dt.date(2026, 4, 1),
+        user_id=None,
+    )
+    plans.quota_update(access=_comp_admin_access(), quota_pk=quota.pk, amount=Decimal(60000))
+    keys = list(changes_pending(kinds=["quota"]).values_list("person_id", "valid_from", "valid_to"))
+    # then each write recorded the holder over its days, and the open period's live run
+    # recalculates that holder's chunk only: the same pay (a flat rate), now with attainment
+    assert set(keys) == {(seller.pk, dt.date(2026, 1, 1), dt.date(2026, 4, 1))}
+    (done,) = live.live_recalculate()
+    assert not done.full and done.measured == 1
+    run = done.run
+    assert _as_engine(run) == _as_engine(base)
+    line = PayoutLine.objects.get(run=run, person=seller, component_id="commission")
+    whole = compute(fetch.gather(period_id=period.pk, known_at=run.known_at).inputs)
+    [want] = [
+        ln.attainment
+        for ln in whole.lines
+        if ln.person_id == str(seller.pk) and ln.component_id == "commission"
+    ]
+    assert want is not None and line.attainment == want.quantize(line.attainment)
+    others = PayoutLine.objects.filter(run=run, component_id="commission").exclude(person=seller)
+    assert not others.filter(attainment__isnull=False).exists()
+
+
+def test_a_plan_assignment_change_reaches_the_live_run(sales):
+    from plans import services as plans
+    from plans.models import PlanAssignment
+
+    period = sales.period
+    base = _full(period.pk)
+    live.live_recalculate()
+    # when the sellers' job-role assignment ends mid-January
+    role_assignment = PlanAssignment.objects.get(role=sales.role)
+    plans.plan_assignment_end(
+        access=_comp_admin_access(), assignment_id=role_assignment.pk, valid_to=dt.date(2026, 1, 16)
+    )
+    # then the tenant-wide key (a job role's holders) is recorded for the days it no longer
+    # covers, and the live run pays the sellers for the first half of the month only
+    keys = list(changes_pending(kinds=["plan_assignment"]).values_list("person_id", "node_id"))
+    assert keys == [(None, None)]
+    (done,) = live.live_recalculate()
+    run = done.run
+    assert run.result_hash != base.result_hash
+    assert _as_engine(run) == _engine_lines(period.pk, run.known_at)
+    sellers = {p.pk for p in sales.people}
+    assert run.lines.filter(person_id__in=sellers).exists()
+    total = sum(
+        PayoutLine.objects.filter(run=run, person_id__in=sellers).values_list("amount", flat=True)
+    )
+    before = sum(
+        PayoutLine.objects.filter(run=base, person_id__in=sellers).values_list("amount", flat=True)
+    )
+    assert total < before

@@ -126,6 +126,62 @@ def test_a_replay_after_new_data_gives_the_same_hash_and_a_new_run_sees_the_chan
     assert "rose from" in change.words
 
 
+def _person_lines(run: CalculationRun) -> list[tuple[Any, ...]]:
+    return sorted(
+        PayoutLine.objects.filter(run=run).values_list(
+            "person_id", "component_id", "kind", "amount", "measure"
+        )
+    )
+
+
+def test_a_replay_after_an_fx_correction_and_a_rule_edit_pays_as_the_run_did(sales):
+    # given a deal in EUR for seller 0, converted at a dated rate, and a run
+    from incentives import services as incentives
+    from incentives.models import CreditingRule
+
+    incentives.fx_rate_set(
+        currency="EUR", quote_currency="USD", valid_on=dt.date(2025, 12, 31), rate=Decimal("1.1")
+    )
+    row = deal("EUR-1", 0, random.Random(3))
+    record([{**row, "amount": "1000.00", "currency": "EUR"}])
+    first = _start(sales.period.pk, chunk_size=3)
+    assert first.status == RunStatus.SUCCEEDED, (first.reason, first.problems)
+    assert [r[3] for r in first.pins["fx_rates"]] == ["2025-12-31"]
+    assert first.pins["crediting_rules"][0][1] == 1  # the Owner rule, version 1
+    # when the rate is corrected in place and the crediting rule doubles every credit
+    incentives.fx_rate_set(
+        currency="EUR", quote_currency="USD", valid_on=dt.date(2025, 12, 31), rate=Decimal("1.3")
+    )
+    owner = CreditingRule.objects.get(name="Owner")
+    incentives.crediting_rule_update(rule_id=owner.pk, config={"multiplier": "2"})
+    incentives.credits_recalculate()
+    replay = _go(runs.run_replay, run_id=first.pk, user_id=None)
+    fresh = _start(sales.period.pk, chunk_size=3)
+    # then the replay pays line for line as the run did, with the rates and rules it pinned
+    assert replay.status == RunStatus.SUCCEEDED, (replay.reason, replay.problems)
+    assert replay.result_hash == first.result_hash
+    assert _person_lines(replay) == _person_lines(first)
+    assert replay.pins["fx_rates"] == first.pins["fx_rates"]
+    assert replay.pins["crediting_rules"] == first.pins["crediting_rules"]
+    assert replay.pins["chunk_hashes"] == first.pins["chunk_hashes"]
+    # and a fresh run sees the corrected rate and the edited rule
+    assert fresh.status == RunStatus.SUCCEEDED, (fresh.reason, fresh.problems)
+    assert fresh.result_hash != first.result_hash
+    assert fresh.pins["fx_rates"][0][4] == "1.30000000"
+    assert fresh.pins["crediting_rules"][0][1] == 2
+    before = dict(
+        PayoutLine.objects.filter(run=first, component_id="commission").values_list(
+            "person_id", "amount"
+        )
+    )
+    after = dict(
+        PayoutLine.objects.filter(run=fresh, component_id="commission").values_list(
+            "person_id", "amount"
+        )
+    )
+    assert all(after[p] > before[p] for p in before)
+
+
 def test_bad_input_fails_the_run_before_writing_anything_with_every_problem(sales, tenant_a):
     # given a second plan that needs a quota nobody has, on the same role
     from plans import services as plans
