@@ -162,7 +162,7 @@ def _check_total(
         exclude=exclude,
     )
     if total > HUNDRED:
-        raise _invalid("weight", MSG_OVER_100.format(total=total.normalize()), "weights")
+        raise _invalid("weight", MSG_OVER_100.format(total=sel.pct(total)), "weights")
 
 
 def _score(objective: Objective, *, now: Any, completion: bool) -> None:
@@ -202,7 +202,6 @@ def objective_create(
     description: str = "",
     plan_id: int | None = None,
     component: str = "",
-    user_id: int | None = None,
 ) -> Objective:
     """Create a draft objective for a person and period (plan-linked or ad hoc); audited."""
     period = _period(period_id)
@@ -237,7 +236,7 @@ def objective_create(
         description=(description or "").strip(),
         weight=value,
         created_at=now,
-        created_by_id=user_id,
+        created_by_id=access.principal.user_id,
     )
     _save(objective, now)
     audit_record(action="objective.create", obj=objective, after=model_snapshot(objective))
@@ -245,9 +244,7 @@ def objective_create(
 
 
 @transaction.atomic
-def objective_update(
-    *, access: Access, objective_id: int, user_id: int | None = None, **changes: Any
-) -> Objective:
+def objective_update(*, access: Access, objective_id: int, **changes: Any) -> Objective:
     """Change a draft's title, description, weight or plan link, or a set or submitted
     objective's completion; refuse everything on a signed-off one; audited."""
     unknown = set(changes) - set(EDITABLE)
@@ -305,7 +302,7 @@ def objective_update(
 
 
 @transaction.atomic
-def objective_set(*, access: Access, objective_id: int, user_id: int | None = None) -> Objective:
+def objective_set(*, access: Access, objective_id: int) -> Objective:
     """Agree an objective and the other drafts of its group, whose weights must sum to exactly
     100 %; audited once for the group."""
     objective = _locked(access, objective_id)
@@ -316,7 +313,7 @@ def objective_set(*, access: Access, objective_id: int, user_id: int | None = No
     if total != HUNDRED:
         label = f"{objective.plan} · {objective.component}" if objective.plan else "ad hoc"
         message = MSG_NOT_100.format(
-            person=objective.person.full_name, group=label, total=total.normalize()
+            person=objective.person.full_name, group=label, total=sel.pct(total)
         )
         raise ValidationFailedError(message, code="weights", details={"weight": [message]})
     now = timezone.now()
@@ -324,7 +321,7 @@ def objective_set(*, access: Access, objective_id: int, user_id: int | None = No
     for o in group:
         if o.status != ObjectiveStatus.DRAFT:
             continue
-        o.status, o.set_at, o.set_by_id = ObjectiveStatus.SET, now, user_id
+        o.status, o.set_at, o.set_by_id = ObjectiveStatus.SET, now, access.principal.user_id
         _save(o, now)
         _score(o, now=now, completion=False)
         changed.append(o.pk)
@@ -339,9 +336,7 @@ def objective_set(*, access: Access, objective_id: int, user_id: int | None = No
 
 
 @transaction.atomic
-def objective_submit(
-    *, access: Access, objective_id: int, completion: Any = None, user_id: int | None = None
-) -> Objective:
+def objective_submit(*, access: Access, objective_id: int, completion: Any = None) -> Objective:
     """Submit a set objective's completion % (given here or entered before); audited."""
     objective = _locked(access, objective_id)
     if objective.status != ObjectiveStatus.SET:
@@ -357,7 +352,7 @@ def objective_submit(
     objective.status, objective.submitted_at, objective.submitted_by_id = (
         ObjectiveStatus.SUBMITTED,
         now,
-        user_id,
+        access.principal.user_id,
     )
     _save(objective, now)
     audit_record(
@@ -367,9 +362,7 @@ def objective_submit(
 
 
 @transaction.atomic
-def objective_sign_off(
-    *, access: Access, objective_id: int, user_id: int | None = None
-) -> Objective:
+def objective_sign_off(*, access: Access, objective_id: int) -> Objective:
     """Sign off a submitted objective's completion (never one's own): from now on runs pay on
     it; audited."""
     objective = _locked(access, objective_id)
@@ -383,7 +376,7 @@ def objective_sign_off(
     before = model_snapshot(objective)
     now = timezone.now()
     objective.status = ObjectiveStatus.SIGNED_OFF
-    objective.signed_off_at, objective.signed_off_by_id = now, user_id
+    objective.signed_off_at, objective.signed_off_by_id = now, access.principal.user_id
     _save(objective, now)
     _score(objective, now=now, completion=True)
     audit_record(
@@ -393,9 +386,7 @@ def objective_sign_off(
 
 
 @transaction.atomic
-def objective_reopen(
-    *, access: Access, objective_id: int, reason: str, user_id: int | None = None
-) -> Objective:
+def objective_reopen(*, access: Access, objective_id: int, reason: str) -> Objective:
     """Reopen an objective, with a reason: signed off → submitted (runs no longer pay on its
     completion), set or submitted → draft; audited."""
     objective = _locked(access, objective_id)
@@ -413,7 +404,7 @@ def objective_reopen(
         objective.status = ObjectiveStatus.DRAFT
         objective.set_at, objective.set_by_id = None, None
         objective.submitted_at, objective.submitted_by_id = None, None
-    objective.reopened_at, objective.reopened_by_id = now, user_id
+    objective.reopened_at, objective.reopened_by_id = now, access.principal.user_id
     objective.reopen_reason = reason[:500]
     _save(objective, now)
     _score(objective, now=now, completion=False)
@@ -427,7 +418,7 @@ def objective_reopen(
 
 
 @transaction.atomic
-def objective_delete(*, access: Access, objective_id: int, user_id: int | None = None) -> None:
+def objective_delete(*, access: Access, objective_id: int) -> None:
     """Delete a draft objective (nothing was agreed on it); audited."""
     objective = _locked(access, objective_id)
     if objective.status != ObjectiveStatus.DRAFT:

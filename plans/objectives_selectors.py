@@ -29,6 +29,13 @@ WRITERS = ("plans.change", OBJECTIVES_TEAM)
 HUNDRED = Decimal(100)
 
 
+def pct(value: Decimal | None) -> str:
+    """Return a percentage figure without trailing zeros: ``Decimal('60.00')`` -> ``60``."""
+    if value is None:
+        return ""
+    return f"{value.quantize(Decimal('0.01')).normalize():f}"
+
+
 def _people(access: Access, period: Period) -> QuerySet[Person]:
     """Return the people whose objectives of ``period`` the principal may read."""
     principal = access.principal

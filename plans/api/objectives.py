@@ -95,10 +95,6 @@ class ReopenSerializer(serializers.Serializer):  # type: ignore[type-arg]
     reason = serializers.CharField(max_length=500)
 
 
-def _user(request: Request) -> int | None:
-    return request.user.pk if request.user.is_authenticated else None
-
-
 def _done(objective: Objective, code: int = status.HTTP_200_OK) -> Response:
     return Response(ObjectiveSerializer(objective).data, status=code)
 
@@ -156,9 +152,7 @@ class ObjectiveListView(TenantAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _valid(ObjectiveCreateSerializer, request)
-        objective = services.objective_create(
-            access=request_access(request), user_id=_user(request), **data
-        )
+        objective = services.objective_create(access=request_access(request), **data)
         return _done(objective, status.HTTP_201_CREATED)
 
 
@@ -190,9 +184,7 @@ class ObjectiveDetailView(TenantAPIView):
         access = request_access(request)
         selectors.objective_get(access=access, objective_id=objective_id)
         data = _valid(ObjectiveUpdateSerializer, request)
-        changed = services.objective_update(
-            access=access, objective_id=objective_id, user_id=_user(request), **data
-        )
+        changed = services.objective_update(access=access, objective_id=objective_id, **data)
         return _done(changed)
 
     @extend_schema(
@@ -203,7 +195,7 @@ class ObjectiveDetailView(TenantAPIView):
     def delete(self, request: Request, objective_id: int) -> Response:
         access = request_access(request)
         selectors.objective_get(access=access, objective_id=objective_id)
-        services.objective_delete(access=access, objective_id=objective_id, user_id=_user(request))
+        services.objective_delete(access=access, objective_id=objective_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -223,9 +215,7 @@ class ObjectiveSetView(TenantAPIView):
     def post(self, request: Request, objective_id: int) -> Response:
         access = request_access(request)
         selectors.objective_get(access=access, objective_id=objective_id)
-        return _done(
-            services.objective_set(access=access, objective_id=objective_id, user_id=_user(request))
-        )
+        return _done(services.objective_set(access=access, objective_id=objective_id))
 
 
 class ObjectiveSubmitView(TenantAPIView):
@@ -250,7 +240,6 @@ class ObjectiveSubmitView(TenantAPIView):
                 access=access,
                 objective_id=objective_id,
                 completion=data.get("completion"),
-                user_id=_user(request),
             )
         )
 
@@ -270,11 +259,7 @@ class ObjectiveSignOffView(TenantAPIView):
     def post(self, request: Request, objective_id: int) -> Response:
         access = request_access(request)
         selectors.objective_get(access=access, objective_id=objective_id)
-        return _done(
-            services.objective_sign_off(
-                access=access, objective_id=objective_id, user_id=_user(request)
-            )
-        )
+        return _done(services.objective_sign_off(access=access, objective_id=objective_id))
 
 
 class ObjectiveReopenView(TenantAPIView):
@@ -302,6 +287,5 @@ class ObjectiveReopenView(TenantAPIView):
                 access=access,
                 objective_id=objective_id,
                 reason=data["reason"],
-                user_id=_user(request),
             )
         )
