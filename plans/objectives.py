@@ -93,7 +93,9 @@ def _decimal(value: Any, field: str, message: str, low: Decimal, high: Decimal) 
 
 
 def _period(period_id: int) -> Period:
-    found = Period.objects.filter(pk=period_id).first() if 0 < period_id < 2**63 else None
+    found: Period | None = (
+        Period.objects.filter(pk=period_id).first() if 0 < period_id < 2**63 else None
+    )
     if found is None:
         raise _invalid("period_id", MSG_UNKNOWN_PERIOD, "unknown_period")
     return found
@@ -117,7 +119,7 @@ def _locked(access: Access, objective_id: int) -> Objective:
     """Return the objective (visible to the principal) locked for update, its period open and
     the principal allowed to change it."""
     sel.objective_get(access=access, objective_id=objective_id)
-    objective = (
+    objective: Objective = (
         Objective.objects.select_for_update()
         .select_related("person", "period")
         .get(pk=objective_id)

@@ -39,7 +39,7 @@ def _period(request: HttpRequest, access: Access) -> Period | None:
     viewer sees that has started, else the latest that has started, else the first."""
     raw = request.GET.get("period") or request.POST.get("period") or ""
     if raw.isdigit():
-        found = Period.objects.filter(pk=int(raw)).first()
+        found: Period | None = Period.objects.filter(pk=int(raw)).first()
         if found is None:
             raise NotFoundError("Period not found.")
         return found
@@ -48,8 +48,10 @@ def _period(request: HttpRequest, access: Access) -> Period | None:
     with_objectives = sel.objective_list(access=access).filter(period__start__lte=today)
     latest = with_objectives.order_by("-period__start").values_list("period_id", flat=True)
     if latest:
-        return Period.objects.get(pk=latest[0])
-    return started.first() or Period.objects.order_by("start").first()
+        chosen: Period = Period.objects.get(pk=latest[0])
+        return chosen
+    fallback: Period | None = started.first() or Period.objects.order_by("start").first()
+    return fallback
 
 
 class ObjectiveForm(forms.Form):
@@ -104,9 +106,10 @@ def _page(
     form: ObjectiveForm | None = None,
     row_errors: dict[int, dict[str, str]] | None = None,
     status: int = 200,
+    period: Period | None = None,
 ) -> HttpResponse:
     access = request_access(request)
-    period = _period(request, access)
+    period = period or _period(request, access)
     context: dict[str, Any] = {
         "active_nav": "objectives",
         "periods": _periods(),
@@ -177,7 +180,7 @@ def objective_add(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Objective “{data['title']}” added as a draft.")
             return redirect(f"{reverse('objectives')}?period={period.pk}")
-    return _page(request, form=form, status=400)
+    return _page(request, form=form, status=400, period=period)
 
 
 @require_POST
@@ -219,9 +222,12 @@ def objective_action(request: HttpRequest, objective_id: int, action: str) -> Ht
     except ApplicationError as error:
         details = error.details or {}
         field = next(iter(details), "action")
-        request.GET = request.GET.copy()  # type: ignore[assignment]
-        request.GET["period"] = str(objective.period_id)
-        return _page(request, row_errors={objective.pk: {field: error.message}}, status=400)
+        return _page(
+            request,
+            row_errors={objective.pk: {field: error.message}},
+            status=400,
+            period=objective.period,
+        )
     messages.success(request, f"“{objective.title}”: {done}")
     url = f"{reverse('objectives')}?period={objective.period_id}#person-{objective.person_id}"
     return redirect(url)

@@ -21,7 +21,6 @@ from plans.api import filters
 from plans.models import Objective
 
 ID_MAX = 2**63 - 1
-WEIGHT = {"max_digits": 5, "decimal_places": 2}
 
 
 class ObjectiveSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -73,22 +72,26 @@ class ObjectiveCreateSerializer(serializers.Serializer):  # type: ignore[type-ar
     component = serializers.CharField(required=False, allow_blank=True, max_length=64)
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    weight = serializers.DecimalField(**WEIGHT)
+    weight = serializers.DecimalField(max_digits=5, decimal_places=2)
 
 
 class ObjectiveUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     title = serializers.CharField(required=False, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    weight = serializers.DecimalField(required=False, **WEIGHT)
+    weight = serializers.DecimalField(required=False, max_digits=5, decimal_places=2)
     plan_id = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=ID_MAX
     )
     component = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    completion = serializers.DecimalField(required=False, allow_null=True, **WEIGHT)
+    completion = serializers.DecimalField(
+        required=False, allow_null=True, max_digits=5, decimal_places=2
+    )
 
 
 class SubmitSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    completion = serializers.DecimalField(required=False, allow_null=True, **WEIGHT)
+    completion = serializers.DecimalField(
+        required=False, allow_null=True, max_digits=5, decimal_places=2
+    )
 
 
 class ReopenSerializer(serializers.Serializer):  # type: ignore[type-arg]
