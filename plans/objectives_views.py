@@ -131,7 +131,8 @@ def _page(
         total = sum(r.count for r in rows)
         done = sum(r.signed_off for r in rows)
         context |= {
-            "rows": rows,
+            "rows": [r for r in rows if r.count],
+            "without": [r for r in rows if not r.count],
             "page": page,
             "form": form if writable else None,
             "total": total,
