@@ -70,6 +70,9 @@ MSG_SUBMIT_FIRST = "Only a set objective can be submitted; this one is {status}.
 MSG_SIGN_OFF_FIRST = "Submit the objective's completion before signing it off; it is {status}."
 MSG_REOPEN_DRAFT = "A draft objective is already open."
 MSG_REASON = "Say why you reopen it."
+MSG_COMMENT_OWN = "Only the person whose objective it is comments on it."
+MAX_COMMENT = 2000
+MSG_COMMENT_LONG = f"Keep the comment under {MAX_COMMENT} characters."
 MSG_DELETE_DRAFT = "Only a draft objective can be deleted; reopen it first."
 MSG_DELETE_AGREED = "This objective was agreed before, so it stays on record; change it instead."
 
@@ -430,3 +433,25 @@ def objective_delete(*, access: Access, objective_id: int) -> None:
         raise ConflictError(MSG_DELETE_AGREED, code="has_history")
     audit_record(action="objective.delete", obj=objective, before=before)
     objective.delete()
+
+
+@transaction.atomic
+def objective_comment(*, access: Access, objective_id: int, comment: str) -> Objective:
+    """Save the person's own comment on their objective (any status; an empty one clears it);
+    audited. Nobody else writes it."""
+    found = sel.objective_get(access=access, objective_id=objective_id)
+    own = sel.me(access)
+    if own is None or own.pk != found.person_id:
+        raise PermissionDeniedError(MSG_COMMENT_OWN, code="not_own")
+    text = (comment or "").strip()
+    if len(text) > MAX_COMMENT:
+        raise _invalid("comment", MSG_COMMENT_LONG)
+    objective: Objective = Objective.objects.select_for_update().get(pk=objective_id)
+    _check_open(objective.period)
+    before = model_snapshot(objective)
+    objective.comment = text
+    _save(objective, timezone.now())
+    audit_record(
+        action="objective.comment", obj=objective, before=before, after=model_snapshot(objective)
+    )
+    return objective

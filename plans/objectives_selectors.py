@@ -226,7 +226,7 @@ def team_objectives(
     rows: dict[int, list[Objective]] = {pk: [] for pk in ids}
     for o in (
         Objective.objects.filter(period=period, person_id__in=ids)
-        .select_related("plan", "signed_off_by")
+        .select_related("plan", "period", "person", "signed_off_by")
         .order_by("plan_id", "component", "id")
     ):
         rows[o.person_id].append(o)

@@ -236,21 +236,49 @@ def objective_action(request: HttpRequest, objective_id: int, action: str) -> Ht
 
 @_readable(*sel.READERS)
 def my_objectives(request: HttpRequest) -> HttpResponse:
-    """The viewer's own objectives, period by period (read-only)."""
+    """The viewer's own objectives, period by period (read-only but for their comment)."""
+    return _mine(request)
+
+
+def _mine(
+    request: HttpRequest, *, errors: dict[int, str] | None = None, status: int = 200
+) -> HttpResponse:
     access = request_access(request)
     me = sel.me(access)
     periods: list[tuple[Period, Any]] = []
     if me is not None:
         mine = sel.objective_list(access=access, person_id=me.pk)
-        seen = []
+        seen: list[Period] = []
         for o in mine.order_by("-period__start"):
             if o.period not in seen:
                 seen.append(o.period)
         for p in seen:
             [row] = sel.team_objectives(access=access, period=p, people=[me])
+            for g in row.groups:
+                for o in g.objectives:
+                    o.errors = {"comment": (errors or {}).get(o.pk, "")}  # type: ignore[attr-defined]
             periods.append((p, row))
     return render(
         request,
         "plans/my_objectives.html",
-        {"active_nav": "my_objectives", "me": me, "periods": periods},
+        {"active_nav": "my_objectives", "me": me, "periods": periods, "own": True},
+        status=status,
     )
+
+
+@require_POST
+@_readable(*sel.READERS)
+def objective_comment(request: HttpRequest, objective_id: int) -> HttpResponse:
+    """Save the viewer's comment on their own objective ("My objectives")."""
+    access = request_access(request)
+    objective = sel.objective_get(access=access, objective_id=objective_id)
+    try:
+        services.objective_comment(
+            access=access, objective_id=objective.pk, comment=request.POST.get("comment", "")
+        )
+    except ApplicationError as error:
+        if error.status == 404:
+            raise
+        return _mine(request, errors={objective.pk: error.message}, status=400)
+    messages.success(request, f"Comment on “{objective.title}” saved.")
+    return redirect(f"{reverse('my_objectives')}#objective-{objective.pk}")

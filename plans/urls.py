@@ -34,6 +34,11 @@ urlpatterns = [
     path("objectives/mine/", objectives_views.my_objectives, name="my_objectives"),
     path("objectives/new/", objectives_views.objective_add, name="objective_add"),
     path(
+        "objectives/<int:objective_id>/comment/",
+        objectives_views.objective_comment,
+        name="objective_comment",
+    ),
+    path(
         "objectives/<int:objective_id>/<slug:action>/",
         objectives_views.objective_action,
         name="objective_action",

@@ -304,6 +304,14 @@ class World:
 
         return self._once(f"objective:{status}", build)
 
+    def own_objective(self) -> Any:
+        """Erin's draft objective, with the admin's user linked to Erin (her own comment)."""
+        from hierarchy.models import Person
+
+        with self.scope():
+            Person.objects.filter(pk=self.org.erin.pk).update(user=self.admin)
+        return self.objective()
+
     def open_period(self) -> Any:
         from tests.payouts.helpers import period
 
@@ -859,6 +867,9 @@ MUTATIONS: dict[tuple[str, str], Callable[[World], Call]] = {
     ),
     ("api-objective-reopen", "POST"): lambda w: Call(
         f"/api/v1/objectives/{w.objective('signed_off').pk}/reopen/", {"reason": "Recount"}
+    ),
+    ("api-objective-comment", "POST"): lambda w: Call(
+        f"/api/v1/objectives/{w.own_objective().pk}/comment/", {"comment": "On track"}
     ),
     ("api-run-schedule-list", "POST"): lambda w: Call(
         "/api/v1/run-schedules/",

@@ -94,6 +94,10 @@ class SubmitSerializer(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
+class CommentSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    comment = serializers.CharField(allow_blank=True, max_length=2000)
+
+
 class ReopenSerializer(serializers.Serializer):  # type: ignore[type-arg]
     reason = serializers.CharField(max_length=500)
 
@@ -290,5 +294,35 @@ class ObjectiveReopenView(TenantAPIView):
                 access=access,
                 objective_id=objective_id,
                 reason=data["reason"],
+            )
+        )
+
+
+class ObjectiveCommentView(TenantAPIView):
+    """The person's own comment on one of their objectives."""
+
+    permission = selectors.READERS
+
+    @extend_schema(
+        summary="Comment on your own objective",
+        description="The person whose objective it is (and nobody else: 403) adds or replaces "
+        "their comment, at any status; an empty comment clears it.",
+        request=CommentSerializer,
+        responses=ObjectiveSerializer,
+        examples=[
+            OpenApiExample(
+                "A note",
+                value={"comment": "Two partners signed, third in legal"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request, objective_id: int) -> Response:
+        access = request_access(request)
+        selectors.objective_get(access=access, objective_id=objective_id)
+        data = _valid(CommentSerializer, request)
+        return _done(
+            services.objective_comment(
+                access=access, objective_id=objective_id, comment=data["comment"]
             )
         )

@@ -91,4 +91,9 @@ urlpatterns = [
         objectives.ObjectiveReopenView.as_view(),
         name="api-objective-reopen",
     ),
+    path(
+        "objectives/<int:objective_id>/comment/",
+        objectives.ObjectiveCommentView.as_view(),
+        name="api-objective-comment",
+    ),
 ]

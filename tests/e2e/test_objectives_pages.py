@@ -13,7 +13,7 @@ pytestmark = pytest.mark.needs_browser
 def test_a_manager_signs_off_an_objective_and_the_employee_sees_it(page):
     # given the demo manager's team for the quarter under way: one objective waits for him
     sign_in(page, "manager@demo.quotient.dev")
-    page.click("nav a[href=\"/plans/objectives/\"]")
+    page.click('nav a[href="/plans/objectives/"]')
     page.wait_for_selector("#objective-progress")
     before = int(page.inner_text("#objectives-done"))
     button = page.locator("button[id^=sign-off-]").first
@@ -34,7 +34,7 @@ def test_a_manager_signs_off_an_objective_and_the_employee_sees_it(page):
     page.wait_for_url("**/login/**")
     # and Emma reads it signed off on her own page, with nothing to click
     sign_in(page, "employee@demo.quotient.dev")
-    page.click("nav a[href=\"/plans/objectives/mine/\"]")
+    page.click('nav a[href="/plans/objectives/mine/"]')
     page.wait_for_selector("h1:has-text('My objectives')")
     mine = page.inner_text("main")
     assert title in mine and "Signed off" in mine

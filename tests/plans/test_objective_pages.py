@@ -105,7 +105,7 @@ def test_a_manager_sets_and_signs_off_objectives_on_the_page(w, client_charlie):
     assert client_charlie.get("/plans/objectives/", {"period": w.period.pk}).status_code == 404
 
 
-@pytest.mark.covers_url("my_objectives")
+@pytest.mark.covers_url("my_objectives", "objective_comment")
 def test_an_employee_reads_her_objectives_and_cannot_act(w, client_charlie):
     erin = _as(w.employee)
     assert "No objectives yet" in erin.get("/plans/objectives/mine/").content.decode()
@@ -117,4 +117,17 @@ def test_an_employee_reads_her_objectives_and_cannot_act(w, client_charlie):
     assert "1 of 2 signed off (50 %)" in body
     assert "Sign off" not in body and "Reopen" not in body
     assert erin.post(f"/plans/objectives/{done.pk}/reopen/", {"reason": "x"}).status_code == 404
+    # she comments on her own; too long a comment is refused beside it
+    too_long = erin.post(f"/plans/objectives/{done.pk}/comment/", {"comment": "x" * 2001})
+    assert too_long.status_code == 400
+    assert f'id="comment-{done.pk}-error"' in too_long.content.decode()
+    ok = erin.post(f"/plans/objectives/{done.pk}/comment/", {"comment": "Shipped in week 3"})
+    assert ok.status_code == 302
+    assert "Shipped in week 3" in erin.get("/plans/objectives/mine/").content.decode()
+    manager_view = _as(w.manager).get("/plans/objectives/", {"period": w.period.pk})
+    assert "Erin East's comment: Shipped in week 3" in manager_view.content.decode()
+    assert (
+        client_charlie.post(f"/plans/objectives/{done.pk}/comment/", {"comment": "x"}).status_code
+        == 404
+    )
     assert "Launch" not in client_charlie.get("/plans/objectives/mine/").content.decode()

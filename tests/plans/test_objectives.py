@@ -221,3 +221,17 @@ def test_the_team_page_groups_and_progress(w):
     [group] = erin.groups
     assert group.weights_ok and group.score == Decimal("60")
     assert not rows[w.org.sam.pk].writable  # Sam's own row
+
+
+def test_only_the_person_comments_on_their_objective(w):
+    o = objective(w, w.org.erin, "Partner launch", "100")
+    with pytest.raises(PermissionDeniedError):
+        svc.objective_comment(access=w.access(w.manager), objective_id=o.pk, comment="x")
+    with pytest.raises(ValidationFailedError) as long:
+        svc.objective_comment(access=w.access(w.employee), objective_id=o.pk, comment="x" * 2001)
+    assert long.value.details == {"comment": [svc.MSG_COMMENT_LONG]}
+    saved = svc.objective_comment(
+        access=w.access(w.employee), objective_id=o.pk, comment=" Two partners signed "
+    )
+    assert saved.comment == "Two partners signed"
+    assert AuditEvent.objects.filter(action="objective.comment", object_id=str(o.pk)).count() == 1

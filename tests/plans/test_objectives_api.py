@@ -45,6 +45,7 @@ def _as(user: Any) -> Client:
     "api-objective-submit",
     "api-objective-sign-off",
     "api-objective-reopen",
+    "api-objective-comment",
 )
 def test_a_manager_runs_an_objective_through_its_life_and_another_tenant_sees_nothing(
     w, client_charlie
@@ -93,8 +94,9 @@ def test_a_manager_runs_an_objective_through_its_life_and_another_tenant_sees_no
         ("post", f"{API}{oid}/sign-off/"),
         ("post", f"{API}{oid}/reopen/"),
         ("delete", f"{API}{second['id']}/"),
+        ("post", f"{API}{oid}/comment/"),
     ):
-        got = _send(client_charlie, method, url, {"reason": "x"})
+        got = _send(client_charlie, method, url, {"reason": "x", "comment": "x"})
         assert got.status_code == 404, (method, url, got.status_code)
         assert got.json()["error"]["code"] == "not_found"
     assert client_charlie.get(API).json()["results"] == []
@@ -111,6 +113,9 @@ def test_an_employee_reads_her_own_and_changes_nothing(w, client_alice):
     erin = _as(w.employee)
     assert [r["id"] for r in erin.get(API).json()["results"]] == [mine.pk]
     assert erin.get(f"{API}{theirs.pk}/").status_code == 404
+    commented = _send(erin, "post", f"{API}{mine.pk}/comment/", {"comment": "On track"})
+    assert commented.status_code == 200 and commented.json()["comment"] == "On track"
+    assert _send(erin, "post", f"{API}{theirs.pk}/comment/", {"comment": "x"}).status_code == 404
     refused = _send(erin, "post", f"{API}{mine.pk}/set/")
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "permission_denied"
