@@ -7,6 +7,7 @@ about, and nothing is half-written (each service is one transaction)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -27,7 +28,19 @@ from plans.document_views import _readable
 from plans.models import Objective
 
 PEOPLE_PER_PAGE = 25
-ACTIONS = ("set", "submit", "sign-off", "reopen", "completion", "delete")
+# action in the URL -> (service, the form fields it takes, what the page says once done)
+ACTIONS: dict[str, tuple[Callable[..., Any], tuple[str, ...], str]] = {
+    "set": (services.objective_set, (), "Objectives set: their weights sum to 100 %."),
+    "completion": (services.objective_update, ("completion",), "Completion saved."),
+    "submit": (services.objective_submit, ("completion",), "Completion submitted for sign-off."),
+    "sign-off": (
+        services.objective_sign_off,
+        (),
+        "Signed off: runs now pay on this completion.",
+    ),
+    "reopen": (services.objective_reopen, ("reason",), "Reopened."),
+    "delete": (services.objective_delete, (), "Draft deleted."),
+}
 
 
 def _periods() -> list[Period]:
@@ -192,32 +205,13 @@ def objective_action(request: HttpRequest, objective_id: int, action: str) -> Ht
     objective: Objective = sel.objective_get(access=access, objective_id=objective_id)
     if action not in ACTIONS:
         raise NotFoundError("Unknown action.")
-    post = request.POST
+    service, fields, done = ACTIONS[action]
     try:
-        if action == "set":
-            services.objective_set(access=access, objective_id=objective.pk)
-            done = "Objectives set: their weights sum to 100 %."
-        elif action == "completion":
-            services.objective_update(
-                access=access, objective_id=objective.pk, completion=post.get("completion", "")
-            )
-            done = "Completion saved."
-        elif action == "submit":
-            services.objective_submit(
-                access=access, objective_id=objective.pk, completion=post.get("completion")
-            )
-            done = "Completion submitted for sign-off."
-        elif action == "sign-off":
-            services.objective_sign_off(access=access, objective_id=objective.pk)
-            done = "Signed off: runs now pay on this completion."
-        elif action == "reopen":
-            services.objective_reopen(
-                access=access, objective_id=objective.pk, reason=post.get("reason", "")
-            )
-            done = "Reopened."
-        else:
-            services.objective_delete(access=access, objective_id=objective.pk)
-            done = "Draft deleted."
+        service(
+            access=access,
+            objective_id=objective.pk,
+            **{name: request.POST.get(name, "") for name in fields},
+        )
     except NotFoundError:
         raise
     except ApplicationError as error:

@@ -4,6 +4,7 @@ the access policy decides who reads and who changes which (docs/objectives.md)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -112,6 +113,20 @@ def _valid(serializer_class: type[serializers.Serializer], request: Request) -> 
     return dict(serializer.validated_data)
 
 
+def _act(
+    request: Request,
+    objective_id: int,
+    service: Callable[..., Objective],
+    serializer_class: type[serializers.Serializer] | None = None,  # type: ignore[type-arg]
+) -> Response:
+    """Check the objective is visible (404 otherwise), validate the body, call ``service``
+    with it (its fields are the service's keyword arguments) and answer the objective."""
+    access = request_access(request)
+    selectors.objective_get(access=access, objective_id=objective_id)
+    data = _valid(serializer_class, request) if serializer_class is not None else {}
+    return _done(service(access=access, objective_id=objective_id, **data))
+
+
 EXAMPLE = OpenApiExample(
     "A sales objective on the plan's MBO component",
     value={
@@ -188,11 +203,7 @@ class ObjectiveDetailView(TenantAPIView):
         examples=[OpenApiExample("Completion", value={"completion": "80"}, request_only=True)],
     )
     def patch(self, request: Request, objective_id: int) -> Response:
-        access = request_access(request)
-        selectors.objective_get(access=access, objective_id=objective_id)
-        data = _valid(ObjectiveUpdateSerializer, request)
-        changed = services.objective_update(access=access, objective_id=objective_id, **data)
-        return _done(changed)
+        return _act(request, objective_id, services.objective_update, ObjectiveUpdateSerializer)
 
     @extend_schema(
         summary="Delete a draft objective",
@@ -220,9 +231,7 @@ class ObjectiveSetView(TenantAPIView):
         responses=ObjectiveSerializer,
     )
     def post(self, request: Request, objective_id: int) -> Response:
-        access = request_access(request)
-        selectors.objective_get(access=access, objective_id=objective_id)
-        return _done(services.objective_set(access=access, objective_id=objective_id))
+        return _act(request, objective_id, services.objective_set)
 
 
 class ObjectiveSubmitView(TenantAPIView):
@@ -239,16 +248,7 @@ class ObjectiveSubmitView(TenantAPIView):
         examples=[OpenApiExample("80 % done", value={"completion": "80"}, request_only=True)],
     )
     def post(self, request: Request, objective_id: int) -> Response:
-        access = request_access(request)
-        selectors.objective_get(access=access, objective_id=objective_id)
-        data = _valid(SubmitSerializer, request)
-        return _done(
-            services.objective_submit(
-                access=access,
-                objective_id=objective_id,
-                completion=data.get("completion"),
-            )
-        )
+        return _act(request, objective_id, services.objective_submit, SubmitSerializer)
 
 
 class ObjectiveSignOffView(TenantAPIView):
@@ -264,9 +264,7 @@ class ObjectiveSignOffView(TenantAPIView):
         responses=ObjectiveSerializer,
     )
     def post(self, request: Request, objective_id: int) -> Response:
-        access = request_access(request)
-        selectors.objective_get(access=access, objective_id=objective_id)
-        return _done(services.objective_sign_off(access=access, objective_id=objective_id))
+        return _act(request, objective_id, services.objective_sign_off)
 
 
 class ObjectiveReopenView(TenantAPIView):
@@ -286,16 +284,7 @@ class ObjectiveReopenView(TenantAPIView):
         ],
     )
     def post(self, request: Request, objective_id: int) -> Response:
-        access = request_access(request)
-        selectors.objective_get(access=access, objective_id=objective_id)
-        data = _valid(ReopenSerializer, request)
-        return _done(
-            services.objective_reopen(
-                access=access,
-                objective_id=objective_id,
-                reason=data["reason"],
-            )
-        )
+        return _act(request, objective_id, services.objective_reopen, ReopenSerializer)
 
 
 class ObjectiveCommentView(TenantAPIView):
@@ -318,11 +307,4 @@ class ObjectiveCommentView(TenantAPIView):
         ],
     )
     def post(self, request: Request, objective_id: int) -> Response:
-        access = request_access(request)
-        selectors.objective_get(access=access, objective_id=objective_id)
-        data = _valid(CommentSerializer, request)
-        return _done(
-            services.objective_comment(
-                access=access, objective_id=objective_id, comment=data["comment"]
-            )
-        )
+        return _act(request, objective_id, services.objective_comment, CommentSerializer)
