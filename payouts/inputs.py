@@ -932,7 +932,9 @@ def required_kpis(plan: Plan) -> list[tuple[str, str]]:
 def _check_kpis(
     ctx: _Context, plans: Mapping[str, Plan], rows: pd.DataFrame, kpis: pd.DataFrame
 ) -> None:
-    """A KPI bonus on a person's KPI with no value for the period cannot be paid: say so."""
+    """A KPI bonus on a person's KPI with no value for the period cannot be paid, nor an mbo
+    component for a person with neither agreed objectives of their own nor the spec's
+    objectives' KPI values: say so."""
     if rows.empty:
         return
     have = {

@@ -227,13 +227,11 @@ def seed_objectives(quarters: Sequence[Period]) -> int:
     with acting_as(DEMO_ACTOR):
         for number, quarter in enumerate(quarters):
             finished = number == 0 and len(quarters) > 1
-            team = [
-                p
-                for p in objectives_selectors.objective_people(access=access, period=quarter)
-                if objectives_selectors.objective_writable(
-                    access=access, person_id=p.pk, period=quarter
-                )
-            ]
+            visible = list(objectives_selectors.objective_people(access=access, period=quarter))
+            ids = objectives_selectors.writable_ids(
+                access=access, period=quarter, person_ids=[p.pk for p in visible]
+            )
+            team = [p for p in visible if p.pk in ids]
             team.sort(key=lambda p: (p.user_id is None, p.full_name))  # Emma Employee first
             for i, person in enumerate(team[:DEMO_TEAM_SIZE]):
                 group = [

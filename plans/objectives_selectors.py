@@ -102,19 +102,27 @@ def me(access: Access) -> Person | None:
     return org_selectors.person_for_user(user_id=user_id) if user_id else None
 
 
-def objective_writable(*, access: Access, person_id: int, period: Period) -> bool:
-    """Return whether the principal may set, edit and sign off ``person_id``'s objectives of
-    ``period``: a comp admin anyone it sees; a manager the people of their team then, never
-    their own."""
+def writable_ids(*, access: Access, period: Period, person_ids: Iterable[int]) -> set[int]:
+    """Return which of ``person_ids`` the principal may set, edit and sign off the objectives
+    of in ``period``: a comp admin anyone it sees; a manager the people of their team then,
+    never their own."""
+    wanted = sorted(set(person_ids))
     principal = access.principal
     if principal.has("plans.change"):
-        return _people(access, period).filter(pk=person_id).exists()
-    if not principal.has(OBJECTIVES_TEAM):
-        return False
-    own = me(access)
-    if own is not None and own.pk == person_id:
-        return False
-    return access.people(start=period.start, end=period.end).filter(pk=person_id).exists()
+        people = _people(access, period)
+    elif principal.has(OBJECTIVES_TEAM):
+        people = access.people(start=period.start, end=period.end)
+        own = me(access)
+        if own is not None:
+            people = people.exclude(pk=own.pk)
+    else:
+        return set()
+    return set(people.filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+def objective_writable(*, access: Access, person_id: int, period: Period) -> bool:
+    """Return whether the principal may change ``person_id``'s objectives of ``period``."""
+    return person_id in writable_ids(access=access, period=period, person_ids=[person_id])
 
 
 def mbo_components(plan: Plan, period: Period) -> list[str]:
@@ -230,12 +238,9 @@ def team_objectives(
         .order_by("plan_id", "component", "id")
     ):
         rows[o.person_id].append(o)
+    writable = writable_ids(access=access, period=period, person_ids=ids)
     return [
-        PersonObjectives(
-            person=p,
-            groups=_groups(rows[p.pk]),
-            writable=objective_writable(access=access, person_id=p.pk, period=period),
-        )
+        PersonObjectives(person=p, groups=_groups(rows[p.pk]), writable=p.pk in writable)
         for p in people
     ]
 
