@@ -158,3 +158,11 @@ def request_principal(request: Any) -> Principal:
 for _role in (Role.COMP_ADMIN, Role.TENANT_ADMIN):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {"approvals.configure"}
 SCOPE_PERMISSIONS["write:payouts"] = SCOPE_PERMISSIONS["write:payouts"] | {"approvals.configure"}
+
+
+# --- MBO objectives (plans/objectives.py) -----------------------------------------------------
+# A manager sets and signs off the objectives of the people in their subtree (as of the period);
+# comp admins (plans.change) and write:plans API clients change anyone's. Reading follows the
+# plans.view / plans.view.team / plans.view.self rights.
+OBJECTIVES_TEAM = "objectives.manage.team"
+ROLE_PERMISSIONS[Role.MANAGER] = ROLE_PERMISSIONS[Role.MANAGER] | {OBJECTIVES_TEAM}

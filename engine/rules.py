@@ -1026,13 +1026,61 @@ def kpi_bonus(c: Component, f: Facts, shared: Shared) -> Outcome:
     return _finish(c, f, shared, earned, steps, text, inputs, attainment=score)
 
 
+OBJECTIVE_KPI: Final = "objective"
+"""The KPI names a person's own objectives ride in on (``payouts.inputs`` writes them): per
+objective ``objective:<plan key>:<component id>:<objective id>:weight`` (a fraction) and, once
+signed off, ``...:completion`` (a fraction)."""
+
+
+def objective_kpi(plan: str, component: str, objective: str, part: str) -> str:
+    """Return the KPI name of one part (``weight`` or ``completion``) of a person's objective."""
+    return f"{OBJECTIVE_KPI}:{plan}:{component}:{objective}:{part}"
+
+
+def own_objectives(f: Facts, c: Component) -> list[tuple[str, Decimal, Decimal | None]]:
+    """Return the person's own objectives of an mbo component: (id, weight, signed-off
+    completion or None), in id order; empty when they have none (the spec's list applies)."""
+    prefix = f"{OBJECTIVE_KPI}:{f.plan.id}:{c.id}:"
+    weights: dict[str, Decimal] = {}
+    done: dict[str, Decimal] = {}
+    for name, value in f.kpis.items():
+        if not name.startswith(prefix):
+            continue
+        oid, _, part = name[len(prefix) :].rpartition(":")
+        if part == "weight":
+            weights[oid] = value
+        elif part == "completion":
+            done[oid] = value
+    order = sorted(weights, key=lambda k: (len(k), k))
+    return [(oid, weights[oid], done.get(oid)) for oid in order]
+
+
 def mbo(c: Component, f: Facts, shared: Shared) -> Outcome:
-    """Return target incentive x sum(weight x min(completion, max_completion)) of objectives."""
+    """Return target incentive x sum(weight x min(completion, max_completion)) of objectives:
+    the person's own agreed objectives when they have any (an objective not signed off counts
+    as 0 % complete), else the spec's, completed by KPI values of the objective ids."""
     cur, mode = f.currency, f.plan.rounding.mode
     steps: list[Step] = []
     score = ZERO
     pieces = []
-    for o in c.objectives:
+    own = own_objectives(f, c)
+    inputs: list[str] = []
+    for oid, weight, completion in own:
+        inputs.append(f"kpi:{f.person_id}/{objective_kpi(f.plan.id, c.id, oid, 'weight')}")
+        if completion is None:
+            steps.append(
+                step(f"objective_{oid}_completion", ZERO, f"weight {weight}, not signed off")
+            )
+            pieces.append(f"objective {oid} not signed off -> 0 % x {fmt_pct(weight)}")
+            continue
+        used = min(completion, c.max_completion)
+        score += mul(weight, used)
+        steps.append(
+            step(f"objective_{oid}_completion", completion, f"weight {weight}, used {used}")
+        )
+        pieces.append(f"objective {oid} {fmt_pct(used)} x {fmt_pct(weight)}")
+        inputs.append(f"kpi:{f.person_id}/{objective_kpi(f.plan.id, c.id, oid, 'completion')}")
+    for o in () if own else c.objectives:
         completion = f.kpis.get(o.id)
         if completion is None:
             raise RuleError(f"person {f.person_id} component {c.id}: no completion for {o.id!r}")
@@ -1040,13 +1088,13 @@ def mbo(c: Component, f: Facts, shared: Shared) -> Outcome:
         score += mul(o.weight, used)
         steps.append(step(f"{o.id}_completion", completion, f"weight {o.weight}, used {used}"))
         pieces.append(f"{o.id} {fmt_pct(used)} x {fmt_pct(o.weight)}")
+        inputs.append(f"kpi:{f.person_id}/{o.id}")
     earned = mul(score, f.target_incentive)
     steps.append(step("score", score))
     text = (
         f"Objectives {'; '.join(pieces)} = {fmt_pct(score)} of "
         f"{fmt_amount(f.target_incentive, cur, mode)} = {fmt_amount(earned, cur, mode)}."
     )
-    inputs = [f"kpi:{f.person_id}/{o.id}" for o in c.objectives]
     return _finish(c, f, shared, earned, steps, text, inputs, attainment=score)
 
 

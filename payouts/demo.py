@@ -22,6 +22,7 @@ from core.tenancy import get_current_tenant
 from incentives.demo import demo_quarters
 from payouts import approval_routes, approvals, exports, lifecycle, runs
 from payouts.models import CalculationRun, PayoutLine, RunKind, RunStatus, RunTrigger
+from plans.demo import seed_objectives
 
 DEMO_ACTOR = Actor(label="payouts demo seed")
 
@@ -51,6 +52,8 @@ def seed_payouts() -> dict[str, Any]:
         return {"skipped": "no periods"}
     finance = Principal(permissions=ROLE_PERMISSIONS[Role.FINANCE])
     done: list[dict[str, Any]] = []
+    # Before the finished quarter closes: its objectives are signed off, then frozen with it.
+    objectives = seed_objectives(quarters)
     with acting_as(DEMO_ACTOR):
         for number, quarter in enumerate(quarters):
             run = runs.run_start(
@@ -75,7 +78,7 @@ def seed_payouts() -> dict[str, Any]:
                 }
             )
         codes = _seed_earning_codes()
-    return {"periods": done, "earning_codes": codes}
+    return {"periods": done, "earning_codes": codes, "objectives": objectives}
 
 
 def _walk_route(period_id: int) -> None:

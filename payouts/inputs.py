@@ -39,6 +39,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ from django.utils import timezone
 
 from core.tenancy import get_current_tenant
 from engine.money import from_e4, to_e4
+from engine.rules import OBJECTIVE_KPI, objective_kpi
 from engine.spec import Plan, PlanValidationError, dependency_errors, parse_plan
 from engine.types import (
     ASSIGNMENT_COLUMNS,
@@ -83,6 +85,7 @@ from incentives.models import (
 )
 from payouts.models import EntryKind, LedgerEntry
 from plans.models import PlanAssignment, PlanVersion, VersionStatus
+from plans.objectives_selectors import objective_score_rows
 from plans.selectors import quota_frame
 
 # --- problems ----------------------------------------------------------------------------------
@@ -100,6 +103,7 @@ UNKNOWN_REFERENCE = "unknown_reference"
 HISTORY_MISSING = "history_missing"
 QUOTA_INVALID = "quota_invalid"
 NO_KPI = "no_kpi"
+NO_OBJECTIVE_COMPLETION = "no_objective_completion"
 
 MSG_NO_ASSIGNMENTS = "No one is on a published plan during {period}."
 MSG_PERSON_NO_ASSIGNMENTS = "Person {person} is on no published plan during {period}."
@@ -111,6 +115,11 @@ MSG_NO_QUOTA = "Person {person} has no quota {quota!r} for plan version {plan}."
 MSG_NO_KPI = (
     "Person {person} has no {kpi!r} value for {period}, which plan version {plan} pays on "
     "(measure {measure!r})."
+)
+MSG_NO_OBJECTIVE_COMPLETION = (
+    "Person {person} has no objectives of their own for {period} on component {component!r} of "
+    "plan version {plan}, and no {objective!r} value for the plan's objective: set and sign off "
+    "their objectives (Objectives page), or import a KPI value {objective!r}."
 )
 MSG_FX_QUOTA = "No {currency}/{quote} rate on or before {day} (quota {quota!r} to convert)."
 MSG_FX_MISSING = (
@@ -842,8 +851,9 @@ def _fx_pairs(credits: pd.DataFrame, currency_of: Mapping[str, str]) -> set[tupl
 # --- KPIs, nodes, quotas, ledger ---------------------------------------------------------------
 
 
-def _kpis(ctx: _Context, people: set[str]) -> pd.DataFrame:
-    """Return the period's KPI values of people and nodes, as known at ``known_at``."""
+def _kpis(ctx: _Context, people: set[str], versions: list[_Version]) -> pd.DataFrame:
+    """Return the period's KPI values of people and nodes, as known at ``known_at``, and the
+    people's own agreed MBO objectives (``_objective_kpis``)."""
     rows = (
         KpiValue.objects.filter(
             period_id=ctx.period.pk, subject_type__in=(KpiSubject.PERSON, KpiSubject.NODE)
@@ -858,9 +868,45 @@ def _kpis(ctx: _Context, people: set[str]) -> pd.DataFrame:
         if kind == KpiSubject.PERSON and holder not in people:
             continue
         out.append((kind, holder, metric, value))
+    out += _objective_kpis(ctx, people, versions)
     if not out:
         return empty_frame(KPI_COLUMNS)
     return pd.DataFrame(out, columns=list(KPI_COLUMNS))
+
+
+def _mbo_components(spec: Mapping[str, Any]) -> set[str]:
+    return {
+        str(c.get("id"))
+        for c in spec.get("components") or []
+        if isinstance(c, dict) and c.get("type") == "mbo"
+    }
+
+
+def _objective_kpis(
+    ctx: _Context, people: set[str], versions: list[_Version]
+) -> list[tuple[str, str, str, Decimal]]:
+    """Return the people's agreed objectives of the period as person KPI values, as known at
+    ``known_at``: a weight per objective and, only once signed off, its completion (fractions,
+    named by ``engine.rules.objective_kpi`` for every version of the plan in force that has the
+    mbo component). The engine's mbo rule reads them in place of the spec's objectives."""
+    by_plan: dict[int, list[_Version]] = defaultdict(list)
+    for v in versions:
+        by_plan[v.plan_id].append(v)
+    out: list[tuple[str, str, str, Decimal]] = []
+    for row in objective_score_rows(
+        period_id=ctx.period.pk, person_ids=ctx.person_ids, known_at=ctx.known_at
+    ):
+        person = str(row.person_id)
+        if person not in people:
+            continue
+        for v in by_plan.get(row.plan_id, []):
+            if row.component not in _mbo_components(v.spec):
+                continue
+            name = partial(objective_kpi, str(v.pk), row.component, str(row.objective_id))
+            out.append((KpiSubject.PERSON, person, name("weight"), row.weight / 100))
+            if row.completion is not None:
+                out.append((KpiSubject.PERSON, person, name("completion"), row.completion / 100))
+    return out
 
 
 def _nodes(ctx: _Context) -> pd.DataFrame:
@@ -919,7 +965,9 @@ def required_kpis(plan: Plan) -> list[tuple[str, str]]:
 def _check_kpis(
     ctx: _Context, plans: Mapping[str, Plan], rows: pd.DataFrame, kpis: pd.DataFrame
 ) -> None:
-    """A KPI bonus on a person's KPI with no value for the period cannot be paid: say so."""
+    """A KPI bonus on a person's KPI with no value for the period cannot be paid, nor an mbo
+    component for a person with neither agreed objectives of their own nor the spec's
+    objectives' KPI values: say so."""
     if rows.empty:
         return
     have = {
@@ -927,6 +975,7 @@ def _check_kpis(
         for kind, h, k in zip(kpis["holder_kind"], kpis["holder_id"], kpis["kpi"], strict=True)
         if kind == KpiSubject.PERSON
     }
+    own_groups = {(p, k.rsplit(":", 2)[0]) for p, k in have if k.startswith(OBJECTIVE_KPI + ":")}
     pairs = {(str(v), str(p)) for v, p in zip(rows["version"], rows["person"], strict=True)}
     for key, person in sorted(pairs):
         plan = plans.get(key)
@@ -940,6 +989,25 @@ def _check_kpis(
                         person=person, kpi=kpi, period=ctx.period.label, plan=key, measure=measure
                     ),
                 )
+        for c in plan.components if plan is not None else ():
+            if c.type != "mbo":
+                continue
+            if (person, f"{OBJECTIVE_KPI}:{key}:{c.id}") in own_groups:
+                continue  # their own objectives replace the spec's (unsigned ones score 0)
+            for o in c.objectives:
+                if (person, o.id) not in have:
+                    ctx.problem(
+                        person,
+                        key,
+                        NO_OBJECTIVE_COMPLETION,
+                        MSG_NO_OBJECTIVE_COMPLETION.format(
+                            person=person,
+                            objective=o.id,
+                            component=c.id,
+                            period=ctx.period.label,
+                            plan=key,
+                        ),
+                    )
 
 
 def _quotas(
@@ -1222,7 +1290,7 @@ def gather(
     engine_timeline = _engine_timeline(timeline, keys)
     quotas = _quotas(ctx, plans, rows, currency_of)
     ledger = _ledger(ctx, versions, keys, history_periods)
-    kpis = _kpis(ctx, keys)
+    kpis = _kpis(ctx, keys, versions)
     _check_kpis(ctx, plans, rows, kpis)
     inputs = Inputs(
         period=ctx.engine_period,

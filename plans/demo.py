@@ -9,18 +9,19 @@ every demo plan is published with its cases passing.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from core.audit import Actor, acting_as
-from core.models import Role
-from core.permissions import ROLE_PERMISSIONS, Principal
+from core.models import Membership, Role
+from core.permissions import ROLE_PERMISSIONS, Principal, principal_for_membership
 from core.tenancy import get_current_tenant
 from hierarchy import periods
 from hierarchy.access import access_for
-from hierarchy.models import Assignment, JobRole, Node
-from plans import catalog, services
-from plans.models import Plan, PlanAssignment, Quota
+from hierarchy.models import Assignment, JobRole, Node, Period
+from plans import catalog, objectives, objectives_selectors, services
+from plans.models import Objective, Plan, PlanAssignment, Quota
 
 # template -> (job role it is assigned to, target incentive per payout period)
 ROLE_OF_TEMPLATE: dict[str, tuple[str, Decimal]] = {
@@ -205,3 +206,62 @@ def _seed_plans() -> dict[str, Any]:
                 )
                 assigned += 1
     return {"plans": created, "assignments": assigned, "from": start.isoformat()}
+
+
+# --- MBO objectives (docs/objectives.md) -------------------------------------------------------
+
+DEMO_OBJECTIVES = (
+    ("Launch the partner program in two regions", "50"),
+    ("Run a quarterly account review with every top-10 customer", "30"),
+    ("Mentor a new hire through their first quarter", "20"),
+)
+DEMO_COMPLETION = ("100", "80", "60")
+DEMO_TEAM_SIZE = 4  # the demo manager's first reports that get objectives
+
+
+def seed_objectives(quarters: Sequence[Period]) -> int:
+    """Give the demo manager's first reports ad hoc objectives (the demo's plans have no mbo
+    component, so they are tracked, not paid): in the finished quarter set, completed and signed
+    off by the manager; in the quarter under way set, the first person's first one submitted
+    and waiting for the manager's sign-off. Once; return how many were written."""
+    if Objective.objects.exists() or not quarters:
+        return 0
+    members = Membership.objects.filter(tenant=get_current_tenant()).order_by("pk")
+    membership = next((m for m in members if Role.MANAGER in m.roles), None)
+    if membership is None:
+        return 0
+    access = access_for(principal_for_membership(membership), today=quarters[-1].start)
+    made = 0
+    with acting_as(DEMO_ACTOR):
+        for number, quarter in enumerate(quarters):
+            finished = number == 0 and len(quarters) > 1
+            visible = list(objectives_selectors.objective_people(access=access, period=quarter))
+            ids = objectives_selectors.writable_ids(
+                access=access, period=quarter, person_ids=[p.pk for p in visible]
+            )
+            team = [p for p in visible if p.pk in ids]
+            team.sort(key=lambda p: (p.user_id is None, p.full_name))  # Emma Employee first
+            for i, person in enumerate(team[:DEMO_TEAM_SIZE]):
+                group = [
+                    objectives.objective_create(
+                        access=access,
+                        person_id=person.pk,
+                        period_id=quarter.pk,
+                        title=title,
+                        weight=weight,
+                    )
+                    for title, weight in DEMO_OBJECTIVES
+                ]
+                made += len(group)
+                objectives.objective_set(access=access, objective_id=group[0].pk)
+                for o, completion in zip(group, DEMO_COMPLETION, strict=True):
+                    if finished:
+                        objectives.objective_submit(
+                            access=access, objective_id=o.pk, completion=completion
+                        )
+                        objectives.objective_sign_off(access=access, objective_id=o.pk)
+                    elif i == 0 and o is group[0]:
+                        objectives.objective_submit(
+                            access=access, objective_id=o.pk, completion=completion
+                        )
+    return made

@@ -35,7 +35,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.currencies import validate_currency
-from core.temporal import EffectiveDated, dates_ordered
+from core.temporal import EffectiveDated, Versioned, dates_ordered
 from core.tenancy import TenantModel
 from hierarchy.models import JobFunction, JobRole, Node, Person
 
@@ -315,3 +315,129 @@ class PlanCase(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.plan_version}: {self.name}"
+
+
+# --- MBO objectives (plans/objectives.py writes them; docs/objectives.md) ----------------------
+
+
+class ObjectiveStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SET = "set", "Set (agreed)"
+    SUBMITTED = "submitted", "Completion submitted"
+    SIGNED_OFF = "signed_off", "Signed off"
+
+
+class Objective(TenantModel):
+    """One person's objective for one period: a title, a weight (% of its group) and, later, a
+    completion % that a manager signs off. Linked to a plan's ``mbo`` component (``plan`` and
+    ``component``), whose payout it feeds, or ad hoc (both empty), tracked only.
+
+    ``draft`` → ``set`` (agreed: the group's weights sum to 100 %) → ``submitted`` (completion
+    entered) → ``signed_off`` (by whom, when). ``reopened_*`` keeps the last reopening's reason.
+    """
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="objectives")
+    period = models.ForeignKey(
+        "hierarchy.Period", on_delete=models.PROTECT, related_name="objectives"
+    )
+    plan = models.ForeignKey(
+        Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="objectives"
+    )
+    component = models.CharField(
+        max_length=64, blank=True, help_text="The plan's mbo component id; empty: ad hoc"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    weight = models.DecimalField(max_digits=5, decimal_places=2, help_text="% of its group")
+    completion = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, help_text="% complete"
+    )
+    status = models.CharField(
+        max_length=12, choices=ObjectiveStatus.choices, default=ObjectiveStatus.DRAFT
+    )
+    comment = models.TextField(blank=True, help_text="The person's own comment")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField()
+    set_at = models.DateTimeField(null=True, blank=True)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reopen_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["period__start", "person_id", "plan_id", "component", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weight__gt=0) & Q(weight__lte=100), name="objective_weight_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(completion__isnull=True)
+                | (Q(completion__gte=0) & Q(completion__lte=200)),
+                name="objective_completion_range",
+            ),
+            models.CheckConstraint(
+                condition=(Q(plan__isnull=True) & Q(component=""))
+                | (Q(plan__isnull=False) & ~Q(component="")),
+                name="objective_linked_or_ad_hoc",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="signed_off") | Q(signed_off_at__isnull=False),
+                name="objective_signed_off_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "period", "person"], name="objective_period_person"),
+            models.Index(fields=["tenant", "period", "status"], name="objective_period_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_linked(self) -> bool:
+        return self.plan_id is not None
+
+
+class ObjectiveScore(Versioned):
+    """What a calculation reads of one agreed, plan-linked objective: its weight and, once signed
+    off, its completion (NULL: not signed off). Written by the services at every change that
+    matters to pay, superseded (never updated otherwise) so a run replays ``known_at`` exactly."""
+
+    objective = models.ForeignKey(Objective, on_delete=models.PROTECT, related_name="scores")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    period = models.ForeignKey("hierarchy.Period", on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    component = models.CharField(max_length=64)
+    weight = models.DecimalField(max_digits=5, decimal_places=2)
+    completion = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["objective_id", "recorded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "objective"],
+                condition=Q(superseded_at__isnull=True),
+                name="objectivescore_one_current",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "period", "person"], name="objectivescore_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"score of objective {self.objective_id}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from plans import case_views, document_views, quota_views, scheme_views, views
+from plans import case_views, document_views, objectives_views, quota_views, scheme_views, views
 
 VERSION = "<int:plan_id>/versions/<int:number>/"
 
@@ -35,6 +35,19 @@ urlpatterns = [
         "<int:plan_id>/acknowledgements/",
         document_views.plan_acknowledgements,
         name="plan_acknowledgements",
+    ),
+    path("objectives/", objectives_views.objectives_page, name="objectives"),
+    path("objectives/mine/", objectives_views.my_objectives, name="my_objectives"),
+    path("objectives/new/", objectives_views.objective_add, name="objective_add"),
+    path(
+        "objectives/<int:objective_id>/comment/",
+        objectives_views.objective_comment,
+        name="objective_comment",
+    ),
+    path(
+        "objectives/<int:objective_id>/<slug:action>/",
+        objectives_views.objective_action,
+        name="objective_action",
     ),
     path("quotas/", quota_views.quota_list, name="quota_list"),
     path("quotas/upload/", quota_views.quota_upload, name="quota_upload"),

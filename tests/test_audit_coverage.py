@@ -295,6 +295,45 @@ class World:
             ),
         )
 
+    def objective(self, status: str = "draft") -> Any:
+        """Erin's one objective (weight 100 %) on an MBO plan's component in the open period,
+        walked to ``status`` (draft, set, submitted, signed_off) by the admin's services."""
+        from plans import objectives
+        from tests.plans.objectives_data import mbo_plan
+
+        period = self.open_period()
+
+        def build() -> Any:
+            access = self.access()
+            o = objectives.objective_create(
+                access=access,
+                person_id=self.org.erin.pk,
+                period_id=period.pk,
+                plan_id=mbo_plan().pk,
+                component="mbo",
+                title="Partner launch",
+                weight="100",
+            )
+            steps = ("set", "submitted", "signed_off")
+            walk = steps[: steps.index(status) + 1] if status in steps else ()
+            if "set" in walk:
+                objectives.objective_set(access=access, objective_id=o.pk)
+            if "submitted" in walk:
+                objectives.objective_submit(access=access, objective_id=o.pk, completion="80")
+            if "signed_off" in walk:
+                objectives.objective_sign_off(access=access, objective_id=o.pk)
+            return o
+
+        return self._once(f"objective:{status}", build)
+
+    def own_objective(self) -> Any:
+        """Erin's draft objective, with the admin's user linked to Erin (her own comment)."""
+        from hierarchy.models import Person
+
+        with self.scope():
+            Person.objects.filter(pk=self.org.erin.pk).update(user=self.admin)
+        return self.objective()
+
     def open_period(self) -> Any:
         from tests.payouts.helpers import period
 
@@ -843,6 +882,33 @@ MUTATIONS: dict[tuple[str, str], Callable[[World], Call]] = {
     ),
     ("api-earning-code-detail", "DELETE"): lambda w: Call(
         f"/api/v1/earning-codes/{w.earning_code().pk}/"
+    ),
+    # --- MBO objectives (plans/objectives.py) -----------------------------------------------
+    ("api-objective-list", "POST"): lambda w: Call(
+        "/api/v1/objectives/",
+        {
+            "person_id": w.org.wes.pk,
+            "period_id": w.open_period().pk,
+            "title": "Mentor two new hires",
+            "weight": "100",
+        },
+    ),
+    ("api-objective-detail", "PATCH"): lambda w: Call(
+        f"/api/v1/objectives/{w.objective().pk}/", {"title": "Partner launch (DACH)"}
+    ),
+    ("api-objective-detail", "DELETE"): lambda w: Call(f"/api/v1/objectives/{w.objective().pk}/"),
+    ("api-objective-set", "POST"): lambda w: Call(f"/api/v1/objectives/{w.objective().pk}/set/"),
+    ("api-objective-submit", "POST"): lambda w: Call(
+        f"/api/v1/objectives/{w.objective('set').pk}/submit/", {"completion": "75"}
+    ),
+    ("api-objective-sign-off", "POST"): lambda w: Call(
+        f"/api/v1/objectives/{w.objective('submitted').pk}/sign-off/"
+    ),
+    ("api-objective-reopen", "POST"): lambda w: Call(
+        f"/api/v1/objectives/{w.objective('signed_off').pk}/reopen/", {"reason": "Recount"}
+    ),
+    ("api-objective-comment", "POST"): lambda w: Call(
+        f"/api/v1/objectives/{w.own_objective().pk}/comment/", {"comment": "On track"}
     ),
     ("api-run-schedule-list", "POST"): lambda w: Call(
         "/api/v1/run-schedules/",

@@ -46,6 +46,7 @@ AREAS: dict[str, str] = {
     "plan-assignments": "Plans",
     "plan-acknowledgements": "Plans",
     "quotas": "Quotas",
+    "objectives": "Objectives",
     "transactions": "Transactions",
     "kpi-values": "Transactions",
     "fx-rates": "Transactions",
@@ -101,6 +102,11 @@ TAGS: list[dict[str, str]] = [
         "assignments with target incentives, acknowledgements.",
     },
     {"name": "Quotas", "description": "Quotas per person or node and period."},
+    {
+        "name": "Objectives",
+        "description": "MBO objectives per person and period: weights, completion, set, "
+        "submit, sign-off and reopen; runs pay mbo components on signed-off completions.",
+    },
     {"name": "Transactions", "description": "Transactions (versioned), KPI values and FX rates."},
     {
         "name": "Credits",

@@ -18,7 +18,7 @@ from core.api.filters import (
 )
 from core.temporal import as_of_q
 from hierarchy.models import JobFunction
-from plans.models import VersionStatus
+from plans.models import ObjectiveStatus, VersionStatus
 
 
 def _search(queryset: QuerySet[Any], name: str, value: Any) -> QuerySet[Any]:
@@ -70,3 +70,11 @@ class PlanAcknowledgementFilter(FilterSet):
     plan_version = IdFilter(field_name="plan_version_id", help_text="Plan version id")
     person = IdFilter(field_name="person_id", help_text="Person id")
     ordering = Ordering(fields=("acknowledged_at",))
+
+
+class ObjectiveFilter(FilterSet):
+    person = IdFilter(field_name="person_id", help_text="Person id")
+    period = IdFilter(field_name="period_id", help_text="Period id")
+    plan = IdFilter(field_name="plan_id", help_text="Plan id (linked objectives)")
+    status = ChoiceFilter(choices=ObjectiveStatus.choices)
+    ordering = Ordering(fields=("weight", "completion", "created_at", "signed_off_at"))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from plans.api import views
+from plans.api import objectives, views
 
 VERSION = "plans/<int:plan_id>/versions/<int:number>/"
 
@@ -77,5 +77,36 @@ urlpatterns = [
         "plan-acknowledgements/<int:acknowledgement_id>/",
         views.PlanAcknowledgementDetailView.as_view(),
         name="api-plan-acknowledgement-detail",
+    ),
+    path("objectives/", objectives.ObjectiveListView.as_view(), name="api-objective-list"),
+    path(
+        "objectives/<int:objective_id>/",
+        objectives.ObjectiveDetailView.as_view(),
+        name="api-objective-detail",
+    ),
+    path(
+        "objectives/<int:objective_id>/set/",
+        objectives.ObjectiveSetView.as_view(),
+        name="api-objective-set",
+    ),
+    path(
+        "objectives/<int:objective_id>/submit/",
+        objectives.ObjectiveSubmitView.as_view(),
+        name="api-objective-submit",
+    ),
+    path(
+        "objectives/<int:objective_id>/sign-off/",
+        objectives.ObjectiveSignOffView.as_view(),
+        name="api-objective-sign-off",
+    ),
+    path(
+        "objectives/<int:objective_id>/reopen/",
+        objectives.ObjectiveReopenView.as_view(),
+        name="api-objective-reopen",
+    ),
+    path(
+        "objectives/<int:objective_id>/comment/",
+        objectives.ObjectiveCommentView.as_view(),
+        name="api-objective-comment",
     ),
 ]

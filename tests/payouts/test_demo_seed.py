@@ -74,6 +74,19 @@ def test_the_demo_closes_one_quarter_and_keeps_the_current_one_open(db, capsys):
         for period in (closed, live):
             dashboard = analytics.executive_dashboard(period_id=period.pk)
             assert not [w for w in dashboard.warnings if "FX rate" in w], dashboard.warnings
+        # the demo manager's reports have objectives: signed off in the closed quarter (by the
+        # manager), one waiting for his sign-off in the current one
+        from plans.models import Objective
+
+        statuses = {
+            p: set(Objective.objects.filter(period=p).values_list("status", flat=True))
+            for p in (closed, live)
+        }
+        assert statuses[closed] == {"signed_off"}
+        assert statuses[live] == {"set", "submitted"}
+        assert Objective.objects.filter(period=live, status="submitted").count() == 1
+        signer = Objective.objects.filter(period=closed).values_list("signed_off_by__email")
+        assert set(signer) == {("manager@demo.quotient.dev",)}
     # seeding again changes nothing
     call_command("payouts_demo_seed", "--tenant", "demo")
     assert "already seeded" in capsys.readouterr().out

@@ -22,6 +22,8 @@ class Command(TenantCommand):
             self.stdout.write(
                 f"Calculated {p['period']} ({p['state']}): {p['lines']} lines, {totals}."
             )
+        if result.get("objectives"):
+            self.stdout.write(f"Set {result['objectives']} demo objectives (MBOs).")
         # --- disputes (payouts/disputes.py): a few questions, so the pages have content ---
         raised = demo_disputes(get_current_tenant())
         if raised:
