@@ -7,7 +7,6 @@ Contract: :func:`measure_phase` matches credits to segments, sums and counts the
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -135,11 +134,11 @@ def credit_pairs(
         plan_segs.setdefault(s.plan_id, []).append(s.id)
     # One pass when no person's segments overlap across plans, else one per plan.
     all_ids = np.arange(nseg, dtype=np.int64)
-    by_person = sorted(segments, key=lambda s: (s.person_key, s.start_day))
-    overlap = any(
-        a.person_key == b.person_key and b.start_day < a.end_day
-        for a, b in itertools.pairwise(by_person)
-    )
+    starts = np.array([s.start_day for s in segments], dtype=np.int64)
+    ends = np.array([s.end_day for s in segments], dtype=np.int64)
+    by_person = np.lexsort((starts, pcode))  # (person, start), column-wise
+    same = pcode[by_person][1:] == pcode[by_person][:-1]
+    overlap = bool((same & (starts[by_person][1:] < ends[by_person][:-1])).any())
     pairs: dict[str, tuple[IntArray, IntArray]] = {}
     plan_names = list(plan_segs)
     seg_plan = np.zeros(nseg, dtype=np.int64)
@@ -409,10 +408,13 @@ def _contributions(
     sizes = np.bincount(group, minlength=int(group.max(initial=0)) + 1)
     group = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
     seg, mcode = (group, np.zeros(len(group), dtype=np.int64)) if nm == 1 else divmod(group, nm)
-    people = pd.Index([s.person for s in segments]).unique()
-    seg_person = people.get_indexer([s.person for s in segments])
-    plans = sorted({s.plan_id for s in segments})
-    seg_plan = np.array([plans.index(s.plan_id) for s in segments], dtype=np.int64)
+    seg_people = [s.person for s in segments]
+    people = pd.Index(seg_people).unique()
+    seg_person = people.get_indexer(seg_people)
+    plan_codes, plan_names = pd.factorize(np.array([s.plan_id for s in segments], dtype=object))
+    plans = sorted(plan_names.tolist())
+    rank = np.array([plans.index(p) for p in plan_names.tolist()], dtype=np.int64)
+    seg_plan = rank[plan_codes]
     seg_index = np.array([s.index for s in segments], dtype=np.int64)
     categorical: Any = pd.Categorical  # pandas-stubs cannot type mixed-type categories
     return pd.DataFrame(

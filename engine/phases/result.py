@@ -116,34 +116,43 @@ def _hash_texts(
 
 
 def _codes(values: Sequence[str]) -> IntArray:
-    """Return each value's rank among the distinct values (Python's string order)."""
-    uniques = sorted(set(values))
-    rank = {v: i for i, v in enumerate(uniques)}
-    return np.fromiter((rank[v] for v in values), dtype=np.int64, count=len(values))
+    """Return each value's rank among the distinct values (Python's string order).
+
+    NumPy orders its fixed-width strings by code point, as Python orders ``str``.
+    """
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.asarray(values, dtype=str), return_inverse=True)[1].astype(np.int64)
 
 
-def _merged_order(
-    general: Sequence[tuple[str, str, int, int, str]],
-    fast: Sequence[tuple[str, str, int, int, str]],
-) -> IntArray:
+Keys = tuple[Sequence[str], Sequence[str], Sequence[int], Sequence[int], Sequence[str]]
+"""Sort keys as columns: person, plan, segment, component order, component."""
+
+
+def _key_columns(rows: Sequence[tuple[str, str, int, int, str]]) -> Keys:
+    if not rows:
+        return ([], [], [], [], [])
+    person, plan, segment, order, component = zip(*rows, strict=True)
+    return (person, plan, segment, order, component)
+
+
+def _merged_order(general: Keys, fast: Keys) -> IntArray:
     """Return the canonical order of general rows (already sorted) followed by fast rows.
 
     The fast path's (person, plan) pairs have no general row, so (person, plan, segment,
     component order, component) decides between the two; the general rows keep their order.
+    Both are given column by column.
     """
-    keys = [*general, *fast]
-    rank = np.r_[np.arange(len(general), dtype=np.int64), np.zeros(len(fast), dtype=np.int64)]
-    person, plan, segment, order, component = zip(*keys, strict=True) if keys else ((),) * 5
-    return np.lexsort(
-        (
-            rank,
-            _codes(component),
-            np.asarray(order, dtype=np.int64),
-            np.asarray(segment, dtype=np.int64),
-            _codes(plan),
-            _codes(person),
-        )
-    )
+    ng, nf = len(general[0]), len(fast[0])
+    rank = np.r_[np.arange(ng, dtype=np.int64), np.zeros(nf, dtype=np.int64)]
+
+    def text(k: int) -> IntArray:
+        return _codes([*general[k], *fast[k]])
+
+    def number(k: int) -> IntArray:
+        return np.r_[np.asarray(general[k], dtype=np.int64), np.asarray(fast[k], dtype=np.int64)]
+
+    return np.lexsort((rank, text(4), number(3), number(2), text(1), text(0)))
 
 
 def assemble(
@@ -239,30 +248,35 @@ def _assemble_fast(
     order: Callable[[str, str], int],
 ) -> Result:
     """The canonical result of sorted general rows and the fast path's column-wise rows."""
-    fast_keys = []
-    for r in fast.rows:
-        pid, cid = r.block.plan.id, r.block.component.id
-        rank = order(cid, pid)
-        segs = r.block.segments
-        fast_keys += [(segs[k].person_key, pid, segs[k].index, rank, cid) for k in r.kept]
+    fast_keys = fast.keys(order)
     line_order = _merged_order(
-        [
-            (
-                ln.person_id,
-                ln.plan_id,
-                ln.segment,
-                order(ln.component_id, ln.plan_id),
-                ln.component_id,
-            )
-            for ln in lines
-        ],
+        _key_columns(
+            [
+                (
+                    ln.person_id,
+                    ln.plan_id,
+                    ln.segment,
+                    order(ln.component_id, ln.plan_id),
+                    ln.component_id,
+                )
+                for ln in lines
+            ]
+        ),
         fast_keys,
     ).tolist()
     trace_order = _merged_order(
-        [
-            (t.person_id, t.plan_id, t.segment, order(t.component_id, t.plan_id), t.component_id)
-            for t in traces
-        ],
+        _key_columns(
+            [
+                (
+                    t.person_id,
+                    t.plan_id,
+                    t.segment,
+                    order(t.component_id, t.plan_id),
+                    t.component_id,
+                )
+                for t in traces
+            ]
+        ),
         fast_keys,
     ).tolist()
     line_texts = [_line_text(ln) for ln in lines]
