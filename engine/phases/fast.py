@@ -56,8 +56,8 @@ class _RenderContext:
     """What rendering a fast-path trace needs: the general rule is run for that one row."""
 
     inputs: Inputs
-    measure_values: list[dict[str, Decimal | None]]
-    counts: list[dict[str, int]]
+    measure_values: Sequence[dict[str, Decimal | None]]
+    counts: Sequence[dict[str, int]]
     kpis: ms.KpiTable
     shared: Shared
     prior: dict[tuple[str, str, str], Decimal]

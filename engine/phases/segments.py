@@ -145,7 +145,8 @@ def build_segments(inputs: Inputs) -> list[Segment]:
     positions = np.arange(len(j), dtype=np.int64)
     group_start = np.maximum.accumulate(np.where(same, 0, positions)) if len(j) else positions
     indexes = (positions - group_start).tolist()
-    rows: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, str, str, int, int, int, str, str, Decimal, Decimal, Decimal, Decimal]]
+    rows = []
     quota_factors: list[Decimal] = []
     ramp_periods: list[int | None] = []
     period_days = period.days
@@ -204,11 +205,16 @@ def build_segments(inputs: Inputs) -> list[Segment]:
     ti_e4 = [int(ti) for ti in cols[6]]
     ti_full, ti_part = prorated_e4(ti_e4, [r[10] for r in rows], [r[11] for r in rows])
     return [
-        Segment(i, *row, full, part, qf, rp, te)  # positional: the field order of Segment
-        for i, (row, full, part, qf, rp, te) in enumerate(
-            zip(rows, ti_full, ti_part, quota_factors, ramp_periods, ti_e4, strict=True)
-        )
-    ]
+        Segment(i, p, k, pl, ix, st, en, nd, rl, al, fa, nu, de, full, part, qf, rp, te)
+        for i, (
+            (p, k, pl, ix, st, en, nd, rl, al, fa, nu, de),
+            full,
+            part,
+            qf,
+            rp,
+            te,
+        ) in enumerate(zip(rows, ti_full, ti_part, quota_factors, ramp_periods, ti_e4, strict=True))
+    ]  # positional: the field order of Segment
 
 
 def prorated_quota(seg: Segment, quota: Decimal, season: Decimal = ONE) -> Decimal:
