@@ -190,11 +190,17 @@ Keys = tuple[Sequence[str], Sequence[str], Sequence[int], Sequence[int], Sequenc
 """Sort keys as columns: person, plan, segment, component order, component."""
 
 
-def _key_columns(rows: Sequence[tuple[str, str, int, int, str]]) -> Keys:
+def _key_columns(rows: Sequence[PayoutLine | Trace], order: Callable[[str, str], int]) -> Keys:
+    """Return the sort keys of general lines or traces as columns."""
     if not rows:
         return ([], [], [], [], [])
-    person, plan, segment, order, component = zip(*rows, strict=True)
-    return (person, plan, segment, order, component)
+    return (
+        [r.person_id for r in rows],
+        [r.plan_id for r in rows],
+        [r.segment for r in rows],
+        [order(r.component_id, r.plan_id) for r in rows],
+        [r.component_id for r in rows],
+    )
 
 
 def _merged_order(general: Keys, fast: Keys) -> IntArray:
@@ -314,36 +320,8 @@ def _assemble_fast(
 ) -> Result:
     """The canonical result of sorted general rows and the fast path's column-wise rows."""
     fast_keys = fast.keys(order)
-    line_order = _merged_order(
-        _key_columns(
-            [
-                (
-                    ln.person_id,
-                    ln.plan_id,
-                    ln.segment,
-                    order(ln.component_id, ln.plan_id),
-                    ln.component_id,
-                )
-                for ln in lines
-            ]
-        ),
-        fast_keys,
-    ).tolist()
-    trace_order = _merged_order(
-        _key_columns(
-            [
-                (
-                    t.person_id,
-                    t.plan_id,
-                    t.segment,
-                    order(t.component_id, t.plan_id),
-                    t.component_id,
-                )
-                for t in traces
-            ]
-        ),
-        fast_keys,
-    ).tolist()
+    line_order = _merged_order(_key_columns(lines, order), fast_keys).tolist()
+    trace_order = _merged_order(_key_columns(traces, order), fast_keys).tolist()
     line_texts = [_line_text(ln) for ln in lines]
     trace_texts = _trace_texts(traces)
     for r in fast.rows:
