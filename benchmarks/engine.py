@@ -38,7 +38,10 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import os
+import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -46,7 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.harness import median_seconds, peak_rss_mb
+from benchmarks.harness import peak_rss_mb
 from engine import compute, parse_plan
 from engine.crediting import credit_rollups
 from engine.spec import Plan
@@ -369,6 +372,21 @@ def mixed(inputs: Inputs, share: int = 5, seed: int = SEED + 1) -> Inputs:
     )
 
 
+def _wall_and_cpu(fn: Callable[[], Any], *, repeat: int = 5) -> tuple[float, float]:
+    """Return the median wall time and the median CPU time (``time.process_time``) of ``fn``
+    over ``repeat`` runs after one warm-up (as ``median_seconds``). On a shared machine the CPU
+    time moves far less with the load than the wall time does."""
+    fn()
+    walls, cpus = [], []
+    for _ in range(repeat):
+        gc.collect()
+        cpu, wall = time.process_time(), time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
 # --------------------------------------------------------------------------- reference
 
 
@@ -593,8 +611,8 @@ def _plain() -> tuple[dict[str, float | int | str], Inputs, Result]:
         rollup_s.append(time.perf_counter() - t1)
     result = compute(inputs)
     check_equal(result, reference(inputs))
-    compute_s = median_seconds(lambda: compute(inputs))
-    reference_s = median_seconds(lambda: reference(inputs))
+    compute_s, compute_cpu_s = _wall_and_cpu(lambda: compute(inputs))
+    reference_s, reference_cpu_s = _wall_and_cpu(lambda: reference(inputs))
     figures: dict[str, float | int | str] = {
         "payees": int((inputs.assignments["person_id"] < MANAGER_BASE).sum()),
         "managers": int((inputs.assignments["person_id"] >= MANAGER_BASE).sum()),
@@ -607,13 +625,18 @@ def _plain() -> tuple[dict[str, float | int | str], Inputs, Result]:
         "compute_s": compute_s,
         "reference_s": reference_s,
         "ratio_vs_reference": compute_s / reference_s,
+        "compute_cpu_s": compute_cpu_s,
+        "reference_cpu_s": reference_cpu_s,
+        "cpu_ratio_vs_reference": compute_cpu_s / reference_cpu_s,
         "rollup_credit_s": float(np.median(rollup_s)),
         "result_hash": result.result_hash[:16],
     }
     return figures, inputs, result
 
 
-def _mixed(inputs: Inputs, plain: Result, compute_s: float) -> dict[str, float | int | str]:
+def _mixed(
+    inputs: Inputs, plain: Result, compute_s: float, compute_cpu_s: float
+) -> dict[str, float | int | str]:
     """20 % of payees on a formula measure and a modifier; the others' lines unchanged."""
     mixed_inputs = mixed(inputs)
     mixed_result = compute(mixed_inputs)
@@ -626,9 +649,11 @@ def _mixed(inputs: Inputs, plain: Result, compute_s: float) -> dict[str, float |
         plain_lines.get((ln.person_id, ln.segment)) != ln for ln in others
     ):
         raise AssertionError("mixed plans changed the lines of payees on plain plans")
-    mixed_s = median_seconds(lambda: compute(mixed_inputs), repeat=3)
+    mixed_s, mixed_cpu_s = _wall_and_cpu(lambda: compute(mixed_inputs), repeat=3)
     return {
         "mixed_compute_s": mixed_s,
+        "mixed_compute_cpu_s": mixed_cpu_s,
+        "mixed_cpu_ratio_vs_plain": mixed_cpu_s / compute_cpu_s,
         "mixed_ratio_vs_plain": mixed_s / compute_s,
         "mixed_payees": int(mixed_inputs.assignments["plan_id"].str.startswith("mix").sum()),
     }
@@ -638,26 +663,30 @@ def _payees100k() -> dict[str, float | int | str]:
     """100,000 payees x 1M transactions: the per-segment cost; lines checked."""
     big = generate(payees=100_000).inputs
     check_equal(compute(big), reference(big), contributions=False)
-    big_s = median_seconds(lambda: compute(big), repeat=3)
-    big_ref_s = median_seconds(lambda: reference(big), repeat=3)
+    big_s, big_cpu_s = _wall_and_cpu(lambda: compute(big), repeat=3)
+    big_ref_s, big_ref_cpu_s = _wall_and_cpu(lambda: reference(big), repeat=3)
     return {
         "payees100k_compute_s": big_s,
         "payees100k_reference_s": big_ref_s,
         "payees100k_ratio_vs_reference": big_s / big_ref_s,
+        "payees100k_compute_cpu_s": big_cpu_s,
+        "payees100k_reference_cpu_s": big_ref_cpu_s,
     }
 
 
 def run() -> dict[str, float | int | str]:
     """Generate the workloads, check engine = reference, time both, report the figures."""
     figures, inputs, result = _plain()
-    compute_s = figures["compute_s"]
+    compute_s, compute_cpu_s = figures["compute_s"], figures["compute_cpu_s"]
     assert isinstance(compute_s, float)
-    figures |= _mixed(inputs, result, compute_s)
+    assert isinstance(compute_cpu_s, float)
+    figures |= _mixed(inputs, result, compute_s, compute_cpu_s)
     del inputs, result
     gc.collect()
     figures |= _payees100k()
     return figures | {
         "peak_mb": peak_rss_mb(),
+        "load_average_1m": os.getloadavg()[0],
         "goal_compute_s": 1.0,
         "goal_ratio": 3.0,
         "goal_rollup_credit_s": 2.0,

@@ -172,6 +172,16 @@ def ratios_e4(
     ]
 
 
+def prorated_e4(
+    values_e4: Sequence[int], nums: Sequence[Decimal], dens: Sequence[Decimal]
+) -> tuple[list[Decimal], list[Decimal]]:
+    """Return ``from_e4(v)`` and ``div(mul(from_e4(v), n), d)`` row by row (a target incentive
+    and its pro-rated part), with the per-call overhead taken out."""
+    multiply, divide = _CONTEXT.multiply, _CONTEXT.divide
+    full = [Decimal(int(v)).scaleb(-4) for v in values_e4]
+    return full, [divide(multiply(f, n), d) for f, n, d in zip(full, nums, dens, strict=True)]
+
+
 def _as_fraction(weight: int | Decimal | Fraction) -> Fraction:
     if isinstance(weight, bool) or not isinstance(weight, int | Decimal | Fraction):
         raise MoneyError(f"weights must be int, Decimal or Fraction, not {type(weight).__name__}")

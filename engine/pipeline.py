@@ -37,7 +37,7 @@ from engine.phases.dependency import component_levels, deferred, dependency_phas
 from engine.phases.fast import FastOut, fast_rows
 from engine.phases.measure import MeasureState, measure_phase
 from engine.phases.reduce import reduce_phase
-from engine.phases.result import assemble, measure_frame, result_hash
+from engine.phases.result import assemble, measure_table, result_hash
 from engine.phases.reward import Reward, component_key, plain_figures, reward_phase
 from engine.phases.segments import Segment, build_segments, seasons
 from engine.phases.settle import settle
@@ -100,5 +100,5 @@ def _compute(inputs: Inputs, pace: Decimal | None, fast: bool) -> Result:
             formula_sentences=dep.formula_sentences,
         )
     book, balances = settle(inputs, rewards)
-    measures = measure_frame(state)
+    measures = measure_table(state)  # hashed from its texts, the frame built when read
     return assemble(inputs, book.lines, book.traces, measures, state.contributions, balances, quick)

@@ -329,29 +329,30 @@ class Trace:
 class Result:
     """The output of :func:`engine.compute`; ``result_hash`` covers lines, traces, measures.
 
-    ``lines`` and ``traces`` are tuples in their canonical order. The engine may hand them over
-    as a callable that builds them (the fast path keeps its lines column-wise): they are then
-    built on first read, once, and cached - a run that only needs the hash, the totals of a
-    frame or a few traces never builds the rest. A result is immutable.
+    ``lines`` and ``traces`` are tuples in their canonical order. The engine may hand them (and
+    ``measures``) over as a callable that builds them (the fast path keeps its lines
+    column-wise): they are then built on first read, once, and cached - a run that only needs
+    the hash, the totals of a frame or a few traces never builds the rest. A result is
+    immutable.
     """
 
     __slots__ = (
         "_lines",
+        "_measures",
         "_traces",
         "contributions",
         "draw_balances",
-        "measures",
         "period_id",
         "result_hash",
     )
 
     period_id: str
     contributions: pd.DataFrame
-    measures: pd.DataFrame
     draw_balances: Mapping[str, Decimal]
     result_hash: str
     _lines: tuple[PayoutLine, ...] | Callable[[], tuple[PayoutLine, ...]]
     _traces: tuple[Trace, ...] | Callable[[], tuple[Trace, ...]]
+    _measures: pd.DataFrame | Callable[[], pd.DataFrame]
 
     def __init__(
         self,
@@ -359,17 +360,18 @@ class Result:
         lines: Sequence[PayoutLine] | Callable[[], tuple[PayoutLine, ...]],
         traces: Sequence[Trace] | Callable[[], tuple[Trace, ...]],
         contributions: pd.DataFrame,
-        measures: pd.DataFrame,
+        measures: pd.DataFrame | Callable[[], pd.DataFrame],
         draw_balances: Mapping[str, Decimal],
         result_hash: str,
     ) -> None:
-        """Keep the parts; ``lines`` and ``traces`` as tuples, or callables that build them."""
+        """Keep the parts; ``lines``, ``traces`` (as tuples) and ``measures`` may be callables
+        that build them."""
         init = object.__setattr__
         init(self, "period_id", period_id)
         init(self, "_lines", lines if callable(lines) else tuple(lines))
         init(self, "_traces", traces if callable(traces) else tuple(traces))
         init(self, "contributions", contributions)
-        init(self, "measures", measures)
+        init(self, "_measures", measures)
         init(self, "draw_balances", draw_balances)
         init(self, "result_hash", result_hash)
 
@@ -390,6 +392,16 @@ class Result:
                 self.result_hash,
             ),
         )
+
+    @property
+    def measures(self) -> pd.DataFrame:
+        """Return every segment's measures: person, plan, segment, measure id, value (built on
+        first read)."""
+        got = self._measures
+        if callable(got):
+            got = got()
+            object.__setattr__(self, "_measures", got)
+        return got
 
     @property
     def lines(self) -> tuple[PayoutLine, ...]:

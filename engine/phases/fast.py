@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -30,7 +30,7 @@ from engine.money import (
 )
 from engine.phases.common import IntArray
 from engine.phases.measure import MeasureState
-from engine.phases.reward import component_key, plain_figures, segment_facts
+from engine.phases.reward import component_key, segment_facts
 from engine.phases.segments import Segment, quota_tables
 from engine.phases.settle import earned_trace, prior_table
 from engine.rules import (
@@ -56,8 +56,8 @@ class _RenderContext:
     """What rendering a fast-path trace needs: the general rule is run for that one row."""
 
     inputs: Inputs
-    measure_values: list[dict[str, Decimal | None]]
-    counts: list[dict[str, int]]
+    measure_values: Sequence[dict[str, Decimal | None]]
+    counts: Sequence[dict[str, int]]
     kpis: ms.KpiTable
     shared: Shared
     prior: dict[tuple[str, str, str], Decimal]
@@ -99,16 +99,44 @@ class FastBlock:
     paid_minor: list[int]
     ctx: _RenderContext
     quota_raw: list[int | None]
+    seg_texts: list[str] | None = None
 
     def figures(self, rows: Sequence[int]) -> list[str]:
-        """Return the canonical figures of the traces of ``rows`` (as :func:`plain_figures`)."""
+        """Return the canonical figures of the traces of ``rows`` (as :func:`plain_figures`).
+
+        Built column by column: the segment's part once per segment (its shared Decimals'
+        texts once per distinct object), then every row's integers.
+        """
+        key = component_key(self.plan, self.component)
+        parts = self.segment_texts()
         values, counts = self.fig.value_e4.tolist(), self.counts.tolist()
-        key, segs = component_key(self.plan, self.component), self.segments
+        raw, minor, paid = self.quota_raw, self.minor, self.paid_minor
         return [
-            plain_figures(key, segs[i], values[i], counts[i], self.quota_raw[i])
-            + f"|{self.minor[i]}|{self.paid_minor[i]}"
+            f"{key}|{parts[i]}|{values[i]}|{counts[i]}|{'' if raw[i] is None else raw[i]}"
+            f"|{minor[i]}|{paid[i]}"
             for i in rows
         ]
+
+    def segment_texts(self) -> list[str]:
+        """Return each segment's part of :func:`plain_figures` (person .. target incentive)."""
+        if self.seg_texts is None:
+            shared: dict[tuple[int, int, int, int], tuple[str, str]] = {}
+            out = []
+            for s in self.segments:
+                k = (id(s.allocation), id(s.factor_num), id(s.factor_den), id(s.quota_factor))
+                got = shared.get(k)
+                if got is None:  # build_segments shares these Decimals between segments
+                    got = shared[k] = (
+                        str(s.allocation),
+                        f"{s.factor_num}|{s.factor_den}|{s.quota_factor}",
+                    )
+                a, b = got
+                out.append(
+                    f"{s.person_key}|{s.node_id}|{s.role}|{a}|{s.index}|{s.start_day}|"
+                    f"{s.end_day}|{b}|{s.ti_e4}"
+                )
+            self.seg_texts = out
+        return self.seg_texts
 
 
 class LazyTrace:
@@ -180,8 +208,8 @@ def _busy_keys(inputs: Inputs) -> set[tuple[str, str]]:
     return out
 
 
-def _quota_e4(quotas: pd.DataFrame) -> dict[tuple[str, str], int]:
-    """Return person quotas in ten-thousandths by (person, quota id); refuse repeated keys."""
+def _quota_e4(quotas: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Return person quotas in ten-thousandths by quota id and person; refuse repeated keys."""
     if len(quotas) == 0:
         return {}
     kinds = (
@@ -193,13 +221,13 @@ def _quota_e4(quotas: pd.DataFrame) -> dict[tuple[str, str], int]:
     qids = quotas["quota_id"].astype(str).tolist()
     if len(set(zip(kinds, holders, qids, strict=True))) < len(quotas):
         quota_tables(quotas)  # raises the InputError naming the repeated quota
-    return {
-        (holder, qid): int(amount)
-        for kind, holder, qid, amount in zip(
-            kinds, holders, qids, quotas["amount_e4"].tolist(), strict=True
-        )
-        if kind != "node"
-    }
+    out: dict[str, dict[str, int]] = {}
+    for kind, holder, qid, amount in zip(
+        kinds, holders, qids, quotas["amount_e4"].tolist(), strict=True
+    ):
+        if kind != "node":
+            out.setdefault(qid, {})[holder] = int(amount)
+    return out
 
 
 def _ints(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -247,19 +275,42 @@ def _attainments(
 class FastRows:
     """The settled lines of one :class:`FastBlock`, column-wise: ``kept`` rows of its segments.
 
-    ``earned``, ``paid``, ``amount``, ``minor`` (payable minor units), ``attainment`` and
-    ``tier`` are per kept row; :meth:`lines` and :meth:`traces` build the objects on demand.
+    Per kept row: ``earned_minor`` (the earned amount in minor units; ``negative`` when the
+    exact amount was below zero, so that a zero is ``-0.00`` as the general path writes it),
+    ``paid`` (the prior payment quantized, None when none is subtracted - a later segment, or
+    none on record: ``first`` says which), ``paid_minor``, ``minor`` (payable minor units),
+    ``attainment`` and ``tier``. The lines' Decimals, :meth:`lines` and :meth:`traces` are
+    built on demand; :meth:`line_texts` writes the hashed text from the integers.
     """
 
     block: FastBlock
     period_id: str
     kept: list[int]
-    earned: list[Decimal]
-    paid: list[Decimal]
-    amount: list[Decimal]
+    earned_minor: list[int]
+    negative: list[bool]
+    first: list[bool]
+    paid: list[Decimal | None]
+    paid_minor: list[int]
     minor: list[int]
     attainment: list[Decimal | None]
     tier: list[int | None]
+
+    def _digits(self) -> tuple[int, str]:
+        cur = self.block.plan.rounding.currency
+        return exponent(cur), cur
+
+    def settled(self, j: int) -> tuple[Decimal, Decimal, Decimal]:
+        """Return kept row ``j``'s earned, paid before and payable Decimals (the line's)."""
+        digits, cur = self._digits()
+        m = self.earned_minor[j]
+        if m or not self.negative[j]:
+            earned = Decimal(m).scaleb(-digits)
+        else:
+            earned = Decimal((1, (0,), -digits))
+        paid = self.paid[j]
+        if paid is None:
+            paid = quantize(ZERO, cur, self.block.plan.rounding.mode) if self.first[j] else ZERO
+        return earned, paid, earned - paid
 
     def lines(self) -> list[PayoutLine]:
         """Return the block's payout lines, in ``kept`` order."""
@@ -276,6 +327,7 @@ class FastRows:
             end = dates.get(s.end_day)
             if end is None:
                 end = dates[s.end_day] = s.end
+            earned, paid, amount = self.settled(j)
             out.append(
                 PayoutLine(  # positional: the field order of PayoutLine
                     s.person_key,
@@ -286,9 +338,9 @@ class FastRows:
                     start,
                     end,
                     "earned",
-                    self.earned[j],
-                    self.paid[j],
-                    self.amount[j],
+                    earned,
+                    paid,
+                    amount,
                     self.minor[j],
                     cur,
                     self.attainment[j],
@@ -316,13 +368,31 @@ class FastRows:
 
     def line_texts(self) -> list[str]:
         """Return each line's canonical text, as :func:`~engine.phases.result.result_hash`
-        writes a :class:`PayoutLine` (without building one)."""
+        writes a :class:`PayoutLine` (without building one or its Decimals)."""
         b = self.block
         segs, pid, cid, period = b.segments, b.plan.id, b.component.id, self.period_id
-        cur = b.plan.rounding.currency
+        digits, cur = self._digits()
+        unit = 10**digits
+        big = 10**20  # Decimal(m).scaleb() rounds at 28 digits: the Decimals beyond this
+        zero_paid = str(quantize(ZERO, cur, b.plan.rounding.mode))
+        money = f"%s%d.%0{digits}d" if digits else "%s%d"
+        head = f"|{pid}|{cid}|{period}|"
+        tail = f"|{cur}|"
         dates: dict[int, str] = {}
         out = []
-        for j, k in enumerate(self.kept):
+        for j, (k, m, pm, paid, first, minor, att, tier) in enumerate(
+            zip(
+                self.kept,
+                self.earned_minor,
+                self.paid_minor,
+                self.paid,
+                self.first,
+                self.minor,
+                self.attainment,
+                self.tier,
+                strict=True,
+            )
+        ):
             s = segs[k]
             start = dates.get(s.start_day)
             if start is None:
@@ -330,11 +400,29 @@ class FastRows:
             end = dates.get(s.end_day)
             if end is None:
                 end = dates[s.end_day] = str(s.end)
-            att = self.attainment[j]
-            tier = self.tier[j]
+            if paid is None:
+                p_text = zero_paid if first else "0"
+            elif paid.is_signed():
+                p_text = ""  # the Decimals themselves, below
+            else:
+                p_text = str(paid)
+            if (not m and self.negative[j]) or not p_text or not (-big < m < big and pm < big):
+                # a signed zero, or a huge figure: the Decimals themselves
+                e, p, a = self.settled(j)
+                texts = f"{e}|{p}|{a}"
+            elif digits:  # str(Decimal(m).scaleb(-digits)), from the integers
+                a = m - pm
+                e_text = (
+                    money % ("-", *divmod(-m, unit)) if m < 0 else money % ("", *divmod(m, unit))
+                )
+                a_text = (
+                    money % ("-", *divmod(-a, unit)) if a < 0 else money % ("", *divmod(a, unit))
+                )
+                texts = f"{e_text}|{p_text}|{a_text}"
+            else:
+                texts = f"{m}|{p_text}|{m - pm}"
             out.append(
-                f"{s.person_key}|{pid}|{cid}|{period}|{s.index}|{start}|{end}|earned|"
-                f"{self.earned[j]}|{self.paid[j]}|{self.amount[j]}|{self.minor[j]}|{cur}|"
+                f"{s.person_key}{head}{s.index}|{start}|{end}|earned|{texts}|{minor}{tail}"
                 f"{'' if att is None else f'{att.normalize():f}'}|"
                 f"{'' if tier is None else tier}\n"
             )
@@ -349,6 +437,11 @@ class FastRows:
             f"{segs[k].person_key}|{head}{segs[k].index}|{rule}|{figures}"
             for k, figures in zip(self.kept, b.figures(self.kept), strict=True)
         ]
+
+    def keys(self) -> tuple[list[str], list[int]]:
+        """Return the kept rows' person keys and segment indexes (their sort keys)."""
+        segs = self.block.segments
+        return [segs[k].person_key for k in self.kept], [segs[k].index for k in self.kept]
 
 
 @dataclass
@@ -368,6 +461,27 @@ class FastOut:
 
     def __len__(self) -> int:
         return sum(len(r.kept) for r in self.rows)
+
+    def keys(
+        self, order: Callable[[str, str], int]
+    ) -> tuple[list[str], list[str], list[int], list[int], list[str]]:
+        """Return every row's sort keys as columns: person, plan, segment, component order
+        (``order(component, plan)``), component - in the order of :meth:`lines`."""
+        person: list[str] = []
+        plan: list[str] = []
+        segment: list[int] = []
+        rank: list[int] = []
+        component: list[str] = []
+        for r in self.rows:
+            pid, cid = r.block.plan.id, r.block.component.id
+            keys, index = r.keys()
+            n = len(keys)
+            person += keys
+            segment += index
+            plan += [pid] * n
+            rank += [order(cid, pid)] * n
+            component += [cid] * n
+        return person, plan, segment, rank, component
 
 
 def fast_path(
@@ -396,9 +510,13 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
     busy = _busy_keys(inputs)
     quota_e4 = _quota_e4(inputs.quotas)
     prior = prior_table(inputs.prior_payouts)
+    prior_by: dict[tuple[str, str], dict[str, Decimal]] = {}
+    for (person, plan_id, component_id), amount in prior.items():
+        prior_by.setdefault((plan_id, component_id), {})[person] = amount
     ctx = _RenderContext(inputs, state.measure_values, state.counts, kpis, shared, prior)
     period = inputs.period
-    fractions: dict[tuple[int, int, int], tuple[int, int, int, int]] = {}
+    fractions: dict[tuple[int, int, int], int] = {}
+    uniques: list[tuple[int, int, int]] = []
     out: list[FastRows] = []
     done: set[int] = set()
     by_plan: dict[str, list[Segment]] = {}
@@ -408,29 +526,32 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
         plan = inputs.plans[pid]
         cur, mode = plan.rounding.currency, plan.rounding.mode
         digits = exponent(cur)
-        segs = [s for s in by_plan.get(pid, ()) if (s.person_key, pid) not in busy]
+        segs = by_plan.get(pid, [])
+        if busy:
+            segs = [s for s in segs if (s.person_key, pid) not in busy]
         if not segs:
             continue
         ids = np.array([s.id for s in segs], dtype=np.int64)
-        rows_f = []
+        codes = []
         for s in segs:
             # build_segments shares these Decimals between segments: key on identity.
             key = (id(s.factor_num), id(s.factor_den), id(s.quota_factor))
-            got = fractions.get(key)
-            if got is None:
+            code = fractions.get(key)
+            if code is None:
                 fq = Fraction(mul(s.factor_num, s.quota_factor)) / Fraction(s.factor_den)
                 ff = Fraction(s.factor_num) / Fraction(s.factor_den)
-                got = (fq.numerator, fq.denominator, ff.numerator, ff.denominator)
-                fractions[key] = got
-            rows_f.append(got)
-        qn, qd, fn, fd = (np.array(col, dtype=object) for col in zip(*rows_f, strict=True))
+                d = math.lcm(fq.denominator, ff.denominator)
+                code = fractions[key] = len(uniques)
+                # the row's denominator, quota scale and pro-ration factor x denominator
+                uniques.append(
+                    (d, fq.numerator * (d // fq.denominator), ff.numerator * (d // ff.denominator))
+                )
+            codes.append(code)
+        per = np.array(uniques, dtype=object)[np.array(codes, dtype=np.int64)]
         # One denominator per row (a quota x 17 / 31): every pro-rated figure is an integer
         # once multiplied by it.
-        den = np.array([math.lcm(a, b) for a, b in zip(qd.tolist(), fd.tolist(), strict=True)])
-        den = den.astype(object)
-        factor_d = fn * (den // fd)
+        den, quota_scale, factor_d = per[:, 0], per[:, 1], per[:, 2]
         ti_d = _ints(np.array([s.ti_e4 for s in segs], dtype=object) * factor_d)
-        quota_scale = qn * (den // qd)
         exact = np.asarray(den == 1, dtype=bool)
         den, factor_d = _ints(den), _ints(factor_d)
         keys = [s.person_key for s in segs]
@@ -439,7 +560,7 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
         for c in plan.components:
             assert c.measure is not None
             qid = c.quota or c.measure
-            raw = [quota_e4.get((k, qid)) for k in keys]
+            raw = list(map(quota_e4.get(qid, {}).get, keys))
             present = np.array([x is not None for x in raw], dtype=bool)
             quota_d = _ints(np.array([x or 0 for x in raw], dtype=object) * quota_scale)
             fig = SegmentFigures(
@@ -462,8 +583,6 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
             continue
         done.update(int(i) for i in ids[eligible].tolist())
         quota_nums: dict[tuple[int, int], Decimal] = {}
-        unit_neg_zero = Decimal((1, (0,), -digits))
-        zero_paid = quantize(ZERO, cur, mode)
         for c, fig, tb, raw in blocks:
             assert c.measure is not None
             minor = tb.minor.tolist()
@@ -483,25 +602,16 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
                 ctx,
                 raw,
             )
-            earned_l: list[Decimal] = []
-            paid_l: list[Decimal] = []
-            amount_l: list[Decimal] = []
-            payable_l: list[int] = []
-            for k in kept:
-                m = minor[k]
-                earned = Decimal(m).scaleb(-digits) if m or not negative[k] else unit_neg_zero
-                paid = ZERO
-                if segs[k].index == 0:
-                    before = prior.get((keys[k], pid, c.id))
-                    if before is None:
-                        paid = zero_paid
-                    else:
-                        paid = quantize(before, cur, mode)
-                        paid_minor[k] = int(paid.scaleb(digits))
-                earned_l.append(earned)
-                paid_l.append(paid)
-                amount_l.append(earned - paid)
-                payable_l.append(m - paid_minor[k])
+            first_l = [segs[k].index == 0 for k in kept]
+            paid_l: list[Decimal | None] = [None] * len(kept)
+            priors = prior_by.get((pid, c.id))
+            if priors:
+                for j, before in enumerate(map(priors.get, [keys[k] for k in kept])):
+                    if before is not None and first_l[j]:
+                        paid = paid_l[j] = quantize(before, cur, mode)
+                        paid_minor[kept[j]] = int(paid.scaleb(digits))
+            earned_l = [minor[k] for k in kept]
+            paid_kept = [paid_minor[k] for k in kept]
             att_l = _attainments(values, raw, present_l, segs, kept, quota_nums)
             out.append(
                 FastRows(
@@ -509,9 +619,11 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
                     period.id,
                     kept,
                     earned_l,
+                    [negative[k] for k in kept],
+                    first_l,
                     paid_l,
-                    amount_l,
-                    payable_l,
+                    paid_kept,
+                    [m - p for m, p in zip(earned_l, paid_kept, strict=True)],
                     att_l,
                     [tiers[k] for k in kept],
                 )

@@ -7,11 +7,10 @@ Contract: :func:`measure_phase` matches credits to segments, sums and counts the
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +36,94 @@ from engine.types import (
 )
 
 
+class MeasureRows(Sequence[dict[str, Any]]):
+    """Per-segment dicts (measure id -> value, or -> count), some built on first read.
+
+    A plan of sums and counts only keeps its figures as columns (:meth:`columns`): a segment's
+    dict is made when something reads it (the general rules, a rendered trace, a table) and
+    :func:`~engine.phases.result.measure_table` writes the hashed text from the integers.
+    Otherwise a list: ``rows[i]`` and ``rows[i] = {...}`` by position.
+    """
+
+    __slots__ = ("_lazy", "_rows")
+
+    def __init__(self, n: int) -> None:
+        self._rows: list[dict[str, Any] | None] = [{} for _ in range(n)]
+        self._lazy: list[tuple[PlainColumns, int] | None] = [None] * n
+
+    def columns(self, positions: list[int], block: PlainColumns) -> None:
+        """Leave the dicts at ``positions`` to be built from ``block`` (its ``sids``' rows)."""
+        for pos, sid in zip(positions, block.sids, strict=True):
+            self._rows[pos] = None
+            self._lazy[pos] = (block, sid)
+
+    def plain(self, pos: int) -> tuple[PlainColumns, int] | None:
+        """Return the columns and row of a dict not built yet (None once built or set)."""
+        return self._lazy[pos] if self._rows[pos] is None else None
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self._rows))[i]]
+        got = self._rows[i]
+        if got is None:
+            lazy = self._lazy[i]
+            assert lazy is not None
+            got = self._rows[i] = lazy[0].row(lazy[1])
+        return got
+
+    def __setitem__(self, i: int, value: dict[str, Any]) -> None:
+        self._rows[i] = value
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for i in range(len(self._rows)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a sequence of the same dicts (a list, or another :class:`MeasureRows`)."""
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        """The list's repr: every dict, built."""
+        return repr(list(self))
+
+
+@dataclass(frozen=True)
+class PlainColumns:
+    """The sums and counts of a plan of sums and counts only, for its segments ``sids``.
+
+    ``figures`` is per measure (the plan's order) its integer column by segment id and whether
+    it is a sum (ten-thousandths, ``from_e4``) or a count (the integer as a Decimal); ``counts``
+    the raw counts of the measures that have them. ``row`` makes one segment's dict.
+    """
+
+    sids: list[int]
+    figures: tuple[tuple[str, list[int], bool], ...]
+    counts: tuple[tuple[str, list[int]], ...]
+    of_counts: bool = False
+    """This block's rows are the counts' dicts (else the values')."""
+
+    def row(self, sid: int) -> dict[str, Any]:
+        if self.of_counts:
+            return {mid: col[sid] for mid, col in self.counts}
+        return {
+            mid: Decimal(col[sid]).scaleb(-4) if is_sum else Decimal(col[sid])
+            for mid, col, is_sum in self.figures
+        }
+
+
 @dataclass
 class MeasureState:
     """What the measure phase hands to the reduce and reward phases."""
@@ -45,8 +132,9 @@ class MeasureState:
     credits: pd.DataFrame
     credit_days: IntArray
     pairs: dict[str, tuple[IntArray, IntArray]]
-    measure_values: list[dict[str, Decimal | None]]
-    counts: list[dict[str, int]]
+    measure_values: Sequence[dict[str, Decimal | None]]
+    """By segment position: a :class:`MeasureRows` from :func:`measure_phase`, or a list."""
+    counts: Sequence[dict[str, int]]
     contributions: pd.DataFrame
     masks: dict[Filter, npt.NDArray[np.bool_]] = field(default_factory=dict)
     sum_arrays: dict[tuple[str, str], IntArray] = field(default_factory=dict)
@@ -135,11 +223,11 @@ def credit_pairs(
         plan_segs.setdefault(s.plan_id, []).append(s.id)
     # One pass when no person's segments overlap across plans, else one per plan.
     all_ids = np.arange(nseg, dtype=np.int64)
-    by_person = sorted(segments, key=lambda s: (s.person_key, s.start_day))
-    overlap = any(
-        a.person_key == b.person_key and b.start_day < a.end_day
-        for a, b in itertools.pairwise(by_person)
-    )
+    starts = np.array([s.start_day for s in segments], dtype=np.int64)
+    ends = np.array([s.end_day for s in segments], dtype=np.int64)
+    by_person = np.lexsort((starts, pcode))  # (person, start), column-wise
+    same = pcode[by_person][1:] == pcode[by_person][:-1]
+    overlap = bool((same & (starts[by_person][1:] < ends[by_person][:-1])).any())
     pairs: dict[str, tuple[IntArray, IntArray]] = {}
     plan_names = list(plan_segs)
     seg_plan = np.zeros(nseg, dtype=np.int64)
@@ -223,8 +311,8 @@ def measure_phase(
             sum_arrays[key], count_arrays[key] = sum_array, count_array
             sums[key], counts[key] = sum_array.tolist(), count_array.tolist()
         contrib_parts += win.parts
-    values: list[dict[str, Decimal | None]] = [{} for _ in segments]
-    seg_counts: list[dict[str, int]] = [{} for _ in segments]
+    values = MeasureRows(len(segments))
+    seg_counts = MeasureRows(len(segments))
     formula_steps: dict[int, dict[str, tuple[Step, ...]]] = {}
     formula_sentences: dict[int, dict[str, str]] = {}
     with_formulas = {pid for pid, p in inputs.plans.items() if any(m.formula for m in p.measures)}
@@ -295,33 +383,30 @@ def _plain_measures(
     segments: Sequence[Segment],
     sums: Mapping[tuple[str, str], list[int]],
     counts: Mapping[tuple[str, str], list[int]],
-    values: list[dict[str, Decimal | None]],
-    seg_counts: list[dict[str, int]],
+    values: MeasureRows,
+    seg_counts: MeasureRows,
 ) -> None:
-    """Fill the measures of a plan of sums and counts only, at ``positions``, column-wise.
+    """Leave the measures of a plan of sums and counts only, at ``positions``, as columns.
 
-    The same figures as :func:`engine.measures.finish_measures` gives them: a sum is its
-    ten-thousandths as a Decimal (``from_e4``), a count its integer as a Decimal.
+    Their dicts, when read, hold the figures :func:`engine.measures.finish_measures` gives: a
+    sum is its ten-thousandths as a Decimal (``from_e4``), a count its integer as a Decimal.
     """
     pid = plan.id
     sids = [segments[p].id for p in positions]
-    cmids = [m.id for m in plan.measures if (pid, m.id) in counts]
-    count_cols = [[counts[(pid, mid)][i] for i in sids] for mid in cmids]
-    value_cols: list[list[Decimal]] = []
-    for m in plan.measures:
-        if m.aggregate == "sum":
-            col = sums[(pid, m.id)]
-            value_cols.append([Decimal(int(col[i])).scaleb(-4) for i in sids])  # = from_e4
-        else:
-            col = counts[(pid, m.id)]
-            value_cols.append([Decimal(col[i]) for i in sids])
-    mids = [m.id for m in plan.measures]
-    if value_cols:  # no measures: every segment keeps its empty dict
-        for pos, row in zip(positions, zip(*value_cols, strict=True), strict=True):
-            values[pos] = dict(zip(mids, row, strict=True))
-    if count_cols:
-        for pos, row in zip(positions, zip(*count_cols, strict=True), strict=True):
-            seg_counts[pos] = dict(zip(cmids, row, strict=True))
+    block = PlainColumns(
+        sids,
+        tuple(
+            (m.id, sums[(pid, m.id)], True)
+            if m.aggregate == "sum"
+            else (m.id, counts[(pid, m.id)], False)
+            for m in plan.measures
+        ),
+        tuple((m.id, counts[(pid, m.id)]) for m in plan.measures if (pid, m.id) in counts),
+    )
+    if block.figures:  # no measures: every segment keeps its empty dict
+        values.columns(positions, block)
+    if block.counts:
+        seg_counts.columns(positions, replace(block, of_counts=True))
 
 
 def formula_context(
@@ -409,10 +494,13 @@ def _contributions(
     sizes = np.bincount(group, minlength=int(group.max(initial=0)) + 1)
     group = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
     seg, mcode = (group, np.zeros(len(group), dtype=np.int64)) if nm == 1 else divmod(group, nm)
-    people = pd.Index([s.person for s in segments]).unique()
-    seg_person = people.get_indexer([s.person for s in segments])
-    plans = sorted({s.plan_id for s in segments})
-    seg_plan = np.array([plans.index(s.plan_id) for s in segments], dtype=np.int64)
+    seg_people = [s.person for s in segments]
+    people = pd.Index(seg_people).unique()
+    seg_person = people.get_indexer(seg_people)
+    plan_codes, plan_names = pd.factorize(np.array([s.plan_id for s in segments], dtype=object))
+    plans = sorted(plan_names.tolist())
+    rank = np.array([plans.index(p) for p in plan_names.tolist()], dtype=np.int64)
+    seg_plan = rank[plan_codes]
     seg_index = np.array([s.index for s in segments], dtype=np.int64)
     categorical: Any = pd.Categorical  # pandas-stubs cannot type mixed-type categories
     return pd.DataFrame(

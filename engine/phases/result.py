@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -17,26 +18,82 @@ import pandas as pd
 
 from engine.phases.common import IntArray
 from engine.phases.fast import FastOut, figures_of
-from engine.phases.measure import MeasureState
+from engine.phases.measure import MeasureRows, MeasureState
+from engine.phases.segments import Segment
 from engine.types import Inputs, PayoutLine, Result, Trace
 
 
 def measure_frame(state: MeasureState) -> pd.DataFrame:
     """Return every segment's measures: person, plan, segment, measure id, value."""
+    return _measure_frame(state.segments, state.measure_values)
+
+
+def _measure_frame(
+    segments: Sequence[Segment], measure_values: Sequence[Mapping[str, Decimal | None]]
+) -> pd.DataFrame:
     rows = []
-    for seg in state.segments:
-        for mid in sorted(state.measure_values[seg.id]):
-            value = state.measure_values[seg.id][mid]
+    for seg in segments:
+        for mid in sorted(measure_values[seg.id]):
+            value = measure_values[seg.id][mid]
             rows.append(
                 (seg.person_key, seg.plan_id, seg.index, mid, None if value is None else value)
             )
     return pd.DataFrame(rows, columns=["person_id", "plan_id", "segment", "measure_id", "value"])
 
 
+def _e4_text(v: int) -> str:
+    """Return ``f"{from_e4(v).normalize():f}"`` from the integer (a sum's canonical text)."""
+    if not v % 10000:
+        return str(v // 10000)
+    q, r = divmod(-v if v < 0 else v, 10000)
+    return f"{'-' if v < 0 else ''}{q}.{f'{r:04d}'.rstrip('0')}"
+
+
+@dataclass(frozen=True)
+class MeasureTable:
+    """Every segment's measures: the hashed text of each row, and the frame built when read.
+
+    ``texts`` are the rows :func:`result_hash` writes for :func:`measure_frame`'s frame
+    (``person|plan|segment|measure|value``); a plan of sums and counts only writes them from
+    its integer columns, so neither its Decimals nor its dicts are made to hash a result.
+    """
+
+    texts: list[str]
+    frame: Callable[[], pd.DataFrame]
+
+
+def measure_table(state: MeasureState) -> MeasureTable:
+    """Return :func:`measure_frame` of ``state`` as a :class:`MeasureTable` (frame deferred)."""
+    values = state.measure_values
+    plain = values.plain if isinstance(values, MeasureRows) else None
+    ordered: dict[int, list[tuple[str, list[int], bool]]] = {}
+    texts = []
+    for seg in state.segments:
+        head = f"{seg.person_key}|{seg.plan_id}|{seg.index}|"
+        got = plain(seg.id) if plain is not None else None
+        if got is not None:
+            block, sid = got
+            cols = ordered.get(id(block))
+            if cols is None:
+                cols = ordered[id(block)] = sorted(block.figures, key=lambda c: c[0])
+            for mid, col, is_sum in cols:
+                v = col[sid]
+                texts.append(f"{head}{mid}|{_e4_text(v) if is_sum else v}\n")
+            continue
+        row = values[seg.id]
+        texts.extend(f"{head}{mid}|{_canon(row[mid])}\n" for mid in sorted(row))
+    segments = state.segments
+
+    def frame() -> pd.DataFrame:
+        return _measure_frame(segments, values)
+
+    return MeasureTable(texts, frame)
+
+
 def result_hash(
     lines: Sequence[PayoutLine],
     traces: Sequence[Trace],
-    measures: pd.DataFrame,
+    measures: pd.DataFrame | MeasureTable,
     balances: Mapping[str, Decimal],
 ) -> str:
     """Return the sha256 of the canonical serialization of a result."""
@@ -99,7 +156,7 @@ def _trace_texts(traces: Sequence[Trace]) -> list[str]:
 def _hash_texts(
     line_texts: Iterable[str],
     trace_texts: Iterable[str],
-    measures: pd.DataFrame,
+    measures: pd.DataFrame | MeasureTable,
     balances: Mapping[str, Decimal],
 ) -> str:
     """Return the sha256 :func:`result_hash` gives, from the lines' and traces' texts."""
@@ -108,49 +165,72 @@ def _hash_texts(
     for part in trace_texts:
         h.update(part.encode())
         h.update(b"\n")
-    columns = [_canon_column(measures[c].tolist()) for c in measures.columns]
-    h.update("".join(f"{'|'.join(row)}\n" for row in zip(*columns, strict=True)).encode())
+    if isinstance(measures, MeasureTable):
+        h.update("".join(measures.texts).encode())
+    else:
+        columns = [_canon_column(measures[c].tolist()) for c in measures.columns]
+        h.update("".join(f"{'|'.join(row)}\n" for row in zip(*columns, strict=True)).encode())
     for person, balance in sorted(balances.items()):
         h.update(f"{person}={_canon(balance)}\n".encode())
     return h.hexdigest()
 
 
 def _codes(values: Sequence[str]) -> IntArray:
-    """Return each value's rank among the distinct values (Python's string order)."""
-    uniques = sorted(set(values))
-    rank = {v: i for i, v in enumerate(uniques)}
-    return np.fromiter((rank[v] for v in values), dtype=np.int64, count=len(values))
+    """Return each value's rank among the distinct values (Python's string order).
+
+    NumPy orders its fixed-width strings by code point, as Python orders ``str``.
+    """
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    inverse: IntArray = np.unique(np.asarray(values, dtype=str), return_inverse=True)[1]
+    return inverse.astype(np.int64)
 
 
-def _merged_order(
-    general: Sequence[tuple[str, str, int, int, str]],
-    fast: Sequence[tuple[str, str, int, int, str]],
-) -> IntArray:
+Keys = tuple[Sequence[str], Sequence[str], Sequence[int], Sequence[int], Sequence[str]]
+"""Sort keys as columns: person, plan, segment, component order, component."""
+
+
+def _key_columns(rows: Sequence[PayoutLine | Trace], order: Callable[[str, str], int]) -> Keys:
+    """Return the sort keys of general lines or traces as columns."""
+    if not rows:
+        return ([], [], [], [], [])
+    return (
+        [r.person_id for r in rows],
+        [r.plan_id for r in rows],
+        [r.segment for r in rows],
+        [order(r.component_id, r.plan_id) for r in rows],
+        [r.component_id for r in rows],
+    )
+
+
+def _merged_order(general: Keys, fast: Keys) -> IntArray:
     """Return the canonical order of general rows (already sorted) followed by fast rows.
 
     The fast path's (person, plan) pairs have no general row, so (person, plan, segment,
     component order, component) decides between the two; the general rows keep their order.
+    Both are given column by column.
     """
-    keys = [*general, *fast]
-    rank = np.r_[np.arange(len(general), dtype=np.int64), np.zeros(len(fast), dtype=np.int64)]
-    person, plan, segment, order, component = zip(*keys, strict=True) if keys else ((),) * 5
-    return np.lexsort(
-        (
-            rank,
-            _codes(component),
-            np.asarray(order, dtype=np.int64),
-            np.asarray(segment, dtype=np.int64),
-            _codes(plan),
-            _codes(person),
-        )
-    )
+    ng, nf = len(general[0]), len(fast[0])
+    rank = np.r_[np.arange(ng, dtype=np.int64), np.zeros(nf, dtype=np.int64)]
+
+    def text(k: int) -> IntArray:
+        return _codes([*general[k], *fast[k]])
+
+    def number(k: int) -> IntArray:
+        both: IntArray = np.r_[
+            np.asarray(general[k], dtype=np.int64), np.asarray(fast[k], dtype=np.int64)
+        ]
+        return both
+
+    order: IntArray = np.lexsort((rank, text(4), number(3), number(2), text(1), text(0)))
+    return order
 
 
 def assemble(
     inputs: Inputs,
     lines: Iterable[PayoutLine],
     traces: Iterable[Trace],
-    measures: pd.DataFrame,
+    measures: pd.DataFrame | MeasureTable,
     contributions: pd.DataFrame,
     balances: Mapping[str, Decimal],
     fast: FastOut | None = None,
@@ -222,7 +302,7 @@ def assemble(
         lines=tuple(ordered_lines),
         traces=tuple(ordered_traces),
         contributions=contributions,
-        measures=measures,
+        measures=measures.frame if isinstance(measures, MeasureTable) else measures,
         draw_balances=balances,
         result_hash=digest,
     )
@@ -232,39 +312,16 @@ def _assemble_fast(
     inputs: Inputs,
     lines: list[PayoutLine],
     traces: list[Trace],
-    measures: pd.DataFrame,
+    measures: pd.DataFrame | MeasureTable,
     contributions: pd.DataFrame,
     balances: Mapping[str, Decimal],
     fast: FastOut,
     order: Callable[[str, str], int],
 ) -> Result:
     """The canonical result of sorted general rows and the fast path's column-wise rows."""
-    fast_keys = []
-    for r in fast.rows:
-        pid, cid = r.block.plan.id, r.block.component.id
-        rank = order(cid, pid)
-        segs = r.block.segments
-        fast_keys += [(segs[k].person_key, pid, segs[k].index, rank, cid) for k in r.kept]
-    line_order = _merged_order(
-        [
-            (
-                ln.person_id,
-                ln.plan_id,
-                ln.segment,
-                order(ln.component_id, ln.plan_id),
-                ln.component_id,
-            )
-            for ln in lines
-        ],
-        fast_keys,
-    ).tolist()
-    trace_order = _merged_order(
-        [
-            (t.person_id, t.plan_id, t.segment, order(t.component_id, t.plan_id), t.component_id)
-            for t in traces
-        ],
-        fast_keys,
-    ).tolist()
+    fast_keys = fast.keys(order)
+    line_order = _merged_order(_key_columns(lines, order), fast_keys).tolist()
+    trace_order = _merged_order(_key_columns(traces, order), fast_keys).tolist()
     line_texts = [_line_text(ln) for ln in lines]
     trace_texts = _trace_texts(traces)
     for r in fast.rows:
@@ -290,7 +347,7 @@ def _assemble_fast(
         lines=build_lines,
         traces=build_traces,
         contributions=contributions,
-        measures=measures,
+        measures=measures.frame if isinstance(measures, MeasureTable) else measures,
         draw_balances=balances,
         result_hash=digest,
     )

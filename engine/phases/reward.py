@@ -190,7 +190,12 @@ def reward_phase(
     ``skip`` names (plan, component) pairs left to the dependency phase (pay on others' pay).
     """
     kpis = kpi_table or ms.KpiTable(inputs.kpi_values)
-    person_quotas, _ = quota_tables(inputs.quotas)
+    quotas = inputs.quotas
+    if segments is not None and len(segments) * 4 < len(state.segments) and len(quotas):
+        # A few segments (the rest of the fast path): the quotas of their people only.
+        people = {s.person_key for s in segments}
+        quotas = quotas[quotas["holder_id"].astype(str).isin(people).to_numpy()]
+    person_quotas, _ = quota_tables(quotas)
     rewards: list[Reward] = []
     keys: dict[tuple[str, str], str] = {}
     season = seasons(inputs)

@@ -23,6 +23,7 @@ from engine.money import (
     div,
     from_e4,
     mul,
+    prorated_e4,
     to_decimal,
 )
 from engine.periods import (
@@ -126,9 +127,28 @@ def build_segments(inputs: Inputs) -> list[Segment]:
     unknown = sorted(set(j["plan_id"]) - set(inputs.plans))
     if unknown:
         raise InputError(f"assignments: unknown plan(s) {', '.join(unknown)}")
-    segments: list[Segment] = []
-    prev: tuple[str, str, int] | None = None
-    index = 0
+    keys_a = j["key"].to_numpy()
+    plans_a = j["plan_id"].to_numpy()
+    starts_a = j["start"].to_numpy(dtype=np.int64)
+    ends_a = j["end"].to_numpy(dtype=np.int64)
+    # A segment's index among its (person, plan)'s, and overlaps, column-wise.
+    same = np.zeros(len(j), dtype=bool)
+    if len(j) > 1:
+        same[1:] = (keys_a[1:] == keys_a[:-1]) & (plans_a[1:] == plans_a[:-1])
+    overlapping = np.flatnonzero(same[1:] & (starts_a[1:] < ends_a[:-1])) + 1
+    if len(overlapping):
+        i = int(overlapping[0])
+        raise InputError(
+            f"timeline: person {keys_a[i]} has overlapping segments on plan {plans_a[i]} "
+            f"from {from_day_number(int(starts_a[i]))}"
+        )
+    positions = np.arange(len(j), dtype=np.int64)
+    group_start = np.maximum.accumulate(np.where(same, 0, positions)) if len(j) else positions
+    indexes = (positions - group_start).tolist()
+    rows: list[tuple[Any, str, str, int, int, int, str, str, Decimal, Decimal, Decimal, Decimal]]
+    rows = []
+    quota_factors: list[Decimal] = []
+    ramp_periods: list[int | None] = []
     period_days = period.days
     cols = [
         j[c].tolist()
@@ -136,8 +156,6 @@ def build_segments(inputs: Inputs) -> list[Segment]:
             "person",
             "key",
             "plan_id",
-            "start",
-            "end",
             "node_id",
             "role",
             "allocation",
@@ -147,37 +165,28 @@ def build_segments(inputs: Inputs) -> list[Segment]:
     ]
     allocations: dict[tuple[type, str], Decimal] = {}
     prorations: dict[tuple[str, int, str, tuple[int, int]], tuple[Decimal, Decimal, Decimal]] = {}
-    for person, key, plan_id, start, end, node, role, alloc, ti, hire in zip(*cols, strict=True):
-        if prev is not None and prev[0] == key and prev[1] == plan_id:
-            if start < prev[2]:
-                raise InputError(
-                    f"timeline: person {key} has overlapping segments on plan {plan_id} "
-                    f"from {from_day_number(start)}"
-                )
-            index += 1
-        else:
-            index = 0
-        prev = (key, plan_id, end)
+    for person, key, plan_id, start, end, node, role, alloc, _ti, hire, index in zip(
+        *cols[:3], starts_a.tolist(), ends_a.tolist(), *cols[3:], indexes, strict=True
+    ):
         plan = inputs.plans[plan_id]
         alloc_key = (type(alloc), str(alloc))  # the text: 0.5 and 0.50 render differently
         allocation = allocations.get(alloc_key)
         if allocation is None:
             allocation = allocations[alloc_key] = to_decimal(alloc)
-        if not ZERO <= allocation <= ONE:
-            raise InputError(f"timeline: person {key} allocation {allocation} not in [0, 1]")
+            if not ZERO <= allocation <= ONE:
+                raise InputError(f"timeline: person {key} allocation {allocation} not in [0, 1]")
         months = (0, 0)
         if plan.proration.startswith("months"):
             months = (
                 months_counted(from_day_number(start), from_day_number(end), plan.mid_month_day),
                 months_counted(period.start, period.end, plan.mid_month_day),
             )
-        pr_key = (plan.proration, end - start, str(allocation), months)
+        pr_key = (plan.proration, end - start, alloc_key[1], months)
         pr = prorations.get(pr_key)
         if pr is None:
             n, d = proration_factor(plan.proration, end - start, period_days, allocation, months)
             pr = prorations[pr_key] = (n, d, div(n, d))
         num, den, factor = pr
-        ti_full = from_e4(int(ti))
         quota_factor = ONE
         ramp_period = None
         if plan.ramp and hire is not None and not pd.isna(hire):
@@ -188,29 +197,24 @@ def build_segments(inputs: Inputs) -> list[Segment]:
             for ramp in plan.ramp:
                 if ramp.period == ramp_period:
                     quota_factor = ramp.quota_factor
-        segments.append(
-            Segment(
-                id=len(segments),
-                person=person,
-                person_key=key,
-                plan_id=plan_id,
-                index=index,
-                start_day=int(start),
-                end_day=int(end),
-                node_id=node,
-                role=role,
-                allocation=allocation,
-                factor=factor,
-                factor_num=num,
-                factor_den=den,
-                target_incentive_full=ti_full,
-                target_incentive=div(mul(ti_full, num), den),
-                quota_factor=quota_factor,
-                ramp_period=ramp_period,
-                ti_e4=int(ti),
-            )
+        rows.append(
+            (person, key, plan_id, index, start, end, node, role, allocation, factor, num, den)
         )
-    return segments
+        quota_factors.append(quota_factor)
+        ramp_periods.append(ramp_period)
+    ti_e4 = [int(ti) for ti in cols[6]]
+    ti_full, ti_part = prorated_e4(ti_e4, [r[10] for r in rows], [r[11] for r in rows])
+    return [
+        Segment(i, p, k, pl, ix, st, en, nd, rl, al, fa, nu, de, full, part, qf, rp, te)
+        for i, (
+            (p, k, pl, ix, st, en, nd, rl, al, fa, nu, de),
+            full,
+            part,
+            qf,
+            rp,
+            te,
+        ) in enumerate(zip(rows, ti_full, ti_part, quota_factors, ramp_periods, ti_e4, strict=True))
+    ]  # positional: the field order of Segment
 
 
 def prorated_quota(seg: Segment, quota: Decimal, season: Decimal = ONE) -> Decimal:
