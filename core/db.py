@@ -6,6 +6,7 @@ append-only tables get SQLite triggers.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -232,6 +233,7 @@ def grant_app_role(using: str = "default") -> None:
 
 
 _TEXT_SPECIALS = re.compile(r"[\\\t\n\r]")
+_RENDERED_ALIKE = frozenset({str, int, bool, dt.date, type(None)})
 
 
 def _text_value(value: Any) -> str:
@@ -258,11 +260,18 @@ def copy_text_column(column: Any) -> list[str]:
     values: list[Any] = column.tolist() if hasattr(column, "tolist") else list(column)
     if not values:
         return []
-    kinds = {type(v) for v in values}
+    kinds = set(map(type, values))
     if kinds <= {int}:
         return list(map(str, values))
     if kinds <= {str} and not _TEXT_SPECIALS.search("".join(values)):
         return values
+    if len(kinds - {type(None)}) == 1 and kinds <= _RENDERED_ALIKE:
+        # one type (and NULLs) whose equal values render alike (not Decimal: 1.0 == 1.00;
+        # not datetime: time zones): values that repeat (dates, flags) are rendered once
+        distinct = set(values)
+        if len(distinct) * 4 <= len(values):
+            rendered = {v: _text_value(v) for v in distinct}
+            return list(map(rendered.__getitem__, values))
     return [_text_value(v) for v in values]
 
 
