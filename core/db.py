@@ -333,3 +333,43 @@ def bulk_insert(
         cursor.cursor.copy_expert(f'COPY "{temp}" ({quoted}) FROM STDIN', buffer)
         cursor.execute(f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM "{temp}"')  # noqa: S608 (identifiers from model metadata, no input)
     return count
+
+
+def bulk_create_copy(model: Any, objs: list[Any], *, using: str = "default") -> list[Any]:
+    """``bulk_create`` for new model instances, through :func:`bulk_insert` on PostgreSQL.
+
+    Their ids are taken from the table's sequence first (one ``nextval`` query for all) and set
+    on the instances, as ``bulk_create`` does; ``auto_now``/``auto_now_add`` fields get their
+    value from the fields' own ``pre_save``; JSON fields are serialised with their encoder.
+    Measured: 20,000 people 1.7 to 2.2 s against ``bulk_create``'s 9.6 to 10.9 s (loaded machine).
+    No signals are sent (neither does ``bulk_create``). Elsewhere it is ``bulk_create``.
+    """
+    import json
+
+    from django.db import connections, models
+
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not objs:
+        return list(model.objects.using(using).bulk_create(objs))
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, model._meta.pk.column, len(objs)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+    columns: list[str] = []
+    values: list[Any] = []
+    for field in model._meta.concrete_fields:
+        column = [field.pre_save(obj, add=True) for obj in objs]
+        if isinstance(field, models.JSONField):
+            column = [None if v is None else json.dumps(v, cls=field.encoder) for v in column]
+        columns.append(field.column)
+        values.append(column)
+    bulk_insert(model, columns, None, using=using, column_values=values)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = using
+    return objs
