@@ -5,7 +5,9 @@ the same two roles as the app, so row-level security and grants apply as in prod
 same run it times a plain PostgreSQL ``COPY`` of the same file into an unindexed table, the
 floor any importer is measured against. Figures: ``rows``, ``import_s`` (parse + validate +
 commit), ``credit_s`` (credits computed and written), ``total_s``, ``copy_s``,
-``ratio_vs_copy``, ``peak_mb``, ``goal_s`` (60). Set ``INGEST_BENCH_ROWS`` for another size.
+``ratio_vs_copy``, ``peak_mb``, ``phases_s`` (seconds per phase of the import, per thread:
+see docs/imports.md), ``load_average`` (1 min, at the end), ``goal_s`` (60). Set
+``INGEST_BENCH_ROWS`` for another size.
 Needs ``DATABASE_URL`` and ``DATABASE_OWNER_URL`` (postgres); otherwise it reports ``skipped``.
 """
 
@@ -201,6 +203,8 @@ def run() -> dict[str, Any]:
         "copy_s": copy_s,
         "ratio_vs_copy": total_s / copy_s,
         "peak_mb": peak_rss_mb(),
+        "phases_s": timings.get("phases", {}),
+        "load_average": os.getloadavg()[0],
         "goal_s": GOAL_S,
         "goal_ratio": total_s / GOAL_S,
     }

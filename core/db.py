@@ -6,6 +6,7 @@ append-only tables get SQLite triggers.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -232,6 +233,7 @@ def grant_app_role(using: str = "default") -> None:
 
 
 _TEXT_SPECIALS = re.compile(r"[\\\t\n\r]")
+_RENDERED_ALIKE = frozenset({str, int, bool, dt.date, type(None)})
 
 
 def _text_value(value: Any) -> str:
@@ -258,11 +260,18 @@ def copy_text_column(column: Any) -> list[str]:
     values: list[Any] = column.tolist() if hasattr(column, "tolist") else list(column)
     if not values:
         return []
-    kinds = {type(v) for v in values}
+    kinds = set(map(type, values))
     if kinds <= {int}:
         return list(map(str, values))
     if kinds <= {str} and not _TEXT_SPECIALS.search("".join(values)):
         return values
+    if len(kinds - {type(None)}) == 1 and kinds <= _RENDERED_ALIKE:
+        # one type (and NULLs) whose equal values render alike (not Decimal: 1.0 == 1.00;
+        # not datetime: time zones): values that repeat (dates, flags) are rendered once
+        distinct = set(values)
+        if len(distinct) * 4 <= len(values):
+            rendered = {v: _text_value(v) for v in distinct}
+            return list(map(rendered.__getitem__, values))
     return [_text_value(v) for v in values]
 
 
@@ -324,3 +333,43 @@ def bulk_insert(
         cursor.cursor.copy_expert(f'COPY "{temp}" ({quoted}) FROM STDIN', buffer)
         cursor.execute(f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM "{temp}"')  # noqa: S608 (identifiers from model metadata, no input)
     return count
+
+
+def bulk_create_copy(model: Any, objs: list[Any], *, using: str = "default") -> list[Any]:
+    """``bulk_create`` for new model instances, through :func:`bulk_insert` on PostgreSQL.
+
+    Their ids are taken from the table's sequence first (one ``nextval`` query for all) and set
+    on the instances, as ``bulk_create`` does; ``auto_now``/``auto_now_add`` fields get their
+    value from the fields' own ``pre_save``; JSON fields are serialised with their encoder.
+    Measured: 20,000 people 1.7 to 2.2 s against ``bulk_create``'s 9.6 to 10.9 s (loaded machine).
+    No signals are sent (neither does ``bulk_create``). Elsewhere it is ``bulk_create``.
+    """
+    import json
+
+    from django.db import connections, models
+
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not objs:
+        return list(model.objects.using(using).bulk_create(objs))
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, model._meta.pk.column, len(objs)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+    columns: list[str] = []
+    values: list[Any] = []
+    for field in model._meta.concrete_fields:
+        column = [field.pre_save(obj, add=True) for obj in objs]
+        if isinstance(field, models.JSONField):
+            column = [None if v is None else json.dumps(v, cls=field.encoder) for v in column]
+        columns.append(field.column)
+        values.append(column)
+    bulk_insert(model, columns, None, using=using, column_values=values)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = using
+    return objs

@@ -14,7 +14,8 @@ status vocabulary (``committed``, ``committed_with_errors``, ``failed`` with its
 All-or-nothing by default: with any row error nothing is written but the batch itself. With
 ``partial`` the good rows are written and the bad ones reported; a row that only fails because
 it leans on a bad row (its manager's, its parent node's) is reported too. Writes are
-set-based (``bulk_create`` / ``bulk_update`` in chunks) inside one transaction; a dry run does
+set-based (new people by ``core.db.bulk_create_copy``: COPY on PostgreSQL; ``bulk_create`` /
+``bulk_update`` in chunks) inside one transaction; a dry run does
 every check and keeps nothing. Upserts are keyed by employee id (people), by (employee,
 hierarchy, node, role, valid_from) (assignments) and by (hierarchy, code) (nodes), so
 importing the same file twice changes nothing the second time.
@@ -43,6 +44,7 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.csvsafe import csv_writer
+from core.db import bulk_create_copy
 from core.errors import ValidationFailedError
 from core.imports import (
     COMMITTED,
@@ -662,8 +664,7 @@ def _import_people(
         for obj in batch:
             boss = new_manager.get(obj.employee_id)
             obj.manager_id = pk_of[boss] if boss else None
-        for i in range(0, len(batch), CHUNK):
-            Person.objects.bulk_create(batch[i : i + CHUNK])
+        bulk_create_copy(Person, batch)  # one COPY per level on PostgreSQL
         pk_of.update({obj.employee_id: obj.pk for obj in batch})
     for i in range(0, len(updates), CHUNK):
         Person.objects.bulk_update(updates[i : i + CHUNK], [*update_fields, "updated_at"])

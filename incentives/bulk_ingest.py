@@ -3,7 +3,7 @@
 The import service hands transaction imports here (:func:`import_transactions`; KPI values
 take :func:`incentives.ingest.import_kpi_values`). The contract is the one of
 :mod:`incentives.ingest` (same errors, counts, versions, modes); what differs is how the work
-is done, so that a million rows import in well under a minute:
+is done, set-based and chunked (where a million rows' time goes: docs/imports.md):
 
 * **Validation per chunk.** The import kernel (:mod:`core.imports`) reads the file as chunks
   of column arrays; :class:`TransactionValidator` cleans each column in one pass with the
@@ -64,6 +64,7 @@ from core.imports import (
     Issues,
     JsonTable,
     Outcome,
+    Phases,
     RollbackError,
     RowError,
     Table,
@@ -504,8 +505,9 @@ class _PgCopy:
     CONSTRAINTS … IMMEDIATE``: the same checks, as each INSERT ends rather than all at COMMIT).
     """
 
-    def __init__(self, tenant_id: int, batch_id: int, now: dt.datetime) -> None:
+    def __init__(self, tenant_id: int, batch_id: int, now: dt.datetime, phases: Phases) -> None:
         self.params: list[Any] = [tenant_id, batch_id, now]
+        self.phases = phases
         tx_cols = ", ".join(_TX_COPY)
         credit_cols = ", ".join(_CREDIT_COPY)
         with connection.cursor() as cursor:  # Django's cursor: sets the tenant first
@@ -558,17 +560,23 @@ class _PgCopy:
         self.copy_credit = f'COPY "_ingest_credit" (ord, {credit_cols}) FROM STDIN'
 
     def write(self, tx_text: bytes, credit_text: bytes) -> None:
+        phase = self.phases
         with connection.cursor() as cursor:
             cursor.execute('TRUNCATE "_ingest_tx", "_ingest_credit"')
             raw = cursor.cursor
-            raw.copy_expert(self.copy_tx, io.BytesIO(tx_text), size=len(tx_text) + 1)
-            cursor.execute(self.insert_tx, self.params)
+            with phase("copy_tx"):
+                raw.copy_expert(self.copy_tx, io.BytesIO(tx_text), size=len(tx_text) + 1)
+            with phase("insert_tx"):
+                cursor.execute(self.insert_tx, self.params)
             if credit_text:
-                raw.copy_expert(
-                    self.copy_credit, io.BytesIO(credit_text), size=len(credit_text) + 1
-                )
-                cursor.execute(self.insert_credit, [self.params[0], self.params[2]])
-                cursor.execute(self.record_months)
+                with phase("copy_credit"):
+                    raw.copy_expert(
+                        self.copy_credit, io.BytesIO(credit_text), size=len(credit_text) + 1
+                    )
+                with phase("insert_credit"):
+                    cursor.execute(self.insert_credit, [self.params[0], self.params[2]])
+                with phase("record_months"):
+                    cursor.execute(self.record_months)
 
     def finish(self) -> None:
         """Restore the deferred checks; record the credited people and months, set-based."""
@@ -605,6 +613,7 @@ class TransactionSink:
         self.now = timezone.now()
         self.pg = connection.vendor == "postgresql"
         self.copy: _PgCopy | None = None
+        self.phases = self.outcome.phases
 
     def _existing(self, rows: list[Good]) -> dict[tuple[str, str], tuple[int, int, str]]:
         current: dict[tuple[str, str], tuple[int, int, str]] = {}
@@ -628,6 +637,7 @@ class TransactionSink:
         if not rows:
             return
         counts = self.outcome.counts
+        versions_started = time.perf_counter()
         current = self._existing(rows)
         new_rows: list[Good] = []
         versions: list[int] = []
@@ -648,6 +658,7 @@ class TransactionSink:
                 counts["cancelled"] += 1
             new_rows.append(row)
             versions.append(version)
+        self.phases.add("versions", time.perf_counter() - versions_started)
         if not write or not new_rows:
             return
         if supersede:
@@ -692,43 +703,49 @@ class TransactionSink:
         credits = credit_frame(frame, self.ctx, self.credit_summary, self.wanted)
         self.credit_summary.credits_written += len(credits)
         self.credit_s += time.perf_counter() - started
+        self.phases.add("credits", time.perf_counter() - started)
         return credits
 
     def _write_pg(self, rows: list[Good], versions: list[int], ordinals: list[int]) -> None:
         assert self.ctx is not None
         credits = self._credits(rows, versions, ordinals)
+        started = time.perf_counter()
+        cols = list(zip(*rows, strict=True))  # the rows' fields column by column, in C
+        attributes = [json.dumps(a) if a else "{}" for a in cols[G_ATTRIBUTES]]
         tx_text = copy_text(
             [
                 ordinals,
-                [r[G_SOURCE] for r in rows],
-                [r[G_EXT] for r in rows],
+                cols[G_SOURCE],
+                cols[G_EXT],
                 versions,
-                [r[G_KIND] for r in rows],
-                [r[G_AMOUNT] for r in rows],
-                [r[G_CURRENCY] for r in rows],
-                [r[G_QUANTITY] for r in rows],
-                [r[G_BOOKED] for r in rows],
-                [r[G_CLOSED] for r in rows],
-                [r[G_COLLECTED] for r in rows],
-                [r[G_OWNER] for r in rows],
-                [r[G_ACCOUNT] for r in rows],
-                [r[G_PRODUCT] for r in rows],
-                [r[G_REGION] for r in rows],
-                [json.dumps(r[G_ATTRIBUTES]) if r[G_ATTRIBUTES] else "{}" for r in rows],
-                [r[G_TOUCHES_JSON] or "[]" for r in rows],
-                [r[G_CANCELLED] for r in rows],
-                [r[G_HASH] for r in rows],
+                cols[G_KIND],
+                cols[G_AMOUNT],
+                cols[G_CURRENCY],
+                cols[G_QUANTITY],
+                cols[G_BOOKED],
+                cols[G_CLOSED],
+                cols[G_COLLECTED],
+                cols[G_OWNER],
+                cols[G_ACCOUNT],
+                cols[G_PRODUCT],
+                cols[G_REGION],
+                attributes,
+                [t or "[]" for t in cols[G_TOUCHES_JSON]],
+                cols[G_CANCELLED],
+                cols[G_HASH],
             ]
         ).encode()
         credit_text = b""
         if not credits.empty:
             # credit_columns starts with transaction_id (here the row's ordinal in the import)
             credit_text = copy_text(credit_columns(credits, self.ctx.rule_versions)).encode()
-        self.writer.submit(functools.partial(self._copy_chunk, tx_text, credit_text))
+        self.phases.add("copy_text", time.perf_counter() - started)
+        with self.phases("wait_writer"):  # the writer is two chunks behind
+            self.writer.submit(functools.partial(self._copy_chunk, tx_text, credit_text))
 
     def _copy_chunk(self, tx_text: bytes, credit_text: bytes) -> None:  # on the writer
         if self.copy is None:
-            self.copy = _PgCopy(self.batch.tenant_id, self.batch.pk, self.now)
+            self.copy = _PgCopy(self.batch.tenant_id, self.batch.pk, self.now, self.phases)
         self.copy.write(tx_text, credit_text)
 
     def _write_orm(self, rows: list[Good], versions: list[int]) -> None:
@@ -772,15 +789,18 @@ class TransactionSink:
     def finish(self) -> None:  # on the writer, after the last chunk
         """Record the credited keys and write closed periods' corrections."""
         if self.copy is not None:
-            self.copy.finish()  # records the PostgreSQL path's keys, set-based
+            with self.phases("change_feed"):
+                self.copy.finish()  # records the PostgreSQL path's keys, set-based
         if self.changed:
             changes_record(kind=ChangeKind.CREDIT, keys=self.changed)
         if self.wanted and self.ctx is not None:
-            self.credit_summary.corrections_written += write_corrections(
-                {}, self.wanted, {}, self.ctx
-            )
+            with self.phases("corrections"):
+                self.credit_summary.corrections_written += write_corrections(
+                    {}, self.wanted, {}, self.ctx
+                )
         if self.ctx is not None:
-            rollups_recompute(ctx=self.ctx)  # roll-up totals of the months it credited
+            with self.phases("rollups"):
+                rollups_recompute(ctx=self.ctx)  # roll-up totals of the months it credited
 
 
 def _supersede(ids: list[int], now: dt.datetime) -> None:  # on the writer
@@ -801,12 +821,20 @@ def _commit_chunks(
     column = validator.bound.name("external_id")
     seen: dict[str, dict[str, int]] = {}
     write = not sink.batch.dry_run
-    for chunk in table.chunks(CHUNK_ROWS):
+    phase = outcome.phases
+    chunks = table.chunks(CHUNK_ROWS)
+    while True:
+        with phase("read"):
+            chunk = next(chunks, None)
+        if chunk is None:
+            break
         outcome.counts["rows"] += chunk.rows
         outcome.add_row_errors(chunk.errors)
         issues = Issues(chunk.lines)
-        valid = validator.validate(chunk, issues)
+        with phase("validate"):
+            valid = validator.validate(chunk, issues)
         outcome.add_row_errors(issues.rows())
+        started = time.perf_counter()
         good: list[Good] = []
         for row in valid:
             by_source = seen.setdefault(row[G_SOURCE], {})
@@ -819,6 +847,7 @@ def _commit_chunks(
                 continue
             by_source[row[G_EXT]] = row[G_LINE]
             good.append(row)
+        phase.add("duplicates", time.perf_counter() - started)
         # all-or-nothing: once a row is bad nothing will be kept, so stop writing
         sink.add(good, write=write and not (strict and outcome.error_rows))
         if progress is not None:
@@ -868,7 +897,8 @@ def import_transactions(
                     finish(outcome)
 
             writer.submit(last)
-            writer.close(commit=True)
+            with outcome.phases("wait_commit"):
+                writer.close(commit=True)
     except RollbackError:
         outcome.changed = 0
     return outcome

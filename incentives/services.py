@@ -606,6 +606,7 @@ def _record(batch: IngestBatch, outcome: imports.Outcome, *, started: float) -> 
         batch.counts["timings"] = {
             "import_s": round(imported - started - credit_s, 3),
             "credit_s": round(time.perf_counter() - imported + credit_s, 3),
+            "phases": outcome.phases.as_dict(),
         }
         batch.save(update_fields=["counts"])
         audit_record(

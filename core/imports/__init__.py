@@ -20,6 +20,7 @@ from core.imports.outcome import (
     ImportMode,
     ImportStatus,
     Outcome,
+    Phases,
     Reason,
     RollbackError,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "Issues",
     "JsonTable",
     "Outcome",
+    "Phases",
     "Reason",
     "RollbackError",
     "RowError",

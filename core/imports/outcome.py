@@ -12,6 +12,9 @@ everything and writes no data row.
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +62,29 @@ class Reason(models.TextChoices):
     WORKER_LOST = "worker_lost", "The worker running the import stopped"
 
 
+class Phases:
+    """Seconds an import spent per phase (``read``, ``validate``, ``copy``, …), summed over
+    its chunks; each phase is timed on one thread (the importing one or the writer), so two
+    phases of different threads overlap and their sum may exceed the wall time."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - started)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: round(s, 3) for name, s in self.seconds.items()}
+
+
 @dataclass
 class Outcome:
     """What an import did (or, in a dry run, would do).
@@ -74,6 +100,7 @@ class Outcome:
     changed: int = 0  # rows written
     file_error: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    phases: Phases = field(default_factory=lambda: Phases())
 
     @property
     def rows(self) -> int:
