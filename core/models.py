@@ -251,6 +251,7 @@ class ChangeKind(models.TextChoices):
     FX_RATE = "fx_rate", "FX rate"
     QUOTA = "quota", "Quota"
     PLAN_ASSIGNMENT = "plan_assignment", "Plan assignment"
+    OBJECTIVE = "objective", "MBO objective (weight or signed-off completion)"
 
 
 class Change(EffectiveDated):

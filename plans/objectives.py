@@ -27,8 +27,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.changes import ChangeKey, changes_record
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
-from core.models import model_snapshot
+from core.models import ChangeKind, model_snapshot
 from hierarchy.access import Access
 from hierarchy.models import Period, PeriodStatus, Person
 from plans import objectives_selectors as sel
@@ -176,6 +177,14 @@ def _score(objective: Objective, *, now: Any, completion: bool) -> None:
     ObjectiveScore.objects.filter(objective=objective, superseded_at__isnull=True).update(
         superseded_at=now
     )
+    if objective.plan_id is not None:
+        # what a run pays on changed (or stopped counting): the open period's live run
+        # recalculates the person (payouts/live.py reads the change feed)
+        period = objective.period
+        changes_record(
+            kind=ChangeKind.OBJECTIVE,
+            keys=[ChangeKey(period.start, period.end, person_id=objective.person_id)],
+        )
     if objective.plan_id is None or objective.status == ObjectiveStatus.DRAFT:
         return
     ObjectiveScore.objects.create(

@@ -104,3 +104,24 @@ def test_someone_with_no_objectives_and_no_kpi_values_is_a_clear_problem(w):
     assert len(wes) == 2
     assert "set and sign off their objectives" in wes[0].message
     assert not [p for p in got.problems if p.person_id == str(w.org.erin.pk)]
+
+
+def test_a_sign_off_reaches_the_open_periods_live_run(w, django_capture_on_commit_callbacks):
+    from core.changes import changes_pending
+    from payouts import live
+
+    # given Erin's second objective submitted but not signed off, and the period calculated
+    _a, erin_b = signed_off(w, w.org.erin, [("Launch", "60", "100"), ("Docs", "40", None)])
+    objectives.objective_submit(access=w.access(), objective_id=erin_b.pk, completion="50")
+    signed_off(w, w.org.wes, [("Pipeline", "100", "100")])
+    assert _line(_run(w, django_capture_on_commit_callbacks), w.org.erin).amount == Decimal("6000")
+    live.live_recalculate()  # the keys of building the world
+    # when the manager signs it off
+    objectives.objective_sign_off(access=w.access(w.manager), objective_id=erin_b.pk)
+    # then the change feed names Erin over the period, and the live run pays her the 40 % share
+    keys = changes_pending(kinds=["objective"]).values_list("person_id", "valid_from", "valid_to")
+    assert set(keys) == {(w.org.erin.pk, w.period.start, w.period.end)}
+    (done,) = live.live_recalculate()
+    assert not done.full
+    assert _line(done.run, w.org.erin).amount == Decimal("8000.00")
+    assert _line(done.run, w.org.wes).amount == Decimal("10000.00")
