@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db import connection, transaction
+from django.db.models import BooleanField, Model, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core.audit import audit_record, current_actor
@@ -432,7 +433,8 @@ def _frozen(row: Statement) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Summary:
-    """One row of a statement list: who, which period, the run's status, earned and payable."""
+    """One row of a statement list: who, which period, the run's status, earned and payable
+    (``person`` is loaded with its id, name, employee id and user only)."""
 
     period: Period
     person: Person
@@ -450,6 +452,19 @@ class Summary:
         return f"{self.period.pk}-{self.person.pk}"
 
 
+def among(model: type[Model], ids: Sequence[int], column: str = "person_id") -> Any:
+    """A filter keeping the rows of ``model`` whose ``column`` is one of ``ids``: on PostgreSQL
+    one array parameter (``= ANY(%s)``); Django compiles a literal ``IN`` list parameter by
+    parameter, which for a business unit's 10k ids took seconds."""
+    if connection.vendor != "postgresql":
+        return Q(**{f"{column}__in": list(ids)})
+    table = connection.ops.quote_name(model._meta.db_table)
+    name = connection.ops.quote_name(column)
+    # (names from the model, quoted; the ids a parameter)
+    sql = f"{table}.{name} = ANY(%s::bigint[])"
+    return RawSQL(sql, (list(ids),), output_field=BooleanField())  # noqa: S611
+
+
 @dataclass
 class _Figures:
     """What a person's lines in a run add to her summary (before the ledger)."""
@@ -463,7 +478,7 @@ class _Figures:
 
 def _figures_from_summaries(run: CalculationRun, ids: list[int]) -> dict[int, _Figures]:
     """Read the run's :class:`LineSummary` rows of the people ``ids``: one indexed read."""
-    rows = LineSummary.objects.filter(run=run, person_id__in=ids).values_list(
+    rows = LineSummary.objects.filter(among(LineSummary, ids), run=run).values_list(
         "person_id", "currency", "earned", "payable", "attainment", "plan_ids"
     )
     return {
@@ -476,7 +491,7 @@ def _figures_from_lines(run: CalculationRun, ids: list[int]) -> dict[int, _Figur
     """Sum the run's lines of the people ``ids`` (a run written before summaries existed):
     the figures :func:`payouts.runs.write_summaries` stores, by aggregate queries."""
     out: dict[int, _Figures] = {}
-    lines = PayoutLine.objects.filter(run=run, person_id__in=ids)
+    lines = PayoutLine.objects.filter(among(PayoutLine, ids), run=run)
     rows = lines.values("person_id", "kind", "currency").annotate(total=Sum("amount"))
     for row in rows.order_by("person_id", "currency"):
         pid = row["person_id"]
@@ -509,7 +524,8 @@ def period_summaries(
     not grow with the people."""
     choice = choice or period_run(period=period)
     run = choice.run
-    persons = {p.pk: p for p in people.order_by()}
+    # A summary names its person (id, name, employee id, user): the other fields stay unread.
+    persons = {p.pk: p for p in people.order_by().only("full_name", "employee_id", "user_id")}
     ids = sorted(persons)
     if not ids:
         return []
@@ -526,7 +542,7 @@ def period_summaries(
         earned[pid] = ZERO if choice.final else got.earned
         moved[pid] = ZERO if choice.final else got.payable
     entries = (
-        LedgerEntry.objects.filter(period=period, person_id__in=ids)
+        LedgerEntry.objects.filter(among(LedgerEntry, ids), period=period)
         .values("person_id", "kind", "currency")
         .annotate(total=Sum("amount"))
         .order_by("person_id", "currency")
@@ -540,7 +556,7 @@ def period_summaries(
     frozen = (
         set(
             Statement.objects.filter(
-                period=period, person_id__in=list(moved), approval__reopened_at__isnull=True
+                among(Statement, list(moved)), period=period, approval__reopened_at__isnull=True
             ).values_list("person_id", flat=True)
         )
         if choice.final and moved
@@ -835,7 +851,7 @@ def team_rollup(
         under = people_in_subtrees(node_ids=[node_id], start=period.start, end=period.end)
         ids = list(under.values_list("pk", flat=True)[: SMALL_SUBTREE + 1])
         if len(ids) <= SMALL_SUBTREE:
-            people = people.filter(pk__in=ids)
+            people = people.filter(among(Person, ids, "id"))
         else:
             people = people.filter(pk__in=under.values("pk"))
     if access.principal.user_id is not None:
