@@ -20,7 +20,9 @@ the previous one instead of updating it:
   again when a holder or pool its plans read changed (a team pool, a gate on another team, a
   roll-up), and settled again when its pay-on-others'-pay rows changed (a manager override).
 * The recomputed chunks' lines are written; every other chunk's lines are carried forward
-  set-based (``INSERT … SELECT`` of the lines and of their per-credit contributions).
+  set-based (``INSERT … SELECT`` of the lines and of their per-credit contributions), and the
+  carried people's summaries (``LineSummary``) are summed from the copied lines, as a
+  recomputed chunk's are from its new ones.
 * Anything that changes the layout or what the chunks read for others (the people on a plan,
   the requests of the reduce) makes the pass a full one (every chunk again), and so does a
   full run newer than the last live run (it may have seen plan data the feed does not name).
@@ -479,6 +481,8 @@ def _copy_lines(run: CalculationRun, carried: Mapping[int, Sequence[int]]) -> in
                 [source, list(numbers), run.pk, run.pk, source],
             )
             copied += int(cursor.rowcount)
+    # Their people's summaries, from the lines just copied (set-based, as a fresh chunk's).
+    runs.write_summaries(run, sorted({k for numbers in carried.values() for k in numbers}))
     return copied
 
 
@@ -618,6 +622,7 @@ def _run_create(
         people_count=people,
         created_at=now,
         started_at=now,
+        summarized=True,
     )
     run.save()
     return run

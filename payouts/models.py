@@ -92,6 +92,9 @@ class CalculationRun(TenantModel):
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when the run is created: it writes a LineSummary per person with its lines (runs
+    # written before summaries existed have none and are summed from their lines).
+    summarized = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["period", "-number"]
@@ -200,6 +203,39 @@ class LineContribution(TenantModel):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "run", "line"], name="contribution_line")]
+
+
+class LineSummary(TenantModel):
+    """One person's payout lines in one run, summed: written with the lines (same chunk, same
+    transaction, set-based from the stored lines), append-only like them. Roll-ups read these
+    instead of aggregating the lines."""
+
+    run = models.ForeignKey(CalculationRun, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    chunk = models.PositiveIntegerField(default=0)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    earned = models.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        help_text="The lines an approval enters as earned (all but draws and clawbacks)",
+    )
+    payable = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, help_text="Every line's amount"
+    )
+    attainment = models.DecimalField(
+        max_digits=20,
+        decimal_places=8,
+        null=True,
+        blank=True,
+        help_text="The first line's attainment that has one (by line id)",
+    )
+    plan_ids = models.JSONField(default=list, help_text="The plans of its lines")
+    lines = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "run", "person"], name="linesummary_unique"),
+        ]
 
 
 class EntryKind(models.TextChoices):

@@ -74,10 +74,12 @@ from engine.types import KPI_COLUMNS, QUOTA_COLUMNS, Inputs, empty_frame
 from hierarchy.models import Period, Person
 from payouts import inputs as fetch
 from payouts import lifecycle
+from payouts.ledger import LINE_KINDS
 from payouts.models import (
     CalculationRun,
     ChunkStatus,
     LineContribution,
+    LineSummary,
     PayoutLine,
     RunChunk,
     RunKind,
@@ -173,6 +175,7 @@ def run_start(
         retry_of=retry_of,
         created_by_id=user_id,
         created_at=now,
+        summarized=True,
     )
     run.full_clean()
     run.save()
@@ -953,6 +956,42 @@ def _write_lines(
             )
     _insert(PayoutLine, _LINE_COLUMNS, rows, ids, json_column=_LINE_COLUMNS.index("trace"))
     _insert(LineContribution, _CONTRIBUTION_COLUMNS, contributions)
+    write_summaries(run, [chunk.number])
+
+
+def write_summaries(run: CalculationRun, chunks: Sequence[int]) -> int:
+    """Write the :class:`LineSummary` of every person with lines in ``chunks`` of ``run``, in
+    one ``INSERT … SELECT`` over the stored lines (a person's lines are all in her chunk).
+
+    ``earned`` is the lines an approval enters as earned (``payouts.ledger.entry_kind_for_line``:
+    all but draws and clawbacks), ``payable`` every line, ``attainment`` the first line's (by id)
+    that has one, ``plan_ids`` the distinct plans; the currency is the lines' (the smallest
+    code if a person's lines had several). Called in the transaction that stores the lines.
+    """
+    if not chunks:
+        return 0
+    lines, table = PayoutLine._meta.db_table, LineSummary._meta.db_table
+    placeholders = ", ".join(["%s"] * len(chunks))
+    others = ", ".join(["%s"] * len(LINE_KINDS))
+    plans = (
+        "jsonb_agg(DISTINCT l.plan_id ORDER BY l.plan_id)"
+        if connection.vendor == "postgresql"
+        else "json_group_array(DISTINCT l.plan_id)"
+    )
+    sql = (
+        f"INSERT INTO {table} (tenant_id, run_id, person_id, chunk, currency, earned, "  # noqa: S608
+        "payable, attainment, plan_ids, lines) "
+        "SELECT l.tenant_id, l.run_id, l.person_id, min(l.chunk), min(l.currency), "
+        f"sum(CASE WHEN l.kind IN ({others}) THEN 0 ELSE l.amount END), sum(l.amount), "
+        f"(SELECT a.attainment FROM {lines} a WHERE a.run_id = l.run_id "
+        "AND a.person_id = l.person_id AND a.attainment IS NOT NULL ORDER BY a.id LIMIT 1), "
+        f"{plans}, count(*) "
+        f"FROM {lines} l WHERE l.run_id = %s AND l.chunk IN ({placeholders}) "
+        "GROUP BY l.tenant_id, l.run_id, l.person_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*sorted(LINE_KINDS), run.pk, *chunks])
+        return int(cursor.rowcount)
 
 
 def _line_ids(run: CalculationRun, rows: list[list[Any]]) -> list[int]:

@@ -30,14 +30,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db import connection, transaction
+from django.db.models import BooleanField, Model, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core.audit import audit_record, current_actor
@@ -54,6 +55,7 @@ from payouts.models import (
     EntryKind,
     LedgerEntry,
     LineContribution,
+    LineSummary,
     PayoutLine,
     PeriodApproval,
     RunKind,
@@ -431,7 +433,8 @@ def _frozen(row: Statement) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Summary:
-    """One row of a statement list: who, which period, the run's status, earned and payable."""
+    """One row of a statement list: who, which period, the run's status, earned and payable
+    (``person`` is loaded with its id, name, employee id and user only)."""
 
     period: Period
     person: Person
@@ -449,75 +452,137 @@ class Summary:
         return f"{self.period.pk}-{self.person.pk}"
 
 
+def among(model: type[Model], ids: Sequence[int], column: str = "person_id") -> Any:
+    """A filter keeping the rows of ``model`` whose ``column`` is one of ``ids``: on PostgreSQL
+    one array parameter (``= ANY(%s)``); Django compiles a literal ``IN`` list parameter by
+    parameter, which for a business unit's 10k ids took seconds."""
+    if connection.vendor != "postgresql":
+        return Q(**{f"{column}__in": list(ids)})
+    table = connection.ops.quote_name(model._meta.db_table)
+    name = connection.ops.quote_name(column)
+    # (names from the model, quoted; the ids a parameter)
+    sql = f"{table}.{name} = ANY(%s::bigint[])"
+    return RawSQL(sql, (list(ids),), output_field=BooleanField())  # noqa: S611
+
+
+@dataclass
+class _Figures:
+    """What a person's lines in a run add to her summary (before the ledger)."""
+
+    currency: str
+    earned: Decimal
+    payable: Decimal
+    attainment: Decimal | None
+    plan_ids: set[int]
+
+
+def _figures_from_summaries(run: CalculationRun, ids: list[int]) -> dict[int, _Figures]:
+    """Read the run's :class:`LineSummary` rows of the people ``ids``: one indexed read."""
+    rows = LineSummary.objects.filter(among(LineSummary, ids), run=run).values_list(
+        "person_id", "currency", "earned", "payable", "attainment", "plan_ids"
+    )
+    return {
+        pid: _Figures(currency, earned, payable, attainment, set(plan_ids))
+        for pid, currency, earned, payable, attainment, plan_ids in rows
+    }
+
+
+def _figures_from_lines(run: CalculationRun, ids: list[int]) -> dict[int, _Figures]:
+    """Sum the run's lines of the people ``ids`` (a run written before summaries existed):
+    the figures :func:`payouts.runs.write_summaries` stores, by aggregate queries."""
+    out: dict[int, _Figures] = {}
+    lines = PayoutLine.objects.filter(among(PayoutLine, ids), run=run)
+    rows = lines.values("person_id", "kind", "currency").annotate(total=Sum("amount"))
+    for row in rows.order_by("person_id", "currency"):
+        pid = row["person_id"]
+        got = out.setdefault(pid, _Figures(row["currency"], ZERO, ZERO, None, set()))
+        if entry_kind_for_line(row["kind"]) == EntryKind.EARNED:
+            got.earned += row["total"]
+        got.payable += row["total"]
+    # Attainment: the first line's (by id) that has one, per person.
+    for pid, att in (
+        lines.filter(attainment__isnull=False)
+        .order_by("person_id", "id")
+        .values_list("person_id", "attainment")
+    ):
+        if out[pid].attainment is None:
+            out[pid].attainment = att
+    for pid, plan_id in lines.values_list("person_id", "plan_id").distinct():
+        out[pid].plan_ids.add(plan_id)
+    return out
+
+
 def period_summaries(
     *, period: Period, people: QuerySet[Person], choice: RunChoice | None = None
 ) -> list[Summary]:
     """Return the statement summary of every person in ``people`` the period's run paid or
-    the ledger moved, by aggregate queries (their number does not grow with the people)."""
+    the ledger moved, sorted by name and employee id.
+
+    ``people`` is read once; then, by their ids, the run's part from its per-person summaries
+    (``LineSummary``: one indexed read; summed from the lines for a run written before
+    summaries existed) and the ledger's by one aggregate query. The number of queries does
+    not grow with the people."""
     choice = choice or period_run(period=period)
     run = choice.run
-    earned: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    moved: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    currency: dict[int, str] = {}
-    attainment: dict[int, Decimal | None] = {}
-    plans: dict[int, set[str]] = defaultdict(set)
+    # A summary names its person (id, name, employee id, user): the other fields stay unread.
+    persons = {p.pk: p for p in people.order_by().only("full_name", "employee_id", "user_id")}
+    ids = sorted(persons)
+    if not ids:
+        return []
+    figures: dict[int, _Figures] = {}
     if run is not None:
-        lines = PayoutLine.objects.filter(run=run, person__in=people)
-        for row in lines.values("person_id", "kind", "currency").annotate(total=Sum("amount")):
-            pid = row["person_id"]
-            currency.setdefault(pid, row["currency"])
-            earned.setdefault(pid, ZERO)
-            if choice.final:
-                continue  # the ledger holds what the approval entered
-            if entry_kind_for_line(row["kind"]) == EntryKind.EARNED:
-                earned[pid] += row["total"]
-            moved[pid] += row["total"]
-        # Attainment: the first component's the run wrote (the plan's order), per person.
-        for pid, att in (
-            lines.filter(attainment__isnull=False)
-            .order_by("person_id", "id")
-            .values_list("person_id", "attainment")
-        ):
-            attainment.setdefault(pid, att)
-        for pid, name in lines.values_list("person_id", "plan__name").distinct():
-            plans[pid].add(name)
+        read = _figures_from_summaries if run.summarized else _figures_from_lines
+        figures = read(run, ids)
+    earned: dict[int, Decimal] = {}
+    moved: dict[int, Decimal] = {}
+    currency: dict[int, str] = {}
+    for pid, got in figures.items():
+        currency[pid] = got.currency
+        # Final: the ledger holds what the approval entered from the lines.
+        earned[pid] = ZERO if choice.final else got.earned
+        moved[pid] = ZERO if choice.final else got.payable
     entries = (
-        LedgerEntry.objects.filter(period=period, person__in=people)
+        LedgerEntry.objects.filter(among(LedgerEntry, ids), period=period)
         .values("person_id", "kind", "currency")
         .annotate(total=Sum("amount"))
+        .order_by("person_id", "currency")
     )
     for row in entries:
         pid = row["person_id"]
         if row["kind"] == EntryKind.EARNED:
-            earned[pid] += row["total"]
-        moved[pid] += row["total"]
+            earned[pid] = earned.get(pid, ZERO) + row["total"]
+        moved[pid] = moved.get(pid, ZERO) + row["total"]
         currency.setdefault(pid, row["currency"])
-    ids = set(earned) | set(moved)
     frozen = (
         set(
             Statement.objects.filter(
-                period=period, person_id__in=ids, approval__reopened_at__isnull=True
+                among(Statement, list(moved)), period=period, approval__reopened_at__isnull=True
             ).values_list("person_id", flat=True)
         )
-        if choice.final
+        if choice.final and moved
         else set()
     )
+    plan_ids = {p for got in figures.values() for p in got.plan_ids}
+    names = dict(Plan.objects.filter(pk__in=plan_ids).values_list("pk", "name"))
     default = get_current_tenant().default_currency
-    return [
-        Summary(
-            period=period,
-            person=p,
-            status=choice.status,
-            run_id=run.pk if run else None,
-            currency=currency.get(p.pk, default),
-            earned=earned.get(p.pk, ZERO),
-            payable=moved.get(p.pk, ZERO),
-            attainment=attainment.get(p.pk),
-            plans=tuple(sorted(plans.get(p.pk, ()))),
-            frozen=p.pk in frozen,
+    out = []
+    for pid in moved:
+        paid = figures.get(pid)
+        out.append(
+            Summary(
+                period=period,
+                person=persons[pid],
+                status=choice.status,
+                run_id=run.pk if run else None,
+                currency=currency.get(pid, default),
+                earned=earned.get(pid, ZERO),
+                payable=moved[pid],
+                attainment=paid.attainment if paid else None,
+                plans=tuple(sorted({names[x] for x in paid.plan_ids})) if paid else (),
+                frozen=pid in frozen,
+            )
         )
-        for p in people.filter(pk__in=ids).order_by("full_name", "employee_id")
-    ]
+    return sorted(out, key=lambda r: (r.person.full_name, r.person.employee_id))
 
 
 def statement_periods() -> QuerySet[Period]:
@@ -786,15 +851,21 @@ def team_rollup(
         under = people_in_subtrees(node_ids=[node_id], start=period.start, end=period.end)
         ids = list(under.values_list("pk", flat=True)[: SMALL_SUBTREE + 1])
         if len(ids) <= SMALL_SUBTREE:
-            people = people.filter(pk__in=ids)
+            people = people.filter(among(Person, ids, "id"))
         else:
             people = people.filter(pk__in=under.values("pk"))
     if access.principal.user_id is not None:
         people = people.exclude(user_id=access.principal.user_id)
     rows = period_summaries(period=period, people=people)
+    # The employee id only breaks ties between equal names (its key is computed for those).
+    twins = {name for name, n in Counter(r.person.full_name for r in rows).items() if n > 1}
+    no_tie: tuple[tuple[tuple[int, int | str], ...], str] = ((), "")
     keys: dict[str, Any] = {
         # Natural order, so "Rep 2" comes before "Rep 11".
-        "name": lambda r: (natural_key(r.person.full_name), natural_key(r.person.employee_id)),
+        "name": lambda r: (
+            natural_key(r.person.full_name),
+            natural_key(r.person.employee_id) if r.person.full_name in twins else no_tie,
+        ),
         "plan": lambda r: (natural_key(", ".join(r.plans)), natural_key(r.person.full_name)),
         "attainment": lambda r: (r.attainment is not None, r.attainment or ZERO),
         "earned": lambda r: r.earned,
