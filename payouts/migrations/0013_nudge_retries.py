@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('core', '0005_tenant_leaderboard'),
         ('hierarchy', '0002_import_kernel'),
-        ('payouts', '0011_live'),
+        ('payouts', '0012_line_summaries'),
         ('plans', '0003_plan_acknowledgement'),
     ]
 
