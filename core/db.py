@@ -64,6 +64,36 @@ class EnableTenantRLS(migrations.operations.base.Operation):
         return (self.__class__.__name__, [], {"table": self.table})
 
 
+class AddFieldInPlace(migrations.AddField):
+    """``AddField`` that adds a NOT NULL column with a constant default in place on SQLite.
+
+    Django's SQLite schema editor adds such a column by remaking the table (create a copy,
+    move the rows, drop the old one, rename the copy). That drops the table's own triggers (the
+    append-only and frozen-rows guards) without a word, and the rename fails outright when
+    another table's trigger reads this one ("error in trigger hierarchy_period_calculated_guard:
+    no such table: main.payouts_calculationrun"). ``ALTER TABLE ... ADD COLUMN ... NOT NULL
+    DEFAULT`` needs no remake. PostgreSQL takes the ordinary path.
+    """
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor != "sqlite":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        model = to_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        params = field.db_parameters(connection=schema_editor.connection)
+        default = schema_editor.prepare_default(field.get_default())
+        null = "" if field.null else " NOT NULL"
+        check = f" CHECK ({params['check']})" if params.get("check") else ""
+        schema_editor.execute(
+            f"ALTER TABLE {schema_editor.quote_name(model._meta.db_table)} ADD COLUMN "
+            f"{schema_editor.quote_name(field.column)} {params['type']}{null} "
+            f"DEFAULT {default}{check}"
+        )
+
+
 class MakeAppendOnly(migrations.operations.base.Operation):
     """Refuse UPDATE and DELETE on a table with a trigger (PostgreSQL and SQLite)."""
 

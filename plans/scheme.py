@@ -27,7 +27,7 @@ from django.db.models import Q
 
 from hierarchy import org_selectors
 from hierarchy.access import Access
-from hierarchy.models import Assignment, JobRole, Node, NodeClosure
+from hierarchy.models import Assignment, JobFunction, JobRole, Node, NodeClosure
 from plans.dependencies import (
     GATE,
     MBO,
@@ -174,9 +174,12 @@ def _versions(day: dt.date) -> list[PlanVersion]:
     return list(latest.values())
 
 
-def scheme_get(*, access: Access, day: dt.date) -> Scheme:
-    """Return the scheme of ``day``: plans, who is on each, and the dependencies between them."""
+def scheme_get(*, access: Access, day: dt.date, draft: PlanVersion | None = None) -> Scheme:
+    """Return the scheme of ``day``: plans, who is on each, and the dependencies between them;
+    ``draft``: a version (a draft, say) read in place of its plan's version in force."""
     versions = _versions(day)
+    if draft is not None:
+        versions = [v for v in versions if v.plan_id != draft.plan_id] + [draft]
     assignments = list(
         PlanAssignment.objects.filter(plan_version__in=[v.pk for v in versions]).as_of(day)
     )
@@ -378,3 +381,51 @@ def scheme_figure_links(
         if source != e.plan:  # a plan's override on its own pay is no edge between two
             links.append((node(source), node(e.plan), 1, f"{e.kind_label}: {e.measure}", True))
     return nodes, links
+
+
+# --- the builder's plan health (plans/health.py): the warnings the scheme knows ---------------
+
+COMPANY_WIDE = (
+    "{component} pays on {target}'s {measure}, a company-wide result: a {function} role can "
+    "hardly move it (guidance: pay people on what they can influence)."
+)
+BUILDER_WARNING = "{component} ({kind}) reads {target}: {warning}."
+
+
+def builder_warnings(*, access: Access, version: PlanVersion, day: dt.date) -> list[str]:
+    """Return the warnings of the scheme about ``version`` as if it were in force on ``day``: a
+    gate, pool, milestone or override on a metric nobody is assigned to produce (or on an
+    unknown team, person or plan), and a component paying a role outside management on a
+    whole hierarchy's result (its root node: company profit on a support role)."""
+    scheme = scheme_get(access=access, day=day, draft=version)
+    mine = [e for e in scheme.edges if e.plan_id == version.plan_id]
+    out = [
+        BUILDER_WARNING.format(
+            component=e.component,
+            kind=e.kind_label[:1].lower() + e.kind_label[1:],
+            target=e.target or e.target_ref,
+            warning=e.warning,
+        )
+        for e in mine
+        if e.warning
+    ]
+    function = version.plan.function
+    if function == JobFunction.MANAGEMENT:
+        return out
+    read = [e for e in mine if e.on == ON_NODE and not e.warning]
+    nodes, _people = org_selectors.nodes_and_people_by_ref((), [e.target_ref for e in read], ())
+    below = NodeClosure.objects.filter(depth__gt=0).as_of(day).values("descendant_id")
+    roots = set(
+        Node.objects.filter(pk__in={n.pk for n in nodes.values()})
+        .exclude(pk__in=below)
+        .values_list("pk", flat=True)
+    )
+    label = JobFunction(function).label.lower() if function in JobFunction.values else function
+    out += [
+        COMPANY_WIDE.format(
+            component=e.component, target=e.target, measure=e.measure or "result", function=label
+        )
+        for e in read
+        if e.target_ref in nodes and nodes[e.target_ref].pk in roots
+    ]
+    return out

@@ -29,7 +29,7 @@ from hierarchy import org_selectors, periods
 from hierarchy.access import request_access
 from hierarchy.models import JobFunction
 from hierarchy.org_views import require_any
-from plans import cases, catalog, health, preview, selectors, services
+from plans import cases, catalog, health, preview, scheme, selectors, services
 from plans.models import Plan, PlanVersion, VersionStatus
 from plans.source import check_source, dump_spec, load_text
 
@@ -376,7 +376,10 @@ def _health(request: HttpRequest, version: PlanVersion) -> health.Health:
             for person, a in selectors.plan_people(plan_id=version.plan_id, day=today)
             if person.base_salary and person.home_currency == a.currency
         ]
-    return health.plan_health(version.spec, mixes=mixes)
+    found = health.plan_health(version.spec, mixes=mixes)
+    day = periods.tenant_today(request.tenant)  # type: ignore[attr-defined]
+    found.warnings.extend(scheme.builder_warnings(access=access, version=version, day=day))
+    return found
 
 
 @require_POST

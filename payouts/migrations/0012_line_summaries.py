@@ -4,7 +4,7 @@ import core.currencies
 import django.db.models.deletion
 from django.db import migrations, models
 
-from core.db import EnableTenantRLS, MakeAppendOnly
+from core.db import AddFieldInPlace, EnableTenantRLS, MakeAppendOnly
 
 
 class Migration(migrations.Migration):
@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
+        AddFieldInPlace(  # SQLite: no table remake (the period guard's trigger reads this table)
             model_name='calculationrun',
             name='summarized',
             field=models.BooleanField(db_default=False, default=False),

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from core.db import AddFieldInPlace
+
 
 class Migration(migrations.Migration):
 
@@ -13,7 +15,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
+        AddFieldInPlace(
             model_name='sentnudge',
             name='attempts',
             field=models.PositiveSmallIntegerField(default=1),

@@ -255,3 +255,46 @@ def test_the_map_joins_teams_to_their_plans_and_flags_each_dependency(org, schem
     sankey = figure["data"][0]
     assert sankey["type"] == "sankey" and sankey["node"]["label"] == labels
     assert len(sankey["link"]["value"]) == len(links)
+
+
+def test_the_builder_warns_of_a_gate_nobody_produces_and_a_company_wide_result(
+    org, alice, client_alice
+):
+    """The plan health panel reads the scheme for the version it shows (a draft as if in force):
+    a gate on a team that does not exist, and a support plan's pool on the whole company's
+    profit; a management plan may pay on the company's result."""
+    components = (
+        "  - id: kicker\n    name: Kicker\n    type: commission\n    measure: bookings\n"
+        '    rate: "0.01"\n'
+        "    gate: {measure: mqls, scope: node, holder: ghost-team, min_value: 1}\n"
+        "  - id: share\n    name: Profit share\n    type: profit_share\n    kpi: profit\n"
+        '    source_node: ceo\n    share: "0.01"\n    split: equal\n'
+    )
+    with tenant_scope(org.tenant):
+        for function, company_warned in (("support", True), ("management", False)):
+            plan = services.plan_create(
+                code=f"care-{function}",
+                name=f"Care {function}",
+                function=function,
+                source=_spec(f"care_{function}", f"Care {function}", components),
+                user_id=alice.pk,
+                valid_from=D(2026, 1, 1),
+            )
+            draft = plan.versions.get()
+            got = scheme.builder_warnings(
+                access=comp_admin_access(alice.pk), version=draft, day=DAY
+            )
+            assert (
+                "Kicker (gate on another team's metric) reads ghost-team: no team 'ghost-team' "
+                "exists." in got
+            )
+            company = [w for w in got if "company-wide result" in w]
+            assert bool(company) is company_warned, got
+            page = client_alice.get(f"/plans/{plan.pk}/versions/1/").content.decode()
+            assert ("company-wide result" in page) is company_warned
+            assert "no team &#x27;ghost-team&#x27; exists" in page  # in the plan health panel
+            if company_warned:
+                assert company == [
+                    "Profit share pays on Company's profit, a company-wide result: a support "
+                    "role can hardly move it (guidance: pay people on what they can influence)."
+                ]
