@@ -28,10 +28,9 @@ def test_every_migration_applies_on_a_fresh_sqlite_file_and_keeps_its_triggers(t
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}
+        if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
     }
-    env |= {"DATABASE_URL": f"sqlite:///{db}", "DEBUG": "true", "DJANGO_SETTINGS_MODULE": ""}
-    env.pop("DJANGO_SETTINGS_MODULE")
+    env |= {"DATABASE_URL": f"sqlite:///{db}", "DEBUG": "true"}
     done = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input"],
         cwd=ROOT,
@@ -46,5 +45,5 @@ def test_every_migration_applies_on_a_fresh_sqlite_file_and_keeps_its_triggers(t
             r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
         }
         columns = {r[1] for r in conn.execute("PRAGMA table_info(payouts_calculationrun)")}
-    assert EXPECTED <= triggers, sorted(EXPECTED - triggers)
+    assert triggers >= EXPECTED, sorted(EXPECTED - triggers)
     assert "summarized" in columns
