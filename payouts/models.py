@@ -805,7 +805,7 @@ class SentNudge(TenantModel):
         ]
         indexes = [
             models.Index(
-                fields=["retry_at"],
+                fields=["tenant", "retry_at"],
                 name="sentnudge_retry_due",
                 condition=models.Q(retry_at__isnull=False),
             )

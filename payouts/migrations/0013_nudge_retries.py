@@ -27,6 +27,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='sentnudge',
-            index=models.Index(condition=models.Q(('retry_at__isnull', False)), fields=['retry_at'], name='sentnudge_retry_due'),
+            index=models.Index(condition=models.Q(('retry_at__isnull', False)), fields=['tenant', 'retry_at'], name='sentnudge_retry_due'),
         ),
     ]
