@@ -20,7 +20,9 @@ from hierarchy import periods as period_services
 from hierarchy.access import request_access
 from hierarchy.models import Period, Person
 from payouts import preview as pv
-from plans.selectors import plan_version_get
+from payouts.models import CalculationRun, RunStatus
+from plans.models import PlanVersion
+from plans.selectors import plan_people, plan_version_get
 
 PEOPLE_LIMIT = 2000  # the picker's options (a select; the API takes any person's id)
 PERIODS_LIMIT = 200
@@ -30,25 +32,54 @@ class PreviewForm(forms.Form):
     person = forms.TypedChoiceField(choices=[], coerce=int, label="Person")
     period = forms.TypedChoiceField(choices=[], coerce=int, label="Period")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_plan: list[Person] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        first = {p.pk for p in on_plan or []}
         people = Person.objects.order_by("full_name", "employee_id")[:PEOPLE_LIMIT]
-        self.fields["person"].choices = [("", "Choose a person")] + [  # type: ignore[attr-defined]
-            (str(p.pk), f"{p.full_name} ({p.employee_id})") for p in people
-        ]
+
+        def label(p: Person) -> str:
+            return f"{p.full_name} ({p.employee_id})"
+
+        # the plan's people first: the ones a preview is about
+        choices: list[Any] = [("", "Choose a person")]
+        if first:
+            choices.append(("On this plan", [(str(p.pk), label(p)) for p in on_plan or []]))
+        others = [(str(p.pk), label(p)) for p in people if p.pk not in first]
+        choices.append(("Everyone else", others) if first else ("Everyone", others))
+        self.fields["person"].choices = choices  # type: ignore[attr-defined]
         periods = Period.objects.order_by("-start", "kind")[:PERIODS_LIMIT]
         self.fields["period"].choices = [  # type: ignore[attr-defined]
             (str(p.pk), p.label) for p in periods
         ]
 
 
-def _default_period(request: HttpRequest) -> Period | None:
+def _default_period(request: HttpRequest, version: PlanVersion) -> Period | None:
+    """The period under way of the plan's payout frequency (a quarterly plan: this quarter);
+    a plan that does not say: the kind of period the tenant last calculated."""
     today = period_services.tenant_today(request.tenant)  # type: ignore[attr-defined]
+    latest = (
+        CalculationRun.objects.filter(status=RunStatus.SUCCEEDED)
+        .select_related("period")
+        .order_by("-created_at")
+        .first()
+    )
+    kind = str(
+        (version.spec or {}).get("payout_frequency")
+        or (latest.period.kind if latest else "monthly")
+    )
+    under_way = Period.objects.filter(start__lte=today, end__gt=today)
     found: Period | None = (
-        Period.objects.filter(kind="monthly", start__lte=today, end__gt=today).first()
+        under_way.filter(kind=kind).first()
+        or under_way.filter(kind="monthly").first()
         or Period.objects.order_by("-start").first()
     )
     return found
+
+
+def _on_plan(request: HttpRequest, version: PlanVersion) -> list[Person]:
+    today = period_services.tenant_today(request.tenant)  # type: ignore[attr-defined]
+    people = {p.pk: p for p, _a in plan_people(plan_id=version.plan_id, day=today)}
+    return sorted(people.values(), key=lambda p: (p.full_name, p.employee_id))
 
 
 @require_permission("plans.change")
@@ -62,7 +93,7 @@ def plan_version_preview(request: HttpRequest, plan_id: int, number: int) -> Htt
     problems: list[dict[str, Any]] = []
     error = ""
     if "person" in request.GET:
-        form = PreviewForm(request.GET)
+        form = PreviewForm(request.GET, on_plan=_on_plan(request, version))
         if form.is_valid():
             try:
                 person, period = pv.preview_targets(
@@ -75,8 +106,11 @@ def plan_version_preview(request: HttpRequest, plan_id: int, number: int) -> Htt
             except ApplicationError as exc:
                 error = exc.message
     else:
-        default = _default_period(request)
-        form = PreviewForm(initial={"period": default.pk if default else None})
+        default = _default_period(request, version)
+        form = PreviewForm(
+            initial={"period": default.pk if default else None},
+            on_plan=_on_plan(request, version),
+        )
     return render(
         request,
         "dashboards/preview/plan_version_preview.html",

@@ -38,6 +38,10 @@ def test_a_comp_admin_previews_the_draft_from_the_builder(client_alice, sales):
     # when the page opens: a picker and an empty state
     html = client_alice.get(_url(sales)).content.decode()
     assert 'id="preview-form"' in html and "Choose a person and a period" in html
+    # the plan's people come first in the picker, under their own heading
+    on_plan = html.index('<optgroup label="On this plan">')
+    assert on_plan < html.index('<optgroup label="Everyone else">')
+    assert html.index(f'value="{sales.people[0].pk}"') > on_plan
     # when she picks a seller and January
     seller = sales.people[0]
     page = client_alice.get(_url(sales), {"person": seller.pk, "period": sales.period.pk})
