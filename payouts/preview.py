@@ -27,7 +27,7 @@ import datetime as dt
 import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -182,8 +182,10 @@ def _side(
         len(mine)
         and ((mine["person_id"] == key) & mine["plan_id"].isin([str(v) for v in versions])).any()
     )
-    # "On no plan" is said once, naming this plan (gather's says "no published plan").
-    problems = [p for p in got.problems if p.code != fetch.NO_ASSIGNMENTS]
+    # "On no plan" is said once, naming this plan (gather's says "no published plan"); what
+    # another of the person's plans lacks (a quota of a plan she is also on) is not this
+    # preview's business: those plans are left out of the computation below.
+    problems = _of_versions([p for p in got.problems if p.code != fetch.NO_ASSIGNMENTS], versions)
     if not on_plan:
         message = MSG_NOT_ON_PLAN.format(
             person=person.full_name, plan=_plan_code(plan_id), period=period.label
@@ -192,7 +194,8 @@ def _side(
     if problems:
         return PreviewSide(numbers, [], {}, _sorted(problems)), 1
     wide = _reads_others(got.inputs, key, versions) if everyone is None else everyone
-    inputs, people = got.inputs, 1
+    inputs = replace(got.inputs, assignments=mine[mine["plan_id"].isin([str(v) for v in versions])])
+    people = 1
     if wide:
         whole = fetch.gather(period_id=period.pk, known_at=known_at, substitute=substitute)
         if whole.problems:
@@ -228,6 +231,12 @@ def _side(
         )
         totals[ln.currency] += ln.amount
     return PreviewSide(numbers, lines, dict(sorted(totals.items()))), people
+
+
+def _of_versions(problems: Sequence[fetch.Problem], versions: Sequence[int]) -> list[fetch.Problem]:
+    """Keep the problems of these plan versions and those of no plan in particular."""
+    mine = {str(v) for v in versions}
+    return [p for p in problems if p.plan is None or p.plan in mine]
 
 
 def _sorted(problems: Sequence[fetch.Problem]) -> list[fetch.Problem]:

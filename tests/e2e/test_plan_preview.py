@@ -25,7 +25,8 @@ def test_a_comp_admin_previews_a_draft_on_real_data(browser, demo_server, demo_r
         page.select_option("#id_person", demo_run["person"])
         page.select_option("#id_period", demo_run["period"])
         page.click("#preview-run")
-        page.wait_for_selector("#preview-result")
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#preview-result").count() == 1, page.inner_text("main")[-3000:]
         assert page.locator("#preview-table tbody tr").count() >= 1
         assert page.inner_text("#preview-summary")
         assert page.locator("#preview-traces-draft li").count() >= 1

@@ -160,3 +160,46 @@ def test_a_plan_on_others_pay_is_previewed_on_the_whole_period(
     [change] = got.differences
     assert change.before == (team * Decimal("0.1")).quantize(CENT, ROUND_HALF_UP) > 0
     assert change.after == (team * Decimal("0.2")).quantize(CENT, ROUND_HALF_UP)
+
+
+def test_what_another_plan_of_the_person_lacks_does_not_block_the_preview(sales):
+    """A seller also on a second plan whose quota nobody set: the second plan's problem is its
+    own, and the preview of the first computes as the run of that plan alone would."""
+    import datetime as dt
+
+    from core.models import Role
+    from core.permissions import ROLE_PERMISSIONS, Principal
+    from hierarchy.access import access_for
+
+    # given a second published plan on the sellers' node that needs a quota nobody set
+    second = plans.plan_create(
+        code="bonus-plan",
+        name="Bonus plan",
+        source=(
+            "version: 1\nid: bonus-plan\nname: Bonus plan\ncurrency: USD\nmeasures:\n"
+            "  - {id: bookings, aggregate: sum}\ncomponents:\n"
+            "  - {id: bonus, name: Bonus, type: attainment_bonus, measure: bookings,"
+            " curve: {points: [{attainment: '1.0', payout: '1.0'}]}}\n"
+        ),
+        user_id=None,
+        valid_from=dt.date(2026, 1, 1),
+    )
+    plans.plan_version_publish(version_id=second.versions.get().pk, user_id=None)
+    plans.plan_assignment_create(
+        access=access_for(
+            Principal(permissions=ROLE_PERMISSIONS[Role.COMP_ADMIN], user_id=None),
+            today=dt.date(2026, 1, 1),
+        ),
+        plan_version_id=second.versions.get().pk,
+        holder=plans.Holder(node_id=sales.node.pk),
+        target_incentive=Decimal(1000),
+        valid_from=dt.date(2026, 1, 1),
+        user_id=None,
+    )
+    seller = sales.people[0]
+    # when the first plan's draft is previewed for her
+    got = pv.preview(version=_draft(sales), person=seller, period=sales.period)
+    # then it computes, on the first plan only, what the earlier run paid her on it
+    assert got.published is not None and not got.draft.problems
+    assert _side_lines(got.draft) == _run_lines(sales.run, seller)
+    assert {ln.component_id for ln in got.draft.lines} <= {"commission", "per_meeting"}
