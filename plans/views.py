@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -366,20 +367,19 @@ def _health(request: HttpRequest, version: PlanVersion) -> health.Health:
     incentive, which is per payout period, annualised by the plan's payout frequency."""
     access = request_access(request)
     mixes: list[tuple[Decimal, Decimal]] = []
+    today = periods.tenant_today(request.tenant)  # type: ignore[attr-defined]
     if access.sees_everyone:
         per_year = Decimal(12) / MONTHS_PER_PAYOUT.get(
             str(version.spec.get("payout_frequency", "monthly")), 1
         )
-        today = periods.tenant_today(request.tenant)  # type: ignore[attr-defined]
         mixes = [
             (person.base_salary, a.target_incentive * per_year)
             for person, a in selectors.plan_people(plan_id=version.plan_id, day=today)
             if person.base_salary and person.home_currency == a.currency
         ]
     found = health.plan_health(version.spec, mixes=mixes)
-    day = periods.tenant_today(request.tenant)  # type: ignore[attr-defined]
-    found.warnings.extend(scheme.builder_warnings(access=access, version=version, day=day))
-    return found
+    extra = scheme.builder_warnings(access=access, version=version, day=today)
+    return replace(found, warnings=[*found.warnings, *extra])
 
 
 @require_POST
