@@ -24,6 +24,17 @@ from plans.models import PlanAssignmentVersion, PlanVersion, VersionStatus
 
 # In a run's pins (and each chunk's): its inputs were read through this module.
 VERSIONED_PIN = "inputs_versioned"
+# What a run reads of a plan assignment, after its id (the live table's and the log's alike).
+ASSIGNMENT_COLUMNS = (
+    "plan_id",
+    "person_id",
+    "role_id",
+    "node_id",
+    "target_incentive",
+    "currency",
+    "valid_from",
+    "valid_to",
+)
 
 
 def reads_versions(pinned: Mapping[str, Any] | None) -> bool:
@@ -69,17 +80,7 @@ def plan_assignment_rows(
         .overlapping(start, end)
         .known_at(known_at)
         .order_by("assignment_id")
-        .values_list(
-            "assignment_id",
-            "plan_id",
-            "person_id",
-            "role_id",
-            "node_id",
-            "target_incentive",
-            "currency",
-            "valid_from",
-            "valid_to",
-        )
+        .values_list("assignment_id", *ASSIGNMENT_COLUMNS)
     )
 
 

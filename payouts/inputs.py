@@ -451,17 +451,7 @@ def _plan_assignments(ctx: _Context, versions: list[_Version]) -> pd.DataFrame:
             .filter(narrow)
             .overlapping(p.start, p.end)
             .order_by("pk")
-            .values_list(
-                "pk",
-                "plan_id",
-                "person_id",
-                "role_id",
-                "node_id",
-                "target_incentive",
-                "currency",
-                "valid_from",
-                "valid_to",
-            )
+            .values_list("pk", *as_known.ASSIGNMENT_COLUMNS)
         )
     )
     cols = ["pa", "plan", "person", "role", "node", "ti", "currency", "a_start", "a_end"]

@@ -12,9 +12,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from core.temporal import versions_record
 from plans.models import PlanAssignment, PlanAssignmentVersion, Quota, QuotaVersion
+
+# The fields each log copies from its live row (same names on both).
+ASSIGNMENT_FIELDS = (
+    "plan_version_id",
+    "plan_id",
+    "person_id",
+    "role_id",
+    "node_id",
+    "target_incentive",
+    "currency",
+    "valid_from",
+    "valid_to",
+)
+QUOTA_FIELDS = ("person_id", "node_id", "quota_id", "amount", "currency", "valid_from", "valid_to")
+
+
+def _rows(key: str, objs: Iterable[Any], fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{key: o.pk, **{f: getattr(o, f) for f in fields}} for o in objs]
 
 
 def plan_assignment_versions_record(
@@ -24,21 +43,7 @@ def plan_assignment_versions_record(
     return versions_record(
         PlanAssignmentVersion,
         key="assignment_id",
-        rows=[
-            {
-                "assignment_id": a.pk,
-                "plan_version_id": a.plan_version_id,
-                "plan_id": a.plan_id,
-                "person_id": a.person_id,
-                "role_id": a.role_id,
-                "node_id": a.node_id,
-                "target_incentive": a.target_incentive,
-                "currency": a.currency,
-                "valid_from": a.valid_from,
-                "valid_to": a.valid_to,
-            }
-            for a in assignments
-        ],
+        rows=_rows("assignment_id", assignments, ASSIGNMENT_FIELDS),
         moment=moment,
     )
 
@@ -48,18 +53,6 @@ def quota_versions_record(quotas: Iterable[Quota], *, moment: datetime | None = 
     return versions_record(
         QuotaVersion,
         key="quota_row_id",
-        rows=[
-            {
-                "quota_row_id": q.pk,
-                "person_id": q.person_id,
-                "node_id": q.node_id,
-                "quota_id": q.quota_id,
-                "amount": q.amount,
-                "currency": q.currency,
-                "valid_from": q.valid_from,
-                "valid_to": q.valid_to,
-            }
-            for q in quotas
-        ],
+        rows=_rows("quota_row_id", quotas, QUOTA_FIELDS),
         moment=moment,
     )

@@ -17,6 +17,7 @@ from hierarchy.imports import hr_import
 from hierarchy.models import Person, PersonVersion
 from plans import services as plans
 from plans.models import PlanAssignment, PlanAssignmentVersion, Quota, QuotaVersion
+from plans.versions import ASSIGNMENT_FIELDS, QUOTA_FIELDS
 from tests.payouts.rundata import build_sales
 from tests.plans.conftest import comp_admin_access
 
@@ -88,14 +89,7 @@ def test_quotas_and_plan_assignments_log_every_write(tenant_a):
         draft = plans.plan_version_draft_create(plan_id=sales.plan.pk, user_id=None)
         plans.plan_version_publish(version_id=draft.pk, user_id=None, valid_from=FEB)
         # then every live row equals its one current version
-        _live_equals_log(
-            Quota, QuotaVersion, "quota_row_id",
-            ("person_id", "node_id", "quota_id", "amount", "currency", "valid_from", "valid_to"),
-        )  # fmt: skip
-        _live_equals_log(
-            PlanAssignment, PlanAssignmentVersion, "assignment_id",
-            ("plan_version_id", "plan_id", "person_id", "role_id", "node_id",
-             "target_incentive", "currency", "valid_from", "valid_to"),
-        )  # fmt: skip
+        _live_equals_log(Quota, QuotaVersion, "quota_row_id", QUOTA_FIELDS)
+        _live_equals_log(PlanAssignment, PlanAssignmentVersion, "assignment_id", ASSIGNMENT_FIELDS)
         assert QuotaVersion.objects.filter(quota_row=one).count() == 2
         assert PlanAssignment.objects.filter(plan_version=draft).count() == 2
