@@ -21,20 +21,13 @@ from django.db.models import Q
 from hierarchy.intervals import Link, build_closure
 from hierarchy.models import Node, NodeParent, PersonVersion
 from plans.models import PlanAssignmentVersion, PlanVersion, VersionStatus
+from plans.versions import ASSIGNMENT_FIELDS
 
 # In a run's pins (and each chunk's): its inputs were read through this module.
 VERSIONED_PIN = "inputs_versioned"
-# What a run reads of a plan assignment, after its id (the live table's and the log's alike).
-ASSIGNMENT_COLUMNS = (
-    "plan_id",
-    "person_id",
-    "role_id",
-    "node_id",
-    "target_incentive",
-    "currency",
-    "valid_from",
-    "valid_to",
-)
+# What a run reads of a plan assignment after its id, in the live table and the log alike: all
+# but its version (an assignment is on a plan; the run lays it over the plan's versions).
+ASSIGNMENT_COLUMNS = ASSIGNMENT_FIELDS[1:]
 
 
 def reads_versions(pinned: Mapping[str, Any] | None) -> bool:
