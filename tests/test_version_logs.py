@@ -93,3 +93,16 @@ def test_quotas_and_plan_assignments_log_every_write(tenant_a):
         _live_equals_log(PlanAssignment, PlanAssignmentVersion, "assignment_id", ASSIGNMENT_FIELDS)
         assert QuotaVersion.objects.filter(quota_row=one).count() == 2
         assert PlanAssignment.objects.filter(plan_version=draft).count() == 2
+
+
+def test_a_change_a_run_does_not_read_writes_no_version(tenant_a):
+    with tenant_scope(tenant_a):
+        # given a person with one version
+        ada = people.person_create(employee_id="A1", full_name="Ada", hire_date=JAN)
+        # when her name changes, then her salary
+        people.person_update(person_id=ada.pk, full_name="Ada Lovelace")
+        people.person_update(person_id=ada.pk, base_salary=Decimal("1000.50"))
+        # then only the salary made a version, and the first one ended when it began
+        first, second = PersonVersion.objects.filter(person=ada).order_by("recorded_at")
+        assert (first.base_salary, second.base_salary) == (None, Decimal("1000.50"))
+        assert first.superseded_at == second.recorded_at and second.superseded_at is None
