@@ -403,3 +403,15 @@ def bulk_create_copy(model: Any, objs: list[Any], *, using: str = "default") -> 
         obj._state.adding = False
         obj._state.db = using
     return objs
+
+
+def per_tenant_sql(schema_editor: Any, sql: str) -> None:
+    """Run ``sql`` (one ``%s``: the tenant id) once per tenant, with that tenant set on
+    PostgreSQL (row-level security is forced, even for the owner): a data migration's step."""
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT id FROM "core_tenant" ORDER BY id')
+        for (tenant_id,) in cursor.fetchall():
+            if connection.vendor == "postgresql":
+                cursor.execute(f"SELECT set_config('{SETTING_NAME}', %s, true)", [str(tenant_id)])
+            cursor.execute(sql, [tenant_id])

@@ -20,8 +20,14 @@ Model bases (abstract, all :class:`~core.tenancy.TenantModel`)
 * :class:`Versioned` — ``recorded_at``, ``superseded_at``; ``objects.known_at()``,
   ``objects.known_now()``. Transaction versions and KPI values (their validity is a booking
   date or a period, not an interval).
-* :class:`Bitemporal` — both: parent links and assignments (later: plan versions, plan
-  assignments, quotas).
+* :class:`Bitemporal` — both: parent links and assignments; the version logs of plan
+  assignments and quotas.
+
+A row a page edits in place (a quota, a plan assignment, a person's dates) keeps its id and
+gets a **version log** beside it: a versioned model holding what a calculation reads of it,
+written by :func:`versions_record` on every write path, so a run reads the log as known at its
+``known_at`` while pages, the API and the change feed keep the live row (docs/runs-inputs.md,
+"Replaying edited inputs").
 
 A model whose fields carry other names keeps them and says so on its queryset class
 (``valid_from_field``, ``valid_to_field``, ``recorded_field``, ``superseded_field``): a person's
@@ -50,11 +56,13 @@ day or the window they ask about (DESIGN.md, "Money and time").
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from core.tenancy import TenantManager, TenantModel, TenantQuerySet
 
@@ -119,6 +127,49 @@ def dates_ordered(
         condition=Q(**{f"{end}__isnull": True}) | Q(**{f"{end}__gt": models.F(start)}),
         name=name,
     )
+
+
+# --- version logs -------------------------------------------------------------------------------
+
+VERSION_BATCH = 2_000  # rows per INSERT and ids per UPDATE (45k quotas: 23 of each)
+
+
+def versions_record(
+    model: type[models.Model],
+    *,
+    key: str,
+    rows: Sequence[Mapping[str, Any]],
+    moment: datetime | None = None,
+) -> int:
+    """Record ``rows`` as the new current versions of their ``key`` (the live row's id field):
+    supersede each key's current version at ``moment`` (default now) and insert the new one,
+    known from then; a row equal to its key's current version is left alone. Return how many
+    versions were written. Callers hold the transaction of the live rows' write."""
+    if not rows:
+        return 0
+    moment = moment or timezone.now()
+    manager: Any = model._default_manager
+    fields = sorted({f for row in rows for f in row if f != key})
+    ids = sorted({row[key] for row in rows})
+    current: dict[Any, tuple[Any, ...]] = {}
+    for i in range(0, len(ids), VERSION_BATCH):
+        for found in (
+            manager.filter(**{f"{key}__in": ids[i : i + VERSION_BATCH]})
+            .known_now()
+            .values(key, *fields)
+        ):
+            current[found[key]] = tuple(found[f] for f in fields)
+    fresh = {row[key]: row for row in rows}  # the last row of a key wins
+    changed = [k for k, row in fresh.items() if current.get(k) != tuple(row.get(f) for f in fields)]
+    stale = [k for k in changed if k in current]
+    for i in range(0, len(stale), VERSION_BATCH):
+        manager.filter(**{f"{key}__in": stale[i : i + VERSION_BATCH]}).known_now().update(
+            superseded_at=moment
+        )
+    manager.bulk_create(
+        [model(**fresh[k], recorded_at=moment) for k in changed], batch_size=VERSION_BATCH
+    )
+    return len(changed)
 
 
 # --- querysets and managers --------------------------------------------------------------------

@@ -34,6 +34,7 @@ from hierarchy.models import (
 )
 from hierarchy.people import closure_rebuild
 from hierarchy.periods import _add_months
+from hierarchy.versions import person_versions_record
 
 CHUNK = 5000
 TEAM_SIZE = 8
@@ -376,6 +377,7 @@ def generate_company(
                 (person(role_name, function, b), team, roles[role_name], False, function, b)
             )
     _bulk(Person, persons)
+    person_versions_record(persons, moment=now)
     out.people = len(persons)
     out.ceo_id = ceo.pk
 

@@ -82,6 +82,7 @@ from hierarchy.people import (
     check_person_spans,
     closure_rebuild,
 )
+from hierarchy.versions import person_versions_record
 
 if TYPE_CHECKING:
     from hierarchy.access import Access
@@ -666,8 +667,10 @@ def _import_people(
             obj.manager_id = pk_of[boss] if boss else None
         bulk_create_copy(Person, batch)  # one COPY per level on PostgreSQL
         pk_of.update({obj.employee_id: obj.pk for obj in batch})
+    person_versions_record(creates, moment=now)
     for i in range(0, len(updates), CHUNK):
         Person.objects.bulk_update(updates[i : i + CHUNK], [*update_fields, "updated_at"])
+    person_versions_record(updates, moment=now)
     if terminations:
         by_emp = {
             p.employee_id: p

@@ -11,7 +11,13 @@ from core.currencies import validate_currency
 from core.imports import ImportMode, Reason
 from core.imports import ImportStatus as KernelStatus
 from core.models import Membership
-from core.temporal import Bitemporal, EffectiveDated, EffectiveDatedQuerySet, dates_ordered
+from core.temporal import (
+    Bitemporal,
+    EffectiveDated,
+    EffectiveDatedQuerySet,
+    Versioned,
+    dates_ordered,
+)
 from core.tenancy import TenantManager, TenantModel
 
 # --- people, period calendar, hierarchies (issue #3) -------------------------------------------
@@ -132,6 +138,35 @@ class Person(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.full_name} ({self.employee_id})"
+
+
+class PersonVersion(Versioned):
+    """What a run reads of one :class:`Person` as Quotient knew it (its version log): the
+    employment dates and base salary, written at every write of them (``hierarchy/versions.py``),
+    superseded, never edited, so a run replays ``known_at`` exactly after a hire-date correction."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="versions")
+    hire_date = models.DateField()
+    termination_date = models.DateField(null=True, blank=True)
+    base_salary = models.DecimalField(
+        max_digits=settings.DEFAULT_MAX_DIGITS,
+        decimal_places=settings.DEFAULT_DECIMAL_PLACES,
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ["person_id", "recorded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "person"],
+                condition=models.Q(superseded_at__isnull=True),
+                name="personversion_current",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"version of person {self.person_id}"
 
 
 class HierarchyKind(models.TextChoices):

@@ -43,6 +43,7 @@ from hierarchy.models import (
     NodeParent,
     Person,
 )
+from hierarchy.versions import person_versions_record
 
 UNKNOWN_PERSON = "Unknown person."
 UNKNOWN_NODE = "Unknown node."
@@ -169,6 +170,7 @@ def person_create(
     person.manager_id = manager_id
     _full_clean(person, exclude=["tenant"])
     person.save()
+    person_versions_record([person])
     audit_record(action="person.create", obj=person, after=model_snapshot(person))
     return person
 
@@ -200,6 +202,7 @@ def person_update(*, person_id: int, **changes: Any) -> Person:
         setattr(person, field, value)
     _full_clean(person, exclude=["tenant"])
     person.save()
+    person_versions_record([person])
     if termination != person.termination_date:
         _terminate(person, termination)
     audit_record(action="person.update", obj=person, before=before, after=model_snapshot(person))
@@ -211,6 +214,7 @@ def _terminate(person: Person, termination_date: date | None) -> None:
         raise _invalid(TERMINATION_BEFORE_HIRE, "dates_out_of_order", "termination_date")
     person.termination_date = termination_date
     person.save(update_fields=["termination_date", "updated_at"])
+    person_versions_record([person])
     if termination_date is None:
         return
     now = timezone.now()

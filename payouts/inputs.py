@@ -83,6 +83,7 @@ from incentives.models import (
     KpiSubject,
     KpiValue,
 )
+from payouts import as_known
 from payouts.models import EntryKind, LedgerEntry
 from plans.models import PlanAssignment, PlanVersion, VersionStatus
 from plans.objectives_selectors import objective_score_rows
@@ -201,6 +202,9 @@ class _Context:
     # A replay's FX rates and crediting rules as its run recorded them (``pins``), else None.
     pinned_fx: list[list[Any]] | None = None
     pinned_rules: list[list[Any]] | None = None
+    # Plan version ends, plan assignments, quotas, hire dates and the closure as known at
+    # ``known_at`` (``payouts.as_known``); False only for a replay of a run that predates it.
+    versioned: bool = False
     fx_used: dict[int, list[Any]] = field(default_factory=dict)
 
     def problem(self, person: Any, plan: Any, code: str, message: str) -> None:
@@ -239,7 +243,11 @@ def _versions(ctx: _Context) -> list[_Version]:
     a preview's ``substitute`` stands for its plan's over the whole period."""
     p = ctx.period
     rows = (
-        PlanVersion.objects.filter(status=VersionStatus.PUBLISHED, published_at__lte=ctx.known_at)
+        as_known.published_versions(ctx.known_at, p.start, p.end)
+        if ctx.versioned
+        else PlanVersion.objects.filter(
+            status=VersionStatus.PUBLISHED, published_at__lte=ctx.known_at
+        )
         .overlapping(p.start, p.end)
         .order_by("plan_id", "valid_from", "pk")
         .values_list("pk", "plan_id", "plan__code", "spec", "spec_hash", "valid_from", "valid_to")
@@ -434,21 +442,16 @@ _PRECEDENCE = {"person": 0, "node": 1, "role": 2}
 def _plan_assignments(ctx: _Context, versions: list[_Version]) -> pd.DataFrame:
     """Return plan assignments overlapping the period x their plan's versions, clipped."""
     p = ctx.period
-    rows = list(
-        PlanAssignment.objects.filter(created_at__lte=ctx.known_at)
-        .filter(Q() if ctx.person_ids is None else ctx.narrow("person_id") | Q(person_id=None))
-        .overlapping(p.start, p.end)
-        .order_by("pk")
-        .values_list(
-            "pk",
-            "plan_id",
-            "person_id",
-            "role_id",
-            "node_id",
-            "target_incentive",
-            "currency",
-            "valid_from",
-            "valid_to",
+    narrow = Q() if ctx.person_ids is None else ctx.narrow("person_id") | Q(person_id=None)
+    rows = (
+        as_known.plan_assignment_rows(ctx.known_at, narrow, p.start, p.end)
+        if ctx.versioned
+        else list(
+            PlanAssignment.objects.filter(created_at__lte=ctx.known_at)
+            .filter(narrow)
+            .overlapping(p.start, p.end)
+            .order_by("pk")
+            .values_list("pk", *as_known.ASSIGNMENT_COLUMNS)
         )
     )
     cols = ["pa", "plan", "person", "role", "node", "ti", "currency", "a_start", "a_end"]
@@ -478,17 +481,19 @@ def _node_members(ctx: _Context, node_ids: list[int]) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     p = ctx.period
     closure = pd.DataFrame(
-        list(
+        as_known.closure_rows(node_ids, p.start, p.end, ctx.known_at)
+        if ctx.versioned
+        else list(
             NodeClosure.objects.filter(ancestor_id__in=node_ids)
             .overlapping(p.start, p.end)
             .values_list("ancestor_id", "descendant_id", "valid_from", "valid_to")
         ),
         columns=["node", "descendant", "c_start", "c_end"],
     )
-    below = NodeClosure.objects.filter(ancestor_id__in=node_ids).overlapping(p.start, p.end)
+    below = sorted({int(d) for d in closure["descendant"]})
     members = pd.DataFrame(
         list(
-            Assignment.objects.filter(node_id__in=below.values("descendant_id"))
+            Assignment.objects.filter(node_id__in=below)
             .filter(ctx.narrow("person_id"))
             .overlapping(p.start, p.end)
             .known_at(ctx.known_at)
@@ -1025,7 +1030,11 @@ def _quotas(
     people = sorted({int(p) for p in rows["person"]})
     try:
         frame = quota_frame(
-            start=ctx.period.start, end=ctx.period.end, person_ids=people, whole=whole
+            start=ctx.period.start,
+            end=ctx.period.end,
+            person_ids=people,
+            whole=whole,
+            known_at=ctx.known_at if ctx.versioned else None,
         )
     except ValueError as exc:
         ctx.problem(None, None, QUOTA_INVALID, str(exc))
@@ -1213,6 +1222,7 @@ def _context(
     pinned: Mapping[str, Any] | None = None,
 ) -> _Context:
     period = PeriodRow.objects.get(pk=period_id)
+    versioned = as_known.reads_versions(pinned)
     pinned = pinned or {}
     return _Context(
         period=period,
@@ -1223,6 +1233,7 @@ def _context(
         substitute=substitute,
         pinned_fx=pinned.get("fx_rates"),
         pinned_rules=pinned.get("crediting_rules"),
+        versioned=versioned,
     )
 
 
@@ -1232,9 +1243,11 @@ def people_for_period(
     known_at: dt.datetime | None = None,
     hierarchy_id: int | None = None,
     substitute: PlanVersion | None = None,
+    pinned: Mapping[str, Any] | None = None,
 ) -> list[int]:
-    """Return everyone on a published plan during the period (pks, sorted): what runs chunk."""
-    ctx = _context(period_id, None, known_at, hierarchy_id, substitute)
+    """Return everyone on a published plan during the period (pks, sorted): what runs chunk
+    (``pinned``: a replayed run's pins, as :func:`gather`)."""
+    ctx = _context(period_id, None, known_at, hierarchy_id, substitute, pinned)
     versions = _versions(ctx)
     rows, _ = _assignment_rows(ctx, versions, _timeline(ctx))
     return sorted({int(p) for p in rows["person"]}) if len(rows) else []
@@ -1286,7 +1299,7 @@ def gather(
     collected = frozenset(converted.loc[converted["collected_now"].astype(bool), "transaction_id"])
     credits = _credit_frame(converted[in_period])
     history_credits = _credit_frame(converted[~in_period])
-    assignments = _engine_assignments(rows)
+    assignments = _engine_assignments(rows, ctx.known_at if ctx.versioned else None)
     engine_timeline = _engine_timeline(timeline, keys)
     quotas = _quotas(ctx, plans, rows, currency_of)
     ledger = _ledger(ctx, versions, keys, history_periods)
@@ -1407,14 +1420,17 @@ def _credit_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _engine_assignments(rows: pd.DataFrame) -> pd.DataFrame:
+def _engine_assignments(rows: pd.DataFrame, known_at: dt.datetime | None) -> pd.DataFrame:
+    """Return the engine's assignments, with hire dates as known at ``known_at`` (None: the
+    people's table, for a replay of a run that predates the version logs)."""
     cols = [*ASSIGNMENT_COLUMNS, "role", "hire_date", "currency", "plan_assignment_id"]
     if rows.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
-    hires = dict(
-        Person.objects.filter(pk__in=sorted({int(p) for p in rows["person"]})).values_list(
-            "pk", "hire_date"
-        )
+    people = sorted({int(p) for p in rows["person"]})
+    hires = (
+        as_known.hire_dates(people, known_at)
+        if known_at is not None
+        else dict(Person.objects.filter(pk__in=people).values_list("pk", "hire_date"))
     )
     return pd.DataFrame(
         {
@@ -1494,4 +1510,5 @@ def _pins(
         "credit_count": len(inputs.credits),
         "credit_total_e4": int(inputs.credits["amount_e4"].sum()) if len(inputs.credits) else 0,
         "quotas_hash": _frame_hash(inputs.quotas, inputs.quotas.columns),
+        as_known.VERSIONED_PIN: ctx.versioned,
     }

@@ -72,8 +72,8 @@ from engine.phases.depend import needs_dependencies
 from engine.phases.tables import dumps, loads
 from engine.types import KPI_COLUMNS, QUOTA_COLUMNS, Inputs, empty_frame
 from hierarchy.models import Period, Person
+from payouts import as_known, lifecycle
 from payouts import inputs as fetch
-from payouts import lifecycle
 from payouts.ledger import LINE_KINDS
 from payouts.models import (
     CalculationRun,
@@ -341,7 +341,7 @@ def _begin(run: CalculationRun) -> list[int]:
     people = (
         list(chosen)
         if chosen is not None
-        else fetch.people_for_period(run.period_id, known_at=run.known_at)
+        else fetch.people_for_period(run.period_id, known_at=run.known_at, pinned=replay_pins(run))
     )
     now = timezone.now()
     run.started_at = now
@@ -489,14 +489,16 @@ def _chunk_inputs(run: CalculationRun, person_ids: Sequence[int]) -> fetch.Gathe
 
 def replay_pins(run: CalculationRun) -> dict[str, Any] | None:
     """Return the pins of the run ``run`` replays (its FX rates and crediting rules as that run
-    read them), or None: not a replay, or of a run older than those pins (the tables then)."""
+    read them, and whether it read the version logs), or None: not a replay. A replay of a run
+    older than those pins gets an empty dict: the tables then, as that run read them."""
     original = run.pins.get("replay_of")
     if original is None:
         return None
-    pins = CalculationRun.objects.filter(pk=original).values_list("pins", flat=True).first()
-    if not pins or "fx_rates" not in pins:
-        return None
-    return {k: pins[k] for k in ("fx_rates", "crediting_rules") if k in pins}
+    pins = CalculationRun.objects.filter(pk=original).values_list("pins", flat=True).first() or {}
+    if "fx_rates" not in pins:
+        return {}
+    keys = ("fx_rates", "crediting_rules", as_known.VERSIONED_PIN)
+    return {k: pins[k] for k in keys if k in pins}
 
 
 def _inputs_of(run: CalculationRun, person_ids: Sequence[int]) -> Inputs:
@@ -1088,8 +1090,10 @@ def _merged_pins(run: CalculationRun) -> dict[str, Any]:
     rules: dict[int, list[Any]] = {}
     hashes: dict[str, list[str]] = defaultdict(list)
     credits = 0
+    versioned = True
     for meta, _ in _outputs(run, RunPhase.FETCH):
         p = meta.get("pins") or {}
+        versioned = versioned and bool(p.get(as_known.VERSIONED_PIN))
         versions.update(p.get("plan_versions", {}))
         fx.update(p.get("fx_rate_ids", []))
         fx_rows.update({int(r[0]): r for r in p.get("fx_rates", [])})
@@ -1107,6 +1111,8 @@ def _merged_pins(run: CalculationRun) -> dict[str, Any]:
             "fx_rates": [fx_rows[k] for k in sorted(fx_rows)],
             "crediting_rules": [rules[k] for k in sorted(rules)],
             "credit_count": credits,
+            # Its inputs edited in place were read as known (payouts.as_known): a replay does too.
+            as_known.VERSIONED_PIN: versioned,
             "chunk_hashes": {
                 k: hashlib.sha256("|".join(v).encode()).hexdigest()
                 for k, v in sorted(hashes.items())

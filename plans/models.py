@@ -35,7 +35,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.currencies import validate_currency
-from core.temporal import EffectiveDated, Versioned, dates_ordered
+from core.temporal import Bitemporal, EffectiveDated, Versioned, dates_ordered
 from core.tenancy import TenantModel
 from hierarchy.models import JobFunction, JobRole, Node, Person
 
@@ -251,6 +251,84 @@ class Quota(EffectiveDated):
     def holder_label(self) -> str:
         holder = self.person if self.person_id is not None else self.node
         return f"{self.holder_kind} {holder}"
+
+
+class PlanAssignmentVersion(Bitemporal):
+    """What a run reads of one :class:`PlanAssignment` as Quotient knew it (its version log):
+    written by the services at every write of the assignment (``plans/versions.py``), superseded,
+    never edited, so a run replays ``known_at`` exactly after its end date was changed."""
+
+    assignment = models.ForeignKey(
+        PlanAssignment, on_delete=models.CASCADE, related_name="versions"
+    )
+    plan_version = models.ForeignKey(PlanVersion, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    role = models.ForeignKey(
+        JobRole, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    node = models.ForeignKey(
+        Node, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    target_incentive = models.DecimalField(
+        max_digits=settings.DEFAULT_MAX_DIGITS, decimal_places=settings.DEFAULT_DECIMAL_PLACES
+    )
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["assignment_id", "recorded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "assignment"],
+                condition=Q(superseded_at__isnull=True),
+                name="planassignmentversion_current",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "valid_from", "valid_to"], name="pav_dates"),
+            models.Index(fields=["tenant", "person", "valid_from"], name="pav_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"version of plan assignment {self.assignment_id}"
+
+
+class QuotaVersion(Bitemporal):
+    """What a run reads of one :class:`Quota` as Quotient knew it (its version log); as
+    :class:`PlanAssignmentVersion`. ``quota_row`` is the live quota (its ``quota_id`` is the
+    plan language's id)."""
+
+    quota_row = models.ForeignKey(Quota, on_delete=models.CASCADE, related_name="versions")
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    node = models.ForeignKey(
+        Node, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    quota_id = models.CharField(max_length=64)
+    amount = models.DecimalField(
+        max_digits=settings.DEFAULT_MAX_DIGITS, decimal_places=settings.DEFAULT_DECIMAL_PLACES
+    )
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["quota_row_id", "recorded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "quota_row"],
+                condition=Q(superseded_at__isnull=True),
+                name="quotaversion_current",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "valid_from", "valid_to"], name="quotaversion_dates"),
+            models.Index(fields=["tenant", "person", "quota_id"], name="quotaversion_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"version of quota {self.quota_row_id}"
 
 
 class PlanAcknowledgement(TenantModel):

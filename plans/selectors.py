@@ -26,6 +26,7 @@ from plans.models import (
     PlanAssignment,
     PlanVersion,
     Quota,
+    QuotaVersion,
     VersionStatus,
 )
 
@@ -203,6 +204,7 @@ def quota_frame(
     person_ids: Collection[int] | None = None,
     node_ids: Collection[int] | None = None,
     whole: Collection[str] = (),
+    known_at: dt.datetime | None = None,
 ) -> pd.DataFrame:
     """Return the quotas of the window ``[start, end)`` in the engine's shape, one row per
     holder and quota id: ``holder_kind`` (person|node), ``holder_id`` (str(Person.pk) or
@@ -215,8 +217,14 @@ def quota_frame(
     a plan with ``seasonality`` on them gives each period its share of the annual quota itself.
     ``person_ids`` / ``node_ids`` None: every person / node; an empty collection: none.
     Rows of one holder and id in different currencies are refused (ValueError) rather than
-    added. A payout run reads this for its tenant (no principal: the run sees everyone)."""
-    qs = Quota.objects.overlapping(start, end)
+    added. A payout run reads this for its tenant (no principal: the run sees everyone), with
+    ``known_at``: the quotas as known then (their version log, ``plans/versions.py``); without
+    it, the quotas as they stand."""
+    qs: Any = (
+        Quota.objects.overlapping(start, end)
+        if known_at is None
+        else QuotaVersion.objects.overlapping(start, end).known_at(known_at)
+    )
     if person_ids is not None or node_ids is not None:
         holders = Q(pk__in=[])
         if person_ids is None:

@@ -40,6 +40,7 @@ from plans.models import (
 )
 from plans.selectors import plan_assignments_of_person
 from plans.source import check_source, dump_spec
+from plans.versions import plan_assignment_versions_record, quota_versions_record
 
 INVALID_SPEC = "The plan has {count} problem(s); the first: {first}"
 PUBLISHED_IMMUTABLE = (
@@ -374,9 +375,11 @@ def _carry(previous: PlanVersion, version: PlanVersion, start: dt.date, user_id:
         if old.valid_from >= start:  # starts on or after the new version: move it whole
             old.plan_version = version
             old.save(update_fields=["plan_version"])
+            plan_assignment_versions_record([old])
             continue
         old.valid_to = start
         old.save(update_fields=["valid_to"])
+        plan_assignment_versions_record([old])
         _write_assignment(
             version=version,
             holder=Holder(old.person_id, old.role_id, old.node_id),
@@ -593,6 +596,7 @@ def _write_assignment(
     )
     assignment.full_clean()
     assignment.save()
+    plan_assignment_versions_record([assignment])
     _record_plan_change(ChangeKind.PLAN_ASSIGNMENT, holder, [(valid_from, valid_to)])
     if audit:
         audit_record(
@@ -715,6 +719,7 @@ def plan_assignment_end(*, access: Access, assignment_id: int, valid_to: dt.date
     old_end = assignment.valid_to
     assignment.valid_to = valid_to
     assignment.save(update_fields=["valid_to"])
+    plan_assignment_versions_record([assignment])
     # The days it no longer (or now) covers: between the two ends.
     if old_end is None or valid_to < old_end:
         _record_plan_change(ChangeKind.PLAN_ASSIGNMENT, holder, [(valid_to, old_end)])
@@ -925,6 +930,7 @@ def _write_quota(
     )
     quota.full_clean()
     quota.save()
+    quota_versions_record([quota])
     _record_plan_change(ChangeKind.QUOTA, holder, [(valid_from, valid_to)])
     if audit:
         audit_record(action="quota.create", obj=quota, after=model_snapshot(quota))
@@ -1023,6 +1029,7 @@ def quota_update(
     quota.updated_at = timezone.now()
     quota.full_clean()
     quota.save()
+    quota_versions_record([quota])
     _record_plan_change(ChangeKind.QUOTA, holder, spans)
     if audit:
         audit_record(action="quota.update", obj=quota, before=before, after=model_snapshot(quota))
@@ -1164,6 +1171,7 @@ def quota_bulk_create(
             details={"rows": errors},
         )
     Quota.objects.bulk_create(created, batch_size=2_000)
+    quota_versions_record(created, moment=now)
     changes_record(
         kind=ChangeKind.QUOTA,
         keys=[

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import factory
 
 from core.tenancy import get_current_tenant
 from hierarchy.models import Hierarchy, HierarchyKind, JobFunction, JobRole, Person
+from hierarchy.versions import person_versions_record
 
 
 class PersonFactory(factory.django.DjangoModelFactory):
@@ -20,6 +22,13 @@ class PersonFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda o: f"{o.employee_id.lower()}@example.com")
     hire_date = date(2020, 1, 1)
     home_currency = "USD"
+
+    @classmethod
+    def _create(cls, model_class: type[Person], *args: Any, **kwargs: Any) -> Person:
+        """Save as the person services do: with the version log a run reads."""
+        person: Person = super()._create(model_class, *args, **kwargs)
+        person_versions_record([person])
+        return person
 
 
 class JobRoleFactory(factory.django.DjangoModelFactory):
