@@ -120,7 +120,9 @@ class RunChunk(TenantModel):
     """One chunk of people of one phase of a run: the fan-in's state, claimed by one worker.
 
     ``output`` holds the phase's persisted tables (``engine.phases.tables.dumps``) when a later
-    phase needs them (map → reduce → map)."""
+    phase needs them (map → reduce → map). A ``fetch`` chunk's ``inputs`` holds the engine
+    inputs it gathered (``payouts.chunk_inputs``), which the later phases of the chunk read
+    instead of gathering again; cleared when the run ends (a cache, never the record)."""
 
     run = models.ForeignKey(CalculationRun, on_delete=models.CASCADE, related_name="chunks")
     phase = models.CharField(max_length=8, choices=RunPhase.choices)
@@ -136,6 +138,7 @@ class RunChunk(TenantModel):
     worker = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     output = models.BinaryField(null=True, blank=True)
+    inputs = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "phase", "number"]
