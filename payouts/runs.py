@@ -53,6 +53,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from celery import current_app
 from django.conf import settings
@@ -65,7 +66,6 @@ from core.db import bulk_insert
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
 from core.progress import progress_get, progress_report
 from core.tasks import send_on_commit, start, workers_configured
-from engine.money import from_e4
 from engine.phases import chunks as ph
 from engine.phases.common import InputError
 from engine.phases.depend import needs_dependencies
@@ -997,40 +997,81 @@ def _write_lines(
             if kind == "earned" and ordinal == 0:
                 first_line[(person, plan, comp, seg)] = len(rows) - 1
     ids = _line_ids(run, rows)
-    # Each credit's contribution goes to the line of the component that measures it.
-    comps_of: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for (pid, cid), mid in measure_of.items():
-        if mid:
-            comps_of[(pid, mid)].append(cid)
-    ct = measured["contributions"]
-    contributions: list[list[Any]] = []
-    for person, plan, seg, mid, credit, txn, e4 in zip(
-        ct["person_id"],
-        ct["plan_id"],
-        ct["segment"],
-        ct["measure_id"],
-        ct["credit_id"],
-        ct["transaction_id"],
-        ct["amount_e4"],
-        strict=True,
-    ):
-        for comp in comps_of.get((str(plan), str(mid)), ()):
-            row = first_line.get((str(person), str(plan), comp, int(seg)))
-            if row is None:
-                continue
-            contributions.append(
-                [
-                    run.tenant_id,
-                    ids[row],
-                    run.pk,
-                    _int_or_none(txn),
-                    _int_or_none(credit),
-                    from_e4(int(e4)),
-                ]
-            )
     _insert(PayoutLine, _LINE_COLUMNS, rows, ids, json_column=_LINE_COLUMNS.index("trace"))
-    _insert(LineContribution, _CONTRIBUTION_COLUMNS, contributions)
+    columns = _contribution_columns(run, measure_of, first_line, ids, measured["contributions"])
+    if connection.vendor == "postgresql":
+        bulk_insert(LineContribution, _CONTRIBUTION_COLUMNS, None, column_values=columns)
+    else:
+        _insert(
+            LineContribution,
+            _CONTRIBUTION_COLUMNS,
+            [
+                [run.tenant_id, int(line), run.pk, _int_or_none(t), _int_or_none(c), Decimal(a)]
+                for _, line, _, t, c, a in zip(*columns, strict=True)
+            ],
+        )
     write_summaries(run, [chunk.number])
+
+
+def _contribution_columns(
+    run: CalculationRun,
+    measure_of: Mapping[tuple[str, str], str | None],
+    first_line: Mapping[tuple[str, str, str, int], int],
+    ids: Sequence[int],
+    ct: pd.DataFrame,
+) -> list[list[Any]]:
+    """Return the chunk's contribution rows column by column, as ``COPY`` text: each credit's
+    contribution goes to the line of every component that measures it (set-based: two joins,
+    the amounts rendered from their ten-thousandths)."""
+    comps = pd.DataFrame(
+        [(plan, mid, comp) for (plan, comp), mid in measure_of.items() if mid],
+        columns=["plan_id", "measure_id", "component_id"],
+        dtype=object,
+    )
+    lines = pd.DataFrame(
+        [(*key, row) for key, row in first_line.items()],
+        columns=["person_id", "plan_id", "component_id", "segment", "row"],
+    )
+    if not len(ct) or comps.empty or lines.empty:
+        return [[] for _ in _CONTRIBUTION_COLUMNS]
+    lines["segment"] = lines["segment"].astype(np.int64)
+    keyed = pd.DataFrame(
+        {
+            "person_id": ct["person_id"].astype(str).to_numpy(),
+            "plan_id": ct["plan_id"].astype(str).to_numpy(),
+            "segment": ct["segment"].astype(np.int64).to_numpy(),
+            "measure_id": ct["measure_id"].astype(str).to_numpy(),
+            "credit_id": ct["credit_id"].astype(str).to_numpy(),
+            "transaction_id": ct["transaction_id"].astype(str).to_numpy(),
+            "amount_e4": ct["amount_e4"].astype(np.int64).to_numpy(),
+        }
+    )
+    j = keyed.merge(comps, on=["plan_id", "measure_id"]).merge(
+        lines, on=["person_id", "plan_id", "component_id", "segment"]
+    )
+    n = len(j)
+    line_ids = np.asarray(ids, dtype=np.int64)[j["row"].to_numpy(np.int64)]
+    return [
+        [str(run.tenant_id)] * n,
+        line_ids.astype(str).tolist(),
+        [str(run.pk)] * n,
+        _id_text(j["transaction_id"]),
+        _id_text(j["credit_id"]),
+        [_e4_text(int(e4)) for e4 in j["amount_e4"].tolist()],
+    ]
+
+
+def _e4_text(e4: int) -> str:
+    """Render ten-thousandths as a decimal (``-1.2300``), what ``from_e4`` would give."""
+    whole, frac = divmod(abs(e4), 10000)
+    return f"{'-' if e4 < 0 else ''}{whole}.{frac:04d}"
+
+
+def _id_text(ids: pd.Series) -> list[str | None]:
+    """A credit's or transaction's id as text for ``COPY``: None (NULL) for a roll-up total's
+    (not digits), exactly as :func:`_int_or_none`."""
+    text = ids.astype(str)
+    return [t if ok else None for t, ok in zip(text.tolist(), text.str.isdigit(), strict=True)]
 
 
 def write_summaries(run: CalculationRun, chunks: Sequence[int]) -> int:
