@@ -62,9 +62,16 @@ _SCALAR_KINDS = frozenset("biuf")
 
 
 def _object_column(values: np.ndarray) -> dict[str, Any]:
+    # Text and Decimal columns without None (most of them) are told apart in C; the rest by
+    # the exact types of their values.
+    inferred = pd.api.types.infer_dtype(values, skipna=False)
+    if inferred in ("string", "empty"):
+        return {"enc": "str", "values": values.tolist()}
+    if inferred == "decimal":
+        return {"enc": "dec", "values": [str(v) for v in values]}
     types = {type(v) for v in values}
     types.discard(type(None))
-    if not types or types == {str}:
+    if types == {str}:
         return {"enc": "str", "values": values.tolist()}
     if types == {Decimal}:
         return {"enc": "dec", "values": [None if v is None else str(v) for v in values]}
