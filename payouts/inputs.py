@@ -664,12 +664,19 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
     # All the period's credits when everyone is asked for (one range scan; the list of
     # people would be a long IN), the people's otherwise.
     narrow = ctx.person_ids is not None or not people
-    qs = Credit.objects.filter(credit_date__gte=start, credit_date__lt=end).known_at(ctx.known_at)
+    # No ORDER BY (the model's newest-first): the frame is sorted below.
+    qs = (
+        Credit.objects.filter(credit_date__gte=start, credit_date__lt=end)
+        .known_at(ctx.known_at)
+        .order_by()
+    )
     if narrow:
         qs = qs.filter(person_id__in=sorted(people))
     frame = pd.DataFrame(list(qs.values_list(*_CREDIT_FIELDS)), columns=list(_CREDIT_NAMES))
-    rollups = CreditRollup.objects.filter(credit_date__gte=start, credit_date__lt=end).known_at(
-        ctx.known_at
+    rollups = (
+        CreditRollup.objects.filter(credit_date__gte=start, credit_date__lt=end)
+        .known_at(ctx.known_at)
+        .order_by()
     )
     if narrow:
         rollups = rollups.filter(person_id__in=sorted(people))

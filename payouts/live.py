@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -78,8 +78,6 @@ TASK = "payouts.tasks.live_recalculate_task"
 LIVE_STATUSES = (PeriodStatus.OPEN, PeriodStatus.CALCULATED, PeriodStatus.IN_REVIEW)
 MAPS = (RunPhase.FETCH, RunPhase.MEASURE, RunPhase.REWARD, RunPhase.SETTLE)
 EVERYONE = None  # a period's affected people when every chunk must be computed again
-# Stored chunk outputs this process keeps unpacked (a chunk row never changes once written).
-OUTPUT_CACHE_SIZE = 2048
 
 MSG_PROBLEMS = "The live recalculation found {n} input problem(s); the previous run stands."
 
@@ -150,13 +148,12 @@ def affected_people(period: Period, changes: Iterable[Change]) -> set[int] | Non
 
 # --- stored chunk outputs -----------------------------------------------------------------------
 
-_outputs: OrderedDict[int, tuple[dict[str, Any], dict[str, pd.DataFrame]]] = OrderedDict()
-
 
 def _load(
     sources: Mapping[tuple[str, int], int],
 ) -> dict[tuple[str, int], tuple[dict[str, Any], dict[str, pd.DataFrame]]]:
-    """Return the stored outputs of (phase, chunk) → run, unpacked (cached by chunk row)."""
+    """Return the stored outputs of (phase, chunk) → run, unpacked (kept by chunk row:
+    ``runs.stored_outputs``)."""
     if not sources:
         return {}
     by_run: dict[int, list[tuple[str, int]]] = defaultdict(list)
@@ -166,18 +163,14 @@ def _load(
     for run_id, keys in by_run.items():
         for phase in {p for p, _ in keys}:
             q |= Q(run_id=run_id, phase=phase, number__in=[k for p, k in keys if p == phase])
-    rows = list(RunChunk.objects.filter(q).values_list("pk", "run_id", "phase", "number"))
-    missing = [pk for pk, *_ in rows if pk not in _outputs]
-    if missing:
-        for pk, raw in RunChunk.objects.filter(pk__in=missing).values_list("pk", "output"):
-            _outputs[pk] = runs.unpack_output(raw)
-            while len(_outputs) > OUTPUT_CACHE_SIZE:
-                _outputs.popitem(last=False)
+    rows = list(
+        RunChunk.objects.filter(q).values_list("pk", "run_id", "phase", "number", "run__known_at")
+    )
+    got = runs.stored_outputs((pk, known_at) for pk, *_, known_at in rows)
     out = {}
-    for pk, run_id, phase, number in rows:
-        if sources.get((phase, number)) == run_id:
-            _outputs.move_to_end(pk)
-            out[(phase, number)] = _outputs[pk]
+    for pk, run_id, phase, number, _ in rows:
+        if sources.get((phase, number)) == run_id and pk in got:
+            out[(phase, number)] = got[pk]
     if len(out) != len(sources):
         raise LookupError("a live run's source chunk is missing")
     return out

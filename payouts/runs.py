@@ -53,6 +53,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from celery import current_app
 from django.conf import settings
@@ -65,14 +66,13 @@ from core.db import bulk_insert
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
 from core.progress import progress_get, progress_report
 from core.tasks import send_on_commit, start, workers_configured
-from engine.money import from_e4
 from engine.phases import chunks as ph
 from engine.phases.common import InputError
 from engine.phases.depend import needs_dependencies
 from engine.phases.tables import dumps, loads
 from engine.types import KPI_COLUMNS, QUOTA_COLUMNS, Inputs, empty_frame
 from hierarchy.models import Period, Person
-from payouts import as_known, lifecycle
+from payouts import as_known, chunk_inputs, lifecycle
 from payouts import inputs as fetch
 from payouts.ledger import LINE_KINDS
 from payouts.models import (
@@ -104,6 +104,8 @@ REDUCES = 3
 MAX_ATTEMPTS = 6
 # Chunk inputs a worker keeps between the phases of a run (gathered again on a miss).
 INPUTS_CACHE_SIZE = 8
+# Unpacked chunk outputs a worker keeps (a chunk's output never changes once written).
+OUTPUT_CACHE_SIZE = 2048
 
 MSG_NOT_FOUND = "No such calculation run."
 MSG_PERIOD_NOT_FOUND = "No such period."
@@ -390,10 +392,16 @@ def _create_chunks(run: CalculationRun, phase: str, groups: Sequence[Sequence[in
     )
 
 
+def _drop_inputs(run: CalculationRun) -> None:
+    """Clear the fetch chunks' stored inputs of a run that ended (only its phases read them)."""
+    RunChunk.objects.filter(run=run, phase=RunPhase.FETCH, inputs__isnull=False).update(inputs=None)
+
+
 def _fail(
     run: CalculationRun, reason: str, *, problems: list[dict[str, Any]] | None = None
 ) -> None:
     now = timezone.now()
+    _drop_inputs(run)
     CalculationRun.objects.filter(pk=run.pk).exclude(status=RunStatus.SUCCEEDED).update(
         status=RunStatus.FAILED,
         reason=reason[:4000],
@@ -426,32 +434,53 @@ def unpack_output(raw: bytes | memoryview | None) -> tuple[dict[str, Any], dict[
     return json.loads(head), loads(body)
 
 
-def _outputs(
-    run: CalculationRun, phase: str
-) -> list[tuple[dict[str, Any], dict[str, pd.DataFrame]]]:
+Unpacked = tuple[dict[str, Any], dict[str, pd.DataFrame]]
+# Unpacked outputs by chunk row (and its run's ``known_at``, which tells rows apart should a
+# test database hand out an id again): a chunk's output is written once, when it is done, and
+# never changes, so a worker keeps the last ones it read (a reduce's are read by every chunk
+# of the next phase, a chunk's fetch output by each of its phases and the reduces). Read-only.
+_unpacked: OrderedDict[tuple[int, str], Unpacked] = OrderedDict()
+
+
+def stored_outputs(rows: Iterable[tuple[int, dt.datetime]]) -> dict[int, Unpacked]:
+    """Return the unpacked outputs of the chunk rows ``rows`` (pk, its run's ``known_at``):
+    kept, else read in one query; a row without an output yet is left out."""
+    wanted = {pk: (pk, known_at.isoformat()) for pk, known_at in rows}
+    missing = [pk for pk, key in wanted.items() if key not in _unpacked]
+    if missing:
+        got = RunChunk.objects.filter(pk__in=missing, output__isnull=False).values_list(
+            "pk", "output"
+        )
+        for pk, raw in got:
+            _unpacked[wanted[pk]] = unpack_output(raw)
+    while len(_unpacked) > OUTPUT_CACHE_SIZE:
+        _unpacked.popitem(last=False)
+    out = {}
+    for pk, key in wanted.items():
+        if key in _unpacked:
+            _unpacked.move_to_end(key)
+            out[pk] = _unpacked[key]
+    return out
+
+
+def _outputs(run: CalculationRun, phase: str) -> list[Unpacked]:
     """Return every chunk's stored output of ``phase``, in chunk order."""
-    return [
-        unpack_output(raw)
-        for raw in run.chunks.filter(phase=phase)
-        .order_by("number")
-        .values_list("output", flat=True)
-    ]
+    pks = list(run.chunks.filter(phase=phase).order_by("number").values_list("pk", flat=True))
+    got = stored_outputs((pk, run.known_at) for pk in pks)
+    return [got.get(pk, ({}, {})) for pk in pks]
 
 
-def _output(
-    run: CalculationRun, phase: str, number: int
-) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    raw = run.chunks.filter(phase=phase, number=number).values_list("output", flat=True).first()
-    return unpack_output(raw)
+def _output(run: CalculationRun, phase: str, number: int) -> Unpacked:
+    pk = run.chunks.filter(phase=phase, number=number).values_list("pk", flat=True).first()
+    if pk is None:
+        return {}, {}
+    return stored_outputs([(pk, run.known_at)]).get(pk, ({}, {}))
 
 
 def _fetch_problems(run: CalculationRun) -> list[dict[str, Any]]:
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
-    for raw in (
-        run.chunks.filter(phase=RunPhase.FETCH).order_by("number").values_list("output", flat=True)
-    ):
-        meta, _ = unpack_output(raw)
+    for meta, _ in _outputs(run, RunPhase.FETCH):
         for p in meta.get("problems", []):
             key = json.dumps(p, sort_keys=True)
             if key not in seen:
@@ -463,17 +492,48 @@ def _fetch_problems(run: CalculationRun) -> list[dict[str, Any]]:
 # --- inputs of a chunk --------------------------------------------------------------------------
 
 # (Gathered, not only its inputs: a fetch chunk retried in the same worker keeps its pins.)
-_inputs_cache: OrderedDict[tuple[int, int, int, str], fetch.Gathered] = OrderedDict()
+_inputs_cache: OrderedDict[tuple[int, int, int, str], fetch.Gathered | Inputs] = OrderedDict()
+# The plans of the runs this worker has gathered for (the same for every chunk of a run).
+_plans_cache: OrderedDict[tuple[int, int, str], Mapping[str, Any]] = OrderedDict()
 
 
-def _chunk_inputs(run: CalculationRun, person_ids: Sequence[int]) -> fetch.Gathered | Inputs:
-    """Return the chunk's inputs as known at the run's ``known_at`` (gathered, or kept from an
-    earlier phase of the run in this worker: the same instant gives the same rows)."""
-    key = (run.tenant_id, run.pk, hash(tuple(person_ids)), run.known_at.isoformat())
+def _cache_key(run: CalculationRun, person_ids: Sequence[int]) -> tuple[int, int, int, str]:
+    return (run.tenant_id, run.pk, hash(tuple(person_ids)), run.known_at.isoformat())
+
+
+def _keep(key: tuple[int, int, int, str], got: fetch.Gathered | Inputs) -> None:
+    _inputs_cache[key] = got
+    while len(_inputs_cache) > INPUTS_CACHE_SIZE:
+        _inputs_cache.popitem(last=False)
+    inputs = got.inputs if isinstance(got, fetch.Gathered) else got
+    _plans_cache[key[:2] + key[3:]] = inputs.plans
+    while len(_plans_cache) > INPUTS_CACHE_SIZE:
+        _plans_cache.popitem(last=False)
+
+
+def _chunk_inputs(
+    run: CalculationRun, person_ids: Sequence[int], number: int | None = None
+) -> fetch.Gathered | Inputs:
+    """Return the chunk's inputs as known at the run's ``known_at``: kept from an earlier
+    phase of the run in this worker, else the ones its fetch phase stored (``number``: the
+    chunk's; :mod:`payouts.chunk_inputs`) with the run's plans, else gathered (the same
+    instant gives the same rows)."""
+    key = _cache_key(run, person_ids)
     hit = _inputs_cache.get(key)
     if hit is not None:
         _inputs_cache.move_to_end(key)
         return hit
+    plans = _plans_cache.get(key[:2] + key[3:])
+    if plans is not None and number is not None:
+        raw = (
+            run.chunks.filter(phase=RunPhase.FETCH, number=number)
+            .values_list("inputs", flat=True)
+            .first()
+        )
+        if raw is not None:
+            stored = chunk_inputs.decode(raw, plans)
+            _keep(key, stored)
+            return stored
     gathered = fetch.gather(
         period_id=run.period_id,
         person_ids=list(person_ids),
@@ -481,9 +541,7 @@ def _chunk_inputs(run: CalculationRun, person_ids: Sequence[int]) -> fetch.Gathe
         pinned=replay_pins(run),
     )
     if not gathered.problems:
-        _inputs_cache[key] = gathered
-        while len(_inputs_cache) > INPUTS_CACHE_SIZE:
-            _inputs_cache.popitem(last=False)
+        _keep(key, gathered)
     return gathered
 
 
@@ -501,8 +559,8 @@ def replay_pins(run: CalculationRun) -> dict[str, Any] | None:
     return {k: pins[k] for k in keys if k in pins}
 
 
-def _inputs_of(run: CalculationRun, person_ids: Sequence[int]) -> Inputs:
-    got = _chunk_inputs(run, person_ids)
+def _inputs_of(run: CalculationRun, person_ids: Sequence[int], number: int | None = None) -> Inputs:
+    got = _chunk_inputs(run, person_ids, number)
     if isinstance(got, fetch.Gathered):
         if got.problems:  # the fetch phase saw none: the data changed before known_at?
             raise InputError("; ".join(p.message for p in got.problems))
@@ -527,7 +585,7 @@ def _reduce_inputs(run: CalculationRun) -> Inputs:
     same for all), with every chunk's quotas and KPI values (each chunk has its own people's)."""
     first = run.chunks.filter(phase=RunPhase.FETCH).order_by("number").first()
     assert first is not None
-    base = _inputs_of(run, first.person_ids)
+    base = _inputs_of(run, first.person_ids, first.number)
     return merge_reduce_inputs(base, [meta for meta, _ in _outputs(run, RunPhase.FETCH)])
 
 
@@ -580,6 +638,7 @@ def _claim(chunk_id: int, stale_seconds: int) -> RunChunk | None:
         chunk: RunChunk | None = (
             RunChunk.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("run", "run__period")
+            .defer("output", "inputs")
             .filter(pk=chunk_id)
             .first()
         )
@@ -639,10 +698,10 @@ def _compute_and_store(chunk: RunChunk) -> str:
     run = chunk.run
     try:
         if chunk.phase == RunPhase.FETCH:
-            output = _fetch_chunk(run, chunk)
+            output, encoded = _fetch_chunk(run, chunk)
             _beat(chunk)
-            return _store(chunk, output)
-        inputs = _inputs_of(run, chunk.person_ids)
+            return _store(chunk, output, inputs=encoded)
+        inputs = _inputs_of(run, chunk.person_ids, chunk.number)
         _beat(chunk)
         _, fetched = _output(run, RunPhase.FETCH, chunk.number)
         segments = fetched["segments"]
@@ -681,14 +740,17 @@ def _compute_and_store(chunk: RunChunk) -> str:
         return "failed"
 
 
-def _fetch_chunk(run: CalculationRun, chunk: RunChunk) -> bytes:
+def _fetch_chunk(run: CalculationRun, chunk: RunChunk) -> tuple[bytes, bytes | None]:
+    """Return the fetch chunk's output and its inputs encoded for the later phases (None
+    when they cannot be: those phases then gather the chunk again)."""
     got = _chunk_inputs(run, chunk.person_ids)
-    if isinstance(got, fetch.Gathered):
-        if got.problems:
-            return _pack({"problems": [_problem_dict(p) for p in got.problems]})
-        inputs, pins = got.inputs, got.pins
-    else:  # kept by this worker from an earlier, interrupted attempt
-        inputs, pins = got, {}
+    if not isinstance(got, fetch.Gathered):  # decoded by a later phase: the pins are needed
+        _inputs_cache.pop(_cache_key(run, chunk.person_ids), None)
+        got = _chunk_inputs(run, chunk.person_ids)
+    assert isinstance(got, fetch.Gathered)
+    if got.problems:
+        return _pack({"problems": [_problem_dict(p) for p in got.problems]}), None
+    inputs, pins = got.inputs, got.pins
     meta = {
         "problems": [],
         "pins": pins,
@@ -697,13 +759,24 @@ def _fetch_chunk(run: CalculationRun, chunk: RunChunk) -> bytes:
         "kpi_columns": list(inputs.kpi_values.columns),
         "kpis": _frame_records(inputs.kpi_values, list(inputs.kpi_values.columns)),
     }
-    return _pack(meta, ph.segments_chunk(inputs))
+    try:
+        encoded: bytes | None = chunk_inputs.encode(inputs)
+    except chunk_inputs.EncodeError:
+        logger.warning("run %s chunk %s: inputs not encodable", run.pk, chunk.number, exc_info=True)
+        encoded = None
+    return _pack(meta, ph.segments_chunk(inputs)), encoded
 
 
-def _store(chunk: RunChunk, output: bytes, lines: Any = None) -> str:
-    """Store a chunk's output and mark it done, once: a second finisher finds it done."""
+def _store(chunk: RunChunk, output: bytes, lines: Any = None, inputs: bytes | None = None) -> str:
+    """Store a chunk's output (and a fetch chunk's encoded ``inputs``) and mark it done, once:
+    a second finisher finds it done."""
     with transaction.atomic():
-        locked = RunChunk.objects.select_for_update().filter(pk=chunk.pk).first()
+        locked = (
+            RunChunk.objects.select_for_update()
+            .defer("output", "inputs")
+            .filter(pk=chunk.pk)
+            .first()
+        )
         if locked is None or locked.status in (ChunkStatus.DONE, ChunkStatus.FAILED):
             return "skipped"
         run_status = (
@@ -717,7 +790,8 @@ def _store(chunk: RunChunk, output: bytes, lines: Any = None) -> str:
         locked.output = output
         locked.finished_at = timezone.now()
         locked.error = ""
-        locked.save(update_fields=["status", "output", "finished_at", "error"])
+        locked.inputs = inputs
+        locked.save(update_fields=["status", "output", "inputs", "finished_at", "error"])
     run = chunk.run
     _report(run, done=_done_count(run))
     return "done"
@@ -925,40 +999,81 @@ def _write_lines(
             if kind == "earned" and ordinal == 0:
                 first_line[(person, plan, comp, seg)] = len(rows) - 1
     ids = _line_ids(run, rows)
-    # Each credit's contribution goes to the line of the component that measures it.
-    comps_of: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for (pid, cid), mid in measure_of.items():
-        if mid:
-            comps_of[(pid, mid)].append(cid)
-    ct = measured["contributions"]
-    contributions: list[list[Any]] = []
-    for person, plan, seg, mid, credit, txn, e4 in zip(
-        ct["person_id"],
-        ct["plan_id"],
-        ct["segment"],
-        ct["measure_id"],
-        ct["credit_id"],
-        ct["transaction_id"],
-        ct["amount_e4"],
-        strict=True,
-    ):
-        for comp in comps_of.get((str(plan), str(mid)), ()):
-            row = first_line.get((str(person), str(plan), comp, int(seg)))
-            if row is None:
-                continue
-            contributions.append(
-                [
-                    run.tenant_id,
-                    ids[row],
-                    run.pk,
-                    _int_or_none(txn),
-                    _int_or_none(credit),
-                    from_e4(int(e4)),
-                ]
-            )
     _insert(PayoutLine, _LINE_COLUMNS, rows, ids, json_column=_LINE_COLUMNS.index("trace"))
-    _insert(LineContribution, _CONTRIBUTION_COLUMNS, contributions)
+    columns = _contribution_columns(run, measure_of, first_line, ids, measured["contributions"])
+    if connection.vendor == "postgresql":
+        bulk_insert(LineContribution, _CONTRIBUTION_COLUMNS, None, column_values=columns)
+    else:
+        _insert(
+            LineContribution,
+            _CONTRIBUTION_COLUMNS,
+            [
+                [run.tenant_id, int(line), run.pk, _int_or_none(t), _int_or_none(c), Decimal(a)]
+                for _, line, _, t, c, a in zip(*columns, strict=True)
+            ],
+        )
     write_summaries(run, [chunk.number])
+
+
+def _contribution_columns(
+    run: CalculationRun,
+    measure_of: Mapping[tuple[str, str], str | None],
+    first_line: Mapping[tuple[str, str, str, int], int],
+    ids: Sequence[int],
+    ct: pd.DataFrame,
+) -> list[list[Any]]:
+    """Return the chunk's contribution rows column by column, as ``COPY`` text: each credit's
+    contribution goes to the line of every component that measures it (set-based: two joins,
+    the amounts rendered from their ten-thousandths)."""
+    comps = pd.DataFrame(
+        [(plan, mid, comp) for (plan, comp), mid in measure_of.items() if mid],
+        columns=["plan_id", "measure_id", "component_id"],
+        dtype=object,
+    )
+    lines = pd.DataFrame(
+        [(*key, row) for key, row in first_line.items()],
+        columns=["person_id", "plan_id", "component_id", "segment", "row"],
+    )
+    if not len(ct) or comps.empty or lines.empty:
+        return [[] for _ in _CONTRIBUTION_COLUMNS]
+    lines["segment"] = lines["segment"].astype(np.int64)
+    keyed = pd.DataFrame(
+        {
+            "person_id": ct["person_id"].astype(str).to_numpy(),
+            "plan_id": ct["plan_id"].astype(str).to_numpy(),
+            "segment": ct["segment"].astype(np.int64).to_numpy(),
+            "measure_id": ct["measure_id"].astype(str).to_numpy(),
+            "credit_id": ct["credit_id"].astype(str).to_numpy(),
+            "transaction_id": ct["transaction_id"].astype(str).to_numpy(),
+            "amount_e4": ct["amount_e4"].astype(np.int64).to_numpy(),
+        }
+    )
+    j = keyed.merge(comps, on=["plan_id", "measure_id"]).merge(
+        lines, on=["person_id", "plan_id", "component_id", "segment"]
+    )
+    n = len(j)
+    line_ids = np.asarray(ids, dtype=np.int64)[j["row"].to_numpy(np.int64)]
+    return [
+        [str(run.tenant_id)] * n,
+        line_ids.astype(str).tolist(),
+        [str(run.pk)] * n,
+        _id_text(j["transaction_id"]),
+        _id_text(j["credit_id"]),
+        [_e4_text(int(e4)) for e4 in j["amount_e4"].tolist()],
+    ]
+
+
+def _e4_text(e4: int) -> str:
+    """Render ten-thousandths as a decimal (``-1.2300``), what ``from_e4`` would give."""
+    whole, frac = divmod(abs(e4), 10000)
+    return f"{'-' if e4 < 0 else ''}{whole}.{frac:04d}"
+
+
+def _id_text(ids: pd.Series) -> list[str | None]:
+    """A credit's or transaction's id as text for ``COPY``: None (NULL) for a roll-up total's
+    (not digits), exactly as :func:`_int_or_none`."""
+    text = ids.astype(str)
+    return [t if ok else None for t, ok in zip(text.tolist(), text.str.isdigit(), strict=True)]
 
 
 def write_summaries(run: CalculationRun, chunks: Sequence[int]) -> int:
@@ -1126,6 +1241,7 @@ def _finish(run: CalculationRun) -> CalculationRun:
     """Give the run its hash, totals and counts, and mark it succeeded (frozen from then on)."""
     run.phase = RunPhase.PERSIST
     run.save(update_fields=["phase"])
+    _drop_inputs(run)
     digest = lines_hash(run.pk)
     count = PayoutLine.objects.filter(run=run).count()
     now = timezone.now()
