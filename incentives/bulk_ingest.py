@@ -17,10 +17,10 @@ is done, set-based and chunked (where a million rows' time goes: docs/imports.md
 * **Set-based writes on PostgreSQL.** Each chunk is one ``COPY`` into a temporary table and
   one ``INSERT … SELECT`` (row-level security applies to the INSERT), transactions and their
   credits together; ids come from the sequence as the rows are copied, and credits find their
-  transaction by its position in the chunk. The writes run on a thread of their own with the
-  import's foreign keys checked at each statement (``SET CONSTRAINTS … IMMEDIATE``; the same
-  checks, earlier), so PostgreSQL inserts, maintains indexes and checks keys while Python
-  validates the next chunk. Everything stays one database transaction.
+  transaction by its position in the chunk. The two tables' foreign keys are checked once per
+  statement by triggers (``core.db.SetBasedForeignKeys``, not once per row and key). The
+  writes run on a thread of their own, so PostgreSQL inserts, maintains indexes and checks
+  keys while Python validates the next chunk. Everything stays one database transaction.
 * **The change feed, set-based.** The people and months of each chunk's credits go into a
   temporary table (one ``INSERT … SELECT DISTINCT`` per chunk), and one ``INSERT … SELECT``
   records them in the change feed when the import ends: one row per person and month, in the
@@ -501,8 +501,9 @@ class _PgCopy:
     """The COPY + INSERT … SELECT statements of a chunk, on the writer's connection.
 
     Created by the writer's first job, so the temporary tables live on its connection and in
-    its transaction. The import's foreign keys are checked at each statement (``SET
-    CONSTRAINTS … IMMEDIATE``: the same checks, as each INSERT ends rather than all at COMMIT).
+    its transaction. The two tables' foreign keys are checked once per INSERT, set-based, by
+    their triggers (``core.db.SetBasedForeignKeys``): a handful of queries per chunk instead
+    of one per row and key.
     """
 
     def __init__(self, tenant_id: int, batch_id: int, now: dt.datetime, phases: Phases) -> None:
@@ -513,12 +514,6 @@ class _PgCopy:
         with connection.cursor() as cursor:  # Django's cursor: sets the tenant first
             cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [_TX_TABLE])
             (sequence,) = cursor.fetchone()
-            cursor.execute(
-                "SELECT conname FROM pg_constraint WHERE contype = 'f' AND condeferrable "
-                "AND condeferred AND conrelid IN (%s::regclass, %s::regclass) ORDER BY conname",
-                [_TX_TABLE, _CREDIT_TABLE],
-            )
-            self.deferred = ", ".join(connection.ops.quote_name(n) for (n,) in cursor.fetchall())
             cursor.execute(f'DROP TABLE IF EXISTS "_ingest_tx", "_ingest_credit", "{_CHANGE_TEMP}"')
             cursor.execute(
                 f'CREATE TEMPORARY TABLE "_ingest_tx" ON COMMIT DROP AS '  # noqa: S608 (identifiers from model metadata, no input)
@@ -538,8 +533,6 @@ class _PgCopy:
                 f'CREATE TEMPORARY TABLE "{_CHANGE_TEMP}" (person_id bigint, valid_from date, '
                 "valid_to date, PRIMARY KEY (person_id, valid_from)) ON COMMIT DROP"
             )
-            if self.deferred:
-                cursor.execute(f"SET CONSTRAINTS {self.deferred} IMMEDIATE")
         self.insert_tx = (
             f'INSERT INTO "{_TX_TABLE}" (id, tenant_id, batch_id, recorded_at, {tx_cols}) '  # noqa: S608 (identifiers from model metadata, no input)
             f'SELECT id, %s, %s, %s, {tx_cols} FROM "_ingest_tx" ORDER BY ord'
@@ -579,10 +572,7 @@ class _PgCopy:
                     cursor.execute(self.record_months)
 
     def finish(self) -> None:
-        """Restore the deferred checks; record the credited people and months, set-based."""
-        if self.deferred:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET CONSTRAINTS {self.deferred} DEFERRED")
+        """Record the credited people and months, set-based."""
         changes_record_select(
             kind=ChangeKind.CREDIT,
             select=(
