@@ -15,6 +15,16 @@ from django.db import migrations
 from core.tenancy import SETTING_NAME
 
 
+class SchemaOperation(migrations.operations.base.Operation):
+    """A migration operation on the database alone (triggers, policies): no model state."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+
 def _rls_sql(table: str) -> list[str]:
     policy = f"{table}_tenant_isolation"
     predicate = f"tenant_id = NULLIF(current_setting('{SETTING_NAME}', true), '')::bigint"
@@ -26,17 +36,11 @@ def _rls_sql(table: str) -> list[str]:
     ]
 
 
-class EnableTenantRLS(migrations.operations.base.Operation):
+class EnableTenantRLS(SchemaOperation):
     """Turn on ENABLE + FORCE row-level security with the tenant policy for one table."""
-
-    reversible = True
-    reduces_to_sql = True
 
     def __init__(self, table: str) -> None:
         self.table = table
-
-    def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
@@ -94,17 +98,11 @@ class AddFieldInPlace(migrations.AddField):
         )
 
 
-class MakeAppendOnly(migrations.operations.base.Operation):
+class MakeAppendOnly(SchemaOperation):
     """Refuse UPDATE and DELETE on a table with a trigger (PostgreSQL and SQLite)."""
-
-    reversible = True
-    reduces_to_sql = True
 
     def __init__(self, table: str) -> None:
         self.table = table
-
-    def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
@@ -151,7 +149,7 @@ class MakeAppendOnly(migrations.operations.base.Operation):
         return (self.__class__.__name__, [], {"table": self.table})
 
 
-class FreezeRows(migrations.operations.base.Operation):
+class FreezeRows(SchemaOperation):
     """Refuse, on rows whose ``column`` is ``value``, UPDATE and DELETE (PostgreSQL and SQLite).
 
     With ``columns`` only an UPDATE that changes one of them is refused (the rest may still
@@ -159,9 +157,6 @@ class FreezeRows(migrations.operations.base.Operation):
     refuse the same edits earlier with a readable message; the trigger is what holds when
     someone forgets them (``save()``, ``queryset.update()``, ``bulk_update``, raw SQL).
     """
-
-    reversible = True
-    reduces_to_sql = True
 
     def __init__(
         self, table: str, column: str, value: str, message: str, columns: tuple[str, ...] = ()
@@ -173,9 +168,6 @@ class FreezeRows(migrations.operations.base.Operation):
         if not self.columns:
             return "TRUE"
         return " OR ".join(f"NEW.{c} {distinct} OLD.{c}" for c in self.columns)
-
-    def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
@@ -326,7 +318,7 @@ $fn$
 """
 
 
-class SetBasedForeignKeys(migrations.operations.base.Operation):
+class SetBasedForeignKeys(SchemaOperation):
     """Check a table's foreign keys once per statement instead of once per row (PostgreSQL).
 
     ``keys`` maps each column (whose field has ``db_constraint=False``, see
@@ -339,15 +331,9 @@ class SetBasedForeignKeys(migrations.operations.base.Operation):
     docs/imports.md "Where the time goes"). Nothing on SQLite, whose foreign keys stay.
     """
 
-    reversible = True
-    reduces_to_sql = True
-
     def __init__(self, table: str, keys: dict[str, tuple[str, str]]) -> None:
         self.table = table
         self.keys = dict(keys)
-
-    def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
