@@ -232,6 +232,6 @@ def test_sqlite_keeps_its_ordinary_foreign_keys(in_org):
     with transaction.atomic():  # rolled back: the test's own teardown checks the keys too
         tx = _transaction(None, external_id="FK-5")
         Transaction.objects.filter(pk=tx.pk).update(owner_id=_missing_id(Person))
-        with pytest.raises(IntegrityError, match="incentives_transaction.owner_id"):
+        with pytest.raises(IntegrityError, match=r"incentives_transaction\.owner_id"):
             connection.check_constraints(table_names=["incentives_transaction"])
         transaction.set_rollback(True)
