@@ -15,6 +15,16 @@ from django.db import migrations
 from core.tenancy import SETTING_NAME
 
 
+class SchemaOperation(migrations.operations.base.Operation):
+    """A migration operation on the database alone (triggers, policies): no model state."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+
 def _rls_sql(table: str) -> list[str]:
     policy = f"{table}_tenant_isolation"
     predicate = f"tenant_id = NULLIF(current_setting('{SETTING_NAME}', true), '')::bigint"
@@ -26,17 +36,11 @@ def _rls_sql(table: str) -> list[str]:
     ]
 
 
-class EnableTenantRLS(migrations.operations.base.Operation):
+class EnableTenantRLS(SchemaOperation):
     """Turn on ENABLE + FORCE row-level security with the tenant policy for one table."""
-
-    reversible = True
-    reduces_to_sql = True
 
     def __init__(self, table: str) -> None:
         self.table = table
-
-    def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
@@ -94,17 +98,11 @@ class AddFieldInPlace(migrations.AddField):
         )
 
 
-class MakeAppendOnly(migrations.operations.base.Operation):
+class MakeAppendOnly(SchemaOperation):
     """Refuse UPDATE and DELETE on a table with a trigger (PostgreSQL and SQLite)."""
-
-    reversible = True
-    reduces_to_sql = True
 
     def __init__(self, table: str) -> None:
         self.table = table
-
-    def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
@@ -151,7 +149,7 @@ class MakeAppendOnly(migrations.operations.base.Operation):
         return (self.__class__.__name__, [], {"table": self.table})
 
 
-class FreezeRows(migrations.operations.base.Operation):
+class FreezeRows(SchemaOperation):
     """Refuse, on rows whose ``column`` is ``value``, UPDATE and DELETE (PostgreSQL and SQLite).
 
     With ``columns`` only an UPDATE that changes one of them is refused (the rest may still
@@ -159,9 +157,6 @@ class FreezeRows(migrations.operations.base.Operation):
     refuse the same edits earlier with a readable message; the trigger is what holds when
     someone forgets them (``save()``, ``queryset.update()``, ``bulk_update``, raw SQL).
     """
-
-    reversible = True
-    reduces_to_sql = True
 
     def __init__(
         self, table: str, column: str, value: str, message: str, columns: tuple[str, ...] = ()
@@ -173,9 +168,6 @@ class FreezeRows(migrations.operations.base.Operation):
         if not self.columns:
             return "TRUE"
         return " OR ".join(f"NEW.{c} {distinct} OLD.{c}" for c in self.columns)
-
-    def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
@@ -227,6 +219,163 @@ class FreezeRows(migrations.operations.base.Operation):
         if self.columns:
             kwargs["columns"] = self.columns
         return (self.__class__.__name__, [], kwargs)
+
+
+class AlterFieldOnPostgres(migrations.AlterField):
+    """``AlterField`` whose schema change runs on PostgreSQL only (the state changes everywhere).
+
+    For a change that matters for PostgreSQL's speed alone, such as ``db_constraint=False`` on a
+    foreign key that :class:`SetBasedForeignKeys` checks instead (or that another key stands for,
+    as a payout line's for its contributions): on SQLite (the demo) the schema editor would remake
+    the table to drop the constraint, losing its triggers, so SQLite keeps its ordinary
+    (deferred) foreign key.
+    """
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+# Child side: after each INSERT or UPDATE statement, the distinct references of the statement's
+# rows (of an UPDATE: only the references it changed) are locked FOR KEY SHARE, as PostgreSQL's
+# own foreign-key trigger locks them one row at a time, and counted, in one query per key; a
+# reference that is missing fails the statement with SQLSTATE 23503 (Django: IntegrityError).
+# Row-level security applies to these queries: a reference must exist in the current tenant.
+_FK_CHILDREN_FN = """
+CREATE OR REPLACE FUNCTION quotient_fk_children() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    col text; parent text; keys text; wanted bigint; present bigint; missing bigint;
+BEGIN
+    FOR i IN 0 .. TG_NARGS - 1 BY 2 LOOP
+        col := TG_ARGV[i];
+        parent := TG_ARGV[i + 1];
+        IF TG_OP = 'INSERT' THEN
+            keys := format('SELECT DISTINCT %1$I AS k FROM new_rows WHERE %1$I IS NOT NULL', col);
+        ELSE
+            keys := format(
+                'SELECT DISTINCT n.%1$I AS k FROM new_rows n JOIN old_rows o ON o.id = n.id '
+                'WHERE n.%1$I IS NOT NULL AND n.%1$I IS DISTINCT FROM o.%1$I', col
+            );
+        END IF;
+        EXECUTE format(
+            'WITH n AS (%s), locked AS (SELECT p.id FROM n JOIN %I p ON p.id = n.k '
+            'FOR KEY SHARE OF p) SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM locked)',
+            keys, parent
+        ) INTO wanted, present;
+        IF present < wanted THEN
+            EXECUTE format(
+                'SELECT k FROM (%s) n WHERE NOT EXISTS (SELECT 1 FROM %I p WHERE p.id = n.k) '
+                'ORDER BY k LIMIT 1', keys, parent
+            ) INTO missing;
+            RAISE EXCEPTION 'insert or update on table "%" violates foreign key "%_%_fk"',
+                TG_TABLE_NAME, TG_TABLE_NAME, col
+                USING ERRCODE = 'foreign_key_violation', TABLE = TG_TABLE_NAME, COLUMN = col,
+                CONSTRAINT = TG_TABLE_NAME || '_' || col || '_fk',
+                DETAIL = format('Key (%s)=(%s) is not present in table "%s".',
+                                col, missing, parent);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$fn$
+"""
+
+# Parent side: a deferred constraint trigger per row deleted (or whose id changes) looks for a
+# row still referencing it at COMMIT, as the foreign key it replaces did. The lookup runs in
+# the parent's tenant (row-level security); TG_ARGV: the parent's tenant column, the child
+# table, the child column.
+_FK_PARENT_FN = """
+CREATE OR REPLACE FUNCTION quotient_fk_parent() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    previous text := current_setting('app.tenant_id', true);
+    referenced boolean;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.id = OLD.id THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config('app.tenant_id', to_jsonb(OLD) ->> TG_ARGV[0], true);
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE %I = $1)', TG_ARGV[1], TG_ARGV[2])
+        USING OLD.id INTO referenced;
+    PERFORM set_config('app.tenant_id', coalesce(previous, ''), true);
+    IF referenced THEN
+        RAISE EXCEPTION 'update or delete on table "%" violates foreign key "%_%_fk" on table "%"',
+            TG_TABLE_NAME, TG_ARGV[1], TG_ARGV[2], TG_ARGV[1]
+            USING ERRCODE = 'foreign_key_violation', TABLE = TG_ARGV[1], COLUMN = TG_ARGV[2],
+            CONSTRAINT = TG_ARGV[1] || '_' || TG_ARGV[2] || '_fk',
+            DETAIL = format('Key (id)=(%s) is still referenced from table "%s".',
+                            OLD.id, TG_ARGV[1]);
+    END IF;
+    RETURN NULL;
+END
+$fn$
+"""
+
+
+class SetBasedForeignKeys(SchemaOperation):
+    """Check a table's foreign keys once per statement instead of once per row (PostgreSQL).
+
+    ``keys`` maps each column (whose field has ``db_constraint=False``, see
+    :class:`AlterFieldOnPostgres`) to ``(parent table, the parent's tenant column)``
+    (``"id"`` for the tenant table itself). Installs statement-level ``AFTER INSERT`` and
+    ``AFTER UPDATE`` triggers with transition tables on the table (``quotient_fk_children``)
+    and, on each parent, a deferred row-level constraint trigger refusing to delete a row that
+    is still referenced (``quotient_fk_parent``): a dangling reference stays impossible, and
+    an import of 20,000 rows makes a handful of checks instead of 20,000 per key (why:
+    docs/imports.md "Where the time goes"). Nothing on SQLite, whose foreign keys stay.
+    """
+
+    def __init__(self, table: str, keys: dict[str, tuple[str, str]]) -> None:
+        self.table = table
+        self.keys = dict(keys)
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        t = self.table
+        schema_editor.execute(_FK_CHILDREN_FN, params=None)
+        schema_editor.execute(_FK_PARENT_FN.replace("app.tenant_id", SETTING_NAME), params=None)
+        args = ", ".join(f"'{c}', '{parent}'" for c, (parent, _) in self.keys.items())
+        for op, tables in (
+            ("INSERT", "NEW TABLE AS new_rows"),
+            ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        ):
+            schema_editor.execute(
+                f'CREATE TRIGGER "{t}_fk_{op.lower()}" AFTER {op} ON "{t}" REFERENCING {tables} '
+                f"FOR EACH STATEMENT EXECUTE FUNCTION quotient_fk_children({args})"
+            )
+        for c, (parent, tenant) in self.keys.items():
+            schema_editor.execute(
+                f'CREATE CONSTRAINT TRIGGER "{t}_{c}_fk" AFTER DELETE OR UPDATE OF id '
+                f'ON "{parent}" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW '
+                f"EXECUTE FUNCTION quotient_fk_parent('{tenant}', '{t}', '{c}')"
+            )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        t = self.table
+        for op in ("insert", "update"):
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_fk_{op}" ON "{t}"')
+        for c, (parent, _) in self.keys.items():
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{t}_{c}_fk" ON "{parent}"')
+
+    def describe(self) -> str:
+        return f"Check the foreign keys of {self.table} set-based ({', '.join(self.keys)})"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__name__, [], {"table": self.table, "keys": self.keys})
 
 
 def grant_app_role(using: str = "default") -> None:

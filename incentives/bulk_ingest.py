@@ -17,10 +17,10 @@ is done, set-based and chunked (where a million rows' time goes: docs/imports.md
 * **Set-based writes on PostgreSQL.** Each chunk is one ``COPY`` into a temporary table and
   one ``INSERT … SELECT`` (row-level security applies to the INSERT), transactions and their
   credits together; ids come from the sequence as the rows are copied, and credits find their
-  transaction by its position in the chunk. The writes run on a thread of their own with the
-  import's foreign keys checked at each statement (``SET CONSTRAINTS … IMMEDIATE``; the same
-  checks, earlier), so PostgreSQL inserts, maintains indexes and checks keys while Python
-  validates the next chunk. Everything stays one database transaction.
+  transaction by its position in the chunk. The two tables' foreign keys are checked once per
+  statement by triggers (``core.db.SetBasedForeignKeys``, not once per row and key). The
+  writes run on a thread of their own, so PostgreSQL inserts, maintains indexes and checks
+  keys while Python validates the next chunk. Everything stays one database transaction.
 * **The change feed, set-based.** The people and months of each chunk's credits go into a
   temporary table (one ``INSERT … SELECT DISTINCT`` per chunk), and one ``INSERT … SELECT``
   records them in the change feed when the import ends: one row per person and month, in the
@@ -135,6 +135,13 @@ def _hash(parts: tuple[str, ...]) -> str:
 
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True) if value else ""
+
+
+def _texts(values: list[Any]) -> list[str]:
+    """``str`` of each value, each distinct value rendered once (dates, ids, flags, None;
+    never Decimals, whose equal values render differently)."""
+    rendered = {v: str(v) for v in set(values)}
+    return list(map(rendered.__getitem__, values))
 
 
 class TransactionValidator:
@@ -279,59 +286,78 @@ class TransactionValidator:
             attr = [(h[5:], chunk.columns[j]) for h, j in self.attr_columns]
             attributes = [{key: col[i] for key, col in attr if col[i]} for i in range(len(chunk))]
         good = issues.good()
-        out: list[Good] = []
-        for i in good:
-            amount = amounts[i]
-            assert amount is not None
-            quantity = quantities[i]
-            amount_text = str(amount)
-            quantity_text = "1" if quantity is None else str(quantity)
-            cancelled = statuses[i] in _CANCELLED
-            row_touches, attrs = touches[i], attributes[i]
-            touches_json = _json(row_touches)
-            digest = _hash(
-                (
-                    kinds[i],
-                    amount_text,
-                    currencies[i],
-                    quantity_text,
-                    str(booked[i]),
-                    str(closed[i]),
-                    str(collected[i]),
-                    str(owners[i]),
-                    accounts[i],
-                    products[i],
-                    regions[i],
-                    str(cancelled),
+        if len(good) == len(chunk):
+
+            def take(column: list[Any]) -> list[Any]:
+                return column
+
+        else:
+
+            def take(column: list[Any]) -> list[Any]:
+                return [column[i] for i in good]
+
+        # Column by column (maps and zips run in C); texts of repeated values rendered once.
+        kinds_, currencies_, amounts_ = take(kinds), take(currencies), take(amounts)
+        amount_texts = list(map(str, amounts_))
+        e4 = [int(a.scaleb(4)) for a in amounts_]
+        quantity_texts = ["1" if q is None else str(q) for q in take(quantities)]
+        cancelled = [status in _CANCELLED for status in take(statuses)]
+        touches_, attributes_ = take(touches), take(attributes)
+        touches_json = list(map(_json, touches_))
+        booked_, closed_, collected_, owners_ = (
+            take(booked),
+            take(closed),
+            take(collected),
+            take(owners),
+        )
+        accounts_, products_, regions_ = take(accounts), take(products), take(regions)
+        digests = list(
+            map(
+                _hash,
+                zip(
+                    kinds_,
+                    amount_texts,
+                    currencies_,
+                    quantity_texts,
+                    _texts(booked_),
+                    _texts(closed_),
+                    _texts(collected_),
+                    _texts(owners_),
+                    accounts_,
+                    products_,
+                    regions_,
+                    _texts(cancelled),
                     touches_json,
-                    _json(attrs),
-                )
+                    map(_json, attributes_),
+                    strict=True,
+                ),
             )
-            out.append(
-                (
-                    chunk.lines[i],
-                    sources[i] or "upload",
-                    ext[i],
-                    kinds[i],
-                    amount_text,
-                    int(amount.scaleb(4)),
-                    currencies[i],
-                    quantity_text,
-                    booked[i],
-                    closed[i],
-                    collected[i],
-                    owners[i],
-                    accounts[i],
-                    products[i],
-                    regions[i],
-                    row_touches,
-                    cancelled,
-                    attrs,
-                    digest,
-                    touches_json,
-                )
+        )
+        return list(
+            zip(
+                take(chunk.lines),
+                [source or "upload" for source in take(sources)],
+                take(ext),
+                kinds_,
+                amount_texts,
+                e4,
+                currencies_,
+                quantity_texts,
+                booked_,
+                closed_,
+                collected_,
+                owners_,
+                accounts_,
+                products_,
+                regions_,
+                touches_,
+                cancelled,
+                attributes_,
+                digests,
+                touches_json,
+                strict=True,
             )
-        return out
+        )
 
     def _splits(self, i: int, text_: str, issues: Issues) -> list[dict[str, Any]]:
         column = self.bound.name("splits")
@@ -501,8 +527,9 @@ class _PgCopy:
     """The COPY + INSERT … SELECT statements of a chunk, on the writer's connection.
 
     Created by the writer's first job, so the temporary tables live on its connection and in
-    its transaction. The import's foreign keys are checked at each statement (``SET
-    CONSTRAINTS … IMMEDIATE``: the same checks, as each INSERT ends rather than all at COMMIT).
+    its transaction. The two tables' foreign keys are checked once per INSERT, set-based, by
+    their triggers (``core.db.SetBasedForeignKeys``): a handful of queries per chunk instead
+    of one per row and key.
     """
 
     def __init__(self, tenant_id: int, batch_id: int, now: dt.datetime, phases: Phases) -> None:
@@ -513,12 +540,6 @@ class _PgCopy:
         with connection.cursor() as cursor:  # Django's cursor: sets the tenant first
             cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [_TX_TABLE])
             (sequence,) = cursor.fetchone()
-            cursor.execute(
-                "SELECT conname FROM pg_constraint WHERE contype = 'f' AND condeferrable "
-                "AND condeferred AND conrelid IN (%s::regclass, %s::regclass) ORDER BY conname",
-                [_TX_TABLE, _CREDIT_TABLE],
-            )
-            self.deferred = ", ".join(connection.ops.quote_name(n) for (n,) in cursor.fetchall())
             cursor.execute(f'DROP TABLE IF EXISTS "_ingest_tx", "_ingest_credit", "{_CHANGE_TEMP}"')
             cursor.execute(
                 f'CREATE TEMPORARY TABLE "_ingest_tx" ON COMMIT DROP AS '  # noqa: S608 (identifiers from model metadata, no input)
@@ -538,8 +559,6 @@ class _PgCopy:
                 f'CREATE TEMPORARY TABLE "{_CHANGE_TEMP}" (person_id bigint, valid_from date, '
                 "valid_to date, PRIMARY KEY (person_id, valid_from)) ON COMMIT DROP"
             )
-            if self.deferred:
-                cursor.execute(f"SET CONSTRAINTS {self.deferred} IMMEDIATE")
         self.insert_tx = (
             f'INSERT INTO "{_TX_TABLE}" (id, tenant_id, batch_id, recorded_at, {tx_cols}) '  # noqa: S608 (identifiers from model metadata, no input)
             f'SELECT id, %s, %s, %s, {tx_cols} FROM "_ingest_tx" ORDER BY ord'
@@ -579,10 +598,7 @@ class _PgCopy:
                     cursor.execute(self.record_months)
 
     def finish(self) -> None:
-        """Restore the deferred checks; record the credited people and months, set-based."""
-        if self.deferred:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET CONSTRAINTS {self.deferred} DEFERRED")
+        """Record the credited people and months, set-based."""
         changes_record_select(
             kind=ChangeKind.CREDIT,
             select=(
@@ -676,28 +692,42 @@ class TransactionSink:
         else:
             self._write_orm(new_rows, versions)
 
-    def _credits(self, rows: list[Good], versions: list[int], ids: list[int]) -> pd.DataFrame:
-        """Credits of the rows that are a key's first version (no credits exist for it)."""
+    def _credits(
+        self, cols: list[tuple[Any, ...]], versions: list[int], ids: list[int]
+    ) -> pd.DataFrame:
+        """Credits of the rows that are a key's first version (no credits exist for it);
+        ``cols``: the rows' fields column by column."""
         assert self.ctx is not None
         started = time.perf_counter()
-        keep = [i for i, r in enumerate(rows) if versions[i] == 1 and not r[G_CANCELLED]]
+        cancelled = cols[G_CANCELLED]
+        keep = [i for i, v in enumerate(versions) if v == 1 and not cancelled[i]]
         if not keep:
             return pd.DataFrame()
-        picked = [rows[i] for i in keep]
+        if len(keep) == len(versions):
+
+            def pick(field_: int) -> Any:
+                return cols[field_]
+
+        else:
+
+            def pick(field_: int) -> Any:
+                column = cols[field_]
+                return [column[i] for i in keep]
+
         frame = pd.DataFrame(
             {
-                "transaction_id": np.array([ids[i] for i in keep], dtype=np.int64),
-                "owner_id": [r[G_OWNER] for r in picked],
-                "date": [r[G_BOOKED] for r in picked],
-                "transaction_type": [r[G_KIND] for r in picked],
-                "region": [r[G_REGION] for r in picked],
-                "account": [r[G_ACCOUNT] for r in picked],
-                "product": [r[G_PRODUCT] for r in picked],
-                "touches": [r[G_TOUCHES] for r in picked],
-                "currency": [r[G_CURRENCY] for r in picked],
-                "source": [r[G_SOURCE] for r in picked],
-                "external_id": [r[G_EXT] for r in picked],
-                "amount_e4": np.array([r[G_E4] for r in picked], dtype=np.int64),
+                "transaction_id": np.array(ids, dtype=np.int64)[keep],
+                "owner_id": pick(G_OWNER),
+                "date": pick(G_BOOKED),
+                "transaction_type": pick(G_KIND),
+                "region": pick(G_REGION),
+                "account": pick(G_ACCOUNT),
+                "product": pick(G_PRODUCT),
+                "touches": pick(G_TOUCHES),
+                "currency": pick(G_CURRENCY),
+                "source": pick(G_SOURCE),
+                "external_id": pick(G_EXT),
+                "amount_e4": np.array(pick(G_E4), dtype=np.int64),
             }
         )
         credits = credit_frame(frame, self.ctx, self.credit_summary, self.wanted)
@@ -708,9 +738,9 @@ class TransactionSink:
 
     def _write_pg(self, rows: list[Good], versions: list[int], ordinals: list[int]) -> None:
         assert self.ctx is not None
-        credits = self._credits(rows, versions, ordinals)
-        started = time.perf_counter()
         cols = list(zip(*rows, strict=True))  # the rows' fields column by column, in C
+        credits = self._credits(cols, versions, ordinals)
+        started = time.perf_counter()
         attributes = [json.dumps(a) if a else "{}" for a in cols[G_ATTRIBUTES]]
         tx_text = copy_text(
             [
@@ -781,7 +811,7 @@ class TransactionSink:
             ],
             batch_size=2_000,
         )
-        credits = self._credits(rows, versions, [t.pk for t in created])
+        credits = self._credits(list(zip(*rows, strict=True)), versions, [t.pk for t in created])
         _write_credits(credits, self.ctx.rule_versions, self.now)
         if not credits.empty:
             self.changed |= month_keys(credits["person_id"], credits["date"])

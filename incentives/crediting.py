@@ -172,7 +172,7 @@ def _node_members(node_ids: Iterable[int], day: dt.date, known_at: dt.datetime) 
 
 
 def _months(dates: Iterable[dt.date]) -> list[dt.date]:
-    return sorted({d.replace(day=1) for d in dates})
+    return sorted({d.replace(day=1) for d in set(dates)})  # distinct days first: few
 
 
 def _territory_data(

@@ -183,11 +183,18 @@ class Transaction(Versioned):
     """One version of a deal, lead, ticket or other event that earns.
 
     Indexes are few on purpose (imports write millions of rows): every lookup is by tenant
-    first, so the composite indexes below serve them and the per-FK indexes are left out.
+    first, so the composite indexes below serve them and the per-FK indexes are left out. The
+    foreign keys are checked once per statement, not per row, by triggers on PostgreSQL
+    (``db_constraint=False``; ``core.db.SetBasedForeignKeys``, migration 0004): a dangling
+    reference is still refused, with SQLSTATE 23503. SQLite keeps ordinary foreign keys.
     """
 
     tenant = models.ForeignKey(
-        "core.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+        "core.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,  # checked set-based: see the class docstring
     )
     source = models.CharField(max_length=50)
     external_id = models.CharField(max_length=100)
@@ -206,6 +213,7 @@ class Transaction(Versioned):
         on_delete=models.PROTECT,
         related_name="transactions",
         db_index=False,
+        db_constraint=False,
     )
     account = models.CharField(max_length=200, blank=True)
     product = models.CharField(max_length=200, blank=True)
@@ -216,7 +224,12 @@ class Transaction(Versioned):
     is_cancelled = models.BooleanField(default=False)
     content_hash = models.CharField(max_length=64)
     batch = models.ForeignKey(
-        IngestBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="transactions"
+        IngestBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="transactions",
+        db_constraint=False,
     )
 
     class Meta:
@@ -389,19 +402,36 @@ class Credit(TenantModel):
     org as known then), so ``incentives.crediting.credits_replay(known_at=computed_at)``
     reproduces it. Like transactions, credits are written by the million, so only the indexes
     their reads use exist: (tenant, person, period), (tenant, transaction) and the period.
+    Their foreign keys are checked set-based on PostgreSQL, as the transactions' are.
     """
 
     tenant = models.ForeignKey(
-        "core.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+        "core.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,  # checked set-based: see the class docstring
     )
     transaction = models.ForeignKey(
-        Transaction, on_delete=models.PROTECT, related_name="credits", db_index=False
+        Transaction,
+        on_delete=models.PROTECT,
+        related_name="credits",
+        db_index=False,
+        db_constraint=False,
     )
     person = models.ForeignKey(
-        Person, on_delete=models.PROTECT, related_name="credits", db_index=False
+        Person,
+        on_delete=models.PROTECT,
+        related_name="credits",
+        db_index=False,
+        db_constraint=False,
     )
     rule = models.ForeignKey(
-        CreditingRule, on_delete=models.PROTECT, related_name="credits", db_index=False
+        CreditingRule,
+        on_delete=models.PROTECT,
+        related_name="credits",
+        db_index=False,
+        db_constraint=False,
     )
     rule_version = models.PositiveIntegerField()
     kind = models.CharField(max_length=12, choices=CreditKind.choices)
@@ -410,7 +440,12 @@ class Credit(TenantModel):
     currency = models.CharField(max_length=3)
     credit_date = models.DateField()
     period = models.ForeignKey(
-        Period, null=True, blank=True, on_delete=models.PROTECT, related_name="credits"
+        Period,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credits",
+        db_constraint=False,
     )
     is_correction = models.BooleanField(default=False)
     belongs_to_period = models.ForeignKey(
@@ -420,6 +455,7 @@ class Credit(TenantModel):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     computed_at = models.DateTimeField()
     superseded_at = models.DateTimeField(null=True, blank=True)
@@ -460,7 +496,10 @@ class CreditRollup(TenantModel):
     """
 
     tenant = models.ForeignKey(
-        "core.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+        "core.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     person = models.ForeignKey(
         Person, on_delete=models.PROTECT, related_name="credit_rollups", db_index=False

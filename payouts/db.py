@@ -232,23 +232,3 @@ class SqliteAppendOnlyAgain(migrations.operations.base.Operation):
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         return (self.__class__.__name__, [], {"table": self.table})
-
-
-class AlterFieldOnPostgres(migrations.AlterField):
-    """``AlterField`` whose database change is made on PostgreSQL only.
-
-    For a change that matters for PostgreSQL's speed alone (a foreign key constraint or an
-    index dropped): SQLite would rebuild the whole table for it, dropping its append-only
-    triggers, for nothing."""
-
-    def database_forwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)

@@ -97,14 +97,13 @@ class BoundMap:
         default = self.mapping.defaults.get(field_)
         if position is None:
             return [str(default) if default else ""] * len(chunk)
-        values = [v.strip() for v in chunk.columns[position]]
+        values = list(map(str.strip, chunk.columns[position]))  # in C, no Python loop
         if default:
             text = str(default)
             values = [v or text for v in values]
         mapped = self.mapping.values.get(field_)
         if mapped:
-            get = mapped.get
-            values = [get(v, v) for v in values]
+            values = list(map(mapped.get, values, values))
         return values
 
     def prefixed(self, prefix: str) -> list[tuple[str, int]]:

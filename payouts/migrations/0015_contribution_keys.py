@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from payouts.db import AlterFieldOnPostgres
+from core.db import AlterFieldOnPostgres
 
 
 class Migration(migrations.Migration):
