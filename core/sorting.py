@@ -115,8 +115,8 @@ class NaturalSortKeyQuerySet(models.QuerySet):  # type: ignore[type-arg]
 
     def update(self, **kwargs: Any) -> int:
         for field in sort_key_fields(self.model):
-            if field.source not in kwargs:
-                continue
+            if field.source not in kwargs or field.name in kwargs:
+                continue  # (``bulk_update`` passes the keys it computed itself)
             value = kwargs[field.source]
             if not isinstance(value, str):
                 raise TypeError(
