@@ -73,13 +73,14 @@ def natural_sort_key(text: str) -> bytes:
     return bytes(out + _END + _escaped(exact))
 
 
-class NaturalSortKeyField(models.BinaryField):
+class NaturalSortKeyField(models.BinaryField):  # type: ignore[type-arg]
     """A column holding :func:`natural_sort_key` of another field of the row, ``source``.
 
     Kept true on every write that goes through a field's ``pre_save``: ``save()``,
     ``bulk_create`` and ``core.db.bulk_create_copy`` (the COPY path). ``QuerySet.update`` and
-    ``bulk_update`` do not call it: a model with such a field gives its queryset the
-    :class:`NaturalSortKeyQuerySet` mixin, which keeps those two true as well."""
+    ``bulk_update`` do not call it: a model with such a field overrides those two on its
+    queryset with :func:`update_with_sort_keys` and :func:`bulk_update_with_sort_keys`, and
+    ``save(update_fields=...)`` with :func:`with_sort_keys`."""
 
     def __init__(self, *args: Any, source: str = "", **kwargs: Any) -> None:
         self.source = source
@@ -109,31 +110,36 @@ def sort_key_fields(model: type[models.Model]) -> list[NaturalSortKeyField]:
     return [f for f in model._meta.concrete_fields if isinstance(f, NaturalSortKeyField)]
 
 
-class NaturalSortKeyQuerySet(models.QuerySet):  # type: ignore[type-arg]
-    """Keeps a model's :class:`NaturalSortKeyField` columns true through ``update`` and
-    ``bulk_update`` (which skip ``pre_save``): a changed source updates its key with it."""
+def update_with_sort_keys(model: type[models.Model], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``QuerySet.update``'s ``kwargs`` with the sort key of each source they change (which
+    ``update`` would leave stale: it calls no ``pre_save``). A source given as an expression
+    cannot be keyed in Python: refused."""
+    out = dict(kwargs)
+    for field in sort_key_fields(model):
+        if field.source not in out or field.name in out:
+            continue  # (``bulk_update`` passes the keys it computed itself)
+        value = out[field.source]
+        if not isinstance(value, str):
+            raise TypeError(
+                f"update({field.source}=...) takes text here: {field.name} is its sort key, "
+                "computed in Python (save the rows instead)."
+            )
+        out[field.name] = natural_sort_key(value)
+    return out
 
-    def update(self, **kwargs: Any) -> int:
-        for field in sort_key_fields(self.model):
-            if field.source not in kwargs or field.name in kwargs:
-                continue  # (``bulk_update`` passes the keys it computed itself)
-            value = kwargs[field.source]
-            if not isinstance(value, str):
-                raise TypeError(
-                    f"update({field.source}=...) takes text here: {field.name} is its sort key, "
-                    "computed in Python (save the rows instead)."
-                )
-            kwargs[field.name] = natural_sort_key(value)
-        return super().update(**kwargs)
 
-    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
-        objs, fields = list(objs), list(fields)
-        for field in sort_key_fields(self.model):
-            if field.source in fields and field.name not in fields:
-                for obj in objs:
-                    setattr(obj, field.attname, field.key_of(obj))
-                fields.append(field.name)
-        return super().bulk_update(objs, fields, batch_size=batch_size)
+def bulk_update_with_sort_keys(
+    model: type[models.Model], objs: list[models.Model], fields: list[str]
+) -> list[str]:
+    """``bulk_update``'s ``fields`` with the sort key of each source they name, computed on
+    ``objs`` (``bulk_update`` calls no ``pre_save`` either)."""
+    out = list(fields)
+    for field in sort_key_fields(model):
+        if field.source in out and field.name not in out:
+            for obj in objs:
+                setattr(obj, field.attname, field.key_of(obj))
+            out.append(field.name)
+    return out
 
 
 def with_sort_keys(update_fields: Any, model: type[models.Model]) -> Any:

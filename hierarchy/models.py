@@ -11,7 +11,12 @@ from core.currencies import validate_currency
 from core.imports import ImportMode, Reason
 from core.imports import ImportStatus as KernelStatus
 from core.models import Membership
-from core.sorting import NaturalSortKeyField, NaturalSortKeyQuerySet, with_sort_keys
+from core.sorting import (
+    NaturalSortKeyField,
+    bulk_update_with_sort_keys,
+    update_with_sort_keys,
+    with_sort_keys,
+)
 from core.temporal import Bitemporal, EffectiveDated, EffectiveDatedQuerySet, dates_ordered
 from core.tenancy import TenantManager, TenantModel
 
@@ -73,9 +78,17 @@ class Period(TenantModel):
         return (self.end - self.start).days
 
 
-class PersonQuerySet(NaturalSortKeyQuerySet, EffectiveDatedQuerySet):
+class PersonQuerySet(EffectiveDatedQuerySet):
     """People; ``.as_of(day)`` keeps those employed that day, ``[hire_date, termination_date)``;
     ``update``/``bulk_update`` of a name or employee id update its sort key too."""
+
+    def update(self, **kwargs: Any) -> int:
+        return super().update(**update_with_sort_keys(self.model, kwargs))
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        objs = list(objs)
+        keyed = bulk_update_with_sort_keys(self.model, objs, list(fields))
+        return super().bulk_update(objs, keyed, batch_size=batch_size)
 
     valid_from_field = "hire_date"
     valid_to_field = "termination_date"

@@ -808,7 +808,6 @@ BUCKETS: tuple[tuple[str, Decimal, Decimal | None], ...] = (
     ("≥ 120 %", Decimal("1.2"), None),
 )
 TEAM_SORTS = ("name", "plan", "attainment", "earned", "payable")
-SMALL_SUBTREE = 500  # a roll-up of at most this many people filters by their ids
 MONEY = DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
 
 
@@ -821,10 +820,10 @@ class RollupTotals:
     payable: dict[str, Decimal]
 
 
-class RollupPeople:
+class RollupPeople(Sequence[Summary]):
     """A roll-up's people in the order asked for, built a slice at a time: ``len()`` is how
     many there are, ``people[a:b]`` builds the summaries of those only (the API's paginator
-    slices it), iterating builds them all (the team page, its download)."""
+    slices it), iterating builds them all in one read (the team page, its download)."""
 
     def __init__(self, count: int, read: Callable[[int, int | None], list[Summary]]) -> None:
         self._count = count
@@ -833,11 +832,16 @@ class RollupPeople:
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, index: slice) -> list[Summary]:
-        if not isinstance(index, slice) or index.step not in (None, 1):
-            raise TypeError("a roll-up's people are read by slices: people[start:stop]")
-        start, stop, _ = index.indices(self._count)
-        return self._read(start, stop - start) if stop > start else []
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._count)
+            if step != 1:
+                raise ValueError("a roll-up's people are read in order: people[start:stop]")
+            return self._read(start, stop - start) if stop > start else []
+        position = index + self._count if index < 0 else index
+        if not 0 <= position < self._count:
+            raise IndexError(index)
+        return self._read(position, 1)[0]
 
     def __iter__(self) -> Iterator[Summary]:
         return iter(self._read(0, None) if self._count else [])
@@ -996,15 +1000,11 @@ def team_rollup(
     if node_id is not None:
         if not Node.objects.filter(pk=node_id).exists():
             raise NotFoundError("Node not found.")
-        # A team's ids first (a handful), then the principal's people among them: planned
-        # as one nested subquery it scanned every person the principal sees. A big subtree (a
-        # business unit) stays a subquery: thousands of literal ids are slower still.
+        # The subtree's ids first (read once), then the principal's people among them (one
+        # array parameter): planned as one nested subquery it scanned every person the
+        # principal sees, and a business unit's subtree was read twice.
         under = people_in_subtrees(node_ids=[node_id], start=period.start, end=period.end)
-        ids = list(under.values_list("pk", flat=True)[: SMALL_SUBTREE + 1])
-        if len(ids) <= SMALL_SUBTREE:
-            people = people.filter(among(Person, ids, "id"))
-        else:
-            people = people.filter(pk__in=under.values("pk"))
+        people = people.filter(among(Person, list(under.values_list("pk", flat=True)), "id"))
     if access.principal.user_id is not None:
         people = people.exclude(user_id=access.principal.user_id)
     ids = sorted(people.order_by().values_list("pk", flat=True))
