@@ -423,6 +423,8 @@ def _text_value(value: Any) -> str:
         return "t"
     if value is False:
         return "f"
+    if isinstance(value, (bytes, memoryview)):
+        return "\\\\x" + bytes(value).hex()  # bytea's hex input, its backslash escaped
     text = value if isinstance(value, str) else str(value)
     if _TEXT_SPECIALS.search(text):
         return (

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from core.sorting import NaturalSortKeyField
 from core.temporal import EffectiveDated, dates_ordered
 from core.tenancy import TenantModel
 
@@ -297,8 +298,8 @@ def model_snapshot(instance: models.Model, fields: list[str] | None = None) -> d
         if fields is not None and field.name not in fields:
             continue
         value = field.value_from_object(instance)
-        if field.name in {"password", "secret_hash"}:
-            continue
+        if field.name in {"password", "secret_hash"} or isinstance(field, NaturalSortKeyField):
+            continue  # secrets, and sort keys (derived from another field, not information)
         out[field.attname] = (
             value if isinstance(value, (int, bool, list, dict, type(None))) else str(value)
         )

@@ -204,14 +204,14 @@ def _team_period(request: HttpRequest) -> Period | None:
     return periods.first()
 
 
-def _team_rows(request: HttpRequest, period: Period) -> tuple[list[statements.Summary], str, bool]:
+def _team_rows(request: HttpRequest, period: Period) -> tuple[statements.Rollup, str, bool]:
     sort = request.GET.get("sort", "name")
     sort = sort if sort in statements.TEAM_SORTS else "name"
     descending = request.GET.get("dir") == "desc"
-    rows = statements.team_rollup(
+    rollup = statements.team_rollup(
         access=request_access(request), period=period, sort=sort, descending=descending
     )
-    return rows, sort, descending
+    return rollup, sort, descending
 
 
 @require_any(*TEAM)
@@ -229,8 +229,9 @@ def team(request: HttpRequest) -> HttpResponse:
     no_outlook = ""
     if period is not None:
         choice = statements.period_run(period=period)
-        rows, sort, descending = _team_rows(request, period)
-        buckets = statements.attainment_buckets(rows)
+        rollup, sort, descending = _team_rows(request, period)
+        rows = list(rollup.people)
+        buckets = rollup.distribution
         if any(n for _, n in buckets):
             figure = distribution_figure([b for b, _ in buckets], [n for _, n in buckets])
         if choice.run is not None and not choice.final:
@@ -274,7 +275,7 @@ def team_download(request: HttpRequest, fmt: str) -> HttpResponse:
     period = _team_period(request)
     if period is None:
         raise Http404("Not found")
-    rows, _sort, _desc = _team_rows(request, period)
+    rollup, _sort, _desc = _team_rows(request, period)
     table = [
         (
             r.person.employee_id,
@@ -285,7 +286,7 @@ def team_download(request: HttpRequest, fmt: str) -> HttpResponse:
             r.payable,
             r.currency,
         )
-        for r in rows
+        for r in rollup.people
     ]
     return table_download(
         title=f"Team {period.label}",

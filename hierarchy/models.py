@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +11,12 @@ from core.currencies import validate_currency
 from core.imports import ImportMode, Reason
 from core.imports import ImportStatus as KernelStatus
 from core.models import Membership
+from core.sorting import (
+    NaturalSortKeyField,
+    bulk_update_with_sort_keys,
+    update_with_sort_keys,
+    with_sort_keys,
+)
 from core.temporal import (
     Bitemporal,
     EffectiveDated,
@@ -79,7 +85,16 @@ class Period(TenantModel):
 
 
 class PersonQuerySet(EffectiveDatedQuerySet):
-    """People; ``.as_of(day)`` keeps those employed that day, ``[hire_date, termination_date)``."""
+    """People; ``.as_of(day)`` keeps those employed that day, ``[hire_date, termination_date)``;
+    ``update``/``bulk_update`` of a name or employee id update its sort key too."""
+
+    def update(self, **kwargs: Any) -> int:
+        return super().update(**update_with_sort_keys(self.model, kwargs))
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        objs = list(objs)
+        keyed = bulk_update_with_sort_keys(self.model, objs, list(fields))
+        return super().bulk_update(objs, keyed, batch_size=batch_size)
 
     valid_from_field = "hire_date"
     valid_to_field = "termination_date"
@@ -120,6 +135,11 @@ class Person(TenantModel):
     attributes = models.JSONField(default=dict, blank=True)  # level, location, cost_centre, …
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The natural order of names ("Rep 2" before "Rep 11") as bytes SQL sorts by
+    # (core/sorting.py): roll-ups sort and page people in the database. Written from the name and
+    # the employee id on every write (save, bulk_create, the import's COPY, update, bulk_update).
+    sort_name = NaturalSortKeyField(source="full_name")
+    sort_employee_id = NaturalSortKeyField(source="employee_id")
 
     objects: ClassVar[PersonManager] = PersonManager()
 
@@ -138,6 +158,11 @@ class Person(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.full_name} ({self.employee_id})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # ``save(update_fields=["full_name"])`` writes the name's sort key with it.
+        kwargs["update_fields"] = with_sort_keys(kwargs.get("update_fields"), type(self))
+        super().save(*args, **kwargs)
 
 
 class PersonVersion(Versioned):

@@ -30,15 +30,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Model, Q, QuerySet, Sum
+from django.db.models import (
+    BooleanField,
+    DecimalField,
+    Min,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.audit import audit_record, current_actor
@@ -49,8 +61,10 @@ from hierarchy.access import Access
 from hierarchy.models import Assignment, Node, NodeClosure, Period, PeriodStatus, Person
 from hierarchy.org_selectors import people_in_subtrees
 from incentives.models import Credit, Transaction
-from payouts.ledger import entry_kind_for_line
+from payouts.ledger import LINE_KINDS, entry_kind_for_line
 from payouts.models import (
+    MONEY_DIGITS,
+    MONEY_PLACES,
     CalculationRun,
     EntryKind,
     LedgerEntry,
@@ -525,7 +539,9 @@ def period_summaries(
     choice = choice or period_run(period=period)
     run = choice.run
     # A summary names its person (id, name, employee id, user): the other fields stay unread.
-    persons = {p.pk: p for p in people.order_by().only("full_name", "employee_id", "user_id")}
+    persons = {
+        p.pk: p for p in people.order_by().only("full_name", "employee_id", "user_id", "sort_name")
+    }
     ids = sorted(persons)
     if not ids:
         return []
@@ -792,7 +808,7 @@ BUCKETS: tuple[tuple[str, Decimal, Decimal | None], ...] = (
     ("≥ 120 %", Decimal("1.2"), None),
 )
 TEAM_SORTS = ("name", "plan", "attainment", "earned", "payable")
-SMALL_SUBTREE = 500  # a roll-up of at most this many people filters by their ids
+MONEY = DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
 
 
 @dataclass(frozen=True)
@@ -804,29 +820,161 @@ class RollupTotals:
     payable: dict[str, Decimal]
 
 
-def rollup_totals(rows: Iterable[Summary]) -> RollupTotals:
-    """Return the totals of roll-up ``rows`` (amounts per currency, never added across)."""
-    earned: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    payable: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    count = 0
-    for row in rows:
-        count += 1
-        earned[row.currency] += row.earned
-        payable[row.currency] += row.payable
-    return RollupTotals(count, dict(sorted(earned.items())), dict(sorted(payable.items())))
+class RollupPeople(Sequence[Summary]):
+    """A roll-up's people in the order asked for, built a slice at a time: ``len()`` is how
+    many there are, ``people[a:b]`` builds the summaries of those only (the API's paginator
+    slices it), iterating builds them all in one read (the team page, its download)."""
+
+    def __init__(self, count: int, read: Callable[[int, int | None], list[Summary]]) -> None:
+        self._count = count
+        self._read = read
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._count)
+            if step != 1:
+                raise ValueError("a roll-up's people are read in order: people[start:stop]")
+            return self._read(start, stop - start) if stop > start else []
+        position = index + self._count if index < 0 else index
+        if not 0 <= position < self._count:
+            raise IndexError(index)
+        return self._read(position, 1)[0]
+
+    def __iter__(self) -> Iterator[Summary]:
+        return iter(self._read(0, None) if self._count else [])
 
 
-def attainment_buckets(rows: Iterable[Summary]) -> list[tuple[str, int]]:
-    """Return how many of ``rows`` fall in each attainment bucket (people with none left out)."""
-    counts = dict.fromkeys((b[0] for b in BUCKETS), 0)
-    for row in rows:
-        if row.attainment is None:
-            continue
-        for label, low, high in BUCKETS:
-            if row.attainment >= low and (high is None or row.attainment < high):
-                counts[label] += 1
-                break
-    return list(counts.items())
+@dataclass(frozen=True)
+class Rollup:
+    """A roll-up: totals and the attainment distribution over everyone in it (added up in the
+    database), and its people, sorted, built only as far as they are read."""
+
+    totals: RollupTotals
+    distribution: list[tuple[str, int]]
+    people: RollupPeople
+
+
+def _rows_sql(*, period: Period, choice: RunChoice, ids: list[int]) -> tuple[str, list[Any]]:
+    """A ``WITH`` clause naming ``r``: one row per person of ``ids`` the run paid or the ledger
+    moved, with the figures :func:`period_summaries` gives her: ``person_id, currency, earned,
+    payable, attainment`` (the run's part from its summaries, or summed from its lines for a run
+    written before them; plus the ledger's entries of the period; final: the ledger alone)."""
+    run = choice.run
+    ledger = (
+        LedgerEntry.objects.filter(among(LedgerEntry, ids), period=period)
+        .order_by()
+        .values("person_id")
+        .annotate(
+            l_earned=Coalesce(
+                Sum("amount", filter=Q(kind=EntryKind.EARNED)), Value(ZERO, output_field=MONEY)
+            ),
+            l_moved=Sum("amount"),
+            l_currency=Min("currency"),
+        )
+        .values_list("person_id", "l_earned", "l_moved", "l_currency")
+    )
+    lsql, lparams = ledger.query.sql_with_params()
+    if run is None:
+        sql = (
+            f"WITH l (person_id, earned, moved, currency) AS ({lsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
+            "r AS (SELECT l.person_id, l.currency, l.earned, l.moved AS payable, "
+            "CAST(NULL AS NUMERIC) AS attainment FROM l)"
+        )
+        return sql, list(lparams)
+    figures: QuerySet[Any]
+    if run.summarized:
+        figures = LineSummary.objects.filter(among(LineSummary, ids), run=run).values_list(
+            "person_id", "currency", "earned", "payable", "attainment"
+        )
+    else:
+        first = PayoutLine.objects.filter(
+            run=run, person_id=OuterRef("person_id"), attainment__isnull=False
+        ).order_by("id")
+        figures = (
+            PayoutLine.objects.filter(among(PayoutLine, ids), run=run)
+            .order_by()
+            .values("person_id")
+            .annotate(
+                f_currency=Min("currency"),
+                f_earned=Coalesce(
+                    Sum("amount", filter=~Q(kind__in=list(LINE_KINDS))),
+                    Value(ZERO, output_field=MONEY),
+                ),
+                f_payable=Sum("amount"),
+                f_attainment=Subquery(first.values("attainment")[:1]),
+            )
+            .values_list("person_id", "f_currency", "f_earned", "f_payable", "f_attainment")
+        )
+    fsql, fparams = figures.query.sql_with_params()
+    # Final: what the approval entered from the lines is in the ledger already.
+    run_earned, run_payable = ("0", "0") if choice.final else ("f.earned", "f.payable")
+    sql = (
+        f"WITH f (person_id, currency, earned, payable, attainment) AS ({fsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
+        f"l (person_id, earned, moved, currency) AS ({lsql}), "
+        f"r AS (SELECT f.person_id, f.currency, {run_earned} + COALESCE(l.earned, 0) AS earned, "
+        f"{run_payable} + COALESCE(l.moved, 0) AS payable, f.attainment "
+        "FROM f LEFT JOIN l ON l.person_id = f.person_id "
+        "UNION ALL SELECT l.person_id, l.currency, l.earned, l.moved, CAST(NULL AS NUMERIC) "
+        "FROM l WHERE NOT EXISTS (SELECT 1 FROM f WHERE f.person_id = l.person_id))"
+    )
+    return sql, [*fparams, *lparams]
+
+
+def _money_sum(value: Any) -> Decimal:
+    """A sum read back from the database (SQLite keeps decimals as floating point: rounded to
+    the money's places, as Django reads them)."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-MONEY_PLACES))
+
+
+def _bucket_sql() -> tuple[list[str], list[Any]]:
+    """One ``CASE`` per attainment bucket (``[low, high)``) counting ``r``'s rows in it."""
+    cases: list[str] = []
+    params: list[Any] = []
+    for _label, low, high in BUCKETS:
+        test = ["r.attainment IS NOT NULL"]
+        if low.is_finite():
+            test.append("r.attainment >= CAST(%s AS NUMERIC)")
+            params.append(str(low))
+        if high is not None:
+            test.append("r.attainment < CAST(%s AS NUMERIC)")
+            params.append(str(high))
+        cases.append(f"SUM(CASE WHEN {' AND '.join(test)} THEN 1 ELSE 0 END)")
+    return cases, params
+
+
+def _order_sql(sort: str, descending: bool) -> str:
+    """``ORDER BY`` of a roll-up's rows ``r`` joined to their people ``p``: by name, the natural
+    order (the stored keys, core/sorting.py) with the employee id between equal names; by a
+    figure, equal figures by name and employee id code point by code point (as Python compares
+    them: the order :func:`period_summaries` gives them)."""
+    way = " DESC" if descending else ""
+    if sort == "name":
+        return f"p.sort_name{way}, p.sort_employee_id{way}"
+    exact = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+    ties = f"p.full_name{exact}, p.employee_id{exact}"
+    if sort == "attainment":
+        return (
+            f"CASE WHEN r.attainment IS NULL THEN 0 ELSE 1 END{way}, "
+            f"COALESCE(r.attainment, 0){way}, {ties}"
+        )
+    return f"r.{sort}{way}, {ties}"
+
+
+def _plan_sorted(rows: list[Summary], descending: bool) -> list[Summary]:
+    """``rows`` by their plans' names (natural order), then the person's name."""
+    plan_keys: dict[tuple[str, ...], Any] = {}
+
+    def key(r: Summary) -> tuple[Any, bytes]:
+        if r.plans not in plan_keys:
+            plan_keys[r.plans] = natural_key(", ".join(r.plans))
+        return plan_keys[r.plans], bytes(r.person.sort_name)
+
+    return sorted(rows, key=key, reverse=descending)
 
 
 def team_rollup(
@@ -836,39 +984,73 @@ def team_rollup(
     sort: str = "name",
     descending: bool = False,
     node_id: int | None = None,
-) -> list[Summary]:
-    """Return the statement summaries of the people the principal may read for ``period``
-    (a manager: the subtree of every node she managed during it), herself left out;
-    ``node_id``: only those in that node's subtree (any hierarchy: a team, a business unit,
-    a region) as it stood during the period. An unknown node is a 404."""
+) -> Rollup:
+    """Return the roll-up of the people the principal may read for ``period`` (a manager: the
+    subtree of every node she managed during it), herself left out; ``node_id``: only those in
+    that node's subtree (any hierarchy: a team, a business unit, a region) as it stood during
+    the period. An unknown node is a 404.
+
+    Its totals (per currency, never added across), attainment distribution and count are
+    aggregates over the run's per-person summaries and the ledger, in one query; its people
+    are sorted (``sort``: name, plan, attainment, earned, payable) and paged in the database,
+    and only the page read is built into :class:`Summary` rows (sorting by plan reads them all:
+    plans are names, not columns). The API and the team page both read this."""
+    sort = sort if sort in TEAM_SORTS else "name"  # (a column name in the SQL below)
     people = access.payees(start=period.start, end=period.end)
     if node_id is not None:
         if not Node.objects.filter(pk=node_id).exists():
             raise NotFoundError("Node not found.")
-        # A team's ids first (a handful), then the principal's people among them: planned
-        # as one nested subquery it scanned every person the principal sees. A big subtree (a
-        # business unit) stays a subquery: thousands of literal ids are slower still.
+        # The subtree's ids first (read once), then the principal's people among them (one
+        # array parameter): planned as one nested subquery it scanned every person the
+        # principal sees, and a business unit's subtree was read twice.
         under = people_in_subtrees(node_ids=[node_id], start=period.start, end=period.end)
-        ids = list(under.values_list("pk", flat=True)[: SMALL_SUBTREE + 1])
-        if len(ids) <= SMALL_SUBTREE:
-            people = people.filter(among(Person, ids, "id"))
-        else:
-            people = people.filter(pk__in=under.values("pk"))
+        people = people.filter(among(Person, list(under.values_list("pk", flat=True)), "id"))
     if access.principal.user_id is not None:
         people = people.exclude(user_id=access.principal.user_id)
-    rows = period_summaries(period=period, people=people)
-    # The employee id only breaks ties between equal names (its key is computed for those).
-    twins = {name for name, n in Counter(r.person.full_name for r in rows).items() if n > 1}
-    no_tie: tuple[tuple[tuple[int, int | str], ...], str] = ((), "")
-    keys: dict[str, Any] = {
-        # Natural order, so "Rep 2" comes before "Rep 11".
-        "name": lambda r: (
-            natural_key(r.person.full_name),
-            natural_key(r.person.employee_id) if r.person.full_name in twins else no_tie,
-        ),
-        "plan": lambda r: (natural_key(", ".join(r.plans)), natural_key(r.person.full_name)),
-        "attainment": lambda r: (r.attainment is not None, r.attainment or ZERO),
-        "earned": lambda r: r.earned,
-        "payable": lambda r: r.payable,
-    }
-    return sorted(rows, key=keys.get(sort, keys["name"]), reverse=descending)
+    ids = sorted(people.order_by().values_list("pk", flat=True))
+    labels = [b[0] for b in BUCKETS]
+    if not ids:
+        nobody = RollupTotals(0, {}, {})
+        return Rollup(nobody, [(b, 0) for b in labels], RollupPeople(0, lambda _o, _n: []))
+    choice = period_run(period=period)
+    rows_sql, rows_params = _rows_sql(period=period, choice=choice, ids=ids)
+    cases, case_params = _bucket_sql()
+    earned: dict[str, Decimal] = {}
+    payable: dict[str, Decimal] = {}
+    count = 0
+    counts = [0] * len(labels)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{rows_sql} SELECT r.currency, SUM(r.earned), SUM(r.payable), COUNT(*), "  # noqa: S608 (SQL from the ORM and constants, values as parameters)
+            f"{', '.join(cases)} FROM r GROUP BY r.currency ORDER BY r.currency",
+            [*rows_params, *case_params],
+        )
+        for currency, got_earned, got_payable, n, *bands in cursor.fetchall():
+            earned[currency] = _money_sum(got_earned)
+            payable[currency] = _money_sum(got_payable)
+            count += n
+            counts = [a + int(b or 0) for a, b in zip(counts, bands, strict=True)]
+    totals = RollupTotals(count, earned, payable)
+    distribution = list(zip(labels, counts, strict=True))
+    person_table = connection.ops.quote_name(Person._meta.db_table)
+
+    def summaries_of(chosen: list[int]) -> dict[int, Summary]:
+        of = Person.objects.filter(among(Person, chosen, "id"))
+        return {r.person.pk: r for r in period_summaries(period=period, people=of, choice=choice)}
+
+    def read(offset: int, limit: int | None) -> list[Summary]:
+        if sort == "plan":
+            everyone = _plan_sorted(list(summaries_of(ids).values()), descending)
+            return everyone[offset : None if limit is None else offset + limit]
+        page = "" if limit is None and not offset else " LIMIT %s OFFSET %s"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{rows_sql} SELECT r.person_id FROM r JOIN {person_table} p "  # noqa: S608 (as above)
+                f"ON p.id = r.person_id ORDER BY {_order_sql(sort, descending)}{page}",
+                [*rows_params, *([] if not page else [-1 if limit is None else limit, offset])],
+            )
+            chosen = [pid for (pid,) in cursor.fetchall()]
+        built = summaries_of(chosen) if chosen else {}
+        return [built[pid] for pid in chosen]
+
+    return Rollup(totals, distribution, RollupPeople(count, read))

@@ -114,16 +114,17 @@ class RollupView(TenantAPIView):
             message = BAD_SORT.format(sorts=", ".join(statements.TEAM_SORTS))
             raise ValidationFailedError(message, details={"sort": [message]})
         choice = statements.period_run(period=period)
-        rows = statements.team_rollup(
+        rollup = statements.team_rollup(
             access=request_access(request),
             period=period,
             sort=sort,
             descending=request.query_params.get("dir") == "desc",
             node_id=params.identifier(request, "node"),
         )
-        totals = statements.rollup_totals(rows)
+        totals = rollup.totals
         paginator = QuotientPagination()
-        page: Any = paginator.paginate_queryset(rows, request, view=self)
+        # Only this page's people are built (the paginator slices them).
+        page: Any = paginator.paginate_queryset(rollup.people, request, view=self)
         body: dict[str, Any] = {
             "period_id": period.pk,
             "period": period.label,
@@ -138,7 +139,7 @@ class RollupView(TenantAPIView):
                 ],
                 many=True,
             ).data,
-            "distribution": dict(statements.attainment_buckets(rows)),
+            "distribution": dict(rollup.distribution),
         }
         paged = paginator.get_paginated_response(StatementSummarySerializer(page, many=True).data)
         return Response({**body, **paged.data})
