@@ -106,6 +106,7 @@ def test_someone_with_no_objectives_and_no_kpi_values_is_a_clear_problem(w):
     assert not [p for p in got.problems if p.person_id == str(w.org.erin.pk)]
 
 
+@pytest.mark.needs_pg  # live runs are kept on PostgreSQL only (payouts.live.enabled_here)
 def test_a_sign_off_reaches_the_open_periods_live_run(w, django_capture_on_commit_callbacks):
     from core.changes import changes_pending
     from payouts import live
