@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -213,20 +214,23 @@ def _quota_e4(quotas: pd.DataFrame) -> dict[str, dict[str, int]]:
     if len(quotas) == 0:
         return {}
     kinds = (
-        quotas["holder_kind"].astype(str).tolist()
+        quotas["holder_kind"].astype(str).to_numpy()
         if "holder_kind" in quotas.columns
-        else ["person"] * len(quotas)
+        else np.full(len(quotas), "person", dtype=object)
     )
-    holders = quotas["holder_id"].astype(str).tolist()
-    qids = quotas["quota_id"].astype(str).tolist()
-    if len(set(zip(kinds, holders, qids, strict=True))) < len(quotas):
+    holders = quotas["holder_id"].astype(str).to_numpy()
+    qids = quotas["quota_id"].astype(str).to_numpy()
+    if pd.DataFrame({"k": kinds, "h": holders, "q": qids}).duplicated().any():
         quota_tables(quotas)  # raises the InputError naming the repeated quota
+    amounts = quotas["amount_e4"].to_numpy()
+    person = kinds != "node"
     out: dict[str, dict[str, int]] = {}
-    for kind, holder, qid, amount in zip(
-        kinds, holders, qids, quotas["amount_e4"].tolist(), strict=True
-    ):
-        if kind != "node":
-            out.setdefault(qid, {})[holder] = int(amount)
+    for qid in pd.unique(qids[person]).tolist():
+        sel = person & (qids == qid)
+        got = amounts[sel].tolist()
+        if amounts.dtype == object:
+            got = [int(x) for x in got]
+        out[qid] = dict(zip(holders[sel].tolist(), got, strict=True))
     return out
 
 
@@ -241,26 +245,18 @@ def _attainments(
     values: list[int],
     raw: list[int | None],
     present: list[bool],
-    segs: list[Segment],
+    ratios: list[tuple[Decimal | None, Decimal]],
     kept: list[int],
-    nums: dict[tuple[int, int], Decimal],
 ) -> list[Decimal | None]:
     """Return value / pro-rated quota of the ``kept`` rows exactly as the general path's
-    Decimals give it (None without a quota)."""
+    Decimals give it (None without a quota); ``ratios`` is each row's quota factor and
+    denominator (:func:`engine.money.ratios_e4`'s)."""
     rows = [k for k in kept if present[k]]
-    factors = []
-    for k in rows:
-        s = segs[k]
-        key = (id(s.factor_num), id(s.quota_factor))  # shared Decimals: key on identity
-        num = nums.get(key)
-        if num is None:
-            num = nums[key] = mul(s.factor_num, s.quota_factor)
-        factors.append(num)
     got = ratios_e4(
         [values[k] for k in rows],
         [raw[k] or 0 for k in rows],
-        factors,
-        [segs[k].factor_den for k in rows],
+        [ratios[k][0] for k in rows],
+        [ratios[k][1] for k in rows],
     )
     if len(rows) == len(kept):
         return list(got)
@@ -516,6 +512,7 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
     ctx = _RenderContext(inputs, state.measure_values, state.counts, kpis, shared, prior)
     period = inputs.period
     fractions: dict[tuple[int, int, int], int] = {}
+    ratio_of: list[tuple[Decimal | None, Decimal]] = []
     uniques: list[tuple[int, int, int]] = []
     out: list[FastRows] = []
     done: set[int] = set()
@@ -532,22 +529,41 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
         if not segs:
             continue
         ids = np.array([s.id for s in segs], dtype=np.int64)
-        codes = []
-        for s in segs:
-            # build_segments shares these Decimals between segments: key on identity.
-            key = (id(s.factor_num), id(s.factor_den), id(s.quota_factor))
-            code = fractions.get(key)
+        # build_segments shares these Decimals between segments: key on identity, and work
+        # each distinct triple's fractions out once.
+        triple = np.zeros(len(segs), dtype=np.int64)
+        for column in ("factor_num", "factor_den", "quota_factor"):
+            got, seen = pd.factorize(np.fromiter(map(id, map(attrgetter(column), segs)), np.int64))
+            triple = pd.factorize(triple * len(seen) + got)[0]  # codes stay below len(segs)
+        inverse, first_at = pd.factorize(triple)
+        first = np.full(len(first_at), len(segs), dtype=np.int64)
+        np.minimum.at(first, inverse, np.arange(len(segs), dtype=np.int64))
+        distinct = [
+            (id(segs[at].factor_num), id(segs[at].factor_den), id(segs[at].quota_factor))
+            for at in first.tolist()
+        ]
+        distinct_codes = []
+        for key_ids, at in zip(distinct, first.tolist(), strict=True):
+            code = fractions.get(key_ids)
             if code is None:
+                s = segs[at]
                 fq = Fraction(mul(s.factor_num, s.quota_factor)) / Fraction(s.factor_den)
                 ff = Fraction(s.factor_num) / Fraction(s.factor_den)
                 d = math.lcm(fq.denominator, ff.denominator)
-                code = fractions[key] = len(uniques)
+                code = fractions[key_ids] = len(uniques)
+                num = mul(s.factor_num, s.quota_factor)
+                unit = num == s.factor_den and num.as_tuple().exponent == 0
+                unit = unit and s.factor_den.as_tuple().exponent == 0
+                # the attainment's quota factor (None: the pro-rated quota is the quota itself)
+                ratio_of.append((None if unit else num, s.factor_den))
                 # the row's denominator, quota scale and pro-ration factor x denominator
                 uniques.append(
                     (d, fq.numerator * (d // fq.denominator), ff.numerator * (d // ff.denominator))
                 )
-            codes.append(code)
-        per = np.array(uniques, dtype=object)[np.array(codes, dtype=np.int64)]
+            distinct_codes.append(code)
+        codes = np.array(distinct_codes, dtype=np.int64)[inverse]
+        ratios = [ratio_of[c] for c in codes.tolist()]
+        per = np.array(uniques, dtype=object)[codes]
         # One denominator per row (a quota x 17 / 31): every pro-rated figure is an integer
         # once multiplied by it.
         den, quota_scale, factor_d = per[:, 0], per[:, 1], per[:, 2]
@@ -582,7 +598,6 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
         if not kept:
             continue
         done.update(int(i) for i in ids[eligible].tolist())
-        quota_nums: dict[tuple[int, int], Decimal] = {}
         for c, fig, tb, raw in blocks:
             assert c.measure is not None
             minor = tb.minor.tolist()
@@ -612,7 +627,7 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
                         paid_minor[kept[j]] = int(paid.scaleb(digits))
             earned_l = [minor[k] for k in kept]
             paid_kept = [paid_minor[k] for k in kept]
-            att_l = _attainments(values, raw, present_l, segs, kept, quota_nums)
+            att_l = _attainments(values, raw, present_l, ratios, kept)
             out.append(
                 FastRows(
                     block,
