@@ -29,6 +29,7 @@ from engine.money import (
     quantize,
     ratios_e4,
 )
+from engine.periods import from_day_number
 from engine.phases.common import IntArray
 from engine.phases.measure import MeasureState
 from engine.phases.reward import component_key, segment_facts
@@ -102,8 +103,9 @@ class FastBlock:
     quota_raw: list[int | None]
     seg_texts: list[str] | None = None
 
-    def figures(self, rows: Sequence[int]) -> list[str]:
-        """Return the canonical figures of the traces of ``rows`` (as :func:`plain_figures`).
+    def figures(self, rows: Sequence[int], prefix: Sequence[str] | None = None) -> list[str]:
+        """Return the canonical figures of the traces of ``rows`` (as :func:`plain_figures`),
+        each after its ``prefix`` when given (one string per row).
 
         Built column by column: the segment's part once per segment (its shared Decimals'
         texts once per distinct object), then every row's integers.
@@ -112,10 +114,11 @@ class FastBlock:
         parts = self.segment_texts()
         values, counts = self.fig.value_e4.tolist(), self.counts.tolist()
         raw, minor, paid = self.quota_raw, self.minor, self.paid_minor
+        heads = prefix if prefix is not None else [""] * len(rows)
         return [
-            f"{key}|{parts[i]}|{values[i]}|{counts[i]}|{'' if raw[i] is None else raw[i]}"
+            f"{h}{key}|{parts[i]}|{values[i]}|{counts[i]}|{'' if raw[i] is None else raw[i]}"
             f"|{minor[i]}|{paid[i]}"
-            for i in rows
+            for h, i in zip(heads, rows, strict=True)
         ]
 
     def segment_texts(self) -> list[str]:
@@ -267,6 +270,23 @@ def _attainments(
     return out
 
 
+def _minor_texts(values: Sequence[int], digits: int) -> list[str]:
+    """Return ``str(Decimal(m).scaleb(-digits))`` of every integer (below 10**20 in size)."""
+    if not digits:
+        return [str(m) for m in values]
+    unit = 10**digits
+    frac = [f".{r:0{digits}d}" for r in range(unit)]
+    out = []
+    for m in values:
+        if m < 0:
+            q, r = divmod(-m, unit)
+            out.append(f"-{q}{frac[r]}")
+        else:
+            q, r = divmod(m, unit)
+            out.append(f"{q}{frac[r]}")
+    return out
+
+
 @dataclass
 class FastRows:
     """The settled lines of one :class:`FastBlock`, column-wise: ``kept`` rows of its segments.
@@ -364,75 +384,57 @@ class FastRows:
 
     def line_texts(self) -> list[str]:
         """Return each line's canonical text, as :func:`~engine.phases.result.result_hash`
-        writes a :class:`PayoutLine` (without building one or its Decimals)."""
+        writes a :class:`PayoutLine` (without building one or its Decimals).
+
+        Column by column: the segments' part, the money figures from the integers (their
+        fractions' texts looked up), then one join per row; a signed zero or a huge figure
+        writes the Decimals themselves.
+        """
         b = self.block
         segs, pid, cid, period = b.segments, b.plan.id, b.component.id, self.period_id
         digits, cur = self._digits()
-        unit = 10**digits
         big = 10**20  # Decimal(m).scaleb() rounds at 28 digits: the Decimals beyond this
         zero_paid = str(quantize(ZERO, cur, b.plan.rounding.mode))
-        money = f"%s%d.%0{digits}d" if digits else "%s%d"
-        head = f"|{pid}|{cid}|{period}|"
-        tail = f"|{cur}|"
-        dates: dict[int, str] = {}
-        out = []
-        for j, (k, m, pm, paid, first, minor, att, tier) in enumerate(
-            zip(
-                self.kept,
-                self.earned_minor,
-                self.paid_minor,
-                self.paid,
-                self.first,
-                self.minor,
-                self.attainment,
-                self.tier,
-                strict=True,
-            )
-        ):
-            s = segs[k]
-            start = dates.get(s.start_day)
-            if start is None:
-                start = dates[s.start_day] = str(s.start)
-            end = dates.get(s.end_day)
-            if end is None:
-                end = dates[s.end_day] = str(s.end)
-            if paid is None:
-                p_text = zero_paid if first else "0"
-            elif paid.is_signed():
-                p_text = ""  # the Decimals themselves, below
-            else:
-                p_text = str(paid)
-            if (not m and self.negative[j]) or not p_text or not (-big < m < big and pm < big):
-                # a signed zero, or a huge figure: the Decimals themselves
+        kept = self.kept
+        picked = [segs[k] for k in kept]
+        days = {s.start_day for s in picked} | {s.end_day for s in picked}
+        dates = {d: str(from_day_number(d)) for d in days}
+        mid = f"|{pid}|{cid}|{period}|"
+        heads = [
+            f"{s.person_key}{mid}{s.index}|{dates[s.start_day]}|{dates[s.end_day]}|earned|"
+            for s in picked
+        ]
+        earned, paid_minor = self.earned_minor, self.paid_minor
+        payable = [m - pm for m, pm in zip(earned, paid_minor, strict=True)]
+        p_texts = [
+            (zero_paid if first else "0") if paid is None else str(paid)
+            for paid, first in zip(self.paid, self.first, strict=True)
+        ]
+        e_texts, a_texts = _minor_texts(earned, digits), _minor_texts(payable, digits)
+        for j, (m, pm, paid) in enumerate(zip(earned, paid_minor, self.paid, strict=True)):
+            if (
+                (not m and self.negative[j])
+                or (paid is not None and paid.is_signed())
+                or not (-big < m < big and pm < big)
+            ):  # a signed zero, or a huge figure: the Decimals themselves
                 e, p, a = self.settled(j)
-                texts = f"{e}|{p}|{a}"
-            elif digits:  # str(Decimal(m).scaleb(-digits)), from the integers
-                a = m - pm
-                e_text = (
-                    money % ("-", *divmod(-m, unit)) if m < 0 else money % ("", *divmod(m, unit))
-                )
-                a_text = (
-                    money % ("-", *divmod(-a, unit)) if a < 0 else money % ("", *divmod(a, unit))
-                )
-                texts = f"{e_text}|{p_text}|{a_text}"
-            else:
-                texts = f"{m}|{p_text}|{m - pm}"
-            out.append(
-                f"{s.person_key}{head}{s.index}|{start}|{end}|earned|{texts}|{minor}{tail}"
-                f"{'' if att is None else f'{att.normalize():f}'}|"
-                f"{'' if tier is None else tier}\n"
+                e_texts[j], p_texts[j], a_texts[j] = str(e), str(p), str(a)
+        tail = f"|{cur}|"
+        atts = ["" if att is None else f"{att.normalize():f}" for att in self.attainment]
+        return [
+            f"{h}{e}|{p}|{a}|{minor}{tail}{att}|{'' if tier is None else tier}\n"
+            for h, e, p, a, minor, att, tier in zip(
+                heads, e_texts, p_texts, a_texts, self.minor, atts, self.tier, strict=True
             )
-        return out
+        ]
 
     def trace_texts(self) -> list[str]:
         """Return each trace's canonical text (its figures, unrendered), as ``result_hash``."""
         b = self.block
         segs, head = b.segments, f"{b.plan.id}|{b.component.id}|"
         rule = b.component.type
-        return [
-            f"{segs[k].person_key}|{head}{segs[k].index}|{rule}|{figures}"
-            for k, figures in zip(self.kept, b.figures(self.kept), strict=True)
-        ]
+        heads = [f"{segs[k].person_key}|{head}{segs[k].index}|{rule}|" for k in self.kept]
+        return b.figures(self.kept, heads)
 
     def keys(self) -> tuple[list[str], list[int]]:
         """Return the kept rows' person keys and segment indexes (their sort keys)."""

@@ -85,7 +85,7 @@ def measure_table(state: MeasureState) -> MeasureTable:
     values = state.measure_values
     plain = values.plain if isinstance(values, MeasureRows) else None
     ordered: dict[int, tuple[dict[int, int], list[list[str]]]] = {}
-    texts = []
+    texts: list[str] = []
     for seg in state.segments:
         head = f"{seg.person_key}|{seg.plan_id}|{seg.index}|"
         got = plain(seg.id) if plain is not None else None
