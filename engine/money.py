@@ -160,26 +160,21 @@ def div(a: Decimal, b: Decimal) -> Decimal:
 def ratios_e4(
     values_e4: Sequence[int],
     quotas_e4: Sequence[int],
-    nums: Sequence[Decimal],
+    nums: Sequence[Decimal | None],
     dens: Sequence[Decimal],
 ) -> list[Decimal]:
     """Return ``from_e4(v) / (from_e4(q) x n / d)`` row by row, as :func:`div` and :func:`mul`
-    give it (an attainment on a pro-rated quota), with the per-call overhead taken out."""
+    give it (an attainment on a pro-rated quota), with the per-call overhead taken out.
+
+    The ten-thousandths' scale cancels: the integers give the same coefficient and exponent
+    (the context rounds to significant digits, and both operands shift by the same power of
+    ten). A num of None says ``n / d`` is 1 with both of exponent 0, so the quota is itself.
+    """
     multiply, divide = _CONTEXT.multiply, _CONTEXT.divide
     return [
-        divide(Decimal(int(v)).scaleb(-4), divide(multiply(Decimal(int(q)).scaleb(-4), n), d))
+        divide(Decimal(v), Decimal(q) if n is None else divide(multiply(Decimal(q), n), d))
         for v, q, n, d in zip(values_e4, quotas_e4, nums, dens, strict=True)
     ]
-
-
-def prorated_e4(
-    values_e4: Sequence[int], nums: Sequence[Decimal], dens: Sequence[Decimal]
-) -> tuple[list[Decimal], list[Decimal]]:
-    """Return ``from_e4(v)`` and ``div(mul(from_e4(v), n), d)`` row by row (a target incentive
-    and its pro-rated part), with the per-call overhead taken out."""
-    multiply, divide = _CONTEXT.multiply, _CONTEXT.divide
-    full = [Decimal(int(v)).scaleb(-4) for v in values_e4]
-    return full, [divide(multiply(f, n), d) for f, n, d in zip(full, nums, dens, strict=True)]
 
 
 def _as_fraction(weight: int | Decimal | Fraction) -> Fraction:

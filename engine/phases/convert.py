@@ -109,8 +109,6 @@ def segments_from(table: pd.DataFrame) -> list[Segment]:
             factor=Decimal(r[9]),
             factor_num=Decimal(r[10]),
             factor_den=Decimal(r[11]),
-            target_incentive_full=Decimal(r[12]),
-            target_incentive=Decimal(r[13]),
             quota_factor=Decimal(r[14]),
             ramp_period=None if r[15] is None else int(r[15]),
             ti_e4=int(r[16]),

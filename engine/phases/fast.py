@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from engine.money import (
     quantize,
     ratios_e4,
 )
+from engine.periods import from_day_number
 from engine.phases.common import IntArray
 from engine.phases.measure import MeasureState
 from engine.phases.reward import component_key, segment_facts
@@ -101,8 +103,9 @@ class FastBlock:
     quota_raw: list[int | None]
     seg_texts: list[str] | None = None
 
-    def figures(self, rows: Sequence[int]) -> list[str]:
-        """Return the canonical figures of the traces of ``rows`` (as :func:`plain_figures`).
+    def figures(self, rows: Sequence[int], prefix: Sequence[str] | None = None) -> list[str]:
+        """Return the canonical figures of the traces of ``rows`` (as :func:`plain_figures`),
+        each after its ``prefix`` when given (one string per row).
 
         Built column by column: the segment's part once per segment (its shared Decimals'
         texts once per distinct object), then every row's integers.
@@ -111,10 +114,11 @@ class FastBlock:
         parts = self.segment_texts()
         values, counts = self.fig.value_e4.tolist(), self.counts.tolist()
         raw, minor, paid = self.quota_raw, self.minor, self.paid_minor
+        heads = prefix if prefix is not None else [""] * len(rows)
         return [
-            f"{key}|{parts[i]}|{values[i]}|{counts[i]}|{'' if raw[i] is None else raw[i]}"
+            f"{h}{key}|{parts[i]}|{values[i]}|{counts[i]}|{'' if raw[i] is None else raw[i]}"
             f"|{minor[i]}|{paid[i]}"
-            for i in rows
+            for h, i in zip(heads, rows, strict=True)
         ]
 
     def segment_texts(self) -> list[str]:
@@ -213,20 +217,23 @@ def _quota_e4(quotas: pd.DataFrame) -> dict[str, dict[str, int]]:
     if len(quotas) == 0:
         return {}
     kinds = (
-        quotas["holder_kind"].astype(str).tolist()
+        quotas["holder_kind"].astype(str).to_numpy()
         if "holder_kind" in quotas.columns
-        else ["person"] * len(quotas)
+        else np.full(len(quotas), "person", dtype=object)
     )
-    holders = quotas["holder_id"].astype(str).tolist()
-    qids = quotas["quota_id"].astype(str).tolist()
-    if len(set(zip(kinds, holders, qids, strict=True))) < len(quotas):
+    holders = quotas["holder_id"].astype(str).to_numpy()
+    qids = quotas["quota_id"].astype(str).to_numpy()
+    if pd.DataFrame({"k": kinds, "h": holders, "q": qids}).duplicated().any():
         quota_tables(quotas)  # raises the InputError naming the repeated quota
+    amounts = quotas["amount_e4"].to_numpy()
+    person = kinds != "node"
     out: dict[str, dict[str, int]] = {}
-    for kind, holder, qid, amount in zip(
-        kinds, holders, qids, quotas["amount_e4"].tolist(), strict=True
-    ):
-        if kind != "node":
-            out.setdefault(qid, {})[holder] = int(amount)
+    for qid in pd.unique(qids[person]).tolist():
+        sel = person & (qids == qid)
+        got = amounts[sel].tolist()
+        if amounts.dtype == object:
+            got = [int(x) for x in got]
+        out[qid] = dict(zip(holders[sel].tolist(), got, strict=True))
     return out
 
 
@@ -241,26 +248,18 @@ def _attainments(
     values: list[int],
     raw: list[int | None],
     present: list[bool],
-    segs: list[Segment],
+    ratios: list[tuple[Decimal | None, Decimal]],
     kept: list[int],
-    nums: dict[tuple[int, int], Decimal],
 ) -> list[Decimal | None]:
     """Return value / pro-rated quota of the ``kept`` rows exactly as the general path's
-    Decimals give it (None without a quota)."""
+    Decimals give it (None without a quota); ``ratios`` is each row's quota factor and
+    denominator (:func:`engine.money.ratios_e4`'s)."""
     rows = [k for k in kept if present[k]]
-    factors = []
-    for k in rows:
-        s = segs[k]
-        key = (id(s.factor_num), id(s.quota_factor))  # shared Decimals: key on identity
-        num = nums.get(key)
-        if num is None:
-            num = nums[key] = mul(s.factor_num, s.quota_factor)
-        factors.append(num)
     got = ratios_e4(
         [values[k] for k in rows],
         [raw[k] or 0 for k in rows],
-        factors,
-        [segs[k].factor_den for k in rows],
+        [ratios[k][0] for k in rows],
+        [ratios[k][1] for k in rows],
     )
     if len(rows) == len(kept):
         return list(got)
@@ -268,6 +267,23 @@ def _attainments(
     at = {k: j for j, k in enumerate(kept)}
     for k, a in zip(rows, got, strict=True):
         out[at[k]] = a
+    return out
+
+
+def _minor_texts(values: Sequence[int], digits: int) -> list[str]:
+    """Return ``str(Decimal(m).scaleb(-digits))`` of every integer (below 10**20 in size)."""
+    if not digits:
+        return [str(m) for m in values]
+    unit = 10**digits
+    frac = [f".{r:0{digits}d}" for r in range(unit)]
+    out = []
+    for m in values:
+        if m < 0:
+            q, r = divmod(-m, unit)
+            out.append(f"-{q}{frac[r]}")
+        else:
+            q, r = divmod(m, unit)
+            out.append(f"{q}{frac[r]}")
     return out
 
 
@@ -368,75 +384,57 @@ class FastRows:
 
     def line_texts(self) -> list[str]:
         """Return each line's canonical text, as :func:`~engine.phases.result.result_hash`
-        writes a :class:`PayoutLine` (without building one or its Decimals)."""
+        writes a :class:`PayoutLine` (without building one or its Decimals).
+
+        Column by column: the segments' part, the money figures from the integers (their
+        fractions' texts looked up), then one join per row; a signed zero or a huge figure
+        writes the Decimals themselves.
+        """
         b = self.block
         segs, pid, cid, period = b.segments, b.plan.id, b.component.id, self.period_id
         digits, cur = self._digits()
-        unit = 10**digits
         big = 10**20  # Decimal(m).scaleb() rounds at 28 digits: the Decimals beyond this
         zero_paid = str(quantize(ZERO, cur, b.plan.rounding.mode))
-        money = f"%s%d.%0{digits}d" if digits else "%s%d"
-        head = f"|{pid}|{cid}|{period}|"
-        tail = f"|{cur}|"
-        dates: dict[int, str] = {}
-        out = []
-        for j, (k, m, pm, paid, first, minor, att, tier) in enumerate(
-            zip(
-                self.kept,
-                self.earned_minor,
-                self.paid_minor,
-                self.paid,
-                self.first,
-                self.minor,
-                self.attainment,
-                self.tier,
-                strict=True,
-            )
-        ):
-            s = segs[k]
-            start = dates.get(s.start_day)
-            if start is None:
-                start = dates[s.start_day] = str(s.start)
-            end = dates.get(s.end_day)
-            if end is None:
-                end = dates[s.end_day] = str(s.end)
-            if paid is None:
-                p_text = zero_paid if first else "0"
-            elif paid.is_signed():
-                p_text = ""  # the Decimals themselves, below
-            else:
-                p_text = str(paid)
-            if (not m and self.negative[j]) or not p_text or not (-big < m < big and pm < big):
-                # a signed zero, or a huge figure: the Decimals themselves
+        kept = self.kept
+        picked = [segs[k] for k in kept]
+        days = {s.start_day for s in picked} | {s.end_day for s in picked}
+        dates = {d: str(from_day_number(d)) for d in days}
+        mid = f"|{pid}|{cid}|{period}|"
+        heads = [
+            f"{s.person_key}{mid}{s.index}|{dates[s.start_day]}|{dates[s.end_day]}|earned|"
+            for s in picked
+        ]
+        earned, paid_minor = self.earned_minor, self.paid_minor
+        payable = [m - pm for m, pm in zip(earned, paid_minor, strict=True)]
+        p_texts = [
+            (zero_paid if first else "0") if paid is None else str(paid)
+            for paid, first in zip(self.paid, self.first, strict=True)
+        ]
+        e_texts, a_texts = _minor_texts(earned, digits), _minor_texts(payable, digits)
+        for j, (m, pm, paid) in enumerate(zip(earned, paid_minor, self.paid, strict=True)):
+            if (
+                (not m and self.negative[j])
+                or (paid is not None and paid.is_signed())
+                or not (-big < m < big and pm < big)
+            ):  # a signed zero, or a huge figure: the Decimals themselves
                 e, p, a = self.settled(j)
-                texts = f"{e}|{p}|{a}"
-            elif digits:  # str(Decimal(m).scaleb(-digits)), from the integers
-                a = m - pm
-                e_text = (
-                    money % ("-", *divmod(-m, unit)) if m < 0 else money % ("", *divmod(m, unit))
-                )
-                a_text = (
-                    money % ("-", *divmod(-a, unit)) if a < 0 else money % ("", *divmod(a, unit))
-                )
-                texts = f"{e_text}|{p_text}|{a_text}"
-            else:
-                texts = f"{m}|{p_text}|{m - pm}"
-            out.append(
-                f"{s.person_key}{head}{s.index}|{start}|{end}|earned|{texts}|{minor}{tail}"
-                f"{'' if att is None else f'{att.normalize():f}'}|"
-                f"{'' if tier is None else tier}\n"
+                e_texts[j], p_texts[j], a_texts[j] = str(e), str(p), str(a)
+        tail = f"|{cur}|"
+        atts = ["" if att is None else f"{att.normalize():f}" for att in self.attainment]
+        return [
+            f"{h}{e}|{p}|{a}|{minor}{tail}{att}|{'' if tier is None else tier}\n"
+            for h, e, p, a, minor, att, tier in zip(
+                heads, e_texts, p_texts, a_texts, self.minor, atts, self.tier, strict=True
             )
-        return out
+        ]
 
     def trace_texts(self) -> list[str]:
         """Return each trace's canonical text (its figures, unrendered), as ``result_hash``."""
         b = self.block
         segs, head = b.segments, f"{b.plan.id}|{b.component.id}|"
         rule = b.component.type
-        return [
-            f"{segs[k].person_key}|{head}{segs[k].index}|{rule}|{figures}"
-            for k, figures in zip(self.kept, b.figures(self.kept), strict=True)
-        ]
+        heads = [f"{segs[k].person_key}|{head}{segs[k].index}|{rule}|" for k in self.kept]
+        return b.figures(self.kept, heads)
 
     def keys(self) -> tuple[list[str], list[int]]:
         """Return the kept rows' person keys and segment indexes (their sort keys)."""
@@ -516,6 +514,7 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
     ctx = _RenderContext(inputs, state.measure_values, state.counts, kpis, shared, prior)
     period = inputs.period
     fractions: dict[tuple[int, int, int], int] = {}
+    ratio_of: list[tuple[Decimal | None, Decimal]] = []
     uniques: list[tuple[int, int, int]] = []
     out: list[FastRows] = []
     done: set[int] = set()
@@ -532,22 +531,41 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
         if not segs:
             continue
         ids = np.array([s.id for s in segs], dtype=np.int64)
-        codes = []
-        for s in segs:
-            # build_segments shares these Decimals between segments: key on identity.
-            key = (id(s.factor_num), id(s.factor_den), id(s.quota_factor))
-            code = fractions.get(key)
+        # build_segments shares these Decimals between segments: key on identity, and work
+        # each distinct triple's fractions out once.
+        triple = np.zeros(len(segs), dtype=np.int64)
+        for column in ("factor_num", "factor_den", "quota_factor"):
+            got, seen = pd.factorize(np.fromiter(map(id, map(attrgetter(column), segs)), np.int64))
+            triple = pd.factorize(triple * len(seen) + got)[0]  # codes stay below len(segs)
+        inverse, first_at = pd.factorize(triple)
+        first = np.full(len(first_at), len(segs), dtype=np.int64)
+        np.minimum.at(first, inverse, np.arange(len(segs), dtype=np.int64))
+        distinct = [
+            (id(segs[at].factor_num), id(segs[at].factor_den), id(segs[at].quota_factor))
+            for at in first.tolist()
+        ]
+        distinct_codes = []
+        for key_ids, at in zip(distinct, first.tolist(), strict=True):
+            code = fractions.get(key_ids)
             if code is None:
+                s = segs[at]
                 fq = Fraction(mul(s.factor_num, s.quota_factor)) / Fraction(s.factor_den)
                 ff = Fraction(s.factor_num) / Fraction(s.factor_den)
                 d = math.lcm(fq.denominator, ff.denominator)
-                code = fractions[key] = len(uniques)
+                code = fractions[key_ids] = len(uniques)
+                num = mul(s.factor_num, s.quota_factor)
+                unit = num == s.factor_den and num.as_tuple().exponent == 0
+                unit = unit and s.factor_den.as_tuple().exponent == 0
+                # the attainment's quota factor (None: the pro-rated quota is the quota itself)
+                ratio_of.append((None if unit else num, s.factor_den))
                 # the row's denominator, quota scale and pro-ration factor x denominator
                 uniques.append(
                     (d, fq.numerator * (d // fq.denominator), ff.numerator * (d // ff.denominator))
                 )
-            codes.append(code)
-        per = np.array(uniques, dtype=object)[np.array(codes, dtype=np.int64)]
+            distinct_codes.append(code)
+        codes = np.array(distinct_codes, dtype=np.int64)[inverse]
+        ratios = [ratio_of[c] for c in codes.tolist()]
+        per = np.array(uniques, dtype=object)[codes]
         # One denominator per row (a quota x 17 / 31): every pro-rated figure is an integer
         # once multiplied by it.
         den, quota_scale, factor_d = per[:, 0], per[:, 1], per[:, 2]
@@ -582,7 +600,6 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
         if not kept:
             continue
         done.update(int(i) for i in ids[eligible].tolist())
-        quota_nums: dict[tuple[int, int], Decimal] = {}
         for c, fig, tb, raw in blocks:
             assert c.measure is not None
             minor = tb.minor.tolist()
@@ -612,7 +629,7 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
                         paid_minor[kept[j]] = int(paid.scaleb(digits))
             earned_l = [minor[k] for k in kept]
             paid_kept = [paid_minor[k] for k in kept]
-            att_l = _attainments(values, raw, present_l, segs, kept, quota_nums)
+            att_l = _attainments(values, raw, present_l, ratios, kept)
             out.append(
                 FastRows(
                     block,

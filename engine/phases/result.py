@@ -49,6 +49,24 @@ def _e4_text(v: int) -> str:
     return f"{'-' if v < 0 else ''}{q}.{f'{r:04d}'.rstrip('0')}"
 
 
+_FRACTIONS = ["", *(f".{r:04d}".rstrip("0") for r in range(1, 10000))]
+"""The text of each fraction of ten-thousandths in :func:`_e4_text` (none for a whole)."""
+
+
+def _e4_texts(values: Sequence[int]) -> list[str]:
+    """Return :func:`_e4_text` of every value (the fractions' texts looked up)."""
+    frac = _FRACTIONS
+    out = []
+    for v in values:
+        if v < 0:
+            q, r = divmod(-v, 10000)
+            out.append(f"-{q}{frac[r]}")
+        else:
+            q, r = divmod(v, 10000)
+            out.append(f"{q}{frac[r]}")
+    return out
+
+
 @dataclass(frozen=True)
 class MeasureTable:
     """Every segment's measures: the hashed text of each row, and the frame built when read.
@@ -66,19 +84,33 @@ def measure_table(state: MeasureState) -> MeasureTable:
     """Return :func:`measure_frame` of ``state`` as a :class:`MeasureTable` (frame deferred)."""
     values = state.measure_values
     plain = values.plain if isinstance(values, MeasureRows) else None
-    ordered: dict[int, list[tuple[str, list[int], bool]]] = {}
-    texts = []
+    ordered: dict[int, tuple[dict[int, int], list[list[str]]]] = {}
+    texts: list[str] = []
     for seg in state.segments:
         head = f"{seg.person_key}|{seg.plan_id}|{seg.index}|"
         got = plain(seg.id) if plain is not None else None
         if got is not None:
             block, sid = got
             cols = ordered.get(id(block))
-            if cols is None:
-                cols = ordered[id(block)] = sorted(block.figures, key=lambda c: c[0])
-            for mid, col, is_sum in cols:
-                v = col[sid]
-                texts.append(f"{head}{mid}|{_e4_text(v) if is_sum else v}\n")
+            if cols is None:  # the block's rows' texts after the head, measure by measure
+                sids = block.sids
+                cols = ordered[id(block)] = (
+                    {s: j for j, s in enumerate(sids)},
+                    [
+                        [
+                            f"{mid}|{v}\n"
+                            for v in (
+                                _e4_texts([col[s] for s in sids])
+                                if is_sum
+                                else [col[s] for s in sids]
+                            )
+                        ]
+                        for mid, col, is_sum in sorted(block.figures, key=lambda c: c[0])
+                    ],
+                )
+            at, rows = cols
+            j = at[sid]
+            texts.extend(head + r[j] for r in rows)
             continue
         row = values[seg.id]
         texts.extend(f"{head}{mid}|{_canon(row[mid])}\n" for mid in sorted(row))
@@ -162,8 +194,9 @@ def _hash_texts(
     """Return the sha256 :func:`result_hash` gives, from the lines' and traces' texts."""
     h = hashlib.sha256()
     h.update("".join(line_texts).encode())
-    for part in trace_texts:
-        h.update(part.encode())
+    traces = list(trace_texts)
+    if traces:  # each trace's text and a newline, in one update
+        h.update("\n".join(traces).encode())
         h.update(b"\n")
     if isinstance(measures, MeasureTable):
         h.update("".join(measures.texts).encode())
@@ -320,8 +353,12 @@ def _assemble_fast(
 ) -> Result:
     """The canonical result of sorted general rows and the fast path's column-wise rows."""
     fast_keys = fast.keys(order)
-    line_order = _merged_order(_key_columns(lines, order), fast_keys).tolist()
-    trace_order = _merged_order(_key_columns(traces, order), fast_keys).tolist()
+    line_keys, trace_keys = _key_columns(lines, order), _key_columns(traces, order)
+    line_order = _merged_order(line_keys, fast_keys).tolist()
+    # the same general keys (none, as a rule: every row fast) give the same order
+    same = all(len(a) == len(b) for a, b in zip(line_keys, trace_keys, strict=True))
+    same = same and line_keys == trace_keys
+    trace_order = line_order if same else _merged_order(trace_keys, fast_keys).tolist()
     line_texts = [_line_text(ln) for ln in lines]
     trace_texts = _trace_texts(traces)
     for r in fast.rows:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from engine import windows
@@ -66,19 +67,22 @@ class Book:
 
 
 def prior_table(frame: pd.DataFrame) -> dict[tuple[str, str, str], Decimal]:
-    out: dict[tuple[str, str, str], Decimal] = {}
+    """Return each (person, plan, component)'s prior payments summed (``from_e4`` of the sum:
+    the Decimal sum of ``from_e4`` figures, to the same digits and exponent)."""
     if len(frame) == 0:
-        return out
-    for person, plan, comp, amount in zip(
-        frame["person_id"].astype(str).tolist(),
-        frame["plan_id"].astype(str).tolist(),
-        frame["component_id"].astype(str).tolist(),
-        frame["amount_e4"].tolist(),
-        strict=True,
-    ):
-        key = (person, plan, comp)
-        out[key] = out.get(key, ZERO) + from_e4(int(amount))
-    return out
+        return {}
+    keys = pd.DataFrame(
+        {c: frame[c].astype(str).to_numpy() for c in ("person_id", "plan_id", "component_id")}
+    )
+    amounts = frame["amount_e4"].to_numpy()
+    if amounts.dtype.kind != "i" or int(np.abs(amounts).max()) >= 2**62 // len(amounts):
+        # Python integers, or figures whose int64 sum could overflow: add them exactly
+        amounts = np.array([int(a) for a in amounts.tolist()], dtype=object)
+    sums = keys.assign(amount=amounts).groupby(list(keys.columns), sort=False)["amount"].sum()
+    return {
+        (str(p), str(pl), str(c)): from_e4(int(total))
+        for (p, pl, c), total in zip(sums.index.tolist(), sums.tolist(), strict=True)
+    }
 
 
 def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[Book, dict[str, Decimal]]:
