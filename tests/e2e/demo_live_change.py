@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.utils import timezone
-
 from core.models import Tenant
 from core.tenancy import tenant_scope
+from hierarchy import periods
 from hierarchy.models import Person
 from incentives import services as incentives
 from payouts import runs
@@ -24,7 +23,8 @@ def main() -> None:
     with tenant_scope(Tenant.objects.get(slug="demo")):
         emma = Person.objects.get(user__email="employee@demo.quotient.dev")
         period = CalculationRun.objects.filter(period__status="calculated").latest("id").period
-        day = max(period.start, min(timezone.localdate(), period.end - dt.timedelta(days=1)))
+        today = periods.tenant_today(emma.tenant)  # the tenant's date: UTC's may be tomorrow
+        day = max(period.start, min(today, period.end - dt.timedelta(days=1)))
         rows = [
             {
                 "external_id": f"LIVE-E2E-{uuid.uuid4().hex[:8]}",

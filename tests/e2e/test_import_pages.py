@@ -4,6 +4,7 @@ the file field, a progress bar while the file is sent and checked, and a phone-s
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,10 +19,13 @@ PEOPLE_WITH_ERRORS = (
     "E2E-3,Alan Turing,2026-02-01,NOBODY\n"
     "E2E-1,Ada Again,2026-01-05,\n"
 )
+# today in the demo tenant's time zone (demo_seed: New York); UTC's date is tomorrow there
+# from 00:00 UTC, a future date the import refuses
+DEMO_TODAY = dt.datetime.now(ZoneInfo("America/New_York")).date()
 # Booked today: in the demo's open quarter (the quarter before it is closed, its data locked).
 DEALS = (
     "external_id,kind,amount,currency,booked_on,owner_employee_id\n"
-    f"E2E-OK-1,new_business,1200,USD,{dt.datetime.now(dt.UTC).date().isoformat()},\n"
+    f"E2E-OK-1,new_business,1200,USD,{DEMO_TODAY.isoformat()},\n"
 )
 
 

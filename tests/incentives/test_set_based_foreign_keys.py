@@ -19,7 +19,6 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.tenancy import tenant_scope
-from hierarchy import people
 from hierarchy.models import Period, Person
 from incentives.models import Credit, CreditingRule, IngestBatch, Transaction
 
@@ -180,8 +179,9 @@ def test_a_referenced_parent_cannot_be_deleted(credited, table, referenced_by):
     batch = IngestBatch.objects.create(
         kind="transactions", filename="fk.csv", created_at=timezone.now()
     )
-    # a person nothing else refers to (an assignment's own foreign key would refuse first)
-    loner = people.person_create(employee_id="FK1", full_name="Fay Key", hire_date=FY)
+    # a person nothing else refers to (an assignment's or the version log's own foreign key
+    # would refuse first: people.person_create writes both)
+    loner = Person.objects.create(employee_id="FK1", full_name="Fay Key", hire_date=FY)
     Transaction.objects.filter(pk=tx.pk).update(batch=batch, owner=loner)
     pk = {
         "hierarchy_person": loner.pk,
