@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -379,7 +378,7 @@ def _health(request: HttpRequest, version: PlanVersion) -> health.Health:
         ]
     found = health.plan_health(version.spec, mixes=mixes)
     extra = scheme.builder_warnings(access=access, version=version, day=today)
-    return replace(found, warnings=[*found.warnings, *extra])
+    return dataclasses.replace(found, warnings=[*found.warnings, *extra])
 
 
 @require_POST
