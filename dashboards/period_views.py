@@ -96,6 +96,22 @@ def _people(request: HttpRequest, period: Period) -> Any:
     return request_access(request).people(start=period.start, end=period.end)
 
 
+def _split_dormant(items: list[Any], last_closed: Period | None) -> tuple[list[Any], list[Any]]:
+    """Split the open periods' checklists into those to work on and the dormant ones: still open,
+    never run, and older than the latest closed period (a calendar that begins before the company
+    paid through Quotient). Those are listed apart, folded, so the list starts where close work is."""
+    if last_closed is None:
+        return items, []
+    to_close: list[Any] = []
+    dormant: list[Any] = []
+    for item in items:
+        never_run = not (item.runs_succeeded or item.runs_running or item.runs_failed)
+        old = item.period.start < last_closed.start
+        quiet = item.period.status == PeriodStatus.OPEN and never_run
+        (dormant if old and quiet else to_close).append(item)
+    return to_close, dormant
+
+
 @require_permission("payouts.view")
 def period_close_list(request: HttpRequest) -> HttpResponse:
     """Every period begun and still to close (of one kind), with its checklist and next step."""
@@ -110,12 +126,14 @@ def period_close_list(request: HttpRequest) -> HttpResponse:
     )
     closed = list(periods.filter(status=PeriodStatus.CLOSED).order_by("-start")[:RECENT_CLOSED])
     items = period_checklists(periods=open_ones + closed, principal=_principal(request))
+    to_close, dormant = _split_dormant(items[: len(open_ones)], closed[0] if closed else None)
     return render(
         request,
         "dashboards/periods/close_list.html",
         {
             "active_nav": "period_close",
-            "items": items[: len(open_ones)],
+            "items": to_close,
+            "dormant_items": dormant,
             "closed_items": items[len(open_ones) :],
             "kind": kind,
             "kinds": PeriodKind.choices,

@@ -20,7 +20,7 @@ from payouts.models import (
     LedgerEntry,
     PayoutLine,
 )
-from tests.payouts.helpers import cast, period, succeeded_run
+from tests.payouts.helpers import cast, close_through_lifecycle, period, succeeded_run
 
 
 def _client(user: Any) -> Client:
@@ -125,3 +125,21 @@ def test_holds_are_placed_and_released_on_the_page(world: Any, client_charlie: A
         hold.refresh_from_db()
         assert hold.status == HoldStatus.RELEASED
         assert not ledger.entry_list().exists()  # nothing was held yet, nothing to release
+
+
+def test_periods_never_run_before_the_latest_close_are_folded_away(world: Any) -> None:
+    """A calendar that begins before the company paid through Quotient: its old, never-run open
+    periods do not head the list; they are counted in a folded section of their own."""
+    org, c, q1, _ = world
+    with tenant_scope(org.tenant):
+        old = period("FY2025 Q2", dt.date(2025, 4, 1), kind="quarterly", end=dt.date(2025, 7, 1))
+        closed = period("FY2025 Q3", dt.date(2025, 7, 1), kind="quarterly", end=dt.date(2025, 10, 1))
+        close_through_lifecycle(closed)
+        # open, never run, but after the latest close: still work to do
+        later = period("FY2025 Q4", dt.date(2025, 10, 1), kind="quarterly", end=dt.date(2026, 1, 1))
+    html = _client(c.users["comp"]).get("/periods/close/").content.decode()
+    main, _, rest = html.partition('id="dormant-periods"')
+    folded, _, recent = rest.partition("Recently closed")
+    assert q1.label in main and later.label in main and old.label not in main
+    assert "1 earlier period never calculated" in folded and old.label in folded
+    assert closed.label in recent
