@@ -99,7 +99,7 @@ def _people(request: HttpRequest, period: Period) -> Any:
 def _split_dormant(items: list[Any], last_closed: Period | None) -> tuple[list[Any], list[Any]]:
     """Split the open periods' checklists into those to work on and the dormant ones: still open,
     never run, and older than the latest closed period (a calendar that begins before the company
-    paid through Quotient). Those are listed apart, folded, so the list starts where close work is."""
+    paid through Quotient). Those are listed apart, folded: the list starts where close work is."""
     if last_closed is None:
         return items, []
     to_close: list[Any] = []

@@ -133,7 +133,8 @@ def test_periods_never_run_before_the_latest_close_are_folded_away(world: Any) -
     org, c, q1, _ = world
     with tenant_scope(org.tenant):
         old = period("FY2025 Q2", dt.date(2025, 4, 1), kind="quarterly", end=dt.date(2025, 7, 1))
-        closed = period("FY2025 Q3", dt.date(2025, 7, 1), kind="quarterly", end=dt.date(2025, 10, 1))
+        q3_end = dt.date(2025, 10, 1)
+        closed = period("FY2025 Q3", dt.date(2025, 7, 1), kind="quarterly", end=q3_end)
         close_through_lifecycle(closed)
         # open, never run, but after the latest close: still work to do
         later = period("FY2025 Q4", dt.date(2025, 10, 1), kind="quarterly", end=dt.date(2026, 1, 1))
