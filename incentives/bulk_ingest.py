@@ -21,10 +21,10 @@ is done, set-based and chunked (where a million rows' time goes: docs/imports.md
   statement by triggers (``core.db.SetBasedForeignKeys``, not once per row and key). The
   writes run on a thread of their own, so PostgreSQL inserts, maintains indexes and checks
   keys while Python validates the next chunk. Everything stays one database transaction.
-* **The change feed.** The people and months of each chunk's credits are collected on the
-  importing thread (:func:`core.changes.month_keys`, column-wise), off the writer, which is
-  the bottleneck; they are recorded in the change feed when the import ends: one row per
-  person and month, in the import's transaction (:mod:`core.changes`).
+* **The change feed, set-based.** The people and months of each chunk's credits go into a
+  temporary table (one ``INSERT … SELECT DISTINCT`` per chunk), and one ``INSERT … SELECT``
+  records them in the change feed when the import ends: one row per person and month, in the
+  import's transaction (:mod:`core.changes`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,13 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.changes import ChangeKey, changes_record, month_keys
+from core.changes import (
+    ChangeKey,
+    changes_record,
+    changes_record_select,
+    month_bounds_sql,
+    month_keys,
+)
 from core.db import copy_text
 from core.imports import (
     BoundMap,
@@ -440,6 +446,8 @@ _CREDIT_COPY = [
 ]
 _TX_TABLE = Transaction._meta.db_table
 _CREDIT_TABLE = "incentives_credit"
+# The people and months whose credits the import wrote (the change feed's keys).
+_CHANGE_TEMP = "_ingest_change"
 
 
 class Writer:
@@ -532,7 +540,7 @@ class _PgCopy:
         with connection.cursor() as cursor:  # Django's cursor: sets the tenant first
             cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [_TX_TABLE])
             (sequence,) = cursor.fetchone()
-            cursor.execute('DROP TABLE IF EXISTS "_ingest_tx", "_ingest_credit"')
+            cursor.execute(f'DROP TABLE IF EXISTS "_ingest_tx", "_ingest_credit", "{_CHANGE_TEMP}"')
             cursor.execute(
                 f'CREATE TEMPORARY TABLE "_ingest_tx" ON COMMIT DROP AS '  # noqa: S608 (identifiers from model metadata, no input)
                 f'SELECT {tx_cols} FROM "{_TX_TABLE}" WITH NO DATA'
@@ -547,6 +555,10 @@ class _PgCopy:
                 f'SELECT {credit_cols} FROM "{_CREDIT_TABLE}" WITH NO DATA'
             )
             cursor.execute('ALTER TABLE "_ingest_credit" ADD COLUMN ord bigint')
+            cursor.execute(
+                f'CREATE TEMPORARY TABLE "{_CHANGE_TEMP}" (person_id bigint, valid_from date, '
+                "valid_to date, PRIMARY KEY (person_id, valid_from)) ON COMMIT DROP"
+            )
         self.insert_tx = (
             f'INSERT INTO "{_TX_TABLE}" (id, tenant_id, batch_id, recorded_at, {tx_cols}) '  # noqa: S608 (identifiers from model metadata, no input)
             f'SELECT id, %s, %s, %s, {tx_cols} FROM "_ingest_tx" ORDER BY ord'
@@ -556,6 +568,12 @@ class _PgCopy:
             f"computed_at, {credit_cols}) "
             f"SELECT t.id, %s, false, %s, {', '.join('c.' + c for c in _CREDIT_COPY)} "
             f'FROM "_ingest_credit" c JOIN "_ingest_tx" t ON t.ord = c.ord ORDER BY t.id'
+        )
+        # ~10-50 ms per chunk of 20k credits, on the writer thread (overlapping validation).
+        month_start, month_end = month_bounds_sql("credit_date")
+        self.record_months = (
+            f'INSERT INTO "{_CHANGE_TEMP}" SELECT DISTINCT person_id, {month_start}, '  # noqa: S608 (no input)
+            f'{month_end} FROM "_ingest_credit" ON CONFLICT DO NOTHING'
         )
         self.copy_tx = f'COPY "_ingest_tx" (ord, {tx_cols}) FROM STDIN'
         self.copy_credit = f'COPY "_ingest_credit" (ord, {credit_cols}) FROM STDIN'
@@ -576,6 +594,18 @@ class _PgCopy:
                     )
                 with phase("insert_credit"):
                     cursor.execute(self.insert_credit, [self.params[0], self.params[2]])
+                with phase("record_months"):
+                    cursor.execute(self.record_months)
+
+    def finish(self) -> None:
+        """Record the credited people and months, set-based."""
+        changes_record_select(
+            kind=ChangeKind.CREDIT,
+            select=(
+                "SELECT person_id, NULL::bigint AS node_id, valid_from, valid_to "  # noqa: S608 (no input)
+                f'FROM "{_CHANGE_TEMP}"'
+            ),
+        )
 
 
 @dataclass
@@ -595,7 +625,7 @@ class TransactionSink:
     def __post_init__(self) -> None:
         self.has_existing = Transaction.objects.exists()
         self.wanted: Wanted = {}
-        self.changed: set[ChangeKey] = set()  # the credited (person, month) keys
+        self.changed: set[ChangeKey] = set()  # the ORM path's credited (person, month) keys
         self.now = timezone.now()
         self.pg = connection.vendor == "postgresql"
         self.copy: _PgCopy | None = None
@@ -740,9 +770,6 @@ class TransactionSink:
             # credit_columns starts with transaction_id (here the row's ordinal in the import)
             credit_text = copy_text(credit_columns(credits, self.ctx.rule_versions)).encode()
         self.phases.add("copy_text", time.perf_counter() - started)
-        if not credits.empty:
-            with self.phases("months"):  # the change feed's keys, here rather than on the writer
-                self.changed |= month_keys(credits["person_id"], credits["date"])
         with self.phases("wait_writer"):  # the writer is two chunks behind
             self.writer.submit(functools.partial(self._copy_chunk, tx_text, credit_text))
 
@@ -791,9 +818,11 @@ class TransactionSink:
 
     def finish(self) -> None:  # on the writer, after the last chunk
         """Record the credited keys and write closed periods' corrections."""
-        if self.changed:
+        if self.copy is not None:
             with self.phases("change_feed"):
-                changes_record(kind=ChangeKind.CREDIT, keys=self.changed)
+                self.copy.finish()  # records the PostgreSQL path's keys, set-based
+        if self.changed:
+            changes_record(kind=ChangeKind.CREDIT, keys=self.changed)
         if self.wanted and self.ctx is not None:
             with self.phases("corrections"):
                 self.credit_summary.corrections_written += write_corrections(
