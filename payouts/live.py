@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -57,6 +57,7 @@ from engine.phases import chunks as ph
 from engine.phases.depend import needs_dependencies
 from engine.types import Inputs
 from hierarchy.models import Assignment, NodeClosure, Period, PeriodStatus
+from payouts import chunk_inputs
 from payouts import inputs as fetch
 from payouts import runs
 from payouts.models import (
@@ -80,6 +81,22 @@ MAPS = (RunPhase.FETCH, RunPhase.MEASURE, RunPhase.REWARD, RunPhase.SETTLE)
 EVERYONE = None  # a period's affected people when every chunk must be computed again
 
 MSG_PROBLEMS = "The live recalculation found {n} input problem(s); the previous run stands."
+
+
+# Decoded chunk inputs by fetch chunk row (pk, its run's ``known_at``). A live run's fetch
+# chunk stores the inputs it gathered (``payouts.chunk_inputs``, as a full run's do while it
+# runs) and a chunk row never changes once written, so a later pass that must reward or settle
+# a chunk nobody touched (the pay-on-others'-pay lead's) decodes them, kept here per worker,
+# instead of gathering the chunk again. Plans are not kept: each pass brings its own.
+INPUTS_KEPT = 256
+_kept_inputs: OrderedDict[tuple[int, str], Inputs] = OrderedDict()
+
+
+def _keep_inputs(key: tuple[int, str], inputs: Inputs) -> None:
+    _kept_inputs[key] = inputs
+    _kept_inputs.move_to_end(key)
+    while len(_kept_inputs) > INPUTS_KEPT:
+        _kept_inputs.popitem(last=False)
 
 
 def chunk_size() -> int:
@@ -273,6 +290,8 @@ class _Calc:
         self.base = base
         self.dirty = set(dirty) if base is not None else set(range(self.n))
         self.inputs: dict[int, Inputs] = {}
+        self.plans: Mapping[str, Any] | None = None  # this pass's plans (of its own gather)
+        self.encoded: dict[int, bytes] = {}  # the gathered chunks' inputs, for later passes
         self.out: dict[tuple[str, int], tuple[dict[str, Any], dict[str, pd.DataFrame]]] = {}
         self.fresh: set[tuple[str, int]] = set()
         self.reduces: dict[int, dict[str, pd.DataFrame]] = {}
@@ -283,14 +302,21 @@ class _Calc:
 
     # inputs and stored outputs
     def gather(self, ks: Iterable[int]) -> None:
-        """Gather the inputs of chunks ``ks`` in one read, then split them by chunk."""
+        """Make the inputs of chunks ``ks`` ready: a touched chunk's gathered (all of them in
+        one read, then split by chunk), an untouched one's decoded from where its fetch output
+        is (they are the inputs that output was computed from), else gathered too."""
         todo = sorted(set(ks) - set(self.inputs))
+        if not todo:
+            return
+        self.inputs.update(self._decoded([k for k in todo if k not in self.dirty]))
+        todo = [k for k in todo if k not in self.inputs]
         if not todo:
             return
         people = [p for k in todo for p in self.groups[k]]
         got = fetch.gather(period_id=self.period.pk, person_ids=people, known_at=self.known_at)
         if got.problems:
             raise _ProblemsError([runs._problem_dict(p) for p in got.problems])
+        self.plans = got.inputs.plans
         parts = ph.split_inputs(got.inputs, [[str(p) for p in self.groups[k]] for k in todo])
         for k, part in zip(todo, parts, strict=True):
             mine = {str(p) for p in self.groups[k]}
@@ -304,6 +330,48 @@ class _Calc:
                 meta = _fetch_meta(part, got.pins)
                 self.out[(RunPhase.FETCH, k)] = (meta, ph.segments_chunk(part))
                 self.fresh.add((RunPhase.FETCH, k))
+                try:
+                    self.encoded[k] = chunk_inputs.encode(part)
+                except chunk_inputs.EncodeError:  # a later pass gathers this chunk instead
+                    logger.warning("live chunk %s: inputs not encodable", k, exc_info=True)
+
+    def _decoded(self, ks: Sequence[int]) -> dict[int, Inputs]:
+        """Return the stored inputs of untouched chunks ``ks`` where their fetch chunk row
+        has them (kept decoded per worker), with this pass's plans."""
+        plans = self.plans
+        if not ks or plans is None:
+            return {}
+        q = Q()
+        for k in ks:
+            q |= Q(run_id=self.sources[RunPhase.FETCH][k], number=k)
+        rows = list(
+            RunChunk.objects.filter(q, phase=RunPhase.FETCH).values_list(
+                "pk", "number", "run_id", "run__known_at"
+            )
+        )
+        keys = {
+            number: (pk, known_at.isoformat())
+            for pk, number, run_id, known_at in rows
+            if self.sources[RunPhase.FETCH][number] == run_id
+        }
+        missing = [keys[k][0] for k in ks if k in keys and keys[k] not in _kept_inputs]
+        if missing:
+            raw = RunChunk.objects.filter(pk__in=missing, inputs__isnull=False).values_list(
+                "pk", "inputs"
+            )
+            by_pk = {key[0]: key for key in keys.values()}
+            for pk, blob in raw:
+                try:
+                    _keep_inputs(by_pk[pk], chunk_inputs.decode(blob, {}))
+                except chunk_inputs.EncodeError:
+                    continue
+        out = {}
+        for k in ks:
+            kept = _kept_inputs.get(keys[k]) if k in keys else None
+            if kept is not None:
+                _kept_inputs.move_to_end(keys[k])
+                out[k] = replace(kept, plans=plans)
+        return out
 
     def stored(self, phase: str, ks: Iterable[int]) -> None:
         want = {}
@@ -494,6 +562,7 @@ def _chunk_rows(run: CalculationRun, calc: _Calc) -> None:
             finished_at=now,
             worker=runs._worker_name(),
             output=runs._pack(*calc.out[(phase, k)]),
+            inputs=calc.encoded.get(k) if phase == RunPhase.FETCH else None,
         )
         for phase, k in sorted(calc.fresh)
     ]
@@ -513,6 +582,9 @@ def _chunk_rows(run: CalculationRun, calc: _Calc) -> None:
         for number, tables in sorted(calc.reduces.items())
     ]
     RunChunk.objects.bulk_create(rows)
+    for row in rows:  # what this worker gathered, for its next passes (never changes)
+        if row.phase == RunPhase.FETCH and row.number in calc.encoded and row.pk is not None:
+            _keep_inputs((row.pk, run.known_at.isoformat()), calc.inputs[row.number])
 
 
 def _recalculate(period: Period, who: set[int] | None, *, force_full: bool = False) -> Pass | None:

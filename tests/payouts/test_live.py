@@ -135,6 +135,44 @@ def test_one_changed_deal_recomputes_its_chunk_and_the_leads_only(sales):
     assert event is not None and event.after["recomputed"]["measure"] == 1
 
 
+def test_an_untouched_chunk_settled_again_is_decoded_not_gathered(sales, monkeypatch):
+    period = sales.period
+    _full(period.pk)
+    live.live_recalculate()  # every chunk gathered once, its inputs stored with its fetch row
+    gathered: list[list[int]] = []
+    real = fetch.gather
+
+    def counting(**kwargs: Any) -> Any:
+        if kwargs.get("person_ids") is not None:  # a pass's (the engine check reads all)
+            gathered.append(sorted(kwargs["person_ids"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(fetch, "gather", counting)
+    groups = CalculationRun.objects.filter(kind=RunKind.LIVE).latest("pk").pins["live"]["groups"]
+    leads = groups[-1]  # the lead's chunk (the last person made), settled again every pass
+    assert sales.lead.pk in leads
+    rng = random.Random(4)
+    seller_0, seller_in_leads = 0, len(sales.people) - 1
+    assert sales.people[seller_in_leads].pk in leads
+    for step, (seller, forget) in enumerate(
+        [(seller_0, False), (seller_0, True), (seller_in_leads, False), (seller_0, False)]
+    ):
+        if forget:  # a worker that has not seen the chunk reads its stored inputs
+            live._kept_inputs.clear()
+        gathered.clear()
+        record([deal(f"DEC-{step}", seller, rng)])
+        (done,) = live.live_recalculate()
+        mine = next(g for g in groups if sales.people[seller].pk in g)
+        assert not done.full and done.settled == (1 if mine == leads else 2), step
+        # one read per pass, of the touched chunk only: the lead's, when untouched, is decoded
+        assert gathered == [sorted(mine)], step
+        # and the result is the engine's on the same inputs (the decoded chunk after its own
+        # change, step 2, is the one that change's pass gathered: not the first pass's)
+        assert _as_engine(done.run) == _engine_lines(period.pk, done.run.known_at), step
+    fresh = _full(period.pk)
+    assert fresh.result_hash == done.run.result_hash
+
+
 def test_changes_nobody_pays_for_and_periods_without_a_run_write_nothing(sales):
     # no run of January yet: keys are consumed, nothing is written
     record([deal("EARLY", 1, random.Random(3))])
