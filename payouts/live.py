@@ -57,9 +57,8 @@ from engine.phases import chunks as ph
 from engine.phases.depend import needs_dependencies
 from engine.types import Inputs
 from hierarchy.models import Assignment, NodeClosure, Period, PeriodStatus
-from payouts import chunk_inputs
+from payouts import chunk_inputs, runs
 from payouts import inputs as fetch
-from payouts import runs
 from payouts.models import (
     CalculationRun,
     ChunkStatus,
