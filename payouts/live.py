@@ -165,6 +165,11 @@ def affected_people(period: Period, changes: Iterable[Change]) -> set[int] | Non
 # --- stored chunk outputs -----------------------------------------------------------------------
 
 
+# A chunk row's id and its run's ``known_at`` by (run, phase, number): rows never change once
+# written and PostgreSQL never hands an id out again, so a worker asks for each once.
+_chunk_keys: OrderedDict[tuple[int, str, int], tuple[int, dt.datetime]] = OrderedDict()
+
+
 def _load(
     sources: Mapping[tuple[str, int], int],
 ) -> dict[tuple[str, int], tuple[dict[str, Any], dict[str, pd.DataFrame]]]:
@@ -172,21 +177,25 @@ def _load(
     ``runs.stored_outputs``)."""
     if not sources:
         return {}
-    by_run: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for key, run_id in sources.items():
-        by_run[run_id].append(key)
-    q = Q()
-    for run_id, keys in by_run.items():
-        for phase in {p for p, _ in keys}:
-            q |= Q(run_id=run_id, phase=phase, number__in=[k for p, k in keys if p == phase])
-    rows = list(
-        RunChunk.objects.filter(q).values_list("pk", "run_id", "phase", "number", "run__known_at")
-    )
-    got = runs.stored_outputs((pk, known_at) for pk, *_, known_at in rows)
-    out = {}
-    for pk, run_id, phase, number, _ in rows:
-        if sources.get((phase, number)) == run_id and pk in got:
-            out[(phase, number)] = got[pk]
+    want = {key: (run_id, key[0], key[1]) for key, run_id in sources.items()}
+    missing = [w for w in want.values() if w not in _chunk_keys]
+    if missing:
+        by_run: dict[int, list[tuple[str, int]]] = defaultdict(list)
+        for run_id, phase, number in missing:
+            by_run[run_id].append((phase, number))
+        q = Q()
+        for run_id, keys in by_run.items():
+            for phase in {p for p, _ in keys}:
+                q |= Q(run_id=run_id, phase=phase, number__in=[k for p, k in keys if p == phase])
+        for pk, run_id, phase, number, known_at in RunChunk.objects.filter(q).values_list(
+            "pk", "run_id", "phase", "number", "run__known_at"
+        ):
+            _chunk_keys[(run_id, phase, number)] = (pk, known_at)
+        while len(_chunk_keys) > runs.OUTPUT_CACHE_SIZE:
+            _chunk_keys.popitem(last=False)
+    rows = {key: _chunk_keys[w] for key, w in want.items() if w in _chunk_keys}
+    got = runs.stored_outputs(rows.values())
+    out = {key: got[pk] for key, (pk, _) in rows.items() if pk in got}
     if len(out) != len(sources):
         raise LookupError("a live run's source chunk is missing")
     return out
@@ -294,6 +303,7 @@ class _Calc:
         self.out: dict[tuple[str, int], tuple[dict[str, Any], dict[str, pd.DataFrame]]] = {}
         self.fresh: set[tuple[str, int]] = set()
         self.reduces: dict[int, dict[str, pd.DataFrame]] = {}
+        self._base_reduces: dict[int, bytes] | None = None
         base_sources = (base.pins.get("live") or {}).get("sources", {}) if base else {}
         self.sources: dict[str, list[int | None]] = {
             p: list(base_sources.get(p, [None] * self.n)) for p in MAPS
@@ -372,14 +382,17 @@ class _Calc:
                 out[k] = replace(kept, plans=plans)
         return out
 
-    def stored(self, phase: str, ks: Iterable[int]) -> None:
+    def stored(self, phase: str, ks: Iterable[int], *more: tuple[str, Iterable[int]]) -> None:
+        """Read the stored outputs of chunks ``ks`` of ``phase`` (and of the ``more`` phases'
+        chunks, in the same read) that this pass did not compute."""
         want = {}
-        for k in ks:
-            if (phase, k) in self.out:
-                continue
-            source = self.sources[phase][k]
-            assert source is not None, (phase, k)
-            want[(phase, k)] = source
+        for ph_, numbers in ((phase, ks), *more):
+            for k in numbers:
+                if (ph_, k) in self.out:
+                    continue
+                source = self.sources[ph_][k]
+                assert source is not None, (ph_, k)
+                want[(ph_, k)] = source
         self.out.update(_load(want))
 
     def tables(self, phase: str, k: int) -> dict[str, pd.DataFrame]:
@@ -392,18 +405,26 @@ class _Calc:
     def base_reduce(self, number: int) -> dict[str, pd.DataFrame] | None:
         if self.base is None:
             return None
-        raw = (
-            RunChunk.objects.filter(run=self.base, phase=RunPhase.REDUCE, number=number)
-            .values_list("output", flat=True)
-            .first()
-        )
+        if self._base_reduces is None:  # the base run's reduces, in one read
+            self._base_reduces = dict(
+                RunChunk.objects.filter(run=self.base, phase=RunPhase.REDUCE).values_list(
+                    "number", "output"
+                )
+            )
+        raw = self._base_reduces.get(number)
         return None if raw is None else runs.unpack_output(raw)[1]
 
     # the calculation
     def compute(self) -> None:
         everyone = range(self.n)
         self.gather(self.dirty)
-        self.stored(RunPhase.FETCH, everyone)
+        # every stored output the pass may read, in one read: the untouched chunks' fetch and
+        # measure outputs, and their rewards when pay on others' pay reads everyone's
+        untouched = [k for k in everyone if k not in self.dirty]
+        rewards = untouched if needs_dependencies(self.plans or {}) else []
+        self.stored(
+            RunPhase.FETCH, everyone, (RunPhase.MEASURE, untouched), (RunPhase.REWARD, rewards)
+        )
         metas = [self.out[(RunPhase.FETCH, k)][0] for k in everyone]
         segs = [self.tables(RunPhase.FETCH, k)["segments"] for k in everyone]
         any_fresh = self.inputs[min(self.inputs)]
@@ -523,30 +544,30 @@ def _copy_lines(run: CalculationRun, carried: Mapping[int, Sequence[int]]) -> in
         "segment", "ordinal",
     ]  # fmt: skip
     cols = ", ".join(columns)
-    copied = 0
+    pairs = sorted((source, k) for source, numbers in carried.items() for k in numbers)
+    sources = sorted(carried)
     with connection.cursor() as cursor:
-        for source, numbers in sorted(carried.items()):
-            # One statement: the old lines with new ids from the sequence (a CTE is computed
-            # once), the new lines, and the contributions joined to the old lines' ids.
-            cursor.execute(
-                f"WITH src AS MATERIALIZED (SELECT o.*, nextval(pg_get_serial_sequence("  # noqa: S608
-                f"'{lines}', 'id')) AS new_id FROM {lines} o "
-                "WHERE o.run_id = %s AND o.chunk = ANY(%s)), "
-                f"ins AS (INSERT INTO {lines} (id, tenant_id, run_id, {cols}) "
-                f"SELECT new_id, tenant_id, %s, {cols} FROM src RETURNING 1) "
-                f"INSERT INTO {contributions} "
-                "(tenant_id, line_id, run_id, transaction_id, credit_id, amount) "
-                "SELECT c.tenant_id, src.new_id, %s, c.transaction_id, c.credit_id, c.amount "
-                f"FROM {contributions} c JOIN src ON src.id = c.line_id WHERE c.run_id = %s",
-                [source, list(numbers), run.pk, run.pk, source],
-            )
-            copied += int(cursor.rowcount)
-    # Their people's summaries, from the lines just copied (set-based, as a fresh chunk's).
-    runs.write_summaries(run, sorted({k for numbers in carried.values() for k in numbers}))
-    return copied
+        # One statement for every source run: the old lines with new ids from the sequence,
+        # in the old ids' order (a CTE is computed once), the new lines, and the
+        # contributions joined to the old lines' ids.
+        cursor.execute(
+            f"WITH src AS MATERIALIZED (SELECT o.*, nextval(pg_get_serial_sequence("  # noqa: S608
+            f"'{lines}', 'id')) AS new_id FROM (SELECT * FROM {lines} "
+            "WHERE run_id = ANY(%s) AND (run_id, chunk) IN "
+            "(SELECT * FROM unnest(%s::bigint[], %s::integer[])) ORDER BY id) o), "
+            f"ins AS (INSERT INTO {lines} (id, tenant_id, run_id, {cols}) "
+            f"SELECT new_id, tenant_id, %s, {cols} FROM src RETURNING 1) "
+            f"INSERT INTO {contributions} "
+            "(tenant_id, line_id, run_id, transaction_id, credit_id, amount) "
+            "SELECT c.tenant_id, src.new_id, %s, c.transaction_id, c.credit_id, c.amount "
+            f"FROM {contributions} c JOIN src ON src.id = c.line_id "
+            "WHERE c.run_id = ANY(%s)",
+            [sources, [p[0] for p in pairs], [p[1] for p in pairs], run.pk, run.pk, sources],
+        )
+        return int(cursor.rowcount)
 
 
-def _chunk_rows(run: CalculationRun, calc: _Calc) -> None:
+def _chunk_rows(run: CalculationRun, calc: _Calc) -> int:
     now = timezone.now()
     rows = [
         RunChunk(
@@ -584,6 +605,7 @@ def _chunk_rows(run: CalculationRun, calc: _Calc) -> None:
     for row in rows:  # what this worker gathered, for its next passes (never changes)
         if row.phase == RunPhase.FETCH and row.number in calc.encoded and row.pk is not None:
             _keep_inputs((row.pk, run.known_at.isoformat()), calc.inputs[row.number])
+    return len(rows)
 
 
 def _recalculate(period: Period, who: set[int] | None, *, force_full: bool = False) -> Pass | None:
@@ -629,19 +651,22 @@ def _recalculate(period: Period, who: set[int] | None, *, force_full: bool = Fal
                 calc.inputs[k],
                 calc.settled_tables[k],
                 calc.tables(RunPhase.MEASURE, k),
+                summaries=False,
             )
         else:
             source = calc.sources[RunPhase.SETTLE][k]
             assert source is not None
             carried[source].append(k)
     _copy_lines(run, carried)
+    # every person's summary, from the lines just written and copied (one statement)
+    runs.write_summaries(run, list(range(calc.n)))
     sources = {
         phase: [
             run.pk if (phase, k) in calc.fresh else calc.sources[phase][k] for k in range(calc.n)
         ]
         for phase in MAPS
     }
-    _chunk_rows(run, calc)
+    chunks = _chunk_rows(run, calc)
     counts = {p: sum(1 for ph_, _ in calc.fresh if ph_ == p) for p in MAPS}
     pins = {
         "known_at": known_at.isoformat(),
@@ -655,7 +680,7 @@ def _recalculate(period: Period, who: set[int] | None, *, force_full: bool = Fal
             "recomputed": counts,
         },
     }
-    _succeed(run, pins, began)
+    _succeed(run, pins, began, chunks)
     return Pass(
         period_id=period.pk,
         run=run,
@@ -692,23 +717,23 @@ def _run_create(
     return run
 
 
-def _succeed(run: CalculationRun, pins: dict[str, Any], began: float) -> None:
+def _succeed(run: CalculationRun, pins: dict[str, Any], began: float, chunks: int) -> None:
     digest = runs.lines_hash(run.pk)
     count = PayoutLine.objects.filter(run=run).count()
-    totals = runs._totals(run.pk)
-    chunks = RunChunk.objects.filter(run=run).count()
-    CalculationRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.SUCCEEDED,
-        phase=RunPhase.DONE,
-        result_hash=digest,
-        line_count=count,
-        totals=totals,
-        pins=pins,
-        chunks_total=chunks,
-        chunks_done=chunks,
-        finished_at=timezone.now(),
-    )
-    run.refresh_from_db()
+    done = {
+        "status": RunStatus.SUCCEEDED,
+        "phase": RunPhase.DONE,
+        "result_hash": digest,
+        "line_count": count,
+        "totals": runs._totals(run.pk),
+        "pins": pins,
+        "chunks_total": chunks,
+        "chunks_done": chunks,
+        "finished_at": timezone.now(),
+    }
+    CalculationRun.objects.filter(pk=run.pk).update(**done)
+    for name, value in done.items():  # the row as written (no read back)
+        setattr(run, name, value)
     live = pins["live"]
     audit_record(
         action="run.live",
