@@ -107,8 +107,16 @@ def _keep_inputs(key: tuple[int, str], inputs: Inputs) -> None:
         _kept_inputs.popitem(last=False)
 
 
-def chunk_size() -> int:
-    return max(1, int(getattr(settings, "LIVE_CHUNK_SIZE", 50)))
+# At most this many chunks a live run (larger ones when the period has more people): the
+# reduces read every chunk's stored outputs, kept per worker (``runs.OUTPUT_CACHE_SIZE``).
+MAX_CHUNKS = 250
+
+
+def chunk_size(people: int = 0) -> int:
+    """Return the people per chunk of a live run of ``people``: ``LIVE_CHUNK_SIZE``, or more
+    when that would make over ``MAX_CHUNKS`` chunks."""
+    size = max(1, int(getattr(settings, "LIVE_CHUNK_SIZE", 20)))
+    return max(size, -(-people // MAX_CHUNKS))
 
 
 def enabled_here() -> bool:
@@ -268,7 +276,7 @@ def _layout_kept(base: CalculationRun, live: Mapping[str, Any]) -> list[list[int
     layout key in the pass (``layout_moved``) this spares the pass reading everyone's plan
     assignments (``people_for_period``): one probe of at most four rows instead."""
     groups = live.get("groups")
-    if not groups or live.get("chunk_size") != chunk_size():
+    if not groups or live.get("chunk_size") != chunk_size(sum(len(g) for g in groups)):
         return None
     since = base.known_at - LAYOUT_MARGIN
     recorded = Q(recorded_at__gt=since) | Q(superseded_at__gt=since)
@@ -287,7 +295,7 @@ def _layout_kept(base: CalculationRun, live: Mapping[str, Any]) -> list[list[int
 
 
 def _layout(people: Sequence[int]) -> list[list[int]]:
-    size = chunk_size()
+    size = chunk_size(len(people))
     return [list(people[i : i + size]) for i in range(0, len(people), size)]
 
 
@@ -675,7 +683,7 @@ def _recalculate(
         groups = _layout(people)
         if not full:
             assert live is not None
-            if live.get("groups") != groups or live.get("chunk_size") != chunk_size():
+            if live.get("groups") != groups or live.get("chunk_size") != chunk_size(len(people)):
                 full = True
     if not people:
         return None
@@ -730,7 +738,7 @@ def _recalculate(
         "supersedes": base.pk,
         "plan_versions": dict(sorted(calc.plans_versions.items())),
         "live": {
-            "chunk_size": chunk_size(),
+            "chunk_size": chunk_size(len(people)),
             "groups": groups,
             "sources": sources,
             "full": full,
@@ -764,7 +772,7 @@ def _run_create(
         phase=RunPhase.PERSIST,
         known_at=known_at,
         pins={"supersedes": base.pk},
-        chunk_size=chunk_size(),
+        chunk_size=chunk_size(people),
         people_count=people,
         created_at=now,
         started_at=now,
