@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -56,9 +56,9 @@ from core.models import Change, ChangeKind
 from engine.phases import chunks as ph
 from engine.phases.depend import needs_dependencies
 from engine.types import Inputs
-from hierarchy.models import Assignment, NodeClosure, Period, PeriodStatus
+from hierarchy.models import Assignment, NodeClosure, NodeParent, Period, PeriodStatus
+from payouts import chunk_inputs, runs
 from payouts import inputs as fetch
-from payouts import runs
 from payouts.models import (
     CalculationRun,
     ChunkStatus,
@@ -69,6 +69,7 @@ from payouts.models import (
     RunStatus,
     RunTrigger,
 )
+from plans.models import PlanAssignmentVersion, PlanVersion
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +80,43 @@ LIVE_STATUSES = (PeriodStatus.OPEN, PeriodStatus.CALCULATED, PeriodStatus.IN_REV
 MAPS = (RunPhase.FETCH, RunPhase.MEASURE, RunPhase.REWARD, RunPhase.SETTLE)
 EVERYONE = None  # a period's affected people when every chunk must be computed again
 
+# The keys that can move people onto or off a plan in a period (its layout); the others
+# (credits, KPI values, quotas, FX rates, objectives) move figures only.
+LAYOUT_KINDS = frozenset(
+    {ChangeKind.ASSIGNMENT, ChangeKind.PLAN_ASSIGNMENT, ChangeKind.NODE_PARENT}
+)
+# How long before a run's known_at a write may have been recorded yet committed after it.
+LAYOUT_MARGIN = dt.timedelta(seconds=5)
+
 MSG_PROBLEMS = "The live recalculation found {n} input problem(s); the previous run stands."
 
 
-def chunk_size() -> int:
-    return max(1, int(getattr(settings, "LIVE_CHUNK_SIZE", 50)))
+# Decoded chunk inputs by fetch chunk row (pk, its run's ``known_at``). A live run's fetch
+# chunk stores the inputs it gathered (``payouts.chunk_inputs``, as a full run's do while it
+# runs) and a chunk row never changes once written, so a later pass that must reward or settle
+# a chunk nobody touched (the pay-on-others'-pay lead's) decodes them, kept here per worker,
+# instead of gathering the chunk again. Plans are not kept: each pass brings its own.
+INPUTS_KEPT = 256
+_kept_inputs: OrderedDict[tuple[int, str], Inputs] = OrderedDict()
+
+
+def _keep_inputs(key: tuple[int, str], inputs: Inputs) -> None:
+    _kept_inputs[key] = inputs
+    _kept_inputs.move_to_end(key)
+    while len(_kept_inputs) > INPUTS_KEPT:
+        _kept_inputs.popitem(last=False)
+
+
+# At most this many chunks a live run (larger ones when the period has more people): the
+# reduces read every chunk's stored outputs, kept per worker (``runs.OUTPUT_CACHE_SIZE``).
+MAX_CHUNKS = 250
+
+
+def chunk_size(people: int = 0) -> int:
+    """Return the people per chunk of a live run of ``people``: ``LIVE_CHUNK_SIZE``, or more
+    when that would make over ``MAX_CHUNKS`` chunks."""
+    size = max(1, int(getattr(settings, "LIVE_CHUNK_SIZE", 20)))
+    return max(size, -(-people // MAX_CHUNKS))
 
 
 def enabled_here() -> bool:
@@ -118,12 +151,23 @@ def _whole_tenant(change: Change) -> bool:
     return change.kind in (ChangeKind.KPI_VALUE, ChangeKind.QUOTA) and change.person_id is None
 
 
+def _in_period(change: Change, period: Period) -> bool:
+    return change.valid_from < period.end and (
+        change.valid_to is None or change.valid_to > period.start
+    )
+
+
+def layout_moved(period: Period, changes: Iterable[Change]) -> bool:
+    """Return whether any of the changes may have moved people onto or off the period's plans."""
+    return any(c.kind in LAYOUT_KINDS and _in_period(c, period) for c in changes)
+
+
 def affected_people(period: Period, changes: Iterable[Change]) -> set[int] | None:
     """Return the people of ``period`` whose inputs the changes touched (None: everyone)."""
     people: set[int] = set()
     nodes: set[int] = set()
     for c in changes:
-        if c.valid_from >= period.end or (c.valid_to is not None and c.valid_to <= period.start):
+        if not _in_period(c, period):
             continue
         if _whole_tenant(c):
             return EVERYONE
@@ -149,6 +193,11 @@ def affected_people(period: Period, changes: Iterable[Change]) -> set[int] | Non
 # --- stored chunk outputs -----------------------------------------------------------------------
 
 
+# A chunk row's id and its run's ``known_at`` by (run, phase, number): rows never change once
+# written and PostgreSQL never hands an id out again, so a worker asks for each once.
+_chunk_keys: OrderedDict[tuple[int, str, int], tuple[int, dt.datetime]] = OrderedDict()
+
+
 def _load(
     sources: Mapping[tuple[str, int], int],
 ) -> dict[tuple[str, int], tuple[dict[str, Any], dict[str, pd.DataFrame]]]:
@@ -156,21 +205,25 @@ def _load(
     ``runs.stored_outputs``)."""
     if not sources:
         return {}
-    by_run: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for key, run_id in sources.items():
-        by_run[run_id].append(key)
-    q = Q()
-    for run_id, keys in by_run.items():
-        for phase in {p for p, _ in keys}:
-            q |= Q(run_id=run_id, phase=phase, number__in=[k for p, k in keys if p == phase])
-    rows = list(
-        RunChunk.objects.filter(q).values_list("pk", "run_id", "phase", "number", "run__known_at")
-    )
-    got = runs.stored_outputs((pk, known_at) for pk, *_, known_at in rows)
-    out = {}
-    for pk, run_id, phase, number, _ in rows:
-        if sources.get((phase, number)) == run_id and pk in got:
-            out[(phase, number)] = got[pk]
+    want = {key: (run_id, key[0], key[1]) for key, run_id in sources.items()}
+    missing = [w for w in want.values() if w not in _chunk_keys]
+    if missing:
+        by_run: dict[int, list[tuple[str, int]]] = defaultdict(list)
+        for run_id, phase, number in missing:
+            by_run[run_id].append((phase, number))
+        q = Q()
+        for run_id, keys in by_run.items():
+            for phase in {p for p, _ in keys}:
+                q |= Q(run_id=run_id, phase=phase, number__in=[k for p, k in keys if p == phase])
+        for pk, run_id, phase, number, known_at in RunChunk.objects.filter(q).values_list(
+            "pk", "run_id", "phase", "number", "run__known_at"
+        ):
+            _chunk_keys[(run_id, phase, number)] = (pk, known_at)
+        while len(_chunk_keys) > runs.OUTPUT_CACHE_SIZE:
+            _chunk_keys.popitem(last=False)
+    rows = {key: _chunk_keys[w] for key, w in want.items() if w in _chunk_keys}
+    got = runs.stored_outputs(rows.values())
+    out = {key: got[pk] for key, (pk, _) in rows.items() if pk in got}
     if len(out) != len(sources):
         raise LookupError("a live run's source chunk is missing")
     return out
@@ -215,8 +268,34 @@ def _base(period: Period) -> CalculationRun | None:
     return None
 
 
+def _layout_kept(base: CalculationRun, live: Mapping[str, Any]) -> list[list[int]] | None:
+    """Return the base live run's layout when nothing the layout is read from can have changed
+    since it was read: no plan version published, and no plan assignment, assignment or parent
+    link recorded or superseded since the base's ``known_at`` (less ``LAYOUT_MARGIN``, for a
+    write recorded before it and committed after); else None (read it again). Together with no
+    layout key in the pass (``layout_moved``) this spares the pass reading everyone's plan
+    assignments (``people_for_period``): one probe of at most four rows instead."""
+    groups = live.get("groups")
+    if not groups or live.get("chunk_size") != chunk_size(sum(len(g) for g in groups)):
+        return None
+    since = base.known_at - LAYOUT_MARGIN
+    recorded = Q(recorded_at__gt=since) | Q(superseded_at__gt=since)
+    first, *rest = [
+        qs.order_by().values_list("pk")[:1]
+        for qs in (
+            PlanVersion.objects.filter(published_at__gt=since),
+            PlanAssignmentVersion.objects.filter(recorded),
+            Assignment.objects.filter(recorded),
+            NodeParent.objects.filter(recorded),
+        )
+    ]
+    if list(first.union(*rest, all=True)):
+        return None
+    return [list(group) for group in groups]
+
+
 def _layout(people: Sequence[int]) -> list[list[int]]:
-    size = chunk_size()
+    size = chunk_size(len(people))
     return [list(people[i : i + size]) for i in range(0, len(people), size)]
 
 
@@ -273,9 +352,12 @@ class _Calc:
         self.base = base
         self.dirty = set(dirty) if base is not None else set(range(self.n))
         self.inputs: dict[int, Inputs] = {}
+        self.plans: Mapping[str, Any] | None = None  # this pass's plans (of its own gather)
+        self.encoded: dict[int, bytes] = {}  # the gathered chunks' inputs, for later passes
         self.out: dict[tuple[str, int], tuple[dict[str, Any], dict[str, pd.DataFrame]]] = {}
         self.fresh: set[tuple[str, int]] = set()
         self.reduces: dict[int, dict[str, pd.DataFrame]] = {}
+        self._base_reduces: dict[int, bytes] | None = None
         base_sources = (base.pins.get("live") or {}).get("sources", {}) if base else {}
         self.sources: dict[str, list[int | None]] = {
             p: list(base_sources.get(p, [None] * self.n)) for p in MAPS
@@ -283,14 +365,21 @@ class _Calc:
 
     # inputs and stored outputs
     def gather(self, ks: Iterable[int]) -> None:
-        """Gather the inputs of chunks ``ks`` in one read, then split them by chunk."""
+        """Make the inputs of chunks ``ks`` ready: a touched chunk's gathered (all of them in
+        one read, then split by chunk), an untouched one's decoded from where its fetch output
+        is (they are the inputs that output was computed from), else gathered too."""
         todo = sorted(set(ks) - set(self.inputs))
+        if not todo:
+            return
+        self.inputs.update(self._decoded([k for k in todo if k not in self.dirty]))
+        todo = [k for k in todo if k not in self.inputs]
         if not todo:
             return
         people = [p for k in todo for p in self.groups[k]]
         got = fetch.gather(period_id=self.period.pk, person_ids=people, known_at=self.known_at)
         if got.problems:
             raise _ProblemsError([runs._problem_dict(p) for p in got.problems])
+        self.plans = got.inputs.plans
         parts = ph.split_inputs(got.inputs, [[str(p) for p in self.groups[k]] for k in todo])
         for k, part in zip(todo, parts, strict=True):
             mine = {str(p) for p in self.groups[k]}
@@ -304,15 +393,60 @@ class _Calc:
                 meta = _fetch_meta(part, got.pins)
                 self.out[(RunPhase.FETCH, k)] = (meta, ph.segments_chunk(part))
                 self.fresh.add((RunPhase.FETCH, k))
+                try:
+                    self.encoded[k] = chunk_inputs.encode(part)
+                except chunk_inputs.EncodeError:  # a later pass gathers this chunk instead
+                    logger.warning("live chunk %s: inputs not encodable", k, exc_info=True)
 
-    def stored(self, phase: str, ks: Iterable[int]) -> None:
-        want = {}
+    def _decoded(self, ks: Sequence[int]) -> dict[int, Inputs]:
+        """Return the stored inputs of untouched chunks ``ks`` where their fetch chunk row
+        has them (kept decoded per worker), with this pass's plans."""
+        plans = self.plans
+        if not ks or plans is None:
+            return {}
+        q = Q()
         for k in ks:
-            if (phase, k) in self.out:
-                continue
-            source = self.sources[phase][k]
-            assert source is not None, (phase, k)
-            want[(phase, k)] = source
+            q |= Q(run_id=self.sources[RunPhase.FETCH][k], number=k)
+        rows = list(
+            RunChunk.objects.filter(q, phase=RunPhase.FETCH).values_list(
+                "pk", "number", "run_id", "run__known_at"
+            )
+        )
+        keys = {
+            number: (pk, known_at.isoformat())
+            for pk, number, run_id, known_at in rows
+            if self.sources[RunPhase.FETCH][number] == run_id
+        }
+        missing = [keys[k][0] for k in ks if k in keys and keys[k] not in _kept_inputs]
+        if missing:
+            raw = RunChunk.objects.filter(pk__in=missing, inputs__isnull=False).values_list(
+                "pk", "inputs"
+            )
+            by_pk = {key[0]: key for key in keys.values()}
+            for pk, blob in raw:
+                try:
+                    _keep_inputs(by_pk[pk], chunk_inputs.decode(blob, {}))
+                except chunk_inputs.EncodeError:
+                    continue
+        out = {}
+        for k in ks:
+            kept = _kept_inputs.get(keys[k]) if k in keys else None
+            if kept is not None:
+                _kept_inputs.move_to_end(keys[k])
+                out[k] = replace(kept, plans=plans)
+        return out
+
+    def stored(self, phase: str, ks: Iterable[int], *more: tuple[str, Iterable[int]]) -> None:
+        """Read the stored outputs of chunks ``ks`` of ``phase`` (and of the ``more`` phases'
+        chunks, in the same read) that this pass did not compute."""
+        want = {}
+        for ph_, numbers in ((phase, ks), *more):
+            for k in numbers:
+                if (ph_, k) in self.out:
+                    continue
+                source = self.sources[ph_][k]
+                assert source is not None, (ph_, k)
+                want[(ph_, k)] = source
         self.out.update(_load(want))
 
     def tables(self, phase: str, k: int) -> dict[str, pd.DataFrame]:
@@ -325,18 +459,26 @@ class _Calc:
     def base_reduce(self, number: int) -> dict[str, pd.DataFrame] | None:
         if self.base is None:
             return None
-        raw = (
-            RunChunk.objects.filter(run=self.base, phase=RunPhase.REDUCE, number=number)
-            .values_list("output", flat=True)
-            .first()
-        )
+        if self._base_reduces is None:  # the base run's reduces, in one read
+            self._base_reduces = dict(
+                RunChunk.objects.filter(run=self.base, phase=RunPhase.REDUCE).values_list(
+                    "number", "output"
+                )
+            )
+        raw = self._base_reduces.get(number)
         return None if raw is None else runs.unpack_output(raw)[1]
 
     # the calculation
     def compute(self) -> None:
         everyone = range(self.n)
         self.gather(self.dirty)
-        self.stored(RunPhase.FETCH, everyone)
+        # every stored output the pass may read, in one read: the untouched chunks' fetch and
+        # measure outputs, and their rewards when pay on others' pay reads everyone's
+        untouched = [k for k in everyone if k not in self.dirty]
+        rewards = untouched if needs_dependencies(self.plans or {}) else []
+        self.stored(
+            RunPhase.FETCH, everyone, (RunPhase.MEASURE, untouched), (RunPhase.REWARD, rewards)
+        )
         metas = [self.out[(RunPhase.FETCH, k)][0] for k in everyone]
         segs = [self.tables(RunPhase.FETCH, k)["segments"] for k in everyone]
         any_fresh = self.inputs[min(self.inputs)]
@@ -456,30 +598,30 @@ def _copy_lines(run: CalculationRun, carried: Mapping[int, Sequence[int]]) -> in
         "segment", "ordinal",
     ]  # fmt: skip
     cols = ", ".join(columns)
-    copied = 0
+    pairs = sorted((source, k) for source, numbers in carried.items() for k in numbers)
+    sources = sorted(carried)
     with connection.cursor() as cursor:
-        for source, numbers in sorted(carried.items()):
-            # One statement: the old lines with new ids from the sequence (a CTE is computed
-            # once), the new lines, and the contributions joined to the old lines' ids.
-            cursor.execute(
-                f"WITH src AS MATERIALIZED (SELECT o.*, nextval(pg_get_serial_sequence("  # noqa: S608
-                f"'{lines}', 'id')) AS new_id FROM {lines} o "
-                "WHERE o.run_id = %s AND o.chunk = ANY(%s)), "
-                f"ins AS (INSERT INTO {lines} (id, tenant_id, run_id, {cols}) "
-                f"SELECT new_id, tenant_id, %s, {cols} FROM src RETURNING 1) "
-                f"INSERT INTO {contributions} "
-                "(tenant_id, line_id, run_id, transaction_id, credit_id, amount) "
-                "SELECT c.tenant_id, src.new_id, %s, c.transaction_id, c.credit_id, c.amount "
-                f"FROM {contributions} c JOIN src ON src.id = c.line_id WHERE c.run_id = %s",
-                [source, list(numbers), run.pk, run.pk, source],
-            )
-            copied += int(cursor.rowcount)
-    # Their people's summaries, from the lines just copied (set-based, as a fresh chunk's).
-    runs.write_summaries(run, sorted({k for numbers in carried.values() for k in numbers}))
-    return copied
+        # One statement for every source run: the old lines with new ids from the sequence,
+        # in the old ids' order (a CTE is computed once), the new lines, and the
+        # contributions joined to the old lines' ids.
+        cursor.execute(
+            f"WITH src AS MATERIALIZED (SELECT o.*, nextval(pg_get_serial_sequence("  # noqa: S608
+            f"'{lines}', 'id')) AS new_id FROM (SELECT * FROM {lines} "
+            "WHERE run_id = ANY(%s) AND (run_id, chunk) IN "
+            "(SELECT * FROM unnest(%s::bigint[], %s::integer[])) ORDER BY id) o), "
+            f"ins AS (INSERT INTO {lines} (id, tenant_id, run_id, {cols}) "
+            f"SELECT new_id, tenant_id, %s, {cols} FROM src RETURNING 1) "
+            f"INSERT INTO {contributions} "
+            "(tenant_id, line_id, run_id, transaction_id, credit_id, amount) "
+            "SELECT c.tenant_id, src.new_id, %s, c.transaction_id, c.credit_id, c.amount "
+            f"FROM {contributions} c JOIN src ON src.id = c.line_id "
+            "WHERE c.run_id = ANY(%s)",
+            [sources, [p[0] for p in pairs], [p[1] for p in pairs], run.pk, run.pk, sources],
+        )
+        return int(cursor.rowcount)
 
 
-def _chunk_rows(run: CalculationRun, calc: _Calc) -> None:
+def _chunk_rows(run: CalculationRun, calc: _Calc) -> int:
     now = timezone.now()
     rows = [
         RunChunk(
@@ -494,6 +636,7 @@ def _chunk_rows(run: CalculationRun, calc: _Calc) -> None:
             finished_at=now,
             worker=runs._worker_name(),
             output=runs._pack(*calc.out[(phase, k)]),
+            inputs=calc.encoded.get(k) if phase == RunPhase.FETCH else None,
         )
         for phase, k in sorted(calc.fresh)
     ]
@@ -513,22 +656,35 @@ def _chunk_rows(run: CalculationRun, calc: _Calc) -> None:
         for number, tables in sorted(calc.reduces.items())
     ]
     RunChunk.objects.bulk_create(rows)
+    for row in rows:  # what this worker gathered, for its next passes (never changes)
+        if row.phase == RunPhase.FETCH and row.number in calc.encoded and row.pk is not None:
+            _keep_inputs((row.pk, run.known_at.isoformat()), calc.inputs[row.number])
+    return len(rows)
 
 
-def _recalculate(period: Period, who: set[int] | None, *, force_full: bool = False) -> Pass | None:
+def _recalculate(
+    period: Period, who: set[int] | None, *, force_full: bool = False, moved: bool = True
+) -> Pass | None:
+    """One pass over ``period`` for the people ``who`` (``moved``: the pass's keys may have
+    moved people onto or off its plans, so its layout is read again)."""
     began = time.perf_counter()
     base = _base(period)
     if base is None:
         return None  # nothing calculated yet: a full run comes first
     known_at = timezone.now()
     live = base.pins.get("live") if base.kind == RunKind.LIVE else None
-    people = fetch.people_for_period(period.pk, known_at=known_at)
     full = force_full or who is EVERYONE or live is None
-    groups = _layout(people)
-    if not full:
-        assert live is not None
-        if live.get("groups") != groups or live.get("chunk_size") != chunk_size():
-            full = True
+    kept = None if full or moved or live is None else _layout_kept(base, live)
+    if kept is not None:
+        groups = kept
+        people = [p for group in groups for p in group]
+    else:
+        people = fetch.people_for_period(period.pk, known_at=known_at)
+        groups = _layout(people)
+        if not full:
+            assert live is not None
+            if live.get("groups") != groups or live.get("chunk_size") != chunk_size(len(people)):
+                full = True
     if not people:
         return None
     dirty: set[int] = set()
@@ -547,6 +703,8 @@ def _recalculate(period: Period, who: set[int] | None, *, force_full: bool = Fal
             calc = _Calc(period, known_at, groups, None, set())
             calc.compute()
     except _ProblemsError as exc:
+        if kept is not None:  # perhaps the kept layout no longer holds: read it, then decide
+            return _recalculate(period, who, force_full=force_full, moved=True)
         return _failed(period, base, known_at, exc.problems, began)
     run = _run_create(period, base, known_at, len(people))
     carried: dict[int, list[int]] = defaultdict(list)
@@ -558,33 +716,36 @@ def _recalculate(period: Period, who: set[int] | None, *, force_full: bool = Fal
                 calc.inputs[k],
                 calc.settled_tables[k],
                 calc.tables(RunPhase.MEASURE, k),
+                summaries=False,
             )
         else:
             source = calc.sources[RunPhase.SETTLE][k]
             assert source is not None
             carried[source].append(k)
     _copy_lines(run, carried)
+    # every person's summary, from the lines just written and copied (one statement)
+    runs.write_summaries(run, list(range(calc.n)))
     sources = {
         phase: [
             run.pk if (phase, k) in calc.fresh else calc.sources[phase][k] for k in range(calc.n)
         ]
         for phase in MAPS
     }
-    _chunk_rows(run, calc)
+    chunks = _chunk_rows(run, calc)
     counts = {p: sum(1 for ph_, _ in calc.fresh if ph_ == p) for p in MAPS}
     pins = {
         "known_at": known_at.isoformat(),
         "supersedes": base.pk,
         "plan_versions": dict(sorted(calc.plans_versions.items())),
         "live": {
-            "chunk_size": chunk_size(),
+            "chunk_size": chunk_size(len(people)),
             "groups": groups,
             "sources": sources,
             "full": full,
             "recomputed": counts,
         },
     }
-    _succeed(run, pins, began)
+    _succeed(run, pins, began, chunks)
     return Pass(
         period_id=period.pk,
         run=run,
@@ -611,7 +772,7 @@ def _run_create(
         phase=RunPhase.PERSIST,
         known_at=known_at,
         pins={"supersedes": base.pk},
-        chunk_size=chunk_size(),
+        chunk_size=chunk_size(people),
         people_count=people,
         created_at=now,
         started_at=now,
@@ -621,23 +782,23 @@ def _run_create(
     return run
 
 
-def _succeed(run: CalculationRun, pins: dict[str, Any], began: float) -> None:
+def _succeed(run: CalculationRun, pins: dict[str, Any], began: float, chunks: int) -> None:
     digest = runs.lines_hash(run.pk)
     count = PayoutLine.objects.filter(run=run).count()
-    totals = runs._totals(run.pk)
-    chunks = RunChunk.objects.filter(run=run).count()
-    CalculationRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.SUCCEEDED,
-        phase=RunPhase.DONE,
-        result_hash=digest,
-        line_count=count,
-        totals=totals,
-        pins=pins,
-        chunks_total=chunks,
-        chunks_done=chunks,
-        finished_at=timezone.now(),
-    )
-    run.refresh_from_db()
+    done = {
+        "status": RunStatus.SUCCEEDED,
+        "phase": RunPhase.DONE,
+        "result_hash": digest,
+        "line_count": count,
+        "totals": runs._totals(run.pk),
+        "pins": pins,
+        "chunks_total": chunks,
+        "chunks_done": chunks,
+        "finished_at": timezone.now(),
+    }
+    CalculationRun.objects.filter(pk=run.pk).update(**done)
+    for name, value in done.items():  # the row as written (no read back)
+        setattr(run, name, value)
     live = pins["live"]
     audit_record(
         action="run.live",
@@ -716,7 +877,12 @@ def live_recalculate(*, periods: Sequence[int] | None = None, full: bool = False
                 continue
             if who is not None and not who:
                 continue
-            done = _recalculate(locked, who, force_full=full and periods is not None)
+            done = _recalculate(
+                locked,
+                who,
+                force_full=full and periods is not None,
+                moved=layout_moved(locked, changes),
+            )
             if done is not None:
                 passes.append(done)
                 logger.info(

@@ -906,8 +906,11 @@ def _write_lines(
     inputs: Inputs,
     settled: Mapping[str, pd.DataFrame],
     measured: Mapping[str, pd.DataFrame],
+    *,
+    summaries: bool = True,
 ) -> None:
-    """Write the chunk's payout lines and their per-credit contributions (COPY on PostgreSQL)."""
+    """Write the chunk's payout lines and their per-credit contributions (COPY on PostgreSQL),
+    and its people's summaries (``summaries``: a live pass writes all its chunks' at once)."""
     lines = settled["lines"]
     if not len(lines):
         return
@@ -1012,7 +1015,8 @@ def _write_lines(
                 for _, line, _, t, c, a in zip(*columns, strict=True)
             ],
         )
-    write_summaries(run, [chunk.number])
+    if summaries:
+        write_summaries(run, [chunk.number])
 
 
 def _contribution_columns(

@@ -348,7 +348,7 @@ RUN_CHUNK_STALE_SECONDS = env_int("RUN_CHUNK_STALE_SECONDS", 120)
 LIVE_RECALCULATION = env_bool("LIVE_RECALCULATION", True)
 CHANGE_FEED_TASKS = ["payouts.tasks.live_recalculate_task"] if LIVE_RECALCULATION else []
 CHANGE_FEED_DEBOUNCE = env_int("CHANGE_FEED_DEBOUNCE", 60)
-LIVE_CHUNK_SIZE = env_int("LIVE_CHUNK_SIZE", 50)
+LIVE_CHUNK_SIZE = env_int("LIVE_CHUNK_SIZE", 20)
 
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -135,6 +135,44 @@ def test_one_changed_deal_recomputes_its_chunk_and_the_leads_only(sales):
     assert event is not None and event.after["recomputed"]["measure"] == 1
 
 
+def test_an_untouched_chunk_settled_again_is_decoded_not_gathered(sales, monkeypatch):
+    period = sales.period
+    _full(period.pk)
+    live.live_recalculate()  # every chunk gathered once, its inputs stored with its fetch row
+    gathered: list[list[int]] = []
+    real = fetch.gather
+
+    def counting(**kwargs: Any) -> Any:
+        if kwargs.get("person_ids") is not None:  # a pass's (the engine check reads all)
+            gathered.append(sorted(kwargs["person_ids"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(fetch, "gather", counting)
+    groups = CalculationRun.objects.filter(kind=RunKind.LIVE).latest("pk").pins["live"]["groups"]
+    leads = groups[-1]  # the lead's chunk (the last person made), settled again every pass
+    assert sales.lead.pk in leads
+    rng = random.Random(4)
+    seller_0, seller_in_leads = 0, len(sales.people) - 1
+    assert sales.people[seller_in_leads].pk in leads
+    for step, (seller, forget) in enumerate(
+        [(seller_0, False), (seller_0, True), (seller_in_leads, False), (seller_0, False)]
+    ):
+        if forget:  # a worker that has not seen the chunk reads its stored inputs
+            live._kept_inputs.clear()
+        gathered.clear()
+        record([deal(f"DEC-{step}", seller, rng)])
+        (done,) = live.live_recalculate()
+        mine = next(g for g in groups if sales.people[seller].pk in g)
+        assert not done.full and done.settled == (1 if mine == leads else 2), step
+        # one read per pass, of the touched chunk only: the lead's, when untouched, is decoded
+        assert gathered == [sorted(mine)], step
+        # and the result is the engine's on the same inputs (the decoded chunk after its own
+        # change, step 2, is the one that change's pass gathered: not the first pass's)
+        assert _as_engine(done.run) == _engine_lines(period.pk, done.run.known_at), step
+    fresh = _full(period.pk)
+    assert fresh.result_hash == done.run.result_hash
+
+
 def test_changes_nobody_pays_for_and_periods_without_a_run_write_nothing(sales):
     # no run of January yet: keys are consumed, nothing is written
     record([deal("EARLY", 1, random.Random(3))])
@@ -298,3 +336,55 @@ def test_a_plan_assignment_change_reaches_the_live_run(sales):
         PayoutLine.objects.filter(run=base, person_id__in=sellers).values_list("amount", flat=True)
     )
     assert total < before
+
+
+def test_a_pass_keeps_its_layout_unless_people_may_have_moved(sales, monkeypatch):
+    from hierarchy import people
+    from plans import services as plans
+    from tests.payouts.rundata import START, draft_with_rate
+
+    monkeypatch.setattr(live, "LAYOUT_MARGIN", dt.timedelta(0))  # the world was built just now
+    period = sales.period
+    _full(period.pk)
+    live.live_recalculate()
+    reads: list[int] = []
+    real = fetch.people_for_period
+
+    def counting(period_id: int, **kwargs: Any) -> list[int]:
+        reads.append(period_id)
+        return real(period_id, **kwargs)
+
+    monkeypatch.setattr(fetch, "people_for_period", counting)
+    rng = random.Random(8)
+    # a new deal moves figures only: the pass keeps the last run's layout, not reading it again
+    record([deal("KEEP-1", 2, rng)])
+    (done,) = live.live_recalculate()
+    assert reads == [] and not done.full and done.measured == 1
+    assert _as_engine(done.run) == _engine_lines(period.pk, done.run.known_at)
+    # a new seller (an assignment: a layout key) is read, and changes the layout: a full pass
+    newcomer = people.person_create(
+        employee_id=f"S{len(sales.people):05d}", full_name="New Seller", hire_date=START
+    )
+    people.assignment_create(
+        person_id=newcomer.pk, node_id=sales.node.pk, role_id=sales.role.pk, valid_from=START
+    )
+    sales.people.append(newcomer)
+    record([deal("KEEP-2", len(sales.people) - 1, rng)])
+    (done,) = live.live_recalculate()
+    assert reads == [period.pk] and done.full
+    assert newcomer.pk in {p for g in done.run.pins["live"]["groups"] for p in g}
+    assert _as_engine(done.run) == _engine_lines(period.pk, done.run.known_at)
+    # figures only again: kept
+    reads.clear()
+    record([deal("KEEP-3", 0, rng)])
+    (done,) = live.live_recalculate()
+    assert reads == [] and not done.full
+    assert _as_engine(done.run) == _engine_lines(period.pk, done.run.known_at)
+    # a plan version published (no key) since the last pass: the layout is read again
+    draft = draft_with_rate(sales, "0.05")
+    plans.plan_version_publish(version_id=draft.pk, user_id=None, valid_from=dt.date(2026, 1, 16))
+    record([deal("KEEP-4", 1, rng)])
+    (done,) = live.live_recalculate()
+    assert reads == [period.pk]
+    fresh = _full(period.pk)
+    assert fresh.result_hash == done.run.result_hash
