@@ -878,7 +878,7 @@ def _rows_sql(
     before them; plus the ledger's entries of the period; final: the ledger alone)."""
     run = choice.run
     msql, mparams = members.order_by().query.sql_with_params()
-    members = f"WITH m (person_id) AS ({msql}), "
+    with_m = f"WITH m (person_id) AS ({msql}), "
     ledger = (
         LedgerEntry.objects.filter(_in_members(LedgerEntry), period=period)
         .order_by()
@@ -895,7 +895,7 @@ def _rows_sql(
     lsql, lparams = ledger.query.sql_with_params()
     if run is None:
         sql = (
-            f"{members}l (person_id, earned, moved, currency) AS ({lsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
+            f"{with_m}l (person_id, earned, moved, currency) AS ({lsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
             "r AS (SELECT l.person_id, l.currency, l.earned, l.moved AS payable, "
             "CAST(NULL AS NUMERIC) AS attainment FROM l)"
         )
@@ -928,7 +928,7 @@ def _rows_sql(
     # Final: what the approval entered from the lines is in the ledger already.
     run_earned, run_payable = ("0", "0") if choice.final else ("f.earned", "f.payable")
     sql = (
-        f"{members}f (person_id, currency, earned, payable, attainment) AS ({fsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
+        f"{with_m}f (person_id, currency, earned, payable, attainment) AS ({fsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
         f"l (person_id, earned, moved, currency) AS ({lsql}), "
         f"r AS (SELECT f.person_id, f.currency, {run_earned} + COALESCE(l.earned, 0) AS earned, "
         f"{run_payable} + COALESCE(l.moved, 0) AS payable, f.attainment "
