@@ -963,22 +963,23 @@ def _bucket_sql() -> tuple[list[str], list[Any]]:
     return cases, params
 
 
-def _order_sql(sort: str, descending: bool) -> str:
-    """``ORDER BY`` of a roll-up's rows ``r`` joined to their people ``p``: by name, the natural
-    order (the stored keys, core/sorting.py) with the employee id between equal names; by a
-    figure, equal figures by name and employee id code point by code point (as Python compares
-    them: the order :func:`period_summaries` gives them)."""
+def _order_sql(sort: str, descending: bool, figures: str = "r", person: str = "p") -> str:
+    """``ORDER BY`` of a roll-up's rows ``r`` joined to their people ``p`` (or a subquery of
+    both's columns, named ``figures`` and ``person``): by name, the natural order (the stored
+    keys, core/sorting.py) with the employee id between equal names; by a figure, equal figures
+    by name and employee id code point by code point (as Python compares them: the order
+    :func:`period_summaries` gives them)."""
     way = " DESC" if descending else ""
     if sort == "name":
-        return f"p.sort_name{way}, p.sort_employee_id{way}"
+        return f"{person}.sort_name{way}, {person}.sort_employee_id{way}"
     exact = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
-    ties = f"p.full_name{exact}, p.employee_id{exact}"
+    ties = f"{person}.full_name{exact}, {person}.employee_id{exact}"
     if sort == "attainment":
         return (
-            f"CASE WHEN r.attainment IS NULL THEN 0 ELSE 1 END{way}, "
-            f"COALESCE(r.attainment, 0){way}, {ties}"
+            f"CASE WHEN {figures}.attainment IS NULL THEN 0 ELSE 1 END{way}, "
+            f"COALESCE({figures}.attainment, 0){way}, {ties}"
         )
-    return f"r.{sort}{way}, {ties}"
+    return f"{figures}.{sort}{way}, {ties}"
 
 
 def _plan_sorted(rows: list[Summary], descending: bool) -> list[Summary]:
@@ -1064,12 +1065,17 @@ def team_rollup(
     bands_sql = ", ".join(f"{case} AS b{i}" for i, case in enumerate(cases))
     page_sql, page_params = "", []
     if first is not None:
+        # The first offset + limit rows in order (a top-N sort, not a sort of everyone), then
+        # numbered in that order, the page's kept.
+        keys = "r.person_id, r.attainment, r.earned, r.payable, p.sort_name, p.sort_employee_id"
         page_sql = (
-            f"UNION ALL SELECT 1, NULL, NULL, NULL, NULL, {blanks}, n.person_id, n.pos "  # noqa: S608 (SQL from constants, values as parameters)
-            f"FROM (SELECT r.person_id, ROW_NUMBER() OVER (ORDER BY {order}) AS pos FROM r "
-            f"JOIN {person_table} p ON p.id = r.person_id) n WHERE n.pos > %s AND n.pos <= %s"
+            f"UNION ALL SELECT 1, NULL, NULL, NULL, NULL, {blanks}, k.person_id, k.pos "  # noqa: S608 (SQL from constants, values as parameters)
+            f"FROM (SELECT n.person_id, ROW_NUMBER() OVER (ORDER BY "
+            f"{_order_sql(sort, descending, 'n', 'n')}) AS pos FROM (SELECT {keys}, "
+            f"p.full_name, p.employee_id FROM r JOIN {person_table} p ON p.id = r.person_id "
+            f"ORDER BY {order} LIMIT %s) n) k WHERE k.pos > %s"
         )
-        page_params = [first[0], first[0] + first[1]]
+        page_params = [first[0] + first[1], first[0]]
     earned: dict[str, Decimal] = {}
     payable: dict[str, Decimal] = {}
     count = 0
