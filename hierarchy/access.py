@@ -86,6 +86,16 @@ class Access:
         """Return whether the principal sees every person and their pay."""
         return self.principal.has("people.view") and self.scope is None
 
+    @property
+    def sees_all_payees(self) -> bool:
+        """Return whether :meth:`payees` is everyone in the tenant, whatever the window (callers
+        may then skip filtering by it)."""
+        principal = self.principal
+        return self.sees_everyone and (
+            principal.has("payouts.view")
+            or (principal.has("payouts.view.team") and principal.has("people.view.team"))
+        )
+
     # --- which people ----------------------------------------------------------------------
 
     def people(

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
@@ -59,7 +60,7 @@ from core.sorting import natural_key
 from core.tenancy import get_current_tenant
 from hierarchy.access import Access
 from hierarchy.models import Assignment, Node, NodeClosure, Period, PeriodStatus, Person
-from hierarchy.org_selectors import people_in_subtrees
+from hierarchy.org_selectors import person_ids_in_subtree
 from incentives.models import Credit, Transaction
 from payouts.ledger import LINE_KINDS, entry_kind_for_line
 from payouts.models import (
@@ -857,14 +858,29 @@ class Rollup:
     people: RollupPeople
 
 
-def _rows_sql(*, period: Period, choice: RunChoice, ids: list[int]) -> tuple[str, list[Any]]:
-    """A ``WITH`` clause naming ``r``: one row per person of ``ids`` the run paid or the ledger
-    moved, with the figures :func:`period_summaries` gives her: ``person_id, currency, earned,
-    payable, attainment`` (the run's part from its summaries, or summed from its lines for a run
-    written before them; plus the ledger's entries of the period; final: the ledger alone)."""
+def _in_members(model: type[Model]) -> Any:
+    """A filter keeping the rows of ``model`` whose person is one of the roll-up's people (the
+    ``m`` of :func:`_rows_sql`): the people are a subquery of the same statement, not ids sent
+    back and forth (a business unit's 10k)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    # (a name from the model, quoted; no values)
+    sql = f"{table}.person_id IN (SELECT m.person_id FROM m)"  # noqa: S608
+    return RawSQL(sql, (), output_field=BooleanField())  # noqa: S611
+
+
+def _rows_sql(
+    *, period: Period, choice: RunChoice, members: QuerySet[Any]
+) -> tuple[str, list[Any]]:
+    """A ``WITH`` clause naming ``m``, the person ids ``members`` selects (one column, a person
+    may repeat), and ``r``: one row per person of ``m`` the run paid or the ledger moved, with
+    the figures :func:`period_summaries` gives her: ``person_id, currency, earned, payable,
+    attainment`` (the run's part from its summaries, or summed from its lines for a run written
+    before them; plus the ledger's entries of the period; final: the ledger alone)."""
     run = choice.run
+    msql, mparams = members.order_by().query.sql_with_params()
+    with_m = f"WITH m (person_id) AS ({msql}), "
     ledger = (
-        LedgerEntry.objects.filter(among(LedgerEntry, ids), period=period)
+        LedgerEntry.objects.filter(_in_members(LedgerEntry), period=period)
         .order_by()
         .values("person_id")
         .annotate(
@@ -879,14 +895,14 @@ def _rows_sql(*, period: Period, choice: RunChoice, ids: list[int]) -> tuple[str
     lsql, lparams = ledger.query.sql_with_params()
     if run is None:
         sql = (
-            f"WITH l (person_id, earned, moved, currency) AS ({lsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
+            f"{with_m}l (person_id, earned, moved, currency) AS ({lsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
             "r AS (SELECT l.person_id, l.currency, l.earned, l.moved AS payable, "
             "CAST(NULL AS NUMERIC) AS attainment FROM l)"
         )
-        return sql, list(lparams)
+        return sql, [*mparams, *lparams]
     figures: QuerySet[Any]
     if run.summarized:
-        figures = LineSummary.objects.filter(among(LineSummary, ids), run=run).values_list(
+        figures = LineSummary.objects.filter(_in_members(LineSummary), run=run).values_list(
             "person_id", "currency", "earned", "payable", "attainment"
         )
     else:
@@ -894,7 +910,7 @@ def _rows_sql(*, period: Period, choice: RunChoice, ids: list[int]) -> tuple[str
             run=run, person_id=OuterRef("person_id"), attainment__isnull=False
         ).order_by("id")
         figures = (
-            PayoutLine.objects.filter(among(PayoutLine, ids), run=run)
+            PayoutLine.objects.filter(_in_members(PayoutLine), run=run)
             .order_by()
             .values("person_id")
             .annotate(
@@ -912,7 +928,7 @@ def _rows_sql(*, period: Period, choice: RunChoice, ids: list[int]) -> tuple[str
     # Final: what the approval entered from the lines is in the ledger already.
     run_earned, run_payable = ("0", "0") if choice.final else ("f.earned", "f.payable")
     sql = (
-        f"WITH f (person_id, currency, earned, payable, attainment) AS ({fsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
+        f"{with_m}f (person_id, currency, earned, payable, attainment) AS ({fsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
         f"l (person_id, earned, moved, currency) AS ({lsql}), "
         f"r AS (SELECT f.person_id, f.currency, {run_earned} + COALESCE(l.earned, 0) AS earned, "
         f"{run_payable} + COALESCE(l.moved, 0) AS payable, f.attainment "
@@ -920,7 +936,7 @@ def _rows_sql(*, period: Period, choice: RunChoice, ids: list[int]) -> tuple[str
         "UNION ALL SELECT l.person_id, l.currency, l.earned, l.moved, CAST(NULL AS NUMERIC) "
         "FROM l WHERE NOT EXISTS (SELECT 1 FROM f WHERE f.person_id = l.person_id))"
     )
-    return sql, [*fparams, *lparams]
+    return sql, [*mparams, *fparams, *lparams]
 
 
 def _money_sum(value: Any) -> Decimal:
@@ -947,22 +963,23 @@ def _bucket_sql() -> tuple[list[str], list[Any]]:
     return cases, params
 
 
-def _order_sql(sort: str, descending: bool) -> str:
-    """``ORDER BY`` of a roll-up's rows ``r`` joined to their people ``p``: by name, the natural
-    order (the stored keys, core/sorting.py) with the employee id between equal names; by a
-    figure, equal figures by name and employee id code point by code point (as Python compares
-    them: the order :func:`period_summaries` gives them)."""
+def _order_sql(sort: str, descending: bool, figures: str = "r", person: str = "p") -> str:
+    """``ORDER BY`` of a roll-up's rows ``r`` joined to their people ``p`` (or a subquery of
+    both's columns, named ``figures`` and ``person``): by name, the natural order (the stored
+    keys, core/sorting.py) with the employee id between equal names; by a figure, equal figures
+    by name and employee id code point by code point (as Python compares them: the order
+    :func:`period_summaries` gives them)."""
     way = " DESC" if descending else ""
     if sort == "name":
-        return f"p.sort_name{way}, p.sort_employee_id{way}"
+        return f"{person}.sort_name{way}, {person}.sort_employee_id{way}"
     exact = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
-    ties = f"p.full_name{exact}, p.employee_id{exact}"
+    ties = f"{person}.full_name{exact}, {person}.employee_id{exact}"
     if sort == "attainment":
         return (
-            f"CASE WHEN r.attainment IS NULL THEN 0 ELSE 1 END{way}, "
-            f"COALESCE(r.attainment, 0){way}, {ties}"
+            f"CASE WHEN {figures}.attainment IS NULL THEN 0 ELSE 1 END{way}, "
+            f"COALESCE({figures}.attainment, 0){way}, {ties}"
         )
-    return f"r.{sort}{way}, {ties}"
+    return f"{figures}.{sort}{way}, {ties}"
 
 
 def _plan_sorted(rows: list[Summary], descending: bool) -> list[Summary]:
@@ -984,6 +1001,8 @@ def team_rollup(
     sort: str = "name",
     descending: bool = False,
     node_id: int | None = None,
+    page: tuple[int, int] | None = None,
+    choice: RunChoice | None = None,
 ) -> Rollup:
     """Return the roll-up of the people the principal may read for ``period`` (a manager: the
     subtree of every node she managed during it), herself left out; ``node_id``: only those in
@@ -991,48 +1010,101 @@ def team_rollup(
     the period. An unknown node is a 404.
 
     Its totals (per currency, never added across), attainment distribution and count are
-    aggregates over the run's per-person summaries and the ledger, in one query; its people
-    are sorted (``sort``: name, plan, attainment, earned, payable) and paged in the database,
-    and only the page read is built into :class:`Summary` rows (sorting by plan reads them all:
-    plans are names, not columns). The API and the team page both read this."""
+    aggregates over the run's per-person summaries and the ledger; its people are sorted
+    (``sort``: name, plan, attainment, earned, payable) and paged in the database, and only the
+    page read is built into :class:`Summary` rows (sorting by plan reads them all: plans are
+    names, not columns). ``page`` (offset, limit): the page the caller will read, found by the
+    same statement as the totals (one read of the summaries and the ledger). ``choice``: the
+    period's run when the caller has it already. The API and the team page both read this."""
     sort = sort if sort in TEAM_SORTS else "name"  # (a column name in the SQL below)
-    people = access.payees(start=period.start, end=period.end)
-    if node_id is not None:
-        if not Node.objects.filter(pk=node_id).exists():
-            raise NotFoundError("Node not found.")
-        # The subtree's ids first (read once), then the principal's people among them (one
-        # array parameter): planned as one nested subquery it scanned every person the
-        # principal sees, and a business unit's subtree was read twice.
-        under = people_in_subtrees(node_ids=[node_id], start=period.start, end=period.end)
-        people = people.filter(among(Person, list(under.values_list("pk", flat=True)), "id"))
-    if access.principal.user_id is not None:
-        people = people.exclude(user_id=access.principal.user_id)
-    ids = sorted(people.order_by().values_list("pk", flat=True))
     labels = [b[0] for b in BUCKETS]
-    if not ids:
-        nobody = RollupTotals(0, {}, {})
-        return Rollup(nobody, [(b, 0) for b in labels], RollupPeople(0, lambda _o, _n: []))
-    choice = period_run(period=period)
-    rows_sql, rows_params = _rows_sql(period=period, choice=choice, ids=ids)
+    nobody = Rollup(
+        RollupTotals(0, {}, {}), [(b, 0) for b in labels], RollupPeople(0, lambda _o, _n: [])
+    )
+    me = access.principal.user_id
+    members: QuerySet[Any]
+    if node_id is not None and not Node.objects.filter(pk=node_id).exists():
+        raise NotFoundError("Node not found.")
+    if access.sees_all_payees:
+        # Everyone may be read: the roll-up is the node's subtree (or everyone), a subquery of
+        # the statement below.
+        if node_id is None:
+            members = Person.objects.exclude(user_id=me) if me else Person.objects.all()
+            members = members.values("pk")
+        else:
+            members = person_ids_in_subtree(node_id=node_id, start=period.start, end=period.end)
+            if me is not None:
+                members = members.exclude(person_id__in=Person.objects.filter(user_id=me))
+    else:
+        people = access.payees(start=period.start, end=period.end)
+        if node_id is not None:
+            # The subtree's ids first (read once), then the principal's people among them (one
+            # array parameter): planned as one nested subquery it scanned every person the
+            # principal sees, and a business unit's subtree was read twice.
+            under = person_ids_in_subtree(node_id=node_id, start=period.start, end=period.end)
+            people = people.filter(
+                among(Person, list(under.values_list("person_id", flat=True)), "id")
+            )
+        if me is not None:
+            people = people.exclude(user_id=me)
+        ids = sorted(people.order_by().values_list("pk", flat=True))
+        if not ids:
+            return nobody
+        members = Person.objects.filter(among(Person, ids, "id")).values("pk")
+    choice = choice or period_run(period=period)
+    try:
+        rows_sql, rows_params = _rows_sql(period=period, choice=choice, members=members)
+    except EmptyResultSet:  # a subtree of no nodes
+        return nobody
     cases, case_params = _bucket_sql()
+    person_table = connection.ops.quote_name(Person._meta.db_table)
+    order = _order_sql(sort, descending)
+    # The page asked for, numbered in the roll-up's order, beside the totals (plan: in Python).
+    first = page if page is not None and sort != "plan" else None
+    blanks = ", ".join(["NULL"] * len(cases))
+    bands_sql = ", ".join(f"{case} AS b{i}" for i, case in enumerate(cases))
+    page_sql, page_params = "", []
+    if first is not None:
+        # The first offset + limit rows in order (a top-N sort, not a sort of everyone), then
+        # numbered in that order, the page's kept.
+        keys = "r.person_id, r.attainment, r.earned, r.payable, p.sort_name, p.sort_employee_id"
+        page_sql = (
+            f"UNION ALL SELECT 1, NULL, NULL, NULL, NULL, {blanks}, k.person_id, k.pos "  # noqa: S608 (SQL from constants, values as parameters)
+            f"FROM (SELECT n.person_id, ROW_NUMBER() OVER (ORDER BY "
+            f"{_order_sql(sort, descending, 'n', 'n')}) AS pos FROM (SELECT {keys}, "
+            f"p.full_name, p.employee_id FROM r JOIN {person_table} p ON p.id = r.person_id "
+            f"ORDER BY {order} LIMIT %s) n) k WHERE k.pos > %s"
+        )
+        page_params = [first[0] + first[1], first[0]]
     earned: dict[str, Decimal] = {}
     payable: dict[str, Decimal] = {}
     count = 0
     counts = [0] * len(labels)
+    found: list[tuple[int, int]] = []
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{rows_sql} SELECT r.currency, SUM(r.earned), SUM(r.payable), COUNT(*), "  # noqa: S608 (SQL from the ORM and constants, values as parameters)
-            f"{', '.join(cases)} FROM r GROUP BY r.currency ORDER BY r.currency",
-            [*rows_params, *case_params],
+            f"{rows_sql}, t AS (SELECT r.currency, SUM(r.earned) AS earned, "  # noqa: S608 (SQL from the ORM and constants, values as parameters)
+            f"SUM(r.payable) AS payable, COUNT(*) AS n, {bands_sql} "
+            f"FROM r GROUP BY r.currency) SELECT 0, t.*, NULL, NULL FROM t {page_sql}",
+            [*rows_params, *case_params, *page_params],
         )
-        for currency, got_earned, got_payable, n, *bands in cursor.fetchall():
+        for part, currency, got_earned, got_payable, n, *rest in cursor.fetchall():
+            *bands, person_id, pos = rest
+            if part == 1:
+                found.append((pos, person_id))
+                continue
             earned[currency] = _money_sum(got_earned)
             payable[currency] = _money_sum(got_payable)
             count += n
             counts = [a + int(b or 0) for a, b in zip(counts, bands, strict=True)]
+    # Per currency in code point order, as the statement's GROUP BY used to order them.
+    earned = dict(sorted(earned.items()))
+    payable = dict(sorted(payable.items()))
     totals = RollupTotals(count, earned, payable)
     distribution = list(zip(labels, counts, strict=True))
-    person_table = connection.ops.quote_name(Person._meta.db_table)
+    if not count:
+        return nobody
+    prefetched = [pid for _, pid in sorted(found)]
 
     def summaries_of(chosen: list[int]) -> dict[int, Summary]:
         of = Person.objects.filter(among(Person, chosen, "id"))
@@ -1040,17 +1112,28 @@ def team_rollup(
 
     def read(offset: int, limit: int | None) -> list[Summary]:
         if sort == "plan":
-            everyone = _plan_sorted(list(summaries_of(ids).values()), descending)
+            everyone = _plan_sorted(list(summaries_of(_all_ids()).values()), descending)
             return everyone[offset : None if limit is None else offset + limit]
-        page = "" if limit is None and not offset else " LIMIT %s OFFSET %s"
+        if first is not None and (offset, limit) == (first[0], min(first[1], count - offset)):
+            chosen = prefetched
+        else:
+            chosen = _ids(offset, limit)
+        built = summaries_of(chosen) if chosen else {}
+        return [built[pid] for pid in chosen]
+
+    def _ids(offset: int, limit: int | None) -> list[int]:
+        paged = "" if limit is None and not offset else " LIMIT %s OFFSET %s"
         with connection.cursor() as cursor:
             cursor.execute(
                 f"{rows_sql} SELECT r.person_id FROM r JOIN {person_table} p "  # noqa: S608 (as above)
-                f"ON p.id = r.person_id ORDER BY {_order_sql(sort, descending)}{page}",
-                [*rows_params, *([] if not page else [-1 if limit is None else limit, offset])],
+                f"ON p.id = r.person_id ORDER BY {order}{paged}",
+                [*rows_params, *([] if not paged else [-1 if limit is None else limit, offset])],
             )
-            chosen = [pid for (pid,) in cursor.fetchall()]
-        built = summaries_of(chosen) if chosen else {}
-        return [built[pid] for pid in chosen]
+            return [pid for (pid,) in cursor.fetchall()]
+
+    def _all_ids() -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(f"{rows_sql} SELECT r.person_id FROM r", rows_params)  # noqa: S608 (as above)
+            return sorted(pid for (pid,) in cursor.fetchall())
 
     return Rollup(totals, distribution, RollupPeople(count, read))

@@ -114,15 +114,18 @@ class RollupView(TenantAPIView):
             message = BAD_SORT.format(sorts=", ".join(statements.TEAM_SORTS))
             raise ValidationFailedError(message, details={"sort": [message]})
         choice = statements.period_run(period=period)
+        paginator = QuotientPagination()
         rollup = statements.team_rollup(
             access=request_access(request),
             period=period,
             sort=sort,
             descending=request.query_params.get("dir") == "desc",
             node_id=params.identifier(request, "node"),
+            # the page this response shows, read by the statement that adds up the totals
+            page=(paginator.get_offset(request), paginator.get_limit(request) or 0),
+            choice=choice,
         )
         totals = rollup.totals
-        paginator = QuotientPagination()
         # Only this page's people are built (the paginator slices them).
         page: Any = paginator.paginate_queryset(rollup.people, request, view=self)
         body: dict[str, Any] = {

@@ -197,6 +197,26 @@ def test_a_team_moving_under_another_parent_changes_subtrees_from_that_date(org)
         assert [(c.person.full_name, c.levels_up) for c in chain] == [("Dana VP", 2)]
 
 
+def test_a_subtrees_person_ids_are_its_peoples_whether_or_not_the_structure_held_all_window(org):
+    with tenant_scope(org.tenant):
+        # given West moves from Sales to Marketing on 15 Feb 2026 (inside Q1, not inside March)
+        people.node_move(node_id=org.west.pk, parent_id=org.marketing.pk, valid_from=D(2026, 2, 15))
+        windows = [Q1, (D(2026, 3, 1), D(2026, 4, 1)), (D(2025, 1, 1), D(2025, 2, 1))]
+        for start, end in windows:
+            for node in (org.root, org.sales, org.east, org.west, org.marketing):
+                # when the roll-up's query of the assignments reads the subtree
+                got = sel.person_ids_in_subtree(node_id=node.pk, start=start, end=end)
+                # then it finds exactly the people of the subtree during the window
+                want = sel.people_in_subtrees(node_ids=[node.pk], start=start, end=end)
+                assert set(got.values_list("person_id", flat=True)) == set(
+                    want.values_list("pk", flat=True)
+                ), (node.name, start)
+        in_q1 = sel.person_ids_in_subtree(node_id=org.sales.pk, start=Q1[0], end=Q1[1])
+        assert org.wes.pk in set(in_q1.values_list("person_id", flat=True))
+        march = sel.person_ids_in_subtree(node_id=org.sales.pk, start=D(2026, 3, 1), end=Q1[1])
+        assert org.wes.pk not in set(march.values_list("person_id", flat=True))
+
+
 def test_the_org_can_be_replayed_as_it_was_known_before_a_late_change(org):
     with tenant_scope(org.tenant):
         known_before = timezone.now()

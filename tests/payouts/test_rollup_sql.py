@@ -127,6 +127,19 @@ def _check(period: Any) -> None:
             assert rollup.people[count : count + 4] == []
             by_pk = {r.person.pk: r for r in everyone}
             assert all(r == by_pk[r.person.pk] for page in pages for r in page)
+            # a page asked for up front comes with the totals, from the same statement
+            for offset in range(0, count + 4, 4):
+                paged = statements.team_rollup(
+                    access=access,
+                    period=period,
+                    sort=sort,
+                    descending=descending,
+                    page=(offset, 4),
+                )
+                assert paged.totals == rollup.totals and paged.distribution == rollup.distribution
+                got = paged.people[offset : offset + 4]
+                assert [r.person.pk for r in got] == wanted[offset : offset + 4], (sort, offset)
+                assert all(r == by_pk[r.person.pk] for r in got)
 
 
 def test_totals_order_and_pages_equal_pythons_for_a_run_read_from_its_summaries(tenant_a):
