@@ -452,6 +452,10 @@ def copy_text_column(column: Any) -> list[str]:
         return list(map(str, values))
     if kinds <= {str} and not _TEXT_SPECIALS.search("".join(values)):
         return values
+    if kinds <= {str, type(None)} and not _TEXT_SPECIALS.search(
+        "".join(v for v in values if v is not None)
+    ):
+        return ["\\N" if v is None else v for v in values]
     if len(kinds - {type(None)}) == 1 and kinds <= _RENDERED_ALIKE:
         # one type (and NULLs) whose equal values render alike (not Decimal: 1.0 == 1.00;
         # not datetime: time zones): values that repeat (dates, flags) are rendered once

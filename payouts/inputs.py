@@ -674,7 +674,7 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
     )
     if narrow:
         qs = qs.filter(person_id__in=sorted(people))
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and people:
         frame = _credit_rows_copied(ctx, qs)
     else:
         frame = pd.DataFrame(list(qs.values_list(*_CREDIT_FIELDS)), columns=list(_CREDIT_NAMES))
