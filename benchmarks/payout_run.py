@@ -53,7 +53,7 @@ PAYEES = int(os.environ.get("RUN_BENCH_PAYEES", "10000"))
 TRANSACTIONS = int(os.environ.get("RUN_BENCH_TRANSACTIONS", "1000000"))
 REPEAT = int(os.environ.get("RUN_BENCH_REPEAT", "3"))
 WARMUP = int(os.environ.get("RUN_BENCH_WARMUP", "1"))
-CHUNK = int(os.environ.get("RUN_BENCH_CHUNK", "250"))
+CHUNK = int(os.environ.get("RUN_BENCH_CHUNK", "1000"))
 ROOT = Path(__file__).resolve().parents[1]
 
 

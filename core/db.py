@@ -249,10 +249,13 @@ class AlterFieldOnPostgres(migrations.AlterField):
 # own foreign-key trigger locks them one row at a time, and counted, in one query per key; a
 # reference that is missing fails the statement with SQLSTATE 23503 (Django: IntegrityError).
 # Row-level security applies to these queries: a reference must exist in the current tenant.
+# A parent the role may neither update nor delete (an append-only table, such as payout lines)
+# is not locked - FOR KEY SHARE needs those rights, and nothing the role does can remove it.
 _FK_CHILDREN_FN = """
 CREATE OR REPLACE FUNCTION quotient_fk_children() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
     col text; parent text; keys text; wanted bigint; present bigint; missing bigint;
+    lock text;
 BEGIN
     FOR i IN 0 .. TG_NARGS - 1 BY 2 LOOP
         col := TG_ARGV[i];
@@ -265,10 +268,13 @@ BEGIN
                 'WHERE n.%1$I IS NOT NULL AND n.%1$I IS DISTINCT FROM o.%1$I', col
             );
         END IF;
+        lock := CASE WHEN has_table_privilege(parent, 'UPDATE')
+                          OR has_table_privilege(parent, 'DELETE')
+                     THEN 'FOR KEY SHARE OF p' ELSE '' END;
         EXECUTE format(
             'WITH n AS (%s), locked AS (SELECT p.id FROM n JOIN %I p ON p.id = n.k '
-            'FOR KEY SHARE OF p) SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM locked)',
-            keys, parent
+            '%s) SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM locked)',
+            keys, parent, lock
         ) INTO wanted, present;
         IF present < wanted THEN
             EXECUTE format(
@@ -446,6 +452,10 @@ def copy_text_column(column: Any) -> list[str]:
         return list(map(str, values))
     if kinds <= {str} and not _TEXT_SPECIALS.search("".join(values)):
         return values
+    if kinds <= {str, type(None)} and not _TEXT_SPECIALS.search(
+        "".join(v for v in values if v is not None)
+    ):
+        return ["\\N" if v is None else v for v in values]
     if len(kinds - {type(None)}) == 1 and kinds <= _RENDERED_ALIKE:
         # one type (and NULLs) whose equal values render alike (not Decimal: 1.0 == 1.00;
         # not datetime: time zones): values that repeat (dates, flags) are rendered once

@@ -1063,14 +1063,17 @@ def _contribution_columns(
         [str(run.pk)] * n,
         _id_text(j["transaction_id"]),
         _id_text(j["credit_id"]),
-        [_e4_text(int(e4)) for e4 in j["amount_e4"].tolist()],
+        _e4_texts(j["amount_e4"].to_numpy(np.int64)),
     ]
 
 
-def _e4_text(e4: int) -> str:
-    """Render ten-thousandths as a decimal (``-1.2300``), what ``from_e4`` would give."""
-    whole, frac = divmod(abs(e4), 10000)
-    return f"{'-' if e4 < 0 else ''}{whole}.{frac:04d}"
+def _e4_texts(e4: np.ndarray) -> list[str]:
+    """Render ten-thousandths as decimals (``-1.2300``), what ``from_e4`` would give."""
+    whole, frac = np.divmod(np.abs(e4), 10000)
+    out = list(map("{}.{:04d}".format, whole.tolist(), frac.tolist()))
+    for i in np.flatnonzero(e4 < 0).tolist():
+        out[i] = "-" + out[i]
+    return out
 
 
 def _id_text(ids: pd.Series) -> list[str | None]:

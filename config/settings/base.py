@@ -336,7 +336,7 @@ INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 300)
 
 # --- calculation runs ---------------------------------------------------------------------------
 # People per chunk of a run (each chunk is one task per phase on some worker).
-RUN_CHUNK_SIZE = env_int("RUN_CHUNK_SIZE", 500)
+RUN_CHUNK_SIZE = env_int("RUN_CHUNK_SIZE", 1000)
 # A chunk whose heartbeat (renewed as its task works) is older than this is presumed lost - its
 # worker died, or Redis forgot the message - and the sweeper (payouts.tasks.run_sweep_task)
 # sends it again; a lost chunk is re-run, never written twice.

@@ -251,6 +251,31 @@ def test_a_chunk_delivered_twice_writes_nothing_twice(sales):
     assert PayoutLine.objects.filter(run=run).count() == lines
 
 
+@pytest.mark.needs_pg
+def test_a_contribution_to_a_missing_line_is_refused_by_its_set_based_key(sales):
+    # given a run's contributions (their line's key is checked once per INSERT: migration 0017)
+    from django.db import IntegrityError, connection, transaction
+
+    run = _start(sales.period.pk, chunk_size=3)
+    some = LineContribution.objects.filter(run=run).first()
+    assert some is not None
+    missing = PayoutLine.objects.order_by("-pk").values_list("pk", flat=True)[0] + 1000
+    sql = (
+        "INSERT INTO payouts_linecontribution (tenant_id, line_id, run_id, transaction_id, "
+        "credit_id, amount) VALUES (%s, %s, %s, NULL, NULL, 1)"
+    )
+    # then one more for an existing line goes in, one for a missing line is refused
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [run.tenant_id, some.line_id, run.pk])
+        transaction.set_rollback(True)
+    with (
+        pytest.raises(IntegrityError, match="payouts_linecontribution_line_id_fk"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [run.tenant_id, missing, run.pk])
+
+
 def test_progress_reads_phase_chunks_percent(sales):
     run = _start(sales.period.pk, chunk_size=3)
     progress = runs.run_progress(run)
