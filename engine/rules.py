@@ -190,9 +190,12 @@ def fmt_number(value: Decimal) -> str:
     return f"{value.normalize():,f}"
 
 
+_HUNDREDTH: Final = Decimal("0.01")
+
+
 def fmt_pct(value: Decimal) -> str:
     """Return a fraction as a percentage: ``Decimal('1.12')`` -> ``112 %``."""
-    pct = (value * 100).quantize(Decimal("0.01")).normalize()
+    pct = (value * 100).quantize(_HUNDREDTH).normalize()
     return f"{pct:f} %"
 
 
@@ -204,8 +207,8 @@ def _s(value: Decimal | int | str | None) -> str:
 
 
 def step(name: str, value: Decimal | int | str | None, note: str = "") -> Step:
-    """Return one trace step with a canonical value text."""
-    return Step(name, _s(value), note)
+    """Return one trace step with a canonical value text (:func:`_s`'s)."""
+    return Step(name, "" if value is None else str(value), note)
 
 
 # --------------------------------------------------------------------------- building blocks
