@@ -561,9 +561,8 @@ class _Evaluator:
         """Return a figure for a sentence: a name with its value, a sub-result by its value."""
         if value is True or value is False:
             return "true" if value else "false"
-        shown = self.text(value, self.units.get(node.pos, "number"))
-        kind = type(node)
-        if kind is Name or (kind is Call and node.fn in ("quota", "kpi")):  # type: ignore[union-attr]
+        shown = self.text(value, self.unit(node))
+        if isinstance(node, Name) or (isinstance(node, Call) and node.fn in ("quota", "kpi")):
             return f"{node.text} ({shown})"
         return shown
 
@@ -577,11 +576,10 @@ class _Evaluator:
         return value
 
     def eval(self, node: Node) -> Decimal | bool:
-        kind = type(node)  # the node types have no subclasses
-        if kind is Num:
-            return node.value  # type: ignore[union-attr]
-        if kind is Binary:
-            return self.binary(node)  # type: ignore[arg-type]
+        if isinstance(node, Num):
+            return node.value
+        if isinstance(node, Binary):  # the commonest inner node: tested second
+            return self.binary(node)
         if isinstance(node, Name):
             if node.id == "target_incentive":
                 if self.env.target_incentive is None:
@@ -596,8 +594,6 @@ class _Evaluator:
                 return not self.eval(node.arg)
             inner = self.num(node.arg)
             return -inner if node.op == "-" else inner
-        if isinstance(node, Binary):
-            return self.binary(node)
         return self.call(node)
 
     def binary(self, node: Binary) -> Decimal | bool:
