@@ -541,15 +541,27 @@ class _Evaluator:
     label: str
     fmt: Formatter
     steps: list[Step]
+    shown: dict[tuple[int, Unit], tuple[Decimal, str]] = field(default_factory=dict)
+    """``fmt`` of each value object once (a sub-result is written as a step, then read)."""
 
     def unit(self, node: Node) -> Unit:
         return self.units.get(node.pos, "number")
 
+    def text(self, value: Decimal, unit: Unit) -> str:
+        """Return ``fmt(value, unit)``, worked out once per value object and unit."""
+        key = (id(value), unit)
+        got = self.shown.get(key)
+        if got is not None and got[0] is value:
+            return got[1]
+        out = self.fmt(value, unit)
+        self.shown[key] = (value, out)  # the value kept: its id is not reused meanwhile
+        return out
+
     def show(self, node: Node, value: Decimal | bool) -> str:
         """Return a figure for a sentence: a name with its value, a sub-result by its value."""
-        if isinstance(value, bool):
+        if value is True or value is False:
             return "true" if value else "false"
-        shown = self.fmt(value, self.unit(node))
+        shown = self.text(value, self.unit(node))
         if isinstance(node, Name) or (isinstance(node, Call) and node.fn in ("quota", "kpi")):
             return f"{node.text} ({shown})"
         return shown
@@ -566,6 +578,8 @@ class _Evaluator:
     def eval(self, node: Node) -> Decimal | bool:
         if isinstance(node, Num):
             return node.value
+        if isinstance(node, Binary):  # the commonest inner node: tested second
+            return self.binary(node)
         if isinstance(node, Name):
             if node.id == "target_incentive":
                 if self.env.target_incentive is None:
@@ -580,8 +594,6 @@ class _Evaluator:
                 return not self.eval(node.arg)
             inner = self.num(node.arg)
             return -inner if node.op == "-" else inner
-        if isinstance(node, Binary):
-            return self.binary(node)
         return self.call(node)
 
     def binary(self, node: Binary) -> Decimal | bool:
@@ -617,7 +629,7 @@ class _Evaluator:
                 raise _NoValueError(f"{node.text} divides by zero")
             out = div(a, b)
         words = f"{self.show(node.left, a)} {_WORDS[node.op]} {self.show(node.right, b)}"
-        self.record(node, out, f"{words} = {self.fmt(out, self.unit(node))}")
+        self.record(node, out, f"{words} = {self.text(out, self.unit(node))}")
         return out
 
     def call(self, node: Call) -> Decimal | bool:
@@ -658,7 +670,7 @@ class _Evaluator:
                 f"{self.show(node.args[0], x)} kept between "
                 f"{self.show(node.args[1], low)} and {self.show(node.args[2], high)}"
             )
-        self.record(node, out, f"{words} = {self.fmt(out, self.unit(node))}")
+        self.record(node, out, f"{words} = {self.text(out, self.unit(node))}")
         return out
 
 
@@ -677,10 +689,11 @@ def evaluate(
 ) -> Evaluation:
     """Return the exact value of ``formula`` in ``env`` and every sub-result as a step."""
     steps: list[Step] = []
+    run = _Evaluator(env, formula.units, label, fmt, steps)
     try:
-        value = _Evaluator(env, formula.units, label, fmt, steps).num(formula.tree)
+        value = run.num(formula.tree)
     except _NoValueError as exc:
         steps.append((label, "", f"{formula.source}: no value ({exc.why})"))
         return Evaluation(None, tuple(steps), exc.why)
-    steps.append((label, str(value), f"{formula.source} = {fmt(value, formula.unit)}"))
+    steps.append((label, str(value), f"{formula.source} = {run.text(value, formula.unit)}"))
     return Evaluation(value, tuple(steps))

@@ -171,8 +171,29 @@ def measure_value(
     return kpi
 
 
+_ORDERED: dict[int, tuple[Plan, list[Measure]]] = {}
+""":func:`ordered_measures` by plan identity (the plan kept, so its id is not reused)."""
+
+
 def ordered_measures(plan: Plan) -> list[Measure]:
-    """Return the plan's measures so that a ratio comes after its numerator and denominator."""
+    """Return the plan's measures so that a ratio comes after its numerator and denominator.
+
+    Worked out once per plan object (a run asks for every segment); a copy of the list.
+    """
+    return list(_ordered(plan))
+
+
+def _ordered(plan: Plan) -> list[Measure]:
+    """Return :func:`ordered_measures` of ``plan``, cached (the list is not to be changed)."""
+    got = _ORDERED.get(id(plan))
+    if got is None or got[0] is not plan:
+        if len(_ORDERED) >= 256:  # a long-lived worker sees many plans: keep the last few
+            _ORDERED.clear()
+        got = _ORDERED[id(plan)] = (plan, _ordered_measures(plan))
+    return got[1]
+
+
+def _ordered_measures(plan: Plan) -> list[Measure]:
     done: list[Measure] = []
     seen: set[str] = set()
     pending = list(plan.measures)
@@ -210,7 +231,7 @@ def finish_measures(
     scales only the rest (the earlier periods are over).
     """
     done: dict[str, Decimal | None] = {}
-    for m in ordered_measures(plan):
+    for m in _ordered(plan):
         if m.formula is not None:
             done[m.id] = formula_value(plan, m, done, formulas or FormulaContext())
             continue

@@ -12,6 +12,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 EPOCH: Final[dt.date] = dt.date(1970, 1, 1)
+_EPOCH_ORDINAL: Final[int] = EPOCH.toordinal()
 MONTHS_PER_PERIOD: Final[dict[str, int]] = {
     "monthly": 1,
     "quarterly": 3,
@@ -26,8 +27,8 @@ def day_number(value: dt.date) -> int:
 
 
 def from_day_number(days: int) -> dt.date:
-    """Return the date ``days`` after 1970-01-01."""
-    return EPOCH + dt.timedelta(days=int(days))
+    """Return the date ``days`` after 1970-01-01 (by ordinal: no timedelta is made)."""
+    return dt.date.fromordinal(int(days) + _EPOCH_ORDINAL)
 
 
 def local_date(moment: dt.datetime, tz: str) -> dt.date:

@@ -190,9 +190,12 @@ def fmt_number(value: Decimal) -> str:
     return f"{value.normalize():,f}"
 
 
+_HUNDREDTH: Final = Decimal("0.01")
+
+
 def fmt_pct(value: Decimal) -> str:
     """Return a fraction as a percentage: ``Decimal('1.12')`` -> ``112 %``."""
-    pct = (value * 100).quantize(Decimal("0.01")).normalize()
+    pct = (value * 100).quantize(_HUNDREDTH).normalize()
     return f"{pct:f} %"
 
 
@@ -204,8 +207,8 @@ def _s(value: Decimal | int | str | None) -> str:
 
 
 def step(name: str, value: Decimal | int | str | None, note: str = "") -> Step:
-    """Return one trace step with a canonical value text."""
-    return Step(name, _s(value), note)
+    """Return one trace step with a canonical value text (:func:`_s`'s)."""
+    return Step(name, "" if value is None else str(value), note)
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -230,18 +233,30 @@ def tier_reached(value: Decimal, bounds: Sequence[Decimal]) -> int:
     return reached
 
 
+Bounds = tuple[list[Decimal], list[Decimal | None]]
+"""A rate table's tier starts and ends x a scale (:func:`scaled_bounds`)."""
+
+
+def scaled_bounds(table: RateTable, scale: Decimal = ONE) -> Bounds:
+    """Return the starts and ends (None: open-ended) of ``table``'s tiers x ``scale``."""
+    return (
+        [mul(t.start, scale) for t in table.tiers],
+        [mul(t.end, scale) if t.end is not None else None for t in table.tiers],
+    )
+
+
 def tiered_amount(
-    value: Decimal, table: RateTable, scale: Decimal = ONE
+    value: Decimal, table: RateTable, scale: Decimal = ONE, *, bounds: Bounds | None = None
 ) -> tuple[Decimal, list[TierSlice], int]:
     """Return (amount, slices, tier reached) of ``value`` on ``table`` (bounds x ``scale``).
 
     A ``prospective`` table depends on the credits' dates: see :func:`prospective_amount`.
+    ``bounds`` is :func:`scaled_bounds` of ``table`` and ``scale`` when worked out already.
     """
     if table.convention == "prospective":
         raise ValueError("a prospective rate table pays credit by credit: use prospective_amount")
     tiers: tuple[Tier, ...] = table.tiers
-    starts = [mul(t.start, scale) for t in tiers]
-    ends = [mul(t.end, scale) if t.end is not None else None for t in tiers]
+    starts, ends = bounds if bounds is not None else scaled_bounds(table, scale)
     reached = tier_reached(value, starts)
     top = tiers[reached - 1]
     slices: list[TierSlice] = []
@@ -281,12 +296,16 @@ class TierFill:
     """amount / band width, from 0 to 1; None for the open-ended last band."""
 
 
-def tier_fills(value: Decimal, table: RateTable, scale: Decimal = ONE) -> list[TierFill]:
-    """Return every tier's fill by ``value`` (bounds x ``scale``): bands fill in order."""
+def tier_fills(
+    value: Decimal, table: RateTable, scale: Decimal = ONE, *, bounds: Bounds | None = None
+) -> list[TierFill]:
+    """Return every tier's fill by ``value`` (bounds x ``scale``): bands fill in order.
+
+    ``bounds`` is :func:`scaled_bounds` of ``table`` and ``scale`` when worked out already.
+    """
     out = []
-    for i, t in enumerate(table.tiers):
-        lo = mul(t.start, scale)
-        hi = mul(t.end, scale) if t.end is not None else None
+    starts, ends = bounds if bounds is not None else scaled_bounds(table, scale)
+    for i, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
         top = value if hi is None else min(value, hi)
         amount = max(ZERO, top - lo)
         share = div(amount, hi - lo) if hi is not None and hi > lo else None
@@ -780,6 +799,7 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
         scale = quota if c.rate_table.basis == "attainment" and quota is not None else ONE
         picker = value
         crossed = ""
+        bounds: Bounds | None = None
         if c.rate_table.tier_by is not None:
             picker, scale, who = _tier_picker(c.rate_table, f, shared, steps, inputs)
             tier = tier_reached(picker, [mul(t.start, scale) for t in c.rate_table.tiers])
@@ -803,10 +823,11 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
                 for t, day in crossings
             )
         else:
-            base, slices, tier = tiered_amount(value, c.rate_table, scale)
+            bounds = scaled_bounds(c.rate_table, scale)  # the same for the fills below
+            base, slices, tier = tiered_amount(value, c.rate_table, scale, bounds=bounds)
         for s in slices:
             steps.append(step(f"tier_{s.tier}", s.pay, f"{fmt_number(s.portion)} at {s.rate}"))
-        for band in tier_fills(picker, c.rate_table, scale):
+        for band in tier_fills(picker, c.rate_table, scale, bounds=bounds):
             where = (
                 f"{fmt_pct(band.share)} of {fmt_number(band.start)}..{fmt_number(band.end)}"
                 if band.share is not None and band.end is not None

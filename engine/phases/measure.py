@@ -328,21 +328,30 @@ def measure_phase(
             plain.setdefault(seg.plan_id, []).append(pos)
     for pid, positions in plain.items():
         _plain_measures(inputs.plans[pid], positions, segments, sums, counts, values, seg_counts)
+    columns: dict[str, tuple[list[tuple[str, list[int]]], list[tuple[str, list[int]]]]] = {
+        pid: (
+            [(m.id, counts[(pid, m.id)]) for m in p.measures if (pid, m.id) in counts],
+            [(m.id, sums[(pid, m.id)]) for m in p.measures if (pid, m.id) in sums],
+        )
+        for pid, p in inputs.plans.items()
+        if not simple[pid]
+    }  # each plan's count and sum columns, looked up once
+    kpi_measures = {
+        pid: [m for m in p.measures if m.aggregate == "kpi"] for pid, p in inputs.plans.items()
+    }
     for pos, seg in enumerate(segments):
-        plan = inputs.plans[seg.plan_id]
         pid, sid = seg.plan_id, seg.id
         if simple[pid]:
             continue
-        raw_counts = {
-            m.id: counts[(pid, m.id)][sid] for m in plan.measures if (pid, m.id) in counts
-        }
+        plan = inputs.plans[pid]
+        count_cols, sum_cols = columns[pid]
+        raw_counts = {mid: col[sid] for mid, col in count_cols}
         seg_counts[pos] = raw_counts
-        raw_sums = {m.id: sums[(pid, m.id)][sid] for m in plan.measures if (pid, m.id) in sums}
+        raw_sums = {mid: col[sid] for mid, col in sum_cols}
         kpi_values: dict[str, Decimal | None] = {}
-        for m in plan.measures:
-            if m.aggregate == "kpi":
-                holder = seg.node_id if m.scope == "node" else seg.person_key
-                kpi_values[m.id] = kpis.get(m.scope, holder, m.kpi or "")
+        for m in kpi_measures[pid]:
+            holder = seg.node_id if m.scope == "node" else seg.person_key
+            kpi_values[m.id] = kpis.get(m.scope, holder, m.kpi or "")
         ctx = None
         if pid in with_formulas:
             ctx = formula_context(seg, person_quotas, kpis, season)
@@ -491,9 +500,13 @@ def _contributions(
     rows = rows[order]
     # Sorted by group, the groups are each group id repeated as often as it occurs.
     nm = len(measure_names)
+    # (segment, measure) of each group id worked out once per group, then repeated.
     sizes = np.bincount(group, minlength=int(group.max(initial=0)) + 1)
-    group = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
-    seg, mcode = (group, np.zeros(len(group), dtype=np.int64)) if nm == 1 else divmod(group, nm)
+    ids = np.arange(len(sizes), dtype=np.int64)
+    if nm == 1:
+        seg, mcode = np.repeat(ids, sizes), np.zeros(len(rows), dtype=np.int64)
+    else:
+        seg, mcode = np.repeat(ids // nm, sizes), np.repeat(ids % nm, sizes)
     seg_people = [s.person for s in segments]
     people = pd.Index(seg_people).unique()
     seg_person = people.get_indexer(seg_people)

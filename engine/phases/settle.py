@@ -511,13 +511,14 @@ def _trace(
     period: Period,
     figures: str | None = None,
 ) -> Trace:
+    span = f"{seg.start}..{seg.end}"
     used = (
         f"assignment:{seg.person_key}/{seg.plan_id}",
-        f"timeline:{seg.person_key}/{seg.start}..{seg.end}",
+        f"timeline:{seg.person_key}/{span}",
         *inputs,
     )
     segment_steps = (
-        step("segment", f"{seg.start}..{seg.end}", f"node {seg.node_id}, role {seg.role}"),
+        step("segment", span, f"node {seg.node_id}, role {seg.role}"),
         step("proration_factor", seg.factor, f"allocation {seg.allocation}"),
     )
     return Trace(
