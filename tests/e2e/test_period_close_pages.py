@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.e2e.conftest import shot, sign_in
@@ -23,7 +25,8 @@ def test_comp_admin_requests_an_adjustment_from_the_checklist_on_a_phone(page):
     shot(page, "period-close-phone")
     page.click("#close-table a >> nth=0")
     page.wait_for_selector("#checklist")
-    assert "Calculated: 1 succeeded full run" in page.inner_text("#checklist")
+    # the quarter under way has its run (other browser tests may have run it again meanwhile)
+    assert re.search(r"✓ Calculated: [1-9]\d* succeeded full run", page.inner_text("#checklist"))
     page.select_option("#id_person", index=1)
     page.fill("#id_amount", "125.50")
     page.fill("#id_reason", "Deal booked after the cut-off")
