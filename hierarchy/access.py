@@ -90,10 +90,15 @@ class Access:
     def sees_all_payees(self) -> bool:
         """Return whether :meth:`payees` is everyone in the tenant, whatever the window (callers
         may then skip filtering by it)."""
+        return self.sees_everyone and self._reads_pay_of_people_seen
+
+    @property
+    def _reads_pay_of_people_seen(self) -> bool:
+        """Whether the principal reads the pay of every person it sees (:meth:`payees` is
+        :meth:`people`): ``payouts.view``, or a manager's team reading with ``people.view.team``."""
         principal = self.principal
-        return self.sees_everyone and (
-            principal.has("payouts.view")
-            or (principal.has("payouts.view.team") and principal.has("people.view.team"))
+        return principal.has("payouts.view") or (
+            principal.has("payouts.view.team") and principal.has("people.view.team")
         )
 
     # --- which people ----------------------------------------------------------------------
@@ -181,9 +186,7 @@ class Access:
         (a manager) the people in a node it managed during the window, as the structure stood
         then, and itself; ``payouts.view.self`` itself only."""
         principal = self.principal
-        if principal.has("payouts.view") or (
-            principal.has("payouts.view.team") and principal.has("people.view.team")
-        ):
+        if self._reads_pay_of_people_seen:
             return self.people(start=start, end=end, known_at=known_at)
         if principal.has("payouts.view.self", "payouts.view.team") and principal.user_id:
             return Person.objects.filter(user_id=principal.user_id)
