@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
@@ -767,8 +768,6 @@ def _credit_rows_copied(ctx: _Context, qs: Any) -> pd.DataFrame:
     """Return the credits of ``qs`` with their transactions' fields, read by ``COPY … TO
     STDOUT`` and parsed in C (PostgreSQL): the rows :func:`_credits` makes from the ORM's
     tuples (the same values and types), without a Python object per value."""
-    import io
-
     sql, params = qs.values_list(*_CREDIT_FIELDS[:9]).query.sql_with_params()
     select = ", ".join(expr for _, _, expr in _COPIED_CREDITS)
     query = (

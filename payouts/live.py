@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -51,6 +51,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.caches import LastUsed
 from core.changes import changes_claim
 from core.models import Change, ChangeKind
 from engine.phases import chunks as ph
@@ -97,14 +98,7 @@ MSG_PROBLEMS = "The live recalculation found {n} input problem(s); the previous 
 # a chunk nobody touched (the pay-on-others'-pay lead's) decodes them, kept here per worker,
 # instead of gathering the chunk again. Plans are not kept: each pass brings its own.
 INPUTS_KEPT = 256
-_kept_inputs: OrderedDict[tuple[int, str], Inputs] = OrderedDict()
-
-
-def _keep_inputs(key: tuple[int, str], inputs: Inputs) -> None:
-    _kept_inputs[key] = inputs
-    _kept_inputs.move_to_end(key)
-    while len(_kept_inputs) > INPUTS_KEPT:
-        _kept_inputs.popitem(last=False)
+_kept_inputs: LastUsed[tuple[int, str], Inputs] = LastUsed(INPUTS_KEPT)
 
 
 # At most this many chunks a live run (larger ones when the period has more people): the
@@ -195,7 +189,9 @@ def affected_people(period: Period, changes: Iterable[Change]) -> set[int] | Non
 
 # A chunk row's id and its run's ``known_at`` by (run, phase, number): rows never change once
 # written and PostgreSQL never hands an id out again, so a worker asks for each once.
-_chunk_keys: OrderedDict[tuple[int, str, int], tuple[int, dt.datetime]] = OrderedDict()
+_chunk_keys: LastUsed[tuple[int, str, int], tuple[int, dt.datetime]] = LastUsed(
+    runs.OUTPUT_CACHE_SIZE
+)
 
 
 def _load(
@@ -206,7 +202,12 @@ def _load(
     if not sources:
         return {}
     want = {key: (run_id, key[0], key[1]) for key, run_id in sources.items()}
-    missing = [w for w in want.values() if w not in _chunk_keys]
+    found: dict[tuple[int, str, int], tuple[int, dt.datetime]] = {}
+    for w in want.values():
+        kept = _chunk_keys.get(w)
+        if kept is not None:
+            found[w] = kept
+    missing = [w for w in want.values() if w not in found]
     if missing:
         by_run: dict[int, list[tuple[str, int]]] = defaultdict(list)
         for run_id, phase, number in missing:
@@ -218,10 +219,9 @@ def _load(
         for pk, run_id, phase, number, known_at in RunChunk.objects.filter(q).values_list(
             "pk", "run_id", "phase", "number", "run__known_at"
         ):
-            _chunk_keys[(run_id, phase, number)] = (pk, known_at)
-        while len(_chunk_keys) > runs.OUTPUT_CACHE_SIZE:
-            _chunk_keys.popitem(last=False)
-    rows = {key: _chunk_keys[w] for key, w in want.items() if w in _chunk_keys}
+            found[(run_id, phase, number)] = (pk, known_at)
+            _chunk_keys.put((run_id, phase, number), (pk, known_at))
+    rows = {key: found[w] for key, w in want.items() if w in found}
     got = runs.stored_outputs(rows.values())
     out = {key: got[pk] for key, (pk, _) in rows.items() if pk in got}
     if len(out) != len(sources):
@@ -425,14 +425,13 @@ class _Calc:
             by_pk = {key[0]: key for key in keys.values()}
             for pk, blob in raw:
                 try:
-                    _keep_inputs(by_pk[pk], chunk_inputs.decode(blob, {}))
+                    _kept_inputs.put(by_pk[pk], chunk_inputs.decode(blob, {}))
                 except chunk_inputs.EncodeError:
                     continue
         out = {}
         for k in ks:
             kept = _kept_inputs.get(keys[k]) if k in keys else None
             if kept is not None:
-                _kept_inputs.move_to_end(keys[k])
                 out[k] = replace(kept, plans=plans)
         return out
 
@@ -658,7 +657,7 @@ def _chunk_rows(run: CalculationRun, calc: _Calc) -> int:
     RunChunk.objects.bulk_create(rows)
     for row in rows:  # what this worker gathered, for its next passes (never changes)
         if row.phase == RunPhase.FETCH and row.number in calc.encoded and row.pk is not None:
-            _keep_inputs((row.pk, run.known_at.isoformat()), calc.inputs[row.number])
+            _kept_inputs.put((row.pk, run.known_at.isoformat()), calc.inputs[row.number])
     return len(rows)
 
 

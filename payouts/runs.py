@@ -47,7 +47,7 @@ import logging
 import os
 import socket
 import zlib
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -62,6 +62,7 @@ from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.caches import LastUsed
 from core.db import bulk_insert
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
 from core.progress import progress_get, progress_report
@@ -439,28 +440,27 @@ Unpacked = tuple[dict[str, Any], dict[str, pd.DataFrame]]
 # test database hand out an id again): a chunk's output is written once, when it is done, and
 # never changes, so a worker keeps the last ones it read (a reduce's are read by every chunk
 # of the next phase, a chunk's fetch output by each of its phases and the reduces). Read-only.
-_unpacked: OrderedDict[tuple[int, str], Unpacked] = OrderedDict()
+_unpacked: LastUsed[tuple[int, str], Unpacked] = LastUsed(OUTPUT_CACHE_SIZE)
 
 
 def stored_outputs(rows: Iterable[tuple[int, dt.datetime]]) -> dict[int, Unpacked]:
     """Return the unpacked outputs of the chunk rows ``rows`` (pk, its run's ``known_at``):
     kept, else read in one query; a row without an output yet is left out."""
     wanted = {pk: (pk, known_at.isoformat()) for pk, known_at in rows}
-    missing = [pk for pk, key in wanted.items() if key not in _unpacked]
+    out = {}
+    for pk, key in wanted.items():
+        kept = _unpacked.get(key)
+        if kept is not None:
+            out[pk] = kept
+    missing = [pk for pk in wanted if pk not in out]
     if missing:
         got = RunChunk.objects.filter(pk__in=missing, output__isnull=False).values_list(
             "pk", "output"
         )
         for pk, raw in got:
-            _unpacked[wanted[pk]] = unpack_output(raw)
-    while len(_unpacked) > OUTPUT_CACHE_SIZE:
-        _unpacked.popitem(last=False)
-    out = {}
-    for pk, key in wanted.items():
-        if key in _unpacked:
-            _unpacked.move_to_end(key)
-            out[pk] = _unpacked[key]
-    return out
+            out[pk] = unpack_output(raw)
+            _unpacked.put(wanted[pk], out[pk])
+    return {pk: out[pk] for pk in wanted if pk in out}
 
 
 def _outputs(run: CalculationRun, phase: str) -> list[Unpacked]:
@@ -492,9 +492,11 @@ def _fetch_problems(run: CalculationRun) -> list[dict[str, Any]]:
 # --- inputs of a chunk --------------------------------------------------------------------------
 
 # (Gathered, not only its inputs: a fetch chunk retried in the same worker keeps its pins.)
-_inputs_cache: OrderedDict[tuple[int, int, int, str], fetch.Gathered | Inputs] = OrderedDict()
+_inputs_cache: LastUsed[tuple[int, int, int, str], fetch.Gathered | Inputs] = LastUsed(
+    INPUTS_CACHE_SIZE
+)
 # The plans of the runs this worker has gathered for (the same for every chunk of a run).
-_plans_cache: OrderedDict[tuple[int, int, str], Mapping[str, Any]] = OrderedDict()
+_plans_cache: LastUsed[tuple[int, int, str], Mapping[str, Any]] = LastUsed(INPUTS_CACHE_SIZE)
 
 
 def _cache_key(run: CalculationRun, person_ids: Sequence[int]) -> tuple[int, int, int, str]:
@@ -502,13 +504,9 @@ def _cache_key(run: CalculationRun, person_ids: Sequence[int]) -> tuple[int, int
 
 
 def _keep(key: tuple[int, int, int, str], got: fetch.Gathered | Inputs) -> None:
-    _inputs_cache[key] = got
-    while len(_inputs_cache) > INPUTS_CACHE_SIZE:
-        _inputs_cache.popitem(last=False)
+    _inputs_cache.put(key, got)
     inputs = got.inputs if isinstance(got, fetch.Gathered) else got
-    _plans_cache[key[:2] + key[3:]] = inputs.plans
-    while len(_plans_cache) > INPUTS_CACHE_SIZE:
-        _plans_cache.popitem(last=False)
+    _plans_cache.put(key[:2] + key[3:], inputs.plans)
 
 
 def _chunk_inputs(
@@ -521,7 +519,6 @@ def _chunk_inputs(
     key = _cache_key(run, person_ids)
     hit = _inputs_cache.get(key)
     if hit is not None:
-        _inputs_cache.move_to_end(key)
         return hit
     plans = _plans_cache.get(key[:2] + key[3:])
     if plans is not None and number is not None:
@@ -745,7 +742,7 @@ def _fetch_chunk(run: CalculationRun, chunk: RunChunk) -> tuple[bytes, bytes | N
     when they cannot be: those phases then gather the chunk again)."""
     got = _chunk_inputs(run, chunk.person_ids)
     if not isinstance(got, fetch.Gathered):  # decoded by a later phase: the pins are needed
-        _inputs_cache.pop(_cache_key(run, chunk.person_ids), None)
+        _inputs_cache.discard(_cache_key(run, chunk.person_ids))
         got = _chunk_inputs(run, chunk.person_ids)
     assert isinstance(got, fetch.Gathered)
     if got.problems:
