@@ -84,9 +84,18 @@ def rows_for(
     seed: int = 2026,
     prefix: str = "",
     sdr_reps: list[str] | None = None,
+    deal_amounts: tuple[int, int] = (5_000, 250_000),
+    sql_rate: float = 0.35,
+    sqls_to_sourcing_marketer: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield transaction rows (Quotient columns) for ``days`` from ``start``; external ids
-    begin with ``prefix`` (one per seeded quarter, so two quarters' deals never collide)."""
+    begin with ``prefix`` (one per seeded quarter, so two quarters' deals never collide).
+
+    A deal's amount is drawn from ``deal_amounts`` (whole dollars, plus cents); a share
+    ``sql_rate`` of the MQLs becomes an SQL, owned by an SDR or, with
+    ``sqls_to_sourcing_marketer``, by the marketer whose MQL it was (so each marketer has a
+    conversion rate of their own). The defaults are the benchmarks' data (their result hashes
+    depend on them); the demo passes its own."""
     rng = random.Random(seed)
 
     def day() -> dt.date:
@@ -98,7 +107,7 @@ def rows_for(
         )[0]
         booked = day()
         owner = rng.choice(csms if kind in {"renewal", "churn"} and csms else sales)
-        amount = Decimal(rng.randrange(5_000, 250_000)) + Decimal(rng.randrange(100)) / 100
+        amount = Decimal(rng.randrange(*deal_amounts)) + Decimal(rng.randrange(100)) / 100
         if kind == "churn":
             amount = -amount / 4
         row: dict[str, Any] = {
@@ -128,16 +137,18 @@ def rows_for(
             row["touches"] = ";".join(f"{p}:{r}:{d.isoformat()}" for p, r, d in touches)
         yield row
     for i in range(deals // 2 if marketing else 0):
+        booked_on = day().isoformat()  # drawn before the owner, as always (the seeds' data)
+        marketer = rng.choice(marketing)
         yield {
             "source": "marketing",
             "external_id": f"{prefix}MQL-{i:06d}",
             "kind": "mql",
             "amount": "0",
             "currency": "USD",
-            "booked_on": day().isoformat(),
-            "owner_employee_id": rng.choice(marketing),
+            "booked_on": booked_on,
+            "owner_employee_id": marketer,
         }
-        if rng.random() < 0.35 and sdrs:
+        if rng.random() < sql_rate and sdrs:
             yield {
                 "source": "marketing",
                 "external_id": f"{prefix}SQL-{i:06d}",
@@ -145,7 +156,7 @@ def rows_for(
                 "amount": "0",
                 "currency": "USD",
                 "booked_on": day().isoformat(),
-                "owner_employee_id": rng.choice(sdrs),
+                "owner_employee_id": marketer if sqls_to_sourcing_marketer else rng.choice(sdrs),
             }
     # Sales development reps book qualified meetings; some become opportunities (pipeline);
     # product managers see product-qualified leads.
@@ -252,6 +263,40 @@ def _plan_kpis(
         if n.startswith(("team-support-", "dir-support-"))
     )
     return rows
+
+
+# The demo's deal sizes and MQL conversion, set so that its people land around their targets
+# (the template plans' quotas and KPI targets): a typical AE near 100 % of a 300,000 quarterly
+# new-business quota, a marketer near the plan's 25 % MQL -> SQL conversion.
+DEMO_VOLUME: dict[str, Any] = {
+    "deal_amounts": (4_000, 90_000),
+    "sql_rate": 0.25,
+    "sqls_to_sourcing_marketer": True,
+}
+
+
+def _marketing_pipeline(
+    quarter: Period, *, until: dt.date, number: int, prefix: str
+) -> Iterator[dict[str, Any]]:
+    """The opportunities Demand Generation sourced in the quarter (inbound pipeline, owned by
+    the marketer whose campaign produced them): three to seven each over a whole quarter at
+    20,000-180,000, so a marketer is near the Marketing plan's 450,000 pipeline target; a
+    quarter under way has its share so far."""
+    rng = random.Random(4242 + number)
+    days = max((min(quarter.end, until) - quarter.start).days, 1)
+    full = (quarter.end - quarter.start).days
+    for marketer in _people_in_role("Demand Generation"):
+        for i in range(rng.randint(3, 7) * days // full):
+            yield {
+                "source": "marketing",
+                "external_id": f"{prefix}INBOUND-{marketer}-{i + 1}",
+                "kind": "opportunity",
+                "amount": f"{rng.randrange(20_000, 180_000)}.00",
+                "currency": "USD",
+                "booked_on": (quarter.start + dt.timedelta(days=rng.randrange(days))).isoformat(),
+                "owner_employee_id": marketer,
+                "account": rng.choice(ACCOUNTS),
+            }
 
 
 def _launch_deliverables(
@@ -439,8 +484,10 @@ def _seed_quarter(
             seed=2026 + number,
             prefix=prefix,
             sdr_reps=_people_in_role("Sales Development Rep"),
+            **DEMO_VOLUME,
         )
     )
+    rows.extend(_marketing_pipeline(quarter, until=until, number=number, prefix=prefix))
     rows.extend(_launch_deliverables(quarter, until=until, number=number, prefix=prefix))
     batch = services.ingest_rows(
         request=services.IngestRequest(kind="transactions", source_format="json", mode="partial"),

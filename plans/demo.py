@@ -8,6 +8,7 @@ every demo plan is published with its cases passing.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from decimal import Decimal
@@ -17,7 +18,7 @@ from core.audit import Actor, acting_as
 from core.models import Membership, Role
 from core.permissions import ROLE_PERMISSIONS, Principal, principal_for_membership
 from core.tenancy import get_current_tenant
-from hierarchy import periods
+from hierarchy import org_selectors, periods
 from hierarchy.access import access_for
 from hierarchy.models import Assignment, JobRole, Node, Period
 from plans import catalog, objectives, objectives_selectors, services
@@ -125,9 +126,68 @@ def seed_quotas() -> int:
                     )
                     for q in wanted
                 )
+    rows = _team_quotas(rows)
     rows.extend(_node_quota_rows(fy))
     with acting_as(DEMO_ACTOR):
         return len(services.quota_bulk_create(access=access, rows=rows, user_id=None))
+
+
+# A manager's team quota is the sum of the quotas of the team it stands for (what a comp admin
+# sets), not the template sample's one figure for every team: (template, quota id) -> (the
+# team's plan template, the quota ids summed).
+TEAM_QUOTAS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("manager_override", "team_bookings"): ("sales_ae", ("new_bookings", "expansion_bookings")),
+}
+
+
+def _team_quotas(rows: list[services.QuotaRow]) -> list[services.QuotaRow]:
+    """``rows`` with each team quota of ``TEAM_QUOTAS`` set to the sum, over the people in its
+    holder's subtree (the nodes she is assigned to, during the quota's span), of their quotas
+    of the same span; a manager with no such team keeps the sample's figure."""
+    template_of = dict(Plan.objects.values_list("pk", "template"))
+    held: dict[tuple[str, str, int, Any], Decimal] = {}
+    for row in rows:
+        held[
+            (
+                template_of.get(row.plan_id, ""),
+                row.quota_id,
+                row.holder.person_id or 0,
+                row.valid_from,
+            )
+        ] = Decimal(row.amount)
+    out = []
+    for row in rows:
+        team = TEAM_QUOTAS.get((template_of.get(row.plan_id, ""), row.quota_id))
+        manager = row.holder.person_id
+        if team is None or manager is None:
+            out.append(row)
+            continue
+        end = row.valid_to or row.valid_from
+        nodes = (
+            Assignment.objects.filter(person_id=manager, node__hierarchy__kind="reporting")
+            .known_now()
+            .overlapping(row.valid_from, end)
+            .values_list("node_id", flat=True)
+        )
+        members = {
+            person
+            for node in set(nodes)
+            for person in org_selectors.person_ids_in_subtree(
+                node_id=node, start=row.valid_from, end=end
+            ).values_list("person_id", flat=True)
+            if person != manager
+        }
+        template, quota_ids = team
+        total = sum(
+            (
+                held.get((template, q, person, row.valid_from), Decimal(0))
+                for person in members
+                for q in quota_ids
+            ),
+            Decimal(0),
+        )
+        out.append(dataclasses.replace(row, amount=total) if total else row)
+    return out
 
 
 def _node_quota_rows(fy: int) -> list[services.QuotaRow]:

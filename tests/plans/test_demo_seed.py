@@ -98,3 +98,43 @@ def test_the_demo_seed_gives_the_people_on_quota_plans_their_quotas(tenant_a):
             ].end,
         )
         assert len(frame) > 0
+
+
+def test_a_managers_team_quota_is_the_sum_of_her_reporting_teams_ae_quotas(tenant_a):
+    from hierarchy import org_selectors
+    from hierarchy.models import Assignment
+    from plans.models import Quota
+
+    with tenant_scope(tenant_a):
+        generate_company(people=90, start=date(2025, 1, 1), seed=3)
+    call_command("plans_demo_seed", "--tenant", tenant_a.slug)
+    with tenant_scope(tenant_a):
+        team = Quota.objects.filter(quota_id="team_bookings", person__isnull=False)
+        assert team.exists()
+        checked = 0
+        for quota in team:
+            end = quota.valid_to
+            nodes = Assignment.objects.filter(
+                person_id=quota.person_id, node__hierarchy__kind="reporting"
+            ).values_list("node_id", flat=True)
+            members = {
+                p
+                for node in set(nodes)
+                for p in org_selectors.person_ids_in_subtree(
+                    node_id=node, start=quota.valid_from, end=end
+                ).values_list("person_id", flat=True)
+            } - {quota.person_id}
+            theirs = Quota.objects.filter(
+                person_id__in=members,
+                plan__template="sales_ae",
+                valid_from=quota.valid_from,
+                quota_id__in=["new_bookings", "expansion_bookings"],
+            )
+            if not theirs.exists():  # a manager with no AE below keeps the sample's figure
+                assert quota.amount == 300_000
+                continue
+            # then: 120,000 a month for each AE below her, never the sample's flat 300,000
+            assert quota.amount == sum(q.amount for q in theirs)
+            assert quota.amount % 120_000 == 0
+            checked += 1
+        assert checked > 0
