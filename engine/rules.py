@@ -820,8 +820,9 @@ def tier_terms(
     steps: list[Step],
 ) -> str:
     """Return a rate table's sentence; its slices' and fills' steps are added to ``steps``."""
-    for s in slices:
-        steps.append(step(f"tier_{s.tier}", s.pay, f"{fmt_number(s.portion)} at {s.rate}"))
+    steps.extend(
+        step(f"tier_{s.tier}", s.pay, f"{fmt_number(s.portion)} at {s.rate}") for s in slices
+    )
     for band in tier_fills(picker, table, scale, bounds=bounds):
         where = (
             f"{fmt_pct(band.share)} of {fmt_number(band.start)}..{fmt_number(band.end)}"
