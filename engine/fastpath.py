@@ -73,16 +73,20 @@ def plain_tier_component(plan: Plan, c: Component) -> bool:
     )
 
 
-def plain_plan(plan: Plan) -> bool:
-    """Return whether every component of ``plan`` is a plain tier table, with no draw or ramp."""
+def settles_plainly(plan: Plan) -> bool:
+    """Return whether ``plan`` has components and no draw, ramp, plan modifier or seasonality."""
     return (
         bool(plan.components)
         and plan.draw is None
         and not plan.ramp
         and not plan.modifiers
         and not plan.seasonality
-        and all(plain_tier_component(plan, c) for c in plan.components)
     )
+
+
+def plain_plan(plan: Plan) -> bool:
+    """Return whether every component of ``plan`` is a plain tier table, with no draw or ramp."""
+    return settles_plainly(plan) and all(plain_tier_component(plan, c) for c in plan.components)
 
 
 def scaled(value: Decimal) -> tuple[int, int]:

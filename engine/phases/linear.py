@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from engine.fastpath import settles_plainly
 from engine.money import ONE, ZERO, quantize
 from engine.phases.segments import Segment, prorated_quota
 from engine.rules import (
@@ -93,11 +94,7 @@ def linear_component(plan: Plan, c: Component) -> bool:
 def linear_plan(plan: Plan) -> bool:
     """Return whether every component of ``plan`` is one :func:`linear_component` takes."""
     return (
-        bool(plan.components)
-        and plan.draw is None
-        and not plan.ramp
-        and not plan.modifiers
-        and not plan.seasonality
+        settles_plainly(plan)
         and all(m.window.over == "period" for m in plan.measures)
         and all(linear_component(plan, c) for c in plan.components)
     )
