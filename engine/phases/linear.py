@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.fastpath import settles_plainly
+from engine.fastpath import settles_plainly, tier_table_only
 from engine.money import ONE, ZERO, quantize
 from engine.phases.segments import Segment, prorated_quota
 from engine.rules import (
@@ -62,31 +62,17 @@ def _formula_measure(plan: Plan, measure_id: str, seen: frozenset[str] = frozens
 
 def linear_component(plan: Plan, c: Component) -> bool:
     """Return whether ``c`` is a tier table on a sum or formula measure the column path takes."""
-    if c.type != "commission" or c.rate_table is None or c.measure is None:
+    if not tier_table_only(c):
         return False
+    assert c.measure is not None
     measure = plan.measures_by_id.get(c.measure)
-    table = c.rate_table
     return (
         measure is not None
         and (measure.aggregate == "sum" or measure.formula is not None)
         and _formula_measure(plan, c.measure)
-        and c.settle == "period"
-        and c.gate is None
-        and c.instalments is None
         and c.reserve is None
-        and c.accelerator is None
-        and c.decelerator is None
-        and not c.hold_until_collected
-        and c.per_transaction_cap is None
-        and c.per_transaction_floor is None
-        and not c.rate_by_type
-        and c.per_unit is None
         and not c.kpis
         and not c.parts
-        and bool(table.tiers)
-        and table.tier_by is None
-        and table.basis in ("amount", "attainment")
-        and table.convention in ("marginal", "retroactive", "top_multiplier_on_overage")
         and all(mod.scope == "self" and _formula_measure(plan, mod.measure) for mod in c.modifiers)
     )
 
