@@ -48,16 +48,28 @@ _INT64_SAFE = 2**62
 
 def plain_tier_component(plan: Plan, c: Component) -> bool:
     """Return whether ``c`` is a plain tier table the fast path computes."""
-    if c.type != "commission" or c.rate_table is None or c.measure is None:
+    if not tier_table_only(c):
         return False
+    assert c.measure is not None
     measure = plan.measures_by_id.get(c.measure)
     return (
         measure is not None
         and measure.aggregate == "sum"
         and measure.window.over == "period"
+        and not c.modifiers
+    )
+
+
+def tier_table_only(c: Component) -> bool:
+    """Return whether ``c`` is a commission paying a plain rate table on its measure and period:
+    no gate, instalments, accelerator, decelerator, hold or per-transaction rule."""
+    table = c.rate_table
+    return (
+        c.type == "commission"
+        and table is not None
+        and c.measure is not None
         and c.settle == "period"
         and c.gate is None
-        and not c.modifiers
         and c.instalments is None
         and c.accelerator is None
         and c.decelerator is None
@@ -66,23 +78,27 @@ def plain_tier_component(plan: Plan, c: Component) -> bool:
         and c.per_transaction_floor is None
         and not c.rate_by_type
         and c.per_unit is None
-        and bool(c.rate_table.tiers)
-        and c.rate_table.tier_by is None
-        and c.rate_table.basis in ("amount", "attainment")
-        and c.rate_table.convention in ("marginal", "retroactive", "top_multiplier_on_overage")
+        and bool(table.tiers)
+        and table.tier_by is None
+        and table.basis in ("amount", "attainment")
+        and table.convention in ("marginal", "retroactive", "top_multiplier_on_overage")
     )
 
 
-def plain_plan(plan: Plan) -> bool:
-    """Return whether every component of ``plan`` is a plain tier table, with no draw or ramp."""
+def settles_plainly(plan: Plan) -> bool:
+    """Return whether ``plan`` has components and no draw, ramp, plan modifier or seasonality."""
     return (
         bool(plan.components)
         and plan.draw is None
         and not plan.ramp
         and not plan.modifiers
         and not plan.seasonality
-        and all(plain_tier_component(plan, c) for c in plan.components)
     )
+
+
+def plain_plan(plan: Plan) -> bool:
+    """Return whether every component of ``plan`` is a plain tier table, with no draw or ramp."""
+    return settles_plainly(plan) and all(plain_tier_component(plan, c) for c in plan.components)
 
 
 def scaled(value: Decimal) -> tuple[int, int]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
@@ -465,6 +465,14 @@ def modifier_factor(
             f"person {f.person_id} plan {f.plan.id}: modifier {index} has no "
             f"{'attainment' if mod.of == 'attainment' else 'value'} for {who} {mod.measure}"
         )
+    kept, steps, words = modifier_terms(mod, subject, who, index)
+    return kept, steps, words, ref
+
+
+def modifier_terms(
+    mod: Modifier, subject: Decimal, who: str, index: int
+) -> tuple[Decimal, list[Step], str]:
+    """Return a modifier's factor on ``subject`` (its measure or attainment), steps and words."""
     factor = curve_value(mod.curve, subject) if mod.curve is not None else subject
     kept = factor
     if mod.min is not None:
@@ -483,7 +491,7 @@ def modifier_factor(
         step(f"{name}_value", subject, f"{who} {mod.measure} ({mod.of})"),
         step(f"{name}_factor", kept, mod.apply),
     ]
-    return kept, steps, words, ref
+    return kept, steps, words
 
 
 def gate_passes(gate: Gate, value: Decimal | None, quota: Decimal | None) -> bool:
@@ -562,42 +570,16 @@ def _finish(
         wsteps, wtext = _window_trace(c, f)
         steps[:0] = wsteps
         text = f"{wtext} {text}" if wtext else text
-    factors: list[tuple[Decimal, str, str]] = []
+    factors: list[Factor] = []
     for i, mod in enumerate([*c.modifiers, *f.plan.modifiers], start=1):
         factor, msteps, words, ref = modifier_factor(mod, f, shared, i)
         steps += msteps
         inputs.append(ref)
-        where = "component" if i <= len(c.modifiers) else "plan"
-        order = "after" if mod.apply == "after_cap" else "before"
-        factors.append((factor, f"{words} (a {where} modifier, {order} the cap)", mod.apply))
-
-    def modify(apply: str) -> None:
-        nonlocal earned, held, text
-        for factor, words, when in factors:
-            if when == apply:
-                before = earned
-                earned, held = mul(earned, factor), mul(held, factor)
-                text += (
-                    f" {words}: {fmt_amount(before, cur, mode)} x {fmt_number(factor)} = "
-                    f"{fmt_amount(earned, cur, mode)}."
-                )
-
-    modify("before_cap")
-    if c.cap is not None:
-        cap = limit_amount(c.cap, f.target_incentive, f.factor)
-        steps.append(step("cap", cap))
-        if earned > cap:
-            text += f" Capped at {fmt_amount(cap, cur, mode)}."
-            if earned:
-                held = mul(held, div(cap, earned))
-            earned = cap
-    if c.floor is not None:
-        floor = limit_amount(c.floor, f.target_incentive, f.factor)
-        steps.append(step("floor", floor))
-        if earned < floor:
-            text += f" Raised to the floor of {fmt_amount(floor, cur, mode)}."
-            earned = floor
-    modify("after_cap")
+        factors.append(modifier_said(factor, words, mod, i > len(c.modifiers)))
+    earned, held, said = modified_and_limited(
+        c, factors, earned, held, f.target_incentive, f.factor, cur, mode, steps
+    )
+    text += said
     if c.gate is not None:
         ok, gsteps, gtext, grefs = check_gate(c.gate, f, shared)
         steps += gsteps
@@ -618,14 +600,70 @@ def _finish(
     )
 
 
-def _formula_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
-    """Return the sub-results and sentences of the formula measures ``c`` reads, in order."""
+Factor = tuple[Decimal, str, str]
+"""A modifier's factor, its words and when it applies (``before_cap`` / ``after_cap``)."""
+
+
+def modifier_said(factor: Decimal, words: str, mod: Modifier, of_plan: bool) -> Factor:
+    """Return a modifier's factor with the words its sentence says it in."""
+    where = "plan" if of_plan else "component"
+    order = "after" if mod.apply == "after_cap" else "before"
+    return factor, f"{words} (a {where} modifier, {order} the cap)", mod.apply
+
+
+def modified_and_limited(
+    c: Component,
+    factors: Sequence[Factor],
+    earned: Decimal,
+    held: Decimal,
+    target_incentive: Decimal,
+    proration: Decimal,
+    cur: str,
+    mode: RoundingMode,
+    steps: list[Step],
+) -> tuple[Decimal, Decimal, str]:
+    """Return (earned, held, words) after the modifiers before the cap, the period cap and
+    floor, then the modifiers after it; the cap's and floor's steps are added to ``steps``."""
+    text = ""
+
+    def modify(apply: str) -> None:
+        nonlocal earned, held, text
+        for factor, words, when in factors:
+            if when == apply:
+                before = earned
+                earned, held = mul(earned, factor), mul(held, factor)
+                text += (
+                    f" {words}: {fmt_amount(before, cur, mode)} x {fmt_number(factor)} = "
+                    f"{fmt_amount(earned, cur, mode)}."
+                )
+
+    modify("before_cap")
+    if c.cap is not None:
+        cap = limit_amount(c.cap, target_incentive, proration)
+        steps.append(step("cap", cap))
+        if earned > cap:
+            text += f" Capped at {fmt_amount(cap, cur, mode)}."
+            if earned:
+                held = mul(held, div(cap, earned))
+            earned = cap
+    if c.floor is not None:
+        floor = limit_amount(c.floor, target_incentive, proration)
+        steps.append(step("floor", floor))
+        if earned < floor:
+            text += f" Raised to the floor of {fmt_amount(floor, cur, mode)}."
+            earned = floor
+    modify("after_cap")
+    return earned, held, text
+
+
+def formulas_read(plan: Plan, c: Component, present: Container[str]) -> list[str]:
+    """Return the formula measures (of ``present``) ``c`` reads, each after those it reads."""
     wanted: list[str] = []
 
     def add(measure_id: str | None) -> None:
-        if measure_id is None or measure_id in wanted or measure_id not in f.formula_steps:
+        if measure_id is None or measure_id in wanted or measure_id not in present:
             return
-        m = f.plan.measures_by_id[measure_id]
+        m = plan.measures_by_id[measure_id]
         for dep in m.formula.measures if m.formula is not None else ():
             add(dep)
         wanted.append(measure_id)
@@ -638,6 +676,12 @@ def _formula_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
     for p in c.parts:
         if p.scope == "self":
             add(p.measure)
+    return wanted
+
+
+def _formula_trace(c: Component, f: Facts) -> tuple[list[Step], str]:
+    """Return the sub-results and sentences of the formula measures ``c`` reads, in order."""
+    wanted = formulas_read(f.plan, c, f.formula_steps)
     steps = [s for mid in wanted for s in f.formula_steps[mid]]
     return steps, " ".join(f.formula_sentences[mid] for mid in wanted)
 
@@ -760,6 +804,41 @@ def transform_note(
 # --------------------------------------------------------------------------- component rules
 
 
+def tier_terms(
+    c: Component,
+    table: RateTable,
+    value: Decimal,
+    picker: Decimal,
+    scale: Decimal,
+    bounds: Bounds | None,
+    slices: Sequence[TierSlice],
+    base: Decimal,
+    attainment: Decimal | None,
+    quota: Decimal | None,
+    cur: str,
+    mode: RoundingMode,
+    steps: list[Step],
+) -> str:
+    """Return a rate table's sentence; its slices' and fills' steps are added to ``steps``."""
+    steps.extend(
+        step(f"tier_{s.tier}", s.pay, f"{fmt_number(s.portion)} at {s.rate}") for s in slices
+    )
+    for band in tier_fills(picker, table, scale, bounds=bounds):
+        where = (
+            f"{fmt_pct(band.share)} of {fmt_number(band.start)}..{fmt_number(band.end)}"
+            if band.share is not None and band.end is not None
+            else f"from {fmt_number(band.start)}, open-ended"
+        )
+        steps.append(step(f"tier_{band.tier}_fill", band.amount, where))
+    parts = " + ".join(f"{fmt_amount(s.portion, cur, mode)} at {fmt_pct(s.rate)}" for s in slices)
+    head = (
+        f"You reached {fmt_pct(attainment)} of a {fmt_amount(quota, cur, mode)} quota: "
+        if attainment is not None and quota is not None
+        else f"Your {c.measure} is {fmt_amount(value, cur, mode)}: "
+    )
+    return f"{head}{parts} = {fmt_amount(base, cur, mode)} ({table.convention} tiers)."
+
+
 def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
     """Return the commission: a rate, rates by type, a flat amount per unit, or a rate table."""
     assert c.measure is not None
@@ -825,26 +904,20 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
         else:
             bounds = scaled_bounds(c.rate_table, scale)  # the same for the fills below
             base, slices, tier = tiered_amount(value, c.rate_table, scale, bounds=bounds)
-        for s in slices:
-            steps.append(step(f"tier_{s.tier}", s.pay, f"{fmt_number(s.portion)} at {s.rate}"))
-        for band in tier_fills(picker, c.rate_table, scale, bounds=bounds):
-            where = (
-                f"{fmt_pct(band.share)} of {fmt_number(band.start)}..{fmt_number(band.end)}"
-                if band.share is not None and band.end is not None
-                else f"from {fmt_number(band.start)}, open-ended"
-            )
-            steps.append(step(f"tier_{band.tier}_fill", band.amount, where))
-        parts = " + ".join(
-            f"{fmt_amount(s.portion, cur, mode)} at {fmt_pct(s.rate)}" for s in slices
-        )
-        head = (
-            f"You reached {fmt_pct(attainment)} of a {fmt_amount(quota, cur, mode)} quota: "
-            if attainment is not None and quota is not None
-            else f"Your {c.measure} is {fmt_amount(value, cur, mode)}: "
-        )
-        text = (
-            f"{crossed}{head}{parts} = {fmt_amount(base, cur, mode)} "
-            f"({c.rate_table.convention} tiers)."
+        text = crossed + tier_terms(
+            c,
+            c.rate_table,
+            value,
+            picker,
+            scale,
+            bounds,
+            slices,
+            base,
+            attainment,
+            quota,
+            cur,
+            mode,
+            steps,
         )
         if c.hold_until_collected:
             rows = [r for r in f.credit_rows(c.measure) if not r.collected]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -31,6 +31,7 @@ from engine.money import (
 )
 from engine.periods import from_day_number
 from engine.phases.common import IntArray
+from engine.phases.linear import linear_plan, linear_rows
 from engine.phases.measure import MeasureState
 from engine.phases.reward import component_key, segment_facts
 from engine.phases.segments import Segment, quota_tables
@@ -44,6 +45,7 @@ from engine.spec import Component, Plan
 from engine.types import (
     Inputs,
     PayoutLine,
+    Step,
     Trace,
     TraceBody,
 )
@@ -64,6 +66,8 @@ class _RenderContext:
     shared: Shared
     prior: dict[tuple[str, str, str], Decimal]
     person_quotas: dict[str, dict[str, Decimal]] | None = None
+    formula_steps: Mapping[int, Mapping[str, tuple[Step, ...]]] | None = None
+    formula_sentences: Mapping[int, Mapping[str, str]] | None = None
 
     def render(self, seg: Segment, c: Component) -> TraceBody:
         plan = self.inputs.plans[seg.plan_id]
@@ -77,6 +81,8 @@ class _RenderContext:
             self.person_quotas,
             self.kpis,
             _no_credit_rows,
+            self.formula_steps,
+            self.formula_sentences,
         )
         o = evaluate(c, facts, self.shared)
         cur, mode = plan.rounding.currency, plan.rounding.mode
@@ -143,12 +149,31 @@ class FastBlock:
         return self.seg_texts
 
 
+@dataclass
+class LinearBlock:
+    """One component of a plan of modified tier tables (:mod:`engine.phases.linear`) over
+    many segments: its traces' hashed texts written, their objects rendered when read."""
+
+    plan: Plan
+    component: Component
+    segments: list[Segment]
+    ctx: _RenderContext
+    texts: list[str | None]
+    """Per segment, the trace's text after its head (``steps|inputs|sentence``)."""
+
+    def figures(self, rows: Sequence[int], prefix: Sequence[str] | None = None) -> list[str]:
+        """Return the hashed texts of the traces of ``rows``, each after its ``prefix``."""
+        heads = prefix if prefix is not None else [""] * len(rows)
+        texts = self.texts
+        return [f"{h}{texts[i]}" for h, i in zip(heads, rows, strict=True)]
+
+
 class LazyTrace:
     """Renders one fast-path trace on demand (the trace's ``source``)."""
 
     __slots__ = ("block", "row")
 
-    def __init__(self, block: FastBlock, row: int) -> None:
+    def __init__(self, block: FastBlock | LinearBlock, row: int) -> None:
         self.block = block
         self.row = row
 
@@ -167,7 +192,7 @@ def figures_of(traces: Sequence[Trace]) -> list[str | None]:
     lazy: dict[int, tuple[FastBlock, list[int], list[int]]] = {}
     for t in traces:
         src = t.source
-        if isinstance(src, LazyTrace):
+        if isinstance(src, LazyTrace) and isinstance(src.block, FastBlock):
             got = lazy.setdefault(id(src.block), (src.block, [], []))
             got[1].append(src.row)
             got[2].append(len(out))
@@ -299,7 +324,7 @@ class FastRows:
     built on demand; :meth:`line_texts` writes the hashed text from the integers.
     """
 
-    block: FastBlock
+    block: FastBlock | LinearBlock
     period_id: str
     kept: list[int]
     earned_minor: list[int]
@@ -503,15 +528,27 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
     is made of and renders its steps and sentence with the general rule when first read.
     """
     plans = [pid for pid in sorted(inputs.plans) if plain_plan(inputs.plans[pid])]
-    if not plans or not state.segments:
+    linear = [
+        pid for pid in sorted(inputs.plans) if pid not in plans and linear_plan(inputs.plans[pid])
+    ]
+    if not (plans or linear) or not state.segments:
         return FastOut([], set())
     busy = _busy_keys(inputs)
-    quota_e4 = _quota_e4(inputs.quotas)
+    quota_e4 = _quota_e4(inputs.quotas) if plans else {}
     prior = prior_table(inputs.prior_payouts)
     prior_by: dict[tuple[str, str], dict[str, Decimal]] = {}
     for (person, plan_id, component_id), amount in prior.items():
         prior_by.setdefault((plan_id, component_id), {})[person] = amount
-    ctx = _RenderContext(inputs, state.measure_values, state.counts, kpis, shared, prior)
+    ctx = _RenderContext(
+        inputs,
+        state.measure_values,
+        state.counts,
+        kpis,
+        shared,
+        prior,
+        formula_steps=state.formula_steps,
+        formula_sentences=state.formula_sentences,
+    )
     period = inputs.period
     fractions: dict[tuple[int, int, int], int] = {}
     ratio_of: list[tuple[Decimal | None, Decimal]] = []
@@ -645,4 +682,83 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
                     [tiers[k] for k in kept],
                 )
             )
+    if linear:
+        _linear_out(inputs, state, ctx, linear, by_plan, busy, prior_by, out, done)
     return FastOut(out, done)
+
+
+def _linear_out(
+    inputs: Inputs,
+    state: MeasureState,
+    ctx: _RenderContext,
+    plan_ids: list[str],
+    by_plan: Mapping[str, list[Segment]],
+    busy: set[tuple[str, str]],
+    prior_by: Mapping[tuple[str, str], Mapping[str, Decimal]],
+    out: list[FastRows],
+    done: set[int],
+) -> None:
+    """Add the settled rows of the plans of modified tier tables (``plan_ids``) to ``out``."""
+    picked = {
+        pid: [s for s in by_plan.get(pid, []) if (s.person_key, pid) not in busy]
+        for pid in plan_ids
+    }
+    n = sum(map(len, picked.values()))
+    if not n:
+        return
+    quotas = inputs.quotas
+    if n * 4 < len(state.segments) and len(quotas):  # their people's quotas only
+        people = {s.person_key for segs in picked.values() for s in segs}
+        quotas = quotas[quotas["holder_id"].astype(str).isin(people).to_numpy()]
+    person_quotas = quota_tables(quotas)[0]
+    period_id = inputs.period.id
+    for pid in plan_ids:
+        segs = picked[pid]
+        if not segs:
+            continue
+        plan = inputs.plans[pid]
+        digits = exponent(plan.rounding.currency)
+        done_rows = [
+            linear_rows(
+                plan,
+                c,
+                segs,
+                state.measure_values,
+                state.counts,
+                person_quotas,
+                state.formula_steps,
+                state.formula_sentences,
+                prior_by.get((pid, c.id), {}),
+            )
+            for c in plan.components
+        ]
+        bad = {
+            segs[k].person_key
+            for rows in done_rows
+            for k, text in enumerate(rows.texts)
+            if text is None
+        }
+        kept = [k for k, s in enumerate(segs) if s.person_key not in bad]
+        if not kept:
+            continue
+        done.update(segs[k].id for k in kept)
+        for c, rows in zip(plan.components, done_rows, strict=True):
+            earned = [rows.earned[k] for k in kept]
+            paid = [rows.paid[k] for k in kept]
+            earned_minor = [int(e.scaleb(digits)) for e in earned if e is not None]
+            paid_minor = [0 if p is None else int(p.scaleb(digits)) for p in paid]
+            out.append(
+                FastRows(
+                    LinearBlock(plan, c, segs, ctx, rows.texts),
+                    period_id,
+                    kept,
+                    earned_minor,
+                    [e is not None and e.is_signed() for e in earned],
+                    [segs[k].index == 0 for k in kept],
+                    paid,
+                    paid_minor,
+                    [m - p for m, p in zip(earned_minor, paid_minor, strict=True)],
+                    [rows.attainment[k] for k in kept],
+                    [rows.tier[k] for k in kept],
+                )
+            )
