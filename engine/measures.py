@@ -308,22 +308,37 @@ def node_totals(
     out: dict[tuple[str, Filter], tuple[int, int]] = {}
     if not requests:
         return out
-    base = credits.assign(_day=credit_days, _row=np.arange(len(credits)))
-    base = base[base["kind"] != "rollup"]
-    tl = timeline.assign(
-        _person=timeline["person_id"].astype(str),
-        _start=_days(timeline["start"]),
-        _end=_days(timeline["end"]),
-        _node=timeline["node_id"].astype(str),
-    )[["_person", "_start", "_end", "_node"]]
-    joined = base.assign(_person=base["person_id"].astype(str)).merge(tl, on="_person")
+    # Only the keys are joined to the timeline (person, day, row), not the whole frame: each
+    # filter is then one mask over all the credits, read at the rows under the node.
+    rows = np.flatnonzero((credits["kind"] != "rollup").to_numpy())
+    keys = pd.DataFrame(
+        {
+            "_person": credits["person_id"].astype(str).to_numpy()[rows],
+            "_day": np.asarray(credit_days, dtype=np.int64)[rows],
+            "_row": rows,
+        }
+    )
+    tl = pd.DataFrame(
+        {
+            "_person": timeline["person_id"].astype(str).to_numpy(),
+            "_start": _days(timeline["start"]),
+            "_end": _days(timeline["end"]),
+            "_node": timeline["node_id"].astype(str).to_numpy(),
+        }
+    )
+    joined = keys.merge(tl, on="_person")
     joined = joined[(joined["_day"] >= joined["_start"]) & (joined["_day"] < joined["_end"])]
+    at_node = joined["_node"].to_numpy()
+    at_row = joined["_row"].to_numpy()
+    amounts = credits["amount_e4"].to_numpy(dtype=np.int64)
+    masks: dict[Filter, BoolArray] = {}
     for node, flt in requests:
         under = descendants(nodes, node) if len(nodes) else {node}
-        sel = joined[joined["_node"].isin(under)].drop_duplicates("_row")
-        mask = filter_mask(sel, flt)
-        picked = sel["amount_e4"].to_numpy(dtype=np.int64)[mask]
-        out[(node, flt)] = (int(picked.sum()), int(mask.sum()))
+        picked = np.unique(at_row[pd.Series(at_node).isin(under).to_numpy()])
+        if flt not in masks:
+            masks[flt] = filter_mask(credits, flt)
+        mask = masks[flt][picked]
+        out[(node, flt)] = (int(amounts[picked][mask].sum()), int(mask.sum()))
     return out
 
 

@@ -37,7 +37,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -697,21 +697,27 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
     )
     if narrow:
         rollups = rollups.filter(person_id__in=sorted(people))
-    r = pd.DataFrame(
-        list(rollups.values_list(*_ROLLUP_FIELDS)),
-        columns=[
-            "pk",
-            "person_id",
-            "date",
-            "amount",
-            "currency",
-            "transaction_type",
-            "region",
-            "product",
-            "credits_n",
-            "rule_id",
-        ],
-    )
+    if connection.vendor == "postgresql" and people:
+        r = _rollup_rows_copied(rollups)
+    else:
+        r = pd.DataFrame(
+            list(rollups.values_list(*_ROLLUP_FIELDS)),
+            columns=[
+                "pk",
+                "person_id",
+                "date",
+                "amount",
+                "currency",
+                "transaction_type",
+                "region",
+                "product",
+                "credits_n",
+                "rule_id",
+            ],
+        )
+        if len(r):
+            r["amount_e4"] = pd.Series(_e4_list(r["amount"]), index=r.index, dtype="int64")
+        r = r.drop(columns=["amount"])
     if not narrow:
         wanted = set(people)
         frame = frame[frame["person_id"].isin(wanted)]
@@ -719,7 +725,6 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
     if len(r):
         ids = "rollup:" + r["pk"].astype(str)
         r = r.assign(
-            amount_e4=pd.Series(_e4_list(r["amount"]), index=r.index, dtype="int64"),
             credit_id=ids,
             transaction_id=ids,
             kind="rollup",
@@ -727,7 +732,7 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
             account="",
             collected=True,
             collected_now=False,
-        ).drop(columns=["pk", "amount"])
+        ).drop(columns=["pk"])
         frame = pd.concat([frame, r[frame.columns]], ignore_index=True)
     frame["person_id"] = frame["person_id"].astype(str)
     frame["rule_id"] = frame["rule_id"].astype(str)
@@ -776,12 +781,47 @@ def _credit_rows_copied(ctx: _Context, qs: Any) -> pd.DataFrame:
     )
     # (the select list's parameters come before the subquery's)
     args = [ctx.period.end, ctx.period.start, ctx.period.end, *params]
+    frame = _copied(query, args, _COPIED_CREDITS)
+    for name in ("collected", "collected_now"):
+        frame[name] = frame[name].to_numpy() == "t"
+    return frame
+
+
+# The roll-up totals' columns as ``COPY`` writes them, over the roll-ups query (``r``): the
+# frame :func:`_credits` made from the ORM's tuples, the amount already in ten-thousandths.
+_COPIED_ROLLUPS = (
+    ("pk", np.int64, "r.pk"),
+    ("person_id", np.int64, "r.person_id"),
+    ("date", np.int64, "r.credit_date - DATE '0001-01-01' + 1"),
+    ("currency", str, "r.currency"),
+    ("transaction_type", str, "r.transaction_kind"),
+    ("region", str, "r.region"),
+    ("product", str, "r.product"),
+    ("credits_n", np.int64, "r.credit_count"),
+    ("rule_id", np.int64, "r.rule_id"),
+    ("amount_e4", np.int64, "(r.amount * 10000)::bigint"),
+)
+
+
+def _rollup_rows_copied(qs: Any) -> pd.DataFrame:
+    """Return the roll-up totals of ``qs`` read by ``COPY`` (PostgreSQL), as :func:`_credits`
+    reads them through the ORM (a roll-up total has as many rows as a manager's days)."""
+    sql, params = qs.values_list(*_ROLLUP_FIELDS).query.sql_with_params()
+    select = ", ".join(expr for _, _, expr in _COPIED_ROLLUPS)
+    return _copied(f"SELECT {select} FROM ({sql}) r", list(params), _COPIED_ROLLUPS)  # noqa: S608
+
+
+def _copied(
+    query: str, args: Sequence[Any], columns: Sequence[tuple[str, Any, str]]
+) -> pd.DataFrame:
+    """Return the rows of ``query`` read by ``COPY … TO STDOUT (FORMAT csv)`` and parsed by
+    pandas' C reader into ``columns`` (name, type, SQL); ``date`` from day ordinals to dates."""
     buffer = io.StringIO()
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")  # through the wrapper: the tenant setting is in force
         text = cursor.cursor.mogrify(query, args).decode()
         cursor.cursor.copy_expert(f"COPY ({text}) TO STDOUT WITH (FORMAT csv)", buffer)
-    names = [name for name, _, _ in _COPIED_CREDITS]
+    names = [name for name, _, _ in columns]
     if not buffer.tell():
         return pd.DataFrame({name: pd.Series([], dtype=object) for name in names})
     buffer.seek(0)
@@ -789,7 +829,7 @@ def _credit_rows_copied(ctx: _Context, qs: Any) -> pd.DataFrame:
         buffer,
         header=None,
         names=names,
-        dtype={name: kind for name, kind, _ in _COPIED_CREDITS},
+        dtype={name: kind for name, kind, _ in columns},
         keep_default_na=False,
         na_filter=False,
     )
@@ -797,8 +837,6 @@ def _credit_rows_copied(ctx: _Context, qs: Any) -> pd.DataFrame:
     unique, inverse = np.unique(days, return_inverse=True)
     dates = np.array([dt.date.fromordinal(int(d)) for d in unique] + [None], dtype=object)
     frame["date"] = dates[inverse] if len(days) else dates[:0]
-    for name in ("collected", "collected_now"):
-        frame[name] = frame[name].to_numpy() == "t"
     return frame
 
 

@@ -22,7 +22,7 @@ phase (chunks)        what each chunk does
 ====================  ===========================================================================
 
 The fan-in is the :class:`~payouts.models.RunChunk` table, never broker state: a chunk is
-claimed with ``SELECT … FOR UPDATE SKIP LOCKED``, its output (``engine.phases.tables.dumps``)
+claimed with ``SELECT … FOR UPDATE SKIP LOCKED``, its output (``payouts.chunk_tables``)
 is stored on its row, and whoever finishes the last chunk of a phase (under the run's row lock)
 runs the reduce and creates the next phase's chunks. A chunk is idempotent by (run, phase,
 number): a duplicate delivery finds it done (or being finished) and writes nothing, and payout
@@ -46,7 +46,6 @@ import json
 import logging
 import os
 import socket
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -70,10 +69,9 @@ from core.tasks import send_on_commit, start, workers_configured
 from engine.phases import chunks as ph
 from engine.phases.common import InputError
 from engine.phases.depend import needs_dependencies
-from engine.phases.tables import dumps, loads
 from engine.types import KPI_COLUMNS, QUOTA_COLUMNS, Inputs, empty_frame
 from hierarchy.models import Period, Person
-from payouts import as_known, chunk_inputs, lifecycle
+from payouts import as_known, chunk_inputs, chunk_tables, lifecycle
 from payouts import inputs as fetch
 from payouts.ledger import LINE_KINDS
 from payouts.models import (
@@ -420,19 +418,13 @@ def _fail(
 
 
 def _pack(meta: Mapping[str, Any], tables: Mapping[str, pd.DataFrame] | None = None) -> bytes:
-    body = (
-        json.dumps(meta, sort_keys=True, default=str) + "\n" + (dumps(tables) if tables else "{}")
-    )
-    return zlib.compress(body.encode(), 1)
+    return chunk_tables.encode(meta, tables)
 
 
 def unpack_output(raw: bytes | memoryview | None) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """Return a chunk's stored output (``_pack``'s format) as its head and its tables."""
-    if raw is None:
-        return {}, {}
-    text = zlib.decompress(bytes(raw)).decode()
-    head, _, body = text.partition("\n")
-    return json.loads(head), loads(body)
+    """Return a chunk's stored output (``_pack``'s format) as its head and its tables (each
+    decoded when first read: :mod:`payouts.chunk_tables`)."""
+    return chunk_tables.decode(raw)
 
 
 Unpacked = tuple[dict[str, Any], dict[str, pd.DataFrame]]
@@ -695,9 +687,9 @@ def _compute_and_store(chunk: RunChunk) -> str:
     run = chunk.run
     try:
         if chunk.phase == RunPhase.FETCH:
-            output, encoded = _fetch_chunk(run, chunk)
+            meta, tables, encoded = _fetch_chunk(run, chunk)
             _beat(chunk)
-            return _store(chunk, output, inputs=encoded)
+            return _store(chunk, meta, tables, inputs=encoded)
         inputs = _inputs_of(run, chunk.person_ids, chunk.number)
         _beat(chunk)
         _, fetched = _output(run, RunPhase.FETCH, chunk.number)
@@ -705,19 +697,20 @@ def _compute_and_store(chunk: RunChunk) -> str:
         if chunk.phase == RunPhase.MEASURE:
             _, req = _output(run, RunPhase.REDUCE, REDUCE_REQUESTS)
             tables = ph.measure_chunk(inputs, segments, req["requests"])
-            return _store(chunk, _pack({}, tables))
+            return _store(chunk, {}, tables)
         _, measured = _output(run, RunPhase.MEASURE, chunk.number)
         _, shared = _output(run, RunPhase.REDUCE, REDUCE_SHARED)
         if chunk.phase == RunPhase.REWARD:
             tables = ph.reward_chunk(inputs, segments, measured["measures"], shared)
-            return _store(chunk, _pack({}, tables))
+            return _store(chunk, {}, tables)
         _, rewarded = _output(run, RunPhase.REWARD, chunk.number)
         _, earned = _output(run, RunPhase.REDUCE, REDUCE_EARNED)
         settled = ph.settle_chunk(inputs, segments, measured["measures"], shared, rewarded, earned)
         _beat(chunk)
         return _store(
             chunk,
-            _pack({}, {"balances": settled["balances"]}),
+            {},
+            {"balances": settled["balances"]},
             lines=lambda: _write_lines(run, chunk, inputs, settled, measured),
         )
     except DatabaseError:
@@ -737,16 +730,18 @@ def _compute_and_store(chunk: RunChunk) -> str:
         return "failed"
 
 
-def _fetch_chunk(run: CalculationRun, chunk: RunChunk) -> tuple[bytes, bytes | None]:
-    """Return the fetch chunk's output and its inputs encoded for the later phases (None
-    when they cannot be: those phases then gather the chunk again)."""
+def _fetch_chunk(
+    run: CalculationRun, chunk: RunChunk
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame] | None, bytes | None]:
+    """Return the fetch chunk's output (head and tables) and its inputs encoded for the later
+    phases (None when they cannot be: those phases then gather the chunk again)."""
     got = _chunk_inputs(run, chunk.person_ids)
     if not isinstance(got, fetch.Gathered):  # decoded by a later phase: the pins are needed
         _inputs_cache.discard(_cache_key(run, chunk.person_ids))
         got = _chunk_inputs(run, chunk.person_ids)
     assert isinstance(got, fetch.Gathered)
     if got.problems:
-        return _pack({"problems": [_problem_dict(p) for p in got.problems]}), None
+        return {"problems": [_problem_dict(p) for p in got.problems]}, None, None
     inputs, pins = got.inputs, got.pins
     meta = {
         "problems": [],
@@ -761,12 +756,29 @@ def _fetch_chunk(run: CalculationRun, chunk: RunChunk) -> tuple[bytes, bytes | N
     except chunk_inputs.EncodeError:
         logger.warning("run %s chunk %s: inputs not encodable", run.pk, chunk.number, exc_info=True)
         encoded = None
-    return _pack(meta, ph.segments_chunk(inputs)), encoded
+    return meta, ph.segments_chunk(inputs), encoded
 
 
-def _store(chunk: RunChunk, output: bytes, lines: Any = None, inputs: bytes | None = None) -> str:
-    """Store a chunk's output (and a fetch chunk's encoded ``inputs``) and mark it done, once:
-    a second finisher finds it done."""
+def _keep_output(pk: int, run: CalculationRun, meta: Any, tables: Any) -> None:
+    """Keep an output this worker wrote as its readers will unpack it, once it is committed:
+    the worker's later phases and reduces then read it without decoding it (the engine's
+    tables are what they read back, :mod:`engine.phases.chunks`; the head is read back as its
+    JSON)."""
+    head = json.loads(json.dumps(meta, sort_keys=True, default=str))
+    key = (pk, run.known_at.isoformat())
+    transaction.on_commit(lambda: _unpacked.put(key, (head, dict(tables or {}))))
+
+
+def _store(
+    chunk: RunChunk,
+    meta: dict[str, Any],
+    tables: Mapping[str, pd.DataFrame] | None,
+    lines: Any = None,
+    inputs: bytes | None = None,
+) -> str:
+    """Store a chunk's output (its head ``meta`` and ``tables``; a fetch chunk's encoded
+    ``inputs`` too) and mark it done, once: a second finisher finds it done."""
+    output = _pack(meta, tables)
     with transaction.atomic():
         locked = (
             RunChunk.objects.select_for_update()
@@ -789,6 +801,7 @@ def _store(chunk: RunChunk, output: bytes, lines: Any = None, inputs: bytes | No
         locked.error = ""
         locked.inputs = inputs
         locked.save(update_fields=["status", "output", "inputs", "finished_at", "error"])
+        _keep_output(chunk.pk, chunk.run, meta, tables)
     run = chunk.run
     _report(run, done=_done_count(run))
     return "done"
@@ -811,7 +824,7 @@ def _reduce_then_next(run: CalculationRun, phase: str) -> list[int]:
         run.phase = RunPhase.REDUCE
         run.save(update_fields=["phase"])
         tables = _reduce(run, number)
-        RunChunk.objects.create(
+        reduced = RunChunk.objects.create(
             run=run,
             phase=RunPhase.REDUCE,
             number=number,
@@ -823,6 +836,7 @@ def _reduce_then_next(run: CalculationRun, phase: str) -> list[int]:
             worker=_worker_name(),
             output=_pack({}, tables),
         )
+        _keep_output(reduced.pk, run, {}, tables)
     run.phase = following
     run.save(update_fields=["phase"])
     created = _create_chunks(run, following, groups)

@@ -34,7 +34,7 @@ from engine.money import ZERO, add, quantize, to_decimal
 from engine.phases.common import InputError
 from engine.phases.measure import MeasureState, formula_context
 from engine.phases.reduce import split_pool
-from engine.phases.reward import Reward, row_builder, segment_facts
+from engine.phases.reward import CreditColumns, Reward, row_builder, segment_facts
 from engine.phases.segments import Segment, quota_tables, seasons
 from engine.rules import EarnedFigure, PoolShare, Shared, evaluate
 from engine.spec import (
@@ -268,6 +268,7 @@ def dependency_phase(
     season = seasons(inputs)
     pool_shares = dict(shared.pool_shares)
     out: list[Reward] = []
+    columns = CreditColumns(state)
     for level in range(1, top + 1):
         for pid in sorted(plans):
             plan = plans[pid]
@@ -316,7 +317,7 @@ def dependency_phase(
                     state.counts,
                     person_quotas,
                     kpis,
-                    row_builder(state, plan, seg),
+                    row_builder(state, plan, seg, columns),
                     fsteps,
                     fsent,
                     season,

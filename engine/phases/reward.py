@@ -70,13 +70,65 @@ class Reward:
     """The canonical figures of a plain tier table's trace (see :func:`plain_figures`)."""
 
 
+class CreditColumns:
+    """The measure state's credits as plain Python columns, built once per state when a rule
+    first reads credit rows (not once per segment: a pandas ``iloc`` and a ``tolist`` of every
+    column per segment cost more than the rows themselves)."""
+
+    def __init__(self, state: MeasureState) -> None:
+        self.state = state
+        self._built: dict[str, Any] | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """Return the columns (built on the first call)."""
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    def _build(self) -> dict[str, Any]:
+        credits = self.state.credits
+        n = len(credits)
+
+        def texts(name: str) -> list[str]:
+            return [str(v) for v in credits[name].tolist()]
+
+        extra = [c for c in credits.columns if c not in STANDARD_CREDIT_COLUMNS]
+        attrs: list[tuple[str, list[Any]]] = []
+        for c in extra:
+            values = credits[c].tolist()
+            missing = pd.isna(credits[c]).to_numpy().tolist()
+            attrs.append((c, [None if m else str(v) for v, m in zip(values, missing, strict=True)]))
+        transformed = "multiplier" in credits.columns
+        return {
+            "credit_id": texts("credit_id"),
+            "transaction_id": texts("transaction_id"),
+            "amount_e4": credits["amount_e4"].tolist(),
+            "transaction_type": credits["transaction_type"].astype(str).tolist(),
+            "kind": credits["kind"].astype(str).tolist(),
+            "days": self.state.credit_days.tolist(),
+            "shares": (
+                credits["share_ppm"].tolist() if "share_ppm" in credits.columns else [1_000_000] * n
+            ),
+            "collected": (
+                credits["collected"].tolist() if "collected" in credits.columns else [True] * n
+            ),
+            "attrs": attrs,
+            "transformed": transformed,
+            "factors": credits["multiplier"].tolist() if transformed else [],
+            "bases": credits["baseline_e4"].tolist() if "baseline_e4" in credits.columns else [],
+            "grosses": credits["gross_e4"].tolist() if "gross_e4" in credits.columns else [],
+        }
+
+
 def row_builder(
-    state: MeasureState, plan: Plan, seg: Segment
+    state: MeasureState, plan: Plan, seg: Segment, columns: CreditColumns | None = None
 ) -> Callable[[str | None], list[CreditRow]]:
-    credits = state.credits
-    extra = [c for c in credits.columns if c not in STANDARD_CREDIT_COLUMNS]
+    """Return the segment's credit rows of a measure (None: all its credits), sorted by date
+    and credit; ``columns``: the state's credits as columns, shared by all its segments."""
+    cols = columns if columns is not None else CreditColumns(state)
 
     def rows(measure_id: str | None) -> list[CreditRow]:
+        credits = state.credits
         cr, cs = state.pairs.get(plan.id, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
         idx = cr[cs == seg.id]
         if measure_id is not None:
@@ -84,42 +136,29 @@ def row_builder(
             if flt not in state.masks:
                 state.masks[flt] = ms.filter_mask(credits, flt)
             idx = idx[state.masks[flt][idx]]
-        sub = credits.iloc[idx]
-        out = []
-        days = state.credit_days[idx].tolist()
-        shares = sub["share_ppm"].tolist() if "share_ppm" in sub.columns else [1_000_000] * len(sub)
-        collected = sub["collected"].tolist() if "collected" in sub.columns else [True] * len(sub)
-        attrs = [sub[c].tolist() for c in extra]
-        transformed = "multiplier" in sub.columns
-        factors = sub["multiplier"].tolist() if transformed else []
-        bases = sub["baseline_e4"].tolist() if "baseline_e4" in sub.columns else []
-        grosses = sub["gross_e4"].tolist() if "gross_e4" in sub.columns else []
-        for i, (cid, tid, amount, ttype, kind) in enumerate(
-            zip(
-                sub["credit_id"].tolist(),
-                sub["transaction_id"].tolist(),
-                sub["amount_e4"].tolist(),
-                sub["transaction_type"].astype(str).tolist(),
-                sub["kind"].astype(str).tolist(),
-                strict=True,
+        if not len(idx):
+            return []
+        c = cols.columns()
+        cid, tid, amounts = c["credit_id"], c["transaction_id"], c["amount_e4"]
+        ttypes, kinds, days, shares = c["transaction_type"], c["kind"], c["days"], c["shares"]
+        collected, attrs = c["collected"], c["attrs"]
+        transformed = c["transformed"]
+        factors, bases, grosses = c["factors"], c["bases"], c["grosses"]
+        out = [
+            CreditRow(
+                credit_id=cid[i],
+                transaction_id=tid[i],
+                date=from_day_number(days[i]),
+                amount=from_e4(int(amounts[i])),
+                transaction_type=ttypes[i],
+                kind=kinds[i],
+                share=Decimal(int(shares[i])).scaleb(-6),
+                collected=bool(collected[i]),
+                attributes={a: v[i] for a, v in attrs if v[i] is not None},
+                **(_transform_fields(factors[i], bases, grosses, i) if transformed else {}),
             )
-        ):
-            out.append(
-                CreditRow(
-                    credit_id=str(cid),
-                    transaction_id=str(tid),
-                    date=from_day_number(days[i]),
-                    amount=from_e4(int(amount)),
-                    transaction_type=ttype,
-                    kind=kind,
-                    share=Decimal(int(shares[i])).scaleb(-6),
-                    collected=bool(collected[i]),
-                    attributes={
-                        c: str(v[i]) for c, v in zip(extra, attrs, strict=True) if not pd.isna(v[i])
-                    },
-                    **(_transform_fields(factors[i], bases, grosses, i) if transformed else {}),
-                )
-            )
+            for i in idx.tolist()
+        ]
         out.sort(key=lambda r: (r.date, r.credit_id))
         return out
 
@@ -201,6 +240,7 @@ def reward_phase(
     season = seasons(inputs)
     window_steps: dict[tuple[str, int], dict[str, tuple[Step, str]]] = {}
     transforms = "multiplier" in state.credits.columns
+    columns = CreditColumns(state)
     for seg in state.segments if segments is None else segments:
         plan = inputs.plans[seg.plan_id]
         facts = segment_facts(
@@ -210,7 +250,7 @@ def reward_phase(
             state.counts,
             person_quotas,
             kpis,
-            row_builder(state, plan, seg),
+            row_builder(state, plan, seg, columns),
             state.formula_steps,
             state.formula_sentences,
             season,
