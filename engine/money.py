@@ -105,8 +105,10 @@ def to_decimal(value: object) -> Decimal:
 
 
 def quantize(amount: Decimal, currency: str, mode: RoundingMode = "half_up") -> Decimal:
-    """Return ``amount`` rounded to the minor unit of ``currency`` with rounding ``mode``."""
-    return amount.quantize(_unit(currency), rounding=_DECIMAL_ROUNDING[mode])
+    """Return ``amount`` rounded to the minor unit of ``currency`` with rounding ``mode``;
+    never a negative zero (-0.01 at half-up to whole cents is 0.00, not "-0.00")."""
+    rounded = amount.quantize(_unit(currency), rounding=_DECIMAL_ROUNDING[mode])
+    return rounded if rounded else rounded.copy_abs()
 
 
 @lru_cache(maxsize=512)

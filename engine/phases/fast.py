@@ -316,8 +316,8 @@ def _minor_texts(values: Sequence[int], digits: int) -> list[str]:
 class FastRows:
     """The settled lines of one :class:`FastBlock`, column-wise: ``kept`` rows of its segments.
 
-    Per kept row: ``earned_minor`` (the earned amount in minor units; ``negative`` when the
-    exact amount was below zero, so that a zero is ``-0.00`` as the general path writes it),
+    Per kept row: ``earned_minor`` (the earned amount in minor units; a zero is ``0.00``, as
+    ``engine.money.quantize`` writes it, never ``-0.00``),
     ``paid`` (the prior payment quantized, None when none is subtracted - a later segment, or
     none on record: ``first`` says which), ``paid_minor``, ``minor`` (payable minor units),
     ``attainment`` and ``tier``. The lines' Decimals, :meth:`lines` and :meth:`traces` are
@@ -328,7 +328,6 @@ class FastRows:
     period_id: str
     kept: list[int]
     earned_minor: list[int]
-    negative: list[bool]
     first: list[bool]
     paid: list[Decimal | None]
     paid_minor: list[int]
@@ -343,11 +342,7 @@ class FastRows:
     def settled(self, j: int) -> tuple[Decimal, Decimal, Decimal]:
         """Return kept row ``j``'s earned, paid before and payable Decimals (the line's)."""
         digits, cur = self._digits()
-        m = self.earned_minor[j]
-        if m or not self.negative[j]:
-            earned = Decimal(m).scaleb(-digits)
-        else:
-            earned = Decimal((1, (0,), -digits))
+        earned = Decimal(self.earned_minor[j]).scaleb(-digits)  # a zero is 0.00, never -0.00
         paid = self.paid[j]
         if paid is None:
             paid = quantize(ZERO, cur, self.block.plan.rounding.mode) if self.first[j] else ZERO
@@ -437,11 +432,9 @@ class FastRows:
         ]
         e_texts, a_texts = _minor_texts(earned, digits), _minor_texts(payable, digits)
         for j, (m, pm, paid) in enumerate(zip(earned, paid_minor, self.paid, strict=True)):
-            if (
-                (not m and self.negative[j])
-                or (paid is not None and paid.is_signed())
-                or not (-big < m < big and pm < big)
-            ):  # a signed zero, or a huge figure: the Decimals themselves
+            if (paid is not None and paid.is_signed()) or not (
+                -big < m < big and pm < big
+            ):  # a signed paid figure, or a huge figure: the Decimals themselves
                 e, p, a = self.settled(j)
                 e_texts[j], p_texts[j], a_texts[j] = str(e), str(p), str(a)
         tail = f"|{cur}|"
@@ -640,7 +633,6 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
         for c, fig, tb, raw in blocks:
             assert c.measure is not None
             minor = tb.minor.tolist()
-            negative = (tb.earned < 0).tolist()
             values = fig.value_e4.tolist()
             present_l = fig.quota_present.tolist()
             tiers = tb.tier.tolist()
@@ -673,7 +665,6 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
                     period.id,
                     kept,
                     earned_l,
-                    [negative[k] for k in kept],
                     first_l,
                     paid_l,
                     paid_kept,
@@ -753,7 +744,6 @@ def _linear_out(
                     period_id,
                     kept,
                     earned_minor,
-                    [e is not None and e.is_signed() for e in earned],
                     [segs[k].index == 0 for k in kept],
                     paid,
                     paid_minor,

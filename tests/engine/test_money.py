@@ -45,6 +45,14 @@ def test_it_quantizes_with_each_mode(mode: str, amount: str, expected: str) -> N
     assert quantize(Decimal(amount), "USD", mode) == Decimal(expected)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("mode", ["half_up", "half_even", "down", "ceiling"])
+def test_a_small_negative_amount_rounds_to_a_plain_zero_never_minus_zero(mode: str) -> None:
+    # found by tests/engine/test_windows.py: -0.01 x a rate became "-0.00" on a statement
+    rounded = quantize(Decimal("-0.004"), "USD", mode)  # type: ignore[arg-type]
+    assert str(rounded) == "0.00"
+    assert str(quantize(Decimal("-0.4"), "JPY", mode)) == "0"  # type: ignore[arg-type]
+
+
 def test_it_converts_minor_units_both_ways() -> None:
     assert to_minor(Decimal("1234.565"), "USD") == 123457
     assert to_minor(Decimal("1234.5"), "JPY") == 1235
