@@ -247,7 +247,10 @@ class Transaction(Versioned):
         ]
         indexes = [
             models.Index(fields=["tenant", "booked_on"], name="transaction_booked"),
-            models.Index(fields=["tenant", "owner", "booked_on"], name="transaction_owner"),
+            # (tenant, owner) alone: an owner's rows are read and sorted (the list's filter);
+            # booked_on in the key was upkeep on every import INSERT for no faster plan
+            # (docs/imports.md "The indexes, decided").
+            models.Index(fields=["tenant", "owner"], name="transaction_by_owner"),
         ]
 
     def __str__(self) -> str:
@@ -401,7 +404,7 @@ class Credit(TenantModel):
     ``computed_at`` is also the moment whose knowledge the computation read (transactions and
     org as known then), so ``incentives.crediting.credits_replay(known_at=computed_at)``
     reproduces it. Like transactions, credits are written by the million, so only the indexes
-    their reads use exist: (tenant, person, period), (tenant, transaction) and the period.
+    their reads use exist: (tenant, person), (tenant, transaction) and the period.
     Their foreign keys are checked set-based on PostgreSQL, as the transactions' are.
     """
 
@@ -469,7 +472,9 @@ class Credit(TenantModel):
     class Meta:
         ordering = ["-credit_date", "id"]
         indexes = [
-            models.Index(fields=["tenant", "person", "period"], name="credit_person_period"),
+            # (tenant, person): the reads by person filter on the date (runs) or sort by it
+            # (lists); the period in the key was INSERT upkeep no reader's plan used.
+            models.Index(fields=["tenant", "person"], name="credit_by_person"),
             models.Index(fields=["tenant", "transaction"], name="credit_transaction"),
         ]
 
