@@ -585,10 +585,15 @@ def _changed_people(old: pd.DataFrame, new: pd.DataFrame) -> set[str]:
     return {row[at] for row in _rows(old[list(new.columns)]) ^ _rows(new)}
 
 
-def _copy_lines(run: CalculationRun, carried: Mapping[int, Sequence[int]]) -> int:
-    """Carry the lines (and their contributions) of untouched chunks forward into ``run``,
-    set-based: ``carried`` maps a source run to its chunk numbers."""
-    if not carried:
+def _copy_lines(run: CalculationRun, base: CalculationRun, chunks: Sequence[int]) -> int:
+    """Carry the lines (and their contributions) of the untouched ``chunks`` forward from
+    ``base`` into ``run``, set-based.
+
+    A live run holds every chunk's lines (written or carried), so the base alone has them all:
+    one run's lines are read (by its index), never the lines of every run a chunk's outputs
+    came from, and the contributions are joined on (run, line), the index they are kept by.
+    """
+    if not chunks:
         return 0
     lines, contributions = PayoutLine._meta.db_table, "payouts_linecontribution"
     columns = [
@@ -597,25 +602,21 @@ def _copy_lines(run: CalculationRun, carried: Mapping[int, Sequence[int]]) -> in
         "segment", "ordinal",
     ]  # fmt: skip
     cols = ", ".join(columns)
-    pairs = sorted((source, k) for source, numbers in carried.items() for k in numbers)
-    sources = sorted(carried)
     with connection.cursor() as cursor:
-        # One statement for every source run: the old lines with new ids from the sequence,
-        # in the old ids' order (a CTE is computed once), the new lines, and the
-        # contributions joined to the old lines' ids.
+        # One statement: the old lines with new ids from the sequence, in the old ids' order
+        # (a CTE is computed once), the new lines, and the contributions of the old lines.
         cursor.execute(
             f"WITH src AS MATERIALIZED (SELECT o.*, nextval(pg_get_serial_sequence("  # noqa: S608
             f"'{lines}', 'id')) AS new_id FROM (SELECT * FROM {lines} "
-            "WHERE run_id = ANY(%s) AND (run_id, chunk) IN "
-            "(SELECT * FROM unnest(%s::bigint[], %s::integer[])) ORDER BY id) o), "
+            "WHERE run_id = %s AND chunk = ANY(%s::integer[]) ORDER BY id) o), "
             f"ins AS (INSERT INTO {lines} (id, tenant_id, run_id, {cols}) "
             f"SELECT new_id, tenant_id, %s, {cols} FROM src RETURNING 1) "
             f"INSERT INTO {contributions} "
             "(tenant_id, line_id, run_id, transaction_id, credit_id, amount) "
             "SELECT c.tenant_id, src.new_id, %s, c.transaction_id, c.credit_id, c.amount "
-            f"FROM {contributions} c JOIN src ON src.id = c.line_id "
-            "WHERE c.run_id = ANY(%s)",
-            [sources, [p[0] for p in pairs], [p[1] for p in pairs], run.pk, run.pk, sources],
+            f"FROM {contributions} c JOIN src ON c.run_id = src.run_id AND c.line_id = src.id "
+            "WHERE c.run_id = %s",
+            [base.pk, sorted(chunks), run.pk, run.pk, base.pk],
         )
         return int(cursor.rowcount)
 
@@ -706,7 +707,7 @@ def _recalculate(
             return _recalculate(period, who, force_full=force_full, moved=True)
         return _failed(period, base, known_at, exc.problems, began)
     run = _run_create(period, base, known_at, len(people))
-    carried: dict[int, list[int]] = defaultdict(list)
+    carried: list[int] = []
     for k in range(calc.n):
         if (RunPhase.SETTLE, k) in calc.fresh:
             runs._write_lines(
@@ -718,10 +719,9 @@ def _recalculate(
                 summaries=False,
             )
         else:
-            source = calc.sources[RunPhase.SETTLE][k]
-            assert source is not None
-            carried[source].append(k)
-    _copy_lines(run, carried)
+            carried.append(k)
+    if carried:
+        _copy_lines(run, base, carried)
     # every person's summary, from the lines just written and copied (one statement)
     runs.write_summaries(run, list(range(calc.n)))
     sources = {
