@@ -100,6 +100,11 @@ MSG_PROBLEMS = "The live recalculation found {n} input problem(s); the previous 
 INPUTS_KEPT = 256
 _kept_inputs: LastUsed[tuple[int, str], Inputs] = LastUsed(INPUTS_KEPT)
 
+# Each chunk's earned rows (``engine.phases.chunks.earned_chunk``, what pay on others' pay
+# reads of it) by the reward and fetch outputs they come from and the plan versions: a pass
+# computes them for the chunks rewarded since, not for every chunk.
+_kept_earned: LastUsed[tuple[Any, ...], pd.DataFrame] = LastUsed(runs.OUTPUT_CACHE_SIZE)
+
 
 # At most this many chunks a live run (larger ones when the period has more people): the
 # reduces read every chunk's stored outputs, kept per worker (``runs.OUTPUT_CACHE_SIZE``).
@@ -358,6 +363,8 @@ class _Calc:
         self.fresh: set[tuple[str, int]] = set()
         self.reduces: dict[int, dict[str, pd.DataFrame]] = {}
         self._base_reduces: dict[int, bytes] | None = None
+        self.earned_fresh: dict[int, pd.DataFrame] = {}
+        self.plans_versions: dict[str, str] = {}
         base_sources = (base.pins.get("live") or {}).get("sources", {}) if base else {}
         self.sources: dict[str, list[int | None]] = {
             p: list(base_sources.get(p, [None] * self.n)) for p in MAPS
@@ -471,14 +478,14 @@ class _Calc:
     def compute(self) -> None:
         everyone = range(self.n)
         self.gather(self.dirty)
-        # every stored output the pass may read, in one read: the untouched chunks' fetch and
-        # measure outputs, and their rewards when pay on others' pay reads everyone's
+        # every stored output the pass reads of every chunk, in one read: the untouched
+        # chunks' fetch and measure outputs
         untouched = [k for k in everyone if k not in self.dirty]
-        rewards = untouched if needs_dependencies(self.plans or {}) else []
-        self.stored(
-            RunPhase.FETCH, everyone, (RunPhase.MEASURE, untouched), (RunPhase.REWARD, rewards)
-        )
+        self.stored(RunPhase.FETCH, everyone, (RunPhase.MEASURE, untouched))
         metas = [self.out[(RunPhase.FETCH, k)][0] for k in everyone]
+        self.plans_versions = {}
+        for meta in metas:
+            self.plans_versions.update((meta.get("pins") or {}).get("plan_versions", {}))
         segs = [self.tables(RunPhase.FETCH, k)["segments"] for k in everyone]
         any_fresh = self.inputs[min(self.inputs)]
         rin = _reduce_inputs(any_fresh, metas)
@@ -503,13 +510,20 @@ class _Calc:
             measures = self.tables(RunPhase.MEASURE, k)["measures"]
             self.put(RunPhase.REWARD, k, ph.reward_chunk(self.inputs[k], segs[k], measures, shared))
         if needs_dependencies(rin.plans):
-            self.stored(RunPhase.REWARD, everyone)
+            # Pay on others' pay reads everyone's earned amounts: each chunk's rows are kept
+            # per worker by the outputs they come from (never changed once stored), so only
+            # the chunks rewarded since are read again; the phase itself reads the measures
+            # of the chunks on a dependent plan only (the team lead's, a pool's members').
+            dependent = ph.dependent_plans(rin.plans)
+            readers = [k for k in everyone if set(segs[k]["plan_id"].astype(str)) & dependent]
+            self.stored(RunPhase.MEASURE, readers)
             earned = ph.earned_all(
                 rin,
                 segs,
-                [self.tables(RunPhase.REWARD, k) for k in everyone],
-                [self.tables(RunPhase.MEASURE, k) for k in everyone],
+                [],
+                [self.tables(RunPhase.MEASURE, k) for k in readers],
                 shared,
+                earned=self._earned_rows(rin.plans, segs),
             )
         else:
             earned = ph.earned_all(rin, segs, [])
@@ -526,9 +540,44 @@ class _Calc:
             )
             self.settled_tables[k] = done
             self.put(RunPhase.SETTLE, k, {"balances": done["balances"]})
-        self.plans_versions: dict[str, str] = {}
-        for meta in metas:
-            self.plans_versions.update((meta.get("pins") or {}).get("plan_versions", {}))
+
+    def _earned_key(self, k: int, run_id: int | None = None) -> tuple[Any, ...] | None:
+        """Where chunk ``k``'s earned rows come from: its reward and fetch outputs (this
+        pass's, once it has a run: ``run_id``) and the plan versions read."""
+        reward, fetch_ = (
+            run_id if (phase, k) in self.fresh else self.sources[phase][k]
+            for phase in (RunPhase.REWARD, RunPhase.FETCH)
+        )
+        if reward is None or fetch_ is None:
+            return None
+        return (reward, fetch_, k, tuple(sorted(self.plans_versions.items())))
+
+    def _earned_rows(self, plans: Mapping[str, Any], segs: Sequence[pd.DataFrame]) -> pd.DataFrame:
+        """Every chunk's ``earned`` rows (``ph.earned_chunk``), in chunk order: kept per
+        worker by their outputs, computed for the chunks rewarded since."""
+        parts: dict[int, pd.DataFrame] = {}
+        for k in range(self.n):
+            key = self._earned_key(k)
+            kept = _kept_earned.get(key) if key is not None else None
+            if kept is not None:
+                parts[k] = kept
+        self.stored(RunPhase.REWARD, [k for k in range(self.n) if k not in parts])
+        for k in range(self.n):
+            if k not in parts:
+                parts[k] = ph.earned_chunk(plans, segs[k], self.tables(RunPhase.REWARD, k))
+                key = self._earned_key(k)
+                if key is not None:
+                    _kept_earned.put(key, parts[k])
+                else:
+                    self.earned_fresh[k] = parts[k]
+        return pd.concat([parts[k] for k in range(self.n)], ignore_index=True)
+
+    def keep(self, run_id: int) -> None:
+        """Keep this pass's fresh chunks' earned rows under the run that now holds them."""
+        for k, rows in self.earned_fresh.items():
+            key = self._earned_key(k, run_id)
+            if key is not None:
+                _kept_earned.put(key, rows)
 
     def _chunks_of_people(self, people: set[str], segs: Sequence[pd.DataFrame]) -> set[int]:
         return {k for k in range(self.n) if _people_of(segs[k]) & people}
@@ -731,6 +780,7 @@ def _recalculate(
         for phase in MAPS
     }
     chunks = _chunk_rows(run, calc)
+    calc.keep(run.pk)
     counts = {p: sum(1 for ph_, _ in calc.fresh if ph_ == p) for p in MAPS}
     pins = {
         "known_at": known_at.isoformat(),
