@@ -100,6 +100,11 @@ MSG_PROBLEMS = "The live recalculation found {n} input problem(s); the previous 
 INPUTS_KEPT = 256
 _kept_inputs: LastUsed[tuple[int, str], Inputs] = LastUsed(INPUTS_KEPT)
 
+# Each chunk's earned rows (``engine.phases.chunks.earned_chunk``, what pay on others' pay
+# reads of it) by the reward and fetch outputs they come from and the plan versions: a pass
+# computes them for the chunks rewarded since, not for every chunk.
+_kept_earned: LastUsed[tuple[Any, ...], pd.DataFrame] = LastUsed(runs.OUTPUT_CACHE_SIZE)
+
 
 # At most this many chunks a live run (larger ones when the period has more people): the
 # reduces read every chunk's stored outputs, kept per worker (``runs.OUTPUT_CACHE_SIZE``).
@@ -358,6 +363,8 @@ class _Calc:
         self.fresh: set[tuple[str, int]] = set()
         self.reduces: dict[int, dict[str, pd.DataFrame]] = {}
         self._base_reduces: dict[int, bytes] | None = None
+        self.earned_fresh: dict[int, pd.DataFrame] = {}
+        self.plans_versions: dict[str, str] = {}
         base_sources = (base.pins.get("live") or {}).get("sources", {}) if base else {}
         self.sources: dict[str, list[int | None]] = {
             p: list(base_sources.get(p, [None] * self.n)) for p in MAPS
@@ -471,14 +478,14 @@ class _Calc:
     def compute(self) -> None:
         everyone = range(self.n)
         self.gather(self.dirty)
-        # every stored output the pass may read, in one read: the untouched chunks' fetch and
-        # measure outputs, and their rewards when pay on others' pay reads everyone's
+        # every stored output the pass reads of every chunk, in one read: the untouched
+        # chunks' fetch and measure outputs
         untouched = [k for k in everyone if k not in self.dirty]
-        rewards = untouched if needs_dependencies(self.plans or {}) else []
-        self.stored(
-            RunPhase.FETCH, everyone, (RunPhase.MEASURE, untouched), (RunPhase.REWARD, rewards)
-        )
+        self.stored(RunPhase.FETCH, everyone, (RunPhase.MEASURE, untouched))
         metas = [self.out[(RunPhase.FETCH, k)][0] for k in everyone]
+        self.plans_versions = {}
+        for meta in metas:
+            self.plans_versions.update((meta.get("pins") or {}).get("plan_versions", {}))
         segs = [self.tables(RunPhase.FETCH, k)["segments"] for k in everyone]
         any_fresh = self.inputs[min(self.inputs)]
         rin = _reduce_inputs(any_fresh, metas)
@@ -503,13 +510,20 @@ class _Calc:
             measures = self.tables(RunPhase.MEASURE, k)["measures"]
             self.put(RunPhase.REWARD, k, ph.reward_chunk(self.inputs[k], segs[k], measures, shared))
         if needs_dependencies(rin.plans):
-            self.stored(RunPhase.REWARD, everyone)
+            # Pay on others' pay reads everyone's earned amounts: each chunk's rows are kept
+            # per worker by the outputs they come from (never changed once stored), so only
+            # the chunks rewarded since are read again; the phase itself reads the measures
+            # of the chunks on a dependent plan only (the team lead's, a pool's members').
+            dependent = ph.dependent_plans(rin.plans)
+            readers = [k for k in everyone if set(segs[k]["plan_id"].astype(str)) & dependent]
+            self.stored(RunPhase.MEASURE, readers)
             earned = ph.earned_all(
                 rin,
                 segs,
-                [self.tables(RunPhase.REWARD, k) for k in everyone],
-                [self.tables(RunPhase.MEASURE, k) for k in everyone],
+                [],
+                [self.tables(RunPhase.MEASURE, k) for k in readers],
                 shared,
+                earned=self._earned_rows(rin.plans, segs),
             )
         else:
             earned = ph.earned_all(rin, segs, [])
@@ -526,9 +540,44 @@ class _Calc:
             )
             self.settled_tables[k] = done
             self.put(RunPhase.SETTLE, k, {"balances": done["balances"]})
-        self.plans_versions: dict[str, str] = {}
-        for meta in metas:
-            self.plans_versions.update((meta.get("pins") or {}).get("plan_versions", {}))
+
+    def _earned_key(self, k: int, run_id: int | None = None) -> tuple[Any, ...] | None:
+        """Where chunk ``k``'s earned rows come from: its reward and fetch outputs (this
+        pass's, once it has a run: ``run_id``) and the plan versions read."""
+        reward, fetch_ = (
+            run_id if (phase, k) in self.fresh else self.sources[phase][k]
+            for phase in (RunPhase.REWARD, RunPhase.FETCH)
+        )
+        if reward is None or fetch_ is None:
+            return None
+        return (reward, fetch_, k, tuple(sorted(self.plans_versions.items())))
+
+    def _earned_rows(self, plans: Mapping[str, Any], segs: Sequence[pd.DataFrame]) -> pd.DataFrame:
+        """Every chunk's ``earned`` rows (``ph.earned_chunk``), in chunk order: kept per
+        worker by their outputs, computed for the chunks rewarded since."""
+        parts: dict[int, pd.DataFrame] = {}
+        for k in range(self.n):
+            key = self._earned_key(k)
+            kept = _kept_earned.get(key) if key is not None else None
+            if kept is not None:
+                parts[k] = kept
+        self.stored(RunPhase.REWARD, [k for k in range(self.n) if k not in parts])
+        for k in range(self.n):
+            if k not in parts:
+                parts[k] = ph.earned_chunk(plans, segs[k], self.tables(RunPhase.REWARD, k))
+                key = self._earned_key(k)
+                if key is not None:
+                    _kept_earned.put(key, parts[k])
+                else:
+                    self.earned_fresh[k] = parts[k]
+        return pd.concat([parts[k] for k in range(self.n)], ignore_index=True)
+
+    def keep(self, run_id: int) -> None:
+        """Keep this pass's fresh chunks' earned rows under the run that now holds them."""
+        for k, rows in self.earned_fresh.items():
+            key = self._earned_key(k, run_id)
+            if key is not None:
+                _kept_earned.put(key, rows)
 
     def _chunks_of_people(self, people: set[str], segs: Sequence[pd.DataFrame]) -> set[int]:
         return {k for k in range(self.n) if _people_of(segs[k]) & people}
@@ -585,10 +634,15 @@ def _changed_people(old: pd.DataFrame, new: pd.DataFrame) -> set[str]:
     return {row[at] for row in _rows(old[list(new.columns)]) ^ _rows(new)}
 
 
-def _copy_lines(run: CalculationRun, carried: Mapping[int, Sequence[int]]) -> int:
-    """Carry the lines (and their contributions) of untouched chunks forward into ``run``,
-    set-based: ``carried`` maps a source run to its chunk numbers."""
-    if not carried:
+def _copy_lines(run: CalculationRun, base: CalculationRun, chunks: Sequence[int]) -> int:
+    """Carry the lines (and their contributions) of the untouched ``chunks`` forward from
+    ``base`` into ``run``, set-based.
+
+    A live run holds every chunk's lines (written or carried), so the base alone has them all:
+    one run's lines are read (by its index), never the lines of every run a chunk's outputs
+    came from, and the contributions are joined on (run, line), the index they are kept by.
+    """
+    if not chunks:
         return 0
     lines, contributions = PayoutLine._meta.db_table, "payouts_linecontribution"
     columns = [
@@ -597,25 +651,21 @@ def _copy_lines(run: CalculationRun, carried: Mapping[int, Sequence[int]]) -> in
         "segment", "ordinal",
     ]  # fmt: skip
     cols = ", ".join(columns)
-    pairs = sorted((source, k) for source, numbers in carried.items() for k in numbers)
-    sources = sorted(carried)
     with connection.cursor() as cursor:
-        # One statement for every source run: the old lines with new ids from the sequence,
-        # in the old ids' order (a CTE is computed once), the new lines, and the
-        # contributions joined to the old lines' ids.
+        # One statement: the old lines with new ids from the sequence, in the old ids' order
+        # (a CTE is computed once), the new lines, and the contributions of the old lines.
         cursor.execute(
             f"WITH src AS MATERIALIZED (SELECT o.*, nextval(pg_get_serial_sequence("  # noqa: S608
             f"'{lines}', 'id')) AS new_id FROM (SELECT * FROM {lines} "
-            "WHERE run_id = ANY(%s) AND (run_id, chunk) IN "
-            "(SELECT * FROM unnest(%s::bigint[], %s::integer[])) ORDER BY id) o), "
+            "WHERE run_id = %s AND chunk = ANY(%s::integer[]) ORDER BY id) o), "
             f"ins AS (INSERT INTO {lines} (id, tenant_id, run_id, {cols}) "
             f"SELECT new_id, tenant_id, %s, {cols} FROM src RETURNING 1) "
             f"INSERT INTO {contributions} "
             "(tenant_id, line_id, run_id, transaction_id, credit_id, amount) "
             "SELECT c.tenant_id, src.new_id, %s, c.transaction_id, c.credit_id, c.amount "
-            f"FROM {contributions} c JOIN src ON src.id = c.line_id "
-            "WHERE c.run_id = ANY(%s)",
-            [sources, [p[0] for p in pairs], [p[1] for p in pairs], run.pk, run.pk, sources],
+            f"FROM {contributions} c JOIN src ON c.run_id = src.run_id AND c.line_id = src.id "
+            "WHERE c.run_id = %s",
+            [base.pk, sorted(chunks), run.pk, run.pk, base.pk],
         )
         return int(cursor.rowcount)
 
@@ -706,7 +756,7 @@ def _recalculate(
             return _recalculate(period, who, force_full=force_full, moved=True)
         return _failed(period, base, known_at, exc.problems, began)
     run = _run_create(period, base, known_at, len(people))
-    carried: dict[int, list[int]] = defaultdict(list)
+    carried: list[int] = []
     for k in range(calc.n):
         if (RunPhase.SETTLE, k) in calc.fresh:
             runs._write_lines(
@@ -718,10 +768,9 @@ def _recalculate(
                 summaries=False,
             )
         else:
-            source = calc.sources[RunPhase.SETTLE][k]
-            assert source is not None
-            carried[source].append(k)
-    _copy_lines(run, carried)
+            carried.append(k)
+    if carried:
+        _copy_lines(run, base, carried)
     # every person's summary, from the lines just written and copied (one statement)
     runs.write_summaries(run, list(range(calc.n)))
     sources = {
@@ -731,6 +780,7 @@ def _recalculate(
         for phase in MAPS
     }
     chunks = _chunk_rows(run, calc)
+    calc.keep(run.pk)
     counts = {p: sum(1 for ph_, _ in calc.fresh if ph_ == p) for p in MAPS}
     pins = {
         "known_at": known_at.isoformat(),

@@ -52,6 +52,7 @@ from engine.phases.reward import reward_phase
 from engine.phases.segments import Segment, build_segments
 from engine.phases.settle import settle
 from engine.phases.tables import SCHEMAS, dumps, frame, loads
+from engine.spec import Plan
 from engine.types import Inputs, PayoutLine, Result, Trace
 
 Tables = dict[str, pd.DataFrame]
@@ -190,12 +191,40 @@ def reward_chunk(
     }
 
 
+def earned_chunk(
+    plans: Mapping[str, Plan], segments: pd.DataFrame, rewards: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """Return one chunk's ``earned`` rows from its ``segments`` and :func:`reward_chunk`
+    output: the rows :func:`earned_all` reads of that chunk (a live pass keeps them per chunk,
+    since a chunk's rewards never change once stored)."""
+    segs = cv.segments_from(segments)
+    return earned_table(
+        plans,
+        segs,
+        cv.rewards_from(rewards["rewards"], segs, plans),
+        cv.lines_from(rewards["lines"]),
+    )
+
+
+def dependent_plans(plans: Mapping[str, Plan]) -> frozenset[str]:
+    """Return the plans whose segments the dependency phase reads or rewards: a component paid
+    on others' earned amounts, or an earned measure."""
+    later = {pid for pid, _ in deferred(component_levels(plans))}
+    return frozenset(
+        pid
+        for pid, plan in plans.items()
+        if pid in later or any(m.earned is not None for m in plan.measures)
+    )
+
+
 def earned_all(
     inputs: Inputs,
     segments: Sequence[pd.DataFrame],
     rewards: Sequence[Mapping[str, pd.DataFrame]],
     measured: Sequence[Mapping[str, pd.DataFrame]] = (),
     shared: Mapping[str, pd.DataFrame] | None = None,
+    *,
+    earned: pd.DataFrame | None = None,
 ) -> Tables:
     """Return every payee's earned amounts (``earned``) and the dependency phase's outputs.
 
@@ -203,20 +232,26 @@ def earned_all(
     spans chunks, a payout pool all its participants): ``depends`` holds the rewards of the
     components that read others' earned amounts, ``measures`` every segment's measures with
     the earned ones filled in. ``measured`` and ``shared`` are the measure and reduce outputs.
+
+    ``earned`` given (every chunk's :func:`earned_chunk` rows, in chunk order) replaces
+    ``rewards``; ``measured`` may then hold only the chunks with segments on
+    :func:`dependent_plans` (the only measures the phase reads): ``depends`` is the same, and
+    ``measures`` holds those chunks' segments' only.
     """
     if not needs_dependencies(inputs.plans):
         return {"earned": _empty("earned")}
     segs = _all_segments(segments)
-    parts = [
-        earned_table(
-            inputs.plans,
-            segs,
-            cv.rewards_from(r["rewards"], segs, inputs.plans),
-            cv.lines_from(r["lines"]),
-        )
-        for r in rewards
-    ]
-    earned = pd.concat(parts, ignore_index=True) if parts else _empty("earned")
+    if earned is None:
+        parts = [
+            earned_table(
+                inputs.plans,
+                segs,
+                cv.rewards_from(r["rewards"], segs, inputs.plans),
+                cv.lines_from(r["lines"]),
+            )
+            for r in rewards
+        ]
+        earned = pd.concat(parts, ignore_index=True) if parts else _empty("earned")
     if shared is None:
         raise InputError("earned_all: the reduce outputs (shared) are needed for dependencies")
     every = pd.concat([m["measures"] for m in measured], ignore_index=True) if measured else None
