@@ -77,7 +77,9 @@ def test_edit_publish_edit_again_and_read_the_diff(client_alice, client_charlie,
         url, {"source": source.replace('rate: "0.08"', "rate: -1"), "valid_from": "2026-01-01"}
     )
     assert bad.status_code == 200
-    assert b"line 18" in bad.content and b"components[0].rate_table.tiers[1].rate" in bad.content
+    line = next(n for n, text in enumerate(source.splitlines(), 1) if 'rate: "0.08"' in text)
+    assert f"line {line}".encode() in bad.content
+    assert b"components[0].rate_table.tiers[1].rate" in bad.content
     # publish, then an edit becomes version 2
     published = client_alice.post(f"{url}publish/", {"valid_from": "2026-01-01"})
     assert published.status_code == 302
