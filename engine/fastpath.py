@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.money import RoundingMode
-from engine.spec import Component, Limit, Plan
+from engine.spec import Component, Limit, Measure, Plan
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -46,12 +46,17 @@ Ints = npt.NDArray[Any]
 _INT64_SAFE = 2**62
 
 
+def tier_table_measure(plan: Plan, c: Component) -> Measure | None:
+    """Return the measure of ``c`` when ``c`` is a tier table only, else None."""
+    if not tier_table_only(c):
+        return None
+    assert c.measure is not None
+    return plan.measures_by_id.get(c.measure)
+
+
 def plain_tier_component(plan: Plan, c: Component) -> bool:
     """Return whether ``c`` is a plain tier table the fast path computes."""
-    if not tier_table_only(c):
-        return False
-    assert c.measure is not None
-    measure = plan.measures_by_id.get(c.measure)
+    measure = tier_table_measure(plan, c)
     return (
         measure is not None
         and measure.aggregate == "sum"

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.fastpath import settles_plainly, tier_table_only
+from engine.fastpath import settles_plainly, tier_table_measure
 from engine.money import ONE, ZERO, quantize
 from engine.phases.segments import Segment, prorated_quota
 from engine.rules import (
@@ -62,14 +62,11 @@ def _formula_measure(plan: Plan, measure_id: str, seen: frozenset[str] = frozens
 
 def linear_component(plan: Plan, c: Component) -> bool:
     """Return whether ``c`` is a tier table on a sum or formula measure the column path takes."""
-    if not tier_table_only(c):
-        return False
-    assert c.measure is not None
-    measure = plan.measures_by_id.get(c.measure)
+    measure = tier_table_measure(plan, c)
     return (
         measure is not None
         and (measure.aggregate == "sum" or measure.formula is not None)
-        and _formula_measure(plan, c.measure)
+        and _formula_measure(plan, measure.id)
         and c.reserve is None
         and not c.kpis
         and not c.parts
