@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -107,6 +106,7 @@ class FastBlock:
     paid_minor: list[int]
     ctx: _RenderContext
     quota_raw: list[int | None]
+    columns: SegmentColumns
     seg_texts: list[str] | None = None
 
     def figures(self, rows: Sequence[int], prefix: Sequence[str] | None = None) -> list[str]:
@@ -117,36 +117,74 @@ class FastBlock:
         texts once per distinct object), then every row's integers.
         """
         key = component_key(self.plan, self.component)
-        parts = self.segment_texts()
-        values, counts = self.fig.value_e4.tolist(), self.counts.tolist()
-        raw, minor, paid = self.quota_raw, self.minor, self.paid_minor
+        columns = [
+            self.segment_texts(),
+            self.fig.value_e4.tolist(),
+            self.counts.tolist(),
+            ["" if q is None else q for q in self.quota_raw],
+            self.minor,
+            self.paid_minor,
+        ]
+        if len(rows) != len(self.segments) or rows != range(len(rows)):
+            columns = [[col[i] for i in rows] for col in columns]
         heads = prefix if prefix is not None else [""] * len(rows)
         return [
-            f"{h}{key}|{parts[i]}|{values[i]}|{counts[i]}|{'' if raw[i] is None else raw[i]}"
-            f"|{minor[i]}|{paid[i]}"
-            for h, i in zip(heads, rows, strict=True)
+            f"{h}{key}|{part}|{value}|{count}|{raw}|{minor}|{paid}"
+            for h, part, value, count, raw, minor, paid in zip(heads, *columns, strict=True)
         ]
 
     def segment_texts(self) -> list[str]:
         """Return each segment's part of :func:`plain_figures` (person .. target incentive)."""
         if self.seg_texts is None:
-            shared: dict[tuple[int, int, int, int], tuple[str, str]] = {}
-            out = []
-            for s in self.segments:
-                k = (id(s.allocation), id(s.factor_num), id(s.factor_den), id(s.quota_factor))
-                got = shared.get(k)
-                if got is None:  # build_segments shares these Decimals between segments
-                    got = shared[k] = (
-                        str(s.allocation),
-                        f"{s.factor_num}|{s.factor_den}|{s.quota_factor}",
-                    )
-                a, b = got
-                out.append(
-                    f"{s.person_key}|{s.node_id}|{s.role}|{a}|{s.index}|{s.start_day}|"
-                    f"{s.end_day}|{b}|{s.ti_e4}"
+            c = self.columns
+            alloc, num, den, quota = (
+                _object_texts(c[f])
+                for f in ("allocation", "factor_num", "factor_den", "quota_factor")
+            )
+            self.seg_texts = [
+                f"{p}|{node}|{role}|{a}|{i}|{sd}|{ed}|{fn}|{fd}|{qf}|{ti}"
+                for p, node, role, a, i, sd, ed, fn, fd, qf, ti in zip(
+                    c["person_key"],
+                    c["node_id"],
+                    c["role"],
+                    alloc,
+                    c["index"],
+                    c["start_day"],
+                    c["end_day"],
+                    num,
+                    den,
+                    quota,
+                    c["ti_e4"],
+                    strict=True,
                 )
-            self.seg_texts = out
+            ]
         return self.seg_texts
+
+
+class SegmentColumns:
+    """The fields of a list of segments as columns: one tuple per field, transposed once
+    (``zip``) when first read, shared by the blocks of one plan."""
+
+    __slots__ = ("_columns", "segments")
+
+    def __init__(self, segments: list[Segment]) -> None:
+        self.segments = segments
+        self._columns: dict[str, tuple[Any, ...]] | None = None
+
+    def __getitem__(self, field: str) -> tuple[Any, ...]:
+        if self._columns is None:
+            segs = self.segments
+            columns = list(zip(*segs, strict=True)) if segs else [()] * len(Segment._fields)
+            self._columns = dict(zip(Segment._fields, columns, strict=True))
+        return self._columns[field]
+
+
+def _object_texts(values: Sequence[object]) -> list[str]:
+    """Return ``str`` of every value, each distinct object's text made once (by identity:
+    ``build_segments`` shares its Decimals between segments; 0.5 and 0.50 are kept apart)."""
+    ids = list(map(id, values))
+    texts = {i: str(v) for i, v in dict(zip(ids, values, strict=True)).items()}
+    return list(map(texts.__getitem__, ids))
 
 
 @dataclass
@@ -160,6 +198,7 @@ class LinearBlock:
     ctx: _RenderContext
     texts: list[str | None]
     """Per segment, the trace's text after its head (``steps|inputs|sentence``)."""
+    columns: SegmentColumns
 
     def figures(self, rows: Sequence[int], prefix: Sequence[str] | None = None) -> list[str]:
         """Return the hashed texts of the traces of ``rows``, each after its ``prefix``."""
@@ -411,19 +450,12 @@ class FastRows:
         writes the Decimals themselves.
         """
         b = self.block
-        segs, pid, cid, period = b.segments, b.plan.id, b.component.id, self.period_id
+        pid, cid, period = b.plan.id, b.component.id, self.period_id
         digits, cur = self._digits()
         big = 10**20  # Decimal(m).scaleb() rounds at 28 digits: the Decimals beyond this
         zero_paid = str(quantize(ZERO, cur, b.plan.rounding.mode))
-        kept = self.kept
-        picked = [segs[k] for k in kept]
-        days = {s.start_day for s in picked} | {s.end_day for s in picked}
-        dates = {d: str(from_day_number(d)) for d in days}
-        mid = f"|{pid}|{cid}|{period}|"
-        heads = [
-            f"{s.person_key}{mid}{s.index}|{dates[s.start_day]}|{dates[s.end_day]}|earned|"
-            for s in picked
-        ]
+        person, index, start, end = self._columns("person_key", "index", "start_day", "end_day")
+        dates = {d: str(from_day_number(d)) for d in {*start, *end}}
         earned, paid_minor = self.earned_minor, self.paid_minor
         payable = [m - pm for m, pm in zip(earned, paid_minor, strict=True)]
         p_texts = [
@@ -431,33 +463,59 @@ class FastRows:
             for paid, first in zip(self.paid, self.first, strict=True)
         ]
         e_texts, a_texts = _minor_texts(earned, digits), _minor_texts(payable, digits)
-        for j, (m, pm, paid) in enumerate(zip(earned, paid_minor, self.paid, strict=True)):
-            if (paid is not None and paid.is_signed()) or not (
-                -big < m < big and pm < big
+        huge = bool(earned) and not (-big < min(earned) and max(earned) < big)
+        huge = huge or (bool(paid_minor) and max(paid_minor) >= big)
+        for j, paid in enumerate(self.paid):
+            if (paid is not None and paid.is_signed()) or (
+                huge and not (-big < earned[j] < big and paid_minor[j] < big)
             ):  # a signed paid figure, or a huge figure: the Decimals themselves
                 e, p, a = self.settled(j)
                 e_texts[j], p_texts[j], a_texts[j] = str(e), str(p), str(a)
+        mid = f"|{pid}|{cid}|{period}|"
         tail = f"|{cur}|"
         atts = ["" if att is None else f"{att.normalize():f}" for att in self.attainment]
         return [
-            f"{h}{e}|{p}|{a}|{minor}{tail}{att}|{'' if tier is None else tier}\n"
-            for h, e, p, a, minor, att, tier in zip(
-                heads, e_texts, p_texts, a_texts, self.minor, atts, self.tier, strict=True
+            f"{k}{mid}{i}|{dates[sd]}|{dates[ed]}|earned|{e}|{p}|{a}|{minor}{tail}{att}|"
+            f"{'' if tier is None else tier}\n"
+            for k, i, sd, ed, e, p, a, minor, att, tier in zip(
+                person,
+                index,
+                start,
+                end,
+                e_texts,
+                p_texts,
+                a_texts,
+                self.minor,
+                atts,
+                self.tier,
+                strict=True,
             )
         ]
 
     def trace_texts(self) -> list[str]:
         """Return each trace's canonical text (its figures, unrendered), as ``result_hash``."""
         b = self.block
-        segs, head = b.segments, f"{b.plan.id}|{b.component.id}|"
-        rule = b.component.type
-        heads = [f"{segs[k].person_key}|{head}{segs[k].index}|{rule}|" for k in self.kept]
+        head, rule = f"{b.plan.id}|{b.component.id}|", b.component.type
+        person, index = self._columns("person_key", "index")
+        heads = [f"{k}|{head}{i}|{rule}|" for k, i in zip(person, index, strict=True)]
         return b.figures(self.kept, heads)
 
     def keys(self) -> tuple[list[str], list[int]]:
         """Return the kept rows' person keys and segment indexes (their sort keys)."""
-        segs = self.block.segments
-        return [segs[k].person_key for k in self.kept], [segs[k].index for k in self.kept]
+        person, index = self._columns("person_key", "index")
+        return list(person), list(index)
+
+    def segment_ids(self) -> list[int]:
+        """Return the kept rows' segment ids (positions in the run's segments)."""
+        return list(self._columns("id")[0])
+
+    def _columns(self, *fields: str) -> list[Sequence[Any]]:
+        """Return the kept rows' values of segment ``fields``, column by column."""
+        columns = self.block.columns
+        kept = self.kept
+        if len(kept) == len(columns.segments):  # every row (kept is in order, distinct)
+            return [columns[f] for f in fields]
+        return [[col[k] for k in kept] for col in (columns[f] for f in fields)]
 
 
 @dataclass
@@ -477,6 +535,25 @@ class FastOut:
 
     def __len__(self) -> int:
         return sum(len(r.kept) for r in self.rows)
+
+    def order(self, order: Callable[[str, str], int]) -> IntArray:
+        """Return the canonical order of every row (positions in the order of :meth:`lines`).
+
+        ``build_segments`` sorts the segments by (person, plan, index) - Python's string
+        order, as the result is sorted - and a row's segment id is its position there; a
+        plan's components are told apart by ``order(component, plan)``, its index among them.
+        """
+        if not self.rows:
+            return np.zeros(0, dtype=np.int64)
+        ids = np.concatenate([np.asarray(r.segment_ids(), dtype=np.int64) for r in self.rows])
+        rank = np.concatenate(
+            [
+                np.full(len(r.kept), order(r.block.component.id, r.block.plan.id), np.int64)
+                for r in self.rows
+            ]
+        )
+        got: IntArray = np.lexsort((rank, ids))
+        return got
 
     def keys(
         self, order: Callable[[str, str], int]
@@ -560,12 +637,14 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
             segs = [s for s in segs if (s.person_key, pid) not in busy]
         if not segs:
             continue
-        ids = np.array([s.id for s in segs], dtype=np.int64)
+        columns = SegmentColumns(segs)
+        index = columns["index"]
+        ids = np.array(columns["id"], dtype=np.int64)
         # build_segments shares these Decimals between segments: key on identity, and work
         # each distinct triple's fractions out once.
         triple = np.zeros(len(segs), dtype=np.int64)
         for column in ("factor_num", "factor_den", "quota_factor"):
-            got, seen = pd.factorize(np.fromiter(map(id, map(attrgetter(column), segs)), np.int64))
+            got, seen = pd.factorize(np.fromiter(map(id, columns[column]), np.int64))
             triple = pd.factorize(triple * len(seen) + got)[0]  # codes stay below len(segs)
         inverse, first_at = pd.factorize(triple)
         first = np.full(len(first_at), len(segs), dtype=np.int64)
@@ -599,10 +678,10 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
         # One denominator per row (a quota x 17 / 31): every pro-rated figure is an integer
         # once multiplied by it.
         den, quota_scale, factor_d = per[:, 0], per[:, 1], per[:, 2]
-        ti_d = _ints(np.array([s.ti_e4 for s in segs], dtype=object) * factor_d)
+        ti_d = _ints(np.array(columns["ti_e4"], dtype=object) * factor_d)
         exact = np.asarray(den == 1, dtype=bool)
         den, factor_d = _ints(den), _ints(factor_d)
-        keys = [s.person_key for s in segs]
+        keys = columns["person_key"]
         blocks: list[tuple[Component, SegmentFigures, TierBlock, list[int | None]]] = []
         eligible = np.ones(len(segs), dtype=bool)
         for c in plan.components:
@@ -647,8 +726,9 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
                 paid_minor,
                 ctx,
                 raw,
+                columns,
             )
-            first_l = [segs[k].index == 0 for k in kept]
+            first_l = [index[k] == 0 for k in kept]
             paid_l: list[Decimal | None] = [None] * len(kept)
             priors = prior_by.get((pid, c.id))
             if priors:
@@ -733,6 +813,7 @@ def _linear_out(
         if not kept:
             continue
         done.update(segs[k].id for k in kept)
+        columns = SegmentColumns(segs)
         for c, rows in zip(plan.components, done_rows, strict=True):
             earned = [rows.earned[k] for k in kept]
             paid = [rows.paid[k] for k in kept]
@@ -740,7 +821,7 @@ def _linear_out(
             paid_minor = [0 if p is None else int(p.scaleb(digits)) for p in paid]
             out.append(
                 FastRows(
-                    LinearBlock(plan, c, segs, ctx, rows.texts),
+                    LinearBlock(plan, c, segs, ctx, rows.texts, columns),
                     period_id,
                     kept,
                     earned_minor,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from engine.phases.common import IntArray
-from engine.phases.fast import FastOut, figures_of
+from engine.phases.fast import FastOut, SegmentColumns, figures_of
 from engine.phases.measure import MeasureRows, MeasureState
 from engine.phases.segments import Segment
 from engine.types import Inputs, PayoutLine, Result, Trace
@@ -83,37 +83,44 @@ class MeasureTable:
 def measure_table(state: MeasureState) -> MeasureTable:
     """Return :func:`measure_frame` of ``state`` as a :class:`MeasureTable` (frame deferred)."""
     values = state.measure_values
+    columns = SegmentColumns(state.segments)
+    ids = columns["id"]
     plain = values.plain if isinstance(values, MeasureRows) else None
+    lazy = list(map(plain, ids)) if plain is not None else [None] * len(ids)
     ordered: dict[int, tuple[dict[int, int], list[list[str]]]] = {}
     texts: list[str] = []
-    for seg in state.segments:
-        head = f"{seg.person_key}|{seg.plan_id}|{seg.index}|"
-        got = plain(seg.id) if plain is not None else None
-        if got is not None:
-            block, sid = got
-            cols = ordered.get(id(block))
-            if cols is None:  # the block's rows' texts after the head, measure by measure
-                sids = block.sids
-                cols = ordered[id(block)] = (
-                    {s: j for j, s in enumerate(sids)},
-                    [
-                        [
-                            f"{mid}|{v}\n"
-                            for v in (
-                                _e4_texts([col[s] for s in sids])
-                                if is_sum
-                                else [col[s] for s in sids]
-                            )
-                        ]
-                        for mid, col, is_sum in sorted(block.figures, key=lambda c: c[0])
-                    ],
-                )
-            at, rows = cols
-            j = at[sid]
-            texts.extend(head + r[j] for r in rows)
+    append = texts.append
+    for person, plan, index, got, pos in zip(
+        columns["person_key"], columns["plan_id"], columns["index"], lazy, ids, strict=True
+    ):
+        if got is None:
+            row = values[pos]
+            head = f"{person}|{plan}|{index}|"
+            texts.extend(f"{head}{mid}|{_canon(row[mid])}\n" for mid in sorted(row))
             continue
-        row = values[seg.id]
-        texts.extend(f"{head}{mid}|{_canon(row[mid])}\n" for mid in sorted(row))
+        block, sid = got
+        cols = ordered.get(id(block))
+        if cols is None:  # the block's rows' texts after the head, measure by measure
+            sids = block.sids
+            cols = ordered[id(block)] = (
+                {s: j for j, s in enumerate(sids)},
+                [
+                    [
+                        f"{mid}|{v}\n"
+                        for v in (
+                            _e4_texts([col[s] for s in sids]) if is_sum else [col[s] for s in sids]
+                        )
+                    ]
+                    for mid, col, is_sum in sorted(block.figures, key=lambda c: c[0])
+                ],
+            )
+        at, rows = cols
+        j = at[sid]
+        if len(rows) == 1:
+            append(f"{person}|{plan}|{index}|{rows[0][j]}")
+        else:
+            head = f"{person}|{plan}|{index}|"
+            texts.extend(head + r[j] for r in rows)
     segments = state.segments
 
     def frame() -> pd.DataFrame:
@@ -352,13 +359,16 @@ def _assemble_fast(
     order: Callable[[str, str], int],
 ) -> Result:
     """The canonical result of sorted general rows and the fast path's column-wise rows."""
-    fast_keys = fast.keys(order)
-    line_keys, trace_keys = _key_columns(lines, order), _key_columns(traces, order)
-    line_order = _merged_order(line_keys, fast_keys).tolist()
-    # the same general keys (none, as a rule: every row fast) give the same order
-    same = all(len(a) == len(b) for a, b in zip(line_keys, trace_keys, strict=True))
-    same = same and line_keys == trace_keys
-    trace_order = line_order if same else _merged_order(trace_keys, fast_keys).tolist()
+    if not lines and not traces:  # every row fast (as a rule): in the segments' order
+        line_order = trace_order = fast.order(order).tolist()
+    else:
+        fast_keys = fast.keys(order)
+        line_keys, trace_keys = _key_columns(lines, order), _key_columns(traces, order)
+        line_order = _merged_order(line_keys, fast_keys).tolist()
+        # the same general keys give the same order
+        same = all(len(a) == len(b) for a, b in zip(line_keys, trace_keys, strict=True))
+        same = same and line_keys == trace_keys
+        trace_order = line_order if same else _merged_order(trace_keys, fast_keys).tolist()
     line_texts = [_line_text(ln) for ln in lines]
     trace_texts = _trace_texts(traces)
     for r in fast.rows:

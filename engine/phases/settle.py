@@ -88,7 +88,7 @@ def prior_table(frame: pd.DataFrame) -> dict[tuple[str, str, str], Decimal]:
 def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[Book, dict[str, Decimal]]:
     """Return the payout lines and traces, and the draw balances carried forward."""
     period = inputs.period
-    prior = prior_table(inputs.prior_payouts)
+    prior = prior_table(inputs.prior_payouts) if rewards else {}  # read by rewards only
     book = Book()
     by_person_plan: dict[tuple[str, str], list[Reward]] = {}
     for r in rewards:
