@@ -640,7 +640,10 @@ def _copy_lines(run: CalculationRun, base: CalculationRun, chunks: Sequence[int]
 
     A live run holds every chunk's lines (written or carried), so the base alone has them all:
     one run's lines are read (by its index), never the lines of every run a chunk's outputs
-    came from, and the contributions are joined on (run, line), the index they are kept by.
+    came from, and each line's contributions are looked up by (tenant, run, line), the index
+    they are kept by (a LATERAL lookup a line: a new run's rows are always newer than the
+    planner's statistics, which then estimated one line and one contribution and joined them
+    by a nested loop over the materialized lines, 3.3 s for 2,949 contributions).
     """
     if not chunks:
         return 0
@@ -663,9 +666,10 @@ def _copy_lines(run: CalculationRun, base: CalculationRun, chunks: Sequence[int]
             f"INSERT INTO {contributions} "
             "(tenant_id, line_id, run_id, transaction_id, credit_id, amount) "
             "SELECT c.tenant_id, src.new_id, %s, c.transaction_id, c.credit_id, c.amount "
-            f"FROM {contributions} c JOIN src ON c.run_id = src.run_id AND c.line_id = src.id "
-            "WHERE c.run_id = %s",
-            [base.pk, sorted(chunks), run.pk, run.pk, base.pk],
+            f"FROM src CROSS JOIN LATERAL (SELECT * FROM {contributions} c "
+            "WHERE c.tenant_id = src.tenant_id AND c.run_id = src.run_id AND c.line_id = src.id "
+            "ORDER BY c.id) c",
+            [base.pk, sorted(chunks), run.pk, run.pk],
         )
         return int(cursor.rowcount)
 
