@@ -489,7 +489,8 @@ class _Calc:
         segs = [self.tables(RunPhase.FETCH, k)["segments"] for k in everyone]
         any_fresh = self.inputs[min(self.inputs)]
         rin = _reduce_inputs(any_fresh, metas)
-        req = ph.requests_all(rin, segs)
+        every = ph.all_segments(segs)  # converted once for the three reduces
+        req = ph.requests_all(rin, segs, every=every)
         self.reduces[runs.REDUCE_REQUESTS] = req
         old = self.base_reduce(runs.REDUCE_REQUESTS)
         if self.base is not None and (
@@ -502,7 +503,7 @@ class _Calc:
             )
         self.stored(RunPhase.MEASURE, everyone)
         partials = [self.tables(RunPhase.MEASURE, k)["partials"] for k in everyone]
-        shared = ph.reduce_all(rin, segs, partials)
+        shared = ph.reduce_all(rin, segs, partials, every=every)
         self.reduces[runs.REDUCE_SHARED] = shared
         rewarded = self.dirty | self._shared_moved(shared, segs, req["requests"])
         self.gather(rewarded)
@@ -524,9 +525,10 @@ class _Calc:
                 [self.tables(RunPhase.MEASURE, k) for k in readers],
                 shared,
                 earned=self._earned_rows(rin.plans, segs),
+                every=every,
             )
         else:
-            earned = ph.earned_all(rin, segs, [])
+            earned = ph.earned_all(rin, segs, [], every=every)
         self.reduces[runs.REDUCE_EARNED] = earned
         settled = rewarded | self._depends_moved(earned, segs)
         self.gather(settled)
