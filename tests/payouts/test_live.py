@@ -187,6 +187,26 @@ def test_an_untouched_chunk_settled_again_is_decoded_not_gathered(sales, monkeyp
     assert fresh.result_hash == done.run.result_hash
 
 
+def test_a_full_pass_gathers_in_batches_equal_to_a_full_run(sales, monkeypatch):
+    period = sales.period
+    base = _full(period.pk)
+    monkeypatch.setattr(live, "GATHER_BATCH", 5)  # 12 people in chunks of 3: batches of 2 chunks
+    gathered: list[list[int]] = []
+    real = fetch.gather
+
+    def counting(**kwargs: Any) -> Any:
+        if kwargs.get("person_ids") is not None:
+            gathered.append(sorted(kwargs["person_ids"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(fetch, "gather", counting)
+    (first,) = live.live_recalculate()
+    assert first.full and first.chunks == 4
+    assert [len(g) for g in gathered] == [6, 6]
+    assert first.run.result_hash == base.result_hash
+    assert _contributions(first.run) == _contributions(base)
+
+
 def test_changes_nobody_pays_for_and_periods_without_a_run_write_nothing(sales):
     # no run of January yet: keys are consumed, nothing is written
     record([deal("EARLY", 1, random.Random(3))])
