@@ -268,9 +268,14 @@ def earned_all(
         earned = pd.concat(parts, ignore_index=True) if parts else _empty("earned")
     if shared is None:
         raise InputError("earned_all: the reduce outputs (shared) are needed for dependencies")
-    every = pd.concat([m["measures"] for m in measured], ignore_index=True) if measured else None
+    all_measures = (
+        pd.concat([m["measures"] for m in measured], ignore_index=True) if measured else None
+    )
     state = cv.state_from(
-        inputs, segs, every if every is not None else _empty("measures"), inputs.plans
+        inputs,
+        segs,
+        all_measures if all_measures is not None else _empty("measures"),
+        inputs.plans,
     )
     figures = cv.shared_from(shared["holders"], shared["pools"])
     kpis = ms.KpiTable(inputs.kpi_values)
