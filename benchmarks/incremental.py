@@ -100,6 +100,18 @@ def _until_live(seen: int, timeout: float) -> tuple[float, int]:
         time.sleep(0.01)
 
 
+def _pass_ms() -> list[float]:
+    """The last ``CHANGES`` live passes' own milliseconds, as their audit events record them."""
+    from core.models import AuditEvent
+
+    return [
+        float(a["ms"])
+        for a in AuditEvent.objects.filter(action="run.live")
+        .order_by("-pk")
+        .values_list("after", flat=True)[:CHANGES]
+    ]
+
+
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         proc.terminate()
@@ -130,7 +142,6 @@ def _icm() -> dict[str, Any]:
     from benchmarks import payout_run
     from config.celery import app
     from core.changes import changes_claim
-    from core.models import AuditEvent
     from core.tenancy import tenant_scope
     from incentives import demo as incentives_demo
     from incentives.models import Credit
@@ -188,12 +199,7 @@ def _icm() -> dict[str, Any]:
             settings.CHANGE_FEED_TASKS = []
             _stop([worker])
         last = CalculationRun.objects.get(pk=seen)
-        passes = [
-            float(a["ms"])
-            for a in AuditEvent.objects.filter(action="run.live")
-            .order_by("-pk")
-            .values_list("after", flat=True)[:CHANGES]
-        ]
+        passes = _pass_ms()
         _analyze()
         app.conf.task_default_queue = run_queue
         procs = [payout_run._worker(run_queue) for _ in range(2)]
@@ -255,7 +261,7 @@ def _one_size(people: int) -> dict[str, Any]:
 
     from benchmarks.payout_run import _worker
     from config.celery import app
-    from core.models import AuditEvent, Tenant
+    from core.models import Tenant
     from core.tenancy import tenant_scope
     from payouts import live, runs
     from payouts.models import CalculationRun, RunKind, RunStatus
@@ -296,12 +302,7 @@ def _one_size(people: int) -> dict[str, Any]:
                 settings.CHANGE_FEED_TASKS = []
                 _stop([proc])
             last = CalculationRun.objects.get(pk=seen)
-            passes = [
-                float(a["ms"])
-                for a in AuditEvent.objects.filter(action="run.live")
-                .order_by("-pk")
-                .values_list("after", flat=True)[:CHANGES]
-            ]
+            passes = _pass_ms()
             fresh = runs.run_execute(
                 run_id=runs.run_start(period_id=period.pk, trigger="api", user_id=None).pk
             )
