@@ -121,7 +121,10 @@ def segments_chunk(chunk: Inputs) -> Tables:
     return {"segments": cv.segments_table(build_segments(chunk))}
 
 
-def _all_segments(tables: Sequence[pd.DataFrame]) -> list[Segment]:
+def all_segments(tables: Sequence[pd.DataFrame]) -> list[Segment]:
+    """Return every chunk's segments (their ``segments`` tables) as one numbered list: what
+    :func:`requests_all`, :func:`reduce_all` and :func:`earned_all` read (pass it as
+    ``every`` to convert them once)."""
     return cv.segments_from(pd.concat(tables, ignore_index=True) if tables else _empty("segments"))
 
 
@@ -129,9 +132,14 @@ def _empty(name: str) -> pd.DataFrame:
     return frame(name, {c: [] for c in SCHEMAS[name]})
 
 
-def requests_all(inputs: Inputs, segments: Sequence[pd.DataFrame]) -> Tables:
-    """Return what every chunk must sum for other holders, from all chunks' ``segments``."""
-    requests = holder_requests(inputs.plans, _all_segments(segments))
+def requests_all(
+    inputs: Inputs, segments: Sequence[pd.DataFrame], *, every: Sequence[Segment] | None = None
+) -> Tables:
+    """Return what every chunk must sum for other holders, from all chunks' ``segments``
+    (``every``: them already converted, :func:`all_segments`)."""
+    requests = holder_requests(
+        inputs.plans, list(every) if every is not None else all_segments(segments)
+    )
     return {"requests": cv.requests_table(requests)}
 
 
@@ -147,14 +155,18 @@ def measure_chunk(chunk: Inputs, segments: pd.DataFrame, requests: pd.DataFrame)
 
 
 def reduce_all(
-    inputs: Inputs, segments: Sequence[pd.DataFrame], partials: Sequence[pd.DataFrame]
+    inputs: Inputs,
+    segments: Sequence[pd.DataFrame],
+    partials: Sequence[pd.DataFrame],
+    *,
+    every: Sequence[Segment] | None = None,
 ) -> Tables:
     """Return the cross-person figures once: ``holders`` and ``pools``.
 
-    Reads every chunk's ``segments`` and ``partials``, and of ``inputs`` the plans, quotas,
-    KPI values, nodes and period only (no credits).
+    Reads every chunk's ``segments`` (``every``: them already converted) and ``partials``,
+    and of ``inputs`` the plans, quotas, KPI values, nodes and period only (no credits).
     """
-    every = _all_segments(segments)
+    every = list(every) if every is not None else all_segments(segments)
     requests = holder_requests(inputs.plans, every)
     added = cv.partials_from(
         pd.concat(partials, ignore_index=True) if partials else _empty("partials")
@@ -225,6 +237,7 @@ def earned_all(
     shared: Mapping[str, pd.DataFrame] | None = None,
     *,
     earned: pd.DataFrame | None = None,
+    every: Sequence[Segment] | None = None,
 ) -> Tables:
     """Return every payee's earned amounts (``earned``) and the dependency phase's outputs.
 
@@ -236,11 +249,12 @@ def earned_all(
     ``earned`` given (every chunk's :func:`earned_chunk` rows, in chunk order) replaces
     ``rewards``; ``measured`` may then hold only the chunks with segments on
     :func:`dependent_plans` (the only measures the phase reads): ``depends`` is the same, and
-    ``measures`` holds those chunks' segments' only.
+    ``measures`` holds those chunks' segments' only. ``every``: the segments already
+    converted (:func:`all_segments`).
     """
     if not needs_dependencies(inputs.plans):
         return {"earned": _empty("earned")}
-    segs = _all_segments(segments)
+    segs = list(every) if every is not None else all_segments(segments)
     if earned is None:
         parts = [
             earned_table(
@@ -254,9 +268,14 @@ def earned_all(
         earned = pd.concat(parts, ignore_index=True) if parts else _empty("earned")
     if shared is None:
         raise InputError("earned_all: the reduce outputs (shared) are needed for dependencies")
-    every = pd.concat([m["measures"] for m in measured], ignore_index=True) if measured else None
+    all_measures = (
+        pd.concat([m["measures"] for m in measured], ignore_index=True) if measured else None
+    )
     state = cv.state_from(
-        inputs, segs, every if every is not None else _empty("measures"), inputs.plans
+        inputs,
+        segs,
+        all_measures if all_measures is not None else _empty("measures"),
+        inputs.plans,
     )
     figures = cv.shared_from(shared["holders"], shared["pools"])
     kpis = ms.KpiTable(inputs.kpi_values)

@@ -105,8 +105,22 @@ def test_random_changes_recalculated_live_equal_a_full_run(sales):
     assert fresh.result_hash == last.result_hash
     assert last.result_hash != base.result_hash
     assert _lines(fresh) == _lines(last)
-    assert LineContribution.objects.filter(run=fresh).count() == (
-        LineContribution.objects.filter(run=last).count()
+    # and the same per-credit contributions, each under the same line (carried ones too)
+    assert _contributions(fresh) == _contributions(last)
+
+
+def _contributions(run: CalculationRun) -> list[tuple[Any, ...]]:
+    return sorted(
+        LineContribution.objects.filter(run=run).values_list(
+            "line__person_id",
+            "line__component_id",
+            "line__segment",
+            "line__kind",
+            "line__ordinal",
+            "transaction_id",
+            "credit_id",
+            "amount",
+        )
     )
 
 
@@ -171,6 +185,26 @@ def test_an_untouched_chunk_settled_again_is_decoded_not_gathered(sales, monkeyp
         assert _as_engine(done.run) == _engine_lines(period.pk, done.run.known_at), step
     fresh = _full(period.pk)
     assert fresh.result_hash == done.run.result_hash
+
+
+def test_a_full_pass_gathers_in_batches_equal_to_a_full_run(sales, monkeypatch):
+    period = sales.period
+    base = _full(period.pk)
+    monkeypatch.setattr(live, "GATHER_BATCH", 5)  # 12 people in chunks of 3: batches of 2 chunks
+    gathered: list[list[int]] = []
+    real = fetch.gather
+
+    def counting(**kwargs: Any) -> Any:
+        if kwargs.get("person_ids") is not None:
+            gathered.append(sorted(kwargs["person_ids"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(fetch, "gather", counting)
+    (first,) = live.live_recalculate()
+    assert first.full and first.chunks == 4
+    assert [len(g) for g in gathered] == [6, 6]
+    assert first.run.result_hash == base.result_hash
+    assert _contributions(first.run) == _contributions(base)
 
 
 def test_changes_nobody_pays_for_and_periods_without_a_run_write_nothing(sales):
