@@ -271,9 +271,13 @@ BEGIN
         lock := CASE WHEN has_table_privilege(parent, 'UPDATE')
                           OR has_table_privilege(parent, 'DELETE')
                      THEN 'FOR KEY SHARE OF p' ELSE '' END;
+        -- One primary-key probe per distinct key (LATERAL, OFFSET 0: never flattened into a
+        -- join that hashes the parent's whole tenant, which is what the planner picks for a
+        -- parent whose statistics are stale, e.g. the transactions an import is inserting).
         EXECUTE format(
-            'WITH n AS (%s), locked AS (SELECT p.id FROM n JOIN %I p ON p.id = n.k '
-            '%s) SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM locked)',
+            'WITH n AS (%s), locked AS (SELECT l.id FROM n CROSS JOIN LATERAL '
+            '(SELECT p.id FROM %I p WHERE p.id = n.k OFFSET 0 %s) l) '
+            'SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM locked)',
             keys, parent, lock
         ) INTO wanted, present;
         IF present < wanted THEN
