@@ -759,14 +759,13 @@ def _fetch_chunk(
     return meta, ph.segments_chunk(inputs), encoded
 
 
-def _keep_output(pk: int, run: CalculationRun, meta: Any, tables: Any) -> None:
-    """Keep an output this worker wrote as its readers will unpack it, once it is committed:
-    the worker's later phases and reduces then read it without decoding it (the engine's
-    tables are what they read back, :mod:`engine.phases.chunks`; the head is read back as its
-    JSON)."""
-    head = json.loads(json.dumps(meta, sort_keys=True, default=str))
+def _keep_output(pk: int, run: CalculationRun, head: Any, tables: Any) -> None:
+    """Keep an output this worker wrote as its readers unpack it (``head`` and ``tables`` as
+    :func:`payouts.chunk_tables.encode_kept` gives them: the values written, with the types a
+    decode gives back), once it is committed: the worker's later phases and reduces then read
+    it without decoding it, and read what any other worker would."""
     key = (pk, run.known_at.isoformat())
-    transaction.on_commit(lambda: _unpacked.put(key, (head, dict(tables or {}))))
+    transaction.on_commit(lambda: _unpacked.put(key, (head, tables)))
 
 
 def _store(
@@ -778,7 +777,7 @@ def _store(
 ) -> str:
     """Store a chunk's output (its head ``meta`` and ``tables``; a fetch chunk's encoded
     ``inputs`` too) and mark it done, once: a second finisher finds it done."""
-    output = _pack(meta, tables)
+    output, head, kept = chunk_tables.encode_kept(meta, tables)
     with transaction.atomic():
         locked = (
             RunChunk.objects.select_for_update()
@@ -801,7 +800,7 @@ def _store(
         locked.error = ""
         locked.inputs = inputs
         locked.save(update_fields=["status", "output", "inputs", "finished_at", "error"])
-        _keep_output(chunk.pk, chunk.run, meta, tables)
+        _keep_output(chunk.pk, chunk.run, head, kept)
     run = chunk.run
     _report(run, done=_done_count(run))
     return "done"
@@ -823,7 +822,7 @@ def _reduce_then_next(run: CalculationRun, phase: str) -> list[int]:
     if not run.chunks.filter(phase=RunPhase.REDUCE, number=number).exists():
         run.phase = RunPhase.REDUCE
         run.save(update_fields=["phase"])
-        tables = _reduce(run, number)
+        output, head, kept = chunk_tables.encode_kept({}, _reduce(run, number))
         reduced = RunChunk.objects.create(
             run=run,
             phase=RunPhase.REDUCE,
@@ -834,9 +833,9 @@ def _reduce_then_next(run: CalculationRun, phase: str) -> list[int]:
             claimed_at=timezone.now(),
             finished_at=timezone.now(),
             worker=_worker_name(),
-            output=_pack({}, tables),
+            output=output,
         )
-        _keep_output(reduced.pk, run, {}, tables)
+        _keep_output(reduced.pk, run, head, kept)
     run.phase = following
     run.save(update_fields=["phase"])
     created = _create_chunks(run, following, groups)
