@@ -43,36 +43,97 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot store a {type(value).__name__} in a phase table")
+def _plain(values: list[Any]) -> list[Any]:
+    """``values`` with numpy scalars as the Python values JSON writes (and reads back)."""
+    if any(isinstance(v, np.generic) for v in values):
+        return [v.item() if isinstance(v, np.generic) else v for v in values]
+    return values
+
+
+def _ints(name: str, column: str, series: pd.Series) -> np.ndarray:
+    """An ``int`` column's values as int64, refusing anything that is not an integer (a float
+    would be truncated by the cast, a bool or a text taken for a number)."""
+    kind = series.dtype.kind
+    if not len(series):
+        return np.empty(0, dtype=np.int64)
+    if kind in "iu":
+        values = series.to_numpy(dtype=np.int64)
+        if kind == "u" and len(values) and (series.to_numpy() > np.iinfo(np.int64).max).any():
+            raise TableError(f"{name} column {column}: values beyond int64")
+        return np.ascontiguousarray(values)
+    bad: set[str] = {str(series.dtype)}
+    if kind == "O":
+        listed = series.tolist()
+        bad = {
+            type(v).__name__
+            for v in listed
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool)
+        }
+        if not bad:
+            return np.ascontiguousarray(np.array(listed, dtype=np.int64))
+    raise TableError(f"{name} column {column}: an int column holds {sorted(bad)}")
+
+
+def _checked(name: str, column: str, kind: str, values: list[Any]) -> None:
+    allowed = _TYPES[kind.rstrip("?")] + ((type(None),) if kind.endswith("?") else ())
+    bad = {type(v) for v in values} - set(allowed)
+    if bad:
+        raise TableError(f"{name} column {column}: values of {sorted(map(str, bad))}")
+
+
+def _object_column(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def encode(meta: Mapping[str, Any], tables: Mapping[str, pd.DataFrame] | None = None) -> bytes:
     """Return a chunk's output (its head ``meta`` and phase ``tables``) as bytes."""
+    return encode_kept(meta, tables)[0]
+
+
+def encode_kept(
+    meta: Mapping[str, Any], tables: Mapping[str, pd.DataFrame] | None = None
+) -> tuple[bytes, dict[str, Any], dict[str, pd.DataFrame]]:
+    """Return a chunk's output as bytes (:func:`encode`) with its head and tables as
+    :func:`decode` gives them back (the same values and types), built from the values written
+    rather than decoded again: what the writer keeps for its own later reads.
+
+    Every column is checked before anything is written: an ``int`` column must hold integers
+    (a float is refused, never truncated), every other column the types its kind allows."""
     parts: list[bytes] = []
     size = 0
     heads: dict[str, Any] = {}
+    kept: dict[str, pd.DataFrame] = {}
     for name, table in (tables or {}).items():
         schema = SCHEMAS.get(name)
         if schema is None:
             raise TableError(f"tables: unknown table {name!r}")
+        missing = set(schema) - set(table.columns)
+        if missing:
+            raise TableError(f"{name}: columns {sorted(missing)} are missing")
         columns: dict[str, list[Any]] = {}
+        data: dict[str, Any] = {}
         for column, kind in schema.items():
             if kind == "int":
-                data = np.ascontiguousarray(table[column].to_numpy(dtype=np.int64)).tobytes()
-                columns[column] = ["i8", size, len(data)]
+                values: Any = _ints(name, column, table[column])
+                raw = values.tobytes()
+                columns[column] = ["i8", size, len(raw)]
+                values = values.copy()  # (kept: never a view of the writer's table)
             else:
-                data = json.dumps(
-                    table[column].tolist(), default=_plain, separators=(",", ":")
-                ).encode()
-                columns[column] = ["json", size, len(data)]
-            parts.append(data)
-            size += len(data)
+                listed = _plain(table[column].tolist())
+                _checked(name, column, kind, listed)
+                raw = json.dumps(listed, separators=(",", ":")).encode()
+                columns[column] = ["json", size, len(raw)]
+                values = _object_column(listed)
+            parts.append(raw)
+            size += len(raw)
+            data[column] = values
         heads[name] = {"rows": len(table), "columns": columns}
-    head = json.dumps({"meta": meta, "tables": heads}, sort_keys=True, default=str)
-    return zlib.compress(MAGIC + head.encode() + b"\n" + b"".join(parts), 1)
+        kept[name] = pd.DataFrame(data, columns=list(schema), copy=False)
+    text = json.dumps({"meta": meta, "tables": heads}, sort_keys=True, default=str)
+    raw_all = zlib.compress(MAGIC + text.encode() + b"\n" + b"".join(parts), 1)
+    return raw_all, json.loads(text)["meta"], kept
 
 
 _UNREAD = object()
@@ -112,6 +173,9 @@ class Tables(dict[str, pd.DataFrame]):
     def values(self) -> Any:
         return [self[name] for name in list(super().keys())]
 
+    def copy(self) -> dict[str, pd.DataFrame]:  # (dict.copy would hand out the placeholders)
+        return dict(self.items())
+
 
 def _table(name: str, head: Mapping[str, Any], body: memoryview) -> pd.DataFrame:
     schema = SCHEMAS.get(name)
@@ -129,12 +193,8 @@ def _table(name: str, head: Mapping[str, Any], body: memoryview) -> pd.DataFrame
             values: Any = np.frombuffer(raw, dtype=np.int64).copy()
         else:
             listed = json.loads(bytes(raw))
-            allowed = _TYPES[kind.rstrip("?")] + ((type(None),) if kind.endswith("?") else ())
-            bad = {type(v) for v in listed} - set(allowed)
-            if bad:
-                raise TableError(f"{name} column {column}: values of {sorted(map(str, bad))}")
-            values = np.empty(len(listed), dtype=object)
-            values[:] = listed
+            _checked(name, column, kind, listed)
+            values = _object_column(listed)
         if len(values) != rows:
             raise TableError(f"{name} column {column}: {len(values)} values, not {rows}")
         data[column] = values

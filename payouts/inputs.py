@@ -49,6 +49,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from core.caches import LastUsed
 from core.tenancy import get_current_tenant
 from engine.money import from_e4, to_e4
 from engine.rules import OBJECTIVE_KPI, objective_kpi
@@ -209,6 +210,9 @@ class _Context:
     # ``known_at`` (``payouts.as_known``); False only for a replay of a run that predates it.
     versioned: bool = False
     fx_used: dict[int, list[Any]] = field(default_factory=dict)
+    # Read the transactions' fields once for the whole window (kept per process) and join
+    # them in memory, rather than join them in SQL for every chunk's credits: a run's chunks.
+    shared_transactions: bool = False
 
     def problem(self, person: Any, plan: Any, code: str, message: str) -> None:
         self.problems.append(
@@ -675,7 +679,9 @@ def _credits(ctx: _Context, people: Collection[int], start: dt.date, end: dt.dat
     )
     if narrow:
         qs = qs.filter(person_id__in=sorted(people))
-    if connection.vendor == "postgresql" and people:
+    if connection.vendor == "postgresql" and people and ctx.shared_transactions:
+        frame = _credit_rows_shared(ctx, qs, start, end)
+    elif connection.vendor == "postgresql" and people:
         frame = _credit_rows_copied(ctx, qs)
     else:
         frame = pd.DataFrame(list(qs.values_list(*_CREDIT_FIELDS)), columns=list(_CREDIT_NAMES))
@@ -787,6 +793,87 @@ def _credit_rows_copied(ctx: _Context, qs: Any) -> pd.DataFrame:
     return frame
 
 
+# A credit's own columns (``_COPIED_CREDITS`` up to its transaction's), with the transaction's
+# id as a number to look it up by.
+_COPIED_CREDITS_ONLY = (*_COPIED_CREDITS[:9], ("tx", np.int64, "c.transaction_id"))
+# The transactions' fields a credit row takes, read once for a window (``t``); collected_on as
+# a day ordinal, 0 for none.
+_COPIED_TRANSACTIONS = (
+    ("tx", np.int64, "t.id"),
+    ("transaction_type", "category", "t.kind"),
+    ("region", "category", "coalesce(t.region, '')"),
+    ("account", "category", "coalesce(t.account, '')"),
+    ("product", "category", "coalesce(t.product, '')"),
+    ("collected_on", np.int64, "coalesce(t.collected_on - DATE '0001-01-01' + 1, 0)"),
+)
+# The transactions of the last windows this process read (tenant, database, window, known_at)
+# -> the frame sorted by id: a run's chunks each read their credits and look their
+# transactions up here (transaction rows are not edited by a run's reads; the key's known_at
+# is the run's).
+_transactions_kept: LastUsed[tuple[Any, ...], pd.DataFrame] = LastUsed(2)
+
+
+def _window_transactions(ctx: _Context, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Return the fields of every transaction a credit dated in ``[start, end)`` (as known at
+    ``known_at``) points at, sorted by id: one read for all of a run's chunks in a process."""
+    key = (get_current_tenant().pk, connection.alias, start, end, ctx.known_at.isoformat())
+    kept = _transactions_kept.get(key)
+    if kept is not None:
+        return kept
+    credits = (
+        Credit.objects.filter(credit_date__gte=start, credit_date__lt=end)
+        .known_at(ctx.known_at)
+        .order_by()
+        .values("transaction_id")
+    )
+    sql, params = credits.query.sql_with_params()
+    select = ", ".join(expr for _, _, expr in _COPIED_TRANSACTIONS)
+    query = (
+        f"SELECT {select} FROM {Transaction._meta.db_table} t "  # noqa: S608 (the ORM's SQL)
+        f"WHERE t.id IN ({sql})"
+    )
+    frame = _copied(query, list(params), _COPIED_TRANSACTIONS, dates=False)
+    if not len(frame):
+        frame = pd.DataFrame(
+            {
+                name: pd.Series([], dtype=np.int64 if kind is np.int64 else "category")
+                for name, kind, _ in _COPIED_TRANSACTIONS
+            }
+        )
+    frame = frame.sort_values("tx", kind="stable").reset_index(drop=True)
+    _transactions_kept.put(key, frame)
+    return frame
+
+
+def _credit_rows_shared(ctx: _Context, qs: Any, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Return the rows :func:`_credit_rows_copied` reads (the same values and types), the
+    credits by ``COPY`` alone and their transactions' fields looked up in the window's
+    transactions read once (:func:`_window_transactions`)."""
+    sql, params = qs.values_list(*_CREDIT_FIELDS[:9]).query.sql_with_params()
+    select = ", ".join(expr for _, _, expr in _COPIED_CREDITS_ONLY)
+    frame = _copied(f"SELECT {select} FROM ({sql}) c", list(params), _COPIED_CREDITS_ONLY)  # noqa: S608
+    names = [name for name, _, _ in _COPIED_CREDITS]
+    if not len(frame):
+        return pd.DataFrame({name: pd.Series([], dtype=object) for name in names})
+    known = _window_transactions(ctx, start, end)
+    ids = known["tx"].to_numpy()
+    wanted = frame["tx"].to_numpy()
+    at = np.searchsorted(ids, wanted)
+    found = at < len(ids)
+    found[found] = ids[at[found]] == wanted[found]
+    if not found.all():  # (a credit of the window always has its transaction: never here)
+        raise ValueError("credits without their transactions in the window's read")
+    for name in ("transaction_type", "region", "account", "product"):
+        values = known[name].array  # (categorical: each text once)
+        names_of = np.asarray(values.categories, dtype=object)
+        frame[name] = names_of[values.codes[at]]
+    day = known["collected_on"].to_numpy()[at]
+    end_day, start_day = ctx.period.end.toordinal(), ctx.period.start.toordinal()
+    frame["collected"] = (day > 0) & (day < end_day)
+    frame["collected_now"] = (day > 0) & (day >= start_day) & (day < end_day)
+    return frame[names]
+
+
 # The roll-up totals' columns as ``COPY`` writes them, over the roll-ups query (``r``): the
 # frame :func:`_credits` made from the ORM's tuples, the amount already in ten-thousandths.
 _COPIED_ROLLUPS = (
@@ -812,7 +899,7 @@ def _rollup_rows_copied(qs: Any) -> pd.DataFrame:
 
 
 def _copied(
-    query: str, args: Sequence[Any], columns: Sequence[tuple[str, Any, str]]
+    query: str, args: Sequence[Any], columns: Sequence[tuple[str, Any, str]], *, dates: bool = True
 ) -> pd.DataFrame:
     """Return the rows of ``query`` read by ``COPY … TO STDOUT (FORMAT csv)`` and parsed by
     pandas' C reader into ``columns`` (name, type, SQL); ``date`` from day ordinals to dates."""
@@ -833,10 +920,12 @@ def _copied(
         keep_default_na=False,
         na_filter=False,
     )
+    if not dates:
+        return frame
     days = frame["date"].to_numpy()
     unique, inverse = np.unique(days, return_inverse=True)
-    dates = np.array([dt.date.fromordinal(int(d)) for d in unique] + [None], dtype=object)
-    frame["date"] = dates[inverse] if len(days) else dates[:0]
+    as_dates = np.array([dt.date.fromordinal(int(d)) for d in unique] + [None], dtype=object)
+    frame["date"] = as_dates[inverse] if len(days) else as_dates[:0]
     return frame
 
 
@@ -1365,6 +1454,29 @@ def people_for_period(
     return sorted({int(p) for p in rows["person"]}) if len(rows) else []
 
 
+def credit_counts(period_id: int, *, known_at: dt.datetime | None = None) -> dict[int, int]:
+    """Return how many credit and roll-up total rows each person has dated in the period, as
+    known at ``known_at`` (two grouped counts): what a chunk's reads and rows cost, for cutting
+    a run's people into chunks of even work."""
+    from django.db.models import Count
+
+    period = PeriodRow.objects.get(pk=period_id)
+    known = known_at or timezone.now()
+    counts: dict[int, int] = defaultdict(int)
+    for model in (Credit, CreditRollup):
+        rows = (
+            model.objects.filter(credit_date__gte=period.start, credit_date__lt=period.end)
+            .known_at(known)
+            .order_by()
+            .values("person_id")
+            .annotate(n=Count("pk"))
+            .values_list("person_id", "n")
+        )
+        for person, n in rows:
+            counts[int(person)] += int(n)
+    return dict(counts)
+
+
 def gather(
     *,
     period_id: int,
@@ -1373,14 +1485,19 @@ def gather(
     hierarchy_id: int | None = None,
     substitute: PlanVersion | None = None,
     pinned: Mapping[str, Any] | None = None,
+    shared_transactions: bool = False,
 ) -> Gathered:
     """Return the engine inputs of one period (all its people, or ``person_ids``), every
     problem that must stop a run, and what a replay must pin; reads only, set-based.
 
     ``substitute``: a plan version (a draft, for a preview) in force over the whole period in
     place of its plan's published versions. ``pinned``: a replayed run's pins, whose
-    ``fx_rates`` and ``crediting_rules`` stand for the tables (edited in place since)."""
+    ``fx_rates`` and ``crediting_rules`` stand for the tables (edited in place since).
+    ``shared_transactions`` (a run's chunks, PostgreSQL): the credits' transactions are read
+    once for the whole window and kept in this process, each chunk's credits looked up in
+    them, instead of a join over the transactions for every chunk (the same rows)."""
     ctx = _context(period_id, person_ids, known_at, hierarchy_id, substitute, pinned)
+    ctx.shared_transactions = shared_transactions
     tenant = get_current_tenant()
     fiscal_start = int(tenant.fiscal_year_start_month)
     versions = _versions(ctx)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -355,8 +356,9 @@ def _begin(run: CalculationRun) -> list[int]:
         }
         _fail(run, MSG_PROBLEMS.format(n=1), problems=[problem])
         return []
-    size = run.chunk_size
-    groups = [people[i : i + size] for i in range(0, len(people), size)]
+    groups = chunk_groups(
+        people, run.chunk_size, fetch.credit_counts(run.period_id, known_at=run.known_at)
+    )
     run.status = RunStatus.RUNNING
     run.phase = RunPhase.FETCH
     run.people_count = len(people)
@@ -365,6 +367,30 @@ def _begin(run: CalculationRun) -> list[int]:
     ids = _create_chunks(run, RunPhase.FETCH, groups)
     _report(run, done=0)
     return ids
+
+
+def chunk_groups(
+    people: Sequence[int], size: int, credits: Mapping[int, int] | None = None
+) -> list[list[int]]:
+    """Cut ``people`` (sorted) into as many chunks as ``size`` people a chunk makes, each a run
+    of consecutive people of about the same work: a person weighs their ``credits`` (credit and
+    roll-up rows) plus the average of them all (the per-person part of a chunk's work: segments,
+    measures, lines). Chunks by people alone put a quarter of ICM-1M's credits in the first
+    chunk and none in the last, so a second worker waited on the first. Without counts (or
+    none at all) the chunks are ``size`` people each, as before."""
+    count = -(-len(people) // size) if people else 0
+    if not credits or count <= 1:
+        return [list(people[i : i + size]) for i in range(0, len(people), size)]
+    got = np.array([credits.get(int(p), 0) for p in people], dtype=np.float64)
+    weights = got + got.mean()
+    ends = np.cumsum(weights)
+    # the first person of chunk k: where the running weight passes k / count of the total
+    cuts = np.searchsorted(ends, ends[-1] * np.arange(1, count) / count, side="right")
+    bounds = [0]
+    for k, cut in enumerate(cuts.tolist(), start=1):  # each chunk someone, as many chunks
+        bounds.append(min(max(int(cut), bounds[-1] + 1), len(people) - (count - k)))
+    bounds.append(len(people))
+    return [list(people[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 def _create_chunks(run: CalculationRun, phase: str, groups: Sequence[Sequence[int]]) -> list[int]:
@@ -528,6 +554,7 @@ def _chunk_inputs(
         person_ids=list(person_ids),
         known_at=run.known_at,
         pinned=replay_pins(run),
+        shared_transactions=True,
     )
     if not gathered.problems:
         _keep(key, gathered)
@@ -759,14 +786,13 @@ def _fetch_chunk(
     return meta, ph.segments_chunk(inputs), encoded
 
 
-def _keep_output(pk: int, run: CalculationRun, meta: Any, tables: Any) -> None:
-    """Keep an output this worker wrote as its readers will unpack it, once it is committed:
-    the worker's later phases and reduces then read it without decoding it (the engine's
-    tables are what they read back, :mod:`engine.phases.chunks`; the head is read back as its
-    JSON)."""
-    head = json.loads(json.dumps(meta, sort_keys=True, default=str))
+def _keep_output(pk: int, run: CalculationRun, head: Any, tables: Any) -> None:
+    """Keep an output this worker wrote as its readers unpack it (``head`` and ``tables`` as
+    :func:`payouts.chunk_tables.encode_kept` gives them: the values written, with the types a
+    decode gives back), once it is committed: the worker's later phases and reduces then read
+    it without decoding it, and read what any other worker would."""
     key = (pk, run.known_at.isoformat())
-    transaction.on_commit(lambda: _unpacked.put(key, (head, dict(tables or {}))))
+    transaction.on_commit(lambda: _unpacked.put(key, (head, tables)))
 
 
 def _store(
@@ -778,7 +804,7 @@ def _store(
 ) -> str:
     """Store a chunk's output (its head ``meta`` and ``tables``; a fetch chunk's encoded
     ``inputs`` too) and mark it done, once: a second finisher finds it done."""
-    output = _pack(meta, tables)
+    output, head, kept = chunk_tables.encode_kept(meta, tables)
     with transaction.atomic():
         locked = (
             RunChunk.objects.select_for_update()
@@ -801,7 +827,7 @@ def _store(
         locked.error = ""
         locked.inputs = inputs
         locked.save(update_fields=["status", "output", "inputs", "finished_at", "error"])
-        _keep_output(chunk.pk, chunk.run, meta, tables)
+        _keep_output(chunk.pk, chunk.run, head, kept)
     run = chunk.run
     _report(run, done=_done_count(run))
     return "done"
@@ -823,7 +849,7 @@ def _reduce_then_next(run: CalculationRun, phase: str) -> list[int]:
     if not run.chunks.filter(phase=RunPhase.REDUCE, number=number).exists():
         run.phase = RunPhase.REDUCE
         run.save(update_fields=["phase"])
-        tables = _reduce(run, number)
+        output, head, kept = chunk_tables.encode_kept({}, _reduce(run, number))
         reduced = RunChunk.objects.create(
             run=run,
             phase=RunPhase.REDUCE,
@@ -834,9 +860,9 @@ def _reduce_then_next(run: CalculationRun, phase: str) -> list[int]:
             claimed_at=timezone.now(),
             finished_at=timezone.now(),
             worker=_worker_name(),
-            output=_pack({}, tables),
+            output=output,
         )
-        _keep_output(reduced.pk, run, {}, tables)
+        _keep_output(reduced.pk, run, head, kept)
     run.phase = following
     run.save(update_fields=["phase"])
     created = _create_chunks(run, following, groups)
@@ -1090,8 +1116,7 @@ def _e4_texts(e4: np.ndarray) -> list[str]:
 def _id_text(ids: pd.Series) -> list[str | None]:
     """A credit's or transaction's id as text for ``COPY``: None (NULL) for a roll-up total's
     (not digits), exactly as :func:`_int_or_none`."""
-    text = ids.astype(str)
-    return [t if ok else None for t, ok in zip(text.tolist(), text.str.isdigit(), strict=True)]
+    return [t if t.isdigit() else None for t in map(str, ids.tolist())]
 
 
 def write_summaries(run: CalculationRun, chunks: Sequence[int]) -> int:

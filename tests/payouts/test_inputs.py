@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from core.tenancy import tenant_scope
 from engine import compute
@@ -788,3 +791,31 @@ def test_row_level_security_keeps_another_tenant_out_even_unscoped(
     assert got.people
     assert not set(got.people) & b_people
     assert not {int(p) for p in got.inputs.credits["person_id"]} & b_people
+
+
+def test_a_runs_chunks_read_the_windows_transactions_once_and_get_the_same_rows(
+    in_world: World,
+) -> None:
+    # given everyone on a plan, gathered in two halves as a run's chunks are
+    w = in_world
+    known_at = timezone.now()
+    people = fetch.people_for_period(w.period.pk, known_at=known_at)
+    halves = [people[: len(people) // 2], people[len(people) // 2 :]]
+    fetch._transactions_kept.clear()
+    for half in halves:
+        joined = fetch.gather(period_id=w.period.pk, person_ids=half, known_at=known_at)
+        shared = fetch.gather(
+            period_id=w.period.pk, person_ids=half, known_at=known_at, shared_transactions=True
+        )
+        # then the credits (their transactions' fields, collected flags) are the join's, exactly
+        for name in ("credits", "history_credits"):
+            a, b = getattr(joined.inputs, name), getattr(shared.inputs, name)
+            pd.testing.assert_frame_equal(a, b)
+            for column in a.columns:
+                assert [type(v) for v in a[column].tolist()] == [
+                    type(v) for v in b[column].tolist()
+                ], column
+        assert joined.inputs.collected_transactions == shared.inputs.collected_transactions
+        assert joined.pins == shared.pins
+    # and on PostgreSQL the window's transactions were read once for both halves
+    assert len(fetch._transactions_kept) == (1 if connection.vendor == "postgresql" else 0)

@@ -315,3 +315,39 @@ def test_an_engine_error_in_a_chunk_fails_the_run_with_its_reason(sales, monkeyp
     monkeypatch.undo()
     retry = _go(runs.run_retry, run_id=run.pk, user_id=None)
     assert retry.status == RunStatus.SUCCEEDED and retry.retry_of_id == run.pk
+
+
+def test_people_are_cut_into_chunks_of_even_work_not_even_heads():
+    people = list(range(1, 101))
+    credits = {1: 5_000, 2: 3_000, **dict.fromkeys(range(3, 101), 10)}
+    groups = runs.chunk_groups(people, 25, credits)
+    # as many chunks as 25 people a chunk, consecutive, everyone once
+    assert len(groups) == 4
+    assert [p for g in groups for p in g] == people
+    mean = sum(credits.values()) / len(people)
+    work = [sum(credits.get(p, 0) + mean for p in g) for g in groups]
+    # the heavy first people share no chunk with the long light tail
+    assert groups[0] == [1] and len(groups[-1]) > 25
+    assert max(work) < 2 * min(work)
+    # without counts: chunks of 25 as before
+    assert runs.chunk_groups(people, 25, {}) == [people[i : i + 25] for i in range(0, 100, 25)]
+    assert runs.chunk_groups(people, 1000, credits) == [people]
+    assert runs.chunk_groups([], 25, credits) == []
+    # one chunk a person at most, however heavy one is
+    assert runs.chunk_groups([1, 2, 3], 1, {1: 10**6}) == [[1], [2], [3]]
+
+
+def test_a_run_chunks_by_credits_and_pays_as_chunks_by_people(sales):
+    counts = fetch.credit_counts(sales.period.pk)
+    assert sum(counts.values()) > 0
+    one = _start(sales.period.pk, chunk_size=3)
+    groups = list(
+        RunChunk.objects.filter(run=one, phase=RunPhase.FETCH)
+        .order_by("number")
+        .values_list("person_ids", flat=True)
+    )
+    people = fetch.people_for_period(sales.period.pk, known_at=one.known_at)
+    assert groups == runs.chunk_groups(people, 3, counts)
+    assert [p for g in groups for p in g] == people
+    whole = _start(sales.period.pk, chunk_size=100)
+    assert one.result_hash == whole.result_hash and one.totals == whole.totals
