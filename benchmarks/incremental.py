@@ -134,6 +134,25 @@ def _analyze() -> None:
             cursor.execute(f"ANALYZE {table}")
 
 
+def _latency_figures(
+    latencies: list[float], passes: list[float], last: Any, fresh: Any, full_s: float
+) -> dict[str, Any]:
+    """The figures both modes report: latencies, pass times, the full run and the hash check."""
+    p95 = percentile(latencies, 95)
+    return {
+        "lines": last.line_count,
+        "chunks": len(last.pins["live"]["groups"]),
+        "changes": len(latencies),
+        "incremental_p50_ms": statistics.median(latencies),
+        "incremental_p95_ms": p95,
+        "incremental_max_ms": max(latencies),
+        "pass_p50_ms": statistics.median(passes) if passes else 0.0,
+        "full_run_s": full_s,
+        "ratio_p95_vs_full": p95 / 1000 / full_s if full_s else 0.0,
+        "equal_to_full": fresh.result_hash == last.result_hash,
+    }
+
+
 def _icm() -> dict[str, Any]:
     """ICM-1M: the full run on two workers, then one worker's live runs for single changes."""
     from django.conf import settings
@@ -211,22 +230,12 @@ def _icm() -> dict[str, Any]:
         credits = Credit.objects.filter(
             credit_date__gte=period.start, credit_date__lt=period.end, superseded_at__isnull=True
         ).count()
-        p95 = percentile(latencies, 95)
         return {
             "data": "ICM-1M" if payout_run.PAYEES == 10_000 else f"icm-{payout_run.PAYEES}",
             "people": last.people_count,
             "credits": credits,
-            "lines": last.line_count,
-            "chunks": len(last.pins["live"]["groups"]),
-            "changes": len(latencies),
-            "incremental_p50_ms": statistics.median(latencies),
-            "incremental_p95_ms": p95,
-            "incremental_max_ms": max(latencies),
-            "pass_p50_ms": statistics.median(passes) if passes else 0.0,
             "base_live_s": base_ms / 1000,
-            "full_run_s": full_s,
-            "ratio_p95_vs_full": p95 / 1000 / full_s if full_s else 0.0,
-            "equal_to_full": fresh.result_hash == last.result_hash,
+            **_latency_figures(latencies, passes, last, fresh, full_s),
         }
 
 
@@ -306,20 +315,8 @@ def _one_size(people: int) -> dict[str, Any]:
             fresh = runs.run_execute(
                 run_id=runs.run_start(period_id=period.pk, trigger="api", user_id=None).pk
             )
-            p95 = percentile(latencies, 95)
-            return {
-                "people": people + 1,
-                "lines": last.line_count,
-                "chunks": len(last.pins["live"]["groups"]),
-                "changes": len(latencies),
-                "incremental_p50_ms": statistics.median(latencies),
-                "incremental_p95_ms": p95,
-                "incremental_max_ms": max(latencies),
-                "pass_p50_ms": statistics.median(passes) if passes else 0.0,
-                "full_run_s": full_s,
-                "ratio_p95_vs_full": p95 / 1000 / full_s if full_s else 0.0,
-                "equal_to_full": fresh.result_hash == last.result_hash,
-            }
+            figures = _latency_figures(latencies, passes, last, fresh, full_s)
+            return {"people": people + 1, **figures}
     finally:
         Tenant.objects.filter(pk=tenant.pk).update(is_active=False)
 
