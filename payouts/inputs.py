@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.caches import LastUsed
@@ -1458,8 +1458,6 @@ def credit_counts(period_id: int, *, known_at: dt.datetime | None = None) -> dic
     """Return how many credit and roll-up total rows each person has dated in the period, as
     known at ``known_at`` (two grouped counts): what a chunk's reads and rows cost, for cutting
     a run's people into chunks of even work."""
-    from django.db.models import Count
-
     period = PeriodRow.objects.get(pk=period_id)
     known = known_at or timezone.now()
     counts: dict[int, int] = defaultdict(int)

@@ -385,10 +385,13 @@ class _Calc:
         self.inputs.update(self._decoded([k for k in todo if k not in self.dirty]))
         todo = [k for k in todo if k not in self.inputs]
         batches: list[list[int]] = []
+        filled = GATHER_BATCH
         for k in todo:  # a full pass's chunks in batches of about GATHER_BATCH people
-            if not batches or sum(len(self.groups[j]) for j in batches[-1]) >= GATHER_BATCH:
+            if filled >= GATHER_BATCH:
                 batches.append([])
+                filled = 0
             batches[-1].append(k)
+            filled += len(self.groups[k])
         problems: list[dict[str, Any]] = []
         for batch in batches:
             problems += self._gather(batch)
