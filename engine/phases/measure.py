@@ -45,21 +45,27 @@ class MeasureRows(Sequence[dict[str, Any]]):
     Otherwise a list: ``rows[i]`` and ``rows[i] = {...}`` by position.
     """
 
-    __slots__ = ("_lazy", "_rows")
+    __slots__ = ("_blocks", "_rows", "_sids")
 
     def __init__(self, n: int) -> None:
         self._rows: list[dict[str, Any] | None] = [{} for _ in range(n)]
-        self._lazy: list[tuple[PlainColumns, int] | None] = [None] * n
+        # Two flat columns, not a (block, row) tuple per segment: at 100k payees those
+        # tuples were 220k objects for the cyclic collector to walk once it is back on.
+        self._blocks: list[PlainColumns | None] = [None] * n
+        self._sids: list[int] = [0] * n
 
     def columns(self, positions: list[int], block: PlainColumns) -> None:
         """Leave the dicts at ``positions`` to be built from ``block`` (its ``sids``' rows)."""
+        rows, blocks, sids = self._rows, self._blocks, self._sids
         for pos, sid in zip(positions, block.sids, strict=True):
-            self._rows[pos] = None
-            self._lazy[pos] = (block, sid)
+            rows[pos] = None
+            blocks[pos] = block
+            sids[pos] = sid
 
     def plain(self, pos: int) -> tuple[PlainColumns, int] | None:
         """Return the columns and row of a dict not built yet (None once built or set)."""
-        return self._lazy[pos] if self._rows[pos] is None else None
+        block = self._blocks[pos]
+        return (block, self._sids[pos]) if block is not None and self._rows[pos] is None else None
 
     @overload
     def __getitem__(self, i: int) -> dict[str, Any]: ...
@@ -72,9 +78,9 @@ class MeasureRows(Sequence[dict[str, Any]]):
             return [self[k] for k in range(len(self._rows))[i]]
         got = self._rows[i]
         if got is None:
-            lazy = self._lazy[i]
-            assert lazy is not None
-            got = self._rows[i] = lazy[0].row(lazy[1])
+            block = self._blocks[i]
+            assert block is not None
+            got = self._rows[i] = block.row(self._sids[i])
         return got
 
     def __setitem__(self, i: int, value: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ The hash depends on the result only, never on the path taken (see docs/engine.md
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -243,6 +244,40 @@ def _key_columns(rows: Sequence[PayoutLine | Trace], order: Callable[[str, str],
     )
 
 
+def _inserted_order(general: Keys, fast: FastOut, order: Callable[[str, str], int]) -> list[int]:
+    """Return :func:`_merged_order` of a few general rows (already sorted) and the fast rows.
+
+    The fast rows' own order (:meth:`FastOut.order`, from integers) stays; each general row
+    is placed by a binary search on the fast rows' keys, built only for the rows it visits.
+    """
+    ng = len(general[0])
+    fast_sorted = (fast.order(order) + ng).tolist()
+    starts = np.cumsum([0, *(len(r.kept) for r in fast.rows)]).tolist()
+    columns: dict[int, tuple[Sequence[str], Sequence[int], str, int, str]] = {}
+
+    def key(g: int) -> tuple[str, str, int, int, str]:
+        at = g - ng
+        b = bisect.bisect_right(starts, at) - 1
+        got = columns.get(b)
+        if got is None:
+            r = fast.rows[b]
+            pid, cid = r.block.plan.id, r.block.component.id
+            person, index = r.keys()
+            got = columns[b] = (person, index, pid, order(cid, pid), cid)
+        j = at - starts[b]
+        return (got[0][j], got[2], got[1][j], got[3], got[4])
+
+    out: list[int] = []
+    lo = 0
+    for i, row in enumerate(zip(*general, strict=True)):
+        at = bisect.bisect_left(fast_sorted, row, lo=lo, key=key)
+        out += fast_sorted[lo:at]
+        out.append(i)
+        lo = at
+    out += fast_sorted[lo:]
+    return out
+
+
 def _merged_order(general: Keys, fast: Keys) -> IntArray:
     """Return the canonical order of general rows (already sorted) followed by fast rows.
 
@@ -362,13 +397,17 @@ def _assemble_fast(
     if not lines and not traces:  # every row fast (as a rule): in the segments' order
         line_order = trace_order = fast.order(order).tolist()
     else:
-        fast_keys = fast.keys(order)
         line_keys, trace_keys = _key_columns(lines, order), _key_columns(traces, order)
-        line_order = _merged_order(line_keys, fast_keys).tolist()
         # the same general keys give the same order
         same = all(len(a) == len(b) for a, b in zip(line_keys, trace_keys, strict=True))
         same = same and line_keys == trace_keys
-        trace_order = line_order if same else _merged_order(trace_keys, fast_keys).tolist()
+        if (len(lines) + len(traces)) * 64 < len(fast):  # a few general rows: placed by search
+            line_order = _inserted_order(line_keys, fast, order)
+            trace_order = line_order if same else _inserted_order(trace_keys, fast, order)
+        else:
+            fast_keys = fast.keys(order)
+            line_order = _merged_order(line_keys, fast_keys).tolist()
+            trace_order = line_order if same else _merged_order(trace_keys, fast_keys).tolist()
     line_texts = [_line_text(ln) for ln in lines]
     trace_texts = _trace_texts(traces)
     for r in fast.rows:

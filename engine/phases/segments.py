@@ -106,46 +106,53 @@ def build_segments(inputs: Inputs) -> list[Segment]:
     a = inputs.assignments
     t = inputs.timeline
     p0, p1 = day_number(period.start), day_number(period.end)
-    af = pd.DataFrame(
-        {
-            "person": a["person_id"].to_numpy(),
-            "key": a["person_id"].astype(str).to_numpy(),
-            "plan_id": a["plan_id"].astype(str).to_numpy(),
-            "a_start": ms.to_days(a["start"]),
-            "a_end": ms.to_days(a["end"]),
-            "ti": a["target_incentive_e4"].to_numpy(),
-            "a_role": a["role"].to_numpy() if "role" in a.columns else None,
-            "hire": a["hire_date"].to_numpy() if "hire_date" in a.columns else None,
-        }
-    )
-    tf = pd.DataFrame(
-        {
-            "key": t["person_id"].astype(str).to_numpy(),
-            "t_start": ms.to_days(t["start"]),
-            "t_end": ms.to_days(t["end"]),
-            "node_id": t["node_id"].astype(str).to_numpy(),
-            "role": t["role"].astype(str).to_numpy(),
-            "allocation": t["allocation"].to_numpy(),
-        }
-    )
-    j = af.merge(tf, on="key")
-    role_ok = j["a_role"].isna() | (j["a_role"].astype(str) == j["role"])
-    j = j[role_ok]
-    j = j.assign(
-        start=np.maximum(np.maximum(j["a_start"], j["t_start"]), p0),
-        end=np.minimum(np.minimum(j["a_end"], j["t_end"]), p1),
-    )
-    j = j[j["start"] < j["end"]].sort_values(["key", "plan_id", "start"], kind="stable")
-    unknown = sorted(set(j["plan_id"]) - set(inputs.plans))
+    # assignments x timeline on the person, column by column: the person keys coded in
+    # Python's string order (the segments' order), the join by a search in the coded keys.
+    a_key = a["person_id"].astype(str).to_numpy(dtype=object)
+    t_key = t["person_id"].astype(str).to_numpy(dtype=object)
+    na = len(a_key)
+    key_code, _ = pd.factorize(np.concatenate([a_key, t_key]), sort=True)
+    a_code, t_code = key_code[:na], key_code[na:]
+    t_order = np.argsort(t_code, kind="stable")
+    t_sorted = t_code[t_order]
+    lo = np.searchsorted(t_sorted, a_code, side="left")
+    width = np.searchsorted(t_sorted, a_code, side="right") - lo
+    left = np.repeat(np.arange(na, dtype=np.int64), width)
+    offsets = np.arange(len(left), dtype=np.int64) - np.repeat(np.cumsum(width) - width, width)
+    right = t_order[np.repeat(lo, width) + offsets]
+    t_role = t["role"].astype(str).to_numpy(dtype=object)[right]
+    keep = np.ones(len(left), dtype=bool)
+    if "role" in a.columns:  # an assignment for one role only: that role's stretches
+        a_role = a["role"].to_numpy(dtype=object)[left]
+        keep = pd.isna(a_role) | (a_role.astype(str) == t_role)
+    start = np.maximum(np.maximum(ms.to_days(a["start"])[left], ms.to_days(t["start"])[right]), p0)
+    end = np.minimum(np.minimum(ms.to_days(a["end"])[left], ms.to_days(t["end"])[right]), p1)
+    keep &= start < end
+    left, right, start, end, t_role = left[keep], right[keep], start[keep], end[keep], t_role[keep]
+    plan_all = a["plan_id"].astype(str).to_numpy(dtype=object)
+    plan_rank, _ = pd.factorize(plan_all, sort=True)
+    sort = np.lexsort((start, plan_rank[left], a_code[left]))  # stable: ties keep join order
+    left, right, t_role = left[sort], right[sort], t_role[sort]
+    starts_a = start[sort].astype(np.int64)
+    ends_a = end[sort].astype(np.int64)
+    keys_a = a_key[left]
+    plans_a = plan_all[left]
+    j = {
+        "person": a["person_id"].to_numpy()[left],
+        "key": keys_a,
+        "plan_id": plans_a,
+        "node_id": t["node_id"].astype(str).to_numpy(dtype=object)[right],
+        "role": t_role,
+        "allocation": t["allocation"].to_numpy()[right],
+        "ti": a["target_incentive_e4"].to_numpy()[left],
+        "hire": a["hire_date"].to_numpy()[left] if "hire_date" in a.columns else None,
+    }
+    unknown = sorted(set(plans_a.tolist()) - set(inputs.plans))
     if unknown:
         raise InputError(f"assignments: unknown plan(s) {', '.join(unknown)}")
-    keys_a = j["key"].to_numpy()
-    plans_a = j["plan_id"].to_numpy()
-    starts_a = j["start"].to_numpy(dtype=np.int64)
-    ends_a = j["end"].to_numpy(dtype=np.int64)
     # A segment's index among its (person, plan)'s, and overlaps, column-wise.
-    same = np.zeros(len(j), dtype=bool)
-    if len(j) > 1:
+    same = np.zeros(len(keys_a), dtype=bool)
+    if len(keys_a) > 1:
         same[1:] = (keys_a[1:] == keys_a[:-1]) & (plans_a[1:] == plans_a[:-1])
     overlapping = np.flatnonzero(same[1:] & (starts_a[1:] < ends_a[:-1])) + 1
     if len(overlapping):
@@ -154,8 +161,8 @@ def build_segments(inputs: Inputs) -> list[Segment]:
             f"timeline: person {keys_a[i]} has overlapping segments on plan {plans_a[i]} "
             f"from {from_day_number(int(starts_a[i]))}"
         )
-    positions = np.arange(len(j), dtype=np.int64)
-    group_start = np.maximum.accumulate(np.where(same, 0, positions)) if len(j) else positions
+    positions = np.arange(len(keys_a), dtype=np.int64)
+    group_start = np.maximum.accumulate(np.where(same, 0, positions)) if len(keys_a) else positions
     indexes = (positions - group_start).tolist()
     period_days = period.days
     cols = [j[c].tolist() for c in ("person", "key", "plan_id", "node_id", "role", "allocation")]
@@ -173,16 +180,38 @@ def build_segments(inputs: Inputs) -> list[Segment]:
     by_row = {  # plans whose figures need the row's dates or hire date
         pid for pid, p in inputs.plans.items() if p.proration.startswith("months") or p.ramp
     }
-    for i, (key, plan_id, start, end, alloc) in enumerate(
-        zip(keys, plan_ids, starts, ends, allocs, strict=True)
-    ):
-        alloc_key = (type(alloc), str(alloc))  # the text: 0.5 and 0.50 render differently
+    # The figures depend on (plan, days, allocation text) only, or on the row's dates for a
+    # months policy: worked out once per distinct combination, each shared by its rows.
+    days_a = ends_a - starts_a
+    alloc_texts = list(map(str, allocs))
+    alloc_keys: list[str] = alloc_texts
+    if len(set(map(type, allocs))) > 1:  # the type too: the same text of two types differs
+        alloc_keys = [f"{type(v).__name__}:{t}" for v, t in zip(allocs, alloc_texts, strict=True)]
+    alloc_codes, alloc_uniques = pd.factorize(np.array(alloc_keys, dtype=object))
+    plan_codes, plan_uniques = pd.factorize(plans_a)
+    months_plans = {
+        i for i, pid in enumerate(plan_uniques) if inputs.plans[pid].proration.startswith("months")
+    }
+    row_codes = (plan_codes.astype(np.int64) * (int(days_a.max(initial=0)) + 1) + days_a) * max(
+        len(alloc_uniques), 1
+    ) + alloc_codes
+    if months_plans:  # a months policy reads each row's dates: a combination of its own
+        by_months = np.isin(plan_codes, list(months_plans))
+        row_codes = np.where(by_months, -1 - np.arange(n, dtype=np.int64), row_codes)
+    combo_of, combo_first = pd.factorize(row_codes)
+    firsts = np.full(len(combo_first), n, dtype=np.int64)
+    np.minimum.at(firsts, combo_of, np.arange(n, dtype=np.int64))
+    combo_alloc: list[Decimal] = []
+    combo_pr: list[tuple[Decimal, Decimal, Decimal]] = []
+    for i in firsts.tolist():
+        key, plan_id, start, end, alloc = keys[i], plan_ids[i], starts[i], ends[i], allocs[i]
+        alloc_key = (type(alloc), alloc_texts[i])  # the text: 0.5 and 0.50 render differently
         allocation = allocations.get(alloc_key)
         if allocation is None:
             allocation = allocations[alloc_key] = to_decimal(alloc)
             if not ZERO <= allocation <= ONE:
                 raise InputError(f"timeline: person {key} allocation {allocation} not in [0, 1]")
-        alloc_col[i] = allocation
+        combo_alloc.append(allocation)
         plan = inputs.plans[plan_id]
         months = (0, 0)
         if plan_id in by_row and plan.proration.startswith("months"):
@@ -197,9 +226,14 @@ def build_segments(inputs: Inputs) -> list[Segment]:
                 plan.proration, end - start, period_days, allocation, months
             )
             pr = prorations[pr_key] = (num, den, div(num, den))
-        num_col[i], den_col[i], factor_col[i] = pr
+        combo_pr.append(pr)
+    if n:
+        combos = combo_of.tolist()
+        alloc_col = list(map(combo_alloc.__getitem__, combos))
+        got = list(map(combo_pr.__getitem__, combos))
+        num_col, den_col, factor_col = (list(c) for c in zip(*got, strict=True))
     if by_row:
-        hires = j["hire"].tolist()
+        hires = j["hire"].tolist() if j["hire"] is not None else [None] * n
         for i, plan_id in enumerate(plan_ids):
             plan = inputs.plans[plan_id]
             hire = hires[i]
@@ -210,7 +244,8 @@ def build_segments(inputs: Inputs) -> list[Segment]:
                 for ramp in plan.ramp:
                     if ramp.period == ramp_period:
                         quota_factors[i] = ramp.quota_factor
-    ti_e4 = [int(ti) for ti in j["ti"].tolist()]
+    ti = j["ti"]
+    ti_e4 = ti.tolist() if ti.dtype.kind in "iu" else [int(x) for x in ti.tolist()]
     return list(
         map(
             tuple.__new__,  # Segment._make without its call

@@ -9,6 +9,9 @@ the other payees' lines alone. (No timing here: speed is measured by ``make benc
 
 from __future__ import annotations
 
+import dataclasses
+
+import pandas as pd
 import pytest
 
 from benchmarks import engine as bench
@@ -39,3 +42,34 @@ def test_the_check_fails_when_the_reference_differs() -> None:
     contributions.loc[0, "amount_e4"] += 1
     with pytest.raises(AssertionError, match="amount_e4"):
         bench.check_equal(result, bench.Reference(ref.lines, contributions))
+
+
+def test_a_few_general_rows_among_many_fast_ones_are_placed_as_the_general_path_orders_them() -> (
+    None
+):
+    """The benchmark's managers (a few general rows) among 1,000 fast payees: the search that
+    places them (``_inserted_order``) gives the order and hash the all-general path gives."""
+    inputs = bench.generate(payees=1_000, transactions=5_000).inputs
+    held = inputs.credits.drop_duplicates("person_id").iloc[[3, 500, 900]]  # general: holds
+    plan_of = dict(zip(inputs.assignments["person_id"], inputs.assignments["plan_id"], strict=True))
+    holds = pd.DataFrame(
+        {
+            "transaction_id": held["transaction_id"].to_numpy(),
+            "person_id": held["person_id"].to_numpy(),
+            "plan_id": [plan_of[p] for p in held["person_id"]],
+            "component_id": "commission",
+            "amount_e4": 10_000,
+        }
+    )
+    inputs = dataclasses.replace(inputs, holds=holds)
+    fast, slow = compute(inputs), compute(inputs, fast=False)
+    fast_traces = sum(t.source is not None for t in fast.traces)
+    assert 64 * (len(fast.lines) - fast_traces) < fast_traces, "a few general rows only"
+    assert len(fast.lines) > fast_traces, "and some general rows"
+    keys = [(ln.person_id, ln.plan_id, ln.segment, ln.component_id) for ln in fast.lines]
+    assert keys == [(ln.person_id, ln.plan_id, ln.segment, ln.component_id) for ln in slow.lines]
+    assert [(t.person_id, t.plan_id) for t in fast.traces] == [
+        (t.person_id, t.plan_id) for t in slow.traces
+    ]
+    assert fast.lines == slow.lines
+    assert fast.result_hash == slow.result_hash
