@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from core.tenancy import tenant_scope
@@ -174,3 +178,65 @@ def test_a_counted_credit_reads_counted_not_zero_money(client, org, written):
     # her credits on the earnings page read the same way
     earnings = _text(_as(client, written.users["erin"]).get(f"/earnings/?period={written.q2.pk}"))
     assert earnings.count('1&nbsp;<span class="muted">meeting</span>') == 2
+
+
+def _attributed_credits(org, written, *, rule: str, deal: str) -> str:
+    """Return Erin's /earnings/ page with her credits attributed, under a long rule name and
+    long deal ids (the demo's "Pipeline attribution (W-shaped)" rule squeezes the columns)."""
+    from incentives.models import Credit, CreditingRule, Transaction
+
+    with tenant_scope(org.tenant):
+        CreditingRule.objects.update(name=rule)
+        Credit.objects.update(kind="attribution")
+        for n, tx in enumerate(Transaction.objects.order_by("pk")):
+            Transaction.objects.filter(pk=tx.pk).update(external_id=f"{deal}-{n}")
+    client = Client()
+    client.force_login(written.users["erin"])
+    return client.get("/earnings/").content.decode()
+
+
+def test_a_credits_kind_breaks_between_words_only(org, written):
+    # given / when
+    html = _attributed_credits(org, written, rule="Owner", deal="D")
+    # then: the Kind cell keeps its words whole, by a rule the stylesheet has
+    cells = re.findall(r'<td data-label="Kind"([^>]*)>([^<]*)</td>', html)
+    assert cells and all(cell == (' class="words"', "Attribution") for cell in cells)
+    css = (Path(settings.BASE_DIR) / "static" / "quotient" / "app.css").read_text()
+    assert "table.data td.words { overflow-wrap: normal; }" in css
+
+
+@pytest.mark.needs_browser
+def test_attribution_is_not_broken_mid_word_at_1280_px(org, written):
+    # given: long rule names and deal ids, which leave the Kind column little room
+    html = _attributed_credits(
+        org,
+        written,
+        rule="Pipeline attribution (W-shaped) across the inbound marketing funnel, EMEA and NA",
+        deal="DEMO-INBOUND-E1042-ACCOUNT-RENEWAL",
+    )
+    css = Path(settings.BASE_DIR) / "static" / "quotient" / "app.css"
+    # when: drawn by Chromium at a laptop's width, with the real stylesheet (the database work
+    # is done first: Django refuses queries while Playwright's event loop runs in this thread)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = chromium.new_page(viewport={"width": 1280, "height": 860})
+            page.set_content(html)
+            page.add_style_tag(path=str(css))
+            kinds = page.evaluate(
+                """() => [...document.querySelectorAll('#my-credits td[data-label="Kind"]')]
+                    .map(td => {
+                        const range = document.createRange();
+                        range.selectNodeContents(td);
+                        const tops = [...range.getClientRects()].map(r => Math.round(r.top));
+                        return [td.textContent, new Set(tops).size];
+                    })"""
+            )
+        finally:
+            chromium.close()
+    # then: "Attribution" on one line in every row (it was "Attribu / tion")
+    assert kinds and all(kind == ["Attribution", 1] for kind in kinds), kinds

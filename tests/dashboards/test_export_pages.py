@@ -14,7 +14,7 @@ from core.tenancy import tenant_scope
 from payouts import exports
 from payouts.models import EarningCode, EntryKind, ExportBatch, LedgerEntry
 from tests.factories.hierarchy import MembershipFactory, UserFactory
-from tests.payouts.exports_fixtures import approved_period
+from tests.payouts.exports_fixtures import approved_period, entry
 
 
 def _member(tenant: Any, email: str, roles: list[str]) -> Client:
@@ -125,3 +125,19 @@ def test_a_tenant_admin_reads_and_an_employee_sees_nothing(approved: Any, org: A
     for url in ("/exports/", f"/exports/{batch.pk}/", "/exports/earning-codes/"):
         assert employee.get(url).status_code == 404, url
     assert 'href="/exports/"' not in employee.get("/").content.decode()
+
+
+def test_the_batch_lines_name_components_as_the_statement_does(
+    finance: Client, approved: Any, org: Any
+) -> None:
+    # given: a batch with a component whose id has an underscore, and a line with no component
+    with tenant_scope(org.tenant):
+        entry(org.erin, approved.period, EntryKind.ADJUSTMENT, "40.00", component_id="per_meeting")
+        entry(org.wes, approved.period, EntryKind.ADJUSTMENT, "3.00")
+        batch, _ = exports.export_batch_create(period_ids=[approved.period.pk], idempotency_key="k")
+    # when
+    html = finance.get(f"/exports/{batch.pk}/").content.decode()
+    # then: the earnings statement's component label (the `label` filter), never the raw id
+    cells = re.findall(r'<td data-label="Component">([^<]*)</td>', html)
+    assert set(cells) == {"Commission", "Spiff", "Per meeting", "—"}
+    assert "per_meeting" not in html
