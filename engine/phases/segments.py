@@ -171,10 +171,6 @@ def build_segments(inputs: Inputs) -> list[Segment]:
     allocations: dict[tuple[type, str], Decimal] = {}
     prorations: dict[tuple[str, int, str, tuple[int, int]], tuple[Decimal, Decimal, Decimal]] = {}
     n = len(keys)
-    alloc_col: list[Decimal] = [ONE] * n
-    factor_col: list[Decimal] = [ONE] * n
-    num_col: list[Decimal] = [ONE] * n
-    den_col: list[Decimal] = [ONE] * n
     quota_factors: list[Decimal] = [ONE] * n
     ramp_periods: list[int | None] = [None] * n
     by_row = {  # plans whose figures need the row's dates or hire date
@@ -202,7 +198,9 @@ def build_segments(inputs: Inputs) -> list[Segment]:
     firsts = np.full(len(combo_first), n, dtype=np.int64)
     np.minimum.at(firsts, combo_of, np.arange(n, dtype=np.int64))
     combo_alloc: list[Decimal] = []
-    combo_pr: list[tuple[Decimal, Decimal, Decimal]] = []
+    combo_num: list[Decimal] = []
+    combo_den: list[Decimal] = []
+    combo_factor: list[Decimal] = []
     for i in firsts.tolist():
         key, plan_id, start, end, alloc = keys[i], plan_ids[i], starts[i], ends[i], allocs[i]
         alloc_key = (type(alloc), alloc_texts[i])  # the text: 0.5 and 0.50 render differently
@@ -226,12 +224,14 @@ def build_segments(inputs: Inputs) -> list[Segment]:
                 plan.proration, end - start, period_days, allocation, months
             )
             pr = prorations[pr_key] = (num, den, div(num, den))
-        combo_pr.append(pr)
-    if n:
-        combos = combo_of.tolist()
-        alloc_col = list(map(combo_alloc.__getitem__, combos))
-        got = list(map(combo_pr.__getitem__, combos))
-        num_col, den_col, factor_col = (list(c) for c in zip(*got, strict=True))
+        combo_num.append(pr[0])
+        combo_den.append(pr[1])
+        combo_factor.append(pr[2])
+    combos = combo_of.tolist()
+    alloc_col = list(map(combo_alloc.__getitem__, combos))
+    num_col, den_col, factor_col = (
+        list(map(column.__getitem__, combos)) for column in (combo_num, combo_den, combo_factor)
+    )
     if by_row:
         hires = j["hire"].tolist() if j["hire"] is not None else [None] * n
         for i, plan_id in enumerate(plan_ids):
