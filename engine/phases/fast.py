@@ -29,7 +29,9 @@ from engine.money import (
     ratios_e4,
 )
 from engine.periods import from_day_number
+from engine.phases import digest
 from engine.phases.common import IntArray
+from engine.phases.digest import Codes, Table, decimal_parts
 from engine.phases.linear import linear_plan, linear_rows
 from engine.phases.measure import MeasureState
 from engine.phases.reward import component_key, segment_facts
@@ -109,9 +111,9 @@ class FastBlock:
     columns: SegmentColumns
     seg_texts: list[str] | None = None
 
-    def figures(self, rows: Sequence[int], prefix: Sequence[str] | None = None) -> list[str]:
+    def figures(self, rows: Sequence[int]) -> list[str]:
         """Return the canonical figures of the traces of ``rows`` (as :func:`plain_figures`),
-        each after its ``prefix`` when given (one string per row).
+        one string per row (what a stored trace keeps; the hash reads :meth:`figure_table`).
 
         Built column by column: the segment's part once per segment (its shared Decimals'
         texts once per distinct object), then every row's integers.
@@ -127,10 +129,9 @@ class FastBlock:
         ]
         if len(rows) != len(self.segments) or rows != range(len(rows)):
             columns = [[col[i] for i in rows] for col in columns]
-        heads = prefix if prefix is not None else [""] * len(rows)
         return [
-            f"{h}{key}|{part}|{value}|{count}|{raw}|{minor}|{paid}"
-            for h, part, value, count, raw, minor, paid in zip(heads, *columns, strict=True)
+            f"{key}|{part}|{value}|{count}|{raw}|{minor}|{paid}"
+            for part, value, count, raw, minor, paid in zip(*columns, strict=True)
         ]
 
     def segment_texts(self) -> list[str]:
@@ -160,16 +161,64 @@ class FastBlock:
             ]
         return self.seg_texts
 
+    def figure_table(self, rows: Sequence[int]) -> Table:
+        """Return the figures of the traces of ``rows`` (distinct, in order) as
+        ``digest.TRACE_FIGURES`` columns (the fields :meth:`figures` writes as one text)."""
+        c = self.columns
+        n = len(rows)
+        at = None if n == len(self.segments) else np.asarray(rows, dtype=np.int64)
+
+        def pick(col: Any) -> Any:
+            if at is None:
+                return col
+            if isinstance(col, np.ndarray):
+                return col[at]
+            return [col[i] for i in rows]
+
+        def codes(field: str) -> Codes:
+            texts = c.texts(field)
+            ids = np.fromiter(map(id, c[field]), dtype=np.int64, count=len(texts))
+            codes, first = pd.factorize(ids)
+            return Codes([texts[i] for i in _first_positions(codes, len(first))], pick(codes))
+
+        quota = self.quota_raw
+        return [
+            Codes.same(component_key(self.plan, self.component), n),
+            pick(c.holders()),
+            codes("allocation"),
+            pick(c.ints("index")),
+            pick(c.ints("start_day")),
+            pick(c.ints("end_day")),
+            codes("factor_num"),
+            codes("factor_den"),
+            codes("quota_factor"),
+            pick(c.ints("ti_e4")),
+            pick(self.fig.value_e4),
+            pick(self.counts),
+            ["" if quota[i] is None else str(quota[i]) for i in rows],
+            pick(self.minor),
+            pick(self.paid_minor),
+        ]
+
+
+def _first_positions(codes: IntArray, n: int) -> list[int]:
+    """Return the first position of each of ``n`` codes (each occurs)."""
+    first = np.full(n, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes), dtype=np.int64))
+    return first.tolist()
+
 
 class SegmentColumns:
     """The fields of a list of segments as columns: one tuple per field, transposed once
     (``zip``) when first read, shared by the blocks of one plan."""
 
-    __slots__ = ("_columns", "segments")
+    __slots__ = ("_columns", "_ints", "_texts", "segments")
 
     def __init__(self, segments: list[Segment]) -> None:
         self.segments = segments
         self._columns: dict[str, tuple[Any, ...]] | None = None
+        self._texts: dict[str, list[str]] = {}
+        self._ints: dict[str, IntArray] = {}
 
     def __getitem__(self, field: str) -> tuple[Any, ...]:
         if self._columns is None:
@@ -177,6 +226,32 @@ class SegmentColumns:
             columns = list(zip(*segs, strict=True)) if segs else [()] * len(Segment._fields)
             self._columns = dict(zip(Segment._fields, columns, strict=True))
         return self._columns[field]
+
+    def ints(self, field: str) -> IntArray:
+        """Return an integer field as an int64 array, made once."""
+        got = self._ints.get(field)
+        if got is None:
+            got = self._ints[field] = np.asarray(self[field], dtype=np.int64)
+        return got
+
+    def texts(self, field: str) -> list[str]:
+        """Return ``str`` of a field's every value (:func:`_object_texts`), made once."""
+        got = self._texts.get(field)
+        if got is None:
+            got = self._texts[field] = _object_texts(self[field])
+        return got
+
+    def holders(self) -> list[str]:
+        """Return every segment's ``person|node|role`` (the figures' holder), made once."""
+        got = self._texts.get("holder")
+        if got is None:
+            got = self._texts["holder"] = [
+                f"{p}|{node}|{role}"
+                for p, node, role in zip(
+                    self["person_key"], self["node_id"], self["role"], strict=True
+                )
+            ]
+        return got
 
 
 def _object_texts(values: Sequence[object]) -> list[str]:
@@ -200,11 +275,10 @@ class LinearBlock:
     """Per segment, the trace's text after its head (``steps|inputs|sentence``)."""
     columns: SegmentColumns
 
-    def figures(self, rows: Sequence[int], prefix: Sequence[str] | None = None) -> list[str]:
-        """Return the hashed texts of the traces of ``rows``, each after its ``prefix``."""
-        heads = prefix if prefix is not None else [""] * len(rows)
+    def text_table(self, rows: Sequence[int]) -> Table:
+        """Return the hashed texts of the traces of ``rows`` as ``digest.TRACE_TEXTS``."""
         texts = self.texts
-        return [f"{h}{texts[i]}" for h, i in zip(heads, rows, strict=True)]
+        return [[texts[i] for i in rows]]
 
 
 class LazyTrace:
@@ -334,23 +408,6 @@ def _attainments(
     return out
 
 
-def _minor_texts(values: Sequence[int], digits: int) -> list[str]:
-    """Return ``str(Decimal(m).scaleb(-digits))`` of every integer (below 10**20 in size)."""
-    if not digits:
-        return [str(m) for m in values]
-    unit = 10**digits
-    frac = [f".{r:0{digits}d}" for r in range(unit)]
-    out = []
-    for m in values:
-        if m < 0:
-            q, r = divmod(-m, unit)
-            out.append(f"-{q}{frac[r]}")
-        else:
-            q, r = divmod(m, unit)
-            out.append(f"{q}{frac[r]}")
-    return out
-
-
 @dataclass
 class FastRows:
     """The settled lines of one :class:`FastBlock`, column-wise: ``kept`` rows of its segments.
@@ -441,64 +498,84 @@ class FastRows:
             for k in self.kept
         ]
 
-    def line_texts(self) -> list[str]:
-        """Return each line's canonical text, as :func:`~engine.phases.result.result_hash`
-        writes a :class:`PayoutLine` (without building one or its Decimals).
+    def line_table(self) -> Table:
+        """Return the lines as ``digest.LINES`` columns, in ``kept`` order (without building a
+        :class:`PayoutLine` or its Decimals).
 
-        Column by column: the segments' part, the money figures from the integers (their
-        fractions' texts looked up), then one join per row; a signed zero or a huge figure
-        writes the Decimals themselves.
+        The money from the integers: earned and payable are their minor units at the
+        currency's exponent, paid before too, or a zero of exponent 0 on a later segment (the
+        general path's ``ZERO``); a huge figure (beyond 10**20) takes the Decimals themselves.
         """
         b = self.block
-        pid, cid, period = b.plan.id, b.component.id, self.period_id
+        n = len(self.kept)
         digits, cur = self._digits()
+        person = self._columns("person_key")[0]
+        index, start, end = self._ints("index", "start_day", "end_day")
+        days, day_codes = np.unique(np.concatenate([start, end]), return_inverse=True)
+        dates = [str(from_day_number(d)) for d in days.tolist()]
+        earned, paid_minor, payable = self.earned_minor, self.paid_minor, self.minor
+        exp = -digits
+        e_exp: Any = np.full(n, exp, dtype=np.int64)
+        paid_exp: Any = np.where(
+            np.asarray([p is not None for p in self.paid], dtype=bool)
+            | np.asarray(self.first, dtype=bool),
+            exp,
+            0,
+        ).astype(np.int64)
+        e_coef: Any = earned
+        p_coef: Any = paid_minor
+        a_coef: Any = payable
+        a_exp = e_exp
         big = 10**20  # Decimal(m).scaleb() rounds at 28 digits: the Decimals beyond this
-        zero_paid = str(quantize(ZERO, cur, b.plan.rounding.mode))
-        person, index, start, end = self._columns("person_key", "index", "start_day", "end_day")
-        dates = {d: str(from_day_number(d)) for d in {*start, *end}}
-        earned, paid_minor = self.earned_minor, self.paid_minor
-        payable = [m - pm for m, pm in zip(earned, paid_minor, strict=True)]
-        p_texts = [
-            (zero_paid if first else "0") if paid is None else str(paid)
-            for paid, first in zip(self.paid, self.first, strict=True)
-        ]
-        e_texts, a_texts = _minor_texts(earned, digits), _minor_texts(payable, digits)
         huge = bool(earned) and not (-big < min(earned) and max(earned) < big)
         huge = huge or (bool(paid_minor) and max(paid_minor) >= big)
-        for j, paid in enumerate(self.paid):
-            if (paid is not None and paid.is_signed()) or (
-                huge and not (-big < earned[j] < big and paid_minor[j] < big)
-            ):  # a signed paid figure, or a huge figure: the Decimals themselves
-                e, p, a = self.settled(j)
-                e_texts[j], p_texts[j], a_texts[j] = str(e), str(p), str(a)
-        mid = f"|{pid}|{cid}|{period}|"
-        tail = f"|{cur}|"
-        atts = ["" if att is None else f"{att.normalize():f}" for att in self.attainment]
+        if huge:
+            e_coef, p_coef, a_coef = list(earned), list(paid_minor), list(payable)
+            e_exp, paid_exp, a_exp = e_exp.copy(), paid_exp.copy(), e_exp.copy()
+            for j in range(n):
+                if not (-big < earned[j] < big and paid_minor[j] < big):
+                    parts = decimal_parts(self.settled(j))
+                    e_coef[j], p_coef[j], a_coef[j] = parts[0]
+                    e_exp[j], paid_exp[j], a_exp[j] = parts[1]
+        tiers = self.tier
         return [
-            f"{k}{mid}{i}|{dates[sd]}|{dates[ed]}|earned|{e}|{p}|{a}|{minor}{tail}{att}|"
-            f"{'' if tier is None else tier}\n"
-            for k, i, sd, ed, e, p, a, minor, att, tier in zip(
-                person,
-                index,
-                start,
-                end,
-                e_texts,
-                p_texts,
-                a_texts,
-                self.minor,
-                atts,
-                self.tier,
-                strict=True,
-            )
+            person,
+            Codes.same(b.plan.id, n),
+            Codes.same(b.component.id, n),
+            Codes.same(self.period_id, n),
+            index,
+            Codes(dates, day_codes[:n]),
+            Codes(dates, day_codes[n:]),
+            Codes.same("earned", n),
+            e_coef,
+            e_exp,
+            p_coef,
+            paid_exp,
+            a_coef,
+            a_exp,
+            payable,
+            Codes.same(cur, n),
+            ["" if att is None else f"{att.normalize():f}" for att in self.attainment],
+            ["" if tier is None else str(tier) for tier in tiers],
         ]
 
-    def trace_texts(self) -> list[str]:
-        """Return each trace's canonical text (its figures, unrendered), as ``result_hash``."""
+    def trace_tables(self) -> tuple[Table, Table | None, Table | None]:
+        """Return the traces as ``digest.TRACES`` columns and, by their form, their
+        ``digest.TRACE_FIGURES`` or ``digest.TRACE_TEXTS`` columns (the other None)."""
         b = self.block
-        head, rule = f"{b.plan.id}|{b.component.id}|", b.component.type
-        person, index = self._columns("person_key", "index")
-        heads = [f"{k}|{head}{i}|{rule}|" for k, i in zip(person, index, strict=True)]
-        return b.figures(self.kept, heads)
+        n = len(self.kept)
+        figures = isinstance(b, FastBlock)
+        head: Table = [
+            self._columns("person_key")[0],
+            Codes.same(b.plan.id, n),
+            Codes.same(b.component.id, n),
+            self._ints("index")[0],
+            Codes.same(b.component.type, n),
+            Codes.same(digest.FIGURES if figures else digest.WORDS, n),
+        ]
+        if isinstance(b, FastBlock):
+            return head, b.figure_table(self.kept), None
+        return head, None, b.text_table(self.kept)
 
     def keys(self) -> tuple[list[str], list[int]]:
         """Return the kept rows' person keys and segment indexes (their sort keys)."""
@@ -516,6 +593,14 @@ class FastRows:
         if len(kept) == len(columns.segments):  # every row (kept is in order, distinct)
             return [columns[f] for f in fields]
         return [[col[k] for k in kept] for col in (columns[f] for f in fields)]
+
+    def _ints(self, *fields: str) -> list[IntArray]:
+        """Return the kept rows' values of integer segment ``fields`` as int64 arrays."""
+        columns = self.block.columns
+        if len(self.kept) == len(columns.segments):
+            return [columns.ints(f) for f in fields]
+        at = np.asarray(self.kept, dtype=np.int64)
+        return [columns.ints(f)[at] for f in fields]
 
 
 @dataclass

@@ -67,6 +67,26 @@ class MeasureRows(Sequence[dict[str, Any]]):
         block = self._blocks[pos]
         return (block, self._sids[pos]) if block is not None and self._rows[pos] is None else None
 
+    def lazy_groups(
+        self,
+    ) -> tuple[dict[int, tuple[PlainColumns, list[int], list[int]]], list[int]]:
+        """Return the dicts not built yet by block (the block, their positions, their rows in
+        it - both in position order) and the positions of every other dict."""
+        groups: dict[int, tuple[PlainColumns, list[int], list[int]]] = {}
+        general: list[int] = []
+        for pos, (row, block, sid) in enumerate(
+            zip(self._rows, self._blocks, self._sids, strict=True)
+        ):
+            if row is not None or block is None:
+                general.append(pos)
+                continue
+            got = groups.get(id(block))
+            if got is None:
+                got = groups[id(block)] = (block, [], [])
+            got[1].append(pos)
+            got[2].append(sid)
+        return groups, general
+
     @overload
     def __getitem__(self, i: int) -> dict[str, Any]: ...
 

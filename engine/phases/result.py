@@ -9,7 +9,6 @@ The hash depends on the result only, never on the path taken (see docs/engine.md
 from __future__ import annotations
 
 import bisect
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +17,24 @@ import numpy as np
 import pandas as pd
 
 from engine.phases.common import IntArray
+from engine.phases.digest import (
+    BALANCES,
+    FIGURES,
+    INT,
+    LINES,
+    MEASURES,
+    TRACE_FIGURES,
+    TRACE_TEXTS,
+    TRACES,
+    WORDS,
+    Table,
+    balance_table,
+    canon,
+    decimal_parts,
+    digest,
+    joined,
+    taken,
+)
 from engine.phases.fast import FastOut, SegmentColumns, figures_of
 from engine.phases.measure import MeasureRows, MeasureState
 from engine.phases.segments import Segment
@@ -70,64 +87,64 @@ def _e4_texts(values: Sequence[int]) -> list[str]:
 
 @dataclass(frozen=True)
 class MeasureTable:
-    """Every segment's measures: the hashed text of each row, and the frame built when read.
+    """Every segment's measures: the hashed columns (``digest.MEASURES``), the frame built
+    when read.
 
-    ``texts`` are the rows :func:`result_hash` writes for :func:`measure_frame`'s frame
-    (``person|plan|segment|measure|value``); a plan of sums and counts only writes them from
-    its integer columns, so neither its Decimals nor its dicts are made to hash a result.
+    ``columns`` are :func:`measure_frame`'s rows as the hash reads them; a plan of sums and
+    counts only writes them from its integer columns, so neither its Decimals nor its dicts
+    are made to hash a result.
     """
 
-    texts: list[str]
+    columns: Table
     frame: Callable[[], pd.DataFrame]
 
 
 def measure_table(state: MeasureState) -> MeasureTable:
     """Return :func:`measure_frame` of ``state`` as a :class:`MeasureTable` (frame deferred)."""
     values = state.measure_values
-    columns = SegmentColumns(state.segments)
-    ids = columns["id"]
-    plain = values.plain if isinstance(values, MeasureRows) else None
-    lazy = list(map(plain, ids)) if plain is not None else [None] * len(ids)
-    ordered: dict[int, tuple[dict[int, int], list[list[str]]]] = {}
-    texts: list[str] = []
-    append = texts.append
-    for person, plan, index, got, pos in zip(
-        columns["person_key"], columns["plan_id"], columns["index"], lazy, ids, strict=True
-    ):
-        if got is None:
-            row = values[pos]
-            head = f"{person}|{plan}|{index}|"
-            texts.extend(f"{head}{mid}|{_canon(row[mid])}\n" for mid in sorted(row))
-            continue
-        block, sid = got
-        cols = ordered.get(id(block))
-        if cols is None:  # the block's rows' texts after the head, measure by measure
-            sids = block.sids
-            cols = ordered[id(block)] = (
-                {s: j for j, s in enumerate(sids)},
-                [
-                    [
-                        f"{mid}|{v}\n"
-                        for v in (
-                            _e4_texts([col[s] for s in sids]) if is_sum else [col[s] for s in sids]
-                        )
-                    ]
-                    for mid, col, is_sum in sorted(block.figures, key=lambda c: c[0])
-                ],
-            )
-        at, rows = cols
-        j = at[sid]
-        if len(rows) == 1:
-            append(f"{person}|{plan}|{index}|{rows[0][j]}")
-        else:
-            head = f"{person}|{plan}|{index}|"
-            texts.extend(head + r[j] for r in rows)
     segments = state.segments
+    columns = SegmentColumns(segments)
+    n = len(segments)
+    groups, general = (
+        values.lazy_groups() if isinstance(values, MeasureRows) else ({}, list(range(n)))
+    )
+    counts = np.zeros(n, dtype=np.int64)
+    rows_of: list[tuple[int, list[str]]] = []
+    for pos in general:
+        row = values[pos]
+        mids = sorted(row)
+        counts[pos] = len(mids)
+        rows_of.append((pos, mids))
+    for block, positions, _ in groups.values():
+        counts[positions] = len(block.figures)
+    starts = np.cumsum(counts) - counts
+    total = int(counts.sum())
+    measure = np.empty(total, dtype=object)
+    value = np.empty(total, dtype=object)
+    for block, positions, sids in groups.values():
+        at = starts[positions]
+        for k, (mid, col, is_sum) in enumerate(sorted(block.figures, key=lambda c: c[0])):
+            got = [col[s] for s in sids]
+            measure[at + k] = mid
+            value[at + k] = _e4_texts(got) if is_sum else list(map(str, got))
+    for pos, mids in rows_of:
+        row = values[pos]
+        first = int(starts[pos])
+        for k, mid in enumerate(mids):
+            measure[first + k] = mid
+            value[first + k] = canon(row[mid])
+    table: Table = [
+        np.repeat(np.asarray(columns["person_key"], dtype=object), counts),
+        np.repeat(np.asarray(columns["plan_id"], dtype=object), counts),
+        np.repeat(np.asarray(columns["index"], dtype=np.int64), counts),
+        measure,
+        value,
+    ]
 
     def frame() -> pd.DataFrame:
         return _measure_frame(segments, values)
 
-    return MeasureTable(texts, frame)
+    return MeasureTable(table, frame)
 
 
 def result_hash(
@@ -136,25 +153,13 @@ def result_hash(
     measures: pd.DataFrame | MeasureTable,
     balances: Mapping[str, Decimal],
 ) -> str:
-    """Return the sha256 of the canonical serialization of a result."""
-    return _hash_texts(map(_line_text, lines), _trace_texts(traces), measures, balances)
+    """Return the sha256 of a result's tables (:mod:`engine.phases.digest`), its lines and
+    traces in the order given (their canonical order, as :func:`assemble` sorts them)."""
+    heads, figures, texts = trace_tables(traces)
+    return _digest(line_table(lines), heads, figures, texts, measures, balances)
 
 
-def _canon_column(values: list[object]) -> list[str]:
-    """Return :func:`_canon` of every value of a column (text columns as they are)."""
-    if all(type(v) is str for v in values):
-        return values  # type: ignore[return-value]
-    return [f"{v.normalize():f}" if type(v) is Decimal else _canon(v) for v in values]
-
-
-def _canon(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Decimal):
-        return f"{value.normalize():f}"
-    if value is None:
-        return ""
-    return str(value)
+_canon = canon
 
 
 _KIND_ORDER = {
@@ -172,48 +177,94 @@ _KIND_ORDER = {
 }
 
 
-def _line_text(ln: PayoutLine) -> str:
-    return (
-        f"{ln.person_id}|{ln.plan_id}|{ln.component_id}|{ln.period_id}|{ln.segment}|"
-        f"{ln.segment_start}|{ln.segment_end}|{ln.kind}|{ln.earned}|{ln.paid_before}|"
-        f"{ln.amount}|{ln.amount_minor}|{ln.currency}|{_canon(ln.attainment)}|"
-        f"{'' if ln.tier is None else ln.tier}\n"
+def line_table(lines: Sequence[PayoutLine]) -> Table:
+    """Return ``lines`` as ``digest.LINES`` columns."""
+    earned, paid, amount = (
+        decimal_parts(getattr(ln, f) for ln in lines) for f in ("earned", "paid_before", "amount")
     )
+    return [
+        [ln.person_id for ln in lines],
+        [ln.plan_id for ln in lines],
+        [ln.component_id for ln in lines],
+        [ln.period_id for ln in lines],
+        [ln.segment for ln in lines],
+        [str(ln.segment_start) for ln in lines],
+        [str(ln.segment_end) for ln in lines],
+        [ln.kind for ln in lines],
+        *earned,
+        *paid,
+        *amount,
+        [ln.amount_minor for ln in lines],
+        [ln.currency for ln in lines],
+        [canon(ln.attainment) for ln in lines],
+        ["" if ln.tier is None else str(ln.tier) for ln in lines],
+    ]
 
 
-def _trace_texts(traces: Sequence[Trace]) -> list[str]:
-    out = []
-    for t, figures in zip(traces, figures_of(traces), strict=True):
-        head = f"{t.person_id}|{t.plan_id}|{t.component_id}|{t.segment}|{t.rule}|"
-        if figures is not None:
-            out.append(head + figures)
-        else:
-            steps = ";".join(f"{s.name}={s.value}#{s.note}" for s in t.steps)
-            out.append(f"{head}{steps}|{','.join(t.inputs)}|{t.text}")
-    return out
+def _figure_fields(figures: str) -> list[object]:
+    """Return the ``digest.TRACE_FIGURES`` fields of a trace's figures text
+    (:func:`engine.phases.reward.plain_figures` and the settled minor units)."""
+    key, rest = figures.split("|", 1)  # the key is a hex digest; the holder's ids may hold "|"
+    parts = rest.rsplit("|", len(TRACE_FIGURES) - 2)
+    if len(parts) != len(TRACE_FIGURES) - 1:
+        raise ValueError(f"a trace's figures have {len(parts) + 1} fields: {figures!r}")
+    return [
+        int(v) if kind == INT else v
+        for v, (_, kind) in zip([key, *parts], TRACE_FIGURES, strict=True)
+    ]
 
 
-def _hash_texts(
-    line_texts: Iterable[str],
-    trace_texts: Iterable[str],
+def trace_tables(traces: Sequence[Trace]) -> tuple[Table, Table, Table]:
+    """Return ``traces`` as ``digest.TRACES`` columns and the ``TRACE_FIGURES`` and
+    ``TRACE_TEXTS`` columns of the traces of each form, in the traces' order."""
+    figures = figures_of(traces)
+    rows = [_figure_fields(f) for f in figures if f is not None]
+    heads: Table = [
+        [t.person_id for t in traces],
+        [t.plan_id for t in traces],
+        [t.component_id for t in traces],
+        [t.segment for t in traces],
+        [t.rule for t in traces],
+        [FIGURES if f is not None else WORDS for f in figures],
+    ]
+    texts = [
+        f"{';'.join(f'{s.name}={s.value}#{s.note}' for s in t.steps)}|{','.join(t.inputs)}|{t.text}"
+        for t, f in zip(traces, figures, strict=True)
+        if f is None
+    ]
+    columns: Table = [list(c) for c in zip(*rows, strict=True)] if rows else []
+    return heads, columns or [[] for _ in TRACE_FIGURES], [texts]
+
+
+def _digest(
+    lines: Table,
+    heads: Table,
+    figures: Table,
+    texts: Table,
     measures: pd.DataFrame | MeasureTable,
     balances: Mapping[str, Decimal],
 ) -> str:
-    """Return the sha256 :func:`result_hash` gives, from the lines' and traces' texts."""
-    h = hashlib.sha256()
-    h.update("".join(line_texts).encode())
-    traces = list(trace_texts)
-    if traces:  # each trace's text and a newline, in one update
-        h.update("\n".join(traces).encode())
-        h.update(b"\n")
+    """Return the sha256 of a result's tables, each in its canonical order."""
     if isinstance(measures, MeasureTable):
-        h.update("".join(measures.texts).encode())
+        measure_columns = measures.columns
     else:
-        columns = [_canon_column(measures[c].tolist()) for c in measures.columns]
-        h.update("".join(f"{'|'.join(row)}\n" for row in zip(*columns, strict=True)).encode())
-    for person, balance in sorted(balances.items()):
-        h.update(f"{person}={_canon(balance)}\n".encode())
-    return h.hexdigest()
+        measure_columns = [
+            measures["person_id"].tolist(),
+            measures["plan_id"].tolist(),
+            measures["segment"].to_numpy(),
+            measures["measure_id"].tolist(),
+            [canon(v) for v in measures["value"].tolist()],
+        ]
+    return digest(
+        [
+            ("lines", LINES, lines),
+            ("traces", TRACES, heads),
+            ("trace_figures", TRACE_FIGURES, figures),
+            ("trace_texts", TRACE_TEXTS, texts),
+            ("measures", MEASURES, measure_columns),
+            ("balances", BALANCES, balance_table(balances)),
+        ]
+    )
 
 
 def _codes(values: Sequence[str]) -> IntArray:
@@ -408,14 +459,30 @@ def _assemble_fast(
             fast_keys = fast.keys(order)
             line_order = _merged_order(line_keys, fast_keys).tolist()
             trace_order = line_order if same else _merged_order(trace_keys, fast_keys).tolist()
-    line_texts = [_line_text(ln) for ln in lines]
-    trace_texts = _trace_texts(traces)
+    line_tables = [line_table(lines), *(r.line_table() for r in fast.rows)]
+    heads, figures, texts = trace_tables(traces)
+    head_tables, figure_tables, text_tables = [heads], [figures], [texts]
+    general_forms = heads[-1]
+    assert isinstance(general_forms, list)
+    forms = [np.asarray([f == FIGURES for f in general_forms], dtype=np.bool_)]
     for r in fast.rows:
-        line_texts += r.line_texts()
-        trace_texts += r.trace_texts()
-    digest = _hash_texts(
-        [line_texts[i] for i in line_order],
-        [trace_texts[i] for i in trace_order],
+        h, f, t = r.trace_tables()
+        head_tables.append(h)
+        forms.append(np.full(len(r.kept), f is not None, dtype=bool))
+        if f is not None:
+            figure_tables.append(f)
+        if t is not None:
+            text_tables.append(t)
+    lines_order = np.asarray(line_order, dtype=np.int64)
+    traces_order = np.asarray(trace_order, dtype=np.int64)
+    is_figures = np.concatenate(forms)[traces_order]  # each trace's form, in canonical order
+    at = np.cumsum(np.concatenate(forms)) - 1  # a figures trace's row among the figures
+    at_text = np.cumsum(~np.concatenate(forms)) - 1
+    digest_ = _digest(
+        taken(joined(line_tables, len(LINES)), lines_order),
+        taken(joined(head_tables, len(TRACES)), traces_order),
+        taken(joined(figure_tables, len(TRACE_FIGURES)), at[traces_order[is_figures]]),
+        taken(joined(text_tables, len(TRACE_TEXTS)), at_text[traces_order[~is_figures]]),
         measures,
         balances,
     )
@@ -435,5 +502,5 @@ def _assemble_fast(
         contributions=contributions,
         measures=measures.frame if isinstance(measures, MeasureTable) else measures,
         draw_balances=balances,
-        result_hash=digest,
+        result_hash=digest_,
     )
