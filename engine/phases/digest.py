@@ -195,12 +195,23 @@ def taken(table: Table, order: IntArray | None) -> Table:
         if isinstance(col, Codes):
             out.append(Codes(col.categories, col.codes[order]))
             continue
-        arr = col if isinstance(col, np.ndarray) else np.asarray(col, dtype=object)
-        if arr.ndim != 1:  # a list of tuples made a 2-d array: rebuild it as objects
-            arr = np.empty(len(col), dtype=object)
-            arr[:] = list(col)
-        out.append(arr[order])
+        out.append(_array(col, False)[order])
     return out
+
+
+def _array(col: Column, ints: bool) -> np.ndarray:
+    """Return a column as an array: int64 where every other part is integers, else objects."""
+    assert not isinstance(col, Codes)
+    if isinstance(col, np.ndarray):
+        return col
+    if ints:
+        try:
+            return np.asarray(col, dtype=np.int64)
+        except OverflowError:
+            pass
+    arr = np.empty(len(col), dtype=object)
+    arr[:] = col
+    return arr
 
 
 def joined(tables: Sequence[Table], width: int) -> Table:
@@ -219,15 +230,9 @@ def joined(tables: Sequence[Table], width: int) -> Table:
                 categories += part.categories
             out.append(Codes(categories, np.concatenate(codes)))
             continue
-        arrays = [c for c in cols if isinstance(c, np.ndarray) and c.dtype != object]
-        if len(arrays) == len(cols):
-            out.append(np.concatenate(arrays))
-        else:
-            merged: list[Any] = []
-            for c in cols:
-                assert not isinstance(c, Codes)
-                merged += c.tolist() if isinstance(c, np.ndarray) else c
-            out.append(merged)
+        arrays = [c for c in cols if isinstance(c, np.ndarray) and len(c)]
+        ints = bool(arrays) and all(c.dtype.kind in "iu" for c in arrays)
+        out.append(np.concatenate([_array(c, ints) for c in cols]))
     return out
 
 

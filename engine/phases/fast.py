@@ -35,7 +35,7 @@ from engine.phases.digest import Codes, Table, decimal_parts
 from engine.phases.linear import linear_plan, linear_rows
 from engine.phases.measure import MeasureState
 from engine.phases.reward import component_key, segment_facts
-from engine.phases.segments import Segment, quota_tables
+from engine.phases.segments import Segment, SegmentColumns, columns_of, quota_tables
 from engine.phases.settle import earned_trace, prior_table
 from engine.rules import (
     CreditRow,
@@ -139,8 +139,7 @@ class FastBlock:
         if self.seg_texts is None:
             c = self.columns
             alloc, num, den, quota = (
-                _object_texts(c[f])
-                for f in ("allocation", "factor_num", "factor_den", "quota_factor")
+                c.texts(f) for f in ("allocation", "factor_num", "factor_den", "quota_factor")
             )
             self.seg_texts = [
                 f"{p}|{node}|{role}|{a}|{i}|{sd}|{ed}|{fn}|{fd}|{qf}|{ti}"
@@ -175,11 +174,12 @@ class FastBlock:
                 return col[at]
             return [col[i] for i in rows]
 
-        def codes(field: str) -> Codes:
-            texts = c.texts(field)
-            ids = np.fromiter(map(id, c[field]), dtype=np.int64, count=len(texts))
+        def codes(field: str) -> Codes:  # each distinct object's text once (by identity)
+            values = c[field]
+            ids = np.fromiter(map(id, values), dtype=np.int64, count=len(values))
             codes, first = pd.factorize(ids)
-            return Codes([texts[i] for i in _first_positions(codes, len(first))], pick(codes))
+            firsts = _first_positions(codes, len(first))
+            return Codes([str(values[i]) for i in firsts], pick(codes))
 
         quota = self.quota_raw
         return [
@@ -206,60 +206,6 @@ def _first_positions(codes: IntArray, n: int) -> list[int]:
     first = np.full(n, len(codes), dtype=np.int64)
     np.minimum.at(first, codes, np.arange(len(codes), dtype=np.int64))
     return first.tolist()
-
-
-class SegmentColumns:
-    """The fields of a list of segments as columns: one tuple per field, transposed once
-    (``zip``) when first read, shared by the blocks of one plan."""
-
-    __slots__ = ("_columns", "_ints", "_texts", "segments")
-
-    def __init__(self, segments: list[Segment]) -> None:
-        self.segments = segments
-        self._columns: dict[str, tuple[Any, ...]] | None = None
-        self._texts: dict[str, list[str]] = {}
-        self._ints: dict[str, IntArray] = {}
-
-    def __getitem__(self, field: str) -> tuple[Any, ...]:
-        if self._columns is None:
-            segs = self.segments
-            columns = list(zip(*segs, strict=True)) if segs else [()] * len(Segment._fields)
-            self._columns = dict(zip(Segment._fields, columns, strict=True))
-        return self._columns[field]
-
-    def ints(self, field: str) -> IntArray:
-        """Return an integer field as an int64 array, made once."""
-        got = self._ints.get(field)
-        if got is None:
-            got = self._ints[field] = np.asarray(self[field], dtype=np.int64)
-        return got
-
-    def texts(self, field: str) -> list[str]:
-        """Return ``str`` of a field's every value (:func:`_object_texts`), made once."""
-        got = self._texts.get(field)
-        if got is None:
-            got = self._texts[field] = _object_texts(self[field])
-        return got
-
-    def holders(self) -> list[str]:
-        """Return every segment's ``person|node|role`` (the figures' holder), made once."""
-        got = self._texts.get("holder")
-        if got is None:
-            got = self._texts["holder"] = [
-                f"{p}|{node}|{role}"
-                for p, node, role in zip(
-                    self["person_key"], self["node_id"], self["role"], strict=True
-                )
-            ]
-        return got
-
-
-def _object_texts(values: Sequence[object]) -> list[str]:
-    """Return ``str`` of every value, each distinct object's text made once (by identity:
-    ``build_segments`` shares its Decimals between segments; 0.5 and 0.50 are kept apart)."""
-    ids = list(map(id, values))
-    texts = {i: str(v) for i, v in dict(zip(ids, values, strict=True)).items()}
-    return list(map(texts.__getitem__, ids))
 
 
 @dataclass
@@ -710,19 +656,20 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
     uniques: list[tuple[int, int, int]] = []
     out: list[FastRows] = []
     done: set[int] = set()
-    by_plan: dict[str, list[Segment]] = {}
-    for s in state.segments:
-        by_plan.setdefault(s.plan_id, []).append(s)
+    every = columns_of(state.segments)
+    by_plan = _by_plan(state.segments, every)
     for pid in plans:
         plan = inputs.plans[pid]
         cur, mode = plan.rounding.currency, plan.rounding.mode
         digits = exponent(cur)
-        segs = by_plan.get(pid, [])
+        segs, positions = by_plan.get(pid, ([], np.zeros(0, dtype=np.int64)))
         if busy:
-            segs = [s for s in segs if (s.person_key, pid) not in busy]
+            free = np.array([(s.person_key, pid) not in busy for s in segs], dtype=bool)
+            segs = [s for s, f in zip(segs, free.tolist(), strict=True) if f]
+            positions = positions[free]
         if not segs:
             continue
-        columns = SegmentColumns(segs)
+        columns = every.take(positions, segs)
         index = columns["index"]
         ids = np.array(columns["id"], dtype=np.int64)
         # build_segments shares these Decimals between segments: key on identity, and work
@@ -843,12 +790,28 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
     return FastOut(out, done)
 
 
+def _by_plan(
+    segments: Sequence[Segment], columns: SegmentColumns
+) -> dict[str, tuple[list[Segment], IntArray]]:
+    """Return each plan's segments and their positions among ``segments`` (in order)."""
+    if not segments:
+        return {}
+    codes, names = pd.factorize(columns.objects("plan_id"))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1)).tolist()
+    out = {}
+    for k, pid in enumerate(names.tolist()):
+        at = order[bounds[k] : bounds[k + 1]]
+        out[pid] = ([segments[i] for i in at.tolist()], at)
+    return out
+
+
 def _linear_out(
     inputs: Inputs,
     state: MeasureState,
     ctx: _RenderContext,
     plan_ids: list[str],
-    by_plan: Mapping[str, list[Segment]],
+    by_plan: Mapping[str, tuple[list[Segment], IntArray]],
     busy: set[tuple[str, str]],
     prior_by: Mapping[tuple[str, str], Mapping[str, Decimal]],
     out: list[FastRows],
@@ -856,7 +819,7 @@ def _linear_out(
 ) -> None:
     """Add the settled rows of the plans of modified tier tables (``plan_ids``) to ``out``."""
     picked = {
-        pid: [s for s in by_plan.get(pid, []) if (s.person_key, pid) not in busy]
+        pid: [s for s in by_plan.get(pid, ([], None))[0] if (s.person_key, pid) not in busy]
         for pid in plan_ids
     }
     n = sum(map(len, picked.values()))

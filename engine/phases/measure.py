@@ -25,7 +25,13 @@ from engine.periods import (
     day_number,
 )
 from engine.phases.common import InputError, IntArray, require
-from engine.phases.segments import Segment, prorated_quota, quota_tables, seasons
+from engine.phases.segments import (
+    Segment,
+    columns_of,
+    prorated_quota,
+    quota_tables,
+    seasons,
+)
 from engine.spec import Filter, Plan
 from engine.types import (
     CREDIT_COLUMNS,
@@ -193,8 +199,9 @@ def _assign(
     pcode: IntArray,
 ) -> tuple[IntArray, IntArray]:
     """Return (credit row, segment id) pairs for segments that never overlap per person."""
-    starts = np.array([segments[i].start_day for i in seg_ids], dtype=np.int64)
-    ends = np.array([segments[i].end_day for i in seg_ids], dtype=np.int64)
+    columns = columns_of(segments)
+    starts = columns.ints("start_day")[seg_ids]
+    ends = columns.ints("end_day")[seg_ids]
     pc = pcode[seg_ids]
     if len(seg_ids) and len(cday):
         # A (person x day) table of segment ids: one gather per credit, no binary search.
@@ -235,7 +242,8 @@ def credit_pairs(
     A credit counts in the segment of its person on its plan that holds its date.
     """
     credits, cday = _credits_frame(inputs.credits, inputs.period)
-    seg_codes, uniques = pd.factorize(np.array([s.person for s in segments], dtype=object))
+    columns = columns_of(segments)
+    seg_codes, uniques = pd.factorize(columns.objects("person"))
     persons = pd.Index(list(uniques))  # int64 when every id is an int: faster look-ups
     pcode = seg_codes.astype(np.int64)
     ccode = (
@@ -244,21 +252,16 @@ def credit_pairs(
         else np.zeros(0, dtype=np.int64)
     )
     nseg = len(segments)
-    plan_segs: dict[str, list[int]] = {}
-    for s in segments:
-        plan_segs.setdefault(s.plan_id, []).append(s.id)
+    seg_plan, plan_uniques = pd.factorize(columns.objects("plan_id"))  # in order of appearance
+    seg_plan = seg_plan.astype(np.int64)
+    plan_names: list[str] = plan_uniques.tolist()
     # One pass when no person's segments overlap across plans, else one per plan.
     all_ids = np.arange(nseg, dtype=np.int64)
-    starts = np.array([s.start_day for s in segments], dtype=np.int64)
-    ends = np.array([s.end_day for s in segments], dtype=np.int64)
+    starts, ends = columns.ints("start_day"), columns.ints("end_day")
     by_person = np.lexsort((starts, pcode))  # (person, start), column-wise
     same = pcode[by_person][1:] == pcode[by_person][:-1]
     overlap = bool((same & (starts[by_person][1:] < ends[by_person][:-1])).any())
     pairs: dict[str, tuple[IntArray, IntArray]] = {}
-    plan_names = list(plan_segs)
-    seg_plan = np.zeros(nseg, dtype=np.int64)
-    for k, plan_id in enumerate(plan_names):
-        seg_plan[np.array(plan_segs[plan_id], dtype=np.int64)] = k
     if not overlap and nseg:
         rows, segs = _assign(segments, all_ids, ccode, cday, pcode)
         if len(plan_names) == 1:
@@ -271,8 +274,9 @@ def credit_pairs(
                 pick = order[bounds[k] : bounds[k + 1]]  # stable: rows stay ascending
                 pairs[plan_id] = (rows[pick], segs[pick])
     else:
-        for plan_id, ids in plan_segs.items():
-            pairs[plan_id] = _assign(segments, np.array(ids, dtype=np.int64), ccode, cday, pcode)
+        for k, plan_id in enumerate(plan_names):
+            ids = np.flatnonzero(seg_plan == k).astype(np.int64)
+            pairs[plan_id] = _assign(segments, ids, ccode, cday, pcode)
     return credits, cday, pairs
 
 
@@ -322,11 +326,12 @@ def measure_phase(
             )
             counts[(plan_id, m.id)] = count_arrays[(plan_id, m.id)].tolist()
             contrib_parts.append((r, sg, m.id))
-    seg_end = np.array([s.end_day for s in segments], dtype=np.int64)
+    seg_columns = columns_of(segments)
+    seg_end = seg_columns.ints("end_day")
     win = windows.measure_windows(
         inputs,
-        [s.plan_id for s in segments],
-        [s.person for s in segments],
+        seg_columns["plan_id"],
+        seg_columns["person"],
         seg_end,
         credits,
         cday,
@@ -533,14 +538,15 @@ def _contributions(
         seg, mcode = np.repeat(ids, sizes), np.zeros(len(rows), dtype=np.int64)
     else:
         seg, mcode = np.repeat(ids // nm, sizes), np.repeat(ids % nm, sizes)
-    seg_people = [s.person for s in segments]
+    seg_columns = columns_of(segments)
+    seg_people = seg_columns["person"]
     people = pd.Index(seg_people).unique()
     seg_person = people.get_indexer(seg_people)
-    plan_codes, plan_names = pd.factorize(np.array([s.plan_id for s in segments], dtype=object))
+    plan_codes, plan_names = pd.factorize(seg_columns.objects("plan_id"))
     plans = sorted(plan_names.tolist())
     rank = np.array([plans.index(p) for p in plan_names.tolist()], dtype=np.int64)
     seg_plan = rank[plan_codes]
-    seg_index = np.array([s.index for s in segments], dtype=np.int64)
+    seg_index = seg_columns.ints("index")
     categorical: Any = pd.Categorical  # pandas-stubs cannot type mixed-type categories
     return pd.DataFrame(
         {

@@ -35,9 +35,9 @@ from engine.phases.digest import (
     joined,
     taken,
 )
-from engine.phases.fast import FastOut, SegmentColumns, figures_of
+from engine.phases.fast import FastOut, figures_of
 from engine.phases.measure import MeasureRows, MeasureState
-from engine.phases.segments import Segment
+from engine.phases.segments import Segment, columns_of
 from engine.types import Inputs, PayoutLine, Result, Trace
 
 
@@ -103,7 +103,7 @@ def measure_table(state: MeasureState) -> MeasureTable:
     """Return :func:`measure_frame` of ``state`` as a :class:`MeasureTable` (frame deferred)."""
     values = state.measure_values
     segments = state.segments
-    columns = SegmentColumns(segments)
+    columns = columns_of(segments)
     n = len(segments)
     groups, general = (
         values.lazy_groups() if isinstance(values, MeasureRows) else ({}, list(range(n)))
@@ -404,12 +404,13 @@ def assemble(
         general = {(ln.plan_id, ln.person_id) for ln in ordered_lines} | {
             (t.plan_id, t.person_id) for t in ordered_traces
         }
-        plans = {plan for plan, _ in general}
+        people: dict[str, set[str]] = {}
+        for plan, person in general:
+            people.setdefault(plan, set()).add(person)
         if any(
-            (r.block.plan.id, r.block.segments[k].person_key) in general
+            not people[r.block.plan.id].isdisjoint(r.keys()[0])
             for r in fast.rows
-            if r.block.plan.id in plans
-            for k in r.kept
+            if r.block.plan.id in people
         ):  # not expected: a fast (person, plan) with a general row too - sort them all
             return assemble(
                 inputs,

@@ -9,11 +9,13 @@ plan's policy), its pro-rated target incentive and its ramp quota factor. ``quot
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from engine import measures as ms
@@ -31,7 +33,7 @@ from engine.periods import (
     from_day_number,
     periods_since_hire,
 )
-from engine.phases.common import InputError, require
+from engine.phases.common import InputError, IntArray, require
 from engine.rules import (
     months_counted,
     proration_factor,
@@ -91,7 +93,116 @@ class Segment(NamedTuple):
         return div(mul(from_e4(self.ti_e4), self.factor_num), self.factor_den)
 
 
-def build_segments(inputs: Inputs) -> list[Segment]:
+class SegmentColumns:
+    """The fields of a list of segments as columns, each made once when first read.
+
+    Three ways to get them: transposed from the segments (``zip``, all fields at once); given
+    by :func:`build_segments`, which built the segments from these very columns; or taken
+    from a parent's columns at the segments' positions (a plan's segments among the run's),
+    field by field.
+    """
+
+    __slots__ = ("_at", "_columns", "_ints", "_objects", "_parent", "_texts", "segments")
+
+    def __init__(
+        self,
+        segments: Sequence[Segment],
+        columns: dict[str, Sequence[Any]] | None = None,
+        *,
+        parent: SegmentColumns | None = None,
+        at: IntArray | None = None,
+    ) -> None:
+        self.segments = segments
+        self._columns: dict[str, Sequence[Any]] = columns or {}
+        self._parent, self._at = parent, at
+        self._texts: dict[str, list[str]] = {}
+        self._ints: dict[str, IntArray] = {}
+        self._objects: dict[str, npt.NDArray[Any]] = {}
+
+    def __getitem__(self, field: str) -> Sequence[Any]:
+        got = self._columns.get(field)
+        if got is not None:
+            return got
+        if self._parent is not None and self._at is not None:
+            taken: list[Any] = self._parent.objects(field)[self._at].tolist()
+            self._columns[field] = taken
+            return taken
+        segs = self.segments
+        columns = list(zip(*segs, strict=True)) if segs else [()] * len(Segment._fields)
+        self._columns = dict(zip(Segment._fields, columns, strict=True))
+        return self._columns[field]
+
+    def objects(self, field: str) -> npt.NDArray[Any]:
+        """Return a field as an object array, made once (what a subset takes from)."""
+        got = self._objects.get(field)
+        if got is None:
+            got = np.empty(len(self.segments), dtype=object)
+            got[:] = self[field]
+            self._objects[field] = got
+        return got
+
+    def ints(self, field: str) -> IntArray:
+        """Return an integer field as an int64 array, made once."""
+        got = self._ints.get(field)
+        if got is None:
+            if self._parent is not None and self._at is not None:
+                got = self._parent.ints(field)[self._at]
+            else:
+                got = np.asarray(self[field], dtype=np.int64)
+            self._ints[field] = got
+        return got
+
+    def take(self, at: IntArray, segments: Sequence[Segment]) -> SegmentColumns:
+        """Return the columns of ``segments``, the ones at positions ``at``."""
+        return SegmentColumns(segments, parent=self, at=at)
+
+    def texts(self, field: str) -> list[str]:
+        """Return ``str`` of a field's every value (:func:`object_texts`), made once."""
+        got = self._texts.get(field)
+        if got is None:
+            got = self._texts[field] = object_texts(self[field])
+        return got
+
+    def holders(self) -> list[str]:
+        """Return every segment's ``person|node|role`` (the figures' holder), made once."""
+        got = self._texts.get("holder")
+        if got is None:
+            got = self._texts["holder"] = [
+                f"{p}|{node}|{role}"
+                for p, node, role in zip(
+                    self["person_key"], self["node_id"], self["role"], strict=True
+                )
+            ]
+        return got
+
+
+class Segments(list[Segment]):
+    """The run's segments, as :func:`build_segments` returns them: a list that keeps the
+    columns it was built from (:func:`columns_of`), so no phase reads a field segment by
+    segment. Any other list of segments works the same, transposed when first read."""
+
+    def __init__(self, segments: Sequence[Segment], columns: SegmentColumns | None = None):
+        super().__init__(segments)
+        self.columns = columns
+
+
+def columns_of(segments: Sequence[Segment]) -> SegmentColumns:
+    """Return the columns of ``segments``: kept by :func:`build_segments`, or made now."""
+    got = segments.columns if isinstance(segments, Segments) else None
+    if got is not None and len(got.segments) == len(segments):
+        return got
+    return SegmentColumns(segments)
+
+
+def object_texts(values: Sequence[object]) -> list[str]:
+    """Return ``str`` of every value, each distinct object's text made once (by identity:
+    ``build_segments`` shares its Decimals between segments; 0.5 and 0.50 are kept apart)."""
+    ids = list(map(id, values))
+    texts = {i: str(v) for i, v in dict(zip(ids, values, strict=True)).items()}
+    return list(map(texts.__getitem__, ids))
+
+
+def build_segments(inputs: Inputs) -> Segments:
     """Return the sorted (person, plan) segments of the period with pro-ration figures."""
     period = inputs.period
     fiscal_start = inputs.fiscal_year_start_month
@@ -246,31 +357,27 @@ def build_segments(inputs: Inputs) -> list[Segment]:
                         quota_factors[i] = ramp.quota_factor
     ti = j["ti"]
     ti_e4 = ti.tolist() if ti.dtype.kind in "iu" else [int(x) for x in ti.tolist()]
-    return list(
-        map(
-            tuple.__new__,  # Segment._make without its call
-            repeat(Segment),
-            zip(
-                range(n),
-                persons,
-                keys,
-                plan_ids,
-                indexes,
-                starts,
-                ends,
-                nodes,
-                roles,
-                alloc_col,
-                factor_col,
-                num_col,
-                den_col,
-                quota_factors,
-                ramp_periods,
-                ti_e4,
-                strict=True,
-            ),
-        )
+    fields = (
+        list(range(n)),
+        persons,
+        keys,
+        plan_ids,
+        indexes,
+        starts,
+        ends,
+        nodes,
+        roles,
+        alloc_col,
+        factor_col,
+        num_col,
+        den_col,
+        quota_factors,
+        ramp_periods,
+        ti_e4,
     )  # positional: the field order of Segment
+    segments = list(map(tuple.__new__, repeat(Segment), zip(*fields, strict=True)))
+    columns = SegmentColumns(segments, dict(zip(Segment._fields, fields, strict=True)))
+    return Segments(segments, columns)
 
 
 def prorated_quota(seg: Segment, quota: Decimal, season: Decimal = ONE) -> Decimal:
