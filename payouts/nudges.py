@@ -54,7 +54,7 @@ from engine.nudges import (
     projectable,
     run_rate,
 )
-from engine.spec import Component, Plan, PlanValidationError, parse_plan
+from engine.spec import Component, Plan, PlanValidationError, component_title, parse_plan
 from hierarchy.access import Access
 from hierarchy.models import Node, Period, Person
 from hierarchy.periods import tenant_today
@@ -225,7 +225,7 @@ def _cards_from_lines(
                 plan_version_id=version_id,
                 plan_name=plan_name,
                 component_id=component_id,
-                component_name=(component.name if component and component.name else component_id),
+                component_name=component_title(component_id, component.name if component else ""),
                 currency=last.currency,
                 earned=sum((r.amount for r in rows if r.kind == EARNED), Decimal(0)),
                 measure=last.measure,

@@ -7,14 +7,15 @@ from typing import Any
 
 from django import template
 
+from engine.spec import key_words
+
 register = template.Library()
 
 
 @register.filter
 def label(value: str) -> str:
     """Turn a field or attribute key into a label: ``cost_centre`` → ``Cost centre``."""
-    text = str(value).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+    return key_words(value)
 
 
 @register.filter
