@@ -6,6 +6,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from engine.spec import key_words
 
@@ -16,6 +18,16 @@ register = template.Library()
 def label(value: str) -> str:
     """Turn a field or attribute key into a label: ``cost_centre`` → ``Cost centre``."""
     return key_words(value)
+
+
+@register.filter
+def address(value: Any) -> str | SafeString:
+    """Let an e-mail address wrap before its ``@`` (``finance`` / ``@demo.quotient.dev``) in a
+    narrow card rather than inside a word; any other text is left as it is (and escaped)."""
+    local, at, domain = str(value or "").partition("@")
+    if not at or not local:
+        return str(value or "")
+    return format_html("{}<wbr>@{}", local, domain)
 
 
 @register.filter

@@ -64,6 +64,8 @@ def test_finance_previews_creates_downloads_and_marks_a_batch_paid(
         exports.earning_code_set(component_id="spiff", code="SPF")
     detail = finance.get(created["Location"])
     assert detail.status_code == 200 and "Export batch 1" in detail.content.decode()
+    # the Created card's address wraps before its @, never mid-word ("...quotient. / dev")
+    assert '<div class="muted">fin<wbr>@acme.test</div>' in detail.content.decode()
     download = finance.get(f"/exports/{batch.pk}/download/payroll.csv")
     assert download.status_code == 200 and download.content.startswith(b"employee_id,")
     assert finance.get(f"/exports/{batch.pk}/download/lines.xlsx").status_code == 200
