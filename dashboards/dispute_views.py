@@ -30,6 +30,7 @@ from hierarchy.periods import tenant_today
 from incentives.models import Credit
 from payouts import disputes
 from payouts.models import Dispute, DisputeQueue, DisputeStatus, DisputeSubject, PayoutLine
+from plans.selectors import component_names
 
 INBOX_LIMIT = 200
 PERIOD_CHOICES = 24  # periods offered for a missing deal, newest first
@@ -66,9 +67,26 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+def _component(line: PayoutLine | None) -> str:
+    """Return what a question's line's plan calls its component ("" without a line)."""
+    return _components([line]).get(line.pk, "") if line is not None else ""
+
+
+def _components(lines: Any) -> dict[int, str]:
+    """Return each line's component by its plan version's name for it (one query)."""
+    lines = [x for x in lines if x is not None]
+    names = component_names(version_ids=[x.plan_version_id for x in lines])
+    return {x.pk: names.get(x.component_id, version_id=x.plan_version_id) for x in lines}
+
+
 def _rows(rows: Any) -> list[dict[str, Any]]:
     today = tenant_today(get_current_tenant())
-    return [{"d": d, "age": disputes.dispute_age(d, today=today)} for d in rows]
+    rows = list(rows)
+    named = _components(d.line for d in rows)
+    return [
+        {"d": d, "age": disputes.dispute_age(d, today=today), "component": named.get(d.line_id)}
+        for d in rows
+    ]
 
 
 # --- lists --------------------------------------------------------------------------------------
@@ -164,6 +182,7 @@ def _subject_context(access: Access, subject: disputes.Subject) -> dict[str, Any
     if subject.line_id is not None:
         line: PayoutLine = disputes.subject_line_get(access, subject.line_id)
         out["line"] = line
+        out["component"] = _component(line)
         if subject.trace_step is not None:
             steps = line.trace if isinstance(line.trace, list) else []
             if not 0 <= subject.trace_step < len(steps):
@@ -259,6 +278,7 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
         "dashboards/disputes/detail.html",
         {
             "d": dispute,
+            "component": _component(dispute.line),
             "age": disputes.dispute_age(dispute),
             "credit": credit,
             "step": step,

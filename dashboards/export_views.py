@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -25,6 +26,7 @@ from hierarchy.models import HierarchyKind, Node, Period, Person
 from payouts import exports
 from payouts.models import ExportContent, ExportFormat, ExportStatus
 from plans.models import Plan
+from plans.selectors import component_names
 
 LINES_SHOWN = 50  # the first lines on the page; the files hold every one
 DOWNLOADS = [
@@ -159,14 +161,24 @@ def export_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     """One batch: its selection, totals, lines, downloads and "mark paid"."""
     _tenant_wide(request)
     batch = exports.export_batch_get(batch_id=batch_id)
-    lines = list(batch.lines.order_by("employee_id", "component_id", "entry_id")[:LINES_SHOWN])
+    lines = list(
+        batch.lines.annotate(plan_version_id=F("line__plan_version_id")).order_by(
+            "employee_id", "component_id", "entry_id"
+        )[:LINES_SHOWN]
+    )
+    # a line's component by the name its plan version gave it (a manual entry: its plan's)
+    versions = {x.pk: getattr(x, "plan_version_id", None) for x in lines}
+    names = component_names(version_ids=versions.values(), plan_ids=[x.plan_id for x in lines])
+    rows = [
+        (x, names.get(x.component_id, version_id=versions[x.pk], plan_id=x.plan_id)) for x in lines
+    ]
     return render(
         request,
         "dashboards/exports/export_detail.html",
         {
             "batch": batch,
             "period_labels": exports.period_labels(batch),
-            "lines": lines,
+            "lines": rows,
             "more_lines": max(batch.line_count - len(lines), 0),
             "downloads": DOWNLOADS,
             "can_export": _can_export(request),

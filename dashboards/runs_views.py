@@ -25,6 +25,7 @@ from hierarchy.models import Period
 from payouts import runs
 from payouts.live import runs_version
 from payouts.models import CalculationRun, RunStatus, RunTrigger
+from plans.selectors import component_names
 
 LINES_PER_PAGE = 50
 RUNS = "starting a calculation run"  # a run pays everyone in the period
@@ -110,6 +111,11 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     if not access.sees_everyone:
         lines = lines.filter(person__in=access.current_people())
     page = Paginator(lines, LINES_PER_PAGE).get_page(request.GET.get("page"))
+    names = component_names(version_ids=[line.plan_version_id for line in page.object_list])
+    rows = [
+        (line, names.get(line.component_id, version_id=line.plan_version_id))
+        for line in page.object_list
+    ]
     others = (
         runs.run_list(period_id=run.period_id).exclude(pk=run.pk).filter(status=RunStatus.SUCCEEDED)
     )
@@ -123,6 +129,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "running": _running(run),
             "totals": runs.run_totals_by_plan(run_id=run.pk) if access.sees_everyone else [],
             "page": page,
+            "lines": rows,
             "others": others,
             "can_calculate": _can_calculate(request) and access.scope is None,
         },

@@ -615,6 +615,31 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+# --------------------------------------------------------------------------- names
+
+
+def key_words(key: object) -> str:
+    """Return an id or field key in words: ``per_qualified_meeting`` → ``Per qualified meeting``."""
+    text = str(key).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def component_title(component_id: str, name: object = "") -> str:
+    """Return what a page calls a component: the plan's own ``name`` for it when it has one,
+    else its id in words (the one rule; ``plans.selectors.component_names`` looks names up)."""
+    return str(name or "").strip() or key_words(component_id)
+
+
+def spec_component_titles(spec: object) -> dict[str, str]:
+    """Return each component id of a plan spec as stored (parsed or not) → its title."""
+    items = spec.get("components") if isinstance(spec, Mapping) else None
+    return {
+        str(c["id"]): component_title(str(c["id"]), c.get("name"))
+        for c in items or ()
+        if isinstance(c, Mapping) and c.get("id") not in (None, "")
+    }
+
+
 # --------------------------------------------------------------------------- parsing
 
 

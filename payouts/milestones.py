@@ -42,6 +42,7 @@ from django.db.models import Min
 from core.errors import NotFoundError
 from core.tenancy import get_current_tenant
 from engine.phases.tables import TableError
+from engine.spec import component_title
 from hierarchy import org_selectors
 from hierarchy.access import Access
 from hierarchy.models import Node, Period, Person
@@ -703,7 +704,7 @@ def _build(
         id=goal_id(*key),
         plan=goal.plan,
         component_id=key[1],
-        name=str(c.get("name") or key[1]),
+        name=component_title(key[1], c.get("name")),
         kind=kind,
         period=period,
         run=run,

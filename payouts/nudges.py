@@ -54,7 +54,7 @@ from engine.nudges import (
     projectable,
     run_rate,
 )
-from engine.spec import Component, Plan, PlanValidationError, parse_plan
+from engine.spec import Component, Plan, PlanValidationError, component_title, parse_plan
 from hierarchy.access import Access
 from hierarchy.models import Node, Period, Person
 from hierarchy.periods import tenant_today
@@ -69,6 +69,7 @@ from payouts.models import (
     SentNudge,
 )
 from plans.models import PlanVersion
+from plans.selectors import component_names
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ def _cards_from_lines(
                 plan_version_id=version_id,
                 plan_name=plan_name,
                 component_id=component_id,
-                component_name=(component.name if component and component.name else component_id),
+                component_name=component_title(component_id, component.name if component else ""),
                 currency=last.currency,
                 earned=sum((r.amount for r in rows if r.kind == EARNED), Decimal(0)),
                 measure=last.measure,
@@ -779,6 +780,8 @@ class Board:
     rows: list[tuple[int, str, Decimal]]
     """(rank, full name, attainment)."""
     people: int
+    component_name: str
+    """What the plan calls the component (``plans.selectors.component_names``)."""
 
 
 def leaderboard(*, period: Period) -> list[Board]:
@@ -793,12 +796,21 @@ def leaderboard(*, period: Period) -> list[Board]:
     rows = (
         PayoutLine.objects.filter(run=run, attainment__isnull=False)
         .order_by("plan__name", "component_id", "-attainment", "person__full_name")
-        .values_list("plan__name", "component_id", "person_id", "person__full_name", "attainment")
+        .values_list(
+            "plan__name",
+            "component_id",
+            "person_id",
+            "person__full_name",
+            "attainment",
+            "plan_version_id",
+        )
     )
     by_component: dict[tuple[str, str], list[tuple[int, str, Decimal]]] = defaultdict(list)
     seen: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for plan, component, person_id, name, att in rows:
+    version_of: dict[tuple[str, str], int] = {}
+    for plan, component, person_id, name, att, version in rows:
         key = (plan, component)
+        version_of.setdefault(key, version)
         if person_id not in seen[key]:
             seen[key].add(person_id)
             by_component[key].append((len(by_component[key]) + 1, name, att))
@@ -806,7 +818,14 @@ def leaderboard(*, period: Period) -> list[Board]:
     chosen: dict[str, str] = {}
     for plan, component in sorted(by_component, key=lambda k: (k[0], -len(seen[k]), k[1])):
         chosen.setdefault(plan, component)
+    names = component_names(version_ids=[version_of[k] for k in chosen.items()])
     return [
-        Board(plan, comp, by_component[(plan, comp)][:LEADERBOARD_SIZE], len(seen[(plan, comp)]))
+        Board(
+            plan,
+            comp,
+            by_component[(plan, comp)][:LEADERBOARD_SIZE],
+            len(seen[(plan, comp)]),
+            names.get(comp, version_id=version_of[(plan, comp)]),
+        )
         for plan, comp in sorted(chosen.items())
     ]

@@ -37,6 +37,7 @@ from core.errors import NotFoundError, ValidationFailedError
 from engine import InputError, compute
 from engine.phases import chunks as ph
 from engine.phases.dependency import component_levels, deferred
+from engine.spec import component_title, key_words
 from engine.types import Inputs
 from hierarchy.models import Period, Person
 from payouts import inputs as fetch
@@ -209,7 +210,11 @@ def _side(
     for t in result.traces:
         if t.person_id == key:
             traces.setdefault((t.plan_id, t.component_id, t.segment), t.text)
-    names = {(k, c.id): c.name or c.id for k, p in inputs.plans.items() for c in p.components}
+    names = {
+        (key, c.id): component_title(c.id, c.name)
+        for key, plan in inputs.plans.items()
+        for c in plan.components
+    }
     number_of = dict(zip(versions, numbers, strict=True))
     lines: list[PreviewLine] = []
     totals: dict[str, Decimal] = defaultdict(Decimal)
@@ -220,7 +225,7 @@ def _side(
             PreviewLine(
                 version=number_of[int(ln.plan_id)],
                 component_id=ln.component_id,
-                component=names.get((ln.plan_id, ln.component_id), ln.component_id),
+                component=names.get((ln.plan_id, ln.component_id), key_words(ln.component_id)),
                 segment=ln.segment,
                 kind=ln.kind,
                 amount=ln.amount,

@@ -88,6 +88,7 @@ from payouts.models import (
     RunTrigger,
 )
 from plans.models import PlanVersion
+from plans.selectors import component_names
 
 logger = logging.getLogger(__name__)
 
@@ -1451,6 +1452,8 @@ class LineChange:
     currency: str
     before: Decimal | None
     after: Decimal | None
+    component: str
+    """What the plan calls the component (``plans.selectors.component_names``)."""
 
     @property
     def delta(self) -> Decimal:
@@ -1458,7 +1461,7 @@ class LineChange:
 
     @property
     def words(self) -> str:
-        what = f"{self.component_id} ({self.kind}) on {self.plan}"
+        what = f"{self.component} ({self.kind}) on {self.plan}"
         if self.before is None:
             return f"New line: {what} pays {self.after:,.2f} {self.currency}."
         if self.after is None:
@@ -1508,11 +1511,21 @@ def run_compare(*, run_id: int, other_id: int) -> Comparison:
     if run.period_id != other.period_id:
         raise RunError(MSG_OTHER_PERIOD.format(a=run.number, b=other.number))
 
+    version_of: dict[tuple[str, str], int] = {}  # (plan code, component): the newer run's
+
     def lines(r: CalculationRun) -> dict[int, dict[tuple[Any, ...], Decimal]]:
         out: dict[int, dict[tuple[Any, ...], Decimal]] = defaultdict(dict)
-        for person, code, comp, seg, kind, ordinal, cur, amount in PayoutLine.objects.filter(
-            run=r
-        ).values_list(
+        for (
+            person,
+            code,
+            comp,
+            seg,
+            kind,
+            ordinal,
+            cur,
+            amount,
+            version,
+        ) in PayoutLine.objects.filter(run=r).values_list(
             "person_id",
             "plan__code",
             "component_id",
@@ -1521,11 +1534,14 @@ def run_compare(*, run_id: int, other_id: int) -> Comparison:
             "ordinal",
             "currency",
             "amount",
+            "plan_version_id",
         ):
             out[person][(code, comp, seg, kind, ordinal, cur)] = amount
+            version_of[(code, comp)] = version
         return out
 
     before, after = lines(run), lines(other)
+    titles = component_names(version_ids=version_of.values())
     everyone = sorted(set(before) | set(after))
     names = dict(Person.objects.filter(pk__in=everyone).values_list("pk", "full_name"))
     people: list[PersonChange] = []
@@ -1544,6 +1560,7 @@ def run_compare(*, run_id: int, other_id: int) -> Comparison:
                 currency=key[5],
                 before=b.get(key),
                 after=a.get(key),
+                component=titles.get(key[1], version_id=version_of.get((key[0], key[1]))),
             )
             for key in sorted(set(a) | set(b))
             if a.get(key) != b.get(key)

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.spec import component_title
+
 TEAM_POOL, SHARED_MILESTONE, POOL, GATE, MBO, OVERRIDE = (
     "team_pool",
     "shared_milestone",
@@ -107,7 +109,7 @@ def spec_dependencies(
     for c in spec.get("components") or []:
         if not isinstance(c, Mapping) or "id" not in c:
             continue
-        cid, name = str(c["id"]), str(c.get("name") or c["id"])
+        cid, name = str(c["id"]), component_title(str(c["id"]), c.get("name"))
         kind = shared_kind(c, participants)
         if kind in (TEAM_POOL, SHARED_MILESTONE):
             milestone = c.get("milestone")

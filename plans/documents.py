@@ -20,6 +20,7 @@ from typing import Any
 from django.http import HttpResponse
 
 from core.pdf import PdfDocument, amount, pdf_response
+from engine.spec import component_title
 from plans.diff import _format, _tier
 from plans.preview import CHARTED, STEP, payout_curve
 
@@ -257,7 +258,7 @@ def plan_document(
         components.append(
             ComponentText(
                 id=cid,
-                name=str(comp.get("name") or cid),
+                name=component_title(cid, comp.get("name")),
                 kind=TYPE_WORDS.get(kind, kind.replace("_", " ").capitalize()),
                 sentences=describe_component(comp, spec_currency),
                 quota_id=qid if kind in CHARTED else None,

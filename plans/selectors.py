@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.db.models import Count, Q, QuerySet
 from core.errors import NotFoundError
 from core.params import ID_MAX
 from engine.money import div, mul, to_e4
+from engine.spec import component_title, spec_component_titles
 from engine.types import QUOTA_COLUMNS
 from hierarchy.access import Access
 from hierarchy.models import Assignment, NodeClosure, Person
@@ -89,6 +91,49 @@ def plan_version_by_id(*, version_id: int) -> PlanVersion:
     if version is None:
         raise NotFoundError("Plan version not found.")
     return version
+
+
+@dataclass(frozen=True)
+class ComponentNames:
+    """What pages call the components of some plans (``component_names`` loads it): the
+    plan's own name for each, else its id in words (``engine.spec.component_title``)."""
+
+    by_version: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    by_plan: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+
+    def get(
+        self, component_id: str, *, version_id: int | None = None, plan_id: int | None = None
+    ) -> str:
+        """Return a component's name in a plan version (or a plan's newest published one);
+        a version, plan or component it does not know gets the id in words."""
+        if not component_id:
+            return ""
+        own = self.by_version.get(version_id or 0, {}).get(component_id)
+        own = own or self.by_plan.get(plan_id or 0, {}).get(component_id)
+        return own or component_title(component_id)
+
+
+def component_names(
+    *, version_ids: Iterable[int | None] = (), plan_ids: Iterable[int | None] = ()
+) -> ComponentNames:
+    """Return the component names of these plan versions and of these plans' newest published
+    versions (at most two queries, whatever the number of rows a page shows)."""
+    versions = {int(v) for v in version_ids if v}
+    plans = {int(p) for p in plan_ids if p}
+    by_version: dict[int, Mapping[str, str]] = {}
+    if versions:
+        rows = PlanVersion.objects.filter(pk__in=versions).values_list("pk", "spec")
+        by_version = {pk: spec_component_titles(spec) for pk, spec in rows}
+    by_plan: dict[int, Mapping[str, str]] = {}
+    if plans:
+        newest = (
+            PlanVersion.objects.filter(plan_id__in=plans, status=VersionStatus.PUBLISHED)
+            .order_by("plan_id", "-number")
+            .values_list("plan_id", "spec")
+        )
+        for plan_id, spec in newest:
+            by_plan.setdefault(plan_id, spec_component_titles(spec))
+    return ComponentNames(by_version, by_plan)
 
 
 def plan_version_in_force(*, plan_id: int, day: Any) -> PlanVersion | None:

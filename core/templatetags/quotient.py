@@ -6,6 +6,10 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from engine.spec import key_words
 
 register = template.Library()
 
@@ -13,8 +17,17 @@ register = template.Library()
 @register.filter
 def label(value: str) -> str:
     """Turn a field or attribute key into a label: ``cost_centre`` → ``Cost centre``."""
-    text = str(value).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+    return key_words(value)
+
+
+@register.filter
+def address(value: Any) -> str | SafeString:
+    """Let an e-mail address wrap before its ``@`` (``finance`` / ``@demo.quotient.dev``) in a
+    narrow card rather than inside a word; any other text is left as it is (and escaped)."""
+    local, at, domain = str(value or "").partition("@")
+    if not at or not local:
+        return str(value or "")
+    return format_html("{}<wbr>@{}", local, domain)
 
 
 @register.filter

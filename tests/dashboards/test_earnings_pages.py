@@ -75,6 +75,32 @@ def test_the_statement_explains_each_line_and_drills_down_to_the_transactions(cl
     assert "3,000.00\u00a0USD" in drill and "4,250.00\u00a0USD" in drill
 
 
+def test_the_pages_call_components_by_the_names_the_plan_gave_them(client, org, written, plan_a):
+    # given: Q2 run lines of a component the plan names and of one it does not know
+    with tenant_scope(org.tenant):
+        run = write_run(written.q2)
+        named = write_line(run, org.erin, plan_a, "new_business", "900.00", attainment="0.9")
+        write_line(run, org.erin, plan_a, "per_qualified_meeting", "50.00")
+    erin = _as(client, written.users["erin"])
+    # when
+    earnings = _text(erin.get(f"/earnings/?period={written.q2.pk}"))
+    statement = _text(erin.get(f"/earnings/statements/{written.q2.pk}-{org.erin.pk}/"))
+    line = _text(erin.get(f"/earnings/lines/{named.pk}/"))
+    member = _text(
+        _as(Client(), written.users["sam"]).get(
+            f"/earnings/people/{org.erin.pk}/?period={written.q2.pk}"
+        )
+    )
+    # then: the plan's own name ("New business commission", not the tidied "New business"),
+    # else the id in words
+    for page in (earnings, statement, member):
+        assert "<strong>New business commission</strong>" in page
+        assert "<strong>Per qualified meeting</strong>" in page
+        assert "<strong>New business</strong>" not in page
+    assert "<h1>New business commission · 900.00\u00a0USD</h1>" in line
+    assert "Attainment of New business commission" in earnings
+
+
 @pytest.mark.covers_url(
     "my_earnings", "team_earnings", "member_earnings", "statement_page", "statement_line_page"
 )

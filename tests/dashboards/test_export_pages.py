@@ -64,6 +64,8 @@ def test_finance_previews_creates_downloads_and_marks_a_batch_paid(
         exports.earning_code_set(component_id="spiff", code="SPF")
     detail = finance.get(created["Location"])
     assert detail.status_code == 200 and "Export batch 1" in detail.content.decode()
+    # the Created card's address wraps before its @, never mid-word ("...quotient. / dev")
+    assert '<div class="muted">fin<wbr>@acme.test</div>' in detail.content.decode()
     download = finance.get(f"/exports/{batch.pk}/download/payroll.csv")
     assert download.status_code == 200 and download.content.startswith(b"employee_id,")
     assert finance.get(f"/exports/{batch.pk}/download/lines.xlsx").status_code == 200
@@ -127,17 +129,26 @@ def test_a_tenant_admin_reads_and_an_employee_sees_nothing(approved: Any, org: A
     assert 'href="/exports/"' not in employee.get("/").content.decode()
 
 
-def test_the_batch_lines_name_components_as_the_statement_does(
-    finance: Client, approved: Any, org: Any
+def test_the_batch_lines_name_components_as_the_plan_does(
+    finance: Client, approved: Any, org: Any, plan_a: Any
 ) -> None:
-    # given: a batch with a component whose id has an underscore, and a line with no component
+    # given: a batch with an adjustment of a component its plan names, components the plan does
+    # not know (one with an underscore in its id), and a line with no component
     with tenant_scope(org.tenant):
         entry(org.erin, approved.period, EntryKind.ADJUSTMENT, "40.00", component_id="per_meeting")
+        entry(
+            org.erin,
+            approved.period,
+            EntryKind.ADJUSTMENT,
+            "7.00",
+            plan=plan_a,
+            component_id="new_business",
+        )
         entry(org.wes, approved.period, EntryKind.ADJUSTMENT, "3.00")
         batch, _ = exports.export_batch_create(period_ids=[approved.period.pk], idempotency_key="k")
     # when
     html = finance.get(f"/exports/{batch.pk}/").content.decode()
-    # then: the earnings statement's component label (the `label` filter), never the raw id
+    # then: the plan's own name, else the id in words as the statement shows it; never the raw id
     cells = re.findall(r'<td data-label="Component">([^<]*)</td>', html)
-    assert set(cells) == {"Commission", "Spiff", "Per meeting", "—"}
+    assert set(cells) == {"Commission", "Spiff", "Per meeting", "New business commission", "—"}
     assert "per_meeting" not in html

@@ -5,6 +5,7 @@ who sees them, and another tenant's run is a 404."""
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from core.tenancy import tenant_scope
 from payouts.models import CalculationRun
 from tests.factories.hierarchy import MembershipFactory, UserFactory
 from tests.payouts.rundata import build_sales, deal, record
+from tests.payouts.written_runs import write_line, write_run
 from tests.tenancy import assert_not_found
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +56,7 @@ def test_a_comp_admin_calculates_a_period_from_the_runs_page(
     assert "Succeeded" in html and 'id="totals"' in html and "Runs AE" in html
     assert 'id="lines"' in html and "Seller 00000" in html
     assert run.result_hash[:12] in html
+    assert '<td data-label="Kind" class="words">' in html  # "earn / ed" never splits
     # and the list shows it with a full bar, its lines and total
     html = client_alice.get(f"/runs/?period={sales.period.pk}").content.decode()
     assert f"/runs/{run.pk}/" in html and "width:100%" in html
@@ -154,3 +157,18 @@ def test_another_tenants_run_is_a_404(
             client_charlie.get(f"/runs/{run.pk}/compare/?other={run.pk}")["Location"]
         )
     )
+
+
+def test_a_runs_lines_are_called_by_the_names_their_plan_version_gives_them(
+    client_alice, org, written, plan_a
+):
+    # given: a run with a line of a component its plan names and one of an id it does not know
+    with tenant_scope(org.tenant):
+        run = write_run(written.q2)
+        write_line(run, org.erin, plan_a, "new_business", "900.00")
+        write_line(run, org.erin, plan_a, "per_qualified_meeting", "50.00")
+    # when
+    html = client_alice.get(f"/runs/{run.pk}/").content.decode()
+    # then: the plan's own name, else the id in words
+    cells = re.findall(r'<td data-label="Component">([^<]*)', html)
+    assert [c.strip() for c in cells] == ["New business commission", "Per qualified meeting"]

@@ -400,6 +400,7 @@ def test_the_leaderboard_is_off_by_default_and_a_tenant_admin_turns_it_on(
     _as(client, written.users["erin"])
     page = client.get(f"/leaderboard/?period={written.q1.pk}").content.decode()
     assert "Erin East" in page and "Wes West" in page and "4,250" not in page
+    assert '<p class="muted">Commission · ' in page  # the component as the statement names it
     # another tenant: its own leaderboard is off, and tenant A's period is not found
     assert_not_found(client_charlie.get(f"/leaderboard/?period={written.q1.pk}"))
     assert_not_found(client_charlie.get("/leaderboard/"))

@@ -50,6 +50,8 @@ def test_the_checklist_walks_a_quarter_to_closed(world: Any, client_charlie: Any
     assert page.status_code == 200
     html = page.content.decode()
     assert "FY2026 Q1" in html and "Submit for review" in html and "Period close" in html
+    # the Kind filter's select takes its own width, so "Show" sits beside it (not under it)
+    assert '<select name="kind" id="kind" data-autosubmit style="width:auto">' in html
     # the employee has no such page
     assert _client(c.users["employee"]).get("/periods/close/").status_code == 404
     submitted = comp.post(f"/periods/{q1.pk}/close/submit/", {"next": "list"})
