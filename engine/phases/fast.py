@@ -296,8 +296,9 @@ def _busy_keys(inputs: Inputs) -> set[tuple[str, str]]:
     return out
 
 
-def _quota_e4(quotas: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """Return person quotas in ten-thousandths by quota id and person; refuse repeated keys."""
+def _quota_e4(quotas: pd.DataFrame) -> dict[str, tuple[pd.Index, npt.NDArray[Any]]]:
+    """Return person quotas in ten-thousandths by quota id: the holders (an index) and their
+    amounts, column-wise; refuse repeated keys."""
     if len(quotas) == 0:
         return {}
     kinds = (
@@ -310,15 +311,33 @@ def _quota_e4(quotas: pd.DataFrame) -> dict[str, dict[str, int]]:
     if pd.DataFrame({"k": kinds, "h": holders, "q": qids}).duplicated().any():
         quota_tables(quotas)  # raises the InputError naming the repeated quota
     amounts = quotas["amount_e4"].to_numpy()
+    if amounts.dtype == object:
+        amounts = np.array([int(x) for x in amounts.tolist()], dtype=object)
     person = kinds != "node"
-    out: dict[str, dict[str, int]] = {}
-    for qid in pd.unique(qids[person]).tolist():
-        sel = person & (qids == qid)
-        got = amounts[sel].tolist()
-        if amounts.dtype == object:
-            got = [int(x) for x in got]
-        out[qid] = dict(zip(holders[sel].tolist(), got, strict=True))
+    codes, names = pd.factorize(qids)
+    out: dict[str, tuple[pd.Index, npt.NDArray[Any]]] = {}
+    for k, qid in enumerate(names.tolist()):
+        sel = person & (codes == k)
+        if sel.any():
+            out[qid] = (pd.Index(holders[sel]), amounts[sel])
     return out
+
+
+def _quotas_of(
+    table: tuple[pd.Index, npt.NDArray[Any]] | None, keys: Sequence[str]
+) -> tuple[list[int | None], npt.NDArray[Any]]:
+    """Return each person's quota (None without one) and the quotas with 0 for none."""
+    if table is None:
+        return [None] * len(keys), np.zeros(len(keys), dtype=object)
+    holders, amounts = table
+    at = holders.get_indexer(pd.Index(np.asarray(keys, dtype=object)))
+    present = at >= 0
+    got = np.where(present, amounts[np.where(present, at, 0)], 0).astype(object)
+    raw: list[int | None] = got.tolist()
+    if not present.all():
+        for i in np.flatnonzero(~present).tolist():
+            raw[i] = None
+    return raw, got
 
 
 def _ints(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -719,9 +738,9 @@ def fast_rows(inputs: Inputs, state: MeasureState, shared: Shared, kpis: ms.KpiT
         for c in plan.components:
             assert c.measure is not None
             qid = c.quota or c.measure
-            raw = list(map(quota_e4.get(qid, {}).get, keys))
+            raw, amounts = _quotas_of(quota_e4.get(qid), keys)
             present = np.array([x is not None for x in raw], dtype=bool)
-            quota_d = _ints(np.array([x or 0 for x in raw], dtype=object) * quota_scale)
+            quota_d = _ints(amounts * quota_scale)
             fig = SegmentFigures(
                 value_e4=state.sum_arrays[(pid, c.measure)][ids],
                 den=den,

@@ -88,7 +88,13 @@ def prior_table(frame: pd.DataFrame) -> dict[tuple[str, str, str], Decimal]:
 def settle(inputs: Inputs, rewards: Sequence[Reward]) -> tuple[Book, dict[str, Decimal]]:
     """Return the payout lines and traces, and the draw balances carried forward."""
     period = inputs.period
-    prior = prior_table(inputs.prior_payouts) if rewards else {}  # read by rewards only
+    prior: dict[tuple[str, str, str], Decimal] = {}
+    if rewards:  # read by the rewards' people only (the fast path's read them on its own)
+        frame = inputs.prior_payouts
+        if len(frame):
+            people = {str(r.segment.person_key) for r in rewards}
+            frame = frame[frame["person_id"].astype(str).isin(people).to_numpy()]
+        prior = prior_table(frame)
     book = Book()
     by_person_plan: dict[tuple[str, str], list[Reward]] = {}
     for r in rewards:
