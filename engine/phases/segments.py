@@ -202,6 +202,28 @@ def object_texts(values: Sequence[object]) -> list[str]:
     return list(map(texts.__getitem__, ids))
 
 
+def _person_keys(a_ids: pd.Series, t_ids: pd.Series) -> tuple[IntArray, npt.NDArray[Any]]:
+    """Return the person ids of both columns coded by their text in Python's string order
+    (equal texts one code), and the first column's texts.
+
+    The ids are factorized as they are and only the distinct ones written and sorted (NumPy
+    orders its fixed-width strings by code point, as Python orders ``str``).
+    """
+    codes, uniques = pd.factorize(pd.concat([a_ids, t_ids], ignore_index=True))
+    texts = np.asarray(uniques).astype(str)
+    # NumPy's fixed-width texts drop a final NUL: ids that hold one are written by Python
+    if uniques.dtype == object and "\x00" in "".join(map(str, uniques.tolist())):
+        texts = np.array(list(map(str, uniques.tolist())), dtype=object)
+    order = np.argsort(texts, kind="stable")
+    ordered = texts[order]
+    fresh = np.ones(len(ordered), dtype=bool)
+    fresh[1:] = ordered[1:] != ordered[:-1]
+    rank = np.empty(len(texts), dtype=np.int64)
+    rank[order] = np.cumsum(fresh) - 1
+    key_code = rank[codes]
+    return key_code, texts.astype(object)[codes[: len(a_ids)]]
+
+
 def build_segments(inputs: Inputs) -> Segments:
     """Return the sorted (person, plan) segments of the period with pro-ration figures."""
     period = inputs.period
@@ -219,10 +241,8 @@ def build_segments(inputs: Inputs) -> Segments:
     p0, p1 = day_number(period.start), day_number(period.end)
     # assignments x timeline on the person, column by column: the person keys coded in
     # Python's string order (the segments' order), the join by a search in the coded keys.
-    a_key = a["person_id"].astype(str).to_numpy(dtype=object)
-    t_key = t["person_id"].astype(str).to_numpy(dtype=object)
-    na = len(a_key)
-    key_code, _ = pd.factorize(np.concatenate([a_key, t_key]), sort=True)
+    na = len(a)
+    key_code, a_key = _person_keys(a["person_id"], t["person_id"])
     a_code, t_code = key_code[:na], key_code[na:]
     t_order = np.argsort(t_code, kind="stable")
     t_sorted = t_code[t_order]

@@ -55,3 +55,16 @@ def test_measure_rows_of_counts() -> None:
     rows.columns([0, 2], PlainColumns(block.sids, block.figures, block.counts, of_counts=True))
     assert rows[2] == {"bookings": 7, "deals": 7}
     assert rows[1] == {}
+
+
+def test_person_keys_code_ids_by_their_text_in_pythons_order() -> None:
+    # ints and texts of the same id are one person; "10" sorts before "9"; a final NUL is kept
+    import pandas as pd
+
+    from engine.phases.segments import _person_keys
+
+    codes, texts = _person_keys(pd.Series([10, "9", "a\x00", "a"]), pd.Series(["10", 9, "a"]))
+    assert codes.tolist() == [0, 1, 3, 2, 0, 1, 2]
+    assert texts.tolist() == ["10", "9", "a\x00", "a"]
+    codes, texts = _person_keys(pd.Series([10, 9]), pd.Series([9, 100]))
+    assert codes.tolist() == [0, 2, 2, 1] and texts.tolist() == ["10", "9"]
