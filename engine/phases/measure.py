@@ -243,17 +243,14 @@ def credit_pairs(
     """
     credits, cday = _credits_frame(inputs.credits, inputs.period)
     columns = columns_of(segments)
-    seg_codes, uniques = pd.factorize(columns.objects("person"))
-    persons = pd.Index(list(uniques))  # int64 when every id is an int: faster look-ups
-    pcode = seg_codes.astype(np.int64)
+    pcode, persons = columns.codes("person")  # int64 when every id is an int: faster look-ups
     ccode = (
-        persons.get_indexer(credits["person_id"]).astype(np.int64)
+        persons.get_indexer(pd.Index(credits["person_id"])).astype(np.int64)
         if len(credits)
         else np.zeros(0, dtype=np.int64)
     )
     nseg = len(segments)
-    seg_plan, plan_uniques = pd.factorize(columns.objects("plan_id"))  # in order of appearance
-    seg_plan = seg_plan.astype(np.int64)
+    seg_plan, plan_uniques = columns.codes("plan_id")  # in order of appearance
     plan_names: list[str] = plan_uniques.tolist()
     # One pass when no person's segments overlap across plans, else one per plan.
     all_ids = np.arange(nseg, dtype=np.int64)
@@ -539,10 +536,8 @@ def _contributions(
     else:
         seg, mcode = np.repeat(ids // nm, sizes), np.repeat(ids % nm, sizes)
     seg_columns = columns_of(segments)
-    seg_people = seg_columns["person"]
-    people = pd.Index(seg_people).unique()
-    seg_person = people.get_indexer(seg_people)
-    plan_codes, plan_names = pd.factorize(seg_columns.objects("plan_id"))
+    seg_person, people = seg_columns.codes("person")
+    plan_codes, plan_names = seg_columns.codes("plan_id")
     plans = sorted(plan_names.tolist())
     rank = np.array([plans.index(p) for p in plan_names.tolist()], dtype=np.int64)
     seg_plan = rank[plan_codes]

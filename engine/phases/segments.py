@@ -102,7 +102,16 @@ class SegmentColumns:
     field by field.
     """
 
-    __slots__ = ("_at", "_columns", "_ints", "_objects", "_parent", "_texts", "segments")
+    __slots__ = (
+        "_at",
+        "_codes",
+        "_columns",
+        "_ints",
+        "_objects",
+        "_parent",
+        "_texts",
+        "segments",
+    )
 
     def __init__(
         self,
@@ -118,6 +127,7 @@ class SegmentColumns:
         self._texts: dict[str, list[str]] = {}
         self._ints: dict[str, IntArray] = {}
         self._objects: dict[str, npt.NDArray[Any]] = {}
+        self._codes: dict[str, tuple[IntArray, pd.Index]] = {}
 
     def __getitem__(self, field: str) -> Sequence[Any]:
         got = self._columns.get(field)
@@ -139,6 +149,18 @@ class SegmentColumns:
             got = np.empty(len(self.segments), dtype=object)
             got[:] = self[field]
             self._objects[field] = got
+        return got
+
+    def codes(self, field: str) -> tuple[IntArray, pd.Index]:
+        """Return a field factorized, made once: each segment's code (int64) and the distinct
+        values in order of appearance (an index of int64 when every value is an int)."""
+        got = self._codes.get(field)
+        if got is None:
+            codes, uniques = pd.factorize(self.objects(field))
+            got = self._codes[field] = (
+                codes.astype(np.int64),
+                pd.Index(uniques, dtype=object).infer_objects(),
+            )
         return got
 
     def ints(self, field: str) -> IntArray:
