@@ -47,6 +47,7 @@ from incentives.models import Transaction, TransactionKind
 from payouts.models import CalculationRun, PayoutLine, RunKind, RunStatus
 from payouts.statements import FINAL, NO_RUN, PROVISIONAL, period_run
 from plans.models import Plan, PlanVersion
+from plans.selectors import component_names
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -712,6 +713,8 @@ class MilestoneRow:
     teams: list[tuple[str, Decimal | None, bool]]  # (team, attainment, hit)
     paid: bool
     pool: Decimal
+    component: str = ""
+    """What the plan calls the component (``plans.selectors.component_names``)."""
 
 
 def _trace_steps(trace: Any) -> Iterable[dict[str, Any]]:
@@ -808,6 +811,7 @@ def milestone_rows(facts: Facts, *, period_id: int) -> list[MilestoneRow]:
             paid=False,
             pool=ZERO,
         )
+    names = component_names(plan_ids=[plan_id for plan_id, _ in seen])
     return [
         MilestoneRow(
             plan=row.plan,
@@ -815,6 +819,7 @@ def milestone_rows(facts: Facts, *, period_id: int) -> list[MilestoneRow]:
             teams=row.teams,
             paid=pools[key] > 0,
             pool=_q(pools[key], facts.currency),
+            component=names.get(row.component_id, plan_id=key[0]),
         )
         for key, row in sorted(seen.items(), key=lambda kv: (kv[1].plan, kv[1].component_id))
     ]

@@ -52,6 +52,7 @@ def test_an_executive_sees_the_dashboard_and_downloads_each_table(
     ):
         assert heading in html, heading
     assert "Launch milestone" in html and "✓ hit" in html and "✗ missed" in html
+    assert "Shared launch milestone" in html and "<code>launch</code>" not in html
     assert 'data-figure="trend-figure"' in html and "plotly.min.js" in html
     q1 = quarters.written.q1.pk
     assert "1,239,717.50" in executive.get(f"/analytics/?period={q1}").content.decode()

@@ -143,6 +143,7 @@ def test_the_scorecard_counts_shared_goals_and_milestones_per_team(quarters: Any
     east = rows["Sales East"]  # Erin: 1,000 individual, the shared pool paid her nothing
     assert east.shared_pay == Decimal("0.00") and (east.goals, east.goals_hit) == (1, 0)
     assert milestone.plan == "Launch milestone" and milestone.paid
+    assert milestone.component == "Shared launch milestone"  # the plan's own name for it
     assert milestone.pool == Decimal("600.00")
     assert [(t, hit) for t, _a, hit in milestone.teams] == [("Marketing", True), ("Sales", False)]
 
@@ -227,6 +228,9 @@ def test_the_analytics_api_answers_executives_and_hides_other_tenants_periods(
         assert_not_found(client_charlie.get(f"{url}{sep}period={q1}"))
     cost = executive.get(f"/api/v1/analytics/cost/?by=period&period={q1}").json()
     assert cost["results"][0]["cost"] == "1239717.50"
+    q2 = quarters.written.q2.pk
+    (goal,) = executive.get(f"/api/v1/analytics/scorecard/?period={q2}").json()["milestones"]
+    assert (goal["component_id"], goal["component"]) == ("launch", "Shared launch milestone")
     # an employee may not; a bad grouping or an unknown parameter is a 400 in the envelope
     client.force_login(bob)
     assert client.get("/api/v1/analytics/cost/").status_code == 403
