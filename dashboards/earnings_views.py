@@ -95,7 +95,7 @@ def _overview_context(request: HttpRequest, person: Any, *, is_self: bool) -> di
         "credits_total": credits_total,
         "sees_transactions": request_principal(request).has("transactions.view"),
         "overview": overview,
-        "st": _named(overview.statement) if overview.statement else None,
+        "st": statements.statement_named(overview.statement) if overview.statement else None,
         "person": person,
         "is_self": is_self,
         "figure": figure,
@@ -142,7 +142,7 @@ def statement_page(request: HttpRequest, period_id: int, person_id: int) -> Http
     )
     is_self = st["person"]["id"] == getattr(_me(request), "pk", None)
     totals = [(key, statements.TOTAL_LABELS[key], st["totals"][key]) for key in statements.TOTALS]
-    st = _named(_with_questions(request, st))
+    st = statements.statement_named(_with_questions(request, st))
     return render(
         request,
         "dashboards/earnings/statement.html",
@@ -193,40 +193,6 @@ def _with_questions(request: HttpRequest, st: dict[str, Any]) -> dict[str, Any]:
         **st,
         "lines": [{**line, "questions": asked.get(line["id"], [])} for line in st["lines"]],
         "ledger": [{**e, "dispute": by_entry.get(e["id"])} for e in st["ledger"]],
-    }
-
-
-def _named(st: dict[str, Any]) -> dict[str, Any]:
-    """Return a display copy of a statement whose lines, components and movements carry the
-    name each component has in its plan version (one query, whatever the number of lines)."""
-    lines = st.get("lines", [])
-    version_of = {line["id"]: line.get("plan_version_id") for line in lines}
-    names = component_names(version_ids=version_of.values())
-    # a component's version: that of its (first) line; a movement's: its component's line's
-    by_component = {line["component_id"]: line.get("plan_version_id") for line in reversed(lines)}
-
-    def name(component_id: str, version_id: int | None) -> str:
-        return names.get(component_id, version_id=version_id)
-
-    return {
-        **st,
-        "lines": [
-            {**x, "component_name": name(x["component_id"], x.get("plan_version_id"))}
-            for x in lines
-        ],
-        "components": [
-            {
-                **c,
-                "component_name": name(
-                    c["component_id"], version_of.get((c.get("line_ids") or [0])[0])
-                ),
-            }
-            for c in st.get("components", [])
-        ],
-        "ledger": [
-            {**e, "component_name": name(e["component_id"], by_component.get(e["component_id"]))}
-            for e in st.get("ledger", [])
-        ],
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from core.csvsafe import csv_writer
 from core.pdf import PdfDocument, amount
-from payouts.statements import TOTAL_LABELS, TOTALS
+from payouts.statements import TOTAL_LABELS, TOTALS, statement_named
 
 STATUS_WORDS = {
     "final": "Final (approved)",
@@ -28,7 +28,9 @@ def filename(content: dict[str, Any], ext: str) -> str:
 
 
 def statement_csv(content: dict[str, Any]) -> str:
-    """Return the statement as CSV: a header block, one row per line, the ledger, the totals."""
+    """Return the statement as CSV: a header block, one row per line, the ledger, the totals
+    (components named as the page names them)."""
+    content = statement_named(content)
     out = io.StringIO()
     w = csv_writer(out)
     w.writerow(["person", content["person"]["full_name"], content["person"]["employee_id"]])
@@ -49,7 +51,7 @@ def statement_csv(content: dict[str, Any]) -> str:
             [
                 "line",
                 line["plan"],
-                line["component_id"],
+                line["component_name"],
                 line["kind"],
                 line["amount"],
                 line["currency"],
@@ -62,7 +64,7 @@ def statement_csv(content: dict[str, Any]) -> str:
             [
                 "ledger",
                 "",
-                entry["component_id"],
+                entry["component_name"],
                 entry["kind"],
                 entry["amount"],
                 entry["currency"],
@@ -88,6 +90,7 @@ def statement_csv(content: dict[str, Any]) -> str:
 
 def statement_pdf(content: dict[str, Any], *, tenant_name: str) -> bytes:
     """Return the statement as a PDF (core.pdf): header, lines with their trace, ledger, totals."""
+    content = statement_named(content)
     cur = content["currency"]
     person, period = content["person"], content["period"]
     pdf = PdfDocument(title=f"Statement · {period['label']}", tenant_name=tenant_name)
@@ -102,7 +105,7 @@ def statement_pdf(content: dict[str, Any], *, tenant_name: str) -> bytes:
         ["Plan · component", "Why this number", "Amount"],
         [
             [
-                f"{line['plan']} · {line['component_id']}",
+                f"{line['plan']} · {line['component_name']}",
                 line["trace_text"],
                 amount(line["amount"], line["currency"]),
             ]

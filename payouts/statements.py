@@ -78,6 +78,7 @@ from payouts.models import (
     Statement,
 )
 from plans.models import Plan, PlanAssignment
+from plans.selectors import component_names
 
 FINAL = "final"
 PROVISIONAL = "provisional"
@@ -327,6 +328,41 @@ def statements_build(
         )
         for person in people
     ]
+
+
+def statement_named(st: dict[str, Any]) -> dict[str, Any]:
+    """Return a display copy of a statement (built live or frozen) whose lines, components and
+    movements carry the name each component has in its plan version (``component_name``; one
+    query, whatever the number of lines): what the page and the files call them."""
+    lines = st.get("lines", [])
+    version_of = {line["id"]: line.get("plan_version_id") for line in lines}
+    names = component_names(version_ids=version_of.values())
+    # a component's version: that of its (first) line; a movement's: its component's line's
+    by_component = {line["component_id"]: line.get("plan_version_id") for line in reversed(lines)}
+
+    def name(component_id: str, version_id: int | None) -> str:
+        return names.get(component_id, version_id=version_id)
+
+    return {
+        **st,
+        "lines": [
+            {**x, "component_name": name(x["component_id"], x.get("plan_version_id"))}
+            for x in lines
+        ],
+        "components": [
+            {
+                **c,
+                "component_name": name(
+                    c["component_id"], version_of.get((c.get("line_ids") or [0])[0])
+                ),
+            }
+            for c in st.get("components", [])
+        ],
+        "ledger": [
+            {**e, "component_name": name(e["component_id"], by_component.get(e["component_id"]))}
+            for e in st.get("ledger", [])
+        ],
+    }
 
 
 def statement_build(*, period: Period, person: Person) -> dict[str, Any]:

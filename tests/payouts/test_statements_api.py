@@ -50,10 +50,14 @@ def test_statements_api_reads_what_the_statement_says_and_hides_it_from_other_te
     assert csv["Content-Type"].startswith("text/csv")
     assert "statement-E3-FY2026-Q1.csv" in csv["Content-Disposition"]
     assert "42,500.00 of bookings at 10 % = 4,250.00." in csv.content.decode()
+    # the component as the page names it (its plan's name, else its id in words), not its id
+    rows = [r.split(",") for r in csv.content.decode().splitlines() if r.startswith("line,")]
+    assert rows and {r[2] for r in rows} >= {"Commission"}
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     text = pdf_text(pdf.content)
     assert "Erin East (E3)" in text and "Page 1 of" in text and org.tenant.name in text
     assert "4,250.00 USD" in text and "1,238,817.50 USD" in text  # a line, the payable
+    assert "Sales AE · Commission" in text
     assert [c["transaction"] for c in drill["contributions"]] == ["D-1", "D-2"]
     assert drill["contributed"] == "4250.0000"
     # another tenant sees none of it
