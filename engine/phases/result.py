@@ -476,9 +476,10 @@ def _assemble_fast(
             text_tables.append(t)
     lines_order = np.asarray(line_order, dtype=np.int64)
     traces_order = np.asarray(trace_order, dtype=np.int64)
-    is_figures = np.concatenate(forms)[traces_order]  # each trace's form, in canonical order
-    at = np.cumsum(np.concatenate(forms)) - 1  # a figures trace's row among the figures
-    at_text = np.cumsum(~np.concatenate(forms)) - 1
+    every_form = np.concatenate(forms)
+    is_figures = every_form[traces_order]  # each trace's form, in canonical order
+    at = np.cumsum(every_form) - 1  # a figures trace's row among the figures
+    at_text = np.cumsum(~every_form) - 1
     digest_ = _digest(
         taken(joined(line_tables, len(LINES)), lines_order),
         taken(joined(head_tables, len(TRACES)), traces_order),
