@@ -135,12 +135,15 @@ def credit_splits(
 
 def check_direct_shares(credits: pd.DataFrame) -> None:
     """Raise CreditingError if direct + split shares of any transaction exceed 100 %."""
-    direct = credits[credits["kind"].isin(("direct", "split"))]
-    totals = direct.groupby("transaction_id", sort=True)["share_ppm"].sum()
+    direct = credits["kind"].isin(("direct", "split")).to_numpy()
+    ids, shares = credits["transaction_id"].to_numpy(), credits["share_ppm"].to_numpy()
+    if not direct.all():  # the two columns it sums are filtered, not every column
+        ids, shares = ids[direct], shares[direct]
+    totals = pd.Series(shares).groupby(ids, sort=True).sum()
     over = totals[totals > PPM]
     if len(over):
-        ids = ", ".join(str(t) for t in over.index[:10])
-        raise CreditingError(f"direct and split shares exceed 100 % on transaction(s) {ids}")
+        listed = ", ".join(str(t) for t in over.index[:10])
+        raise CreditingError(f"direct and split shares exceed 100 % on transaction(s) {listed}")
 
 
 def _missing(value: object) -> bool:
@@ -791,7 +794,7 @@ def credit_transactions(
         taken = claimed.setdefault(rule.family, {})
         ids = candidates["transaction_id"].tolist()
         conflicts.extend(Conflict(t, taken[t], rule.label) for t in ids if t in taken)
-        fresh = candidates[[t not in taken for t in ids]]
+        fresh = candidates[[t not in taken for t in ids]] if taken else candidates
         if fresh.empty:
             continue
         taken.update(dict.fromkeys(fresh["transaction_id"].tolist(), rule.label))

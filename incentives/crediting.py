@@ -147,9 +147,15 @@ def _engine_input(frame: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
-def _touch_rows(frame: pd.DataFrame, roles: list[str] | None, *, shares: bool) -> pd.DataFrame:
+def _touch_rows(
+    frame: pd.DataFrame, in_force: Any, roles: list[str] | None, *, shares: bool
+) -> pd.DataFrame:
+    """The touches (splits, or attribution touches) of ``frame``'s rows where ``in_force``."""
+    ids, lists = frame["transaction_id"].to_numpy(), frame["touches"].to_numpy()
+    if not in_force.all():  # two columns filtered, not the whole frame
+        ids, lists = ids[in_force], lists[in_force]
     rows: list[tuple[Any, ...]] = []
-    for tx_id, touches in zip(frame["transaction_id"], frame["touches"], strict=True):
+    for tx_id, touches in zip(ids.tolist(), lists.tolist(), strict=True):
         for touch in touches or []:
             if roles and touch.get("role") not in roles:
                 continue
@@ -305,9 +311,9 @@ def compute_credits(
         spec = rule_spec(rule)
         specs.append(spec)
         if rule.kind in (RuleKind.SPLIT, RuleKind.ATTRIBUTION):
-            in_force = frame[engine_crediting.rule_in_force(spec, frame)]
             touches = _touch_rows(
-                in_force,
+                frame,
+                engine_crediting.rule_in_force(spec, frame),
                 rule.config.get("roles") or (["split"] if rule.kind == RuleKind.SPLIT else None),
                 shares=rule.kind == RuleKind.SPLIT,
             )
@@ -386,12 +392,17 @@ def _scope(
 
 
 def _e4_text(values: Any) -> list[str]:
-    """Format int64 ten-thousandths as exact decimal strings."""
-    out = []
+    """Format int64 ten-thousandths as exact decimal strings (the digits, a point slid in:
+    twice as fast as ``divmod`` and a format, for a million credits an import)."""
+    out: list[str] = []
+    append = out.append
     for v in values:
-        sign = "-" if v < 0 else ""
-        whole, frac = divmod(abs(int(v)), 10_000)
-        out.append(f"{sign}{whole}.{frac:04d}")
+        if v >= 0:
+            digits = str(v).rjust(5, "0")
+            append(digits[:-4] + "." + digits[-4:])
+        else:
+            digits = str(-v).rjust(5, "0")
+            append("-" + digits[:-4] + "." + digits[-4:])
     return out
 
 

@@ -1,5 +1,7 @@
 from django.db import migrations
 
+from core.db import reinstall_fk_check
+
 # The set-based foreign-key check (core.db, quotient_fk_children) probes the parent's primary
 # key once per distinct reference instead of letting the planner hash-join the parent's whole
 # tenant: with the statistics of a table an import is filling (its rows uncommitted, never
@@ -8,17 +10,9 @@ from django.db import migrations
 # is shared with the payout lines' check (payouts 0017), which gets the same plan.
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    from core.db import _FK_CHILDREN_FN
-
-    schema_editor.execute(_FK_CHILDREN_FN, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("incentives", "0005_import_indexes"),
     ]
 
-    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(reinstall_fk_check, migrations.RunPython.noop)]

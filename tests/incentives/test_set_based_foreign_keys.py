@@ -27,22 +27,20 @@ FY = dt.date(2024, 1, 1)
 
 
 def _transaction(owner: Person | None, **extra: Any) -> Transaction:
-    return Transaction.objects.create(
-        source="upload",
-        external_id=extra.pop("external_id", "FK-1"),
-        kind="new_business",
-        amount=Decimal(100),
-        currency="USD",
-        booked_on=dt.date(2026, 2, 1),
-        owner=owner,
-        content_hash="fk",
-        recorded_at=timezone.now(),
-        **extra,
-    )
+    extra.setdefault("external_id", "FK-1")
+    tx = _transaction_row(owner, **extra)
+    tx.save()
+    return tx
 
 
 def _credit(tx: Transaction, person: Person, rule: CreditingRule, **ids: Any) -> Credit:
-    return Credit.objects.create(
+    credit = _credit_row(tx, person, rule, **ids)
+    credit.save()
+    return credit
+
+
+def _credit_row(tx: Transaction, person: Person, rule: CreditingRule, **ids: Any) -> Credit:
+    return Credit(
         transaction=tx,
         person=person,
         rule=rule,
@@ -153,6 +151,20 @@ def test_an_update_that_keeps_the_references_is_not_refused(credited):
     now = timezone.now()
     assert Credit.objects.filter(pk=credit.pk).update(superseded_at=now) == 1
     assert Transaction.objects.filter(pk=tx.pk).update(superseded_at=now) == 1
+
+
+def _transaction_row(owner: Person | None, **extra: Any) -> Transaction:
+    return Transaction(
+        source="upload",
+        kind="new_business",
+        amount=Decimal(100),
+        currency="USD",
+        booked_on=dt.date(2026, 2, 1),
+        owner=owner,
+        content_hash="fk",
+        recorded_at=timezone.now(),
+        **extra,
+    )
 
 
 def _delete_at_commit(table: str, pk: int) -> None:
