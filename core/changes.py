@@ -87,23 +87,39 @@ def _sort_key(key: ChangeKey) -> tuple[Any, ...]:
 
 
 def month_keys(person_ids: Iterable[Any], days: Iterable[Any]) -> set[ChangeKey]:
-    """Return the (person, calendar month) keys of day-dated changes, e.g. credits.
+    """Return the (person, calendar month) keys of day-dated changes, e.g. credits."""
+    months = MonthKeys()
+    months.add(person_ids, days)
+    return months.keys()
 
-    Column-wise: each distinct day's month is worked out once, the (person, month) pairs are
-    deduplicated by one ``set`` over the two columns (~4 ms for a 20,000-credit chunk; the
-    pandas period bucketing it replaces took 0.16-0.38 s).
+
+class MonthKeys:
+    """The (person, calendar month) keys of day-dated changes, gathered chunk by chunk.
+
+    Column-wise: each distinct day's month is worked out once, the (person, first of month)
+    pairs are deduplicated by one ``set`` over the two columns (~4 ms for a 20,000-credit
+    chunk; the pandas period bucketing it replaced took 0.16-0.38 s). Pairs are kept as
+    tuples and become :class:`ChangeKey` once, in :meth:`keys` (an import of a million credits
+    meets the same ~18,000 keys in every chunk: building and hashing them each time cost
+    ~30 ms a chunk).
     """
-    people = person_ids.tolist() if hasattr(person_ids, "tolist") else list(person_ids)
-    if not people:
-        return set()
-    values = days.tolist() if hasattr(days, "tolist") else list(days)
-    months = {day: month_of(_as_date(day)) for day in set(values)}  # distinct days: few
-    return {
-        ChangeKey(valid_from=start, valid_to=end, person_id=int(person_id))
-        for person_id, (start, end) in set(
-            zip(people, map(months.__getitem__, values), strict=True)
-        )
-    }
+
+    def __init__(self) -> None:
+        self._pairs: set[tuple[int, dt.date]] = set()
+
+    def add(self, person_ids: Iterable[Any], days: Iterable[Any]) -> None:
+        people = person_ids.tolist() if hasattr(person_ids, "tolist") else list(person_ids)
+        if not people:
+            return
+        values = days.tolist() if hasattr(days, "tolist") else list(days)
+        firsts = {day: _as_date(day).replace(day=1) for day in set(values)}  # distinct: few
+        self._pairs.update(zip(people, map(firsts.__getitem__, values), strict=True))
+
+    def keys(self) -> set[ChangeKey]:
+        return {
+            ChangeKey(valid_from=start, valid_to=month_of(start)[1], person_id=int(person_id))
+            for person_id, start in self._pairs
+        }
 
 
 def _as_date(day: Any) -> dt.date:

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 
 from core.changes import (
     ChangeKey,
+    MonthKeys,
     changes_claim,
     changes_pending,
     changes_record,
@@ -39,6 +40,19 @@ def test_month_keys_bucket_days_by_calendar_month():
     }
     assert month_of(D(2024, 2, 29)) == (D(2024, 2, 1), D(2024, 3, 1))
     assert month_keys([], []) == set()
+
+
+def test_month_keys_gathered_chunk_by_chunk_are_the_keys_of_all_the_chunks():
+    import numpy as np
+    import pandas as pd
+
+    months = MonthKeys()
+    months.add(np.array([7, 7], dtype=np.int64), [D(2026, 1, 5), D(2026, 3, 2)])
+    months.add(pd.Series([7, 8]), pd.Series([D(2026, 1, 30), D(2026, 1, 1)]))  # one seen before
+    months.add([], [])
+    assert months.keys() == month_keys([7, 7, 8], [D(2026, 1, 1), D(2026, 3, 1), D(2026, 1, 9)])
+    assert {type(k.person_id) for k in months.keys()} == {int}
+    assert len(months.keys()) == 3
 
 
 def test_keys_are_recorded_once_and_only_seen_by_their_tenant(tenant_a, tenant_b):
