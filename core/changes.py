@@ -90,7 +90,7 @@ def month_keys(person_ids: Iterable[Any], days: Iterable[Any]) -> set[ChangeKey]
     """Return the (person, calendar month) keys of day-dated changes, e.g. credits."""
     months = MonthKeys()
     months.add(person_ids, days)
-    return months.keys()
+    return months.as_keys()
 
 
 class MonthKeys:
@@ -99,7 +99,7 @@ class MonthKeys:
     Column-wise: each distinct day's month is worked out once, the (person, first of month)
     pairs are deduplicated by one ``set`` over the two columns (~4 ms for a 20,000-credit
     chunk; the pandas period bucketing it replaced took 0.16-0.38 s). Pairs are kept as
-    tuples and become :class:`ChangeKey` once, in :meth:`keys` (an import of a million credits
+    tuples and become :class:`ChangeKey` once, in :meth:`as_keys` (an import of a million credits
     meets the same ~18,000 keys in every chunk: building and hashing them each time cost
     ~30 ms a chunk).
     """
@@ -115,7 +115,7 @@ class MonthKeys:
         firsts = {day: _as_date(day).replace(day=1) for day in set(values)}  # distinct: few
         self._pairs.update(zip(people, map(firsts.__getitem__, values), strict=True))
 
-    def keys(self) -> set[ChangeKey]:
+    def as_keys(self) -> set[ChangeKey]:
         return {
             ChangeKey(valid_from=start, valid_to=month_of(start)[1], person_id=int(person_id))
             for person_id, start in self._pairs

@@ -873,7 +873,7 @@ class TransactionSink:
         """Record the credited keys and write closed periods' corrections."""
         if self.copy is not None:
             with self.phases("change_feed"):
-                self.copy.finish(self.months.keys())  # records the keys, set-based
+                self.copy.finish(self.months.as_keys())  # records the keys, set-based
         if self.changed:
             changes_record(kind=ChangeKind.CREDIT, keys=self.changed)
         if self.wanted and self.ctx is not None:

@@ -50,9 +50,9 @@ def test_month_keys_gathered_chunk_by_chunk_are_the_keys_of_all_the_chunks():
     months.add(np.array([7, 7], dtype=np.int64), [D(2026, 1, 5), D(2026, 3, 2)])
     months.add(pd.Series([7, 8]), pd.Series([D(2026, 1, 30), D(2026, 1, 1)]))  # one seen before
     months.add([], [])
-    assert months.keys() == month_keys([7, 7, 8], [D(2026, 1, 1), D(2026, 3, 1), D(2026, 1, 9)])
-    assert {type(k.person_id) for k in months.keys()} == {int}
-    assert len(months.keys()) == 3
+    assert months.as_keys() == month_keys([7, 7, 8], [D(2026, 1, 1), D(2026, 3, 1), D(2026, 1, 9)])
+    assert {type(k.person_id) for k in months.as_keys()} == {int}
+    assert len(months.as_keys()) == 3
 
 
 def test_keys_are_recorded_once_and_only_seen_by_their_tenant(tenant_a, tenant_b):
