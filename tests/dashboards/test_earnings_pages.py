@@ -101,6 +101,60 @@ def test_the_pages_call_components_by_the_names_the_plan_gave_them(client, org, 
     assert "Attainment of New business commission" in earnings
 
 
+def _engine_traced_line(org, written, plan_a):
+    """Write a Q2 line traced as the engine traces one: its segment (dates, node and role by
+    id), pro-ration factor, exact quota, attainment, money, a sentence naming a team by id."""
+    trace = [
+        {
+            "name": "segment",
+            "value": "2026-04-01..2026-07-01",
+            "note": f"node {org.east.pk}, role {org.ae.pk}",
+        },
+        {"name": "proration_factor", "value": "1", "note": "allocation 1"},
+        {"name": "measure", "value": "42500.0000", "note": "bookings"},
+        {"name": "quota", "value": "12.000000", "note": ""},
+        {"name": "attainment", "value": "0.1234", "note": ""},
+        {"name": "earned", "value": "12345.5", "note": ""},
+        {"name": "gate_passed", "value": "yes", "note": ""},
+    ]
+    with tenant_scope(org.tenant):
+        run = write_run(written.q2)
+        return write_line(
+            run,
+            org.erin,
+            plan_a,
+            "new_business",
+            "12345.50",
+            trace_text=f"node {org.west.pk}'s bookings counts the quarter to date.",
+            trace=trace,
+        )
+
+
+def test_a_lines_steps_read_in_words_not_the_engines_ids(client, org, written, plan_a):
+    # given: a line traced as the engine traces one
+    line = _engine_traced_line(org, written, plan_a)
+    # when
+    html = _text(_as(client, written.users["erin"]).get(f"/earnings/lines/{line.pk}/"))
+    # then: the steps' names in words, teams and roles by name, numbers formatted
+    steps = re.findall(
+        r'<td data-label="Step">([^<]*)</td><td data-label="Value" class="num nowrap">([^<]*)'
+        r'</td><td data-label="How">([^<]*)</td>',
+        html,
+    )
+    assert steps == [
+        ("Dates counted", "1 Apr 2026 through 30 Jun 2026", "Sales East, Account Executive"),
+        ("Pro-ration factor", "100\u00a0%", "allocation 100\u00a0%"),
+        ("Measured", "42,500", "Bookings"),
+        ("Quota", "12", ""),
+        ("Attainment", "12.34\u00a0%", ""),
+        ("Earned", "12,345.50\u00a0USD", ""),
+        ("Gate passed", "Yes", ""),
+    ]
+    assert "Sales West&#x27;s bookings counts the quarter to date." in html  # the sentence too
+    for raw in ("proration_factor", "12.000000", f"node {org.east.pk}", f"role {org.ae.pk}"):
+        assert raw not in html, raw
+
+
 @pytest.mark.covers_url(
     "my_earnings", "team_earnings", "member_earnings", "statement_page", "statement_line_page"
 )
