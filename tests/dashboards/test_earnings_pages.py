@@ -320,3 +320,13 @@ def test_attribution_is_not_broken_mid_word_at_1280_px(org, written):
             chromium.close()
     # then: "Attribution" on one line in every row (it was "Attribu / tion")
     assert kinds and all(kind == ["Attribution", 1] for kind in kinds), kinds
+
+
+def test_the_statement_says_its_dates_in_plain_words(client, org, written):
+    # given: Q1, stored as 2026-01-01 to 2026-04-01 (the end exclusive)
+    erin = _as(client, written.users["erin"])
+    # when
+    html = _text(erin.get(f"/earnings/statements/{written.q1.pk}-{org.erin.pk}/"))
+    # then: its first and last day
+    assert "1 Jan 2026 through 31 Mar 2026" in html
+    assert "exclusive" not in html
