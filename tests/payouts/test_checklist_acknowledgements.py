@@ -3,14 +3,17 @@ acknowledged (plans' acknowledgements), from the period's latest succeeded run."
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
 from core.tenancy import tenant_scope
+from payouts.models import PayoutLine
 from payouts.selectors import period_checklist
+from plans import services as plan_services
 from plans.models import PlanAcknowledgement
-from tests.payouts.helpers import cast, period, succeeded_run
+from tests.payouts.helpers import JAN, cast, period, succeeded_run
 
 
 def test_the_checklist_counts_who_has_not_acknowledged_the_plan_paid(org: Any, plan_a: Any):
@@ -33,3 +36,31 @@ def test_the_checklist_counts_who_has_not_acknowledged_the_plan_paid(org: Any, p
             acknowledged_at=timezone.now(),
         )
         assert period_checklist(period_id=jan.pk, principal=finance).unacknowledged_plans == 1
+
+
+def test_the_checklist_counts_people_not_the_plans_they_are_paid_on(org: Any, plan_a: Any):
+    # given: Erin paid on two plans' versions she has acknowledged neither of, Wes on one
+    with tenant_scope(org.tenant):
+        c = cast(org.tenant)
+        jan = period()
+        other = plan_services.plan_create(
+            code="spiff", name="Spiff", template="sdr", user_id=None, valid_from=JAN
+        )
+        run = succeeded_run(
+            jan, plan_a, [(org.erin, "100.00", "commission"), (org.wes, "50.00", "commission")]
+        )
+        PayoutLine.objects.create(
+            run=run,
+            period=jan,
+            person=org.erin,
+            plan=other,
+            plan_version=other.versions.get(),
+            component_id="commission",
+            kind="commission",
+            amount=Decimal("10.00"),
+            currency="USD",
+        )
+        # when
+        item = period_checklist(period_id=jan.pk, principal=c.finance)
+    # then: two people are waiting, not three (person, plan) pairs
+    assert item.unacknowledged_plans == 2
