@@ -6,9 +6,13 @@ Each page has a cross-tenant case: Charlie (Globex) asking for Acme's plan gets 
 from __future__ import annotations
 
 import json
+import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from core.tenancy import tenant_scope
 from plans.models import Plan, PlanAssignment, PlanVersion, VersionStatus
@@ -199,3 +203,78 @@ def test_plotly_is_served_from_the_plotly_package(client_alice):
     found = finders.find("plotly/plotly.min.js")
     assert found is not None and found.endswith("plotly/package_data/plotly.min.js")
     assert finders.find("plotly/widgetbundle.js") is None  # that one file, nothing else
+
+
+def _plan_with_two_versions(client: Any, tenant: Any) -> Plan:
+    """Create the Sales AE plan, publish version 1 and save version 2 with a note."""
+    client.post(
+        "/plans/new/",
+        {"template": "sales_ae", "name": "Sales AE", "code": "ae", "valid_from": "2026-01-01"},
+    )
+    plan = _plan(tenant)
+    url = f"/plans/{plan.pk}/versions/1/"
+    client.post(f"{url}publish/", {"valid_from": "2026-01-01"})
+    with tenant_scope(tenant):
+        source = PlanVersion.objects.get().source
+    note = "walkthrough of the accelerator with the regional sales leadership " * 2
+    client.post(
+        url,
+        {"source": source.replace('"0.08"', '"0.09"'), "valid_from": "2026-01-01", "note": note},
+    )
+    return plan
+
+
+def test_the_plan_page_speaks_a_comp_admins_words_and_stacks_on_a_phone(client_alice, tenant_a):
+    # given
+    plan = _plan_with_two_versions(client_alice, tenant_a)
+    # when
+    html = client_alice.get(f"/plans/{plan.pk}/").content.decode()
+    # then: the quotas in words, no API hint, no docs path
+    assert "Quotas this plan uses: Expansion bookings, New bookings." in html
+    main = html.split('<main class="content"')[1]  # the navigation links the API docs
+    assert "Quota ids" not in main and "/api/v1/" not in main and "docs/" not in main
+    # the versions table becomes cards on a phone (labelled cells); a note and "What changed"
+    # break between words only
+    assert '<table class="data stack" id="version-table">' in html
+    assert '<td data-label="Note" class="words">walkthrough of' in html
+    changed = r'<td data-label="" class="nowrap">\s*<a href="[^"]+/diff/">What changed'
+    assert re.search(changed, html)
+    version = client_alice.get(f"/plans/{plan.pk}/versions/2/").content.decode()
+    assert "docs/plan-language.md" not in version
+    assert "/api/docs/" not in version.split('<main class="content"')[1]
+
+
+@pytest.mark.needs_browser
+def test_the_plan_page_breaks_no_word_at_1280_px_and_sign_out_fits_a_phone(client_alice, tenant_a):
+    # given: the page's HTML (the database work first: Playwright's loop refuses queries)
+    plan = _plan_with_two_versions(client_alice, tenant_a)
+    html = client_alice.get(f"/plans/{plan.pk}/").content.decode()
+    css = Path(settings.BASE_DIR) / "static" / "quotient" / "app.css"
+    lines = """sel => [...document.querySelectorAll(sel)].map(el => {
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        const words = el.textContent.trim().split(/\\s+/).length;
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+        return [el.textContent.trim().slice(0, 20), tops, words];
+    })"""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = chromium.new_page(viewport={"width": 1280, "height": 860})
+            page.set_content(html)
+            page.add_style_tag(path=str(css))
+            desktop = page.evaluate(lines, "#version-table td a, #version-table th")
+            phone = chromium.new_page(viewport={"width": 390, "height": 844})
+            phone.set_content(html)
+            phone.add_style_tag(path=str(css))
+            sign_out = phone.evaluate(lines, ".topbar button")
+        finally:
+            chromium.close()
+    # then: a link or header of one or two words sits on one line ("What chan / ged" was not)
+    broken = [cell for cell in desktop if cell[0] and cell[2] <= 2 and cell[1] != 1]
+    assert desktop and not broken, broken
+    assert sign_out == [["Sign out", 1, 2]], sign_out
