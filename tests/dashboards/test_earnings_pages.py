@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from core.tenancy import tenant_scope
+from tests import drawn
 from tests.payouts.written_runs import write_line, write_run
 from tests.tenancy import assert_not_found
 
@@ -294,30 +294,17 @@ def test_attribution_is_not_broken_mid_word_at_1280_px(org, written):
         rule="Pipeline attribution (W-shaped) across the inbound marketing funnel, EMEA and NA",
         deal="DEMO-INBOUND-E1042-ACCOUNT-RENEWAL",
     )
-    css = Path(settings.BASE_DIR) / "static" / "quotient" / "app.css"
-    # when: drawn by Chromium at a laptop's width, with the real stylesheet (the database work
-    # is done first: Django refuses queries while Playwright's event loop runs in this thread)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = chromium.new_page(viewport={"width": 1280, "height": 860})
-            page.set_content(html)
-            page.add_style_tag(path=str(css))
-            kinds = page.evaluate(
-                """() => [...document.querySelectorAll('#my-credits td[data-label="Kind"]')]
-                    .map(td => {
-                        const range = document.createRange();
-                        range.selectNodeContents(td);
-                        const tops = [...range.getClientRects()].map(r => Math.round(r.top));
-                        return [td.textContent, new Set(tops).size];
-                    })"""
-            )
-        finally:
-            chromium.close()
+    # when: drawn by Chromium at a laptop's width, with the real stylesheet
+    kinds = drawn.evaluate(
+        html,
+        """() => [...document.querySelectorAll('#my-credits td[data-label="Kind"]')]
+        .map(td => {
+            const range = document.createRange();
+            range.selectNodeContents(td);
+            const tops = [...range.getClientRects()].map(r => Math.round(r.top));
+            return [td.textContent, new Set(tops).size];
+        })""",
+    )
     # then: "Attribution" on one line in every row (it was "Attribu / tion")
     assert kinds and all(kind == ["Attribution", 1] for kind in kinds), kinds
 

@@ -3,17 +3,16 @@ acknowledged (plans' acknowledgements), from the period's latest succeeded run."
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
 from core.tenancy import tenant_scope
-from payouts.models import PayoutLine
 from payouts.selectors import period_checklist
 from plans import services as plan_services
 from plans.models import PlanAcknowledgement
 from tests.payouts.helpers import JAN, cast, period, succeeded_run
+from tests.payouts.written_runs import write_line
 
 
 def test_the_checklist_counts_who_has_not_acknowledged_the_plan_paid(org: Any, plan_a: Any):
@@ -49,17 +48,7 @@ def test_the_checklist_counts_people_not_the_plans_they_are_paid_on(org: Any, pl
         run = succeeded_run(
             jan, plan_a, [(org.erin, "100.00", "commission"), (org.wes, "50.00", "commission")]
         )
-        PayoutLine.objects.create(
-            run=run,
-            period=jan,
-            person=org.erin,
-            plan=other,
-            plan_version=other.versions.get(),
-            component_id="commission",
-            kind="commission",
-            amount=Decimal("10.00"),
-            currency="USD",
-        )
+        write_line(run, org.erin, other, "commission", "10.00")
         # when
         item = period_checklist(period_id=jan.pk, principal=c.finance)
     # then: two people are waiting, not three (person, plan) pairs
