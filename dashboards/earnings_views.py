@@ -28,7 +28,7 @@ from hierarchy import org_selectors
 from hierarchy.access import request_access
 from hierarchy.intervals import OPEN_END
 from hierarchy.models import Period, Person
-from payouts import disputes, nudges, statements
+from payouts import disputes, nudges, statements, trace_words
 from plans.selectors import component_names
 
 READ = ("payouts.view", "payouts.view.team", "payouts.view.self")
@@ -166,11 +166,18 @@ def line_page(request: HttpRequest, line_id: int) -> HttpResponse:
     is_self = drill.person.user_id == request.user.pk
     questions = disputes.disputes_by_line(request_access(request), [drill.line.pk])
     names = component_names(version_ids=[drill.line.plan_version_id])
+    words = trace_words.trace_names(
+        [drill.line.trace_text, *trace_words.trace_texts(drill.line.trace)]
+    )
     return render(
         request,
         "dashboards/earnings/line.html",
         {
             "drill": drill,
+            "why": words.words(drill.line.trace_text),
+            "steps": trace_words.step_rows(
+                drill.line.trace, currency=drill.line.currency, names=words
+            ),
             "component": names.get(drill.line.component_id, version_id=drill.line.plan_version_id),
             "counted": counted,
             "is_self": is_self,

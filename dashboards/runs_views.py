@@ -22,7 +22,7 @@ from core.views import require_permission
 from hierarchy import periods as period_services
 from hierarchy.access import request_access
 from hierarchy.models import Period
-from payouts import runs
+from payouts import runs, trace_words
 from payouts.live import runs_version
 from payouts.models import CalculationRun, RunStatus, RunTrigger
 from plans.selectors import component_names
@@ -40,7 +40,9 @@ def _user_id(request: HttpRequest) -> int | None:
 
 
 def _period_of(request: HttpRequest) -> Period | None:
-    """Return the period asked for (``?period=``), else the one today falls in, else the latest."""
+    """Return the period asked for (``?period=``), else the latest period that has a run (the
+    page never opens on an empty period while runs exist), else the one today falls in, else
+    the latest."""
     raw = request.GET.get("period", "")
     if raw:
         if not raw.isdigit():
@@ -51,7 +53,10 @@ def _period_of(request: HttpRequest) -> Period | None:
         return period
     today = period_services.tenant_today(request.tenant)  # type: ignore[attr-defined]
     found: Period | None = (
-        Period.objects.filter(kind="monthly", start__lte=today, end__gt=today).first()
+        Period.objects.filter(pk__in=CalculationRun.objects.values("period_id"))
+        .order_by("-start", "-end")
+        .first()
+        or Period.objects.filter(kind="monthly", start__lte=today, end__gt=today).first()
         or Period.objects.filter(start__lte=today, end__gt=today).order_by("start").first()
         or Period.objects.order_by("-start").first()
     )
@@ -112,9 +117,11 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         lines = lines.filter(person__in=access.current_people())
     page = Paginator(lines, LINES_PER_PAGE).get_page(request.GET.get("page"))
     names = component_names(version_ids=[line.plan_version_id for line in page.object_list])
+    words = trace_words.trace_names(line.trace_text for line in page.object_list)
     rows = [
-        (line, names.get(line.component_id, version_id=line.plan_version_id))
+        (line, names.get(line.component_id, version_id=line.plan_version_id), words.words(why))
         for line in page.object_list
+        for why in [line.trace_text]
     ]
     others = (
         runs.run_list(period_id=run.period_id).exclude(pk=run.pk).filter(status=RunStatus.SUCCEEDED)

@@ -952,7 +952,8 @@ def commission(c: Component, f: Facts, shared: Shared) -> Outcome:
         if c.per_unit is not None:
             units = sum((r.share for r in rows), ZERO)
             steps.append(step("units", units))
-            text = f"{fmt_number(units)} units at {fmt_amount(c.per_unit, cur, mode)} each"
+            noun = "unit" if units == 1 else "units"
+            text = f"{fmt_number(units)} {noun} at {fmt_amount(c.per_unit, cur, mode)} each"
         elif c.rate_by_type:
             by_type: dict[str, Decimal] = {}
             for r in rows:

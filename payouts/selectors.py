@@ -156,19 +156,20 @@ def _approval_waits(items: dict[int, ChecklistItem]) -> None:
 
 
 def _unacknowledged_plans(latest: dict[int, CalculationRun]) -> dict[int, int]:
-    """Per period: the (person, plan version) pairs its latest succeeded run pays that the
-    person has not acknowledged (plans' acknowledgements); 0 for a period with no run yet."""
+    """Per period: how many people its latest succeeded run pays on a plan version they have
+    not acknowledged (plans' acknowledgements) - people, not lines or plans: one on two such
+    versions counts once; 0 for a period with no run yet."""
     acknowledged = set(PlanAcknowledgement.objects.values_list("person_id", "plan_version_id"))
     paid = (
         PayoutLine.objects.filter(run_id__in=[r.pk for r in latest.values()])
         .values_list("run__period_id", "person_id", "plan_version_id")
         .distinct()
     )
-    out: dict[int, int] = {}
+    waiting: dict[int, set[int]] = {}
     for period_id, person_id, version_id in paid:
         if (person_id, version_id) not in acknowledged:
-            out[period_id] = out.get(period_id, 0) + 1
-    return out
+            waiting.setdefault(period_id, set()).add(person_id)
+    return {period_id: len(people) for period_id, people in waiting.items()}
 
 
 def period_checklist(*, period_id: int, principal: Principal) -> ChecklistItem:

@@ -18,8 +18,10 @@ from typing import Any
 
 import yaml
 
+from core.templatetags.quotient import money
 from engine import Result, compute
 from engine.loader import inputs_from_mapping, plans_from_mapping
+from engine.spec import key_words, spec_component_titles
 from plans import catalog
 from plans.source import PlanLoader, path_parts
 
@@ -32,9 +34,10 @@ CURVE_PERIOD = {"id": "curve", "start": "2026-01-01", "end": "2026-02-01"}
 RATIO_MAX_DENOMINATOR = 20  # a ratio target such as 0.25 = 1/4; finer ones are not drawn
 CHARTED = ("commission", "attainment_bonus", "kpi_bonus", "hybrid")
 NOT_CHARTED = (
-    "The chart draws commissions, attainment bonuses, KPI bonuses and hybrids; "
-    "component {id!r} is a {type}."
+    "The chart draws commissions, attainment bonuses, KPI bonuses and hybrids; {title} is a {type}."
 )
+CURVE_NOTE = "What {title} pays for a target incentive of {target} and a quota of {quota}"
+CURVE_COUNT_NOTE = " ({count} where it counts units: a meeting, a lead)"
 TABLE_FIELDS = {"tiers": ("from", "to", "rate"), "points": ("attainment", "payout")}
 
 
@@ -109,19 +112,28 @@ def try_it(
         result = run_with(spec, sample, related)
     except Exception as exc:
         return {"lines": [], "traces": [], "error": f"{type(exc).__name__}: {exc}"}
+    titles = spec_component_titles(spec)
     lines = [
         {
             "person": ln.person_id,
             "component": ln.component_id,
+            "title": titles.get(ln.component_id) or key_words(ln.component_id),
             "kind": ln.kind,
             "amount": _text(ln.amount),
+            "amount_text": money(ln.amount, ln.currency),
             "currency": ln.currency,
             "attainment": None if ln.attainment is None else _text(ln.attainment),
         }
         for ln in result.lines
     ]
     traces = [
-        {"person": t.person_id, "component": t.component_id, "text": t.text} for t in result.traces
+        {
+            "person": t.person_id,
+            "component": t.component_id,
+            "title": titles.get(t.component_id) or key_words(t.component_id),
+            "text": t.text,
+        }
+        for t in result.traces
     ]
     return {"lines": lines, "traces": traces, "error": ""}
 
@@ -129,6 +141,7 @@ def try_it(
 @dataclass(frozen=True)
 class Curve:
     component: str
+    title: str
     attainment: list[Decimal]
     payout: list[Decimal]
     currency: str
@@ -170,6 +183,7 @@ class _Sweep:
         self.quotas: list[dict[str, Any]] = []
         self.kpis: list[dict[str, Any]] = []
         self.skipped: set[str] = set()
+        self.counted = False  # a count measure is fed: its quota is CURVE_COUNT_QUOTA units
         self.fed: set[tuple[int, str]] = set()
 
     def person(self, i: int) -> str:
@@ -241,6 +255,7 @@ class _Sweep:
                 }
             )
         else:
+            self.counted = self.counted or target is None
             base = Decimal(str(target)) if target is not None else Decimal(CURVE_COUNT_QUOTA)
             units = int((base * a).to_integral_value())
             self.credits.extend(
@@ -322,9 +337,11 @@ def payout_curve(
     if component is None:
         return None
     cid, kind = str(component.get("id")), str(component.get("type"))
+    title = spec_component_titles({"components": [component]}).get(cid) or key_words(cid)
     currency = str(spec.get("currency", ""))
     if kind not in CHARTED:
-        return Curve(cid, [], [], currency, note=NOT_CHARTED.format(id=cid, type=kind))
+        words = kind.replace("_", " ")
+        return Curve(cid, title, [], [], currency, note=NOT_CHARTED.format(title=title, type=words))
     sweep = _Sweep(spec, quota)
     xs = [STEP * i for i in range(STEPS)]
     for i, a in enumerate(xs):
@@ -364,18 +381,21 @@ def payout_curve(
     try:
         result = run_with(one, sweep.inputs(), None)
     except Exception as exc:
-        return Curve(cid, [], [], currency, error=f"{type(exc).__name__}: {exc}")
+        return Curve(cid, title, [], [], currency, error=f"{type(exc).__name__}: {exc}")
     paid: dict[str, Decimal] = {}
     for line in result.lines:
         paid[line.person_id] = paid.get(line.person_id, Decimal(0)) + line.amount
     ys = [paid.get(sweep.person(i), Decimal(0)) for i in range(STEPS)]
-    note = (
-        f"Payout of {cid!r} for a target incentive of {target_incentive:,} "
-        f"and a quota of {quota:,} (count measures: {CURVE_COUNT_QUOTA})."
+    note = CURVE_NOTE.format(
+        title=title, target=money(target_incentive, currency), quota=money(quota, currency)
     )
+    if sweep.counted:
+        note += CURVE_COUNT_NOTE.format(count=f"{CURVE_COUNT_QUOTA} units")
+    note += "."
     if sweep.skipped:
-        note += f" Not drawn (not a sum, count or KPI measure): {', '.join(sorted(sweep.skipped))}."
-    return Curve(cid, xs, ys, currency, note=note)
+        skipped = ", ".join(key_words(m) for m in sorted(sweep.skipped))
+        note += f" Not drawn (not a sum, count or KPI measure): {skipped}."
+    return Curve(cid, title, xs, ys, currency, note=note)
 
 
 # --- editing tiers and curve points as rows -------------------------------------------------
@@ -384,10 +404,12 @@ def payout_curve(
 def editable_tables(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Return every tier table and curve of the spec as rows, each with the path it lives at."""
     tables: list[dict[str, Any]] = []
+    titles = spec_component_titles(spec)
     for ci, comp in enumerate(spec.get("components") or []):
         if not isinstance(comp, dict):
             continue
         cid = str(comp.get("id", ci))
+        title = titles.get(cid) or key_words(cid)
         base = f"components[{ci}]"
         table = comp.get("rate_table")
         if isinstance(table, dict) and isinstance(table.get("tiers"), list):
@@ -397,13 +419,13 @@ def editable_tables(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     f"{base}.rate_table.tiers",
                     "tiers",
                     table["tiers"],
-                    f"{cid}: tiers ({table.get('basis', 'amount')})",
+                    f"{title}: tiers (by {table.get('basis', 'amount')})",
                 )
             )
         curve = comp.get("curve")
         if isinstance(curve, dict) and isinstance(curve.get("points"), list):
             tables.append(
-                _table(cid, f"{base}.curve.points", "points", curve["points"], f"{cid}: curve")
+                _table(cid, f"{base}.curve.points", "points", curve["points"], f"{title}: curve")
             )
         for ki, kpi in enumerate(comp.get("kpis") or []):
             curve = kpi.get("curve") if isinstance(kpi, dict) else None
@@ -414,7 +436,7 @@ def editable_tables(spec: dict[str, Any]) -> list[dict[str, Any]]:
                         f"{base}.kpis[{ki}].curve.points",
                         "points",
                         curve["points"],
-                        f"{cid}: {kpi.get('measure')} curve",
+                        f"{title}: {key_words(kpi.get('measure')).lower()} curve",
                     )
                 )
     return tables

@@ -25,6 +25,7 @@ from core.figures import payout_curve_figure
 from core.permissions import request_principal
 from core.sorting import natural_sorted
 from core.views import require_permission
+from engine.spec import spec_component_titles
 from hierarchy import org_selectors, periods
 from hierarchy.access import request_access
 from hierarchy.models import JobFunction
@@ -483,8 +484,14 @@ def plan_preview(request: HttpRequest, plan_id: int) -> JsonResponse:
         return JsonResponse(out)
     spec = checked.spec
     out["tables"] = preview.editable_tables(spec)
+    titles = spec_component_titles(spec)
     out["components"] = [
-        {"id": str(c.get("id")), "type": str(c.get("type"))} for c in spec.get("components", [])
+        {
+            "id": str(c.get("id")),
+            "title": titles.get(str(c.get("id")), str(c.get("id"))),
+            "type": str(c.get("type")).replace("_", " "),
+        }
+        for c in spec.get("components", [])
     ]
     curve = preview.payout_curve(spec, str(body.get("component") or "") or None)
     if curve is not None:
@@ -493,7 +500,7 @@ def plan_preview(request: HttpRequest, plan_id: int) -> JsonResponse:
             "note": curve.note,
             "error": curve.error,
             "figure": payout_curve_figure(
-                curve.attainment, curve.payout, currency=curve.currency, title=curve.component
+                curve.attainment, curve.payout, currency=curve.currency, title=curve.title
             )
             if curve.attainment
             else None,

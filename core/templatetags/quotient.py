@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -39,6 +40,29 @@ def month_name(value: int) -> str:
         return calendar.month_name[int(value)]
     except (ValueError, IndexError):
         return str(value)
+
+
+@register.filter
+def as_date(value: Any) -> dt.date | None:
+    """Return a date from a date or its ISO text (a statement's stored ``"2026-01-01"``), so
+    ``|date`` can format it; None for anything else."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+@register.filter
+def last_day(value: Any) -> dt.date | None:
+    """Return the last day of a span whose stored end is exclusive (every period's, quota's
+    and timeline's): ``2026-04-01`` → 31 March 2026, what a reader calls its end ("1 Jan 2026
+    through 31 Mar 2026")."""
+    end = as_date(value)
+    return None if end is None else end - dt.timedelta(days=1)
 
 
 @register.filter

@@ -1,5 +1,6 @@
 """``{% disputes_card %}``: the home page's card of questions waiting for the signed-in member
-(managers, comp admins, finance) or of her own open questions (payees)."""
+(managers, comp admins, finance) or of her own open questions (payees); ``|step_label``: a
+questioned calculation step's name in words."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django import template
 from core.tenancy import get_current_tenant
 from hierarchy.access import request_access
 from hierarchy.periods import tenant_today
-from payouts import disputes
+from payouts import disputes, trace_words
 
 register = template.Library()
 
@@ -31,3 +32,9 @@ def disputes_card(context: dict[str, Any]) -> dict[str, Any]:
         }
     mine = disputes.my_questions(access).filter(status__in=disputes.ACTIVE)
     return {"answering": False, "mine_open": mine.count()}
+
+
+@register.filter
+def step_label(name: object) -> str:
+    """Return a calculation step's name in words (``proration_factor`` → ``Pro-ration factor``)."""
+    return trace_words.step_label(str(name or ""))

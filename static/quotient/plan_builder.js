@@ -41,8 +41,16 @@
     timer = setTimeout(function () { send(patch); }, patch ? 250 : 400);
   }
 
+  // An indeterminate bar in each card whose content comes from the answer, shown from the
+  // page's first request until the answer (and again while a change is being asked about).
+  function loading(on) {
+    document.querySelectorAll("[data-builder-loading]").forEach(function (bar) { bar.hidden = !on; });
+    root.setAttribute("aria-busy", on ? "true" : "false");
+  }
+
   function send(patch) {
     const mine = ++seq;
+    loading(true);
     const body = { source: source.value, sample: sample.value, component: select.value || "" };
     if (patch) body.patch = patch;
     fetch(url, {
@@ -52,8 +60,8 @@
       credentials: "same-origin",
     })
       .then(function (r) { return r.json(); })
-      .then(function (data) { if (mine === seq) render(data, !!patch); })
-      .catch(function () { /* offline or signed out: keep the last view */ });
+      .then(function (data) { if (mine === seq) { loading(false); render(data, !!patch); } })
+      .catch(function () { if (mine === seq) loading(false); /* offline or signed out: keep the last view */ });
   }
 
   function render(data, fromTable) {
@@ -91,7 +99,7 @@
     const current = (chartData && chartData.component) || select.value;
     select.replaceChildren();
     components.forEach(function (c) {
-      const option = el("option", { value: c.id }, c.id + " (" + c.type.replace(/_/g, " ") + ")");
+      const option = el("option", { value: c.id }, c.title + " (" + c.type + ")");
       if (c.id === current) option.selected = true;
       select.appendChild(option);
     });
@@ -165,12 +173,13 @@
     if (!t) return;
     t.lines.forEach(function (l) {
       const tr = el("tr");
-      tr.append(el("td", {}, l.person), el("td", {}, l.component + (l.kind !== "earned" ? " (" + l.kind + ")" : "")),
-                el("td", { class: "num" }, l.amount + " " + l.currency),
-                el("td", { class: "num" }, l.attainment === null ? "—" : (Number(l.attainment) * 100).toFixed(1) + " %"));
+      tr.append(el("td", { "data-label": "Person" }, l.person),
+                el("td", { "data-label": "Component" }, l.title + (l.kind !== "earned" ? " (" + l.kind.replace(/_/g, " ") + ")" : "")),
+                el("td", { class: "num nowrap", "data-label": "Amount" }, l.amount_text),
+                el("td", { class: "num nowrap", "data-label": "Attainment" }, l.attainment === null ? "—" : (Number(l.attainment) * 100).toFixed(1) + "\u00a0%"));
       body.appendChild(tr);
     });
-    t.traces.forEach(function (tr) { traces.appendChild(el("li", {}, tr.person + " · " + tr.component + ": " + tr.text)); });
+    t.traces.forEach(function (tr) { traces.appendChild(el("li", {}, tr.person + " · " + tr.title + ": " + tr.text)); });
   }
 
   // "Save as test case": the sample as it is now goes with the form (the page prefills the

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from core.tenancy import tenant_scope
+from tests import drawn
 from tests.payouts.written_runs import write_line, write_run
 from tests.tenancy import assert_not_found
 
@@ -99,6 +99,60 @@ def test_the_pages_call_components_by_the_names_the_plan_gave_them(client, org, 
         assert "<strong>New business</strong>" not in page
     assert "<h1>New business commission · 900.00\u00a0USD</h1>" in line
     assert "Attainment of New business commission" in earnings
+
+
+def _engine_traced_line(org, written, plan_a):
+    """Write a Q2 line traced as the engine traces one: its segment (dates, node and role by
+    id), pro-ration factor, exact quota, attainment, money, a sentence naming a team by id."""
+    trace = [
+        {
+            "name": "segment",
+            "value": "2026-04-01..2026-07-01",
+            "note": f"node {org.east.pk}, role {org.ae.pk}",
+        },
+        {"name": "proration_factor", "value": "1", "note": "allocation 1"},
+        {"name": "measure", "value": "42500.0000", "note": "bookings"},
+        {"name": "quota", "value": "12.000000", "note": ""},
+        {"name": "attainment", "value": "0.1234", "note": ""},
+        {"name": "earned", "value": "12345.5", "note": ""},
+        {"name": "gate_passed", "value": "yes", "note": ""},
+    ]
+    with tenant_scope(org.tenant):
+        run = write_run(written.q2)
+        return write_line(
+            run,
+            org.erin,
+            plan_a,
+            "new_business",
+            "12345.50",
+            trace_text=f"node {org.west.pk}'s bookings counts the quarter to date.",
+            trace=trace,
+        )
+
+
+def test_a_lines_steps_read_in_words_not_the_engines_ids(client, org, written, plan_a):
+    # given: a line traced as the engine traces one
+    line = _engine_traced_line(org, written, plan_a)
+    # when
+    html = _text(_as(client, written.users["erin"]).get(f"/earnings/lines/{line.pk}/"))
+    # then: the steps' names in words, teams and roles by name, numbers formatted
+    steps = re.findall(
+        r'<td data-label="Step">([^<]*)</td><td data-label="Value" class="num nowrap">([^<]*)'
+        r'</td><td data-label="How">([^<]*)</td>',
+        html,
+    )
+    assert steps == [
+        ("Dates counted", "1 Apr 2026 through 30 Jun 2026", "Sales East, Account Executive"),
+        ("Pro-ration factor", "100\u00a0%", "allocation 100\u00a0%"),
+        ("Measured", "42,500", "Bookings"),
+        ("Quota", "12", ""),
+        ("Attainment", "12.34\u00a0%", ""),
+        ("Earned", "12,345.50\u00a0USD", ""),
+        ("Gate passed", "Yes", ""),
+    ]
+    assert "Sales West&#x27;s bookings counts the quarter to date." in html  # the sentence too
+    for raw in ("proration_factor", "12.000000", f"node {org.east.pk}", f"role {org.ae.pk}"):
+        assert raw not in html, raw
 
 
 @pytest.mark.covers_url(
@@ -240,29 +294,26 @@ def test_attribution_is_not_broken_mid_word_at_1280_px(org, written):
         rule="Pipeline attribution (W-shaped) across the inbound marketing funnel, EMEA and NA",
         deal="DEMO-INBOUND-E1042-ACCOUNT-RENEWAL",
     )
-    css = Path(settings.BASE_DIR) / "static" / "quotient" / "app.css"
-    # when: drawn by Chromium at a laptop's width, with the real stylesheet (the database work
-    # is done first: Django refuses queries while Playwright's event loop runs in this thread)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = chromium.new_page(viewport={"width": 1280, "height": 860})
-            page.set_content(html)
-            page.add_style_tag(path=str(css))
-            kinds = page.evaluate(
-                """() => [...document.querySelectorAll('#my-credits td[data-label="Kind"]')]
-                    .map(td => {
-                        const range = document.createRange();
-                        range.selectNodeContents(td);
-                        const tops = [...range.getClientRects()].map(r => Math.round(r.top));
-                        return [td.textContent, new Set(tops).size];
-                    })"""
-            )
-        finally:
-            chromium.close()
+    # when: drawn by Chromium at a laptop's width, with the real stylesheet
+    kinds = drawn.evaluate(
+        html,
+        """() => [...document.querySelectorAll('#my-credits td[data-label="Kind"]')]
+        .map(td => {
+            const range = document.createRange();
+            range.selectNodeContents(td);
+            const tops = [...range.getClientRects()].map(r => Math.round(r.top));
+            return [td.textContent, new Set(tops).size];
+        })""",
+    )
     # then: "Attribution" on one line in every row (it was "Attribu / tion")
     assert kinds and all(kind == ["Attribution", 1] for kind in kinds), kinds
+
+
+def test_the_statement_says_its_dates_in_plain_words(client, org, written):
+    # given: Q1, stored as 2026-01-01 to 2026-04-01 (the end exclusive)
+    erin = _as(client, written.users["erin"])
+    # when
+    html = _text(erin.get(f"/earnings/statements/{written.q1.pk}-{org.erin.pk}/"))
+    # then: its first and last day
+    assert "1 Jan 2026 through 31 Mar 2026" in html
+    assert "exclusive" not in html

@@ -51,7 +51,10 @@ def test_an_executive_sees_the_dashboard_and_downloads_each_table(
         "Compensation recovery",
     ):
         assert heading in html, heading
-    assert "Launch milestone" in html and "✓ hit" in html and "✗ missed" in html
+    assert "Launch milestone" in html and "✓ Hit" in html and "✗ Missed" in html
+    # card text begins with a capital, as a sentence does
+    assert "Incentive cost ÷ monthly revenue" in html and "Revenue per payee: " in html
+    assert "Pools, milestones, team gates and metrics" in html and " revenue each" not in html
     assert "Shared launch milestone" in html and "<code>launch</code>" not in html
     assert 'data-figure="trend-figure"' in html and "plotly.min.js" in html
     q1 = quarters.written.q1.pk

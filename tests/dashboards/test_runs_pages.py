@@ -12,7 +12,7 @@ import pytest
 
 from core.models import Role
 from core.tenancy import tenant_scope
-from payouts.models import CalculationRun
+from payouts.models import CalculationRun, RunStatus
 from tests.factories.hierarchy import MembershipFactory, UserFactory
 from tests.payouts.rundata import build_sales, deal, record
 from tests.payouts.written_runs import write_line, write_run
@@ -172,3 +172,33 @@ def test_a_runs_lines_are_called_by_the_names_their_plan_version_gives_them(
     # then: the plan's own name, else the id in words
     cells = re.findall(r'<td data-label="Component">([^<]*)', html)
     assert [c.strip() for c in cells] == ["New business commission", "Per qualified meeting"]
+
+
+def test_a_runs_lines_name_their_plan_and_say_why_in_words(client_alice, org, written, plan_a):
+    # given: a line whose sentence names a team by its id, as the engine writes it
+    with tenant_scope(org.tenant):
+        run = write_run(written.q2, status=RunStatus.RUNNING)
+        write_line(
+            run, org.erin, plan_a, "new_business", "1234.50", trace_text=f"node {org.west.pk} hit."
+        )
+        CalculationRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.SUCCEEDED, result_hash="ab" * 32
+        )
+    # when
+    html = client_alice.get(f"/runs/{run.pk}/").content.decode()
+    # then: the plan by its name (not its code), the team by its name, money with separators
+    assert '<td data-label="Plan">Sales AE</td>' in html
+    assert '<td data-label="Plan">sales-ae</td>' not in html
+    assert '<td data-label="Why" class="muted">Sales West hit.</td>' in html
+    assert "1,234.50\u00a0USD" in html
+    # the result hash: whole, in a monospace box cut by CSS, the full value in its title
+    assert f'<code class="hash" title="{"ab" * 32}">{"ab" * 32}</code>' in html
+
+
+def test_the_runs_page_opens_on_the_latest_period_that_has_a_run(client_alice, org, written):
+    # given: Q1 has a run (the hand-written one), later periods have none
+    # when
+    html = client_alice.get("/runs/").content.decode()
+    # then: it opens on Q1, not on an empty period
+    assert re.search(rf'<option value="{written.q1.pk}" selected>', html)
+    assert f"/runs/{written.run.pk}/" in html

@@ -146,3 +146,17 @@ def test_periods_never_run_before_the_latest_close_are_folded_away(world: Any) -
     assert q1.label in main and later.label in main and old.label not in main
     assert "1 earlier period never calculated" in folded and old.label in folded
     assert closed.label in recent
+
+
+def test_the_checklist_counts_people_waiting_and_names_the_last_day(world: Any) -> None:
+    # given: FY2026 Q1 (stored end 2026-04-01, exclusive) paid Erin, who has not acknowledged
+    _org, c, q1, _run = world
+    fin = _client(c.users["finance"])
+    # when
+    detail = fin.get(f"/periods/{q1.pk}/close/").content.decode()
+    listed = fin.get("/periods/close/").content.decode()
+    # then: people, in words; the quarter ends on its last day, said plainly
+    assert "✗ 1 person has not acknowledged their plan" in detail
+    assert "1 Jan 2026 through 31 Mar 2026" in detail and "exclusive" not in detail
+    assert "1 person not yet" in listed and "waiting</span>" not in listed
+    assert "1 Jan 2026 \u2013 31 Mar 2026" in listed and "1 Apr 2026" not in listed

@@ -93,6 +93,7 @@ def write_line(
     measure: str | None = None,
     trace_text: str = "",
     kind: str = "commission",
+    trace: list[dict[str, Any]] | None = None,
 ) -> PayoutLine:
     return PayoutLine.objects.create(
         run=run,
@@ -107,7 +108,9 @@ def write_line(
         attainment=None if attainment is None else Decimal(attainment),
         measure=None if measure is None else Decimal(measure),
         trace_text=trace_text,
-        trace=[{"name": "amount", "value": amount, "how": trace_text}],
+        trace=trace
+        if trace is not None
+        else [{"name": "amount", "value": amount, "how": trace_text}],
     )
 
 

@@ -1,0 +1,175 @@
+"""A payout line's "why" in a reader's words: the one place that turns what the engine recorded
+(step names such as ``proration_factor``, exact values such as ``12.000000``, teams and roles by
+id such as ``node 22``) into what the pages show ("Pro-ration factor", ``12``, "Sales East").
+
+The engine's trace stays as it is (it is hashed and replayed); only its display changes. Names
+are looked up once per page (:func:`trace_names`), whatever the number of lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from core.templatetags.quotient import money
+from engine.rules import fmt_number, fmt_pct
+from engine.spec import key_words
+from hierarchy.models import JobRole, Node
+
+_NODE: Final = re.compile(r"\bnode (\d+)\b")
+_ROLE: Final = re.compile(r"\brole (\d+)\b")
+_SPAN: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+
+STEP_WORDS: Final = {
+    "segment": "Dates counted",
+    "proration_factor": "Pro-ration factor",
+    "proration": "Pro-ration factor",
+    "measure": "Measured",
+    "quota": "Quota",
+    "attainment": "Attainment",
+    "base": "Before accelerators",
+    "earned": "Earned",
+    "rounded": "Rounded",
+    "paid_before": "Paid before",
+    "payable": "Payable now",
+    "target_incentive": "Target incentive",
+    "curve_payout": "Payout on the curve",
+    "tier_by": "Tier decided by",
+    "tier_by_quota": "Quota that decides the tier",
+    "units": "Units",
+    "gate_passed": "Gate passed",
+    "kpi_gate_passed": "KPI gate passed",
+}
+"""Step names whose words are not simply the name spelled out (:func:`step_label`)."""
+
+MONEY_STEPS: Final = frozenset(
+    {
+        "accelerator", "actual", "amount", "amount_per_account", "amount_per_event",
+        "amount_per_period", "balance_after", "balance_before", "base", "baseline", "cap",
+        "clawback", "decelerator", "deferred", "draw", "earned", "earned_to_date", "floor",
+        "guarantee", "held", "instalment", "paid_before", "paid_now", "paid_to_date", "payable",
+        "payable_before", "payable_before_draw", "payout", "per_transaction_cap",
+        "per_transaction_floor", "pool", "pool_share", "pool_to_split", "profit", "recovery",
+        "released", "reserve", "retained", "reversed_amount", "rounded", "savings",
+        "target_incentive", "top_up", "total",
+    }
+)  # fmt: skip
+"""Steps whose value is an amount of the line's currency."""
+
+PERCENT_STEPS: Final = frozenset(
+    {
+        "attainment", "curve_payout", "effective_rate", "original_rate", "proration",
+        "proration_factor", "rate", "reserve_share", "scale_share", "score", "share",
+        "weighted_score",
+    }
+)  # fmt: skip
+"""Steps whose value is a fraction, read as a percentage (``0.85`` → ``85 %``)."""
+
+_PERCENT_SUFFIXES: Final = ("_attainment", "_completion", "_factor", "_payout")
+_MONEY_PATTERN: Final = re.compile(r"^(tier_\d+(_fill)?|instalment_\d+|reserve_.+|.+_from_.+)$")
+
+
+@dataclass(frozen=True)
+class TraceNames:
+    """The teams' (nodes') and job roles' names a page's traces mention, by id."""
+
+    nodes: Mapping[str, str] = field(default_factory=dict)
+    roles: Mapping[str, str] = field(default_factory=dict)
+
+    def words(self, text: str) -> str:
+        """Return ``text`` with "node 22" and "role 5" replaced by their names."""
+        text = _NODE.sub(lambda m: self.nodes.get(m[1], m[0]), text)
+        return _ROLE.sub(lambda m: self.roles.get(m[1], m[0]), text)
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One step of a line's calculation as a page shows it."""
+
+    label: str
+    value: str
+    how: str
+
+
+def trace_names(texts: Iterable[str]) -> TraceNames:
+    """Return the names of the nodes and roles ``texts`` mention (two queries at most)."""
+    texts = list(texts)
+    node_ids = {int(m) for t in texts for m in _NODE.findall(t)}
+    role_ids = {int(m) for t in texts for m in _ROLE.findall(t)}
+    nodes = Node.objects.filter(pk__in=node_ids).values_list("pk", "name") if node_ids else []
+    roles = JobRole.objects.filter(pk__in=role_ids).values_list("pk", "name") if role_ids else []
+    return TraceNames(
+        nodes={str(pk): name for pk, name in nodes}, roles={str(pk): name for pk, name in roles}
+    )
+
+
+def trace_texts(trace: Any) -> list[str]:
+    """Return the notes of a stored trace's steps (what :func:`trace_names` should read)."""
+    return [_how(s) for s in trace if isinstance(s, Mapping)] if isinstance(trace, list) else []
+
+
+def step_label(name: str) -> str:
+    """Return a step's name in words: ``proration_factor`` → ``Pro-ration factor``."""
+    return STEP_WORDS.get(name) or key_words(name.replace(":", " "))
+
+
+def step_value(name: str, value: Any, currency: str) -> str:
+    """Return a step's value for reading: money with separators and 2 places, fractions as
+    percentages, other numbers without needless zeros (``12.000000`` → ``12``), a date span
+    as its first and last day."""
+    text = "" if value is None else str(value)
+    span = _SPAN.match(text)
+    if span:
+        start = dt.date.fromisoformat(span[1])
+        last = dt.date.fromisoformat(span[2]) - dt.timedelta(days=1)  # the end is exclusive
+        return f"{start.day} {start:%b %Y} through {last.day} {last:%b %Y}"
+    if text in ("yes", "no"):
+        return text.capitalize()
+    try:
+        number = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return text
+    if not number.is_finite():
+        return text
+    if name in MONEY_STEPS or _MONEY_PATTERN.match(name):
+        return money(number, currency)
+    if name in PERCENT_STEPS or name.endswith(_PERCENT_SUFFIXES):
+        return fmt_pct(number).replace(" ", "\u00a0")
+    return fmt_number(number)
+
+
+def _how(step: Mapping[str, Any]) -> str:
+    return str(step.get("how") or step.get("note") or "")
+
+
+def step_rows(trace: Any, *, currency: str, names: TraceNames) -> list[StepRow]:
+    """Return a stored trace's steps as a page shows them (an unreadable trace: none)."""
+    if not isinstance(trace, list):
+        return []
+    rows = []
+    for s in trace:
+        if not isinstance(s, Mapping):
+            continue
+        name = str(s.get("name") or "")
+        how = names.words(_how(s))
+        if name.endswith("_factor"):
+            how = re.sub(r"^allocation ([\d.]+)$", lambda m: _allocation(m[1]), how)
+        rows.append(
+            StepRow(
+                label=step_label(name) if name else "—",
+                value=step_value(name, s.get("value"), currency),
+                how=key_words(how) if how.isidentifier() else how,
+            )
+        )
+    return rows
+
+
+def _allocation(text: str) -> str:
+    try:
+        return f"allocation {fmt_pct(Decimal(text))}".replace(" %", "\u00a0%")
+    except InvalidOperation:
+        return f"allocation {text}"
