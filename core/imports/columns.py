@@ -14,6 +14,7 @@ than allowed is ``too_many_decimals``, an unknown reference is ``unknown_<what>`
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
@@ -244,9 +245,13 @@ def choice(
     allowed = set(choices) | {""}
     if not set(values) <= allowed:
         text_ = message or UNKNOWN_VALUE.format(choices=", ".join(sorted(choices)))
+        hinted: dict[str, str] = {}  # each distinct bad value's message, with its likely fix
         for i, v in enumerate(values):
             if v not in allowed:
-                issues.add(i, column, code, text_, v)
+                if v not in hinted:
+                    close = difflib.get_close_matches(v.strip().lower(), choices, n=1)
+                    hinted[v] = f"{text_} Did you mean {close[0]}?" if close else text_
+                issues.add(i, column, code, hinted[v], v)
     return list(values)
 
 

@@ -92,6 +92,17 @@ def percent(value: Any, places: int = 0) -> str:
 
 
 @register.filter
+def count(value: Any) -> str:
+    """Format a count with thousands separators: ``1001`` → ``1,001`` (``—`` for none)."""
+    if value in (None, ""):
+        return "—"
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@register.filter
 def bar_width(value: Any) -> str:
     """Return a progress bar's width for a fraction, clamped to 0-100 (``1.2`` → ``100``)."""
     try:

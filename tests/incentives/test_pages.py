@@ -13,6 +13,7 @@ GOOD = (
     "external_id,kind,amount,currency,booked_on,owner_employee_id\n"
     "W-1,new_business,1000,USD,2026-02-02,E1\n"
     "W-2,expansion,abc,USD,2026-02-03,E2\n"
+    "W-3,new_busines,10,USD,2026-02-04,E1\n"
 )
 
 
@@ -32,7 +33,10 @@ def test_uploading_a_file_shows_its_row_errors_and_another_tenant_cannot_see_it(
     assert response.status_code == 302
     page = client_alice.get(response["Location"])
     html = page.content.decode()
-    assert "Committed with errors" in html and "bad_number" in html and "Not a number." in html
+    assert "Committed with errors" in html and "Not a number." in html
+    # the problem in words, the stable code kept for the report and the API in its title
+    assert ">Bad number</span>" in html and 'title="Error code bad_number' in html
+    assert "Did you mean new_business?" in html  # a near miss of a known kind
     assert client_alice.get("/data/imports/").status_code == 200
     with tenant_scope(org.tenant):
         batch = IngestBatch.objects.get()
