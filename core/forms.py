@@ -1,10 +1,37 @@
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django import forms
 
 from core.errors import ApplicationError
 from core.models import API_SCOPES, Role
 from core.services import full_name_split
+
+
+class LastDayField(forms.DateField):
+    """A span's end as people give it: its last day, inclusive ("through 31 Mar 2026").
+
+    Quotient stores every end exclusive (the first day no longer covered: ``valid_to``); this
+    field shows the stored end as the day before and cleans the day entered into the day
+    after, so a form reads "Last day 31 Mar 2026" where the row holds 2026-04-01. Files and
+    the API keep the stored, exclusive end (docs/imports.md, docs/api.md).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Last day")
+        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dt.date):  # an initial value: the stored, exclusive end
+            return value - dt.timedelta(days=1)
+        return value
+
+    def to_python(self, value: Any) -> dt.date | None:
+        day = super().to_python(value)
+        return None if day is None else day + dt.timedelta(days=1)
 
 
 class InviteForm(forms.Form):

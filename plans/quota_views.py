@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from core.errors import ApplicationError, NotFoundError
+from core.forms import LastDayField
 from core.import_pages import PARTIAL, ImportSummary, ImportUploadForm
 from core.imports import COMMITTED
 from core.permissions import request_principal
@@ -101,9 +102,7 @@ class QuotaEditForm(forms.Form):
     amount = forms.DecimalField(max_digits=20, decimal_places=4, min_value=0, label="Amount")
     currency = forms.CharField(max_length=3, label="Currency")
     valid_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    valid_to = forms.DateField(
-        label="Until (exclusive)", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    valid_to = LastDayField()
 
 
 @require_permission("plans.view")

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, NotFoundError
 from core.figures import payout_curve_figure
+from core.forms import LastDayField
 from core.permissions import request_principal
 from core.sorting import natural_sorted
 from core.views import require_permission
@@ -150,10 +151,10 @@ def plan_create(request: HttpRequest) -> HttpResponse:
 class AssignForm(forms.Form):
     version = forms.ChoiceField(choices=[], label="Version")
     holder_kind = forms.ChoiceField(
-        choices=[("node", "A node (team)"), ("role", "A job role"), ("person", "A person")],
+        choices=[("node", "A team"), ("role", "A job role"), ("person", "A person")],
         label="Assign to",
     )
-    node = forms.ChoiceField(choices=[], required=False, label="Node")
+    node = forms.ChoiceField(choices=[], required=False, label="Team")
     role = forms.ChoiceField(choices=[], required=False, label="Job role")
     person = forms.ChoiceField(choices=[], required=False, label="Person")
     target_incentive = forms.DecimalField(
@@ -167,9 +168,7 @@ class AssignForm(forms.Form):
         max_length=3, required=False, label="Currency", help_text="Blank: the plan's currency"
     )
     valid_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    valid_to = forms.DateField(
-        required=False, label="Until (exclusive)", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    valid_to = LastDayField(required=False, help_text="Blank: open-ended")
 
     def __init__(self, *args: Any, request: HttpRequest, plan: Plan, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -51,6 +51,7 @@ def test_an_employee_sees_her_earnings_this_period_and_year_to_date(client, org,
     # the home page links to it
     home = _text(erin.get("/"))
     assert 'id="home-earnings"' in home and "1,238,817.50" in home
+    assert "Your statements, each line explained." in home  # a sentence, capitalised
     assert "arrive with payout runs" not in home
 
 

@@ -123,6 +123,7 @@ def test_the_periods_page_generates_a_fiscal_year(client_alice, client_charlie, 
     assert client_alice.post("/periods/", {"fiscal_year": "2026"}).status_code == 302
     page = client_alice.get("/periods/").content.decode()
     assert "FY2026 Q3" in page and "FY2026 M12 (Dec 2026)" in page
+    assert "the year starts in January" in page  # the month by name, not "month 1"
     # each period's last day, not its exclusive stored end (Q3 is 1 Jul - 30 Sep)
     assert "<th>Last day</th>" in page and "exclusive" not in page
     assert "<td>30 Sep 2026</td>" in page and "<td>31 Dec 2026</td>" in page

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date
 
 import pytest
@@ -55,7 +56,7 @@ def test_quotas_are_listed_by_plan_and_period_and_edited(client_alice, client_ch
             "amount": "150000",
             "currency": "usd",
             "valid_from": "2026-01-01",
-            "valid_to": "2026-04-01",
+            "valid_to": "2026-03-31",  # the form asks for the last day, inclusive
         },
     )
     assert saved.status_code == 302
@@ -65,7 +66,11 @@ def test_quotas_are_listed_by_plan_and_period_and_edited(client_alice, client_ch
     )
     assert b"must be after the start" in refused.content
     with tenant_scope(org.tenant):
-        assert Quota.objects.get().amount == 150000
+        kept = Quota.objects.get()
+        assert kept.amount == 150000
+        assert kept.valid_to == dt.date(2026, 4, 1)  # stored as the first day after it
+    shown = client_alice.get(f"/plans/quotas/{quota.pk}/").content.decode()
+    assert 'value="2026-03-31"' in shown and "Last day" in shown and "exclusive" not in shown
     # another tenant
     assert b"Erin East" not in client_charlie.get("/plans/quotas/").content
     assert client_charlie.get(f"/plans/quotas/{quota.pk}/").status_code == 404
