@@ -71,7 +71,9 @@ def _run(request: HttpRequest, action: Callable[[], Any], ok: str) -> bool:
 
 
 class AdjustmentForm(forms.Form):
-    person: forms.ModelChoiceField[Person] = forms.ModelChoiceField(queryset=None)  # per request
+    person: forms.ModelChoiceField[Person] = forms.ModelChoiceField(
+        queryset=None, empty_label="Choose a person…"  # queryset: per request
+    )
     amount = forms.DecimalField(max_digits=20, decimal_places=4)
     currency = forms.CharField(max_length=3, validators=[validate_currency])
     reason = forms.CharField(max_length=500)
@@ -83,7 +85,9 @@ class AdjustmentForm(forms.Form):
 
 
 class HoldForm(forms.Form):
-    person: forms.ModelChoiceField[Person] = forms.ModelChoiceField(queryset=None)  # per request
+    person: forms.ModelChoiceField[Person] = forms.ModelChoiceField(
+        queryset=None, empty_label="Choose a person…"  # queryset: per request
+    )
     reason = forms.CharField(max_length=500)
     only_this_period = forms.BooleanField(required=False)
 

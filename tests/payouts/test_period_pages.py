@@ -93,6 +93,9 @@ def test_the_checklist_walks_a_quarter_to_closed(world: Any, client_charlie: Any
 def test_adjustments_are_requested_and_decided_on_the_page(world: Any, client_charlie: Any) -> None:
     org, c, q1, _ = world
     comp, fin = _client(c.users["comp"]), _client(c.users["finance"])
+    page = comp.get(f"/periods/{q1.pk}/close/").content.decode()
+    assert "Choose a person…" in page and "---------" not in page  # the pickers' prompt
+    assert f'<a href="/runs/{world[3].pk}/">Run 1</a>' in page  # each run opens its page
     body = {"person": org.erin.pk, "amount": "40.00", "currency": "USD", "reason": "SPIF"}
     assert client_charlie.post(f"/periods/{q1.pk}/adjustments/", body).status_code == 404
     comp.post(f"/periods/{q1.pk}/adjustments/", body)
