@@ -72,7 +72,8 @@ def _run(request: HttpRequest, action: Callable[[], Any], ok: str) -> bool:
 
 class AdjustmentForm(forms.Form):
     person: forms.ModelChoiceField[Person] = forms.ModelChoiceField(
-        queryset=None, empty_label="Choose a person…"  # queryset: per request
+        queryset=None,
+        empty_label="Choose a person…",  # queryset: per request
     )
     amount = forms.DecimalField(max_digits=20, decimal_places=4)
     currency = forms.CharField(max_length=3, validators=[validate_currency])
@@ -86,7 +87,8 @@ class AdjustmentForm(forms.Form):
 
 class HoldForm(forms.Form):
     person: forms.ModelChoiceField[Person] = forms.ModelChoiceField(
-        queryset=None, empty_label="Choose a person…"  # queryset: per request
+        queryset=None,
+        empty_label="Choose a person…",  # queryset: per request
     )
     reason = forms.CharField(max_length=500)
     only_this_period = forms.BooleanField(required=False)
