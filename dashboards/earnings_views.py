@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -24,6 +25,7 @@ from core.figures import cumulative_figure, distribution_figure
 from core.permissions import request_principal
 from dashboards.downloads import table_download
 from dashboards.nudge_cards import card_views
+from engine.money import quantize
 from hierarchy import org_selectors
 from hierarchy.access import request_access
 from hierarchy.intervals import OPEN_END
@@ -224,6 +226,17 @@ def _team_rows(request: HttpRequest, period: Period) -> tuple[statements.Rollup,
     return rollup, sort, descending
 
 
+def _outlook(
+    period: Period, rows: list[statements.Summary]
+) -> tuple[dict[int, nudges.Outlook], str]:
+    """Each member's forecast and status (the page and its download alike)."""
+    return nudges.team_outlook(
+        period=period,
+        person_ids=[r.person.pk for r in rows],
+        targets={r.person.pk: r.target for r in rows},
+    )
+
+
 @require_any(*TEAM)
 @live_page()
 def team(request: HttpRequest) -> HttpResponse:
@@ -245,9 +258,7 @@ def team(request: HttpRequest) -> HttpResponse:
         if any(n for _, n in buckets):
             figure = distribution_figure([b for b, _ in buckets], [n for _, n in buckets])
         if choice.run is not None and not choice.final:
-            outlook, no_outlook = nudges.team_outlook(
-                period=period, person_ids=[r.person.pk for r in rows]
-            )
+            outlook, no_outlook = _outlook(period, rows)
     columns = [
         ("name", "Person"),
         ("plan", "Plan"),
@@ -276,27 +287,66 @@ def team(request: HttpRequest) -> HttpResponse:
     )
 
 
-TEAM_HEADER = ("Employee id", "Person", "Plans", "Attainment", "Earned", "Payable", "Currency")
+TEAM_HEADER = (
+    "employee_id",
+    "person",
+    "plans",
+    "attainment_pct",
+    "target",
+    "earned",
+    "payable",
+    "forecast",
+    "status",
+    "currency",
+)
+
+
+def _pct(value: Decimal | None) -> str:
+    """A fraction as a percentage with two decimals (``0.56529481`` is ``56.53``)."""
+    return "" if value is None else str((value * 100).quantize(Decimal("0.01")))
+
+
+def _amount(value: Decimal | None, currency: str) -> str:
+    """An amount with the currency's own decimals, as every file writes them (docs/api.md)."""
+    return "" if value is None else str(quantize(value, currency))
+
+
+def _status(o: nudges.Outlook | None) -> str:
+    if o is None:
+        return ""
+    if not o.projected:
+        return "not_projected"
+    return "at_risk" if o.at_risk else "on_track" if o.attainment is not None else ""
 
 
 @require_any(*TEAM)
 def team_download(request: HttpRequest, fmt: str) -> HttpResponse:
-    """The team roll-up table as CSV or XLSX, for the period and sort on the page."""
+    """The team roll-up table as CSV or XLSX, for the period and sort on the page: the page's
+    figures, money with the currency's decimals, attainment as a percentage."""
     period = _team_period(request)
     if period is None:
         raise Http404("Not found")
     rollup, _sort, _desc = _team_rows(request, period)
+    rows = list(rollup.people)
+    choice = statements.period_run(period=period)
+    outlook: dict[int, nudges.Outlook] = {}
+    if choice.run is not None and not choice.final:
+        outlook, _none = _outlook(period, rows)
     table = [
         (
             r.person.employee_id,
             r.person.full_name,
             ", ".join(r.plans),
-            r.attainment,
-            r.earned,
-            r.payable,
+            _pct(r.attainment),
+            _amount(r.target, r.currency),
+            _amount(r.earned, r.currency),
+            _amount(r.payable, r.currency),
+            _amount(o.forecast if o else None, r.currency),
+            _status(o),
             r.currency,
         )
-        for r in rollup.people
+        for r in rows
+        for o in [outlook.get(r.person.pk)]
     ]
     return table_download(
         title=f"Team {period.label}",

@@ -326,19 +326,27 @@ AT_RISK_BELOW = Decimal("0.8")  # projected attainment under the usual threshold
 @dataclass(frozen=True)
 class Outlook:
     """Where a person is heading this period, by the engine that pays: the earned amount
-    projected at the pace so far (components paid credit by credit count as earned so far)
-    and the projected attainment of the first component that measures one; at risk when that
-    attainment is under :data:`AT_RISK_BELOW`."""
+    projected at the pace so far (components paid credit by credit count as earned so far),
+    and the projected attainment of the roll-up (``statements.attainment_of``: that amount
+    over her target incentive); at risk when it is under :data:`AT_RISK_BELOW`. ``projected``
+    is False when none of her components can be projected (:data:`NOT_PROJECTED`, as her own
+    page says): then there is no forecast and no status."""
 
-    forecast: Decimal
+    forecast: Decimal | None
     attainment: Decimal | None
     at_risk: bool
+    projected: bool = True
 
 
-def team_outlook(*, period: Period, person_ids: Sequence[int]) -> tuple[dict[int, Outlook], str]:
+def team_outlook(
+    *, period: Period, person_ids: Sequence[int], targets: Mapping[int, Decimal | None]
+) -> tuple[dict[int, Outlook], str]:
     """Return each person's :class:`Outlook` for the period under way, from one gather of
     their inputs and one engine forecast (a fixed number of queries for any team), and why
-    there is none when there is none."""
+    there is none when there is none. ``targets``: each person's target incentive (the
+    roll-up's, ``statements.Summary.target``)."""
+    from payouts.statements import attainment_of
+
     today = tenant_today(get_current_tenant())
     if not person_ids:
         return {}, ""
@@ -358,17 +366,24 @@ def team_outlook(*, period: Period, person_ids: Sequence[int]) -> tuple[dict[int
             return {}, NO_PROJECTION_INPUTS.format(problem=gathered.problems[0].message)
     result = forecast(gathered.inputs, today)
     earned: dict[str, Decimal] = defaultdict(Decimal)
-    attainment: dict[str, Decimal] = {}
+    paid_on: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for line in result.lines:
         if line.kind == EARNED:
             earned[line.person_id] += line.amount
-        if line.attainment is not None:
-            attainment.setdefault(line.person_id, line.attainment)
+        paid_on[line.person_id].add((line.plan_id, line.component_id))
+    plans = _plans(int(v) for keys in paid_on.values() for v, _ in keys if str(v).isdigit())
     out = {}
     for pid in wanted:
-        att = attainment.get(str(pid))
-        risky = att is not None and att < AT_RISK_BELOW
-        out[pid] = Outlook(earned.get(str(pid), Decimal(0)), att, risky)
+        keys = paid_on.get(str(pid), set())
+        components = [
+            _component(plans.get(int(v), (None, ""))[0], c) for v, c in keys if str(v).isdigit()
+        ]
+        if components and not any(c is not None and projectable(c) for c in components):
+            out[pid] = Outlook(None, None, False, projected=False)
+            continue
+        amount = earned.get(str(pid), Decimal(0))
+        att = attainment_of(amount, targets.get(pid))
+        out[pid] = Outlook(amount, att, att is not None and att < AT_RISK_BELOW)
     return out, ""
 
 

@@ -33,6 +33,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -43,10 +44,8 @@ from django.db.models import (
     DecimalField,
     Min,
     Model,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
 )
@@ -127,6 +126,9 @@ ZERO = Decimal(0)
 LINE_ENTRY_KINDS = frozenset(
     {EntryKind.EARNED, EntryKind.DRAW, EntryKind.DRAW_RECOVERY, EntryKind.CLAWBACK}
 )
+
+
+ATTAINMENT_PLACES = Decimal("0.00000001")  # as a line's attainment is stored
 
 
 def money(value: Decimal) -> str:
@@ -484,8 +486,9 @@ def _frozen(row: Statement) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Summary:
-    """One row of a statement list: who, which period, the run's status, earned and payable
-    (``person`` is loaded with its id, name, employee id and user only)."""
+    """One row of a statement list: who, which period, the run's status, earned and payable,
+    her target incentive and attainment (earned over target: :func:`attainment_of`) (``person``
+    is loaded with its id, name, employee id and user only)."""
 
     period: Period
     person: Person
@@ -497,6 +500,7 @@ class Summary:
     attainment: Decimal | None
     plans: tuple[str, ...]
     frozen: bool
+    target: Decimal | None = None
 
     @property
     def key(self) -> str:
@@ -523,18 +527,17 @@ class _Figures:
     currency: str
     earned: Decimal
     payable: Decimal
-    attainment: Decimal | None
     plan_ids: set[int]
 
 
 def _figures_from_summaries(run: CalculationRun, ids: list[int]) -> dict[int, _Figures]:
     """Read the run's :class:`LineSummary` rows of the people ``ids``: one indexed read."""
     rows = LineSummary.objects.filter(among(LineSummary, ids), run=run).values_list(
-        "person_id", "currency", "earned", "payable", "attainment", "plan_ids"
+        "person_id", "currency", "earned", "payable", "plan_ids"
     )
     return {
-        pid: _Figures(currency, earned, payable, attainment, set(plan_ids))
-        for pid, currency, earned, payable, attainment, plan_ids in rows
+        pid: _Figures(currency, earned, payable, set(plan_ids))
+        for pid, currency, earned, payable, plan_ids in rows
     }
 
 
@@ -546,18 +549,10 @@ def _figures_from_lines(run: CalculationRun, ids: list[int]) -> dict[int, _Figur
     rows = lines.values("person_id", "kind", "currency").annotate(total=Sum("amount"))
     for row in rows.order_by("person_id", "currency"):
         pid = row["person_id"]
-        got = out.setdefault(pid, _Figures(row["currency"], ZERO, ZERO, None, set()))
+        got = out.setdefault(pid, _Figures(row["currency"], ZERO, ZERO, set()))
         if entry_kind_for_line(row["kind"]) == EntryKind.EARNED:
             got.earned += row["total"]
         got.payable += row["total"]
-    # Attainment: the first line's (by id) that has one, per person.
-    for pid, att in (
-        lines.filter(attainment__isnull=False)
-        .order_by("person_id", "id")
-        .values_list("person_id", "attainment")
-    ):
-        if out[pid].attainment is None:
-            out[pid].attainment = att
     for pid, plan_id in lines.values_list("person_id", "plan_id").distinct():
         out[pid].plan_ids.add(plan_id)
     return out
@@ -617,6 +612,7 @@ def period_summaries(
     )
     plan_ids = {p for got in figures.values() for p in got.plan_ids}
     names = dict(Plan.objects.filter(pk__in=plan_ids).values_list("pk", "name"))
+    target = period_targets(period=period, person_ids=list(moved))
     default = get_current_tenant().default_currency
     out = []
     for pid in moved:
@@ -630,7 +626,8 @@ def period_summaries(
                 currency=currency.get(pid, default),
                 earned=earned.get(pid, ZERO),
                 payable=moved[pid],
-                attainment=paid.attainment if paid else None,
+                attainment=attainment_of(earned.get(pid, ZERO), target.get(pid)),
+                target=target.get(pid),
                 plans=tuple(sorted({names[x] for x in paid.plan_ids})) if paid else (),
                 frozen=pid in frozen,
             )
@@ -731,31 +728,71 @@ def is_closed(period: Period) -> bool:
 # --- earnings pages: a person's periods, a manager's team ------------------------------------
 
 
+def _targets_sql(day: date) -> tuple[str, list[Any]]:
+    """CTEs (to follow a ``WITH`` naming ``m``, the people) ending in ``tg (person_id, target)``:
+    each person's target incentive on ``day``: the plan assignments in force then - per plan,
+    her own over her job role's over her nodes' (the most specific holder wins) - summed; a
+    person with no plan has no row. The one rule :func:`targets` and the roll-up read."""
+    placed = Assignment.objects.filter(_in_members(Assignment)).known_now().as_of(day)
+    parts = [
+        placed.order_by().values_list("person_id", "node_id", "role_id"),
+        PlanAssignment.objects.as_of(day)
+        .order_by()
+        .values_list("plan_id", "person_id", "role_id", "node_id", "target_incentive"),
+        NodeClosure.objects.as_of(day).order_by().values_list("ancestor_id", "descendant_id"),
+    ]
+    compiled = [q.query.sql_with_params() for q in parts]
+    (asql, aparams), (psql, pparams), (csql, cparams) = compiled
+    sql = (
+        f"ta (person_id, node_id, role_id) AS ({asql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
+        f"tpa (plan_id, person_id, role_id, node_id, ti) AS ({psql}), "
+        f"tcl (ancestor_id, descendant_id) AS ({csql}), "
+        "tc (person_id, plan_id, rnk, ti) AS ("
+        "SELECT tpa.person_id, tpa.plan_id, 0, tpa.ti FROM tpa "
+        "WHERE tpa.person_id IN (SELECT m.person_id FROM m) "
+        "UNION ALL SELECT ta.person_id, tpa.plan_id, 1, tpa.ti FROM tpa "
+        "JOIN ta ON ta.role_id = tpa.role_id "
+        "UNION ALL SELECT ta.person_id, tpa.plan_id, 2, tpa.ti FROM tpa "
+        "JOIN tcl ON tcl.ancestor_id = tpa.node_id JOIN ta ON ta.node_id = tcl.descendant_id), "
+        "tcb (person_id, plan_id, rnk) AS (SELECT person_id, plan_id, MIN(rnk) FROM tc "
+        "GROUP BY person_id, plan_id), "
+        "tg (person_id, target) AS (SELECT c.person_id, SUM(c.ti) FROM (SELECT person_id, plan_id, "
+        "rnk, MAX(ti) AS ti FROM tc GROUP BY person_id, plan_id, rnk) c JOIN tcb cb "
+        "ON cb.person_id = c.person_id AND cb.plan_id = c.plan_id AND cb.rnk = c.rnk "
+        "GROUP BY c.person_id)"
+    )
+    return sql, [*aparams, *pparams, *cparams]
+
+
+def period_targets(*, period: Period, person_ids: Sequence[int]) -> dict[int, Decimal]:
+    """Return the target incentive of each of ``person_ids`` who had a plan on the period's
+    first day (:func:`_targets_sql`): one query whatever their number."""
+    if not person_ids:
+        return {}
+    members = Person.objects.filter(among(Person, list(person_ids), "id")).values("pk")
+    msql, mparams = members.order_by().query.sql_with_params()
+    tsql, tparams = _targets_sql(period.start)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH m (person_id) AS ({msql}), {tsql} SELECT person_id, target FROM tg",  # noqa: S608 (as above)
+            [*mparams, *tparams],
+        )
+        return {pid: _money_sum(target) for pid, target in cursor.fetchall()}
+
+
 def targets(*, person: Person, periods: Sequence[Period]) -> dict[int, Decimal | None]:
-    """Return the person's target incentive for each period: the plan assignments in force on
-    the period's first day — per plan, her own over her job role's over her nodes' (the most
-    specific holder wins) — summed; None when no plan was assigned."""
-    out: dict[int, Decimal | None] = {}
-    for period in periods:
-        day = period.start
-        placed = Assignment.objects.filter(person=person).known_now().as_of(day)
-        nodes = (
-            NodeClosure.objects.filter(descendant_id__in=placed.values("node_id"))
-            .as_of(day)
-            .values("ancestor_id")
-        )
-        rows = PlanAssignment.objects.as_of(day).filter(
-            Q(person=person) | Q(role_id__in=placed.values("role_id")) | Q(node_id__in=nodes)
-        )
-        best: dict[int, tuple[int, Decimal]] = {}
-        for plan_id, person_id, role_id, target in rows.values_list(
-            "plan_id", "person_id", "role_id", "target_incentive"
-        ):
-            rank = 0 if person_id else 1 if role_id else 2
-            if plan_id not in best or rank < best[plan_id][0]:
-                best[plan_id] = (rank, target)
-        out[period.pk] = sum((t for _, t in best.values()), ZERO) if best else None
-    return out
+    """Return the person's target incentive for each period (:func:`period_targets`); None when
+    no plan was assigned."""
+    return {p.pk: period_targets(period=p, person_ids=[person.pk]).get(person.pk) for p in periods}
+
+
+def attainment_of(earned: Decimal, target: Decimal | None) -> Decimal | None:
+    """A person's attainment in a roll-up: what she earned over her target incentive (none
+    without a target). Comparable across plans, components and functions: a person paid on
+    several components is one figure, each component's own attainment beside it."""
+    if not target:
+        return None
+    return (earned / target).quantize(ATTAINMENT_PLACES)
 
 
 @dataclass(frozen=True)
@@ -929,22 +966,26 @@ def _rows_sql(
         .values_list("person_id", "l_earned", "l_moved", "l_currency")
     )
     lsql, lparams = ledger.query.sql_with_params()
+    tsql, tparams = _targets_sql(period.start)
+    # Her attainment: earned over her target incentive (attainment_of; none without a target).
+    with_r = (
+        f", {tsql}, r AS (SELECT r0.person_id, r0.currency, r0.earned, r0.payable, "  # noqa: S608 (SQL from the ORM and constants)
+        "CASE WHEN tg.target > 0 THEN r0.earned * 1.0 / tg.target END AS attainment "
+        "FROM r0 LEFT JOIN tg ON tg.person_id = r0.person_id)"
+    )
     if run is None:
         sql = (
             f"{with_m}l (person_id, earned, moved, currency) AS ({lsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
-            "r AS (SELECT l.person_id, l.currency, l.earned, l.moved AS payable, "
-            "CAST(NULL AS NUMERIC) AS attainment FROM l)"
+            "r0 AS (SELECT l.person_id, l.currency, l.earned, l.moved AS payable FROM l)"
+            f"{with_r}"
         )
-        return sql, [*mparams, *lparams]
+        return sql, [*mparams, *lparams, *tparams]
     figures: QuerySet[Any]
     if run.summarized:
         figures = LineSummary.objects.filter(_in_members(LineSummary), run=run).values_list(
-            "person_id", "currency", "earned", "payable", "attainment"
+            "person_id", "currency", "earned", "payable"
         )
     else:
-        first = PayoutLine.objects.filter(
-            run=run, person_id=OuterRef("person_id"), attainment__isnull=False
-        ).order_by("id")
         figures = (
             PayoutLine.objects.filter(_in_members(PayoutLine), run=run)
             .order_by()
@@ -956,23 +997,23 @@ def _rows_sql(
                     Value(ZERO, output_field=MONEY),
                 ),
                 f_payable=Sum("amount"),
-                f_attainment=Subquery(first.values("attainment")[:1]),
             )
-            .values_list("person_id", "f_currency", "f_earned", "f_payable", "f_attainment")
+            .values_list("person_id", "f_currency", "f_earned", "f_payable")
         )
     fsql, fparams = figures.query.sql_with_params()
     # Final: what the approval entered from the lines is in the ledger already.
     run_earned, run_payable = ("0", "0") if choice.final else ("f.earned", "f.payable")
     sql = (
-        f"{with_m}f (person_id, currency, earned, payable, attainment) AS ({fsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
+        f"{with_m}f (person_id, currency, earned, payable) AS ({fsql}), "  # noqa: S608 (SQL compiled by the ORM, values as parameters)
         f"l (person_id, earned, moved, currency) AS ({lsql}), "
-        f"r AS (SELECT f.person_id, f.currency, {run_earned} + COALESCE(l.earned, 0) AS earned, "
-        f"{run_payable} + COALESCE(l.moved, 0) AS payable, f.attainment "
+        f"r0 AS (SELECT f.person_id, f.currency, {run_earned} + COALESCE(l.earned, 0) AS earned, "
+        f"{run_payable} + COALESCE(l.moved, 0) AS payable "
         "FROM f LEFT JOIN l ON l.person_id = f.person_id "
-        "UNION ALL SELECT l.person_id, l.currency, l.earned, l.moved, CAST(NULL AS NUMERIC) "
+        "UNION ALL SELECT l.person_id, l.currency, l.earned, l.moved "
         "FROM l WHERE NOT EXISTS (SELECT 1 FROM f WHERE f.person_id = l.person_id))"
+        f"{with_r}"
     )
-    return sql, [*mparams, *fparams, *lparams]
+    return sql, [*mparams, *fparams, *lparams, *tparams]
 
 
 def _money_sum(value: Any) -> Decimal:

@@ -41,7 +41,18 @@ class StatementSummarySerializer(serializers.Serializer):  # type: ignore[type-a
     currency = serializers.CharField()
     earned = serializers.DecimalField(max_digits=20, decimal_places=4)
     payable = serializers.DecimalField(max_digits=20, decimal_places=4)
-    attainment = serializers.DecimalField(max_digits=20, decimal_places=8, allow_null=True)
+    attainment = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=8,
+        allow_null=True,
+        help_text="Earned over target incentive (a fraction), all her components together",
+    )
+    target = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=4,
+        allow_null=True,
+        help_text="Her target incentive for the period (none: no plan assigned)",
+    )
     plans = serializers.ListField(child=serializers.CharField())
     frozen = serializers.BooleanField()
     url = serializers.SerializerMethodField()
@@ -80,6 +91,7 @@ class StatementListView(TenantAPIView):
                             "earned": "35147.3500",
                             "payable": "0.0000",
                             "attainment": "1.41758814",
+                            "target": "24794.0000",
                             "plans": ["Sales Account Executive"],
                             "frozen": True,
                             "url": "/api/v1/statements/21-90/",

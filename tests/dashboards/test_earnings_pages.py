@@ -192,8 +192,10 @@ def test_a_manager_sees_her_teams_roll_up_sorted_and_opens_a_members_page(client
     text = _text(page)
     names = re.findall(r'/earnings/people/\d+/\?period=\d+">([^<]+)</a>', text)
     assert names == ["Erin East", "Wes West"]  # Mia is not in Sales; Sam is left out
-    assert "40\u00a0%" in text and "1,238,817.50\u00a0USD" in text
-    assert page.context["figure"]["data"][0]["y"] == [1, 0, 1, 0, 0]
+    # attainment: earned over target incentive (Wes 800.00 of the role's 3,000.00)
+    assert "27\u00a0%" in text and "1,238,817.50\u00a0USD" in text
+    assert "of 3,000.00\u00a0USD target" in text
+    assert page.context["figure"]["data"][0]["y"] == [1, 0, 0, 0, 1]
     by_name = _text(sam.get(f"/earnings/team/?period={written.q1.pk}&sort=name"))
     assert re.findall(r'\?period=\d+">([^<]+)</a>', by_name) == ["Erin East", "Wes West"]
     member = _text(sam.get(f"/earnings/people/{org.wes.pk}/?period={written.q1.pk}"))
@@ -201,6 +203,43 @@ def test_a_manager_sees_her_teams_roll_up_sorted_and_opens_a_members_page(client
     assert "3,000.00\u00a0USD" in member  # the AE role's target
     assert_not_found(sam.get(f"/earnings/people/{org.mia.pk}/"))
     assert "My team" in _text(sam.get("/"))
+
+
+def test_a_person_on_two_components_shows_one_attainment_on_page_download_and_api(
+    client, org, written, plan_a
+):
+    """Erin is paid on two components, 0 % on new business and 245 % on expansion: her
+    roll-up attainment is what she earned over her target incentive (both together), not the
+    first component's 0 %; the page, the CSV download and the API say the same."""
+    with tenant_scope(org.tenant):
+        run = write_run(written.q1, number=2)
+        write_line(run, org.erin, plan_a, "new_business", "0.00", attainment="0")
+        write_line(run, org.erin, plan_a, "expansion", "4900.00", attainment="2.45")
+        write_line(run, org.wes, plan_a, "new_business", "1200.00", attainment="0.4")
+    sam = _as(client, written.users["sam"])
+    page = sam.get(f"/earnings/team/?period={written.q1.pk}&sort=attainment&dir=desc")
+    text = _text(page)
+    # 4,900.00 of her 5,000.00 target: 98 % (not 0 %); Wes 1,200.00 of 3,000.00: 40 %
+    assert re.findall(r'\?period=\d+">([^<]+)</a>', text) == ["Erin East", "Wes West"]
+    assert "98\u00a0%" in text and "of 5,000.00\u00a0USD target" in text
+    assert ">0\u00a0%" not in text  # not the first component's 0 %
+    assert page.context["figure"]["data"][0]["y"] == [1, 0, 1, 0, 0]
+    csv_rows = sam.get(f"/earnings/team/download.csv?period={written.q1.pk}").content.decode()
+    assert csv_rows.splitlines()[1].startswith("E3,Erin East,Sales AE,98.00,5000.00,4900.00,")
+    api = sam.get(f"/api/v1/rollups/?period={written.q1.pk}&sort=attainment&dir=desc").json()
+    erin = api["results"][0]
+    assert (erin["full_name"], erin["attainment"], erin["target"]) == (
+        "Erin East",
+        "0.98000000",
+        "5000.0000",
+    )
+    assert api["distribution"] == {
+        "< 50 %": 1,
+        "50-80 %": 0,
+        "80-100 %": 1,
+        "100-120 %": 0,
+        "\u2265 120 %": 0,
+    }
 
 
 def test_the_team_page_takes_the_same_queries_for_a_bigger_team(client, org, written, plan_a):

@@ -159,17 +159,34 @@ def test_the_team_page_forecasts_each_member_by_the_engine_and_flags_who_is_at_r
     _erin_quotas(org)
     _run_with(org, written, plan_a, "42500")
     monkeypatch.setattr(nudges, "tenant_today", lambda tenant: dt.date(2026, 2, 15))
+    targets = {org.erin.pk: Decimal("5000"), org.wes.pk: Decimal("3000")}
     with tenant_scope(org.tenant):
-        outlook, why = nudges.team_outlook(period=written.q1, person_ids=[org.erin.pk, org.wes.pk])
-    # then: x2 pace -> 85,000 of 100,000 (85 %: on track); the engine's own 5,300 is in the total
+        outlook, why = nudges.team_outlook(
+            period=written.q1, person_ids=[org.erin.pk, org.wes.pk], targets=targets
+        )
+    # then: x2 pace -> 85,000 of 100,000: the engine's 5,300 (5 % to 50 %, 8 % above) of her
+    # 5,000 target incentive: 106 %, on track
     assert why == "" and set(outlook) == {org.erin.pk}
     erin = outlook[org.erin.pk]
-    assert erin.attainment == Decimal("0.85") and not erin.at_risk
-    assert erin.forecast >= Decimal("5300")
+    assert erin.forecast == Decimal("5300") and erin.attainment == Decimal("1.06")
+    assert erin.projected and not erin.at_risk
     # the page shows the columns; the download has the table
     sam = _as(client, written.users["sam"])
     page = sam.get(f"/earnings/team/?period={written.q1.pk}").content.decode()
     assert "Forecast" in page and "0 at risk" in page and "On track" in page
+    # a plan none of whose components can be projected: "Not projected", as on her own page -
+    # no forecast figure, no status
+    monkeypatch.setattr(nudges, "projectable", lambda component: False)
+    with tenant_scope(org.tenant):
+        outlook, _why = nudges.team_outlook(
+            period=written.q1, person_ids=[org.erin.pk], targets=targets
+        )
+    assert outlook[org.erin.pk] == nudges.Outlook(None, None, False, projected=False)
+    page = sam.get(f"/earnings/team/?period={written.q1.pk}").content.decode()
+    assert "Not projected" in page and "On track" not in page and "At risk</span>" not in page
+    assert "5,300.00" not in page
+    csv_rows = sam.get(f"/earnings/team/download.csv?period={written.q1.pk}").content.decode()
+    assert [r.split(",")[7:9] for r in csv_rows.splitlines()[1:2]] == [["", "not_projected"]]
 
 
 @pytest.mark.covers_url("team_earnings_download")
@@ -179,8 +196,15 @@ def test_the_team_table_downloads_as_csv_and_xlsx_and_not_for_another_tenant(
     sam = _as(client, written.users["sam"])
     csv_file = sam.get(f"/earnings/team/download.csv?period={written.q1.pk}&sort=name")
     lines = csv_file.content.decode().splitlines()
-    assert lines[0].startswith("Employee id,Person,Plans") and len(lines) == 3
-    assert [line.split(",")[1] for line in lines[1:]] == ["Erin East", "Wes West"]
+    assert lines[0] == (
+        "employee_id,person,plans,attainment_pct,target,earned,payable,forecast,status,currency"
+    )
+    # money with the currency's decimals, attainment as a percentage of the target incentive:
+    # Erin 1,238,817.50 of 5,000 (her own target over the role's), Wes 800.00 of 3,000 (the role's)
+    assert lines[1:] == [
+        "E3,Erin East,Sales AE,24776.35,5000.00,1238817.50,1238817.50,,,USD",
+        "E4,Wes West,Sales AE,26.67,3000.00,800.00,800.00,,,USD",
+    ]
     xlsx = sam.get(f"/earnings/team/download.xlsx?period={written.q1.pk}")
     assert xlsx.content.startswith(b"PK")
     assert sam.get(f"/earnings/team/download.pdf?period={written.q1.pk}").status_code == 404
