@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -63,6 +64,33 @@ def last_day(value: Any) -> dt.date | None:
     through 31 Mar 2026")."""
     end = as_date(value)
     return None if end is None else end - dt.timedelta(days=1)
+
+
+def moment_text(value: Any, zone: dt.tzinfo | None = None, *, seconds: bool = False) -> str:
+    """Return a moment (an aware date-time or its ISO text) as people read it: in ``zone``
+    (default: the current time zone, the tenant's on pages) with that zone's name, to the minute
+    (``seconds``: to the second) and never with microseconds: ``2026-12-04 15:59 EST``. The one
+    place a time is labelled with its zone; a naive date-time is taken as UTC (how it is stored).
+    Anything else comes back as its text."""
+    moment = value
+    if not isinstance(moment, dt.datetime):
+        try:
+            moment = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value or "")
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=dt.UTC)
+    local = timezone.localtime(moment, zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+@register.filter
+def moment(value: Any, precision: str = "") -> str:
+    """Format a moment in the tenant's time zone with its zone's name: ``run.known_at|moment``
+    → ``2026-12-04 15:59 EST``; ``|moment:"seconds"`` adds the seconds; ``—`` for none."""
+    if value in (None, ""):
+        return "—"
+    return moment_text(value, seconds=precision == "seconds")
 
 
 @register.filter
