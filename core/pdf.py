@@ -41,8 +41,9 @@ def amount(value: str | int | Decimal, currency: str = "") -> str:
     return f"{Decimal(value):,.2f} {currency}".strip()
 
 
-def _zone(name: str | None) -> dt.tzinfo:
-    """Return the zone a PDF's times read in: ``name``, else the tenant's in scope, else UTC."""
+def tenant_zone(name: str | None = None) -> dt.tzinfo:
+    """Return the zone a file's times read in: ``name``, else the tenant's in scope, else UTC
+    (a download is read where the tenant works, whoever or whatever asked for it)."""
     tenant = get_current_tenant_or_none()
     name = name or (tenant.time_zone if tenant is not None else "") or "UTC"
     try:
@@ -201,7 +202,7 @@ class PdfDocument:
             author=self.tenant_name,
             creator="Quotient",
         )
-        when = moment_text(self.generated_at, _zone(self.time_zone))
+        when = moment_text(self.generated_at, tenant_zone(self.time_zone))
         story = [
             *self._story,
             Spacer(1, 6 * mm),

@@ -11,7 +11,6 @@ are looked up once per page (:func:`trace_names`), whatever the number of lines.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import re
 from collections.abc import Iterable, Mapping
@@ -21,7 +20,7 @@ from typing import Any, Final
 
 from django.template.defaultfilters import pluralize
 
-from core.templatetags.quotient import money
+from core.templatetags.quotient import money, span_words
 from engine.rules import fmt_number, fmt_pct
 from engine.spec import key_words
 from hierarchy.models import JobRole, Node
@@ -196,9 +195,7 @@ def step_value(name: str, value: Any, currency: str) -> str:
     text = "" if value is None else str(value)
     span = _SPAN.match(text)
     if span:
-        start = dt.date.fromisoformat(span[1])
-        last = dt.date.fromisoformat(span[2]) - dt.timedelta(days=1)  # the end is exclusive
-        return f"{start.day} {start:%b %Y} through {last.day} {last:%b %Y}"
+        return span_words(span[1], span[2])  # the end is exclusive
     if text in ("yes", "no"):
         return text.capitalize()
     try:

@@ -93,6 +93,15 @@ def moment(value: Any, precision: str = "") -> str:
     return moment_text(value, seconds=precision == "seconds")
 
 
+def span_words(start: Any, end: Any) -> str:
+    """Return a span whose stored end is exclusive as the pages say it, first and last day:
+    (``2026-08-01``, ``2026-11-01``) → ``1 Aug 2026 through 31 Oct 2026``."""
+    first, last = as_date(start), last_day(end)
+    if first is None or last is None:
+        return f"{start} to {end}"
+    return f"{first.day} {first:%b %Y} through {last.day} {last:%b %Y}"
+
+
 @register.filter
 def money(value: Any, currency: str = "") -> str:
     """Format an amount with thousands separators and 2 places, then its currency:
