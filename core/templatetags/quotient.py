@@ -45,8 +45,9 @@ def month_name(value: int) -> str:
 
 @register.filter
 def as_date(value: Any) -> dt.date | None:
-    """Return a date from a date or its ISO text (a statement's stored ``"2026-01-01"``), so
-    ``|date`` can format it; None for anything else."""
+    """Return a date from a date or its ISO text (a statement's stored ``"2026-01-01"``; a
+    date-time's text gives its day in the current time zone), so ``|date`` can format it; None
+    for anything else."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -54,7 +55,12 @@ def as_date(value: Any) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
+        pass
+    try:  # a moment's ISO text (a run's "finished_at"): its day where the reader is
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
         return None
+    return timezone.localtime(moment).date() if timezone.is_aware(moment) else moment.date()
 
 
 @register.filter
