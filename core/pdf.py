@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zoneinfo
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from core.templatetags.quotient import moment_text
+from core.tenancy import get_current_tenant_or_none
+
 MARGIN = 16 * mm
 WIDTH = A4[0] - 2 * MARGIN
 EMPTY_CELL = "—"
@@ -35,6 +39,17 @@ EMPTY_CELL = "—"
 def amount(value: str | int | Decimal, currency: str = "") -> str:
     """Return an amount as the PDFs show it: thousands separated, two decimals, the currency."""
     return f"{Decimal(value):,.2f} {currency}".strip()
+
+
+def tenant_zone(name: str | None = None) -> dt.tzinfo:
+    """Return the zone a file's times read in: ``name``, else the tenant's in scope, else UTC
+    (a download is read where the tenant works, whoever or whatever asked for it)."""
+    tenant = get_current_tenant_or_none()
+    name = name or (tenant.time_zone if tenant is not None else "") or "UTC"
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
 
 
 def pdf_response(content: bytes, filename: str) -> HttpResponse:
@@ -100,11 +115,17 @@ class PdfDocument:
     """A PDF under construction: add blocks in reading order, then :meth:`render` it."""
 
     def __init__(
-        self, *, title: str, tenant_name: str, generated_at: dt.datetime | None = None
+        self,
+        *,
+        title: str,
+        tenant_name: str,
+        generated_at: dt.datetime | None = None,
+        time_zone: str | None = None,
     ) -> None:
         self.title = title
         self.tenant_name = tenant_name
         self.generated_at = generated_at or timezone.now()
+        self.time_zone = time_zone
         self._styles = _styles()
         self._story: list[Any] = [Paragraph(escape(title), self._styles["title"])]
 
@@ -181,12 +202,12 @@ class PdfDocument:
             author=self.tenant_name,
             creator="Quotient",
         )
-        when = timezone.localtime(self.generated_at, dt.UTC)
+        when = moment_text(self.generated_at, tenant_zone(self.time_zone))
         story = [
             *self._story,
             Spacer(1, 6 * mm),
             Paragraph(
-                escape(f"Generated {when:%Y-%m-%d %H:%M} UTC by Quotient for {self.tenant_name}."),
+                escape(f"Generated {when} by Quotient for {self.tenant_name}."),
                 self._styles["muted"],
             ),
         ]

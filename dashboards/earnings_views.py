@@ -169,7 +169,8 @@ def line_page(request: HttpRequest, line_id: int) -> HttpResponse:
     questions = disputes.disputes_by_line(request_access(request), [drill.line.pk])
     names = component_names(version_ids=[drill.line.plan_version_id])
     words = trace_words.trace_names(
-        [drill.line.trace_text, *trace_words.trace_texts(drill.line.trace)]
+        [drill.line.trace_text, *trace_words.trace_texts(drill.line.trace)],
+        version_ids=[drill.line.plan_version_id],
     )
     return render(
         request,

@@ -58,7 +58,10 @@ def _user_id(request: HttpRequest) -> int | None:
 
 class BatchForm(forms.Form):
     periods = forms.MultipleChoiceField(
-        choices=[], widget=forms.CheckboxSelectMultiple, label="Approved periods"
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+        label="Approved periods",
+        error_messages={"required": "Choose at least one period."},
     )
     person = forms.ChoiceField(choices=[], required=False, label="Only this person")
     business_unit = forms.ChoiceField(choices=[], required=False, label="Only this business unit")
@@ -125,7 +128,7 @@ def export_list(request: HttpRequest) -> HttpResponse:
                             f"Export batch {batch.number}: {batch.line_count} lines exported.",
                         )
                     return redirect("export_detail", batch_id=batch.pk)
-        elif "periods" in request.GET:
+        elif "periods" in request.GET or "preview" in request.GET:  # "Preview" pressed
             form = BatchForm(
                 {
                     **request.GET.dict(),

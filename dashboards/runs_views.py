@@ -117,7 +117,10 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         lines = lines.filter(person__in=access.current_people())
     page = Paginator(lines, LINES_PER_PAGE).get_page(request.GET.get("page"))
     names = component_names(version_ids=[line.plan_version_id for line in page.object_list])
-    words = trace_words.trace_names(line.trace_text for line in page.object_list)
+    words = trace_words.trace_names(
+        (line.trace_text for line in page.object_list),
+        version_ids=[line.plan_version_id for line in page.object_list],
+    )
     rows = [
         (line, names.get(line.component_id, version_id=line.plan_version_id), words.words(why))
         for line in page.object_list

@@ -28,6 +28,7 @@ from core.csvsafe import csv_writer
 from core.currencies import CURRENCY_EXPONENTS
 from core.errors import ValidationFailedError
 from core.models import AuditEvent
+from core.templatetags.quotient import moment_text
 
 HIDDEN = "hidden"
 NOTHING = "—"
@@ -164,9 +165,7 @@ def _moment(text: str) -> str:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return text
-    if moment.tzinfo is None:
-        return text
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+    return text if moment.tzinfo is None else moment_text(moment)
 
 
 def _value(key: str, value: Any, snapshot: dict[str, Any]) -> str:

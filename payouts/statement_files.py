@@ -10,14 +10,27 @@ import io
 from typing import Any
 
 from core.csvsafe import csv_writer
-from core.pdf import PdfDocument, amount
+from core.pdf import PdfDocument, amount, tenant_zone
+from core.templatetags.quotient import last_day, moment_text, span_words
 from payouts.statements import TOTAL_LABELS, TOTALS, statement_named
+
+FINGERPRINT = "Statement fingerprint"
+"""What the files call a frozen statement's content hash (its first 12 characters)."""
 
 STATUS_WORDS = {
     "final": "Final (approved)",
     "provisional": "Provisional: the period is not approved yet",
     "none": "No calculation has been run for this period yet",
 }
+
+
+def fingerprint(content_hash: str) -> str:
+    """Return the short form of a frozen statement's hash people quote (the page's too)."""
+    return content_hash[:12]
+
+
+def _when(iso: str) -> str:
+    return moment_text(iso, tenant_zone())
 
 
 def filename(content: dict[str, Any], ext: str) -> str:
@@ -34,16 +47,16 @@ def statement_csv(content: dict[str, Any]) -> str:
     out = io.StringIO()
     w = csv_writer(out)
     w.writerow(["person", content["person"]["full_name"], content["person"]["employee_id"]])
-    w.writerow(
-        ["period", content["period"]["label"], content["period"]["start"], content["period"]["end"]]
-    )
+    period = content["period"]
+    # the first and the last day, as the page says it (the stored end is exclusive)
+    w.writerow(["period", period["label"], period["start"], last_day(period["end"])])
     w.writerow(["status", content["status"], STATUS_WORDS.get(content["status"], "")])
     run = content.get("run") or {}
     w.writerow(["run", run.get("number", ""), run.get("id", "")])
     w.writerow(["currency", content["currency"]])
     frozen = content.get("frozen")
     if frozen:
-        w.writerow(["frozen", frozen["at"], frozen["hash"]])
+        w.writerow(["frozen", _when(frozen["at"]), FINGERPRINT, fingerprint(frozen["hash"])])
     w.writerow([])
     w.writerow(["section", "plan", "component", "kind", "amount", "currency", "attainment", "why"])
     for line in content["lines"]:
@@ -96,7 +109,7 @@ def statement_pdf(content: dict[str, Any], *, tenant_name: str) -> bytes:
     pdf = PdfDocument(title=f"Statement · {period['label']}", tenant_name=tenant_name)
     pdf.paragraph(
         f"{person['full_name']} ({person['employee_id']}) · "
-        f"{period['start']} to {period['end']} (end exclusive)"
+        f"{span_words(period['start'], period['end'])}"
     )
     pdf.paragraph(STATUS_WORDS.get(content["status"], content["status"]))
     pdf.space()
@@ -134,5 +147,9 @@ def statement_pdf(content: dict[str, Any], *, tenant_name: str) -> bytes:
     )
     frozen = content.get("frozen")
     if frozen:
-        pdf.paragraph(f"Frozen {frozen['at']} · SHA-256 {frozen['hash']}", muted=True)
+        pdf.paragraph(
+            f"Frozen when the period was approved, {_when(frozen['at'])} · "
+            f"{FINGERPRINT} {fingerprint(frozen['hash'])}",
+            muted=True,
+        )
     return pdf.render()

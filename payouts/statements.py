@@ -61,6 +61,7 @@ from hierarchy.access import Access
 from hierarchy.models import Assignment, Node, NodeClosure, Period, PeriodStatus, Person
 from hierarchy.org_selectors import person_ids_in_subtree
 from incentives.models import Credit, Transaction
+from payouts import trace_words
 from payouts.ledger import LINE_KINDS, entry_kind_for_line
 from payouts.models import (
     MONEY_DIGITS,
@@ -334,13 +335,18 @@ def statements_build(
 
 def statement_named(st: dict[str, Any]) -> dict[str, Any]:
     """Return a display copy of a statement (built live or frozen) whose lines, components and
-    movements carry the name each component has in its plan version (``component_name``; one
-    query, whatever the number of lines): what the page and the files call them."""
+    movements carry the name each component has in its plan version (``component_name``), and
+    whose lines say why in words (``trace_text`` through :mod:`payouts.trace_words`: teams and
+    measures named); a few queries, whatever the number of lines: what the page and the files
+    show. The stored statement (and its hash) keep the engine's text."""
     lines = st.get("lines", [])
     version_of = {line["id"]: line.get("plan_version_id") for line in lines}
     names = component_names(version_ids=version_of.values())
     # a component's version: that of its (first) line; a movement's: its component's line's
     by_component = {line["component_id"]: line.get("plan_version_id") for line in reversed(lines)}
+    words = trace_words.trace_names(
+        (line.get("trace_text") or "" for line in lines), version_ids=version_of.values()
+    )
 
     def name(component_id: str, version_id: int | None) -> str:
         return names.get(component_id, version_id=version_id)
@@ -348,7 +354,11 @@ def statement_named(st: dict[str, Any]) -> dict[str, Any]:
     return {
         **st,
         "lines": [
-            {**x, "component_name": name(x["component_id"], x.get("plan_version_id"))}
+            {
+                **x,
+                "component_name": name(x["component_id"], x.get("plan_version_id")),
+                "trace_text": words.words(x.get("trace_text") or ""),
+            }
             for x in lines
         ],
         "components": [

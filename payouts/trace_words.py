@@ -1,6 +1,9 @@
 """A payout line's "why" in a reader's words: the one place that turns what the engine recorded
 (step names such as ``proration_factor``, exact values such as ``12.000000``, teams and roles by
-id such as ``node 22``) into what the pages show ("Pro-ration factor", ``12``, "Sales East").
+id such as ``node 22`` or a milestone's "(34 100 %, 58 0 %)", measures by id such as
+``team_csat``, "3 participant(s)", "->") into what the pages and statement files show
+("Pro-ration factor", ``12``, "Sales East", "(Marketing 100 %, Product 0 %)", "team CSAT",
+"3 participants", "→").
 
 The engine's trace stays as it is (it is hashed and replayed); only its display changes. Names
 are looked up once per page (:func:`trace_names`), whatever the number of lines.
@@ -8,21 +11,36 @@ are looked up once per page (:func:`trace_names`), whatever the number of lines.
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from core.templatetags.quotient import money
+from django.template.defaultfilters import pluralize
+
+from core.templatetags.quotient import money, span_words
 from engine.rules import fmt_number, fmt_pct
 from engine.spec import key_words
 from hierarchy.models import JobRole, Node
+from plans.models import PlanVersion
 
 _NODE: Final = re.compile(r"\bnode (\d+)\b")
 _ROLE: Final = re.compile(r"\brole (\d+)\b")
 _SPAN: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+_TEAMS: Final = re.compile(r"(\bevery team reached [^(]*\()([^)]*)(\))", re.IGNORECASE)
+"""A team milestone's sentence: "Not every team reached 100 % (34 100 %, 58 0 %), ..."."""
+_TEAM_PIECE: Final = re.compile(r"^(\d+) ")
+_MAYBE_PLURAL: Final = re.compile(r"\b(\d+) ((?:[a-z]+ )?[a-z]+)\(s\)")
+_ARROW: Final = re.compile(r" -> ")
+
+ACRONYMS: Final = {
+    "arr": "ARR", "csat": "CSAT", "kpi": "KPI", "kpis": "KPIs", "mql": "MQL", "mqls": "MQLs",
+    "mrr": "MRR", "nps": "NPS", "nrr": "NRR", "otif": "OTIF", "pql": "PQL", "pqls": "PQLs",
+    "sql": "SQL", "sqls": "SQLs", "ytd": "YTD",
+}  # fmt: skip
+"""Words of a measure id read as an acronym (``team_csat`` → "team CSAT")."""
 
 STEP_WORDS: Final = {
     "segment": "Dates counted",
@@ -79,11 +97,26 @@ class TraceNames:
 
     nodes: Mapping[str, str] = field(default_factory=dict)
     roles: Mapping[str, str] = field(default_factory=dict)
+    measures: Mapping[str, str] = field(default_factory=dict)
+    """The plans' measure (and KPI) ids → their words, for the ids that read differently."""
 
     def words(self, text: str) -> str:
-        """Return ``text`` with "node 22" and "role 5" replaced by their names."""
+        """Return ``text`` in words: measures by their words, "node 22", "role 5" and a team
+        milestone's "(34 100 %, ...)" by their names, "3 participant(s)" in the plural it
+        needs, "->" as an arrow."""
+        if self.measures:
+            text = _measure_pattern(tuple(self.measures)).sub(lambda m: self.measures[m[0]], text)
+        text = _TEAMS.sub(lambda m: m[1] + self._team_pieces(m[2]) + m[3], text)
         text = _NODE.sub(lambda m: self.nodes.get(m[1], m[0]), text)
-        return _ROLE.sub(lambda m: self.roles.get(m[1], m[0]), text)
+        text = _ROLE.sub(lambda m: self.roles.get(m[1], m[0]), text)
+        text = _MAYBE_PLURAL.sub(lambda m: f"{m[1]} {m[2]}{pluralize(int(m[1]))}", text)
+        return _ARROW.sub(" → ", text)
+
+    def _team_pieces(self, pieces: str) -> str:
+        return ", ".join(
+            _TEAM_PIECE.sub(lambda m: f"{self.nodes.get(m[1], m[1])} ", piece)
+            for piece in pieces.split(", ")
+        )
 
 
 @dataclass(frozen=True)
@@ -95,16 +128,54 @@ class StepRow:
     how: str
 
 
-def trace_names(texts: Iterable[str]) -> TraceNames:
-    """Return the names of the nodes and roles ``texts`` mention (two queries at most)."""
+def trace_names(texts: Iterable[str], *, version_ids: Iterable[int | None] = ()) -> TraceNames:
+    """Return the names of the nodes and roles ``texts`` mention, and the words of the
+    measures of plan versions ``version_ids`` (the lines' own; three queries at most)."""
     texts = list(texts)
     node_ids = {int(m) for t in texts for m in _NODE.findall(t)}
+    node_ids |= {
+        int(p[1])
+        for t in texts
+        for m in _TEAMS.finditer(t)
+        for p in map(_TEAM_PIECE.match, m[2].split(", "))
+        if p
+    }
     role_ids = {int(m) for t in texts for m in _ROLE.findall(t)}
     nodes = Node.objects.filter(pk__in=node_ids).values_list("pk", "name") if node_ids else []
     roles = JobRole.objects.filter(pk__in=role_ids).values_list("pk", "name") if role_ids else []
     return TraceNames(
-        nodes={str(pk): name for pk, name in nodes}, roles={str(pk): name for pk, name in roles}
+        nodes={str(pk): name for pk, name in nodes},
+        roles={str(pk): name for pk, name in roles},
+        measures=plan_measure_words(version_ids),
     )
+
+
+def measure_words(measure_id: str) -> str:
+    """Return a measure's id as a sentence reads it: ``launched_on_time`` → "launched on
+    time", ``team_csat`` → "team CSAT", ``pqls`` → "PQLs"."""
+    return " ".join(ACRONYMS.get(w, w) for w in measure_id.split("_") if w)
+
+
+def plan_measure_words(version_ids: Iterable[int | None]) -> dict[str, str]:
+    """Return the measure and KPI ids of these plan versions that read differently in words
+    (``expansion_bookings`` → "expansion bookings"; "bookings" is left as it is), one query.
+    The plan language gives a measure an id only, so its words are the id's."""
+    versions = {int(v) for v in version_ids if v}
+    if not versions:
+        return {}
+    ids: set[str] = set()
+    for spec in PlanVersion.objects.filter(pk__in=versions).values_list("spec", flat=True):
+        measures = spec.get("measures") if isinstance(spec, Mapping) else None
+        for m in measures if isinstance(measures, list) else ():
+            if isinstance(m, Mapping):
+                ids.update(str(m[k]) for k in ("id", "kpi") if m.get(k))
+    return {i: w for i in ids if i.isidentifier() and (w := measure_words(i)) != i}
+
+
+@functools.lru_cache(maxsize=64)
+def _measure_pattern(ids: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
 
 
 def trace_texts(trace: Any) -> list[str]:
@@ -124,9 +195,7 @@ def step_value(name: str, value: Any, currency: str) -> str:
     text = "" if value is None else str(value)
     span = _SPAN.match(text)
     if span:
-        start = dt.date.fromisoformat(span[1])
-        last = dt.date.fromisoformat(span[2]) - dt.timedelta(days=1)  # the end is exclusive
-        return f"{start.day} {start:%b %Y} through {last.day} {last:%b %Y}"
+        return span_words(span[1], span[2])  # the end is exclusive
     if text in ("yes", "no"):
         return text.capitalize()
     try:

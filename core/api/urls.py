@@ -5,6 +5,7 @@ from django.urls import path
 from core.api import views
 
 urlpatterns = [
+    path("", views.ApiRootView.as_view(), name="api-root"),
     path("me/", views.MeView.as_view(), name="api-me"),
     path("members/", views.MemberListView.as_view(), name="api-member-list"),
     path(

@@ -17,6 +17,56 @@ from core.models import API_SCOPES, ApiClient, Membership, Role
 from core.permissions import permissions_for_roles, permissions_for_scopes
 
 
+def api_collections(prefix: str = "api/v1/") -> list[str]:
+    """Return the paths of the API's endpoints that take no id (``people/``, ``runs/``, ...),
+    read from the URL configuration (so a new endpoint is listed without editing a list)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns: list[Any], base: str) -> list[str]:
+        found = []
+        for p in patterns:
+            route = base + str(p.pattern)
+            if "<" in route or not route.startswith(prefix):
+                if isinstance(p, URLResolver) and prefix.startswith(route):
+                    found += walk(p.url_patterns, route)  # the resolver holding /api/v1/
+                continue
+            if isinstance(p, URLResolver):
+                found += walk(p.url_patterns, route)
+            elif isinstance(p, URLPattern) and route != prefix:
+                found.append(route[len(prefix) :])
+        return found
+
+    return sorted(set(walk(get_resolver().url_patterns, "")))
+
+
+class ApiRootView(TenantAPIView):
+    """The API's root: each endpoint that takes no id, by name, with its address (the
+    reference with every operation is at /api/docs/)."""
+
+    permission = None  # any member or API client of the tenant; each endpoint checks its own
+    tenant_optional = True  # (as /me/: no permission is needed to read it)
+
+    @extend_schema(
+        summary="List the endpoints",
+        tags=["Members and API clients"],  # with "Who am I": where an integration starts
+        responses=inline_serializer(
+            "ApiRoot", {"endpoints": serializers.DictField(child=serializers.URLField())}
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        endpoints = {
+            path.rstrip("/"): request.build_absolute_uri(f"/api/v1/{path}")
+            for path in api_collections()
+        }
+        return Response(
+            {
+                "endpoints": endpoints,
+                "docs": request.build_absolute_uri("/api/docs/"),
+                "schema": request.build_absolute_uri("/api/schema/"),
+            }
+        )
+
+
 class MeView(TenantAPIView):
     """The authenticated principal, its tenant and what it may do."""
 

@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -44,8 +45,9 @@ def month_name(value: int) -> str:
 
 @register.filter
 def as_date(value: Any) -> dt.date | None:
-    """Return a date from a date or its ISO text (a statement's stored ``"2026-01-01"``), so
-    ``|date`` can format it; None for anything else."""
+    """Return a date from a date or its ISO text (a statement's stored ``"2026-01-01"``; a
+    date-time's text gives its day in the current time zone), so ``|date`` can format it; None
+    for anything else."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -53,7 +55,12 @@ def as_date(value: Any) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
+        pass
+    try:  # a moment's ISO text (a run's "finished_at"): its day where the reader is
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
         return None
+    return timezone.localtime(moment).date() if timezone.is_aware(moment) else moment.date()
 
 
 @register.filter
@@ -63,6 +70,42 @@ def last_day(value: Any) -> dt.date | None:
     through 31 Mar 2026")."""
     end = as_date(value)
     return None if end is None else end - dt.timedelta(days=1)
+
+
+def moment_text(value: Any, zone: dt.tzinfo | None = None, *, seconds: bool = False) -> str:
+    """Return a moment (an aware date-time or its ISO text) as people read it: in ``zone``
+    (default: the current time zone, the tenant's on pages) with that zone's name, to the minute
+    (``seconds``: to the second) and never with microseconds: ``2026-12-04 15:59 EST``. The one
+    place a time is labelled with its zone; a naive date-time is taken as UTC (how it is stored).
+    Anything else comes back as its text."""
+    moment = value
+    if not isinstance(moment, dt.datetime):
+        try:
+            moment = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value or "")
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=dt.UTC)
+    local = timezone.localtime(moment, zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+@register.filter
+def moment(value: Any, precision: str = "") -> str:
+    """Format a moment in the tenant's time zone with its zone's name: ``run.known_at|moment``
+    → ``2026-12-04 15:59 EST``; ``|moment:"seconds"`` adds the seconds; ``—`` for none."""
+    if value in (None, ""):
+        return "—"
+    return moment_text(value, seconds=precision == "seconds")
+
+
+def span_words(start: Any, end: Any) -> str:
+    """Return a span whose stored end is exclusive as the pages say it, first and last day:
+    (``2026-08-01``, ``2026-11-01``) → ``1 Aug 2026 through 31 Oct 2026``."""
+    first, last = as_date(start), last_day(end)
+    if first is None or last is None:
+        return f"{start} to {end}"
+    return f"{first.day} {first:%b %Y} through {last.day} {last:%b %Y}"
 
 
 @register.filter

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from core import services
@@ -297,3 +298,28 @@ def test_roles_constant_covers_every_role():
         "manager",
         "employee",
     }
+
+
+# --- the API root -------------------------------------------------------------------------------
+
+
+@pytest.mark.covers_url("api-root")
+def test_the_api_root_lists_the_endpoints_to_members_and_clients_only(
+    client_alice, tenant_a, tenant_b
+):
+    # a signed-in member: every endpoint that takes no id, with its address
+    body = client_alice.get("/api/v1/").json()
+    endpoints = body["endpoints"]
+    assert endpoints["me"] == "http://testserver/api/v1/me/"
+    assert {"people", "runs", "statements", "audit-events", "export-batches"} <= set(endpoints)
+    assert not any("<" in name for name in endpoints)  # no path with an id
+    assert body["docs"] == "http://testserver/api/docs/"
+    # an API client's token works as for any endpoint
+    token = _token(tenant_a, ["read:people"])
+    assert Client().get("/api/v1/", **_bearer(token.token)).json()["endpoints"] == endpoints
+    # another tenant named in the header: the same 404 as for any of its objects
+    assert_not_found(client_alice.get("/api/v1/", HTTP_X_QUOTIENT_TENANT="globex"))
+    # anonymous: the API's 401, nothing listed
+    anonymous = Client().get("/api/v1/")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "not_authenticated"

@@ -36,6 +36,18 @@ def test_a_document_says_its_title_tenant_pages_and_when_it_was_generated():
     assert "Generated 2026-03-04 05:06 UTC by Quotient for Acme Corp." in text
 
 
+def test_the_generated_line_reads_in_the_tenants_time_zone_with_its_name():
+    pdf = PdfDocument(
+        title="T",
+        tenant_name="Northwind",
+        generated_at=dt.datetime(2026, 12, 4, 20, 59, 30, 123456, tzinfo=dt.UTC),
+        time_zone="America/New_York",
+    )
+    text = pdf_text(pdf.render())
+    assert "Generated 2026-12-04 15:59 EST by Quotient for Northwind." in text
+    assert "UTC" not in text and "123456" not in text
+
+
 def test_an_empty_table_says_so_and_a_total_row_is_kept():
     pdf = PdfDocument(title="T", tenant_name="Globex")
     pdf.table(["Plan", "Amount"], [], amounts=[1], empty="No payout lines.")

@@ -15,8 +15,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from core.tenancy import tenant_scope
+from payouts.models import CalculationRun, Statement
 from tests import drawn
-from tests.payouts.written_runs import write_line, write_run
+from tests.payouts.written_runs import approve, write_line, write_run
 from tests.tenancy import assert_not_found
 
 pytestmark = pytest.mark.django_db
@@ -357,3 +358,18 @@ def test_the_statement_says_its_dates_in_plain_words(client, org, written):
     # then: its first and last day
     assert "1 Jan 2026 through 31 Mar 2026" in html
     assert "exclusive" not in html
+
+
+def test_the_statement_says_when_it_was_calculated_and_a_reference_not_jargon(client, org, written):
+    # given: Q1 approved (its statements frozen)
+    approve(org.tenant, written.q1, written.run)
+    with tenant_scope(org.tenant):
+        run = CalculationRun.objects.get(pk=written.run.pk)
+        statement = Statement.objects.get(period=written.q1, person=org.erin)
+    erin = _as(client, written.users["erin"])
+    # when
+    html = _text(erin.get(f"/earnings/statements/{written.q1.pk}-{org.erin.pk}/"))
+    # then: words for an employee, the hash a small reference
+    assert f"Calculated on {run.finished_at.day} {run.finished_at:%b %Y}" in html
+    assert f"<small>Reference <code>{statement.content_hash[:12]}</code></small>" in html
+    assert f"run {run.number}" not in html and "fingerprint" not in html

@@ -49,7 +49,8 @@ def test_finance_previews_creates_downloads_and_marks_a_batch_paid(
     # preview: counts and totals per currency, nothing written
     preview = finance.get(f"/exports/?periods={approved.period.pk}&format=csv")
     text = preview.content.decode()
-    assert "What this batch would export" in text and "1250.50" in text
+    assert "What this batch would export" in text
+    assert '<strong class="num">1,250.50</strong>' in text  # |money, not 1250.5000
     with tenant_scope(org.tenant):
         assert ExportBatch.objects.count() == 0
     key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', text).group(1)
@@ -62,6 +63,8 @@ def test_finance_previews_creates_downloads_and_marks_a_batch_paid(
         batch = ExportBatch.objects.get()
         exports.earning_code_set(component_id="commission", code="COMM")
         exports.earning_code_set(component_id="spiff", code="SPF")
+    listed = finance.get("/exports/").content.decode()
+    assert '<div class="nowrap">1,250.50\u00a0USD</div>' in listed  # the batch's total
     detail = finance.get(created["Location"])
     assert detail.status_code == 200 and "Export batch 1" in detail.content.decode()
     # the Created card's address wraps before its @, never mid-word ("...quotient. / dev")
@@ -82,6 +85,16 @@ def test_finance_previews_creates_downloads_and_marks_a_batch_paid(
     with tenant_scope(org.tenant):
         assert LedgerEntry.objects.filter(kind=EntryKind.PAID).count() == 4
     assert "Mark paid</button>" not in finance.get(f"/exports/{batch.pk}/").content.decode()
+
+
+def test_a_preview_with_no_period_ticked_says_to_choose_one(finance: Client, approved: Any) -> None:
+    # when: "Preview" pressed with no period ticked (the form sends only its other fields)
+    page = finance.get("/exports/?preview=1&person=&business_unit=&format=csv&pay_date=")
+    html = page.content.decode()
+    # then: the form again, with a clear error on the periods, and no preview
+    assert page.status_code == 200
+    assert "Choose at least one period." in html
+    assert "What this batch would export" not in html
 
 
 def test_a_missing_earning_code_sends_finance_back_with_the_reason(

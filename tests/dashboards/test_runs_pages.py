@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import random
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from core.models import Role
 from core.tenancy import tenant_scope
-from payouts.models import CalculationRun, RunStatus
+from payouts.models import CalculationRun, PayoutLine, RunStatus
 from tests.factories.hierarchy import MembershipFactory, UserFactory
 from tests.payouts.rundata import build_sales, deal, record
 from tests.payouts.written_runs import write_line, write_run
@@ -193,6 +194,46 @@ def test_a_runs_lines_name_their_plan_and_say_why_in_words(client_alice, org, wr
     assert "1,234.50\u00a0USD" in html
     # the result hash: whole, in a monospace box cut by CSS, the full value in its title
     assert f'<code class="hash" title="{"ab" * 32}">{"ab" * 32}</code>' in html
+
+
+def test_a_runs_page_says_when_its_data_was_known_in_the_tenants_time_zone(
+    client_alice, org, written
+):
+    # given: a tenant in New York and a run whose data was known at 20:59 UTC
+    org.tenant.time_zone = "America/New_York"
+    org.tenant.save(update_fields=["time_zone"])
+    known = datetime(2026, 12, 4, 20, 59, tzinfo=UTC)
+    with tenant_scope(org.tenant):
+        run = write_run(written.q2, status=RunStatus.RUNNING)
+        CalculationRun.objects.filter(pk=run.pk).update(known_at=known)
+        CalculationRun.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED)
+    # when
+    html = client_alice.get(f"/runs/{run.pk}/").content.decode()
+    # then: New York's time with New York's zone, never that time labelled UTC
+    assert "data as known at 2026-12-04 15:59:00 EST" in html
+    assert "15:59:00 UTC" not in html
+
+
+def test_a_runs_why_names_teams_and_measures_in_words(client_alice, org, written, plan_a):
+    # given: a team milestone's sentence as the engine writes it: team ids, measure ids, "(s)"
+    engine_text = (
+        f"Not every team reached 100 % ({org.west.pk} 100 %, {org.east.pk} 0 %), so the pool "
+        "pays nothing, split by equal shares among 1 participant(s): your share 100 % = 0.00. "
+        "Your expansion_bookings 0.95 -> x1.05."
+    )
+    with tenant_scope(org.tenant):
+        run = write_run(written.q2)
+        write_line(run, org.erin, plan_a, "new_business", "0.00", trace_text=engine_text)
+    # when
+    html = client_alice.get(f"/runs/{run.pk}/").content.decode()
+    # then: the teams by name, the measure in words, the plural it needs, an arrow
+    assert (
+        "Not every team reached 100 % (Sales West 100 %, Sales East 0 %), so the pool pays "
+        "nothing, split by equal shares among 1 participant: your share 100 % = 0.00. "
+        "Your expansion bookings 0.95 → x1.05."
+    ) in html
+    with tenant_scope(org.tenant):  # the engine's own text is kept as it was
+        assert PayoutLine.objects.get(run=run).trace_text == engine_text
 
 
 def test_the_runs_page_opens_on_the_latest_period_that_has_a_run(client_alice, org, written):

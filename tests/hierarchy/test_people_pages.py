@@ -98,6 +98,9 @@ def test_an_employee_sees_only_their_own_page(client, org):
     assert_not_found(client.get("/imports/"))
     nav = client.get("/").content.decode()
     assert "People" in nav and "HR import" not in nav
+    # the people list counts her alone in the singular
+    listed = client.get("/people/").content.decode()
+    assert "· 1 person</span>" in listed and "1 people" not in listed
 
 
 def test_an_admin_adds_an_assignment_and_sees_a_clear_allocation_error(client_alice, org):

@@ -90,3 +90,19 @@ def test_the_demo_closes_one_quarter_and_keeps_the_current_one_open(db, capsys):
     # seeding again changes nothing
     call_command("payouts_demo_seed", "--tenant", "demo")
     assert "already seeded" in capsys.readouterr().out
+
+
+def test_the_seed_summary_prints_totals_as_money(tenant_a, capsys, monkeypatch):
+    # given: the demo's calculations stubbed out (the summary is what is tested)
+    from payouts.management.commands import payouts_demo_seed as command
+
+    result = {"periods": [{"period": "FY2027 Q3", "state": "closed", "lines": 812,
+                           "totals": {"USD": Decimal("1164841.5800")}}]}  # fmt: skip
+    monkeypatch.setattr(command, "seed_payouts", lambda: result)
+    monkeypatch.setattr(command, "demo_disputes", lambda tenant: 0)
+    # when
+    call_command("payouts_demo_seed", "--tenant", tenant_a.slug)
+    # then: separators and two places, as the pages say it
+    out = capsys.readouterr().out
+    assert "Calculated FY2027 Q3 (closed): 812 lines, 1,164,841.58 USD." in out
+    assert "1164841.5800" not in out

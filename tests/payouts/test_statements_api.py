@@ -3,6 +3,9 @@ own credits. Every URL has its cross-tenant case (another tenant's statement is 
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from tests.payouts.written_runs import approve
@@ -58,6 +61,9 @@ def test_statements_api_reads_what_the_statement_says_and_hides_it_from_other_te
     assert "Erin East (E3)" in text and "Page 1 of" in text and org.tenant.name in text
     assert "4,250.00 USD" in text and "1,238,817.50 USD" in text  # a line, the payable
     assert "Sales AE · Commission" in text
+    # the period as the page says it: first and last day, not the exclusive end
+    assert "period,FY2026 Q1,2026-01-01,2026-03-31\r\n" in csv.content.decode()
+    assert "1 Jan 2026 through 31 Mar 2026" in text and "end exclusive" not in text
     assert [c["transaction"] for c in drill["contributions"]] == ["D-1", "D-2"]
     assert drill["contributed"] == "4250.0000"
     # another tenant sees none of it
@@ -99,6 +105,28 @@ def test_a_frozen_statement_is_served_as_frozen(client_alice, org, written):
     approve(org.tenant, written.q1, written.run)
     detail = client_alice.get(f"/api/v1/statements/{written.q1.pk}-{org.erin.pk}/").json()
     assert detail["status"] == "final" and len(detail["frozen"]["hash"]) == 64
+
+
+def test_a_frozen_statements_files_say_when_in_the_tenants_zone_and_a_short_fingerprint(
+    client_alice, org, written
+):
+    # given: a tenant in New York and an approved (frozen) statement
+    org.tenant.time_zone = "America/New_York"
+    org.tenant.save(update_fields=["time_zone"])
+    approve(org.tenant, written.q1, written.run)
+    key = f"{written.q1.pk}-{org.erin.pk}"
+    frozen = client_alice.get(f"/api/v1/statements/{key}/").json()["frozen"]
+    at = datetime.fromisoformat(frozen["at"]).astimezone(ZoneInfo("America/New_York"))
+    when = at.strftime("%Y-%m-%d %H:%M %Z")
+    # when
+    csv = client_alice.get(f"/api/v1/statements/{key}/csv/").content.decode()
+    text = pdf_text(client_alice.get(f"/api/v1/statements/{key}/pdf/").content)
+    # then: New York's time without microseconds, the first 12 characters of the hash, named
+    assert f"frozen,{when},Statement fingerprint,{frozen['hash'][:12]}\r\n" in csv
+    assert f"Statement fingerprint {frozen['hash'][:12]}" in text
+    assert f"approved, {when}" in text and f" {at:%Z} by Quotient for" in text
+    assert frozen["hash"] not in csv + text and frozen["at"] not in csv + text
+    assert "SHA-256" not in text and " UTC " not in text
 
 
 def test_an_employee_reads_her_own_credits_and_no_one_elses(client, org, written, bob):

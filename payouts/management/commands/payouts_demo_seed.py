@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.management.base import TenantCommand
+from core.templatetags.quotient import money
 from core.tenancy import get_current_tenant
 from payouts.demo import seed_payouts
 from payouts.disputes import demo_disputes
@@ -18,7 +19,10 @@ class Command(TenantCommand):
         if "skipped" in result:
             self.stdout.write(f"payouts not seeded: {result['skipped']}")
         for p in result.get("periods", []):
-            totals = ", ".join(f"{amount} {cur}" for cur, amount in sorted(p["totals"].items()))
+            totals = ", ".join(
+                money(amount, cur).replace("\u00a0", " ")
+                for cur, amount in sorted(p["totals"].items())
+            )
             self.stdout.write(
                 f"Calculated {p['period']} ({p['state']}): {p['lines']} lines, {totals}."
             )

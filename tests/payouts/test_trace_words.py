@@ -1,0 +1,49 @@
+"""payouts.trace_words: a line's "why" as pages and statement files show it (the engine's text
+stays as it is)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.tenancy import tenant_scope
+from payouts.trace_words import TraceNames, measure_words, plan_measure_words, trace_names
+
+
+def test_a_measure_id_reads_as_words_with_its_acronyms():
+    assert measure_words("launched_on_time") == "launched on time"
+    assert measure_words("team_csat") == "team CSAT"
+    assert measure_words("pqls") == "PQLs"
+    assert measure_words("expansion_bookings") == "expansion bookings"
+
+
+def test_a_sentence_names_teams_and_measures_in_the_plural_it_needs():
+    names = TraceNames(
+        nodes={"34": "Marketing", "58": "Product"},
+        measures={"team_csat": "team CSAT", "pqls": "PQLs"},
+    )
+    assert (
+        names.words("Not every team reached 100 % (34 100 %, 58 0 %), so the pool pays nothing")
+        == "Not every team reached 100 % (Marketing 100 %, Product 0 %), so the pool pays nothing"
+    )
+    assert names.words("split by pqls among 3 participant(s), 1 qualifying event(s)") == (
+        "split by PQLs among 3 participants, 1 qualifying event"
+    )
+    assert names.words("node 34's team_csat 0.95 -> x1.05") == "Marketing's team CSAT 0.95 → x1.05"
+    # an id inside another word is left alone
+    assert names.words("team_csat_bonus") == "team_csat_bonus"
+
+
+@pytest.mark.django_db
+def test_names_come_from_the_lines_teams_and_plan_versions(org, plan_a):
+    with tenant_scope(org.tenant):
+        version = plan_a.versions.get()
+        words = plan_measure_words([version.pk, None])
+        names = trace_names(
+            [f"Every team reached 100 % ({org.west.pk} 100 %)"], version_ids=[version.pk]
+        )
+    assert words["expansion_bookings"] == "expansion bookings"
+    assert "new_bookings" in words and "bookings" not in words
+    assert names.nodes == {str(org.west.pk): "Sales West"}
+    assert names.words(f"Every team reached 100 % ({org.west.pk} 100 %)") == (
+        "Every team reached 100 % (Sales West 100 %)"
+    )
