@@ -65,7 +65,7 @@ def test_a_page_that_renders_its_own_404_keeps_it(client, bob, debug):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/no-such-endpoint/", "/api/v1/", "/api/nothing", "/api/v1/people/999999/x"]
+    "path", ["/api/v1/no-such-endpoint/", "/api/v2/", "/api/nothing", "/api/v1/people/999999/x"]
 )
 def test_an_unknown_api_path_is_a_json_error_in_the_envelope(client_alice, path, debug):
     response = client_alice.get(path)
