@@ -88,7 +88,7 @@ from incentives.models import NEGATIVE_KINDS, IngestBatch, Transaction, Transact
 CHUNK_ROWS = 20_000  # ~0.2 s of validation and one COPY + INSERT per chunk
 
 KINDS = frozenset(TransactionKind.values)
-UNKNOWN_KIND = f"Unknown kind; use one of {', '.join(TransactionKind.values)}."
+UNKNOWN_KIND = f"Use one of {', '.join(TransactionKind.values)}."
 CURRENCY_DECIMALS = "The currency has {scale} decimal places."
 NEGATIVE_AMOUNT = "Negative amounts are allowed only for churn."
 PERIOD_LOCKED = "{label} is closed and its data lock is in force."

@@ -23,7 +23,7 @@ from django.template.defaultfilters import pluralize
 from core.templatetags.quotient import money, span_words
 from engine.rules import fmt_number, fmt_pct
 from engine.spec import key_words
-from hierarchy.models import JobRole, Node
+from hierarchy.models import JobRole, Node, Person
 from plans.models import PlanVersion
 
 _NODE: Final = re.compile(r"\bnode (\d+)\b")
@@ -32,6 +32,8 @@ _SPAN: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
 _TEAMS: Final = re.compile(r"(\bevery team reached [^(]*\()([^)]*)(\))", re.IGNORECASE)
 """A team milestone's sentence: "Not every team reached 100 % (34 100 %, 58 0 %), ..."."""
 _TEAM_PIECE: Final = re.compile(r"^(\d+) ")
+_PAYEES: Final = re.compile(r"(\bof -?[\d,]+(?:\.\d+)? \()((?:\d+ -?[\d,]+(?:\.\d+)?(?:, )?)+)(\))")
+"""An override's sentence: "10 % of the team's commissions of 17,415.57 (22 6,874.87, ...)"."""
 _MAYBE_PLURAL: Final = re.compile(r"\b(\d+) ((?:[a-z]+ )?[a-z]+)\(s\)")
 _ARROW: Final = re.compile(r" -> ")
 
@@ -97,6 +99,7 @@ class TraceNames:
 
     nodes: Mapping[str, str] = field(default_factory=dict)
     roles: Mapping[str, str] = field(default_factory=dict)
+    people: Mapping[str, str] = field(default_factory=dict)
     measures: Mapping[str, str] = field(default_factory=dict)
     """The plans' measure (and KPI) ids → their words, for the ids that read differently."""
 
@@ -106,15 +109,18 @@ class TraceNames:
         needs, "->" as an arrow."""
         if self.measures:
             text = _measure_pattern(tuple(self.measures)).sub(lambda m: self.measures[m[0]], text)
-        text = _TEAMS.sub(lambda m: m[1] + self._team_pieces(m[2]) + m[3], text)
+        text = _TEAMS.sub(lambda m: m[1] + self._team_pieces(m[2], self.nodes) + m[3], text)
+        text = _PAYEES.sub(lambda m: m[1] + self._team_pieces(m[2], self.people) + m[3], text)
         text = _NODE.sub(lambda m: self.nodes.get(m[1], m[0]), text)
         text = _ROLE.sub(lambda m: self.roles.get(m[1], m[0]), text)
         text = _MAYBE_PLURAL.sub(lambda m: f"{m[1]} {m[2]}{pluralize(int(m[1]))}", text)
         return _ARROW.sub(" → ", text)
 
-    def _team_pieces(self, pieces: str) -> str:
+    @staticmethod
+    def _team_pieces(pieces: str, names: Mapping[str, str]) -> str:
+        """ "34 100 %, 58 0 %" → "Marketing 100 %, Product 0 %" (a team's or a payee's id first)."""
         return ", ".join(
-            _TEAM_PIECE.sub(lambda m: f"{self.nodes.get(m[1], m[1])} ", piece)
+            _TEAM_PIECE.sub(lambda m: f"{names.get(m[1], m[1])} ", piece)
             for piece in pieces.split(", ")
         )
 
@@ -141,11 +147,24 @@ def trace_names(texts: Iterable[str], *, version_ids: Iterable[int | None] = ())
         if p
     }
     role_ids = {int(m) for t in texts for m in _ROLE.findall(t)}
+    person_ids = {
+        int(p[1])
+        for t in texts
+        for m in _PAYEES.finditer(t)
+        for p in map(_TEAM_PIECE.match, m[2].split(", "))
+        if p
+    }
     nodes = Node.objects.filter(pk__in=node_ids).values_list("pk", "name") if node_ids else []
     roles = JobRole.objects.filter(pk__in=role_ids).values_list("pk", "name") if role_ids else []
+    people = (
+        Person.objects.filter(pk__in=person_ids).values_list("pk", "full_name")
+        if person_ids
+        else []
+    )
     return TraceNames(
         nodes={str(pk): name for pk, name in nodes},
         roles={str(pk): name for pk, name in roles},
+        people={str(pk): name for pk, name in people},
         measures=plan_measure_words(version_ids),
     )
 

@@ -58,8 +58,8 @@ DUPLICATE_CODE = "A plan with the code {code!r} exists."
 NOT_PUBLISHED = "Only a published version can be assigned; publish version {number} first."
 BEFORE_VERSION = "The assignment starts on {start}, before version {number} is in force ({vstart})."
 OVERLAP = (
-    "{holder} is already on plan {plan} (version {number}) from {start} to {end} "
-    "(assignment {id}); end that assignment first."
+    "{holder} is already on plan {plan} (version {number}) from {start} {end}; end that "
+    "assignment first."
 )
 ONE_HOLDER = "Name exactly one of person_id, role_id or node_id."
 UNKNOWN_HOLDER = "Unknown {kind}."
@@ -530,8 +530,10 @@ def _assign(
                 plan=version.plan.name,
                 number=conflict.plan_version.number,
                 start=conflict.valid_from,
-                end=conflict.valid_to or "open-ended",
-                id=conflict.pk,
+                # its last day, as people give one (the stored end is the day after)
+                end=f"through {conflict.valid_to - dt.timedelta(days=1)}"
+                if conflict.valid_to
+                else "on, open-ended",
             ),
             code="assignment_overlap",
             details={"conflict_id": conflict.pk},

@@ -58,6 +58,7 @@ def test_a_comp_admin_calculates_a_period_from_the_runs_page(
     assert 'id="lines"' in html and "Seller 00000" in html
     assert run.result_hash[:12] in html
     assert '<td data-label="Kind" class="words">' in html  # "earn / ed" never splits
+    assert '<td data-label="Plan" class="words">' in html  # nor "Sales Developmen / t Rep"
     # and the list shows it with a full bar, its lines and total
     html = client_alice.get(f"/runs/?period={sales.period.pk}").content.decode()
     assert f"/runs/{run.pk}/" in html and "width:100%" in html
@@ -171,7 +172,7 @@ def test_a_runs_lines_are_called_by_the_names_their_plan_version_gives_them(
     # when
     html = client_alice.get(f"/runs/{run.pk}/").content.decode()
     # then: the plan's own name, else the id in words
-    cells = re.findall(r'<td data-label="Component">([^<]*)', html)
+    cells = re.findall(r'<td data-label="Component" class="words">([^<]*)', html)
     assert [c.strip() for c in cells] == ["New business commission", "Per qualified meeting"]
 
 
@@ -188,8 +189,8 @@ def test_a_runs_lines_name_their_plan_and_say_why_in_words(client_alice, org, wr
     # when
     html = client_alice.get(f"/runs/{run.pk}/").content.decode()
     # then: the plan by its name (not its code), the team by its name, money with separators
-    assert '<td data-label="Plan">Sales AE</td>' in html
-    assert '<td data-label="Plan">sales-ae</td>' not in html
+    assert '<td data-label="Plan" class="words">Sales AE</td>' in html
+    assert '<td data-label="Plan" class="words">sales-ae</td>' not in html
     assert '<td data-label="Why" class="muted">Sales West hit.</td>' in html
     assert "1,234.50\u00a0USD" in html
     # the result hash: whole, in a monospace box cut by CSS, the full value in its title

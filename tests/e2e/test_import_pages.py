@@ -83,8 +83,8 @@ def test_an_empty_file_is_refused_beside_the_field_then_a_dry_run_lists_every_ba
     headline = page.inner_text(".headline")
     assert "Dry run" in headline and "Nothing was written" in headline
     table = page.inner_text("table.data.stack")
-    for code in ("bad_date", "unknown_manager", "duplicate_employee_id"):
-        assert code in table
+    for problem in ("Bad date", "Unknown manager", "Duplicate employee id"):  # codes in words
+        assert problem in table
     shot(page, "hr-import-dry-run-errors")
 
 

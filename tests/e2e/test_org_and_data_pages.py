@@ -56,7 +56,7 @@ def test_a_bad_import_shows_every_row_error_and_the_credit_explorer_explains_a_d
     page.click("form[data-upload] button[type=submit]")
     page.wait_for_selector("#row-errors")
     errors = page.inner_text("table.data")
-    assert "unknown_person" in errors and "too_many_decimals" in errors
+    assert "Unknown person" in errors and "Too many decimals" in errors  # the codes in words
     assert "Nothing was written" in page.inner_text(".headline")
     shot(page, "import-errors")
 

@@ -47,3 +47,23 @@ def test_names_come_from_the_lines_teams_and_plan_versions(org, plan_a):
     assert names.words(f"Every team reached 100 % ({org.west.pk} 100 %)") == (
         "Every team reached 100 % (Sales West 100 %)"
     )
+
+
+def test_an_overrides_sentence_names_the_payees_it_sums():
+    names = TraceNames(people={"22": "Ada Bauer", "23": "Bo Chen"})
+    assert names.words(
+        "10 % of the team's commissions of 9,000.00 (22 5,215.71, 23 3,784.29) = 900.00"
+    ) == (
+        "10 % of the team's commissions of 9,000.00 (Ada Bauer 5,215.71, Bo Chen 3,784.29) = 900.00"
+    )
+    # a payee the page could not name keeps its id; other parentheses are left alone
+    assert names.words("of 1.00 (99 1.00)") == "of 1.00 (99 1.00)"
+    assert names.words("(22 of 30 days)") == "(22 of 30 days)"
+
+
+@pytest.mark.django_db
+def test_the_payees_of_an_override_are_looked_up_by_id(org):
+    erin = org.erin
+    with tenant_scope(org.tenant):
+        names = trace_names([f"5 % of the team's commissions of 100.00 ({erin.pk} 100.00)"])
+    assert names.people == {str(erin.pk): erin.full_name}

@@ -75,8 +75,8 @@ def test_an_overlap_is_refused_naming_the_conflicting_assignment(plan_a, org, al
                 user_id=alice.pk,
             )
         assert caught.value.message == (
-            "Person Erin East is already on plan Sales AE (version 1) from 2026-01-01 to "
-            f"2026-07-01 (assignment {first.pk}); end that assignment first."
+            "Person Erin East is already on plan Sales AE (version 1) from 2026-01-01 through "
+            "2026-06-30; end that assignment first."
         )
         assert caught.value.details == {"conflict_id": first.pk}
         # [2026-01-01, 2026-07-01) and [2026-07-01, ...) share no day
@@ -237,3 +237,26 @@ def test_a_node_scoped_admin_assigns_only_inside_their_nodes(plan_a, org, tenant
         )
         seen = selectors.plan_assignment_list(access=access)
         assert [a.person_id for a in seen] == [org.erin.pk]
+
+
+def test_the_assign_form_takes_the_last_day_and_the_page_shows_it(plan_a, org, client_alice):
+    with tenant_scope(plan_a.tenant):
+        version = _version(plan_a)
+    response = client_alice.post(
+        f"/plans/{plan_a.pk}/",
+        {
+            "version": version.pk,
+            "holder_kind": "person",
+            "person": org.erin.pk,
+            "target_incentive": "10000",
+            "valid_from": "2026-01-01",
+            "valid_to": "2026-03-31",  # the last day, inclusive
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with tenant_scope(plan_a.tenant):
+        stored = PlanAssignment.objects.get(person=org.erin)
+    assert stored.valid_to == date(2026, 4, 1)  # kept as the first day after it
+    page = client_alice.get(f"/plans/{plan_a.pk}/").content.decode()
+    assert "<th>Last day</th>" in page and ">2026-03-31</td>" in page and "2026-04-01" not in page
+    assert "Until (exclusive)" not in page and "A team" in page

@@ -180,7 +180,9 @@ def test_assignments_over_the_api(client_alice, client_charlie, org, org_b, tena
         },
     )
     assert overlap.status_code == 409
-    assert f"(assignment {row['id']})" in overlap.json()["error"]["message"]
+    error = overlap.json()["error"]
+    assert "end that assignment first" in error["message"] and "(assignment" not in error["message"]
+    assert error["details"] == {"conflict_id": row["id"]}  # the id for programs, not the sentence
     bulk = post(
         client_alice,
         "/api/v1/plan-assignments/bulk/",
