@@ -246,6 +246,8 @@ def step_rows(trace: Any, *, currency: str, names: TraceNames) -> list[StepRow]:
         how = names.words(_how(s))
         if name.endswith("_factor"):
             how = re.sub(r"^allocation ([\d.]+)$", lambda m: _allocation(m[1]), how)
+        elif name == "rounded":  # "half_up to USD" → "Half up, to the currency's decimals"
+            how = _ROUNDED.sub(lambda m: _rounding_words(m[1], m[2]), how)
         rows.append(
             StepRow(
                 label=step_label(name) if name else "—",
@@ -254,6 +256,16 @@ def step_rows(trace: Any, *, currency: str, names: TraceNames) -> list[StepRow]:
             )
         )
     return rows
+
+
+_ROUNDED: Final = re.compile(r"^([a-z_]+) to ([A-Z]{3})$")
+
+
+def _rounding_words(mode: str, currency: str) -> str:
+    from core.tenant import RoundingMode
+
+    words = dict(RoundingMode.choices).get(mode, key_words(mode))
+    return f"{words}, to the decimals of {currency}"
 
 
 def _allocation(text: str) -> str:

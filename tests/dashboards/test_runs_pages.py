@@ -59,6 +59,7 @@ def test_a_comp_admin_calculates_a_period_from_the_runs_page(
     assert run.result_hash[:12] in html
     assert '<td data-label="Kind" class="words">' in html  # "earn / ed" never splits
     assert '<td data-label="Plan" class="words">' in html  # nor "Sales Developmen / t Rep"
+    assert "— s<" not in html  # a run done in under a second takes "0 s", not "— s"
     # and the list shows it with a full bar, its lines and total
     html = client_alice.get(f"/runs/?period={sales.period.pk}").content.decode()
     assert f"/runs/{run.pk}/" in html and "width:100%" in html

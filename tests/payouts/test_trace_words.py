@@ -67,3 +67,12 @@ def test_the_payees_of_an_override_are_looked_up_by_id(org):
     with tenant_scope(org.tenant):
         names = trace_names([f"5 % of the team's commissions of 100.00 ({erin.pk} 100.00)"])
     assert names.people == {str(erin.pk): erin.full_name}
+
+
+def test_the_rounding_step_says_its_rule_in_words():
+    from payouts.trace_words import step_rows
+
+    trace = [{"name": "rounded", "value": "1234.5", "how": "half_even to USD"}]
+    (row,) = step_rows(trace, currency="USD", names=TraceNames())
+    assert (row.label, row.how) == ("Rounded", "Half even (banker's), to the decimals of USD")
+    assert row.value == "1,234.50\u00a0USD"
