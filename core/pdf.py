@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import zoneinfo
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -29,7 +28,7 @@ from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from core.templatetags.quotient import moment_text
-from core.tenancy import get_current_tenant_or_none
+from core.tenancy import tenant_zone
 
 MARGIN = 16 * mm
 WIDTH = A4[0] - 2 * MARGIN
@@ -39,17 +38,6 @@ EMPTY_CELL = "—"
 def amount(value: str | int | Decimal, currency: str = "") -> str:
     """Return an amount as the PDFs show it: thousands separated, two decimals, the currency."""
     return f"{Decimal(value):,.2f} {currency}".strip()
-
-
-def tenant_zone(name: str | None = None) -> dt.tzinfo:
-    """Return the zone a file's times read in: ``name``, else the tenant's in scope, else UTC
-    (a download is read where the tenant works, whoever or whatever asked for it)."""
-    tenant = get_current_tenant_or_none()
-    name = name or (tenant.time_zone if tenant is not None else "") or "UTC"
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
 
 
 def pdf_response(content: bytes, filename: str) -> HttpResponse:

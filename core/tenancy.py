@@ -28,6 +28,8 @@ The current tenant lives in a ``ContextVar``. It is entered in exactly four plac
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -91,6 +93,17 @@ def get_current_tenant() -> Tenant:
 def get_current_tenant_or_none() -> Tenant | None:
     """Return the current tenant, or None outside any scope."""
     return _current_tenant.get()
+
+
+def tenant_zone(name: str | None = None) -> dt.tzinfo:
+    """Return the zone the current tenant's times read in: ``name``, else the tenant's in scope,
+    else UTC (a page, a download, a schedule: read where the tenant works, whoever asked)."""
+    tenant = get_current_tenant_or_none()
+    name = name or (tenant.time_zone if tenant is not None else "") or "UTC"
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
 
 
 def get_current_tenant_id() -> int | None:

@@ -228,9 +228,12 @@ def _team_rows(request: HttpRequest, period: Period) -> tuple[statements.Rollup,
 
 
 def _outlook(
-    period: Period, rows: list[statements.Summary]
+    period: Period, rows: list[statements.Summary], choice: statements.RunChoice
 ) -> tuple[dict[int, nudges.Outlook], str]:
-    """Each member's forecast and status (the page and its download alike)."""
+    """Each member's forecast and status while the period is under way (its run not final),
+    for the page and its download alike; none otherwise."""
+    if choice.run is None or choice.final:
+        return {}, ""
     return nudges.team_outlook(
         period=period,
         person_ids=[r.person.pk for r in rows],
@@ -258,8 +261,7 @@ def team(request: HttpRequest) -> HttpResponse:
         buckets = rollup.distribution
         if any(n for _, n in buckets):
             figure = distribution_figure([b for b, _ in buckets], [n for _, n in buckets])
-        if choice.run is not None and not choice.final:
-            outlook, no_outlook = _outlook(period, rows)
+        outlook, no_outlook = _outlook(period, rows, choice)
     columns = [
         ("name", "Person"),
         ("plan", "Plan"),
@@ -329,10 +331,7 @@ def team_download(request: HttpRequest, fmt: str) -> HttpResponse:
         raise Http404("Not found")
     rollup, _sort, _desc = _team_rows(request, period)
     rows = list(rollup.people)
-    choice = statements.period_run(period=period)
-    outlook: dict[int, nudges.Outlook] = {}
-    if choice.run is not None and not choice.final:
-        outlook, _none = _outlook(period, rows)
+    outlook, _none = _outlook(period, rows, statements.period_run(period=period))
     table = [
         (
             r.person.employee_id,

@@ -122,9 +122,12 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         version_ids=[line.plan_version_id for line in page.object_list],
     )
     rows = [
-        (line, names.get(line.component_id, version_id=line.plan_version_id), words.words(why))
+        (
+            line,
+            names.get(line.component_id, version_id=line.plan_version_id),
+            words.words(line.trace_text),
+        )
         for line in page.object_list
-        for why in [line.trace_text]
     ]
     others = (
         runs.run_list(period_id=run.period_id).exclude(pk=run.pk).filter(status=RunStatus.SUCCEEDED)

@@ -14,7 +14,6 @@ Services (create, update, delete) write one audit event each.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,7 +23,7 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.errors import ConflictError, NotFoundError, ValidationFailedError
-from core.tenancy import get_current_tenant
+from core.tenancy import tenant_zone
 from hierarchy.models import Period, PeriodKind, PeriodStatus
 from payouts import runs
 from payouts.models import (
@@ -47,17 +46,13 @@ OPEN_STATUSES = (PeriodStatus.OPEN, PeriodStatus.CALCULATED, PeriodStatus.IN_REV
 FIELDS = ("name", "periods", "period_kind", "cadence", "time_of_day", "every_minutes", "enabled")
 
 
-def _zone() -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(get_current_tenant().time_zone or "UTC")
-
-
 def next_run(schedule: RunSchedule, *, after: dt.datetime) -> dt.datetime | None:
     """Return the first instant after ``after`` at which ``schedule`` is due (None: disabled)."""
     if not schedule.enabled:
         return None
     if schedule.cadence == ScheduleCadence.INTERVAL:
         return after + dt.timedelta(minutes=int(schedule.every_minutes or MIN_MINUTES))
-    zone = _zone()
+    zone = tenant_zone()
     local = after.astimezone(zone)
     at = schedule.time_of_day or dt.time(0, 0)
     candidate = dt.datetime.combine(local.date(), at, tzinfo=zone)
@@ -209,7 +204,7 @@ def schedule_periods(schedule: RunSchedule, *, today: dt.date) -> list[Period]:
 def schedules_run_due(*, now: dt.datetime | None = None) -> list[CalculationRun]:
     """Start the runs of every schedule due by ``now`` and move each on; return the runs."""
     now = now or timezone.now()
-    today = now.astimezone(_zone()).date()
+    today = now.astimezone(tenant_zone()).date()
     started: list[CalculationRun] = []
     due = list(
         RunSchedule.objects.filter(enabled=True, next_run_at__lte=now)

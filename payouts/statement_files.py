@@ -10,8 +10,9 @@ import io
 from typing import Any
 
 from core.csvsafe import csv_writer
-from core.pdf import PdfDocument, amount, tenant_zone
+from core.pdf import PdfDocument, amount
 from core.templatetags.quotient import last_day, moment_text, span_words
+from core.tenancy import tenant_zone
 from payouts.statements import TOTAL_LABELS, TOTALS, statement_named
 
 FINGERPRINT = "Statement fingerprint"

@@ -21,7 +21,7 @@ import yaml
 from core.templatetags.quotient import money
 from engine import Result, compute
 from engine.loader import inputs_from_mapping, plans_from_mapping
-from engine.spec import key_words, spec_component_titles
+from engine.spec import component_title, key_words, spec_component_titles
 from plans import catalog
 from plans.source import PlanLoader, path_parts
 
@@ -117,7 +117,7 @@ def try_it(
         {
             "person": ln.person_id,
             "component": ln.component_id,
-            "title": titles.get(ln.component_id) or key_words(ln.component_id),
+            "title": titles.get(ln.component_id) or component_title(ln.component_id),
             "kind": ln.kind,
             "amount": _text(ln.amount),
             "amount_text": money(ln.amount, ln.currency),
@@ -130,7 +130,7 @@ def try_it(
         {
             "person": t.person_id,
             "component": t.component_id,
-            "title": titles.get(t.component_id) or key_words(t.component_id),
+            "title": titles.get(t.component_id) or component_title(t.component_id),
             "text": t.text,
         }
         for t in result.traces
@@ -337,7 +337,7 @@ def payout_curve(
     if component is None:
         return None
     cid, kind = str(component.get("id")), str(component.get("type"))
-    title = spec_component_titles({"components": [component]}).get(cid) or key_words(cid)
+    title = component_title(cid, component.get("name"))
     currency = str(spec.get("currency", ""))
     if kind not in CHARTED:
         words = kind.replace("_", " ")
@@ -409,7 +409,7 @@ def editable_tables(spec: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(comp, dict):
             continue
         cid = str(comp.get("id", ci))
-        title = titles.get(cid) or key_words(cid)
+        title = titles.get(cid) or component_title(cid, comp.get("name"))
         base = f"components[{ci}]"
         table = comp.get("rate_table")
         if isinstance(table, dict) and isinstance(table.get("tiers"), list):
