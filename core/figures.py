@@ -9,6 +9,7 @@ positions points on a screen (the figures people are paid are the engine's lines
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -163,6 +164,8 @@ def distribution_figure(
     figure["layout"]["template"] = {}
     figure["layout"]["xaxis"]["type"] = "category"
     figure["layout"]["yaxis"]["tickformat"] = ",d"
+    # whole people only: a step of at least 1 (plotly's own 0.5 steps read "0, 1, 1, 2, 2")
+    figure["layout"]["yaxis"]["dtick"] = max(1, math.ceil(max(counts, default=0) / 5))
     return figure
 
 
