@@ -206,6 +206,7 @@ def period_transition(request: HttpRequest, period_id: int, action: str) -> Http
             period_id=period.pk,
             principal=principal,
             data_lock_date=_date(request.POST.get("data_lock_date")),
+            early=request.POST.get("early") == "1",
         ),
     }
     if action not in calls:

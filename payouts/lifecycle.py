@@ -22,7 +22,9 @@ API call cannot walk a period to *closed* with nothing calculated.
   reversed by new entries (the ledger is append-only) and the approval is stamped reopened; the
   route starts again with a new request.
 - :func:`period_close` — *approved* → *closed*, setting the data lock: incoming data dated in the
-  period is refused from ``data_lock_date`` on (``incentives/ingest.py``).
+  period is refused from ``data_lock_date`` on (``incentives/ingest.py``). A period whose last
+  day is still to come closes only when the caller says so (``early``): one click must not lock
+  the rest of a quarter's deals out.
 
 Guard failures are :class:`GuardError` (HTTP 409) whose ``code`` and ``details.guard`` name the
 guard; a role that may not do the step gets 403 ``details.guard = "role"``.
@@ -67,6 +69,10 @@ ADJUSTMENTS_PENDING = "{count} adjustment(s) in this period await a decision."
 REOPEN_REASON = "Say why the period is reopened."
 CLOSED_IS_FINAL = "A closed period is locked; corrections go into an open period."
 LOCK_BEFORE_START = "The data lock date cannot be before the period starts."
+STILL_RUNNING = (
+    "The period runs through {last_day}: closing it now refuses the deals still to come in it. "
+    "Close it after that day, or say that it closes early."
+)
 
 
 class GuardError(ConflictError):
@@ -302,14 +308,29 @@ def period_send_back(
 
 @transaction.atomic
 def period_close(
-    *, period_id: int, principal: Principal, data_lock_date: dt.date | None = None
+    *,
+    period_id: int,
+    principal: Principal,
+    data_lock_date: dt.date | None = None,
+    early: bool = False,
 ) -> Period:
-    """Close an *approved* period and set its data lock (default: today, the tenant's day)."""
+    """Close an *approved* period and set its data lock (default: today, the tenant's day).
+
+    Before the period's last day has passed the close is refused (409, guard
+    ``period_not_ended``) unless ``early`` says the caller means it."""
     period = _locked_period(period_id)
     if not may_approve(principal):
         raise _role(ROLE_APPROVE)
     _want(period, "closing", PeriodStatus.APPROVED)
-    lock = data_lock_date or tenant_today(get_current_tenant())
+    today = tenant_today(get_current_tenant())
+    last_day = period.end - dt.timedelta(days=1)
+    if today <= last_day and not early:
+        raise GuardError(
+            STILL_RUNNING.format(last_day=f"{last_day:%-d %b %Y}"),
+            guard="period_not_ended",
+            last_day=last_day.isoformat(),
+        )
+    lock = data_lock_date or today
     if lock < period.start:
         raise GuardError(LOCK_BEFORE_START, guard="data_lock_date", start=period.start.isoformat())
     return _move(period, PeriodStatus.CLOSED, action="period.close", data_lock_date=lock)

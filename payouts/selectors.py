@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q
 
 from core.permissions import Principal
+from core.tenancy import get_current_tenant
 from hierarchy.models import Period
+from hierarchy.periods import tenant_today
 from payouts.exports import approved_entries, not_exported
 from payouts.lifecycle import allowed_transitions
 from payouts.models import (
@@ -47,6 +49,8 @@ class ChecklistItem:
     disputes_open: int = 0  # questions about the period still open or in review (disputes)
     exports_pending: int = 0  # approved ledger entries no export batch has exported yet
     transitions: list[str] = field(default_factory=list)
+    # the period's last day is still to come (today, the tenant's day): closing it is an early close
+    still_running: bool = False
     # approvals: the pending request of a period in review, and the step it waits on
     approval_request: ApprovalRequest | None = None
     approval_steps: int = 0
@@ -120,7 +124,9 @@ def period_checklists(*, periods: list[Period], principal: Principal) -> list[Ch
         .annotate(n=Count("pk"))
     ):
         items[row["period_id"]].exports_pending = row["n"]
+    today = tenant_today(get_current_tenant())
     for pk, item in items.items():
+        item.still_running = today < item.period.end
         item.latest_run = latest.get(pk)
         item.holds_active = everywhere + held.get(pk, 0)
         item.unacknowledged_plans = unacknowledged.get(pk, 0)

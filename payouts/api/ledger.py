@@ -655,6 +655,12 @@ class PeriodCloseView(TenantAPIView):
         data_lock_date = serializers.DateField(
             required=False, allow_null=True, help_text="Default: today (the tenant's day)"
         )
+        early = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Close before the period's last day has passed (refused with 409 "
+            "`period_not_ended` otherwise)",
+        )
 
     @extend_schema(
         tags=LIFECYCLE,
@@ -671,6 +677,7 @@ class PeriodCloseView(TenantAPIView):
             period_id=period_id,
             principal=_principal(request),
             data_lock_date=data.get("data_lock_date"),
+            early=data["early"],
         )
         return Response(PeriodSerializer(period).data)
 

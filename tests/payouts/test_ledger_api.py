@@ -231,3 +231,25 @@ def test_holds_and_clawbacks_api(world: Any, client_charlie: Any) -> None:
     assert _post(client_charlie, "/api/v1/clawbacks/", claw).status_code == 404
     with tenant_scope(org.tenant):
         assert ledger.entry_list(period_id=feb.pk).count() == 1
+
+
+def test_closing_a_period_before_its_last_day_needs_early(org: Any, plan_a: Any) -> None:
+    import datetime as dt
+
+    from hierarchy.periods import tenant_today
+
+    with tenant_scope(org.tenant):
+        c = cast(org.tenant)
+        today = tenant_today(org.tenant)
+        running = period("Running", start=today.replace(day=1), end=today + dt.timedelta(days=9))
+        walk_to(running, PeriodStatus.APPROVED, c, plan_a)
+    fin = _client(c.users["finance"])
+    base = f"/api/v1/periods/{running.pk}/"
+    refused = _post(fin, base + "close/")
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    last_day = str(today + dt.timedelta(days=8))
+    assert error["code"] == "period_not_ended" and error["details"]["last_day"] == last_day
+    closed = _post(fin, base + "close/", {"early": True})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert closed.json()["data_lock_date"] == str(today)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from core.errors import ConflictError, NotFoundError, PermissionDeniedError
 from core.models import AuditEvent
 from core.tenancy import tenant_scope
 from hierarchy.models import Period, PeriodStatus
+from hierarchy.periods import tenant_today
 from payouts import lifecycle
 from payouts.models import EntryKind, LedgerEntry, PeriodApproval, RunKind
 from tests.payouts.helpers import cast, period, review_steps, succeeded_run, walk_to
@@ -147,3 +149,23 @@ def test_reopen_reverses_the_entries_and_a_second_approval_enters_them_again(wor
     assert [e.amount for e in entries] == [Decimal("100.00"), Decimal("-100.00"), Decimal("100.00")]
     assert entries[2].corrects_id == entries[1].pk and entries[1].corrects_id == entries[0].pk
     assert PeriodApproval.objects.filter(period=p, reopened_at__isnull=True).count() == 1
+
+
+def test_a_period_still_running_closes_only_when_finance_says_early(org: Any, plan_a: Any) -> None:
+    # given an approved period whose last day is still to come (it runs for another month)
+    with tenant_scope(org.tenant):
+        today = tenant_today(org.tenant)
+        p = period("Running", start=today.replace(day=1), end=today + dt.timedelta(days=31))
+        c = cast(org.tenant)
+        walk_to(p, PeriodStatus.APPROVED, c, plan_a)
+        # when finance closes it with one click: refused, the last day named, nothing moved
+        with pytest.raises(ConflictError) as caught:
+            lifecycle.period_close(period_id=p.pk, principal=c.finance)
+        last_day = p.end - dt.timedelta(days=1)
+        assert caught.value.details == {"guard": "period_not_ended", "last_day": str(last_day)}
+        assert f"{last_day:%-d %b %Y}" in caught.value.message
+        assert _status(p) == PeriodStatus.APPROVED
+        # when finance says it closes early: closed, data locked from today
+        lifecycle.period_close(period_id=p.pk, principal=c.finance, early=True)
+        p.refresh_from_db()
+        assert (p.status, p.data_lock_date) == (PeriodStatus.CLOSED, today)

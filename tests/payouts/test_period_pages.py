@@ -163,3 +163,31 @@ def test_the_checklist_counts_people_waiting_and_names_the_last_day(world: Any) 
     assert "1 Jan 2026 through 31 Mar 2026" in detail and "exclusive" not in detail
     assert "1 person not yet" in listed and "waiting</span>" not in listed
     assert "1 Jan 2026 \u2013 31 Mar 2026" in listed and "1 Apr 2026" not in listed
+
+
+def test_a_period_still_running_is_closed_early_only_on_purpose(org: Any, plan_a: Any) -> None:
+    from hierarchy.periods import tenant_today
+    from tests.payouts.helpers import walk_to
+
+    with tenant_scope(org.tenant):
+        c = cast(org.tenant)
+        today = tenant_today(org.tenant)
+        running = period("This month", start=today.replace(day=1), end=today + dt.timedelta(days=20))
+        walk_to(running, PeriodStatus.APPROVED, c, plan_a)
+    fin = _client(c.users["finance"])
+    # the list offers no one-click close, the page says how long the period runs
+    listed = fin.get("/periods/close/?kind=monthly").content.decode()
+    assert "close early…" in listed and "Close and lock" not in listed
+    detail = fin.get(f"/periods/{running.pk}/close/").content.decode()
+    assert 'id="close-early-note"' in detail and 'name="early"' in detail
+    # closing without saying "early" is refused in words; the period stays approved
+    refused = fin.post(f"/periods/{running.pk}/close/close/", follow=True).content.decode()
+    assert "runs through" in refused and "closes early" in refused
+    with tenant_scope(org.tenant):
+        running.refresh_from_db()
+        assert running.status == PeriodStatus.APPROVED
+    # ticked: closed, locked from today
+    fin.post(f"/periods/{running.pk}/close/close/", {"early": "1"})
+    with tenant_scope(org.tenant):
+        running.refresh_from_db()
+        assert (running.status, running.data_lock_date) == (PeriodStatus.CLOSED, today)
