@@ -54,6 +54,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.audit import audit_record, current_actor
+from engine.nudges import unit_of
+from engine.spec import PlanValidationError, parse_plan
 from core.errors import NotFoundError, ValidationFailedError
 from core.sorting import natural_key
 from core.tenancy import get_current_tenant
@@ -77,7 +79,7 @@ from payouts.models import (
     RunStatus,
     Statement,
 )
-from plans.models import Plan, PlanAssignment
+from plans.models import Plan, PlanAssignment, PlanVersion
 from plans.selectors import component_names
 
 FINAL = "final"
@@ -691,6 +693,23 @@ class LineDrill:
     person: Person
     contributions: list[Contribution]
     total: Decimal
+    counts: bool = False
+    """The line's measure counts credits (a count): each credit counts once, whatever its
+    deal's amount, so the drill-down counts rather than sums."""
+
+
+def measure_counts(line: PayoutLine) -> bool:
+    """Return whether ``line``'s component is measured by a count (``engine.nudges.unit_of``,
+    the one rule for how a measure reads), from the plan version the line was paid on."""
+    spec = (
+        PlanVersion.objects.filter(pk=line.plan_version_id).values_list("spec", flat=True).first()
+    )
+    try:
+        plan = parse_plan(spec)
+    except PlanValidationError:
+        return False
+    component = next((c for c in plan.components if c.id == line.component_id), None)
+    return component is not None and unit_of(plan, component.measure) == "count"
 
 
 def line_get(*, access: Access, line_id: int) -> LineDrill:
@@ -727,6 +746,7 @@ def line_get(*, access: Access, line_id: int) -> LineDrill:
         person=line.person,
         contributions=contributions,
         total=sum((r.amount for r in rows), ZERO),
+        counts=bool(rows) and measure_counts(line),
     )
 
 

@@ -301,6 +301,29 @@ def test_a_counted_credit_reads_counted_not_zero_money(client, org, written):
     assert earnings.count('1&nbsp;<span class="muted">meeting</span>') == 2
 
 
+def test_a_line_measured_by_a_count_counts_its_deals_never_sums_them(client, org, written):
+    """A per-opportunity line counts money deals: each reads "counted" and the total is the
+    count (3), not the deals' amounts summed into "Total contributed 434,334.00 USD"."""
+    from decimal import Decimal
+
+    from payouts.models import LineContribution
+    from plans import services as plan_services
+
+    with tenant_scope(org.tenant):
+        sdr = plan_services.plan_create(code="sdr-count", name="SDR", template="sdr", user_id=None)
+        run = write_run(written.q2)
+        line = write_line(run, org.erin, sdr, "per_opportunity", "750.00", measure="3")
+        for n, amount in enumerate(("400000.00", "30000.00", "4334.00")):
+            LineContribution.objects.create(
+                line=line, run=run, transaction_id=None, credit_id=None, amount=Decimal(amount)
+            )
+    drill = _text(_as(client, written.users["erin"]).get(f"/earnings/lines/{line.pk}/"))
+    assert drill.count('<span class="counted">counted</span>') == 3
+    assert 'Total counted</td><td class="num nowrap">3</td>' in drill
+    assert "434,334" not in drill and "Total contributed" not in drill
+    assert 'data-label="Paid"' not in drill  # a phone reads "Contributed" beside the amount
+
+
 def _attributed_credits(org, written, *, rule: str, deal: str) -> str:
     """Return Erin's /earnings/ page with her credits attributed, under a long rule name and
     long deal ids (the demo's "Pipeline attribution (W-shaped)" rule squeezes the columns)."""

@@ -172,7 +172,9 @@ def test_a_period_still_running_is_closed_early_only_on_purpose(org: Any, plan_a
     with tenant_scope(org.tenant):
         c = cast(org.tenant)
         today = tenant_today(org.tenant)
-        running = period("This month", start=today.replace(day=1), end=today + dt.timedelta(days=20))
+        running = period(
+            "This month", start=today.replace(day=1), end=today + dt.timedelta(days=20)
+        )
         walk_to(running, PeriodStatus.APPROVED, c, plan_a)
     fin = _client(c.users["finance"])
     # the list offers no one-click close, the page says how long the period runs
