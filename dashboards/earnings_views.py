@@ -73,11 +73,13 @@ def _overview_context(request: HttpRequest, person: Any, *, is_self: bool) -> di
         access=request_access(request), person=person, period_id=_period_param(request)
     )
     figure = None
-    if overview.points and any(p.earned or p.target for p in overview.points):
+    # the chart compares what is calculated: a period with no run yet is left off it
+    charted = [p for p in overview.points if p.status != statements.NO_RUN]
+    if charted and any(p.earned or p.target for p in charted):
         figure = cumulative_figure(
-            [p.period.label for p in overview.points],
-            [p.cumulative_earned for p in overview.points],
-            [p.cumulative_target for p in overview.points],
+            [p.period.label for p in charted],
+            [p.cumulative_earned for p in charted],
+            [p.cumulative_target for p in charted],
             currency=overview.currency,
         )
     this_target = overview.points[-1].target if overview.points else None
@@ -95,6 +97,7 @@ def _overview_context(request: HttpRequest, person: Any, *, is_self: bool) -> di
         "cards": card_views(cards),
         "credits": credits,
         "credits_total": credits_total,
+        "no_run": statements.NO_RUN,
         "sees_transactions": request_principal(request).has("transactions.view"),
         "overview": overview,
         "st": statements.statement_named(overview.statement) if overview.statement else None,

@@ -827,7 +827,8 @@ def attainment_of(earned: Decimal, target: Decimal | None) -> Decimal | None:
 
 @dataclass(frozen=True)
 class PeriodPoint:
-    """One period of a person's year: earned, target, and both summed so far."""
+    """One period of a person's year: earned, target, and both summed so far (over the
+    periods calculated: a period with no run yet adds no target, ``cumulative_target`` None)."""
 
     period: Period
     status: str
@@ -886,10 +887,18 @@ def earnings_overview(*, access: Access, person: Person, period_id: int | None) 
         status = row[0].status if row else period_run(period=p).status
         run_earned += earned
         t = target.get(p.pk)
-        if t is not None:
+        # a period not calculated yet has earned nothing so far: its target is not "behind"
+        if t is not None and status != NO_RUN:
             run_target += t
         points.append(
-            PeriodPoint(p, status, earned, t, run_earned, run_target if t is not None else None)
+            PeriodPoint(
+                p,
+                status,
+                earned,
+                t,
+                run_earned,
+                run_target if t is not None and status != NO_RUN else None,
+            )
         )
     return Overview(
         person=person,

@@ -56,6 +56,29 @@ def test_an_employee_sees_her_earnings_this_period_and_year_to_date(client, org,
     assert "arrive with payout runs" not in home
 
 
+def test_a_period_not_calculated_yet_adds_no_target_to_the_chart(client, org, written):
+    from hierarchy.models import Period
+
+    # given Q1 and Q3 calculated, Q2 between them without a run: Q3's page
+    with tenant_scope(org.tenant):
+        q3 = Period.objects.get(kind="quarterly", label="FY2026 Q3")
+        write_line(write_run(q3), org.erin, written.run.lines.first().plan, "commission", "10.00")
+    page = _as(client, written.users["erin"]).get(f"/earnings/?period={q3.pk}")
+    figure = page.context["figure"]
+    # then the chart compares Q1 and Q3: Q2's 5,000 target is not drawn as a shortfall
+    assert list(figure["data"][0]["x"]) == ["FY2026 Q1", "FY2026 Q3"]
+    assert list(figure["data"][1]["y"]) == [5000.0, 10000.0]
+    text = _text(page)
+    assert "FY2026, period by period up to FY2026 Q3" in text
+    assert '<td class="num muted" colspan="3">not calculated yet</td>' in text
+    points = page.context["overview"].points
+    assert [(p.period.label, p.cumulative_target) for p in points] == [
+        ("FY2026 Q1", 5000),
+        ("FY2026 Q2", None),
+        ("FY2026 Q3", 10000),
+    ]
+
+
 def test_a_period_without_a_run_says_so(client, org, written):
     erin = _as(client, written.users["erin"])
     text = _text(erin.get(f"/earnings/?period={written.q2.pk}"))
