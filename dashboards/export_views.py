@@ -69,7 +69,7 @@ class BatchForm(forms.Form):
     pay_date = forms.DateField(
         required=False,
         label="Pay date",
-        help_text="Empty: the last day of the last period",
+        help_text="Empty: today, or the last period's last day when that is later",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=255)
@@ -87,7 +87,7 @@ class BatchForm(forms.Form):
             (str(p.pk), f"{p.full_name} ({p.employee_id})") for p in people
         ]
         units = Node.objects.filter(hierarchy__kind=HierarchyKind.BUSINESS_UNIT).order_by("name")
-        self.fields["business_unit"].choices = [("", "All")] + [  # type: ignore[attr-defined]
+        self.fields["business_unit"].choices = [("", "All business units")] + [  # type: ignore[attr-defined]
             (str(n.pk), n.name) for n in units
         ]
 

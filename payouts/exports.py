@@ -42,6 +42,7 @@ from core.tenancy import get_current_tenant
 from engine.money import quantize
 from hierarchy import org_selectors
 from hierarchy.models import Node, Period, PeriodStatus, Person
+from hierarchy.periods import tenant_today
 from payouts.models import (
     EarningCode,
     EntryKind,
@@ -255,6 +256,13 @@ def _request_hash(**asked: Any) -> str:
     return hashlib.sha256(json.dumps(asked, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def default_pay_date(periods: Sequence[Period]) -> date:
+    """Return the pay date of an export that names none: today (the tenant's day), or the last
+    period's last day when that is still to come - never a day already past."""
+    last_day = max(p.end for p in periods) - timedelta(days=1)
+    return max(tenant_today(get_current_tenant()), last_day)
+
+
 @transaction.atomic
 def export_batch_create(
     *,
@@ -277,14 +285,15 @@ def export_batch_create(
     # One batch at a time per tenant: numbering, "exported once" and the key are decided here.
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
     periods = _periods(period_ids)
-    pay_date = pay_date or (periods[-1].end - timedelta(days=1))
+    # the key's selection names the pay date as asked: a retry tomorrow without one replays
     asked = _request_hash(
         periods=[p.pk for p in periods],
         person=person_id,
         business_unit=business_unit_id,
         format=format,
-        pay_date=pay_date.isoformat(),
+        pay_date=pay_date.isoformat() if pay_date else None,
     )
+    pay_date = pay_date or default_pay_date(periods)
     existing = ExportBatch.objects.filter(idempotency_key=key).first()
     if existing is not None:
         if existing.request_hash != asked:
@@ -525,9 +534,11 @@ def _payroll_rows(batch: ExportBatch, lines: Sequence[ExportedLine]) -> list[tup
         raise ValidationFailedError(
             message, code="earning_code_missing", details={"components": sorted(missing)}
         )
+    # a zero (earned and clawed back, or nothing at all) is no pay instruction: payroll skips it
     return [
-        (emp, code, quantize(amount, currency), currency, batch.pay_date.isoformat())
+        (emp, code, shown, currency, batch.pay_date.isoformat())
         for (emp, code, currency), amount in sorted(sums.items())
+        if (shown := quantize(amount, currency))
     ]
 
 

@@ -264,8 +264,9 @@ class ExportBatchListView(TenantAPIView):
             "unit) that no earlier batch exported: each becomes an exported line of its own, "
             "so an amount is exported once. The `Idempotency-Key` header is required: the same "
             "key returns the same batch (200) with the same bytes; the same key with a "
-            "different selection is a 409. `pay_date` defaults to the last day of the last "
-            "period."
+            "different selection is a 409. `pay_date` defaults to today (the tenant's "
+            "day), or the last period's last day when that is later. Payroll rows that "
+            "sum to zero are left out."
         ),
         parameters=[
             OpenApiParameter(

@@ -404,3 +404,45 @@ def test_the_payroll_file_sums_per_currency_to_the_frozen_statements_payable(
         for s in Statement.objects.filter(period=held.period):
             frozen[s.currency] = frozen.get(s.currency, Decimal(0)) + s.payable
         assert by_currency == frozen == {"USD": Decimal("0.03")}
+
+
+def test_a_payroll_row_that_sums_to_zero_is_left_out(org: Any, approved: Any) -> None:
+    with tenant_scope(org.tenant):
+        # given Erin's 200.00 spiff taken back in the same period
+        plan_id = approved.lines[0].plan_id
+        entry(
+            org.erin,
+            approved.period,
+            EntryKind.ADJUSTMENT,
+            "-200.00",
+            component_id="spiff",
+            plan_id=plan_id,
+        )
+        exports.earning_code_set(component_id="commission", code="COMM")
+        exports.earning_code_set(component_id="spiff", code="SPF")
+        batch, _ = exports.export_batch_create(
+            period_ids=[approved.period.pk], idempotency_key="k", pay_date=D(2026, 2, 15)
+        )
+        rows = _rows(
+            exports.export_batch_file(batch_id=batch.pk, content="payroll", format="csv").data
+        )
+    # then her zero spiff is no pay instruction
+    assert [r[:3] for r in rows[1:]] == [
+        ["E3", "COMM", "800.00"],
+        ["E4", "COMM", "200.40"],
+        ["E4", "SPF", "50.10"],
+    ]
+
+
+def test_an_export_without_a_pay_date_pays_today_never_a_day_past(org: Any, approved: Any) -> None:
+    from hierarchy.periods import tenant_today
+
+    with tenant_scope(org.tenant):
+        # the approved period ended in January 2026: its pay date is today, not 31 Jan
+        batch, _ = exports.export_batch_create(period_ids=[approved.period.pk], idempotency_key="k")
+        assert batch.pay_date == tenant_today(org.tenant)
+        # the same key without a pay date replays the batch (another day would too)
+        again, created = exports.export_batch_create(
+            period_ids=[approved.period.pk], idempotency_key="k"
+        )
+        assert (again.pk, created) == (batch.pk, False)
