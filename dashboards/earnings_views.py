@@ -87,20 +87,25 @@ def _overview_context(request: HttpRequest, person: Any, *, is_self: bool) -> di
     cards: list[nudges.Card] = []
     credits: list[nudges.CreditRow] = []
     credits_total = 0
+    final = False
+    payee = "" if is_self else trace_words.first_name(person.full_name)
     if overview.period is not None:
-        run = statements.period_run(period=overview.period).run
+        choice = statements.period_run(period=overview.period)
+        run, final = choice.run, choice.final
         cards = nudges.earnings_cards(person=person, period=overview.period, run=run)
         credits, credits_total = nudges.period_credits(
             access=request_access(request), person=person, period=overview.period, run=run
         )
     return {
-        "cards": card_views(cards),
+        "cards": card_views(cards, final=final, payee=payee),
         "credits": credits,
         "credits_total": credits_total,
         "no_run": statements.NO_RUN,
         "sees_transactions": request_principal(request).has("transactions.view"),
         "overview": overview,
-        "st": statements.statement_named(overview.statement) if overview.statement else None,
+        "st": statements.statement_named(overview.statement, payee=payee)
+        if overview.statement
+        else None,
         "person": person,
         "is_self": is_self,
         "figure": figure,
@@ -147,7 +152,10 @@ def statement_page(request: HttpRequest, period_id: int, person_id: int) -> Http
     )
     is_self = st["person"]["id"] == getattr(_me(request), "pk", None)
     totals = [(key, statements.TOTAL_LABELS[key], st["totals"][key]) for key in statements.TOTALS]
-    st = statements.statement_named(_with_questions(request, st))
+    st = statements.statement_named(
+        _with_questions(request, st),
+        payee="" if is_self else trace_words.first_name(st["person"]["full_name"]),
+    )
     return render(
         request,
         "dashboards/earnings/statement.html",
@@ -174,7 +182,7 @@ def line_page(request: HttpRequest, line_id: int) -> HttpResponse:
     words = trace_words.trace_names(
         [drill.line.trace_text, *trace_words.trace_texts(drill.line.trace)],
         version_ids=[drill.line.plan_version_id],
-    )
+    ).about("" if is_self else trace_words.first_name(drill.person.full_name))
     return render(
         request,
         "dashboards/earnings/line.html",

@@ -125,7 +125,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         (
             line,
             names.get(line.component_id, version_id=line.plan_version_id),
-            words.words(line.trace_text),
+            words.about(trace_words.first_name(line.person.full_name)).words(line.trace_text),
         )
         for line in page.object_list
     ]

@@ -335,12 +335,13 @@ def statements_build(
     ]
 
 
-def statement_named(st: dict[str, Any]) -> dict[str, Any]:
+def statement_named(st: dict[str, Any], *, payee: str = "") -> dict[str, Any]:
     """Return a display copy of a statement (built live or frozen) whose lines, components and
     movements carry the name each component has in its plan version (``component_name``), and
     whose lines say why in words (``trace_text`` through :mod:`payouts.trace_words`: teams and
     measures named); a few queries, whatever the number of lines: what the page and the files
-    show. The stored statement (and its hash) keep the engine's text."""
+    show. The stored statement (and its hash) keep the engine's text. ``payee``: the person's
+    name when someone else reads it (the engine's "you" becomes her name)."""
     lines = st.get("lines", [])
     version_of = {line["id"]: line.get("plan_version_id") for line in lines}
     names = component_names(version_ids=version_of.values())
@@ -348,7 +349,7 @@ def statement_named(st: dict[str, Any]) -> dict[str, Any]:
     by_component = {line["component_id"]: line.get("plan_version_id") for line in reversed(lines)}
     words = trace_words.trace_names(
         (line.get("trace_text") or "" for line in lines), version_ids=version_of.values()
-    )
+    ).about(payee)
 
     def name(component_id: str, version_id: int | None) -> str:
         return names.get(component_id, version_id=version_id)

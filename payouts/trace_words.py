@@ -93,6 +93,32 @@ _PERCENT_SUFFIXES: Final = ("_attainment", "_completion", "_factor", "_payout")
 _MONEY_PATTERN: Final = re.compile(r"^(tier_\d+(_fill)?|instalment_\d+|reserve_.+|.+_from_.+)$")
 
 
+# The engine writes to the payee ("You reached 85 % of quota", "38,000.00 USD more puts you in
+# the 12 % tier"); a page someone else reads (her manager, a comp admin) names her instead.
+_SECOND_PERSON: Final = (
+    (re.compile(r"\b[Yy]ou are\b"), "{name} is"),
+    (re.compile(r"\bthe day you cross it\b"), "the day {name} crosses it"),
+    (re.compile(r"\b[Yy]ou\b"), "{name}"),
+    (re.compile(r"\b[Yy]our\b"), "{name}'s"),
+)
+
+
+def in_third_person(text: str, name: str) -> str:
+    """Return the engine's words to the payee about ``name`` instead ("You reached" → "Erin
+    reached", "your share" → "Erin's share"); an empty ``name`` leaves ``text`` as it is."""
+    if not name or not text:
+        return text
+    for pattern, words in _SECOND_PERSON:
+        text = pattern.sub(words.format(name=name), text)
+    return text
+
+
+def first_name(full_name: str) -> str:
+    """Return the name a sentence about a person uses: her first name (``Erin`` of "Erin
+    Example")."""
+    return (full_name or "").split(" ")[0]
+
+
 @dataclass(frozen=True)
 class TraceNames:
     """The teams' (nodes') and job roles' names a page's traces mention, by id."""
@@ -102,6 +128,8 @@ class TraceNames:
     people: Mapping[str, str] = field(default_factory=dict)
     measures: Mapping[str, str] = field(default_factory=dict)
     """The plans' measure (and KPI) ids → their words, for the ids that read differently."""
+    payee: str = ""
+    """The payee's name when someone else reads: the engine's "you" becomes her name."""
 
     def words(self, text: str) -> str:
         """Return ``text`` in words: measures by their words, "node 22", "role 5" and a team
@@ -114,7 +142,11 @@ class TraceNames:
         text = _NODE.sub(lambda m: self.nodes.get(m[1], m[0]), text)
         text = _ROLE.sub(lambda m: self.roles.get(m[1], m[0]), text)
         text = _MAYBE_PLURAL.sub(lambda m: f"{m[1]} {m[2]}{pluralize(int(m[1]))}", text)
-        return _ARROW.sub(" → ", text)
+        return in_third_person(_ARROW.sub(" → ", text), self.payee)
+
+    def about(self, payee: str) -> TraceNames:
+        """Return these names reading the engine's "you" as ``payee`` (empty: as "you")."""
+        return TraceNames(self.nodes, self.roles, self.people, self.measures, payee)
 
     @staticmethod
     def _team_pieces(pieces: str, names: Mapping[str, str]) -> str:

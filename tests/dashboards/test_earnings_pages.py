@@ -419,3 +419,26 @@ def test_the_statement_says_when_it_was_calculated_and_a_reference_not_jargon(cl
     assert f"Calculated on {run.finished_at.day} {run.finished_at:%b %Y}" in html
     assert f"<small>Reference <code>{statement.content_hash[:12]}</code></small>" in html
     assert f"run {run.number}" not in html and "fingerprint" not in html
+
+
+def test_her_manager_reads_her_name_where_she_reads_you(client, org, written):
+    said = "You reached 85 % of a 5,000.00 USD quota: your commission pays 10 %."
+    with tenant_scope(org.tenant):
+        line = write_line(
+            write_run(written.q2),
+            org.erin,
+            written.run.lines.first().plan,
+            "commission",
+            "1.00",
+            trace_text=said,
+        )
+    first = org.erin.full_name.split(" ")[0]
+    theirs = f"{first} reached 85 % of a 5,000.00 USD quota: {first}&#x27;s commission pays 10 %."
+    # her manager: her name, on the line and on her statement
+    sam = _as(Client(), written.users["sam"])
+    assert theirs in _text(sam.get(f"/earnings/lines/{line.pk}/"))
+    statement = _text(sam.get(f"/earnings/statements/{written.q2.pk}-{org.erin.pk}/"))
+    assert theirs in statement and "You reached" not in statement
+    # she herself: "you"
+    own = _text(_as(Client(), written.users["erin"]).get(f"/earnings/lines/{line.pk}/"))
+    assert said in own
