@@ -54,11 +54,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.audit import audit_record, current_actor
-from engine.nudges import unit_of
-from engine.spec import PlanValidationError, parse_plan
 from core.errors import NotFoundError, ValidationFailedError
 from core.sorting import natural_key
 from core.tenancy import get_current_tenant
+from engine.nudges import unit_of
+from engine.spec import PlanValidationError, parse_plan
 from hierarchy.access import Access
 from hierarchy.models import Assignment, Node, NodeClosure, Period, PeriodStatus, Person
 from hierarchy.org_selectors import person_ids_in_subtree

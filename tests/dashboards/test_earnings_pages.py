@@ -336,7 +336,7 @@ def test_a_line_measured_by_a_count_counts_its_deals_never_sums_them(client, org
         sdr = plan_services.plan_create(code="sdr-count", name="SDR", template="sdr", user_id=None)
         run = write_run(written.q2)
         line = write_line(run, org.erin, sdr, "per_opportunity", "750.00", measure="3")
-        for n, amount in enumerate(("400000.00", "30000.00", "4334.00")):
+        for amount in ("400000.00", "30000.00", "4334.00"):
             LineContribution.objects.create(
                 line=line, run=run, transaction_id=None, credit_id=None, amount=Decimal(amount)
             )
