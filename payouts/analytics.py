@@ -44,6 +44,7 @@ from engine.money import quantize
 from hierarchy.models import Assignment, HierarchyKind, JobFunction, Node, Period, Person
 from incentives.fx import rate_on
 from incentives.models import Transaction, TransactionKind
+from payouts import statements
 from payouts.models import CalculationRun, PayoutLine, RunKind, RunStatus
 from payouts.statements import FINAL, NO_RUN, PROVISIONAL, period_run
 from plans.models import Plan, PlanVersion
@@ -204,6 +205,10 @@ class Facts:
     base_by_person: dict[tuple[int, int], Decimal]  # (period, person): base salary share
     node_names: dict[str, str]  # node code -> name (team pools name teams by code)
     warnings: list[str] = field(default_factory=list)
+    # (period, person, plan): what the plan paid her (its lines' currency) and her target
+    # incentive on it (statements.period_plan_targets): a plan's attainment, as on the team page
+    plan_earned: dict[tuple[int, int, int], Decimal] = field(default_factory=dict)
+    plan_targets: dict[tuple[int, int, int], Decimal] = field(default_factory=dict)
 
     def basis(self, period_id: int) -> PeriodBasis:
         for b in self.periods:
@@ -350,9 +355,11 @@ def facts_load(*, periods: Sequence[Period]) -> Facts:
         for pk, spec in PlanVersion.objects.filter(pk__in=version_ids).values_list("pk", "spec")
     }
     facts: list[Fact] = []
+    plan_earned: dict[tuple[int, int, int], Decimal] = defaultdict(lambda: ZERO)
     for period_id, person_id, plan_id, version_id, comp, kind, amount, cur, att, trace in lines:
         if kind in NOT_COST_KINDS:
             continue
+        plan_earned[(period_id, person_id, plan_id)] += amount
         cost = rates.to_tenant(amount, cur, last_day[period_id])
         if cost is None:
             continue
@@ -421,6 +428,13 @@ def facts_load(*, periods: Sequence[Period]) -> Facts:
         node_names = dict(
             Node.objects.filter(hierarchy__kind=HierarchyKind.REPORTING).values_list("code", "name")
         )
+    plan_targets = {
+        (p.pk, person_id, plan_id): target
+        for p in ordered
+        for (person_id, plan_id), target in statements.period_plan_targets(
+            period=p, person_ids=sorted({f.person_id for f in facts if f.period_id == p.pk})
+        ).items()
+    }
     rates.report()
     return Facts(
         currency=currency,
@@ -433,6 +447,8 @@ def facts_load(*, periods: Sequence[Period]) -> Facts:
         base_by_person=base_by_person,
         node_names=node_names,
         warnings=warnings,
+        plan_earned=dict(plan_earned),
+        plan_targets=plan_targets,
     )
 
 
@@ -658,11 +674,20 @@ def _median(values: Sequence[Decimal]) -> Decimal | None:
 
 def attainment_rows(facts: Facts, *, period_id: int) -> list[AttainmentRow]:
     """Return each plan's attainment distribution for the period: a person's attainment on a
-    plan is that of the first component with one (the plan's order), as on statements."""
+    plan is what the plan paid her over her target incentive on it (``attainment_of``, the
+    team page's rule); without a target on the plan, that of its first component with one."""
     first: dict[tuple[int, int], Decimal] = {}
     for fact in facts.facts:
-        if fact.period_id == period_id and fact.attainment is not None:
-            first.setdefault((fact.plan_id, fact.person_id), fact.attainment)
+        if fact.period_id != period_id:
+            continue
+        key = (period_id, fact.person_id, fact.plan_id)
+        att = statements.attainment_of(
+            facts.plan_earned.get(key, ZERO), facts.plan_targets.get(key)
+        )
+        if att is None:
+            att = fact.attainment
+        if att is not None:
+            first.setdefault((fact.plan_id, fact.person_id), att)
     by_plan: dict[int, list[Decimal]] = defaultdict(list)
     for (plan_id, _person), att in sorted(first.items()):
         by_plan[plan_id].append(att)

@@ -760,10 +760,11 @@ def is_closed(period: Period) -> bool:
 
 
 def _targets_sql(day: date) -> tuple[str, list[Any]]:
-    """CTEs (to follow a ``WITH`` naming ``m``, the people) ending in ``tg (person_id, target)``:
-    each person's target incentive on ``day``: the plan assignments in force then - per plan,
-    her own over her job role's over her nodes' (the most specific holder wins) - summed; a
-    person with no plan has no row. The one rule :func:`targets` and the roll-up read."""
+    """CTEs (to follow a ``WITH`` naming ``m``, the people) ending in ``tgp (person_id, plan_id,
+    target)`` and ``tg (person_id, target)``: each person's target incentive on ``day`` per
+    plan - the plan assignments in force then, her own over her job role's over her nodes'
+    (the most specific holder wins) - and summed over her plans; a person with no plan has no
+    row. The one rule :func:`targets`, :func:`period_plan_targets` and the roll-up read."""
     placed = Assignment.objects.filter(_in_members(Assignment)).known_now().as_of(day)
     parts = [
         placed.order_by().values_list("person_id", "node_id", "role_id"),
@@ -787,28 +788,42 @@ def _targets_sql(day: date) -> tuple[str, list[Any]]:
         "JOIN tcl ON tcl.ancestor_id = tpa.node_id JOIN ta ON ta.node_id = tcl.descendant_id), "
         "tcb (person_id, plan_id, rnk) AS (SELECT person_id, plan_id, MIN(rnk) FROM tc "
         "GROUP BY person_id, plan_id), "
-        "tg (person_id, target) AS (SELECT c.person_id, SUM(c.ti) FROM (SELECT person_id, plan_id, "
-        "rnk, MAX(ti) AS ti FROM tc GROUP BY person_id, plan_id, rnk) c JOIN tcb cb "
-        "ON cb.person_id = c.person_id AND cb.plan_id = c.plan_id AND cb.rnk = c.rnk "
-        "GROUP BY c.person_id)"
+        "tgp (person_id, plan_id, target) AS (SELECT c.person_id, c.plan_id, c.ti FROM (SELECT "
+        "person_id, plan_id, rnk, MAX(ti) AS ti FROM tc GROUP BY person_id, plan_id, rnk) c "
+        "JOIN tcb cb ON cb.person_id = c.person_id AND cb.plan_id = c.plan_id "
+        "AND cb.rnk = c.rnk), "
+        "tg (person_id, target) AS (SELECT person_id, SUM(target) FROM tgp GROUP BY person_id)"
     )
     return sql, [*aparams, *pparams, *cparams]
 
 
-def period_targets(*, period: Period, person_ids: Sequence[int]) -> dict[int, Decimal]:
-    """Return the target incentive of each of ``person_ids`` who had a plan on the period's
-    first day (:func:`_targets_sql`): one query whatever their number."""
+def _target_rows(period: Period, person_ids: Sequence[int], select: str) -> list[tuple[Any, ...]]:
+    """Run ``select`` (reading ``tg`` or ``tgp``) over the targets of ``person_ids`` on the
+    period's first day (:func:`_targets_sql`): one query whatever their number."""
     if not person_ids:
-        return {}
+        return []
     members = Person.objects.filter(among(Person, list(person_ids), "id")).values("pk")
     msql, mparams = members.order_by().query.sql_with_params()
     tsql, tparams = _targets_sql(period.start)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH m (person_id) AS ({msql}), {tsql} SELECT person_id, target FROM tg",  # noqa: S608 (as above)
-            [*mparams, *tparams],
-        )
-        return {pid: _money_sum(target) for pid, target in cursor.fetchall()}
+        cursor.execute(f"WITH m (person_id) AS ({msql}), {tsql} {select}", [*mparams, *tparams])
+        return list(cursor.fetchall())
+
+
+def period_targets(*, period: Period, person_ids: Sequence[int]) -> dict[int, Decimal]:
+    """Return the target incentive of each of ``person_ids`` who had a plan on the period's
+    first day (:func:`_targets_sql`, summed over her plans)."""
+    rows = _target_rows(period, person_ids, "SELECT person_id, target FROM tg")
+    return {pid: _money_sum(target) for pid, target in rows}
+
+
+def period_plan_targets(
+    *, period: Period, person_ids: Sequence[int]
+) -> dict[tuple[int, int], Decimal]:
+    """Return ``{(person_id, plan_id): target incentive}`` on the period's first day for
+    ``person_ids`` (:func:`_targets_sql`, plan by plan)."""
+    rows = _target_rows(period, person_ids, "SELECT person_id, plan_id, target FROM tgp")
+    return {(pid, plan): _money_sum(t) for pid, plan, t in rows if t is not None}
 
 
 def targets(*, person: Person, periods: Sequence[Period]) -> dict[int, Decimal | None]:

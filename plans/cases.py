@@ -33,6 +33,7 @@ from core.errors import ConflictError, NotFoundError, ValidationFailedError
 from core.models import model_snapshot
 from core.params import ID_MAX
 from engine.money import exponent, is_currency_code
+from engine.spec import component_title, spec_component_titles
 from plans import catalog, preview
 from plans.models import PlanCase, PlanVersion, VersionStatus
 from plans.source import Problem, line_of, load_text
@@ -200,6 +201,8 @@ class ComponentCheck:
     component: str
     expected: Decimal | None
     actual: Decimal
+    title: str = ""
+    """The component's name in the plan (its id in words when it has none)."""
 
     @property
     def passed(self) -> bool:
@@ -236,6 +239,7 @@ class CaseResult:
             "components": [
                 {
                     "component": c.component,
+                    "title": c.title,
                     "expected": None if c.expected is None else str(c.expected),
                     "actual": str(c.actual),
                     "passed": c.passed,
@@ -298,13 +302,14 @@ def run_inputs(
     total = sum(paid.values(), Decimal(0))
     names = [str(c.get("id")) for c in spec.get("components") or [] if isinstance(c, dict)]
     names += [c for c in list(paid) + list(want) if c not in names]
+    titles = spec_component_titles(spec)
     checks = tuple(
-        ComponentCheck(c, want.get(c), paid.get(c, Decimal(0)))
+        ComponentCheck(c, want.get(c), paid.get(c, Decimal(0)), titles.get(c) or component_title(c))
         for c in names
         if c in paid or c in want
     )
     differences = [
-        _difference(name, c.expected, c.actual, currency, f"on component {c.component}")
+        _difference(name, c.expected, c.actual, currency, f"on {c.title}")
         for c in checks
         if c.expected is not None and not c.passed
     ]

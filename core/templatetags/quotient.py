@@ -33,6 +33,16 @@ def address(value: Any) -> str | SafeString:
 
 
 @register.filter
+def who(user: Any) -> str | SafeString:
+    """Name a sign-in as people read it: the user's full name, else her e-mail address
+    (wrapping before its ``@``); nothing (for ``|default``) when there is no user."""
+    if user is None or not getattr(user, "pk", None):
+        return ""
+    name = user.get_full_name().strip() if hasattr(user, "get_full_name") else ""
+    return name or address(getattr(user, "email", "") or "")
+
+
+@register.filter
 def month_name(value: int) -> str:
     """Return the English name of month number ``value`` (1 → January)."""
     import calendar

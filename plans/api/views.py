@@ -368,6 +368,7 @@ CASE_RESULT_EXAMPLE = {
             "components": [
                 {
                     "component": "new_business",
+                    "title": "New business commission",
                     "expected": "8900.00",
                     "actual": "8700.00",
                     "passed": False,
@@ -376,7 +377,7 @@ CASE_RESULT_EXAMPLE = {
             "error": "",
             "differences": [
                 "Case 'AE at 120 %': expected 8,900.00 USD, got 8,700.00 USD (\u2212200.00) "
-                "on component new_business",
+                "on New business commission",
                 "Case 'AE at 120 %': expected 8,900.00 USD, got 8,700.00 USD (\u2212200.00) "
                 "in total",
             ],

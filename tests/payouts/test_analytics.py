@@ -125,9 +125,12 @@ def test_attainment_distribution_per_plan(quarters: Any, org: Any) -> None:
         facts = analytics.facts_load(periods=[quarters.written.q1])
         (row,) = analytics.attainment_rows(facts, period_id=quarters.written.q1.pk)
     assert row.plan == "Sales AE"
-    assert row.values == [Decimal("0.1"), Decimal("0.4"), Decimal("0.85")]
-    assert row.median == Decimal("0.4")
-    assert dict(row.buckets)["< 50 %"] == 2 and dict(row.buckets)["80-100 %"] == 1
+    # a plan's attainment is what it paid over the target incentive on it (the team page's
+    # rule): Wes 800.00 of the AE role's 3,000; Erin 1,238,817.50 of her own 5,000; Mia has no
+    # target on the plan, so her first component's own 10 %
+    assert row.values == [Decimal("0.1"), Decimal("0.26666667"), Decimal("247.7635")]
+    assert row.median == Decimal("0.26666667")
+    assert dict(row.buckets)["< 50 %"] == 2 and dict(row.buckets)["\u2265 120 %"] == 1
 
 
 def test_the_scorecard_counts_shared_goals_and_milestones_per_team(quarters: Any, org: Any) -> None:

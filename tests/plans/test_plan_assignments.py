@@ -258,5 +258,5 @@ def test_the_assign_form_takes_the_last_day_and_the_page_shows_it(plan_a, org, c
         stored = PlanAssignment.objects.get(person=org.erin)
     assert stored.valid_to == date(2026, 4, 1)  # kept as the first day after it
     page = client_alice.get(f"/plans/{plan_a.pk}/").content.decode()
-    assert "<th>Last day</th>" in page and ">2026-03-31</td>" in page and "2026-04-01" not in page
+    assert "<th>Last day</th>" in page and ">31 Mar 2026</td>" in page and "1 Apr 2026" not in page
     assert "Until (exclusive)" not in page and "A team" in page

@@ -110,7 +110,7 @@ def test_a_changed_tier_fails_the_case_with_the_difference_in_words(tenant_a, al
         assert result.actual_total == Decimal("8500.00")
         assert result.differences == (
             f"Case 'AE at 120 %': expected 8,900.00 USD, got 8,500.00 USD ({MINUS}400.00) "
-            "on component new_business",
+            "on New business commission",
             f"Case 'AE at 120 %': expected 8,900.00 USD, got 8,500.00 USD ({MINUS}400.00) in total",
         )
 
