@@ -28,7 +28,7 @@ from hierarchy.access import Access, request_access
 from hierarchy.models import Period
 from hierarchy.periods import tenant_today
 from incentives.models import Credit
-from payouts import disputes
+from payouts import disputes, trace_words
 from payouts.models import Dispute, DisputeQueue, DisputeStatus, DisputeSubject, PayoutLine
 from plans.selectors import component_names
 
@@ -183,11 +183,16 @@ def _subject_context(access: Access, subject: disputes.Subject) -> dict[str, Any
         line: PayoutLine = disputes.subject_line_get(access, subject.line_id)
         out["line"] = line
         out["component"] = _component(line)
+        own = line.person.user_id is not None and line.person.user_id == access.principal.user_id
+        out["why"], rows = trace_words.line_why(
+            line, payee="" if own else trace_words.first_name(line.person.full_name)
+        )
         if subject.trace_step is not None:
             steps = line.trace if isinstance(line.trace, list) else []
             if not 0 <= subject.trace_step < len(steps):
                 raise Http404("Not found")
             out["step"] = steps[subject.trace_step]
+            out["step_row"] = rows[subject.trace_step] if subject.trace_step < len(rows) else None
     elif subject.credit_id is not None:
         credit: Credit = disputes.subject_credit_get(access, subject.credit_id)
         out["credit"] = credit
@@ -273,11 +278,20 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
     may_decide = active and writes and disputes.may_answer(principal, dispute)
     next_period = disputes.next_open_period(dispute) if may_decide else None
     me = org_selectors.person_for_user(user_id=principal.user_id or 0)
+    is_payee = me is not None and me.pk == dispute.person_id
+    why, steps = ("", [])
+    if dispute.line is not None:
+        why, steps = trace_words.line_why(
+            dispute.line,
+            payee="" if is_payee else trace_words.first_name(dispute.person.full_name),
+        )
     return render(
         request,
         "dashboards/disputes/detail.html",
         {
             "d": dispute,
+            "why": why,
+            "steps": steps,
             "component": _component(dispute.line),
             "age": disputes.dispute_age(dispute),
             "credit": credit,
@@ -290,8 +304,8 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
             "may_withdraw": active and writes and disputes.is_asker(principal, dispute),
             "assignable": disputes.assignable_members() if may_decide else [],
             "next_period": next_period,
-            "is_payee": me is not None and me.pk == dispute.person_id,
-            "active_nav": "disputes" if not (me and me.pk == dispute.person_id) else "my_questions",
+            "is_payee": is_payee,
+            "active_nav": "my_questions" if is_payee else "disputes",
         },
     )
 

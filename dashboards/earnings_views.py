@@ -179,19 +179,16 @@ def line_page(request: HttpRequest, line_id: int) -> HttpResponse:
     is_self = drill.person.user_id == request.user.pk
     questions = disputes.disputes_by_line(request_access(request), [drill.line.pk])
     names = component_names(version_ids=[drill.line.plan_version_id])
-    words = trace_words.trace_names(
-        [drill.line.trace_text, *trace_words.trace_texts(drill.line.trace)],
-        version_ids=[drill.line.plan_version_id],
-    ).about("" if is_self else trace_words.first_name(drill.person.full_name))
+    why, steps = trace_words.line_why(
+        drill.line, payee="" if is_self else trace_words.first_name(drill.person.full_name)
+    )
     return render(
         request,
         "dashboards/earnings/line.html",
         {
             "drill": drill,
-            "why": words.words(drill.line.trace_text),
-            "steps": trace_words.step_rows(
-                drill.line.trace, currency=drill.line.currency, names=words
-            ),
+            "why": why,
+            "steps": steps,
             "component": names.get(drill.line.component_id, version_id=drill.line.plan_version_id),
             "counted": counted,
             "is_self": is_self,

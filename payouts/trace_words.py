@@ -305,3 +305,13 @@ def _allocation(text: str) -> str:
         return f"allocation {fmt_pct(Decimal(text))}".replace(" %", "\u00a0%")
     except InvalidOperation:
         return f"allocation {text}"
+
+
+def line_why(line: Any, *, payee: str = "") -> tuple[str, list[StepRow]]:
+    """Return a payout line's "why" and its steps in words, as every page shows them (the line
+    page, a question about it): names and measures looked up, "you" as ``payee`` when someone
+    else reads (empty: the payee herself)."""
+    words = trace_names(
+        [line.trace_text, *trace_texts(line.trace)], version_ids=[line.plan_version_id]
+    ).about(payee)
+    return words.words(line.trace_text), step_rows(line.trace, currency=line.currency, names=words)

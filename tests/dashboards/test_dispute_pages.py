@@ -76,6 +76,9 @@ def test_a_payee_raises_a_question_and_follows_it(client, org, written):
     assert sent.status_code == 302 and sent.url == f"/disputes/{d.pk}/"
     detail = _text(erin.get(sent.url))
     assert "Q-1 · Wrong rate or tier" in detail and "questioned" in detail
+    # the steps read as on the line page: labels and amounts in words, not the engine's keys
+    assert '<span class="badge warn">questioned</span> Amount</td>' in detail
+    assert "4,250.00\u00a0USD" in detail
     assert "I expected the accelerated rate." in detail and 'id="withdraw-form"' in detail
     assert 'id="resolve-form"' not in detail  # the payee does not answer her own question
     mine = _text(erin.get("/disputes/mine/"))

@@ -139,5 +139,6 @@ def test_the_manager_override_pays_on_the_teams_earned_commissions() -> None:
     assert override.actual == Decimal("2980.00")
     assert not got.passed
     assert got.differences[0] == (
-        "Case 'doubled': expected 1,540.00 USD, got 2,980.00 USD (+1,440.00) on Override on the team's commissions"
+        "Case 'doubled': expected 1,540.00 USD, got 2,980.00 USD (+1,440.00) "
+        "on Override on the team's commissions"
     )
