@@ -7,12 +7,14 @@ so the download says exactly what the page and the API say.
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from typing import Any
 
 from core.csvsafe import csv_writer
 from core.pdf import PdfDocument, amount
 from core.templatetags.quotient import last_day, moment_text, span_words
 from core.tenancy import tenant_zone
+from engine.money import quantize
 from payouts.statements import TOTAL_LABELS, TOTALS, statement_named
 
 FINGERPRINT = "Statement fingerprint"
@@ -34,6 +36,12 @@ def _when(iso: str) -> str:
     return moment_text(iso, tenant_zone())
 
 
+def _money(value: Any, currency: str) -> str:
+    """An amount as a spreadsheet cell: the currency's decimals (``4250.00``, half up as the
+    page rounds it), no thousands separators, the stored 4 places never shown."""
+    return f"{quantize(Decimal(str(value)), currency)}"
+
+
 def filename(content: dict[str, Any], ext: str) -> str:
     """Return the download's file name: statement-<employee id>-<period label>.<ext>."""
     label = "".join(c if c.isalnum() else "-" for c in content["period"]["label"]).strip("-")
@@ -53,7 +61,14 @@ def statement_csv(content: dict[str, Any]) -> str:
     w.writerow(["period", period["label"], period["start"], last_day(period["end"])])
     w.writerow(["status", content["status"], STATUS_WORDS.get(content["status"], "")])
     run = content.get("run") or {}
-    w.writerow(["run", run.get("number", ""), run.get("id", "")])
+    finished = run.get("finished_at")
+    w.writerow(
+        [
+            "calculated",
+            _when(finished) if finished else "",
+            f"Reference run {run['number']}" if run.get("number") else "",
+        ]
+    )
     w.writerow(["currency", content["currency"]])
     frozen = content.get("frozen")
     if frozen:
@@ -67,7 +82,7 @@ def statement_csv(content: dict[str, Any]) -> str:
                 line["plan"],
                 line["component_name"],
                 line["kind"],
-                line["amount"],
+                _money(line["amount"], line["currency"]),
                 line["currency"],
                 line["attainment"] or "",
                 line["trace_text"],
@@ -80,7 +95,7 @@ def statement_csv(content: dict[str, Any]) -> str:
                 "",
                 entry["component_name"],
                 entry["kind"],
-                entry["amount"],
+                _money(entry["amount"], entry["currency"]),
                 entry["currency"],
                 "",
                 entry["memo"],
@@ -93,7 +108,7 @@ def statement_csv(content: dict[str, Any]) -> str:
                 "",
                 "",
                 key,
-                content["totals"][key],
+                _money(content["totals"][key], content["currency"]),
                 content["currency"],
                 "",
                 TOTAL_LABELS[key],

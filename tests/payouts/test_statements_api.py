@@ -56,6 +56,10 @@ def test_statements_api_reads_what_the_statement_says_and_hides_it_from_other_te
     # the component as the page names it (its plan's name, else its id in words), not its id
     rows = [r.split(",") for r in csv.content.decode().splitlines() if r.startswith("line,")]
     assert rows and {r[2] for r in rows} >= {"Commission"}
+    # amounts to the currency's decimals, as the page shows them; the run by its reference
+    assert any(r[4] == "4250.00" for r in rows)
+    assert all(len(r[4].partition(".")[2]) == 2 for r in rows)
+    assert f"Reference run {written.run.number}" in csv.content.decode()
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     text = pdf_text(pdf.content)
     assert "Erin East (E3)" in text and "Page 1 of" in text and org.tenant.name in text
