@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from engine.spec import component_title, spec_component_titles
 from plans.preview import CHARTED, CURVE_TARGET_INCENTIVE, STEP, payout_curve
 
 MAX_MEASURES = 4
@@ -90,15 +91,16 @@ def plan_health(spec: dict[str, Any], *, mixes: Sequence[tuple[Decimal, Decimal]
     it, for the pay mix (both in the same currency)."""
     measures = _measures(spec)
     components = [c for c in spec.get("components") or [] if isinstance(c, dict)]
+    titles = spec_component_titles(spec)
     at_100 = at_120 = shared = Decimal(0)
     not_costed: list[str] = []
     flat: list[str] = []
     for comp in components:
-        cid = str(comp.get("id"))
+        cid = titles.get(str(comp.get("id"))) or component_title(str(comp.get("id")))
         if comp.get("type") not in CHARTED:
             not_costed.append(cid)
             continue
-        curve = payout_curve(spec, cid)
+        curve = payout_curve(spec, str(comp.get("id")))
         if curve is None or curve.error or not curve.payout:
             not_costed.append(cid)
             continue
@@ -127,7 +129,7 @@ def plan_health(spec: dict[str, Any], *, mixes: Sequence[tuple[Decimal, Decimal]
             f"most 20-30 %)."
         )
     warnings.extend(
-        f"Component {cid!r} pays no more at 120 % than at 100 %: a cap below the stretch point."
+        f"{cid} pays no more at 120 % than at 100 %: a cap below the stretch point."
         for cid in flat
     )
     if mix is not None and mix < MIN_AT_RISK:
