@@ -129,8 +129,7 @@ def plan_health(spec: dict[str, Any], *, mixes: Sequence[tuple[Decimal, Decimal]
             f"most 20-30 %)."
         )
     warnings.extend(
-        f"{cid} pays no more at 120 % than at 100 %: a cap below the stretch point."
-        for cid in flat
+        f"{cid} pays no more at 120 % than at 100 %: a cap below the stretch point." for cid in flat
     )
     if mix is not None and mix < MIN_AT_RISK:
         warnings.append(

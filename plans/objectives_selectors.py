@@ -22,6 +22,7 @@ from hierarchy import org_selectors
 from hierarchy.access import Access
 from hierarchy.models import Period, Person
 from plans.models import Objective, ObjectiveScore, ObjectiveStatus, Plan
+from plans.selectors import component_names
 
 ID_MAX = 2**63 - 1
 READERS = ("plans.view", "plans.view.team", "plans.view.self")
@@ -179,6 +180,8 @@ class Group:
     weight: Decimal = Decimal(0)
     score: Decimal = Decimal(0)  # sum(weight x signed-off completion) / 100, in %
     signed_off: int = 0
+    entered: Decimal = Decimal(0)  # the same over every completion entered, signed off or not
+    waiting: int = 0  # completions entered, not signed off yet
 
     @property
     def weights_ok(self) -> bool:
@@ -208,18 +211,28 @@ class PersonObjectives:
 
 
 def _groups(objectives: Iterable[Objective]) -> list[Group]:
+    objectives = list(objectives)
+    names = component_names(plan_ids=[o.plan_id for o in objectives])
     groups: dict[tuple[int | None, str], Group] = {}
     for o in objectives:
         key = (o.plan_id, o.component)
         if key not in groups:
-            label = f"{o.plan.name} · {o.component}" if o.plan is not None else "Ad hoc"
+            label = (
+                f"{o.plan.name} · {names.get(o.component, plan_id=o.plan_id)}"
+                if o.plan is not None
+                else "Ad hoc"
+            )
             groups[key] = Group(label=label, objectives=[])
         g = groups[key]
         g.objectives.append(o)
         g.weight += o.weight
+        if o.completion is not None:
+            g.entered += o.weight * o.completion / HUNDRED
         if o.status == ObjectiveStatus.SIGNED_OFF and o.completion is not None:
             g.score += o.weight * o.completion / HUNDRED
             g.signed_off += 1
+        elif o.completion is not None:
+            g.waiting += 1
     return sorted(groups.values(), key=lambda g: (g.label == "Ad hoc", g.label))
 
 

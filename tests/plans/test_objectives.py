@@ -221,6 +221,18 @@ def test_the_team_page_groups_and_progress(w):
     [group] = erin.groups
     assert group.weights_ok and group.score == Decimal("60")
     assert not rows[w.org.sam.pk].writable  # Sam's own row
+    # B's completion entered, not signed off: the run still pays 60 %, the page says 80 % waits
+    b = next(o for o in group.objectives if o.title == "B")
+    svc.objective_submit(access=w.access(), objective_id=b.pk, completion="50")
+    erin = next(
+        r
+        for r in sel.team_objectives(access=w.access(w.manager), period=w.period)
+        if r.person.pk == w.org.erin.pk
+    )
+    [group] = erin.groups
+    assert (group.score, group.entered, group.waiting) == (Decimal("60"), Decimal("80"), 1)
+    # the group is named by the plan's component name, never its id
+    assert group.label == "Objectives plan · Objectives"  # not "· mbo"
 
 
 def test_only_the_person_comments_on_their_objective(w):
