@@ -185,8 +185,13 @@ class PlanAssignment(EffectiveDated):
 
     @property
     def holder_label(self) -> str:
-        holder = self.person or self.role or self.node
-        return f"{self.holder_kind} {holder}"
+        """The holder as a sentence names it: "Erin East", "job role Account Executive",
+        "team Sales West"."""
+        if self.person_id is not None:
+            return str(self.person)
+        if self.role_id is not None:
+            return f"job role {self.role}"
+        return f"team {self.node}"
 
 
 class Quota(EffectiveDated):
@@ -249,8 +254,8 @@ class Quota(EffectiveDated):
 
     @property
     def holder_label(self) -> str:
-        holder = self.person if self.person_id is not None else self.node
-        return f"{self.holder_kind} {holder}"
+        """The holder as a sentence names it: "Erin East", "team Sales West"."""
+        return str(self.person) if self.person_id is not None else f"team {self.node}"
 
 
 class PlanAssignmentVersion(Bitemporal):

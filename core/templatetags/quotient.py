@@ -32,6 +32,16 @@ def address(value: Any) -> str | SafeString:
     return format_html("{}<wbr>@{}", local, domain)
 
 
+HOLDER_WORDS = {"person": "Person", "role": "Job role", "node": "Team"}
+
+
+@register.filter
+def holder_word(kind: str) -> str:
+    """Name who holds a plan or a quota: ``person`` → Person, ``role`` → Job role, ``node``
+    → Team."""
+    return HOLDER_WORDS.get(kind, key_words(kind))
+
+
 @register.filter
 def who(user: Any) -> str | SafeString:
     """Name a sign-in as people read it: the user's full name, else her e-mail address
