@@ -290,7 +290,9 @@ STORAGES = {
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL is not None and urlsplit(REDIS_URL).scheme not in {"redis", "rediss"}:
     raise _bad("REDIS_URL", "must start with redis:// or rediss://")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Without Redis (the demo), tasks run in the process; the memory broker names its host so kombu
+# does not warn "No hostname was supplied" on every command.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 # No broker configured: run tasks eagerly, in-process (the demo).
 CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None
@@ -431,4 +433,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # tasks run in the process (no Redis: the demo): one "succeeded" line per task is noise
+    "loggers": {"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {},
 }

@@ -28,7 +28,7 @@ SECURE_SSL_REDIRECT = False  # the test client speaks plain http
 SECURE_HSTS_SECONDS = 0
 # Tests run tasks in-process unless marked `needs_worker`, which switch to the real worker.
 CELERY_TASK_ALWAYS_EAGER = True
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
