@@ -90,9 +90,9 @@ def test_a_comp_admin_builds_publishes_and_assigns_a_plan(page):
     page.fill("#id_valid_from", start)
     page.click("#assign-form button[type=submit]")
     page.wait_for_selector("#assignment-table")
-    assert "Assigned to node" in page.inner_text(".alert.success")
+    assert "Assigned to team " in page.inner_text(".alert.success")
     row = page.inner_text("#assignment-table")
-    assert "node" in row and "6,000.00 USD" in row.replace("\u00a0", " ")
+    assert "Team " in row and "6,000.00 USD" in row.replace("\u00a0", " ")
     shot(page, "plan-assigned-to-a-node")
 
 
