@@ -20,7 +20,9 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, NotFoundError
 from core.permissions import Principal, request_principal
+from core.tenancy import get_current_tenant
 from hierarchy.models import HierarchyKind, Node
+from hierarchy.periods import tenant_today
 from payouts import approvals
 from payouts.approval_routes import BUILTIN_NAME, active_steps, request_steps
 from payouts.models import ApprovalStatus, ApproverKind
@@ -102,6 +104,8 @@ def approval_detail(request: HttpRequest, request_id: int) -> HttpResponse:
             "item": item,
             "timeline": approvals.request_timeline(item),
             "step_count": len(request_steps(item)),
+            # the period's last day is still to come: the last step approves it early
+            "still_running": tenant_today(get_current_tenant()) < item.period.end,
             "may_decide": item.pk in waiting_ids,
             "may_withdraw": item.status == ApprovalStatus.PENDING and may_submit(principal),
         },
@@ -126,7 +130,10 @@ def approval_decide(request: HttpRequest, request_id: int, decision: str) -> Htt
     comment = request.POST.get("comment", "")
     calls: dict[str, Callable[[], Any]] = {
         "approve": lambda: approvals.approval_approve(
-            request_id=item.pk, principal=principal, comment=comment
+            request_id=item.pk,
+            principal=principal,
+            comment=comment,
+            early=request.POST.get("early") == "1",
         ),
         "reject": lambda: approvals.approval_reject(
             request_id=item.pk, principal=principal, comment=comment

@@ -101,6 +101,7 @@ def _overview_context(request: HttpRequest, person: Any, *, is_self: bool) -> di
         "credits": credits,
         "credits_total": credits_total,
         "no_run": statements.NO_RUN,
+        "final": final,
         "sees_transactions": request_principal(request).has("transactions.view"),
         "overview": overview,
         "st": statements.statement_named(overview.statement, payee=payee)

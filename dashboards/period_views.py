@@ -197,7 +197,10 @@ def period_transition(request: HttpRequest, period_id: int, action: str) -> Http
             period_id=period.pk, principal=principal
         ),
         "approve": lambda: lifecycle.period_approve(
-            period_id=period.pk, run_id=_int(request.POST.get("run")), principal=principal
+            period_id=period.pk,
+            run_id=_int(request.POST.get("run")),
+            principal=principal,
+            early=request.POST.get("early") == "1",
         ),
         "reopen": lambda: lifecycle.period_reopen(
             period_id=period.pk, principal=principal, reason=request.POST.get("reason", "")

@@ -319,10 +319,10 @@ def _request_after(request: ApprovalRequest, **extra: Any) -> dict[str, Any]:
 
 @transaction.atomic
 def approval_approve(
-    *, request_id: int, principal: Principal, comment: str = ""
+    *, request_id: int, principal: Principal, comment: str = "", early: bool = False
 ) -> ApprovalRequest:
     """Approve the request's current step; complete, the request moves on (the last step
-    approves the period through ``period_approve``)."""
+    approves the period through ``period_approve``, ``early`` passed on)."""
     request = _locked(request_id)
     step = request.current_step
     assert step is not None  # _locked checked it
@@ -343,6 +343,7 @@ def approval_approve(
                 run_id=request.run_id,
                 principal=principal,
                 comment=comment,
+                early=early,
             )
             request.refresh_from_db()
             return request

@@ -24,7 +24,8 @@ API call cannot walk a period to *closed* with nothing calculated.
 - :func:`period_close` — *approved* → *closed*, setting the data lock: incoming data dated in the
   period is refused from ``data_lock_date`` on (``incentives/ingest.py``). A period whose last
   day is still to come closes only when the caller says so (``early``): one click must not lock
-  the rest of a quarter's deals out.
+  the rest of a quarter's deals out. Approving such a period (its statements final on the deals
+  so far) is said the same way.
 
 Guard failures are :class:`GuardError` (HTTP 409) whose ``code`` and ``details.guard`` name the
 guard; a role that may not do the step gets 403 ``details.guard = "role"``.
@@ -72,6 +73,10 @@ LOCK_BEFORE_START = "The data lock date cannot be before the period starts."
 STILL_RUNNING = (
     "The period runs through {last_day}: closing it now refuses the deals still to come in it. "
     "Close it after that day, or say that it closes early."
+)
+APPROVE_RUNNING = (
+    "The period runs through {last_day}: approving it now makes its statements final on the "
+    "deals so far. Approve it after that day, or say that it is approved early."
 )
 
 
@@ -194,9 +199,21 @@ class ApprovalOutcome:
     statements_frozen: Any
 
 
+def _not_running(period: Period, *, early: bool, message: str) -> None:
+    """Refuse a step that makes a period final before its last day has passed, unless the
+    caller says ``early`` (409, guard ``period_not_ended``, ``details.last_day``)."""
+    last_day = period.end - dt.timedelta(days=1)
+    if tenant_today(get_current_tenant()) <= last_day and not early:
+        raise GuardError(
+            message.format(last_day=f"{last_day:%-d %b %Y}"),
+            guard="period_not_ended",
+            last_day=last_day.isoformat(),
+        )
+
+
 @transaction.atomic
 def period_approve(
-    *, period_id: int, run_id: int, principal: Principal, comment: str = ""
+    *, period_id: int, run_id: int, principal: Principal, comment: str = "", early: bool = False
 ) -> ApprovalOutcome:
     """Approve an *in review* period with one of its succeeded full runs.
 
@@ -205,12 +222,14 @@ def period_approve(
     the period's statements. This is the last step of the period's approval route: while an
     earlier step waits it is refused (``approval_route``), the run must be the one the route
     reviewed (``approval_run``), and finance's decision (with ``comment``) is recorded. One
-    audit event names the run, the entries written and the route's last decision.
+    audit event names the run, the entries written and the route's last decision. Before the
+    period's last day has passed it is refused (``period_not_ended``) unless ``early``.
     """
     period = _locked_period(period_id)
     if not may_approve(principal):
         raise _role(ROLE_APPROVE)
     _want(period, "approving", PeriodStatus.IN_REVIEW)
+    _not_running(period, early=early, message=APPROVE_RUNNING)
     run = CalculationRun.objects.filter(pk=run_id, period_id=period.pk).first()
     if run is None:
         raise NotFoundError(RUN_NOT_FOUND, code="run_not_found", details={"guard": "run"})
@@ -322,15 +341,8 @@ def period_close(
     if not may_approve(principal):
         raise _role(ROLE_APPROVE)
     _want(period, "closing", PeriodStatus.APPROVED)
-    today = tenant_today(get_current_tenant())
-    last_day = period.end - dt.timedelta(days=1)
-    if today <= last_day and not early:
-        raise GuardError(
-            STILL_RUNNING.format(last_day=f"{last_day:%-d %b %Y}"),
-            guard="period_not_ended",
-            last_day=last_day.isoformat(),
-        )
-    lock = data_lock_date or today
+    _not_running(period, early=early, message=STILL_RUNNING)
+    lock = data_lock_date or tenant_today(get_current_tenant())
     if lock < period.start:
         raise GuardError(LOCK_BEFORE_START, guard="data_lock_date", start=period.start.isoformat())
     return _move(period, PeriodStatus.CLOSED, action="period.close", data_lock_date=lock)

@@ -258,9 +258,14 @@ def earnings_cards(
     *, person: Person, period: Period, run: CalculationRun | None, project: bool = True
 ) -> list[Card]:
     """Return the person's component cards for the period from ``run`` (the statement's run,
-    chosen by the caller through the access policy), with projections when ``project``."""
+    chosen by the caller through the access policy), with projections when ``project`` and
+    the period's statements can still change (an approved or closed period is not projected:
+    its figures are final)."""
+    from payouts import statements
+
     if run is None:
         return []
+    project = project and not statements.is_closed(period)
     lines = _run_lines(run, [person.pk])
     if not lines:
         return []

@@ -192,6 +192,12 @@ class RouteInput(serializers.Serializer):  # type: ignore[type-arg]
 
 class DecisionInput(serializers.Serializer):  # type: ignore[type-arg]
     comment = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    early = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="The last step, before the period's last day has passed: approve it early "
+        "(refused with 409 `period_not_ended` otherwise)",
+    )
 
 
 class RejectInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -296,7 +302,10 @@ class ApprovalApproveView(TenantAPIView):
         principal = _decider(request, request_id)
         data = _valid(DecisionInput, request)
         item = approvals.approval_approve(
-            request_id=request_id, principal=principal, comment=data.get("comment", "")
+            request_id=request_id,
+            principal=principal,
+            comment=data.get("comment", ""),
+            early=data.get("early", False),
         )
         return Response(RequestDetailSerializer(item).data)
 

@@ -602,6 +602,12 @@ class PeriodApproveView(TenantAPIView):
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         run = serializers.IntegerField(help_text="The succeeded full run of the period to pay")
+        early = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Approve before the period's last day has passed (refused with 409 "
+            "`period_not_ended` otherwise)",
+        )
 
     @extend_schema(
         tags=LIFECYCLE,
@@ -616,7 +622,10 @@ class PeriodApproveView(TenantAPIView):
         _period_exists(period_id)
         data = _valid(self.InputSerializer, request)
         outcome = lifecycle.period_approve(
-            period_id=period_id, run_id=data["run"], principal=_principal(request)
+            period_id=period_id,
+            run_id=data["run"],
+            principal=_principal(request),
+            early=data["early"],
         )
         return Response(PeriodSerializer(outcome.period).data)
 

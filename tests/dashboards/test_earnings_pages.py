@@ -442,3 +442,10 @@ def test_her_manager_reads_her_name_where_she_reads_you(client, org, written):
     # she herself: "you"
     own = _text(_as(Client(), written.users["erin"]).get(f"/earnings/lines/{line.pk}/"))
     assert said in own
+
+
+def test_a_final_period_says_where_it_ended_and_projects_nothing(client, org, written):
+    approve(org.tenant, written.q1, written.run)
+    page = _text(_as(client, written.users["erin"]).get(f"/earnings/?period={written.q1.pk}"))
+    assert "Where FY2026 Q1 ended" in page and "Progress and next steps" not in page
+    assert "Projected at" not in page and "Nudge settings" not in page

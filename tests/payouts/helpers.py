@@ -95,8 +95,11 @@ def succeeded_run(
     return run
 
 
-def walk_to(p: Period, status: str, c: Cast, plan: Any, lines: Any = ()) -> CalculationRun:
-    """Walk ``p`` through the services to ``status``; return the run it was calculated with."""
+def walk_to(
+    p: Period, status: str, c: Cast, plan: Any, lines: Any = (), *, early: bool = False
+) -> CalculationRun:
+    """Walk ``p`` through the services to ``status``; return the run it was calculated with
+    (``early``: approve a period whose last day is still to come)."""
     run = succeeded_run(p, plan, list(lines))
     lifecycle.run_succeeded(run)
     if status == PeriodStatus.CALCULATED:
@@ -105,7 +108,7 @@ def walk_to(p: Period, status: str, c: Cast, plan: Any, lines: Any = ()) -> Calc
     if status == PeriodStatus.IN_REVIEW:
         return run
     review_steps(p)
-    lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=c.finance)
+    lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=c.finance, early=early)
     if status == PeriodStatus.APPROVED:
         return run
     lifecycle.period_close(period_id=p.pk, principal=c.finance, data_lock_date=p.end)

@@ -13,7 +13,7 @@ from core.tenancy import tenant_scope
 from hierarchy.models import PeriodStatus
 from payouts import ledger
 from payouts.models import Adjustment, LedgerEntry
-from tests.payouts.helpers import cast, period, succeeded_run, walk_to
+from tests.payouts.helpers import cast, period, review_steps, succeeded_run, walk_to
 from tests.tenancy import assert_cross_tenant_detail, assert_list_omits
 
 
@@ -233,7 +233,9 @@ def test_holds_and_clawbacks_api(world: Any, client_charlie: Any) -> None:
         assert ledger.entry_list(period_id=feb.pk).count() == 1
 
 
-def test_closing_a_period_before_its_last_day_needs_early(org: Any, plan_a: Any) -> None:
+def test_approving_or_closing_a_period_before_its_last_day_needs_early(
+    org: Any, plan_a: Any
+) -> None:
     import datetime as dt
 
     from hierarchy.periods import tenant_today
@@ -242,9 +244,15 @@ def test_closing_a_period_before_its_last_day_needs_early(org: Any, plan_a: Any)
         c = cast(org.tenant)
         today = tenant_today(org.tenant)
         running = period("Running", start=today.replace(day=1), end=today + dt.timedelta(days=9))
-        walk_to(running, PeriodStatus.APPROVED, c, plan_a)
+        run = walk_to(running, PeriodStatus.IN_REVIEW, c, plan_a)
+        review_steps(running)
     fin = _client(c.users["finance"])
     base = f"/api/v1/periods/{running.pk}/"
+    # approving is refused the same way, then said early
+    not_yet = _post(fin, base + "approve/", {"run": run.pk})
+    assert not_yet.status_code == 409
+    assert not_yet.json()["error"]["code"] == "period_not_ended"
+    assert _post(fin, base + "approve/", {"run": run.pk, "early": True}).status_code == 200
     refused = _post(fin, base + "close/")
     assert refused.status_code == 409
     error = refused.json()["error"]

@@ -151,13 +151,23 @@ def test_reopen_reverses_the_entries_and_a_second_approval_enters_them_again(wor
     assert PeriodApproval.objects.filter(period=p, reopened_at__isnull=True).count() == 1
 
 
-def test_a_period_still_running_closes_only_when_finance_says_early(org: Any, plan_a: Any) -> None:
+def test_a_period_still_running_is_approved_and_closed_only_when_finance_says_early(
+    org: Any, plan_a: Any
+) -> None:
     # given an approved period whose last day is still to come (it runs for another month)
     with tenant_scope(org.tenant):
         today = tenant_today(org.tenant)
         p = period("Running", start=today.replace(day=1), end=today + dt.timedelta(days=31))
         c = cast(org.tenant)
-        walk_to(p, PeriodStatus.APPROVED, c, plan_a)
+        run = walk_to(p, PeriodStatus.IN_REVIEW, c, plan_a)
+        review_steps(p)
+        # approving it as if it had ended: refused, the last day named
+        with pytest.raises(ConflictError) as refused:
+            lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=c.finance)
+        assert refused.value.details["guard"] == "period_not_ended"
+        assert "makes its statements final on the deals so far" in refused.value.message
+        assert _status(p) == PeriodStatus.IN_REVIEW
+        lifecycle.period_approve(period_id=p.pk, run_id=run.pk, principal=c.finance, early=True)
         # when finance closes it with one click: refused, the last day named, nothing moved
         with pytest.raises(ConflictError) as caught:
             lifecycle.period_close(period_id=p.pk, principal=c.finance)

@@ -165,9 +165,11 @@ def test_the_checklist_counts_people_waiting_and_names_the_last_day(world: Any) 
     assert "1 Jan 2026 \u2013 31 Mar 2026" in listed and "1 Apr 2026" not in listed
 
 
-def test_a_period_still_running_is_closed_early_only_on_purpose(org: Any, plan_a: Any) -> None:
+def test_a_period_still_running_is_approved_and_closed_early_only_on_purpose(
+    org: Any, plan_a: Any
+) -> None:
     from hierarchy.periods import tenant_today
-    from tests.payouts.helpers import walk_to
+    from tests.payouts.helpers import review_steps, walk_to
 
     with tenant_scope(org.tenant):
         c = cast(org.tenant)
@@ -175,8 +177,21 @@ def test_a_period_still_running_is_closed_early_only_on_purpose(org: Any, plan_a
         running = period(
             "This month", start=today.replace(day=1), end=today + dt.timedelta(days=20)
         )
-        walk_to(running, PeriodStatus.APPROVED, c, plan_a)
+        run = walk_to(running, PeriodStatus.IN_REVIEW, c, plan_a)
+        review_steps(running)
     fin = _client(c.users["finance"])
+    # in review: no one-click approve; the page warns and asks for a tick
+    listed = fin.get("/periods/close/?kind=monthly").content.decode()
+    assert "approve early…" in listed and f"Approve run {run.number}<" not in listed
+    detail = fin.get(f"/periods/{running.pk}/close/").content.decode()
+    assert 'id="approve-early-note"' in detail and 'id="approve-early-form"' in detail
+    url = f"/periods/{running.pk}/close/approve/"
+    refused = fin.post(url, {"run": run.pk}, follow=True).content.decode()
+    assert "approved early" in refused
+    fin.post(url, {"run": run.pk, "early": "1"})
+    with tenant_scope(org.tenant):
+        running.refresh_from_db()
+        assert running.status == PeriodStatus.APPROVED
     # the list offers no one-click close, the page says how long the period runs
     listed = fin.get("/periods/close/?kind=monthly").content.decode()
     assert "close early…" in listed and "Close and lock" not in listed
