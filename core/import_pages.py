@@ -192,7 +192,8 @@ class ImportSummary:
         if self.dry_run:
             if errors:
                 return (
-                    f"Dry run: {errors:,} of {rows} have errors. Nothing was written; fix them "
+                    f"Dry run: {errors:,} of {rows} {_have(errors)} errors. Nothing was written; "
+                    "fix them "
                     "and check the file again."
                 )
             every = "the row is" if self.rows == 1 else f"all {rows} are"
@@ -204,7 +205,8 @@ class ImportSummary:
             return "The import failed, so nothing was written."
         if not self.committed:
             return (
-                f"{errors:,} of {rows} have errors, so nothing was imported (all or nothing). "
+                f"{errors:,} of {rows} {_have(errors)} errors, so nothing was imported (all or "
+                "nothing). "
                 "Fix them and upload the file again, or import in partial mode."
             )
         if errors:
@@ -218,6 +220,11 @@ class ImportSummary:
     @property
     def mode_label(self) -> str:
         return dict(MODES)[PARTIAL if self.partial else ALL_OR_NOTHING]
+
+
+def _have(count: int) -> str:
+    """"1 of 4 rows has errors", "2 of 4 rows have errors"."""
+    return "has" if count == 1 else "have"
 
 
 def _n(count: int, noun: str) -> str:

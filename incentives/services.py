@@ -635,7 +635,8 @@ def _message(batch: IngestBatch, outcome: imports.Outcome) -> str:
         return f"Dry run: {good}; {outcome.error_rows} rows with errors. Nothing was written."
     if batch.status == IngestStatus.FAILED:
         return (
-            f"{outcome.error_rows} of {c['rows']} rows have errors; nothing was committed "
+            f"{outcome.error_rows} of {c['rows']} rows "
+            f"{'has' if outcome.error_rows == 1 else 'have'} errors; nothing was committed "
             "(all-or-nothing). Fix them, or import in partial mode."
             if batch.reason == Reason.ROW_ERRORS
             else f"None of the {c['rows']} rows could be committed; see the errors."

@@ -486,7 +486,7 @@ def render(
                     plans.get(x.plan_id, "") if x.plan_id else "",
                     x.component_id,
                     x.kind,
-                    x.amount,
+                    _exact(x.amount, x.currency),
                     x.currency,
                     x.entry_id,
                     x.line_id or "",
@@ -549,7 +549,17 @@ def _gl_rows(lines: Sequence[ExportedLine], labels: dict[int, str]) -> list[tupl
         row = sums.setdefault(key, [Decimal(0), 0])
         row[0] += x.amount
         row[1] += 1
-    return [(*key, amount, count) for key, (amount, count) in sorted(sums.items())]
+    # a journal posts in the currency's minor unit: each cost centre's sum rounded once, half up
+    return [
+        (*key, quantize(amount, key[2]), count) for key, (amount, count) in sorted(sums.items())
+    ]
+
+
+def _exact(amount: Decimal, currency: str) -> Decimal:
+    """An entry's amount as a file shows it: the currency's decimals (``78038.69``) when that
+    is exact, else every stored place (a sub-cent share is never rounded away in the lines)."""
+    shown = quantize(amount, currency)
+    return shown if shown == amount else amount
 
 
 def _text(value: Any) -> Any:

@@ -177,7 +177,8 @@ class AssignForm(forms.Form):
         fields: Any = self.fields
         versions = list(published.order_by("-number"))
         fields["version"].choices = [
-            (v.pk, f"Version {v.number} (from {v.valid_from})") for v in versions
+            (v.pk, f"Version {v.number} (from {v.valid_from.day} {v.valid_from:%b %Y})")
+            for v in versions
         ]
         if versions:
             # "From" starts where the newest published version does (an assignment before it

@@ -143,8 +143,8 @@ def test_the_files_are_the_same_bytes_every_time_and_formula_cells_are_neutralis
         assert sum(Decimal(r["amount"]) for r in doc["rows"]) == Decimal("1250.50")
         gl = _rows(exports.export_batch_file(batch_id=batch.pk, content="gl", format="csv").data)
         assert gl[1:] == [
-            ["'=HYPERLINK(1)", "Jan 2026", "USD", "250.5000", "2"],
-            ["CC-EAST", "Jan 2026", "USD", "1000.0000", "2"],
+            ["'=HYPERLINK(1)", "Jan 2026", "USD", "250.50", "2"],  # to the cent, as journals post
+            ["CC-EAST", "Jan 2026", "USD", "1000.00", "2"],
         ]
 
 
