@@ -223,7 +223,7 @@ class ImportSummary:
 
 
 def _have(count: int) -> str:
-    """"1 of 4 rows has errors", "2 of 4 rows have errors"."""
+    """ "1 of 4 rows has errors", "2 of 4 rows have errors"."""
     return "has" if count == 1 else "have"
 
 

@@ -181,7 +181,7 @@ def run_compare(request: HttpRequest, run_id: int, other_id: int) -> HttpRespons
     return render(
         request,
         "dashboards/runs/run_compare.html",
-        {"active_nav": "runs", "c": comparison, "people": people},
+        {"active_nav": "runs", "c": comparison, "people": people, "came_from": run_id},
     )
 
 

@@ -1493,7 +1493,21 @@ class PersonChange:
             b, a = self.before.get(cur, Decimal(0)), self.after.get(cur, Decimal(0))
             if b != a:
                 parts.append(amount_change(b, a, cur))
-        return f"{self.name}: " + ("; ".join(parts) if parts else "same total, lines moved")
+        if not parts:
+            added = sum(1 for line in self.lines if line.before is None)
+            gone = sum(1 for line in self.lines if line.after is None)
+            changed = len(self.lines) - added - gone
+            moved = [
+                f"{n} {one if n == 1 else many}"
+                for n, one, many in (
+                    (added, "new line", "new lines"),
+                    (gone, "line gone", "lines gone"),
+                    (changed, "line changed", "lines changed"),
+                )
+                if n
+            ]
+            parts = ["same total: " + ", ".join(moved)]
+        return f"{self.name}: " + "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -1506,12 +1520,16 @@ class Comparison:
 
 
 def run_compare(*, run_id: int, other_id: int) -> Comparison:
-    """Return how ``other`` differs from ``run``, person by person and line by line."""
+    """Return how the later of the two runs differs from the earlier, person by person and
+    line by line (whichever order they are asked in: a change reads from before to after)."""
     run, other = _run_get(run_id), _run_get(other_id)
     if run.period_id != other.period_id:
         raise RunError(MSG_OTHER_PERIOD.format(a=run.number, b=other.number))
+    if other.number < run.number:
+        run, other = other, run
 
     version_of: dict[tuple[str, str], int] = {}  # (plan code, component): the newer run's
+    plan_names: dict[str, str] = {}  # plan code -> its name (what the page says)
 
     def lines(r: CalculationRun) -> dict[int, dict[tuple[Any, ...], Decimal]]:
         out: dict[int, dict[tuple[Any, ...], Decimal]] = defaultdict(dict)
@@ -1525,6 +1543,7 @@ def run_compare(*, run_id: int, other_id: int) -> Comparison:
             cur,
             amount,
             version,
+            plan_name,
         ) in PayoutLine.objects.filter(run=r).values_list(
             "person_id",
             "plan__code",
@@ -1535,9 +1554,11 @@ def run_compare(*, run_id: int, other_id: int) -> Comparison:
             "currency",
             "amount",
             "plan_version_id",
+            "plan__name",
         ):
             out[person][(code, comp, seg, kind, ordinal, cur)] = amount
             version_of[(code, comp)] = version
+            plan_names[code] = plan_name
         return out
 
     before, after = lines(run), lines(other)
@@ -1553,7 +1574,7 @@ def run_compare(*, run_id: int, other_id: int) -> Comparison:
             continue
         changes = [
             LineChange(
-                plan=key[0],
+                plan=plan_names.get(key[0], key[0]),
                 component_id=key[1],
                 segment=key[2],
                 kind=key[3],

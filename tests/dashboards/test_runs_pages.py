@@ -117,6 +117,13 @@ def test_two_runs_compare_in_words(client_alice, sales, django_capture_on_commit
     assert picked["Location"] == f"/runs/{one.pk}/compare/{two.pk}/"
     html = client_alice.get(picked["Location"]).content.decode()
     assert "Seller 00002" in html and "rose from" in html and "3 unchanged" in html
+    # asked from the later run, the change still reads from before to after, plans by name
+    back = client_alice.get(f"/runs/{two.pk}/compare/{one.pk}/").content.decode()
+    assert f"Run {one.number} → run {two.number}" in back and "rose from" in back
+    assert f'href="/runs/{two.pk}/">← Run {two.number}' in back
+    with tenant_scope(sales.period.tenant):
+        plan = PayoutLine.objects.filter(run=two).select_related("plan").first().plan
+    assert f"{plan.name} · " in back and f">{plan.code} · " not in back
     same = client_alice.get(f"/runs/{one.pk}/compare/{one.pk}/").content.decode()
     assert "same result hash" in same and "Nothing changed" in same
 

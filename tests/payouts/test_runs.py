@@ -351,3 +351,15 @@ def test_a_run_chunks_by_credits_and_pays_as_chunks_by_people(sales):
     assert [p for g in groups for p in g] == people
     whole = _start(sales.period.pk, chunk_size=100)
     assert one.result_hash == whole.result_hash and one.totals == whole.totals
+
+
+def test_a_person_whose_total_stays_says_which_lines_moved() -> None:
+    from decimal import Decimal
+
+    new = runs.LineChange("SDR", "per_meeting", 0, "earned", "USD", None, Decimal(0), "Per meeting")
+    gone = runs.LineChange("AE", "spiff", 0, "earned", "USD", Decimal(0), None, "Spiff")
+    change = runs.PersonChange(
+        1, "Dana Smith", {"USD": Decimal(0)}, {"USD": Decimal(0)}, [new, gone]
+    )
+    assert change.words == "Dana Smith: same total: 1 new line, 1 line gone"
+    assert new.words == "New line: Per meeting (earned) on SDR pays 0.00 USD."
