@@ -279,7 +279,8 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
     next_period = disputes.next_open_period(dispute) if may_decide else None
     me = org_selectors.person_for_user(user_id=principal.user_id or 0)
     is_payee = me is not None and me.pk == dispute.person_id
-    why, steps = ("", [])
+    why: str = ""
+    steps: list[trace_words.StepRow] = []
     if dispute.line is not None:
         why, steps = trace_words.line_why(
             dispute.line,
