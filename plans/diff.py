@@ -1,8 +1,9 @@
 """A readable diff between two plan specs: what changed, in words.
 
 ``spec_diff(old, new)`` compares two parsed specs (plain dicts, as stored on a version) and
-returns one sentence per change, e.g. ``Component 'new_business': tier 2 rate changed from 8 %
-to 9 %.`` Components and measures are matched by ``id``, KPIs by ``measure``, objectives by
+returns one sentence per change, e.g. ``Component 'New business commission': tier 2 rate
+changed from 8 % to 9 %.`` (a component by its name). Components and measures are matched by
+``id``, KPIs by ``measure``, objectives by
 ``id``, tiers, curve points and hybrid parts by position. Rates, weights, shares and curve
 points read as percentages; tier bounds as percentages on an attainment basis and as amounts
 otherwise. Pure: no database, no engine call (the engine says whether a spec is valid, this
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from engine.spec import component_title
 
 PERCENT_KEYS = frozenset(
     {"rate", "weight", "share", "payout", "attainment", "min_attainment", "retained_share"}
@@ -102,6 +105,9 @@ def _key_words(key: str) -> str:
 def _walk(path: list[str], key: str, old: Any, new: Any, out: list[str], basis: bool) -> None:
     if old == new:
         return
+    number_old, number_new = _number(old), _number(new)
+    if number_old is not None and number_old == number_new:
+        return  # 0 and "0.00": the same number written two ways is no change
     if isinstance(old, dict) and isinstance(new, dict):
         basis = basis or old.get("basis") == "attainment" or new.get("basis") == "attainment"
         for k in list(old) + [k for k in new if k not in old]:
@@ -133,14 +139,20 @@ def _walk_list(
     if id_key and all(isinstance(x, dict) and id_key in x for x in old + new):
         before = {str(x[id_key]): x for x in old}
         after = {str(x[id_key]): x for x in new}
+
+        def named(item_id: str, item: dict[str, Any]) -> str:
+            # a component by the name the plan gives it (its id in words when it has none)
+            shown = component_title(item_id, item.get("name")) if key == "components" else item_id
+            return label.format(shown)
+
         for name, item in before.items():
             if name not in after:
-                out.append(f"{_label([*path, label.format(name)])} removed{_kind(item)}")
+                out.append(f"{_label([*path, named(name, item)])} removed{_kind(item)}")
         for name, item in after.items():
             if name not in before:
-                out.append(f"{_label([*path, label.format(name)])} added{_kind(item)}")
+                out.append(f"{_label([*path, named(name, item)])} added{_kind(item)}")
             else:
-                _walk([*path, label.format(name)], key, before[name], item, out, basis)
+                _walk([*path, named(name, item)], key, before[name], item, out, basis)
         return
     for i in range(max(len(old), len(new))):
         item_label = [*path, label.format(i + 1)]

@@ -324,7 +324,9 @@ class PlanVersionDiffView(TenantAPIView):
                 value={
                     "from_version": 1,
                     "to_version": 2,
-                    "changes": ["Component 'new_business': tier 2 rate changed from 8 % to 9 %."],
+                    "changes": [
+                        "Component 'New business commission': tier 2 rate changed from 8 % to 9 %."
+                    ],
                 },
                 response_only=True,
             )

@@ -131,8 +131,8 @@ def test_the_diff_between_versions_reads_in_words(plan_a, alice):
         changes = selectors.plan_version_diff(plan_id=plan_a.pk, old=1, new=2)
         # then
         assert changes == [
-            "Component 'new_business': tier 2 rate changed from 8 % to 9 %.",
-            "Component 'expansion': accelerator multiplier changed from 1.5 to 2.",
+            "Component 'New business commission': tier 2 rate changed from 8 % to 9 %.",
+            "Component 'Expansion commission': accelerator multiplier changed from 1.5 to 2.",
         ]
 
 
@@ -153,3 +153,13 @@ def test_a_duplicate_code_is_refused(plan_a, alice):
     with tenant_scope(plan_a.tenant), pytest.raises(ConflictError) as caught:
         services.plan_create(code="sales-ae", name="Again", template="sdr", user_id=alice.pk)
     assert caught.value.code == "duplicate_code"
+
+
+def test_the_same_number_written_two_ways_is_no_change() -> None:
+    from plans.diff import spec_diff
+
+    old = {"components": [{"id": "new_business", "name": "New business", "rate": 0}]}
+    new = {"components": [{"id": "new_business", "name": "New business", "rate": "0.00"}]}
+    assert spec_diff(old, new) == []
+    new["components"][0]["rate"] = "0.05"
+    assert spec_diff(old, new) == ["Component 'New business': rate changed from 0 % to 5 %."]

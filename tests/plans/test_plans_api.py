@@ -110,7 +110,7 @@ def test_a_version_is_edited_published_edited_again_and_diffed(client_alice, cli
     assert diff == {
         "from_version": 1,
         "to_version": 2,
-        "changes": ["Component 'new_business': tier 3 rate changed from 12 % to 15 %."],
+        "changes": ["Component 'New business commission': tier 3 rate changed from 12 % to 15 %."],
     }
     listed = client_alice.get(f"{base}?status=published").json()
     assert [v["number"] for v in listed["results"]] == [1]
