@@ -103,6 +103,11 @@ _SECOND_PERSON: Final = (
 )
 
 
+# A number the engine wrote with a fixed six places ("above 60000.000000"): read without the
+# needless zeros and with separators ("above 60,000"); shorter decimals are left as written.
+_RAW_DECIMAL: Final = re.compile(r"(?<![\d,.])\d+\.\d{4,}(?![\d.])")
+
+
 def in_third_person(text: str, name: str) -> str:
     """Return the engine's words to the payee about ``name`` instead ("You reached" → "Erin
     reached", "your share" → "Erin's share"); an empty ``name`` leaves ``text`` as it is."""
@@ -142,6 +147,7 @@ class TraceNames:
         text = _NODE.sub(lambda m: self.nodes.get(m[1], m[0]), text)
         text = _ROLE.sub(lambda m: self.roles.get(m[1], m[0]), text)
         text = _MAYBE_PLURAL.sub(lambda m: f"{m[1]} {m[2]}{pluralize(int(m[1]))}", text)
+        text = _RAW_DECIMAL.sub(lambda m: fmt_number(Decimal(m[0])), text)
         return in_third_person(_ARROW.sub(" → ", text), self.payee)
 
     def about(self, payee: str) -> TraceNames:

@@ -45,3 +45,10 @@ def test_a_final_period_says_where_it_ended_never_what_is_next() -> None:
     assert final_words(_tier_ladder("120000", top=True), "USD") == (
         "Final: every mark on this ladder was reached."
     )
+
+
+def test_numbers_the_engine_wrote_with_six_places_read_without_the_zeros() -> None:
+    said = "4,290.22 above 60000.000000 at 0.080000; 169,588.443 in all; on 2026-12-04"
+    assert TraceNames().words(said) == (
+        "4,290.22 above 60,000 at 0.08; 169,588.443 in all; on 2026-12-04"
+    )
