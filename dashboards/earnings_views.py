@@ -88,6 +88,7 @@ def _overview_context(request: HttpRequest, person: Any, *, is_self: bool) -> di
     credits: list[nudges.CreditRow] = []
     credits_total = 0
     final = False
+    run = None
     payee = "" if is_self else trace_words.first_name(person.full_name)
     if overview.period is not None:
         choice = statements.period_run(period=overview.period)
@@ -102,6 +103,8 @@ def _overview_context(request: HttpRequest, person: Any, *, is_self: bool) -> di
         "credits_total": credits_total,
         "no_run": statements.NO_RUN,
         "final": final,
+        # a credit recorded after the run the page reads waits for the next calculation
+        "run_known_at": run.known_at if run is not None else None,
         "sees_transactions": request_principal(request).has("transactions.view"),
         "overview": overview,
         "st": statements.statement_named(overview.statement, payee=payee)

@@ -449,3 +449,25 @@ def test_a_final_period_says_where_it_ended_and_projects_nothing(client, org, wr
     page = _text(_as(client, written.users["erin"]).get(f"/earnings/?period={written.q1.pk}"))
     assert "Where FY2026 Q1 ended" in page and "Progress and next steps" not in page
     assert "Projected at" not in page and "Nudge settings" not in page
+
+
+def test_a_deal_recorded_after_the_latest_run_waits_for_the_next_calculation(client, org, written):
+    from incentives import services as incentive_services
+
+    with tenant_scope(org.tenant):
+        incentive_services.ingest_rows(
+            request=incentive_services.IngestRequest(kind="transactions", source_format="json"),
+            rows=[
+                {
+                    "external_id": "LATE-1",
+                    "kind": "new_business",
+                    "amount": "1000",
+                    "currency": "USD",
+                    "booked_on": "2026-02-10",
+                    "owner_employee_id": "E3",
+                }
+            ],
+            created_by_id=None,
+        )
+    page = _text(_as(client, written.users["erin"]).get(f"/earnings/?period={written.q1.pk}"))
+    assert "LATE-1" in page and "in the next calculation" in page
