@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.models import Membership, Role
 from core.permissions import Principal, principal_for_membership
+from core.tenancy import get_current_tenant
 from hierarchy.models import Period, PeriodStatus
 from payouts import lifecycle
 from payouts.models import CalculationRun, PayoutLine, RunKind, RunStatus
@@ -57,6 +58,15 @@ def period(label: str = "Jan 2026", start: dt.date = JAN, **kw: Any) -> Period:
     return Period.objects.create(
         kind=kw.pop("kind", "monthly"), fiscal_year=start.year, start=start, end=end, label=label
     )
+
+
+def running_period(label: str, *, days_left: int) -> Period:
+    """A period begun this month (the tenant's day) whose last day is ``days_left - 1`` days
+    ahead: still running, so approving or closing it is an early step."""
+    from hierarchy.periods import tenant_today
+
+    today = tenant_today(get_current_tenant())
+    return period(label, start=today.replace(day=1), end=today + dt.timedelta(days=days_left))
 
 
 def succeeded_run(

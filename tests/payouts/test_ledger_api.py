@@ -13,7 +13,7 @@ from core.tenancy import tenant_scope
 from hierarchy.models import PeriodStatus
 from payouts import ledger
 from payouts.models import Adjustment, LedgerEntry
-from tests.payouts.helpers import cast, period, review_steps, succeeded_run, walk_to
+from tests.payouts.helpers import cast, period, review_steps, running_period, succeeded_run, walk_to
 from tests.tenancy import assert_cross_tenant_detail, assert_list_omits
 
 
@@ -243,7 +243,7 @@ def test_approving_or_closing_a_period_before_its_last_day_needs_early(
     with tenant_scope(org.tenant):
         c = cast(org.tenant)
         today = tenant_today(org.tenant)
-        running = period("Running", start=today.replace(day=1), end=today + dt.timedelta(days=9))
+        running = running_period("Running", days_left=9)
         run = walk_to(running, PeriodStatus.IN_REVIEW, c, plan_a)
         review_steps(running)
     fin = _client(c.users["finance"])

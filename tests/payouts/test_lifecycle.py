@@ -15,7 +15,7 @@ from hierarchy.models import Period, PeriodStatus
 from hierarchy.periods import tenant_today
 from payouts import lifecycle
 from payouts.models import EntryKind, LedgerEntry, PeriodApproval, RunKind
-from tests.payouts.helpers import cast, period, review_steps, succeeded_run, walk_to
+from tests.payouts.helpers import cast, period, review_steps, running_period, succeeded_run, walk_to
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def test_a_period_still_running_is_approved_and_closed_only_when_finance_says_ea
     # given an approved period whose last day is still to come (it runs for another month)
     with tenant_scope(org.tenant):
         today = tenant_today(org.tenant)
-        p = period("Running", start=today.replace(day=1), end=today + dt.timedelta(days=31))
+        p = running_period("Running", days_left=31)
         c = cast(org.tenant)
         run = walk_to(p, PeriodStatus.IN_REVIEW, c, plan_a)
         review_steps(p)

@@ -20,7 +20,13 @@ from payouts.models import (
     LedgerEntry,
     PayoutLine,
 )
-from tests.payouts.helpers import cast, close_through_lifecycle, period, succeeded_run
+from tests.payouts.helpers import (
+    cast,
+    close_through_lifecycle,
+    period,
+    running_period,
+    succeeded_run,
+)
 
 
 def _client(user: Any) -> Client:
@@ -174,9 +180,7 @@ def test_a_period_still_running_is_approved_and_closed_early_only_on_purpose(
     with tenant_scope(org.tenant):
         c = cast(org.tenant)
         today = tenant_today(org.tenant)
-        running = period(
-            "This month", start=today.replace(day=1), end=today + dt.timedelta(days=20)
-        )
+        running = running_period("This month", days_left=20)
         run = walk_to(running, PeriodStatus.IN_REVIEW, c, plan_a)
         review_steps(running)
     fin = _client(c.users["finance"])
